@@ -1,0 +1,44 @@
+"""``omniroute db migrate|url``: the PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
+from omniroute.infra.migrations import migrate as apply_migrations
+from omniroute.infra.postgres import connect, describe, resolve_database_url
+
+
+async def migrate_database(url: str, timeout: float) -> list[str]:
+    """Apply pending migrations to the database at ``url``."""
+    conn = await connect(url, timeout=timeout)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+@cli.group()
+def db() -> None:
+    """Manage omniroute's PostgreSQL database."""
+
+
+@db.command()
+@fails_cleanly
+def migrate() -> None:
+    """Apply pending migrations (idempotent)."""
+    settings = settings_from_env()
+    url = resolve_database_url(settings)
+    applied = asyncio.run(migrate_database(url, settings.database_connect_timeout))
+    for name in applied:
+        say(f"applied {name}")
+    say(f"database {describe(url)} is up to date ({len(applied)} applied)")
+
+
+@db.command()
+@fails_cleanly
+def url() -> None:
+    """Print the database URL (starting the embedded server while this runs)."""
+    click.echo(resolve_database_url(settings_from_env()))

@@ -1,0 +1,48 @@
+"""``omniroute up``: the whole local stack in the foreground; Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
+from omniroute.cli.db import migrate_database
+from omniroute.cli.kafka import local_broker
+from omniroute.infra.broker import probe
+from omniroute.infra.postgres import describe, resolve_database_url
+from omniroute.infra.topics import create_topics
+from omniroute.errors import BrokerError
+from omniroute.stack import COMPONENTS, Supervisor, child_environment
+
+
+@cli.command()
+@fails_cleanly
+def up() -> None:
+    """Start Kafka, PostgreSQL and every omniroute process; stop them all on Ctrl-C."""
+    settings = settings_from_env()
+    broker = None
+    try:
+        asyncio.run(probe(settings.kafka_bootstrap, timeout=2.0))
+        say(f"using the Kafka broker already answering at {settings.kafka_bootstrap}")
+    except BrokerError:
+        broker = local_broker(settings)
+        broker.start(progress=say)
+    supervisor = None
+    try:
+        say("starting PostgreSQL..." if settings.embedded_database else "connecting to PostgreSQL...")
+        url = resolve_database_url(settings)
+        applied = asyncio.run(migrate_database(url, settings.database_connect_timeout))
+        say(f"database {describe(url)} ready ({len(applied)} migration(s) applied)")
+        results = asyncio.run(create_topics(settings))
+        say(f"topics ready ({sum(r.created for r in results)} created, {len(results)} in all)")
+        supervisor = Supervisor(env=child_environment(url), say=say)
+        supervisor.start(COMPONENTS)
+        say(f"omniroute is up: kafka {settings.kafka_bootstrap}, "
+            f"{len(COMPONENTS)} process(es); Ctrl-C stops everything")
+        supervisor.run_until_signal()
+        say("shutting down...")
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        if broker is not None:
+            broker.stop(progress=say)
+        say("omniroute stopped")

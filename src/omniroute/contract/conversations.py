@@ -1,0 +1,90 @@
+"""ConversationEvent: the life of a conversation, for history, analytics and integrations.
+
+Topic ``omniroute.conversations.v1``, key conversation id.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from omniroute.contract.base import Channel, ContractModel, Envelope, EventId, Identifier
+from omniroute.contract.inbound import MAX_TEXT_CHARS
+
+
+class ConversationEventKind(StrEnum):
+    """What happened to the conversation."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    MESSAGE_ADDED = "message_added"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    TRANSFERRED = "transferred"
+    NOTE_ADDED = "note_added"
+    TAGGED = "tagged"
+    TRIAGED = "triaged"
+    RESOLVED = "resolved"
+    MERGED = "merged"
+    RATED = "rated"
+
+
+class Direction(StrEnum):
+    """Who a message came from."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageRef(ContractModel):
+    """The message a ``message_added`` event adds, enough to show it in history."""
+
+    source_event_id: EventId
+    direction: Direction
+    channel: Channel
+    text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
+    author_id: Identifier | None = None
+    provider_message_id: Annotated[str, Field(max_length=998)] | None = None
+
+
+class Rating(ContractModel):
+    """A customer satisfaction rating."""
+
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+
+
+REQUIRED_FIELDS: dict[ConversationEventKind, tuple[str, ...]] = {
+    ConversationEventKind.MESSAGE_ADDED: ("message",),
+    ConversationEventKind.ASSIGNED: ("agent_id",),
+    ConversationEventKind.MERGED: ("merged_into",),
+    ConversationEventKind.RATED: ("rating",),
+    ConversationEventKind.NOTE_ADDED: ("note",),
+}
+
+
+class ConversationEvent(Envelope):
+    """One change to a conversation."""
+
+    conversation_id: Identifier
+    customer_id: Identifier
+    kind: ConversationEventKind
+    channel: Channel | None = None
+    message: MessageRef | None = None
+    agent_id: Identifier | None = None
+    pool: Identifier | None = None
+    merged_into: Identifier | None = None
+    rating: Rating | None = None
+    note: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    triage: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = {}
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _required_for_kind(self) -> ConversationEvent:
+        missing = [n for n in REQUIRED_FIELDS.get(self.kind, ()) if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"a {self.kind.value} event needs {', '.join(missing)}")
+        return self

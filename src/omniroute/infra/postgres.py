@@ -1,0 +1,82 @@
+"""PostgreSQL: the embedded server (pgserver) by default, any server by URL.
+
+:func:`resolve_database_url` starts the embedded server under the state
+directory when ``OMNIROUTE_DATABASE_URL`` is unset. :func:`connect` translates
+connection failures into a :class:`DatabaseError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from omniroute.errors import DatabaseError
+from omniroute.settings import Settings
+
+_embedded: dict[Path, Any] = {}
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in ``data_dir``; return its URL.
+
+    The server keeps running while any process holds it and stops when the last
+    one exits.
+    """
+    import pgserver
+
+    data_dir = data_dir.resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if data_dir not in _embedded:
+        try:
+            _embedded[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")
+        except Exception as exc:
+            raise DatabaseError(
+                f"the embedded PostgreSQL in {data_dir} did not start: {exc}",
+                hint="see the server log in that directory, or set OMNIROUTE_DATABASE_URL",
+            ) from exc
+    uri: str = _embedded[data_dir].get_uri()
+    return uri
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The URL to connect to, starting the embedded server if none is configured."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return start_embedded(settings.state_dir / "postgres")
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "local socket"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.username or ''}@{host}{port}{parts.path}"
+
+
+async def connect(url: str, timeout: float = 10.0) -> asyncpg.Connection:
+    """Open one connection or raise a DatabaseError naming the server and the fix."""
+    try:
+        return await asyncpg.connect(url, timeout=timeout)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise DatabaseError(
+            f"cannot reach PostgreSQL at {describe(url)}: {reason}",
+            hint="check OMNIROUTE_DATABASE_URL (or unset it to use the embedded server)",
+        ) from exc
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+    """A connection pool, failing like :func:`connect` when the server is unreachable."""
+    try:
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=10)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(
+            f"cannot reach PostgreSQL at {describe(url)}: {exc or type(exc).__name__}",
+            hint="check OMNIROUTE_DATABASE_URL (or unset it to use the embedded server)",
+        ) from exc
+    assert pool is not None
+    return pool

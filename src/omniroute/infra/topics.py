@@ -1,0 +1,86 @@
+"""Creating omniroute's topics, public and internal, idempotently.
+
+Public topics come from :data:`omniroute.contract.PUBLIC_TOPICS`. Internal topics
+(repartitions, routing requests, compacted state) are declared here by the
+components that own them, under ``omniroute.internal.``. Topics faust creates
+for its own tables are not listed: faust declares them itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+
+from omniroute.contract import PUBLIC_TOPICS
+from omniroute.errors import BrokerError
+from omniroute.settings import Settings
+
+TOPIC_ALREADY_EXISTS = 36
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic to create: name (before namespacing), partitions and configs."""
+
+    name: str
+    partitions: int | None = None
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+PUBLIC_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    "omniroute.dlq.v1": {"retention.ms": str(31 * DAY_MS)},
+}
+
+INTERNAL_TOPICS: list[TopicSpec] = []
+"""Internal topics; components append their specs at import of their topology module."""
+
+
+def all_topics() -> list[TopicSpec]:
+    """Every topic omniroute creates, public first."""
+    public = [TopicSpec(t.name, configs=PUBLIC_TOPIC_CONFIGS.get(t.name, {})) for t in PUBLIC_TOPICS]
+    return public + list(INTERNAL_TOPICS)
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    """What happened to one topic."""
+
+    name: str
+    created: bool
+    partitions: int
+
+
+async def create_topics(
+    settings: Settings, specs: list[TopicSpec] | None = None, partitions: int | None = None
+) -> list[TopicResult]:
+    """Create every topic that does not exist yet; existing topics are left as they are."""
+    specs = all_topics() if specs is None else specs
+    default = partitions or settings.kafka_partitions
+    wanted = {
+        settings.topic(s.name): NewTopic(
+            name=settings.topic(s.name),
+            num_partitions=s.partitions or default,
+            replication_factor=settings.kafka_replication_factor,
+            topic_configs=dict(s.configs),
+        )
+        for s in specs
+    }
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+        response = await admin.create_topics(list(wanted.values()), timeout_ms=15000)
+        results = []
+        for error in response.topic_errors:
+            name, code = error[0], error[1]
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                message = error[2] if len(error) > 2 else ""
+                raise BrokerError(f"creating topic {name} failed with error {code}: {message}")
+            results.append(TopicResult(name, code == 0, wanted[name].num_partitions))
+        return sorted(results, key=lambda r: r.name)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot administer topics at {settings.kafka_bootstrap}: {exc}") from exc
+    finally:
+        await admin.close()

@@ -1,0 +1,75 @@
+"""structlog, configured once per process.
+
+JSON lines when stderr is not a terminal (or ``OMNIROUTE_LOG_FORMAT=json``),
+coloured console output on a terminal. Correlation ids (event id, conversation
+id, channel) are bound with :func:`bind` and ride along in contextvars.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from omniroute.settings import LogFormat
+
+_configured = False
+
+
+def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> None:
+    """Route structlog and the standard library's logging to one renderer on stderr."""
+    global _configured
+    use_json = fmt is LogFormat.JSON or (fmt is LogFormat.AUTO and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # libraries that chatter at INFO about every connection
+    for noisy in ("aiokafka", "kafka", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _configured = True
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger; safe before configuration (it then uses defaults)."""
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger
+
+
+def bind(**ids: Any) -> None:
+    """Bind correlation ids for every log line of the current task."""
+    structlog.contextvars.bind_contextvars(**ids)
+
+
+def unbind(*names: str) -> None:
+    """Forget correlation ids bound by :func:`bind`."""
+    structlog.contextvars.unbind_contextvars(*names)

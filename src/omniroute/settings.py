@@ -1,0 +1,168 @@
+"""Settings: one frozen pydantic-settings class, read from ``OMNIROUTE_*`` variables.
+
+:func:`load_settings` turns a validation failure into a :class:`ConfigurationError`
+whose message names the variable, what is wrong with it and how to fix it, so
+start-up stops with one clear line.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from omniroute.errors import ConfigurationError
+
+ENV_PREFIX = "OMNIROUTE_"
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "test", "xxx", ""})
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Environment(StrEnum):
+    """Where omniroute runs; production refuses placeholder secrets."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    """How log lines are rendered: ``auto`` is console on a terminal, else JSON."""
+
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+SECRET_FIELDS = (
+    "twilio_auth_token",
+    "meta_app_secret",
+    "meta_verify_token",
+    "telegram_secret_token",
+    "line_channel_secret",
+    "kakao_secret",
+    "mailgun_signing_key",
+    "webchat_identity_secret",
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of every omniroute process."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    workspace: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    state_dir: Path = Field(
+        default=Path(".omniroute"),
+        description="Where local state lives: Kafka logs, embedded PostgreSQL data, pid files.",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "omniroute",
+        description="Downloaded artifacts (the Kafka jars), shared by every checkout.",
+    )
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", min_length=3)
+    kafka_heap: str = Field(default="512m", pattern=r"^[0-9]+[mMgG]$")
+    kafka_partitions: Annotated[int, Field(ge=1, le=1000)] = 6
+    kafka_replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
+    topic_namespace: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9_-]*\.)?$",
+        description="Prefix for every topic name (`staging.`); empty in production.",
+    )
+
+    database_url: str | None = Field(
+        default=None, description="A PostgreSQL server; unset means the embedded one."
+    )
+    database_connect_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    ingress_port: Port = 8080
+    gateway_port: Port = 8081
+    smtp_port: Port = 2525
+    metrics_port: Port = 9400
+    bind_host: str = "127.0.0.1"
+    public_base_url: str | None = None
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+    log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
+    log_format: LogFormat = LogFormat.AUTO
+
+    twilio_auth_token: SecretStr | None = None
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    telegram_secret_token: SecretStr | None = None
+    line_channel_secret: SecretStr | None = None
+    kakao_secret: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
+    webchat_identity_secret: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user:pw@host/db)")
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the public http(s):// URL providers call")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            for name in SECRET_FIELDS:
+                secret = getattr(self, name)
+                if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(
+                        f"{ENV_PREFIX}{name.upper()} is a placeholder; set a real secret "
+                        "in production"
+                    )
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when omniroute starts its own PostgreSQL."""
+        return self.database_url is None
+
+    def topic(self, name: str) -> str:
+        """The full topic name in this deployment's namespace."""
+        return f"{self.topic_namespace}{name}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    variable = f"{ENV_PREFIX}{location[0].upper()}" if location else "settings"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    given = error.get("input")
+    secret = bool(location) and location[0] in SECRET_FIELDS
+    hidden = given is None or isinstance(given, dict) or secret
+    shown = "" if hidden else f" (got {str(given)!r})"
+    return f"{variable}: {message}{shown}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment, raising one precise ConfigurationError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigurationError(
+            f"invalid configuration: {problems}",
+            hint="fix the variable(s) named above and start again",
+        ) from exc

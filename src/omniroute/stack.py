@@ -1,0 +1,106 @@
+"""The processes ``omniroute up`` runs beside Kafka and PostgreSQL, and how it supervises them.
+
+Each capability that adds a long-running process adds one :class:`Component`
+to :data:`COMPONENTS`. The supervisor restarts a component that exits
+unexpectedly (with backoff) and stops all of them on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Component:
+    """A long-running omniroute process: ``omniroute <argv...>``."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+COMPONENTS: tuple[Component, ...] = ()
+"""Every process of the local stack, in start order."""
+
+
+@dataclass
+class _Child:
+    component: Component
+    process: subprocess.Popen[bytes]
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+@dataclass
+class Supervisor:
+    """Runs components as child processes until asked to stop."""
+
+    env: dict[str, str]
+    say: Callable[[str], None] = print
+    children: list[_Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def _spawn(self, component: Component) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "omniroute", *component.argv],
+            env=self.env, stdin=subprocess.DEVNULL,
+        )
+
+    def start(self, components: tuple[Component, ...]) -> None:
+        """Start every component."""
+        for component in components:
+            self.say(f"starting {component.name}: omniroute {' '.join(component.argv)}")
+            self.children.append(_Child(component, self._spawn(component)))
+
+    def watch_once(self, now: float) -> None:
+        """Restart any component that exited, waiting longer after each crash."""
+        for child in self.children:
+            code = child.process.poll()
+            if code is None:
+                continue
+            if child.next_start == 0.0:
+                delay = min(30.0, 2.0 ** child.restarts)
+                child.next_start = now + delay
+                self.say(f"{child.component.name} exited with code {code}; restart in {delay:.0f}s")
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                child.process = self._spawn(child.component)
+
+    def run_until_signal(self) -> None:
+        """Supervise until SIGINT or SIGTERM."""
+        def request_stop(_signum: int, _frame: object) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not self.stopping:
+            self.watch_once(time.monotonic())
+            time.sleep(0.5)
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM every child, SIGKILL those still running after ``grace`` seconds."""
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                self.say(f"stopping {child.component.name}")
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(remaining)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+
+
+def child_environment(database_url: str) -> dict[str, str]:
+    """The environment of every child: the parent's, pointed at the running database."""
+    env = dict(os.environ)
+    env["OMNIROUTE_DATABASE_URL"] = database_url
+    return env
