@@ -1,0 +1,1 @@
+"""Routing: put each waiting conversation in front of the right available agent."""
