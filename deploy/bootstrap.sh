@@ -9,21 +9,20 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# System packages: one list, installed only when something is missing.
-APT_PACKAGES=(default-jre-headless maven)
+# System packages: one list, installed only when something is missing. A JDK or
+# Maven already on PATH (not from Debian) counts as present.
+APT_PACKAGES=(default-jre-headless:java maven:mvn)
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+for entry in "${APT_PACKAGES[@]}"; do
+  pkg="${entry%%:*}" cmd="${entry#*:}"
+  if [[ "$cmd" != "$entry" ]] && command -v "$cmd" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [[ ${#missing[@]} -gt 0 && -z "${OMNIROUTE_SKIP_APT:-}" ]]; then
-  if command -v java >/dev/null && command -v mvn >/dev/null && [[ " ${missing[*]} " =~ ^(\ default-jre-headless|\ maven)+\ $ ]]; then
-    : # a JDK and Maven are on PATH already (not from these packages): good enough
-  else
-    echo "bootstrap: installing ${missing[*]} (apt)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  echo "bootstrap: installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # Python: a virtualenv per checkout; reinstalled only when pyproject.toml changed.
