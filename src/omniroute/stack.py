@@ -36,19 +36,32 @@ class _Child:
     next_start: float = 0.0
 
 
+def metrics_port(base: int, component: Component) -> int:
+    """The port a component serves ``/metrics`` on: ``base`` plus its place in COMPONENTS."""
+    names = [c.name for c in COMPONENTS]
+    return base + (names.index(component.name) if component.name in names else len(names))
+
+
 @dataclass
 class Supervisor:
-    """Runs components as child processes until asked to stop."""
+    """Runs components as child processes until asked to stop.
+
+    Each child gets ``OMNIROUTE_METRICS_PORT`` = base + its index, so several
+    workers on one machine never collide and Prometheus knows where to scrape.
+    """
 
     env: dict[str, str]
+    metrics_base: int = 9400
     say: Callable[[str], None] = print
     children: list[_Child] = field(default_factory=list)
     stopping: bool = False
 
     def _spawn(self, component: Component) -> subprocess.Popen[bytes]:
+        env = dict(self.env)
+        env["OMNIROUTE_METRICS_PORT"] = str(metrics_port(self.metrics_base, component))
         return subprocess.Popen(
             [sys.executable, "-m", "omniroute", *component.argv],
-            env=self.env, stdin=subprocess.DEVNULL,
+            env=env, stdin=subprocess.DEVNULL,
         )
 
     def start(self, components: tuple[Component, ...]) -> None:

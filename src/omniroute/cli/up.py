@@ -9,8 +9,8 @@ from omniroute.cli.db import migrate_database
 from omniroute.cli.kafka import local_broker
 from omniroute.infra.broker import probe
 from omniroute.infra.postgres import describe, resolve_database_url
-from omniroute.infra.topics import create_topics
 from omniroute.errors import BrokerError
+from omniroute.infra.topics import create_topics
 from omniroute.stack import COMPONENTS, Supervisor, child_environment
 
 
@@ -34,7 +34,9 @@ def up() -> None:
         say(f"database {describe(url)} ready ({len(applied)} migration(s) applied)")
         results = asyncio.run(create_topics(settings))
         say(f"topics ready ({sum(r.created for r in results)} created, {len(results)} in all)")
-        supervisor = Supervisor(env=child_environment(url), say=say)
+        supervisor = Supervisor(
+            env=child_environment(url), metrics_base=settings.metrics_port, say=say
+        )
         supervisor.start(COMPONENTS)
         say(f"omniroute is up: kafka {settings.kafka_bootstrap}, "
             f"{len(COMPONENTS)} process(es); Ctrl-C stops everything")
