@@ -1,0 +1,87 @@
+"""`omniroute up` brings the whole local stack up from nothing and Ctrl-C takes it all down."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from harness.cli import omniroute_env, run_omniroute
+from harness.ports import free_port
+
+
+def _lines(stream: object, sink: queue.Queue[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        sink.put(line)
+
+
+def _wait_for(lines: queue.Queue[str], seen: list[str], text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if text in line:
+            return True
+    return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _no_network_maven(tmp_path: Path) -> str:
+    """A PATH whose `mvn` fails loudly: any attempt to download shows up as a failure."""
+    bin_dir = tmp_path / "offline-bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mvn"
+    fake.write_text("#!/bin/sh\necho 'mvn called: network needed' >&2\nexit 97\n")
+    fake.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+class TestUp:
+    def test_up_runs_the_stack_and_ctrl_c_stops_it_twice_in_a_row(self, tmp_path: Path) -> None:
+        """Two runs from an empty state dir: Kafka healthy while up, everything gone after SIGINT."""
+        kafka_port = free_port()
+        env = omniroute_env(
+            OMNIROUTE_STATE_DIR=str(tmp_path / "state"),
+            OMNIROUTE_KAFKA_BOOTSTRAP=f"127.0.0.1:{kafka_port}",
+            OMNIROUTE_INGRESS_PORT=str(free_port()),
+            OMNIROUTE_GATEWAY_PORT=str(free_port()),
+            OMNIROUTE_SMTP_PORT=str(free_port()),
+            OMNIROUTE_METRICS_PORT=str(free_port()),
+            OMNIROUTE_LOG_FORMAT="json",
+            PATH=_no_network_maven(tmp_path),
+        )
+        for run in (1, 2):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "omniroute", "up"], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=_lines, args=(process.stderr, lines), daemon=True).start()
+            seen: list[str] = []
+            try:
+                assert _wait_for(lines, seen, "omniroute is up", timeout=240), "".join(seen[-30:])
+                status = run_omniroute("kafka", "status", env=env)
+                assert status.returncode == 0, status.stdout + status.stderr
+                assert status.stdout.startswith(f"kafka healthy at 127.0.0.1:{kafka_port}")
+                assert "topic(s)" in status.stdout and " 0 topic(s)" not in status.stdout
+            finally:
+                process.send_signal(signal.SIGINT)
+                code = process.wait(timeout=120)
+            assert _wait_for(lines, seen, "omniroute stopped", timeout=10), "".join(seen[-30:])
+            assert code == 0, f"run {run}: " + "".join(seen[-30:])
+            assert not _listening(kafka_port), f"run {run}: kafka still listening after Ctrl-C"
+            assert not any("mvn called" in line for line in seen)
