@@ -1,0 +1,157 @@
+"""The outbound half of the plugin contract: OutboundMessage → provider HTTP request(s).
+
+``omniroute delivery`` (the host) consumes ``omniroute.outbound.v1``, picks the
+plugin whose :meth:`OutboundSender.handles` accepts the message, and then::
+
+    window = sender.window(message)            # 24-hour service window or None
+    requests = sender.build(message, context)  # pure; SendRejected for limits/window
+    for request in requests:                   # the host does the HTTP, rate limits, retries
+        result = sender.interpret(request, response)   # pure; SendFailed(retriable=...)
+
+A sender never performs I/O: the host sends :class:`ProviderRequest` objects to
+the provider's base URL (a setting, so tests point it at a fake server) and
+hands back :class:`ProviderResponse`. Retries branch on
+:attr:`SendFailed.retriable`; permanent failures become a ``failed``
+DeliveryStatus carrying ``error_code`` and ``error_message``.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from omniroute.contract import OutboundMessage
+from omniroute.errors import RejectedInput
+from omniroute.settings import Settings
+
+SERVICE_WINDOW = timedelta(hours=24)
+"""WhatsApp's and Messenger's customer service window after the customer's last message."""
+
+
+class SendRejected(RejectedInput):
+    """The message cannot be sent as it is (too long, outside the window): a permanent failure."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SendFailed(Exception):
+    """The provider refused or failed a request; ``retriable`` decides what the host does."""
+
+    def __init__(self, message: str, *, code: str, retriable: bool,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retriable = retriable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One HTTP call to a provider API, relative to the sender's base URL."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, path: str, payload: Any, headers: Mapping[str, str] | None = None,
+             method: str = "POST") -> ProviderRequest:
+        """A JSON request."""
+        merged = {"Content-Type": "application/json", **(headers or {})}
+        return cls(method, path, merged, json.dumps(payload, ensure_ascii=False).encode())
+
+    @classmethod
+    def form(cls, path: str, pairs: Sequence[tuple[str, str]],
+             headers: Mapping[str, str] | None = None) -> ProviderRequest:
+        """A form-encoded POST (repeated keys allowed)."""
+        merged = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return cls("POST", path, merged, urlencode(list(pairs)).encode())
+
+
+@dataclass(frozen=True)
+class ProviderResponse:
+    """What the provider answered."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A request the provider accepted."""
+
+    provider_message_id: str | None
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What the host knows that a pure sender cannot: the customer's recent activity."""
+
+    now: datetime
+    last_inbound_at: datetime | None = None
+    reply_hint: Mapping[str, str] = field(default_factory=dict)
+    """Per-customer extras from the latest inbound message (Kakao ``callback_url``, LINE
+    ``reply_token``) with the time they arrived under ``received_at``."""
+
+    def in_window(self, window: timedelta = SERVICE_WINDOW) -> bool:
+        """True when the customer wrote within ``window``."""
+        return self.last_inbound_at is not None and self.now - self.last_inbound_at < window
+
+
+def classify_http(status: int, code: str, message: str, retry_after: float | None = None
+                  ) -> SendFailed:
+    """The usual split: 429, 408 and 5xx are retriable, every other 4xx is permanent."""
+    retriable = status in (408, 425, 429) or status >= 500
+    return SendFailed(message, code=code, retriable=retriable, retry_after=retry_after)
+
+
+class OutboundSender(abc.ABC):
+    """Maps OutboundMessage to provider requests and provider responses to results."""
+
+    provider: str = ""
+    """Metrics label and DeliveryStatus ``provider``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    @abc.abstractmethod
+    def base_url(self) -> str:
+        """The provider API's base URL (a setting, so tests can point it at a fake)."""
+
+    @abc.abstractmethod
+    def handles(self, message: OutboundMessage) -> bool:
+        """True when this sender delivers ``message`` (by channel and account)."""
+
+    def enabled(self) -> bool:
+        """False when credentials are missing; messages then fail with a clear status."""
+        return True
+
+    def rate_limit_per_second(self) -> float:
+        """Requests per second per channel account the provider allows."""
+        return 10.0
+
+    @abc.abstractmethod
+    def build(self, message: OutboundMessage, context: SendContext) -> Sequence[ProviderRequest]:
+        """The requests that deliver ``message``; SendRejected for limits or the window."""
+
+    @abc.abstractmethod
+    def interpret(self, request: ProviderRequest, response: ProviderResponse) -> SendResult:
+        """A 2xx answer → SendResult; anything else → SendFailed (retriable or not)."""
