@@ -127,6 +127,11 @@ class InboundMessage(Envelope):
     provider_message_id: Annotated[str, Field(min_length=1, max_length=998)]
     provider_timestamp: UtcDatetime | None = None
     text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
+    full_text: Annotated[str, Field(max_length=4 * MAX_TEXT_CHARS)] | None = Field(
+        default=None,
+        description="The whole body when `text` is only the visible part (email: quoted "
+        "history and signature stripped from `text`, kept here).",
+    )
     attachments: list[Attachment] = []
     location: Location | None = None
     contacts: list[SharedContact] = []
