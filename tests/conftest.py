@@ -135,9 +135,7 @@ def namespace() -> str:
 
 
 @pytest.fixture
-def settings(
-    kafka_bootstrap: str, namespace: str, tmp_path: Path
-) -> Settings:
+def settings(kafka_bootstrap: str, namespace: str, tmp_path: Path) -> Settings:
     """Settings for one integration test: the session broker, a private namespace."""
     return Settings(
         kafka_bootstrap=kafka_bootstrap,

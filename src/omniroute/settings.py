@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omniroute.errors import ConfigurationError
@@ -145,7 +146,7 @@ class Settings(BaseSettings):
         return f"{self.topic_namespace}{name}"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     location = [str(part) for part in error.get("loc", ()) if part != "__root__"]
     variable = f"{ENV_PREFIX}{location[0].upper()}" if location else "settings"
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -15,10 +15,16 @@ def omniroute_env(**variables: str) -> dict[str, str]:
     return env
 
 
-def run_omniroute(*args: str, env: dict[str, str], cwd: Path | None = None,
-                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_omniroute(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``omniroute ARGS`` to completion, output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "omniroute", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

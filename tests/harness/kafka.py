@@ -33,8 +33,12 @@ async def consume(
     shortfall (and on "nothing more arrived").
     """
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None, isolation_level="read_committed",
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
     )
     await consumer.start()
     found: list[ConsumerRecord] = []

@@ -18,14 +18,20 @@ def schemas() -> None:
 
 
 @schemas.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=REPO_ROOT / "schemas", show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO_ROOT / "schemas",
+    show_default=True,
+)
 @click.option("--check", is_flag=True, help="Exit 1 if the files differ instead of writing.")
 def export(directory: Path, check: bool) -> None:
     """Write one JSON Schema per public topic and asyncapi.yaml."""
     if check:
         stale = [
-            name for name, text in render_all().items()
+            name
+            for name, text in render_all().items()
             if not (directory / name).exists()
             or (directory / name).read_text(encoding="utf-8") != text
         ]

@@ -16,8 +16,12 @@ def topics() -> None:
 
 
 @topics.command()
-@click.option("--partitions", type=click.IntRange(1, 1000), default=None,
-              help="Partitions for keyed topics (default OMNIROUTE_KAFKA_PARTITIONS, 6).")
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Partitions for keyed topics (default OMNIROUTE_KAFKA_PARTITIONS, 6).",
+)
 @fails_cleanly
 def create(partitions: int | None) -> None:
     """Create every topic that does not exist yet."""
@@ -25,5 +29,6 @@ def create(partitions: int | None) -> None:
     results = asyncio.run(create_topics(settings, partitions=partitions))
     for result in results:
         verb = "created" if result.created else "exists "
-        say(f"{verb} {result.name}" + (f" ({result.partitions} partitions)" if result.created else ""))
+        detail = f" ({result.partitions} partitions)" if result.created else ""
+        say(f"{verb} {result.name}{detail}")
     say(f"{sum(r.created for r in results)} created, {sum(not r.created for r in results)} existed")

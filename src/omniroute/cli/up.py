@@ -7,9 +7,9 @@ import asyncio
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import migrate_database
 from omniroute.cli.kafka import local_broker
+from omniroute.errors import BrokerError
 from omniroute.infra.broker import probe
 from omniroute.infra.postgres import describe, resolve_database_url
-from omniroute.errors import BrokerError
 from omniroute.infra.topics import create_topics
 from omniroute.stack import COMPONENTS, Supervisor, child_environment
 
@@ -28,7 +28,8 @@ def up() -> None:
         broker.start(progress=say)
     supervisor = None
     try:
-        say("starting PostgreSQL..." if settings.embedded_database else "connecting to PostgreSQL...")
+        embedded = settings.embedded_database
+        say("starting PostgreSQL..." if embedded else "connecting to PostgreSQL...")
         url = resolve_database_url(settings)
         applied = asyncio.run(migrate_database(url, settings.database_connect_timeout))
         say(f"database {describe(url)} ready ({len(applied)} migration(s) applied)")
@@ -38,8 +39,10 @@ def up() -> None:
             env=child_environment(url), metrics_base=settings.metrics_port, say=say
         )
         supervisor.start(COMPONENTS)
-        say(f"omniroute is up: kafka {settings.kafka_bootstrap}, "
-            f"{len(COMPONENTS)} process(es); Ctrl-C stops everything")
+        say(
+            f"omniroute is up: kafka {settings.kafka_bootstrap}, "
+            f"{len(COMPONENTS)} process(es); Ctrl-C stops everything"
+        )
         supervisor.run_until_signal()
         say("shutting down...")
     finally:

@@ -51,7 +51,7 @@ class DeadLetter(Envelope):
             source_offset=offset,
             source_key_b64=base64.b64encode(key).decode() if key is not None else None,
             original_b64=base64.b64encode(value or b"").decode(),
-            error_type=error_type or (type(error).__name__ if isinstance(error, BaseException)
-                                      else "Rejected"),
+            error_type=error_type
+            or (type(error).__name__ if isinstance(error, BaseException) else "Rejected"),
             error=message[:8000],
         )

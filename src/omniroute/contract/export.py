@@ -1,4 +1,4 @@
-"""Generate the files in ``schemas/``: one JSON Schema per public topic and an AsyncAPI 3.0 document.
+"""Generate ``schemas/``: one JSON Schema per public topic and an AsyncAPI 3.0 document.
 
 The committed files are the contract users read; a test regenerates them and
 fails when they drift from the models.

@@ -37,38 +37,77 @@ class PublicTopic:
 
 
 INBOUND = PublicTopic(
-    "omniroute.inbound.v1", InboundMessage, "{channel}:{sender address}",
-    "connectors", "identity", "Customer messages from every channel, normalized.",
+    "omniroute.inbound.v1",
+    InboundMessage,
+    "{channel}:{sender address}",
+    "connectors",
+    "identity",
+    "Customer messages from every channel, normalized.",
 )
 OUTBOUND = PublicTopic(
-    "omniroute.outbound.v1", OutboundMessage, "conversation id",
-    "agent apps, automation", "connectors", "Messages to deliver to customers.",
+    "omniroute.outbound.v1",
+    OutboundMessage,
+    "conversation id",
+    "agent apps, automation",
+    "connectors",
+    "Messages to deliver to customers.",
 )
 DELIVERY = PublicTopic(
-    "omniroute.delivery.v1", DeliveryStatus, "conversation id",
-    "connectors", "history, agent apps", "Provider delivery statuses of outbound messages.",
+    "omniroute.delivery.v1",
+    DeliveryStatus,
+    "conversation id",
+    "connectors",
+    "history, agent apps",
+    "Provider delivery statuses of outbound messages.",
 )
 IDENTITY_LINKS = PublicTopic(
-    "omniroute.identity-links.v1", IdentityLink, "customer hint",
-    "integrations (CRM, verified web chat)", "identity", "Link and unlink claims.",
+    "omniroute.identity-links.v1",
+    IdentityLink,
+    "customer hint",
+    "integrations (CRM, verified web chat)",
+    "identity",
+    "Link and unlink claims.",
 )
 AGENT_EVENTS = PublicTopic(
-    "omniroute.agent-events.v1", AgentEvent, "agent id",
-    "agent apps", "router", "Presence, capacity, accept/decline, wrap-up, resolve, transfer.",
+    "omniroute.agent-events.v1",
+    AgentEvent,
+    "agent id",
+    "agent apps",
+    "router",
+    "Presence, capacity, accept/decline, wrap-up, resolve, transfer.",
 )
 ASSIGNMENTS = PublicTopic(
-    "omniroute.assignments.v1", AssignmentEvent, "agent id",
-    "router", "agent apps", "Offers, assignments, revocations and rescinds, with reasons.",
+    "omniroute.assignments.v1",
+    AssignmentEvent,
+    "agent id",
+    "router",
+    "agent apps",
+    "Offers, assignments, revocations and rescinds, with reasons.",
 )
 CONVERSATIONS = PublicTopic(
-    "omniroute.conversations.v1", ConversationEvent, "conversation id",
-    "processors", "history, analytics, integrations", "Conversation lifecycle events.",
+    "omniroute.conversations.v1",
+    ConversationEvent,
+    "conversation id",
+    "processors",
+    "history, analytics, integrations",
+    "Conversation lifecycle events.",
 )
 DLQ = PublicTopic(
-    "omniroute.dlq.v1", DeadLetter, "source key",
-    "any processor", "operators", "Records a processor refused, with the reason.",
+    "omniroute.dlq.v1",
+    DeadLetter,
+    "source key",
+    "any processor",
+    "operators",
+    "Records a processor refused, with the reason.",
 )
 
 PUBLIC_TOPICS: tuple[PublicTopic, ...] = (
-    INBOUND, OUTBOUND, DELIVERY, IDENTITY_LINKS, AGENT_EVENTS, ASSIGNMENTS, CONVERSATIONS, DLQ,
+    INBOUND,
+    OUTBOUND,
+    DELIVERY,
+    IDENTITY_LINKS,
+    AGENT_EVENTS,
+    ASSIGNMENTS,
+    CONVERSATIONS,
+    DLQ,
 )

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.client import AIOKafkaClient  # type: ignore[import-untyped]
+from aiokafka.client import AIOKafkaClient
 
 from omniroute.errors import BrokerError, ConfigurationError
 
@@ -55,7 +55,9 @@ def fetch_jars(cache_dir: Path, progress: Callable[[str], None] = print) -> Path
     progress(f"fetching Apache Kafka {version} from Maven Central (first run only)...")
     result = subprocess.run(
         ["bash", str(DEPLOY_KAFKA / "fetch.sh"), str(libs)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
@@ -79,16 +81,19 @@ def parse_local_bootstrap(bootstrap: str) -> tuple[str, int]:
 async def probe(bootstrap: str, timeout: float = 5.0) -> tuple[int, int]:
     """Ask the broker for metadata; return (brokers, topics) or raise BrokerError."""
     client = AIOKafkaClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
-        metadata_max_age_ms=1000, connections_max_idle_ms=int(timeout * 4000),
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(timeout * 1000),
+        metadata_max_age_ms=1000,
+        connections_max_idle_ms=int(timeout * 4000),
     )
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
         return len(metadata.brokers()), len(metadata.topics())
     except Exception as exc:
-        raise BrokerError(f"no Kafka broker answers at {bootstrap}: {exc or type(exc).__name__}") \
-            from exc
+        raise BrokerError(
+            f"no Kafka broker answers at {bootstrap}: {exc or type(exc).__name__}"
+        ) from exc
     finally:
         await client.close()
 
@@ -202,10 +207,16 @@ class LocalBroker:
         if java is None:
             raise BrokerError("Java is not installed", hint="install OpenJDK 17 or newer")
         return [
-            java, f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java,
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'config' / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.home / 'logs'}",
-            "-cp", f"{self.libs}/*", main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def _format_storage(self, config: Path) -> None:
@@ -214,7 +225,9 @@ class LocalBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed: {result.stderr.strip()[-500:]}")
@@ -249,7 +262,9 @@ class LocalBroker:
         with self._log_file.open("ab") as out:
             process = subprocess.Popen(
                 self._java("kafka.Kafka", str(config), heap=self.heap),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self._pid_file.write_text(str(process.pid))
@@ -257,8 +272,8 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise BrokerError(
-                    f"kafka exited with code {process.returncode} while starting: "
-                    f"{self._tail()}", hint=f"see {self.home / 'logs'}",
+                    f"kafka exited with code {process.returncode} while starting: {self._tail()}",
+                    hint=f"see {self.home / 'logs'}",
                 )
             if not _port_open(self.host, self.port):
                 time.sleep(0.3)

@@ -79,7 +79,9 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration] | None =
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) "
                         "VALUES ($1, $2, $3)",
-                        migration.version, migration.name, migration.checksum,
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
                     )
             except asyncpg.PostgresError as exc:
                 raise MigrationError(

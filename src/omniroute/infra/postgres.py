@@ -7,7 +7,6 @@ connection failures into a :class:`DatabaseError` that says what to do.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +31,9 @@ def start_embedded(data_dir: Path) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     if data_dir not in _embedded:
         try:
-            _embedded[data_dir] = pgserver.get_server(data_dir, cleanup_mode="stop")
+            _embedded[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
+                data_dir, cleanup_mode="stop"
+            )
         except Exception as exc:
             raise DatabaseError(
                 f"the embedded PostgreSQL in {data_dir} did not start: {exc}",
@@ -61,7 +62,7 @@ async def connect(url: str, timeout: float = 10.0) -> asyncpg.Connection:
     """Open one connection or raise a DatabaseError naming the server and the fix."""
     try:
         return await asyncpg.connect(url, timeout=timeout)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         reason = str(exc) or type(exc).__name__
         raise DatabaseError(
             f"cannot reach PostgreSQL at {describe(url)}: {reason}",
@@ -73,7 +74,7 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 5) -> asyn
     """A connection pool, failing like :func:`connect` when the server is unreachable."""
     try:
         pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=10)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(
             f"cannot reach PostgreSQL at {describe(url)}: {exc or type(exc).__name__}",
             hint="check OMNIROUTE_DATABASE_URL (or unset it to use the embedded server)",

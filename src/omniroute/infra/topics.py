@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from omniroute.contract import PUBLIC_TOPICS
 from omniroute.errors import BrokerError
@@ -40,7 +40,9 @@ INTERNAL_TOPICS: list[TopicSpec] = []
 
 def all_topics() -> list[TopicSpec]:
     """Every topic omniroute creates, public first."""
-    public = [TopicSpec(t.name, configs=PUBLIC_TOPIC_CONFIGS.get(t.name, {})) for t in PUBLIC_TOPICS]
+    public = [
+        TopicSpec(t.name, configs=PUBLIC_TOPIC_CONFIGS.get(t.name, {})) for t in PUBLIC_TOPICS
+    ]
     return public + list(INTERNAL_TOPICS)
 
 
@@ -68,7 +70,9 @@ async def create_topics(
         )
         for s in specs
     }
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000
+    )
     try:
         await admin.start()
         response = await admin.create_topics(list(wanted.values()), timeout_ms=15000)

@@ -66,8 +66,11 @@ class TestUp:
         )
         for run in (1, 2):
             process = subprocess.Popen(
-                [sys.executable, "-m", "omniroute", "up"], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [sys.executable, "-m", "omniroute", "up"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             lines: queue.Queue[str] = queue.Queue()
             threading.Thread(target=_lines, args=(process.stderr, lines), daemon=True).start()

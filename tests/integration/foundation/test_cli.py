@@ -27,7 +27,9 @@ class TestFailingStartup:
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
-        assert lines[0].startswith("omniroute: cannot reach PostgreSQL at postgresql://omniroute@127.0.0.1")
+        assert lines[0].startswith(
+            "omniroute: cannot reach PostgreSQL at postgresql://omniroute@127.0.0.1"
+        )
         assert "OMNIROUTE_DATABASE_URL" in lines[0] and ":pw@" not in lines[0]
 
 
@@ -54,12 +56,20 @@ class TestCommands:
 
     def test_kafka_status_reports_health(self, kafka_bootstrap: str, tmp_path: Path) -> None:
         """Healthy against the running broker (exit 0); unhealthy where nothing listens (exit 1)."""
-        healthy = run_omniroute("kafka", "status", env=omniroute_env(
-            OMNIROUTE_KAFKA_BOOTSTRAP=kafka_bootstrap, OMNIROUTE_STATE_DIR=str(tmp_path)))
+        healthy = run_omniroute(
+            "kafka",
+            "status",
+            env=omniroute_env(
+                OMNIROUTE_KAFKA_BOOTSTRAP=kafka_bootstrap, OMNIROUTE_STATE_DIR=str(tmp_path)
+            ),
+        )
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
         assert healthy.stdout.startswith(f"kafka healthy at {kafka_bootstrap}")
         dead = f"127.0.0.1:{free_port()}"
-        unhealthy = run_omniroute("kafka", "status", env=omniroute_env(
-            OMNIROUTE_KAFKA_BOOTSTRAP=dead, OMNIROUTE_STATE_DIR=str(tmp_path)))
+        unhealthy = run_omniroute(
+            "kafka",
+            "status",
+            env=omniroute_env(OMNIROUTE_KAFKA_BOOTSTRAP=dead, OMNIROUTE_STATE_DIR=str(tmp_path)),
+        )
         assert unhealthy.returncode == 1
         assert unhealthy.stdout.startswith(f"kafka unhealthy at {dead}")

@@ -18,7 +18,9 @@ SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
 
 class TestTopics:
-    async def test_create_is_idempotent_and_uses_the_partition_count(self, settings: Settings) -> None:
+    async def test_create_is_idempotent_and_uses_the_partition_count(
+        self, settings: Settings
+    ) -> None:
         """A second run creates nothing; every public topic exists with the partitions asked for."""
         first = await create_topics(settings, partitions=4)
         second = await create_topics(settings, partitions=4)
@@ -52,7 +54,9 @@ class TestInboundRoundTrip:
             location={"latitude": 37.5665, "longitude": 126.978, "name": "Seoul"},
         )
         topic = topics.topic(INBOUND.name)
-        await produce(topics.kafka_bootstrap, topic, [(message.kafka_key.encode(), message.to_json_bytes())])
+        await produce(
+            topics.kafka_bootstrap, topic, [(message.kafka_key.encode(), message.to_json_bytes())]
+        )
 
         (record,) = await consume(topics.kafka_bootstrap, topic, count=1)
 
@@ -64,7 +68,14 @@ class TestInboundRoundTrip:
     async def test_the_json_schema_rejects_what_the_model_rejects(self) -> None:
         """A consumer in another language using only schemas/ refuses a message without content."""
         schema = json.loads((SCHEMAS / "omniroute.inbound.v1.schema.json").read_text())
-        bad = {"event_id": "x", "channel": "fax", "provider": "p", "channel_account": "a",
-               "sender": {"value": "s"}, "recipient": {"value": "r"}, "provider_message_id": "m"}
+        bad = {
+            "event_id": "x",
+            "channel": "fax",
+            "provider": "p",
+            "channel_account": "a",
+            "sender": {"value": "s"},
+            "recipient": {"value": "r"},
+            "provider_message_id": "m",
+        }
         validator = jsonschema.Draft202012Validator(schema)
         assert any("fax" in e.message for e in validator.iter_errors(bad))

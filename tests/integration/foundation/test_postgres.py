@@ -16,8 +16,10 @@ class TestMigrations:
         conn = await connect(database_url)
         try:
             assert await migrate(conn) == []
-            versions = [r["version"] for r in await conn.fetch(
-                "SELECT version FROM schema_migrations ORDER BY version")]
+            versions = [
+                r["version"]
+                for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+            ]
             assert versions == [m.version for m in load_migrations()]
         finally:
             await conn.close()
@@ -41,7 +43,10 @@ class TestMigrations:
             with pytest.raises(MigrationError, match="9999_broken failed"):
                 await migrate(conn, [*load_migrations(), broken])
             assert await conn.fetchval("SELECT to_regclass('half_done')") is None
-            assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9999") == 0
+            assert (
+                await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9999")
+                == 0
+            )
         finally:
             await conn.close()
 
@@ -51,9 +56,14 @@ class TestReadWrite:
         """The default workspace exists; a new one can be written and read back."""
         conn = await connect(database_url)
         try:
-            await conn.execute("INSERT INTO workspaces (id, name) VALUES ($1, $2)", "acme", "ACME 고객지원")
+            await conn.execute(
+                "INSERT INTO workspaces (id, name) VALUES ($1, $2)", "acme", "ACME 고객지원"
+            )
             rows = await conn.fetch("SELECT id, name FROM workspaces ORDER BY id")
-            assert [(r["id"], r["name"]) for r in rows] == [("acme", "ACME 고객지원"), ("default", "Default workspace")]
+            assert [(r["id"], r["name"]) for r in rows] == [
+                ("acme", "ACME 고객지원"),
+                ("default", "Default workspace"),
+            ]
             with pytest.raises(asyncpg.CheckViolationError):
                 await conn.execute("INSERT INTO workspaces (id, name) VALUES ('Bad Id', 'x')")
         finally:

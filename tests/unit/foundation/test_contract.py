@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -57,7 +57,7 @@ class TestInboundMessage:
             inbound(occurred_at=datetime(2026, 1, 1, 12, 0))
         seoul = timezone(timedelta(hours=9))
         message = inbound(occurred_at=datetime(2026, 1, 1, 21, 0, tzinfo=seoul))
-        assert message.occurred_at == datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        assert message.occurred_at == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
         assert message.occurred_at.utcoffset() == timedelta(0)
 
     def test_refuses_unknown_fields_and_channels(self) -> None:
@@ -87,7 +87,10 @@ class TestOtherPayloads:
             AgentEvent(event_id="a1", agent_id="ann", kind=AgentEventKind.ACCEPT)
         with pytest.raises(ValidationError, match="target_agent_id or target_pool"):
             AgentEvent(event_id="a2", agent_id="ann", kind="transfer", conversation_id="c1")
-        assert AgentEvent(event_id="a3", agent_id="ann", kind="heartbeat").kind is AgentEventKind.HEARTBEAT
+        assert (
+            AgentEvent(event_id="a3", agent_id="ann", kind="heartbeat").kind
+            is AgentEventKind.HEARTBEAT
+        )
 
     def test_conversation_event_requires_fields_of_its_kind(self) -> None:
         """A merge must say what it merged into."""
@@ -98,8 +101,11 @@ class TestOtherPayloads:
         """An empty reply is refused before it reaches a provider."""
         with pytest.raises(ValidationError, match="needs text, attachments or a template"):
             OutboundMessage(
-                event_id="o1", conversation_id="c1", channel=Channel.SMS,
-                channel_account="+1555", recipient=Address(value="+1556"),
+                event_id="o1",
+                conversation_id="c1",
+                channel=Channel.SMS,
+                channel_account="+1555",
+                recipient=Address(value="+1556"),
                 author={"kind": "agent", "id": "ann"},
             )
 
@@ -112,12 +118,22 @@ class TestOtherPayloads:
     def test_dead_letter_keeps_the_original_bytes_and_a_stable_id(self) -> None:
         """The same refused record gives the same dead letter, with its exact bytes."""
         first = DeadLetter.for_record(
-            processor="identity", topic="omniroute.inbound.v1", partition=2, offset=41,
-            key=b"k", value=b"\xff\xfe not json", error=ValueError("bad json"),
+            processor="identity",
+            topic="omniroute.inbound.v1",
+            partition=2,
+            offset=41,
+            key=b"k",
+            value=b"\xff\xfe not json",
+            error=ValueError("bad json"),
         )
         again = DeadLetter.for_record(
-            processor="identity", topic="omniroute.inbound.v1", partition=2, offset=41,
-            key=b"k", value=b"\xff\xfe not json", error=ValueError("bad json"),
+            processor="identity",
+            topic="omniroute.inbound.v1",
+            partition=2,
+            offset=41,
+            key=b"k",
+            value=b"\xff\xfe not json",
+            error=ValueError("bad json"),
         )
         assert first.event_id == again.event_id
         assert first.original_b64 == "//4gbm90IGpzb24="

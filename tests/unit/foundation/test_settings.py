@@ -11,11 +11,19 @@ from omniroute.settings import Settings, load_settings
 class TestLoadSettings:
     def test_defaults_match_the_documented_endpoints(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With nothing set, omniroute uses the endpoints the README documents."""
-        for name in ("OMNIROUTE_KAFKA_BOOTSTRAP", "OMNIROUTE_DATABASE_URL", "OMNIROUTE_INGRESS_PORT"):
+        for name in (
+            "OMNIROUTE_KAFKA_BOOTSTRAP",
+            "OMNIROUTE_DATABASE_URL",
+            "OMNIROUTE_INGRESS_PORT",
+        ):
             monkeypatch.delenv(name, raising=False)
         settings = load_settings()
         assert settings.kafka_bootstrap == "127.0.0.1:9092"
-        assert (settings.ingress_port, settings.gateway_port, settings.smtp_port) == (8080, 8081, 2525)
+        assert (settings.ingress_port, settings.gateway_port, settings.smtp_port) == (
+            8080,
+            8081,
+            2525,
+        )
         assert settings.embedded_database
 
     def test_malformed_port_names_the_variable_and_the_value(
@@ -46,12 +54,16 @@ class TestLoadSettings:
         """A rejected secret is named but its value never appears in the error or repr."""
         monkeypatch.setenv("OMNIROUTE_ENV", "production")
         monkeypatch.setenv("OMNIROUTE_LINE_CHANNEL_SECRET", "changeme")
-        with pytest.raises(ConfigurationError, match="OMNIROUTE_LINE_CHANNEL_SECRET is a placeholder"):
+        with pytest.raises(
+            ConfigurationError, match="OMNIROUTE_LINE_CHANNEL_SECRET is a placeholder"
+        ):
             load_settings()
         monkeypatch.setenv("OMNIROUTE_LINE_CHANNEL_SECRET", "s3cr3t-value-abc")
         assert "s3cr3t-value-abc" not in repr(load_settings())
 
-    def test_placeholder_secrets_are_fine_in_development(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_placeholder_secrets_are_fine_in_development(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Local development may use throwaway secrets."""
         monkeypatch.setenv("OMNIROUTE_ENV", "development")
         monkeypatch.setenv("OMNIROUTE_LINE_CHANNEL_SECRET", "changeme")
