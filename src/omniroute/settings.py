@@ -47,6 +47,9 @@ SECRET_FIELDS = (
     "kakao_secret",
     "mailgun_signing_key",
     "webchat_identity_secret",
+    "meta_access_token",
+    "telegram_bot_token",
+    "line_channel_access_token",
 )
 
 
@@ -100,6 +103,24 @@ class Settings(BaseSettings):
     kakao_secret: SecretStr | None = None
     mailgun_signing_key: SecretStr | None = None
     webchat_identity_secret: SecretStr | None = None
+
+    # messaging connectors (issue 6): outbound credentials, provider API base URLs, delivery
+    twilio_account_sid: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    meta_access_token: SecretStr | None = None
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = Field(default="v21.0", pattern=r"^v[0-9]+\.[0-9]+$")
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    line_channel_access_token: SecretStr | None = None
+    line_api_base_url: str = "https://api.line.me"
+    kakao_use_callback: bool = True
+    kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
+                                min_length=1, max_length=1000)
+    ingress_publish_timeout: Annotated[float, Field(gt=0, le=60)] = 4.0
+    delivery_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    delivery_backoff_seconds: Annotated[float, Field(ge=0, le=300)] = 1.0
+    delivery_rate_per_second: Annotated[float, Field(gt=0, le=10000)] = 20.0
 
     @field_validator("database_url")
     @classmethod
