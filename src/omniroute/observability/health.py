@@ -54,3 +54,19 @@ class Health:
         """Add ``/healthz`` and ``/readyz`` to an aiohttp application."""
         app.router.add_get("/healthz", self.liveness)
         app.router.add_get("/readyz", self.readiness)
+
+
+async def serve_operations(port: int, health: Health, host: str = "127.0.0.1") -> web.AppRunner:
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` for a process without its own HTTP server.
+
+    Returns the runner; ``await runner.cleanup()`` stops it.
+    """
+    from omniroute.observability.metrics import metrics_handler
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler)
+    health.mount(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
