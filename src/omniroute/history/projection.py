@@ -1,0 +1,284 @@
+"""What each public event means for the history tables: the pure core of the sink.
+
+No database here. The sink decodes a batch of Kafka records into contract
+events, and :func:`plan_batch` turns them into rows and patches that the
+repository (:mod:`omniroute.history.store`) writes in one transaction:
+
+- messages arrive from three topics (the inbound message itself, the
+  conversation's ``message_added`` that ties it to a conversation and a
+  customer, and outbound replies); :func:`merge_message` folds every view of
+  one message into one row, whichever arrives first;
+- conversation events fold into one :class:`ConversationPatch` per conversation;
+- assignment events become the current holder of a conversation
+  (:func:`assignment_effect`), which the gateway authorizes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from omniroute.contract import (
+    AgentEvent,
+    AgentEventKind,
+    AssignmentEvent,
+    AssignmentKind,
+    ConversationEvent,
+    ConversationEventKind,
+    DeadLetter,
+    DeliveryStatus,
+    Direction,
+    Envelope,
+    IdentityLink,
+    InboundMessage,
+    OutboundMessage,
+)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One message as stored; ``None`` fields are unknown so far."""
+
+    message_id: str
+    created_at: datetime
+    workspace: str
+    direction: str
+    channel: str
+    conversation_id: str | None = None
+    customer_id: str | None = None
+    provider: str | None = None
+    channel_account: str | None = None
+    sender: str | None = None
+    sender_name: str | None = None
+    recipient: str | None = None
+    text: str | None = None
+    author_id: str | None = None
+    provider_message_id: str | None = None
+    content: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[dict[str, Any], ...] = ()
+
+    COLUMNS = (
+        "message_id", "created_at", "workspace", "conversation_id", "customer_id",
+        "direction", "channel", "provider", "channel_account", "sender", "sender_name",
+        "recipient", "text", "author_id", "provider_message_id", "content",
+    )
+
+
+def merge_message(first: MessageRow, second: MessageRow) -> MessageRow:
+    """One row from two views of the same message: known values win over unknown ones.
+
+    The earlier view keeps its ``created_at`` (the row's partition never moves).
+    """
+    changes: dict[str, Any] = {}
+    for f in fields(MessageRow):
+        if f.name in ("message_id", "created_at"):
+            continue
+        mine, theirs = getattr(first, f.name), getattr(second, f.name)
+        if not mine and theirs:
+            changes[f.name] = theirs
+    return replace(first, **changes)
+
+
+def message_from_inbound(event: InboundMessage) -> MessageRow:
+    """The stored view of a customer's message as the connector normalized it."""
+    content = event.model_dump(
+        mode="json", exclude_none=True,
+        include={"location", "contacts", "interactive", "reaction", "thread"},
+    )
+    return MessageRow(
+        message_id=event.event_id, created_at=event.occurred_at, workspace=event.workspace,
+        direction=Direction.INBOUND.value, channel=event.channel.value, provider=event.provider,
+        channel_account=event.channel_account, sender=event.sender.value,
+        sender_name=event.sender.name, recipient=event.recipient.value, text=event.text,
+        provider_message_id=event.provider_message_id, content=content,
+        attachments=tuple(a.model_dump(mode="json") for a in event.attachments),
+    )
+
+
+def message_from_outbound(event: OutboundMessage) -> MessageRow:
+    """The stored view of a reply as an agent app or automation sent it."""
+    return MessageRow(
+        message_id=event.event_id, created_at=event.occurred_at, workspace=event.workspace,
+        direction=Direction.OUTBOUND.value, channel=event.channel.value,
+        conversation_id=event.conversation_id, customer_id=event.customer_id,
+        channel_account=event.channel_account, recipient=event.recipient.value,
+        text=event.text, author_id=event.author.id,
+        content={"author": event.author.model_dump(mode="json", exclude_none=True)},
+        attachments=tuple(a.model_dump(mode="json") for a in event.attachments),
+    )
+
+
+def message_from_added(event: ConversationEvent) -> MessageRow:
+    """The stored view of a ``message_added`` event: it ties a message to its conversation."""
+    ref = event.message
+    assert ref is not None  # the contract requires it for message_added
+    return MessageRow(
+        message_id=ref.source_event_id, created_at=event.occurred_at, workspace=event.workspace,
+        direction=ref.direction.value, channel=ref.channel.value,
+        conversation_id=event.conversation_id, customer_id=event.customer_id, text=ref.text,
+        author_id=ref.author_id, provider_message_id=ref.provider_message_id,
+    )
+
+
+@dataclass(frozen=True)
+class ConversationPatch:
+    """What a batch changes on one conversation row."""
+
+    conversation_id: str
+    workspace: str
+    customer_id: str
+    opened_at: datetime
+    updated_at: datetime
+    status: str | None = None
+    channel: str | None = None
+    pool: str | None = None
+    agent_set: bool = False
+    agent_id: str | None = None
+    resolved_at: datetime | None = None
+    last_message_at: datetime | None = None
+    merged_into: str | None = None
+    tags: tuple[str, ...] = ()
+    triage: dict[str, str] = field(default_factory=dict)
+
+
+_STATUS = {
+    ConversationEventKind.OPENED: "open",
+    ConversationEventKind.REOPENED: "open",
+    ConversationEventKind.RESOLVED: "resolved",
+    ConversationEventKind.MERGED: "merged",
+}
+
+
+def fold_conversation(patch: ConversationPatch | None, event: ConversationEvent) -> ConversationPatch:
+    """Apply one conversation event (in topic order) to the batch's patch."""
+    if patch is None:
+        patch = ConversationPatch(
+            conversation_id=event.conversation_id, workspace=event.workspace,
+            customer_id=event.customer_id, opened_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+    kind = event.kind
+    changes: dict[str, Any] = {
+        "customer_id": event.customer_id,
+        "updated_at": max(patch.updated_at, event.occurred_at),
+        "opened_at": min(patch.opened_at, event.occurred_at),
+    }
+    if kind in _STATUS:
+        changes["status"] = _STATUS[kind]
+    if event.channel is not None:
+        changes["channel"] = event.channel.value
+    if event.pool is not None:
+        changes["pool"] = event.pool
+    if kind is ConversationEventKind.MESSAGE_ADDED and event.message is not None:
+        changes["last_message_at"] = event.occurred_at
+        changes["channel"] = event.message.channel.value
+    if kind in (ConversationEventKind.ASSIGNED, ConversationEventKind.TRANSFERRED):
+        changes.update(agent_set=True, agent_id=event.agent_id)
+    if kind is ConversationEventKind.UNASSIGNED:
+        changes.update(agent_set=True, agent_id=None)
+    if kind is ConversationEventKind.RESOLVED:
+        changes["resolved_at"] = event.occurred_at
+    if kind is ConversationEventKind.REOPENED:
+        changes["resolved_at"] = None
+    if kind is ConversationEventKind.MERGED:
+        changes["merged_into"] = event.merged_into
+    if event.tags:
+        changes["tags"] = tuple(dict.fromkeys((*patch.tags, *event.tags)))
+    if event.triage:
+        changes["triage"] = {**patch.triage, **event.triage}
+    return replace(patch, **changes)
+
+
+@dataclass(frozen=True)
+class HolderChange:
+    """Who holds a conversation after an assignment event (``agent_id`` None: nobody)."""
+
+    conversation_id: str
+    agent_id: str | None
+    state: str
+    offer_id: str | None
+    changed_at: datetime
+    releasing_agent: str | None
+
+
+def assignment_effect(event: AssignmentEvent) -> HolderChange | None:
+    """The holder change an assignment event implies, or None (offers change no holder)."""
+    if event.conversation_id is None:
+        return None
+    if event.kind is AssignmentKind.ASSIGNED:
+        return HolderChange(event.conversation_id, event.agent_id, "assigned", event.offer_id,
+                            event.occurred_at, None)
+    if event.kind in (AssignmentKind.REVOKED, AssignmentKind.COMPLETED):
+        return HolderChange(event.conversation_id, None, event.kind.value, event.offer_id,
+                            event.occurred_at, event.agent_id)
+    return None
+
+
+@dataclass
+class BatchPlan:
+    """Every write one batch of new events implies."""
+
+    messages: dict[str, MessageRow] = field(default_factory=dict)
+    conversations: dict[str, ConversationPatch] = field(default_factory=dict)
+    conversation_events: list[ConversationEvent] = field(default_factory=list)
+    deliveries: list[DeliveryStatus] = field(default_factory=list)
+    assignments: list[AssignmentEvent] = field(default_factory=list)
+    holders: list[HolderChange] = field(default_factory=list)
+    agent_events: list[AgentEvent] = field(default_factory=list)
+    identity_links: list[IdentityLink] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def add_message(self, row: MessageRow) -> None:
+        """Fold one view of a message into the batch."""
+        known = self.messages.get(row.message_id)
+        self.messages[row.message_id] = row if known is None else merge_message(known, row)
+
+
+def plan_batch(events: list[Envelope]) -> BatchPlan:
+    """The writes for a batch of events (already de-duplicated), in topic order."""
+    plan = BatchPlan()
+    for event in events:
+        if isinstance(event, InboundMessage):
+            plan.add_message(message_from_inbound(event))
+        elif isinstance(event, OutboundMessage):
+            plan.add_message(message_from_outbound(event))
+        elif isinstance(event, ConversationEvent):
+            plan.conversation_events.append(event)
+            cid = event.conversation_id
+            plan.conversations[cid] = fold_conversation(plan.conversations.get(cid), event)
+            if event.kind is ConversationEventKind.MESSAGE_ADDED:
+                plan.add_message(message_from_added(event))
+        elif isinstance(event, DeliveryStatus):
+            plan.deliveries.append(event)
+        elif isinstance(event, AssignmentEvent):
+            plan.assignments.append(event)
+            change = assignment_effect(event)
+            if change is not None:
+                plan.holders.append(change)
+        elif isinstance(event, AgentEvent):
+            plan.agent_events.append(event)
+        elif isinstance(event, IdentityLink):
+            plan.identity_links.append(event)
+        elif isinstance(event, DeadLetter):
+            plan.dead_letters.append(event)
+    return plan
+
+
+def unique_events(events: list[tuple[str, Envelope]]) -> list[tuple[str, Envelope]]:
+    """Drop repeats of the same ``(topic, event_id)`` inside one batch, keeping the first."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for topic, event in events:
+        key = (topic, event.event_id)
+        if key not in seen:
+            seen.add(key)
+            kept.append((topic, event))
+    return kept
+
+
+def presence_of(event: AgentEvent) -> str | None:
+    """The presence an agent event records, if it is a presence change."""
+    if event.kind is AgentEventKind.PRESENCE and event.presence is not None:
+        return event.presence.value
+    return None

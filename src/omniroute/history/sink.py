@@ -1,0 +1,197 @@
+"""The history sink: every public topic into PostgreSQL, batched, idempotent, lossless.
+
+One loop: read a batch (aiokafka, no auto-commit) → decode (bad records go to
+the dead-letter topic) → write it in one transaction (:func:`write_batch`) →
+commit the offsets. While PostgreSQL is down the loop keeps retrying the same
+batch with exponential backoff and never commits past it, so nothing is lost
+and the sink resumes by itself. A record PostgreSQL refuses for its content is
+written alone and, failing again, dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
+
+from omniroute.contract import PUBLIC_TOPICS, DeadLetter, Envelope, PublicTopic
+from omniroute.errors import DatabaseError
+from omniroute.history.store import write_batch
+from omniroute.infra.postgres import connect
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+
+PROCESSOR = "history-sink"
+GROUP = "omniroute.history-sink"
+
+EVENTS = Counter("omniroute_sink_events_total", "Events the sink read, by topic and outcome.",
+                 ["topic", "outcome"])
+BATCH_SECONDS = Histogram("omniroute_sink_batch_seconds", "Time to write one batch to PostgreSQL.")
+RETRIES = Counter("omniroute_sink_db_retries_total", "Batch writes retried after a database error.")
+DB_UP = Gauge("omniroute_sink_database_up", "1 while the sink's last database write succeeded.")
+
+TRANSIENT = (
+    OSError, asyncio.TimeoutError, DatabaseError, asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,
+)
+"""Errors that mean "the database is not there right now": retry the same batch."""
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff between attempts: ``initial * 2**attempt``, at most ``cap``."""
+
+    initial: float = 0.2
+    cap: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt + 1``."""
+        return float(min(self.cap, self.initial * 2 ** min(attempt, 30)))
+
+
+class Rejected(Exception):
+    """A record that is not a valid event of its topic."""
+
+
+def decode(topic: PublicTopic, value: bytes | None) -> Envelope:
+    """The event a record carries, or :class:`Rejected` saying why not."""
+    if not value:
+        raise Rejected("empty record value")
+    try:
+        return topic.model.from_json_bytes(value)
+    except ValidationError as exc:
+        raise Rejected(f"not a valid {topic.model.__name__}: {exc.errors()[0]['msg']}") from exc
+
+
+class HistorySink:
+    """Consumes every public topic of a deployment and writes history."""
+
+    def __init__(self, settings: Settings, database_url: str, *, batch_size: int = 1000,
+                 backoff: Backoff | None = None) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.backoff = backoff or Backoff()
+        self.topics = {settings.topic(t.name): t for t in PUBLIC_TOPICS}
+        self._conn: asyncpg.Connection | None = None
+        self.written = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; offsets are committed only after each DB commit."""
+        consumer = AIOKafkaConsumer(
+            *self.topics, bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.topic(GROUP), enable_auto_commit=False,
+            auto_offset_reset="earliest", isolation_level="read_committed",
+            max_poll_interval_ms=3_600_000,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                    acks="all", enable_idempotence=True)
+        await consumer.start()
+        await producer.start()
+        log.info("sink started", topics=len(self.topics))
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                records = [r for part in batch.values() for r in part]
+                if records:
+                    await self.handle(records, producer, stop)
+                    await self._commit(consumer, batch)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            if self._conn is not None:
+                await self._conn.close()
+
+    async def handle(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
+                     stop: asyncio.Event) -> None:
+        """Decode, dead-letter what is bad, and write the rest durably."""
+        events: list[tuple[ConsumerRecord, str, Envelope]] = []
+        for record in records:
+            topic = self.topics[record.topic]
+            try:
+                events.append((record, topic.slug, decode(topic, record.value)))
+            except Rejected as exc:
+                await self._dead_letter(producer, record, str(exc))
+        if events:
+            await self._write_durably(events, producer, stop)
+
+    async def _write_durably(self, events: list[tuple[ConsumerRecord, str, Envelope]],
+                             producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        attempt = 0
+        while True:
+            try:
+                started = time.perf_counter()
+                new = await write_batch(await self._connection(), [(s, e) for _, s, e in events])
+                BATCH_SECONDS.observe(time.perf_counter() - started)
+                DB_UP.set(1)
+                self.written += new
+                for _, slug, _ in events:
+                    EVENTS.labels(slug, "written").inc()
+                return
+            except TRANSIENT as exc:
+                await self._drop_connection()
+                DB_UP.set(0)
+                RETRIES.inc()
+                delay = self.backoff.delay(attempt)
+                attempt += 1
+                log.warning("database unavailable; retrying the batch", error=str(exc),
+                            attempt=attempt, delay_seconds=delay)
+                await asyncio.sleep(delay)
+            except asyncpg.PostgresError as exc:
+                if len(events) == 1:
+                    record, slug, _ = events[0]
+                    EVENTS.labels(slug, "dead_lettered").inc()
+                    await self._dead_letter(producer, record, f"database refused it: {exc}")
+                    return
+                log.warning("database refused a batch; writing its records one by one",
+                            error=str(exc))
+                for one in events:
+                    await self._write_durably([one], producer, stop)
+                return
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await connect(self.database_url,
+                                       timeout=self.settings.database_connect_timeout)
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, record: ConsumerRecord,
+                           reason: str) -> None:
+        slug = self.topics[record.topic].slug
+        if slug == "dlq":  # never dead-letter the dead-letter topic into itself
+            EVENTS.labels(slug, "skipped").inc()
+            log.warning("unreadable dead letter skipped", offset=record.offset, reason=reason)
+            return
+        letter = DeadLetter.for_record(
+            processor=PROCESSOR, topic=record.topic, partition=record.partition,
+            offset=record.offset, key=record.key, value=record.value, error=reason,
+            error_type="Rejected",
+        )
+        await producer.send_and_wait(self.settings.topic("omniroute.dlq.v1"),
+                                     letter.to_json_bytes(), key=record.key)
+        EVENTS.labels(slug, "dead_lettered").inc()
+        log.warning("record dead-lettered", topic=record.topic, offset=record.offset,
+                    reason=reason)
+
+    async def _commit(self, consumer: AIOKafkaConsumer,
+                      batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The rows are durable and idempotent: a redelivery after a rebalance is harmless.
+            log.warning("offset commit failed; the batch may be redelivered", error=str(exc))

@@ -1,0 +1,115 @@
+"""The history repository against the real PostgreSQL: idempotent, order-independent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from integration.history.factories import T0, added, assignment, inbound, opened
+from omniroute.contract import (
+    Address,
+    AssignmentKind,
+    Author,
+    AuthorKind,
+    Channel,
+    DeliveryState,
+    DeliveryStatus,
+    Envelope,
+    OutboundMessage,
+)
+from omniroute.history.store import write_batch
+
+TABLES = ("messages", "customers", "customer_addresses", "conversations", "conversation_events",
+          "assignments", "conversation_assignments", "delivery_statuses", "attachments")
+
+
+def slug(event: Envelope) -> str:
+    return {"InboundMessage": "inbound", "ConversationEvent": "conversations",
+            "AssignmentEvent": "assignments", "DeliveryStatus": "delivery",
+            "OutboundMessage": "outbound"}[type(event).__name__]
+
+
+async def snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[object, ...]]]:
+    return {t: sorted(tuple(r.values()) for r in await conn.fetch(f"SELECT * FROM {t}"))
+            for t in TABLES}
+
+
+def conversation_events() -> list[Envelope]:
+    first = inbound(1, text="my parcel is late")
+    second = inbound(2, text="order 4711", channel=Channel.WHATSAPP, sender="whatsapp:+14155550100")
+    reply = OutboundMessage(
+        event_id="out-1", occurred_at=T0 + timedelta(minutes=3), conversation_id="c1",
+        customer_id="cust-1", channel=Channel.SMS, channel_account="+14155559999",
+        recipient=Address(value="+14155550100"), author=Author(kind=AuthorKind.AGENT, id="a1"),
+        text="looking into it")
+    return [opened("c1", "cust-1"), first, added(first, conversation="c1", customer="cust-1"),
+            added(second, conversation="c1", customer="cust-1"), second, reply,
+            assignment("a1", "c1")]
+
+
+class TestWriteBatch:
+    async def test_the_same_events_twice_leave_the_same_rows(self, database_url: str) -> None:
+        """Idempotency on event_id: a replay (in one batch or in the next) adds nothing."""
+        events = [(slug(e), e) for e in conversation_events()]
+        conn = await asyncpg.connect(database_url)
+        try:
+            assert await write_batch(conn, events) == len(events)
+            once = await snapshot(conn)
+            assert await write_batch(conn, events + events) == 0
+            assert await snapshot(conn) == once
+            assert len(once["messages"]) == 3
+        finally:
+            await conn.close()
+
+    async def test_views_of_one_message_merge_whichever_arrives_first(
+            self, database_url: str) -> None:
+        """Inbound before or after its message_added: one row with conversation and sender."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            for event in conversation_events():
+                await write_batch(conn, [(slug(event), event)])
+            rows = await conn.fetch(
+                "SELECT message_id, conversation_id, customer_id, sender, channel, text "
+                "FROM messages ORDER BY created_at")
+            assert [(r["conversation_id"], r["customer_id"]) for r in rows] == [("c1", "cust-1")] * 3
+            assert {r["sender"] for r in rows if r["message_id"].startswith("in-")} == {
+                "+14155550100", "whatsapp:+14155550100"}
+            addresses = await conn.fetch("SELECT channel, address FROM customer_addresses")
+            assert sorted(tuple(a.values()) for a in addresses) == [
+                ("sms", "+14155550100"), ("whatsapp", "whatsapp:+14155550100")]
+            holder = await conn.fetchrow("SELECT agent_id, state FROM conversation_assignments")
+            assert tuple(holder.values()) == ("a1", "assigned")
+        finally:
+            await conn.close()
+
+    async def test_a_late_release_of_an_old_holder_does_not_unassign_the_new_one(
+            self, database_url: str) -> None:
+        """Assignments are keyed by agent: a hand-over arriving out of order still ends right."""
+        to_b = assignment("b", "c1", n=2)
+        a_revoked = assignment("a", "c1", AssignmentKind.REVOKED, n=1)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", assignment("a", "c1"))])
+            await write_batch(conn, [("assignments", to_b)])
+            await write_batch(conn, [("assignments", a_revoked)])
+            holder = await conn.fetchrow("SELECT agent_id, state FROM conversation_assignments")
+            assert tuple(holder.values()) == ("b", "assigned")
+        finally:
+            await conn.close()
+
+    async def test_delivery_statuses_apply_in_any_order(self, database_url: str) -> None:
+        """A late 'delivered' never hides 'read': the highest rank is the message's state."""
+        def status(state: DeliveryState, n: int) -> DeliveryStatus:
+            return DeliveryStatus(event_id=f"st-{n}", outbound_event_id="out-1",
+                                  channel=Channel.SMS, provider="twilio", state=state)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("delivery", status(DeliveryState.READ, 1)),
+                                     ("delivery", status(DeliveryState.DELIVERED, 2))])
+            state = await conn.fetchval(
+                "SELECT state FROM delivery_statuses WHERE outbound_event_id = 'out-1' "
+                "ORDER BY rank DESC LIMIT 1")
+            assert state == "read"
+        finally:
+            await conn.close()
