@@ -24,7 +24,9 @@ class Component:
     argv: tuple[str, ...]
 
 
-COMPONENTS: tuple[Component, ...] = ()
+COMPONENTS: tuple[Component, ...] = (
+    Component("monitor", ("monitor",)),
+)
 """Every process of the local stack, in start order."""
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "omniroute.cli.topics",
     "omniroute.cli.schemas",
     "omniroute.cli.up",
+    "omniroute.cli.monitor",
 )
 
 

@@ -1,0 +1,1 @@
+"""Monitoring the pipeline from outside the processes: consumer lag."""
