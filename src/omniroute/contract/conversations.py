@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from omniroute.contract.base import Channel, ContractModel, Envelope, EventId, Identifier
-from omniroute.contract.inbound import MAX_TEXT_CHARS
+from omniroute.contract.inbound import MAX_TEXT_CHARS, ThreadHints
 
 
 class ConversationEventKind(StrEnum):
@@ -47,6 +47,12 @@ class MessageRef(ContractModel):
     text: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
     author_id: Identifier | None = None
     provider_message_id: Annotated[str, Field(max_length=998)] | None = None
+    thread: ThreadHints | None = Field(
+        default=None, description="Email threading hints (Message-ID, In-Reply-To, References)."
+    )
+    sender: Annotated[str, Field(max_length=320)] | None = Field(
+        default=None, description="The customer's address as the provider sent it (reply target)."
+    )
 
 
 class Rating(ContractModel):
