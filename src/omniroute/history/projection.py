@@ -150,7 +150,9 @@ _STATUS = {
 }
 
 
-def fold_conversation(patch: ConversationPatch | None, event: ConversationEvent) -> ConversationPatch:
+def fold_conversation(
+    patch: ConversationPatch | None, event: ConversationEvent
+) -> ConversationPatch:
     """Apply one conversation event (in topic order) to the batch's patch."""
     if patch is None:
         patch = ConversationPatch(

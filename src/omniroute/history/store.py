@@ -169,9 +169,11 @@ async def _write_conversation_log(conn: asyncpg.Connection, plan: BatchPlan) -> 
     if not events:
         return
     await conn.executemany(
-        "INSERT INTO conversation_events VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
-        [(e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id, e.kind.value,
-          e.channel.value if e.channel else None, e.agent_id, e.pool) for e in events],
+        "INSERT INTO conversation_events VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
+        "ON CONFLICT DO NOTHING",
+        [(e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
+          e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool)
+         for e in events],
     )
     notes = [(e.event_id, e.conversation_id, e.agent_id, e.note, e.occurred_at)
              for e in events if e.note]
