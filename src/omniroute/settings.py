@@ -47,6 +47,8 @@ SECRET_FIELDS = (
     "kakao_secret",
     "mailgun_signing_key",
     "webchat_identity_secret",
+    "sendgrid_inbound_secret",
+    "smtp_relay_password",
     "meta_access_token",
     "telegram_bot_token",
     "line_channel_access_token",
@@ -103,6 +105,20 @@ class Settings(BaseSettings):
     kakao_secret: SecretStr | None = None
     mailgun_signing_key: SecretStr | None = None
     webchat_identity_secret: SecretStr | None = None
+    sendgrid_inbound_secret: SecretStr | None = Field(
+        default=None, description="Secret path segment: /webhooks/sendgrid/<secret>."
+    )
+
+    email_mailboxes: str = Field(
+        default="", description="Comma-separated support addresses mail is accepted for."
+    )
+    smtp_max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    smtp_relay_host: str = "127.0.0.1"
+    smtp_relay_port: Port = 25
+    smtp_relay_username: str | None = None
+    smtp_relay_password: SecretStr | None = None
+    smtp_relay_starttls: bool = False
+    webchat_history_limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
     # messaging connectors (issue 6): outbound credentials, provider API base URLs, delivery
     twilio_account_sid: str | None = None
