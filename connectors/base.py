@@ -45,6 +45,7 @@ import abc
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omniroute.contract import DeliveryStatus, InboundMessage
@@ -135,6 +136,8 @@ class WebhookRequest:
     headers: Mapping[str, str]
     query: Sequence[tuple[str, str]] = ()
     body: bytes = b""
+    received_at: datetime | None = None
+    """When the host received the request (UTC); for providers without their own timestamp."""
 
     def header(self, name: str) -> str | None:
         """A header value by case-insensitive name."""

@@ -1,0 +1,31 @@
+"""Instagram Messaging: the connector plugin (``/webhooks/instagram``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from omniroute.contract import Channel
+from omniroute_connectors.base import Event
+from omniroute_connectors.meta import MetaConnector
+from omniroute_connectors.meta.messaging import MessagingMapper
+from omniroute_connectors.outbound import OutboundSender
+
+MAPPER = MessagingMapper(Channel.INSTAGRAM, "instagram")
+
+
+class InstagramConnector(MetaConnector):
+    """Instagram Messaging webhooks in, the Instagram Send API out."""
+
+    name = "instagram"
+    expected_object = "instagram"
+
+    def map(self, payload: dict[str, Any]) -> Sequence[Event]:
+        """Messages, postbacks, reactions and reads of every entry."""
+        return MAPPER.map_payload(payload)
+
+    def sender(self) -> OutboundSender | None:
+        """The Instagram Send API sender."""
+        from omniroute_connectors.meta.outbound import InstagramSender
+
+        return InstagramSender(self.settings)

@@ -1,0 +1,31 @@
+"""Graph API responses shared by the Meta senders (pure): success ids and error classes.
+
+Errors come as ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``.
+Rate limits (codes 4, 17, 32, 613, 80007, 130429, 131056) and transient errors
+(1, 2, 131000, 131016) are retriable; everything else (bad recipient, outside the
+window: 131047, 10/2018278, 551) is permanent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute_connectors.outbound import ProviderResponse, SendFailed
+
+RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056})
+
+
+def graph_error(response: ProviderResponse) -> SendFailed:
+    """The SendFailed of a non-2xx Graph API answer."""
+    body: Any = response.json()
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    code = error.get("code")
+    message = error.get("message") or f"Graph API answered HTTP {response.status}"
+    retriable = response.status >= 500 or response.status == 429 or code in RETRIABLE_CODES
+    return SendFailed(str(message), code=str(code if code is not None else response.status),
+                      retriable=retriable)
+
+
+def bearer(token: Any) -> dict[str, str]:
+    """The Authorization header for a SecretStr access token (empty when unset)."""
+    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
