@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +33,38 @@ from omniroute.settings import Settings
 TESTS = Path(__file__).parent
 SHARED_FIXTURES = TESTS.parent.parent / "shared" / "fixtures"
 TEMPLATE_DB = "omniroute_template"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give every pytest process its own temp root.
+
+    pytest's default root keeps only the last three runs and deletes older ones,
+    which pulls the data directory out from under a broker or database another
+    pytest process (a parallel run) is still using. Roots of dead runs are
+    removed here, and a broker such a run left behind is killed first.
+    """
+    if config.option.basetemp is not None:
+        return
+    root = Path(tempfile.gettempdir()) / "omniroute-tests"
+    root.mkdir(exist_ok=True)
+    for old in root.glob("run-*"):
+        pid = int(old.name.removeprefix("run-")) if old.name[4:].isdigit() else 0
+        if pid and _alive(pid):
+            continue
+        for pid_file in old.glob("**/broker.pid"):
+            broker_pid = int(pid_file.read_text().strip() or 0)
+            if broker_pid and _alive(broker_pid):
+                os.kill(broker_pid, signal.SIGKILL)
+        shutil.rmtree(old, ignore_errors=True)
+    config.option.basetemp = str(root / f"run-{os.getpid()}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
