@@ -1,0 +1,73 @@
+"""What the conversations processor remembers per customer, and its derived ids."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from omniroute.contract import Channel
+
+MAX_PROCESSED = 256
+MAX_THREAD_IDS = 50
+MAX_EVENT_ID = 200
+
+
+def conversation_id_for(workspace: str, opening_event_id: str) -> str:
+    """A conversation's id, derived from the message that opened it (stable across replays)."""
+    digest = hashlib.sha256(f"{workspace}\n{opening_event_id}".encode()).hexdigest()
+    return f"cnv_{digest[:24]}"
+
+
+def derived_event_id(base: str, suffix: str) -> str:
+    """``{base}.{suffix}``, hashed down when it would exceed the contract's 200 characters."""
+    candidate = f"{base}.{suffix}"
+    if len(candidate) <= MAX_EVENT_ID:
+        return candidate
+    return f"h:{hashlib.sha256(base.encode()).hexdigest()[:48]}.{suffix}"[:MAX_EVENT_ID]
+
+
+class Conversation(BaseModel):
+    """One conversation: open (being routed or handled) or resolved."""
+
+    id: str
+    opened_at: datetime
+    opened_by: str
+    """Event id of the message that opened or last reopened it."""
+    status: str = "open"
+    reopened: bool = False
+    last_message_at: datetime
+    last_channel: Channel
+    waiting_since: datetime | None = None
+    resolved_at: datetime | None = None
+    agent_id: str | None = None
+    message_count: int = 0
+    thread_ids: list[str] = []
+
+    @property
+    def is_open(self) -> bool:
+        """True until an agent (or automation) resolves it."""
+        return self.status == "open"
+
+
+class CustomerState(BaseModel):
+    """Everything threading knows about one customer."""
+
+    customer_id: str
+    workspace: str
+    merged_into: str | None = None
+    current: Conversation | None = None
+    last_agent_id: str | None = None
+    processed: dict[str, str] = {}
+    """Recent message event ids → the conversation they joined (replays re-emit the same)."""
+    folded: dict[str, str] = {}
+    """Conversations folded into another by a merge → the one they live on in."""
+    claims: dict[str, str] = {}
+    """Unverified claims (an email typed into a chat): recorded, never merged on."""
+
+    def remember(self, event_id: str, conversation_id: str) -> dict[str, str]:
+        """``processed`` with one more entry, the oldest dropped past the bound."""
+        kept = dict(list(self.processed.items())[-(MAX_PROCESSED - 1):])
+        kept[event_id] = conversation_id
+        return kept

@@ -1,0 +1,260 @@
+"""Threading decisions: which conversation a message joins, and what to tell the world.
+
+Every function takes a :class:`CustomerState` and returns an :class:`Outcome`:
+the new state, the ConversationEvents and RoutingRequests to emit, and, for a
+customer merged into another, where to redirect. Times are event times (the
+message's ``occurred_at``), so replaying the same input gives the same result.
+
+Rules: at most one open conversation per customer across all channels; a
+message joins it; a resolved conversation reopens when the customer writes
+within the reopen window, else a new one opens; the reply channel is the
+channel of the latest message; when customers merge their open conversations
+merge, the later folding into the earlier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from omniroute.contract import (
+    Channel,
+    ConversationEvent,
+    ConversationEventKind,
+    Direction,
+    InboundMessage,
+    MessageRef,
+)
+from omniroute.conversations.state import (
+    MAX_THREAD_IDS,
+    Conversation,
+    CustomerState,
+    conversation_id_for,
+    derived_event_id,
+)
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+
+Kind = ConversationEventKind
+
+
+@dataclass(frozen=True)
+class ThreadingPolicy:
+    """Tunables of threading."""
+
+    reopen_window: timedelta = timedelta(hours=24)
+
+
+@dataclass
+class Outcome:
+    """A decision: the new state and what to emit."""
+
+    state: CustomerState
+    events: list[ConversationEvent] = field(default_factory=list)
+    requests: list[RoutingRequest] = field(default_factory=list)
+    redirect: str | None = None
+    """The customer this one was merged into: re-send the command there."""
+
+
+def _event(
+    state: CustomerState, conversation: Conversation, kind: Kind, event_id: str, at: datetime,
+    **fields: object,
+) -> ConversationEvent:
+    return ConversationEvent(
+        event_id=event_id, occurred_at=at, workspace=state.workspace,
+        conversation_id=conversation.id, customer_id=state.customer_id, kind=kind,
+        channel=fields.pop("channel", conversation.last_channel), **fields,  # type: ignore[arg-type]
+    )
+
+
+def _request(
+    state: CustomerState, conversation: Conversation, kind: RoutingRequestKind, event_id: str,
+    at: datetime, reason: str,
+) -> RoutingRequest:
+    return RoutingRequest(
+        event_id=event_id, occurred_at=at, workspace=state.workspace, kind=kind,
+        conversation_id=conversation.id, customer_id=state.customer_id,
+        channel=conversation.last_channel, last_agent_id=state.last_agent_id,
+        waiting_since=conversation.waiting_since, reason=reason,
+    )
+
+
+def _message_ref(message: InboundMessage) -> MessageRef:
+    return MessageRef(
+        source_event_id=message.event_id, direction=Direction.INBOUND, channel=message.channel,
+        text=message.text, provider_message_id=message.provider_message_id[:998],
+        thread=message.thread, sender=message.sender.value,
+    )
+
+
+def _opening(state: CustomerState, conv: Conversation, message: InboundMessage) -> Outcome:
+    """The events of the message that (re)opened ``conv``: (re)opened, added, route."""
+    at = message.occurred_at
+    kind, reason = (Kind.REOPENED, "reopened") if conv.reopened else (Kind.OPENED, "new")
+    ids = message.event_id
+    return Outcome(
+        state,
+        events=[
+            _event(state, conv, kind, derived_event_id(ids, kind.value), at),
+            _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(ids, "added"), at,
+                   message=_message_ref(message), channel=message.channel),
+        ],
+        requests=[_request(state, conv, RoutingRequestKind.ROUTE,
+                           derived_event_id(ids, "route"), at, f"{reason} conversation")],
+    )
+
+
+def _replay(state: CustomerState, message: InboundMessage) -> Outcome:
+    """A message processed before (a replay after a crash): emit the same events again."""
+    conv = state.current
+    conversation_id = state.processed[message.event_id]
+    if conv is not None and conv.id == conversation_id and conv.opened_by == message.event_id:
+        return _opening(state, conv, message)
+    if conv is None or conv.id != conversation_id:
+        return Outcome(state)
+    added = _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"),
+                   message.occurred_at, message=_message_ref(message), channel=message.channel)
+    return Outcome(state, events=[added])
+
+
+def add_message(
+    state: CustomerState, message: InboundMessage, policy: ThreadingPolicy
+) -> Outcome:
+    """Thread one inbound message: join, reopen, or open a conversation."""
+    if state.merged_into:
+        return Outcome(state, redirect=state.merged_into)
+    if message.event_id in state.processed:
+        return _replay(state, message)
+    at = message.occurred_at
+    conv = state.current
+    thread_id = message.thread.message_id if message.thread else None
+    threads = [thread_id] if thread_id else []
+    if conv is not None and conv.is_open:
+        changed_channel = conv.last_channel is not message.channel
+        conv = conv.model_copy(update={
+            "last_message_at": max(at, conv.last_message_at), "last_channel": message.channel,
+            "message_count": conv.message_count + 1,
+            "thread_ids": (conv.thread_ids + threads)[-MAX_THREAD_IDS:],
+        })
+        state = _with(state, conv, message)
+        added = _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"),
+                       at, message=_message_ref(message), channel=message.channel)
+        requests = []
+        if changed_channel:
+            requests.append(_request(state, conv, RoutingRequestKind.UPDATE,
+                                     derived_event_id(message.event_id, "update"), at,
+                                     "reply channel changed"))
+        return Outcome(state, events=[added], requests=requests)
+    if conv is not None and conv.resolved_at and at - conv.resolved_at <= policy.reopen_window:
+        conv = conv.model_copy(update={
+            "status": "open", "reopened": True, "opened_by": message.event_id,
+            "resolved_at": None, "agent_id": None, "waiting_since": at,
+            "last_message_at": max(at, conv.last_message_at), "last_channel": message.channel,
+            "message_count": conv.message_count + 1,
+            "thread_ids": (conv.thread_ids + threads)[-MAX_THREAD_IDS:],
+        })
+    else:
+        conv = Conversation(
+            id=conversation_id_for(state.workspace, message.event_id), opened_at=at,
+            opened_by=message.event_id, last_message_at=at, last_channel=message.channel,
+            waiting_since=at, message_count=1, thread_ids=threads,
+        )
+    return _opening(_with(state, conv, message), conv, message)
+
+
+def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> CustomerState:
+    claims = {**state.claims, **message.claimed}
+    return state.model_copy(update={
+        "current": conv, "processed": state.remember(message.event_id, conv.id), "claims": claims,
+    })
+
+
+def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcome:
+    """Learn from the router: assigned (the last agent), unassigned, resolved."""
+    if state.merged_into:
+        return Outcome(state, redirect=state.merged_into)
+    conv = state.current
+    if conv is None or conv.id != event.conversation_id:
+        return Outcome(state)
+    if event.kind is Kind.ASSIGNED:
+        conv = conv.model_copy(update={"agent_id": event.agent_id, "waiting_since": None})
+        return Outcome(state.model_copy(update={"current": conv, "last_agent_id": event.agent_id}))
+    if event.kind is Kind.UNASSIGNED:
+        return Outcome(state.model_copy(update={"current": conv.model_copy(
+            update={"agent_id": None})}))
+    if event.kind is Kind.RESOLVED:
+        agent = event.agent_id or conv.agent_id or state.last_agent_id
+        conv = conv.model_copy(update={"status": "resolved", "resolved_at": event.occurred_at,
+                                       "waiting_since": None})
+        return Outcome(state.model_copy(update={"current": conv, "last_agent_id": agent}))
+    return Outcome(state)
+
+
+def merge_away(state: CustomerState, survivor: str) -> tuple[CustomerState, Conversation | None]:
+    """This customer was merged into ``survivor``: hand over the current conversation."""
+    handed = state.current
+    return state.model_copy(update={"merged_into": survivor, "current": None}), handed
+
+
+def detach(state: CustomerState) -> CustomerState:
+    """An unlink split this customer off the one it had been merged into."""
+    return state.model_copy(update={"merged_into": None})
+
+
+def _fold(earlier: Conversation, later: Conversation) -> Conversation:
+    latest = max(earlier, later, key=lambda c: c.last_message_at)
+    waits = [w for w in (earlier.waiting_since, later.waiting_since) if w is not None]
+    return earlier.model_copy(update={
+        "message_count": earlier.message_count + later.message_count,
+        "last_message_at": latest.last_message_at, "last_channel": latest.last_channel,
+        "waiting_since": min(waits) if waits and not earlier.agent_id else earlier.waiting_since,
+        "agent_id": earlier.agent_id or later.agent_id,
+        "thread_ids": (earlier.thread_ids + later.thread_ids)[-MAX_THREAD_IDS:],
+    })
+
+
+def absorb(
+    state: CustomerState, incoming: Conversation | None, last_agent_id: str | None,
+    claims: dict[str, str], event_id: str, at: datetime,
+) -> Outcome:
+    """Take over a merged-away customer's conversation; two open ones fold into the earlier."""
+    if state.merged_into:
+        return Outcome(state, redirect=state.merged_into)
+    state = state.model_copy(update={
+        "last_agent_id": state.last_agent_id or last_agent_id, "claims": {**claims, **state.claims},
+    })
+    ours = state.current
+    if incoming is None or incoming.id in state.folded or (ours and ours.id == incoming.id):
+        return Outcome(state)
+    if ours is None or (not ours.is_open and (incoming.is_open or
+                                              incoming.last_message_at > ours.last_message_at)):
+        state = state.model_copy(update={"current": incoming})
+        requests = []
+        if incoming.is_open:
+            requests.append(_request(state, incoming, RoutingRequestKind.UPDATE,
+                                     derived_event_id(event_id, f"update.{incoming.id}"), at,
+                                     "customer merged"))
+        return Outcome(state, requests=requests)
+    if not (ours.is_open and incoming.is_open):
+        return Outcome(state)
+    earlier, later = sorted((ours, incoming), key=lambda c: (c.opened_at, c.id))
+    merged = _fold(earlier, later)
+    state = state.model_copy(update={
+        "current": merged, "folded": {**state.folded, later.id: earlier.id},
+    })
+    return Outcome(
+        state,
+        events=[_event(state, later, Kind.MERGED, derived_event_id(event_id, f"merged.{later.id}"),
+                       at, merged_into=earlier.id, reason="customers merged")],
+        requests=[
+            _request(state, later, RoutingRequestKind.CANCEL,
+                     derived_event_id(event_id, f"cancel.{later.id}"), at,
+                     f"merged into {earlier.id}"),
+            _request(state, merged, RoutingRequestKind.UPDATE,
+                     derived_event_id(event_id, f"update.{merged.id}"), at, "customers merged"),
+        ],
+    )
+
+
+def reply_channel(state: CustomerState) -> Channel | None:
+    """Where a reply goes by default: the channel of the customer's latest message."""
+    return state.current.last_channel if state.current else None

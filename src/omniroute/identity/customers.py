@@ -1,0 +1,84 @@
+"""Stable customer ids, and what identity remembers about one address.
+
+An address nobody linked belongs to the customer :func:`customer_id_for`
+derives from it: the same address always gives the same customer, on every
+worker, after every restart, with no lookup. Only addresses that a link moved
+to another customer carry an ``owner`` in their :class:`AddressRecord`.
+
+The record also remembers recent ``event_id`` values for the de-duplication
+window: a provider retry (same event id, a different record on the topic) is
+dropped, while a replay of the *same* record after a crash (same partition and
+offset) is processed again, so a worker killed between writing its state and
+committing its offset still emits what it owes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+CUSTOMER_PREFIX = "cus_"
+
+
+def customer_id_for(workspace: str, address: str) -> str:
+    """The customer an unlinked normalized ``address`` belongs to."""
+    digest = hashlib.sha256(f"{workspace}\n{address}".encode()).hexdigest()
+    return f"{CUSTOMER_PREFIX}{digest[:24]}"
+
+
+def address_key(workspace: str, address: str) -> str:
+    """The key of an address on internal topics and tables: ``{workspace}/{address}``."""
+    return f"{workspace}/{address}"
+
+
+class Seen(BaseModel):
+    """Where and when an event id was first seen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    partition: int
+    offset: int
+
+
+class Verdict(StrEnum):
+    """What to do with an observed message."""
+
+    NEW = "new"
+    REPLAY = "replay"
+    DUPLICATE = "duplicate"
+
+
+class AddressRecord(BaseModel):
+    """Identity's memory of one normalized address."""
+
+    owner: str | None = None
+    seen: dict[str, Seen] = {}
+    claims_sent: list[str] = []
+
+    def customer(self, workspace: str, address: str) -> str:
+        """The customer this address belongs to now."""
+        return self.owner or customer_id_for(workspace, address)
+
+    def observe(
+        self, event_id: str, at: datetime, partition: int, offset: int, window: timedelta
+    ) -> tuple[AddressRecord, Verdict]:
+        """Record a message; say whether it is new, a crash replay or a provider retry.
+
+        Entries older than ``window`` (relative to ``at``) are forgotten.
+        """
+        first = self.seen.get(event_id)
+        if first is not None and at - first.at <= window:
+            same = (first.partition, first.offset) == (partition, offset)
+            return self, Verdict.REPLAY if same else Verdict.DUPLICATE
+        kept = {k: v for k, v in self.seen.items() if at - v.at <= window}
+        kept[event_id] = Seen(at=at, partition=partition, offset=offset)
+        return self.model_copy(update={"seen": kept}), Verdict.NEW
+
+    def with_claim_sent(self, claim_id: str, keep: int = 20) -> AddressRecord:
+        """Remember that a link claim from this address went to the identity graph."""
+        sent = [*[c for c in self.claims_sent if c != claim_id][-(keep - 1):], claim_id]
+        return self.model_copy(update={"claims_sent": sent})
