@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
     public_base_url: str | None = None
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    dedupe_window_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = Field(
+        default=86400.0, description="How long identity drops provider retries (same event_id)."
+    )
+    reopen_window_seconds: Annotated[float, Field(ge=0, le=365 * 86400)] = Field(
+        default=7 * 86400.0,
+        description="A resolved conversation reopens when the customer writes within this window.",
+    )
 
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: LogFormat = LogFormat.AUTO
