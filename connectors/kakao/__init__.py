@@ -1,0 +1,107 @@
+"""KakaoTalk (Kakao i Open Builder skill server): the connector plugin (``/webhooks/kakao``).
+
+Open Builder POSTs a SkillPayload (``userRequest.utterance``, ``userRequest.user.id``
+(the botUserKey), ``bot.id``, optional ``userRequest.callbackUrl``) and waits at
+most 5 seconds for a SkillResponse. The skill answers right after Kafka
+acknowledged: with callbacks enabled (``OMNIROUTE_KAKAO_USE_CALLBACK``, and the
+block has a callbackUrl) ``{"version": "2.0", "useCallback": true, "data": {"text"}}``,
+and the agent's real answer goes later to the callback URL (valid one minute);
+otherwise a ``simpleText`` acknowledgement. Authenticity: Open Builder sends a
+configured header; omniroute expects ``X-Omniroute-Kakao-Secret`` equal to
+``OMNIROUTE_KAKAO_SECRET`` (or ``?secret=`` in the skill URL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from omniroute.contract import Address, Channel, InboundMessage
+from omniroute_connectors.base import (
+    BadRequest,
+    Connector,
+    Forbidden,
+    Ingest,
+    Unauthorized,
+    WebhookRequest,
+    WebhookResponse,
+)
+from omniroute_connectors.mapping import require
+from omniroute_connectors.outbound import OutboundSender
+from omniroute_connectors.signatures import secret_equal
+
+PROVIDER = "kakao"
+SECRET_HEADER = "x-omniroute-kakao-secret"
+
+
+def skill_text(text: str) -> dict[str, Any]:
+    """A SkillResponse with one simpleText output."""
+    return {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": text}}]}}
+
+
+def to_message(payload: dict[str, Any], request: WebhookRequest) -> InboundMessage:
+    """The InboundMessage of one skill request.
+
+    Kakao sends no message id: the id is derived from the botUserKey, the body
+    and the second the request arrived, so an identical retry within that
+    second is the same event.
+    """
+    user_request = require(payload, "userRequest", "body")
+    user = require(user_request, "user", "userRequest")
+    user_key = str(require(user, "id", "userRequest.user"))
+    utterance = str(require(user_request, "utterance", "userRequest"))
+    bot = str(require(payload.get("bot") or {}, "id", "bot"))
+    second = int(request.received_at.timestamp()) if request.received_at else 0
+    digest = hashlib.sha256(user_key.encode() + b"|" + request.body + b"|" + str(second).encode())
+    key = digest.hexdigest()[:40]
+    meta = {"callback_url": str(user_request["callbackUrl"])} if user_request.get(
+        "callbackUrl") else {}
+    block = (user_request.get("block") or {}).get("name")
+    if block:
+        meta["block"] = str(block)
+    plus_key = (user.get("properties") or {}).get("plusfriendUserKey")
+    return InboundMessage(
+        event_id=f"kakao:{key}", channel=Channel.KAKAO, provider=PROVIDER, channel_account=bot,
+        sender=Address(value=user_key, scope=bot), recipient=Address(value=bot),
+        provider_message_id=key, provider_timestamp=request.received_at, text=utterance,
+        claimed={"plusfriend_user_key": str(plus_key)} if plus_key else {}, metadata=meta,
+    )
+
+
+class KakaoConnector(Connector):
+    """Kakao skill requests in; the callback URL out."""
+
+    name = "kakao"
+
+    def enabled(self) -> bool:
+        """Needs OMNIROUTE_KAKAO_SECRET."""
+        return self.settings.kakao_secret is not None
+
+    def verify(self, request: WebhookRequest) -> None:
+        """The configured secret header (or ``secret`` query) equals OMNIROUTE_KAKAO_SECRET."""
+        given = request.header(SECRET_HEADER) or request.query_value("secret")
+        if not given:
+            raise Unauthorized(f"{SECRET_HEADER} header is missing")
+        expected = self.settings.kakao_secret
+        assert expected is not None
+        if not secret_equal(expected.get_secret_value(), given):
+            raise Forbidden(f"{SECRET_HEADER} does not match")
+
+    def handle(self, request: WebhookRequest) -> Ingest:
+        """The message, then the acknowledgement SkillResponse (or the callback switch)."""
+        payload = request.json()
+        if not isinstance(payload, dict):
+            raise BadRequest("body must be a SkillPayload object")
+        message = to_message(payload, request)
+        ack = self.settings.kakao_ack_text
+        if self.settings.kakao_use_callback and "callback_url" in message.metadata:
+            body: dict[str, Any] = {"version": "2.0", "useCallback": True, "data": {"text": ack}}
+        else:
+            body = skill_text(ack)
+        return Ingest([message], WebhookResponse.json(body))
+
+    def sender(self) -> OutboundSender | None:
+        """The callback sender."""
+        from omniroute_connectors.kakao.outbound import KakaoSender
+
+        return KakaoSender(self.settings)
