@@ -18,10 +18,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Component:
-    """A long-running omniroute process: ``omniroute <argv...>``."""
+    """A long-running omniroute process: ``omniroute <argv...>``.
+
+    ``http_port`` names the Settings field of the HTTP server a component runs
+    (``ingress_port``): Prometheus scrapes ``/metrics`` there. Components without
+    one serve ``/metrics`` on their own metrics port (see :func:`metrics_port`).
+    """
 
     name: str
     argv: tuple[str, ...]
+    http_port: str | None = None
 
 
 COMPONENTS: tuple[Component, ...] = (

@@ -22,6 +22,11 @@ LAG_SECONDS = Gauge(
     "Age of the oldest record a consumer group has not consumed, per topic partition.",
     ["group", "topic", "partition"],
 )
+END_OFFSETS = Gauge(
+    "omniroute_topic_end_offset",
+    "Records ever written to a topic (sum of its partitions' end offsets).",
+    ["topic"],
+)
 SCRAPE_ERRORS = Gauge(
     "omniroute_monitor_up",
     "1 when the last lag measurement succeeded, 0 when Kafka could not be read.",
@@ -55,6 +60,8 @@ async def run_monitor(settings: Settings, interval: float = 10.0) -> None:
                     started = True
                 lags = await probe.measure()
                 publish([(x.group, x.topic, x.partition, x.messages, x.seconds) for x in lags])
+                for topic, end in (await probe.end_offsets()).items():
+                    END_OFFSETS.labels(topic).set(end)
                 SCRAPE_ERRORS.set(1)
             except Exception as exc:  # Kafka away: report and keep trying
                 SCRAPE_ERRORS.set(0)

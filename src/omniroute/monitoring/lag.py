@@ -88,6 +88,24 @@ class LagProbe:
             )
         return result
 
+    async def end_offsets(self) -> dict[str, int]:
+        """Records ever written to each topic under the prefix (sum of partition end offsets).
+
+        A dead-letter topic's figure going up is "dead letters appearing",
+        whichever process wrote them.
+        """
+        topics = sorted(t for t in await self.consumer.topics() if t.startswith(self.topic_prefix))
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = await self.consumer.end_offsets(partitions) if partitions else {}
+        totals = dict.fromkeys(topics, 0)
+        for tp, end in ends.items():
+            totals[tp.topic] += end
+        return totals
+
     async def _timestamp_at(self, tp: TopicPartition, offset: int) -> int | None:
         self.consumer.assign([tp])
         self.consumer.seek(tp, offset)

@@ -33,10 +33,13 @@ class TestLagProbe:
             first = [x for x in await probe.measure() if x.group == group]
             await asyncio.sleep(1.1)
             second = [x for x in await probe.measure() if x.group == group]
+            ends = await probe.end_offsets()
         finally:
             await probe.stop()
         assert [(x.topic, x.partition, x.messages) for x in first] == [(topic, partition, 3)]
         assert second[0].seconds > first[0].seconds > 0
+        assert ends[topic] == 5
+        assert ends[topics.topic("omniroute.dlq.v1")] == 0
 
 
 async def _partition_of(bootstrap: str, topic: str) -> set[int]:
