@@ -34,7 +34,11 @@ PUBLIC_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     "omniroute.dlq.v1": {"retention.ms": str(31 * DAY_MS)},
 }
 
-INTERNAL_TOPICS: list[TopicSpec] = []
+INTERNAL_TOPICS: list[TopicSpec] = [
+    TopicSpec("omniroute.internal.identity-addresses"),
+    TopicSpec("omniroute.internal.identity-graph"),
+    TopicSpec("omniroute.internal.customers"),
+]
 """Internal topics; components append their specs at import of their topology module."""
 
 
