@@ -32,6 +32,7 @@ class Component:
 
 COMPONENTS: tuple[Component, ...] = (
     Component("monitor", ("monitor",)),
+    Component("sink", ("sink",)),
 )
 """Every process of the local stack, in start order."""
 

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "omniroute.cli.schemas",
     "omniroute.cli.up",
     "omniroute.cli.monitor",
+    "omniroute.cli.sink",
+    "omniroute.cli.customers",
 )
 
 

@@ -23,7 +23,7 @@ def inbound(n: int, *, text: str, sender: str = "+14155550100", channel: Channel
             at: datetime = T0) -> InboundMessage:
     """A customer's message number ``n``."""
     return InboundMessage(
-        event_id=f"in-{sender}-{n}", occurred_at=at + timedelta(minutes=n), channel=channel,
+        event_id=f"twilio:SM{n:030d}", occurred_at=at + timedelta(minutes=n), channel=channel,
         provider="twilio", channel_account="+14155559999",
         sender=Address(value=sender, name="Ada Lovelace"),
         recipient=Address(value="+14155559999"), provider_message_id=f"SM{n:030d}", text=text,

@@ -122,7 +122,7 @@ class TestSink:
                              "all 40 messages stored after the restart")
             await eventually(lambda: _equals(committed(settings), 40), "offsets caught up")
             ids = await _ids(url)
-            assert ids == {f"in-+14155550100-{n}" for n in range(40)}
+            assert ids == {f"twilio:SM{n:030d}" for n in range(40)}
         finally:
             stop.set()
             await task

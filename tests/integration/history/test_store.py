@@ -73,7 +73,7 @@ class TestWriteBatch:
                 "SELECT message_id, conversation_id, customer_id, sender, channel, text "
                 "FROM messages ORDER BY created_at")
             assert [(r["conversation_id"], r["customer_id"]) for r in rows] == [("c1", "cust-1")] * 3
-            assert {r["sender"] for r in rows if r["message_id"].startswith("in-")} == {
+            assert {r["sender"] for r in rows if r["message_id"].startswith("twilio:")} == {
                 "+14155550100", "whatsapp:+14155550100"}
             addresses = await conn.fetch("SELECT channel, address FROM customer_addresses")
             assert sorted(tuple(a.values()) for a in addresses) == [

@@ -1,0 +1,139 @@
+"""A customer's data: export everything held, or erase it.
+
+Erase removes every message (inbound and outbound, matched by customer id and
+by the customer's addresses), attachment, delivery status, internal note,
+address and identity link of the customer. Metric rows stay, anonymous: the
+conversations, their events, assignments and CSAT scores keep their numbers but
+the customer id becomes a random ``erased-…`` id and comments are cleared. An
+``audit_log`` row records who erased what, with counts and no content.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from omniroute.infra.topics import all_topics
+
+
+def _rows(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    out = []
+    for record in records:
+        row = {}
+        for key, value in record.items():
+            if isinstance(value, str) and key in ("content", "decision", "addresses", "triage"):
+                value = json.loads(value)
+            row[key] = value
+        out.append(row)
+    return out
+
+
+async def _scope(conn: asyncpg.Connection, customer_id: str) -> tuple[list[str], list[str]]:
+    """The customer's conversation ids and message ids (by id and by address)."""
+    conversations = [r["conversation_id"] for r in await conn.fetch(
+        "SELECT conversation_id FROM conversations WHERE customer_id = $1", customer_id)]
+    messages = [r["message_id"] for r in await conn.fetch(
+        """SELECT m.message_id FROM messages m
+           WHERE m.customer_id = $1 OR m.conversation_id = ANY($2::text[])
+              OR EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = $1
+                         AND a.channel = m.channel
+                         AND (a.address = m.sender AND m.direction = 'inbound'
+                              OR a.address = m.recipient AND m.direction = 'outbound'))""",
+        customer_id, conversations)]
+    return conversations, messages
+
+
+async def _address_values(conn: asyncpg.Connection, customer_id: str) -> list[str]:
+    return [r["address"] for r in await conn.fetch(
+        "SELECT address FROM customer_addresses WHERE customer_id = $1", customer_id)]
+
+
+async def export_customer(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any] | None:
+    """Everything held about a customer, as JSON-ready data; None when unknown."""
+    customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1", customer_id)
+    if customer is None:
+        return None
+    conversations, messages = await _scope(conn, customer_id)
+    addresses = await _address_values(conn, customer_id)
+    q = conn.fetch
+    return {
+        "customer": dict(customer),
+        "addresses": _rows(await q(
+            "SELECT * FROM customer_addresses WHERE customer_id = $1", customer_id)),
+        "identity_links": _rows(await q(
+            """SELECT * FROM identity_links WHERE EXISTS (SELECT 1 FROM
+               jsonb_array_elements(addresses) a WHERE a->'address'->>'value' = ANY($1::text[]))""",
+            addresses)),
+        "conversations": _rows(await q(
+            "SELECT * FROM conversations WHERE conversation_id = ANY($1::text[])", conversations)),
+        "messages": _rows(await q(
+            "SELECT * FROM messages WHERE message_id = ANY($1::text[]) ORDER BY created_at",
+            messages)),
+        "attachments": _rows(await q(
+            "SELECT * FROM attachments WHERE message_id = ANY($1::text[])", messages)),
+        "delivery_statuses": _rows(await q(
+            "SELECT * FROM delivery_statuses WHERE outbound_event_id = ANY($1::text[])",
+            messages)),
+        "notes": _rows(await q(
+            "SELECT * FROM conversation_notes WHERE conversation_id = ANY($1::text[])",
+            conversations)),
+        "ratings": _rows(await q(
+            "SELECT * FROM csat_ratings WHERE customer_id = $1", customer_id)),
+        "assignments": _rows(await q(
+            "SELECT * FROM assignments WHERE conversation_id = ANY($1::text[])", conversations)),
+    }
+
+
+def compacted_topics() -> list[str]:
+    """Topics omniroute declares with ``cleanup.policy=compact`` (tombstone candidates)."""
+    return [t.name for t in all_topics() if "compact" in t.configs.get("cleanup.policy", "")]
+
+
+async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
+                         actor: str) -> dict[str, Any] | None:
+    """Erase a customer's content and addresses, keep anonymous metrics, audit it."""
+    async with conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM customers WHERE customer_id = $1 FOR UPDATE",
+                               customer_id) is None:
+            return None
+        conversations, messages = await _scope(conn, customer_id)
+        addresses = await _address_values(conn, customer_id)
+        anonymous = f"erased-{uuid.uuid4().hex[:16]}"
+        counts = {
+            "attachments": await _count(conn.execute(
+                "DELETE FROM attachments WHERE message_id = ANY($1::text[])", messages)),
+            "delivery_statuses": await _count(conn.execute(
+                """DELETE FROM delivery_statuses WHERE outbound_event_id = ANY($1::text[])
+                   OR conversation_id = ANY($2::text[])""", messages, conversations)),
+            "messages": await _count(conn.execute(
+                "DELETE FROM messages WHERE message_id = ANY($1::text[])", messages)),
+            "notes": await _count(conn.execute(
+                "DELETE FROM conversation_notes WHERE conversation_id = ANY($1::text[])",
+                conversations)),
+            "identity_links": await _count(conn.execute(
+                """DELETE FROM identity_links WHERE EXISTS (SELECT 1 FROM
+                   jsonb_array_elements(addresses) a
+                   WHERE a->'address'->>'value' = ANY($1::text[]))""", addresses)),
+            "addresses": len(addresses),
+        }
+        await conn.execute("UPDATE csat_ratings SET customer_id = $2, comment = NULL "
+                           "WHERE customer_id = $1", customer_id, anonymous)
+        await conn.execute("UPDATE conversations SET customer_id = $2 WHERE customer_id = $1",
+                           customer_id, anonymous)
+        await conn.execute("UPDATE conversation_events SET customer_id = $2 "
+                           "WHERE customer_id = $1", customer_id, anonymous)
+        await conn.execute("DELETE FROM customers WHERE customer_id = $1", customer_id)
+        detail = {"counts": counts, "anonymous_id": anonymous,
+                  "conversations_kept_anonymous": len(conversations),
+                  "compacted_topics": compacted_topics()}
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
+            actor, "customer.erase", customer_id, json.dumps(detail))
+    return detail
+
+
+async def _count(status: Any) -> int:
+    return int((await status).split()[-1])

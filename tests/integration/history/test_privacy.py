@@ -1,0 +1,140 @@
+"""Export and erase against the real PostgreSQL, and the retention job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from integration.history.factories import T0, added, inbound, opened
+from omniroute.contract import (
+    Address,
+    Author,
+    AuthorKind,
+    Channel,
+    ChannelAddress,
+    ConversationEvent,
+    ConversationEventKind,
+    DeliveryState,
+    DeliveryStatus,
+    IdentityLink,
+    LinkAction,
+    OutboundMessage,
+    Rating,
+)
+from omniroute.history.partitions import existing_partitions
+from omniroute.history.privacy import erase_customer, export_customer
+from omniroute.history.retention import Policy, run_retention, set_policy
+from omniroute.history.store import write_batch
+
+SECRETS = ("my parcel is late", "order 4711 please", "we are on it", "vip customer, angry",
+           "+14155550100", "whatsapp:+14155550100", "terrible service")
+
+
+def customer_history() -> list[tuple[str, object]]:
+    sms = inbound(1, text=SECRETS[0])
+    wa = inbound(2, text=SECRETS[1], channel=Channel.WHATSAPP, sender=SECRETS[5])
+    reply = OutboundMessage(
+        event_id="out-1", occurred_at=T0 + timedelta(minutes=9), conversation_id="c1",
+        customer_id="cust-1", channel=Channel.WHATSAPP, channel_account="+14155559999",
+        recipient=Address(value=SECRETS[5]), author=Author(kind=AuthorKind.AGENT, id="a1"),
+        text=SECRETS[2])
+    note = ConversationEvent(event_id="note-1", conversation_id="c1", customer_id="cust-1",
+                             kind=ConversationEventKind.NOTE_ADDED, note=SECRETS[3],
+                             agent_id="a1", occurred_at=T0 + timedelta(minutes=10))
+    rated = ConversationEvent(event_id="rate-1", conversation_id="c1", customer_id="cust-1",
+                              kind=ConversationEventKind.RATED,
+                              rating=Rating(score=2, comment=SECRETS[6]),
+                              occurred_at=T0 + timedelta(minutes=11))
+    link = IdentityLink(event_id="link-1", action=LinkAction.LINK, customer_hint="crm-9",
+                        source="crm", addresses=[ChannelAddress(
+                            channel=Channel.SMS, address=Address(value=SECRETS[4]))])
+    status = DeliveryStatus(event_id="st-1", outbound_event_id="out-1", conversation_id="c1",
+                            channel=Channel.WHATSAPP, provider="meta",
+                            state=DeliveryState.DELIVERED, recipient=Address(value=SECRETS[5]))
+    other = inbound(3, text="someone else entirely", sender="+14155550199")
+    return [("conversations", opened("c1", "cust-1")), ("inbound", sms), ("inbound", wa),
+            ("conversations", added(sms, conversation="c1", customer="cust-1")),
+            ("conversations", added(wa, conversation="c1", customer="cust-1")),
+            ("outbound", reply), ("conversations", note), ("conversations", rated),
+            ("identity-links", link), ("delivery", status), ("inbound", other),
+            ("conversations", added(other, conversation="c2", customer="cust-2"))]
+
+
+async def occurrences(conn: asyncpg.Connection, needle: str) -> list[str]:
+    """Every table.column whose text holds ``needle``."""
+    columns = await conn.fetch(
+        """SELECT c.table_name, c.column_name FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_schema, table_name)
+           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+             AND c.data_type IN ('text', 'jsonb', 'ARRAY', 'character varying')""")
+    found = []
+    for col in columns:
+        hit = await conn.fetchval(
+            f'SELECT count(*) FROM "{col["table_name"]}" '
+            f'WHERE "{col["column_name"]}"::text LIKE $1', f"%{needle}%")
+        if hit:
+            found.append(f"{col['table_name']}.{col['column_name']}")
+    return found
+
+
+class TestErase:
+    async def test_erase_leaves_no_text_or_address_of_the_customer(
+            self, database_url: str) -> None:
+        """After erase no table holds the customer's texts or addresses; metrics remain."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, customer_history())  # type: ignore[arg-type]
+            assert await occurrences(conn, SECRETS[0])  # the scan does find what is there
+            detail = await erase_customer(conn, "cust-1", actor="test")
+            assert detail is not None
+            for secret in SECRETS:
+                assert await occurrences(conn, secret) == [], secret
+            anonymous = detail["anonymous_id"]
+            assert await conn.fetchval(
+                "SELECT score FROM csat_ratings WHERE customer_id = $1", anonymous) == 2
+            assert await conn.fetchval(
+                "SELECT count(*) FROM conversations WHERE customer_id = $1", anonymous) == 1
+            audit = await conn.fetchrow("SELECT actor, action, subject FROM audit_log")
+            assert tuple(audit.values()) == ("test", "customer.erase", "cust-1")
+            assert await occurrences(conn, "someone else entirely")  # others untouched
+        finally:
+            await conn.close()
+
+    async def test_export_holds_messages_from_every_channel(self, database_url: str) -> None:
+        """The export is everything held: both channels' messages, the reply, the note."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, customer_history())  # type: ignore[arg-type]
+            data = await export_customer(conn, "cust-1")
+            assert data is not None
+            assert [m["text"] for m in data["messages"]] == [SECRETS[0], SECRETS[1], SECRETS[2]]
+            assert {a["channel"] for a in data["addresses"]} == {"sms", "whatsapp"}
+            assert [n["note"] for n in data["notes"]] == [SECRETS[3]]
+            assert len(data["identity_links"]) == 1
+            assert await export_customer(conn, "nobody") is None
+        finally:
+            await conn.close()
+
+
+class TestRetention:
+    async def test_old_partitions_drop_and_shorter_policies_delete_rows(
+            self, database_url: str) -> None:
+        """Whole days past 31 days go; an sms policy of 5 days removes older sms only."""
+        now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+        old = inbound(1, text="old", at=now - timedelta(days=40))
+        week_sms = inbound(2, text="sms week", at=now - timedelta(days=7))
+        week_wa = inbound(3, text="wa week", channel=Channel.WHATSAPP, sender="wa:1",
+                          at=now - timedelta(days=7))
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("inbound", old), ("inbound", week_sms),
+                                     ("inbound", week_wa)])
+            await set_policy(conn, Policy("default", "sms", 5))
+            report = await run_retention(conn, now=now)
+            assert report.dropped == ["messages_p20261013"]
+            texts = {r["text"] for r in await conn.fetch("SELECT text FROM messages")}
+            assert texts == {"wa week"}
+            assert "messages_p20261125" in await existing_partitions(conn)  # created ahead
+        finally:
+            await conn.close()
