@@ -1,0 +1,172 @@
+"""Outbound email: consume ``omniroute.outbound.v1`` and send ``channel=email`` over SMTP.
+
+The sender relays through ``OMNIROUTE_SMTP_RELAY_HOST:PORT`` (optionally
+STARTTLS and login) with aiosmtplib and reports each message on
+``omniroute.delivery.v1``:
+
+- ``sent`` with ``provider_message_id`` = the Message-ID once the relay said 250;
+- ``failed`` with the SMTP code as ``error_code`` when the relay refuses the
+  recipient or the message (5xx), or when temporary failures (4xx, relay
+  unreachable) outlast :data:`MAX_ATTEMPTS` with exponential backoff.
+
+Offsets are committed only after the status is acknowledged by Kafka, so a
+crash re-sends (with the same Message-ID) rather than losing a reply. Records
+that are not OutboundMessage JSON go to ``omniroute.dlq.v1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+
+import aiosmtplib
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from omniroute.contract import (
+    Channel,
+    DeadLetter,
+    DeliveryState,
+    DeliveryStatus,
+    OutboundMessage,
+)
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+from omniroute_connectors.email.compose import compose_reply, message_id_for
+
+log = get_logger(__name__)
+MAX_ATTEMPTS = 5
+PROCESSOR = "email-delivery"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What the relay said about one message."""
+
+    state: DeliveryState
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def status_for(message: OutboundMessage, outcome: SendOutcome) -> DeliveryStatus:
+    """The DeliveryStatus reporting ``outcome`` (stable id per message and state)."""
+    digest = hashlib.sha256(f"{message.event_id}|{outcome.state.value}".encode()).hexdigest()
+    return DeliveryStatus(
+        event_id=f"email-status:{digest[:40]}",
+        workspace=message.workspace,
+        conversation_id=message.conversation_id,
+        outbound_event_id=message.event_id,
+        channel=Channel.EMAIL,
+        provider="smtp",
+        provider_message_id=message_id_for(message),
+        recipient=message.recipient,
+        state=outcome.state,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+    )
+
+
+class SmtpRelay:
+    """Sends composed mail to the configured relay, classifying failures."""
+
+    def __init__(self, settings: Settings, backoff: float = 0.5) -> None:
+        self.settings = settings
+        self.backoff = backoff
+
+    async def _send_once(self, message: OutboundMessage) -> None:
+        password = self.settings.smtp_relay_password
+        await aiosmtplib.send(
+            compose_reply(message),
+            hostname=self.settings.smtp_relay_host,
+            port=self.settings.smtp_relay_port,
+            username=self.settings.smtp_relay_username,
+            password=password.get_secret_value() if password else None,
+            start_tls=self.settings.smtp_relay_starttls,
+            timeout=30,
+        )
+
+    async def send(self, message: OutboundMessage) -> SendOutcome:
+        """Send with retries on temporary failures; never raises for SMTP trouble."""
+        last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", "not attempted")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                await self._send_once(message)
+                return SendOutcome(DeliveryState.SENT)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refusal = next(iter(exc.recipients), None)
+                code = str(refusal.code) if refusal else "550"
+                return SendOutcome(DeliveryState.FAILED, code, str(exc)[:2048])
+            except aiosmtplib.SMTPResponseException as exc:
+                last = SendOutcome(DeliveryState.FAILED, str(exc.code), exc.message[:2048])
+                if exc.code < 400 or exc.code >= 500:
+                    return last
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", str(exc)[:2048])
+            log.warning("email_send_retry", attempt=attempt + 1, error=last.error_message)
+            await asyncio.sleep(self.backoff * 2**attempt)
+        return last
+
+
+class EmailDelivery:
+    """The consumer loop: outbound.v1 (channel email) -> SMTP relay -> delivery.v1."""
+
+    def __init__(self, settings: Settings, relay: SmtpRelay | None = None) -> None:
+        self.settings = settings
+        self.relay = relay or SmtpRelay(settings)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to finish after the current batch."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; commit only after statuses are acknowledged."""
+        topic = self.settings.topic("omniroute.outbound.v1")
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.topic("omniroute.email-delivery"),
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        await self._process(record, producer)
+                if batches:
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    async def _process(self, record: object, producer: AIOKafkaProducer) -> None:
+        value: bytes = record.value  # type: ignore[attr-defined]
+        try:
+            message = OutboundMessage.from_json_bytes(value)
+        except ValueError as exc:
+            letter = DeadLetter.for_record(
+                processor=PROCESSOR, topic=record.topic,  # type: ignore[attr-defined]
+                partition=record.partition, offset=record.offset,  # type: ignore[attr-defined]
+                key=record.key, value=value, error=exc,  # type: ignore[attr-defined]
+            )
+            await producer.send_and_wait(
+                self.settings.topic("omniroute.dlq.v1"), letter.to_json_bytes(),
+                key=record.key,  # type: ignore[attr-defined]
+            )
+            return
+        if message.channel is not Channel.EMAIL:
+            return
+        outcome = await self.relay.send(message)
+        status = status_for(message, outcome)
+        await producer.send_and_wait(
+            self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
+            key=status.kafka_key.encode(),
+        )
+        log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
+                 error_code=outcome.error_code)

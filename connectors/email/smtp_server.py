@@ -1,0 +1,112 @@
+"""The inbound SMTP service: a real SMTP server (aiosmtpd) for the support mailboxes.
+
+It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
+2525) and answers, per RFC 5321:
+
+- ``550 5.1.1`` at RCPT for an address that is not a configured mailbox (or
+  its ``+token`` plus address);
+- ``552`` when the message exceeds ``OMNIROUTE_SMTP_MAX_MESSAGE_BYTES``
+  (advertised with the SIZE extension, enforced by aiosmtpd);
+- ``554 5.6.0`` for mail the pipeline cannot use (no sender, no content);
+- ``250`` only after Kafka acknowledged the InboundMessage (or the bounce
+  status); auto-replies are accepted with 250 and not published;
+- ``451 4.3.0`` when Kafka does not acknowledge, so the sending server retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from omniroute.errors import InfrastructureError, RejectedInput
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+from omniroute_connectors.base import Publisher
+from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
+from omniroute_connectors.email.webhooks import mailboxes
+
+log = get_logger(__name__)
+
+
+class MailboxHandler:
+    """aiosmtpd handler: accept mail for the support mailboxes, publish, then answer 250."""
+
+    def __init__(self, settings: Settings, publisher: Publisher) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.mailboxes = mailboxes(settings)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Refuse unknown recipients at RCPT time (550)."""
+        if self.mailboxes.addresses and not self.mailboxes.match(address):
+            return f"550 5.1.1 <{address}>: no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        """Normalize and publish; 250 only once Kafka acknowledged."""
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        context = EmailContext(
+            provider="smtp",
+            workspace=self.settings.workspace,
+            envelope_recipients=tuple(envelope.rcpt_tos),
+            envelope_sender=envelope.mail_from or None,
+            mailboxes=self.mailboxes,
+        )
+        try:
+            result = normalize_email(raw, context)
+        except RejectedInput as exc:
+            log.info("smtp_rejected", reason=exc.message)
+            return f"554 5.6.0 {exc.message}"[:500]
+        if isinstance(result, Suppressed):
+            log.info("smtp_suppressed", kind=result.kind.value, message_id=result.message_id)
+            return "250 2.0.0 OK (not routed: automatic mail)"
+        try:
+            await self.publisher.publish([result])
+        except (TimeoutError, InfrastructureError, OSError) as exc:
+            log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
+            return "451 4.3.0 temporarily unable to accept the message, try again later"
+        log.info("smtp_accepted", event_id=result.event_id)
+        return f"250 2.0.0 OK queued as {result.event_id}"
+
+
+class SmtpService:
+    """The SMTP server as a host :class:`~omniroute_connectors.base.Service`."""
+
+    def __init__(self, settings: Settings, publisher: Publisher, port: int | None = None) -> None:
+        self.settings = settings
+        self.handler = MailboxHandler(settings, publisher)
+        self.port = settings.smtp_port if port is None else port
+        self._server: asyncio.base_events.Server | None = None
+
+    def _protocol(self) -> SMTP:
+        kwargs: dict[str, Any] = {
+            "data_size_limit": self.settings.smtp_max_message_bytes,
+            "enable_SMTPUTF8": True,
+            "hostname": "omniroute",
+        }
+        return SMTP(self.handler, **kwargs)
+
+    async def start(self) -> None:
+        """Listen on ``bind_host:smtp_port``."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, host=self.settings.bind_host, port=self.port
+        )
+        log.info("smtp_listening", host=self.settings.bind_host, port=self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting connections."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,185 @@
+"""SMTP in and out against the real broker: smtplib -> SMTP server -> Kafka -> relay sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from harness.kafka import consume, produce
+from harness.ports import free_port
+from omniroute.contract import (
+    Author,
+    AuthorKind,
+    Channel,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+)
+from omniroute.settings import Settings
+from omniroute_connectors.base import Event, PublishUnavailable
+from omniroute_connectors.email.sender import EmailDelivery, SmtpRelay
+from omniroute_connectors.email.smtp_server import SmtpService
+
+MAILBOX = "support@acme.test"
+
+
+class KafkaPublisher:
+    """A real publisher (acks=all, idempotent), standing in for the ingress host's."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+            request_timeout_ms=3000,
+        )
+        self.started = False
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        try:
+            if not self.started:
+                await self.producer.start()
+                self.started = True
+            for event in events:
+                topic = "inbound" if isinstance(event, InboundMessage) else "delivery"
+                await self.producer.send_and_wait(
+                    self.settings.topic(f"omniroute.{topic}.v1"), event.to_json_bytes(),
+                    key=event.kafka_key.encode(),
+                )
+        except KafkaError as exc:
+            raise PublishUnavailable(f"kafka did not acknowledge: {exc}") from exc
+
+    async def close(self) -> None:
+        await self.producer.stop()
+
+
+class Sink:
+    """A local SMTP relay (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[tuple[Envelope, bytes]] = asyncio.Queue()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await self.received.put((envelope, envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+def customer_mail(subject: str = "Order 1042 is late") -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "Jane Doe <jane@example.com>"
+    mail["To"] = MAILBOX
+    mail["Subject"] = subject
+    mail["Message-ID"] = "<cust-1@example.com>"
+    mail["References"] = "<older@example.com>"
+    mail.set_content("Hi, my order has not arrived.\n\n-- \nJane")
+    return mail
+
+
+async def send_with_smtplib(port: int, mail: EmailMessage, to: str = MAILBOX) -> object:
+    def send() -> object:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            return client.send_message(mail, to_addrs=[to])
+    return await asyncio.to_thread(send)
+
+
+@pytest.fixture
+async def smtp(topics: Settings):
+    settings = topics.model_copy(update={"email_mailboxes": MAILBOX,
+                                         "smtp_max_message_bytes": 64 * 1024})
+    publisher = KafkaPublisher(settings)
+    service = SmtpService(settings, publisher, port=free_port())
+    await service.start()
+    yield settings, service.port
+    await service.stop()
+    await publisher.close()
+
+
+async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> None:
+    """smtplib mail lands on inbound.v1; the agent's reply reaches the relay threaded under it."""
+    settings, port = smtp
+    await send_with_smtplib(port, customer_mail())
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1)
+    assert len(records) == 1
+    inbound = InboundMessage.from_json_bytes(records[0].value)
+    assert inbound.text == "Hi, my order has not arrived."
+    assert inbound.sender.value == "jane@example.com" and inbound.provider == "smtp"
+    assert records[0].key == b"email:jane@example.com"
+
+    sink = Sink()
+    relay_port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), host="127.0.0.1", port=relay_port
+    )
+    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    worker = asyncio.create_task(delivery.run())
+    reply = OutboundMessage(
+        event_id="out-1", conversation_id="conv-7", channel=Channel.EMAIL,
+        channel_account=MAILBOX, recipient=inbound.sender,
+        author=Author(kind=AuthorKind.AGENT, id="a1", name="Sam"),
+        text="Sorry Jane, it ships today.", thread=inbound.thread,
+    )
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(b"conv-7", reply.to_json_bytes())])
+    try:
+        envelope, raw = await asyncio.wait_for(sink.received.get(), 60)
+        statuses = await consume(settings.kafka_bootstrap,
+                                 settings.topic("omniroute.delivery.v1"), 1)
+    finally:
+        delivery.stop()
+        await worker
+        server.close()
+    sent = email.message_from_bytes(raw)
+    assert envelope.rcpt_tos == ["jane@example.com"]
+    assert sent["In-Reply-To"] == "<cust-1@example.com>"
+    assert sent["References"].split() == ["<older@example.com>", "<cust-1@example.com>"]
+    assert sent["Reply-To"] == "support+conv-7@acme.test"
+    assert sent["Subject"] == "Re: Order 1042 is late"
+    assert {p.get_content_type() for p in sent.walk()} >= {"text/plain", "text/html"}
+    status = DeliveryStatus.from_json_bytes(statuses[0].value)
+    assert status.state.value == "sent" and status.outbound_event_id == "out-1"
+    assert f"<{status.provider_message_id}>" == sent["Message-ID"]
+
+
+async def test_unknown_recipient_is_550_and_nothing_published(smtp: tuple[Settings, int]
+                                                              ) -> None:
+    """RCPT for an address that is not a mailbox is refused with 550."""
+    _, port = smtp
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        await send_with_smtplib(port, customer_mail(), to="nobody@acme.test")
+    assert caught.value.recipients["nobody@acme.test"][0] == 550
+
+
+async def test_oversized_mail_is_552(smtp: tuple[Settings, int]) -> None:
+    """Mail beyond the size limit is refused with 552 and not published."""
+    settings, port = smtp
+    mail = customer_mail()
+    mail.set_content("x" * 100_000)
+    with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as caught:
+        await send_with_smtplib(port, mail)
+    assert caught.value.smtp_code == 552
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
+                            timeout=2)
+    assert records == []
+
+
+async def test_kafka_down_answers_451(topics: Settings) -> None:
+    """When Kafka does not acknowledge, the server answers 451 so the sender retries."""
+    dead = topics.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}",
+                                     "email_mailboxes": MAILBOX})
+    publisher = KafkaPublisher(dead)
+    service = SmtpService(dead, publisher, port=free_port())
+    await service.start()
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            await send_with_smtplib(service.port, customer_mail())
+        assert caught.value.smtp_code == 451
+    finally:
+        await service.stop()
