@@ -16,6 +16,7 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -23,7 +24,15 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
-from omniroute_connectors.base import Publisher
+from omniroute_connectors.base import (
+    Connector,
+    Forbidden,
+    Ingest,
+    Publisher,
+    Route,
+    Service,
+    WebhookRequest,
+)
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
 from omniroute_connectors.email.webhooks import mailboxes
 
@@ -110,3 +119,21 @@ class SmtpService:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+
+class SmtpConnector(Connector):
+    """The plugin that runs the SMTP service on the ingress host (no HTTP routes)."""
+
+    name = "smtp"
+
+    def routes(self) -> Sequence[Route]:
+        return ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        raise Forbidden("the smtp connector serves no HTTP routes")
+
+    def handle(self, request: WebhookRequest) -> Ingest:
+        raise Forbidden("the smtp connector serves no HTTP routes")
+
+    def services(self, publisher: Publisher) -> Sequence[Service]:
+        return (SmtpService(self.settings, publisher),)
