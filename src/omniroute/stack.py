@@ -31,8 +31,11 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
+    Component("worker", ("worker",)),
     Component("monitor", ("monitor",)),
     Component("sink", ("sink",)),
+    Component("ingress", ("ingress",), http_port="ingress_port"),
+    Component("delivery", ("delivery",)),
 )
 """Every process of the local stack, in start order."""
 

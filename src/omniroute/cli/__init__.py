@@ -16,9 +16,13 @@ COMMAND_MODULES = (
     "omniroute.cli.topics",
     "omniroute.cli.schemas",
     "omniroute.cli.up",
+    "omniroute.cli.worker",
     "omniroute.cli.monitor",
+    "omniroute.cli.ops",
     "omniroute.cli.sink",
     "omniroute.cli.customers",
+    "omniroute.cli.ingress",
+    "omniroute.cli.delivery",
 )
 
 

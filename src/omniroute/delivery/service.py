@@ -1,0 +1,239 @@
+"""The ``omniroute delivery`` process: Kafka in, provider HTTP out, DeliveryStatus back.
+
+- ``omniroute.outbound.v1`` is consumed in the group ``omniroute.delivery`` (namespaced).
+  Records of one partition are handled in order; the offset is committed only
+  after the message's DeliveryStatus events are acknowledged by Kafka (acks=all).
+  A crash in between re-sends the message (at-least-once; LINE de-duplicates
+  with its retry key).
+- ``omniroute.inbound.v1`` is read by every replica in full (no group), from 24
+  hours ago at start-up, into :class:`CustomerActivity`. A message that looks
+  outside the window is re-checked after the view caught up with the topic's end,
+  so a reply racing its customer's message is not refused.
+- Undecodable outbound records go to ``omniroute.dlq.v1`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from omniroute.contract import (
+    DELIVERY,
+    DLQ,
+    INBOUND,
+    OUTBOUND,
+    DeadLetter,
+    InboundMessage,
+    OutboundMessage,
+)
+from omniroute.delivery.activity import LOOKBACK, CustomerActivity
+from omniroute.delivery.ratelimit import RateLimits
+from omniroute.delivery.sending import deliver, failed, now_utc
+from omniroute.observability.logs import get_logger
+from omniroute.observability.metrics import record_build_info, serve_metrics
+from omniroute.settings import Settings
+from omniroute_connectors.outbound import OutboundSender, ProviderRequest, ProviderResponse
+from omniroute_connectors.registry import load_connectors
+
+log = get_logger(__name__)
+PROCESSOR = "delivery"
+SENT = Counter("omniroute_delivery_messages_total",
+               "Outbound messages handled, by provider and final state.", ["provider", "state"])
+DEAD = Counter("omniroute_delivery_dead_letters_total", "Outbound records sent to the DLQ.")
+
+
+def load_senders(settings: Settings) -> list[OutboundSender]:
+    """The outbound sender of every registered connector that has one."""
+    return [s for c in load_connectors(settings) if (s := c.sender()) is not None]
+
+
+class InboundView:
+    """Follows omniroute.inbound.v1 into a CustomerActivity."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic(INBOUND.name)
+        self.activity = CustomerActivity()
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                         enable_auto_commit=False, group_id=None,
+                                         isolation_level="read_committed")
+        self.partitions: list[TopicPartition] = []
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Assign every partition and seek to 24 hours ago."""
+        await self.consumer.start()
+        parts = self.consumer.partitions_for_topic(self.topic) or set()
+        self.partitions = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        self.consumer.assign(self.partitions)
+        since = int((now_utc() - LOOKBACK).timestamp() * 1000)
+        offsets = await self.consumer.offsets_for_times({tp: since for tp in self.partitions})
+        for tp, found in offsets.items():
+            if found is None:
+                await self.consumer.seek_to_end(tp)
+            else:
+                self.consumer.seek(tp, found.offset)
+
+    async def poll(self) -> None:
+        """Read what arrived into the activity view."""
+        async with self._lock:
+            batch = await self.consumer.getmany(timeout_ms=200)
+        for records in batch.values():
+            for record in records:
+                try:
+                    message = InboundMessage.from_json_bytes(record.value)
+                except (ValidationError, ValueError):
+                    continue  # identity dead-letters bad inbound records; we only skip them
+                received = message.occurred_at
+                self.activity.observe(message, received)
+
+    async def catch_up(self, max_rounds: int = 50) -> None:
+        """Read until every partition reached the end offsets as of now."""
+        ends = await self.consumer.end_offsets(self.partitions)
+        for _ in range(max_rounds):
+            if all(await self._position(tp) >= end for tp, end in ends.items()):
+                return
+            await self.poll()
+
+    async def _position(self, tp: TopicPartition) -> int:
+        return int(await self.consumer.position(tp))
+
+    async def stop(self) -> None:
+        """Close the consumer."""
+        await self.consumer.stop()
+
+
+class DeliveryService:
+    """Consumes outbound messages and delivers them."""
+
+    def __init__(self, settings: Settings, senders: Sequence[OutboundSender] | None = None
+                 ) -> None:
+        self.settings = settings
+        self.senders = list(load_senders(settings) if senders is None else senders)
+        self.view = InboundView(settings)
+        self.limits = RateLimits()
+        self.outbound_topic = settings.topic(OUTBOUND.name)
+        self.consumer = AIOKafkaConsumer(
+            self.outbound_topic, bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.topic("omniroute.delivery"), enable_auto_commit=False,
+            auto_offset_reset="earliest", isolation_level="read_committed")
+        self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
+                                         acks="all", enable_idempotence=True)
+        self.http: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def _http(self, base_url: str, request: ProviderRequest) -> ProviderResponse:
+        assert self.http is not None
+        url = request.path if request.path.startswith(("http://", "https://")) else (
+            base_url.rstrip("/") + request.path)
+        try:
+            async with self.http.request(request.method, url, data=request.body,
+                                         headers=dict(request.headers)) as response:
+                return ProviderResponse(response.status, await response.read(),
+                                        dict(response.headers))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return ProviderResponse(599, str(exc).encode())  # network failure: retriable
+
+    def sender_for(self, message: OutboundMessage) -> OutboundSender | None:
+        """The first sender that handles ``message``."""
+        return next((s for s in self.senders if s.handles(message)), None)
+
+    async def handle(self, message: OutboundMessage) -> None:
+        """Deliver one message and publish its statuses (acknowledged before returning)."""
+        sender = self.sender_for(message)
+        if sender is None:
+            statuses = [failed(message, "none", "no_provider",
+                               f"no connector delivers {message.channel.value} for "
+                               f"{message.channel_account}")]
+        else:
+            context = self.view.activity.context(message, now_utc())
+            if not context.in_window() or not context.reply_hint:
+                await self.view.catch_up()
+                context = self.view.activity.context(message, now_utc())
+            statuses = await deliver(
+                message, sender, context, self._http, self.limits,
+                rate=min(sender.rate_limit_per_second(), self.settings.delivery_rate_per_second),
+                attempts=self.settings.delivery_max_attempts,
+                base_delay=self.settings.delivery_backoff_seconds)
+        topic = self.settings.topic(DELIVERY.name)
+        futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
+                   for s in statuses]
+        await asyncio.gather(*futures)
+        for s in statuses:
+            SENT.labels(s.provider, s.state.value).inc()
+
+    async def _dead_letter(self, record: object, error: Exception) -> None:
+        letter = DeadLetter.for_record(
+            processor=PROCESSOR, topic=record.topic, partition=record.partition,  # type: ignore[attr-defined]
+            offset=record.offset, key=record.key, value=record.value, error=error)  # type: ignore[attr-defined]
+        await self.producer.send_and_wait(self.settings.topic(DLQ.name), letter.to_json_bytes(),
+                                          key=record.key)  # type: ignore[attr-defined]
+        DEAD.inc()
+
+    async def _partition(self, tp: TopicPartition, records: list[object]) -> None:
+        for record in records:
+            try:
+                message = OutboundMessage.from_json_bytes(record.value)  # type: ignore[attr-defined]
+            except (ValidationError, ValueError) as exc:
+                await self._dead_letter(record, exc)
+            else:
+                await self.handle(message)
+            await self.consumer.commit({tp: record.offset + 1})  # type: ignore[attr-defined]
+
+    async def _follow_inbound(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.view.poll()
+            except KafkaError as exc:
+                log.warning("inbound_view_poll_failed", error=repr(exc))
+                await asyncio.sleep(1)
+
+    async def _consume(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self.consumer.getmany(timeout_ms=500)
+            await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()))
+
+    async def start(self) -> None:
+        """Connect everything and start consuming."""
+        record_build_info("delivery")
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        await self.producer.start()
+        await self.view.start()
+        await self.consumer.start()
+        self._tasks = [asyncio.create_task(self._follow_inbound()),
+                       asyncio.create_task(self._consume())]
+
+    async def stop(self) -> None:
+        """Stop consuming (a message in flight is finished or re-delivered later)."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.consumer.stop()
+        await self.view.stop()
+        await self.producer.stop()
+        if self.http is not None:
+            await self.http.close()
+
+
+async def run_delivery(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, serving /metrics on OMNIROUTE_METRICS_PORT."""
+    serve_metrics(settings.metrics_port, settings.bind_host)
+    service = DeliveryService(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("delivery_started", senders=[s.provider for s in service.senders])
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()

@@ -1,0 +1,1 @@
+"""The ingress server: hosts the connector plugins' webhook routes and owns the Kafka producer."""

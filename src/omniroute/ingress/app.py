@@ -1,0 +1,149 @@
+"""The ingress aiohttp application: mounts every enabled connector and answers providers.
+
+For each request the shell checks, in order: route (404, JSON), method (405),
+size (413), content type (415), authenticity (401/403, the plugin's verify),
+body (400, the plugin's handle); then publishes the events and answers the
+plugin's response only after Kafka acknowledged (503 otherwise). Rejected
+requests publish nothing and are counted by provider and reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from omniroute.contract import InboundMessage
+from omniroute.ingress.metrics import EVENTS, PUBLISH_SECONDS, REJECTIONS, REQUESTS
+from omniroute.observability.logs import get_logger
+from omniroute.observability.metrics import metrics_handler
+from omniroute.settings import Settings
+from omniroute_connectors.base import (
+    Connector,
+    PayloadTooLarge,
+    Publisher,
+    PublishUnavailable,
+    Route,
+    UnsupportedMediaType,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResponse,
+)
+
+log = get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLISHER_KEY = web.AppKey("publisher", object)
+
+
+def _error(status: int, reason: str, detail: str) -> web.Response:
+    return web.json_response({"error": reason, "detail": detail}, status=status)
+
+
+def public_url(settings: Settings, request: web.Request) -> str:
+    """The URL the provider called: OMNIROUTE_PUBLIC_BASE_URL + path and query when set."""
+    if settings.public_base_url:
+        return settings.public_base_url + request.rel_url.path_qs
+    return str(request.url)
+
+
+async def _read_body(request: web.Request, route: Route) -> bytes:
+    length = request.content_length
+    if length is not None and length > route.max_body_bytes:
+        raise PayloadTooLarge(f"body is {length} bytes; the limit is {route.max_body_bytes}")
+    body = await request.content.read(route.max_body_bytes + 1)
+    if len(body) > route.max_body_bytes:
+        raise PayloadTooLarge(f"body exceeds the limit of {route.max_body_bytes} bytes")
+    return body
+
+
+def _check_type(request: web.Request, route: Route, body: bytes) -> None:
+    if not route.content_types or (request.method == "GET" and not body):
+        return
+    given = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if given not in route.content_types:
+        raise UnsupportedMediaType(
+            f"content type {given or '(none)'!r} is not accepted; send one of "
+            f"{', '.join(route.content_types)}")
+
+
+def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
+                    settings: Settings) -> Handler:
+    """The aiohttp handler of one plugin route."""
+    provider = connector.name
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await _read_body(request, route)
+            _check_type(request, route, body)
+            hook = WebhookRequest(
+                method=request.method, path=request.path, url=public_url(settings, request),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query=list(request.query.items()), body=body, received_at=datetime.now(UTC))
+            connector.verify(hook)
+            ingest = connector.handle(hook)
+        except WebhookRejected as exc:
+            REJECTIONS.labels(provider, exc.reason).inc()
+            REQUESTS.labels(provider, str(exc.status)).inc()
+            log.info("webhook_rejected", provider=provider, status=exc.status, reason=exc.reason,
+                     detail=exc.message)
+            return _error(exc.status, exc.reason, exc.message)
+        started = time.perf_counter()
+        try:
+            await publisher.publish(ingest.events)
+        except PublishUnavailable as exc:
+            REJECTIONS.labels(provider, "kafka_unavailable").inc()
+            REQUESTS.labels(provider, "503").inc()
+            return _error(503, "kafka_unavailable", str(exc.message))
+        if ingest.events:
+            PUBLISH_SECONDS.labels(provider).observe(time.perf_counter() - started)
+        for event in ingest.events:
+            kind = "inbound" if isinstance(event, InboundMessage) else "delivery"
+            EVENTS.labels(provider, kind).inc()
+        REQUESTS.labels(provider, str(ingest.response.status)).inc()
+        return _response(ingest.response)
+
+    return handle
+
+
+def _response(response: WebhookResponse) -> web.Response:
+    return web.Response(status=response.status, body=response.body,
+                        headers={"Content-Type": response.content_type, **response.headers})
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown routes and wrong methods answer JSON naming the problem."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        REJECTIONS.labels("unknown", "unknown_route").inc()
+        return _error(404, "unknown_route", f"no webhook is served at {request.path}")
+    except web.HTTPMethodNotAllowed as exc:
+        REJECTIONS.labels("unknown", "method_not_allowed").inc()
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return _error(405, "method_not_allowed", f"{request.method} is not allowed; use {allowed}")
+
+
+def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Publisher) -> (
+        web.Application):
+    """The aiohttp application serving every connector's routes, /metrics and /health."""
+    app = web.Application(middlewares=[json_errors])
+    app[PUBLISHER_KEY] = publisher
+    for connector in connectors:
+        for route in connector.routes():
+            handler = webhook_handler(connector, route, publisher, settings)
+            for method in route.methods:
+                app.router.add_route(method, connector.mount + route.path, handler)
+        for raw in connector.raw_routes(publisher):
+            app.router.add_route(raw.method, connector.mount + raw.path, raw.handler)
+
+    async def health(_request: web.Request) -> web.Response:
+        connected = bool(getattr(publisher, "connected", True))
+        return web.json_response({"status": "ok", "kafka": "connected" if connected else
+                                  "unavailable", "connectors": [c.name for c in connectors]})
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_handler)
+    return app

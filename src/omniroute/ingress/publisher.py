@@ -1,0 +1,112 @@
+"""The Kafka producer the ingress owns and injects into connectors as a publish capability.
+
+acks=all and enable_idempotence=True; :meth:`KafkaPublisher.publish` returns only
+once every record is acknowledged. The producer's ``request_timeout_ms`` equals
+``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``, so when Kafka is unreachable a pending batch
+*expires* (and is dropped) at the moment the caller gets
+:class:`PublishUnavailable`: a record answered 503 is never written later behind
+the provider's back, and the provider's retry is the only copy. When Kafka is down
+at start-up the producer is started lazily by the next publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+
+from omniroute.contract import DELIVERY, INBOUND, InboundMessage
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+from omniroute_connectors.base import Event, PublishUnavailable
+
+log = get_logger(__name__)
+
+
+class KafkaPublisher:
+    """Publishes InboundMessage to ``omniroute.inbound.v1`` and DeliveryStatus to
+    ``omniroute.delivery.v1`` (namespaced), waiting for acks=all."""
+
+    def __init__(self, settings: Settings, client_id: str = "omniroute-ingress") -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.inbound_topic = settings.topic(INBOUND.name)
+        self.delivery_topic = settings.topic(DELIVERY.name)
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        """True while a started producer exists."""
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Start the producer now if Kafka answers; otherwise the first publish retries."""
+        try:
+            await self._ensure()
+        except PublishUnavailable as exc:
+            log.warning("kafka_unavailable_at_start", error=str(exc))
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            timeout_ms = int(self.settings.ingress_publish_timeout * 1000)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap, client_id=self.client_id,
+                acks="all", enable_idempotence=True, request_timeout_ms=timeout_ms,
+                linger_ms=2,
+            )
+            try:
+                await asyncio.wait_for(producer.start(), self.settings.ingress_publish_timeout)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await _quietly_stop(producer)
+                raise PublishUnavailable(f"cannot connect to Kafka: {exc}") from exc
+            self._producer = producer
+            return producer
+
+    def _topic(self, event: Event) -> str:
+        return self.inbound_topic if isinstance(event, InboundMessage) else self.delivery_topic
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Write every event and wait for every acknowledgement (PublishUnavailable if not)."""
+        if not events:
+            return
+        producer = await self._ensure()
+        try:
+            futures = [
+                await producer.send(self._topic(e), e.to_json_bytes(), key=e.kafka_key.encode())
+                for e in events
+            ]
+            # the batch expires at request_timeout_ms; the margin only guards a stuck client
+            await asyncio.wait_for(asyncio.gather(*futures),
+                                   self.settings.ingress_publish_timeout * 2 + 1)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("publish_failed", error=repr(exc), events=len(events))
+            if not isinstance(exc, TimeoutError) and getattr(exc, "retriable", True) is False:
+                await self._reset()
+            raise PublishUnavailable(f"Kafka did not acknowledge the write: {exc!r}") from exc
+
+    async def _reset(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            asyncio.get_running_loop().create_task(_quietly_stop(producer))
+
+    async def stop(self) -> None:
+        """Flush and stop the producer."""
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await _quietly_stop(producer)
+
+
+async def _quietly_stop(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.stop()
+    except (KafkaError, OSError) as exc:  # stopping a producer of a dead broker
+        log.debug("producer_stop_failed", error=repr(exc))
+
+
