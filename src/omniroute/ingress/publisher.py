@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
-from omniroute.contract import DELIVERY, INBOUND, InboundMessage
+from omniroute.contract import InboundMessage
+from omniroute.contract.topics import DELIVERY, INBOUND
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 from omniroute_connectors.base import Event, PublishUnavailable
