@@ -24,15 +24,8 @@ from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from omniroute.contract import (
-    DELIVERY,
-    DLQ,
-    INBOUND,
-    OUTBOUND,
-    DeadLetter,
-    InboundMessage,
-    OutboundMessage,
-)
+from omniroute.contract import DeadLetter, InboundMessage, OutboundMessage
+from omniroute.contract.topics import DELIVERY, DLQ, INBOUND, OUTBOUND
 from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.sending import deliver, failed, now_utc
