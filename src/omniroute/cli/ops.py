@@ -1,0 +1,54 @@
+"""``omniroute ops``: the SRE's files — dashboards and the Prometheus configuration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
+from omniroute.monitoring import dashboards
+from omniroute.monitoring.prometheus import write_prometheus_config
+
+
+@cli.group()
+def ops() -> None:
+    """Dashboards, alert rules and scrape configuration for operators."""
+
+
+@ops.command("dashboards")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=dashboards.DASHBOARD_DIR,
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the files differ instead of writing.")
+def write_dashboards(directory: Path, check: bool) -> None:
+    """Write the Grafana dashboards (overview, routing, channels) as JSON."""
+    if check:
+        stale = [
+            name
+            for name, text in dashboards.render_all().items()
+            if not (directory / name).exists() or (directory / name).read_text() != text
+        ]
+        for name in stale:
+            say(f"out of date: {directory / name}")
+        sys.exit(1 if stale else 0)
+    for path in dashboards.write_all(directory):
+        say(f"wrote {path}")
+
+
+@ops.command("prometheus-config")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".omniroute/prometheus/prometheus.yml"),
+    show_default=True,
+)
+@fails_cleanly
+def prometheus_config(out: Path) -> None:
+    """Write a prometheus.yml that scrapes every process of the local stack."""
+    say(f"wrote {write_prometheus_config(settings_from_env(), out)}")
