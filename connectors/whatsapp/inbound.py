@@ -129,11 +129,11 @@ def to_message(message: dict[str, Any], account: str, names: dict[str, str]
                ) -> InboundMessage | None:
     """One customer message, or None when it carries nothing omniroute can deliver."""
     wamid = str(require(message, "id", "messages[]"))
-    sender = str(require(message, "from", "messages[]"))
     try:
         content = _content(message)
         if content is None:
             return None
+        sender = str(require(message, "from", "messages[]"))
         return InboundMessage(
             event_id=event_id("whatsapp", wamid), channel=Channel.WHATSAPP, provider=PROVIDER,
             channel_account=account, sender=Address(value=sender, name=names.get(sender)),
