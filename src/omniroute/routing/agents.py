@@ -1,0 +1,204 @@
+"""Handlers for agent events: presence, heartbeats, capacity, accept/decline, wrap-up,
+resolve and transfer. An invalid event is rejected with a reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from omniroute.routing.events import (
+    Accept,
+    AgentInput,
+    Decline,
+    Heartbeat,
+    Kind,
+    Resolve,
+    SetCapacity,
+    SetPresence,
+    Transfer,
+    WrapUp,
+)
+from omniroute.routing.placement import Out, drain_agent, emit, forward, release, requeue
+from omniroute.routing.state import ASSIGNED, OFFERED, WRAPPING, AgentState, PoolState, WorkState
+
+PRESENCES = frozenset({"available", "busy", "away", "offline"})
+
+
+def reject(state: PoolState, out: Out, event: AgentInput, reason: str) -> None:
+    """Answer a refused agent event; nothing else changes."""
+    emit(state, out, Kind.REJECTED, "agent event refused", {"event": event.event_id,
+         "type": type(event).__name__}, None, event.agent_id, reason=reason,
+         work_id=getattr(event, "work_id", None), offer_id=getattr(event, "offer_id", None))
+
+
+def seen(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
+    """A valid event proves the agent's app is alive: clear 'lost', watch heartbeats."""
+    agent.last_seen = state.now
+    if agent.lost:
+        agent.lost = False
+        agent.idle_since = state.now
+        state.refresh_ready(agent)
+        drain_agent(state, out, agent, cause)
+    if not agent.timer_armed and agent.presence != "offline":
+        agent.timer_armed = True
+        state.arm(state.now + state.policy.heartbeat_grace_s, "heartbeat", agent.profile.agent_id)
+
+
+def rescind_offers(state: PoolState, out: Out, agent: AgentState, reason: str, cause: str,
+                   revoke_assigned: bool = False) -> None:
+    """Take back the agent's open offers (and, if asked, assigned work); requeue it all."""
+    for work_id, status in sorted(agent.held.items()):
+        if status == OFFERED or (revoke_assigned and status == ASSIGNED):
+            item = state.work[work_id]
+            kind = Kind.RESCINDED if status == OFFERED else Kind.REVOKED
+            emit(state, out, kind, reason, {"event": cause}, item, agent.profile.agent_id,
+                 offer_id=item.offer_id, reason=reason)
+            release(state, item)
+            requeue(state, out, item, reason, cause)
+
+
+def on_presence(state: PoolState, out: Out, agent: AgentState, event: SetPresence) -> None:
+    """available, busy, away or offline; away and offline give back pending offers."""
+    if event.presence not in PRESENCES:
+        reject(state, out, event, f"unknown presence {event.presence!r}")
+        return
+    before, agent.presence = agent.presence, event.presence
+    if event.presence == "available" and before != "available":
+        agent.idle_since = state.now
+    state.refresh_ready(agent)
+    seen(state, out, agent, event.event_id)
+    if event.presence in ("away", "offline"):
+        rescind_offers(state, out, agent, f"agent went {event.presence}", event.event_id)
+    drain_agent(state, out, agent, event.event_id)
+
+
+def on_capacity(state: PoolState, out: Out, agent: AgentState, event: SetCapacity) -> None:
+    """New capacity, refused when it is below what the agent holds now."""
+    capacity = event.capacity
+    load = sum(capacity.weight(state.work[w].channel) for w in agent.held)
+    over = [ch for ch, n in agent.per_channel.items()
+            if (cap := capacity.cap(ch)) is not None and n > cap]
+    if load > capacity.total or over:
+        where = f" on {', '.join(sorted(over))}" if over else ""
+        reject(state, out, event, f"capacity below current load{where} "
+               f"(load {load}, total {capacity.total})")
+        return
+    auto = agent.profile.auto_accept if event.auto_accept is None else event.auto_accept
+    agent.profile = replace(agent.profile, capacity=capacity, auto_accept=auto)
+    agent.load = load
+    state.refresh_ready(agent)
+    seen(state, out, agent, event.event_id)
+    drain_agent(state, out, agent, event.event_id)
+
+
+def _offered_item(state: PoolState, out: Out, event: Accept | Decline) -> WorkState | None:
+    item = state.work.get(event.work_id)
+    if item is None or item.status != OFFERED or item.offer_id != event.offer_id:
+        reject(state, out, event, "offer unknown, expired or already answered")
+        return None
+    if item.agent_id != event.agent_id:
+        reject(state, out, event, "offer belongs to another agent")
+        return None
+    return item
+
+
+def on_accept(state: PoolState, out: Out, agent: AgentState, event: Accept) -> None:
+    """The agent takes the offered conversation."""
+    item = _offered_item(state, out, event)
+    if item is None:
+        return
+    item.status = agent.held[item.work_id] = ASSIGNED
+    emit(state, out, Kind.ASSIGNED, "offer accepted", {"event": event.event_id}, item,
+         agent.profile.agent_id, offer_id=item.offer_id)
+    seen(state, out, agent, event.event_id)
+
+
+def on_decline(state: PoolState, out: Out, agent: AgentState, event: Decline) -> None:
+    """The agent refuses: the work goes back keeping its age, not to this agent again."""
+    item = _offered_item(state, out, event)
+    if item is None:
+        return
+    emit(state, out, Kind.RESCINDED, "offer declined", {"event": event.event_id}, item,
+         event.agent_id, offer_id=item.offer_id, reason=f"declined: {event.reason}")
+    release(state, item)
+    item.excluded.add(event.agent_id)
+    if item.pin_agent == event.agent_id:
+        item.pin_agent = None
+    seen(state, out, agent, event.event_id)
+    requeue(state, out, item, f"declined: {event.reason}", event.event_id)
+    drain_agent(state, out, agent, event.event_id)
+
+
+def _held_item(state: PoolState, out: Out, event: WrapUp | Resolve | Transfer,
+               statuses: tuple[str, ...]) -> WorkState | None:
+    item = state.work.get(event.work_id)
+    if item is None or item.agent_id != event.agent_id or item.status not in statuses:
+        reject(state, out, event, f"conversation is not {' or '.join(statuses)} to this agent")
+        return None
+    return item
+
+
+def on_wrap_up(state: PoolState, out: Out, agent: AgentState, event: WrapUp) -> None:
+    """Done with the customer; capacity is held until resolve or the wrap-up timeout."""
+    item = _held_item(state, out, event, (ASSIGNED,))
+    if item is None:
+        return
+    item.status = agent.held[item.work_id] = WRAPPING
+    emit(state, out, Kind.RESOLVED, "agent wrapping up", {"event": event.event_id}, item,
+         agent.profile.agent_id)
+    state.arm(state.now + state.policy.wrap_up_timeout_s, "wrap", (item.work_id, item.seq))
+    seen(state, out, agent, event.event_id)
+
+
+def complete(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
+    """Close the conversation and free its capacity, then drain the agent."""
+    agent_id = item.agent_id
+    if item.status == ASSIGNED:
+        emit(state, out, Kind.RESOLVED, rule, {"event": cause}, item, agent_id)
+    emit(state, out, Kind.COMPLETED, rule, {"event": cause}, item, agent_id)
+    agent = release(state, item)
+    del state.work[item.work_id]
+    drain_agent(state, out, agent, cause)
+
+
+def on_resolve(state: PoolState, out: Out, agent: AgentState, event: Resolve) -> None:
+    """The conversation is closed: capacity frees and the backlog drains."""
+    item = _held_item(state, out, event, (ASSIGNED, WRAPPING))
+    if item is not None:
+        seen(state, out, agent, event.event_id)
+        complete(state, out, item, "resolved by agent", event.event_id)
+
+
+def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) -> None:
+    """Hand the conversation to another agent of this pool or to another pool."""
+    item = _held_item(state, out, event, (ASSIGNED,))
+    if item is None:
+        return
+    other_pool = event.target_pool not in (None, state.pool)
+    target = event.target_agent
+    if not other_pool and (target not in state.agents or target == event.agent_id):
+        reject(state, out, event, f"target agent {target!r} is not another agent of this pool")
+        return
+    cause = event.event_id
+    emit(state, out, Kind.REVOKED, "transfer", {"event": cause}, item, event.agent_id,
+         reason=event.reason)
+    emit(state, out, Kind.TRANSFERRED, event.reason, {"event": cause, "to_agent": target,
+         "to_pool": event.target_pool}, item, target, reason=event.reason)
+    release(state, item)
+    seen(state, out, agent, cause)
+    if other_pool:
+        forward(state, out, item, event.target_pool, "transfer", cause,  # type: ignore[arg-type]
+                pin_agent=target)
+    else:
+        item.pin_agent, item.pin_until = target, state.now + state.policy.transfer_pin_s
+        item.excluded.discard(target)  # type: ignore[arg-type]
+        state.arm(item.pin_until, "unpin", (item.work_id, item.seq, item.pin_until))
+        requeue(state, out, item, "transfer", cause)
+    drain_agent(state, out, agent, cause)
+
+
+HANDLERS = {
+    SetPresence: on_presence, Heartbeat: lambda s, o, a, e: seen(s, o, a, e.event_id),
+    SetCapacity: on_capacity, Accept: on_accept, Decline: on_decline, WrapUp: on_wrap_up,
+    Resolve: on_resolve, Transfer: on_transfer,
+}

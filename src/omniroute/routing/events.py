@@ -1,0 +1,200 @@
+"""The routing core's inputs and outputs (pure values).
+
+Inputs are commands and facts for one pool, each with ``at``: the time it
+entered the pool's stream. Timer ticks are inputs too, so a replay of the same
+inputs yields the same :class:`Decision` list, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreEvent:
+    """Something that happened to a pool at time ``at`` (POSIX seconds)."""
+
+    at: float
+    event_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route(CoreEvent):
+    """Put a conversation in the pool's queue (new, requeued upstream, forwarded, or moved)."""
+
+    work_id: str
+    customer_id: str
+    channel: str
+    priority: int = 0
+    skills: Mapping[str, int] = field(default_factory=dict)
+    vip: bool = False
+    sentiment: float | None = None
+    last_agent: str | None = None
+    waiting_since: float | None = None
+    pin_agent: str | None = None
+    hops: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Update(CoreEvent):
+    """Attributes of a conversation changed; its place in the queue may change."""
+
+    work_id: str
+    priority: int = 0
+    skills: Mapping[str, int] = field(default_factory=dict)
+    vip: bool = False
+    sentiment: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel(CoreEvent):
+    """The conversation no longer needs routing."""
+
+    work_id: str
+    reason: str = "canceled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentInput(CoreEvent):
+    """An event from one agent's app."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPresence(AgentInput):
+    """available, busy, away or offline."""
+
+    presence: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat(AgentInput):
+    """The agent's app is alive."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetCapacity(AgentInput):
+    """New capacity (refused when below the agent's current load)."""
+
+    capacity: AgentCapacity
+    auto_accept: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accept(AgentInput):
+    """The agent accepts an offer."""
+
+    offer_id: str
+    work_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decline(AgentInput):
+    """The agent declines an offer, with a reason."""
+
+    offer_id: str
+    work_id: str
+    reason: str = "declined"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WrapUp(AgentInput):
+    """The agent finished with the customer and is wrapping up (capacity still held)."""
+
+    work_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolve(AgentInput):
+    """The agent closed the conversation: capacity frees."""
+
+    work_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(AgentInput):
+    """Hand an assigned conversation to another agent of the pool, or to another pool."""
+
+    work_id: str
+    target_agent: str | None = None
+    target_pool: str | None = None
+    reason: str = "transferred"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick(CoreEvent):
+    """Time passed: offers time out, relaxation steps fire, hours open and close."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Configure(CoreEvent):
+    """Admin: replace the pool's policy and/or agent roster (versioned)."""
+
+    policy: PoolPolicy | None = None
+    agents: tuple[AgentProfile, ...] | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpsertAgent(CoreEvent):
+    """Admin: add an agent to the pool or change their profile (versioned)."""
+
+    profile: AgentProfile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveAgent(CoreEvent):
+    """Admin: remove an agent; their offers are rescinded and their work requeued."""
+
+    agent_id: str
+
+
+class Kind(StrEnum):
+    """What a decision did. The first six are addressed to an agent."""
+
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    REVOKED = "revoked"
+    RESCINDED = "rescinded"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+    QUEUED = "queued"
+    REQUEUED = "requeued"
+    RESOLVED = "resolved"
+    TRANSFERRED = "transferred"
+    DROPPED = "dropped"
+    FORWARDED = "forwarded"
+    CONFIGURED = "configured"
+
+
+AGENT_KINDS = frozenset({Kind.OFFERED, Kind.ASSIGNED, Kind.REVOKED, Kind.RESCINDED,
+                         Kind.REJECTED, Kind.COMPLETED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """One thing the router decided, with the rule, the policy version and the inputs."""
+
+    seq: int
+    at: float
+    kind: Kind
+    pool: str
+    rule: str
+    policy_version: int
+    inputs: Mapping[str, Any]
+    agent_id: str | None = None
+    work_id: str | None = None
+    customer_id: str | None = None
+    channel: str | None = None
+    priority: int | None = None
+    offer_id: str | None = None
+    expires_at: float | None = None
+    reason: str | None = None
+    target_pool: str | None = None
+    forward: Route | None = None

@@ -1,0 +1,202 @@
+"""Putting work in front of agents: offer, queue, drain, requeue, drop, forward.
+
+These are the moves every handler of :mod:`omniroute.routing.engine` is made
+of. Each records a :class:`Decision` with its rule, inputs and policy version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.routing.events import Decision, Kind, Route
+from omniroute.routing.policy import requirement
+from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, AgentState, PoolState, WorkState
+
+Out = list[Decision]
+
+
+def emit(state: PoolState, out: Out, kind: Kind, rule: str, inputs: dict[str, Any],
+         item: WorkState | None = None, agent_id: str | None = None, **extra: Any) -> None:
+    """Record one decision."""
+    if item is not None:
+        extra.setdefault("work_id", item.work_id)
+        extra.setdefault("customer_id", item.customer_id)
+        extra.setdefault("channel", item.channel)
+        extra.setdefault("priority", item.priority)
+    out.append(Decision(seq=state.next_seq(), at=state.now, kind=kind, pool=state.pool,
+                        rule=rule, policy_version=state.version, inputs=inputs,
+                        agent_id=agent_id, **extra))
+
+
+def needs_of(state: PoolState, item: WorkState) -> tuple[tuple[str, int], ...]:
+    """The item's skill requirement at its current relaxation step."""
+    steps = state.policy.relaxation
+    if not steps or not item.relax_step:
+        return tuple(sorted(item.skills.items()))
+    return requirement(item.skills, steps, item.relax_step)
+
+
+def effective_priority(state: PoolState, item: WorkState) -> int:
+    """Base priority raised for VIPs, negative sentiment and SLA proximity."""
+    policy = state.policy
+    priority = item.base_priority
+    if item.vip:
+        priority += policy.vip_boost
+    if item.sentiment is not None and item.sentiment <= policy.negative_sentiment_below:
+        priority += policy.negative_sentiment_boost
+    if policy.sla_s is not None and state.now >= item.waiting_since + policy.sla_s:
+        priority += policy.sla_boost
+    return priority
+
+
+def pinned_to(state: PoolState, item: WorkState) -> str | None:
+    """The agent the item waits for (sticky or transfer target) while the pin lasts."""
+    if item.pin_agent is not None and item.pin_until > state.now:
+        return item.pin_agent
+    return None
+
+
+def find_agent(state: PoolState, item: WorkState,
+               needs: tuple[tuple[str, int], ...]) -> tuple[AgentState | None, int]:
+    """The first eligible agent in selection order, and how many were looked at."""
+    pin = pinned_to(state, item)
+    if pin is not None:
+        agent = state.agents.get(pin)
+        ok = agent is not None and agent.ready_key is not None and agent.fits(item.channel)
+        return (agent if ok else None), 1
+    checked = 0
+    agents, excluded, channel = state.agents, item.excluded, item.channel
+    for key in state.ready:
+        checked += 1
+        agent = agents[key[-1]]
+        if key[-1] in excluded:
+            continue
+        if agent.fits(channel) and agent.skilled(needs):
+            return agent, checked
+    return None, checked
+
+
+def offer(state: PoolState, out: Out, item: WorkState, agent: AgentState, rule: str,
+          inputs: dict[str, Any]) -> None:
+    """Offer ``item`` to ``agent`` (or assign it outright when the agent auto-accepts)."""
+    agent_id = agent.profile.agent_id
+    agent.load += agent.profile.capacity.weight(item.channel)
+    agent.per_channel[item.channel] = agent.per_channel.get(item.channel, 0) + 1
+    agent.idle_since = state.now
+    agent.rr_seq = state.next_seq()
+    state.refresh_ready(agent)
+    item.agent_id = agent_id
+    inputs["agent_load"] = agent.load
+    inputs["waited_s"] = round(state.now - item.waiting_since, 6)
+    if agent.profile.auto_accept:
+        item.status = agent.held[item.work_id] = ASSIGNED
+        emit(state, out, Kind.ASSIGNED, f"{rule}; auto-accept", inputs, item, agent_id)
+        return
+    item.status = agent.held[item.work_id] = OFFERED
+    item.offer_id = f"{state.pool}:{state.seq}"
+    item.offer_expires = state.now + state.policy.offer_timeout_s
+    state.arm(item.offer_expires, "offer", (item.work_id, item.offer_id))
+    emit(state, out, Kind.OFFERED, rule, inputs, item, agent_id,
+         offer_id=item.offer_id, expires_at=item.offer_expires)
+
+
+def release(state: PoolState, item: WorkState) -> AgentState:
+    """Free the capacity ``item`` holds on its agent; returns that agent."""
+    agent = state.agents[item.agent_id]  # type: ignore[index]
+    agent.load -= agent.profile.capacity.weight(item.channel)
+    agent.per_channel[item.channel] -= 1
+    del agent.held[item.work_id]
+    state.refresh_ready(agent)
+    item.agent_id, item.offer_id, item.status = None, None, QUEUED
+    return agent
+
+
+def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
+    """Offer ``item`` to the best eligible agent, else queue it (cap permitting)."""
+    needs = needs_of(state, item)
+    if state.open:
+        agent, checked = find_agent(state, item, needs)
+        if agent is not None:
+            inputs = {"event": cause, "selection": state.policy.selection.value,
+                      "needs": dict(needs), "agents_checked": checked}
+            offer(state, out, item, agent, f"{state.policy.selection.value} agent", inputs)
+            return
+    cap = state.policy.queue_cap
+    if cap is not None and state.queued >= cap:
+        if state.policy.overflow is not None:
+            forward(state, out, item, state.policy.overflow.pool, "queue cap reached: overflow",
+                    cause)
+        else:
+            drop(state, out, item, "queue full", cause)
+        return
+    state.enqueue(item, needs)
+    emit(state, out, Kind.QUEUED, "no eligible agent" if state.open else "pool closed",
+         {"event": cause, "needs": dict(needs), "queued": state.queued}, item)
+
+
+def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
+    """While the agent has room, offer them the oldest highest-priority work they can take."""
+    agent_id = agent.profile.agent_id
+    work = state.work
+    while state.open and agent.ready_key is not None:
+        best = None
+        for pin in (None, agent_id):
+            for sig in state.sigs_by_pin.get(pin, ()):
+                if not agent.fits(sig[0]) or (pin is None and not agent.skilled(sig[1])):
+                    continue
+                for key in state.groups[sig]:
+                    if pin is None and agent_id in work[key[3]].excluded:
+                        continue
+                    if best is None or key < best:
+                        best = key
+                    break
+        if best is None:
+            return
+        item = work[best[3]]
+        state.dequeue(item)
+        inputs = {"event": cause, "needs": dict(needs_of(state, item))}
+        offer(state, out, item, agent, "capacity freed: oldest highest-priority work", inputs)
+
+
+def drain_all(state: PoolState, out: Out, cause: str) -> None:
+    """Drain every ready agent, best first (after hours open or a configuration change)."""
+    for key in list(state.ready):
+        agent = state.agents.get(key[-1])
+        if agent is not None:
+            drain_agent(state, out, agent, cause)
+
+
+def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
+    """Return work to the queue keeping its original age (unless its time here is up)."""
+    policy = state.policy
+    emit(state, out, Kind.REQUEUED, rule, {"event": cause}, item)
+    if policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
+        drop(state, out, item, "queue time-to-live expired", cause)
+    elif policy.overflow is not None and state.now >= item.enqueued_at + policy.overflow.after_s:
+        forward(state, out, item, policy.overflow.pool, "overflow timeout", cause)
+    else:
+        place(state, out, item, cause)
+
+
+def drop(state: PoolState, out: Out, item: WorkState, reason: str, cause: str) -> None:
+    """Stop routing ``item`` here, saying why."""
+    state.dequeue(item)
+    state.work.pop(item.work_id, None)
+    emit(state, out, Kind.DROPPED, reason, {"event": cause}, item, reason=reason)
+
+
+def forward(state: PoolState, out: Out, item: WorkState, pool: str, rule: str, cause: str,
+            pin_agent: str | None = None) -> None:
+    """Move ``item`` to another pool's stream, keeping its age."""
+    if item.hops >= state.policy.max_hops or pool == state.pool:
+        drop(state, out, item, f"{rule}: no further pool (hops {item.hops})", cause)
+        return
+    state.dequeue(item)
+    state.work.pop(item.work_id, None)
+    route = Route(at=state.now, event_id=f"fwd:{state.pool}:{state.seq + 1}",
+                  work_id=item.work_id, customer_id=item.customer_id, channel=item.channel,
+                  priority=item.base_priority, skills=dict(item.skills), vip=item.vip,
+                  sentiment=item.sentiment, waiting_since=item.waiting_since,
+                  pin_agent=pin_agent, hops=item.hops + 1)
+    emit(state, out, Kind.FORWARDED, rule, {"event": cause, "to": pool}, item,
+         reason=rule, forward=route, target_pool=pool)

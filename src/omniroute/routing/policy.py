@@ -1,0 +1,132 @@
+"""Routing policy: what a pool and its agents are configured to do (pure values).
+
+A pool is the unit of partitioning: all its agents and all its waiting work
+live in one ordered stream, so a single writer decides. Every agent belongs to
+exactly one pool. Times are seconds (floats); instants are POSIX timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Selection(StrEnum):
+    """How the router picks among eligible agents; ties break on agent id."""
+
+    LONGEST_IDLE = "longest_idle"
+    LEAST_OCCUPIED = "least_occupied"
+    ROUND_ROBIN = "round_robin"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRule:
+    """How much one conversation on a channel weighs, and how many an agent may hold."""
+
+    weight: int = 1
+    cap: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCapacity:
+    """Total capacity plus per-channel weights and caps (``3 chats, or 1 email + 2 chats``)."""
+
+    total: int
+    channels: Mapping[str, ChannelRule] = field(default_factory=dict)
+
+    def weight(self, channel: str) -> int:
+        """The weight of one conversation on ``channel``."""
+        rule = self.channels.get(channel)
+        return rule.weight if rule else 1
+
+    def cap(self, channel: str) -> int | None:
+        """How many conversations on ``channel`` an agent may hold (None: no cap)."""
+        rule = self.channels.get(channel)
+        return rule.cap if rule else None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """An agent as configured: pool, capacity, skills with levels, auto-accept."""
+
+    agent_id: str
+    pool: str
+    capacity: AgentCapacity
+    skills: Mapping[str, int] = field(default_factory=dict)
+    auto_accept: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RelaxStep:
+    """After ``after_s`` in the pool, lower every required level, drop skills, or drop all."""
+
+    after_s: float
+    lower_by: int = 0
+    drop: tuple[str, ...] = ()
+    drop_all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """Move still-waiting work to ``pool`` after ``after_s`` in this pool."""
+
+    after_s: float
+    pool: str
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """Weekly opening hours in a time zone: weekday (0 = Monday) -> (start, end) minutes."""
+
+    timezone: str
+    weekly: Mapping[int, tuple[tuple[int, int], ...]]
+
+    def is_open(self, at: float) -> bool:
+        """Whether the pool is open at POSIX time ``at``."""
+        local = datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(self.timezone))
+        minute = local.hour * 60 + local.minute
+        return any(start <= minute < end for start, end in self.weekly.get(local.weekday(), ()))
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPolicy:
+    """Everything a pool decides by; each change bumps the pool's policy version."""
+
+    pool: str
+    selection: Selection = Selection.LONGEST_IDLE
+    offer_timeout_s: float = 30.0
+    heartbeat_grace_s: float = 60.0
+    requeue_on_lost: bool = True
+    away_on_offer_timeout: bool = True
+    wrap_up_timeout_s: float = 120.0
+    queue_cap: int | None = None
+    ttl_s: float | None = None
+    relaxation: tuple[RelaxStep, ...] = ()
+    overflow: Overflow | None = None
+    sticky_s: float = 0.0
+    transfer_pin_s: float = 300.0
+    business_hours: BusinessHours | None = None
+    vip_boost: int = 0
+    negative_sentiment_boost: int = 0
+    negative_sentiment_below: float = -0.5
+    sla_s: float | None = None
+    sla_boost: int = 0
+    max_hops: int = 3
+
+
+def requirement(
+    skills: Mapping[str, int], steps: tuple[RelaxStep, ...], applied: int
+) -> tuple[tuple[str, int], ...]:
+    """The skill requirement after the first ``applied`` relaxation steps, sorted."""
+    levels = dict(skills)
+    for step in steps[:applied]:
+        if step.drop_all:
+            return ()
+        for name in step.drop:
+            levels.pop(name, None)
+        if step.lower_by:
+            levels = {k: v - step.lower_by for k, v in levels.items() if v - step.lower_by >= 0}
+    return tuple(sorted(levels.items()))
