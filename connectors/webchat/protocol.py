@@ -1,0 +1,211 @@
+"""The web chat wire protocol: JSON frames over one WebSocket (pure, no I/O).
+
+Visitor -> server frames (``type`` first):
+
+- ``hello``: ``visitor_token`` (from localStorage; absent on the first visit),
+  optional ``identifier`` + ``identity_hash`` (hex HMAC-SHA256 of the
+  identifier with the workspace secret) and ``name``/``email`` claims.
+- ``message``: ``client_message_id`` (the idempotency key: a retry carries the
+  same id and yields the same event) and ``text``.
+- ``offline_form``: ``client_message_id``, ``text`` and an ``email`` to answer
+  to, sent when no agent is available.
+- ``typing`` (``state`` true/false) and ``read`` (``event_ids`` of agent
+  messages the visitor has seen).
+
+Server -> visitor frames: ``welcome`` (token, history, availability),
+``ack`` (client id -> event id), ``message`` (an agent reply or an echo of
+the visitor's own message on another tab), ``presence`` and ``error`` with a
+``code`` and a precise ``detail``. A bad frame only ever produces an error
+frame: nothing is published.
+
+The visitor token is a bearer secret kept by the browser; Kafka and the
+database only ever see ``visitor_id``, a hash of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from omniroute.contract import (
+    Address,
+    Channel,
+    DeliveryState,
+    DeliveryStatus,
+    InboundMessage,
+    VerifiedIdentity,
+)
+from omniroute.contract.inbound import MAX_TEXT_CHARS
+
+MAX_FRAME_BYTES = 96 * 1024
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+FRAME_TYPES = ("hello", "message", "offline_form", "typing", "read")
+
+
+class FrameError(Exception):
+    """A frame the server refuses; ``code`` is machine-readable, the message precise."""
+
+    def __init__(self, code: str, detail: str, client_message_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_message_id = client_message_id
+
+    def frame(self) -> dict[str, Any]:
+        """The error frame sent back to the visitor."""
+        out: dict[str, Any] = {"type": "error", "code": self.code, "detail": self.detail}
+        if self.client_message_id:
+            out["client_message_id"] = self.client_message_id
+        return out
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A connected visitor: the anonymous id and, when proven, the verified identity."""
+
+    token: str
+    visitor_id: str
+    site: str
+    verified: VerifiedIdentity | None = None
+    claimed_name: str | None = None
+    claimed_email: str | None = None
+
+    @property
+    def address(self) -> str:
+        """The sender address on the web chat channel (verified identifier when proven)."""
+        return f"id:{self.verified.identifier}" if self.verified else self.visitor_id
+
+
+def new_token() -> str:
+    """A fresh visitor token (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def visitor_id_for(token: str) -> str:
+    """The public visitor id: a hash of the secret token."""
+    return "v_" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def identity_hash(secret: str, identifier: str) -> str:
+    """hex HMAC-SHA256(workspace secret, identifier): what the customer's backend computes."""
+    return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def parse_frame(raw: str | bytes) -> dict[str, Any]:
+    """Decode one frame; FrameError naming exactly what is wrong."""
+    if len(raw) > MAX_FRAME_BYTES:
+        raise FrameError("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes")
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError("invalid_json", f"frame is not valid JSON: {exc}") from exc
+    if not isinstance(frame, dict):
+        raise FrameError("invalid_frame", "a frame must be a JSON object")
+    kind = frame.get("type")
+    if kind not in FRAME_TYPES:
+        raise FrameError("unknown_type", f"type must be one of {', '.join(FRAME_TYPES)}; "
+                         f"got {kind!r}")
+    return frame
+
+
+def _optional_str(frame: dict[str, Any], name: str, limit: int) -> str | None:
+    value = frame.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise FrameError("invalid_field", f"{name} must be a string of at most {limit} chars")
+    return value
+
+
+def open_session(frame: dict[str, Any], secret: str | None, site: str) -> Visitor:
+    """Validate a ``hello`` frame into a Visitor (a new token when none or a bad one)."""
+    if frame.get("type") != "hello":
+        raise FrameError("hello_required", "the first frame must be {\"type\": \"hello\"}")
+    token = _optional_str(frame, "visitor_token", 100)
+    if token is None or not _TOKEN.match(token):
+        token = new_token()
+    identifier = _optional_str(frame, "identifier", 320)
+    given_hash = _optional_str(frame, "identity_hash", 128)
+    name = _optional_str(frame, "name", 200)
+    email = _optional_str(frame, "email", 320)
+    verified = None
+    if identifier is not None or given_hash is not None:
+        if not (identifier and given_hash):
+            raise FrameError("identity_incomplete", "identifier and identity_hash go together")
+        if secret is None:
+            raise FrameError("identity_unsupported", "identity verification is not configured")
+        if not hmac.compare_digest(identity_hash(secret, identifier), given_hash.lower()):
+            raise FrameError("identity_mismatch", "identity_hash is not the HMAC-SHA256 of "
+                             "identifier with the workspace secret")
+        verified = VerifiedIdentity(identifier=identifier, name=name,
+                                    email=email if email and _EMAIL.match(email) else None)
+    return Visitor(token=token, visitor_id=visitor_id_for(token), site=site, verified=verified,
+                   claimed_name=name, claimed_email=email)
+
+
+def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
+                       ) -> InboundMessage:
+    """A ``message`` or ``offline_form`` frame as an InboundMessage (event id from client id)."""
+    client_id = frame.get("client_message_id")
+    if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+        raise FrameError("invalid_client_message_id",
+                         "client_message_id must match [A-Za-z0-9._:-]{1,64}")
+    text = frame.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise FrameError("empty_text", "text must be a non-empty string", client_id)
+    if len(text) > MAX_TEXT_CHARS:
+        raise FrameError("text_too_long", f"text is limited to {MAX_TEXT_CHARS} chars", client_id)
+    claimed: dict[str, str] = {}
+    metadata: dict[str, str] = {"visitor_id": visitor.visitor_id}
+    if frame["type"] == "offline_form":
+        email = frame.get("email")
+        if not isinstance(email, str) or not _EMAIL.match(email):
+            raise FrameError("invalid_email", "the offline form needs a valid email", client_id)
+        claimed["email"] = email
+        metadata["offline_form"] = "true"
+        name = _optional_str(frame, "name", 200)
+        if name:
+            claimed["name"] = name
+    elif visitor.claimed_email and not visitor.verified:
+        claimed["email"] = visitor.claimed_email[:320]
+    return InboundMessage(
+        event_id=f"webchat:{visitor.visitor_id}:{client_id}",
+        workspace=workspace,
+        channel=Channel.WEBCHAT,
+        provider="webchat",
+        channel_account=visitor.site,
+        sender=Address(value=visitor.address, name=visitor.claimed_name),
+        recipient=Address(value=visitor.site),
+        provider_message_id=f"{visitor.visitor_id}:{client_id}",
+        text=text,
+        verified_identity=visitor.verified,
+        claimed=claimed,
+        metadata=metadata,
+    )
+
+
+def read_statuses(frame: dict[str, Any], visitor: Visitor, workspace: str
+                  ) -> list[DeliveryStatus]:
+    """A ``read`` frame as ``read`` DeliveryStatus events for the agent messages named."""
+    ids = frame.get("event_ids")
+    if not isinstance(ids, list) or not ids or len(ids) > 100:
+        raise FrameError("invalid_field", "event_ids must be a list of 1-100 event ids")
+    statuses = []
+    for event_id in ids:
+        if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+            raise FrameError("invalid_field", f"{event_id!r} is not an event id")
+        digest = hashlib.sha256(f"{event_id}|read".encode()).hexdigest()[:40]
+        statuses.append(DeliveryStatus(
+            event_id=f"webchat-read:{digest}", workspace=workspace, outbound_event_id=event_id,
+            channel=Channel.WEBCHAT, provider="webchat", provider_message_id=event_id,
+            recipient=Address(value=visitor.address), state=DeliveryState.READ,
+        ))
+    return statuses

@@ -1,0 +1,200 @@
+"""The web chat shell: the WebSocket endpoint, the widget script and the live feeds.
+
+Served by the ingress host through :class:`WebChatConnector` (mount ``/webchat``):
+
+- ``GET /webchat/ws``: the WebSocket (protocol in :mod:`.protocol`). A visitor
+  message is answered ``ack`` only after Kafka acknowledged the
+  InboundMessage; when Kafka is down the visitor gets an ``unavailable`` error
+  and the widget retries with the same ``client_message_id``.
+- ``GET /webchat/widget.js``: the embeddable widget (one script tag).
+- the :class:`WebChatFeed` service: per replica, reads ``omniroute.outbound.v1``
+  from its end and pushes ``channel=webchat`` replies to the visitor's open
+  sockets (storing them in the transcript), and reads
+  ``omniroute.agent-events.v1`` from the start to know whether any agent is
+  available (else the widget shows the offline form).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from omniroute.contract import InboundMessage, utcnow
+from omniroute.errors import InfrastructureError
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+from omniroute_connectors.base import (
+    Connector,
+    Forbidden,
+    Ingest,
+    Publisher,
+    RawRoute,
+    Route,
+    Service,
+    WebhookRequest,
+)
+from omniroute_connectors.webchat.feed import WebChatFeed
+from omniroute_connectors.webchat.history import Transcripts
+from omniroute_connectors.webchat.hub import Hub
+from omniroute_connectors.webchat.protocol import (
+    FrameError,
+    Visitor,
+    inbound_from_frame,
+    open_session,
+    parse_frame,
+    read_statuses,
+)
+
+log = get_logger(__name__)
+WIDGET = Path(__file__).with_name("widget.js")
+_SITE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")
+HELLO_TIMEOUT = 30.0
+
+
+def visitor_frame(message: InboundMessage, client_id: str) -> dict[str, Any]:
+    """How a visitor's own message appears in the transcript."""
+    return {"type": "message", "direction": "visitor", "event_id": message.event_id,
+            "client_message_id": client_id, "text": message.text,
+            "at": message.occurred_at.isoformat()}
+
+
+class WebChat:
+    """State shared by the routes and the feed of one ingress replica."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.hub = Hub()
+        self.transcripts = Transcripts(settings.database_url) if settings.database_url else None
+
+    async def history(self, address: str) -> list[dict[str, Any]]:
+        if self.transcripts is None or self.transcripts.pool is None:
+            return []
+        return await self.transcripts.latest(
+            self.settings.workspace, address, self.settings.webchat_history_limit
+        )
+
+    async def remember(self, address: str, frame: dict[str, Any]) -> None:
+        if self.transcripts is not None and self.transcripts.pool is not None:
+            await self.transcripts.append(self.settings.workspace, address, frame, utcnow())
+
+    def secret(self) -> str | None:
+        secret = self.settings.webchat_identity_secret
+        return secret.get_secret_value() if secret else None
+
+
+async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
+    try:
+        first = await ws.receive(timeout=HELLO_TIMEOUT)
+    except TimeoutError:
+        await ws.send_json(FrameError("hello_timeout", "no hello frame within 30 s").frame())
+        return None
+    if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        return None
+    try:
+        frame = parse_frame(first.data)
+        site = frame.get("site") if isinstance(frame.get("site"), str) else "default"
+        return open_session(frame, chat.secret(), site if _SITE.match(site) else "default")
+    except FrameError as exc:
+        await ws.send_json(exc.frame())
+        return None
+
+
+async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
+                    ws: web.WebSocketResponse, data: str | bytes) -> None:
+    frame = parse_frame(data)
+    kind = frame["type"]
+    if kind in ("message", "offline_form"):
+        message = inbound_from_frame(frame, visitor, chat.settings.workspace)
+        client_id = frame["client_message_id"]
+        try:
+            await publisher.publish([message])
+        except (InfrastructureError, OSError) as exc:
+            raise FrameError("unavailable", f"not accepted, retry with the same "
+                             f"client_message_id ({exc})", client_id) from exc
+        own = visitor_frame(message, client_id)
+        await chat.remember(visitor.address, own)
+        await ws.send_json({"type": "ack", "client_message_id": client_id,
+                            "event_id": message.event_id})
+        await chat.hub.push(visitor.address, own, skip=ws)
+    elif kind == "read":
+        await publisher.publish(read_statuses(frame, visitor, chat.settings.workspace))
+    elif kind == "typing" and not isinstance(frame.get("state"), bool):
+        raise FrameError("invalid_field", "typing.state must be true or false")
+    elif kind == "hello":
+        raise FrameError("duplicate_hello", "hello is only valid as the first frame")
+
+
+def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-untyped-def]
+    """The aiohttp handler of ``/webchat/ws``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=25, max_msg_size=2 * 96 * 1024)
+        await ws.prepare(request)
+        visitor = await _hello(chat, ws)
+        if visitor is None:
+            await ws.close()
+            return ws
+        chat.hub.add(visitor.address, ws)
+        try:
+            await ws.send_json({
+                "type": "welcome", "visitor_token": visitor.token,
+                "visitor_id": visitor.visitor_id, "verified": visitor.verified is not None,
+                "history": await chat.history(visitor.address),
+                "agents_available": chat.hub.agents_available,
+            })
+            async for msg in ws:
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                try:
+                    await _on_frame(chat, publisher, visitor, ws, msg.data)
+                except FrameError as exc:
+                    await ws.send_json(exc.frame())
+        finally:
+            chat.hub.remove(visitor.address, ws)
+        return ws
+
+    return handle
+
+
+async def widget_handler(_request: web.Request) -> web.StreamResponse:
+    """The widget script (plain JavaScript, no build step)."""
+    return web.Response(body=WIDGET.read_bytes(), content_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=300",
+                                 "Access-Control-Allow-Origin": "*"})
+
+
+class WebChatConnector(Connector):
+    """The web chat channel on the ingress host (``/webchat/ws``, ``/webchat/widget.js``)."""
+
+    name = "webchat"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.chat = WebChat(settings)
+
+    @property
+    def mount(self) -> str:
+        return "/webchat"
+
+    def routes(self) -> Sequence[Route]:
+        return ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        raise Forbidden("web chat is served over its WebSocket")
+
+    def handle(self, request: WebhookRequest) -> Ingest:
+        raise Forbidden("web chat is served over its WebSocket")
+
+    def raw_routes(self, publisher: Publisher) -> Sequence[RawRoute]:
+        return (
+            RawRoute("/ws", "GET", websocket_handler(self.chat, publisher)),
+            RawRoute("/widget.js", "GET", widget_handler),
+        )
+
+    def services(self, publisher: Publisher) -> Sequence[Service]:
+        return (WebChatFeed(self.chat.settings, self.chat.hub, self.chat.transcripts),)
+

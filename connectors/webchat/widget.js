@@ -1,0 +1,181 @@
+/* omniroute web chat widget: <script src="https://HOST/webchat/widget.js" async></script>
+ *
+ * Optional attributes on the script tag: data-site, data-identifier,
+ * data-identity-hash (hex HMAC-SHA256 of the identifier with the workspace secret,
+ * computed by YOUR backend), data-name, data-email, data-open="true".
+ * Or set window.OmnirouteChat = {site, identifier, identityHash, name, email} first.
+ * Plain JavaScript, no dependencies, no build step.
+ */
+(function () {
+  "use strict";
+  if (window.__omnirouteChat) return;
+  var script = document.currentScript || document.querySelector('script[src*="/webchat/widget.js"]');
+  var base = new URL(script.src, location.href);
+  var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/webchat/ws";
+  var cfg = window.OmnirouteChat || {};
+  var data = script.dataset || {};
+  var opts = {
+    site: cfg.site || data.site || "default",
+    identifier: cfg.identifier || data.identifier,
+    identityHash: cfg.identityHash || data.identityHash,
+    name: cfg.name || data.name,
+    email: cfg.email || data.email
+  };
+  var TOKEN_KEY = "omniroute.webchat.token";
+  var OUTBOX_KEY = "omniroute.webchat.outbox";
+  var ws = null, backoff = 500, available = true, shown = {}, unread = [];
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
+    if (text) node.textContent = text;
+    return node;
+  }
+  function load(key, fallback) {
+    try { return JSON.parse(localStorage.getItem(key)) || fallback; } catch (e) { return fallback; }
+  }
+  function save(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) {} }
+  function newId() {
+    var a = new Uint8Array(12); (window.crypto || {}).getRandomValues ? crypto.getRandomValues(a) : 0;
+    return "c" + Date.now().toString(36) + Array.prototype.map.call(a, function (b) { return (b % 36).toString(36); }).join("");
+  }
+
+  var css = "#omniroute-chat{position:fixed;right:16px;bottom:16px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif}" +
+    "#omniroute-chat .or-panel{width:320px;height:420px;background:#fff;border:1px solid #ccd;border-radius:10px;display:flex;flex-direction:column;box-shadow:0 4px 20px rgba(0,0,0,.15)}" +
+    "#omniroute-chat .or-log{flex:1;overflow:auto;padding:8px}" +
+    "#omniroute-chat .or-msg{margin:4px 0;padding:6px 9px;border-radius:8px;max-width:80%;white-space:pre-wrap;word-wrap:break-word}" +
+    "#omniroute-chat .or-visitor{background:#2563eb;color:#fff;margin-left:auto}" +
+    "#omniroute-chat .or-agent{background:#eef}" +
+    "#omniroute-chat .or-pending{opacity:.6}" +
+    "#omniroute-chat form{display:flex;gap:4px;padding:8px;border-top:1px solid #eee;flex-wrap:wrap}" +
+    "#omniroute-chat input,#omniroute-chat textarea{flex:1;min-width:0;padding:6px;border:1px solid #ccd;border-radius:6px}" +
+    "#omniroute-chat .or-status{font-size:12px;color:#666;padding:0 8px}" +
+    "#omniroute-chat .or-toggle{float:right;border-radius:20px;padding:8px 14px;background:#2563eb;color:#fff;border:0;cursor:pointer}";
+  document.head.appendChild(el("style", {}, css));
+
+  var root = el("div", { id: "omniroute-chat" });
+  var toggle = el("button", { "class": "or-toggle", type: "button", "aria-label": "Chat" }, "Chat");
+  var panel = el("div", { "class": "or-panel", role: "dialog", "aria-label": "Chat with us" });
+  var log = el("div", { "class": "or-log", "aria-live": "polite" });
+  var status = el("div", { "class": "or-status" }, "Connecting…");
+  var chatForm = el("form", { "class": "or-chat" });
+  var input = el("textarea", { name: "text", rows: "2", placeholder: "Type a message…", "aria-label": "Message" });
+  chatForm.appendChild(input);
+  chatForm.appendChild(el("button", { type: "submit" }, "Send"));
+  var offForm = el("form", { "class": "or-offline" });
+  offForm.appendChild(el("div", { "class": "or-status" }, "Nobody is available right now. Leave a message and we will email you."));
+  var offEmail = el("input", { name: "email", type: "email", placeholder: "Your email", required: "required" });
+  var offText = el("textarea", { name: "text", rows: "2", placeholder: "Your message", required: "required" });
+  offForm.appendChild(offEmail); offForm.appendChild(offText);
+  offForm.appendChild(el("button", { type: "submit" }, "Send"));
+  panel.appendChild(log); panel.appendChild(status); panel.appendChild(chatForm); panel.appendChild(offForm);
+  root.appendChild(panel); root.appendChild(toggle);
+  panel.style.display = data.open === "true" || cfg.open ? "flex" : "none";
+  toggle.onclick = function () { panel.style.display = panel.style.display === "none" ? "flex" : "none"; markRead(); };
+  (document.body || document.documentElement).appendChild(root);
+
+  function render(frame, pending) {
+    var key = frame.event_id || frame.client_message_id;
+    var node = shown[frame.client_message_id] || shown[key];
+    if (!node) {
+      node = el("div", { "class": "or-msg or-" + frame.direction });
+      log.appendChild(node);
+    }
+    node.textContent = frame.text;
+    node.classList.toggle("or-pending", !!pending);
+    if (frame.event_id) node.setAttribute("data-event-id", frame.event_id);
+    if (frame.client_message_id) shown[frame.client_message_id] = node;
+    if (frame.event_id) shown[frame.event_id] = node;
+    if (frame.direction === "agent" && frame.event_id && !frame.read) unread.push(frame.event_id);
+    log.scrollTop = log.scrollHeight;
+  }
+  function markRead() {
+    if (!unread.length || panel.style.display === "none" || document.hidden) return;
+    send({ type: "read", event_ids: unread.splice(0, 100) });
+  }
+  function showForms() {
+    chatForm.style.display = available ? "flex" : "none";
+    offForm.style.display = available ? "none" : "flex";
+  }
+  function send(frame) {
+    if (ws && ws.readyState === 1) { ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+  function queue(frame) {
+    var outbox = load(OUTBOX_KEY, []);
+    outbox.push(frame); save(OUTBOX_KEY, outbox);
+    render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id }, true);
+    send(frame);
+  }
+  function flush() {
+    load(OUTBOX_KEY, []).forEach(function (frame) {
+      render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id }, true);
+      send(frame);
+    });
+  }
+  function acked(clientId, eventId) {
+    save(OUTBOX_KEY, load(OUTBOX_KEY, []).filter(function (f) { return f.client_message_id !== clientId; }));
+    var node = shown[clientId];
+    if (node) { node.classList.remove("or-pending"); node.setAttribute("data-event-id", eventId); shown[eventId] = node; }
+  }
+
+  chatForm.onsubmit = function (e) {
+    e.preventDefault();
+    var text = input.value.trim(); if (!text) return;
+    input.value = "";
+    queue({ type: "message", client_message_id: newId(), text: text });
+  };
+  offForm.onsubmit = function (e) {
+    e.preventDefault();
+    var text = offText.value.trim(); if (!text) return;
+    queue({ type: "offline_form", client_message_id: newId(), text: text, email: offEmail.value.trim(), name: opts.name });
+    offText.value = "";
+  };
+  var typingSent = false;
+  input.oninput = function () {
+    if (!typingSent) { typingSent = true; send({ type: "typing", state: true });
+      setTimeout(function () { typingSent = false; send({ type: "typing", state: false }); }, 3000); }
+  };
+  document.addEventListener("visibilitychange", markRead);
+
+  function connect() {
+    ws = new WebSocket(wsUrl);
+    ws.onopen = function () {
+      var hello = { type: "hello", visitor_token: load(TOKEN_KEY, null), site: opts.site };
+      if (opts.identifier) { hello.identifier = opts.identifier; hello.identity_hash = opts.identityHash; }
+      if (opts.name) hello.name = opts.name;
+      if (opts.email) hello.email = opts.email;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = function (event) {
+      var frame = JSON.parse(event.data);
+      if (frame.type === "welcome") {
+        backoff = 500;
+        save(TOKEN_KEY, frame.visitor_token);
+        (frame.history || []).forEach(function (m) { m.read = true; render(m, false); });
+        available = frame.agents_available; showForms();
+        status.textContent = available ? "" : "We are away";
+        flush();
+      } else if (frame.type === "ack") {
+        acked(frame.client_message_id, frame.event_id);
+      } else if (frame.type === "message") {
+        render(frame, false); markRead();
+      } else if (frame.type === "presence") {
+        available = frame.agents_available; showForms();
+        status.textContent = available ? "" : "We are away";
+      } else if (frame.type === "typing") {
+        status.textContent = frame.state ? "Agent is typing…" : "";
+      } else if (frame.type === "error") {
+        status.textContent = "Error: " + frame.detail;
+        if (frame.code === "unavailable") setTimeout(flush, backoff);
+      }
+    };
+    ws.onclose = function () {
+      status.textContent = "Reconnecting…";
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+  window.__omnirouteChat = { send: function (text) { queue({ type: "message", client_message_id: newId(), text: text }); } };
+  showForms();
+  connect();
+})();
