@@ -1,12 +1,14 @@
 """The Kafka producer the ingress owns and injects into connectors as a publish capability.
 
 acks=all and enable_idempotence=True; :meth:`KafkaPublisher.publish` returns only
-once every record is acknowledged. The producer's ``request_timeout_ms`` equals
-``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``, so when Kafka is unreachable a pending batch
-*expires* (and is dropped) at the moment the caller gets
-:class:`PublishUnavailable`: a record answered 503 is never written later behind
-the provider's back, and the provider's retry is the only copy. When Kafka is down
-at start-up the producer is started lazily by the next publish.
+once every record is acknowledged. When a publish fails
+(Kafka unreachable, no acknowledgement within ``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``)
+the producer is *abandoned*: its sender task is cancelled, its pending batches are
+failed and its connections closed, so a record answered 503 is never written later
+behind the provider's back (aiokafka would otherwise retry an in-flight batch once
+the broker is back, and the provider's retry would be a second copy). The next
+publish starts a fresh producer (a new idempotent producer id). When Kafka is down
+at start-up the producer is likewise started lazily by the next publish.
 """
 
 from __future__ import annotations
@@ -76,25 +78,26 @@ class KafkaPublisher:
         if not events:
             return
         producer = await self._ensure()
-        try:
+        async def send_all() -> None:
             futures = [
                 await producer.send(self._topic(e), e.to_json_bytes(), key=e.kafka_key.encode())
                 for e in events
             ]
-            # the batch expires at request_timeout_ms; the margin only guards a stuck client
-            await asyncio.wait_for(asyncio.gather(*futures),
-                                   self.settings.ingress_publish_timeout * 2 + 1)
+            await asyncio.gather(*futures)
+
+        try:
+            await asyncio.wait_for(send_all(), self.settings.ingress_publish_timeout)
         except (KafkaError, TimeoutError) as exc:
             log.warning("publish_failed", error=repr(exc), events=len(events))
-            if not isinstance(exc, TimeoutError) and getattr(exc, "retriable", True) is False:
-                await self._reset()
+            await self._abandon(producer)
             raise PublishUnavailable(f"Kafka did not acknowledge the write: {exc!r}") from exc
 
-    async def _reset(self) -> None:
+    async def _abandon(self, producer: AIOKafkaProducer) -> None:
+        """Drop ``producer`` without delivering anything it still holds."""
         async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            asyncio.get_running_loop().create_task(_quietly_stop(producer))
+            if self._producer is producer:
+                self._producer = None
+        await _abandon(producer)
 
     async def stop(self) -> None:
         """Flush and stop the producer."""
@@ -111,3 +114,20 @@ async def _quietly_stop(producer: AIOKafkaProducer) -> None:
         log.debug("producer_stop_failed", error=repr(exc))
 
 
+
+
+async def _abandon(producer: AIOKafkaProducer) -> None:
+    """Stop a producer *without* flushing: cancel its sender, fail what it holds, disconnect.
+
+    aiokafka has no public "close without flush"; these are its own close steps
+    minus the accumulator drain (``AIOKafkaProducer.stop`` waits for the drain).
+    """
+    sender = getattr(producer, "_sender", None)
+    try:
+        if sender is not None:
+            await sender.close()
+        producer._message_accumulator.fail_all(PublishUnavailable("producer abandoned"))
+        producer._closed = True
+        await producer.client.close()
+    except (KafkaError, OSError, asyncio.CancelledError) as exc:
+        log.debug("producer_abandon_failed", error=repr(exc))
