@@ -11,7 +11,7 @@ cd "$root"
 
 # System packages: one list, installed only when something is missing. A JDK or
 # Maven already on PATH (not from Debian) counts as present.
-APT_PACKAGES=(default-jre-headless:java maven:mvn prometheus:promtool)
+APT_PACKAGES=(default-jre-headless:java maven:mvn prometheus:promtool chromium:chromium)
 missing=()
 for entry in "${APT_PACKAGES[@]}"; do
   pkg="${entry%%:*}" cmd="${entry#*:}"

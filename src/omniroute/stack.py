@@ -34,6 +34,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("worker", ("worker",)),
     Component("monitor", ("monitor",)),
     Component("sink", ("sink",)),
+    Component("gateway", ("gateway",), http_port="gateway_port"),
     Component("ingress", ("ingress",), http_port="ingress_port"),
     Component("delivery", ("delivery",)),
 )

@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "omniroute.cli.ops",
     "omniroute.cli.sink",
     "omniroute.cli.customers",
+    "omniroute.cli.gateway",
+    "omniroute.cli.agents",
     "omniroute.cli.ingress",
     "omniroute.cli.delivery",
 )

@@ -1,0 +1,287 @@
+"""The gateway's HTTP + WebSocket application (aiohttp): a thin shell over commands and queries.
+
+Reads come from PostgreSQL (history, written by the sink); every write is an
+event published to Kafka (acks=all) and answered 202 once Kafka has it.
+An agent reads and writes only the conversations assigned to them; a
+supervisor, all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from aiohttp import WSMsgType, web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+from pydantic import BaseModel, ValidationError
+
+from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope
+from omniroute.gateway import queries
+from omniroute.gateway.auth import Principal, bearer_token, hash_token
+from omniroute.gateway.commands import (
+    ConversationRef,
+    NoteRequest,
+    OfferAnswer,
+    PresenceRequest,
+    ReplyRequest,
+    ResolveRequest,
+    TagsRequest,
+    TransferRequest,
+    agent_event,
+    conversation_event,
+    reply_message,
+)
+from omniroute.gateway.openapi import document
+from omniroute.gateway.problems import (
+    ApiProblem,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
+from omniroute.gateway.stream import SUPERVISORS, Fanout
+from omniroute.observability.health import Health
+from omniroute.observability.metrics import metrics_handler
+from omniroute.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
+                   ["route", "status"])
+PUBLISHED = Counter("omniroute_gateway_events_published_total",
+                    "Events the gateway published, by topic.", ["topic"])
+B = TypeVar("B", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer ApiProblems with their status and JSON body; count every request."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    try:
+        response = await handler(request)
+    except ApiProblem as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = web.json_response(exc.body, status=exc.status, headers=headers)
+    except web.HTTPException as exc:
+        REQUESTS.labels(route, str(exc.status)).inc()
+        raise
+    REQUESTS.labels(route, str(response.status)).inc()
+    return response
+
+
+@dataclass
+class Gateway:
+    """The gateway's dependencies, injected by the composition root (``omniroute gateway``)."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    fanout: Fanout
+
+    # -- plumbing ------------------------------------------------------------------------
+    async def who(self, request: web.Request) -> Principal:
+        """The authenticated caller, or 401."""
+        token = bearer_token(request.headers.get("Authorization"), request.query.get("token"))
+        found = await queries.principal(self.pool, hash_token(token))
+        if found is None:
+            raise Unauthorized("unknown or revoked token")
+        return found
+
+    async def body(self, request: web.Request, model: type[B]) -> B:
+        """The request body validated as ``model``, or 400 naming each problem."""
+        try:
+            raw = await request.json() if request.can_read_body else {}
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not JSON: {exc.msg}") from exc
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+            raise BadRequest(details) from exc
+
+    async def conversation(self, request: web.Request, who: Principal) -> ConversationRef:
+        """The conversation in the path, if it exists and the caller may act on it."""
+        cid = request.match_info["conversation_id"]
+        ref = await queries.conversation_ref(self.pool, cid)
+        if ref is None:
+            raise NotFound(f"no conversation {cid!r}")
+        if not who.supervisor and await queries.holder(self.pool, cid) != who.agent_id:
+            raise Forbidden(f"conversation {cid!r} is not assigned to you")
+        return ref
+
+    async def publish(self, topic: str, key: str, event: Envelope) -> web.Response:
+        """Publish one event and answer 202 once Kafka acknowledged it."""
+        try:
+            await self.producer.send_and_wait(self.settings.topic(topic), event.to_json_bytes(),
+                                              key=key.encode())
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not take the event: {exc}; retry") from exc
+        PUBLISHED.labels(topic).inc()
+        return web.json_response({"event_id": event.event_id, "topic": topic}, status=202)
+
+    async def agent_says(self, who: Principal, kind: AgentEventKind,
+                         **fields: Any) -> web.Response:
+        event = agent_event(who, kind, self.settings.workspace, **fields)
+        return await self.publish("omniroute.agent-events.v1", who.agent_id, event)
+
+    # -- handlers --------------------------------------------------------------------------
+    async def me(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        return web.json_response({"agent_id": who.agent_id, "role": who.role.value})
+
+    async def presence(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        body = await self.body(request, PresenceRequest)
+        return await self.agent_says(who, AgentEventKind.PRESENCE, presence=body.presence)
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        return await self.agent_says(await self.who(request), AgentEventKind.HEARTBEAT)
+
+    async def offers(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        return web.json_response({"offers": await queries.pending_offers(self.pool, who.agent_id)})
+
+    async def answer_offer(self, request: web.Request, kind: AgentEventKind) -> web.Response:
+        who = await self.who(request)
+        body = await self.body(request, OfferAnswer)
+        offer_id = request.match_info["offer_id"]
+        owner = await queries.offer_owner(self.pool, offer_id)
+        if owner is not None and owner != who.agent_id:
+            raise Forbidden(f"offer {offer_id!r} was made to another agent")
+        return await self.agent_says(who, kind, offer_id=offer_id,
+                                     conversation_id=body.conversation_id, reason=body.reason)
+
+    async def accept(self, request: web.Request) -> web.Response:
+        return await self.answer_offer(request, AgentEventKind.ACCEPT)
+
+    async def decline(self, request: web.Request) -> web.Response:
+        return await self.answer_offer(request, AgentEventKind.DECLINE)
+
+    async def conversations(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        return web.json_response(
+            {"conversations": await queries.conversations_of(self.pool, who)})
+
+    async def conversation_detail(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        return web.json_response(await queries.conversation_view(self.pool, ref.conversation_id))
+
+    async def reply(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, ReplyRequest)
+        route = await queries.reply_route(self.pool, ref, body.channel)
+        if route is None:
+            raise BadRequest(
+                f"the customer has no known address on {body.channel.value}" if body.channel
+                else "the conversation has no inbound message to reply to yet")
+        message = reply_message(who, ref, route, body)
+        return await self.publish("omniroute.outbound.v1", ref.conversation_id, message)
+
+    async def note(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, NoteRequest)
+        event = conversation_event(who, ConversationEventKind.NOTE_ADDED, ref, note=body.text)
+        return await self.publish("omniroute.conversations.v1", ref.conversation_id, event)
+
+    async def tag(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, TagsRequest)
+        event = conversation_event(who, ConversationEventKind.TAGGED, ref, tags=body.tags)
+        return await self.publish("omniroute.conversations.v1", ref.conversation_id, event)
+
+    async def transfer(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, TransferRequest)
+        return await self.agent_says(
+            who, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
+            target_agent_id=body.target_agent_id, target_pool=body.target_pool,
+            reason=body.reason)
+
+    async def resolve(self, request: web.Request) -> web.Response:
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, ResolveRequest)
+        return await self.agent_says(who, AgentEventKind.RESOLVE,
+                                     conversation_id=ref.conversation_id, reason=body.reason)
+
+    async def canned(self, request: web.Request) -> web.Response:
+        await self.who(request)
+        return web.json_response({"canned_responses": await queries.canned_responses(
+            self.pool, self.settings.workspace)})
+
+    async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        """WebSocket: a snapshot, then every assignment event of the agent as it happens."""
+        who = await self.who(request)
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        key = SUPERVISORS if who.supervisor else who.agent_id
+        queue = self.fanout.subscribe(key)
+        pump = asyncio.create_task(self._pump(queue, ws))
+        try:
+            await ws.send_json({
+                "type": "snapshot",
+                "offers": await queries.pending_offers(self.pool, who.agent_id),
+                "conversations": await queries.conversations_of(self.pool, who),
+            })
+            async for message in ws:
+                if message.type == WSMsgType.TEXT and message.data == '{"type":"heartbeat"}':
+                    await self.agent_says(who, AgentEventKind.HEARTBEAT)
+        finally:
+            pump.cancel()
+            self.fanout.unsubscribe(key, queue)
+        return ws
+
+    async def _pump(self, queue: asyncio.Queue[Any], ws: web.WebSocketResponse) -> None:
+        while not ws.closed:
+            event = await queue.get()
+            await ws.send_json({"type": "assignment",
+                                "event": event.model_dump(mode="json", exclude_none=True)})
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        return web.json_response(document())
+
+    async def index(self, _request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+
+def build_app(gateway: Gateway, health: Health) -> web.Application:
+    """The aiohttp application with every route of the API and the console."""
+    app = web.Application(middlewares=[problems])
+    g = gateway
+    api = "/api/v1"
+    app.router.add_get(f"{api}/me", g.me)
+    app.router.add_post(f"{api}/presence", g.presence)
+    app.router.add_post(f"{api}/heartbeat", g.heartbeat)
+    app.router.add_get(f"{api}/offers", g.offers)
+    app.router.add_post(f"{api}/offers/{{offer_id}}/accept", g.accept)
+    app.router.add_post(f"{api}/offers/{{offer_id}}/decline", g.decline)
+    app.router.add_get(f"{api}/conversations", g.conversations)
+    app.router.add_get(f"{api}/conversations/{{conversation_id}}", g.conversation_detail)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/replies", g.reply)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/notes", g.note)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/tags", g.tag)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/transfer", g.transfer)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/resolve", g.resolve)
+    app.router.add_get(f"{api}/canned-responses", g.canned)
+    app.router.add_get(f"{api}/stream", g.stream)
+    app.router.add_get("/openapi.json", g.openapi)
+    app.router.add_get("/metrics", metrics_handler)
+    health.mount(app)
+    app.router.add_get("/", g.index)
+    app.router.add_static("/console/", STATIC)
+    return app

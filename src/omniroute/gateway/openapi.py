@@ -1,0 +1,131 @@
+"""The gateway's OpenAPI 3.1 document, generated from the request models and a route table.
+
+Served at ``/openapi.json``; a test checks every API route of the application
+is described here, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from omniroute import __version__
+from omniroute.gateway.commands import (
+    NoteRequest,
+    OfferAnswer,
+    PresenceRequest,
+    ReplyRequest,
+    ResolveRequest,
+    TagsRequest,
+    TransferRequest,
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented route."""
+
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    accepted: bool = False  # 202: the write is an event on Kafka
+    conversation: bool = False  # 403/404 on someone else's / an unknown conversation
+
+
+OPERATIONS = (
+    Operation("get", "/api/v1/me", "Who the token belongs to (agent id and role)."),
+    Operation("post", "/api/v1/presence", "Set presence (AgentEvent presence).", PresenceRequest,
+              accepted=True),
+    Operation("post", "/api/v1/heartbeat", "Heartbeat (AgentEvent heartbeat).", accepted=True),
+    Operation("get", "/api/v1/offers", "Offers to this agent not yet answered, ended or expired."),
+    Operation("post", "/api/v1/offers/{offer_id}/accept", "Accept an offer (AgentEvent accept).",
+              OfferAnswer, accepted=True),
+    Operation("post", "/api/v1/offers/{offer_id}/decline",
+              "Decline an offer (AgentEvent decline).", OfferAnswer, accepted=True),
+    Operation("get", "/api/v1/conversations",
+              "Conversations assigned to the agent (supervisors: every open one)."),
+    Operation("get", "/api/v1/conversations/{conversation_id}",
+              "The conversation, its messages on every channel, notes, the customer's profile "
+              "and past conversations.", conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/replies",
+              "Reply (OutboundMessage) on the customer's last channel unless `channel` is given.",
+              ReplyRequest, accepted=True, conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/notes",
+              "Add an internal note (ConversationEvent note_added).", NoteRequest,
+              accepted=True, conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/tags",
+              "Tag the conversation (ConversationEvent tagged).", TagsRequest, accepted=True,
+              conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/transfer",
+              "Transfer to an agent or pool (AgentEvent transfer).", TransferRequest,
+              accepted=True, conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/resolve",
+              "Resolve (AgentEvent resolve).", ResolveRequest, accepted=True, conversation=True),
+    Operation("get", "/api/v1/canned-responses", "The workspace's canned responses."),
+    Operation("get", "/api/v1/stream",
+              "WebSocket (token in `?token=`): a snapshot of offers and conversations, then "
+              "every AssignmentEvent for this agent as JSON `{type: assignment, event}`; send "
+              '`{"type":"heartbeat"}` to heartbeat.'),
+)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    def error(text: str) -> dict[str, Any]:
+        return {"description": text, "content": {"application/json": {"schema": ERROR}}}
+
+    ok = ({"202": {"description": "Accepted: the event is on Kafka.", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}}}
+        if op.accepted else {"200": {"description": "OK"}})
+    responses = {**ok, "401": error("Missing, unknown or revoked token.")}
+    if op.body is not None:
+        responses["400"] = error("The body is not valid; the message names each problem.")
+    if op.conversation:
+        responses["403"] = error("The conversation is not assigned to this agent.")
+        responses["404"] = error("No such conversation.")
+    if "offer_id" in op.path:
+        responses["403"] = error("The offer was made to another agent.")
+    if op.accepted:
+        responses["503"] = error("Kafka did not take the event; retry.")
+    return responses
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document."""
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+        "Accepted": {"type": "object", "properties": {
+            "event_id": {"type": "string"}, "topic": {"type": "string"}}},
+    }
+    for op in OPERATIONS:
+        entry: dict[str, Any] = {"summary": op.summary, "responses": _responses(op),
+                                 "security": [{"bearer": []}]}
+        params = [p.strip("{}") for p in op.path.split("/") if p.startswith("{")]
+        if params:
+            entry["parameters"] = [{"name": p, "in": "path", "required": True,
+                                    "schema": {"type": "string"}} for p in params]
+        if op.body is not None:
+            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[op.body.__name__] = schema
+            entry["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        paths.setdefault(op.path, {})[op.method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "omniroute agent gateway", "version": __version__,
+                 "description": "Agent apps: presence, offers, conversations, replies. Every "
+                                "write is published to Kafka and answered 202."},
+        "servers": [{"url": "http://127.0.0.1:8081"}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "Issued by `omniroute agents token AGENT_ID`."}}},
+    }

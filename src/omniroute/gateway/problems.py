@@ -1,0 +1,64 @@
+"""The gateway's errors: each one a precise HTTP status and a JSON body saying why.
+
+    RejectedInput
+    └── ApiProblem            status + code + message
+        ├── BadRequest        400 the body or a parameter is invalid
+        ├── Unauthorized      401 no token, or not a valid one
+        ├── Forbidden         403 valid token, but not allowed (not your conversation)
+        ├── NotFound          404 no such conversation or offer
+        └── Unavailable       503 Kafka or PostgreSQL cannot take the request now
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.errors import RejectedInput
+
+
+class ApiProblem(RejectedInput):
+    """An error the API answers with; ``body`` is what the client receives."""
+
+    status = 500
+    code = "error"
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON error document."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(ApiProblem):
+    """400."""
+
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ApiProblem):
+    """401."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiProblem):
+    """403."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiProblem):
+    """404."""
+
+    status = 404
+    code = "not_found"
+
+
+class Unavailable(ApiProblem):
+    """503."""
+
+    status = 503
+    code = "unavailable"
+    retriable = True

@@ -1,0 +1,167 @@
+"""What the gateway reads from PostgreSQL (written there by the sink), and nothing it writes.
+
+The only rows the gateway changes directly are admin data: agent tokens and
+canned responses (see :mod:`omniroute.gateway.admin`). Conversation state is
+read here and changed only through Kafka events.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from omniroute.contract import Channel
+from omniroute.gateway.auth import Principal, Role
+from omniroute.gateway.commands import ConversationRef, Route
+
+
+def _plain(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    row = dict(record)
+    for key, value in row.items():
+        if key in ("content", "triage", "decision") and isinstance(value, str):
+            row[key] = json.loads(value)
+        elif hasattr(value, "isoformat"):
+            row[key] = value.isoformat()
+    return row
+
+
+def _plain_all(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [r for r in (_plain(x) for x in records) if r is not None]
+
+
+async def principal(pool: asyncpg.Pool, token_hash: str) -> Principal | None:
+    """The agent a token belongs to, unless unknown or revoked."""
+    row = await pool.fetchrow(
+        "SELECT agent_id, role FROM agent_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash)
+    return Principal(row["agent_id"], Role(row["role"])) if row else None
+
+
+async def conversation_ref(pool: asyncpg.Pool, conversation_id: str) -> ConversationRef | None:
+    """The conversation's customer and workspace, or None when history has no such one."""
+    row = await pool.fetchrow(
+        "SELECT conversation_id, customer_id, workspace FROM conversations "
+        "WHERE conversation_id = $1", conversation_id)
+    return ConversationRef(row["conversation_id"], row["customer_id"], row["workspace"]) \
+        if row else None
+
+
+async def holder(pool: asyncpg.Pool, conversation_id: str) -> str | None:
+    """The agent the conversation is assigned to now, if any."""
+    value: str | None = await pool.fetchval(
+        "SELECT agent_id FROM conversation_assignments "
+        "WHERE conversation_id = $1 AND state = 'assigned'", conversation_id)
+    return value
+
+
+async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:
+    """The conversation, its messages on every channel, notes, customer and past conversations."""
+    conv = _plain(await pool.fetchrow(
+        "SELECT * FROM conversations WHERE conversation_id = $1", conversation_id))
+    assert conv is not None
+    customer_id = conv["customer_id"]
+    messages = _plain_all(await pool.fetch(
+        """SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
+                  m.sender_name, m.content,
+                  (SELECT d.state FROM delivery_statuses d
+                    WHERE d.outbound_event_id = m.message_id
+                       OR (m.provider_message_id IS NOT NULL
+                           AND d.provider_message_id = m.provider_message_id)
+                    ORDER BY d.rank DESC LIMIT 1) AS delivery_state,
+                  (SELECT coalesce(jsonb_agg(to_jsonb(a) - 'message_id' - 'created_at'), '[]')
+                     FROM attachments a WHERE a.message_id = m.message_id) AS attachments
+           FROM messages m WHERE m.conversation_id = $1 ORDER BY m.created_at, m.message_id""",
+        conversation_id))
+    for message in messages:
+        if isinstance(message.get("attachments"), str):
+            message["attachments"] = json.loads(message["attachments"])
+    return {
+        "conversation": conv,
+        "customer": _plain(await pool.fetchrow(
+            "SELECT customer_id, display_name, first_seen_at, last_seen_at FROM customers "
+            "WHERE customer_id = $1", customer_id)),
+        "addresses": _plain_all(await pool.fetch(
+            "SELECT channel, address, display_name, last_seen_at FROM customer_addresses "
+            "WHERE customer_id = $1 ORDER BY last_seen_at DESC", customer_id)),
+        "messages": messages,
+        "notes": _plain_all(await pool.fetch(
+            "SELECT agent_id, note, created_at FROM conversation_notes "
+            "WHERE conversation_id = $1 ORDER BY created_at", conversation_id)),
+        "past_conversations": _plain_all(await pool.fetch(
+            """SELECT conversation_id, status, channel, opened_at, resolved_at, tags
+               FROM conversations WHERE customer_id = $1 AND conversation_id <> $2
+               ORDER BY opened_at DESC LIMIT 50""", customer_id, conversation_id)),
+    }
+
+
+async def reply_route(pool: asyncpg.Pool, ref: ConversationRef,
+                      channel: Channel | None) -> Route | None:
+    """Where a reply goes: the latest inbound message of the conversation (on ``channel``).
+
+    With a chosen channel the conversation has never used, the customer's latest
+    inbound message on that channel in any conversation gives the address.
+    """
+    sql = """SELECT channel, sender, channel_account FROM messages
+             WHERE {where} AND direction = 'inbound' AND sender IS NOT NULL
+               AND channel_account IS NOT NULL AND ($2::text IS NULL OR channel = $2)
+             ORDER BY created_at DESC LIMIT 1"""
+    wanted = channel.value if channel else None
+    row = await pool.fetchrow(sql.format(where="conversation_id = $1"),
+                              ref.conversation_id, wanted)
+    if row is None and channel is not None:
+        row = await pool.fetchrow(sql.format(where="customer_id = $1"), ref.customer_id, wanted)
+    if row is None:
+        return None
+    return Route(Channel(row["channel"]), row["sender"], row["channel_account"])
+
+
+async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
+    """The conversations an agent holds (a supervisor: every open one)."""
+    base = """SELECT c.conversation_id, c.customer_id, c.status, c.channel, c.opened_at,
+                     c.last_message_at, c.tags, h.agent_id AS assigned_to,
+                     cu.display_name AS customer_name
+              FROM conversations c
+              LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
+                AND h.state = 'assigned'
+              LEFT JOIN customers cu ON cu.customer_id = c.customer_id"""
+    if who.supervisor:
+        rows = await pool.fetch(base + " WHERE c.status = 'open' "
+                                "ORDER BY c.last_message_at DESC NULLS LAST LIMIT 200")
+    else:
+        rows = await pool.fetch(base + " WHERE h.agent_id = $1 "
+                                "ORDER BY c.last_message_at DESC NULLS LAST", who.agent_id)
+    return _plain_all(rows)
+
+
+async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
+    """Offers to the agent that are neither answered, ended nor expired."""
+    return _plain_all(await pool.fetch(
+        """SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
+                  a.expires_at, a.occurred_at
+           FROM assignments a
+           WHERE a.agent_id = $1 AND a.kind = 'offered'
+             AND (a.expires_at IS NULL OR a.expires_at > now())
+             AND NOT EXISTS (SELECT 1 FROM assignments b
+                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')
+             AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
+                             AND e.kind IN ('accept', 'decline'))
+           ORDER BY a.occurred_at""", agent_id))
+
+
+async def offer_owner(pool: asyncpg.Pool, offer_id: str) -> str | None:
+    """The agent an offer was made to, when history knows it."""
+    value: str | None = await pool.fetchval(
+        "SELECT agent_id FROM assignments WHERE offer_id = $1 AND kind = 'offered' LIMIT 1",
+        offer_id)
+    return value
+
+
+async def canned_responses(pool: asyncpg.Pool, workspace: str) -> list[dict[str, Any]]:
+    """The workspace's canned responses."""
+    return _plain_all(await pool.fetch(
+        "SELECT shortcut, text FROM canned_responses WHERE workspace = $1 ORDER BY shortcut",
+        workspace))

@@ -1,0 +1,181 @@
+"""The gateway against the real Kafka broker and PostgreSQL: auth, 403s, events out, live offers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+import asyncpg
+import pytest
+
+from harness.kafka import consume, produce
+from harness.ports import free_port
+from integration.history.factories import T0, added, assignment, inbound, opened
+from omniroute.contract import (
+    AgentEvent,
+    AssignmentKind,
+    Channel,
+    ConversationEvent,
+    OutboundMessage,
+    utcnow,
+)
+from omniroute.gateway.admin import create_token, set_canned_response
+from omniroute.gateway.auth import Role
+from omniroute.gateway.server import running_gateway
+from omniroute.history.store import write_batch
+from omniroute.settings import Settings
+
+
+@dataclass
+class Setup:
+    url: str
+    settings: Settings
+    tokens: dict[str, str]
+    http: aiohttp.ClientSession
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def call(self, method: str, path: str, who: str | None = None,
+                   json: object = None) -> tuple[int, dict[str, object]]:
+        async with self.http.request(method, f"{self.url}/api/v1{path}", json=json,
+                                     headers=self.auth(who) if who else None) as response:
+            return response.status, await response.json()
+
+
+@pytest.fixture
+async def gateway(topics: Settings, database_url: str) -> AsyncIterator[Setup]:
+    """A gateway over a history with conversation c1 (sms then whatsapp) assigned to a1."""
+    sms = inbound(1, text="parcel late")
+    wa = inbound(2, text="still waiting", channel=Channel.WHATSAPP, sender="whatsapp:+14155550100")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await write_batch(conn, [
+            ("conversations", opened("c1", "cust-1")), ("inbound", sms), ("inbound", wa),
+            ("conversations", added(sms, conversation="c1", customer="cust-1")),
+            ("conversations", added(wa, conversation="c1", customer="cust-1")),
+            ("assignments", assignment("a1", "c1"))])
+        tokens = {who: await create_token(conn, who, role) for who, role in
+                  (("a1", Role.AGENT), ("a2", Role.AGENT), ("boss", Role.SUPERVISOR))}
+        await set_canned_response(conn, "default", "thanks", "Thanks for waiting!")
+    finally:
+        await conn.close()
+    async with running_gateway(topics, database_url, port=free_port()) as running, \
+            aiohttp.ClientSession() as http:
+        yield Setup(running.url, topics, tokens, http)
+
+
+class TestAuthorization:
+    async def test_missing_or_unknown_tokens_are_401(self, gateway: Setup) -> None:
+        """No token, a malformed header and an unknown token are each refused with 401."""
+        status, body = await gateway.call("GET", "/me")
+        assert status == 401 and "missing bearer token" in body["error"]["message"]  # type: ignore[index]
+        async with gateway.http.get(f"{gateway.url}/api/v1/me",
+                                    headers={"Authorization": "Basic abc"}) as r:
+            assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+        gateway.tokens["ghost"] = "omr_nope"
+        assert (await gateway.call("GET", "/me", "ghost"))[0] == 401
+
+    async def test_an_agent_cannot_read_or_reply_to_another_agents_conversation(
+            self, gateway: Setup) -> None:
+        """a2 gets 403 on a1's conversation for reads and every write; nothing is published."""
+        for method, path, body in (
+                ("GET", "/conversations/c1", None),
+                ("POST", "/conversations/c1/replies", {"text": "hi"}),
+                ("POST", "/conversations/c1/notes", {"text": "x"}),
+                ("POST", "/conversations/c1/resolve", {})):
+            status, error = await gateway.call(method, path, "a2", body)
+            assert status == 403, path
+            assert error["error"]["message"] == "conversation 'c1' is not assigned to you"  # type: ignore[index]
+        out = await consume(gateway.settings.kafka_bootstrap,
+                            gateway.settings.topic("omniroute.outbound.v1"), 1, timeout=1)
+        assert out == []
+
+    async def test_the_holder_and_a_supervisor_read_the_unified_history(
+            self, gateway: Setup) -> None:
+        """a1 and the supervisor see both channels' messages; unknown ids are 404."""
+        for who in ("a1", "boss"):
+            status, view = await gateway.call("GET", "/conversations/c1", who)
+            assert status == 200
+            assert [(m["channel"], m["text"]) for m in view["messages"]] == [  # type: ignore[index,union-attr]
+                ("sms", "parcel late"), ("whatsapp", "still waiting")]
+        assert (await gateway.call("GET", "/conversations/nope", "a1"))[0] == 404
+        status, listing = await gateway.call("GET", "/conversations", "a2")
+        assert status == 200 and listing["conversations"] == []
+
+
+class TestWrites:
+    async def test_reply_goes_to_the_last_channel_unless_another_is_picked(
+            self, gateway: Setup) -> None:
+        """Default: WhatsApp (the latest inbound); channel=sms: the customer's SMS address."""
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                   {"text": "on it"}))[0] == 202
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                   {"text": "by sms", "channel": "sms"}))[0] == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 2)
+        sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
+        assert [(m.channel, m.recipient.value, m.text) for m in sent] == [
+            (Channel.WHATSAPP, "whatsapp:+14155550100", "on it"),
+            (Channel.SMS, "+14155550100", "by sms")]
+        assert all(m.author.id == "a1" and m.customer_id == "cust-1" for m in sent)
+
+    async def test_bad_bodies_are_400_with_the_problem_named(self, gateway: Setup) -> None:
+        """Empty text, an unknown field and a bad presence each name the field."""
+        status, body = await gateway.call("POST", "/conversations/c1/replies", "a1", {"text": ""})
+        assert status == 400 and body["error"]["message"].startswith("text:")  # type: ignore[index]
+        status, body = await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                          {"text": "x", "cc": "y"})
+        assert status == 400 and "cc: Extra inputs" in body["error"]["message"]  # type: ignore[index]
+        status, _ = await gateway.call("POST", "/presence", "a1", {"presence": "asleep"})
+        assert status == 400
+
+    async def test_notes_and_agent_actions_become_events(self, gateway: Setup) -> None:
+        """A note is a ConversationEvent; presence and resolve are AgentEvents."""
+        await gateway.call("POST", "/conversations/c1/notes", "a1", {"text": "VIP"})
+        await gateway.call("POST", "/presence", "a1", {"presence": "available"})
+        await gateway.call("POST", "/conversations/c1/resolve", "a1", {})
+        notes = await consume(gateway.settings.kafka_bootstrap,
+                              gateway.settings.topic("omniroute.conversations.v1"), 1)
+        note = ConversationEvent.from_json_bytes(notes[0].value)
+        assert (note.kind, note.note, note.customer_id) == ("note_added", "VIP", "cust-1")
+        actions = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.agent-events.v1"), 2)
+        events = [AgentEvent.from_json_bytes(r.value) for r in actions]
+        assert [(e.kind, e.agent_id) for e in events] == [("presence", "a1"), ("resolve", "a1")]
+
+
+class TestLiveOffers:
+    async def test_an_offer_arrives_on_the_agents_websocket_and_accept_is_published(
+            self, gateway: Setup) -> None:
+        """The router's offer reaches a1's socket; accepting it publishes an accept event."""
+        ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a1']}"
+        async with gateway.http.ws_connect(ws_url) as ws:
+            snapshot = await ws.receive_json(timeout=10)
+            assert snapshot["type"] == "snapshot"
+            assert [c["conversation_id"] for c in snapshot["conversations"]] == ["c1"]
+            offer = assignment("a1", "c9", AssignmentKind.OFFERED, offer="o-9",
+                               expires=utcnow() + timedelta(minutes=1), at=T0)
+            await produce(gateway.settings.kafka_bootstrap,
+                          gateway.settings.topic("omniroute.assignments.v1"),
+                          [(b"a1", offer.to_json_bytes())])
+            live = await ws.receive_json(timeout=20)
+            assert live["event"]["offer_id"] == "o-9" and live["event"]["kind"] == "offered"
+        status, _ = await gateway.call("POST", "/offers/o-9/accept", "a1",
+                                       {"conversation_id": "c9"})
+        assert status == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.agent-events.v1"), 1)
+        accept = AgentEvent.from_json_bytes(records[0].value)
+        assert (accept.kind, accept.offer_id, accept.conversation_id) == ("accept", "o-9", "c9")
+
+    async def test_openapi_describes_every_api_route(self, gateway: Setup) -> None:
+        """/openapi.json lists each /api/v1 route the application serves, and canned works."""
+        async with gateway.http.get(f"{gateway.url}/openapi.json") as r:
+            doc = await r.json()
+        assert "/api/v1/conversations/{conversation_id}/replies" in doc["paths"]
+        _, canned = await gateway.call("GET", "/canned-responses", "a2")
+        assert canned == {"canned_responses": [{"shortcut": "thanks",
+                                                "text": "Thanks for waiting!"}]}
