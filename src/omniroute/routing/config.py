@@ -1,0 +1,154 @@
+"""Routing configuration from TOML: pools, agents, skills, capacities and policies.
+
+The same plain-dict form travels in the pool streams as ``configure`` admin
+events, so a runtime change is an event in the log (versioned, replayable).
+See ``deploy/routing.example.toml`` for every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omniroute.errors import ConfigurationError
+from omniroute.routing.policy import (
+    AgentCapacity,
+    AgentProfile,
+    BusinessHours,
+    ChannelRule,
+    Overflow,
+    PoolPolicy,
+    RelaxStep,
+    Selection,
+)
+
+NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SCALARS = ("offer_timeout_s", "heartbeat_grace_s", "requeue_on_lost", "away_on_offer_timeout",
+           "wrap_up_timeout_s", "queue_cap", "ttl_s", "sticky_s", "transfer_pin_s",
+           "vip_boost", "negative_sentiment_boost", "negative_sentiment_below", "sla_s",
+           "sla_boost", "max_hops")
+
+
+@dataclass(frozen=True)
+class PoolRule:
+    """Choose a pool for a request that names none: every given condition must match."""
+
+    pool: str
+    channel: str | None = None
+    intent: str | None = None
+    language: str | None = None
+    skill: str | None = None
+
+    def matches(self, channel: str, intent: str | None, language: str | None,
+                skills: dict[str, int]) -> bool:
+        """Whether a request with these attributes goes to this rule's pool."""
+        return ((self.channel is None or self.channel == channel)
+                and (self.intent is None or self.intent == intent)
+                and (self.language is None or self.language == language)
+                and (self.skill is None or self.skill in skills))
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """The whole routing configuration: raw pool/agent tables plus pool-choice rules."""
+
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: tuple[PoolRule, ...] = ()
+    default_pool: str | None = None
+
+    def agent_pool(self, agent_id: str) -> str | None:
+        """The pool a configured agent belongs to."""
+        agent = self.agents.get(agent_id)
+        return str(agent["pool"]) if agent else None
+
+    def choose_pool(self, channel: str, intent: str | None, language: str | None,
+                    skills: dict[str, int]) -> str | None:
+        """The first matching rule's pool, else the default pool."""
+        for rule in self.rules:
+            if rule.matches(channel, intent, language, skills):
+                return rule.pool
+        return self.default_pool
+
+    def pool_document(self, pool: str) -> dict[str, Any]:
+        """What a ``configure`` admin event carries for one pool."""
+        agents = {a: spec for a, spec in sorted(self.agents.items()) if spec["pool"] == pool}
+        return {"policy": self.pools.get(pool, {}), "agents": agents}
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """A stable digest of a pool document: the same configuration is applied once."""
+    raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def _minutes(span: str) -> tuple[int, int]:
+    start, _, end = span.partition("-")
+    h1, m1 = (int(x) for x in start.split(":"))
+    h2, m2 = (int(x) for x in end.split(":"))
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+def parse_policy(pool: str, raw: dict[str, Any]) -> PoolPolicy:
+    """A :class:`PoolPolicy` from its TOML table (raises ValueError/KeyError/TypeError)."""
+    kwargs: dict[str, Any] = {k: raw[k] for k in SCALARS if k in raw}
+    if "selection" in raw:
+        kwargs["selection"] = Selection(raw["selection"])
+    if "overflow" in raw:
+        kwargs["overflow"] = Overflow(float(raw["overflow"]["after_s"]), raw["overflow"]["pool"])
+    kwargs["relaxation"] = tuple(
+        RelaxStep(float(s["after_s"]), int(s.get("lower_by", 0)), tuple(s.get("drop", ())),
+                  bool(s.get("drop_all", False))) for s in raw.get("relaxation", ()))
+    if "business_hours" in raw:
+        hours = raw["business_hours"]
+        weekly = {i: tuple(_minutes(span) for span in hours.get(day, ()))
+                  for i, day in enumerate(WEEKDAYS)}
+        kwargs["business_hours"] = BusinessHours(hours.get("timezone", "UTC"), weekly)
+        kwargs["business_hours"].is_open(0.0)  # fails now on an unknown time zone
+    return PoolPolicy(pool=pool, **kwargs)
+
+
+def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
+    """An :class:`AgentProfile` from its TOML table."""
+    channels = {ch: ChannelRule(int(r.get("weight", 1)), r.get("cap"))
+                for ch, r in raw.get("channels", {}).items()}
+    return AgentProfile(agent_id, raw["pool"], AgentCapacity(int(raw.get("capacity", 1)), channels),
+                        {k: int(v) for k, v in raw.get("skills", {}).items()},
+                        bool(raw.get("auto_accept", False)))
+
+
+def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingConfig:
+    """Validate a whole configuration document; errors name the table at fault."""
+    pools = raw.get("pools", {})
+    agents = raw.get("agents", {})
+    routing = raw.get("routing", {})
+    try:
+        for name, table in pools.items():
+            if not NAME.match(name):
+                raise ValueError(f"pool name {name!r} must match {NAME.pattern}")
+            parse_policy(name, table)
+        for name, table in agents.items():
+            profile = parse_agent(name, table)
+            if profile.pool not in pools:
+                raise ValueError(f"agent {name!r} is in undefined pool {profile.pool!r}")
+        rules = tuple(PoolRule(**rule) for rule in routing.get("rules", ()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"{source}: {exc}",
+                                 hint="see deploy/routing.example.toml") from exc
+    default = routing.get("default_pool") or (next(iter(pools)) if len(pools) == 1 else None)
+    return RoutingConfig(pools=pools, agents=agents, rules=rules, default_pool=default)
+
+
+def load_config(path: Path) -> RoutingConfig:
+    """Read and validate a TOML routing configuration file."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read routing configuration {path}: {exc}") from exc
+    return parse_config(raw, str(path))

@@ -1,0 +1,234 @@
+"""The router's stream processor: two exactly-once aiokafka loops around the pure core.
+
+1. **Repartition**: routing requests (key conversation) and agent events (key
+   agent) are stamped with the time and rewritten to one ordered stream per
+   pool (``omniroute.internal.routing-pool-events``, key pool).
+2. **Decide**: each pool-stream partition is folded through
+   :func:`omniroute.routing.engine.decide`; decisions go out as assignments,
+   conversation events and forwarded pool records.
+
+Each loop is consume-transform-produce in one Kafka transaction: outputs and
+the consumer offsets commit together or not at all. A pool's state is the fold
+of its stream, so after a crash it is rebuilt by replaying the stream up to the
+committed offset (deterministic core) and nothing is published twice or lost.
+Ticks are written into the pool stream by the decide loop, so time is in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from omniroute.observability.logs import get_logger
+from omniroute.routing import metrics
+from omniroute.routing.config import RoutingConfig
+from omniroute.routing.engine import decide, new_pool
+from omniroute.routing.events import Decision
+from omniroute.routing.policy import PoolPolicy
+from omniroute.routing.shell import PoisonRecord, dead_letter, translate_input
+from omniroute.routing.state import PoolState
+from omniroute.routing.wire import (
+    POOL_TOPIC,
+    Record,
+    configure_record,
+    outputs,
+    pool_record,
+    to_core,
+)
+from omniroute.settings import Settings
+
+log = get_logger("omniroute.router")
+AGENT_EVENTS = "omniroute.agent-events.v1"
+REQUESTS = "omniroute.internal.routing-requests"
+
+
+class Loop:
+    """One consume-transform-produce loop with a transactional producer."""
+
+    def __init__(self, settings: Settings, name: str, topics: list[str], instance: str) -> None:
+        self.settings = settings
+        self.group = settings.topic(f"omniroute-router-{name}")
+        self.topics = [settings.topic(t) for t in topics]
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=self.group,
+            enable_auto_commit=False, isolation_level="read_committed",
+            auto_offset_reset="earliest", max_poll_records=500)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+            transactional_id=settings.topic(f"omniroute-router-{name}-{instance}"), linger_ms=2)
+
+    async def start(self, listener: ConsumerRebalanceListener | None = None) -> None:
+        """Connect; the transactional id fences (and aborts) any previous incarnation."""
+        await self.producer.start()
+        self.consumer.subscribe(self.topics, listener=listener)
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        """Disconnect (an open transaction is aborted by the broker)."""
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def commit(self, records: list[Record], offsets: dict[TopicPartition, int]) -> None:
+        """Publish ``records`` and the consumed offsets atomically."""
+        async with self.producer.transaction():
+            for topic, key, value in records:
+                await self.producer.send(self.settings.topic(topic), value, key=key)
+            if offsets:
+                await self.producer.send_offsets_to_transaction(offsets, self.group)
+
+
+async def publish_configuration(settings: Settings, config: RoutingConfig) -> None:
+    """Write every pool's configuration into its stream (applied once per fingerprint)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        for pool in sorted(config.pools):
+            topic, key, value = configure_record(pool, config.pool_document(pool), time.time())
+            await producer.send_and_wait(settings.topic(topic), value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def run_repartition(settings: Settings, config: RoutingConfig, instance: str,
+                          stop: asyncio.Event) -> None:
+    """Rewrite requests and agent events into per-pool streams until ``stop``."""
+    loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS], instance)
+    await loop.start()
+    try:
+        while not stop.is_set():
+            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            if not batch:
+                continue
+            out: list[Record] = []
+            offsets: dict[TopicPartition, int] = {}
+            now = time.time()
+            for tp, records in batch.items():
+                for record in records:
+                    out.extend(translate_input(settings, config, record, now))
+                offsets[tp] = records[-1].offset + 1
+            await loop.commit(out, offsets)
+    finally:
+        await loop.stop()
+
+
+class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Holds the pools of the pool-stream partitions this process owns."""
+
+    def __init__(self, settings: Settings, loop: Loop,
+                 on_decisions: Callable[[list[Decision]], None] = metrics.count) -> None:
+        self.settings = settings
+        self.loop = loop
+        self.pools: dict[TopicPartition, dict[str, PoolState]] = {}
+        self.on_decisions = on_decisions
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.pools.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            committed = await self.loop.consumer.committed(tp) or 0
+            self.pools[tp] = await self.restore(tp, committed)
+
+    async def restore(self, tp: TopicPartition, until: int) -> dict[str, PoolState]:
+        """Rebuild a partition's pools by replaying its committed inputs (no output)."""
+        pools: dict[str, PoolState] = {}
+        if until <= 0:
+            return pools
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                  group_id=None, enable_auto_commit=False,
+                                  isolation_level="read_committed", max_poll_records=2000)
+        await reader.start()
+        replayed = 0
+        try:
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            while await reader.position(tp) < until:
+                for records in (await reader.getmany(tp, timeout_ms=200)).values():
+                    for record in records:
+                        if record.offset < until:
+                            with contextlib.suppress(PoisonRecord):
+                                self.apply(pools, record)
+                            replayed += 1
+        finally:
+            await reader.stop()
+        log.info("router.restored", partition=tp.partition, inputs=replayed, pools=len(pools))
+        return pools
+
+    def apply(self, pools: dict[str, PoolState], record: ConsumerRecord) -> list[Decision]:
+        """Fold one pool-stream record into its pool; a record that fails is skipped the
+        same way on every replay (the core is deterministic) and dead-lettered once."""
+        try:
+            pool, event = to_core(record.value)
+            state = pools.get(pool)
+            if state is None:
+                state = pools[pool] = new_pool(PoolPolicy(pool=pool))
+            started = time.perf_counter()
+            _, decisions = decide(state, event)
+            metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
+            return decisions
+        except Exception as exc:
+            log.error("router.poison_record", partition=record.partition,
+                      offset=record.offset, error=str(exc))
+            raise PoisonRecord(exc) from exc
+
+    def ticks(self, now: float) -> list[Record]:
+        """A tick for every pool this process owns (time enters the log as events)."""
+        return [pool_record("tick", pool, now, f"tick:{pool}:{int(now * 1000)}", {})
+                for pools in self.pools.values() for pool in sorted(pools)]
+
+    def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> tuple[
+            list[Record], dict[TopicPartition, int], list[Decision]]:
+        """Decide a batch; returns records to publish, offsets to commit, decisions."""
+        out: list[Record] = []
+        offsets: dict[TopicPartition, int] = {}
+        made: list[Decision] = []
+        workspace = self.settings.workspace
+        for tp, records in batch.items():
+            pools = self.pools.setdefault(tp, {})
+            for record in records:
+                try:
+                    decisions = self.apply(pools, record)
+                except PoisonRecord as poison:
+                    out.append(dead_letter(record, poison.__cause__ or poison))
+                    continue
+                made.extend(decisions)
+                for decision in decisions:
+                    out.extend(outputs(decision, workspace))
+            offsets[tp] = records[-1].offset + 1
+        return out, offsets, made
+
+
+async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
+                     tick_interval: float = 1.0) -> None:
+    """Decide every pool of the owned partitions until ``stop``, ticking their clocks."""
+    loop = Loop(settings, "decide", [POOL_TOPIC], instance)
+    decider = Decider(settings, loop)
+    await loop.start(listener=decider)
+    last_tick = last_gauges = 0.0
+    try:
+        while not stop.is_set():
+            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            now = time.time()
+            ticks = decider.ticks(now) if now - last_tick >= tick_interval else []
+            if not batch and not ticks:
+                continue
+            out, offsets, made = decider.process(batch)
+            if ticks:
+                last_tick = now
+            await loop.commit(out + ticks, offsets)
+            decider.on_decisions(made)
+            if now - last_gauges >= 5.0:
+                last_gauges = now
+                for pools in decider.pools.values():
+                    for state in pools.values():
+                        metrics.observe_pool(state, now)
+    finally:
+        await loop.stop()

@@ -1,0 +1,155 @@
+"""The pool stream's records and the router's published events (pure translation).
+
+Pool stream (internal topic ``omniroute.internal.routing-pool-events``, key =
+pool): one JSON object per input, ``{"t": type, "pool", "at", "id", "body"}``.
+``at`` is stamped when the record enters the stream, so a replay sees the
+same clock. Decisions become AssignmentEvents (key agent id), ConversationEvents
+(key conversation id) and forwarded pool records, all with deterministic ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from omniroute.contract.agents import AgentEvent, AgentEventKind
+from omniroute.contract.assignments import AssignmentEvent, AssignmentKind
+from omniroute.contract.assignments import Decision as ContractDecision
+from omniroute.contract.conversations import ConversationEvent, ConversationEventKind
+from omniroute.routing import events as ev
+from omniroute.routing.config import fingerprint, parse_agent, parse_policy
+from omniroute.routing.events import AGENT_KINDS, CoreEvent, Decision, Kind
+from omniroute.routing.policy import AgentCapacity, ChannelRule
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+
+POOL_TOPIC = "omniroute.internal.routing-pool-events"
+Record = tuple[str, bytes, bytes]
+"""(topic before namespacing, key, value)."""
+
+
+def pool_record(kind: str, pool: str, at: float, event_id: str, body: dict[str, Any]) -> Record:
+    """One input for a pool's stream."""
+    value = {"t": kind, "pool": pool, "at": at, "id": event_id, "body": body}
+    return POOL_TOPIC, pool.encode(), json.dumps(value, separators=(",", ":")).encode()
+
+
+def request_record(request: RoutingRequest, pool: str, at: float) -> Record:
+    """A RoutingRequest as a route/update/cancel input of ``pool``."""
+    body: dict[str, Any] = {"work_id": request.conversation_id}
+    if request.kind is RoutingRequestKind.CANCEL:
+        body["reason"] = request.reason or "canceled"
+        return pool_record("cancel", pool, at, request.event_id, body)
+    body.update(priority=request.priority, skills=dict(request.skills), vip=request.vip,
+                sentiment=request.sentiment)
+    if request.kind is RoutingRequestKind.UPDATE:
+        return pool_record("update", pool, at, request.event_id, body)
+    body.update(customer_id=request.customer_id, channel=request.channel.value,
+                last_agent=request.last_agent_id,
+                waiting_since=request.waiting_since.timestamp() if request.waiting_since else None)
+    return pool_record("route", pool, at, request.event_id, body)
+
+
+def agent_record(event: AgentEvent, pool: str, at: float) -> Record:
+    """An AgentEvent as an input of the agent's pool."""
+    return pool_record("agent", pool, at, event.event_id, event.model_dump(mode="json"))
+
+
+def configure_record(pool: str, document: dict[str, Any], at: float) -> Record:
+    """An admin ``configure`` input carrying a pool's whole configuration."""
+    digest = fingerprint(document)
+    return pool_record("configure", pool, at, f"cfg:{pool}:{digest}",
+                       {"document": document, "fingerprint": digest})
+
+
+def _agent_event(at: float, eid: str, e: AgentEvent) -> CoreEvent:
+    base = {"at": at, "event_id": eid, "agent_id": e.agent_id}
+    kind = e.kind
+    if kind is AgentEventKind.PRESENCE:
+        return ev.SetPresence(**base, presence=e.presence.value)  # type: ignore[union-attr]
+    if kind is AgentEventKind.HEARTBEAT:
+        return ev.Heartbeat(**base)
+    if kind is AgentEventKind.CAPACITY:
+        cap = e.capacity
+        rules = {ch.value: ChannelRule(r.weight, r.cap) for ch, r in cap.channels.items()}  # type: ignore[union-attr]
+        return ev.SetCapacity(**base, capacity=AgentCapacity(cap.total, rules),  # type: ignore[union-attr]
+                              auto_accept=e.auto_accept)
+    work = {"work_id": e.conversation_id}
+    if kind is AgentEventKind.ACCEPT:
+        return ev.Accept(**base, **work, offer_id=e.offer_id)
+    if kind is AgentEventKind.DECLINE:
+        return ev.Decline(**base, **work, offer_id=e.offer_id, reason=e.reason or "declined")
+    if kind is AgentEventKind.WRAP_UP:
+        return ev.WrapUp(**base, **work)
+    if kind is AgentEventKind.RESOLVE:
+        return ev.Resolve(**base, **work)
+    return ev.Transfer(**base, **work, target_agent=e.target_agent_id,
+                       target_pool=e.target_pool, reason=e.reason or "transferred")
+
+
+def to_core(value: bytes) -> tuple[str, CoreEvent]:
+    """Decode one pool-stream record into (pool, core event)."""
+    raw = json.loads(value)
+    pool, at, eid, body, kind = raw["pool"], float(raw["at"]), raw["id"], raw["body"], raw["t"]
+    if kind == "route":
+        return pool, ev.Route(at=at, event_id=eid, **body)
+    if kind == "update":
+        return pool, ev.Update(at=at, event_id=eid, **body)
+    if kind == "cancel":
+        return pool, ev.Cancel(at=at, event_id=eid, **body)
+    if kind == "agent":
+        return pool, _agent_event(at, eid, AgentEvent.model_validate(body))
+    if kind == "tick":
+        return pool, ev.Tick(at=at, event_id=eid)
+    if kind == "configure":
+        doc = body["document"]
+        agents = tuple(parse_agent(a, spec) for a, spec in doc["agents"].items())
+        return pool, ev.Configure(at=at, event_id=eid, policy=parse_policy(pool, doc["policy"]),
+                                  agents=agents, fingerprint=body["fingerprint"])
+    raise ValueError(f"unknown pool record type {kind!r}")
+
+
+CONVERSATION_KINDS = {
+    Kind.ASSIGNED: ConversationEventKind.ASSIGNED, Kind.RESOLVED: ConversationEventKind.RESOLVED,
+    Kind.TRANSFERRED: ConversationEventKind.TRANSFERRED,
+    Kind.DROPPED: ConversationEventKind.UNASSIGNED, Kind.REVOKED: ConversationEventKind.UNASSIGNED,
+}
+
+
+def _when(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def _safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def outputs(decision: Decision, workspace: str) -> list[Record]:
+    """What one decision publishes: assignment, conversation and forwarded records."""
+    d = decision
+    found: list[Record] = []
+    why = ContractDecision(rule=d.rule[:200], policy_version=d.policy_version,
+                           inputs=_safe(dict(d.inputs)))
+    if d.kind in AGENT_KINDS and d.agent_id is not None:
+        event = AssignmentEvent(
+            event_id=f"asg:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
+            agent_id=d.agent_id, kind=AssignmentKind(d.kind.value), conversation_id=d.work_id,
+            work_id=d.work_id, offer_id=d.offer_id, pool=d.pool, channel=d.channel,
+            priority=d.priority, expires_at=_when(d.expires_at) if d.expires_at else None,
+            reason=d.reason, decision=why)
+        found.append(("omniroute.assignments.v1", d.agent_id.encode(), event.to_json_bytes()))
+    kind = CONVERSATION_KINDS.get(d.kind)
+    if d.kind is Kind.REVOKED and d.rule == "transfer":
+        kind = None
+    if kind is not None and d.work_id is not None and d.customer_id is not None:
+        conversation = ConversationEvent(
+            event_id=f"conv:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
+            conversation_id=d.work_id, customer_id=d.customer_id, kind=kind, channel=d.channel,
+            agent_id=d.agent_id, pool=d.pool, reason=d.reason or d.rule[:1000])
+        found.append(("omniroute.conversations.v1", d.work_id.encode(),
+                      conversation.to_json_bytes()))
+    if d.kind is Kind.FORWARDED and d.forward is not None and d.target_pool is not None:
+        body = {k: v for k, v in asdict(d.forward).items() if k not in ("at", "event_id")}
+        found.append(pool_record("route", d.target_pool, d.at, d.forward.event_id, body))
+    return found
