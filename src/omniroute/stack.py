@@ -8,6 +8,7 @@ unexpectedly (with backoff) and stops all of them on Ctrl-C.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,12 +29,21 @@ class Component:
     name: str
     argv: tuple[str, ...]
     http_port: str | None = None
+    requires: str | None = None
+    """An external program the component runs; ``omniroute up`` skips it when absent."""
+
+    def available(self) -> bool:
+        """Whether what the component needs is installed."""
+        return self.requires is None or shutil.which(self.requires) is not None
 
 
 COMPONENTS: tuple[Component, ...] = (
     Component("worker", ("worker",)),
     Component("monitor", ("monitor",)),
+    Component("prometheus", ("ops", "prometheus"), http_port="prometheus_port",
+              requires="prometheus"),
     Component("sink", ("sink",)),
+    Component("router", ("router", "run")),
     Component("gateway", ("gateway",), http_port="gateway_port"),
     Component("ingress", ("ingress",), http_port="ingress_port"),
     Component("delivery", ("delivery",)),
@@ -80,6 +90,9 @@ class Supervisor:
     def start(self, components: tuple[Component, ...]) -> None:
         """Start every component."""
         for component in components:
+            if not component.available():
+                self.say(f"skipping {component.name}: {component.requires} is not installed")
+                continue
             self.say(f"starting {component.name}: omniroute {' '.join(component.argv)}")
             self.children.append(_Child(component, self._spawn(component)))
 

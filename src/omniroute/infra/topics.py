@@ -38,6 +38,9 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     TopicSpec("omniroute.internal.identity-addresses"),
     TopicSpec("omniroute.internal.identity-graph"),
     TopicSpec("omniroute.internal.customers"),
+    TopicSpec("omniroute.internal.routing-requests"),
+    # the router's per-pool input log: pool state is its fold, so it is kept forever
+    TopicSpec("omniroute.internal.routing-pool-events", configs={"retention.ms": "-1"}),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 
