@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     gateway_port: Port = 8081
     smtp_port: Port = 2525
     metrics_port: Port = 9400
+    prometheus_port: Port = Field(
+        default=9090, description="Prometheus `omniroute up` runs when it is installed."
+    )
     bind_host: str = "127.0.0.1"
     public_base_url: str | None = None
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")

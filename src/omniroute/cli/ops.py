@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
+from omniroute.errors import ConfigurationError
 from omniroute.monitoring import dashboards
 from omniroute.monitoring.prometheus import write_prometheus_config
 
@@ -52,3 +55,30 @@ def write_dashboards(directory: Path, check: bool) -> None:
 def prometheus_config(out: Path) -> None:
     """Write a prometheus.yml that scrapes every process of the local stack."""
     say(f"wrote {write_prometheus_config(settings_from_env(), out)}")
+
+
+@ops.command("prometheus")
+@fails_cleanly
+def run_prometheus() -> None:
+    """Run Prometheus (Debian's package) scraping the local stack, with omniroute's alert rules."""
+    settings = settings_from_env()
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise ConfigurationError(
+            "prometheus is not installed", hint="apt-get install prometheus (bootstrap does)"
+        )
+    home = (settings.state_dir / "prometheus").resolve()
+    config = write_prometheus_config(settings, home / "prometheus.yml")
+    address = f"{settings.bind_host}:{settings.prometheus_port}"
+    say(f"prometheus at http://{address} (config {config})")
+    os.execv(
+        binary,
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address={address}",
+            "--storage.tsdb.retention.time=7d",
+            "--log.format=json",
+        ],
+    )

@@ -11,7 +11,20 @@ from omniroute.errors import BrokerError
 from omniroute.infra.broker import probe
 from omniroute.infra.postgres import describe, resolve_database_url
 from omniroute.infra.topics import create_topics
+from omniroute.monitoring.dashboards import DASHBOARD_DIR
+from omniroute.monitoring.prometheus import RULES_FILE, scrape_target
+from omniroute.settings import Settings
 from omniroute.stack import COMPONENTS, Supervisor, child_environment
+
+
+def print_endpoints(settings: Settings) -> None:
+    """Where each process serves its metrics, and where the dashboards and alerts are."""
+    for component in COMPONENTS:
+        if component.available():
+            target = scrape_target(settings, component)
+            say(f"  {component.name:<10} metrics http://{target}/metrics")
+    say(f"  alert rules {RULES_FILE}")
+    say(f"  dashboards {DASHBOARD_DIR} (Grafana JSON; import with your Prometheus data source)")
 
 
 @cli.command()
@@ -39,6 +52,7 @@ def up() -> None:
             env=child_environment(url), metrics_base=settings.metrics_port, say=say
         )
         supervisor.start(COMPONENTS)
+        print_endpoints(settings)
         say(
             f"omniroute is up: kafka {settings.kafka_bootstrap}, "
             f"{len(COMPONENTS)} process(es); Ctrl-C stops everything"

@@ -10,10 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from harness.cli import omniroute_env, run_omniroute
 from harness.ports import free_port
+from omniroute.monitoring.prometheus import scrape_target
+from omniroute.settings import Settings
+from omniroute.stack import COMPONENTS
 
 
 def _lines(stream: object, sink: queue.Queue[str]) -> None:
@@ -40,6 +44,19 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _scrape(url: str, timeout: float) -> str:
+    """GET a /metrics page, retrying until it answers (a process may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return str(answer.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def _no_network_maven(tmp_path: Path) -> str:
     """A PATH whose `mvn` fails loudly: any attempt to download shows up as a failure."""
     bin_dir = tmp_path / "offline-bin"
@@ -51,6 +68,18 @@ def _no_network_maven(tmp_path: Path) -> str:
 
 
 class TestUp:
+    @staticmethod
+    def _every_process_serves_metrics(env: dict[str, str]) -> None:
+        settings = Settings(**{k.removeprefix("OMNIROUTE_").lower(): v
+                               for k, v in env.items() if k.startswith("OMNIROUTE_")})
+        for component in COMPONENTS:
+            if not component.available():
+                continue
+            url = f"http://{scrape_target(settings, component)}/metrics"
+            page = _scrape(url, timeout=90)
+            expected = "prometheus_build_info" if component.name == "prometheus" else "omniroute_build_info"
+            assert expected in page, f"{component.name} at {url}"
+
     def test_up_runs_the_stack_and_ctrl_c_stops_it_twice_in_a_row(self, tmp_path: Path) -> None:
         """Two runs from an empty state dir: Kafka healthy while up, everything gone after SIGINT."""
         kafka_port = free_port()
@@ -61,6 +90,7 @@ class TestUp:
             OMNIROUTE_GATEWAY_PORT=str(free_port()),
             OMNIROUTE_SMTP_PORT=str(free_port()),
             OMNIROUTE_METRICS_PORT=str(free_port()),
+            OMNIROUTE_PROMETHEUS_PORT=str(free_port()),
             OMNIROUTE_LOG_FORMAT="json",
             PATH=_no_network_maven(tmp_path),
         )
@@ -81,6 +111,8 @@ class TestUp:
                 assert status.returncode == 0, status.stdout + status.stderr
                 assert status.stdout.startswith(f"kafka healthy at 127.0.0.1:{kafka_port}")
                 assert "topic(s)" in status.stdout and " 0 topic(s)" not in status.stdout
+                if run == 1:
+                    self._every_process_serves_metrics(env)
             finally:
                 process.send_signal(signal.SIGINT)
                 code = process.wait(timeout=120)
