@@ -1,0 +1,139 @@
+"""Sink write throughput (rows/s) beside a raw asyncpg COPY of the same rows, same run.
+
+    .venv/bin/python bench/sink/bench_sink.py [--messages 20000] [--batch 1000]
+
+Uses ``OMNIROUTE_DATABASE_URL`` or starts a private embedded PostgreSQL in a
+temporary directory. Two fresh databases are migrated: in one the sink's
+write path (:func:`omniroute.history.store.write_batch`: ledger, advisory
+locks, COPY, customer/address upserts, in batches) stores N inbound messages
+and their N ``message_added`` events (so N message rows, 2N events); in the
+other a bare ``copy_records_to_table`` loads the same N final rows. Kafka is
+not involved: this measures the database side, which is the sink's bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from omniroute.contract import (
+    Address,
+    Channel,
+    ConversationEvent,
+    ConversationEventKind,
+    Direction,
+    Envelope,
+    InboundMessage,
+    MessageRef,
+)
+from omniroute.history.partitions import ensure_partitions
+from omniroute.history.projection import MessageRow, merge_message, message_from_inbound
+from omniroute.history.store import _message_record, write_batch
+from omniroute.infra.migrations import migrate
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def events(n: int) -> list[tuple[str, Envelope]]:
+    out: list[tuple[str, Envelope]] = []
+    for i in range(n):
+        sender = f"+1415555{i % 5000:04d}"
+        message = InboundMessage(
+            event_id=f"twilio:SM{i:030d}", occurred_at=T0 + timedelta(seconds=i * 7),
+            channel=Channel.SMS, provider="twilio", channel_account="+14155559999",
+            sender=Address(value=sender), recipient=Address(value="+14155559999"),
+            provider_message_id=f"SM{i:030d}", text=f"message number {i} about order {i * 13}")
+        link = ConversationEvent(
+            event_id=f"added-{i}", occurred_at=message.occurred_at + timedelta(seconds=1),
+            conversation_id=f"conv-{i % 5000}", customer_id=f"cust-{i % 5000}",
+            kind=ConversationEventKind.MESSAGE_ADDED, channel=Channel.SMS,
+            message=MessageRef(source_event_id=message.event_id, direction=Direction.INBOUND,
+                               channel=Channel.SMS, text=message.text))
+        out += [("inbound", message), ("conversations", link)]
+    return out
+
+
+def final_rows(batch: list[tuple[str, Envelope]]) -> list[MessageRow]:
+    rows: dict[str, MessageRow] = {}
+    for _, event in batch:
+        if isinstance(event, InboundMessage):
+            row = message_from_inbound(event)
+            rows[row.message_id] = merge_message(rows[row.message_id], row) \
+                if row.message_id in rows else row
+    return list(rows.values())
+
+
+async def fresh_database(server: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    base, sep, query = server.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}{sep}{query}"
+    conn = await asyncpg.connect(url)
+    await migrate(conn)
+    await conn.close()
+    return url
+
+
+async def run(server: str, n: int, batch: int) -> None:
+    stream = events(n)
+    sink_url, copy_url = await fresh_database(server), await fresh_database(server)
+
+    conn = await asyncpg.connect(sink_url)
+    started = time.perf_counter()
+    for i in range(0, len(stream), batch * 2):
+        await write_batch(conn, stream[i:i + batch * 2])
+    sink_seconds = time.perf_counter() - started
+    stored = await conn.fetchval("SELECT count(*) FROM messages WHERE conversation_id IS NOT NULL")
+    await conn.close()
+
+    rows = final_rows(stream)
+    conn = await asyncpg.connect(copy_url)
+    async with conn.transaction():
+        await ensure_partitions(conn, [r.created_at for r in rows])
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        await conn.copy_records_to_table("messages", columns=list(MessageRow.COLUMNS),
+                                         records=[_message_record(r) for r in rows[i:i + batch]])
+    copy_seconds = time.perf_counter() - started
+    await conn.close()
+
+    assert stored == n, f"the sink stored {stored} joined rows of {n}"
+    sink_rate, copy_rate = n / sink_seconds, n / copy_seconds
+    print(f"messages: {n} ({2 * n} events), batch {batch} messages")
+    print(f"sink write path : {sink_rate:10.0f} message rows/s ({2 * n / sink_seconds:.0f} events/s)"
+          f" in {sink_seconds:.2f} s")
+    print(f"raw asyncpg COPY: {copy_rate:10.0f} rows/s in {copy_seconds:.2f} s")
+    print(f"ratio sink/COPY : {sink_rate / copy_rate:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    url = os.environ.get("OMNIROUTE_DATABASE_URL")
+    if url:
+        asyncio.run(run(url, args.messages, args.batch))
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+        try:
+            asyncio.run(run(server.get_uri(), args.messages, args.batch))
+        finally:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
