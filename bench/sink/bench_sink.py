@@ -110,8 +110,8 @@ async def run(server: str, n: int, batch: int) -> None:
     assert stored == n, f"the sink stored {stored} joined rows of {n}"
     sink_rate, copy_rate = n / sink_seconds, n / copy_seconds
     print(f"messages: {n} ({2 * n} events), batch {batch} messages")
-    print(f"sink write path : {sink_rate:10.0f} message rows/s ({2 * n / sink_seconds:.0f} events/s)"
-          f" in {sink_seconds:.2f} s")
+    print(f"sink write path : {sink_rate:10.0f} message rows/s "
+          f"({2 * n / sink_seconds:.0f} events/s) in {sink_seconds:.2f} s")
     print(f"raw asyncpg COPY: {copy_rate:10.0f} rows/s in {copy_seconds:.2f} s")
     print(f"ratio sink/COPY : {sink_rate / copy_rate:.2f}")
 
