@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from omniroute.contract import AgentEvent, AgentEventKind, Channel, OutboundMessage
 from omniroute.errors import DatabaseError
@@ -36,18 +36,18 @@ def agent_frame(message: OutboundMessage) -> dict[str, Any]:
 
 
 async def _assigned(settings: Settings, topic: str, from_end: bool) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+        enable_auto_commit=False, isolation_level="read_committed",
+        auto_offset_reset="latest" if from_end else "earliest",
+    )
     await consumer.start()
-    await consumer.topics()  # fetch metadata
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(partitions)
-    if from_end:
-        await consumer.seek_to_end(*partitions)
-    else:
-        await consumer.seek_to_beginning(*partitions)
-    for partition in partitions:
-        await consumer.position(partition)
+    for _ in range(200):  # without a group, every partition is assigned once metadata arrives
+        if consumer.assignment():
+            break
+        await asyncio.sleep(0.05)
+    for partition in consumer.assignment():
+        await consumer.position(partition)  # pin the start before reporting ready
     return consumer
 
 

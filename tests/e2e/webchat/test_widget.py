@@ -1,0 +1,109 @@
+"""The widget in headless Chromium against the real ingress, Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from aiohttp import web
+
+from harness.kafka import consume, produce
+from harness.ports import free_port
+from omniroute.contract import (
+    AgentEvent,
+    AgentEventKind,
+    Author,
+    AuthorKind,
+    Channel,
+    InboundMessage,
+    OutboundMessage,
+    Presence,
+)
+from omniroute.ingress.server import IngressServer
+from omniroute.settings import Settings
+from omniroute_connectors.webchat import WebChatConnector
+
+playwright_api = pytest.importorskip("playwright.async_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def host_page(port: int) -> str:
+    return (
+        "<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>"
+        f'<script src="http://127.0.0.1:{port}/webchat/widget.js" data-site="shop.test" '
+        'data-open="true"></script></body></html>'
+    )
+
+
+async def serve_shop(ingress_port: int) -> tuple[str, web.AppRunner]:
+    """A customer's web page (another origin) embedding the widget with one script tag."""
+    app = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=host_page(ingress_port), content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return f"http://127.0.0.1:{port}/", runner
+
+
+@pytest.fixture
+async def ingress(topics: Settings, database_url: str):
+    settings = topics.model_copy(update={"database_url": database_url})
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.agent-events.v1"), [(
+        b"agent-1",
+        AgentEvent(event_id="p1", agent_id="agent-1", kind=AgentEventKind.PRESENCE,
+                   presence=Presence.AVAILABLE).to_json_bytes(),
+    )])
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    yield settings, server.port
+    await server.stop()
+
+
+async def test_visitor_chats_sees_reply_and_history_after_reload(
+    ingress: tuple[Settings, int],
+) -> None:
+    """Send from the widget, receive the agent's reply live, reload and see both again."""
+    settings, port = ingress
+    shop_url, shop = await serve_shop(port)
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--headless", "--disable-gpu",
+                  "--disable-background-networking"],
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(shop_url)
+            await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
+            await page.fill("#omniroute-chat textarea[name=text]", "Where is my parcel?")
+            await page.click("#omniroute-chat form.or-chat button[type=submit]")
+
+            records = await consume(settings.kafka_bootstrap,
+                                    settings.topic("omniroute.inbound.v1"), 1)
+            assert len(records) == 1
+            inbound = InboundMessage.from_json_bytes(records[0].value)
+            assert inbound.channel is Channel.WEBCHAT and inbound.text == "Where is my parcel?"
+            await page.wait_for_selector(".or-visitor:not(.or-pending)")
+
+            reply = OutboundMessage(
+                event_id="reply-1", conversation_id="conv-1", channel=Channel.WEBCHAT,
+                channel_account="shop.test", recipient=inbound.sender,
+                author=Author(kind=AuthorKind.AGENT, id="agent-1", name="Sam"),
+                text="It arrives tomorrow.",
+            )
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-1", reply.to_json_bytes())])
+            await page.wait_for_selector(".or-agent:has-text('It arrives tomorrow.')")
+
+            await page.reload()
+            await page.wait_for_selector(".or-agent:has-text('It arrives tomorrow.')")
+            texts = await page.locator("#omniroute-chat .or-msg").all_inner_texts()
+            assert texts == ["Where is my parcel?", "It arrives tomorrow."]
+        finally:
+            await browser.close()
+            await shop.cleanup()
