@@ -104,7 +104,7 @@ def agent_event(who: Principal, kind: AgentEventKind, workspace: str, **fields: 
                 ) -> AgentEvent:
     """An AgentEvent from the calling agent."""
     return AgentEvent(event_id=new_event_id(kind.value), workspace=workspace,
-                      agent_id=who.agent_id, kind=kind, **fields)  # type: ignore[arg-type]
+                      agent_id=who.agent_id, kind=kind, **fields)
 
 
 def conversation_event(who: Principal, kind: ConversationEventKind, conversation: ConversationRef,
@@ -113,7 +113,7 @@ def conversation_event(who: Principal, kind: ConversationEventKind, conversation
     return ConversationEvent(
         event_id=new_event_id(kind.value), workspace=conversation.workspace,
         conversation_id=conversation.conversation_id, customer_id=conversation.customer_id,
-        kind=kind, agent_id=who.agent_id, **fields,  # type: ignore[arg-type]
+        kind=kind, agent_id=who.agent_id, **fields,
     )
 
 
