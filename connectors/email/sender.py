@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -31,8 +32,10 @@ from omniroute.contract import (
     OutboundMessage,
 )
 from omniroute.observability.logs import get_logger
+from omniroute.observability.metrics import record_build_info, serve_metrics
 from omniroute.settings import Settings
 from omniroute_connectors.email.compose import compose_reply, message_id_for
+from omniroute_connectors.email.metrics import OUTBOUND, SEND_RETRIES
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 5
@@ -102,6 +105,7 @@ class SmtpRelay:
                     return last
             except (aiosmtplib.SMTPException, OSError) as exc:
                 last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", str(exc)[:2048])
+            SEND_RETRIES.inc()
             log.warning("email_send_retry", attempt=attempt + 1, error=last.error_message)
             await asyncio.sleep(self.backoff * 2**attempt)
         return last
@@ -168,5 +172,19 @@ class EmailDelivery:
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
             key=status.kafka_key.encode(),
         )
+        OUTBOUND.labels(outcome.state.value).inc()
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
                  error_code=outcome.error_code)
+
+
+async def run_email_delivery(settings: Settings) -> None:
+    """Run the email sender until SIGINT/SIGTERM, serving /metrics on the metrics port."""
+    record_build_info("email-delivery")
+    serve_metrics(settings.metrics_port, settings.bind_host)
+    delivery = EmailDelivery(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, delivery.stop)
+    relay = f"{settings.smtp_relay_host}:{settings.smtp_relay_port}"
+    log.info("email_delivery_started", relay=relay)
+    await delivery.run()

@@ -33,6 +33,7 @@ from omniroute_connectors.base import (
     Service,
     WebhookRequest,
 )
+from omniroute_connectors.email.metrics import INBOUND
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
 from omniroute_connectors.email.webhooks import mailboxes
 
@@ -75,16 +76,20 @@ class MailboxHandler:
             result = normalize_email(raw, context)
         except RejectedInput as exc:
             log.info("smtp_rejected", reason=exc.message)
+            INBOUND.labels("rejected").inc()
             return f"554 5.6.0 {exc.message}"[:500]
         if isinstance(result, Suppressed):
             log.info("smtp_suppressed", kind=result.kind.value, message_id=result.message_id)
+            INBOUND.labels("suppressed").inc()
             return "250 2.0.0 OK (not routed: automatic mail)"
         try:
             await self.publisher.publish([result])
         except (TimeoutError, InfrastructureError, OSError) as exc:
             log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
+            INBOUND.labels("unavailable").inc()
             return "451 4.3.0 temporarily unable to accept the message, try again later"
         log.info("smtp_accepted", event_id=result.event_id)
+        INBOUND.labels("published").inc()
         return f"250 2.0.0 OK queued as {result.event_id}"
 
 

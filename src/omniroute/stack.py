@@ -47,6 +47,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("gateway", ("gateway",), http_port="gateway_port"),
     Component("ingress", ("ingress",), http_port="ingress_port"),
     Component("delivery", ("delivery",)),
+    Component("email-delivery", ("email-delivery",)),
 )
 """Every process of the local stack, in start order."""
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "omniroute.cli.agents",
     "omniroute.cli.ingress",
     "omniroute.cli.delivery",
+    "omniroute.cli.email",
     "omniroute.cli.router",
 )
 
