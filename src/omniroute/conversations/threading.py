@@ -190,14 +190,22 @@ def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcom
 
 
 def merge_away(state: CustomerState, survivor: str) -> tuple[CustomerState, Conversation | None]:
-    """This customer was merged into ``survivor``: hand over the current conversation."""
-    handed = state.current
-    return state.model_copy(update={"merged_into": survivor, "current": None}), handed
+    """This customer was merged into ``survivor``: hand over the current conversation.
+
+    The handed conversation stays in the state (ignored while merged) so a
+    replayed merge hands it over again; the survivor's absorb is idempotent.
+    """
+    return state.model_copy(update={"merged_into": survivor}), state.current
 
 
 def detach(state: CustomerState) -> CustomerState:
-    """An unlink split this customer off the one it had been merged into."""
-    return state.model_copy(update={"merged_into": None})
+    """An unlink split this customer off the one it had been merged into.
+
+    Its old conversation now lives on with the survivor, so it starts afresh.
+    """
+    if state.merged_into is None:
+        return state
+    return state.model_copy(update={"merged_into": None, "current": None})
 
 
 def _fold(earlier: Conversation, later: Conversation) -> Conversation:

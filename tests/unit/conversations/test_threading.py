@@ -17,6 +17,7 @@ from omniroute.conversations.threading import (
     ThreadingPolicy,
     absorb,
     add_message,
+    detach,
     apply_router_event,
     merge_away,
     reply_channel,
@@ -128,7 +129,7 @@ class TestMerge:
         late = add_message(customer("cus_b"),
                            message("e2", Channel.EMAIL, T0 + timedelta(minutes=1)), POLICY).state
         loser, handed = merge_away(late, "cus_a")
-        assert loser.merged_into == "cus_a" and loser.current is None
+        assert loser.merged_into == "cus_a" and handed == late.current
         out = absorb(early, handed, None, {}, "m1", T0 + timedelta(minutes=2))
         merged = [e for e in out.events if e.kind is Kind.MERGED]
         assert merged and merged[0].conversation_id == handed.id  # type: ignore[union-attr]
@@ -171,3 +172,17 @@ class TestMerge:
         assert out.state.current == handed and out.state.last_agent_id == "ag"
         assert out.requests[0].kind is RoutingRequestKind.UPDATE
         assert out.requests[0].customer_id == "cus_a"
+
+
+class TestDetach:
+    """Unlink frees a merged-away customer."""
+
+    def test_detached_customer_starts_a_new_conversation(self) -> None:
+        """After detach the old (handed-over) conversation is not reused."""
+        state = add_message(customer("cus_b"), message("e1"), POLICY).state
+        loser, handed = merge_away(state, "cus_a")
+        freed = detach(loser)
+        assert freed.merged_into is None and freed.current is None
+        out = add_message(freed, message("e2", at=T0 + timedelta(minutes=1)), POLICY)
+        assert out.events[0].kind is Kind.OPENED
+        assert out.events[0].conversation_id != handed.id  # type: ignore[union-attr]

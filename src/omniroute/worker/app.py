@@ -1,0 +1,161 @@
+"""The faust application of ``omniroute worker``, reusable by every stream processor.
+
+A processor is a module with ``register(worker: Worker) -> None`` that declares
+its topics, tables and agents through the :class:`Worker` handle; list it in
+:data:`PROCESSORS` (or pass ``processors=`` to :func:`build`). The handle puts
+every topic, table and the app id in the deployment's topic namespace, keeps
+every agent at ``concurrency=1`` (scale by partitions, faust issue 606), and
+turns a record a processor cannot handle into a dead letter so the agent keeps
+going.
+
+Delivery is at least once: faust flushes the producer (outputs and table
+changelogs) before it commits an offset, so a crash replays records whose
+effects may already be out; processors emit deterministic event ids so
+consumers de-duplicate.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import Counter, Histogram
+
+from omniroute.contract import DeadLetter
+from omniroute.contract.topics import DLQ
+from omniroute.observability.logs import bind, get_logger, unbind
+from omniroute.settings import Settings
+
+APP_ID = "omniroute.internal.worker"
+PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations")
+"""Modules whose ``register(worker)`` adds agents to the worker application."""
+
+SESSION_TIMEOUT_SECONDS = 10.0
+"""How long until a killed worker's partitions move to the survivors."""
+
+RECORDS = Counter(
+    "omniroute_worker_records_total", "Records a worker processor handled, by outcome.",
+    ["processor", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "omniroute_worker_dead_letters_total", "Records sent to the dead-letter topic.",
+    ["processor", "error_type"],
+)
+SECONDS = Histogram(
+    "omniroute_worker_record_seconds", "Time to handle one record, by processor.", ["processor"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+
+log = get_logger("omniroute.worker")
+Handler = Callable[[Any], Awaitable[str | None]]
+
+
+def create_app(settings: Settings, partitions: int) -> faust.App:
+    """The faust application: namespaced id, in-memory tables backed by changelogs."""
+    brokers = [f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")]
+    return faust.App(
+        settings.topic(APP_ID),
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        broker_session_timeout=SESSION_TIMEOUT_SECONDS,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=30.0,
+        stream_recovery_delay=0.2,
+        datadir=str(settings.state_dir / "worker"),
+    )
+
+
+@dataclass
+class Worker:
+    """What a processor gets: the app, its settings, and namespaced topics and tables."""
+
+    settings: Settings
+    app: faust.App
+    partitions: int
+    _topics: dict[str, Any] = field(default_factory=dict)
+
+    def topic(self, name: str) -> Any:
+        """A raw-bytes topic ``name`` in this deployment's namespace (one object per name)."""
+        full = self.settings.topic(name)
+        if full not in self._topics:
+            self._topics[full] = self.app.topic(
+                full, key_type=bytes, value_type=bytes, key_serializer="raw",
+                value_serializer="raw",
+            )
+        return self._topics[full]
+
+    def table(self, name: str) -> Any:
+        """A changelog-backed table co-partitioned with the worker's topics (JSON values)."""
+        return self.app.Table(
+            name, default=None, partitions=self.partitions, key_type=str
+        )
+
+    async def send(self, topic_name: str, key: str, value: bytes) -> None:
+        """Produce one record; faust flushes it before the source offset is committed."""
+        await self.topic(topic_name).send(key=key.encode(), value=value)
+
+    def agent(self, source: str, processor: str, handle: Handler) -> None:
+        """Run ``handle(event)`` for every record of ``source``; failures become dead letters.
+
+        ``handle`` returns an outcome label for the records counter.
+        """
+
+        async def process(stream: Any) -> None:
+            async for event in stream.events():
+                await self._guarded(processor, event, handle)
+
+        process.__name__ = process.__qualname__ = f"process_{processor.replace('.', '_')}"
+        self.app.agent(self.topic(source), name=f"omniroute.{processor}", concurrency=1)(process)
+
+    async def _guarded(self, processor: str, event: Any, handle: Handler) -> None:
+        started = time.perf_counter()
+        message = event.message
+        bind(processor=processor, partition=message.partition, offset=message.offset)
+        try:
+            outcome = await handle(event)
+        except Exception as exc:
+            if getattr(exc, "retriable", False):
+                raise
+            await self.dead_letter(processor, event, exc)
+            outcome = "dead_letter"
+        finally:
+            unbind("processor", "partition", "offset")
+        RECORDS.labels(processor, outcome or "ok").inc()
+        SECONDS.labels(processor).observe(time.perf_counter() - started)
+
+    async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
+        """Send the record to ``omniroute.dlq.v1`` with the reason; the agent goes on."""
+        message = event.message
+        letter = DeadLetter.for_record(
+            processor=processor, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=event.key, value=event.value, error=error,
+        )
+        DEAD_LETTERS.labels(processor, letter.error_type).inc()
+        log.warning("dead_letter", processor=processor, error_type=letter.error_type,
+                    error=letter.error[:500], topic=message.topic, offset=message.offset)
+        key = event.key if isinstance(event.key, bytes) else None
+        await self.topic(DLQ.name).send(key=key, value=letter.to_json_bytes())
+
+
+def build(
+    settings: Settings, partitions: int, processors: Iterable[str] = PROCESSORS
+) -> Worker:
+    """The worker application with every processor in ``processors`` registered."""
+    worker = Worker(settings=settings, app=create_app(settings, partitions), partitions=partitions)
+    for module in processors:
+        importlib.import_module(module).register(worker)
+    return worker

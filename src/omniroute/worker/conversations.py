@@ -1,0 +1,123 @@
+"""Conversation agents: thread messages per customer; learn from the router.
+
+- ``conversations.customers`` (keyed by customer id): thread messages, hand a
+  merged-away customer's conversation to its survivor, fold conversations,
+  record what the router decided; emit ConversationEvents (keyed by
+  conversation id) and RoutingRequests.
+- ``conversations.router-news`` (``omniroute.conversations.v1``): the router's
+  assigned/resolved/unassigned events, repartitioned to the customer. Our own
+  events on that topic (opened, message_added, merged, ...) are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter
+
+from omniroute.contract import ConversationEvent, ConversationEventKind
+from omniroute.contract.topics import CONVERSATIONS
+from omniroute.conversations.commands import (
+    CUSTOMER_COMMAND,
+    AbsorbCustomer,
+    DetachCustomer,
+    MergeCustomer,
+    RouterNews,
+    ThreadMessage,
+)
+from omniroute.conversations.state import CustomerState
+from omniroute.conversations.threading import (
+    Outcome,
+    ThreadingPolicy,
+    absorb,
+    add_message,
+    apply_router_event,
+    detach,
+    merge_away,
+)
+from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
+from omniroute.worker.app import Worker
+from omniroute.worker.topology import CUSTOMERS
+
+ROUTER_KINDS = frozenset({
+    ConversationEventKind.ASSIGNED, ConversationEventKind.RESOLVED,
+    ConversationEventKind.UNASSIGNED,
+})
+EVENTS = Counter("omniroute_conversation_events_total", "ConversationEvents emitted, by kind.",
+                 ["kind"])
+ROUTING = Counter("omniroute_routing_requests_total", "RoutingRequests emitted, by kind.", ["kind"])
+
+
+class ConversationProcessor:
+    """The conversation agents' handlers, bound to one worker and its customer table."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.policy = ThreadingPolicy(
+            reopen_window=timedelta(seconds=worker.settings.reopen_window_seconds)
+        )
+        self.customers = worker.table("conversations-customers")
+
+    async def on_router_event(self, event: Any) -> str:
+        """Forward the router's news about a conversation to its customer's partition."""
+        news = ConversationEvent.from_json_bytes(event.value)
+        if news.kind not in ROUTER_KINDS:
+            return "ignored"
+        command = RouterNews(workspace=news.workspace, customer_id=news.customer_id, event=news)
+        await self.worker.send(CUSTOMERS, news.customer_id, command.model_dump_json().encode())
+        return "forwarded"
+
+    async def on_customer(self, event: Any) -> str:
+        """Apply one command to a customer's state and emit what it decided."""
+        command = CUSTOMER_COMMAND.validate_json(event.value)
+        stored = self.customers.get(command.customer_id)
+        state = (CustomerState.model_validate(stored) if stored else
+                 CustomerState(customer_id=command.customer_id, workspace=command.workspace))
+        outcome = await self._decide(state, command)
+        if outcome.redirect:
+            moved = command.model_copy(update={"customer_id": outcome.redirect})
+            await self.worker.send(CUSTOMERS, outcome.redirect, moved.model_dump_json().encode())
+            return "redirected"
+        for conversation_event in outcome.events:
+            EVENTS.labels(conversation_event.kind.value).inc()
+            await self.worker.send(CONVERSATIONS.name, conversation_event.conversation_id,
+                                   conversation_event.to_json_bytes())
+        for request in outcome.requests:
+            ROUTING.labels(request.kind.value).inc()
+            await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
+                                   request.to_json_bytes())
+        if outcome.state != state:
+            self.customers[command.customer_id] = outcome.state.model_dump(mode="json")
+        return command.kind
+
+    async def _decide(self, state: CustomerState, command: Any) -> Outcome:
+        if isinstance(command, ThreadMessage):
+            return add_message(state, command.message, self.policy)
+        if isinstance(command, RouterNews):
+            return apply_router_event(state, command.event)
+        if isinstance(command, MergeCustomer):
+            if state.merged_into and state.merged_into != command.survivor:
+                return Outcome(state, redirect=state.merged_into)
+            after, handed = merge_away(state, command.survivor)
+            hand_over = AbsorbCustomer(
+                workspace=command.workspace, customer_id=command.survivor,
+                from_customer=state.customer_id, conversation=handed,
+                last_agent_id=state.last_agent_id, claims=state.claims,
+                event_id=command.event_id, at=command.at,
+            )
+            await self.worker.send(CUSTOMERS, command.survivor,
+                                   hand_over.model_dump_json().encode())
+            return Outcome(after)
+        if isinstance(command, AbsorbCustomer):
+            return absorb(state, command.conversation, command.last_agent_id, command.claims,
+                          command.event_id, command.at)
+        assert isinstance(command, DetachCustomer)
+        return Outcome(detach(state))
+
+
+def register(worker: Worker) -> None:
+    """Add the conversation agents to the worker."""
+    conversations = ConversationProcessor(worker)
+    worker.agent(CONVERSATIONS.name, "conversations.router-news", conversations.on_router_event)
+    worker.agent(CUSTOMERS, "conversations.customers", conversations.on_customer)

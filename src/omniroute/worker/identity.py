@@ -1,0 +1,142 @@
+"""Identity agents: inbound → address partition → customer partition; claims → graph.
+
+- ``identity.inbound`` (``omniroute.inbound.v1``): validate, normalize the sender,
+  repartition by normalized address (SMS and WhatsApp of one phone meet here).
+- ``identity.links`` (``omniroute.identity-links.v1``): normalize CRM claims and
+  send them to the workspace's graph partition.
+- ``identity.addresses`` (keyed by address): drop provider retries within the
+  window, look up the address's customer, forward the message to the customer's
+  partition; forward a new verified-identity claim to the graph; apply
+  reassignments from the graph.
+- ``identity.graph`` (keyed by workspace): merge and split customers, then tell
+  every moved address its new owner and every merged-away customer its survivor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+
+from omniroute.contract import IdentityLink, InboundMessage, LinkAction
+from omniroute.contract.topics import IDENTITY_LINKS, INBOUND
+from omniroute.conversations.commands import DetachCustomer, MergeCustomer, ThreadMessage
+from omniroute.conversations.state import derived_event_id
+from omniroute.identity.addresses import normalize_address
+from omniroute.identity.claims import claim_from_link, claim_from_verified
+from omniroute.identity.commands import ADDRESS_COMMAND, CLAIM, Observe, Reassign
+from omniroute.identity.customers import AddressRecord, Verdict, address_key, customer_id_for
+from omniroute.identity.graph import IdentityGraph
+from omniroute.observability.logs import get_logger
+from omniroute.worker.app import Worker
+from omniroute.worker.topology import ADDRESSES, CUSTOMERS, GRAPH
+
+GRAPH_CHANGES = Counter(
+    "omniroute_identity_graph_changes_total",
+    "Identity claims applied, by result (linked, unlinked, conflict, weak, ignored).", ["result"],
+)
+MERGES = Counter("omniroute_identity_merges_total", "Customers merged into another.")
+
+log = get_logger("omniroute.identity")
+
+
+def record_time(event: Any) -> datetime:
+    """The record's Kafka timestamp (stable across replays of the same record)."""
+    return datetime.fromtimestamp(event.message.timestamp, UTC)
+
+
+class IdentityProcessor:
+    """The identity agents' handlers, bound to one worker and its tables."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.region = worker.settings.default_region
+        self.window = timedelta(seconds=worker.settings.dedupe_window_seconds)
+        self.addresses = worker.table("identity-addresses")
+        self.claims = worker.table("identity-claims")
+        self.adjacency = worker.table("identity-adjacency")
+        self.owners = worker.table("identity-owners")
+
+    async def on_inbound(self, event: Any) -> str:
+        """Validate and normalize an inbound message; repartition it by address."""
+        message = InboundMessage.from_json_bytes(event.value)
+        address = normalize_address(
+            message.channel, message.sender, self.region, message.channel_account
+        )
+        claim = claim_from_verified(message, address, self.region)
+        observe = Observe(address=address, message=message, claim=claim)
+        key = address_key(message.workspace, address)
+        await self.worker.send(ADDRESSES, key, observe.model_dump_json().encode())
+        return "forwarded"
+
+    async def on_link(self, event: Any) -> str:
+        """Normalize a CRM link or unlink claim and send it to the workspace's graph."""
+        claim = claim_from_link(IdentityLink.from_json_bytes(event.value), self.region)
+        await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
+        return "forwarded"
+
+    async def on_address(self, event: Any) -> str:
+        """Dedupe, resolve the customer, forward; or apply a reassignment."""
+        command = ADDRESS_COMMAND.validate_json(event.value)
+        if isinstance(command, Reassign):
+            key = address_key(command.workspace, command.address)
+            record = AddressRecord.model_validate(self.addresses.get(key) or {})
+            default = customer_id_for(command.workspace, command.address)
+            owner = None if command.owner == default else command.owner
+            self.addresses[key] = record.model_copy(update={"owner": owner}).model_dump(mode="json")
+            return "reassigned"
+        message = command.message
+        key = address_key(message.workspace, command.address)
+        record = AddressRecord.model_validate(self.addresses.get(key) or {})
+        record, verdict = record.observe(
+            message.event_id, record_time(event), event.message.partition, event.message.offset,
+            self.window,
+        )
+        if verdict is Verdict.DUPLICATE:
+            return "duplicate"
+        customer = record.customer(message.workspace, command.address)
+        thread = ThreadMessage(workspace=message.workspace, customer_id=customer,
+                               address=command.address, message=message)
+        await self.worker.send(CUSTOMERS, customer, thread.model_dump_json().encode())
+        claim = command.claim
+        if claim and (verdict is Verdict.REPLAY or claim.claim_id not in record.claims_sent):
+            await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
+            record = record.with_claim_sent(claim.claim_id)
+        self.addresses[key] = record.model_dump(mode="json")
+        return verdict.value
+
+    async def on_claim(self, event: Any) -> str:
+        """Apply a claim to the workspace's identity graph and announce what moved."""
+        claim = CLAIM.validate_json(event.value)
+        graph = IdentityGraph(claim.workspace, self.claims, self.adjacency, self.owners)
+        change = graph.link(claim) if claim.action is LinkAction.LINK else graph.unlink(claim)
+        GRAPH_CHANGES.labels(change.status).inc()
+        if change.conflict:
+            log.warning("identity_conflict", claim_id=claim.claim_id, source=claim.source,
+                        reason=change.conflict)
+        ws, at = claim.workspace, record_time(event)
+        for address, owner in sorted(change.reassigned.items()):
+            reassign = Reassign(workspace=ws, address=address, owner=owner,
+                                event_id=derived_event_id(claim.event_id, "reassign"))
+            await self.worker.send(ADDRESSES, address_key(ws, address),
+                                   reassign.model_dump_json().encode())
+        for loser, survivor in sorted(change.merged.items()):
+            MERGES.inc()
+            merge = MergeCustomer(workspace=ws, customer_id=loser, survivor=survivor, at=at,
+                                  event_id=derived_event_id(claim.event_id, f"merge.{loser}"))
+            await self.worker.send(CUSTOMERS, loser, merge.model_dump_json().encode())
+        for customer in change.detached:
+            detach = DetachCustomer(workspace=ws, customer_id=customer,
+                                    event_id=derived_event_id(claim.event_id, "detach"))
+            await self.worker.send(CUSTOMERS, customer, detach.model_dump_json().encode())
+        return change.status
+
+
+def register(worker: Worker) -> None:
+    """Add the identity agents to the worker."""
+    identity = IdentityProcessor(worker)
+    worker.agent(INBOUND.name, "identity.inbound", identity.on_inbound)
+    worker.agent(IDENTITY_LINKS.name, "identity.links", identity.on_link)
+    worker.agent(ADDRESSES, "identity.addresses", identity.on_address)
+    worker.agent(GRAPH, "identity.graph", identity.on_claim)

@@ -1,0 +1,135 @@
+"""Worker processes (``python -m omniroute worker``) on the session broker, and probes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.kafka import consume, produce
+from harness.ports import free_port
+from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
+from omniroute.infra.topics import create_topics
+from omniroute.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+PARTITIONS = 3
+
+
+@dataclass
+class Pipeline:
+    """Worker subprocesses sharing one topic namespace, and ways to talk to them."""
+
+    settings: Settings
+    logs: Path
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, index: int) -> None:
+        """Start worker ``index`` (a real process, so SIGKILL is real)."""
+        env = {
+            **os.environ,
+            "OMNIROUTE_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "OMNIROUTE_TOPIC_NAMESPACE": self.settings.topic_namespace,
+            "OMNIROUTE_STATE_DIR": str(self.settings.state_dir / f"w{index}"),
+            "OMNIROUTE_METRICS_PORT": str(free_port()),
+            "OMNIROUTE_LOG_FORMAT": "json",
+        }
+        log = (self.logs / f"worker{index}.log").open("ab")
+        self.processes[index] = subprocess.Popen(
+            [sys.executable, "-m", "omniroute", "worker"], env=env, cwd=ROOT,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        )
+
+    def kill(self, index: int) -> None:
+        """SIGKILL worker ``index``: no shutdown, no final commit."""
+        process = self.processes.pop(index)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        """SIGTERM every worker, SIGKILL the ones that linger."""
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def assert_running(self) -> None:
+        """Fail at once (with the log's tail) when a worker process died."""
+        for index, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.logs / f"worker{index}.log").read_text()[-3000:]
+                raise AssertionError(f"worker {index} exited with {process.returncode}:\n{tail}")
+
+    def topic(self, name: str) -> str:
+        """A topic of this pipeline's namespace."""
+        return self.settings.topic(name)
+
+    async def send(self, *messages: InboundMessage) -> None:
+        """Publish inbound messages the way connectors do."""
+        await produce(self.settings.kafka_bootstrap, self.topic("omniroute.inbound.v1"),
+                      [(m.kafka_key.encode(), m.to_json_bytes()) for m in messages])
+
+    async def events(self, workspace: str, count: int, timeout: float = 60.0,
+                     kind: str | None = None) -> list[ConversationEvent]:
+        """ConversationEvents of ``workspace`` (optionally one kind), waiting for ``count``."""
+        def wanted(record: object) -> bool:
+            event = ConversationEvent.from_json_bytes(record.value)  # type: ignore[attr-defined]
+            return event.workspace == workspace and (kind is None or event.kind == kind)
+
+        deadline = time.monotonic() + timeout
+        records: list[Any] = []
+        while len(records) < count and time.monotonic() < deadline:
+            self.assert_running()
+            records = await consume(self.settings.kafka_bootstrap,
+                                    self.topic("omniroute.conversations.v1"), count,
+                                    timeout=min(5.0, timeout), where=wanted)
+        return [ConversationEvent.from_json_bytes(r.value) for r in records]
+
+
+def inbound(workspace: str, channel: Channel, sender: str, text: str = "hi",
+            event_id: str | None = None, account: str = "acct", **extra: object) -> InboundMessage:
+    """An InboundMessage as a connector would publish it."""
+    event_id = event_id or f"{channel.value}:{uuid.uuid4().hex}"
+    return InboundMessage(
+        event_id=event_id, workspace=workspace, channel=channel, provider=channel.value,
+        channel_account=account, sender=Address(value=sender), recipient=Address(value=account),
+        provider_message_id=event_id, text=text, **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+async def pipeline(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Pipeline]:
+    """Two worker processes on a private namespace with every topic created."""
+    state = tmp_path_factory.mktemp("workers")
+    settings = Settings(kafka_bootstrap=kafka_bootstrap,
+                        topic_namespace=f"t{uuid.uuid4().hex[:10]}.", state_dir=state)
+    await create_topics(settings, partitions=PARTITIONS)
+    pipe = Pipeline(settings=settings, logs=state)
+    pipe.start(1)
+    pipe.start(2)
+    try:
+        yield pipe
+    finally:
+        pipe.stop_all()
+
+
+@pytest.fixture(scope="session")
+def make_inbound() -> object:
+    """:func:`inbound`, for tests (conftest modules cannot be imported by name)."""
+    return inbound
