@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     prometheus_port: Port = Field(
         default=9090, description="Prometheus `omniroute up` runs when it is installed."
     )
+    prometheus_scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m)$")
     bind_host: str = "127.0.0.1"
     public_base_url: str | None = None
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")

@@ -68,7 +68,9 @@ def run_prometheus() -> None:
             "prometheus is not installed", hint="apt-get install prometheus (bootstrap does)"
         )
     home = (settings.state_dir / "prometheus").resolve()
-    config = write_prometheus_config(settings, home / "prometheus.yml")
+    config = write_prometheus_config(
+        settings, home / "prometheus.yml", scrape_interval=settings.prometheus_scrape_interval
+    )
     address = f"{settings.bind_host}:{settings.prometheus_port}"
     say(f"prometheus at http://{address} (config {config})")
     os.execv(
