@@ -62,7 +62,10 @@ class InboundView:
     async def start(self) -> None:
         """Assign every partition and seek to 24 hours ago."""
         await self.consumer.start()
-        parts = self.consumer.partitions_for_topic(self.topic) or set()
+        parts = self.consumer.partitions_for_topic(self.topic)
+        if not parts:
+            await self.consumer._client.force_metadata_update()
+            parts = self.consumer.partitions_for_topic(self.topic) or set()
         self.partitions = [TopicPartition(self.topic, p) for p in sorted(parts)]
         self.consumer.assign(self.partitions)
         since = int((now_utc() - LOOKBACK).timestamp() * 1000)
@@ -90,7 +93,8 @@ class InboundView:
         """Read until every partition reached the end offsets as of now."""
         ends = await self.consumer.end_offsets(self.partitions)
         for _ in range(max_rounds):
-            if all(await self._position(tp) >= end for tp, end in ends.items()):
+            positions = {tp: await self._position(tp) for tp in ends}
+            if all(positions[tp] >= end for tp, end in ends.items()):
                 return
             await self.poll()
 
@@ -190,8 +194,15 @@ class DeliveryService:
 
     async def _consume(self) -> None:
         while not self._stopping.is_set():
-            batch = await self.consumer.getmany(timeout_ms=500)
-            await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()))
+            try:
+                batch = await self.consumer.getmany(timeout_ms=500)
+                await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()))
+            except KafkaError as exc:  # uncommitted records are re-read after the pause
+                log.warning("outbound_consume_failed", error=repr(exc))
+                await asyncio.sleep(1)
+            except Exception:
+                log.exception("outbound_consume_crashed")
+                raise
 
     async def start(self) -> None:
         """Connect everything and start consuming."""

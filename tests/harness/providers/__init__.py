@@ -1,0 +1,1 @@
+"""Fake provider API servers speaking the documented request/response shapes."""

@@ -1,0 +1,103 @@
+"""``omniroute delivery`` against the real broker and a fake WhatsApp Cloud API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from harness.kafka import consume, produce
+from harness.providers.graph import FakeGraph
+from omniroute.contract import (
+    Address,
+    Author,
+    AuthorKind,
+    Channel,
+    DeliveryState,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    Template,
+    utcnow,
+)
+from omniroute.delivery.service import DeliveryService
+from omniroute.settings import Settings
+from omniroute_connectors.whatsapp.outbound import WhatsAppSender
+
+PHONE_ID = "1122334455667"
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    fake = FakeGraph()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+def inbound(customer: str, minutes_ago: float) -> InboundMessage:
+    return InboundMessage(
+        event_id=f"whatsapp:wamid.in-{customer}", channel=Channel.WHATSAPP,
+        provider="whatsapp_cloud", channel_account=PHONE_ID, sender=Address(value=customer),
+        recipient=Address(value=PHONE_ID), provider_message_id=f"wamid.in-{customer}",
+        provider_timestamp=utcnow() - timedelta(minutes=minutes_ago), text="hi")
+
+
+def outbound(n: int, customer: str, **extra: object) -> OutboundMessage:
+    fields: dict[str, object] = {"text": f"reply {n}"} | extra
+    return OutboundMessage(
+        event_id=f"out-{n}", conversation_id=f"conv-{customer}", channel=Channel.WHATSAPP,
+        channel_account=PHONE_ID, recipient=Address(value=customer),
+        author=Author(kind=AuthorKind.AGENT, id="a1"), **fields)  # type: ignore[arg-type]
+
+
+async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: FakeGraph) -> None:
+    """In-window texts are sent (one after a retried 429), an out-of-window text fails
+    clearly, an out-of-window template goes out, and the account's rate limit holds."""
+    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05,
+                        delivery_rate_per_second=5.0)
+    graph.fail_next = [(429, 130429)]  # the first call is throttled, then accepted
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), [
+        (b"k", inbound("972500000001", minutes_ago=10).to_json_bytes()),
+        (b"k", inbound("972500000002", minutes_ago=25 * 60).to_json_bytes()),
+    ])
+    messages = [outbound(i, "972500000001") for i in range(1, 8)] + [
+        outbound(8, "972500000002"),
+        outbound(9, "972500000002", text=None,
+                 template=Template(name="order_update", language="en", parameters=["42"]))]
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in messages])
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                                9, timeout=60)
+    finally:
+        await service.stop()
+    statuses = {DeliveryStatus.from_json_bytes(r.value).outbound_event_id:
+                DeliveryStatus.from_json_bytes(r.value) for r in records}
+    assert len(statuses) == 9
+    for n in range(1, 8):
+        assert statuses[f"out-{n}"].state is DeliveryState.ACCEPTED
+        assert statuses[f"out-{n}"].provider_message_id.startswith("wamid.FAKE")  # type: ignore[union-attr]
+    assert statuses["out-8"].state is DeliveryState.FAILED
+    assert statuses["out-8"].error_code == "outside_window"
+    assert statuses["out-9"].state is DeliveryState.ACCEPTED
+    sent = [r["json"] for r in graph.requests]
+    assert len(sent) == 9  # 7 texts + 1 retry + 1 template; nothing for the refused one
+    assert {"messaging_product": "whatsapp", "recipient_type": "individual",
+            "to": "972500000001", "type": "text",
+            "text": {"body": "reply 1", "preview_url": False}} in sent
+    [template] = [body["template"] for body in sent if body["type"] == "template"]
+    assert template == {"name": "order_update", "language": {"code": "en"},
+                                    "components": [{"type": "body", "parameters": [
+                                        {"type": "text", "text": "42"}]}]}
+    assert {r["auth"] for r in graph.requests} == {"Bearer graph-token"}
+    # 5/s with a burst of 5: the 9 calls cannot all fit in the first second
+    times = [r["at"] for r in graph.requests]
+    assert times[-1] - times[0] >= (len(times) - 5) / 5.0 - 0.05
