@@ -1,0 +1,137 @@
+"""Signed webhook requests/s through the ingress to Kafka, beside an unsigned publish-only baseline.
+
+Both endpoints run in the same process against the same broker with the same
+producer settings (acks=all, idempotent), so the ratio isolates what the
+connector path adds (signature check, parsing, mapping, validation). Requests
+go to 127.0.0.1 only, in a bounded loop.
+
+    .venv/bin/python bench/ingress/bench_ingress.py [--requests 3000] [--concurrency 32]
+
+Uses the broker at OMNIROUTE_KAFKA_BOOTSTRAP when it answers, else starts a
+throwaway local one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from omniroute.contract import Address, Channel, InboundMessage
+from omniroute.errors import BrokerError
+from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.topics import create_topics
+from omniroute.ingress.app import build_app
+from omniroute.ingress.publisher import KafkaPublisher
+from omniroute.settings import Settings
+from omniroute_connectors.signatures import twilio_signature
+from omniroute_connectors.twilio import TwilioConnector
+
+TOKEN = "bench-token"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def minimal_app(publisher: KafkaPublisher) -> web.Application:
+    """The baseline: no signature, no parsing beyond one field; publish and answer."""
+
+    async def publish_only(request: web.Request) -> web.Response:
+        body = await request.read()
+        sid = body.decode()
+        await publisher.publish([InboundMessage(
+            event_id=f"bench:{sid}", channel=Channel.SMS, provider="bench",
+            channel_account="+14155550199", sender=Address(value="+14155550100"),
+            recipient=Address(value="+14155550199"), provider_message_id=sid, text="x")])
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/publish", publish_only)
+    return app
+
+
+async def drive(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int) -> float:
+    queue = list(reversed(bodies))
+    async with aiohttp.ClientSession() as session:
+        async def worker() -> None:
+            while queue:
+                body, headers = queue.pop()
+                async with session.post(url, data=body, headers=headers) as response:
+                    assert response.status == 200, await response.text()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(bodies) / (time.perf_counter() - started)
+
+
+async def bench(settings: Settings, requests: int, concurrency: int) -> None:
+    await create_topics(settings, partitions=3)
+    publisher = KafkaPublisher(settings)
+    await publisher.start()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = build_app(settings, [TwilioConnector(settings)], publisher)
+    app.add_subapp("/bench/", await minimal_app(publisher))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        signed = []
+        for i in range(requests):
+            pairs = [("MessageSid", f"SM{i:08d}"), ("From", "+14155550100"),
+                     ("To", "+14155550199"), ("Body", f"hello {i}"), ("NumMedia", "0")]
+            sig = twilio_signature(TOKEN, f"{base}/webhooks/twilio", pairs)
+            signed.append((urlencode(pairs).encode(), {
+                "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig}))
+        plain = [(f"P{i:08d}".encode(), {"Content-Type": "text/plain"}) for i in range(requests)]
+        await drive(f"{base}/bench/publish", plain[:200], concurrency)  # warm-up
+        baseline = await drive(f"{base}/bench/publish", plain, concurrency)
+        connector = await drive(f"{base}/webhooks/twilio", signed, concurrency)
+        print(f"requests per endpoint: {requests}, concurrency: {concurrency}")
+        print(f"baseline  unsigned publish-only: {baseline:8.0f} req/s")
+        print(f"connector signed Twilio webhook: {connector:8.0f} req/s")
+        print(f"ratio connector/baseline: {connector / baseline:.2f}")
+    finally:
+        await runner.cleanup()
+        await publisher.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    env = Settings()
+    broker = None
+    try:
+        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
+        bootstrap = env.kafka_bootstrap
+    except BrokerError:
+        home = Path(tempfile.mkdtemp(prefix="omniroute-bench-"))
+        broker = LocalBroker(home=home, libs=fetch_jars(env.cache_dir), port=free_port(),
+                             controller_port=free_port(), heap="512m")
+        broker.start(progress=lambda _line: None)
+        bootstrap = broker.bootstrap
+    settings = Settings(kafka_bootstrap=bootstrap, twilio_auth_token=TOKEN,
+                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+    try:
+        asyncio.run(bench(settings, args.requests, args.concurrency))
+    finally:
+        if broker is not None:
+            broker.stop(progress=lambda _line: None)
+
+
+if __name__ == "__main__":
+    main()
