@@ -17,12 +17,29 @@ import pytest
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
-from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
+from omniroute.contract import (
+    Address,
+    Channel,
+    ConversationEvent,
+    DeadLetter,
+    IdentityLink,
+    InboundMessage,
+)
 from omniroute.infra.topics import create_topics
+from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
+
+
+@dataclass
+class Thread:
+    """Final conversations of some messages (merges followed) and their latest customers."""
+
+    conversations: set[str]
+    customers: set[str]
+    message_customers: dict[str, str]
 
 
 @dataclass
@@ -98,6 +115,57 @@ class Pipeline:
                                     self.topic("omniroute.conversations.v1"), count,
                                     timeout=min(5.0, timeout), where=wanted)
         return [ConversationEvent.from_json_bytes(r.value) for r in records]
+
+    async def requests(self, workspace: str) -> list[RoutingRequest]:
+        """Every RoutingRequest of ``workspace`` so far, in per-conversation order."""
+        records = await consume(self.settings.kafka_bootstrap,
+                                self.topic("omniroute.internal.routing-requests"), 10**6,
+                                timeout=2.0)
+        found = [RoutingRequest.from_json_bytes(r.value) for r in records]
+        return [r for r in found if r.workspace == workspace]
+
+    async def link(self, link: IdentityLink) -> None:
+        """Publish a CRM link or unlink claim."""
+        await produce(self.settings.kafka_bootstrap, self.topic("omniroute.identity-links.v1"),
+                      [(link.customer_hint.encode(), link.to_json_bytes())])
+
+    async def raw(self, topic: str, key: bytes, value: bytes) -> None:
+        """Publish arbitrary bytes (poison)."""
+        await produce(self.settings.kafka_bootstrap, self.topic(topic), [(key, value)])
+
+    async def dead_letters(self, count: int) -> list[DeadLetter]:
+        """Dead letters so far, waiting for ``count``."""
+        self.assert_running()
+        records = await consume(self.settings.kafka_bootstrap, self.topic("omniroute.dlq.v1"),
+                                count, timeout=60.0)
+        return [DeadLetter.from_json_bytes(r.value) for r in records]
+
+    async def thread_of(self, workspace: str, *messages: InboundMessage) -> Thread:
+        """Where ``messages`` ended up: their final conversations and its customers."""
+        wanted = {m.event_id for m in messages}
+        events: list[ConversationEvent] = []
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            events = await self.events(workspace, 10**6, timeout=2.0)
+            added = {e.message.source_event_id: e for e in events
+                     if e.kind == "message_added" and e.message}
+            if wanted <= set(added):
+                break
+        merged = {e.conversation_id: e.merged_into for e in events if e.kind == "merged"}
+
+        def final(conversation: str) -> str:
+            while conversation in merged:
+                conversation = merged[conversation]  # type: ignore[assignment]
+            return conversation
+
+        conversations = {final(added[m].conversation_id) for m in wanted if m in added}
+        latest: dict[str, str] = {}
+        for event in events:
+            latest[final(event.conversation_id)] = event.customer_id
+        for request in await self.requests(workspace):
+            latest[final(request.conversation_id)] = request.customer_id
+        return Thread(conversations, {latest[c] for c in conversations},
+                      {m: added[m].customer_id for m in wanted if m in added})
 
 
 def inbound(workspace: str, channel: Channel, sender: str, text: str = "hi",

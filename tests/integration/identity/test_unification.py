@@ -1,12 +1,48 @@
-"""Identity and threading through the real broker, with worker processes."""
+"""Identity and threading through the real broker, with worker processes.
+
+The module shares one pipeline (two ``omniroute worker`` processes, one topic
+namespace); each test uses its own workspace so their customers never meet.
+Merges are eventually consistent, so link tests re-send until the addresses
+agree (or a minute passes) and then assert on where every message ended up.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from omniroute.contract import Channel, ConversationEventKind
+from omniroute.contract import (
+    Address,
+    Channel,
+    ChannelAddress,
+    IdentityLink,
+    LinkAction,
+    VerifiedIdentity,
+)
 
-Kind = ConversationEventKind
+CRM_PHONE = "+14155550123"
+CRM_EMAIL = "pat@example.org"
+
+
+def crm(action: LinkAction, ws: str, event_id: str) -> IdentityLink:
+    """A CRM claim that the phone and the email are one person."""
+    return IdentityLink(
+        event_id=event_id, workspace=ws, action=action, customer_hint="crm-42", source="crm",
+        addresses=[ChannelAddress(channel=Channel.SMS, address=Address(value=CRM_PHONE)),
+                   ChannelAddress(channel=Channel.EMAIL, address=Address(value=CRM_EMAIL))],
+    )
+
+
+async def until_joined(pipeline: Any, make: Any, ws: str, senders: list[tuple[Channel, str]],
+                       joined: bool, attempts: int = 8, **extra: Any) -> Any:
+    """Send one message per sender until their customers agree (``joined``) or differ."""
+    thread = None
+    for _ in range(attempts):
+        messages = [make(ws, channel, sender, **extra) for channel, sender in senders]
+        await pipeline.send(*messages)
+        thread = await pipeline.thread_of(ws, *messages)
+        if (len(set(thread.message_customers.values())) == 1) == joined:
+            return thread
+    return thread
 
 
 class TestPhones:
@@ -24,3 +60,93 @@ class TestPhones:
         assert len({e.customer_id for e in added}) == 1
         assert len({e.conversation_id for e in added}) == 1
         assert {e.channel for e in added} == {Channel.SMS, Channel.WHATSAPP}
+        opened = await pipeline.events(ws, 1, kind="opened")
+        assert len(opened) == 1
+
+
+class TestDeduplication:
+    """A provider retry produces exactly one message downstream."""
+
+    async def test_three_deliveries_of_one_message_give_one_message(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """The same event id three times, then a sentinel from the same sender."""
+        ws = "dedupe"
+        retry = make_inbound(ws, Channel.WHATSAPP, "821099990000", event_id="wamid.RETRY1")
+        sentinel = make_inbound(ws, Channel.WHATSAPP, "821099990000", event_id="wamid.AFTER")
+        await pipeline.send(retry, retry, retry, sentinel)
+        added = await pipeline.events(ws, 2, kind="message_added")
+        ids = [e.message.source_event_id for e in added]
+        assert sorted(ids) == ["wamid.AFTER", "wamid.RETRY1"]
+
+
+class TestPoison:
+    """Bad input goes to the dead-letter topic and the worker keeps going."""
+
+    async def test_undecodable_and_invalid_records_are_dead_lettered(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """Garbage bytes and a schema violation each get a dead letter with the reason."""
+        await pipeline.raw("omniroute.inbound.v1", b"sms:x", b"\xff\xfe not json")
+        await pipeline.raw("omniroute.inbound.v1", b"sms:y", b'{"event_id": "e", "channel": "fax"}')
+        letters = await pipeline.dead_letters(2)
+        assert {letter.processor for letter in letters} == {"identity.inbound"}
+        assert all(letter.error and letter.error_type == "ValidationError" for letter in letters)
+        ws = "poison"
+        await pipeline.send(make_inbound(ws, Channel.SMS, "+14155550999"))
+        assert len(await pipeline.events(ws, 1, kind="message_added")) == 1
+
+
+class TestVerifiedWebchat:
+    """Verified web-chat identities merge; typed claims do not."""
+
+    async def test_verified_identity_email_and_email_message_are_one_customer(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """A verified visitor carrying jane@example.com and an email from Jane."""
+        ws = "verified"
+        identity = VerifiedIdentity(identifier="user-1", email="Jane@Example.com")
+        chat = make_inbound(ws, Channel.WEBCHAT, "visitor-1", account="site",
+                            verified_identity=identity)
+        await pipeline.send(chat)
+        thread = await until_joined(pipeline, make_inbound, ws,
+                                    [(Channel.EMAIL, "Jane Doe <jane@example.com>")], True)
+        chatted = await pipeline.thread_of(ws, chat)
+        assert len(thread.conversations | chatted.conversations) == 1
+        assert len(thread.customers | chatted.customers) == 1
+
+    async def test_unverified_typed_email_does_not_merge(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """An email typed into the pre-chat form is recorded, never merged on."""
+        ws = "typed"
+        chat = make_inbound(ws, Channel.WEBCHAT, "visitor-2", account="site",
+                            claimed={"email": "sam@example.com"})
+        mail = make_inbound(ws, Channel.EMAIL, "sam@example.com")
+        await pipeline.send(chat, mail)
+        thread = await pipeline.thread_of(ws, chat, mail)
+        assert len(thread.conversations) == 2
+        assert len(set(thread.message_customers.values())) == 2
+
+
+class TestCrmLinks:
+    """A CRM link merges two customers; unlink splits them again."""
+
+    async def test_link_merges_and_unlink_splits(self, pipeline: Any, make_inbound: Any) -> None:
+        """Phone and email: two customers, linked into one, unlinked into two."""
+        ws = "crm"
+        senders = [(Channel.SMS, CRM_PHONE), (Channel.EMAIL, CRM_EMAIL)]
+        first = [make_inbound(ws, channel, sender) for channel, sender in senders]
+        await pipeline.send(*first)
+        before = await pipeline.thread_of(ws, *first)
+        assert len(set(before.message_customers.values())) == 2
+        await pipeline.link(crm(LinkAction.LINK, ws, "crm-link-1"))
+        linked = await until_joined(pipeline, make_inbound, ws, senders, True)
+        assert len(set(linked.message_customers.values())) == 1
+        assert len(linked.conversations) == 1
+        merged = await pipeline.thread_of(ws, *first)
+        assert len(merged.conversations) == 1, "the two open conversations fold into one"
+        await pipeline.link(crm(LinkAction.UNLINK, ws, "crm-unlink-1"))
+        split = await until_joined(pipeline, make_inbound, ws, senders, False)
+        assert len(set(split.message_customers.values())) == 2
+        assert set(split.message_customers.values()) == set(before.message_customers.values())
