@@ -1,0 +1,35 @@
+"""Pure parts of the local broker's management."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from omniroute.errors import ConfigurationError
+from omniroute.infra.broker import new_cluster_id, parse_local_bootstrap
+
+
+class TestClusterId:
+    def test_never_starts_with_a_dash(self) -> None:
+        """About one id in 64 would, and the storage tool would take it for an option."""
+        ids = [new_cluster_id() for _ in range(5000)]
+        assert not [i for i in ids if i.startswith("-")]
+
+    def test_is_sixteen_bytes_of_url_safe_base64(self) -> None:
+        """The form `kafka-storage random-uuid` prints."""
+        cluster_id = new_cluster_id()
+        assert len(cluster_id) == 22
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+class TestLocalBootstrap:
+    def test_local_addresses_are_accepted(self) -> None:
+        """The first server of the list is the one a local broker listens on."""
+        assert parse_local_bootstrap("127.0.0.1:19092,127.0.0.1:19093") == ("127.0.0.1", 19092)
+        assert parse_local_bootstrap("localhost:9092") == ("localhost", 9092)
+
+    def test_a_remote_cluster_is_not_started_here(self) -> None:
+        """omniroute refuses to 'start' a broker for an address on another machine."""
+        with pytest.raises(ConfigurationError, match="not a local address"):
+            parse_local_bootstrap("kafka.prod.internal:9092")
