@@ -6,7 +6,7 @@ MIME message" checked), which goes through the one pipeline in
 :mod:`.normalize`. Without raw MIME, the posted headers and text/HTML bodies
 are reassembled into a message first.
 
-- Mailgun (``POST /webhooks/mailgun``): ``signature`` = hex
+- Mailgun (``POST /webhooks/mailgun`` or ``/webhooks/mailgun/mime``): ``signature`` = hex
   HMAC-SHA256(signing key, ``timestamp`` + ``token``); a timestamp more than
   :data:`MAILGUN_MAX_AGE_SECONDS` from now is stale, a token is accepted once
   (:mod:`.replay`). An unknown mailbox answers 406, which Mailgun does not retry.
@@ -109,7 +109,9 @@ class MailgunConnector(Connector):
         return self.settings.mailgun_signing_key is not None
 
     def routes(self) -> Sequence[Route]:
-        return (Route("", ("POST",), FORM_TYPES, MAX_MAIL_BYTES),)
+        # Mailgun posts raw MIME (body-mime) when the forward URL ends in "mime".
+        return (Route("", ("POST",), FORM_TYPES, MAX_MAIL_BYTES),
+                Route("/mime", ("POST",), FORM_TYPES, MAX_MAIL_BYTES))
 
     def verify(self, request: WebhookRequest) -> None:
         fields = form_fields(request.header("content-type") or "", request.body)

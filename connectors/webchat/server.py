@@ -103,8 +103,33 @@ async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
         return None
 
 
+class _HeldSocket:
+    """A visitor socket that holds pushed frames until the welcome frame went out.
+
+    The widget de-duplicates by ``event_id``, so a reply both in the history and
+    held here shows once.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.held: list[dict[str, Any]] = []
+        self.ready = False
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        if self.ready:
+            await self.ws.send_json(data)
+        else:
+            self.held.append(data)
+
+    async def open(self, welcome: dict[str, Any]) -> None:
+        await self.ws.send_json(welcome)
+        self.ready = True
+        while self.held:
+            await self.ws.send_json(self.held.pop(0))
+
+
 async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
-                    ws: web.WebSocketResponse, data: str | bytes) -> None:
+                    socket: _HeldSocket, data: str | bytes) -> None:
     frame = parse_frame(data)
     kind = frame["type"]
     if kind in ("message", "offline_form"):
@@ -117,9 +142,9 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
                              f"client_message_id ({exc})", client_id) from exc
         own = visitor_frame(message, client_id)
         await chat.remember(visitor.address, own)
-        await ws.send_json({"type": "ack", "client_message_id": client_id,
+        await socket.send_json({"type": "ack", "client_message_id": client_id,
                             "event_id": message.event_id})
-        await chat.hub.push(visitor.address, own, skip=ws)
+        await chat.hub.push(visitor.address, own, skip=socket)
     elif kind == "read":
         await publisher.publish(read_statuses(frame, visitor, chat.settings.workspace))
     elif kind == "typing" and not isinstance(frame.get("state"), bool):
@@ -138,9 +163,10 @@ def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-u
         if visitor is None:
             await ws.close()
             return ws
-        chat.hub.add(visitor.address, ws)
+        socket = _HeldSocket(ws)
+        chat.hub.add(visitor.address, socket)  # before reading history: no reply slips between
         try:
-            await ws.send_json({
+            await socket.open({
                 "type": "welcome", "visitor_token": visitor.token,
                 "visitor_id": visitor.visitor_id, "verified": visitor.verified is not None,
                 "history": await chat.history(visitor.address),
@@ -150,11 +176,11 @@ def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-u
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
                 try:
-                    await _on_frame(chat, publisher, visitor, ws, msg.data)
+                    await _on_frame(chat, publisher, visitor, socket, msg.data)
                 except FrameError as exc:
-                    await ws.send_json(exc.frame())
+                    await socket.send_json(exc.frame())
         finally:
-            chat.hub.remove(visitor.address, ws)
+            chat.hub.remove(visitor.address, socket)
         return ws
 
     return handle

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, ClientWebSocketResponse, web
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -107,3 +107,37 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
         finally:
             await browser.close()
             await shop.cleanup()
+
+
+async def test_bad_frames_get_precise_errors_and_publish_nothing(
+    ingress: tuple[Settings, int],
+) -> None:
+    """Malformed frames and a forged identity are answered with error frames; nothing reaches Kafka."""
+    settings, port = ingress
+    async def answer(ws: ClientWebSocketResponse) -> dict[str, object]:
+        while True:  # presence frames may arrive at any time
+            frame = await ws.receive_json()
+            if frame["type"] != "presence":
+                return frame  # type: ignore[no-any-return]
+
+    async with ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello"})
+            welcome = await answer(ws)
+            assert welcome["type"] == "welcome" and welcome["agents_available"] in (True, False)
+            for frame, code in [
+                ("{not json", "invalid_json"),
+                ('{"type": "message", "text": "hi"}', "invalid_client_message_id"),
+                ('{"type": "message", "client_message_id": "c1", "text": ""}', "empty_text"),
+                ('{"type": "hello"}', "duplicate_hello"),
+            ]:
+                await ws.send_str(frame)
+                error = await answer(ws)
+                assert (error["type"], error["code"]) == ("error", code)
+        async with session.ws_connect(f"http://127.0.0.1:{port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "identifier": "cust-1", "identity_hash": "ab"})
+            error = await answer(ws)
+            assert error["code"] in ("identity_mismatch", "identity_unsupported")
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
+                            timeout=2)
+    assert records == []
