@@ -116,6 +116,17 @@ class Pipeline:
                                     timeout=min(5.0, timeout), where=wanted)
         return [ConversationEvent.from_json_bytes(r.value) for r in records]
 
+    async def added(self, workspace: str, event_ids: set[str],
+                    timeout: float = 180.0) -> list[ConversationEvent]:
+        """message_added events until every one of ``event_ids`` arrived (replays included)."""
+        deadline = time.monotonic() + timeout
+        found: list[ConversationEvent] = []
+        while time.monotonic() < deadline:
+            found = await self.events(workspace, 10**6, timeout=3.0, kind="message_added")
+            if event_ids <= {e.message.source_event_id for e in found if e.message}:
+                break
+        return found
+
     async def requests(self, workspace: str) -> list[RoutingRequest]:
         """Every RoutingRequest of ``workspace`` so far, in per-conversation order."""
         records = await consume(self.settings.kafka_bootstrap,

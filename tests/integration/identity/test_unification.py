@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from omniroute.contract import (
     Address,
     Channel,
@@ -18,6 +20,7 @@ from omniroute.contract import (
     LinkAction,
     VerifiedIdentity,
 )
+from omniroute.identity.customers import address_key, customer_id_for
 
 CRM_PHONE = "+14155550123"
 CRM_EMAIL = "pat@example.org"
@@ -150,3 +153,80 @@ class TestCrmLinks:
         split = await until_joined(pipeline, make_inbound, ws, senders, False)
         assert len(set(split.message_customers.values())) == 2
         assert set(split.message_customers.values()) == set(before.message_customers.values())
+
+
+def partition(key: str, partitions: int = 3) -> int:
+    """The partition the default (murmur2) partitioner picks for ``key``."""
+    return DefaultPartitioner()(key.encode(), list(range(partitions)), list(range(partitions)))
+
+
+def spread_phones(ws: str) -> list[str]:
+    """Three phones whose addresses and customers each sit on a different partition."""
+    chosen: list[str] = []
+    address_parts: set[int] = set()
+    customer_parts: set[int] = set()
+    for n in range(1000, 9999):
+        phone = f"+1415555{n:04d}"
+        address = f"tel:{phone}"
+        a = partition(address_key(ws, address))
+        c = partition(customer_id_for(ws, address))
+        if a not in address_parts and c not in customer_parts:
+            chosen.append(phone)
+            address_parts.add(a)
+            customer_parts.add(c)
+        if len(chosen) == 3:
+            return chosen
+    raise AssertionError("no spread found")
+
+
+class TestAcrossPartitions:
+    """Merges stay correct when the addresses live on partitions of different workers."""
+
+    async def test_link_across_three_partitions_gives_one_customer_and_conversation(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """Three phones on three partitions (two workers own them), linked by a CRM."""
+        ws = "spread"
+        phones = spread_phones(ws)
+        first = [make_inbound(ws, Channel.SMS, phone) for phone in phones]
+        await pipeline.send(*first)
+        assert len((await pipeline.thread_of(ws, *first)).conversations) == 3
+        await pipeline.link(IdentityLink(
+            event_id="crm-spread", workspace=ws, action=LinkAction.LINK, customer_hint="crm-7",
+            source="crm", addresses=[ChannelAddress(channel=Channel.SMS, address=Address(value=p))
+                                     for p in phones]))
+        joined = await until_joined(pipeline, make_inbound, ws,
+                                    [(Channel.SMS, p) for p in phones], True)
+        assert len(set(joined.message_customers.values())) == 1
+        everything = await pipeline.thread_of(ws, *first)
+        assert everything.conversations == joined.conversations
+        assert len(everything.conversations) == 1
+        assert everything.customers == set(joined.message_customers.values())
+
+
+class TestCrash:
+    """SIGKILL mid-stream and a restart lose nothing and open no second conversation."""
+
+    async def test_sigkill_and_restart_lose_no_message_and_open_no_second_conversation(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """48 messages from 8 customers, worker 1 killed after the first half."""
+        ws = "crash"
+        phones = [f"+1650555{n:04d}" for n in range(8)]
+        batches = [[make_inbound(ws, Channel.SMS, p, text=f"{i}") for i in range(3)
+                    for p in phones] for _ in range(2)]
+        await pipeline.send(*batches[0])
+        pipeline.kill(1)
+        await pipeline.send(*batches[1])
+        pipeline.start(1)
+        sent = {m.event_id for batch in batches for m in batch}
+        added = await pipeline.added(ws, sent)
+        assert {e.message.source_event_id for e in added} == sent
+        conversations_by_customer: dict[str, set[str]] = {}
+        for event in added:
+            conversations_by_customer.setdefault(event.customer_id, set()).add(
+                event.conversation_id)
+        assert len(conversations_by_customer) == len(phones)
+        assert all(len(c) == 1 for c in conversations_by_customer.values())
+        opened = await pipeline.events(ws, len(phones), kind="opened")
+        assert len({e.conversation_id for e in opened}) == len(phones)
