@@ -133,9 +133,12 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
             self.pools.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        # aiokafka may fetch while this runs: hold the partitions until their pools exist
+        self.loop.consumer.pause(*assigned)
         for tp in assigned:
             committed = await self.loop.consumer.committed(tp) or 0
             self.pools[tp] = await self.restore(tp, committed)
+        self.loop.consumer.resume(*assigned)
 
     async def restore(self, tp: TopicPartition, until: int) -> dict[str, PoolState]:
         """Rebuild a partition's pools by replaying its committed inputs (no output)."""
@@ -192,7 +195,10 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         made: list[Decision] = []
         workspace = self.settings.workspace
         for tp, records in batch.items():
-            pools = self.pools.setdefault(tp, {})
+            pools = self.pools.get(tp)
+            if pools is None:  # fetched before its pools were restored: read it again later
+                self.loop.consumer.seek(tp, records[0].offset)
+                continue
             for record in records:
                 try:
                     decisions = self.apply(pools, record)
@@ -225,7 +231,7 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                 last_tick = now
             await loop.commit(out + ticks, offsets)
             decider.on_decisions(made)
-            if now - last_gauges >= 5.0:
+            if now - last_gauges >= 2.0:
                 last_gauges = now
                 for pools in decider.pools.values():
                     for state in pools.values():
