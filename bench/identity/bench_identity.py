@@ -1,0 +1,192 @@
+"""Benchmark: identity + threading throughput through the real broker, beside a passthrough.
+
+Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--senders 500]``.
+
+The same pre-produced InboundMessages (SMS and WhatsApp senders, several
+messages each, one topic of 3 partitions) are read twice in one run:
+
+- baseline: a raw aiokafka consume-and-produce passthrough (a consumer group,
+  acks=all idempotent producer, offsets committed after each batch's acks);
+- omniroute: one ``omniroute worker`` process (validation, address
+  normalization, de-duplication, identity lookup, threading, ConversationEvents
+  and RoutingRequests, three hops through Kafka, changelog-backed tables).
+
+Each rate is messages / (last output timestamp - first output timestamp), so
+process start-up and group joins are not counted. Uses the broker at
+OMNIROUTE_KAFKA_BOOTSTRAP when it answers, else starts a temporary local one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
+from omniroute.errors import BrokerError
+from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.topics import TopicSpec, create_topics
+from omniroute.settings import Settings
+
+PARTITIONS = 3
+WORKSPACE = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def messages(count: int, senders: int) -> list[InboundMessage]:
+    """``count`` messages from ``senders`` phones, alternating SMS and WhatsApp spellings."""
+    found = []
+    for i in range(count):
+        n = i % senders
+        whatsapp = (i // senders) % 2 == 1
+        local = f"+82 10-{5000 + n // 10000:04d}-{n % 10000:04d}"
+        sender = f"8210{5000_0000 + n}" if whatsapp else local
+        found.append(InboundMessage(
+            event_id=f"bench:{i}", workspace=WORKSPACE,
+            channel=Channel.WHATSAPP if whatsapp else Channel.SMS, provider="bench",
+            channel_account="acct", sender=Address(value=sender), recipient=Address(value="acct"),
+            provider_message_id=f"pm{i}", text=f"message {i}",
+        ))
+    return found
+
+
+async def publish(settings: Settings, batch: list[InboundMessage]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        topic = settings.topic("omniroute.inbound.v1")
+        futures = [await producer.send(topic, m.to_json_bytes(), key=m.kafka_key.encode())
+                   for m in batch]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def passthrough(settings: Settings, count: int) -> float:
+    """Consume inbound, produce each record unchanged, commit after acks; messages/s."""
+    consumer = AIOKafkaConsumer(
+        settings.topic("omniroute.inbound.v1"), bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.topic("bench-passthrough"), auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    done, first, last = 0, None, 0.0
+    try:
+        while done < count:
+            batch = await consumer.getmany(timeout_ms=500)
+            futures = []
+            for records in batch.values():
+                for record in records:
+                    futures.append(await producer.send(
+                        settings.topic("bench.passthrough"), record.value, key=record.key))
+            metadata = await asyncio.gather(*futures)
+            await consumer.commit()
+            for meta in metadata:
+                first = meta.timestamp if first is None else min(first, meta.timestamp)
+                last = max(last, meta.timestamp)
+            done += len(futures)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return count / max((last - (first or last)) / 1000, 1e-3)
+
+
+async def worker_rate(settings: Settings, count: int, timeout: float) -> float:
+    """Wait for ``count`` message_added events; messages/s between the first and the last."""
+    consumer = AIOKafkaConsumer(
+        settings.topic("omniroute.conversations.v1"), bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    stamps: list[int] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(seen) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    event = ConversationEvent.from_json_bytes(record.value)
+                    if event.kind == "message_added" and event.message:
+                        seen.add(event.message.source_event_id)
+                        stamps.append(record.timestamp)
+    finally:
+        await consumer.stop()
+    if len(seen) < count:
+        raise SystemExit(f"only {len(seen)} of {count} messages threaded in {timeout:.0f}s")
+    return count / max((max(stamps) - min(stamps)) / 1000, 1e-3)
+
+
+def start_worker(settings: Settings, state: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
+           "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(free_port()),
+           "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
+    log = (state / "worker.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "omniroute", "worker"], env=env,
+                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+
+async def bench(settings: Settings, count: int, senders: int, state: Path) -> None:
+    await create_topics(settings, partitions=PARTITIONS)
+    await create_topics(settings, [TopicSpec("bench.passthrough")], partitions=PARTITIONS)
+    await publish(settings, messages(count, senders))
+    base = await passthrough(settings, count)
+    process = start_worker(settings, state)
+    try:
+        full = await worker_rate(settings, count, timeout=600)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    print(f"messages: {count} from {senders} senders (SMS + WhatsApp), {PARTITIONS} partitions")
+    print(f"baseline aiokafka consume+produce passthrough: {base:8.0f} messages/s")
+    print(f"omniroute worker identity + threading:         {full:8.0f} messages/s")
+    print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--senders", type=int, default=500)
+    args = parser.parse_args()
+    env = Settings()
+    broker = None
+    state = Path(tempfile.mkdtemp(prefix="omniroute-bench-identity-"))
+    try:
+        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
+        bootstrap = env.kafka_bootstrap
+    except BrokerError:
+        broker = LocalBroker(home=state / "kafka", libs=fetch_jars(env.cache_dir),
+                             port=free_port(), controller_port=free_port(), heap="512m")
+        broker.start(progress=lambda _line: None)
+        bootstrap = broker.bootstrap
+    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+    try:
+        asyncio.run(bench(settings, args.messages, args.senders, state))
+    finally:
+        if broker is not None:
+            broker.stop(progress=lambda _line: None)
+
+
+if __name__ == "__main__":
+    main()
