@@ -58,10 +58,14 @@ class Loop:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=self.group,
             enable_auto_commit=False, isolation_level="read_committed",
-            auto_offset_reset="earliest", max_poll_records=500)
+            auto_offset_reset="earliest", max_poll_records=500,
+            # read_committed fetches otherwise wait up to 500 ms for the last stable offset
+            fetch_max_wait_ms=10)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-            transactional_id=settings.topic(f"omniroute-router-{name}-{instance}"), linger_ms=2)
+            transactional_id=settings.topic(f"omniroute-router-{name}-{instance}"), linger_ms=2,
+            # a transaction begun right after a commit meets CONCURRENT_TRANSACTIONS: retry fast
+            retry_backoff_ms=5)
 
     async def start(self, listener: ConsumerRebalanceListener | None = None) -> None:
         """Connect; the transactional id fences (and aborts) any previous incarnation."""

@@ -1,0 +1,170 @@
+"""End-to-end router latency: a routing request written to Kafka -> the assignment
+readable by an agent app (read_committed), p50/p99 at a steady rate, beside a raw
+Kafka produce -> consume round trip measured in the same run on the same broker.
+
+    .venv/bin/python bench/routing/bench_e2e.py [--rate 200] [--count 2000]
+
+Uses ``OMNIROUTE_KAFKA_BOOTSTRAP`` when a broker answers there, else starts a
+private local broker. The router runs as its own process (``omniroute router run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from omniroute.contract.agents import AgentEvent
+from omniroute.errors import BrokerError
+from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.topics import create_topics
+from omniroute.routing.requests import RoutingRequest
+from omniroute.settings import Settings
+
+AGENTS = 50
+CONFIG = "[pools.bench]\noffer_timeout_s = 3600\nheartbeat_grace_s = 3600\n" + "".join(
+    f'[agents.a{i}]\npool = "bench"\ncapacity = 1000\nauto_accept = true\n'
+    for i in range(AGENTS))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def round_trips(settings: Settings, topic: str, payloads: list[tuple[str, bytes, bytes]],
+                      rate: float, reply_topic: str, match: bytes) -> list[float]:
+    """Send payloads at ``rate``/s; latency until a record naming each id is readable."""
+    sent: dict[str, float] = {}
+    got: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(reply_topic, bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="latest",
+                                isolation_level="read_committed", fetch_max_wait_ms=10)
+    await consumer.start()
+    await consumer.seek_to_end()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+
+    async def read() -> None:
+        while len(got) < len(payloads):
+            batch = await consumer.getmany(timeout_ms=50)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    if match in record.value:
+                        key = record.value.split(match, 1)[1].split(b'"', 1)[0].decode()
+                        got.setdefault(key, now)
+
+    reader = asyncio.create_task(read())
+    start = time.perf_counter()
+    for n, (ident, key, value) in enumerate(payloads):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent[ident] = time.perf_counter()
+        await producer.send(topic, value, key=key)
+    await asyncio.wait_for(reader, timeout=120)
+    await producer.stop()
+    await consumer.stop()
+    return [(got[i] - sent[i]) * 1000 for i in sent]
+
+
+async def bench(settings: Settings, rate: float, count: int, state: Path) -> None:
+    await create_topics(settings, partitions=3)
+    config = state / "routing.toml"
+    config.write_text(CONFIG)
+    env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
+           "OMNIROUTE_METRICS_PORT": str(free_port()), "OMNIROUTE_LOG_LEVEL": "warning"}
+    router = subprocess.Popen([sys.executable, "-m", "omniroute", "router", "run", "--config",  # noqa: ASYNC220
+                               str(config), "--tick", "1"], env=env)
+    try:
+        logins = [(f"l{i}", f"a{i}".encode(), AgentEvent(
+            event_id=f"login-{i}", agent_id=f"a{i}", kind="presence",
+            presence="available").to_json_bytes()) for i in range(AGENTS)]
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+        await producer.start()
+        for _, key, value in logins:
+            await producer.send_and_wait(settings.topic("omniroute.agent-events.v1"), value,
+                                         key=key)
+        await producer.stop()
+        def requests_for(prefix: str, total: int) -> list[tuple[str, bytes, bytes]]:
+            out = []
+            for n in range(total):
+                req = RoutingRequest(event_id=f"rr-{prefix}{n}", kind="route",
+                                     conversation_id=f"{prefix}{n}", customer_id=f"u{n}",
+                                     channel="webchat")
+                out.append((f"{prefix}{n}", req.conversation_id.encode(), req.to_json_bytes()))
+            return out
+
+        requests = requests_for("c", count)
+        warm = requests_for("w", 50)  # waits for the router to be up and assigned its partitions
+        await round_trips(settings, settings.topic("omniroute.internal.routing-requests"), warm,
+                          rate, settings.topic("omniroute.assignments.v1"),
+                          b'"conversation_id":"')
+        routed = await round_trips(
+            settings, settings.topic("omniroute.internal.routing-requests"), requests, rate,
+            settings.topic("omniroute.assignments.v1"), b'"conversation_id":"')
+        raw = [(f"r{n}", f"r{n}".encode(), f'{{"probe_id":"r{n}"}}'.encode())
+               for n in range(count)]
+        baseline = await round_trips(settings, settings.topic("omniroute.outbound.v1"), raw,
+                                     rate, settings.topic("omniroute.outbound.v1"),
+                                     b'"probe_id":"')
+    finally:
+        router.send_signal(signal.SIGTERM)
+        router.wait(timeout=60)
+    print(f"steady rate {rate:.0f}/s, {count} requests, 1 pool of {AGENTS} auto-accepting agents")
+    print(f"{'path':<44} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'raw Kafka produce -> consume (baseline)':<44} "
+          f"{percentile(baseline, 50):>8.1f} {percentile(baseline, 99):>8.1f}")
+    print(f"{'routing request -> assignment readable':<44} "
+          f"{percentile(routed, 50):>8.1f} {percentile(routed, 99):>8.1f}")
+    print(f"ratio p50 {percentile(routed, 50) / percentile(baseline, 50):.1f}x, "
+          f"p99 {percentile(routed, 99) / percentile(baseline, 99):.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--count", type=int, default=2000)
+    args = parser.parse_args()
+    env = Settings()
+    broker = None
+    state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
+    try:
+        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
+        bootstrap = env.kafka_bootstrap
+    except BrokerError:
+        broker = LocalBroker(home=state / "kafka", libs=fetch_jars(env.cache_dir),
+                             port=free_port(), controller_port=free_port(), heap="512m")
+        broker.start(progress=lambda _line: None)
+        bootstrap = broker.bootstrap
+    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+    try:
+        asyncio.run(bench(settings, args.rate, args.count, state))
+    finally:
+        if broker is not None:
+            broker.stop(progress=lambda _line: None)
+
+
+if __name__ == "__main__":
+    main()
