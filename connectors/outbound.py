@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -61,6 +62,13 @@ class ProviderRequest:
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    fallback: ProviderRequest | None = None
+    """Sent instead when this request fails (permanently, or after its retries): LINE
+    falls back from the free reply API (single-use token) to a push."""
+
+    def with_fallback(self, fallback: ProviderRequest) -> ProviderRequest:
+        """This request, falling back to ``fallback``."""
+        return ProviderRequest(self.method, self.path, self.headers, self.body, fallback)
 
     @classmethod
     def json(cls, path: str, payload: Any, headers: Mapping[str, str] | None = None,
@@ -113,6 +121,25 @@ class SendContext:
     def in_window(self, window: timedelta = SERVICE_WINDOW) -> bool:
         """True when the customer wrote within ``window``."""
         return self.last_inbound_at is not None and self.now - self.last_inbound_at < window
+
+
+def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), else None."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = now or datetime.now(when.tzinfo)
+    return max(0.0, (when - current).total_seconds())
 
 
 def classify_http(status: int, code: str, message: str, retry_after: float | None = None

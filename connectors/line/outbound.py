@@ -1,16 +1,22 @@
-"""OutboundMessage → LINE ``POST /v2/bot/message/push`` (pure).
+"""OutboundMessage → LINE ``POST /v2/bot/message/reply`` or ``/v2/bot/message/push`` (pure).
 
 ``{"to": userId, "messages": [{"type": "text", "text"}, {"type": "image",
 "originalContentUrl", "previewImageUrl"}]}`` (at most 5 messages, text 5000
 characters), bearer channel access token and ``X-Line-Retry-Key`` (a UUID derived
 from the outbound event id, so a retried push is never delivered twice; LINE
 answers 409 for a key it already accepted). Answers ``{"sentMessages": [{"id"}]}``.
+
+When the customer's latest message left a reply token younger than
+:data:`REPLY_TOKEN_VALIDITY`, the free reply API is tried first (``{"replyToken",
+"messages"}``; it accepts no retry key, and a token works once): any failure of the
+reply falls back to the push, which is retried safely under its retry key.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from omniroute.contract import AttachmentKind, Channel, OutboundMessage
@@ -19,13 +25,17 @@ from omniroute_connectors.outbound import (
     ProviderRequest,
     ProviderResponse,
     SendContext,
+    SendFailed,
     SendRejected,
     SendResult,
     classify_http,
+    retry_after,
 )
 
 MAX_TEXT_CHARS = 5000
 MAX_MESSAGES = 5
+REPLY_TOKEN_VALIDITY = timedelta(seconds=50)
+"""LINE asks for replies within about a minute of the webhook; keep a margin."""
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1c8f0e-4c55-4d2b-9a8e-2f6b8f3a1d70")
 
 
@@ -68,18 +78,43 @@ class LineSender(OutboundSender):
             raise SendRejected(f"{len(messages)} messages; LINE pushes at most {MAX_MESSAGES}",
                                code="too_many_media")
         token = self.settings.line_channel_access_token
-        headers = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}",
-                   "X-Line-Retry-Key": str(uuid.uuid5(RETRY_KEY_NAMESPACE, message.event_id))}
-        return [ProviderRequest.json("/v2/bot/message/push",
-                                     {"to": message.recipient.value, "messages": messages},
-                                     headers)]
+        auth = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}"}
+        push = ProviderRequest.json(
+            "/v2/bot/message/push", {"to": message.recipient.value, "messages": messages},
+            {**auth, "X-Line-Retry-Key": str(uuid.uuid5(RETRY_KEY_NAMESPACE, message.event_id))})
+        reply_token = fresh_reply_token(context)
+        if reply_token is None:
+            return [push]
+        reply = ProviderRequest.json("/v2/bot/message/reply",
+                                     {"replyToken": reply_token, "messages": messages}, auth)
+        return [reply.with_fallback(push)]
 
     def interpret(self, request: ProviderRequest, response: ProviderResponse) -> SendResult:
-        """``sentMessages[0].id`` on 200; 409 (retry key already accepted) is success."""
+        """``sentMessages[0].id`` on 200; 409 (retry key already accepted) is success.
+
+        A failed reply is never retried (its token may already be spent): it fails
+        permanently so the host falls back to the push.
+        """
         body = response.json()
+        if request.path.endswith("/reply") and not 200 <= response.status < 300:
+            message = body.get("message") if isinstance(body, dict) else None
+            raise SendFailed(str(message or f"LINE reply answered HTTP {response.status}"),
+                             code=str(response.status), retriable=False)
         if 200 <= response.status < 300 or response.status == 409:
             sent = (body or {}).get("sentMessages") if isinstance(body, dict) else None
             return SendResult(str(sent[0]["id"]) if sent else None)
         message = body.get("message") if isinstance(body, dict) else None
         raise classify_http(response.status, str(response.status),
-                            str(message or f"LINE answered HTTP {response.status}"))
+                            str(message or f"LINE answered HTTP {response.status}"),
+                            retry_after(response.headers))
+
+
+def fresh_reply_token(context: SendContext) -> str | None:
+    """The customer's latest reply token if it is still young enough to use."""
+    token = context.reply_hint.get("reply_token")
+    received = context.reply_hint.get("received_at")
+    if not token or not received:
+        return None
+    if context.now - datetime.fromisoformat(received) > REPLY_TOKEN_VALIDITY:
+        return None
+    return token

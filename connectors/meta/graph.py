@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omniroute_connectors.outbound import ProviderResponse, SendFailed
+from omniroute_connectors.outbound import ProviderResponse, SendFailed, retry_after
 
 RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056})
 
@@ -23,7 +23,7 @@ def graph_error(response: ProviderResponse) -> SendFailed:
     message = error.get("message") or f"Graph API answered HTTP {response.status}"
     retriable = response.status >= 500 or response.status == 429 or code in RETRIABLE_CODES
     return SendFailed(str(message), code=str(code if code is not None else response.status),
-                      retriable=retriable)
+                      retriable=retriable, retry_after=retry_after(response.headers))
 
 
 def bearer(token: Any) -> dict[str, str]:

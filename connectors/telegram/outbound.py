@@ -21,6 +21,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    retry_after,
 )
 
 MAX_TEXT_CHARS = 4096
@@ -93,7 +94,7 @@ class TelegramSender(OutboundSender):
             message_id = (body.get("result") or {}).get("message_id")
             return SendResult(f"{chat}:{message_id}" if chat is not None else str(message_id))
         body = body if isinstance(body, dict) else {}
-        retry_after = (body.get("parameters") or {}).get("retry_after")
+        wait = (body.get("parameters") or {}).get("retry_after")
         raise classify_http(response.status, str(body.get("error_code", response.status)),
                             str(body.get("description") or f"HTTP {response.status}"),
-                            float(retry_after) if retry_after is not None else None)
+                            float(wait) if wait is not None else retry_after(response.headers))

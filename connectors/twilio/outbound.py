@@ -24,6 +24,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    retry_after,
 )
 
 MAX_BODY_CHARS = 1600
@@ -96,19 +97,6 @@ class TwilioSender(OutboundSender):
         code = str(body.get("code", response.status)) if isinstance(body, dict) else "http"
         message = (body.get("message") if isinstance(body, dict) else None) or (
             f"Twilio answered HTTP {response.status}")
-        failure = classify_http(response.status, code, message,
-                                _retry_after(response.headers.get("Retry-After")))
         if code.isdigit() and int(code) in PERMANENT_CODES:
-            return _raise(SendFailed(message, code=code, retriable=False))
-        raise failure
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _raise(error: SendFailed) -> SendResult:
-    raise error
+            raise SendFailed(message, code=code, retriable=False)
+        raise classify_http(response.status, code, message, retry_after(response.headers))

@@ -54,6 +54,14 @@ class CustomerActivity:
         return SendContext(now=now, last_inbound_at=activity.last_inbound_at,
                            reply_hint=dict(activity.hints))
 
+    def spend_hints(self, message: OutboundMessage) -> None:
+        """Forget the reply hints of ``message``'s customer: a Kakao callback URL and a
+        LINE reply token work once, so the next answer must not reuse them."""
+        key = (message.channel.value, message.channel_account, message.recipient.value)
+        activity = self.customers.get(key)
+        if activity is not None:
+            activity.hints.clear()
+
     def forget_before(self, cutoff: datetime) -> int:
         """Drop customers silent since ``cutoff`` (memory stays bounded to the window)."""
         stale = [k for k, a in self.customers.items() if a.last_inbound_at < cutoff]

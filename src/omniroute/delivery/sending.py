@@ -29,6 +29,8 @@ from omniroute_connectors.outbound import (
 
 log = get_logger(__name__)
 Http = Callable[[str, ProviderRequest], Awaitable[ProviderResponse]]
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 
 def status(message: OutboundMessage, provider: str, state: DeliveryState, suffix: str, *,
@@ -52,7 +54,7 @@ def failed(message: OutboundMessage, provider: str, code: str, why: str) -> Deli
 
 
 async def _call(sender: OutboundSender, request: ProviderRequest, http: Http, *,
-                attempts: int, base_delay: float) -> str | None:
+                attempts: int, base_delay: float, sleep: Sleep) -> str | None:
     """One request with retries; returns the provider message id or raises SendFailed."""
     for attempt in range(1, attempts + 1):
         try:
@@ -64,14 +66,35 @@ async def _call(sender: OutboundSender, request: ProviderRequest, http: Http, *,
             delay = backoff(attempt, base_delay, exc.retry_after)
             log.info("send_retry", provider=sender.provider, attempt=attempt, code=exc.code,
                      delay=delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
     raise AssertionError("unreachable")
+
+
+async def _with_fallback(sender: OutboundSender, request: ProviderRequest, http: Http, *,
+                         attempts: int, base_delay: float, sleep: Sleep) -> str | None:
+    """``request``, then its fallback (if any) when it fails."""
+    current: ProviderRequest | None = request
+    while True:
+        assert current is not None
+        try:
+            return await _call(sender, current, http, attempts=attempts, base_delay=base_delay,
+                               sleep=sleep)
+        except SendFailed as exc:
+            if current.fallback is None:
+                raise
+            log.info("send_fallback", provider=sender.provider, code=exc.code)
+            current = current.fallback
 
 
 async def deliver(message: OutboundMessage, sender: OutboundSender, context: SendContext,
                   http: Http, limits: RateLimits, *, rate: float, attempts: int,
-                  base_delay: float) -> Sequence[DeliveryStatus]:
-    """Send ``message`` and return the statuses to publish."""
+                  base_delay: float, sleep: Sleep = asyncio.sleep,
+                  clock: Clock = time.monotonic) -> Sequence[DeliveryStatus]:
+    """Send ``message`` and return the statuses to publish.
+
+    ``sleep`` and ``clock`` are injectable so tests observe the rate-limit and
+    retry waits (``Retry-After`` honoured) without waiting for them.
+    """
     if not sender.enabled():
         return [failed(message, sender.provider, "provider_not_configured",
                        f"{sender.provider} credentials are not configured")]
@@ -81,12 +104,12 @@ async def deliver(message: OutboundMessage, sender: OutboundSender, context: Sen
         return [failed(message, sender.provider, exc.code, exc.message)]
     results: list[DeliveryStatus] = []
     for index, request in enumerate(requests):
-        wait = limits.delay(sender.provider, message.channel_account, rate, time.monotonic())
+        wait = limits.delay(sender.provider, message.channel_account, rate, clock())
         if wait > 0:
-            await asyncio.sleep(wait)
+            await sleep(wait)
         try:
-            provider_id = await _call(sender, request, http, attempts=attempts,
-                                      base_delay=base_delay)
+            provider_id = await _with_fallback(sender, request, http, attempts=attempts,
+                                               base_delay=base_delay, sleep=sleep)
         except SendFailed as exc:
             code = exc.code if not exc.retriable else f"retries_exhausted:{exc.code}"
             results.append(failed(message, sender.provider, code[:64], exc.message))

@@ -24,9 +24,10 @@ from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from omniroute.contract import DeadLetter, InboundMessage, OutboundMessage
+from omniroute.contract import DeadLetter, DeliveryState, InboundMessage, OutboundMessage
 from omniroute.contract.topics import DELIVERY, DLQ, INBOUND, OUTBOUND
 from omniroute.delivery.activity import LOOKBACK, CustomerActivity
+from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.sending import deliver, failed, now_utc
 from omniroute.observability.logs import get_logger
@@ -128,15 +129,7 @@ class DeliveryService:
 
     async def _http(self, base_url: str, request: ProviderRequest) -> ProviderResponse:
         assert self.http is not None
-        url = request.path if request.path.startswith(("http://", "https://")) else (
-            base_url.rstrip("/") + request.path)
-        try:
-            async with self.http.request(request.method, url, data=request.body,
-                                         headers=dict(request.headers)) as response:
-                return ProviderResponse(response.status, await response.read(),
-                                        dict(response.headers))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return ProviderResponse(599, str(exc).encode())  # network failure: retriable
+        return await aiohttp_caller(self.http)(base_url, request)
 
     def sender_for(self, message: OutboundMessage) -> OutboundSender | None:
         """The first sender that handles ``message``."""
@@ -159,6 +152,8 @@ class DeliveryService:
                 rate=min(sender.rate_limit_per_second(), self.settings.delivery_rate_per_second),
                 attempts=self.settings.delivery_max_attempts,
                 base_delay=self.settings.delivery_backoff_seconds)
+            if any(s.state is DeliveryState.ACCEPTED for s in statuses):
+                self.view.activity.spend_hints(message)
         topic = self.settings.topic(DELIVERY.name)
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]

@@ -1,61 +1,88 @@
-"""A fake Meta Graph API: WhatsApp Cloud ``/{version}/{phone-number-id}/messages``.
+"""A fake Meta Graph API: WhatsApp Cloud and the Messenger/Instagram Send API.
 
-Answers ``{"messaging_product": "whatsapp", "contacts": [{"input", "wa_id"}],
-"messages": [{"id": "wamid..."}]}``; ``fail_next`` queues error answers
-(``{"error": {"message", "type", "code", "fbtrace_id"}}`` with their HTTP status).
-Every request is recorded with its time, path, headers and JSON body.
+``POST /{version}/{phone-number-id}/messages`` with ``messaging_product: whatsapp``
+answers ``{"messaging_product", "contacts": [{"input", "wa_id"}], "messages": [{"id"}]}``.
+``POST /{version}/me/messages`` or ``/{version}/{page-or-ig-id}/messages`` without
+``messaging_product`` is the Send API: ``{"recipient": {"id"}, "messaging_type":
+RESPONSE|UPDATE|MESSAGE_TAG, "tag", "message": {"text"} | {"attachment"}}`` answered
+``{"recipient_id", "message_id"}``. A Send API message to a PSID whose 24-hour window
+is not open (``window_open``) without ``MESSAGE_TAG`` gets Meta's ``(#10)`` error,
+subcode 2018278. Errors: ``{"error": {"message", "type", "code", "error_subcode",
+"fbtrace_id"}}``. Shapes: developers.facebook.com/docs/messenger-platform/reference/send-api,
+/docs/messenger-platform/error-codes, WhatsApp Cloud API messages reference.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
-from harness.ports import free_port
+from harness.providers.base import FakeProvider
+
+MESSAGING_TYPES = {"RESPONSE", "UPDATE", "MESSAGE_TAG"}
+TAGS = {"CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE", "HUMAN_AGENT"}
 
 
-@dataclass
-class FakeGraph:
-    """The fake server and what it saw."""
+class FakeGraph(FakeProvider):
+    """The Graph API endpoints omniroute sends to."""
 
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: list[tuple[int, int]] = field(default_factory=list)
-    port: int = 0
-    _runner: web.AppRunner | None = None
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    def __init__(self, access_token: str = "graph-token") -> None:
+        super().__init__()
+        self.access_token = access_token
+        self.window_open: set[str] = set()
+        self._ids = itertools.count(1)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/{version}/{node}/messages", self.messages)
 
-    async def _messages(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append({"at": time.monotonic(), "path": request.path,
-                              "auth": request.headers.get("Authorization"), "json": body})
-        if self.fail_next:
-            status, code = self.fail_next.pop(0)
-            return web.json_response({"error": {"message": f"fake error {code}",
-                                                "type": "OAuthException", "code": code,
-                                                "fbtrace_id": "Afake"}}, status=status)
-        wamid = f"wamid.FAKE{next(self._ids)}"
+    def error(self, status: int, code: int | str, message: str,
+              subcode: int | None = None) -> web.Response:
+        error: dict[str, object] = {"message": message, "type": "OAuthException", "code": code,
+                                    "fbtrace_id": "AfakeTrace"}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        return web.json_response({"error": error}, status=status)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        seen = await self.record(request)
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.error(400, 190, "Invalid OAuth access token.")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        body = seen.json
+        if not isinstance(body, dict):
+            return self.error(400, 100, "(#100) the body must be a JSON object")
+        if body.get("messaging_product") == "whatsapp":
+            return self._whatsapp(body)
+        return self._send_api(body)
+
+    def _whatsapp(self, body: dict[str, object]) -> web.Response:
+        to = body.get("to")
+        if not to or body.get("type") not in ("text", "template", "image", "video", "audio",
+                                               "document", "sticker"):
+            return self.error(400, 100, "(#100) Invalid parameter")
         return web.json_response({"messaging_product": "whatsapp",
-                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                                  "messages": [{"id": wamid}]})
+                                  "contacts": [{"input": to, "wa_id": to}],
+                                  "messages": [{"id": f"wamid.FAKE{next(self._ids)}"}]})
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/{version}/{phone}/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
+    def _send_api(self, body: dict[str, object]) -> web.Response:
+        recipient = body.get("recipient")
+        psid = recipient.get("id") if isinstance(recipient, dict) else None
+        if not psid:
+            return self.error(400, 100, "(#100) The parameter recipient is required")
+        kind = body.get("messaging_type")
+        if kind not in MESSAGING_TYPES:
+            return self.error(400, 100, "(#100) messaging_type must be RESPONSE, UPDATE or "
+                                        "MESSAGE_TAG")
+        if kind == "MESSAGE_TAG" and body.get("tag") not in TAGS:
+            return self.error(400, 100, "(#100) Tag is required for MESSAGE_TAG")
+        message = body.get("message")
+        if not isinstance(message, dict) or not (message.get("text") or
+                                                 message.get("attachment")):
+            return self.error(400, 100, "(#100) The parameter message is required")
+        if kind != "MESSAGE_TAG" and psid not in self.window_open:
+            return self.error(400, 10, "(#10) This message is sent outside of allowed window.",
+                              subcode=2018278)
+        return web.json_response({"recipient_id": psid,
+                                  "message_id": f"m_FAKE{next(self._ids)}"})

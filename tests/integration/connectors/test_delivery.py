@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from harness.kafka import consume, produce
+from harness.providers.base import Failure
 from harness.providers.graph import FakeGraph
 from omniroute.contract import (
     Address,
@@ -61,7 +62,7 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
                         topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
                         meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05,
                         delivery_rate_per_second=5.0)
-    graph.fail_next = [(429, 130429)]  # the first call is throttled, then accepted
+    graph.fail_next = [Failure(429, 130429)]  # the first call is throttled, then accepted
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), [
         (b"k", inbound("972500000001", minutes_ago=10).to_json_bytes()),
         (b"k", inbound("972500000002", minutes_ago=25 * 60).to_json_bytes()),
@@ -88,7 +89,7 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
     assert statuses["out-8"].state is DeliveryState.FAILED
     assert statuses["out-8"].error_code == "outside_window"
     assert statuses["out-9"].state is DeliveryState.ACCEPTED
-    sent = [r["json"] for r in graph.requests]
+    sent = [r.json for r in graph.requests]
     assert len(sent) == 9  # 7 texts + 1 retry + 1 template; nothing for the refused one
     assert {"messaging_product": "whatsapp", "recipient_type": "individual",
             "to": "972500000001", "type": "text",
@@ -97,7 +98,7 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
     assert template == {"name": "order_update", "language": {"code": "en"},
                                     "components": [{"type": "body", "parameters": [
                                         {"type": "text", "text": "42"}]}]}
-    assert {r["auth"] for r in graph.requests} == {"Bearer graph-token"}
+    assert {r.header("Authorization") for r in graph.requests} == {"Bearer graph-token"}
     # 5/s with a burst of 5: the 9 calls cannot all fit in the first second
-    times = [r["at"] for r in graph.requests]
+    times = [r.at for r in graph.requests]
     assert times[-1] - times[0] >= (len(times) - 5) / 5.0 - 0.05
