@@ -1,38 +1,40 @@
-"""The live feeds of one replica: agent replies to push, agent presence to show.
+"""The live feeds of one replica: agent replies, typing and presence, pushed to sockets.
 
 Each replica reads every partition itself (no consumer group: every replica
 must see every reply, because the visitor may be connected to any of them).
-Outbound is read from its end, pinned before the service reports started, so
-no reply produced after start-up is missed; presence is read from the start,
-so availability is rebuilt from Kafka and never lives only in memory.
+Outbound and typing are read from their end, pinned before the service reports
+started, so nothing produced after start-up is missed; presence is read from the
+start, so availability is rebuilt from Kafka and never lives only in memory.
+Completeness of the transcript does not depend on this feed: the
+:class:`~omniroute_connectors.webchat.recorder.TranscriptRecorder` stores every
+reply through a committed consumer group.
+
+A reply pushed to at least one socket is reported as ``sent`` on
+``omniroute.delivery.v1`` (stable event id per reply, so several replicas or a
+restart report it once downstream).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections import OrderedDict
 
-from aiokafka import AIOKafkaConsumer
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from omniroute.contract import AgentEvent, AgentEventKind, Channel, OutboundMessage
-from omniroute.errors import DatabaseError
+from omniroute.contract import AgentEvent, AgentEventKind, DeliveryState, OutboundMessage
+from omniroute.errors import DatabaseError, InfrastructureError
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
-from omniroute_connectors.webchat.history import Transcripts
-from omniroute_connectors.webchat.hub import Hub
+from omniroute_connectors.base import Publisher
+from omniroute_connectors.webchat.chat import WebChat
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
+from omniroute_connectors.webchat.protocol import receipt_status
+from omniroute_connectors.webchat.recorder import TranscriptRecorder, reply_frame, webchat_reply
 
 log = get_logger(__name__)
-
-
-def agent_frame(message: OutboundMessage) -> dict[str, Any]:
-    """How an agent reply appears on the visitor's screen and in the transcript."""
-    return {
-        "type": "message", "direction": "agent", "event_id": message.event_id,
-        "text": message.text or "", "author": message.author.name or "",
-        "attachments": [a.url for a in message.attachments if a.url],
-        "at": message.occurred_at.isoformat(),
-    }
+ADDRESS_CACHE = 10_000
 
 
 async def _assigned(settings: Settings, topic: str, from_end: bool) -> AIOKafkaConsumer:
@@ -52,55 +54,113 @@ async def _assigned(settings: Settings, topic: str, from_end: bool) -> AIOKafkaC
 
 
 class WebChatFeed:
-    """Service: push agent replies live, track availability, own the transcript pool."""
+    """Service: push replies and typing live, track availability, record transcripts."""
 
-    def __init__(self, settings: Settings, hub: Hub, transcripts: Transcripts | None) -> None:
-        self.settings = settings
-        self.hub = hub
-        self.transcripts = transcripts
+    def __init__(self, chat: WebChat, publisher: Publisher) -> None:
+        self.chat = chat
+        self.settings = chat.settings
+        self.publisher = publisher
+        self.recorder: TranscriptRecorder | None = None
+        self._addresses: OrderedDict[str, list[str]] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._consumers: list[AIOKafkaConsumer] = []
 
     async def start(self) -> None:
-        """Open the transcript pool and pin both feeds before returning."""
-        if self.transcripts is not None:
+        """Open the transcript pool and the typing producer, pin the feeds, then return."""
+        transcripts = self.chat.transcripts
+        if transcripts is not None:
             try:
-                await self.transcripts.start()
+                await transcripts.start()
+                self.recorder = TranscriptRecorder(self.settings, transcripts)
+                await self.recorder.start()
             except DatabaseError as exc:  # chat still works live, without history
                 log.warning("webchat_history_unavailable", error=str(exc))
-        outbound = await _assigned(self.settings, self.settings.topic("omniroute.outbound.v1"),
-                                   from_end=True)
-        agents = await _assigned(self.settings, self.settings.topic("omniroute.agent-events.v1"),
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        self.chat.typing_producer = producer
+        topic = self.settings.topic
+        outbound = await _assigned(self.settings, topic("omniroute.outbound.v1"), from_end=True)
+        typing = await _assigned(self.settings, topic(TYPING_TOPIC), from_end=True)
+        agents = await _assigned(self.settings, topic("omniroute.agent-events.v1"),
                                  from_end=False)
-        self._consumers = [outbound, agents]
+        self._consumers = [outbound, typing, agents]
         self._tasks = [asyncio.create_task(self._replies(outbound)),
+                       asyncio.create_task(self._typing(typing)),
                        asyncio.create_task(self._presence(agents))]
 
     async def stop(self) -> None:
-        """Stop both feeds and close the pool."""
+        """Stop the feeds, the recorder, the producer and the pool."""
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for consumer in self._consumers:
             await consumer.stop()
-        if self.transcripts is not None:
-            await self.transcripts.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
+        if self.chat.typing_producer is not None:
+            await self.chat.typing_producer.stop()
+            self.chat.typing_producer = None
+        if self.chat.transcripts is not None:
+            await self.chat.transcripts.stop()
 
     async def _replies(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
+            message = webchat_reply(record.value)
+            if message is not None and self.chat.hub.sockets.get(message.recipient.value):
+                await self._push(message)
+
+    async def _push(self, message: OutboundMessage) -> None:
+        address = message.recipient.value
+        frame = reply_frame(message)
+        await self.chat.remember(address, frame, message.occurred_at)  # a reload sees it at once
+        self._learn(message.conversation_id, address)
+        pushed = await self.chat.hub.push(address, frame)
+        log.info("webchat_reply_pushed", event_id=message.event_id, sockets=pushed)
+        if pushed:
+            status = receipt_status(message.workspace, message.event_id,
+                                    message.conversation_id, address, DeliveryState.SENT)
             try:
-                message = OutboundMessage.from_json_bytes(record.value)
-            except ValueError:
-                continue  # the delivery host dead-letters malformed outbound records
-            if message.channel is not Channel.WEBCHAT:
+                await self.publisher.publish([status])
+            except (InfrastructureError, OSError) as exc:
+                log.warning("webchat_sent_status_unpublished", event_id=message.event_id,
+                            error=str(exc))
+
+    def _learn(self, conversation_id: str, address: str) -> None:
+        known = self._addresses.setdefault(conversation_id, [])
+        if address not in known:
+            known.append(address)
+        self._addresses.move_to_end(conversation_id)
+        while len(self._addresses) > ADDRESS_CACHE:
+            self._addresses.popitem(last=False)
+
+    async def addresses_of(self, conversation_id: str) -> list[str]:
+        """The visitor addresses of a conversation (memory first, then the transcripts)."""
+        known = self._addresses.get(conversation_id)
+        if known:
+            return known
+        transcripts = self.chat.transcripts
+        if transcripts is None or transcripts.pool is None:
+            return []
+        try:
+            found = await transcripts.addresses(self.settings.workspace, conversation_id)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("webchat_typing_lookup_failed", error=str(exc))
+            return []
+        for address in found:
+            self._learn(conversation_id, address)
+        return found
+
+    async def _typing(self, consumer: AIOKafkaConsumer) -> None:
+        async for record in consumer:
+            try:
+                signal = TypingSignal.from_json_bytes(record.value or b"")
+            except (ValueError, TypeError):
+                continue  # a malformed indicator is worth nothing: skip it
+            if signal.actor != "agent" or signal.conversation_id is None:
                 continue
-            frame = agent_frame(message)
-            if self.transcripts is not None and self.transcripts.pool is not None:
-                await self.transcripts.append(message.workspace, message.recipient.value, frame,
-                                              message.occurred_at)
-            pushed = await self.hub.push(message.recipient.value, frame)
-            log.info("webchat_reply_pushed", event_id=message.event_id, sockets=pushed)
+            for address in await self.addresses_of(signal.conversation_id):
+                await self.chat.hub.push(address, signal.visitor_frame())
 
     async def _presence(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
@@ -109,4 +169,4 @@ class WebChatFeed:
             except ValueError:
                 continue
             if event.kind is AgentEventKind.PRESENCE and event.presence is not None:
-                await self.hub.set_presence(event.agent_id, event.presence.value)
+                await self.chat.hub.set_presence(event.agent_id, event.presence.value)

@@ -20,9 +20,18 @@ from omniroute.infra.postgres import create_pool
 
 _INSERT = """
 INSERT INTO webchat_messages
-    (workspace, event_id, address, direction, client_message_id, body, created_at)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+    (workspace, event_id, address, direction, client_message_id, body, created_at,
+     conversation_id)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
 ON CONFLICT (workspace, event_id) DO NOTHING
+"""
+_ADDRESSES = """
+SELECT DISTINCT address FROM webchat_messages WHERE workspace = $1 AND conversation_id = $2
+"""
+_CONVERSATION = """
+SELECT conversation_id FROM webchat_messages
+WHERE workspace = $1 AND address = $2 AND conversation_id IS NOT NULL
+ORDER BY created_at DESC LIMIT 1
 """
 _LATEST = """
 SELECT body FROM (
@@ -57,6 +66,7 @@ class Transcripts:
         await self.pool.execute(
             _INSERT, workspace, frame["event_id"], address, frame["direction"],
             frame.get("client_message_id"), json.dumps(frame), created_at,
+            frame.get("conversation_id"),
         )
 
     async def latest(self, workspace: str, address: str, limit: int) -> list[dict[str, Any]]:
@@ -64,3 +74,15 @@ class Transcripts:
         assert self.pool is not None, "Transcripts.start() first"
         rows = await self.pool.fetch(_LATEST, workspace, address, limit)
         return [json.loads(row["body"]) for row in rows]
+
+    async def addresses(self, workspace: str, conversation_id: str) -> list[str]:
+        """The visitor addresses an agent of ``conversation_id`` has written to."""
+        assert self.pool is not None, "Transcripts.start() first"
+        rows = await self.pool.fetch(_ADDRESSES, workspace, conversation_id)
+        return [row["address"] for row in rows]
+
+    async def conversation(self, workspace: str, address: str) -> str | None:
+        """The conversation of the latest agent reply to ``address`` (None before any)."""
+        assert self.pool is not None, "Transcripts.start() first"
+        value = await self.pool.fetchval(_CONVERSATION, workspace, address)
+        return str(value) if value is not None else None

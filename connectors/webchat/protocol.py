@@ -9,12 +9,14 @@ Visitor -> server frames (``type`` first):
   same id and yields the same event) and ``text``.
 - ``offline_form``: ``client_message_id``, ``text`` and an ``email`` to answer
   to, sent when no agent is available.
-- ``typing`` (``state`` true/false) and ``read`` (``event_ids`` of agent
-  messages the visitor has seen).
+- ``typing`` (``state`` true/false), ``delivered`` (``event_ids`` of agent
+  messages the widget received) and ``read`` (``event_ids`` of agent messages
+  the visitor has seen).
 
 Server -> visitor frames: ``welcome`` (token, history, availability),
 ``ack`` (client id -> event id), ``message`` (an agent reply or an echo of
-the visitor's own message on another tab), ``presence`` and ``error`` with a
+the visitor's own message on another tab), ``presence``, ``typing`` (an
+agent is typing) and ``error`` with a
 ``code`` and a precise ``detail``. A bad frame only ever produces an error
 frame: nothing is published.
 
@@ -29,6 +31,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +50,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-FRAME_TYPES = ("hello", "message", "offline_form", "typing", "read")
+FRAME_TYPES = ("hello", "message", "offline_form", "typing", "delivered", "read")
 
 
 class FrameError(Exception):
@@ -192,20 +195,32 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
     )
 
 
-def read_statuses(frame: dict[str, Any], visitor: Visitor, workspace: str
-                  ) -> list[DeliveryStatus]:
-    """A ``read`` frame as ``read`` DeliveryStatus events for the agent messages named."""
+def receipt_status(workspace: str, outbound_event_id: str, conversation_id: str | None,
+                   address: str, state: DeliveryState) -> DeliveryStatus:
+    """A web chat DeliveryStatus; the event id is stable per message and state (idempotent)."""
+    digest = hashlib.sha256(f"{outbound_event_id}|{state.value}".encode()).hexdigest()[:40]
+    return DeliveryStatus(
+        event_id=f"webchat-{state.value}:{digest}", workspace=workspace,
+        conversation_id=conversation_id, outbound_event_id=outbound_event_id,
+        channel=Channel.WEBCHAT, provider="webchat", provider_message_id=outbound_event_id,
+        recipient=Address(value=address), state=state,
+    )
+
+
+def receipt_statuses(frame: dict[str, Any], visitor: Visitor, workspace: str,
+                     seen: Mapping[str, str | None]) -> list[DeliveryStatus]:
+    """A ``delivered`` or ``read`` frame as DeliveryStatus events.
+
+    Only agent messages this socket was sent (``seen``: event id -> conversation
+    id) are reported: a visitor cannot mark someone else's messages, and the
+    conversation id comes from the server, never from the browser.
+    """
     ids = frame.get("event_ids")
     if not isinstance(ids, list) or not ids or len(ids) > 100:
         raise FrameError("invalid_field", "event_ids must be a list of 1-100 event ids")
-    statuses = []
     for event_id in ids:
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
             raise FrameError("invalid_field", f"{event_id!r} is not an event id")
-        digest = hashlib.sha256(f"{event_id}|read".encode()).hexdigest()[:40]
-        statuses.append(DeliveryStatus(
-            event_id=f"webchat-read:{digest}", workspace=workspace, outbound_event_id=event_id,
-            channel=Channel.WEBCHAT, provider="webchat", provider_message_id=event_id,
-            recipient=Address(value=visitor.address), state=DeliveryState.READ,
-        ))
-    return statuses
+    state = DeliveryState.READ if frame["type"] == "read" else DeliveryState.DELIVERED
+    return [receipt_status(workspace, event_id, seen[event_id], visitor.address, state)
+            for event_id in dict.fromkeys(ids) if event_id in seen]

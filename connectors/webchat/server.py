@@ -8,10 +8,12 @@ Served by the ingress host through :class:`WebChatConnector` (mount ``/webchat``
   and the widget retries with the same ``client_message_id``.
 - ``GET /webchat/widget.js``: the embeddable widget (one script tag).
 - the :class:`WebChatFeed` service: per replica, reads ``omniroute.outbound.v1``
-  from its end and pushes ``channel=webchat`` replies to the visitor's open
-  sockets (storing them in the transcript), and reads
-  ``omniroute.agent-events.v1`` from the start to know whether any agent is
-  available (else the widget shows the offline form).
+  and ``omniroute.internal.typing`` from their end and pushes ``channel=webchat``
+  replies (reporting them ``sent``) and agent typing to the visitor's open
+  sockets, reads ``omniroute.agent-events.v1`` from the start to know whether
+  any agent is available (else the widget shows the offline form), and runs
+  the :class:`~omniroute_connectors.webchat.recorder.TranscriptRecorder` that
+  stores every reply durably.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from omniroute.contract import InboundMessage, utcnow
+from omniroute.contract import InboundMessage
 from omniroute.errors import InfrastructureError
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
@@ -37,16 +39,15 @@ from omniroute_connectors.base import (
     Service,
     WebhookRequest,
 )
+from omniroute_connectors.webchat.chat import WebChat
 from omniroute_connectors.webchat.feed import WebChatFeed
-from omniroute_connectors.webchat.history import Transcripts
-from omniroute_connectors.webchat.hub import Hub
 from omniroute_connectors.webchat.protocol import (
     FrameError,
     Visitor,
     inbound_from_frame,
     open_session,
     parse_frame,
-    read_statuses,
+    receipt_statuses,
 )
 
 log = get_logger(__name__)
@@ -60,30 +61,6 @@ def visitor_frame(message: InboundMessage, client_id: str) -> dict[str, Any]:
     return {"type": "message", "direction": "visitor", "event_id": message.event_id,
             "client_message_id": client_id, "text": message.text,
             "at": message.occurred_at.isoformat()}
-
-
-class WebChat:
-    """State shared by the routes and the feed of one ingress replica."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.hub = Hub()
-        self.transcripts = Transcripts(settings.database_url) if settings.database_url else None
-
-    async def history(self, address: str) -> list[dict[str, Any]]:
-        if self.transcripts is None or self.transcripts.pool is None:
-            return []
-        return await self.transcripts.latest(
-            self.settings.workspace, address, self.settings.webchat_history_limit
-        )
-
-    async def remember(self, address: str, frame: dict[str, Any]) -> None:
-        if self.transcripts is not None and self.transcripts.pool is not None:
-            await self.transcripts.append(self.settings.workspace, address, frame, utcnow())
-
-    def secret(self) -> str | None:
-        secret = self.settings.webchat_identity_secret
-        return secret.get_secret_value() if secret else None
 
 
 async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
@@ -106,26 +83,41 @@ async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
 class _HeldSocket:
     """A visitor socket that holds pushed frames until the welcome frame went out.
 
-    The widget de-duplicates by ``event_id``, so a reply both in the history and
-    held here shows once.
+    It also remembers which agent messages it was sent and their conversation
+    (stripped from the frame: visitors never see conversation ids), so receipts
+    are accepted only for those and carry the conversation. The widget
+    de-duplicates by ``event_id``, so a reply both in the history and held here
+    shows once.
     """
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.held: list[dict[str, Any]] = []
         self.ready = False
+        self.seen: dict[str, str | None] = {}
+        self.conversation_id: str | None = None
+
+    def _visible(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("type") != "message" or data.get("direction") != "agent":
+            return data
+        conversation_id = data.get("conversation_id")
+        self.seen[data["event_id"]] = conversation_id
+        if conversation_id:
+            self.conversation_id = conversation_id
+        return {k: v for k, v in data.items() if k != "conversation_id"}
 
     async def send_json(self, data: dict[str, Any]) -> None:
         if self.ready:
-            await self.ws.send_json(data)
+            await self.ws.send_json(self._visible(data))
         else:
             self.held.append(data)
 
     async def open(self, welcome: dict[str, Any]) -> None:
+        welcome = {**welcome, "history": [self._visible(m) for m in welcome["history"]]}
         await self.ws.send_json(welcome)
         self.ready = True
         while self.held:
-            await self.ws.send_json(self.held.pop(0))
+            await self.ws.send_json(self._visible(self.held.pop(0)))
 
 
 async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
@@ -145,10 +137,16 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
         await socket.send_json({"type": "ack", "client_message_id": client_id,
                             "event_id": message.event_id})
         await chat.hub.push(visitor.address, own, skip=socket)
-    elif kind == "read":
-        await publisher.publish(read_statuses(frame, visitor, chat.settings.workspace))
-    elif kind == "typing" and not isinstance(frame.get("state"), bool):
-        raise FrameError("invalid_field", "typing.state must be true or false")
+    elif kind in ("read", "delivered"):
+        statuses = receipt_statuses(frame, visitor, chat.settings.workspace, socket.seen)
+        try:
+            await publisher.publish(statuses)
+        except (InfrastructureError, OSError) as exc:
+            raise FrameError("unavailable", f"receipt not recorded, retry ({exc})") from exc
+    elif kind == "typing":
+        if not isinstance(frame.get("state"), bool):
+            raise FrameError("invalid_field", "typing.state must be true or false")
+        await chat.visitor_typing(visitor.address, frame["state"], socket.conversation_id)
     elif kind == "hello":
         raise FrameError("duplicate_hello", "hello is only valid as the first frame")
 
@@ -222,5 +220,5 @@ class WebChatConnector(Connector):
         )
 
     def services(self, publisher: Publisher) -> Sequence[Service]:
-        return (WebChatFeed(self.chat.settings, self.chat.hub, self.chat.transcripts),)
+        return (WebChatFeed(self.chat, publisher),)
 

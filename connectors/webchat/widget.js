@@ -159,12 +159,14 @@
       } else if (frame.type === "ack") {
         acked(frame.client_message_id, frame.event_id);
       } else if (frame.type === "message") {
-        render(frame, false); markRead();
+        render(frame, false);
+        if (frame.direction === "agent") { send({ type: "delivered", event_ids: [frame.event_id] }); status.textContent = ""; }
+        markRead();
       } else if (frame.type === "presence") {
         available = frame.agents_available; showForms();
         status.textContent = available ? "" : "We are away";
       } else if (frame.type === "typing") {
-        status.textContent = frame.state ? "Agent is typing…" : "";
+        status.textContent = frame.state ? (frame.author || "Agent") + " is typing…" : "";
       } else if (frame.type === "error") {
         status.textContent = "Error: " + frame.detail;
         if (frame.code === "unavailable") setTimeout(flush, backoff);

@@ -11,7 +11,7 @@ from omniroute_connectors.webchat.protocol import (
     inbound_from_frame,
     open_session,
     parse_frame,
-    read_statuses,
+    receipt_statuses,
     visitor_id_for,
 )
 
@@ -124,7 +124,23 @@ class TestMessages:
         assert message.claimed["email"] == "x@example.com"
         assert message.metadata["offline_form"] == "true"
 
-    def test_read_frame_gives_read_statuses(self) -> None:
-        """Read receipts become DeliveryStatus read for the agent messages named."""
-        (status,) = read_statuses({"type": "read", "event_ids": ["out-1"]}, self.visitor, "d")
-        assert status.state is DeliveryState.READ and status.outbound_event_id == "out-1"
+    def test_read_and_delivered_frames_give_statuses_with_the_conversation(self) -> None:
+        """Receipts name the conversation the server knows and have stable event ids."""
+        seen = {"out-1": "conv-1"}
+        (read,) = receipt_statuses({"type": "read", "event_ids": ["out-1"]}, self.visitor, "d",
+                                   seen)
+        (delivered,) = receipt_statuses({"type": "delivered", "event_ids": ["out-1", "out-1"]},
+                                        self.visitor, "d", seen)
+        (again,) = receipt_statuses({"type": "read", "event_ids": ["out-1"]}, self.visitor, "d",
+                                    seen)
+        assert read.state is DeliveryState.READ and delivered.state is DeliveryState.DELIVERED
+        assert read.outbound_event_id == "out-1" and read.conversation_id == "conv-1"
+        assert read.kafka_key == "conv-1" and read.event_id == again.event_id != delivered.event_id
+
+    def test_receipts_only_for_messages_this_socket_was_sent(self) -> None:
+        """A visitor cannot mark another visitor's messages: unknown ids are ignored."""
+        frame = {"type": "read", "event_ids": ["someone-elses", "out-1"]}
+        statuses = receipt_statuses(frame, self.visitor, "d", {"out-1": None})
+        assert [s.outbound_event_id for s in statuses] == ["out-1"]
+        with pytest.raises(FrameError):
+            receipt_statuses({"type": "read", "event_ids": []}, self.visitor, "d", {})

@@ -1,0 +1,124 @@
+"""Web chat against the real broker and PostgreSQL: durable history, statuses, typing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, ClientWebSocketResponse
+from aiokafka import AIOKafkaProducer
+
+from harness.kafka import consume, produce
+from harness.ports import free_port
+from omniroute.contract import (
+    Address,
+    Author,
+    AuthorKind,
+    Channel,
+    DeliveryState,
+    DeliveryStatus,
+    OutboundMessage,
+)
+from omniroute.ingress.server import IngressServer
+from omniroute.settings import Settings
+from omniroute_connectors.webchat import WebChatConnector
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
+from omniroute_connectors.webchat.protocol import visitor_id_for
+
+TOKEN = "VisitorTokenForDurableHistory01"
+ADDRESS = visitor_id_for(TOKEN)
+
+
+def reply(event_id: str, text: str) -> OutboundMessage:
+    return OutboundMessage(
+        event_id=event_id, conversation_id="conv-9", channel=Channel.WEBCHAT,
+        channel_account="shop.test", recipient=Address(value=ADDRESS),
+        author=Author(kind=AuthorKind.AGENT, id="agent-1", name="Sam"), text=text,
+    )
+
+
+async def next_frame(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next frame of ``kind`` (presence and other frames may come first)."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=30)
+        if frame["type"] == kind:
+            return frame
+
+
+async def history_with(session: ClientSession, port: int, event_id: str) -> list[dict[str, Any]]:
+    """Reload the widget (a new socket) until the history holds ``event_id`` (200 tries)."""
+    for _ in range(200):
+        async with session.ws_connect(f"http://127.0.0.1:{port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
+            history: list[dict[str, Any]] = (await next_frame(ws, "welcome"))["history"]
+        if any(m["event_id"] == event_id for m in history):
+            return history
+    return history
+
+
+@pytest.fixture
+async def chat_settings(topics: Settings, database_url: str) -> Settings:
+    return topics.model_copy(update={"database_url": database_url})
+
+
+async def test_reply_published_while_no_ingress_runs_is_in_history(
+    chat_settings: Settings,
+) -> None:
+    """A reply written while every replica is down is recorded from Kafka after a restart."""
+    settings = chat_settings
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(b"conv-9", reply("offline-reply", "We shipped it.").to_json_bytes())])
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    try:
+        async with ClientSession() as session:
+            history = await history_with(session, server.port, "offline-reply")
+    finally:
+        await server.stop()
+    assert [(m["direction"], m["text"]) for m in history] == [("agent", "We shipped it.")]
+    assert "conversation_id" not in history[0]
+
+
+async def test_statuses_and_typing_flow_both_ways(chat_settings: Settings) -> None:
+    """sent/delivered/read carry the conversation; agent typing reaches the visitor and
+    visitor typing reaches the typing topic keyed by conversation."""
+    settings = chat_settings
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with ClientSession() as session, session.ws_connect(
+                f"http://127.0.0.1:{server.port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
+            await next_frame(ws, "welcome")
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-9", reply("live-reply", "Hello!").to_json_bytes())])
+            pushed = await next_frame(ws, "message")
+            assert pushed["event_id"] == "live-reply" and "conversation_id" not in pushed
+            await ws.send_json({"type": "delivered", "event_ids": ["live-reply", "not-mine"]})
+            await ws.send_json({"type": "read", "event_ids": ["live-reply"]})
+            await ws.send_json({"type": "read", "event_ids": ["live-reply"]})  # a repeat
+
+            await publish_typing(producer, settings,
+                                 TypingSignal.agent("default", "conv-9", "agent-1", True, "Sam"))
+            typing = await next_frame(ws, "typing")
+            assert typing == {"type": "typing", "state": True, "author": "Sam"}
+            await ws.send_json({"type": "typing", "state": True})
+            (record,) = await consume(settings.kafka_bootstrap, settings.topic(TYPING_TOPIC), 1,
+                                      where=lambda r: b'"visitor"' in r.value)
+            signal = TypingSignal.from_json_bytes(record.value)
+            assert (record.key, signal.visitor_address, signal.state) == (b"conv-9", ADDRESS,
+                                                                        True)
+    finally:
+        await producer.stop()
+        await server.stop()
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                            4, timeout=5)
+    statuses = [DeliveryStatus.from_json_bytes(r.value) for r in records]
+    assert sorted(s.state.value for s in statuses) == ["delivered", "read", "read", "sent"]
+    assert {(s.conversation_id, s.outbound_event_id) for s in statuses} == {
+        ("conv-9", "live-reply")}
+    assert {r.key for r in records} == {b"conv-9"}
+    reads = {s.event_id for s in statuses if s.state is DeliveryState.READ}
+    assert len(reads) == 1  # the repeat has the same event id: downstream de-duplicates
