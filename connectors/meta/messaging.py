@@ -5,13 +5,16 @@ replies, replies), ``postback``, ``reaction``, ``delivery`` (``mids`` delivered)
 ``read`` (everything up to ``watermark`` read). ``message.is_echo`` marks the
 page's own messages: they are suppressed so they never loop back as customer
 messages. The idempotency key is ``message.mid``; timestamps are milliseconds.
-A ``read`` carries no message id: it becomes one ``read`` DeliveryStatus for the
-recipient with ``status_at`` = watermark (every earlier message is read).
+A Messenger ``read`` carries no message id: it becomes one ``read`` DeliveryStatus for
+the recipient with ``status_at`` = watermark (every earlier message is read); an
+Instagram ``read`` (messaging_seen) names the ``mid`` that was seen. Instagram story
+replies keep the story's id and URL in ``metadata`` (``reply_to_story_id``/``_url``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from omniroute.contract import (
@@ -28,11 +31,25 @@ from omniroute.contract import (
     Reaction,
 )
 from omniroute_connectors.base import BadRequest, Event
-from omniroute_connectors.mapping import as_list, event_id, from_epoch_millis, require
+from omniroute_connectors.mapping import (
+    as_list,
+    event_id,
+    from_epoch_millis,
+    from_epoch_seconds,
+    require,
+)
 
 KINDS = {"image": AttachmentKind.IMAGE, "video": AttachmentKind.VIDEO,
          "audio": AttachmentKind.AUDIO, "file": AttachmentKind.FILE,
          "sticker": AttachmentKind.STICKER}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Meta's event ``timestamp``: milliseconds (Messenger), though Instagram's documented
+    examples show seconds; values below 10^11 (before 1973 as milliseconds) are seconds."""
+    if value is not None and str(value).isdigit() and int(value) < 10**11:
+        return from_epoch_seconds(value)
+    return from_epoch_millis(value)
 
 
 def _attachments(items: list[dict[str, Any]]) -> tuple[list[Attachment], Location | None]:
@@ -68,10 +85,12 @@ class MessagingMapper:
                                         payload=quick.get("payload")) if quick else None)
         if not (message.get("text") or attachments or location or interactive):
             return None  # deleted/unsupported content: nothing an agent can read
-        reply_to = (message.get("reply_to") or {}).get("mid")
+        reply = message.get("reply_to") or {}
+        story = reply.get("story") or {}  # Instagram: a reply to the account's story
+        metadata = {f"reply_to_story_{k}": str(story[k]) for k in ("id", "url") if story.get(k)}
         return self._inbound(event, account, sender, mid, text=message.get("text"),
                              attachments=attachments, location=location, interactive=interactive,
-                             reply_to_provider_message_id=reply_to)
+                             reply_to_provider_message_id=reply.get("mid"), metadata=metadata)
 
     def _inbound(self, event: dict[str, Any], account: str, sender: str, mid: str,
                  **content: Any) -> InboundMessage:
@@ -79,7 +98,7 @@ class MessagingMapper:
             event_id=event_id(self.channel.value, mid), channel=self.channel,
             provider=self.provider, channel_account=account,
             sender=Address(value=sender, scope=account), recipient=Address(value=account),
-            provider_message_id=mid, provider_timestamp=from_epoch_millis(event.get("timestamp")),
+            provider_message_id=mid, provider_timestamp=_timestamp(event.get("timestamp")),
             **content,
         )
 
@@ -94,7 +113,8 @@ class MessagingMapper:
         reaction = event["reaction"]
         target = str(require(reaction, "mid", "messaging[].reaction"))
         emoji = reaction.get("emoji") if reaction.get("action") != "unreact" else None
-        key = f"reaction:{target}:{sender}:{event.get('timestamp')}"
+        action = reaction.get("action") or "react"  # a react and its unreact differ
+        key = f"reaction:{target}:{sender}:{event.get('timestamp')}:{action}"
         return self._inbound(event, account, sender, key,
                              reaction=Reaction(target_provider_message_id=target, emoji=emoji))
 
@@ -108,6 +128,12 @@ class MessagingMapper:
                 recipient=Address(value=sender), state=DeliveryState.DELIVERED, status_at=at,
             ) for mid in delivery.get("mids") or []]
         read = event["read"]
+        if read.get("watermark") is None and read.get("mid"):  # Instagram messaging_seen
+            mid = str(read["mid"])
+            return [DeliveryStatus(
+                event_id=event_id(self.channel.value, mid, "read"), channel=self.channel,
+                provider=self.provider, provider_message_id=mid, recipient=Address(value=sender),
+                state=DeliveryState.READ, status_at=_timestamp(event.get("timestamp")))]
         watermark = str(require(read, "watermark", "messaging[].read"))
         return [DeliveryStatus(
             event_id=event_id(self.channel.value, "read", sender, watermark),
