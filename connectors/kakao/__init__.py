@@ -14,6 +14,8 @@ configured header; omniroute expects ``X-Omniroute-Kakao-Secret`` equal to
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import datetime
 from typing import Any
 
 from omniroute.contract import Address, Channel, InboundMessage
@@ -39,21 +41,42 @@ def skill_text(text: str) -> dict[str, Any]:
     return {"version": "2.0", "template": {"outputs": [{"simpleText": {"text": text}}]}}
 
 
-def to_message(payload: dict[str, Any], request: WebhookRequest) -> InboundMessage:
-    """The InboundMessage of one skill request.
+RETRY_BUCKET_SECONDS = 10
+"""Without a callback URL, requests of one user with identical bodies inside one
+10-second bucket (Open Builder waits 5 s for an answer) are one event."""
 
-    Kakao sends no message id: the id is derived from the botUserKey, the body
-    and the second the request arrived, so an identical retry within that
-    second is the same event.
+
+def idempotency_key(payload: dict[str, Any], user_key: str,
+                    received_at: datetime | None) -> str:
+    """The event key of a skill request (Kakao sends no message or request id).
+
+    With ``userRequest.callbackUrl`` (callbacks enabled on the block) the key is the
+    user plus that URL: the bot engine issues a one-time callback URL per skill
+    request, so it names the request, is carried unchanged by a resend of the same
+    request, and no two utterances share it; the arrival time does not matter.
+    Without it the key is the user, the canonical body and the 10-second bucket of
+    the arrival time: a resend inside the same bucket is the same event, one that
+    lands in the next bucket is a second event, and two identical utterances of one
+    user inside one bucket collapse into one.
     """
+    callback = (payload.get("userRequest") or {}).get("callbackUrl")
+    if callback:
+        material = f"{user_key}|cb|{callback}"
+    else:
+        seconds = int(received_at.timestamp()) if received_at else 0
+        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        material = f"{user_key}|{seconds // RETRY_BUCKET_SECONDS}|{canonical}"
+    return hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def to_message(payload: dict[str, Any], request: WebhookRequest) -> InboundMessage:
+    """The InboundMessage of one skill request (event id: :func:`idempotency_key`)."""
     user_request = require(payload, "userRequest", "body")
     user = require(user_request, "user", "userRequest")
     user_key = str(require(user, "id", "userRequest.user"))
     utterance = str(require(user_request, "utterance", "userRequest"))
     bot = str(require(payload.get("bot") or {}, "id", "bot"))
-    second = int(request.received_at.timestamp()) if request.received_at else 0
-    digest = hashlib.sha256(user_key.encode() + b"|" + request.body + b"|" + str(second).encode())
-    key = digest.hexdigest()[:40]
+    key = idempotency_key(payload, user_key, request.received_at)
     meta = {"callback_url": str(user_request["callbackUrl"])} if user_request.get(
         "callbackUrl") else {}
     block = (user_request.get("block") or {}).get("name")
