@@ -8,4 +8,4 @@ def backoff(attempt: int, base: float, retry_after: float | None = None, cap: fl
     """Seconds before attempt ``attempt + 1``: the provider's Retry-After, else exponential."""
     if retry_after is not None:
         return min(cap, max(0.0, retry_after))
-    return min(cap, base * 2 ** (attempt - 1))
+    return min(cap, base * 2.0 ** (attempt - 1))

@@ -19,12 +19,18 @@ import signal
 from collections.abc import Sequence
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from omniroute.contract import DeadLetter, DeliveryState, InboundMessage, OutboundMessage
+from omniroute.contract import (
+    DeadLetter,
+    DeliveryState,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+)
 from omniroute.contract.topics import DELIVERY, DLQ, INBOUND, OUTBOUND
 from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
@@ -138,6 +144,7 @@ class DeliveryService:
     async def handle(self, message: OutboundMessage) -> None:
         """Deliver one message and publish its statuses (acknowledged before returning)."""
         sender = self.sender_for(message)
+        statuses: Sequence[DeliveryStatus]
         if sender is None:
             statuses = [failed(message, "none", "no_provider",
                                f"no connector delivers {message.channel.value} for "
