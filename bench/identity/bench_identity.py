@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -136,10 +137,40 @@ async def worker_rate(settings: Settings, count: int, timeout: float) -> float:
     return count / max((max(stamps) - min(stamps)) / 1000, 1e-3)
 
 
-def start_worker(settings: Settings, state: Path) -> subprocess.Popen[bytes]:
+async def topic_rate(settings: Settings, topic: str) -> float:
+    """Records/s written to ``topic`` (first to last record timestamp)."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    stamps: list[int] = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000)
+            if not batch:
+                break
+            stamps.extend(r.timestamp for records in batch.values() for r in records)
+    finally:
+        await consumer.stop()
+    return len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-3) if stamps else 0.0
+
+
+def handler_seconds(port: int) -> dict[str, float]:
+    """Mean seconds per record inside each processor's handler, from the worker's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for suffix, into in (("_sum", sums), ("_count", counts)):
+            if line.startswith(f"omniroute_worker_record_seconds{suffix}{{"):
+                processor = line.split('processor="')[1].split('"')[0]
+                into[processor] = float(line.rsplit(" ", 1)[1])
+    return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
+
+
+def start_worker(settings: Settings, state: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
-           "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(free_port()),
+           "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),
            "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
     log = (state / "worker.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "omniroute", "worker"], env=env,
@@ -151,9 +182,14 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
     await create_topics(settings, [TopicSpec("bench.passthrough")], partitions=PARTITIONS)
     await publish(settings, messages(count, senders))
     base = await passthrough(settings, count)
-    process = start_worker(settings, state)
+    port = free_port()
+    process = start_worker(settings, state, port)
     try:
         full = await worker_rate(settings, count, timeout=600)
+        for processor, seconds in sorted(handler_seconds(port).items()):
+            print(f"  handler {processor}: {seconds * 1e6:8.0f} us/record")
+        for stage in ("omniroute.internal.identity-addresses", "omniroute.internal.customers"):
+            print(f"  stage output {stage}: {await topic_rate(settings, stage):8.0f} records/s")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
