@@ -1,6 +1,8 @@
 """Mailgun routes and SendGrid Inbound Parse as connector plugins.
 
-Both deliver the raw MIME (Mailgun's ``body-mime`` when the route forwards to
+Both are served by :mod:`.intake` (their own routes, not the generic host
+handler) so that replay tokens and bounce attribution can use PostgreSQL around
+the publish. Both deliver the raw MIME (Mailgun's ``body-mime`` when the route forwards to
 a URL ending in ``mime``; SendGrid's ``email`` field with "POST the raw, full
 MIME message" checked), which goes through the one pipeline in
 :mod:`.normalize`. Without raw MIME, the posted headers and text/HTML bodies
@@ -9,7 +11,8 @@ are reassembled into a message first.
 - Mailgun (``POST /webhooks/mailgun`` or ``/webhooks/mailgun/mime``): ``signature`` = hex
   HMAC-SHA256(signing key, ``timestamp`` + ``token``); a timestamp more than
   :data:`MAILGUN_MAX_AGE_SECONDS` from now is stale, a token is accepted once
-  (:mod:`.replay`). An unknown mailbox answers 406, which Mailgun does not retry.
+  across replicas (:mod:`.replay`, checked and recorded around the publish by
+  :mod:`.intake`). An unknown mailbox answers 406, which Mailgun does not retry.
 - SendGrid (``POST /webhooks/sendgrid/<secret>``): SendGrid does not sign, so
   the URL carries a secret path segment (``OMNIROUTE_SENDGRID_INBOUND_SECRET``).
 """
@@ -30,12 +33,16 @@ from omniroute_connectors.base import (
     Connector,
     Forbidden,
     Ingest,
+    Publisher,
+    RawRoute,
     Route,
+    Service,
     Unauthorized,
     WebhookRejected,
     WebhookRequest,
 )
 from omniroute_connectors.email.formdata import form_fields, text_field
+from omniroute_connectors.email.intake import email_handler
 from omniroute_connectors.email.normalize import (
     EmailContext,
     EmailResult,
@@ -43,7 +50,8 @@ from omniroute_connectors.email.normalize import (
     Suppressed,
     normalize_email,
 )
-from omniroute_connectors.email.replay import TokenMemory
+from omniroute_connectors.email.replay import PostgresTokens, TokenLedger, TokenMemory
+from omniroute_connectors.email.store import EmailStore
 
 MAILGUN_MAX_AGE_SECONDS = 300
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -86,6 +94,35 @@ def to_ingest(result: EmailResult) -> Ingest:
     return Ingest(events=(result,))
 
 
+class EmailWebhook(Connector):
+    """Shared shell wiring: the plugin serves :meth:`mail_routes` through :mod:`.intake`."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.store = EmailStore(settings.database_url) if settings.database_url else None
+
+    def mail_routes(self) -> Sequence[Route]:
+        """The routes, served by :func:`~.intake.email_handler`."""
+        return ()
+
+    def routes(self) -> Sequence[Route]:
+        return ()  # served as raw routes: see the module docstring
+
+    def ledger(self) -> TokenLedger | None:
+        """The replay ledger (Mailgun only)."""
+        return None
+
+    def raw_routes(self, publisher: Publisher) -> Sequence[RawRoute]:
+        ledger = self.ledger()
+        return tuple(
+            RawRoute(route.path, method, email_handler(self, route, publisher, self.store,
+                                                       ledger))
+            for route in self.mail_routes() for method in route.methods)
+
+    def services(self, publisher: Publisher) -> Sequence[Service]:
+        return (self.store,) if self.store is not None else ()
+
+
 def _normalize(raw: bytes, context: EmailContext) -> EmailResult:
     try:
         return normalize_email(raw, context)
@@ -95,7 +132,7 @@ def _normalize(raw: bytes, context: EmailContext) -> EmailResult:
         raise BadRequest(exc.message, reason="unusable_email") from exc
 
 
-class MailgunConnector(Connector):
+class MailgunConnector(EmailWebhook):
     """Mailgun routes "forward" to ``/webhooks/mailgun``."""
 
     name = "mailgun"
@@ -103,12 +140,17 @@ class MailgunConnector(Connector):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.tokens = TokenMemory(window=2 * MAILGUN_MAX_AGE_SECONDS)
+        window = 2 * MAILGUN_MAX_AGE_SECONDS
+        self.tokens: TokenLedger = (PostgresTokens(self.store, window) if self.store is not None
+                                    else TokenMemory(window))
 
     def enabled(self) -> bool:
         return self.settings.mailgun_signing_key is not None
 
-    def routes(self) -> Sequence[Route]:
+    def ledger(self) -> TokenLedger | None:
+        return self.tokens
+
+    def mail_routes(self) -> Sequence[Route]:
         # Mailgun posts raw MIME (body-mime) when the forward URL ends in "mime".
         return (Route("", ("POST",), FORM_TYPES, MAX_MAIL_BYTES),
                 Route("/mime", ("POST",), FORM_TYPES, MAX_MAIL_BYTES))
@@ -127,8 +169,6 @@ class MailgunConnector(Connector):
         now = self.clock()
         if not timestamp.isdigit() or abs(now - int(timestamp)) > MAILGUN_MAX_AGE_SECONDS:
             raise Forbidden(f"timestamp {timestamp} is stale", reason="stale_timestamp")
-        if not self.tokens.first_use(token, now):
-            raise Forbidden("token was already used", reason="replayed_token")
 
     def handle(self, request: WebhookRequest) -> Ingest:
         fields = form_fields(request.header("content-type") or "", request.body)
@@ -160,7 +200,7 @@ class MailgunConnector(Connector):
         )
 
 
-class SendGridConnector(Connector):
+class SendGridConnector(EmailWebhook):
     """SendGrid Inbound Parse posting to ``/webhooks/sendgrid/<secret>``."""
 
     name = "sendgrid"
@@ -168,7 +208,7 @@ class SendGridConnector(Connector):
     def enabled(self) -> bool:
         return self.settings.sendgrid_inbound_secret is not None
 
-    def routes(self) -> Sequence[Route]:
+    def mail_routes(self) -> Sequence[Route]:
         return (Route("/{secret}", ("POST",), FORM_TYPES, MAX_MAIL_BYTES),)
 
     def verify(self, request: WebhookRequest) -> None:
