@@ -62,7 +62,7 @@ def _event(
     return ConversationEvent(
         event_id=event_id, occurred_at=at, workspace=state.workspace,
         conversation_id=conversation.id, customer_id=state.customer_id, kind=kind,
-        channel=fields.pop("channel", conversation.last_channel), **fields,  # type: ignore[arg-type]
+        channel=fields.pop("channel", conversation.last_channel), **fields,
     )
 
 

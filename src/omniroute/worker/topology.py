@@ -6,8 +6,8 @@ faust's tables stay co-partitioned with the topics that feed them.
 
 from __future__ import annotations
 
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from omniroute.contract.topics import INBOUND
 from omniroute.errors import BrokerError
