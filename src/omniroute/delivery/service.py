@@ -36,8 +36,9 @@ from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.sending import deliver, failed, now_utc
+from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
-from omniroute.observability.metrics import record_build_info, serve_metrics
+from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
 from omniroute_connectors.outbound import OutboundSender, ProviderRequest, ProviderResponse
 from omniroute_connectors.registry import load_connectors
@@ -206,6 +207,18 @@ class DeliveryService:
                 log.exception("outbound_consume_crashed")
                 raise
 
+    async def check(self) -> None:
+        """Readiness: started, and the broker answers a metadata request."""
+        if not self._tasks:
+            raise RuntimeError("the delivery service is not started")
+        await self.producer.client.fetch_all_metadata()
+
+    def health(self) -> Health:
+        """The readiness checks of this process."""
+        health = Health()
+        health.add("kafka", self.check)
+        return health
+
     async def start(self) -> None:
         """Connect everything and start consuming."""
         record_build_info("delivery")
@@ -230,9 +243,10 @@ class DeliveryService:
 
 
 async def run_delivery(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, serving /metrics on OMNIROUTE_METRICS_PORT."""
-    serve_metrics(settings.metrics_port, settings.bind_host)
+    """Run until SIGINT/SIGTERM, serving /metrics, /healthz and /readyz on
+    OMNIROUTE_METRICS_PORT."""
     service = DeliveryService(settings)
+    runner = await serve_operations(settings.metrics_port, service.health(), settings.bind_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -243,3 +257,4 @@ async def run_delivery(settings: Settings) -> None:
         await stop.wait()
     finally:
         await service.stop()
+        await runner.cleanup()

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from omniroute.contract import InboundMessage
 from omniroute.ingress.metrics import EVENTS, PUBLISH_SECONDS, REJECTIONS, REQUESTS
+from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
 from omniroute.settings import Settings
@@ -126,9 +127,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error(405, "method_not_allowed", f"{request.method} is not allowed; use {allowed}")
 
 
-def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Publisher) -> (
-        web.Application):
-    """The aiohttp application serving every connector's routes, /metrics and /health."""
+def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Publisher,
+              health: Health | None = None) -> web.Application:
+    """The aiohttp application serving every connector's routes, /metrics, /health and
+    ``health``'s /healthz and /readyz."""
     app = web.Application(middlewares=[json_errors])
     app[PUBLISHER_KEY] = publisher
     for connector in connectors:
@@ -139,11 +141,12 @@ def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Pu
         for raw in connector.raw_routes(publisher):
             app.router.add_route(raw.method, connector.mount + raw.path, raw.handler)
 
-    async def health(_request: web.Request) -> web.Response:
+    async def legacy_health(_request: web.Request) -> web.Response:
         connected = bool(getattr(publisher, "connected", True))
         return web.json_response({"status": "ok", "kafka": "connected" if connected else
                                   "unavailable", "connectors": [c.name for c in connectors]})
 
-    app.router.add_get("/health", health)
+    app.router.add_get("/health", legacy_health)
     app.router.add_get("/metrics", metrics_handler)
+    (health or Health()).mount(app)
     return app

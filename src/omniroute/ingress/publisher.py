@@ -70,6 +70,15 @@ class KafkaPublisher:
             self._producer = producer
             return producer
 
+    async def check(self) -> None:
+        """Readiness: the producer is started and the broker answers a metadata request.
+
+        A producer abandoned after a failed publish is restarted here, so an instance
+        taken out of a load balancer by a failing probe comes back without traffic.
+        """
+        producer = await self._ensure()
+        await producer.client.fetch_all_metadata()
+
     def _topic(self, event: Event) -> str:
         return self.inbound_topic if isinstance(event, InboundMessage) else self.delivery_topic
 

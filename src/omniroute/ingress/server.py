@@ -1,4 +1,9 @@
-"""Running the ingress: load plugins, start the producer, serve HTTP, start plugin services."""
+"""Running the ingress: load plugins, start the producer, serve HTTP, start plugin services.
+
+Operations endpoints on the same port: ``/metrics`` (the default registry, with
+``omniroute_build_info{component="ingress"}``), ``/healthz`` (liveness) and
+``/readyz`` (ready when the Kafka producer is started and the broker answers).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from aiohttp import web
 
 from omniroute.ingress.app import build_app
 from omniroute.ingress.publisher import KafkaPublisher
+from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
@@ -40,13 +46,15 @@ class IngressServer:
         self.port = settings.ingress_port if port is None else port
         self.publisher = KafkaPublisher(settings)
         self.services: list[Service] = []
+        self.health = Health()
+        self.health.add("kafka", self.publisher.check)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         """Start the producer (lazily if Kafka is down), the HTTP server, then plugin services."""
         record_build_info("ingress")
         await self.publisher.start()
-        app = build_app(self.settings, self.connectors, self.publisher)
+        app = build_app(self.settings, self.connectors, self.publisher, self.health)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.bind_host, self.port).start()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import aiohttp
 import pytest
 
 from harness.kafka import consume, produce
+from harness.ports import free_port
 from harness.providers.base import Failure
 from harness.providers.graph import FakeGraph
 from omniroute.contract import (
@@ -23,6 +25,7 @@ from omniroute.contract import (
     utcnow,
 )
 from omniroute.delivery.service import DeliveryService
+from omniroute.observability.health import serve_operations
 from omniroute.settings import Settings
 from omniroute_connectors.whatsapp.outbound import WhatsAppSender
 
@@ -74,12 +77,22 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in messages])
     service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    port = free_port()
     await service.start()
+    runner = await serve_operations(port, service.health())
     try:
         records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
                                 9, timeout=60)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                assert response.status == 200
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                metrics = await response.text()
     finally:
+        await runner.cleanup()
         await service.stop()
+    assert 'component="delivery"' in metrics
+    assert 'omniroute_delivery_messages_total{provider="whatsapp_cloud",state="failed"}' in metrics
     statuses = {DeliveryStatus.from_json_bytes(r.value).outbound_event_id:
                 DeliveryStatus.from_json_bytes(r.value) for r in records}
     assert len(statuses) == 9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
@@ -52,6 +53,22 @@ async def post_sms(session: aiohttp.ClientSession, base: str, sid: str) -> int:
 class TestIngressToKafka:
     """Webhooks become acknowledged Kafka records."""
 
+    async def test_operations_endpoints(self, ingress) -> None:
+        """/metrics carries build info and ingress counters; /healthz and /readyz answer."""
+        base, _settings = ingress
+        async with aiohttp.ClientSession() as session:
+            assert await post_sms(session, base, "SMops") == 200
+            async with session.get(f"{base}/metrics") as response:
+                metrics = await response.text()
+            async with session.get(f"{base}/healthz") as response:
+                assert response.status == 200
+            async with session.get(f"{base}/readyz") as response:
+                assert response.status == 200
+                assert (await response.json())["checks"] == ["kafka"]
+        assert re.search(r'omniroute_build_info\{[^}]*component="ingress"', metrics)
+        assert re.search(r'omniroute_ingress_requests_total\{provider="twilio",status="200"\}',
+                         metrics)
+
     async def test_signed_webhooks_land_on_their_topics(self, ingress) -> None:
         """A Twilio SMS lands on inbound.v1 keyed by sender; a LINE batch splits per event."""
         base, settings = ingress
@@ -88,6 +105,9 @@ class TestIngressToKafka:
             broker.kill()
             try:
                 assert await post_sms(session, base, "SMoutage") == 503
+                async with session.get(f"{base}/readyz") as response:
+                    assert response.status == 503
+                    assert "kafka" in (await response.json())["failing"]
             finally:
                 await asyncio.to_thread(broker.start, progress=lambda _line: None)
                 await probe(settings.kafka_bootstrap, timeout=10)
@@ -98,6 +118,8 @@ class TestIngressToKafka:
                     break
                 await asyncio.sleep(1)
             assert statuses[-1] == 200
+            async with session.get(f"{base}/readyz") as response:
+                assert response.status == 200  # the readiness probe is back without help
         records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
                                 3, timeout=15)
         ids = [InboundMessage.from_json_bytes(r.value).event_id for r in records]
