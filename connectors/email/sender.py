@@ -10,7 +10,13 @@ STARTTLS and login) with aiosmtplib and reports each message on
   unreachable) outlast :data:`MAX_ATTEMPTS` with exponential backoff.
 
 Offsets are committed only after the status is acknowledged by Kafka, so a
-crash re-sends (with the same Message-ID) rather than losing a reply. Records
+crash re-sends (with the same Message-ID) rather than losing a reply.
+
+Before sending, the Message-ID is recorded with the conversation and outbound
+event in PostgreSQL (``email_sent_messages``, when ``OMNIROUTE_DATABASE_URL``
+is set), so a later bounce quoting it is attributed by the inbound side. When
+PostgreSQL is down the reply is sent anyway (the reply matters more than the
+bounce's attribution) and the miss is logged. Records
 that are not OutboundMessage JSON go to ``omniroute.dlq.v1``.
 """
 
@@ -30,12 +36,15 @@ from omniroute.contract import (
     DeliveryState,
     DeliveryStatus,
     OutboundMessage,
+    utcnow,
 )
+from omniroute.errors import DatabaseError
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info, serve_metrics
 from omniroute.settings import Settings
 from omniroute_connectors.email.compose import compose_reply, message_id_for
 from omniroute_connectors.email.metrics import OUTBOUND, SEND_RETRIES
+from omniroute_connectors.email.store import EmailStore
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 5
@@ -114,9 +123,12 @@ class SmtpRelay:
 class EmailDelivery:
     """The consumer loop: outbound.v1 (channel email) -> SMTP relay -> delivery.v1."""
 
-    def __init__(self, settings: Settings, relay: SmtpRelay | None = None) -> None:
+    def __init__(self, settings: Settings, relay: SmtpRelay | None = None,
+                 store: EmailStore | None = None) -> None:
         self.settings = settings
         self.relay = relay or SmtpRelay(settings)
+        self.store = store or (EmailStore(settings.database_url) if settings.database_url
+                               else None)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -148,6 +160,8 @@ class EmailDelivery:
         finally:
             await consumer.stop()
             await producer.stop()
+            if self.store is not None:
+                await self.store.stop()
 
     async def _process(self, record: object, producer: AIOKafkaProducer) -> None:
         value: bytes = record.value  # type: ignore[attr-defined]
@@ -166,6 +180,7 @@ class EmailDelivery:
             return
         if message.channel is not Channel.EMAIL:
             return
+        await self._remember(message)
         outcome = await self.relay.send(message)
         status = status_for(message, outcome)
         await producer.send_and_wait(
@@ -175,6 +190,19 @@ class EmailDelivery:
         OUTBOUND.labels(outcome.state.value).inc()
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
                  error_code=outcome.error_code)
+
+
+    async def _remember(self, message: OutboundMessage) -> None:
+        """Record Message-ID -> conversation for bounce attribution (best effort)."""
+        if self.store is None:
+            return
+        try:
+            await self.store.record_sent(message_id_for(message), message.workspace,
+                                         message.conversation_id, message.event_id,
+                                         message.recipient.value, utcnow())
+        except DatabaseError as exc:
+            log.warning("email_message_id_unrecorded", event_id=message.event_id,
+                        error=exc.message)
 
 
 async def run_email_delivery(settings: Settings) -> None:

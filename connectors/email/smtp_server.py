@@ -10,7 +10,8 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
 - ``554 5.6.0`` for mail the pipeline cannot use (no sender, no content);
 - ``250`` only after Kafka acknowledged the InboundMessage (or the bounce
   status); auto-replies are accepted with 250 and not published;
-- ``451 4.3.0`` when Kafka does not acknowledge, so the sending server retries.
+- ``451 4.3.0`` when Kafka does not acknowledge (or PostgreSQL cannot attribute
+  a bounce to its conversation), so the sending server retries.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from omniroute_connectors.base import (
     Service,
     WebhookRequest,
 )
+from omniroute_connectors.email.intake import attribute_bounces
 from omniroute_connectors.email.metrics import INBOUND
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
+from omniroute_connectors.email.store import EmailStore
 from omniroute_connectors.email.webhooks import mailboxes
 
 log = get_logger(__name__)
@@ -43,9 +46,11 @@ log = get_logger(__name__)
 class MailboxHandler:
     """aiosmtpd handler: accept mail for the support mailboxes, publish, then answer 250."""
 
-    def __init__(self, settings: Settings, publisher: Publisher) -> None:
+    def __init__(self, settings: Settings, publisher: Publisher,
+                 store: EmailStore | None = None) -> None:
         self.settings = settings
         self.publisher = publisher
+        self.store = store
         self.mailboxes = mailboxes(settings)
 
     async def handle_RCPT(
@@ -83,6 +88,7 @@ class MailboxHandler:
             INBOUND.labels("suppressed").inc()
             return "250 2.0.0 OK (not routed: automatic mail)"
         try:
+            (result,) = await attribute_bounces([result], self.store, self.settings.workspace)
             await self.publisher.publish([result])
         except (TimeoutError, InfrastructureError, OSError) as exc:
             log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
@@ -96,9 +102,12 @@ class MailboxHandler:
 class SmtpService:
     """The SMTP server as a host :class:`~omniroute_connectors.base.Service`."""
 
-    def __init__(self, settings: Settings, publisher: Publisher, port: int | None = None) -> None:
+    def __init__(self, settings: Settings, publisher: Publisher, port: int | None = None,
+                 store: EmailStore | None = None) -> None:
         self.settings = settings
-        self.handler = MailboxHandler(settings, publisher)
+        self.store = store or (EmailStore(settings.database_url) if settings.database_url
+                               else None)
+        self.handler = MailboxHandler(settings, publisher, self.store)
         self.port = settings.smtp_port if port is None else port
         self._server: asyncio.base_events.Server | None = None
 
@@ -124,6 +133,8 @@ class SmtpService:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self.store is not None:
+            await self.store.stop()
 
 
 class SmtpConnector(Connector):

@@ -7,6 +7,7 @@ import email
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -16,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from harness.kafka import consume, produce
 from harness.ports import free_port
 from omniroute.contract import (
+    Address,
     Author,
     AuthorKind,
     Channel,
@@ -183,3 +185,59 @@ async def test_kafka_down_answers_451(topics: Settings) -> None:
         assert caught.value.smtp_code == 451
     finally:
         await service.stop()
+
+
+def gmail_bounce() -> bytes:
+    """A real Gmail RFC 3464 bounce (flanker fixture)."""
+    return (Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "email" /
+            "flanker" / "bounce" / "gmail-invalid-address.eml").read_bytes().replace(
+                b"\r\n", b"\n").replace(b"\n", b"\r\n")  # SMTP lines end in CRLF
+
+
+async def test_bounce_of_our_reply_names_its_conversation(topics: Settings, database_url: str
+                                                          ) -> None:
+    """The delivery process records the Message-ID it sent; a real-shaped bounce quoting it
+    becomes a failed status with the conversation and outbound event."""
+    settings = topics.model_copy(update={"email_mailboxes": MAILBOX,
+                                         "database_url": database_url})
+    sink = Sink()
+    relay_port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
+    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    worker = asyncio.create_task(delivery.run())
+    reply = OutboundMessage(
+        event_id="out-bounce", conversation_id="conv-b", channel=Channel.EMAIL,
+        channel_account=MAILBOX, recipient=Address(value="awfawfawfawfawfaw@someserverhere.com"),
+        author=Author(kind=AuthorKind.AGENT, id="a1", name="Sam"), text="Hello",
+    )
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(b"conv-b", reply.to_json_bytes())])
+    try:
+        _, raw = await asyncio.wait_for(sink.received.get(), 60)
+    finally:
+        delivery.stop()
+        await worker
+        server.close()
+    message_id = email.message_from_bytes(raw)["Message-ID"]
+    bounce = gmail_bounce().replace(
+        b"<CAKsfaBUUGqVZiaMrmH3TRPfq1odQPtM7Ey5YW1SgyJJRHtAjgw@mail.gmail.com>",
+        message_id.encode())
+    publisher = KafkaPublisher(settings)
+    service = SmtpService(settings, publisher, port=free_port())
+    await service.start()
+    try:
+        def send() -> None:
+            with smtplib.SMTP("127.0.0.1", service.port, timeout=30) as client:
+                client.sendmail("", [MAILBOX], bounce)
+        await asyncio.to_thread(send)
+    finally:
+        await service.stop()
+        await publisher.close()
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
+                            where=lambda r: b"failed" in r.value)
+    (status,) = [DeliveryStatus.from_json_bytes(r.value) for r in records]
+    assert status.state.value == "failed" and status.conversation_id == "conv-b"
+    assert status.outbound_event_id == "out-bounce" and records[0].key == b"conv-b"
+    assert f"<{status.provider_message_id}>" == message_id
