@@ -12,10 +12,12 @@ from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from harness.kafka import consume
 from omniroute.contract import (
     Address,
     Channel,
     ChannelAddress,
+    ConversationEvent,
     IdentityLink,
     LinkAction,
     VerifiedIdentity,
@@ -153,6 +155,34 @@ class TestCrmLinks:
         split = await until_joined(pipeline, make_inbound, ws, senders, False)
         assert len(set(split.message_customers.values())) == 2
         assert set(split.message_customers.values()) == set(before.message_customers.values())
+
+
+
+class TestRouterNews:
+    """The router's assigned/resolved events drive reopening and sticky routing."""
+
+    async def test_resolved_conversation_reopens_with_the_last_agent(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """assigned + resolved from the router, then a new message: reopened, sticky agent."""
+        ws = "reopen"
+        await pipeline.send(make_inbound(ws, Channel.LINE, "U42", account="chan"))
+        opened = (await pipeline.events(ws, 1, kind="opened"))[0]
+        for kind, event_id in (("assigned", "router-a1"), ("resolved", "router-r1")):
+            news = ConversationEvent(
+                event_id=event_id, workspace=ws, conversation_id=opened.conversation_id,
+                customer_id=opened.customer_id, kind=kind, agent_id="agent-7")
+            await pipeline.raw("omniroute.conversations.v1", opened.conversation_id.encode(),
+                               news.to_json_bytes())
+        await consume(pipeline.settings.kafka_bootstrap,
+                      pipeline.topic("omniroute.internal.customers"), 1, timeout=60,
+                      where=lambda r: b'"router-r1"' in r.value)
+        again = make_inbound(ws, Channel.LINE, "U42", account="chan")
+        await pipeline.send(again)
+        reopened = await pipeline.events(ws, 1, kind="reopened")
+        assert [e.conversation_id for e in reopened] == [opened.conversation_id]
+        routes = [r for r in await pipeline.requests(ws) if r.kind == "route"]
+        assert [r.last_agent_id for r in routes] == [None, "agent-7"]
 
 
 def partition(key: str, partitions: int = 3) -> int:
