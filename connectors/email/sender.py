@@ -7,7 +7,9 @@ STARTTLS and login) with aiosmtplib and reports each message on
 - ``sent`` with ``provider_message_id`` = the Message-ID once the relay said 250;
 - ``failed`` with the SMTP code as ``error_code`` when the relay refuses the
   recipient or the message (5xx), or when temporary failures (4xx, relay
-  unreachable) outlast :data:`MAX_ATTEMPTS` with exponential backoff.
+  unreachable) outlast :data:`MAX_ATTEMPTS` with exponential backoff;
+- ``failed`` with ``attachment_unavailable`` when an attachment's URL cannot be
+  fetched (rules in :mod:`.attachments`): nothing is sent then.
 
 Offsets are committed only after the status is acknowledged by Kafka, so a
 crash re-sends (with the same Message-ID) rather than losing a reply.
@@ -25,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiohttp
 import aiosmtplib
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -42,7 +46,8 @@ from omniroute.errors import DatabaseError
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info, serve_metrics
 from omniroute.settings import Settings
-from omniroute_connectors.email.compose import compose_reply, message_id_for
+from omniroute_connectors.email.attachments import AttachmentUnavailable, fetch_files
+from omniroute_connectors.email.compose import FileAttachment, compose_reply, message_id_for
 from omniroute_connectors.email.metrics import OUTBOUND, SEND_RETRIES
 from omniroute_connectors.email.store import EmailStore
 
@@ -85,10 +90,11 @@ class SmtpRelay:
         self.settings = settings
         self.backoff = backoff
 
-    async def _send_once(self, message: OutboundMessage) -> None:
+    async def _send_once(self, message: OutboundMessage,
+                         files: Sequence[FileAttachment]) -> None:
         password = self.settings.smtp_relay_password
         await aiosmtplib.send(
-            compose_reply(message),
+            compose_reply(message, files),
             hostname=self.settings.smtp_relay_host,
             port=self.settings.smtp_relay_port,
             username=self.settings.smtp_relay_username,
@@ -97,12 +103,13 @@ class SmtpRelay:
             timeout=30,
         )
 
-    async def send(self, message: OutboundMessage) -> SendOutcome:
+    async def send(self, message: OutboundMessage,
+                   files: Sequence[FileAttachment] = ()) -> SendOutcome:
         """Send with retries on temporary failures; never raises for SMTP trouble."""
         last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", "not attempted")
         for attempt in range(MAX_ATTEMPTS):
             try:
-                await self._send_once(message)
+                await self._send_once(message, files)
                 return SendOutcome(DeliveryState.SENT)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refusal = next(iter(exc.recipients), None)
@@ -181,7 +188,7 @@ class EmailDelivery:
         if message.channel is not Channel.EMAIL:
             return
         await self._remember(message)
-        outcome = await self.relay.send(message)
+        outcome = await self._send(message)
         status = status_for(message, outcome)
         await producer.send_and_wait(
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
@@ -191,6 +198,19 @@ class EmailDelivery:
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
                  error_code=outcome.error_code)
 
+
+    async def _send(self, message: OutboundMessage) -> SendOutcome:
+        """Fetch the attachments, then relay; a missing file fails the message (see
+        :mod:`.attachments`)."""
+        files: list[FileAttachment] = []
+        if any(a.url for a in message.attachments):
+            async with aiohttp.ClientSession() as session:
+                try:
+                    files = await fetch_files(session, message.attachments)
+                except AttachmentUnavailable as exc:
+                    return SendOutcome(DeliveryState.FAILED, "attachment_unavailable",
+                                       exc.message[:2048])
+        return await self.relay.send(message, files)
 
     async def _remember(self, message: OutboundMessage) -> None:
         """Record Message-ID -> conversation for bounce attribution (best effort)."""

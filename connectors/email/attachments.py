@@ -1,0 +1,92 @@
+"""Fetching the files of an outbound email's attachments from their URLs.
+
+Rule: a reply is sent with all of its files or not at all. Each attachment
+with a ``url`` is fetched over http or https only, at most
+:data:`MAX_ATTACHMENT_BYTES` each and :data:`MAX_TOTAL_BYTES` together, each
+fetch within :data:`FETCH_TIMEOUT_SECONDS`; connection errors, timeouts and
+5xx answers are retried :data:`FETCH_ATTEMPTS` times. When a file still cannot
+be had, :class:`AttachmentUnavailable` names the URL and why, and the sender
+reports the message ``failed`` with ``error_code`` ``attachment_unavailable``
+instead of sending a reply that lacks the file the agent meant to send.
+Attachments with no URL (only a ``media_id`` or ``content_id``) have no bytes
+omniroute can reach and are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+
+from omniroute.contract import Attachment
+from omniroute.errors import RejectedInput
+from omniroute_connectors.email.compose import FileAttachment
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_TOTAL_BYTES = 20 * 1024 * 1024
+FETCH_TIMEOUT_SECONDS = 20.0
+FETCH_ATTEMPTS = 3
+
+
+class AttachmentUnavailable(RejectedInput):
+    """An attachment's file could not be fetched; the message names the URL and the reason."""
+
+
+def checked_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL; AttachmentUnavailable otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise AttachmentUnavailable(f"{url[:200]}: only http and https URLs are fetched")
+    return url
+
+
+def filename_for(attachment: Attachment, url: str) -> str:
+    """The attachment's filename, else the last segment of the URL path, else ``attachment``."""
+    if attachment.filename:
+        return attachment.filename
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "attachment"
+
+
+async def _fetch_once(session: aiohttp.ClientSession, url: str, limit: int) -> tuple[bytes, str]:
+    timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)
+    async with session.get(url, timeout=timeout, allow_redirects=True) as response:
+        if response.status >= 400:
+            raise AttachmentUnavailable(f"{url[:200]}: the server answered {response.status}")
+        if response.content_length is not None and response.content_length > limit:
+            raise AttachmentUnavailable(f"{url[:200]}: {response.content_length} bytes is "
+                                        f"over the limit of {limit}")
+        data = await response.content.read(limit + 1)
+        if len(data) > limit:
+            raise AttachmentUnavailable(f"{url[:200]}: over the limit of {limit} bytes")
+        return data, response.headers.get("Content-Type", "").split(";")[0].strip()
+
+
+async def _fetch(session: aiohttp.ClientSession, url: str, limit: int) -> tuple[bytes, str]:
+    for attempt in range(FETCH_ATTEMPTS):
+        try:
+            return await _fetch_once(session, url, limit)
+        except AttachmentUnavailable as exc:
+            if "answered 5" not in exc.message or attempt == FETCH_ATTEMPTS - 1:
+                raise
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if attempt == FETCH_ATTEMPTS - 1:
+                raise AttachmentUnavailable(f"{url[:200]}: {type(exc).__name__} {exc}") from exc
+        await asyncio.sleep(0.2 * 2**attempt)
+    raise AttachmentUnavailable(f"{url[:200]}: not fetched")  # pragma: no cover - loop returns
+
+
+async def fetch_files(session: aiohttp.ClientSession, attachments: list[Attachment]
+                      ) -> list[FileAttachment]:
+    """Every attachment with a URL as bytes to attach; AttachmentUnavailable on any failure."""
+    files: list[FileAttachment] = []
+    budget = MAX_TOTAL_BYTES
+    for attachment in attachments:
+        if not attachment.url:
+            continue
+        url = checked_url(attachment.url)
+        data, served_type = await _fetch(session, url, min(MAX_ATTACHMENT_BYTES, budget))
+        budget -= len(data)
+        content_type = attachment.content_type or served_type or "application/octet-stream"
+        files.append(FileAttachment(filename_for(attachment, url), content_type, data))
+    return files
