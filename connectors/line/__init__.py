@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from omniroute_connectors.accounts import book, candidates
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
     Forbidden,
     Ingest,
+    Route,
     Unauthorized,
+    WebhookRejected,
     WebhookRequest,
 )
 from omniroute_connectors.line.inbound import map_payload
@@ -15,23 +20,43 @@ from omniroute_connectors.outbound import OutboundSender
 from omniroute_connectors.signatures import line_valid
 
 
+class UnknownChannel(WebhookRejected):
+    """404: the route names a LINE channel that is not configured."""
+
+    status = 404
+    reason = "unknown_route"
+
+
 class LineConnector(Connector):
     """LINE webhooks in, the push message API out."""
 
     name = "line"
 
+    def routes(self) -> Sequence[Route]:
+        """``/webhooks/line`` and ``/webhooks/line/<channel>`` (a [[line]] account's name)."""
+        return (Route(), Route(path="/{channel}"))
+
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_LINE_CHANNEL_SECRET."""
-        return self.settings.line_channel_secret is not None
+        """Needs OMNIROUTE_LINE_CHANNEL_SECRET or [[line]] accounts in the config file."""
+        return self.settings.line_channel_secret is not None or bool(
+            book(self.settings).of("line"))
+
+    def _channel(self, request: WebhookRequest) -> str | None:
+        rest = request.path.removeprefix(self.mount).strip("/")
+        return rest or None
 
     def verify(self, request: WebhookRequest) -> None:
-        """x-line-signature = base64 HMAC-SHA256(channel secret, raw body)."""
+        """x-line-signature = base64 HMAC-SHA256(channel secret, raw body): the named
+        channel's secret on ``/webhooks/line/<channel>``, else any configured one."""
+        channel = self._channel(request)
+        secrets = candidates(self.settings, "line", "channel_secret",
+                             self.settings.line_channel_secret, channel)
+        if channel is not None and not secrets:
+            raise UnknownChannel(f"no LINE channel is configured as {channel!r}")
         signature = request.header("x-line-signature")
         if not signature:
             raise Unauthorized("x-line-signature header is missing")
-        secret = self.settings.line_channel_secret
-        assert secret is not None
-        if not line_valid(secret.get_secret_value(), request.body, signature):
+        if not any(line_valid(secret, request.body, signature) for secret in secrets):
             raise Forbidden("x-line-signature does not match the body")
 
     def handle(self, request: WebhookRequest) -> Ingest:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from omniroute.contract import AttachmentKind, Channel, OutboundMessage
+from omniroute_connectors.accounts import book, credential
 from omniroute_connectors.outbound import (
     OutboundSender,
     ProviderRequest,
@@ -54,8 +55,9 @@ class LineSender(OutboundSender):
         return message.channel is Channel.LINE
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_LINE_CHANNEL_ACCESS_TOKEN."""
-        return self.settings.line_channel_access_token is not None
+        """Needs OMNIROUTE_LINE_CHANNEL_ACCESS_TOKEN or [[line]] accounts."""
+        return self.settings.line_channel_access_token is not None or bool(
+            book(self.settings).of("line"))
 
     def build(self, message: OutboundMessage, context: SendContext) -> Sequence[ProviderRequest]:
         """One push carrying the text and up to four media messages."""
@@ -77,8 +79,12 @@ class LineSender(OutboundSender):
         if len(messages) > MAX_MESSAGES:
             raise SendRejected(f"{len(messages)} messages; LINE pushes at most {MAX_MESSAGES}",
                                code="too_many_media")
-        token = self.settings.line_channel_access_token
-        auth = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}"}
+        token = credential(self.settings, "line", "channel_access_token",
+                           message.channel_account, self.settings.line_channel_access_token)
+        if not token:
+            raise SendRejected(f"no LINE channel is configured for {message.channel_account}",
+                               code="provider_not_configured")
+        auth = {"Authorization": f"Bearer {token}"}
         push = ProviderRequest.json(
             "/v2/bot/message/push", {"to": message.recipient.value, "messages": messages},
             {**auth, "X-Line-Retry-Key": str(uuid.uuid5(RETRY_KEY_NAMESPACE, message.event_id))})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from omniroute_connectors.accounts import book, candidates
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
@@ -35,25 +36,25 @@ class MetaConnector(Connector):
         return (Route(methods=("GET",), content_types=()), Route())
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_META_APP_SECRET."""
-        return self.settings.meta_app_secret is not None
+        """Needs OMNIROUTE_META_APP_SECRET or a [[meta]] account in the config file."""
+        return self.settings.meta_app_secret is not None or bool(book(self.settings).of("meta"))
 
     def verify(self, request: WebhookRequest) -> None:
         """POST: X-Hub-Signature-256; GET: hub.verify_token equals the configured token."""
         if request.method == "GET":
             token = request.query_value("hub.verify_token")
-            expected = self.settings.meta_verify_token
             if not token:
                 raise Unauthorized("hub.verify_token is missing")
-            if expected is None or not secret_equal(expected.get_secret_value(), token):
+            expected = candidates(self.settings, "meta", "verify_token",
+                                  self.settings.meta_verify_token)
+            if not any(secret_equal(e, token) for e in expected):
                 raise Forbidden("hub.verify_token does not match OMNIROUTE_META_VERIFY_TOKEN")
             return
         signature = request.header("x-hub-signature-256")
         if not signature:
             raise Unauthorized("X-Hub-Signature-256 header is missing")
-        secret = self.settings.meta_app_secret
-        assert secret is not None
-        if not meta_valid(secret.get_secret_value(), request.body, signature):
+        secrets = candidates(self.settings, "meta", "app_secret", self.settings.meta_app_secret)
+        if not any(meta_valid(secret, request.body, signature) for secret in secrets):
             raise Forbidden("X-Hub-Signature-256 does not match the body")
 
     def handle(self, request: WebhookRequest) -> Ingest:

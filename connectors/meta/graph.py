@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from omniroute.settings import Settings
+from omniroute_connectors.accounts import book, credential
 from omniroute_connectors.outbound import ProviderResponse, SendFailed, retry_after
 
 RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056})
@@ -27,5 +29,18 @@ def graph_error(response: ProviderResponse) -> SendFailed:
 
 
 def bearer(token: Any) -> dict[str, str]:
-    """The Authorization header for a SecretStr access token (empty when unset)."""
-    return {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+    """The Authorization header for an access token (str or SecretStr; empty when unset)."""
+    value = token.get_secret_value() if hasattr(token, "get_secret_value") else token
+    return {"Authorization": f"Bearer {value}"} if value else {}
+
+
+def access_token(settings: Settings, channel_account: str) -> str | None:
+    """The access token of the [[meta]] account owning ``channel_account``, else
+    OMNIROUTE_META_ACCESS_TOKEN."""
+    return credential(settings, "meta", "access_token", channel_account,
+                      settings.meta_access_token)
+
+
+def configured(settings: Settings) -> bool:
+    """True when an access token exists (environment or config file)."""
+    return settings.meta_access_token is not None or bool(book(settings).of("meta"))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from omniroute.contract import AttachmentKind, Channel, OutboundMessage
-from omniroute_connectors.meta.graph import bearer, graph_error
+from omniroute_connectors.meta.graph import access_token, bearer, configured, graph_error
 from omniroute_connectors.outbound import (
     OutboundSender,
     ProviderRequest,
@@ -45,8 +45,8 @@ class MessengerSender(OutboundSender):
         return message.channel is self.channel
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_META_ACCESS_TOKEN (the page access token)."""
-        return self.settings.meta_access_token is not None
+        """Needs OMNIROUTE_META_ACCESS_TOKEN or [[meta]] accounts in the config file."""
+        return configured(self.settings)
 
     def _envelope(self, message: OutboundMessage, context: SendContext) -> dict[str, Any]:
         if context.in_window():
@@ -75,7 +75,7 @@ class MessengerSender(OutboundSender):
             raise SendRejected(f"{self.provider} has no templates; send text or media",
                                code="unsupported_content")
         path = f"/{self.settings.meta_graph_version}/me/messages"
-        auth = bearer(self.settings.meta_access_token)
+        auth = bearer(access_token(self.settings, message.channel_account))
         return [ProviderRequest.json(path, {"recipient": {"id": message.recipient.value},
                                             **envelope, "message": body}, auth)
                 for body in bodies]

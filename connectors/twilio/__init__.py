@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
+from omniroute_connectors.accounts import book, candidates
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
@@ -43,21 +44,23 @@ class TwilioConnector(Connector):
         return (Route(content_types=(FORM, "application/json")),)
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_TWILIO_AUTH_TOKEN."""
-        return self.settings.twilio_auth_token is not None
+        """Needs OMNIROUTE_TWILIO_AUTH_TOKEN or a [[twilio]] account in the config file."""
+        return self.settings.twilio_auth_token is not None or bool(
+            book(self.settings).of("twilio"))
 
     def verify(self, request: WebhookRequest) -> None:
         """X-Twilio-Signature over the public URL and the sorted form pairs (or bodySHA256)."""
         signature = request.header("x-twilio-signature")
         if not signature:
             raise Unauthorized("X-Twilio-Signature header is missing")
-        token = self.settings.twilio_auth_token
-        assert token is not None  # enabled() guarantees it
-        secret = token.get_secret_value()
+        tokens = candidates(self.settings, "twilio", "auth_token",
+                            self.settings.twilio_auth_token)
         if request.content_type == "application/json":
-            valid = twilio_valid(secret, request.url, signature, body=request.body)
+            valid = any(twilio_valid(t, request.url, signature, body=request.body)
+                        for t in tokens)
         else:
-            valid = twilio_valid(secret, request.url, signature, _pairs(request))
+            pairs = _pairs(request)
+            valid = any(twilio_valid(t, request.url, signature, pairs) for t in tokens)
         if not valid:
             raise Forbidden("X-Twilio-Signature does not match the request")
 

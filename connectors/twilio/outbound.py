@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 
 from omniroute.contract import Channel, OutboundMessage
+from omniroute_connectors.accounts import book, credential
 from omniroute_connectors.outbound import (
     OutboundSender,
     ProviderRequest,
@@ -51,14 +52,20 @@ class TwilioSender(OutboundSender):
             "whatsapp:")
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_TWILIO_ACCOUNT_SID and OMNIROUTE_TWILIO_AUTH_TOKEN."""
-        return bool(self.settings.twilio_account_sid and self.settings.twilio_auth_token)
+        """Needs OMNIROUTE_TWILIO_ACCOUNT_SID and _AUTH_TOKEN, or [[twilio]] accounts."""
+        return bool(self.settings.twilio_account_sid and self.settings.twilio_auth_token) or (
+            bool(book(self.settings).of("twilio")))
 
-    def _auth(self) -> dict[str, str]:
-        token = self.settings.twilio_auth_token
-        secret = token.get_secret_value() if token else ""
-        raw = f"{self.settings.twilio_account_sid}:{secret}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    def _account(self, sender_number: str) -> tuple[str, str]:
+        """(AccountSid, auth token) of the account that owns ``sender_number``."""
+        sid = credential(self.settings, "twilio", "account_sid", sender_number,
+                         self.settings.twilio_account_sid)
+        token = credential(self.settings, "twilio", "auth_token", sender_number,
+                           self.settings.twilio_auth_token)
+        if not sid or not token:
+            raise SendRejected(f"no Twilio account is configured for {sender_number}",
+                               code="provider_not_configured")
+        return sid, token
 
     def build(self, message: OutboundMessage, context: SendContext) -> Sequence[ProviderRequest]:
         """One Messages API call carrying text and media (or a WhatsApp template)."""
@@ -86,8 +93,9 @@ class TwilioSender(OutboundSender):
             if text:
                 pairs.append(("Body", text))
             pairs += [("MediaUrl", url) for url in media]
-        path = f"/2010-04-01/Accounts/{self.settings.twilio_account_sid}/Messages.json"
-        return [ProviderRequest.form(path, pairs, self._auth())]
+        sid, token = self._account(message.channel_account)
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()}
+        return [ProviderRequest.form(f"/2010-04-01/Accounts/{sid}/Messages.json", pairs, auth)]
 
     def interpret(self, request: ProviderRequest, response: ProviderResponse) -> SendResult:
         """201/200 with a ``sid`` → sent; a Twilio error body → retriable or permanent."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from omniroute.contract import AttachmentKind, Channel, OutboundMessage
-from omniroute_connectors.meta.graph import bearer, graph_error
+from omniroute_connectors.meta.graph import access_token, bearer, configured, graph_error
 from omniroute_connectors.outbound import (
     OutboundSender,
     ProviderRequest,
@@ -47,8 +47,8 @@ class WhatsAppSender(OutboundSender):
             "whatsapp:")
 
     def enabled(self) -> bool:
-        """Needs OMNIROUTE_META_ACCESS_TOKEN."""
-        return self.settings.meta_access_token is not None
+        """Needs OMNIROUTE_META_ACCESS_TOKEN or [[meta]] accounts in the config file."""
+        return configured(self.settings)
 
     def rate_limit_per_second(self) -> float:
         """Cloud API throughput default: 80 messages per second per phone number."""
@@ -60,7 +60,8 @@ class WhatsAppSender(OutboundSender):
         if message.reply_to_provider_message_id:
             payload["context"] = {"message_id": message.reply_to_provider_message_id}
         path = f"/{self.settings.meta_graph_version}/{message.channel_account}/messages"
-        return ProviderRequest.json(path, payload, bearer(self.settings.meta_access_token))
+        token = access_token(self.settings, message.channel_account)
+        return ProviderRequest.json(path, payload, bearer(token))
 
     def build(self, message: OutboundMessage, context: SendContext) -> Sequence[ProviderRequest]:
         """A template outside the window; else the text, then one request per attachment."""

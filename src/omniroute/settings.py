@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     delivery_backoff_seconds: Annotated[float, Field(ge=0, le=300)] = 1.0
     delivery_rate_per_second: Annotated[float, Field(gt=0, le=10000)] = 20.0
+    connectors_config: Path | None = Field(
+        default=None, description="TOML file listing several accounts per messaging provider."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,171 @@
+"""Several accounts per provider, from a TOML file named by ``OMNIROUTE_CONNECTORS_CONFIG``.
+
+The single-account ``OMNIROUTE_*`` variables stay the default account; the file
+adds more. Each table array is one provider; each entry names an account, its
+credentials, and the channel accounts it owns (the ``channel_account`` of
+messages: Twilio sender numbers, Meta page / Instagram / WhatsApp phone-number
+ids, LINE bot user ids)::
+
+    [[twilio]]
+    name = "us-support"
+    account_sid = "AC..."
+    auth_token = "..."
+    channel_accounts = ["+14155550199", "whatsapp:+14155550199"]
+
+    [[meta]]
+    name = "shop-pages"
+    app_secret = "..."
+    verify_token = "..."
+    access_token = "..."          # the page / WhatsApp system-user token
+    channel_accounts = ["104000000000001", "17841400000000001"]
+
+    [[line]]
+    name = "jp"                   # webhook URL /webhooks/line/jp
+    channel_secret = "..."
+    channel_access_token = "..."
+    channel_accounts = ["U4af4980629..."]   # the bot's user id (webhook ``destination``)
+
+Inbound, a request is authentic when it verifies under the account its route
+names (``/webhooks/line/<name>``) or, on the plain route, under any configured
+account of the provider. Outbound, the credentials are those of the account
+listing the message's ``channel_account``, else the environment's.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from omniroute.errors import ConfigurationError
+from omniroute.settings import Settings
+
+FIELDS: Mapping[str, frozenset[str]] = {
+    "twilio": frozenset({"account_sid", "auth_token"}),
+    "meta": frozenset({"app_secret", "verify_token", "access_token"}),
+    "line": frozenset({"channel_secret", "channel_access_token"}),
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One configured provider account."""
+
+    provider: str
+    name: str
+    secrets: Mapping[str, str]
+    channel_accounts: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AccountBook:
+    """Every configured account, by provider."""
+
+    accounts: tuple[Account, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str, source: str = "connectors config") -> AccountBook:
+        """Parse and validate the TOML text (ConfigurationError naming the problem)."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{source} is not valid TOML: {exc}") from exc
+        accounts: list[Account] = []
+        for provider, entries in data.items():
+            if provider not in FIELDS:
+                raise ConfigurationError(f"{source}: unknown provider [[{provider}]]",
+                                         hint=f"use one of {', '.join(sorted(FIELDS))}")
+            if not isinstance(entries, list):
+                raise ConfigurationError(f"{source}: write [[{provider}]] (an array of tables)")
+            names: set[str] = set()
+            for entry in entries:
+                accounts.append(_account(provider, entry, names, source))
+        return cls(tuple(accounts))
+
+    def of(self, provider: str) -> list[Account]:
+        """The accounts of ``provider`` in file order."""
+        return [a for a in self.accounts if a.provider == provider]
+
+    def named(self, provider: str, name: str) -> Account | None:
+        """The account of ``provider`` called ``name``."""
+        return next((a for a in self.of(provider) if a.name == name), None)
+
+    def owning(self, provider: str, channel_account: str) -> Account | None:
+        """The account of ``provider`` that lists ``channel_account``."""
+        return next((a for a in self.of(provider) if channel_account in a.channel_accounts),
+                    None)
+
+
+def _account(provider: str, entry: object, names: set[str], source: str) -> Account:
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{source}: each [[{provider}]] must be a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name or not name.replace("-", "").replace(
+            "_", "").isalnum():
+        raise ConfigurationError(f"{source}: [[{provider}]] needs a name of letters, digits, "
+                                 f"- or _ (got {name!r})")
+    if name in names:
+        raise ConfigurationError(f"{source}: two [[{provider}]] accounts are named {name!r}")
+    names.add(name)
+    unknown = set(entry) - FIELDS[provider] - {"name", "channel_accounts"}
+    if unknown:
+        raise ConfigurationError(f"{source}: [[{provider}]] {name!r} has unknown keys "
+                                 f"{', '.join(sorted(unknown))}",
+                                 hint=f"known: {', '.join(sorted(FIELDS[provider]))}")
+    secrets = {k: v for k, v in entry.items() if k in FIELDS[provider]}
+    if not all(isinstance(v, str) and v for v in secrets.values()):
+        raise ConfigurationError(f"{source}: [[{provider}]] {name!r}: credentials are strings")
+    owned = entry.get("channel_accounts", [])
+    if not isinstance(owned, list) or not all(isinstance(v, str) for v in owned):
+        raise ConfigurationError(f"{source}: [[{provider}]] {name!r}: channel_accounts is a "
+                                 "list of strings")
+    return Account(provider, name, secrets, frozenset(owned))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> AccountBook:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read OMNIROUTE_CONNECTORS_CONFIG {path}: {exc}") from exc
+    return AccountBook.parse(text, path)
+
+
+def book(settings: Settings) -> AccountBook:
+    """The accounts of ``settings.connectors_config`` (empty when unset); read once."""
+    path = getattr(settings, "connectors_config", None)
+    return _load(str(path)) if path else AccountBook()
+
+
+def _plain(value: SecretStr | str | None) -> str | None:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() or None
+    return value or None
+
+
+def candidates(settings: Settings, provider: str, field: str, default: SecretStr | str | None,
+               name: str | None = None) -> list[str]:
+    """The secrets a request may verify under.
+
+    With ``name`` (a route naming an account) only that account's; otherwise the
+    environment's default then every configured account's.
+    """
+    accounts = book(settings)
+    if name is not None:
+        account = accounts.named(provider, name)
+        return [account.secrets[field]] if account and field in account.secrets else []
+    found = [_plain(default)] + [a.secrets.get(field) for a in accounts.of(provider)]
+    return [s for s in found if s]
+
+
+def credential(settings: Settings, provider: str, field: str, channel_account: str,
+               default: SecretStr | str | None) -> str | None:
+    """The ``field`` of the account owning ``channel_account``, else the default."""
+    account = book(settings).owning(provider, channel_account)
+    if account is not None and field in account.secrets:
+        return account.secrets[field]
+    return _plain(default)
