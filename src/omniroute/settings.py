@@ -94,6 +94,7 @@ class Settings(BaseSettings):
         default=9090, description="Prometheus `omniroute up` runs when it is installed."
     )
     prometheus_scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m)$")
+    monitor_interval_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 10.0
     bind_host: str = "127.0.0.1"
     public_base_url: str | None = None
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")

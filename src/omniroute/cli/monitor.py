@@ -12,11 +12,15 @@ from omniroute.monitoring.exporter import run_monitor
 
 
 @cli.command()
-@click.option("--interval", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
-              help="Seconds between measurements.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.5, 3600),
+    default=None,
+    help="Seconds between measurements (default OMNIROUTE_MONITOR_INTERVAL_SECONDS, 10).",
+)
 @fails_cleanly
-def monitor(interval: float) -> None:
+def monitor(interval: float | None) -> None:
     """Export consumer lag (messages and seconds) per group and partition on /metrics."""
     settings = settings_from_env()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_monitor(settings, interval))
+        asyncio.run(run_monitor(settings, interval or settings.monitor_interval_seconds))
