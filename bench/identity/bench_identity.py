@@ -1,6 +1,7 @@
 """Benchmark: identity + threading throughput through the real broker, beside a passthrough.
 
-Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--senders 500]``.
+Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--senders 500]``
+(``PROFILE=/tmp/worker.prof`` runs the worker under cProfile).
 
 The same pre-produced InboundMessages (SMS and WhatsApp senders, several
 messages each, one topic of 3 partitions) are read twice in one run:
@@ -173,7 +174,8 @@ def start_worker(settings: Settings, state: Path, port: int) -> subprocess.Popen
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),
            "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
     log = (state / "worker.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "omniroute", "worker"], env=env,
+    profile = ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
+    return subprocess.Popen([sys.executable, *profile, "-m", "omniroute", "worker"], env=env,
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
