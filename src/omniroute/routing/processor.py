@@ -131,17 +131,21 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop = loop
         self.pools: dict[TopicPartition, dict[str, PoolState]] = {}
         self.on_decisions = on_decisions
+        # a rebalance must not restore from offsets an in-flight transaction is moving
+        self.lock = asyncio.Lock()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        for tp in revoked:
-            self.pools.pop(tp, None)
+        async with self.lock:
+            for tp in revoked:
+                self.pools.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         # aiokafka may fetch while this runs: hold the partitions until their pools exist
         self.loop.consumer.pause(*assigned)
-        for tp in assigned:
-            committed = await self.loop.consumer.committed(tp) or 0
-            self.pools[tp] = await self.restore(tp, committed)
+        async with self.lock:
+            for tp in assigned:
+                committed = await self.loop.consumer.committed(tp) or 0
+                self.pools[tp] = await self.restore(tp, committed)
         self.loop.consumer.resume(*assigned)
 
     async def restore(self, tp: TopicPartition, until: int) -> dict[str, PoolState]:
@@ -230,10 +234,11 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
             ticks = decider.ticks(now) if now - last_tick >= tick_interval else []
             if not batch and not ticks:
                 continue
-            out, offsets, made = decider.process(batch)
-            if ticks:
-                last_tick = now
-            await loop.commit(out + ticks, offsets)
+            async with decider.lock:
+                out, offsets, made = decider.process(batch)
+                if ticks:
+                    last_tick = now
+                await loop.commit(out + ticks, offsets)
             decider.on_decisions(made)
             if now - last_gauges >= 2.0:
                 last_gauges = now
