@@ -17,8 +17,8 @@ from omniroute.conversations.threading import (
     ThreadingPolicy,
     absorb,
     add_message,
-    detach,
     apply_router_event,
+    detach,
     merge_away,
     reply_channel,
 )
