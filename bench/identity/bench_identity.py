@@ -8,6 +8,8 @@ messages each, one topic of 3 partitions) are read twice in one run:
 
 - baseline: a raw aiokafka consume-and-produce passthrough (a consumer group,
   acks=all idempotent producer, offsets committed after each batch's acks);
+- for context, a one-hop faust passthrough with one table write per record
+  (``faust_passthrough.py``): the floor of any faust processor here;
 - omniroute: one ``omniroute worker`` process (validation, address
   normalization, de-duplication, identity lookup, threading, ConversationEvents
   and RoutingRequests, three hops through Kafka, changelog-backed tables).
@@ -112,6 +114,34 @@ async def passthrough(settings: Settings, count: int) -> float:
     return count / max((last - (first or last)) / 1000, 1e-3)
 
 
+def start_faust_passthrough(settings: Settings, state: Path) -> subprocess.Popen[bytes]:
+    log = (state / "faust-passthrough.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("faust_passthrough.py")),
+         settings.kafka_bootstrap, settings.topic_namespace],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+
+async def faust_rate(settings: Settings, count: int, state: Path) -> float:
+    """The one-hop faust passthrough's messages/s (first to last output timestamp)."""
+    process = start_faust_passthrough(settings, state)
+    consumer = AIOKafkaConsumer(settings.topic("bench.faust-passthrough"),
+                                bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    stamps: list[int] = []
+    deadline = time.monotonic() + 600
+    try:
+        while len(stamps) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            stamps.extend(r.timestamp for records in batch.values() for r in records)
+    finally:
+        await consumer.stop()
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    return len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-3)
+
+
 async def worker_rate(settings: Settings, count: int, timeout: float) -> float:
     """Wait for ``count`` message_added events; messages/s between the first and the last."""
     consumer = AIOKafkaConsumer(
@@ -181,9 +211,11 @@ def start_worker(settings: Settings, state: Path, port: int) -> subprocess.Popen
 
 async def bench(settings: Settings, count: int, senders: int, state: Path) -> None:
     await create_topics(settings, partitions=PARTITIONS)
-    await create_topics(settings, [TopicSpec("bench.passthrough")], partitions=PARTITIONS)
+    await create_topics(settings, [TopicSpec("bench.passthrough"),
+                                   TopicSpec("bench.faust-passthrough")], partitions=PARTITIONS)
     await publish(settings, messages(count, senders))
     base = await passthrough(settings, count)
+    floor = await faust_rate(settings, count, state)
     port = free_port()
     process = start_worker(settings, state, port)
     try:
@@ -197,8 +229,10 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
         process.wait(30)
     print(f"messages: {count} from {senders} senders (SMS + WhatsApp), {PARTITIONS} partitions")
     print(f"baseline aiokafka consume+produce passthrough: {base:8.0f} messages/s")
+    print(f"faust one-hop passthrough + table write:      {floor:8.0f} messages/s")
     print(f"omniroute worker identity + threading:         {full:8.0f} messages/s")
     print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
+    print(f"ratio worker/faust one-hop: {full / floor:.3f}")
 
 
 def main() -> None:
