@@ -94,9 +94,12 @@ class TestPoison:
         """Garbage bytes and a schema violation each get a dead letter with the reason."""
         await pipeline.raw("omniroute.inbound.v1", b"sms:x", b"\xff\xfe not json")
         await pipeline.raw("omniroute.inbound.v1", b"sms:y", b'{"event_id": "e", "channel": "fax"}')
-        letters = await pipeline.dead_letters(2)
-        assert {letter.processor for letter in letters} == {"identity.inbound"}
+        await pipeline.raw("omniroute.identity-links.v1", b"crm-1", b'{"action": "merge"}')
+        letters = await pipeline.dead_letters(3)
+        assert sorted(letter.processor for letter in letters) == [
+            "identity.inbound", "identity.inbound", "identity.links"]
         assert all(letter.error and letter.error_type == "ValidationError" for letter in letters)
+        assert {letter.original_b64 for letter in letters} >= {"//4gbm90IGpzb24="}
         ws = "poison"
         await pipeline.send(make_inbound(ws, Channel.SMS, "+14155550999"))
         assert len(await pipeline.events(ws, 1, kind="message_added")) == 1
@@ -156,6 +159,33 @@ class TestCrmLinks:
         assert len(set(split.message_customers.values())) == 2
         assert set(split.message_customers.values()) == set(before.message_customers.values())
 
+
+    async def test_conflicting_claim_from_the_same_source_is_not_merged(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """The CRM says the email is person 1, then person 2: the second claim is refused."""
+        ws = "conflict"
+
+        def claim(hint: str, event_id: str, *senders: tuple[Channel, str]) -> IdentityLink:
+            return IdentityLink(
+                event_id=event_id, workspace=ws, action=LinkAction.LINK, customer_hint=hint,
+                source="crm", addresses=[ChannelAddress(channel=c, address=Address(value=v))
+                                         for c, v in senders])
+
+        person1 = [(Channel.SMS, "+14155550301"), (Channel.EMAIL, "kim@example.net")]
+        await pipeline.link(claim("p1", "c-1", *person1))
+        assert await until_joined(pipeline, make_inbound, ws, person1, True)
+        await pipeline.link(claim("p2", "c-2", (Channel.SMS, "+14155550302"),
+                                  (Channel.EMAIL, "kim@example.net")))
+        sentinel = [(Channel.SMS, "+14155550303"), (Channel.SMS, "+14155550304")]
+        await pipeline.link(claim("p3", "c-3", *sentinel))
+        joined = await until_joined(pipeline, make_inbound, ws, sentinel, True)
+        assert len(set(joined.message_customers.values())) == 1, "claims after it still apply"
+        both = [make_inbound(ws, Channel.SMS, "+14155550302"),
+                make_inbound(ws, Channel.EMAIL, "kim@example.net")]
+        await pipeline.send(*both)
+        thread = await pipeline.thread_of(ws, *both)
+        assert len(set(thread.message_customers.values())) == 2
 
 
 class TestRouterNews:
