@@ -21,6 +21,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 CUSTOMER_PREFIX = "cus_"
+MAX_SEEN = 200
+"""Event ids remembered per address: bounds the record a chatty sender rewrites per message."""
 
 
 def customer_id_for(workspace: str, address: str) -> str:
@@ -68,13 +70,18 @@ class AddressRecord(BaseModel):
     ) -> tuple[AddressRecord, Verdict]:
         """Record a message; say whether it is new, a crash replay or a provider retry.
 
-        Entries older than ``window`` (relative to ``at``) are forgotten.
+        Entries older than ``window`` (relative to ``at``) are forgotten, and at
+        most :data:`MAX_SEEN` recent ones are kept, so a sender that writes
+        hundreds of messages inside the window keeps a bounded record (a retry
+        arriving after :data:`MAX_SEEN` newer messages from the same sender is
+        no longer recognized).
         """
         first = self.seen.get(event_id)
         if first is not None and at - first.at <= window:
             same = (first.partition, first.offset) == (partition, offset)
             return self, Verdict.REPLAY if same else Verdict.DUPLICATE
-        kept = {k: v for k, v in self.seen.items() if at - v.at <= window}
+        recent = [(k, v) for k, v in self.seen.items() if at - v.at <= window]
+        kept = dict(recent[-(MAX_SEEN - 1):])
         kept[event_id] = Seen(at=at, partition=partition, offset=offset)
         return self.model_copy(update={"seen": kept}), Verdict.NEW
 

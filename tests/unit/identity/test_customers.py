@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from omniroute.identity.customers import AddressRecord, Verdict, customer_id_for
+from omniroute.identity.customers import MAX_SEEN, AddressRecord, Verdict, customer_id_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(hours=1)
@@ -49,6 +49,14 @@ class TestDeduplication:
         assert verdict is Verdict.NEW
         record, _ = record.observe("e2", later + WINDOW + timedelta(seconds=1), 0, 3, WINDOW)
         assert set(record.seen) == {"e2"}
+
+    def test_seen_ids_are_bounded_for_chatty_senders(self) -> None:
+        """Only the most recent ids are remembered, oldest dropped first."""
+        record = AddressRecord()
+        for i in range(MAX_SEEN + 50):
+            record, _ = record.observe(f"e{i}", T0, 0, i, WINDOW)
+        assert len(record.seen) == MAX_SEEN
+        assert "e0" not in record.seen and f"e{MAX_SEEN + 49}" in record.seen
 
     def test_claims_sent_are_bounded(self) -> None:
         """Only the most recent claim ids are kept."""
