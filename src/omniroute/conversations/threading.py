@@ -144,7 +144,7 @@ def add_message(
                                      derived_event_id(message.event_id, "update"), at,
                                      "reply channel changed"))
         return Outcome(state, events=[added], requests=requests)
-    if conv is not None and conv.resolved_at and at - conv.resolved_at <= policy.reopen_window:
+    if conv is not None and (_within_window(conv, at, policy) or _replies_to(conv, message)):
         conv = conv.model_copy(update={
             "status": "open", "reopened": True, "opened_by": message.event_id,
             "resolved_at": None, "agent_id": None, "waiting_since": at,
@@ -159,6 +159,18 @@ def add_message(
             waiting_since=at, message_count=1, thread_ids=threads,
         )
     return _opening(_with(state, conv, message), conv, message)
+
+
+def _within_window(conv: Conversation, at: datetime, policy: ThreadingPolicy) -> bool:
+    return conv.resolved_at is not None and at - conv.resolved_at <= policy.reopen_window
+
+
+def _replies_to(conv: Conversation, message: InboundMessage) -> bool:
+    """An email reply (In-Reply-To/References) to a message of ``conv`` reopens it anytime."""
+    hints = message.thread
+    if hints is None or not conv.thread_ids:
+        return False
+    return bool(set(conv.thread_ids) & {*hints.in_reply_to, *hints.references})
 
 
 def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> CustomerState:

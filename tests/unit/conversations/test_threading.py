@@ -112,6 +112,17 @@ class TestResolveAndReopen:
         assert out.events[0].kind is Kind.OPENED
         assert out.events[0].conversation_id != state.current.id  # type: ignore[union-attr]
 
+    def test_an_email_reply_to_the_thread_reopens_even_after_the_window(self) -> None:
+        """In-Reply-To naming a message of the resolved conversation reopens it."""
+        first = ThreadHints(message_id="<m1@x>")
+        state = add_message(customer(), message("e1", Channel.EMAIL, thread=first), POLICY).state
+        state = router(state, Kind.RESOLVED, T0 + timedelta(minutes=5))
+        reply = ThreadHints(message_id="<m2@x>", in_reply_to=["<m1@x>"], references=["<m1@x>"])
+        out = add_message(state, message("e2", Channel.EMAIL, T0 + timedelta(days=30),
+                                         thread=reply), POLICY)
+        assert out.events[0].kind is Kind.REOPENED
+        assert out.events[0].conversation_id == state.current.id  # type: ignore[union-attr]
+
     def test_news_about_another_conversation_is_ignored(self) -> None:
         """A resolve for a conversation this customer no longer has changes nothing."""
         state = add_message(customer(), message("e1"), POLICY).state
