@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     )
     prometheus_scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m)$")
     monitor_interval_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 10.0
+    stack_metrics_base: Port | None = Field(
+        default=None,
+        description="Set by `omniroute up` for its children: the metrics port of process 0 "
+        "(each child's own OMNIROUTE_METRICS_PORT is this plus its index).",
+    )
     bind_host: str = "127.0.0.1"
     public_base_url: str | None = None
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")

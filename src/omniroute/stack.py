@@ -83,6 +83,7 @@ class Supervisor:
     def _spawn(self, component: Component) -> subprocess.Popen[bytes]:
         env = dict(self.env)
         env["OMNIROUTE_METRICS_PORT"] = str(metrics_port(self.metrics_base, component))
+        env["OMNIROUTE_STACK_METRICS_BASE"] = str(self.metrics_base)
         return subprocess.Popen(
             [sys.executable, "-m", "omniroute", *component.argv],
             env=env, stdin=subprocess.DEVNULL,

@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,59 @@ import yaml
 
 
 @dataclass
-class PrometheusServer:
+class PrometheusClient:
+    """Prometheus's HTTP API."""
+
+    url: str
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET an HTTP API path; return ``data`` (raising with Prometheus's error otherwise)."""
+        query = urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as answer:
+                body = json.load(answer)
+        except urllib.error.HTTPError as exc:
+            body = json.load(exc)
+        assert body["status"] == "success", f"{path} {params}: {body.get('error')}"
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """Evaluate an instant query; its result vector (or a scalar as one item)."""
+        result = self.api("query", query=expr)["result"]
+        return result if isinstance(result, list) else [result]
+
+    def wait_until(self, expr: str, done: Callable[[list[dict[str, Any]]], bool],
+                   timeout: float) -> list[dict[str, Any]]:
+        """Poll ``expr`` until ``done(result)``; the last result after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result = self.query(expr)
+            except (OSError, AssertionError):
+                result = []
+            if done(result) or time.monotonic() > deadline:
+                return result
+            time.sleep(1)
+
+    def alerts(self) -> dict[str, str]:
+        """Active alerts by name → state (pending or firing)."""
+        return {a["labels"]["alertname"]: a["state"] for a in self.api("alerts")["alerts"]}
+
+    def wait_for_alerts(self, names: set[str], timeout: float) -> dict[str, str]:
+        """Poll until every alert in ``names`` is active; the active alerts then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            active = self.alerts()
+            if names <= set(active) or time.monotonic() > deadline:
+                return active
+            time.sleep(1)
+
+
+@dataclass
+class PrometheusServer(PrometheusClient):
     """One ``prometheus`` process with its own storage; stopped by :meth:`stop`."""
 
-    process: subprocess.Popen[bytes]
-    url: str
+    process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def start(cls, config: dict[str, Any], workdir: Path, port: int) -> PrometheusServer:
@@ -36,7 +85,7 @@ class PrometheusServer:
              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
             stdout=log, stderr=subprocess.STDOUT,
         )
-        server = cls(process, f"http://127.0.0.1:{port}")
+        server = cls(f"http://127.0.0.1:{port}", process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -48,39 +97,10 @@ class PrometheusServer:
         server.stop()
         raise AssertionError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
 
-    def api(self, path: str, **params: str) -> Any:
-        """GET an HTTP API path; return ``data`` (raising with Prometheus's error otherwise)."""
-        query = urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as answer:
-                body = json.load(answer)
-        except urllib.error.HTTPError as exc:
-            body = json.load(exc)
-        assert body["status"] == "success", f"{path} {params}: {body.get('error')}"
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """Evaluate an instant query; its result vector (or matrix, or scalar as one item)."""
-        data = self.api("query", query=expr)
-        result = data["result"]
-        return result if isinstance(result, list) else [result]
-
-    def wait_for(self, expr: str, timeout: float = 60) -> list[dict[str, Any]]:
-        """Poll until ``expr`` returns data; return it (empty after ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = self.query(expr)
-            if result:
-                return result
-            time.sleep(1)
-        return []
-
-    def alerts(self) -> dict[str, str]:
-        """Active alerts by name → state (pending or firing)."""
-        return {a["labels"]["alertname"]: a["state"] for a in self.api("alerts")["alerts"]}
-
     def stop(self) -> None:
         """Stop the server."""
+        if self.process is None:
+            return
         self.process.terminate()
         try:
             self.process.wait(20)

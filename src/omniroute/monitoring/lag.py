@@ -49,7 +49,10 @@ class LagProbe:
         self.max_seeks = max_seeks
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
         )
 
     async def start(self) -> None:
@@ -76,17 +79,34 @@ class LagProbe:
         ends = await self.consumer.end_offsets(partitions)
         begins = await self.consumer.beginning_offsets(partitions)
         now_ms = int(time.time() * 1000)
-        result, seeks = [], 0
-        for (group, tp), offset in sorted(committed.items(), key=lambda i: (i[0][0], i[0][1])):
-            messages = partition_lag(offset, ends[tp], begins[tp])
-            oldest = None
-            if messages and seeks < self.max_seeks:
-                seeks += 1
-                oldest = await self._timestamp_at(tp, max(offset, begins[tp]))
-            result.append(
-                PartitionLag(group, tp.topic, tp.partition, messages, age_seconds(oldest, now_ms))
+        lags = {
+            key: partition_lag(offset, ends[key[1]], begins[key[1]])
+            for key, offset in committed.items()
+        }
+        wanted = sorted(
+            {
+                (tp, max(committed[key], begins[tp]))
+                for key in committed
+                if lags[key]
+                for tp in [key[1]]
+            },
+            key=lambda item: (item[0].topic, item[0].partition, item[1]),
+        )[: self.max_seeks]
+        oldest = await self._timestamps_at(wanted)
+        return [
+            PartitionLag(
+                group,
+                tp.topic,
+                tp.partition,
+                lags[(group, tp)],
+                age_seconds(oldest.get((tp, max(offset, begins[tp]))), now_ms)
+                if lags[(group, tp)]
+                else 0.0,
             )
-        return result
+            for (group, tp), offset in sorted(
+                committed.items(), key=lambda i: (i[0][0], i[0][1].topic, i[0][1].partition)
+            )
+        ]
 
     async def end_offsets(self) -> dict[str, int]:
         """Records ever written to each topic under the prefix (sum of partition end offsets).
@@ -106,9 +126,31 @@ class LagProbe:
             totals[tp.topic] += end
         return totals
 
-    async def _timestamp_at(self, tp: TopicPartition, offset: int) -> int | None:
-        self.consumer.assign([tp])
-        self.consumer.seek(tp, offset)
-        batch = await self.consumer.getmany(tp, timeout_ms=2000, max_records=1)
-        records = batch.get(tp, [])
-        return records[0].timestamp if records else None
+    async def _timestamps_at(
+        self, wanted: list[tuple[TopicPartition, int]], budget: float = 3.0
+    ) -> dict[tuple[TopicPartition, int], int]:
+        """Broker timestamps of the records at the given offsets, fetched together.
+
+        A partition is read at one offset at a time, so offsets of several groups
+        on one partition are fetched in waves. Positions holding only transaction
+        markers return no record and are left out (their lag is markers, not waiting
+        work). The whole measurement is bounded by ``budget`` seconds.
+        """
+        found: dict[tuple[TopicPartition, int], int] = {}
+        pending = list(wanted)
+        deadline = time.monotonic() + budget
+        while pending and time.monotonic() < deadline:
+            wave: dict[TopicPartition, int] = {}
+            for tp, offset in pending:
+                wave.setdefault(tp, offset)
+            self.consumer.assign(list(wave))
+            for tp, offset in wave.items():
+                self.consumer.seek(tp, offset)
+            remaining = dict(wave)
+            while remaining and time.monotonic() < deadline:
+                batch = await self.consumer.getmany(*remaining, timeout_ms=300)
+                for tp, records in batch.items():
+                    if records and tp in remaining:
+                        found[(tp, remaining.pop(tp))] = records[0].timestamp
+            pending = [(tp, o) for tp, o in pending if (tp, o) not in found and wave.get(tp) != o]
+        return found

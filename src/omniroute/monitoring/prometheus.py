@@ -23,7 +23,7 @@ def scrape_target(settings: Settings, component: Component) -> str:
     if component.http_port is not None:
         port = int(getattr(settings, component.http_port))
     else:
-        port = metrics_port(settings.metrics_port, component)
+        port = metrics_port(settings.stack_metrics_base or settings.metrics_port, component)
     return f"{settings.bind_host}:{port}"
 
 
