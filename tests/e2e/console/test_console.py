@@ -1,27 +1,35 @@
-"""The agent console in headless Chromium against the real Kafka, PostgreSQL, sink and gateway.
+"""The agent console in headless Chromium against the real chain of processes.
 
-A customer's SMS enters through Kafka (with the conversation and the router's
-offer produced by this test standing in for the identity/conversation and
-router processors), the offer appears in the console, the agent accepts (the
-test, as router, answers the accept with ``assigned``), reads the history,
-replies with a canned response: the reply is on ``omniroute.outbound.v1`` and
-PostgreSQL holds both messages in one conversation. A screenshot is kept.
+``omniroute worker`` (identity + conversations), ``omniroute router run`` (a
+routing configuration with the agent in a pool with capacity), ``omniroute
+sink`` and ``omniroute gateway`` run as subprocesses on the session broker (a
+private topic namespace) and a test database. A customer's SMS enters as an
+InboundMessage on ``omniroute.inbound.v1``; nothing else is produced by the
+test. The agent signs in, goes available, sees the router's offer arrive live,
+accepts it, reads the history, replies with a canned response and resolves:
+the reply is on ``omniroute.outbound.v1`` and PostgreSQL holds both messages
+in one conversation. A screenshot of the console is kept as an artifact.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
+from harness.cli import omniroute_env
 from harness.kafka import consume, produce
 from harness.ports import free_port
-from integration.history.factories import added, inbound, opened
+from integration.history.factories import inbound
 from omniroute.contract import (
     AgentEvent,
     AgentEventKind,
@@ -33,120 +41,189 @@ from omniroute.contract import (
 )
 from omniroute.gateway.admin import create_token, set_canned_response
 from omniroute.gateway.auth import Role
-from omniroute.gateway.server import running_gateway
-from omniroute.history.sink import HistorySink
 from omniroute.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("OMNIROUTE_TEST_ARTIFACTS", "/tmp/omniroute-test-artifacts"))
+PROCESSES = {
+    "worker": ("worker",),
+    "router": ("router", "run", "--tick", "0.5"),
+    "sink": ("sink",),
+    "gateway": ("gateway",),
+}
+ROUTING = """
+[routing]
+default_pool = "support"
+
+[pools.support]
+offer_timeout_s = 300
+heartbeat_grace_s = 300
+
+[agents.ada]
+pool = "support"
+capacity = 3
+"""
 
 
-@pytest.fixture
-async def stack(topics: Settings, database_url: str) -> AsyncIterator[tuple[str, str]]:
-    """Sink and gateway running; yields (console URL, agent token)."""
+@dataclass
+class Chain:
+    """The running processes: where the console is, and their logs."""
+
+    url: str
+    logs: dict[str, Path]
+
+    def tails(self, count: int = 15) -> str:
+        """The last lines each process wrote (for failure messages)."""
+        return "\n".join(
+            f"--- {name}\n" + "".join(path.read_text(errors="replace").splitlines(True)[-count:])
+            for name, path in self.logs.items())
+
+
+@contextmanager
+def running_chain(settings: Settings, database_url: str, tmp_path: Path) -> Iterator[Chain]:
+    """Start worker, router, sink and gateway; stop them (SIGTERM, then SIGKILL) afterwards."""
+    config = tmp_path / "routing.toml"
+    config.write_text(ROUTING)
+    gateway_port = free_port()
+    base = omniroute_env(
+        OMNIROUTE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        OMNIROUTE_TOPIC_NAMESPACE=settings.topic_namespace,
+        OMNIROUTE_DATABASE_URL=database_url, OMNIROUTE_STATE_DIR=str(tmp_path / "state"),
+        OMNIROUTE_GATEWAY_PORT=str(gateway_port), OMNIROUTE_ROUTING_CONFIG=str(config),
+        OMNIROUTE_LOG_FORMAT="json",
+    )
+    logs = {name: tmp_path / f"{name}.log" for name in PROCESSES}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, argv in PROCESSES.items():
+            env = {**base, "OMNIROUTE_METRICS_PORT": str(free_port())}
+            with logs[name].open("wb") as log:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "omniroute", *argv], env=env,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+        yield Chain(f"http://127.0.0.1:{gateway_port}", logs)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def wait_ready(chain: Chain, timeout: float = 120) -> None:
+    """Until the gateway answers /readyz (database and assignments stream)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(timeout * 2)):
+            try:
+                async with session.get(f"{chain.url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"the gateway never became ready\n{chain.tails()}")
+
+
+async def prepare_agent(database_url: str) -> str:
+    """Ada's agent token and a canned response of the workspace."""
     conn = await asyncpg.connect(database_url)
     try:
-        token = await create_token(conn, "ada", Role.AGENT)
         await set_canned_response(conn, "default", "ships", "Your parcel ships today.")
+        return await create_token(conn, "ada", Role.AGENT)
     finally:
         await conn.close()
-    stop = asyncio.Event()
-    sink = asyncio.create_task(HistorySink(topics, database_url).run(stop))
-    try:
-        async with running_gateway(topics, database_url, port=free_port()) as gateway:
-            yield gateway.url, token
-    finally:
-        stop.set()
-        await sink
 
 
-async def publish(settings: Settings, topic: str, key: str, *events: object) -> None:
-    await produce(settings.kafka_bootstrap, settings.topic(topic),
-                  [(key.encode(), e.to_json_bytes()) for e in events])  # type: ignore[attr-defined]
+def kind_is(kind: AgentEventKind) -> object:
+    return lambda r: AgentEvent.from_json_bytes(r.value).kind is kind
 
 
-async def wait_for_accept(settings: Settings, offer_id: str) -> AgentEvent:
-    def is_accept(record: object) -> bool:
-        event = AgentEvent.from_json_bytes(record.value)  # type: ignore[attr-defined]
-        return event.kind is AgentEventKind.ACCEPT and event.offer_id == offer_id
+class TestAgentConsoleOnTheRealChain:
+    async def test_customer_message_offer_accept_reply_resolve(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """Worker → router → gateway → Chromium → gateway → Kafka, with history in PostgreSQL."""
+        token = await prepare_agent(database_url)
+        message = inbound(0, text="Where is my parcel?", at=utcnow())
+        with running_chain(topics, database_url, tmp_path) as chain:
+            await wait_ready(chain)
+            async with playwright_api.async_playwright() as p:
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True,
+                    args=["--no-sandbox", "--headless", "--disable-gpu",
+                          "--disable-background-networking"])
+                page = await browser.new_page(viewport={"width": 1200, "height": 800})
+                try:
+                    await page.goto(chain.url + "/")
+                    await page.fill("#token", token)
+                    await page.click("#signin")
+                    await page.wait_for_selector("#who:has-text('ada')")
+                    await page.wait_for_function(
+                        "document.getElementById('link').textContent === 'live'")
+                    await page.select_option("#presence", "available")
+                    presence = await consume(
+                        topics.kafka_bootstrap, topics.topic("omniroute.agent-events.v1"), 1,
+                        where=kind_is(AgentEventKind.PRESENCE))
+                    assert presence, "the console never published the presence"
 
-    found = await consume(settings.kafka_bootstrap, settings.topic("omniroute.agent-events.v1"),
-                          1, timeout=60, where=is_accept)
-    assert found, "the console never published the accept"
-    return AgentEvent.from_json_bytes(found[0].value)
+                    # The customer writes: the only record the test produces.
+                    await produce(topics.kafka_bootstrap, topics.topic("omniroute.inbound.v1"),
+                                  [(message.kafka_key.encode(), message.to_json_bytes())])
 
+                    offer = page.locator("#offers .offer")
+                    try:
+                        await offer.wait_for(timeout=120_000)
+                    except playwright_api.TimeoutError as exc:
+                        raise AssertionError(f"no offer reached the console\n{chain.tails()}") from exc
+                    await offer.locator(".accept").click()
 
-class TestAgentConsole:
-    async def test_offer_accept_history_reply_resolve(
-            self, stack: tuple[str, str], topics: Settings, database_url: str) -> None:
-        """The whole agent journey in a real browser, ending with both messages in PostgreSQL."""
-        url, token = stack
-        now = utcnow()
-        message = inbound(1, text="Where is my parcel?", at=now - timedelta(minutes=1))
-        async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--headless", "--disable-gpu",
-                      "--disable-background-networking"])
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            try:
-                await page.goto(url)
-                await page.fill("#token", token)
-                await page.click("#signin")
-                await page.wait_for_selector("#who:has-text('ada')")
-                await page.wait_for_function("document.getElementById('link').textContent === 'live'")
-                await page.select_option("#presence", "available")
+                    inbound_row = page.locator("#history .message.inbound")
+                    await inbound_row.wait_for(timeout=60_000)
+                    assert "Where is my parcel?" in await inbound_row.inner_text()
+                    assert await inbound_row.locator(".channel").text_content() == "sms"
 
-                # The customer writes; conversations and router (stand-ins) react.
-                await publish(topics, "omniroute.inbound.v1", message.kafka_key, message)
-                await publish(topics, "omniroute.conversations.v1", "c-e2e",
-                              opened("c-e2e", "cust-e2e", at=message.occurred_at),
-                              added(message, conversation="c-e2e", customer="cust-e2e"))
-                offer = AssignmentEvent(
-                    event_id="offer-e2e", agent_id="ada", kind=AssignmentKind.OFFERED,
-                    conversation_id="c-e2e", offer_id="o-e2e", channel=Channel.SMS,
-                    expires_at=utcnow() + timedelta(minutes=5))
-                await publish(topics, "omniroute.assignments.v1", "ada", offer)
+                    await page.type("#reply", "One moment")
+                    await page.select_option("#canned", label="/ships")
+                    assert await page.input_value("#reply") == "Your parcel ships today."
+                    await page.click("#send")
+                    await page.locator("#history .message.outbound").wait_for(timeout=30_000)
+                    shot = ARTIFACTS / "console.png"
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    await page.screenshot(path=str(shot), full_page=True)
+                    print(f"console screenshot: {shot}")
+                    await page.click("#resolve")
+                    resolved = await consume(
+                        topics.kafka_bootstrap, topics.topic("omniroute.agent-events.v1"), 1,
+                        where=kind_is(AgentEventKind.RESOLVE))
+                finally:
+                    await browser.close()
 
-                await page.click("[data-offer='o-e2e'] .accept", timeout=30_000)
-                accept = await wait_for_accept(topics, "o-e2e")
-                assert accept.conversation_id == "c-e2e"
-                await publish(topics, "omniroute.assignments.v1", "ada", AssignmentEvent(
-                    event_id="assigned-e2e", agent_id="ada", kind=AssignmentKind.ASSIGNED,
-                    conversation_id="c-e2e", offer_id="o-e2e", channel=Channel.SMS))
-
-                inbound_row = page.locator("#history .message.inbound")
-                await inbound_row.wait_for(timeout=30_000)
-                assert "Where is my parcel?" in await inbound_row.inner_text()
-                assert await inbound_row.locator(".channel").text_content() == "sms"
-
-                await page.select_option("#canned", label="/ships")
-                assert await page.input_value("#reply") == "Your parcel ships today."
-                await page.click("#send")
-                await page.locator("#history .message.outbound").wait_for(timeout=30_000)
-                shot = ARTIFACTS / "console.png"
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(shot), full_page=True)
-                print(f"console screenshot: {shot}")
-                await page.click("#resolve")
-                await page.wait_for_timeout(300)  # let the click's request leave the page
-            finally:
-                await browser.close()
+        offers = await consume(
+            topics.kafka_bootstrap, topics.topic("omniroute.assignments.v1"), 2,
+            where=lambda r: AssignmentEvent.from_json_bytes(r.value).kind in (
+                AssignmentKind.OFFERED, AssignmentKind.ASSIGNED))
+        kinds = [AssignmentEvent.from_json_bytes(r.value) for r in offers]
+        assert [(a.kind, a.agent_id) for a in kinds] == [
+            (AssignmentKind.OFFERED, "ada"), (AssignmentKind.ASSIGNED, "ada")]
+        conversation_id = kinds[0].conversation_id
+        assert conversation_id
 
         sent = await consume(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 1)
         reply = OutboundMessage.from_json_bytes(sent[0].value)
         assert (reply.text, reply.recipient.value, reply.channel, reply.conversation_id) == (
-            "Your parcel ships today.", "+14155550100", Channel.SMS, "c-e2e")
+            "Your parcel ships today.", "+14155550100", Channel.SMS, conversation_id)
+        assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id \
+            == conversation_id
+
         conn = await asyncpg.connect(database_url)
         try:
             rows = await conn.fetch("SELECT direction, text FROM messages "
-                                    "WHERE conversation_id = 'c-e2e' ORDER BY created_at")
+                                    "WHERE conversation_id = $1 ORDER BY created_at",
+                                    conversation_id)
         finally:
             await conn.close()
         assert [(r["direction"], r["text"]) for r in rows] == [
             ("inbound", "Where is my parcel?"), ("outbound", "Your parcel ships today.")]
-        resolved = await consume(
-            topics.kafka_bootstrap, topics.topic("omniroute.agent-events.v1"), 1, timeout=30,
-            where=lambda r: AgentEvent.from_json_bytes(r.value).kind is AgentEventKind.RESOLVE)
-        assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id == "c-e2e"
