@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,10 +51,17 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def round_trips(settings: Settings, topic: str, payloads: list[tuple[str, bytes, bytes]],
-                      rate: float, reply_topic: str, match: bytes) -> list[float]:
-    """Send payloads at ``rate``/s; latency until a record naming each id is readable."""
+                      rate: float, reply_topic: str, match: bytes,
+                      hops: dict[str, float] | None = None) -> list[float]:
+    """Send payloads at ``rate``/s; latency until a record naming each id is readable.
+    With ``hops``, also note when each id's pool-stream record became readable."""
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
+    watcher = None
+    if hops is not None:
+        watcher = asyncio.create_task(watch(
+            settings, settings.topic("omniroute.internal.routing-pool-events"),
+            b'"work_id":"', hops))
     consumer = AIOKafkaConsumer(reply_topic, bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=None, auto_offset_reset="latest",
                                 isolation_level="read_committed", fetch_max_wait_ms=10)
@@ -82,9 +90,36 @@ async def round_trips(settings: Settings, topic: str, payloads: list[tuple[str, 
         sent[ident] = time.perf_counter()
         await producer.send(topic, value, key=key)
     await asyncio.wait_for(reader, timeout=120)
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        for ident in sent:
+            if ident in hops:  # type: ignore[operator]
+                hops[ident] = (hops[ident] - sent[ident]) * 1000  # type: ignore[index]
     await producer.stop()
     await consumer.stop()
     return [(got[i] - sent[i]) * 1000 for i in sent]
+
+
+async def watch(settings: Settings, topic: str, match: bytes, seen: dict[str, float]) -> None:
+    """Note when a record naming each id becomes readable (read_committed) on ``topic``."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=None, auto_offset_reset="latest",
+                                isolation_level="read_committed", fetch_max_wait_ms=10)
+    await consumer.start()
+    await consumer.seek_to_end()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=50)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    if match in record.value:
+                        key = record.value.split(match, 1)[1].split(b'"', 1)[0].decode()
+                        seen.setdefault(key, now)
+    finally:
+        await consumer.stop()
 
 
 async def bench(settings: Settings, rate: float, count: int, state: Path) -> None:
@@ -120,9 +155,10 @@ async def bench(settings: Settings, rate: float, count: int, state: Path) -> Non
         await round_trips(settings, settings.topic("omniroute.internal.routing-requests"), warm,
                           rate, settings.topic("omniroute.assignments.v1"),
                           b'"conversation_id":"')
+        hop1: dict[str, float] = {}
         routed = await round_trips(
             settings, settings.topic("omniroute.internal.routing-requests"), requests, rate,
-            settings.topic("omniroute.assignments.v1"), b'"conversation_id":"')
+            settings.topic("omniroute.assignments.v1"), b'"conversation_id":"', hop1)
         raw = [(f"r{n}", f"r{n}".encode(), f'{{"probe_id":"r{n}"}}'.encode())
                for n in range(count)]
         baseline = await round_trips(settings, settings.topic("omniroute.outbound.v1"), raw,
@@ -137,6 +173,9 @@ async def bench(settings: Settings, rate: float, count: int, state: Path) -> Non
           f"{percentile(baseline, 50):>8.1f} {percentile(baseline, 99):>8.1f}")
     print(f"{'routing request -> assignment readable':<44} "
           f"{percentile(routed, 50):>8.1f} {percentile(routed, 99):>8.1f}")
+    first = [v for k, v in hop1.items() if k.startswith("c")]
+    print(f"{'  of which: request -> pool record readable':<44} "
+          f"{percentile(first, 50):>8.1f} {percentile(first, 99):>8.1f}")
     print(f"ratio p50 {percentile(routed, 50) / percentile(baseline, 50):.1f}x, "
           f"p99 {percentile(routed, 99) / percentile(baseline, 99):.1f}x")
 
