@@ -35,8 +35,12 @@ def router(ctx: click.Context) -> None:
               help="Stable id of this router process (names its transactional producers).")
 @click.option("--tick", "tick_interval", type=click.FloatRange(0.05, 60), default=1.0,
               show_default=True, help="Seconds between clock ticks written to pool streams.")
+@click.option("--snapshot-every", type=click.IntRange(1), default=5000, show_default=True,
+              help="Snapshot a partition's pool state every this many inputs (restart "
+                   "replays only the inputs after the latest snapshot).")
 @fails_cleanly
-def run(config_path: Path | None, instance: str, tick_interval: float) -> None:
+def run(config_path: Path | None, instance: str, tick_interval: float,
+        snapshot_every: int) -> None:
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
     from omniroute.routing.processor import (
         publish_configuration,
@@ -58,7 +62,8 @@ def run(config_path: Path | None, instance: str, tick_interval: float) -> None:
         log.info("router.started", pools=sorted(config.pools), agents=len(config.agents),
                  instance=instance, metrics_port=settings.metrics_port)
         tasks = [asyncio.create_task(run_repartition(settings, config, instance, stop)),
-                 asyncio.create_task(run_decide(settings, instance, stop, tick_interval))]
+                 asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
+                                                snapshot_every))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

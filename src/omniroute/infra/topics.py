@@ -41,6 +41,9 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     TopicSpec("omniroute.internal.routing-requests"),
     # the router's per-pool input log: pool state is its fold, so it is kept forever
     TopicSpec("omniroute.internal.routing-pool-events", configs={"retention.ms": "-1"}),
+    # router state snapshots, key pool, partition = its pool-stream partition (same count)
+    TopicSpec("omniroute.internal.routing-snapshots",
+              configs={"cleanup.policy": "compact", "max.message.bytes": "8388608"}),
     # typing indicators (agents and web chat visitors): worthless after a minute
     TopicSpec("omniroute.internal.typing",
               configs={"retention.ms": "60000", "segment.ms": "60000"}),

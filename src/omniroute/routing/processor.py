@@ -12,6 +12,12 @@ the consumer offsets commit together or not at all. A pool's state is the fold
 of its stream, so after a crash it is rebuilt by replaying the stream up to the
 committed offset (deterministic core) and nothing is published twice or lost.
 Ticks are written into the pool stream by the decide loop, so time is in the log.
+
+Snapshots bound restart time: every ``snapshot_every`` inputs of a partition, the
+decide loop writes each of its pools' state (with the pool-stream offset it
+reflects) to the compacted ``omniroute.internal.routing-snapshots`` topic, in
+the same transaction as the outputs and offsets. Restore = latest snapshots of
+the partition + replay of the stream's tail from their offset.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.producer import sender as aiokafka_sender
 
 from omniroute.observability.logs import get_logger
-from omniroute.routing import metrics
+from omniroute.routing import metrics, snapshot
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.engine import decide, new_pool
 from omniroute.routing.events import Decision
@@ -47,6 +53,10 @@ from omniroute.settings import Settings
 log = get_logger("omniroute.router")
 AGENT_EVENTS = "omniroute.agent-events.v1"
 REQUESTS = "omniroute.internal.routing-requests"
+SNAPSHOTS = "omniroute.internal.routing-snapshots"
+SNAPSHOT_EVERY = 5000
+Placed = tuple[str, int, bytes, bytes]
+"""(topic before namespacing, partition, key, value): a record sent to a set partition."""
 
 
 RETRY_BACKOFF_MS = 5
@@ -82,7 +92,7 @@ class Loop:
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
             transactional_id=settings.topic(f"omniroute-router-{name}-{instance}"), linger_ms=2,
             # a transaction begun right after a commit meets CONCURRENT_TRANSACTIONS: retry fast
-            retry_backoff_ms=RETRY_BACKOFF_MS)
+            retry_backoff_ms=RETRY_BACKOFF_MS, max_request_size=snapshot.MAX_BYTES + 65536)
 
     async def start(self, listener: ConsumerRebalanceListener | None = None) -> None:
         """Connect; the transactional id fences (and aborts) any previous incarnation."""
@@ -95,11 +105,15 @@ class Loop:
         await self.consumer.stop()
         await self.producer.stop()
 
-    async def commit(self, records: list[Record], offsets: dict[TopicPartition, int]) -> None:
-        """Publish ``records`` and the consumed offsets atomically."""
+    async def commit(self, records: list[Record], offsets: dict[TopicPartition, int],
+                     placed: list[Placed] | None = None) -> None:
+        """Publish ``records`` (and ``placed`` ones) and the consumed offsets atomically."""
         async with self.producer.transaction():
             for topic, key, value in records:
                 await self.producer.send(self.settings.topic(topic), value, key=key)
+            for topic, partition, key, value in placed or ():
+                await self.producer.send(self.settings.topic(topic), value, key=key,
+                                         partition=partition)
             if offsets:
                 await self.producer.send_offsets_to_transaction(offsets, self.group)
 
@@ -143,10 +157,13 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
     """Holds the pools of the pool-stream partitions this process owns."""
 
     def __init__(self, settings: Settings, loop: Loop,
-                 on_decisions: Callable[[list[Decision]], None] = metrics.count) -> None:
+                 on_decisions: Callable[[list[Decision]], None] = metrics.count,
+                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.settings = settings
         self.loop = loop
         self.pools: dict[TopicPartition, dict[str, PoolState]] = {}
+        self.snapshot_every = snapshot_every
+        self.unsnapshotted: dict[TopicPartition, int] = {}
         self.on_decisions = on_decisions
         # a rebalance must not restore from offsets an in-flight transaction is moving
         self.lock = asyncio.Lock()
@@ -155,6 +172,7 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self.lock:
             for tp in revoked:
                 self.pools.pop(tp, None)
+                self.unsnapshotted.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         # aiokafka may fetch while this runs: hold the partitions until their pools exist
@@ -163,32 +181,87 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
             for tp in assigned:
                 committed = await self.loop.consumer.committed(tp) or 0
                 self.pools[tp] = await self.restore(tp, committed)
+                self.unsnapshotted[tp] = 0
         self.loop.consumer.resume(*assigned)
 
     async def restore(self, tp: TopicPartition, until: int) -> dict[str, PoolState]:
-        """Rebuild a partition's pools by replaying its committed inputs (no output)."""
-        pools: dict[str, PoolState] = {}
+        """Rebuild a partition's pools: latest snapshots, then the committed inputs after
+        them (no output). Without snapshots the whole committed stream is replayed."""
         if until <= 0:
-            return pools
+            return {}
         reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
                                   group_id=None, enable_auto_commit=False,
                                   isolation_level="read_committed", max_poll_records=2000)
         await reader.start()
-        replayed = 0
         try:
-            reader.assign([tp])
-            await reader.seek_to_beginning(tp)
-            while await reader.position(tp) < until:
-                for records in (await reader.getmany(tp, timeout_ms=200)).values():
-                    for record in records:
-                        if record.offset < until:
-                            with contextlib.suppress(PoisonRecord):
-                                self.apply(pools, record)
-                            replayed += 1
+            snaps = await self.latest_snapshots(reader, tp.partition, until)
+            pools = {pool: snap.state for pool, snap in snaps.items()}
+            since = {pool: snap.offset for pool, snap in snaps.items()}
+            start = min(since.values(), default=0)
+            replayed = await self.replay(reader, tp, pools, since, start, until)
         finally:
             await reader.stop()
-        log.info("router.restored", partition=tp.partition, inputs=replayed, pools=len(pools))
+        log.info("router.restored", partition=tp.partition, inputs=replayed, pools=len(pools),
+                 snapshots=len(snaps), replay_from=start, committed=until)
         return pools
+
+    async def latest_snapshots(self, reader: AIOKafkaConsumer, partition: int,
+                               until: int) -> dict[str, snapshot.Snapshot]:
+        """The newest snapshot of each pool in the partition's snapshot log; none at all if
+        one cannot be loaded (a pool missing from the set would lose its early inputs)."""
+        stp = TopicPartition(self.settings.topic(SNAPSHOTS), partition)
+        reader.assign([stp])
+        await reader.seek_to_beginning(stp)
+        end = (await reader.end_offsets([stp]))[stp]
+        found: dict[str, snapshot.Snapshot] = {}
+        while await reader.position(stp) < end:
+            for records in (await reader.getmany(stp, timeout_ms=200)).values():
+                for record in records:
+                    snap = snapshot.load(record.value or b"")
+                    if snap is None:
+                        log.warning("router.snapshot_unusable", partition=partition,
+                                    offset=record.offset)
+                        return {}
+                    if snap.offset <= until:
+                        found[snap.pool] = snap
+        return found
+
+    async def replay(self, reader: AIOKafkaConsumer, tp: TopicPartition,
+                     pools: dict[str, PoolState], since: dict[str, int], start: int,
+                     until: int) -> int:
+        """Fold the committed inputs ``start..until`` into ``pools``; a pool restored from
+        a snapshot skips what the snapshot already reflects."""
+        reader.assign([tp])
+        reader.seek(tp, start)
+        replayed = 0
+        while await reader.position(tp) < until:
+            for records in (await reader.getmany(tp, timeout_ms=200)).values():
+                for record in records:
+                    if record.offset >= until:
+                        continue
+                    pool = (record.key or b"").decode()
+                    if record.offset < since.get(pool, 0):
+                        continue
+                    with contextlib.suppress(PoisonRecord):
+                        self.apply(pools, record)
+                    replayed += 1
+        return replayed
+
+    def snapshots(self, tp: TopicPartition, records: int, next_offset: int) -> list[Placed]:
+        """Snapshot records for all the partition's pools once enough inputs went by (all
+        or none: restore relies on every pool of a round being in it)."""
+        self.unsnapshotted[tp] = self.unsnapshotted.get(tp, 0) + records
+        if self.unsnapshotted[tp] < self.snapshot_every:
+            return []
+        self.unsnapshotted[tp] = 0
+        placed: list[Placed] = []
+        for pool, state in sorted(self.pools.get(tp, {}).items()):
+            value = snapshot.dump(pool, next_offset, state)
+            if len(value) > snapshot.MAX_BYTES:
+                log.warning("router.snapshot_too_large", pool=pool, size=len(value))
+                return []
+            placed.append((SNAPSHOTS, tp.partition, pool.encode(), value))
+        return placed
 
     def apply(self, pools: dict[str, PoolState], record: ConsumerRecord) -> list[Decision]:
         """Fold one pool-stream record into its pool; a record that fails is skipped the
@@ -213,11 +286,13 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
                 for pools in self.pools.values() for pool in sorted(pools)]
 
     def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> tuple[
-            list[Record], dict[TopicPartition, int], list[Decision]]:
-        """Decide a batch; returns records to publish, offsets to commit, decisions."""
+            list[Record], dict[TopicPartition, int], list[Decision], list[Placed]]:
+        """Decide a batch; returns records to publish, offsets to commit, decisions and
+        snapshots due."""
         out: list[Record] = []
         offsets: dict[TopicPartition, int] = {}
         made: list[Decision] = []
+        placed: list[Placed] = []
         workspace = self.settings.workspace
         for tp, records in batch.items():
             pools = self.pools.get(tp)
@@ -234,14 +309,16 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
                 for decision in decisions:
                     out.extend(outputs(decision, workspace))
             offsets[tp] = records[-1].offset + 1
-        return out, offsets, made
+            placed.extend(self.snapshots(tp, len(records), offsets[tp]))
+        return out, offsets, made, placed
 
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
-                     tick_interval: float = 1.0) -> None:
-    """Decide every pool of the owned partitions until ``stop``, ticking their clocks."""
+                     tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+    """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
+    snapshotting their state every ``snapshot_every`` inputs of a partition."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
-    decider = Decider(settings, loop)
+    decider = Decider(settings, loop, snapshot_every=snapshot_every)
     await loop.start(listener=decider)
     last_tick = last_gauges = 0.0
     try:
@@ -252,10 +329,10 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
             if not batch and not ticks:
                 continue
             async with decider.lock:
-                out, offsets, made = decider.process(batch)
+                out, offsets, made, placed = decider.process(batch)
                 if ticks:
                     last_tick = now
-                await loop.commit(out + ticks, offsets)
+                await loop.commit(out + ticks, offsets, placed)
             decider.on_decisions(made)
             if now - last_gauges >= 2.0:
                 last_gauges = now
