@@ -222,7 +222,7 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
         full = await worker_rate(settings, count, timeout=600)
         for processor, seconds in sorted(handler_seconds(port).items()):
             print(f"  handler {processor}: {seconds * 1e6:8.0f} us/record")
-        for stage in ("omniroute.internal.identity-addresses", "omniroute.internal.customers"):
+        for stage in ("omniroute.internal.customers",):
             print(f"  stage output {stage}: {await topic_rate(settings, stage):8.0f} records/s")
     finally:
         process.send_signal(signal.SIGTERM)

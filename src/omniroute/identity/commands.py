@@ -1,15 +1,16 @@
 """Internal messages of identity (JSON on ``omniroute.internal.identity-*`` topics).
 
-``Observe`` and ``Reassign`` travel on the address topic, keyed by
-:func:`~omniroute.identity.customers.address_key`; :class:`~.claims.Claim`
-travels on the graph topic, keyed by workspace.
+``Observe`` and ``Reassign`` travel on the customers topic, keyed by the
+address's home customer (:func:`~omniroute.identity.customers.customer_id_for`
+of the address), so the address's record lives beside that customer's state;
+:class:`~.claims.Claim` travels on the graph topic, keyed by workspace.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from omniroute.contract import InboundMessage
 from omniroute.identity.claims import Claim
@@ -38,6 +39,4 @@ class Reassign(BaseModel):
     event_id: str
 
 
-AddressCommand = Annotated[Observe | Reassign, Field(discriminator="kind")]
-ADDRESS_COMMAND: TypeAdapter[Observe | Reassign] = TypeAdapter(AddressCommand)
 CLAIM: TypeAdapter[Claim] = TypeAdapter(Claim)

@@ -86,6 +86,8 @@ class Worker:
     settings: Settings
     app: faust.App
     partitions: int
+    components: dict[str, Any] = field(default_factory=dict)
+    """Processors registered so far, by name, for processors that build on another."""
     _topics: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, name: str) -> Any:

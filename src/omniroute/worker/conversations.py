@@ -1,9 +1,11 @@
 """Conversation agents: thread messages per customer; learn from the router.
 
-- ``conversations.customers`` (keyed by customer id): thread messages, hand a
-  merged-away customer's conversation to its survivor, fold conversations,
-  record what the router decided; emit ConversationEvents (keyed by
-  conversation id) and RoutingRequests.
+- ``conversations.customers`` (keyed by customer id): the addresses whose home
+  this customer is (``Observe``/``Reassign``, handled by identity; an unlinked
+  address's message is threaded right here, a linked one's is forwarded to its
+  owner), then thread messages, hand a merged-away customer's conversation to
+  its survivor, fold conversations, record what the router decided; emit
+  ConversationEvents (keyed by conversation id) and RoutingRequests.
 - ``conversations.router-news`` (``omniroute.conversations.v1``): the router's
   assigned/resolved/unassigned events, repartitioned to the customer. Our own
   events on that topic (opened, message_added, merged, ...) are ignored.
@@ -12,14 +14,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from prometheus_client import Counter
+from pydantic import Field, TypeAdapter
 
 from omniroute.contract import ConversationEvent, ConversationEventKind
 from omniroute.contract.topics import CONVERSATIONS
 from omniroute.conversations.commands import (
-    CUSTOMER_COMMAND,
     AbsorbCustomer,
     DetachCustomer,
     MergeCustomer,
@@ -36,6 +38,7 @@ from omniroute.conversations.threading import (
     detach,
     merge_away,
 )
+from omniroute.identity.commands import Observe, Reassign
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.worker.app import Worker
 from omniroute.worker.topology import CUSTOMERS
@@ -46,6 +49,13 @@ ROUTER_KINDS = frozenset({
 })
 EVENTS = Counter("omniroute_conversation_events_total", "ConversationEvents emitted, by kind.",
                  ["kind"])
+CustomerRecord = Annotated[
+    Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | DetachCustomer
+    | RouterNews,
+    Field(discriminator="kind"),
+]
+CUSTOMER_RECORD: TypeAdapter[Any] = TypeAdapter(CustomerRecord)
+"""Every record of ``omniroute.internal.customers``: address commands and customer commands."""
 ROUTING = Counter("omniroute_routing_requests_total", "RoutingRequests emitted, by kind.", ["kind"])
 
 
@@ -58,6 +68,7 @@ class ConversationProcessor:
             reopen_window=timedelta(seconds=worker.settings.reopen_window_seconds)
         )
         self.customers = worker.table("conversations-customers")
+        self.identity = worker.components["identity"]
 
     async def on_router_event(self, event: Any) -> str:
         """Forward the router's news about a conversation to its customer's partition."""
@@ -69,8 +80,21 @@ class ConversationProcessor:
         return "forwarded"
 
     async def on_customer(self, event: Any) -> str:
-        """Apply one command to a customer's state and emit what it decided."""
-        command = CUSTOMER_COMMAND.validate_json(event.value)
+        """Apply one record to the state at this customer's partition; emit what it decided."""
+        command = CUSTOMER_RECORD.validate_json(event.value)
+        if isinstance(command, Observe | Reassign):
+            thread = await self.identity.on_address(command, event)
+            if isinstance(thread, str):
+                return thread
+            if thread.customer_id != event.key.decode():
+                await self.worker.send(CUSTOMERS, thread.customer_id,
+                                       thread.model_dump_json().encode())
+                return "forwarded"
+            command = thread
+        return await self.apply(command)
+
+    async def apply(self, command: Any) -> str:
+        """Apply one customer command to its customer's state and emit what it decided."""
         stored = self.customers.get(command.customer_id)
         state = (CustomerState.model_validate(stored) if stored else
                  CustomerState(customer_id=command.customer_id, workspace=command.workspace))
@@ -89,7 +113,7 @@ class ConversationProcessor:
                                    request.to_json_bytes())
         if outcome.state != state:
             self.customers[command.customer_id] = outcome.state.model_dump(mode="json")
-        return command.kind
+        return str(command.kind)
 
     async def _decide(self, state: CustomerState, command: Any) -> Outcome:
         if isinstance(command, ThreadMessage):

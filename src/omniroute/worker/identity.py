@@ -1,15 +1,22 @@
-"""Identity agents: inbound → address partition → customer partition; claims → graph.
+"""Identity agents: inbound → the address's home customer partition; claims → graph.
+
+An address's *home* is the customer :func:`customer_id_for` derives from it.
+Its record (de-duplication window, owner) lives on the home's partition of
+``omniroute.internal.customers``, beside that customer's conversation state, so
+an unlinked address (nearly every message) is de-duplicated, resolved and
+threaded in one hop; only a linked address forwards to its owner's partition.
 
 - ``identity.inbound`` (``omniroute.inbound.v1``): validate, normalize the sender,
-  repartition by normalized address (SMS and WhatsApp of one phone meet here).
+  send an ``Observe`` keyed by the home (SMS and WhatsApp of one phone meet there).
 - ``identity.links`` (``omniroute.identity-links.v1``): normalize CRM claims and
   send them to the workspace's graph partition.
-- ``identity.addresses`` (keyed by address): drop provider retries within the
-  window, look up the address's customer, forward the message to the customer's
-  partition; forward a new verified-identity claim to the graph; apply
+- :meth:`IdentityProcessor.on_address` (called by the customers agent, see
+  :mod:`.conversations`): drop provider retries within the window, look up the
+  address's customer, forward a new verified-identity claim to the graph; apply
   reassignments from the graph.
 - ``identity.graph`` (keyed by workspace): merge and split customers, then tell
-  every moved address its new owner and every merged-away customer its survivor.
+  every moved address (at its home) its new owner and every merged-away
+  customer its survivor.
 """
 
 from __future__ import annotations
@@ -25,12 +32,12 @@ from omniroute.conversations.commands import DetachCustomer, MergeCustomer, Thre
 from omniroute.conversations.state import derived_event_id
 from omniroute.identity.addresses import normalize_address
 from omniroute.identity.claims import claim_from_link, claim_from_verified
-from omniroute.identity.commands import ADDRESS_COMMAND, CLAIM, Observe, Reassign
+from omniroute.identity.commands import CLAIM, Observe, Reassign
 from omniroute.identity.customers import AddressRecord, Verdict, address_key, customer_id_for
 from omniroute.identity.graph import IdentityGraph
 from omniroute.observability.logs import get_logger
 from omniroute.worker.app import Worker
-from omniroute.worker.topology import ADDRESSES, CUSTOMERS, GRAPH
+from omniroute.worker.topology import CUSTOMERS, GRAPH
 
 GRAPH_CHANGES = Counter(
     "omniroute_identity_graph_changes_total",
@@ -59,15 +66,15 @@ class IdentityProcessor:
         self.owners = worker.table("identity-owners")
 
     async def on_inbound(self, event: Any) -> str:
-        """Validate and normalize an inbound message; repartition it by address."""
+        """Validate and normalize an inbound message; send it to its address's home partition."""
         message = InboundMessage.from_json_bytes(event.value)
         address = normalize_address(
             message.channel, message.sender, self.region, message.channel_account
         )
         claim = claim_from_verified(message, address, self.region)
         observe = Observe(address=address, message=message, claim=claim)
-        key = address_key(message.workspace, address)
-        await self.worker.send(ADDRESSES, key, observe.model_dump_json().encode())
+        home = customer_id_for(message.workspace, address)
+        await self.worker.send(CUSTOMERS, home, observe.model_dump_json().encode())
         return "forwarded"
 
     async def on_link(self, event: Any) -> str:
@@ -76,9 +83,13 @@ class IdentityProcessor:
         await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
         return "forwarded"
 
-    async def on_address(self, event: Any) -> str:
-        """Dedupe, resolve the customer, forward; or apply a reassignment."""
-        command = ADDRESS_COMMAND.validate_json(event.value)
+    async def on_address(self, command: Observe | Reassign, event: Any) -> ThreadMessage | str:
+        """Apply an address command at the address's home partition.
+
+        Returns the message to thread (for the address's current customer), or
+        an outcome label when there is nothing to thread (a retry, a reassign).
+        A new verified-identity claim the message carries goes to the graph.
+        """
         if isinstance(command, Reassign):
             key = address_key(command.workspace, command.address)
             record = AddressRecord.model_validate(self.addresses.get(key) or {})
@@ -95,16 +106,14 @@ class IdentityProcessor:
         )
         if verdict is Verdict.DUPLICATE:
             return "duplicate"
-        customer = record.customer(message.workspace, command.address)
-        thread = ThreadMessage(workspace=message.workspace, customer_id=customer,
-                               address=command.address, message=message)
-        await self.worker.send(CUSTOMERS, customer, thread.model_dump_json().encode())
         claim = command.claim
         if claim and (verdict is Verdict.REPLAY or claim.claim_id not in record.claims_sent):
             await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
             record = record.with_claim_sent(claim.claim_id)
         self.addresses[key] = record.model_dump(mode="json")
-        return verdict.value
+        return ThreadMessage(workspace=message.workspace,
+                             customer_id=record.customer(message.workspace, command.address),
+                             address=command.address, message=message)
 
     async def on_claim(self, event: Any) -> str:
         """Apply a claim to the workspace's identity graph and announce what moved."""
@@ -119,7 +128,7 @@ class IdentityProcessor:
         for address, owner in sorted(change.reassigned.items()):
             reassign = Reassign(workspace=ws, address=address, owner=owner,
                                 event_id=derived_event_id(claim.event_id, "reassign"))
-            await self.worker.send(ADDRESSES, address_key(ws, address),
+            await self.worker.send(CUSTOMERS, customer_id_for(ws, address),
                                    reassign.model_dump_json().encode())
         for loser, survivor in sorted(change.merged.items()):
             MERGES.inc()
@@ -136,7 +145,7 @@ class IdentityProcessor:
 def register(worker: Worker) -> None:
     """Add the identity agents to the worker."""
     identity = IdentityProcessor(worker)
+    worker.components["identity"] = identity
     worker.agent(INBOUND.name, "identity.inbound", identity.on_inbound)
     worker.agent(IDENTITY_LINKS.name, "identity.links", identity.on_link)
-    worker.agent(ADDRESSES, "identity.addresses", identity.on_address)
     worker.agent(GRAPH, "identity.graph", identity.on_claim)

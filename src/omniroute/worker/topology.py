@@ -15,14 +15,13 @@ from omniroute.infra.topics import TopicSpec, all_topics, create_topics
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.settings import Settings
 
-ADDRESSES = "omniroute.internal.identity-addresses"
-"""Observations and reassignments of one normalized address, keyed ``{workspace}/{address}``."""
 GRAPH = "omniroute.internal.identity-graph"
 """Link and unlink claims, keyed by workspace: one writer per workspace's identity graph."""
 CUSTOMERS = "omniroute.internal.customers"
-"""Messages, merges and router news for one customer, keyed by customer id."""
+"""Keyed by customer id: messages, merges and router news for that customer, and the
+observations and reassignments of the addresses whose derived (home) customer it is."""
 
-WORKER_TOPICS = (ADDRESSES, GRAPH, CUSTOMERS, ROUTING_REQUESTS)
+WORKER_TOPICS = (GRAPH, CUSTOMERS, ROUTING_REQUESTS)
 
 
 async def partition_count(settings: Settings, topic: str) -> int | None:

@@ -32,7 +32,7 @@ class TestWorkerWiring:
         }
         assert sources == {
             "ns1.omniroute.inbound.v1", "ns1.omniroute.identity-links.v1",
-            "ns1.omniroute.internal.identity-addresses", "ns1.omniroute.internal.identity-graph",
+            "ns1.omniroute.internal.identity-graph",
             "ns1.omniroute.internal.customers", "ns1.omniroute.conversations.v1",
         }
         assert all(agent.concurrency == 1 for agent in app.agents.values())
