@@ -25,7 +25,7 @@ from aiohttp import web
 
 from omniroute.contract import DeliveryStatus
 from omniroute.errors import DatabaseError
-from omniroute.ingress.metrics import EVENTS, REJECTIONS, REQUESTS
+from omniroute.ingress.metrics import REJECTIONS, REQUESTS, count_published
 from omniroute.observability.logs import get_logger
 from omniroute_connectors.base import (
     Connector,
@@ -125,9 +125,7 @@ def email_handler(connector: Connector, route: Route, publisher: Publisher,
                 await tokens.mark(token, now)
             except DatabaseError as exc:  # published: a replay would carry the same event ids
                 log.warning("mailgun_token_unrecorded", error=exc.message)
-        for event in events:
-            EVENTS.labels(provider, "delivery" if isinstance(event, DeliveryStatus)
-                          else "inbound").inc()
+        count_published("ingress", events)
         REQUESTS.labels(provider, str(ingest.response.status)).inc()
         response = ingest.response
         return web.Response(status=response.status, body=response.body,

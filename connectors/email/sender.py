@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,18 +43,27 @@ from omniroute.contract import (
     OutboundMessage,
     utcnow,
 )
+from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.errors import DatabaseError
+from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
-from omniroute.observability.metrics import record_build_info, serve_metrics
+from omniroute.observability.metrics import record_build_info
+from omniroute.observability.pipeline import (
+    DEAD_LETTERS,
+    MESSAGES,
+    PROCESSING_SECONDS,
+    RETRIES,
+)
 from omniroute.settings import Settings
 from omniroute_connectors.email.attachments import AttachmentUnavailable, fetch_files
 from omniroute_connectors.email.compose import FileAttachment, compose_reply, message_id_for
-from omniroute_connectors.email.metrics import OUTBOUND, SEND_RETRIES
 from omniroute_connectors.email.store import EmailStore
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 5
 PROCESSOR = "email-delivery"
+COMPONENT = "email"
+OUTBOUND_TOPIC = "omniroute.outbound.v1"
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ class SmtpRelay:
                     return last
             except (aiosmtplib.SMTPException, OSError) as exc:
                 last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", str(exc)[:2048])
-            SEND_RETRIES.inc()
+            RETRIES.labels(COMPONENT, "smtp_send").inc()
             log.warning("email_send_retry", attempt=attempt + 1, error=last.error_message)
             await asyncio.sleep(self.backoff * 2**attempt)
         return last
@@ -136,41 +146,60 @@ class EmailDelivery:
         self.relay = relay or SmtpRelay(settings)
         self.store = store or (EmailStore(settings.database_url) if settings.database_url
                                else None)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.topic("omniroute.email-delivery"),
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        self._started = False
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         """Ask the loop to finish after the current batch."""
         self._stopping.set()
 
+    async def check_kafka(self) -> None:
+        """Readiness: consuming, and the broker answers a metadata request."""
+        if not self._started:
+            raise RuntimeError("email delivery is not started")
+        await self.producer.client.fetch_all_metadata()
+
+    def health(self) -> Health:
+        """The readiness checks: Kafka, and PostgreSQL when Message-IDs are recorded."""
+        health = Health()
+        health.add("kafka", self.check_kafka)
+        if self.store is not None:
+            health.add("database", self.store.ping)
+        return health
+
     async def run(self) -> None:
         """Consume until :meth:`stop`; commit only after statuses are acknowledged."""
-        topic = self.settings.topic("omniroute.outbound.v1")
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.settings.topic("omniroute.email-delivery"),
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed",
-        )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
-        await consumer.start()
+        await self.producer.start()
+        self.consumer.subscribe([self.settings.topic(OUTBOUND_TOPIC)],
+                                listener=CountingRebalances(PROCESSOR))
+        await self.consumer.start()
+        self._started = True
         try:
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
+                batches = await self.consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for record in records:
-                        await self._process(record, producer)
+                        await self._process(record, self.producer)
                 if batches:
-                    await consumer.commit()
+                    await self.consumer.commit()
         finally:
-            await consumer.stop()
-            await producer.stop()
+            self._started = False
+            await self.consumer.stop()
+            await self.producer.stop()
             if self.store is not None:
                 await self.store.stop()
 
     async def _process(self, record: object, producer: AIOKafkaProducer) -> None:
+        started = time.perf_counter()
         value: bytes = record.value  # type: ignore[attr-defined]
         try:
             message = OutboundMessage.from_json_bytes(value)
@@ -184,9 +213,11 @@ class EmailDelivery:
                 self.settings.topic("omniroute.dlq.v1"), letter.to_json_bytes(),
                 key=record.key,  # type: ignore[attr-defined]
             )
+            DEAD_LETTERS.labels(PROCESSOR, type(exc).__name__).inc()
             return
         if message.channel is not Channel.EMAIL:
             return
+        MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
         outcome = await self._send(message)
         status = status_for(message, outcome)
@@ -194,7 +225,8 @@ class EmailDelivery:
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
             key=status.kafka_key.encode(),
         )
-        OUTBOUND.labels(outcome.state.value).inc()
+        MESSAGES.labels(COMPONENT, "omniroute.delivery.v1", Channel.EMAIL.value, "out").inc()
+        PROCESSING_SECONDS.labels("email").observe(time.perf_counter() - started)
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
                  error_code=outcome.error_code)
 
@@ -226,13 +258,17 @@ class EmailDelivery:
 
 
 async def run_email_delivery(settings: Settings) -> None:
-    """Run the email sender until SIGINT/SIGTERM, serving /metrics on the metrics port."""
+    """Run the email sender until SIGINT/SIGTERM, serving /metrics, /healthz
+    and /readyz on OMNIROUTE_METRICS_PORT."""
     record_build_info("email-delivery")
-    serve_metrics(settings.metrics_port, settings.bind_host)
     delivery = EmailDelivery(settings)
+    runner = await serve_operations(settings.metrics_port, delivery.health(), settings.bind_host)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, delivery.stop)
     relay = f"{settings.smtp_relay_host}:{settings.smtp_relay_port}"
     log.info("email_delivery_started", relay=relay)
-    await delivery.run()
+    try:
+        await delivery.run()
+    finally:
+        await runner.cleanup()

@@ -23,7 +23,9 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from omniroute.errors import InfrastructureError, RejectedInput
+from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import REJECTIONS
 from omniroute.settings import Settings
 from omniroute_connectors.base import (
     Connector,
@@ -35,7 +37,7 @@ from omniroute_connectors.base import (
     WebhookRequest,
 )
 from omniroute_connectors.email.intake import attribute_bounces
-from omniroute_connectors.email.metrics import INBOUND
+from omniroute_connectors.email.metrics import SUPPRESSED, refusal_reason
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
 from omniroute_connectors.email.store import EmailStore
 from omniroute_connectors.email.webhooks import mailboxes
@@ -81,22 +83,32 @@ class MailboxHandler:
             result = normalize_email(raw, context)
         except RejectedInput as exc:
             log.info("smtp_rejected", reason=exc.message)
-            INBOUND.labels("rejected").inc()
             return f"554 5.6.0 {exc.message}"[:500]
         if isinstance(result, Suppressed):
             log.info("smtp_suppressed", kind=result.kind.value, message_id=result.message_id)
-            INBOUND.labels("suppressed").inc()
+            SUPPRESSED.labels(result.kind.value).inc()
             return "250 2.0.0 OK (not routed: automatic mail)"
         try:
             (result,) = await attribute_bounces([result], self.store, self.settings.workspace)
             await self.publisher.publish([result])
         except (TimeoutError, InfrastructureError, OSError) as exc:
             log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
-            INBOUND.labels("unavailable").inc()
             return "451 4.3.0 temporarily unable to accept the message, try again later"
         log.info("smtp_accepted", event_id=result.event_id)
-        INBOUND.labels("published").inc()
+        count_published("email", [result])
         return f"250 2.0.0 OK queued as {result.event_id}"
+
+
+class CountingSMTP(SMTP):
+    """aiosmtpd's protocol, counting every refusal it answers (ours and its own, e.g.
+    552 for mail over the size limit) in ``omniroute_rejections_total{provider="smtp"}``."""
+
+    async def push(self, status: Any) -> None:
+        line = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        reason = refusal_reason(line)
+        if reason is not None:
+            REJECTIONS.labels("smtp", reason).inc()
+        await super().push(status)
 
 
 class SmtpService:
@@ -117,7 +129,7 @@ class SmtpService:
             "enable_SMTPUTF8": True,
             "hostname": "omniroute",
         }
-        return SMTP(self.handler, **kwargs)
+        return CountingSMTP(self.handler, **kwargs)
 
     async def start(self) -> None:
         """Listen on ``bind_host:smtp_port``."""

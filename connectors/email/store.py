@@ -85,6 +85,10 @@ class EmailStore:
         except (asyncpg.PostgresError, OSError) as exc:
             raise DatabaseError(f"email store query failed: {exc}") from exc
 
+    async def ping(self) -> None:
+        """Readiness: the database answers (DatabaseError when not)."""
+        await self._run("SELECT 1", fetch=True)
+
     async def token_used(self, token: str, now: datetime, window: timedelta) -> bool:
         """True when ``token`` was used within ``window`` before ``now``."""
         return bool(await self._run(_USED, token, now - window, fetch=True))

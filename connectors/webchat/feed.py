@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
 
 import asyncpg
@@ -25,7 +26,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from omniroute.contract import AgentEvent, AgentEventKind, DeliveryState, OutboundMessage
 from omniroute.errors import DatabaseError, InfrastructureError
+from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS
 from omniroute.settings import Settings
 from omniroute_connectors.base import Publisher
 from omniroute_connectors.webchat.chat import WebChat
@@ -111,6 +114,7 @@ class WebChatFeed:
                 await self._push(message)
 
     async def _push(self, message: OutboundMessage) -> None:
+        started = time.perf_counter()
         address = message.recipient.value
         frame = reply_frame(message)
         await self.chat.remember(address, frame, message.occurred_at)  # a reload sees it at once
@@ -118,6 +122,7 @@ class WebChatFeed:
         pushed = await self.chat.hub.push(address, frame)
         log.info("webchat_reply_pushed", event_id=message.event_id, sockets=pushed)
         if pushed:
+            MESSAGES.labels("webchat", "omniroute.outbound.v1", "webchat", "in").inc()
             status = receipt_status(message.workspace, message.event_id,
                                     message.conversation_id, address, DeliveryState.SENT)
             try:
@@ -125,6 +130,9 @@ class WebChatFeed:
             except (InfrastructureError, OSError) as exc:
                 log.warning("webchat_sent_status_unpublished", event_id=message.event_id,
                             error=str(exc))
+            else:
+                count_published("webchat", [status])
+            PROCESSING_SECONDS.labels("webchat").observe(time.perf_counter() - started)
 
     def _learn(self, conversation_id: str, address: str) -> None:
         known = self._addresses.setdefault(conversation_id, [])

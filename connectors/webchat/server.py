@@ -27,7 +27,9 @@ from aiohttp import WSMsgType, web
 
 from omniroute.contract import InboundMessage
 from omniroute.errors import InfrastructureError
+from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import REJECTIONS
 from omniroute.settings import Settings
 from omniroute_connectors.base import (
     Connector,
@@ -63,11 +65,17 @@ def visitor_frame(message: InboundMessage, client_id: str) -> dict[str, Any]:
             "at": message.occurred_at.isoformat()}
 
 
+async def _refuse(ws: Any, error: FrameError) -> None:
+    """Answer a refused frame with its error and count it by code."""
+    REJECTIONS.labels("webchat", error.code).inc()
+    await ws.send_json(error.frame())
+
+
 async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
     try:
         first = await ws.receive(timeout=HELLO_TIMEOUT)
     except TimeoutError:
-        await ws.send_json(FrameError("hello_timeout", "no hello frame within 30 s").frame())
+        await _refuse(ws, FrameError("hello_timeout", "no hello frame within 30 s"))
         return None
     if first.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
         return None
@@ -76,7 +84,7 @@ async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
         site = frame.get("site") if isinstance(frame.get("site"), str) else "default"
         return open_session(frame, chat.secret(), site if _SITE.match(site) else "default")
     except FrameError as exc:
-        await ws.send_json(exc.frame())
+        await _refuse(ws, exc)
         return None
 
 
@@ -132,6 +140,7 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
         except (InfrastructureError, OSError) as exc:
             raise FrameError("unavailable", f"not accepted, retry with the same "
                              f"client_message_id ({exc})", client_id) from exc
+        count_published("webchat", [message])
         own = visitor_frame(message, client_id)
         await chat.remember(visitor.address, own)
         await socket.send_json({"type": "ack", "client_message_id": client_id,
@@ -143,6 +152,7 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
             await publisher.publish(statuses)
         except (InfrastructureError, OSError) as exc:
             raise FrameError("unavailable", f"receipt not recorded, retry ({exc})") from exc
+        count_published("webchat", statuses)
     elif kind == "typing":
         if not isinstance(frame.get("state"), bool):
             raise FrameError("invalid_field", "typing.state must be true or false")
@@ -176,7 +186,7 @@ def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-u
                 try:
                     await _on_frame(chat, publisher, visitor, socket, msg.data)
                 except FrameError as exc:
-                    await socket.send_json(exc.frame())
+                    await _refuse(socket, exc)
         finally:
             chat.hub.remove(visitor.address, socket)
         return ws

@@ -18,6 +18,7 @@ from omniroute.contract import DeliveryState, DeliveryStatus, OutboundMessage
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.retry import backoff
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import RETRIES
 from omniroute_connectors.outbound import (
     OutboundSender,
     ProviderRequest,
@@ -64,6 +65,7 @@ async def _call(sender: OutboundSender, request: ProviderRequest, http: Http, *,
             if not exc.retriable or attempt == attempts:
                 raise
             delay = backoff(attempt, base_delay, exc.retry_after)
+            RETRIES.labels("delivery", "provider_send").inc()
             log.info("send_retry", provider=sender.provider, attempt=attempt, code=exc.code,
                      delay=delay)
             await sleep(delay)

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Sequence
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from omniroute.contract import (
+    Channel,
     DeadLetter,
     DeliveryState,
     DeliveryStatus,
@@ -35,19 +36,21 @@ from omniroute.contract.topics import DELIVERY, DLQ, INBOUND, OUTBOUND
 from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
+from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.sending import deliver, failed, now_utc
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
+from omniroute.observability.pipeline import DEAD_LETTERS, MESSAGES, PROCESSING_SECONDS
 from omniroute.settings import Settings
 from omniroute_connectors.outbound import OutboundSender, ProviderRequest, ProviderResponse
 from omniroute_connectors.registry import load_connectors
 
 log = get_logger(__name__)
 PROCESSOR = "delivery"
-SENT = Counter("omniroute_delivery_messages_total",
-               "Outbound messages handled, by provider and final state.", ["provider", "state"])
-DEAD = Counter("omniroute_delivery_dead_letters_total", "Outbound records sent to the DLQ.")
+DELIVERED_ELSEWHERE = frozenset({Channel.EMAIL, Channel.WEBCHAT})
+"""Channels other processes deliver (``omniroute email-delivery``, the web chat feed):
+this process publishes no status for them unless a connector sender claims them."""
 
 
 def load_senders(settings: Settings) -> list[OutboundSender]:
@@ -125,7 +128,7 @@ class DeliveryService:
         self.limits = RateLimits()
         self.outbound_topic = settings.topic(OUTBOUND.name)
         self.consumer = AIOKafkaConsumer(
-            self.outbound_topic, bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic("omniroute.delivery"), enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed")
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
@@ -143,8 +146,17 @@ class DeliveryService:
         return next((s for s in self.senders if s.handles(message)), None)
 
     async def handle(self, message: OutboundMessage) -> None:
-        """Deliver one message and publish its statuses (acknowledged before returning)."""
+        """Deliver one message and publish its statuses (acknowledged before returning).
+
+        Email and web chat replies without a sender here are left alone: another
+        process delivers and reports them.
+        """
         sender = self.sender_for(message)
+        if sender is None and message.channel in DELIVERED_ELSEWHERE:
+            return
+        started = time.perf_counter()
+        channel = message.channel.value
+        MESSAGES.labels(PROCESSOR, OUTBOUND.name, channel, "in").inc()
         statuses: Sequence[DeliveryStatus]
         if sender is None:
             statuses = [failed(message, "none", "no_provider",
@@ -166,8 +178,8 @@ class DeliveryService:
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]
         await asyncio.gather(*futures)
-        for s in statuses:
-            SENT.labels(s.provider, s.state.value).inc()
+        MESSAGES.labels(PROCESSOR, DELIVERY.name, channel, "out").inc(len(statuses))
+        PROCESSING_SECONDS.labels(PROCESSOR).observe(time.perf_counter() - started)
 
     async def _dead_letter(self, record: object, error: Exception) -> None:
         letter = DeadLetter.for_record(
@@ -175,7 +187,7 @@ class DeliveryService:
             offset=record.offset, key=record.key, value=record.value, error=error)  # type: ignore[attr-defined]
         await self.producer.send_and_wait(self.settings.topic(DLQ.name), letter.to_json_bytes(),
                                           key=record.key)  # type: ignore[attr-defined]
-        DEAD.inc()
+        DEAD_LETTERS.labels(PROCESSOR, type(error).__name__).inc()
 
     async def _partition(self, tp: TopicPartition, records: list[object]) -> None:
         for record in records:
@@ -225,6 +237,7 @@ class DeliveryService:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         await self.producer.start()
         await self.view.start()
+        self.consumer.subscribe([self.outbound_topic], listener=CountingRebalances(PROCESSOR))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._follow_inbound()),
                        asyncio.create_task(self._consume())]

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from omniroute.contract import InboundMessage
-from omniroute.ingress.metrics import EVENTS, PUBLISH_SECONDS, REJECTIONS, REQUESTS
+from omniroute.ingress.metrics import PUBLISH_SECONDS, REJECTIONS, REQUESTS, count_published
 from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
@@ -99,9 +98,7 @@ def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
             return _error(503, "kafka_unavailable", str(exc.message))
         if ingest.events:
             PUBLISH_SECONDS.labels(provider).observe(time.perf_counter() - started)
-        for event in ingest.events:
-            kind = "inbound" if isinstance(event, InboundMessage) else "delivery"
-            EVENTS.labels(provider, kind).inc()
+        count_published("ingress", ingest.events)
         REQUESTS.labels(provider, str(ingest.response.status)).inc()
         return _response(ingest.response)
 

@@ -1,23 +1,29 @@
-"""The ingress server's Prometheus metrics (labels: provider and reason, never a customer)."""
+"""The edge's Prometheus metrics (labels: provider, reason, topic, channel; never a customer).
+
+Two metrics are the ingress's own (the channels dashboard queries them):
+``omniroute_ingress_requests_total`` and ``omniroute_ingress_publish_seconds``.
+Everything else is recorded into the pipeline's shared metrics
+(:mod:`omniroute.observability.pipeline`): rejections by provider and reason,
+and every published record in ``omniroute_messages_total``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Histogram
+
+from omniroute.contract import InboundMessage
+from omniroute.contract.topics import DELIVERY, INBOUND
+from omniroute.observability.pipeline import MESSAGES, REJECTIONS
+from omniroute_connectors.base import Event
+
+__all__ = ["PUBLISH_SECONDS", "REJECTIONS", "REQUESTS", "count_published", "topic_of"]
 
 REQUESTS = Counter(
     "omniroute_ingress_requests_total",
     "Webhook requests received, by provider and HTTP status answered.",
     ["provider", "status"],
-)
-REJECTIONS = Counter(
-    "omniroute_ingress_rejections_total",
-    "Webhook requests rejected without publishing, by provider and reason.",
-    ["provider", "reason"],
-)
-EVENTS = Counter(
-    "omniroute_ingress_events_published_total",
-    "Events published to Kafka and acknowledged, by provider and kind.",
-    ["provider", "kind"],
 )
 PUBLISH_SECONDS = Histogram(
     "omniroute_ingress_publish_seconds",
@@ -25,3 +31,14 @@ PUBLISH_SECONDS = Histogram(
     ["provider"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+def topic_of(event: Event) -> str:
+    """The public topic (without namespace) an edge event is published to."""
+    return INBOUND.name if isinstance(event, InboundMessage) else DELIVERY.name
+
+
+def count_published(component: str, events: Iterable[Event]) -> None:
+    """Count records Kafka acknowledged: ``omniroute_messages_total{direction="out"}``."""
+    for event in events:
+        MESSAGES.labels(component, topic_of(event), event.channel.value, "out").inc()

@@ -2,7 +2,10 @@
 
 Operations endpoints on the same port: ``/metrics`` (the default registry, with
 ``omniroute_build_info{component="ingress"}``), ``/healthz`` (liveness) and
-``/readyz`` (ready when the Kafka producer is started and the broker answers).
+``/readyz`` (ready when the Kafka producer is started and the broker answers, and,
+when ``OMNIROUTE_DATABASE_URL`` is set, PostgreSQL answers: the email ledger, bounce
+attribution and web chat transcripts live there). The SMTP server runs inside this
+process, so these endpoints cover it too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 
 from aiohttp import web
 
+from omniroute.infra.postgres import connect
 from omniroute.ingress.app import build_app
 from omniroute.ingress.publisher import KafkaPublisher
 from omniroute.observability.health import Health
@@ -48,7 +52,18 @@ class IngressServer:
         self.services: list[Service] = []
         self.health = Health()
         self.health.add("kafka", self.publisher.check)
+        if settings.database_url:
+            self.health.add("database", self.check_database)
         self._runner: web.AppRunner | None = None
+
+    async def check_database(self) -> None:
+        """Readiness: PostgreSQL answers (one short-lived connection per probe)."""
+        assert self.settings.database_url
+        conn = await connect(self.settings.database_url, timeout=self.health.timeout)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
 
     async def start(self) -> None:
         """Start the producer (lazily if Kafka is down), the HTTP server, then plugin services."""

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, web
+from prometheus_client import REGISTRY
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -112,8 +113,15 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
 async def test_bad_frames_get_precise_errors_and_publish_nothing(
     ingress: tuple[Settings, int],
 ) -> None:
-    """Malformed frames and a forged identity are answered with error frames; nothing reaches Kafka."""
+    """Malformed frames and a forged identity are answered with error frames (and counted in
+    omniroute_rejections_total{provider="webchat"}); nothing reaches Kafka."""
     settings, port = ingress
+
+    def rejected(reason: str) -> float:
+        return REGISTRY.get_sample_value("omniroute_rejections_total",
+                                         {"provider": "webchat", "reason": reason}) or 0.0
+
+    before = {code: rejected(code) for code in ("invalid_json", "empty_text", "duplicate_hello")}
     async def answer(ws: ClientWebSocketResponse) -> dict[str, object]:
         while True:  # presence frames may arrive at any time
             frame = await ws.receive_json()
@@ -138,6 +146,8 @@ async def test_bad_frames_get_precise_errors_and_publish_nothing(
             await ws.send_json({"type": "hello", "identifier": "cust-1", "identity_hash": "ab"})
             error = await answer(ws)
             assert error["code"] in ("identity_mismatch", "identity_unsupported")
+    assert {code: rejected(code) - n for code, n in before.items()} == {
+        "invalid_json": 1, "empty_text": 1, "duplicate_hello": 1}
     records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
                             timeout=2)
     assert records == []

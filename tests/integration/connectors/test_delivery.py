@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -30,6 +31,12 @@ from omniroute.settings import Settings
 from omniroute_connectors.whatsapp.outbound import WhatsAppSender
 
 PHONE_ID = "1122334455667"
+
+
+def exported_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a /metrics page by name and sorted labels."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
 @pytest.fixture
@@ -92,7 +99,17 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
         await runner.cleanup()
         await service.stop()
     assert 'component="delivery"' in metrics
-    assert 'omniroute_delivery_messages_total{provider="whatsapp_cloud",state="failed"}' in metrics
+    exported = exported_samples(metrics)
+    assert exported[("omniroute_messages_total", (
+        ("channel", "whatsapp"), ("component", "delivery"), ("direction", "in"),
+        ("topic", "omniroute.outbound.v1")))] >= 9
+    assert exported[("omniroute_messages_total", (
+        ("channel", "whatsapp"), ("component", "delivery"), ("direction", "out"),
+        ("topic", "omniroute.delivery.v1")))] >= 9
+    assert exported[("omniroute_retries_total",
+                     (("component", "delivery"), ("operation", "provider_send")))] >= 1
+    assert exported[("omniroute_processing_seconds_count", (("stage", "delivery"),))] >= 9
+    assert exported[("omniroute_rebalances_total", (("component", "delivery"),))] >= 1
     statuses = {DeliveryStatus.from_json_bytes(r.value).outbound_event_id:
                 DeliveryStatus.from_json_bytes(r.value) for r in records}
     assert len(statuses) == 9

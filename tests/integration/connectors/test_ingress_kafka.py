@@ -68,6 +68,29 @@ class TestIngressToKafka:
         assert re.search(r'omniroute_build_info\{[^}]*component="ingress"', metrics)
         assert re.search(r'omniroute_ingress_requests_total\{provider="twilio",status="200"\}',
                          metrics)
+        assert re.search(r'omniroute_messages_total\{channel="sms",component="ingress",'
+                         r'direction="out",topic="omniroute.inbound.v1"\} [1-9]', metrics)
+
+    async def test_readiness_includes_the_database_when_configured(
+            self, topics: Settings, database_url: str) -> None:
+        """With OMNIROUTE_DATABASE_URL set, /readyz also checks that PostgreSQL answers."""
+        port = free_port()
+        settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                            topic_namespace=topics.topic_namespace, database_url=database_url)
+        server = IngressServer(settings, [], port=port)
+        await server.start()
+        try:
+            url = f"http://127.0.0.1:{port}/readyz"
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 200
+                assert (await response.json())["checks"] == ["database", "kafka"]
+            server.settings = settings.model_copy(
+                update={"database_url": "postgresql://nobody@127.0.0.1:1/none"})
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                assert response.status == 503
+                assert "database" in (await response.json())["failing"]
+        finally:
+            await server.stop()
 
     async def test_signed_webhooks_land_on_their_topics(self, ingress) -> None:
         """A Twilio SMS lands on inbound.v1 keyed by sender; a LINE batch splits per event."""

@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from prometheus_client import REGISTRY
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -103,9 +104,23 @@ async def smtp(topics: Settings):
     await publisher.close()
 
 
+def counted(name: str, **labels: str) -> float:
+    """The current value of a metric sample of this process (0 when never recorded)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def email_messages(topic: str, direction: str) -> float:
+    return counted("omniroute_messages_total", component="email", topic=topic, channel="email",
+                   direction=direction)
+
+
 async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> None:
-    """smtplib mail lands on inbound.v1; the agent's reply reaches the relay threaded under it."""
+    """smtplib mail lands on inbound.v1; the agent's reply reaches the relay threaded under it;
+    both directions are counted in the shared omniroute_messages_total."""
     settings, port = smtp
+    published = email_messages("omniroute.inbound.v1", "out")
+    consumed = email_messages("omniroute.outbound.v1", "in")
+    reported = email_messages("omniroute.delivery.v1", "out")
     await send_with_smtplib(port, customer_mail())
     records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1)
     assert len(records) == 1
@@ -134,6 +149,7 @@ async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> Non
         envelope, raw = await asyncio.wait_for(sink.received.get(), 60)
         statuses = await consume(settings.kafka_bootstrap,
                                  settings.topic("omniroute.delivery.v1"), 1)
+        assert await delivery.health().failures() == {}  # /readyz: consuming, broker answers
     finally:
         delivery.stop()
         await worker
@@ -148,15 +164,21 @@ async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> Non
     status = DeliveryStatus.from_json_bytes(statuses[0].value)
     assert status.state.value == "sent" and status.outbound_event_id == "out-1"
     assert f"<{status.provider_message_id}>" == sent["Message-ID"]
+    assert email_messages("omniroute.inbound.v1", "out") == published + 1
+    assert email_messages("omniroute.outbound.v1", "in") == consumed + 1
+    assert email_messages("omniroute.delivery.v1", "out") == reported + 1
 
 
 async def test_unknown_recipient_is_550_and_nothing_published(smtp: tuple[Settings, int]
                                                               ) -> None:
     """RCPT for an address that is not a mailbox is refused with 550."""
     _, port = smtp
+    before = counted("omniroute_rejections_total", provider="smtp", reason="unknown_recipient")
     with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
         await send_with_smtplib(port, customer_mail(), to="nobody@acme.test")
     assert caught.value.recipients["nobody@acme.test"][0] == 550
+    assert counted("omniroute_rejections_total", provider="smtp",
+                   reason="unknown_recipient") == before + 1
 
 
 async def test_oversized_mail_is_552(smtp: tuple[Settings, int]) -> None:
@@ -164,9 +186,11 @@ async def test_oversized_mail_is_552(smtp: tuple[Settings, int]) -> None:
     settings, port = smtp
     mail = customer_mail()
     mail.set_content("x" * 100_000)
+    before = counted("omniroute_rejections_total", provider="smtp", reason="too_large")
     with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as caught:
         await send_with_smtplib(port, mail)
     assert caught.value.smtp_code == 552
+    assert counted("omniroute_rejections_total", provider="smtp", reason="too_large") > before
     records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
                             timeout=2)
     assert records == []
@@ -216,6 +240,9 @@ async def test_bounce_of_our_reply_names_its_conversation(topics: Settings, data
                   [(b"conv-b", reply.to_json_bytes())])
     try:
         _, raw = await asyncio.wait_for(sink.received.get(), 60)
+        health = delivery.health()
+        assert sorted(health.checks) == ["database", "kafka"]
+        assert await health.failures() == {}
     finally:
         delivery.stop()
         await worker

@@ -1,0 +1,28 @@
+"""A consumer-group rebalance listener that counts assignments in the shared metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.abc import ConsumerRebalanceListener
+
+from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import REBALANCES
+
+log = get_logger(__name__)
+
+
+class CountingRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """``omniroute_rebalances_total{component}`` + 1 on every partition assignment."""
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Nothing to hand over: offsets are committed per record."""
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        """Count the rebalance and log the new assignment."""
+        REBALANCES.labels(self.component).inc()
+        log.info("partitions_assigned", component=self.component,
+                 partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
