@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness.kafka import consume, produce
@@ -152,3 +152,138 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
                      ("transferred", "conv-4")}
     dead = await consume(boot, settings.topic("omniroute.dlq.v1"), 1, timeout=20)
     assert json.loads(dead[0].value)["processor"] == "router"
+
+
+TIMED_CONFIG = """
+[pools.skills]
+heartbeat_grace_s = 3600
+relaxation = [{ after_s = 1, lower_by = 1 }]
+[pools.first]
+heartbeat_grace_s = 3600
+overflow = { after_s = 1, pool = "second" }
+[pools.second]
+heartbeat_grace_s = 3600
+[pools.sticky]
+heartbeat_grace_s = 3600
+sticky_s = 1
+[pools.closed]
+heartbeat_grace_s = 3600
+ttl_s = 1
+business_hours = { timezone = "UTC" }
+[pools.capped]
+queue_cap = 1
+[pools.lost]
+heartbeat_grace_s = 1
+requeue_on_lost = true
+[pools.vip]
+heartbeat_grace_s = 3600
+vip_boost = 10
+sla_s = 60
+sla_boost = 20
+
+[agents.sk1]
+pool = "skills"
+skills = { billing = 1 }
+[agents.ov1]
+pool = "second"
+auto_accept = true
+[agents.st1]
+pool = "sticky"
+[agents.st2]
+pool = "sticky"
+auto_accept = true
+[agents.cl1]
+pool = "closed"
+auto_accept = true
+[agents.lo1]
+pool = "lost"
+auto_accept = true
+[agents.lo2]
+pool = "lost"
+[agents.lo3]
+pool = "lost"
+capacity = 2
+auto_accept = true
+[agents.vi1]
+pool = "vip"
+capacity = 3
+auto_accept = true
+"""
+
+
+def routed(name: str, pool: str, **fields: object) -> tuple[bytes, bytes]:
+    """A routing request for conversation ``name`` in ``pool``."""
+    req = RoutingRequest(event_id=f"rr-{name}", kind="route", conversation_id=name,
+                         customer_id=f"cust-{name}", channel="webchat", pool=pool, **fields)
+    return name.encode(), req.to_json_bytes()
+
+
+async def test_timed_semantics_relaxation_overflow_sticky_hours_limits_lost_priority(
+        topics: Settings, tmp_path: Path) -> None:
+    """Driven by ticks through one router: skills relax, work overflows to another pool,
+    sticky work waits for the last agent then goes to anyone, a closed pool queues until
+    its time-to-live drops the work, a full queue drops, a lost agent's offer is rescinded
+    and assigned work revoked and requeued, and VIP/SLA raise priority."""
+    settings = topics
+    config_file = tmp_path / "routing.toml"
+    config_file.write_text(TIMED_CONFIG)
+    boot = settings.kafka_bootstrap
+    agents_topic = settings.topic("omniroute.agent-events.v1")
+    requests_topic = settings.topic("omniroute.internal.routing-requests")
+    assignments_topic = settings.topic("omniroute.assignments.v1")
+    now = datetime.now(UTC)
+
+    async def events_of(agents: set[str], count: int) -> list[AssignmentEvent]:
+        records = await consume(boot, assignments_topic, count, timeout=40,
+                                where=lambda r: r.key.decode() in agents)
+        return [AssignmentEvent.from_json_bytes(r.value) for r in records]
+
+    async with Router(settings, config_file):
+        logins = ["sk1", "ov1", "st2", "cl1", "lo1", "lo2"]
+        await produce(boot, agents_topic, [
+            agent_event(n, a, "presence", presence="available") for n, a in enumerate(logins)]
+            + [agent_event(90, "st1", "presence", presence="busy")])
+        await produce(boot, requests_topic, [
+            routed("sk-1", "skills", skills={"billing": 2}),
+            routed("ov-1", "first"),
+            routed("st-1", "sticky", last_agent_id="st1"),
+            routed("cl-1", "closed"),
+            routed("cap-1", "capped"), routed("cap-2", "capped"),
+            routed("lo-1", "lost"), routed("lo-2", "lost"),
+            routed("vi-a", "vip", priority=5, waiting_since=now),
+            routed("vi-b", "vip", waiting_since=now - timedelta(hours=1)),
+            routed("vi-c", "vip", vip=True, waiting_since=now)])
+        lost = await events_of({"lo1", "lo2"}, 4)
+        await produce(boot, agents_topic, [
+            agent_event(91, "lo3", "presence", presence="available"),
+            agent_event(92, "vi1", "presence", presence="available")])
+        seen = await events_of({"sk1", "ov1", "st1", "st2", "cl1", "lo3", "vi1"}, 7)
+        closed = await consume(boot, settings.topic("omniroute.conversations.v1"), 2,
+                               timeout=40, where=lambda r: r.key in (b"cl-1", b"cap-1", b"cap-2"))
+    by_work = {e.conversation_id: e for e in seen}
+    # skills: offered only after the relaxation step lowered billing 2 -> 1
+    assert by_work["sk-1"].kind == "offered" and by_work["sk-1"].agent_id == "sk1"
+    assert by_work["sk-1"].decision.inputs["needs"] == {"billing": 1}
+    # overflow: forwarded from the agentless pool, assigned in the other, age kept
+    assert (by_work["ov-1"].pool, by_work["ov-1"].agent_id) == ("second", "ov1")
+    assert by_work["ov-1"].decision.inputs["waited_s"] >= 1
+    # sticky: waited for busy st1, then went to st2 (never to st1)
+    assert by_work["st-1"].agent_id == "st2" and by_work["st-1"].decision.inputs["waited_s"] >= 1
+    assert not [e for e in seen if e.agent_id in ("st1", "cl1")]
+    # lost agents: offer rescinded, assigned work revoked, both requeued to the next agent
+    assert sorted((e.agent_id, e.kind.value) for e in lost) == [
+        ("lo1", "assigned"), ("lo1", "revoked"), ("lo2", "offered"), ("lo2", "rescinded")]
+    assert {e.reason for e in lost if e.kind in ("revoked", "rescinded")} == {
+        "agent lost (no heartbeat)"}
+    assert {(e.agent_id, e.conversation_id) for e in seen if e.agent_id == "lo3"} == {
+        ("lo3", "lo-1"), ("lo3", "lo-2")}
+    # priority: SLA breach (+20) before VIP (+10) before priority 5
+    vip = [e for e in seen if e.agent_id == "vi1"]
+    assert [(e.conversation_id, e.priority) for e in vip] == [
+        ("vi-b", 20), ("vi-c", 10), ("vi-a", 5)]
+    # business hours + TTL, queue cap: dropped with the reason, never offered
+    reasons = {r.key.decode(): ConversationEvent.from_json_bytes(r.value) for r in closed}
+    assert reasons["cl-1"].kind == "unassigned"
+    assert reasons["cl-1"].reason == "queue time-to-live expired"
+    # the two capped requests may reach the pool in either order: the second is dropped
+    assert [e.reason for k, e in sorted(reasons.items()) if k != "cl-1"] == ["queue full"]
