@@ -6,33 +6,32 @@ Each command group lives in its own module and registers itself on
 
 from __future__ import annotations
 
-import importlib
-
 from omniroute.cli.app import cli
 
-COMMAND_MODULES = (
-    "omniroute.cli.kafka",
-    "omniroute.cli.db",
-    "omniroute.cli.topics",
-    "omniroute.cli.schemas",
-    "omniroute.cli.up",
-    "omniroute.cli.worker",
-    "omniroute.cli.monitor",
-    "omniroute.cli.ops",
-    "omniroute.cli.sink",
-    "omniroute.cli.customers",
-    "omniroute.cli.gateway",
-    "omniroute.cli.agents",
-    "omniroute.cli.ingress",
-    "omniroute.cli.delivery",
-    "omniroute.cli.email",
-    "omniroute.cli.router",
-)
+COMMAND_MODULES: dict[str, str] = {
+    "kafka": "omniroute.cli.kafka",
+    "db": "omniroute.cli.db",
+    "topics": "omniroute.cli.topics",
+    "schemas": "omniroute.cli.schemas",
+    "up": "omniroute.cli.up",
+    "worker": "omniroute.cli.worker",
+    "monitor": "omniroute.cli.monitor",
+    "ops": "omniroute.cli.ops",
+    "sink": "omniroute.cli.sink",
+    "customers": "omniroute.cli.customers",
+    "gateway": "omniroute.cli.gateway",
+    "agents": "omniroute.cli.agents",
+    "ingress": "omniroute.cli.ingress",
+    "delivery": "omniroute.cli.delivery",
+    "email-delivery": "omniroute.cli.email",
+    "router": "omniroute.cli.router",
+}
+"""command name → the module that defines it (imported only when the command runs)."""
+
+cli.lazy_commands = COMMAND_MODULES
 
 
 def main() -> int:
     """Entry point of the ``omniroute`` console script."""
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
     cli(prog_name="omniroute")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,7 +18,26 @@ from omniroute.settings import Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A command group that imports a command's module only when that command runs.
+
+    Each process then loads (and exports the metrics of) only its own code:
+    ``omniroute worker`` never registers the router's or the monitor's metrics.
+    """
+
+    lazy_commands: dict[str, str] = {}
+    """command name → module that registers it on :data:`cli` when imported."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(self.lazy_commands[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="omniroute")
 def cli() -> None:
     """omniroute: an omnichannel message router for customer support, on Apache Kafka."""

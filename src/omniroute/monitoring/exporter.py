@@ -32,6 +32,7 @@ SCRAPE_ERRORS = Gauge(
     "1 when the last lag measurement succeeded, 0 when Kafka could not be read.",
 )
 
+MEASURE_TIMEOUT = 30.0
 log = get_logger(__name__)
 
 
@@ -58,14 +59,17 @@ async def run_monitor(settings: Settings, interval: float = 10.0) -> None:
                 if not started:
                     await probe.start()
                     started = True
-                lags = await probe.measure()
+                lags = await asyncio.wait_for(probe.measure(), timeout=MEASURE_TIMEOUT)
                 publish([(x.group, x.topic, x.partition, x.messages, x.seconds) for x in lags])
-                for topic, end in (await probe.end_offsets()).items():
+                ends = await asyncio.wait_for(probe.end_offsets(), timeout=MEASURE_TIMEOUT)
+                for topic, end in ends.items():
                     END_OFFSETS.labels(topic).set(end)
+                if not SCRAPE_ERRORS._value.get():
+                    log.info("measuring consumer lag", partitions=len(lags), topics=len(ends))
                 SCRAPE_ERRORS.set(1)
-            except Exception as exc:  # Kafka away: report and keep trying
+            except Exception as exc:  # Kafka away or slow: report and keep trying
                 SCRAPE_ERRORS.set(0)
-                log.warning("lag measurement failed", error=str(exc))
+                log.warning("lag measurement failed", error=repr(exc))
             await asyncio.sleep(interval)
     finally:
         if started:

@@ -16,7 +16,7 @@ class TestWorkerWiring:
 
     def test_command_and_component_are_registered(self) -> None:
         """The command module is listed and ``omniroute up`` runs a worker."""
-        for module in COMMAND_MODULES:
+        for module in COMMAND_MODULES.values():
             importlib.import_module(module)
         assert "worker" in cli.commands
         assert any(c.argv == ("worker",) for c in COMPONENTS)
