@@ -108,7 +108,9 @@ def on_accept(state: PoolState, out: Out, agent: AgentState, event: Accept) -> N
     if item is None:
         return
     item.status = agent.held[item.work_id] = ASSIGNED
-    emit(state, out, Kind.ASSIGNED, "offer accepted", {"event": event.event_id}, item,
+    waited = round(state.now - item.waiting_since, 6)
+    emit(state, out, Kind.ASSIGNED, "offer accepted", {"event": event.event_id,
+         "waited_s": waited}, item,
          agent.profile.agent_id, offer_id=item.offer_id)
     seen(state, out, agent, event.event_id)
 

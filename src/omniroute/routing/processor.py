@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.producer import sender as aiokafka_sender
 
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS, REBALANCES
 from omniroute.routing import metrics, snapshot
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.engine import decide, new_pool
@@ -106,8 +108,10 @@ class Loop:
         await self.producer.stop()
 
     async def commit(self, records: list[Record], offsets: dict[TopicPartition, int],
-                     placed: list[Placed] | None = None) -> None:
-        """Publish ``records`` (and ``placed`` ones) and the consumed offsets atomically."""
+                     placed: list[Placed] | None = None,
+                     channels: list[str] | None = None) -> None:
+        """Publish ``records`` (and ``placed`` ones) and the consumed offsets atomically;
+        then count what went out (``channels``: one per record, else "none")."""
         async with self.producer.transaction():
             for topic, key, value in records:
                 await self.producer.send(self.settings.topic(topic), value, key=key)
@@ -116,6 +120,30 @@ class Loop:
                                          partition=partition)
             if offsets:
                 await self.producer.send_offsets_to_transaction(offsets, self.group)
+        sent = Tally(zip((r[0] for r in records), channels or ["none"] * len(records),
+                         strict=True))
+        for (topic, channel), n in sent.items():
+            MESSAGES.labels(metrics.COMPONENT, topic, channel, "out").inc(n)
+
+
+class Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts partition assignments of a consumer group (REBALANCES)."""
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Nothing to hand over."""
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        """Count the assignment."""
+        REBALANCES.labels(metrics.COMPONENT).inc()
+
+
+def observe_processing(batch: dict[TopicPartition, list[ConsumerRecord]],
+                       received: float) -> None:
+    """PROCESSING_SECONDS per record: from the batch's receipt to its commit."""
+    elapsed = time.perf_counter() - received
+    for records in batch.values():
+        for _ in records:
+            PROCESSING_SECONDS.labels(metrics.COMPONENT).observe(elapsed)
 
 
 async def publish_configuration(settings: Settings, config: RoutingConfig) -> None:
@@ -135,12 +163,13 @@ async def run_repartition(settings: Settings, config: RoutingConfig, instance: s
                           stop: asyncio.Event) -> None:
     """Rewrite requests and agent events into per-pool streams until ``stop``."""
     loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS], instance)
-    await loop.start()
+    await loop.start(listener=Rebalances())
     try:
         while not stop.is_set():
             batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
             if not batch:
                 continue
+            received = time.perf_counter()
             out: list[Record] = []
             offsets: dict[TopicPartition, int] = {}
             now = time.time()
@@ -149,6 +178,7 @@ async def run_repartition(settings: Settings, config: RoutingConfig, instance: s
                     out.extend(translate_input(settings, config, record, now))
                 offsets[tp] = records[-1].offset + 1
             await loop.commit(out, offsets)
+            observe_processing(batch, received)
     finally:
         await loop.stop()
 
@@ -162,6 +192,7 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         self.settings = settings
         self.loop = loop
         self.pools: dict[TopicPartition, dict[str, PoolState]] = {}
+        self.channels: list[str] = []
         self.snapshot_every = snapshot_every
         self.unsnapshotted: dict[TopicPartition, int] = {}
         self.on_decisions = on_decisions
@@ -175,6 +206,7 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
                 self.unsnapshotted.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        REBALANCES.labels(metrics.COMPONENT).inc()
         # aiokafka may fetch while this runs: hold the partitions until their pools exist
         self.loop.consumer.pause(*assigned)
         async with self.lock:
@@ -288,8 +320,9 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
     def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> tuple[
             list[Record], dict[TopicPartition, int], list[Decision], list[Placed]]:
         """Decide a batch; returns records to publish, offsets to commit, decisions and
-        snapshots due."""
+        snapshots due (``self.channels``: the channel of each record to publish)."""
         out: list[Record] = []
+        self.channels = []
         offsets: dict[TopicPartition, int] = {}
         made: list[Decision] = []
         placed: list[Placed] = []
@@ -299,15 +332,19 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
             if pools is None:  # fetched before its pools were restored: read it again later
                 self.loop.consumer.seek(tp, records[0].offset)
                 continue
+            MESSAGES.labels(metrics.COMPONENT, POOL_TOPIC, "none", "in").inc(len(records))
             for record in records:
                 try:
                     decisions = self.apply(pools, record)
                 except PoisonRecord as poison:
                     out.append(dead_letter(record, poison.__cause__ or poison))
+                    self.channels.append("none")
                     continue
                 made.extend(decisions)
                 for decision in decisions:
-                    out.extend(outputs(decision, workspace))
+                    published = outputs(decision, workspace)
+                    out.extend(published)
+                    self.channels.extend([decision.channel or "none"] * len(published))
             offsets[tp] = records[-1].offset + 1
             placed.extend(self.snapshots(tp, len(records), offsets[tp]))
         return out, offsets, made, placed
@@ -328,11 +365,14 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
             ticks = decider.ticks(now) if now - last_tick >= tick_interval else []
             if not batch and not ticks:
                 continue
+            received = time.perf_counter()
             async with decider.lock:
                 out, offsets, made, placed = decider.process(batch)
                 if ticks:
                     last_tick = now
-                await loop.commit(out + ticks, offsets, placed)
+                await loop.commit(out + ticks, offsets, placed,
+                                  decider.channels + ["none"] * len(ticks))
+            observe_processing(batch, received)
             decider.on_decisions(made)
             if now - last_gauges >= 2.0:
                 last_gauges = now

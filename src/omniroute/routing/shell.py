@@ -15,8 +15,8 @@ from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent, AssignmentKind
 from omniroute.contract.assignments import Decision as ContractDecision
 from omniroute.contract.deadletter import DeadLetter
+from omniroute.observability.pipeline import DEAD_LETTERS, MESSAGES
 from omniroute.routing.config import RoutingConfig
-from omniroute.routing.metrics import REJECTED_INPUTS
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.wire import Record, agent_record, request_record
 from omniroute.settings import Settings
@@ -28,14 +28,26 @@ class PoisonRecord(Exception):
     """A pool-stream record the core could not apply."""
 
 
-def dead_letter(record: Any, error: BaseException | str) -> Record:
-    """The DLQ record for ``record`` (an aiokafka ConsumerRecord)."""
+NO_POOL = "NoPool"
+"""DEAD_LETTERS reason of a request no pool takes (not an exception)."""
+
+
+def dead_letter(record: Any, error: BaseException | str, reason: str | None = None) -> Record:
+    """The DLQ record for ``record`` (an aiokafka ConsumerRecord); counted by ``reason``
+    (default: the error's type name, a bounded label)."""
     letter = DeadLetter.for_record(
         processor=PROCESSOR, topic=record.topic, partition=record.partition,
         offset=record.offset, key=record.key, value=record.value, error=error)
-    REJECTED_INPUTS.labels(record.topic.rsplit(".", 2)[-2] if "." in record.topic
-                           else record.topic).inc()
+    if reason is None:
+        reason = type(error).__name__ if isinstance(error, BaseException) else "RoutingError"
+    DEAD_LETTERS.labels(PROCESSOR, reason).inc()
     return "omniroute.dlq.v1", record.key or b"", letter.to_json_bytes()
+
+
+def count_in(settings: Settings, record: Any, channel: str = "none") -> None:
+    """MESSAGES in: the topic without the namespace prefix."""
+    topic = record.topic.removeprefix(settings.topic_namespace)
+    MESSAGES.labels(PROCESSOR, topic, channel, "in").inc()
 
 
 def unknown_agent(event: AgentEvent, workspace: str) -> Record:
@@ -57,14 +69,17 @@ def translate_input(settings: Settings, config: RoutingConfig, record: Any,
     try:
         if is_request:
             request = RoutingRequest.from_json_bytes(record.value or b"")
+            count_in(settings, record, request.channel.value)
             pool = request.pool or config.choose_pool(
                 request.channel.value, request.intent, request.language, dict(request.skills))
             if pool is None:
                 return [dead_letter(record, "no pool: the request names none and no "
-                                    "routing rule or default pool matches")]
+                                    "routing rule or default pool matches", NO_POOL)]
             return [request_record(request, pool, now)]
         event = AgentEvent.from_json_bytes(record.value or b"")
+        count_in(settings, record)
     except ValidationError as exc:
+        count_in(settings, record)
         return [dead_letter(record, exc)]
     pool = config.agent_pool(event.agent_id) or event.pool
     if pool is None:

@@ -148,12 +148,23 @@ async def test_sigkill_during_burst_loses_and_duplicates_nothing(
         assert len(routed) == BURST
         for _ in range(20):  # gauges refresh every two seconds
             exposed = await asyncio.to_thread(scrape, port)
-            if "omniroute_router_queue_depth{" in exposed:
+            if "omniroute_queue_depth{" in exposed:
                 break
             await asyncio.sleep(0.5)
         assert "omniroute_router_decisions_total{" in exposed
-        assert 'omniroute_router_queue_depth{pool="p0"}' in exposed
         assert "omniroute_router_decision_duration_seconds_count" in exposed
+        # the shared pipeline metrics, with the expected labels
+        for sample in ('omniroute_queue_depth{pool="p0"}',
+                       'omniroute_queue_oldest_age_seconds{pool="p0"}',
+                       'omniroute_agents{pool="p0",presence="available"} 3.0',
+                       'omniroute_messages_total{channel="webchat",component="router",'
+                       'direction="in",topic="omniroute.internal.routing-requests"}',
+                       'omniroute_messages_total{channel="none",component="router",'
+                       'direction="out",topic="omniroute.assignments.v1"}',
+                       'omniroute_processing_seconds_count{stage="router"}',
+                       'omniroute_rebalances_total{component="router"}'):
+            assert sample in exposed, sample
+        assert "omniroute_router_queue_depth" not in exposed
     finally:
         router.send_signal(signal.SIGTERM)
         router.wait(timeout=60)

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from harness.kafka import consume, produce
 from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
@@ -152,6 +154,17 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
                      ("transferred", "conv-4")}
     dead = await consume(boot, settings.topic("omniroute.dlq.v1"), 1, timeout=20)
     assert json.loads(dead[0].value)["processor"] == "router"
+    # the shared pipeline metrics (this process's registry; counters only grow)
+    for labels, at_least in (({"pool": "support", "outcome": "offered"}, 3),
+                             ({"pool": "support", "outcome": "accepted"}, 1),
+                             ({"pool": "support", "outcome": "declined"}, 1),
+                             ({"pool": "billing", "outcome": "accepted"}, 1)):
+        assert (REGISTRY.get_sample_value("omniroute_offers_total", labels) or 0) >= at_least
+    assert (REGISTRY.get_sample_value("omniroute_end_to_end_seconds_count",
+                                      {"milestone": "assigned", "channel": "webchat"}) or 0) >= 2
+    assert (REGISTRY.get_sample_value("omniroute_dead_letters_total",
+                                      {"processor": "router", "reason": "ValidationError"})
+            or 0) >= 1
 
 
 TIMED_CONFIG = """
