@@ -29,11 +29,15 @@ from omniroute.contract import DeadLetter
 from omniroute.contract.topics import DLQ
 from omniroute.observability.logs import bind, get_logger, unbind
 from omniroute.settings import Settings
+from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
 PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations")
 """Modules whose ``register(worker)`` adds agents to the worker application."""
 
+PRODUCER_BATCH_BYTES = 1 << 19
+"""Largest producer batch per partition (faust's default, 16 KiB, stalls the agents);
+below the broker's default message.max.bytes (1 MiB)."""
 SESSION_TIMEOUT_SECONDS = 10.0
 """How long until a killed worker's partitions move to the survivors."""
 
@@ -70,6 +74,11 @@ def create_app(settings: Settings, partitions: int) -> faust.App:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # One batch per partition is in flight at a time and a full batch makes the
+        # agent wait for the broker's ack: big batches plus a short linger keep the
+        # (concurrency=1) agents from stalling on every ~20 records (bench/identity).
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_linger_ms=5,
         broker_commit_interval=1.0,
         broker_session_timeout=SESSION_TIMEOUT_SECONDS,
         broker_heartbeat_interval=1.0,
@@ -105,6 +114,13 @@ class Worker:
         return self.app.Table(
             name, default=None, partitions=self.partitions, key_type=str
         )
+
+    def model_table(self, name: str, model: type[Model]) -> ModelTable[Model]:
+        """A changelog-backed table of ``model`` values (JSON bytes, decoded once per write)."""
+        table = self.app.Table(name, default=None, partitions=self.partitions, key_type=str,
+                               value_type=bytes)
+        table.value_serializer = "raw"  # before faust builds the changelog topic from it
+        return ModelTable(table, model)
 
     async def send(self, topic_name: str, key: str, value: bytes) -> None:
         """Produce one record; faust flushes it before the source offset is committed."""

@@ -67,7 +67,7 @@ class ConversationProcessor:
         self.policy = ThreadingPolicy(
             reopen_window=timedelta(seconds=worker.settings.reopen_window_seconds)
         )
-        self.customers = worker.table("conversations-customers")
+        self.customers = worker.model_table("conversations-customers", CustomerState)
         self.identity = worker.components["identity"]
 
     async def on_router_event(self, event: Any) -> str:
@@ -95,9 +95,8 @@ class ConversationProcessor:
 
     async def apply(self, command: Any) -> str:
         """Apply one customer command to its customer's state and emit what it decided."""
-        stored = self.customers.get(command.customer_id)
-        state = (CustomerState.model_validate(stored) if stored else
-                 CustomerState(customer_id=command.customer_id, workspace=command.workspace))
+        state = self.customers.get(command.customer_id) or CustomerState(
+            customer_id=command.customer_id, workspace=command.workspace)
         outcome = await self._decide(state, command)
         if outcome.redirect:
             moved = command.model_copy(update={"customer_id": outcome.redirect})
@@ -112,7 +111,7 @@ class ConversationProcessor:
             await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
                                    request.to_json_bytes())
         if outcome.state != state:
-            self.customers[command.customer_id] = outcome.state.model_dump(mode="json")
+            self.customers.set(command.customer_id, outcome.state)
         return str(command.kind)
 
     async def _decide(self, state: CustomerState, command: Any) -> Outcome:

@@ -60,7 +60,7 @@ class IdentityProcessor:
         self.worker = worker
         self.region = worker.settings.default_region
         self.window = timedelta(seconds=worker.settings.dedupe_window_seconds)
-        self.addresses = worker.table("identity-addresses")
+        self.addresses = worker.model_table("identity-addresses", AddressRecord)
         self.claims = worker.table("identity-claims")
         self.adjacency = worker.table("identity-adjacency")
         self.owners = worker.table("identity-owners")
@@ -92,14 +92,14 @@ class IdentityProcessor:
         """
         if isinstance(command, Reassign):
             key = address_key(command.workspace, command.address)
-            record = AddressRecord.model_validate(self.addresses.get(key) or {})
+            record = self.addresses.get(key) or AddressRecord()
             default = customer_id_for(command.workspace, command.address)
             owner = None if command.owner == default else command.owner
-            self.addresses[key] = record.model_copy(update={"owner": owner}).model_dump(mode="json")
+            self.addresses.set(key, record.model_copy(update={"owner": owner}))
             return "reassigned"
         message = command.message
         key = address_key(message.workspace, command.address)
-        record = AddressRecord.model_validate(self.addresses.get(key) or {})
+        record = self.addresses.get(key) or AddressRecord()
         record, verdict = record.observe(
             message.event_id, record_time(event), event.message.partition, event.message.offset,
             self.window,
@@ -110,7 +110,7 @@ class IdentityProcessor:
         if claim and (verdict is Verdict.REPLAY or claim.claim_id not in record.claims_sent):
             await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
             record = record.with_claim_sent(claim.claim_id)
-        self.addresses[key] = record.model_dump(mode="json")
+        self.addresses.set(key, record)
         return ThreadMessage(workspace=message.workspace,
                              customer_id=record.customer(message.workspace, command.address),
                              address=command.address, message=message)
