@@ -15,7 +15,7 @@ repository (:mod:`omniroute.history.store`) writes in one transaction:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -71,21 +71,27 @@ def merge_message(first: MessageRow, second: MessageRow) -> MessageRow:
     The earlier view keeps its ``created_at`` (the row's partition never moves).
     """
     changes: dict[str, Any] = {}
-    for f in fields(MessageRow):
-        if f.name in ("message_id", "created_at"):
-            continue
-        mine, theirs = getattr(first, f.name), getattr(second, f.name)
+    for name in _MERGEABLE:
+        mine, theirs = getattr(first, name), getattr(second, name)
         if not mine and theirs:
-            changes[f.name] = theirs
-    return replace(first, **changes)
+            changes[name] = theirs
+    return _evolve(first, **changes) if changes else first
+
+
+_MERGEABLE = tuple(f.name for f in fields(MessageRow) if f.name not in ("message_id", "created_at"))
+_CONTENT = ("location", "contacts", "interactive", "reaction", "thread")
+
+
+def _evolve(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` without its per-field bookkeeping (the sink's hot path)."""
+    return type(obj)(**{**obj.__dict__, **changes})
 
 
 def message_from_inbound(event: InboundMessage) -> MessageRow:
     """The stored view of a customer's message as the connector normalized it."""
     content = event.model_dump(
-        mode="json", exclude_none=True,
-        include={"location", "contacts", "interactive", "reaction", "thread"},
-    )
+        mode="json", exclude_none=True, include=set(_CONTENT),
+    ) if any(getattr(event, name) for name in _CONTENT) else {}
     return MessageRow(
         message_id=event.event_id, created_at=event.occurred_at, workspace=event.workspace,
         direction=Direction.INBOUND.value, channel=event.channel.value, provider=event.provider,
@@ -189,7 +195,7 @@ def fold_conversation(
         changes["tags"] = tuple(dict.fromkeys((*patch.tags, *event.tags)))
     if event.triage:
         changes["triage"] = {**patch.triage, **event.triage}
-    return replace(patch, **changes)
+    return _evolve(patch, **changes)
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,35 @@ class TestWriteBatch:
             assert state == "read"
         finally:
             await conn.close()
+
+    async def test_a_conversation_patched_across_batches_merges_field_by_field(
+            self, database_url: str) -> None:
+        """A later batch keeps what it does not mention: status, agent, tags add up, pool stays."""
+        from omniroute.contract import ConversationEvent, ConversationEventKind
+
+        def event(n: int, kind: ConversationEventKind, **fields: object) -> ConversationEvent:
+            return ConversationEvent(event_id=f"ev-{n}", occurred_at=T0 + timedelta(minutes=n),
+                                     conversation_id="c9", customer_id="cust-9", kind=kind,
+                                     **fields)  # type: ignore[arg-type]
+
+        batches = [
+            [opened("c9", "cust-9"), event(1, ConversationEventKind.TAGGED, tags=["vip"])],
+            [event(2, ConversationEventKind.ASSIGNED, agent_id="a1", pool="support")],
+            [event(3, ConversationEventKind.TAGGED, tags=["late", "vip"])],
+            [event(4, ConversationEventKind.RESOLVED)],
+        ]
+        conn = await asyncpg.connect(database_url)
+        try:
+            for batch in batches:
+                await write_batch(conn, [("conversations", e) for e in batch])
+                row = await conn.fetchrow("SELECT * FROM conversations WHERE conversation_id='c9'")
+                if batch is batches[2]:
+                    assert (row["status"], row["agent_id"], row["pool"], sorted(row["tags"])) \
+                        == ("open", "a1", "support", ["late", "vip"])
+            assert (row["status"], row["agent_id"], row["resolved_at"], row["opened_at"]) == (
+                "resolved", "a1", T0 + timedelta(minutes=4), T0)
+            customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id='cust-9'")
+            assert (customer["first_seen_at"], customer["last_seen_at"]) == (
+                T0 + timedelta(minutes=1), T0 + timedelta(minutes=4))
+        finally:
+            await conn.close()
