@@ -114,11 +114,13 @@ class LagProbe:
         A dead-letter topic's figure going up is "dead letters appearing",
         whichever process wrote them.
         """
-        topics = sorted(t for t in await self.consumer.topics() if t.startswith(self.topic_prefix))
+        prefix = self.topic_prefix
+        topics = sorted(t for t in await self.admin.list_topics() if t.startswith(prefix))
+        described = await self.admin.describe_topics(topics) if topics else []
         partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(self.consumer.partitions_for_topic(topic) or ())
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            for p in d["partitions"]
         ]
         ends = await self.consumer.end_offsets(partitions) if partitions else {}
         totals = dict.fromkeys(topics, 0)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from harness.kafka import produce
 from harness.prometheus import PrometheusClient
@@ -50,10 +51,17 @@ async def post_sms(base: str, sid: str) -> int:
 
 async def stall_a_consumer(bootstrap: str, topic: str, group: str) -> None:
     """A consumer group that committed offset 0 everywhere and went away."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    assert partitions, f"{topic} has no partitions"
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0, 1, 2})]
         consumer.assign(partitions)
         await consumer.commit(dict.fromkeys(partitions, 0))
     finally:
