@@ -198,6 +198,12 @@ def handler_seconds(port: int) -> dict[str, float]:
     return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_worker(settings: Settings, state: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
@@ -220,6 +226,8 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
     process = start_worker(settings, state, port)
     try:
         full = await worker_rate(settings, count, timeout=600)
+        cpu = cpu_seconds(process.pid)
+        print(f"  worker CPU (start-up included): {cpu:.1f} s, {cpu / count * 1e6:.0f} us/message")
         for processor, seconds in sorted(handler_seconds(port).items()):
             print(f"  handler {processor}: {seconds * 1e6:8.0f} us/record")
         for stage in ("omniroute.internal.customers",):

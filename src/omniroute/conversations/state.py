@@ -60,9 +60,12 @@ class CustomerState(BaseModel):
     current: Conversation | None = None
     last_agent_id: str | None = None
     processed: dict[str, str] = {}
-    """Recent message event ids → the conversation they joined (replays re-emit the same)."""
+    """Recent message (and merge) event ids → the conversation they joined, took over or
+    folded (replays re-emit the same)."""
     folded: dict[str, str] = {}
     """Conversations folded into another by a merge → the one they live on in."""
+    last_folded: Conversation | None = None
+    """The conversation the latest merge folded away (a replayed merge re-announces it)."""
     claims: dict[str, str] = {}
     """Unverified claims (an email typed into a chat): recorded, never merged on."""
 

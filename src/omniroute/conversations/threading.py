@@ -8,8 +8,8 @@ message's ``occurred_at``), so replaying the same input gives the same result.
 Rules: at most one open conversation per customer across all channels; a
 message joins it; a resolved conversation reopens when the customer writes
 within the reopen window, else a new one opens; the reply channel is the
-channel of the latest message; when customers merge their open conversations
-merge, the later folding into the earlier.
+channel of the latest message. What happens when customers merge is in
+:mod:`.merging`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Outcome:
     """The customer this one was merged into: re-send the command there."""
 
 
-def _event(
+def conversation_event(
     state: CustomerState, conversation: Conversation, kind: Kind, event_id: str, at: datetime,
     **fields: object,
 ) -> ConversationEvent:
@@ -66,7 +66,7 @@ def _event(
     )
 
 
-def _request(
+def routing_request(
     state: CustomerState, conversation: Conversation, kind: RoutingRequestKind, event_id: str,
     at: datetime, reason: str,
 ) -> RoutingRequest:
@@ -94,12 +94,12 @@ def _opening(state: CustomerState, conv: Conversation, message: InboundMessage) 
     return Outcome(
         state,
         events=[
-            _event(state, conv, kind, derived_event_id(ids, kind.value), at),
-            _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(ids, "added"), at,
-                   message=_message_ref(message), channel=message.channel),
+            conversation_event(state, conv, kind, derived_event_id(ids, kind.value), at),
+            conversation_event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(ids, "added"),
+                               at, message=_message_ref(message), channel=message.channel),
         ],
-        requests=[_request(state, conv, RoutingRequestKind.ROUTE,
-                           derived_event_id(ids, "route"), at, f"{reason} conversation")],
+        requests=[routing_request(state, conv, RoutingRequestKind.ROUTE,
+                                  derived_event_id(ids, "route"), at, f"{reason} conversation")],
     )
 
 
@@ -111,8 +111,9 @@ def _replay(state: CustomerState, message: InboundMessage) -> Outcome:
         return _opening(state, conv, message)
     if conv is None or conv.id != conversation_id:
         return Outcome(state)
-    added = _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"),
-                   message.occurred_at, message=_message_ref(message), channel=message.channel)
+    added = conversation_event(
+        state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"),
+        message.occurred_at, message=_message_ref(message), channel=message.channel)
     return Outcome(state, events=[added])
 
 
@@ -136,13 +137,14 @@ def add_message(
             "thread_ids": (conv.thread_ids + threads)[-MAX_THREAD_IDS:],
         })
         state = _with(state, conv, message)
-        added = _event(state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"),
-                       at, message=_message_ref(message), channel=message.channel)
+        added = conversation_event(
+            state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"), at,
+            message=_message_ref(message), channel=message.channel)
         requests = []
         if changed_channel:
-            requests.append(_request(state, conv, RoutingRequestKind.UPDATE,
-                                     derived_event_id(message.event_id, "update"), at,
-                                     "reply channel changed"))
+            requests.append(routing_request(state, conv, RoutingRequestKind.UPDATE,
+                                            derived_event_id(message.event_id, "update"), at,
+                                            "reply channel changed"))
         return Outcome(state, events=[added], requests=requests)
     if conv is not None and (_within_window(conv, at, policy) or _replies_to(conv, message)):
         conv = conv.model_copy(update={
@@ -199,80 +201,6 @@ def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcom
                                        "waiting_since": None})
         return Outcome(state.model_copy(update={"current": conv, "last_agent_id": agent}))
     return Outcome(state)
-
-
-def merge_away(state: CustomerState, survivor: str) -> tuple[CustomerState, Conversation | None]:
-    """This customer was merged into ``survivor``: hand over the current conversation.
-
-    The handed conversation stays in the state (ignored while merged) so a
-    replayed merge hands it over again; the survivor's absorb is idempotent.
-    """
-    return state.model_copy(update={"merged_into": survivor}), state.current
-
-
-def detach(state: CustomerState) -> CustomerState:
-    """An unlink split this customer off the one it had been merged into.
-
-    Its old conversation now lives on with the survivor, so it starts afresh.
-    """
-    if state.merged_into is None:
-        return state
-    return state.model_copy(update={"merged_into": None, "current": None})
-
-
-def _fold(earlier: Conversation, later: Conversation) -> Conversation:
-    latest = max(earlier, later, key=lambda c: c.last_message_at)
-    waits = [w for w in (earlier.waiting_since, later.waiting_since) if w is not None]
-    return earlier.model_copy(update={
-        "message_count": earlier.message_count + later.message_count,
-        "last_message_at": latest.last_message_at, "last_channel": latest.last_channel,
-        "waiting_since": min(waits) if waits and not earlier.agent_id else earlier.waiting_since,
-        "agent_id": earlier.agent_id or later.agent_id,
-        "thread_ids": (earlier.thread_ids + later.thread_ids)[-MAX_THREAD_IDS:],
-    })
-
-
-def absorb(
-    state: CustomerState, incoming: Conversation | None, last_agent_id: str | None,
-    claims: dict[str, str], event_id: str, at: datetime,
-) -> Outcome:
-    """Take over a merged-away customer's conversation; two open ones fold into the earlier."""
-    if state.merged_into:
-        return Outcome(state, redirect=state.merged_into)
-    state = state.model_copy(update={
-        "last_agent_id": state.last_agent_id or last_agent_id, "claims": {**claims, **state.claims},
-    })
-    ours = state.current
-    if incoming is None or incoming.id in state.folded or (ours and ours.id == incoming.id):
-        return Outcome(state)
-    if ours is None or (not ours.is_open and (incoming.is_open or
-                                              incoming.last_message_at > ours.last_message_at)):
-        state = state.model_copy(update={"current": incoming})
-        requests = []
-        if incoming.is_open:
-            requests.append(_request(state, incoming, RoutingRequestKind.UPDATE,
-                                     derived_event_id(event_id, f"update.{incoming.id}"), at,
-                                     "customer merged"))
-        return Outcome(state, requests=requests)
-    if not (ours.is_open and incoming.is_open):
-        return Outcome(state)
-    earlier, later = sorted((ours, incoming), key=lambda c: (c.opened_at, c.id))
-    merged = _fold(earlier, later)
-    state = state.model_copy(update={
-        "current": merged, "folded": {**state.folded, later.id: earlier.id},
-    })
-    return Outcome(
-        state,
-        events=[_event(state, later, Kind.MERGED, derived_event_id(event_id, f"merged.{later.id}"),
-                       at, merged_into=earlier.id, reason="customers merged")],
-        requests=[
-            _request(state, later, RoutingRequestKind.CANCEL,
-                     derived_event_id(event_id, f"cancel.{later.id}"), at,
-                     f"merged into {earlier.id}"),
-            _request(state, merged, RoutingRequestKind.UPDATE,
-                     derived_event_id(event_id, f"update.{merged.id}"), at, "customers merged"),
-        ],
-    )
 
 
 def reply_channel(state: CustomerState) -> Channel | None:

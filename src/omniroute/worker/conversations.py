@@ -28,15 +28,13 @@ from omniroute.conversations.commands import (
     RouterNews,
     ThreadMessage,
 )
+from omniroute.conversations.merging import absorb, detach, merge_away
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import (
     Outcome,
     ThreadingPolicy,
-    absorb,
     add_message,
     apply_router_event,
-    detach,
-    merge_away,
 )
 from omniroute.identity.commands import Observe, Reassign
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS

@@ -12,14 +12,12 @@ from omniroute.contract import (
     InboundMessage,
     ThreadHints,
 )
+from omniroute.conversations.merging import absorb, detach, merge_away
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import (
     ThreadingPolicy,
-    absorb,
     add_message,
     apply_router_event,
-    detach,
-    merge_away,
     reply_channel,
 )
 from omniroute.routing.requests import RoutingRequestKind
@@ -160,15 +158,38 @@ class TestMerge:
         assert out.state.current.id == handed.id  # type: ignore[union-attr]
         assert out.events[0].conversation_id == late.current.id  # type: ignore[union-attr]
 
-    def test_absorbing_twice_is_idempotent(self) -> None:
-        """A replayed absorb changes nothing more."""
+    def test_a_replayed_absorb_changes_nothing_and_re_announces_the_merge(self) -> None:
+        """After a crash the same merged event and requests go out again, same event ids."""
         early = add_message(customer("cus_a"), message("e1", at=T0), POLICY).state
         late = add_message(customer("cus_b"), message("e2", at=T0 + timedelta(minutes=1)),
                            POLICY).state
         _, handed = merge_away(late, "cus_a")
         once = absorb(early, handed, None, {}, "m1", T0)
         twice = absorb(once.state, handed, None, {}, "m1", T0)
-        assert twice.state == once.state and not twice.events
+        assert twice.state == once.state
+        assert twice.events == once.events and twice.requests == once.requests
+        assert [e.kind for e in once.events] == [Kind.MERGED]
+
+    def test_the_same_conversation_from_another_merge_emits_nothing(self) -> None:
+        """Another merge handing over an already folded conversation is a no-op."""
+        early = add_message(customer("cus_a"), message("e1", at=T0), POLICY).state
+        late = add_message(customer("cus_b"), message("e2", at=T0 + timedelta(minutes=1)),
+                           POLICY).state
+        _, handed = merge_away(late, "cus_a")
+        once = absorb(early, handed, None, {}, "m1", T0)
+        other = absorb(once.state, handed, None, {}, "m2", T0)
+        assert not other.events and not other.requests
+
+    def test_merged_event_names_the_surviving_customer_for_history(self) -> None:
+        """The history sink re-attributes the folded conversation from the merged event."""
+        early = add_message(customer("cus_a"), message("e1", at=T0), POLICY).state
+        late = add_message(customer("cus_b"), message("e2", at=T0 + timedelta(minutes=1)),
+                           POLICY).state
+        _, handed = merge_away(late, "cus_a")
+        event = absorb(early, handed, None, {}, "m1", T0).events[0]
+        assert (event.kind, event.customer_id, event.conversation_id, event.merged_into) == (
+            Kind.MERGED, "cus_a", handed.id, early.current.id)  # type: ignore[union-attr]
+        assert event.event_id == f"m1.merged.{handed.id}"
 
     def test_merged_away_customer_redirects_its_messages(self) -> None:
         """A message reaching a merged-away customer goes to the survivor."""
@@ -183,6 +204,8 @@ class TestMerge:
         assert out.state.current == handed and out.state.last_agent_id == "ag"
         assert out.requests[0].kind is RoutingRequestKind.UPDATE
         assert out.requests[0].customer_id == "cus_a"
+        replay = absorb(out.state, handed, "ag", {}, "m1", T0)
+        assert replay.requests == out.requests and replay.state == out.state
 
 
 class TestDetach:
