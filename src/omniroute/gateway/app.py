@@ -34,6 +34,7 @@ from omniroute.gateway.commands import (
     ResolveRequest,
     TagsRequest,
     TransferRequest,
+    TypingRequest,
     agent_event,
     conversation_event,
     reply_message,
@@ -51,6 +52,7 @@ from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
 from omniroute.settings import Settings
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
 
 STATIC = Path(__file__).parent / "static"
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
@@ -219,6 +221,19 @@ class Gateway:
         return await self.agent_says(who, AgentEventKind.RESOLVE,
                                      conversation_id=ref.conversation_id, reason=body.reason)
 
+    async def typing(self, request: web.Request) -> web.Response:
+        """The agent's typing state, for the visitor's widget (authorized like a reply)."""
+        who = await self.who(request)
+        ref = await self.conversation(request, who)
+        body = await self.body(request, TypingRequest)
+        signal = TypingSignal.agent(ref.workspace, ref.conversation_id, who.agent_id, body.typing)
+        try:
+            await publish_typing(self.producer, self.settings, signal)
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not take the typing state: {exc}; retry") from exc
+        PUBLISHED.labels(TYPING_TOPIC).inc()
+        return web.json_response({"topic": TYPING_TOPIC, "typing": body.typing}, status=202)
+
     async def canned(self, request: web.Request) -> web.Response:
         await self.who(request)
         return web.json_response({"canned_responses": await queries.canned_responses(
@@ -277,6 +292,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/tags", g.tag)
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/transfer", g.transfer)
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/resolve", g.resolve)
+    app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
     app.router.add_get("/openapi.json", g.openapi)

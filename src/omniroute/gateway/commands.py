@@ -93,6 +93,12 @@ class ResolveRequest(Body):
     reason: Annotated[str, Field(max_length=1000)] | None = None
 
 
+class TypingRequest(Body):
+    """The agent started (``typing`` true) or stopped typing a reply."""
+
+    typing: bool = Field(description="true while the agent types; false when they stop or send.")
+
+
 def new_event_id(kind: str, client_id: str | None = None, agent_id: str = "") -> str:
     """A gateway event id; stable for a client-supplied idempotency key."""
     if client_id:

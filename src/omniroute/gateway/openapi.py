@@ -20,6 +20,7 @@ from omniroute.gateway.commands import (
     ResolveRequest,
     TagsRequest,
     TransferRequest,
+    TypingRequest,
 )
 
 
@@ -64,6 +65,9 @@ OPERATIONS = (
               accepted=True, conversation=True),
     Operation("post", "/api/v1/conversations/{conversation_id}/resolve",
               "Resolve (AgentEvent resolve).", ResolveRequest, accepted=True, conversation=True),
+    Operation("post", "/api/v1/conversations/{conversation_id}/typing",
+              "Typing indicator for the customer (web chat shows it): a record on "
+              "omniroute.internal.typing.", TypingRequest, accepted=True, conversation=True),
     Operation("get", "/api/v1/canned-responses", "The workspace's canned responses."),
     Operation("get", "/api/v1/stream",
               "WebSocket (token in `?token=`): a snapshot of offers and conversations, then "

@@ -6,7 +6,8 @@ sink`` and ``omniroute gateway`` run as subprocesses on the session broker (a
 private topic namespace) and a test database. A customer's SMS enters as an
 InboundMessage on ``omniroute.inbound.v1``; nothing else is produced by the
 test. The agent signs in, goes available, sees the router's offer arrive live,
-accepts it, reads the history, replies with a canned response and resolves:
+accepts it, reads the history, types (debounced typing
+indicators reach ``omniroute.internal.typing``), replies with a canned response and resolves:
 the reply is on ``omniroute.outbound.v1`` and PostgreSQL holds both messages
 in one conversation. A screenshot of the console is kept as an artifact.
 """
@@ -42,6 +43,7 @@ from omniroute.contract import (
 from omniroute.gateway.admin import create_token, set_canned_response
 from omniroute.gateway.auth import Role
 from omniroute.settings import Settings
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
 
 playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -175,7 +177,7 @@ class TestAgentConsoleOnTheRealChain:
 
                     offer = page.locator("#offers .offer")
                     try:
-                        await offer.wait_for(timeout=120_000)
+                        await offer.wait_for(timeout=180_000)  # the faust worker starts slowly on a busy machine
                     except playwright_api.TimeoutError as exc:
                         raise AssertionError(f"no offer reached the console\n{chain.tails()}") from exc
                     await offer.locator(".accept").click()
@@ -217,6 +219,11 @@ class TestAgentConsoleOnTheRealChain:
             "Your parcel ships today.", "+14155550100", Channel.SMS, conversation_id)
         assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id \
             == conversation_id
+
+        typing = await consume(topics.kafka_bootstrap, topics.topic(TYPING_TOPIC), 2)
+        signals = [TypingSignal.from_json_bytes(r.value) for r in typing]
+        assert [(t.actor, t.agent_id, t.conversation_id, t.state) for t in signals] == [
+            ("agent", "ada", conversation_id, True), ("agent", "ada", conversation_id, False)]
 
         conn = await asyncpg.connect(database_url)
         try:

@@ -26,6 +26,7 @@ from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
 from omniroute.history.store import write_batch
 from omniroute.settings import Settings
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
 
 
 @dataclass
@@ -145,6 +146,24 @@ class TestWrites:
                                 gateway.settings.topic("omniroute.agent-events.v1"), 2)
         events = [AgentEvent.from_json_bytes(r.value) for r in actions]
         assert [(e.kind, e.agent_id) for e in events] == [("presence", "a1"), ("resolve", "a1")]
+
+
+    async def test_typing_reaches_the_typing_topic_for_the_holder_only(
+            self, gateway: Setup) -> None:
+        """a1's typing state is a record on omniroute.internal.typing; a2 gets 403 and writes none."""
+        assert (await gateway.call("POST", "/conversations/c1/typing", "a2",
+                                   {"typing": True}))[0] == 403
+        assert (await gateway.call("POST", "/conversations/c1/typing", "a1", {}))[0] == 400
+        for state in (True, False):
+            status, body = await gateway.call("POST", "/conversations/c1/typing", "a1",
+                                              {"typing": state})
+            assert (status, body) == (202, {"topic": TYPING_TOPIC, "typing": state})
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic(TYPING_TOPIC), 3, timeout=5)
+        signals = [TypingSignal.from_json_bytes(r.value) for r in records]
+        assert [(t.actor, t.agent_id, t.conversation_id, t.state) for t in signals] == [
+            ("agent", "a1", "c1", True), ("agent", "a1", "c1", False)]
+        assert records[0].key == b"c1"
 
 
 class TestLiveOffers:

@@ -156,6 +156,7 @@ async function openConversation(conversationId, quiet) {
 }
 
 function closeConversation() {
+  setTyping(false);
   state.open = null;
   $("detail").hidden = true;
   $("placeholder").hidden = false;
@@ -190,15 +191,33 @@ async function loadCanned() {
     ...canned.map((c) => el("option", { value: c.text }, `/${c.shortcut}`)));
 }
 
+// Typing indicator for the customer: "typing" on the first keystroke, "stopped" after
+// 3 s without one or on send; one request per change, never one per keystroke.
+const typing = { on: false, conversation: null, timer: null };
+function setTyping(on) {
+  clearTimeout(typing.timer);
+  const conversation = on ? state.open : typing.conversation;
+  if (!conversation || typing.on === on) return;
+  typing.on = on;
+  typing.conversation = conversation;
+  api("POST", `/conversations/${encodeURIComponent(conversation)}/typing`, { typing: on }).catch(() => {});
+}
+
 async function act(fn) {
   try { await fn(); showError("action-error", null); } catch (error) { showError("action-error", error); }
 }
 
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
 $("presence").addEventListener("change", () => act(() => api("POST", "/presence", { presence: $("presence").value })));
+$("reply").addEventListener("input", () => {
+  if (typing.on && typing.conversation !== state.open) setTyping(false);
+  setTyping(true);
+  typing.timer = setTimeout(() => setTyping(false), 3000);
+});
 $("canned").addEventListener("change", () => { if ($("canned").value) $("reply").value = $("canned").value; $("canned").value = ""; });
 $("reply-form").addEventListener("submit", (e) => {
   e.preventDefault();
+  setTyping(false);
   const body = { text: $("reply").value, client_id: `c${Date.now()}${Math.random().toString(36).slice(2, 8)}` };
   if ($("channel").value) body.channel = $("channel").value;
   act(async () => {
