@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
-from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope
+from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
 from omniroute.gateway.auth import Principal, bearer_token, hash_token
 from omniroute.gateway.commands import (
@@ -51,14 +51,15 @@ from omniroute.gateway.problems import (
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
+from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
 from omniroute.settings import Settings
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
 
 STATIC = Path(__file__).parent / "static"
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
                    ["route", "status"])
-PUBLISHED = Counter("omniroute_gateway_events_published_total",
-                    "Events the gateway published, by topic.", ["topic"])
+COMPONENT = "gateway"
+FIRST_REPLIES_REMEMBERED = 10_000
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -71,10 +72,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         response = await handler(request)
     except ApiProblem as exc:
+        if 400 <= exc.status < 500:
+            REJECTIONS.labels(COMPONENT, exc.code).inc()
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         response = web.json_response(exc.body, status=exc.status, headers=headers)
     except web.HTTPException as exc:
         REQUESTS.labels(route, str(exc.status)).inc()
+        if 400 <= exc.status < 500:
+            REJECTIONS.labels(COMPONENT, f"http_{exc.status}").inc()
         raise
     REQUESTS.labels(route, str(response.status)).inc()
     return response
@@ -88,6 +93,8 @@ class Gateway:
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
     fanout: Fanout
+    first_replied: dict[str, None] = field(default_factory=dict)
+    """Conversations whose first reply this process timed (history lags the topics)."""
 
     # -- plumbing ------------------------------------------------------------------------
     async def who(self, request: web.Request) -> Principal:
@@ -128,7 +135,7 @@ class Gateway:
                                               key=key.encode())
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not take the event: {exc}; retry") from exc
-        PUBLISHED.labels(topic).inc()
+        MESSAGES.labels(COMPONENT, topic, channel_of(event), "out").inc()
         return web.json_response({"event_id": event.event_id, "topic": topic}, status=202)
 
     async def agent_says(self, who: Principal, kind: AgentEventKind,
@@ -189,7 +196,18 @@ class Gateway:
                 f"the customer has no known address on {body.channel.value}" if body.channel
                 else "the conversation has no inbound message to reply to yet")
         message = reply_message(who, ref, route, body)
-        return await self.publish("omniroute.outbound.v1", ref.conversation_id, message)
+        waiting_since = await queries.awaiting_first_reply(self.pool, ref.conversation_id)
+        response = await self.publish("omniroute.outbound.v1", ref.conversation_id, message)
+        if waiting_since is not None and ref.conversation_id not in self.first_replied:
+            self._remember_first_reply(ref.conversation_id)
+            END_TO_END_SECONDS.labels("first_reply", message.channel.value).observe(
+                max(0.0, (utcnow() - waiting_since).total_seconds()))
+        return response
+
+    def _remember_first_reply(self, conversation_id: str) -> None:
+        self.first_replied[conversation_id] = None
+        if len(self.first_replied) > FIRST_REPLIES_REMEMBERED:
+            del self.first_replied[next(iter(self.first_replied))]
 
     async def note(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -231,7 +249,7 @@ class Gateway:
             await publish_typing(self.producer, self.settings, signal)
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not take the typing state: {exc}; retry") from exc
-        PUBLISHED.labels(TYPING_TOPIC).inc()
+        MESSAGES.labels(COMPONENT, TYPING_TOPIC, "none", "out").inc()
         return web.json_response({"topic": TYPING_TOPIC, "typing": body.typing}, status=202)
 
     async def canned(self, request: web.Request) -> web.Response:
@@ -272,6 +290,12 @@ class Gateway:
 
     async def index(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
+
+
+def channel_of(event: Envelope) -> str:
+    """The ``channel`` label of an event: its channel, else "none"."""
+    channel = getattr(event, "channel", None)
+    return str(channel.value) if channel is not None else "none"
 
 
 def build_app(gateway: Gateway, health: Health) -> web.Application:

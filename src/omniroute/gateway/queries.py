@@ -8,6 +8,7 @@ read here and changed only through Kafka events.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -165,3 +166,19 @@ async def canned_responses(pool: asyncpg.Pool, workspace: str) -> list[dict[str,
     return _plain_all(await pool.fetch(
         "SELECT shortcut, text FROM canned_responses WHERE workspace = $1 ORDER BY shortcut",
         workspace))
+
+
+async def awaiting_first_reply(pool: asyncpg.Pool, conversation_id: str) -> datetime | None:
+    """When the conversation's first customer message was received, if no agent replied yet.
+
+    The stored ``created_at`` of an inbound message is its event time (the
+    connector's ``occurred_at``), so ``now - this`` is the first-reply time.
+    """
+    row = await pool.fetchrow(
+        """SELECT min(created_at) FILTER (WHERE direction = 'inbound') AS first_in,
+                  count(*) FILTER (WHERE direction = 'outbound') AS replies
+           FROM messages WHERE conversation_id = $1""", conversation_id)
+    if row is None or row["replies"] or row["first_in"] is None:
+        return None
+    first_in: datetime = row["first_in"]
+    return first_in

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, KafkaError
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from omniroute.contract import PUBLIC_TOPICS, DeadLetter, Envelope, PublicTopic
@@ -25,15 +32,20 @@ from omniroute.errors import DatabaseError
 from omniroute.history.store import write_batch
 from omniroute.infra.postgres import connect
 from omniroute.observability.logs import get_logger
+from omniroute.observability.pipeline import (
+    DEAD_LETTERS,
+    MESSAGES,
+    PROCESSING_SECONDS,
+    REBALANCES,
+    RETRIES,
+)
 from omniroute.settings import Settings
 
 PROCESSOR = "history-sink"
 GROUP = "omniroute.history-sink"
+COMPONENT = "sink"
+STAGE = "history"
 
-EVENTS = Counter("omniroute_sink_events_total", "Events the sink read, by topic and outcome.",
-                 ["topic", "outcome"])
-BATCH_SECONDS = Histogram("omniroute_sink_batch_seconds", "Time to write one batch to PostgreSQL.")
-RETRIES = Counter("omniroute_sink_db_retries_total", "Batch writes retried after a database error.")
 DB_UP = Gauge("omniroute_sink_database_up", "1 while the sink's last database write succeeded.")
 
 TRANSIENT = (
@@ -62,6 +74,23 @@ class Rejected(Exception):
     """A record that is not a valid event of its topic."""
 
 
+class _CountRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """REBALANCES on every partition assignment of the sink's consumer group."""
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to flush: offsets are committed only after each batch is durable."""
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """Count the rebalance."""
+        REBALANCES.labels(COMPONENT).inc()
+
+
+def channel_of(event: Envelope | None) -> str:
+    """The ``channel`` label of an event: its channel, else "none"."""
+    channel = getattr(event, "channel", None)
+    return str(channel.value) if channel is not None else "none"
+
+
 def decode(topic: PublicTopic, value: bytes | None) -> Envelope:
     """The event a record carries, or :class:`Rejected` saying why not."""
     if not value:
@@ -88,13 +117,14 @@ class HistorySink:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; offsets are committed only after each DB commit."""
         consumer = AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=self.settings.kafka_bootstrap,
+            bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.topic(GROUP), enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
             max_poll_interval_ms=3_600_000,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
                                     acks="all", enable_idempotence=True)
+        consumer.subscribe(list(self.topics), listener=_CountRebalances())
         await consumer.start()
         await producer.start()
         log.info("sink started", topics=len(self.topics))
@@ -114,33 +144,40 @@ class HistorySink:
     async def handle(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
                      stop: asyncio.Event) -> None:
         """Decode, dead-letter what is bad, and write the rest durably."""
+        received = time.perf_counter()
         events: list[tuple[ConsumerRecord, str, Envelope]] = []
+        counts: Counter[tuple[str, str]] = Counter()
         for record in records:
             topic = self.topics[record.topic]
             try:
-                events.append((record, topic.slug, decode(topic, record.value)))
+                event = decode(topic, record.value)
             except Rejected as exc:
-                await self._dead_letter(producer, record, str(exc))
+                counts[topic.name, "none"] += 1
+                await self._dead_letter(producer, record, str(exc), "Rejected")
+                continue
+            counts[topic.name, channel_of(event)] += 1
+            events.append((record, topic.slug, event))
         if events:
             await self._write_durably(events, producer, stop)
+        for (topic_name, channel), count in counts.items():
+            MESSAGES.labels(COMPONENT, topic_name, channel, "in").inc(count)
+        elapsed = time.perf_counter() - received
+        for _ in records:  # each record waited for the whole batch to be durable
+            PROCESSING_SECONDS.labels(STAGE).observe(elapsed)
 
     async def _write_durably(self, events: list[tuple[ConsumerRecord, str, Envelope]],
                              producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         attempt = 0
         while True:
             try:
-                started = time.perf_counter()
                 new = await write_batch(await self._connection(), [(s, e) for _, s, e in events])
-                BATCH_SECONDS.observe(time.perf_counter() - started)
                 DB_UP.set(1)
                 self.written += new
-                for _, slug, _ in events:
-                    EVENTS.labels(slug, "written").inc()
                 return
             except TRANSIENT as exc:
                 await self._drop_connection()
                 DB_UP.set(0)
-                RETRIES.inc()
+                RETRIES.labels(COMPONENT, "database_write").inc()
                 delay = self.backoff.delay(attempt)
                 attempt += 1
                 log.warning("database unavailable; retrying the batch", error=str(exc),
@@ -148,9 +185,8 @@ class HistorySink:
                 await asyncio.sleep(delay)
             except asyncpg.PostgresError as exc:
                 if len(events) == 1:
-                    record, slug, _ = events[0]
-                    EVENTS.labels(slug, "dead_lettered").inc()
-                    await self._dead_letter(producer, record, f"database refused it: {exc}")
+                    await self._dead_letter(producer, events[0][0], f"database refused it: {exc}",
+                                            type(exc).__name__)
                     return
                 log.warning("database refused a batch; writing its records one by one",
                             error=str(exc))
@@ -170,20 +206,20 @@ class HistorySink:
             self._conn = None
 
     async def _dead_letter(self, producer: AIOKafkaProducer, record: ConsumerRecord,
-                           reason: str) -> None:
+                           reason: str, error_type: str) -> None:
         slug = self.topics[record.topic].slug
         if slug == "dlq":  # never dead-letter the dead-letter topic into itself
-            EVENTS.labels(slug, "skipped").inc()
             log.warning("unreadable dead letter skipped", offset=record.offset, reason=reason)
             return
         letter = DeadLetter.for_record(
             processor=PROCESSOR, topic=record.topic, partition=record.partition,
             offset=record.offset, key=record.key, value=record.value, error=reason,
-            error_type="Rejected",
+            error_type=error_type,
         )
         await producer.send_and_wait(self.settings.topic("omniroute.dlq.v1"),
                                      letter.to_json_bytes(), key=record.key)
-        EVENTS.labels(slug, "dead_lettered").inc()
+        DEAD_LETTERS.labels(PROCESSOR, error_type).inc()
+        MESSAGES.labels(COMPONENT, "omniroute.dlq.v1", channel_of(None), "out").inc()
         log.warning("record dead-lettered", topic=record.topic, offset=record.offset,
                     reason=reason)
 

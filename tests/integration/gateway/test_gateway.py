@@ -9,6 +9,7 @@ from datetime import timedelta
 import aiohttp
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -164,6 +165,39 @@ class TestWrites:
         assert [(t.actor, t.agent_id, t.conversation_id, t.state) for t in signals] == [
             ("agent", "a1", "c1", True), ("agent", "a1", "c1", False)]
         assert records[0].key == b"c1"
+
+
+    async def test_shared_metrics_count_what_was_published_first_replies_and_rejections(
+            self, gateway: Setup) -> None:
+        """MESSAGES out per topic/channel, END_TO_END first_reply once per conversation,
+        REJECTIONS per 4xx reason; /metrics exports them."""
+        def sample(name: str, **labels: str) -> float:
+            return REGISTRY.get_sample_value(name, labels) or 0.0
+
+        def snapshot() -> tuple[float, ...]:
+            return (
+                sample("omniroute_messages_total", component="gateway",
+                       topic="omniroute.outbound.v1", channel="sms", direction="out"),
+                sample("omniroute_end_to_end_seconds_count", milestone="first_reply",
+                       channel="sms"),
+                sample("omniroute_rejections_total", provider="gateway", reason="forbidden"),
+                sample("omniroute_rejections_total", provider="gateway", reason="unauthorized"),
+            )
+
+        before = snapshot()
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a2", {"text": "x"}))[0] \
+            == 403
+        assert (await gateway.call("GET", "/me"))[0] == 401
+        for text in ("first", "second"):
+            status, _ = await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                           {"text": text, "channel": "sms"})
+            assert status == 202
+        assert [a - b for a, b in zip(snapshot(), before, strict=True)] == [2, 1, 1, 1]
+        async with gateway.http.get(f"{gateway.url}/metrics") as r:
+            exported = await r.text()
+        assert 'omniroute_end_to_end_seconds_count{channel="sms",milestone="first_reply"}' \
+            in exported
+        assert "omniroute_gateway_events_published_total" not in exported
 
 
 class TestLiveOffers:

@@ -10,11 +10,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import REGISTRY
 
 from harness.kafka import consume, produce
 from integration.history.factories import added, inbound
 from omniroute.contract import DeadLetter
-from omniroute.history.sink import GROUP, RETRIES, Backoff, HistorySink
+from omniroute.history.sink import GROUP, Backoff, HistorySink
 from omniroute.infra.migrations import migrate
 from omniroute.settings import Settings
 
@@ -76,6 +77,7 @@ class TestSink:
         await produce(settings.kafka_bootstrap, settings.topic("omniroute.conversations.v1"),
                       [(b"c1", link.to_json_bytes())])
         sink = HistorySink(settings, database_url)
+        before = shared_metrics()
         stop = asyncio.Event()
         task = asyncio.create_task(sink.run(stop))
         try:
@@ -87,6 +89,11 @@ class TestSink:
             letter = DeadLetter.from_json_bytes(letters[0].value)
             assert letter.processor == "history-sink" and "InboundMessage" in letter.error
             assert await count(database_url, "SELECT count(*) FROM messages") == 1
+            await eventually(lambda: _true(shared_metrics()[3] > before[3]), "rebalance counted")
+            delta = [a - b for a, b in zip(shared_metrics(), before, strict=True)]
+            # 3 inbound records (2 sms, 1 junk), 1 conversation event, 1 dead letter,
+            # >= 1 rebalance, 5 records timed to durability (the sink also reads its dead letter)
+            assert (delta[0], delta[1], delta[2], delta[4]) == (3, 1, 1, 5) and delta[3] >= 1
         finally:
             stop.set()
             await task
@@ -112,9 +119,12 @@ class TestSink:
             await eventually(lambda: _equals(committed(settings), 20), "offsets committed")
             await asyncio.to_thread(pg_ctl, ["-w", "-m", "fast", "stop"],
                                     pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
-            retries_before = RETRIES._value.get()
+            retries_before = metric("omniroute_retries_total", component="sink",
+                                    operation="database_write")
             await send_inbound(settings, 20, 40)
-            await eventually(lambda: _true(RETRIES._value.get() > retries_before + 2),
+            await eventually(lambda: _true(metric(
+                "omniroute_retries_total", component="sink", operation="database_write")
+                > retries_before + 2),
                              "the sink retrying against the stopped database")
             assert await committed(settings) == 20  # nothing acknowledged past the outage
             await asyncio.to_thread(server.ensure_postgres_running)  # type: ignore[attr-defined]
@@ -126,6 +136,26 @@ class TestSink:
         finally:
             stop.set()
             await task
+
+
+def metric(name: str, **labels: str) -> float:
+    """A sample of the process's Prometheus registry (0 before it was ever recorded)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def shared_metrics() -> tuple[float, ...]:
+    """(inbound records in, conversation records in, dead letters, rebalances, records timed)."""
+    return (
+        metric("omniroute_messages_total", component="sink", topic="omniroute.inbound.v1",
+               channel="sms", direction="in")
+        + metric("omniroute_messages_total", component="sink", topic="omniroute.inbound.v1",
+                 channel="none", direction="in"),
+        metric("omniroute_messages_total", component="sink", topic="omniroute.conversations.v1",
+               channel="sms", direction="in"),
+        metric("omniroute_dead_letters_total", processor="history-sink", reason="Rejected"),
+        metric("omniroute_rebalances_total", component="sink"),
+        metric("omniroute_processing_seconds_count", stage="history"),
+    )
 
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
