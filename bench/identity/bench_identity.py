@@ -186,15 +186,15 @@ async def topic_rate(settings: Settings, topic: str) -> float:
 
 
 def handler_seconds(port: int) -> dict[str, float]:
-    """Mean seconds per record inside each processor's handler, from the worker's /metrics."""
+    """Mean seconds per record in each stage (omniroute_processing_seconds), from /metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}
     for line in text.splitlines():
         for suffix, into in (("_sum", sums), ("_count", counts)):
-            if line.startswith(f"omniroute_worker_record_seconds{suffix}{{"):
-                processor = line.split('processor="')[1].split('"')[0]
-                into[processor] = float(line.rsplit(" ", 1)[1])
+            if line.startswith(f"omniroute_processing_seconds{suffix}{{"):
+                stage = line.split('stage="')[1].split('"')[0]
+                into[stage] = float(line.rsplit(" ", 1)[1])
     return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
 
 
@@ -228,8 +228,8 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
         full = await worker_rate(settings, count, timeout=600)
         cpu = cpu_seconds(process.pid)
         print(f"  worker CPU (start-up included): {cpu:.1f} s, {cpu / count * 1e6:.0f} us/message")
-        for processor, seconds in sorted(handler_seconds(port).items()):
-            print(f"  handler {processor}: {seconds * 1e6:8.0f} us/record")
+        for stage, seconds in sorted(handler_seconds(port).items()):
+            print(f"  stage {stage}: {seconds * 1e6:8.0f} us/record in the handlers")
         for stage in ("omniroute.internal.customers",):
             print(f"  stage output {stage}: {await topic_rate(settings, stage):8.0f} records/s")
     finally:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from prometheus_client import Counter, Histogram
 
 from omniroute.contract import DeadLetter
 from omniroute.contract.topics import DLQ
 from omniroute.observability.logs import bind, get_logger, unbind
 from omniroute.settings import Settings
+from omniroute.worker import metrics
 from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
@@ -41,21 +41,9 @@ below the broker's default message.max.bytes (1 MiB)."""
 SESSION_TIMEOUT_SECONDS = 10.0
 """How long until a killed worker's partitions move to the survivors."""
 
-RECORDS = Counter(
-    "omniroute_worker_records_total", "Records a worker processor handled, by outcome.",
-    ["processor", "outcome"],
-)
-DEAD_LETTERS = Counter(
-    "omniroute_worker_dead_letters_total", "Records sent to the dead-letter topic.",
-    ["processor", "error_type"],
-)
-SECONDS = Histogram(
-    "omniroute_worker_record_seconds", "Time to handle one record, by processor.", ["processor"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-)
-
 log = get_logger("omniroute.worker")
 Handler = Callable[[Any], Awaitable[str | None]]
+"""Handles one record; returns the record's channel (for the messages metric) or None."""
 
 
 def create_app(settings: Settings, partitions: int) -> faust.App:
@@ -122,38 +110,43 @@ class Worker:
         table.value_serializer = "raw"  # before faust builds the changelog topic from it
         return ModelTable(table, model)
 
-    async def send(self, topic_name: str, key: str, value: bytes) -> None:
+    async def send(self, topic_name: str, key: str, value: bytes,
+                   channel: str | None = None) -> None:
         """Produce one record; faust flushes it before the source offset is committed."""
         await self.topic(topic_name).send(key=key.encode(), value=value)
+        metrics.produced(topic_name, channel)
 
-    def agent(self, source: str, processor: str, handle: Handler) -> None:
+    def agent(self, source: str, processor: str, handle: Handler, stage: str) -> None:
         """Run ``handle(event)`` for every record of ``source``; failures become dead letters.
 
-        ``handle`` returns an outcome label for the records counter.
+        ``handle`` returns the record's channel (or None) for the messages metric;
+        its time counts toward ``stage`` (identity, conversations).
         """
 
         async def process(stream: Any) -> None:
             async for event in stream.events():
-                await self._guarded(processor, event, handle)
+                await self._guarded(source, processor, stage, event, handle)
 
         process.__name__ = process.__qualname__ = f"process_{processor.replace('.', '_')}"
         self.app.agent(self.topic(source), name=f"omniroute.{processor}", concurrency=1)(process)
 
-    async def _guarded(self, processor: str, event: Any, handle: Handler) -> None:
+    async def _guarded(
+        self, source: str, processor: str, stage: str, event: Any, handle: Handler
+    ) -> None:
         started = time.perf_counter()
         message = event.message
         bind(processor=processor, partition=message.partition, offset=message.offset)
+        channel = None
         try:
-            outcome = await handle(event)
+            channel = await handle(event)
         except Exception as exc:
             if getattr(exc, "retriable", False):
                 raise
             await self.dead_letter(processor, event, exc)
-            outcome = "dead_letter"
         finally:
             unbind("processor", "partition", "offset")
-        RECORDS.labels(processor, outcome or "ok").inc()
-        SECONDS.labels(processor).observe(time.perf_counter() - started)
+        metrics.consumed(source, channel)
+        metrics.processed(stage, time.perf_counter() - started)
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason; the agent goes on."""
@@ -162,11 +155,12 @@ class Worker:
             processor=processor, topic=message.topic, partition=message.partition,
             offset=message.offset, key=event.key, value=event.value, error=error,
         )
-        DEAD_LETTERS.labels(processor, letter.error_type).inc()
+        metrics.dead_lettered(processor, letter.error_type)
         log.warning("dead_letter", processor=processor, error_type=letter.error_type,
                     error=letter.error[:500], topic=message.topic, offset=message.offset)
         key = event.key if isinstance(event.key, bytes) else None
         await self.topic(DLQ.name).send(key=key, value=letter.to_json_bytes())
+        metrics.produced(DLQ.name, None)
 
 
 def build(
@@ -174,6 +168,11 @@ def build(
 ) -> Worker:
     """The worker application with every processor in ``processors`` registered."""
     worker = Worker(settings=settings, app=create_app(settings, partitions), partitions=partitions)
+
+    @worker.app.on_partitions_assigned.connect
+    async def count_assignment(app: Any, assigned: Any = None, **_: Any) -> None:
+        metrics.rebalanced()
+
     for module in processors:
         importlib.import_module(module).register(worker)
     return worker

@@ -16,7 +16,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from prometheus_client import Counter
 from pydantic import Field, TypeAdapter
 
 from omniroute.contract import ConversationEvent, ConversationEventKind
@@ -38,6 +37,7 @@ from omniroute.conversations.threading import (
 )
 from omniroute.identity.commands import Observe, Reassign
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
+from omniroute.worker import metrics
 from omniroute.worker.app import Worker
 from omniroute.worker.topology import CUSTOMERS
 
@@ -45,8 +45,6 @@ ROUTER_KINDS = frozenset({
     ConversationEventKind.ASSIGNED, ConversationEventKind.RESOLVED,
     ConversationEventKind.UNASSIGNED,
 })
-EVENTS = Counter("omniroute_conversation_events_total", "ConversationEvents emitted, by kind.",
-                 ["kind"])
 CustomerRecord = Annotated[
     Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | DetachCustomer
     | RouterNews,
@@ -54,7 +52,10 @@ CustomerRecord = Annotated[
 ]
 CUSTOMER_RECORD: TypeAdapter[Any] = TypeAdapter(CustomerRecord)
 """Every record of ``omniroute.internal.customers``: address commands and customer commands."""
-ROUTING = Counter("omniroute_routing_requests_total", "RoutingRequests emitted, by kind.", ["kind"])
+
+
+ACTIVE_INTERVAL_SECONDS = 5.0
+"""How often the open-conversations gauge is recounted from the customer table."""
 
 
 class ConversationProcessor:
@@ -68,30 +69,32 @@ class ConversationProcessor:
         self.customers = worker.model_table("conversations-customers", CustomerState)
         self.identity = worker.components["identity"]
 
-    async def on_router_event(self, event: Any) -> str:
+    async def on_router_event(self, event: Any) -> str | None:
         """Forward the router's news about a conversation to its customer's partition."""
         news = ConversationEvent.from_json_bytes(event.value)
-        if news.kind not in ROUTER_KINDS:
-            return "ignored"
-        command = RouterNews(workspace=news.workspace, customer_id=news.customer_id, event=news)
-        await self.worker.send(CUSTOMERS, news.customer_id, command.model_dump_json().encode())
-        return "forwarded"
+        channel = news.channel.value if news.channel else None
+        if news.kind in ROUTER_KINDS:
+            command = RouterNews(workspace=news.workspace, customer_id=news.customer_id,
+                                 event=news)
+            await self.worker.send(CUSTOMERS, news.customer_id, command.model_dump_json().encode())
+        return channel
 
-    async def on_customer(self, event: Any) -> str:
+    async def on_customer(self, event: Any) -> str | None:
         """Apply one record to the state at this customer's partition; emit what it decided."""
         command = CUSTOMER_RECORD.validate_json(event.value)
         if isinstance(command, Observe | Reassign):
             thread = await self.identity.on_address(command, event)
-            if isinstance(thread, str):
-                return thread
+            if thread is None:
+                return None
             if thread.customer_id != event.key.decode():
                 await self.worker.send(CUSTOMERS, thread.customer_id,
-                                       thread.model_dump_json().encode())
-                return "forwarded"
+                                       thread.model_dump_json().encode(), thread.message.channel)
+                return str(thread.message.channel.value)
             command = thread
-        return await self.apply(command)
+        await self.apply(command)
+        return str(command.message.channel.value) if isinstance(command, ThreadMessage) else None
 
-    async def apply(self, command: Any) -> str:
+    async def apply(self, command: Any) -> None:
         """Apply one customer command to its customer's state and emit what it decided."""
         state = self.customers.get(command.customer_id) or CustomerState(
             customer_id=command.customer_id, workspace=command.workspace)
@@ -99,18 +102,28 @@ class ConversationProcessor:
         if outcome.redirect:
             moved = command.model_copy(update={"customer_id": outcome.redirect})
             await self.worker.send(CUSTOMERS, outcome.redirect, moved.model_dump_json().encode())
-            return "redirected"
+            return
         for conversation_event in outcome.events:
-            EVENTS.labels(conversation_event.kind.value).inc()
-            await self.worker.send(CONVERSATIONS.name, conversation_event.conversation_id,
-                                   conversation_event.to_json_bytes())
+            await self.worker.send(
+                CONVERSATIONS.name, conversation_event.conversation_id,
+                conversation_event.to_json_bytes(),
+                conversation_event.channel.value if conversation_event.channel else None)
         for request in outcome.requests:
-            ROUTING.labels(request.kind.value).inc()
             await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
-                                   request.to_json_bytes())
+                                   request.to_json_bytes(), request.channel.value)
         if outcome.state != state:
             self.customers.set(command.customer_id, outcome.state)
-        return str(command.kind)
+
+    async def count_open(self) -> None:
+        """Recount the open conversations of the customers whose partitions this process owns.
+
+        A recount (not a running tally) stays right when partitions move and
+        tables are restored from their changelogs.
+        """
+        metrics.open_conversations(sum(
+            1 for state in self.customers.values()
+            if state.merged_into is None and state.current is not None and state.current.is_open
+        ))
 
     async def _decide(self, state: CustomerState, command: Any) -> Outcome:
         if isinstance(command, ThreadMessage):
@@ -140,5 +153,8 @@ class ConversationProcessor:
 def register(worker: Worker) -> None:
     """Add the conversation agents to the worker."""
     conversations = ConversationProcessor(worker)
-    worker.agent(CONVERSATIONS.name, "conversations.router-news", conversations.on_router_event)
-    worker.agent(CUSTOMERS, "conversations.customers", conversations.on_customer)
+    worker.agent(CONVERSATIONS.name, "conversations.router-news", conversations.on_router_event,
+                 stage="conversations")
+    worker.agent(CUSTOMERS, "conversations.customers", conversations.on_customer,
+                 stage="conversations")
+    worker.app.timer(ACTIVE_INTERVAL_SECONDS)(conversations.count_open)

@@ -44,6 +44,8 @@ GRAPH_CHANGES = Counter(
     "Identity claims applied, by result (linked, unlinked, conflict, weak, ignored).", ["result"],
 )
 MERGES = Counter("omniroute_identity_merges_total", "Customers merged into another.")
+DUPLICATES = Counter("omniroute_identity_duplicates_total",
+                     "Provider retries (an event id seen within the window) dropped.")
 
 log = get_logger("omniroute.identity")
 
@@ -65,7 +67,7 @@ class IdentityProcessor:
         self.adjacency = worker.table("identity-adjacency")
         self.owners = worker.table("identity-owners")
 
-    async def on_inbound(self, event: Any) -> str:
+    async def on_inbound(self, event: Any) -> str | None:
         """Validate and normalize an inbound message; send it to its address's home partition."""
         message = InboundMessage.from_json_bytes(event.value)
         address = normalize_address(
@@ -74,20 +76,20 @@ class IdentityProcessor:
         claim = claim_from_verified(message, address, self.region)
         observe = Observe(address=address, message=message, claim=claim)
         home = customer_id_for(message.workspace, address)
-        await self.worker.send(CUSTOMERS, home, observe.model_dump_json().encode())
-        return "forwarded"
+        await self.worker.send(CUSTOMERS, home, observe.model_dump_json().encode(),
+                               message.channel.value)
+        return str(message.channel.value)
 
-    async def on_link(self, event: Any) -> str:
+    async def on_link(self, event: Any) -> None:
         """Normalize a CRM link or unlink claim and send it to the workspace's graph."""
         claim = claim_from_link(IdentityLink.from_json_bytes(event.value), self.region)
         await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
-        return "forwarded"
 
-    async def on_address(self, command: Observe | Reassign, event: Any) -> ThreadMessage | str:
+    async def on_address(self, command: Observe | Reassign, event: Any) -> ThreadMessage | None:
         """Apply an address command at the address's home partition.
 
         Returns the message to thread (for the address's current customer), or
-        an outcome label when there is nothing to thread (a retry, a reassign).
+        None when there is nothing to thread (a provider retry, a reassign).
         A new verified-identity claim the message carries goes to the graph.
         """
         if isinstance(command, Reassign):
@@ -96,7 +98,7 @@ class IdentityProcessor:
             default = customer_id_for(command.workspace, command.address)
             owner = None if command.owner == default else command.owner
             self.addresses.set(key, record.model_copy(update={"owner": owner}))
-            return "reassigned"
+            return None
         message = command.message
         key = address_key(message.workspace, command.address)
         record = self.addresses.get(key) or AddressRecord()
@@ -105,7 +107,8 @@ class IdentityProcessor:
             self.window,
         )
         if verdict is Verdict.DUPLICATE:
-            return "duplicate"
+            DUPLICATES.inc()
+            return None
         claim = command.claim
         if claim and (verdict is Verdict.REPLAY or claim.claim_id not in record.claims_sent):
             await self.worker.send(GRAPH, claim.workspace, claim.model_dump_json().encode())
@@ -115,7 +118,7 @@ class IdentityProcessor:
                              customer_id=record.customer(message.workspace, command.address),
                              address=command.address, message=message)
 
-    async def on_claim(self, event: Any) -> str:
+    async def on_claim(self, event: Any) -> None:
         """Apply a claim to the workspace's identity graph and announce what moved."""
         claim = CLAIM.validate_json(event.value)
         graph = IdentityGraph(claim.workspace, self.claims, self.adjacency, self.owners)
@@ -139,13 +142,12 @@ class IdentityProcessor:
             detach = DetachCustomer(workspace=ws, customer_id=customer,
                                     event_id=derived_event_id(claim.event_id, "detach"))
             await self.worker.send(CUSTOMERS, customer, detach.model_dump_json().encode())
-        return change.status
 
 
 def register(worker: Worker) -> None:
     """Add the identity agents to the worker."""
     identity = IdentityProcessor(worker)
     worker.components["identity"] = identity
-    worker.agent(INBOUND.name, "identity.inbound", identity.on_inbound)
-    worker.agent(IDENTITY_LINKS.name, "identity.links", identity.on_link)
-    worker.agent(GRAPH, "identity.graph", identity.on_claim)
+    worker.agent(INBOUND.name, "identity.inbound", identity.on_inbound, stage="identity")
+    worker.agent(IDENTITY_LINKS.name, "identity.links", identity.on_link, stage="identity")
+    worker.agent(GRAPH, "identity.graph", identity.on_claim, stage="identity")

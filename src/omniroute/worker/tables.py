@@ -11,6 +11,7 @@ one ``model_dump_json`` per write and no validation per read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -43,6 +44,13 @@ class ModelTable(Generic[Model]):
             self._decoded.clear()
         self._decoded[key] = (raw, value)
         return value
+
+    def values(self) -> Iterator[Model]:
+        """Every stored model (of the partitions this process holds)."""
+        for key in list(self.table.keys()):
+            value = self.get(key)
+            if value is not None:
+                yield value
 
     def set(self, key: str, value: Model) -> None:
         """Store ``value`` under ``key`` (one changelog record)."""

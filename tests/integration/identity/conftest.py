@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -49,15 +51,17 @@ class Pipeline:
     settings: Settings
     logs: Path
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[int, int] = field(default_factory=dict)
 
     def start(self, index: int) -> None:
         """Start worker ``index`` (a real process, so SIGKILL is real)."""
+        self.ports[index] = free_port()
         env = {
             **os.environ,
             "OMNIROUTE_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
             "OMNIROUTE_TOPIC_NAMESPACE": self.settings.topic_namespace,
             "OMNIROUTE_STATE_DIR": str(self.settings.state_dir / f"w{index}"),
-            "OMNIROUTE_METRICS_PORT": str(free_port()),
+            "OMNIROUTE_METRICS_PORT": str(self.ports[index]),
             "OMNIROUTE_LOG_FORMAT": "json",
         }
         log = (self.logs / f"worker{index}.log").open("ab")
@@ -90,6 +94,14 @@ class Pipeline:
             if process.poll() is not None:
                 tail = (self.logs / f"worker{index}.log").read_text()[-3000:]
                 raise AssertionError(f"worker {index} exited with {process.returncode}:\n{tail}")
+
+    async def metrics(self) -> list[str]:
+        """The Prometheus exposition of every running worker, one text per process."""
+        def scrape(port: int) -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                return str(r.read().decode())
+
+        return [await asyncio.to_thread(scrape, self.ports[i]) for i in self.processes]
 
     def topic(self, name: str) -> str:
         """A topic of this pipeline's namespace."""

@@ -8,6 +8,7 @@ agree (or a minute passes) and then assert on where every message ended up.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -100,6 +101,11 @@ class TestPoison:
             "identity.inbound", "identity.inbound", "identity.links"]
         assert all(letter.error and letter.error_type == "ValidationError" for letter in letters)
         assert {letter.original_b64 for letter in letters} >= {"//4gbm90IGpzb24="}
+        texts = await pipeline.metrics()
+        assert samples(texts, "omniroute_dead_letters_total", processor="identity.inbound",
+                       reason="ValidationError") == 2
+        assert samples(texts, "omniroute_messages_total", component="worker",
+                       topic="omniroute.dlq.v1", channel="none", direction="out") == 3
         ws = "poison"
         await pipeline.send(make_inbound(ws, Channel.SMS, "+14155550999"))
         assert len(await pipeline.events(ws, 1, kind="message_added")) == 1
@@ -291,3 +297,45 @@ class TestCrash:
         assert all(len(c) == 1 for c in conversations_by_customer.values())
         opened = await pipeline.events(ws, len(phones), kind="opened")
         assert len({e.conversation_id for e in opened}) == len(phones)
+
+
+def samples(texts: list[str], name: str, **labels: str) -> float:
+    """The sum over processes of ``name`` samples carrying at least ``labels``."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(w in line for w in wanted):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class TestMetrics:
+    """The workers record into the pipeline's shared metrics, and only those."""
+
+    async def test_shared_metrics_after_traffic(self, pipeline: Any, make_inbound: Any) -> None:
+        """Messages in/out per topic and channel, stage timings, rebalances, open conversations."""
+        message = make_inbound("metrics", Channel.SMS, "+12025550142")
+        await pipeline.send(message)
+        assert (await pipeline.thread_of("metrics", message)).conversations
+        texts: list[str] = []
+        for _ in range(30):  # the open-conversations gauge is recounted every few seconds
+            texts = await pipeline.metrics()
+            if samples(texts, "omniroute_active_conversations", component="conversations"):
+                break
+            await asyncio.sleep(1)
+        worker = {"component": "worker"}
+        assert samples(texts, "omniroute_messages_total", **worker, topic="omniroute.inbound.v1",
+                       channel="sms", direction="in") >= 1
+        assert samples(texts, "omniroute_messages_total", **worker,
+                       topic="omniroute.internal.customers", channel="sms", direction="out") >= 1
+        assert samples(texts, "omniroute_messages_total", **worker,
+                       topic="omniroute.conversations.v1", channel="sms", direction="out") >= 1
+        assert samples(texts, "omniroute_messages_total", **worker,
+                       topic="omniroute.internal.routing-requests", direction="out") >= 1
+        assert samples(texts, "omniroute_processing_seconds_count", stage="identity") >= 1
+        assert samples(texts, "omniroute_processing_seconds_count", stage="conversations") >= 1
+        assert samples(texts, "omniroute_rebalances_total", **worker) >= 1
+        assert samples(texts, "omniroute_active_conversations", component="conversations") >= 1
+        exported = "\n".join(texts)
+        assert "omniroute_worker_" not in exported and "faust" not in exported.lower()

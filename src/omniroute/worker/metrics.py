@@ -1,0 +1,74 @@
+"""What ``omniroute worker`` records into the pipeline's shared metrics.
+
+Every name is a shared definition from :mod:`omniroute.observability.pipeline`
+(dashboards and alerts query exactly those): records consumed and produced
+(``omniroute_messages_total``, component ``worker``, topic without the
+namespace), time per record per stage (``omniroute_processing_seconds``,
+stages ``identity`` and ``conversations``), dead letters by error type,
+partition assignments, and the open conversations this process owns.
+faust's own sensor (its in-memory ``Monitor``) is not exported: these are the
+worker's only pipeline metrics.
+
+Label children are cached: a ``labels()`` lookup per record is measurable on
+the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.observability.pipeline import (
+    ACTIVE_CONVERSATIONS,
+    DEAD_LETTERS,
+    MESSAGES,
+    PROCESSING_SECONDS,
+    REBALANCES,
+)
+
+COMPONENT = "worker"
+CONVERSATIONS_COMPONENT = "conversations"
+NO_CHANNEL = "none"
+
+_children: dict[tuple[str, ...], Any] = {}
+
+
+def _message_counter(topic: str, channel: str | None, direction: str) -> Any:
+    key = (topic, channel or NO_CHANNEL, direction)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = MESSAGES.labels(COMPONENT, *key)
+    return child
+
+
+def consumed(topic: str, channel: str | None) -> None:
+    """One record of ``topic`` (unprefixed name) consumed."""
+    _message_counter(topic, channel, "in").inc()
+
+
+def produced(topic: str, channel: str | None) -> None:
+    """One record produced to ``topic`` (unprefixed name)."""
+    _message_counter(topic, channel, "out").inc()
+
+
+def processed(stage: str, seconds: float) -> None:
+    """One record took ``seconds`` in ``stage`` (identity, conversations)."""
+    key = ("stage", stage)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = PROCESSING_SECONDS.labels(stage)
+    child.observe(seconds)
+
+
+def dead_lettered(processor: str, error_type: str) -> None:
+    """A record refused by ``processor``, by the error's type name."""
+    DEAD_LETTERS.labels(processor, error_type).inc()
+
+
+def rebalanced() -> None:
+    """The worker's consumer group assigned partitions to this process."""
+    REBALANCES.labels(COMPONENT).inc()
+
+
+def open_conversations(count: int) -> None:
+    """The open conversations of the customers this process owns now."""
+    ACTIVE_CONVERSATIONS.labels(CONVERSATIONS_COMPONENT).set(count)
