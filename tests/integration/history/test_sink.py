@@ -90,6 +90,8 @@ class TestSink:
             assert letter.processor == "history-sink" and "InboundMessage" in letter.error
             assert await count(database_url, "SELECT count(*) FROM messages") == 1
             await eventually(lambda: _true(shared_metrics()[3] > before[3]), "rebalance counted")
+            await eventually(lambda: _true(shared_metrics()[4] - before[4] >= 5),
+                             "the sink read back its own dead letter too")
             delta = [a - b for a, b in zip(shared_metrics(), before, strict=True)]
             # 3 inbound records (2 sms, 1 junk), 1 conversation event, 1 dead letter,
             # >= 1 rebalance, 5 records timed to durability (the sink also reads its dead letter)
