@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from omniroute.contract import (
     AgentEvent,
@@ -79,10 +79,11 @@ def merge_message(first: MessageRow, second: MessageRow) -> MessageRow:
 
 
 _MERGEABLE = tuple(f.name for f in fields(MessageRow) if f.name not in ("message_id", "created_at"))
+_D = TypeVar("_D")
 _CONTENT = ("location", "contacts", "interactive", "reaction", "thread")
 
 
-def _evolve(obj: Any, **changes: Any) -> Any:
+def _evolve(obj: _D, **changes: Any) -> _D:
     """``dataclasses.replace`` without its per-field bookkeeping (the sink's hot path)."""
     return type(obj)(**{**obj.__dict__, **changes})
 
