@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import click
 
-from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
-from omniroute.cli.db import migrate_database
+from omniroute.cli.app import cli, fails_cleanly, say
+from omniroute.cli.db import with_database
 from omniroute.gateway.admin import create_token, revoke_tokens, set_canned_response
 from omniroute.gateway.auth import Role
-from omniroute.infra.postgres import connect, resolve_database_url
-
-
-def _with_connection(action: Any) -> Any:
-    settings = settings_from_env()
-    url = resolve_database_url(settings)
-
-    async def go() -> Any:
-        await migrate_database(url, settings.database_connect_timeout)
-        conn = await connect(url, timeout=settings.database_connect_timeout)
-        try:
-            return await action(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 @cli.group()
@@ -41,7 +22,7 @@ def agents() -> None:
 def token(agent_id: str, supervisor: bool) -> None:
     """Issue a bearer token for AGENT_ID (printed once; stored hashed)."""
     role = Role.SUPERVISOR if supervisor else Role.AGENT
-    issued = _with_connection(lambda conn: create_token(conn, agent_id, role))
+    issued = with_database(lambda conn: create_token(conn, agent_id, role))
     say(f"token for {agent_id} ({role.value}); it is shown only now:")
     click.echo(issued)
 
@@ -51,7 +32,7 @@ def token(agent_id: str, supervisor: bool) -> None:
 @fails_cleanly
 def revoke(agent_id: str) -> None:
     """Revoke every token of AGENT_ID."""
-    count = _with_connection(lambda conn: revoke_tokens(conn, agent_id))
+    count = with_database(lambda conn: revoke_tokens(conn, agent_id))
     say(f"revoked {count} token(s) of {agent_id}")
 
 
@@ -62,5 +43,5 @@ def revoke(agent_id: str) -> None:
 @fails_cleanly
 def canned(shortcut: str, text: str, workspace: str) -> None:
     """Create or replace the canned response SHORTCUT."""
-    _with_connection(lambda conn: set_canned_response(conn, workspace, shortcut, text))
+    with_database(lambda conn: set_canned_response(conn, workspace, shortcut, text))
     say(f"canned response /{shortcut} saved")

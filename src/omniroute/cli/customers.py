@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
-from typing import Any
 
 import click
 
-from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
-from omniroute.cli.db import migrate_database
+from omniroute.cli.app import cli, fails_cleanly, say
+from omniroute.cli.db import with_database
 from omniroute.errors import RejectedInput
 from omniroute.history.privacy import erase_customer, export_customer
-from omniroute.infra.postgres import connect, resolve_database_url
-
-
-def _with_connection(action: Any) -> Any:
-    settings = settings_from_env()
-    url = resolve_database_url(settings)
-
-    async def go() -> Any:
-        await migrate_database(url, settings.database_connect_timeout)
-        conn = await connect(url, timeout=settings.database_connect_timeout)
-        try:
-            return await action(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 @cli.group()
@@ -41,7 +23,7 @@ def customers() -> None:
 @fails_cleanly
 def export(customer_id: str) -> None:
     """Print everything held about CUSTOMER_ID as JSON."""
-    data = _with_connection(lambda conn: export_customer(conn, customer_id))
+    data = with_database(lambda conn: export_customer(conn, customer_id))
     if data is None:
         raise RejectedInput(f"no customer {customer_id!r} in history")
     click.echo(json.dumps(data, default=str, indent=2, ensure_ascii=False))
@@ -57,7 +39,7 @@ def erase(customer_id: str, actor: str | None, yes: bool) -> None:
     if not yes:
         click.confirm(f"erase every message and address of {customer_id}?", abort=True)
     who = actor or getpass.getuser()
-    detail = _with_connection(lambda conn: erase_customer(conn, customer_id, actor=who))
+    detail = with_database(lambda conn: erase_customer(conn, customer_id, actor=who))
     if detail is None:
         raise RejectedInput(f"no customer {customer_id!r} in history")
     counts = ", ".join(f"{n} {what}" for what, n in detail["counts"].items())

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import asyncpg
 import click
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.infra.migrations import migrate as apply_migrations
 from omniroute.infra.postgres import connect, describe, resolve_database_url
+
+T = TypeVar("T")
 
 
 async def migrate_database(url: str, timeout: float) -> list[str]:
@@ -18,6 +23,22 @@ async def migrate_database(url: str, timeout: float) -> list[str]:
         return await apply_migrations(conn)
     finally:
         await conn.close()
+
+
+def with_database(action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run ``action`` on one connection to the migrated database of this process's settings."""
+    settings = settings_from_env()
+    url = resolve_database_url(settings)
+
+    async def run() -> T:
+        await migrate_database(url, settings.database_connect_timeout)
+        conn = await connect(url, timeout=settings.database_connect_timeout)
+        try:
+            return await action(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 @cli.group()
