@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     )
     prometheus_scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m)$")
     monitor_interval_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 10.0
+    routing_config: Path | None = Field(
+        default=None,
+        description="Routing configuration (TOML) `omniroute router run` loads when given no "
+        "--config; see deploy/routing.example.toml.",
+    )
     stack_metrics_base: Port | None = Field(
         default=None,
         description="Set by `omniroute up` for its children: the metrics port of process 0 "

@@ -49,6 +49,7 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
     )
 
     settings = settings_from_env()
+    config_path = config_path or settings.routing_config
     config = load_config(config_path) if config_path else RoutingConfig()
     record_build_info("router")
     serve_metrics(settings.metrics_port, settings.bind_host)
