@@ -193,7 +193,7 @@ def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) 
                 pin_agent=target)
     else:
         item.pin_agent, item.pin_until = target, state.now + state.policy.transfer_pin_s
-        item.excluded.discard(target)  # type: ignore[arg-type]
+        item.excluded.discard(target)
         state.arm(item.pin_until, "unpin", (item.work_id, item.seq, item.pin_until))
         requeue(state, out, item, "transfer", cause)
     drain_agent(state, out, agent, cause)

@@ -9,6 +9,7 @@ state therefore reproduces every decision exactly.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -182,8 +183,13 @@ def _wrap(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
         agent_rules.complete(state, out, item, "wrap-up timed out", cause)
 
 
-TIMERS = {"offer": _offer_timeout, "heartbeat": _heartbeat, "relax": _relax,
-          "overflow": _overflow, "ttl": _ttl, "sla": _sla, "unpin": _unpin, "wrap": _wrap}
+TimerRule = Callable[[PoolState, Out, Any, str], None]
+"""A timer's handler; ``ref`` is whatever the rule armed the timer with."""
+
+TIMERS: dict[str, TimerRule] = {
+    "offer": _offer_timeout, "heartbeat": _heartbeat, "relax": _relax,
+    "overflow": _overflow, "ttl": _ttl, "sla": _sla, "unpin": _unpin, "wrap": _wrap,
+}
 
 
 def _reindex(state: PoolState) -> None:

@@ -73,7 +73,7 @@ def fast_transaction_retries() -> None:
     millisecond locally), and aiokafka then sleeps ``BACKOFF_OVERRIDE``. Measured in
     ``bench/routing/bench_e2e.py``, that sleep was the largest fixed cost per hop.
     """
-    aiokafka_sender.BACKOFF_OVERRIDE = RETRY_BACKOFF_MS / 1000  # type: ignore[attr-defined]
+    aiokafka_sender.BACKOFF_OVERRIDE = RETRY_BACKOFF_MS / 1000
 
 
 class Loop:

@@ -28,6 +28,10 @@ class RoutingRequestKind(StrEnum):
     """The conversation no longer needs routing (merged away, abandoned, resolved by bot)."""
 
 
+SkillName = Annotated[str, Field(min_length=1, max_length=64)]
+SkillLevel = Annotated[int, Field(ge=0, le=10)]
+
+
 class RoutingRequest(Envelope):
     """A request to route (or stop routing) one conversation."""
 
@@ -39,8 +43,8 @@ class RoutingRequest(Envelope):
         default=None, description="A pool chosen upstream; None lets the router's rules choose."
     )
     priority: Annotated[int, Field(ge=0, le=100)] = 0
-    skills: dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=0, le=10)]] = (
-        Field(default={}, description="Required skills with minimum proficiency levels.")
+    skills: dict[SkillName, SkillLevel] = Field(
+        default={}, description="Required skills with minimum proficiency levels."
     )
     language: Annotated[str, Field(max_length=16)] | None = None
     intent: Annotated[str, Field(max_length=64)] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from omniroute.contract.agents import AgentEvent, AgentEventKind
 from omniroute.contract.assignments import AssignmentEvent, AssignmentKind
@@ -27,6 +27,7 @@ from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 POOL_TOPIC = "omniroute.internal.routing-pool-events"
 Record = tuple[str, bytes, bytes]
 """(topic before namespacing, key, value)."""
+_T = TypeVar("_T")
 
 
 def pool_record(kind: str, pool: str, at: float, event_id: str, body: dict[str, Any]) -> Record:
@@ -63,29 +64,40 @@ def configure_record(pool: str, document: dict[str, Any], at: float) -> Record:
                        {"document": document, "fingerprint": digest})
 
 
+def _required(value: _T | None, name: str) -> _T:
+    """A field the AgentEvent validator guarantees for this kind (narrowed for the checker)."""
+    if value is None:
+        raise ValueError(f"agent event without {name}")
+    return value
+
+
 def _agent_event(at: float, eid: str, e: AgentEvent) -> CoreEvent:
-    base = {"at": at, "event_id": eid, "agent_id": e.agent_id}
-    kind = e.kind
+    agent_id, kind = e.agent_id, e.kind
     if kind is AgentEventKind.PRESENCE:
-        return ev.SetPresence(**base, presence=e.presence.value)  # type: ignore[union-attr]
+        presence = _required(e.presence, "presence")
+        return ev.SetPresence(at=at, event_id=eid, agent_id=agent_id, presence=presence.value)
     if kind is AgentEventKind.HEARTBEAT:
-        return ev.Heartbeat(**base)
+        return ev.Heartbeat(at=at, event_id=eid, agent_id=agent_id)
     if kind is AgentEventKind.CAPACITY:
-        cap = e.capacity
-        rules = {ch.value: ChannelRule(r.weight, r.cap) for ch, r in cap.channels.items()}  # type: ignore[union-attr]
-        return ev.SetCapacity(**base, capacity=AgentCapacity(cap.total, rules),  # type: ignore[union-attr]
-                              auto_accept=e.auto_accept)
-    work = {"work_id": e.conversation_id}
+        cap = _required(e.capacity, "capacity")
+        rules = {ch.value: ChannelRule(r.weight, r.cap) for ch, r in cap.channels.items()}
+        return ev.SetCapacity(at=at, event_id=eid, agent_id=agent_id,
+                              capacity=AgentCapacity(cap.total, rules), auto_accept=e.auto_accept)
+    work_id = _required(e.conversation_id, "conversation_id")
     if kind is AgentEventKind.ACCEPT:
-        return ev.Accept(**base, **work, offer_id=e.offer_id)
+        return ev.Accept(at=at, event_id=eid, agent_id=agent_id, work_id=work_id,
+                         offer_id=_required(e.offer_id, "offer_id"))
     if kind is AgentEventKind.DECLINE:
-        return ev.Decline(**base, **work, offer_id=e.offer_id, reason=e.reason or "declined")
+        return ev.Decline(at=at, event_id=eid, agent_id=agent_id, work_id=work_id,
+                          offer_id=_required(e.offer_id, "offer_id"),
+                          reason=e.reason or "declined")
     if kind is AgentEventKind.WRAP_UP:
-        return ev.WrapUp(**base, **work)
+        return ev.WrapUp(at=at, event_id=eid, agent_id=agent_id, work_id=work_id)
     if kind is AgentEventKind.RESOLVE:
-        return ev.Resolve(**base, **work)
-    return ev.Transfer(**base, **work, target_agent=e.target_agent_id,
-                       target_pool=e.target_pool, reason=e.reason or "transferred")
+        return ev.Resolve(at=at, event_id=eid, agent_id=agent_id, work_id=work_id)
+    return ev.Transfer(at=at, event_id=eid, agent_id=agent_id, work_id=work_id,
+                       target_agent=e.target_agent_id, target_pool=e.target_pool,
+                       reason=e.reason or "transferred")
 
 
 def to_core(value: bytes) -> tuple[str, CoreEvent]:

@@ -50,7 +50,7 @@ def _pin(state: PoolState, item: WorkState, event: Route) -> None:
     if event.pin_agent is not None and event.pin_agent in agents:
         item.pin_agent, item.pin_until = event.pin_agent, state.now + policy.transfer_pin_s
     elif (policy.sticky_s > 0 and event.last_agent in agents
-          and agents[event.last_agent].presence != "offline"):  # type: ignore[index]
+          and agents[event.last_agent].presence != "offline"):
         item.pin_agent, item.pin_until = event.last_agent, state.now + policy.sticky_s
     if item.pin_agent is not None:
         state.arm(item.pin_until, "unpin", (item.work_id, item.seq, item.pin_until))
