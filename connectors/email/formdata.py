@@ -8,6 +8,7 @@ Content-Type header, so the raw bytes are parsed exactly as received.
 from __future__ import annotations
 
 import email
+from email.message import Message
 from urllib.parse import parse_qsl
 
 from omniroute_connectors.email.charsets import decode_bytes
@@ -31,6 +32,8 @@ def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
     if not message.is_multipart():
         return result
     for part in message.get_payload():
+        if not isinstance(part, Message):
+            continue
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or name in result:
             continue

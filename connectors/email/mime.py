@@ -208,7 +208,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         cc=_addresses(message, "cc"),
         reply_to=_addresses(message, "reply-to"),
         subject=headers.get("subject", ""),
-        message_id=(message_ids(headers.get("message-id")) or [None])[0],
+        message_id=next(iter(message_ids(headers.get("message-id"))), None),
         in_reply_to=message_ids(*(str(v) for v in message.get_all("in-reply-to", []))),
         references=message_ids(*(str(v) for v in message.get_all("references", []))),
         date=_date(message),

@@ -194,7 +194,7 @@ class MailgunConnector(EmailWebhook):
         if not headers:
             raise BadRequest("neither body-mime nor message-headers was posted")
         return assemble(
-            [(str(k), str(v)) for k, v in headers],  # type: ignore[misc]
+            [(str(k), str(v)) for k, v in headers],
             text_field(fields, "body-plain"),
             text_field(fields, "body-html"),
         )

@@ -71,7 +71,7 @@ class TypingSignal:
             raise ValueError("not a typing record")
         if data.get("actor") not in ACTORS or not isinstance(data.get("state"), bool):
             raise ValueError("typing record needs actor agent|visitor and a boolean state")
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
         return cls(**fields)
 
     def visitor_frame(self) -> dict[str, Any]:

@@ -81,7 +81,8 @@ async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
         return None
     try:
         frame = parse_frame(first.data)
-        site = frame.get("site") if isinstance(frame.get("site"), str) else "default"
+        claimed = frame.get("site")
+        site = claimed if isinstance(claimed, str) else "default"
         return open_session(frame, chat.secret(), site if _SITE.match(site) else "default")
     except FrameError as exc:
         await _refuse(ws, exc)

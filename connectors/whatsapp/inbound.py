@@ -125,7 +125,7 @@ def _metadata(message: dict[str, Any]) -> dict[str, str]:
     return meta
 
 
-def to_message(message: dict[str, Any], account: str, names: dict[str, str]
+def to_message(message: dict[str, Any], account: str, names: dict[str, str | None]
                ) -> InboundMessage | None:
     """One customer message, or None when it carries nothing omniroute can deliver."""
     wamid = str(require(message, "id", "messages[]"))
@@ -173,8 +173,10 @@ def map_payload(payload: dict[str, Any]) -> Sequence[Event]:
                 continue  # echoes, preferences, account updates: not customer traffic
             value = require(change, "value", "entry[].changes[]")
             account = str(require(value.get("metadata") or {}, "phone_number_id", "metadata"))
-            names = {str(c.get("wa_id")): (c.get("profile") or {}).get("name")
-                     for c in as_list(value.get("contacts"), "contacts")}
+            names: dict[str, str | None] = {
+                str(c.get("wa_id")): (c.get("profile") or {}).get("name")
+                for c in as_list(value.get("contacts"), "contacts")
+            }
             for message in as_list(value.get("messages"), "messages"):
                 mapped = to_message(message, account, names)
                 if mapped is not None:
