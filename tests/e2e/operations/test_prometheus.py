@@ -19,7 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from harness.kafka import produce
 from harness.prometheus import PrometheusClient
 from harness.stack import running_stack, stack_env
-from omniroute.contract.topics import CONVERSATIONS, INBOUND
+from omniroute.contract import AgentEvent
+from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, INBOUND
 from omniroute.monitoring import dashboards
 from omniroute.stack import COMPONENTS
 from omniroute_connectors.signatures import twilio_signature
@@ -27,26 +28,39 @@ from omniroute_connectors.signatures import twilio_signature
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 TOKEN = "ops-e2e-token"
 
-# Panels the test's traffic fills; every other panel must evaluate without error.
-PANELS_WITH_DATA = {
-    "Processes up",
-    "Consumer lag (seconds)",
-    "Consumer lag (messages)",
-    "Dead letters (10 min)",
-    "Webhook requests per provider",
-    "Publish latency p99 per provider",
-}
+# Panels the test's traffic does not fill (no agent replies, nothing retried); every
+# other panel must show data, and every panel must evaluate without error.
+PANELS_WITHOUT_TRAFFIC = {"Messages out per channel", "Retries"}
+
+ROUTING = """
+[routing]
+default_pool = "support"
+
+[pools.support]
+selection = "longest_idle"
+
+[agents.ada]
+pool = "support"
+capacity = 2
+auto_accept = true
+"""
 
 
-async def post_sms(base: str, sid: str) -> int:
+async def post_sms(base: str, sid: str, token: str = TOKEN) -> int:
     pairs = [("MessageSid", sid), ("From", "+14155550100"), ("To", "+14155550199"),
              ("Body", f"hello {sid}")]
     headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": twilio_signature(TOKEN, f"{base}/webhooks/twilio", pairs)}
+               "X-Twilio-Signature": twilio_signature(token, f"{base}/webhooks/twilio", pairs)}
     async with aiohttp.ClientSession() as session, session.post(
         f"{base}/webhooks/twilio", data=urlencode(pairs), headers=headers
     ) as response:
         return response.status
+
+
+async def agent_available(bootstrap: str, topic: str) -> None:
+    event = AgentEvent(event_id="ada-available", agent_id="ada", kind="presence",
+                       presence="available", pool="support")
+    await produce(bootstrap, topic, [(b"ada", event.to_json_bytes())])
 
 
 async def stall_a_consumer(bootstrap: str, topic: str, group: str) -> None:
@@ -74,9 +88,12 @@ class TestPrometheusAgainstTheStack:
     ) -> None:
         """All targets up; every dashboard query and alert expression evaluates; the
         dead-letter and lag alerts go pending."""
+        routing_file = tmp_path / "routing.toml"
+        routing_file.write_text(ROUTING)
         env = stack_env(
             kafka_bootstrap=kafka_bootstrap, namespace=namespace, database_url=database_url,
             state_dir=tmp_path / "state", OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
+            OMNIROUTE_ROUTING_CONFIG=str(routing_file),
             OMNIROUTE_PROMETHEUS_SCRAPE_INTERVAL="1s", OMNIROUTE_MONITOR_INTERVAL_SECONDS="1",
         )
         env["OMNIROUTE_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
@@ -90,7 +107,9 @@ class TestPrometheusAgainstTheStack:
             assert {r["metric"]["job"] for r in up} == jobs, stack.log_tail()
 
             base = env["OMNIROUTE_PUBLIC_BASE_URL"]
+            await agent_available(kafka_bootstrap, f"{namespace}{AGENT_EVENTS.name}")
             assert [await post_sms(base, f"SMops{i}") for i in range(3)] == [200, 200, 200]
+            assert await post_sms(base, "SMforged", token="not-the-token") == 403
             await produce(kafka_bootstrap, f"{namespace}{CONVERSATIONS.name}", [(b"poison", b"\xff not json")])
             await stall_a_consumer(kafka_bootstrap, f"{namespace}{INBOUND.name}", f"{namespace}stalled-agent-app")
 
@@ -103,7 +122,7 @@ class TestPrometheusAgainstTheStack:
             empty = []
             for uid, title, expr in dashboards.all_queries():
                 result = prometheus.query(expr)  # raises on any PromQL or evaluation error
-                if title in PANELS_WITH_DATA and not result:
+                if title not in PANELS_WITHOUT_TRAFFIC and not result:
                     empty.append(f"{uid} / {title}: {expr}")
             assert not empty, "panels without data:\n" + "\n".join(empty)
             rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
