@@ -84,3 +84,11 @@ def run_prometheus() -> None:
             "--log.format=json",
         ],
     )
+
+
+@ops.command("metrics")
+def list_metrics() -> None:
+    """Print every metric omniroute exports as a Markdown table (for docs/operations.md)."""
+    from omniroute.monitoring.catalog import markdown_table, metric_catalog
+
+    click.echo(markdown_table(metric_catalog()), nl=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 import shutil
 import subprocess
@@ -11,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
-import omniroute
 from omniroute.monitoring import dashboards
+from omniroute.monitoring.catalog import markdown_table, metric_catalog
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 PROMQL_FUNCTIONS_AND_KEYWORDS = {
@@ -30,17 +27,8 @@ needs_promtool = pytest.mark.skipif(
 
 
 def exported_metric_names() -> set[str]:
-    """Every metric name any omniroute module registers, with histogram/counter sample names."""
-    for module in pkgutil.walk_packages(omniroute.__path__, "omniroute."):
-        if not module.name.endswith("__main__"):
-            importlib.import_module(module.name)
-    names = {"up"}
-    for collector in list(REGISTRY._collector_to_names):
-        describe = getattr(collector, "describe", None)
-        for metric in (describe() if describe else None) or collector.collect():
-            names.add(metric.name)
-            names.update(f"{metric.name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count"))
-    return names
+    """Every sample name omniroute's metrics export, plus Prometheus's own ``up``."""
+    return {"up"} | {name for m in metric_catalog() for name in m.sample_names}
 
 
 def metric_names_in(expr: str) -> set[str]:
@@ -112,3 +100,19 @@ class TestDashboards:
         result = subprocess.run([promtool or "promtool", "check", "rules", str(path)],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+class TestMetricCatalog:
+    def test_operations_doc_lists_every_metric(self) -> None:
+        """docs/operations.md carries the catalog; regenerate with `omniroute ops metrics`."""
+        operations = (DEPLOY.parent / "docs" / "operations.md").read_text()
+        assert markdown_table(metric_catalog()) in operations
+
+    def test_names_follow_prometheus_conventions(self) -> None:
+        """One prefix, _total only on counters, base units, no id-like labels."""
+        for metric in metric_catalog():
+            assert metric.name.startswith("omniroute_")
+            assert not metric.name.endswith("_total"), metric.name  # family names carry no suffix
+            assert not re.search(r"_(ms|milliseconds|minutes|hours|kb|mb)$", metric.name), metric.name
+            forbidden = {"customer", "customer_id", "conversation_id", "message_id", "event_id", "agent_id", "address"}
+            assert not forbidden & set(metric.labels), (metric.name, metric.labels)
