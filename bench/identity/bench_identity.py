@@ -1,7 +1,10 @@
 """Benchmark: identity + threading throughput through the real broker, beside a passthrough.
 
 Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--senders 500]``
-(``PROFILE=/tmp/worker.prof`` runs the worker under cProfile).
+(``PROFILE=/tmp/worker.prof`` runs the worker under cProfile). ``--previous DIR``
+also measures another version of the worker on the same messages in the same
+run, e.g. ``git archive fb93728 src | tar -x -C /tmp/old`` then
+``--previous /tmp/old/src``.
 
 The same pre-produced InboundMessages (SMS and WhatsApp senders, several
 messages each, one topic of 3 partitions) are read twice in one run:
@@ -12,7 +15,7 @@ messages each, one topic of 3 partitions) are read twice in one run:
   (``faust_passthrough.py``): the floor of any faust processor here;
 - omniroute: one ``omniroute worker`` process (validation, address
   normalization, de-duplication, identity lookup, threading, ConversationEvents
-  and RoutingRequests, three hops through Kafka, changelog-backed tables).
+  and RoutingRequests, two hops through Kafka, changelog-backed tables).
 
 Each rate is messages / (last output timestamp - first output timestamp), so
 process start-up and group joins are not counted. Uses the broker at
@@ -142,7 +145,8 @@ async def faust_rate(settings: Settings, count: int, state: Path) -> float:
     return len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-3)
 
 
-async def worker_rate(settings: Settings, count: int, timeout: float) -> float:
+async def worker_rate(settings: Settings, count: int, timeout: float,
+                      process: subprocess.Popen[bytes]) -> float:
     """Wait for ``count`` message_added events; messages/s between the first and the last."""
     consumer = AIOKafkaConsumer(
         settings.topic("omniroute.conversations.v1"), bootstrap_servers=settings.kafka_bootstrap,
@@ -154,6 +158,8 @@ async def worker_rate(settings: Settings, count: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     try:
         while len(seen) < count and time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the worker exited with {process.returncode} (see its log)")
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
@@ -204,28 +210,47 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_worker(settings: Settings, state: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+def start_worker(settings: Settings, state: Path, port: int,
+                 source: Path | None = None) -> subprocess.Popen[bytes]:
+    """``omniroute worker`` (from the source tree ``source`` when given) on ``settings``."""
+    python_path = {"PYTHONPATH": str(source)} if source else {}
+    env = {**os.environ, **python_path, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),
            "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
-    log = (state / "worker.log").open("wb")
+    log = (state / f"worker-{settings.topic_namespace}log").open("wb")
     profile = ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
     return subprocess.Popen([sys.executable, *profile, "-m", "omniroute", "worker"], env=env,
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 
-async def bench(settings: Settings, count: int, senders: int, state: Path) -> None:
+async def previous_rate(settings: Settings, batch: list[InboundMessage], state: Path,
+                        source: Path) -> float:
+    """The rate of another version of the worker (``source``: its ``src`` directory)."""
+    other = settings.model_copy(update={"topic_namespace": f"{settings.topic_namespace[:-1]}p."})
+    await create_topics(other, partitions=PARTITIONS)
+    await publish(other, batch)
+    process = start_worker(other, state, free_port(), source)
+    try:
+        return await worker_rate(other, len(batch), 600, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+async def bench(settings: Settings, count: int, senders: int, state: Path,
+                previous: Path | None) -> None:
     await create_topics(settings, partitions=PARTITIONS)
     await create_topics(settings, [TopicSpec("bench.passthrough"),
                                    TopicSpec("bench.faust-passthrough")], partitions=PARTITIONS)
-    await publish(settings, messages(count, senders))
+    batch = messages(count, senders)
+    await publish(settings, batch)
     base = await passthrough(settings, count)
     floor = await faust_rate(settings, count, state)
     port = free_port()
     process = start_worker(settings, state, port)
     try:
-        full = await worker_rate(settings, count, timeout=600)
+        full = await worker_rate(settings, count, 600, process)
         cpu = cpu_seconds(process.pid)
         print(f"  worker CPU (start-up included): {cpu:.1f} s, {cpu / count * 1e6:.0f} us/message")
         for stage, seconds in sorted(handler_seconds(port).items()):
@@ -235,10 +260,14 @@ async def bench(settings: Settings, count: int, senders: int, state: Path) -> No
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+    before = await previous_rate(settings, batch, state, previous) if previous else None
     print(f"messages: {count} from {senders} senders (SMS + WhatsApp), {PARTITIONS} partitions")
     print(f"baseline aiokafka consume+produce passthrough: {base:8.0f} messages/s")
     print(f"faust one-hop passthrough + table write:      {floor:8.0f} messages/s")
     print(f"omniroute worker identity + threading:         {full:8.0f} messages/s")
+    if before:
+        print(f"previous worker ({previous}):  {before:8.0f} messages/s"
+              f" (ratio {before / base:.3f}; this one x{full / before:.2f})")
     print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
     print(f"ratio worker/faust one-hop: {full / floor:.3f}")
 
@@ -247,6 +276,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--senders", type=int, default=500)
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="another version's src directory (e.g. from git archive), "
+                             "measured after this one on the same messages")
     args = parser.parse_args()
     env = Settings()
     broker = None
@@ -262,7 +294,7 @@ def main() -> None:
     settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                         topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
     try:
-        asyncio.run(bench(settings, args.messages, args.senders, state))
+        asyncio.run(bench(settings, args.messages, args.senders, state, args.previous))
     finally:
         if broker is not None:
             broker.stop(progress=lambda _line: None)
