@@ -17,6 +17,7 @@ from omniroute.contract.conversations import ConversationEvent
 from omniroute.routing.config import load_config
 from omniroute.routing.processor import publish_configuration, run_decide, run_repartition
 from omniroute.routing.requests import RoutingRequest
+from omniroute.routing.wire import POOL_TOPIC
 from omniroute.settings import Settings
 
 CONFIG = """
@@ -52,6 +53,12 @@ def request(n: int, **fields: object) -> tuple[bytes, bytes]:
                          customer_id=f"cust-{n}", channel="webchat",
                          waiting_since=datetime(2026, 1, 1, tzinfo=UTC), **fields)
     return req.conversation_id.encode(), req.to_json_bytes()
+
+
+def _pool_agent(value: bytes) -> str | None:
+    """The agent of a pool-stream ``agent`` record (None for other records)."""
+    record = json.loads(value)
+    return str(record["body"]["agent_id"]) if record["t"] == "agent" else None
 
 
 def agent_event(n: int, agent: str, kind: str, **fields: object) -> tuple[bytes, bytes]:
@@ -256,6 +263,11 @@ async def test_timed_semantics_relaxation_overflow_sticky_hours_limits_lost_prio
         await produce(boot, agents_topic, [
             agent_event(n, a, "presence", presence="available") for n, a in enumerate(logins)]
             + [agent_event(90, "st1", "presence", presence="busy")])
+        # requests and agent events arrive on different topics: wait until every
+        # presence sits in its pool's stream so the requests are ordered after them
+        present = set(logins) | {"st1"}
+        await consume(boot, settings.topic(POOL_TOPIC), len(present), timeout=40,
+                      where=lambda r: _pool_agent(r.value) in present)
         await produce(boot, requests_topic, [
             routed("sk-1", "skills", skills={"billing": 2}),
             routed("ov-1", "first"),
@@ -270,7 +282,8 @@ async def test_timed_semantics_relaxation_overflow_sticky_hours_limits_lost_prio
         await produce(boot, agents_topic, [
             agent_event(91, "lo3", "presence", presence="available"),
             agent_event(92, "vi1", "presence", presence="available")])
-        seen = await events_of({"sk1", "ov1", "st1", "st2", "cl1", "lo3", "vi1"}, 7)
+        # sk-1, ov-1, st-1, lo-1 and lo-2 requeued to lo3, vi-a, vi-b, vi-c
+        seen = await events_of({"sk1", "ov1", "st1", "st2", "cl1", "lo3", "vi1"}, 8)
         closed = await consume(boot, settings.topic("omniroute.conversations.v1"), 2,
                                timeout=40, where=lambda r: r.key in (b"cl-1", b"cap-1", b"cap-2"))
     by_work = {e.conversation_id: e for e in seen}
