@@ -35,7 +35,6 @@ PUBLIC_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 }
 
 INTERNAL_TOPICS: list[TopicSpec] = [
-    TopicSpec("omniroute.internal.identity-addresses"),
     TopicSpec("omniroute.internal.identity-graph"),
     TopicSpec("omniroute.internal.customers"),
     TopicSpec("omniroute.internal.routing-requests"),
