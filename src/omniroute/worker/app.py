@@ -108,8 +108,8 @@ class Worker:
 
     def model_table(self, name: str, model: type[Model]) -> ModelTable[Model]:
         """A changelog-backed table of ``model`` values (JSON bytes, decoded once per write)."""
-        table = self.app.Table(name, default=None, partitions=self.partitions, key_type=str,
-                               value_type=bytes)
+        table: Any = self.app.Table(name, default=None, partitions=self.partitions,
+                                    key_type=str, value_type=bytes)
         table.value_serializer = "raw"  # before faust builds the changelog topic from it
         return ModelTable(table, model)
 
@@ -182,7 +182,7 @@ def build(
     worker = Worker(settings=settings, app=create_app(settings, partitions), partitions=partitions)
 
     @worker.app.on_partitions_assigned.connect
-    async def count_assignment(app: Any, assigned: Any = None, **_: Any) -> None:
+    async def count_assignment(app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
         metrics.rebalanced()
 
     for module in processors:

@@ -82,17 +82,19 @@ class ConversationProcessor:
     async def on_customer(self, event: Any) -> str | None:
         """Apply one record to the state at this customer's partition; emit what it decided."""
         command = CUSTOMER_RECORD.validate_json(event.value)
+        messaged = isinstance(command, Observe | ThreadMessage)
+        channel = str(command.message.channel.value) if messaged else None
         if isinstance(command, Observe | Reassign):
             thread = await self.identity.on_address(command, event)
             if thread is None:
-                return None
+                return channel
             if thread.customer_id != event.key.decode():
                 await self.worker.send(CUSTOMERS, thread.customer_id,
-                                       thread.model_dump_json().encode(), thread.message.channel)
-                return str(thread.message.channel.value)
+                                       thread.model_dump_json().encode(), channel)
+                return channel
             command = thread
         await self.apply(command)
-        return str(command.message.channel.value) if isinstance(command, ThreadMessage) else None
+        return channel
 
     async def apply(self, command: Any) -> None:
         """Apply one customer command to its customer's state and emit what it decided."""
