@@ -10,8 +10,9 @@ import click
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.errors import BrokerError
+from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
-from omniroute.observability.metrics import record_build_info, serve_metrics
+from omniroute.observability.metrics import record_build_info
 from omniroute.routing.config import RoutingConfig, load_config
 
 CONFIG_OPTION = click.option(
@@ -52,10 +53,12 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
     config_path = config_path or settings.routing_config
     config = load_config(config_path) if config_path else RoutingConfig()
     record_build_info("router")
-    serve_metrics(settings.metrics_port, settings.bind_host)
     log = get_logger("omniroute.router")
 
     async def main() -> None:
+        health = Health()
+        health.add("kafka", kafka_check(settings.kafka_bootstrap))
+        operations = await serve_operations(settings.metrics_port, health, settings.bind_host)
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
@@ -68,6 +71,7 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await operations.cleanup()
         for task in done:
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]

@@ -56,6 +56,17 @@ class Health:
         app.router.add_get("/readyz", self.readiness)
 
 
+def kafka_check(bootstrap: str) -> Check:
+    """A readiness check that passes while the Kafka cluster answers a metadata request."""
+
+    async def check() -> None:
+        from omniroute.infra.broker import probe
+
+        await probe(bootstrap, timeout=2.0)
+
+    return check
+
+
 async def serve_operations(port: int, health: Health, host: str = "127.0.0.1") -> web.AppRunner:
     """Serve ``/metrics``, ``/healthz`` and ``/readyz`` for a process without its own HTTP server.
 

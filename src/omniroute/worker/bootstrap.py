@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 import faust
 
+from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
-from omniroute.observability.metrics import record_build_info, serve_metrics
+from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
 from omniroute.worker.app import PROCESSORS, build
 from omniroute.worker.topology import ensure_topics
@@ -20,13 +21,20 @@ def run(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
     """Run the worker until SIGTERM/SIGINT: every processor's agents on one faust app.
 
     Topics are created first (internal ones sized like ``omniroute.inbound.v1``),
-    ``/metrics`` is served on ``settings.metrics_port``.
+    ``/metrics``, ``/healthz`` and ``/readyz`` are served on ``settings.metrics_port``.
     """
     partitions = asyncio.run(ensure_topics(settings))
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
-    serve_metrics(settings.metrics_port, settings.bind_host)
     record_build_info("worker")
     worker = build(settings, partitions, processors)
+    health = Health()
+    health.add("kafka", kafka_check(settings.kafka_bootstrap))
+
+    @worker.app.task  # type: ignore[untyped-decorator]
+    async def serve_operations_endpoints() -> None:
+        """``/metrics``, ``/healthz`` and ``/readyz`` on the worker's metrics port."""
+        await serve_operations(settings.metrics_port, health, settings.bind_host)
+
     log.info("worker_starting", app_id=worker.app.conf.id, partitions=partitions,
              metrics_port=settings.metrics_port, processors=list(processors))
     faust.Worker(

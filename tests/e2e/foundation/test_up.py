@@ -45,7 +45,7 @@ def _listening(port: int) -> bool:
 
 
 def _scrape(url: str, timeout: float) -> str:
-    """GET a /metrics page, retrying until it answers (a process may still be starting)."""
+    """GET a page, retrying until it answers 200 (a process may still be starting)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -77,8 +77,13 @@ class TestUp:
                 continue
             url = f"http://{scrape_target(settings, component)}/metrics"
             page = _scrape(url, timeout=90)
-            expected = "prometheus_build_info" if component.name == "prometheus" else "omniroute_build_info"
-            assert expected in page, f"{component.name} at {url}"
+            if component.name == "prometheus":
+                assert "prometheus_build_info" in page
+                continue
+            assert "omniroute_build_info" in page, f"{component.name} at {url}"
+            base = url.removesuffix("/metrics")
+            assert '"alive"' in _scrape(f"{base}/healthz", timeout=10), component.name
+            assert '"ready"' in _scrape(f"{base}/readyz", timeout=90), component.name
 
     def test_up_runs_the_stack_and_ctrl_c_stops_it_twice_in_a_row(self, tmp_path: Path) -> None:
         """Two runs from an empty state dir: Kafka healthy while up, everything gone after SIGINT."""
