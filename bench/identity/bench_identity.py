@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,19 +39,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
-from omniroute.errors import BrokerError
-from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.broker import answering_broker, free_port
 from omniroute.infra.topics import TopicSpec, create_topics
 from omniroute.settings import Settings
 
 PARTITIONS = 3
 WORKSPACE = "bench"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def messages(count: int, senders: int) -> list[InboundMessage]:
@@ -281,23 +273,11 @@ def main() -> None:
                              "measured after this one on the same messages")
     args = parser.parse_args()
     env = Settings()
-    broker = None
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-identity-"))
-    try:
-        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
-        bootstrap = env.kafka_bootstrap
-    except BrokerError:
-        broker = LocalBroker(home=state / "kafka", libs=fetch_jars(env.cache_dir),
-                             port=free_port(), controller_port=free_port(), heap="512m")
-        broker.start(progress=lambda _line: None)
-        bootstrap = broker.bootstrap
-    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
-                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-    try:
+    with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
+        settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                            topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
         asyncio.run(bench(settings, args.messages, args.senders, state, args.previous))
-    finally:
-        if broker is not None:
-            broker.stop(progress=lambda _line: None)
 
 
 if __name__ == "__main__":

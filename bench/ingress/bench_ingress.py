@@ -25,8 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from omniroute.contract import Address, Channel, InboundMessage
-from omniroute.errors import BrokerError
-from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.broker import answering_broker, free_port
 from omniroute.infra.topics import create_topics
 from omniroute.ingress.app import build_app
 from omniroute.ingress.publisher import KafkaPublisher
@@ -35,14 +34,6 @@ from omniroute_connectors.signatures import twilio_signature
 from omniroute_connectors.twilio import TwilioConnector
 
 TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def minimal_app(publisher: KafkaPublisher) -> web.Application:
@@ -114,23 +105,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     env = Settings()
-    broker = None
-    try:
-        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
-        bootstrap = env.kafka_bootstrap
-    except BrokerError:
-        home = Path(tempfile.mkdtemp(prefix="omniroute-bench-"))
-        broker = LocalBroker(home=home, libs=fetch_jars(env.cache_dir), port=free_port(),
-                             controller_port=free_port(), heap="512m")
-        broker.start(progress=lambda _line: None)
-        bootstrap = broker.bootstrap
-    settings = Settings(kafka_bootstrap=bootstrap, twilio_auth_token=TOKEN,
-                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-    try:
+    home = Path(tempfile.mkdtemp(prefix="omniroute-bench-"))
+    with answering_broker(env.kafka_bootstrap, env.cache_dir, home) as bootstrap:
+        settings = Settings(kafka_bootstrap=bootstrap, twilio_auth_token=TOKEN,
+                            topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
         asyncio.run(bench(settings, args.requests, args.concurrency))
-    finally:
-        if broker is not None:
-            broker.stop(progress=lambda _line: None)
 
 
 if __name__ == "__main__":

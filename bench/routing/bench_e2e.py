@@ -25,8 +25,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from omniroute.contract.agents import AgentEvent
-from omniroute.errors import BrokerError
-from omniroute.infra.broker import LocalBroker, fetch_jars, probe
+from omniroute.infra.broker import answering_broker, free_port
 from omniroute.infra.topics import create_topics
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
@@ -35,14 +34,6 @@ AGENTS = 50
 CONFIG = "[pools.bench]\noffer_timeout_s = 3600\nheartbeat_grace_s = 3600\n" + "".join(
     f'[agents.a{i}]\npool = "bench"\ncapacity = 1000\nauto_accept = true\n'
     for i in range(AGENTS))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -186,23 +177,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     args = parser.parse_args()
     env = Settings()
-    broker = None
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
-    try:
-        asyncio.run(probe(env.kafka_bootstrap, timeout=2))
-        bootstrap = env.kafka_bootstrap
-    except BrokerError:
-        broker = LocalBroker(home=state / "kafka", libs=fetch_jars(env.cache_dir),
-                             port=free_port(), controller_port=free_port(), heap="512m")
-        broker.start(progress=lambda _line: None)
-        bootstrap = broker.bootstrap
-    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
-                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-    try:
+    with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
+        settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                            topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
         asyncio.run(bench(settings, args.rate, args.count, state))
-    finally:
-        if broker is not None:
-            broker.stop(progress=lambda _line: None)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -357,3 +358,33 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def answering_broker(bootstrap: str, cache_dir: Path, home: Path) -> Iterator[str]:
+    """A broker to measure against: ``bootstrap`` if it answers, else a throwaway local one.
+
+    The throwaway broker lives under ``home`` on free ports and is stopped on exit;
+    benchmarks use this so they run the same on a developer's stack and on a bare machine.
+    """
+    try:
+        asyncio.run(probe(bootstrap, timeout=2))
+    except BrokerError:
+        pass
+    else:
+        yield bootstrap
+        return
+    broker = LocalBroker(home=home, libs=fetch_jars(cache_dir), port=free_port(),
+                         controller_port=free_port(), heap="512m")
+    broker.start(progress=lambda _line: None)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop(progress=lambda _line: None)
