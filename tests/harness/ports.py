@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import socket
 
+from omniroute.infra.broker import free_port
 
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "free_port_block"]
 
 
 def free_port_block(count: int) -> int:

@@ -1,19 +1,14 @@
-"""A real Prometheus server (Debian's package) scraping the stack under test."""
+"""The HTTP API of the real Prometheus (Debian's package) `omniroute up` runs."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 @dataclass
@@ -63,46 +58,3 @@ class PrometheusClient:
             if names <= set(active) or time.monotonic() > deadline:
                 return active
             time.sleep(1)
-
-
-@dataclass
-class PrometheusServer(PrometheusClient):
-    """One ``prometheus`` process with its own storage; stopped by :meth:`stop`."""
-
-    process: subprocess.Popen[bytes] | None = None
-
-    @classmethod
-    def start(cls, config: dict[str, Any], workdir: Path, port: int) -> PrometheusServer:
-        """Write ``config`` and start Prometheus on 127.0.0.1:``port``; wait until ready."""
-        binary = shutil.which("prometheus")
-        assert binary, "Debian's prometheus package is missing (deploy/bootstrap.sh installs it)"
-        workdir.mkdir(parents=True, exist_ok=True)
-        config_file = workdir / "prometheus.yml"
-        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-        log = (workdir / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        server = cls(f"http://127.0.0.1:{port}", process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{server.url}/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return server
-            except OSError:
-                time.sleep(0.2)
-        server.stop()
-        raise AssertionError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()

@@ -1,7 +1,7 @@
 """Prometheus metrics every process exposes.
 
-Worker processes serve ``/metrics`` on their own port with :func:`serve_metrics`;
-HTTP servers mount :func:`metrics_handler` on their aiohttp application. Names
+HTTP servers mount :func:`metrics_handler` on their aiohttp application; processes
+without one serve it with :func:`omniroute.observability.health.serve_operations`. Names
 follow Prometheus conventions: ``omniroute_`` prefix, base units, ``_total`` on
 counters, never a customer id as a label.
 """
@@ -9,12 +9,9 @@ counters, never a customer id as a label.
 from __future__ import annotations
 
 import platform
-import threading
-from wsgiref.simple_server import WSGIServer
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
-from prometheus_client.exposition import start_http_server
 
 from omniroute import __version__
 
@@ -30,12 +27,6 @@ def record_build_info(component: str) -> None:
     BUILD_INFO.labels(
         version=__version__, python=platform.python_version(), component=component
     ).set(1)
-
-
-def serve_metrics(port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, threading.Thread]:
-    """Serve ``/metrics`` from a background thread (for processes without an HTTP server)."""
-    server, thread = start_http_server(port, addr=host)
-    return server, thread
 
 
 async def metrics_handler(_request: web.Request) -> web.Response:
