@@ -6,8 +6,8 @@ import asyncio
 
 from prometheus_client import Gauge
 
-from omniroute.monitoring.lag import LagProbe
-from omniroute.observability.health import Health, serve_operations
+from omniroute.monitoring.lag import LagProbe, PartitionLag
+from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
@@ -27,7 +27,7 @@ END_OFFSETS = Gauge(
     "Records ever written to a topic (sum of its partitions' end offsets).",
     ["topic"],
 )
-SCRAPE_ERRORS = Gauge(
+MONITOR_UP = Gauge(
     "omniroute_monitor_up",
     "1 when the last lag measurement succeeded, 0 when Kafka could not be read.",
 )
@@ -36,23 +36,26 @@ MEASURE_TIMEOUT = 30.0
 log = get_logger(__name__)
 
 
-def publish(lags: list[tuple[str, str, int, int, float]]) -> None:
+def publish(lags: list[PartitionLag], ends: dict[str, int]) -> None:
     """Replace the gauges with one measurement (gone partitions disappear)."""
     LAG_MESSAGES.clear()
     LAG_SECONDS.clear()
-    for group, topic, partition, messages, seconds in lags:
-        labels = (group, topic, str(partition))
-        LAG_MESSAGES.labels(*labels).set(messages)
-        LAG_SECONDS.labels(*labels).set(seconds)
+    for lag in lags:
+        labels = (lag.group, lag.topic, str(lag.partition))
+        LAG_MESSAGES.labels(*labels).set(lag.messages)
+        LAG_SECONDS.labels(*labels).set(lag.seconds)
+    for topic, end in ends.items():
+        END_OFFSETS.labels(topic).set(end)
 
 
 async def run_monitor(settings: Settings, interval: float = 10.0) -> None:
     """Measure lag every ``interval`` seconds until cancelled."""
     record_build_info("monitor")
     health = Health()
+    health.add("kafka", kafka_check(settings.kafka_bootstrap))
     runner = await serve_operations(settings.metrics_port, health, settings.bind_host)
     probe = LagProbe(settings.kafka_bootstrap, topic_prefix=settings.topic("omniroute."))
-    started = False
+    started = measured = False
     try:
         while True:
             try:
@@ -60,15 +63,14 @@ async def run_monitor(settings: Settings, interval: float = 10.0) -> None:
                     await probe.start()
                     started = True
                 lags = await asyncio.wait_for(probe.measure(), timeout=MEASURE_TIMEOUT)
-                publish([(x.group, x.topic, x.partition, x.messages, x.seconds) for x in lags])
                 ends = await asyncio.wait_for(probe.end_offsets(), timeout=MEASURE_TIMEOUT)
-                for topic, end in ends.items():
-                    END_OFFSETS.labels(topic).set(end)
-                if not SCRAPE_ERRORS._value.get():
+                publish(lags, ends)
+                if not measured:
                     log.info("measuring consumer lag", partitions=len(lags), topics=len(ends))
-                SCRAPE_ERRORS.set(1)
+                measured = True
+                MONITOR_UP.set(1)
             except Exception as exc:  # Kafka away or slow: report and keep trying
-                SCRAPE_ERRORS.set(0)
+                MONITOR_UP.set(0)
                 log.warning("lag measurement failed", error=repr(exc))
             await asyncio.sleep(interval)
     finally:

@@ -79,33 +79,19 @@ class LagProbe:
         ends = await self.consumer.end_offsets(partitions)
         begins = await self.consumer.beginning_offsets(partitions)
         now_ms = int(time.time() * 1000)
-        lags = {
-            key: partition_lag(offset, ends[key[1]], begins[key[1]])
-            for key, offset in committed.items()
-        }
+        # where each group resumes: its commit, or the log start if retention passed it
+        resume = {key: max(offset, begins[key[1]]) for key, offset in committed.items()}
+        lags = {key: partition_lag(offset, ends[key[1]], begins[key[1]])
+                for key, offset in committed.items()}
         wanted = sorted(
-            {
-                (tp, max(committed[key], begins[tp]))
-                for key in committed
-                if lags[key]
-                for tp in [key[1]]
-            },
+            {(key[1], resume[key]) for key in committed if lags[key]},
             key=lambda item: (item[0].topic, item[0].partition, item[1]),
         )[: self.max_seeks]
         oldest = await self._timestamps_at(wanted)
         return [
-            PartitionLag(
-                group,
-                tp.topic,
-                tp.partition,
-                lags[(group, tp)],
-                age_seconds(oldest.get((tp, max(offset, begins[tp]))), now_ms)
-                if lags[(group, tp)]
-                else 0.0,
-            )
-            for (group, tp), offset in sorted(
-                committed.items(), key=lambda i: (i[0][0], i[0][1].topic, i[0][1].partition)
-            )
+            PartitionLag(group, tp.topic, tp.partition, lags[(group, tp)],
+                         age_seconds(oldest.get((tp, resume[(group, tp)])), now_ms))
+            for group, tp in sorted(committed, key=lambda k: (k[0], k[1].topic, k[1].partition))
         ]
 
     async def end_offsets(self) -> dict[str, int]:
