@@ -34,6 +34,15 @@ class RunningStack:
         """The last lines `omniroute up` and its processes wrote."""
         return "".join(self.lines[-count:])
 
+    def saw(self, text: str, timeout: float = 10) -> bool:
+        """Whether a line containing ``text`` was written (waiting up to ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
 
 def stack_env(*, kafka_bootstrap: str, namespace: str, database_url: str, state_dir: Path,
               **extra: str) -> dict[str, str]:

@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import os
-import queue
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from harness.cli import omniroute_env, run_omniroute
-from harness.ports import free_port
+from harness.ports import free_port, free_port_block
+from harness.stack import running_stack
 from omniroute.monitoring.prometheus import scrape_target
 from omniroute.settings import Settings
 from omniroute.stack import COMPONENTS
-
-
-def _lines(stream: object, sink: queue.Queue[str]) -> None:
-    for line in stream:  # type: ignore[attr-defined]
-        sink.put(line)
-
-
-def _wait_for(lines: queue.Queue[str], seen: list[str], text: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if text in line:
-            return True
-    return False
 
 
 def _listening(port: int) -> bool:
@@ -94,34 +72,20 @@ class TestUp:
             OMNIROUTE_INGRESS_PORT=str(free_port()),
             OMNIROUTE_GATEWAY_PORT=str(free_port()),
             OMNIROUTE_SMTP_PORT=str(free_port()),
-            OMNIROUTE_METRICS_PORT=str(free_port()),
+            OMNIROUTE_METRICS_PORT=str(free_port_block(len(COMPONENTS))),
             OMNIROUTE_PROMETHEUS_PORT=str(free_port()),
             OMNIROUTE_LOG_FORMAT="json",
             PATH=_no_network_maven(tmp_path),
         )
         for run in (1, 2):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "omniroute", "up"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            lines: queue.Queue[str] = queue.Queue()
-            threading.Thread(target=_lines, args=(process.stderr, lines), daemon=True).start()
-            seen: list[str] = []
-            try:
-                assert _wait_for(lines, seen, "omniroute is up", timeout=240), "".join(seen[-30:])
+            with running_stack(env) as stack:
                 status = run_omniroute("kafka", "status", env=env)
                 assert status.returncode == 0, status.stdout + status.stderr
                 assert status.stdout.startswith(f"kafka healthy at 127.0.0.1:{kafka_port}")
                 assert "topic(s)" in status.stdout and " 0 topic(s)" not in status.stdout
                 if run == 1:
                     self._every_process_serves_metrics(env)
-            finally:
-                process.send_signal(signal.SIGINT)
-                code = process.wait(timeout=120)
-            assert _wait_for(lines, seen, "omniroute stopped", timeout=10), "".join(seen[-30:])
-            assert code == 0, f"run {run}: " + "".join(seen[-30:])
+            assert stack.saw("omniroute stopped"), stack.log_tail(30)
+            assert stack.process.returncode == 0, f"run {run}: " + stack.log_tail(30)
             assert not _listening(kafka_port), f"run {run}: kafka still listening after Ctrl-C"
-            assert not any("mvn called" in line for line in seen)
+            assert not stack.saw("mvn called", timeout=0)

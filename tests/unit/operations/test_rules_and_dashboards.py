@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ PROMQL_FUNCTIONS_AND_KEYWORDS = {
 
 promtool = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
-    promtool is None and not __import__("os").environ.get("CI"),
+    promtool is None and not os.environ.get("CI"),
     reason="promtool (Debian's prometheus package) is installed by deploy/bootstrap.sh",
 )
 
