@@ -197,7 +197,7 @@ def check_fifo(state: PoolState, out: list[Decision], before: set[str]) -> None:
         if got is None:
             continue
         mine = (-got.priority, got.waiting_since, got.seq)
-        for work_id in before:
+        for work_id in before - {d.work_id}:  # an offer undone within the event requeues itself
             other = state.work.get(work_id)
             if other is None or other.status != QUEUED or d.agent_id in other.excluded:
                 continue
