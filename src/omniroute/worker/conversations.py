@@ -129,7 +129,7 @@ class ConversationProcessor:
 
     async def _decide(self, state: CustomerState, command: Any) -> Outcome:
         if isinstance(command, ThreadMessage):
-            return add_message(state, command.message, self.policy)
+            return add_message(state, command.message, self.policy, command.address)
         if isinstance(command, RouterNews):
             return apply_router_event(state, command.event)
         if isinstance(command, MergeCustomer):
