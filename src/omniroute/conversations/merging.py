@@ -159,9 +159,15 @@ def _absorb_replay(state: CustomerState, event_id: str, at: datetime) -> Outcome
 
 def absorb(
     state: CustomerState, incoming: Conversation | None, last_agent_id: str | None,
-    claims: dict[str, str], event_id: str, at: datetime,
+    claims: dict[str, str], event_id: str, at: datetime, detach_from: str | None = None,
 ) -> Outcome:
-    """Take over a merged-away customer's conversation (see the module docstring)."""
+    """Take over a merged-away customer's conversation (see the module docstring).
+
+    ``detach_from``: an unlink's split hands this customer its part; if it is
+    still marked merged into that customer, it is detached first.
+    """
+    if detach_from is not None and state.merged_into == detach_from:
+        state = detach(state)
     if state.merged_into:
         return Outcome(state, redirect=state.merged_into)
     if event_id in state.processed:

@@ -68,6 +68,20 @@ class Conversation(BaseModel):
         return self.status == "open"
 
 
+class SplitPlan(BaseModel):
+    """What an unlink did to a shared conversation (kept so a replay re-announces it)."""
+
+    event_id: str
+    at: datetime
+    origin: str
+    """The conversation the people shared."""
+    origin_agent: str | None = None
+    keeper: str
+    """The customer that keeps ``origin`` (whoever wrote its first message)."""
+    parts: dict[str, Conversation]
+    """Customer → its conversation after the split (``origin``'s id for the keeper)."""
+
+
 class CustomerState(BaseModel):
     """Everything threading knows about one customer."""
 
@@ -83,6 +97,8 @@ class CustomerState(BaseModel):
     """Conversations folded into another by a merge → the one they live on in."""
     last_folded: Conversation | None = None
     """The conversation the latest merge folded away (a replayed merge re-announces it)."""
+    last_split: SplitPlan | None = None
+    """The latest unlink that split this customer's conversation (a replay re-announces it)."""
     claims: dict[str, str] = {}
     """Unverified claims (an email typed into a chat): recorded, never merged on."""
 
