@@ -174,6 +174,7 @@ def absorb(
         return _absorb_replay(state, event_id, at)
     state = state.model_copy(update={
         "last_agent_id": state.last_agent_id or last_agent_id, "claims": {**claims, **state.claims},
+        "last_split": None,
     })
     ours = state.current
     if incoming is None or incoming.id in state.folded or (ours and ours.id == incoming.id):

@@ -54,6 +54,8 @@ def split(
         return Outcome(state, redirect=state.merged_into), {}
     if state.last_split is not None and state.last_split.event_id == event_id:
         return _announce(state, state.last_split)
+    if event_id in state.processed:
+        return Outcome(state), {}
     conv = state.current
     if conv is None or not conv.authors:
         return Outcome(state), {}

@@ -146,6 +146,9 @@ def add_message(
         return Outcome(state, redirect=state.merged_into)
     if message.event_id in state.processed:
         return _replay(state, message)
+    gone = _split_off_to(state, address)
+    if gone is not None:
+        return Outcome(state, redirect=gone)
     at = message.occurred_at
     conv = state.current
     thread_id = message.thread.message_id if message.thread else None
@@ -206,6 +209,16 @@ def _authored(authors: dict[str, Author], address: str | None,
         mine = seen.model_copy(update={"messages": seen.messages + 1,
                                        "first_at": min(at, seen.first_at)})
     return {**authors, address: mine}
+
+
+def _split_off_to(state: CustomerState, address: str | None) -> str | None:
+    """The customer an unlink split ``address`` off to (a message in flight during the split)."""
+    if address is None or state.last_split is None:
+        return None
+    for owner, part in state.last_split.parts.items():
+        if owner != state.customer_id and address in part.authors:
+            return owner
+    return None
 
 
 def _within_window(conv: Conversation, at: datetime, policy: ThreadingPolicy) -> bool:

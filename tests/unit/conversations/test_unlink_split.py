@@ -144,3 +144,22 @@ class TestSplit:
         assert pat.events[0].conversation_id == out.state.current.id
         assert pat.state.current.last_channel is Channel.SMS
         assert pat.state.current.message_count == 3
+
+
+class TestInFlight:
+    """A message of the split-off person still reaching the old customer follows them."""
+
+    def test_message_in_flight_during_the_split_is_redirected(self) -> None:
+        """Sam's next message reaching C after the split goes to D."""
+        out, _handoffs = split(shared(), OWNERS, "u1", AT)
+        late = add_message(out.state, message("s3", Channel.EMAIL, 61, "sam@x.co"), POLICY,
+                           SAM_MAIL)
+        assert late.redirect == D and not late.events
+
+    def test_a_later_merge_ends_the_redirect(self) -> None:
+        """Linked again (D absorbed into C): Sam's messages thread at C again."""
+        out, handoffs = split(shared(), OWNERS, "u1", AT)
+        merged = absorb(out.state, handoffs[D], None, {}, "relink", AT + timedelta(minutes=5))
+        again = add_message(merged.state, message("s3", Channel.EMAIL, 70, "sam@x.co"), POLICY,
+                            SAM_MAIL)
+        assert again.redirect is None and again.events
