@@ -61,6 +61,8 @@ class Conversation(BaseModel):
     """The pool the router last said holds this conversation's work item (assigned/unassigned)."""
     routed_channel: Channel | None = None
     """The channel of the last ``route`` request: the router chose the pool from it."""
+    parked: str | None = None
+    """Why the router could not route it (no pool, queue full, ...); the next message re-routes."""
 
     @property
     def is_open(self) -> bool:

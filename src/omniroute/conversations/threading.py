@@ -167,7 +167,15 @@ def add_message(
             state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"), at,
             message=_message_ref(message), channel=message.channel)
         requests = []
-        if changed_channel:
+        if conv.parked is not None:  # nobody would see this message: route it again
+            reason = f"customer wrote while parked ({conv.parked})"[:200]
+            conv = conv.model_copy(update={"parked": None, "routed_channel": channel,
+                                           "waiting_since": conv.waiting_since or at})
+            state = _with(state, conv, message)
+            requests.append(routing_request(state, conv, RoutingRequestKind.ROUTE,
+                                            derived_event_id(message.event_id, "reroute"), at,
+                                            reason))
+        elif changed_channel:
             requests.append(routing_request(state, conv, RoutingRequestKind.UPDATE,
                                             derived_event_id(message.event_id, "update"), at,
                                             "reply channel changed"))
@@ -249,7 +257,7 @@ def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> 
 
 
 def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcome:
-    """Learn from the router: assigned (the last agent), unassigned, resolved."""
+    """Learn from the router: assigned (the last agent), unassigned, resolved, parked."""
     if state.merged_into:
         return Outcome(state, redirect=state.merged_into)
     conv = state.current
@@ -260,6 +268,10 @@ def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcom
         conv = conv.model_copy(update={"agent_id": event.agent_id, "waiting_since": None,
                                        "pool": pool})
         return Outcome(state.model_copy(update={"current": conv, "last_agent_id": event.agent_id}))
+    if event.kind is Kind.PARKED:
+        conv = conv.model_copy(update={"agent_id": None, "pool": None,
+                                       "parked": event.reason or "not routable"})
+        return Outcome(state.model_copy(update={"current": conv}))
     if event.kind is Kind.UNASSIGNED:
         return Outcome(state.model_copy(update={"current": conv.model_copy(
             update={"agent_id": None, "pool": pool})}))

@@ -45,7 +45,7 @@ from omniroute.worker.topology import CUSTOMERS
 
 ROUTER_KINDS = frozenset({
     ConversationEventKind.ASSIGNED, ConversationEventKind.RESOLVED,
-    ConversationEventKind.UNASSIGNED,
+    ConversationEventKind.UNASSIGNED, ConversationEventKind.PARKED,
 })
 CustomerRecord = Annotated[
     Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | SplitCustomer
