@@ -62,7 +62,8 @@ def find_agent(state: PoolState, item: WorkState,
     pin = pinned_to(state, item)
     if pin is not None:
         agent = state.agents.get(pin)
-        ok = agent is not None and agent.ready_key is not None and agent.fits(item.channel)
+        ok = (agent is not None and agent.ready_key is not None and agent.fits(item.channel)
+              and pin not in item.excluded)
         return (agent if ok else None), 1
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
@@ -90,6 +91,7 @@ def offer(state: PoolState, out: Out, item: WorkState, agent: AgentState, rule: 
     inputs["waited_s"] = round(state.now - item.waiting_since, 6)
     if agent.profile.auto_accept:
         item.status = agent.held[item.work_id] = ASSIGNED
+        item.served = True
         emit(state, out, Kind.ASSIGNED, f"{rule}; auto-accept", inputs, item, agent_id)
         return
     item.status = agent.held[item.work_id] = OFFERED
@@ -167,10 +169,16 @@ def drain_all(state: PoolState, out: Out, cause: str) -> None:
 
 
 def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
-    """Return work to the queue keeping its original age (unless its time here is up)."""
+    """Return work to the queue keeping its original age. Time limits from pool entry
+    apply only to work never assigned here: a transfer or a revoked assignment is not
+    parked or overflowed for having waited long before it was served."""
     policy = state.policy
-    emit(state, out, Kind.REQUEUED, rule, {"event": cause}, item)
-    if policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
+    emit(state, out, Kind.REQUEUED, rule, {
+        "event": cause, "waited_s": round(state.now - item.waiting_since, 6),
+        "in_pool_s": round(state.now - item.enqueued_at, 6), "served": item.served}, item)
+    if item.served:
+        place(state, out, item, cause)
+    elif policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
         drop(state, out, item, "queue time-to-live expired", cause)
     elif policy.overflow is not None and state.now >= item.enqueued_at + policy.overflow.after_s:
         forward(state, out, item, policy.overflow.pool, "overflow timeout", cause)
@@ -198,6 +206,8 @@ def forward(state: PoolState, out: Out, item: WorkState, pool: str, rule: str, c
         return
     state.dequeue(item)
     state.work.pop(item.work_id, None)
+    state.moved.pop(item.work_id, None)
+    state.moved[item.work_id] = (pool, state.now)
     route = Route(at=state.now, event_id=f"fwd:{state.pool}:{state.seq + 1}",
                   work_id=item.work_id, customer_id=item.customer_id, channel=item.channel,
                   priority=item.base_priority, skills=dict(item.skills), vip=item.vip,

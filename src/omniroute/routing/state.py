@@ -29,7 +29,7 @@ Sig = tuple[str, tuple[tuple[str, int], ...], str | None]
 class AgentState:
     """One agent's presence, load and holdings."""
 
-    __slots__ = ("held", "idle_since", "last_seen", "load", "lost", "per_channel",
+    __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
                  "presence", "profile", "ready_key", "rr_seq", "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
@@ -44,6 +44,7 @@ class AgentState:
         self.rr_seq = 0
         self.ready_key: tuple[Any, ...] | None = None
         self.timer_armed = False
+        self.fed_armed = False
 
     def fits(self, channel: str) -> bool:
         """Whether one more conversation on ``channel`` stays within every limit."""
@@ -64,8 +65,8 @@ class WorkState:
 
     __slots__ = ("agent_id", "base_priority", "channel", "customer_id", "enqueued_at",
                  "excluded", "hops", "offer_expires", "offer_id", "pin_agent", "pin_until",
-                 "priority", "queue_key", "relax_step", "sentiment", "seq", "sig", "skills",
-                 "status", "vip", "waiting_since", "work_id")
+                 "priority", "queue_key", "relax_step", "sentiment", "seq", "served", "sig",
+                 "skills", "status", "vip", "waiting_since", "work_id")
 
     def __init__(self, work_id: str, customer_id: str, channel: str, seq: int) -> None:
         self.work_id = work_id
@@ -90,6 +91,8 @@ class WorkState:
         self.offer_expires = 0.0
         self.queue_key: tuple[Any, ...] | None = None
         self.sig: Sig | None = None
+        self.served = False
+        """Assigned once in this pool: its time limits from pool entry no longer apply."""
 
 
 @dataclass
@@ -111,6 +114,14 @@ class PoolState:
     sigs_by_pin: dict[str | None, set[Sig]] = field(default_factory=dict)
     timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
     queued: int = 0
+    fed: float = 0.0
+    """The latest time stamp of an input that came through the repartition hop (not a
+    tick): while that hop stalls, ``fed`` stands still and nobody is marked lost."""
+    fed_timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
+    seen_routes: dict[str, float] = field(default_factory=dict)
+    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored."""
+    moved: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""
 
     @property
     def pool(self) -> str:
@@ -125,6 +136,10 @@ class PoolState:
     def arm(self, due: float, kind: str, ref: Any) -> None:
         """Schedule a timer; it fires at the first input at or after ``due``."""
         heapq.heappush(self.timers, (due, self.next_seq(), kind, ref))
+
+    def arm_fed(self, due: float, kind: str, ref: Any) -> None:
+        """Schedule a timer on the input clock ``fed`` (ticks alone never fire it)."""
+        heapq.heappush(self.fed_timers, (due, self.next_seq(), kind, ref))
 
     # -- ready agents ---------------------------------------------------------
 
