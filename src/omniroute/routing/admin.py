@@ -19,9 +19,7 @@ from omniroute.routing.timers import arm_limits
 
 def _clear_ready(state: PoolState) -> None:
     """Empty the ready index: its keys have the old selection rule's shape."""
-    state.ready.clear()
-    for agent in state.agents.values():
-        agent.ready_key = None
+    state.clear_ready()
 
 
 def reindex(state: PoolState) -> None:

@@ -6,11 +6,20 @@ of. Each records a :class:`Decision` with its rule, inputs and policy version.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from omniroute.routing.events import Decision, Kind, Route
 from omniroute.routing.policy import requirement
-from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, AgentState, PoolState, WorkState
+from omniroute.routing.state import (
+    ASSIGNED,
+    OFFERED,
+    QUEUED,
+    AgentState,
+    PoolState,
+    Sig,
+    WorkState,
+)
 
 Out = list[Decision]
 
@@ -67,7 +76,7 @@ def find_agent(state: PoolState, item: WorkState,
         return (agent if ok else None), 1
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
-    for key in state.ready:
+    for key in state.ready_with(needs):
         checked += 1
         agent = agents[key[-1]]
         if key[-1] in excluded:
@@ -140,24 +149,38 @@ def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> No
     """While the agent has room, offer them the oldest highest-priority work they can take."""
     agent_id = agent.profile.agent_id
     work = state.work
+    skills = (None, *agent.profile.skills)
     while state.open and agent.ready_key is not None:
         best = None
-        for pin in (None, agent_id):
-            for sig in state.sigs_by_pin.get(pin, ()):
-                if not agent.fits(sig[0]) or (pin is None and not agent.skilled(sig[1])):
+        for sig in _servable(state, agent, skills):
+            pinned = sig[2] is not None
+            if not agent.fits(sig[0]) or (not pinned and not agent.skilled(sig[1])):
+                continue
+            for key in state.groups[sig]:
+                if not pinned and agent_id in work[key[3]].excluded:
                     continue
-                for key in state.groups[sig]:
-                    if pin is None and agent_id in work[key[3]].excluded:
-                        continue
-                    if best is None or key < best:
-                        best = key
-                    break
+                if best is None or key < best:
+                    best = key
+                break
         if best is None:
             return
         item = work[best[3]]
         state.dequeue(item)
         inputs = {"event": cause, "needs": dict(needs_of(state, item))}
         offer(state, out, item, agent, "capacity freed: oldest highest-priority work", inputs)
+
+
+def _servable(state: PoolState, agent: AgentState,
+              skills: tuple[str | None, ...]) -> Iterator[Sig]:
+    """Groups the agent might serve: pinned to them, or needing nothing or a first skill
+    they have, on a channel they have room for."""
+    yield from state.sigs_by_pin.get(agent.profile.agent_id, ())
+    for channel, by_skill in state.sigs_by_need.items():
+        if agent.fits(channel):
+            for skill in skills:
+                found = by_skill.get(skill)
+                if found:
+                    yield from found
 
 
 def drain_all(state: PoolState, out: Out, cause: str) -> None:
