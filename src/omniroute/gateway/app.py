@@ -24,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
-from omniroute.gateway.auth import Principal, bearer_token, hash_token
+from omniroute.gateway.admin import record_action
+from omniroute.gateway.administration import Administration
+from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
 from omniroute.gateway.commands import (
     ConversationRef,
     NoteRequest,
@@ -49,6 +51,7 @@ from omniroute.gateway.problems import (
     Unavailable,
 )
 from omniroute.gateway.stream import SUPERVISORS, Fanout
+from omniroute.gateway.supervision import Supervision
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
@@ -101,8 +104,8 @@ class Gateway:
         """The authenticated caller, or 401."""
         token = bearer_token(request.headers.get("Authorization"), request.query.get("token"))
         found = await queries.principal(self.pool, hash_token(token))
-        if found is None:
-            raise Unauthorized("unknown or revoked token")
+        if isinstance(found, str):
+            raise Unauthorized(found)
         return found
 
     async def body(self, request: web.Request, model: type[B]) -> B:
@@ -142,6 +145,15 @@ class Gateway:
                          **fields: Any) -> web.Response:
         event = agent_event(who, kind, self.settings.workspace, **fields)
         return await self.publish("omniroute.agent-events.v1", who.agent_id, event)
+
+    async def on_behalf(self, who: Principal, conversation_id: str) -> Principal:
+        """Who an action on the conversation is published as: its holder when a supervisor
+        acts on someone else's conversation (the router takes it from the holder), else the
+        caller. Supervisor actions are written to the audit log."""
+        holder = await queries.holder(self.pool, conversation_id)
+        if not who.supervisor or holder is None or holder == who.agent_id:
+            return who
+        return Principal(holder, Role.AGENT)
 
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
@@ -227,8 +239,12 @@ class Gateway:
         who = await self.who(request)
         ref = await self.conversation(request, who)
         body = await self.body(request, TransferRequest)
+        actor = await self.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.pool, who, "conversation.transfer", ref.conversation_id,
+                                {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
         return await self.agent_says(
-            who, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
+            actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
             target_agent_id=body.target_agent_id, target_pool=body.target_pool,
             reason=body.reason)
 
@@ -236,7 +252,11 @@ class Gateway:
         who = await self.who(request)
         ref = await self.conversation(request, who)
         body = await self.body(request, ResolveRequest)
-        return await self.agent_says(who, AgentEventKind.RESOLVE,
+        actor = await self.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.pool, who, "conversation.resolve", ref.conversation_id,
+                                {"holder": actor.agent_id, "reason": body.reason})
+        return await self.agent_says(actor, AgentEventKind.RESOLVE,
                                      conversation_id=ref.conversation_id, reason=body.reason)
 
     async def typing(self, request: web.Request) -> web.Response:
@@ -319,6 +339,8 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
+    for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes()]:
+        app.router.add_route(method, path, handler)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)
