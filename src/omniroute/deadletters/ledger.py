@@ -96,32 +96,31 @@ async def _claim(conn: asyncpg.Connection, letter: dict[str, Any], actor: str,
                        "WHERE event_id = $1", letter["event_id"], actor)
 
 
-async def replay(db: asyncpg.Pool, producer: AIOKafkaProducer, event_id: str, actor: str,
-                 *, force: bool = False) -> dict[str, Any]:
+async def replay(conn: asyncpg.Connection, producer: AIOKafkaProducer, event_id: str,
+                 actor: str, *, force: bool = False) -> dict[str, Any]:
     """Re-publish the dead letter's original record to its topic, once; returns the replay."""
-    async with db.acquire() as conn:
-        letter = await show_dead_letter(conn, event_id)
-        if letter["original_b64"] is None:
-            raise BadRequest(f"dead letter {event_id} was stored without its original bytes "
-                             "(before migration 0006); read it from omniroute.dlq.v1")
-        await _claim(conn, letter, actor, force)
-        key = letter["source_key_b64"]
-        try:
-            sent = await producer.send_and_wait(
-                letter["source_topic"], base64.b64decode(letter["original_b64"]),
-                key=base64.b64decode(key) if key else None,
-                headers=[(REPLAY_HEADER, event_id.encode())])
-        except KafkaError as exc:
-            await conn.execute("DELETE FROM dead_letter_replays WHERE event_id = $1 "
-                               "AND replayed_at IS NULL", event_id)
-            raise Unavailable(f"Kafka did not take the replay: {exc}; retry") from exc
-        await conn.execute(
-            """UPDATE dead_letter_replays SET replayed_at = now(), target_partition = $2,
-               target_offset = $3 WHERE event_id = $1""", event_id, sent.partition, sent.offset)
-        await conn.execute(
-            "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
-            actor, "dead_letter.replayed", event_id, json.dumps({
-                "topic": letter["source_topic"], "partition": sent.partition,
-                "offset": sent.offset, "error": letter["error"]}))
+    letter = await show_dead_letter(conn, event_id)
+    if letter["original_b64"] is None:
+        raise BadRequest(f"dead letter {event_id} was stored without its original bytes "
+                         "(before migration 0006); read it from omniroute.dlq.v1")
+    await _claim(conn, letter, actor, force)
+    key = letter["source_key_b64"]
+    try:
+        sent = await producer.send_and_wait(
+            letter["source_topic"], base64.b64decode(letter["original_b64"]),
+            key=base64.b64decode(key) if key else None,
+            headers=[(REPLAY_HEADER, event_id.encode())])
+    except KafkaError as exc:
+        await conn.execute("DELETE FROM dead_letter_replays WHERE event_id = $1 "
+                           "AND replayed_at IS NULL", event_id)
+        raise Unavailable(f"Kafka did not take the replay: {exc}; retry") from exc
+    await conn.execute(
+        """UPDATE dead_letter_replays SET replayed_at = now(), target_partition = $2,
+           target_offset = $3 WHERE event_id = $1""", event_id, sent.partition, sent.offset)
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
+        actor, "dead_letter.replayed", event_id, json.dumps({
+            "topic": letter["source_topic"], "partition": sent.partition,
+            "offset": sent.offset, "error": letter["error"]}))
     return {"event_id": event_id, "topic": letter["source_topic"],
             "partition": sent.partition, "offset": sent.offset}

@@ -121,15 +121,22 @@ class Gateway:
                 f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
             raise BadRequest(details) from exc
 
-    async def conversation(self, request: web.Request, who: Principal) -> ConversationRef:
-        """The conversation in the path, if it exists and the caller may act on it."""
+    async def conversation(self, request: web.Request, who: Principal,
+                           read: bool = False) -> ConversationRef:
+        """The conversation in the path, if it exists and the caller may act on it.
+
+        ``read``: an agent may also read the customer's other conversations while they
+        hold one of that customer's open conversations (the customer's history).
+        """
         cid = request.match_info["conversation_id"]
         ref = await queries.conversation_ref(self.pool, cid)
         if ref is None:
             raise NotFound(f"no conversation {cid!r}")
-        if not who.supervisor and await queries.holder(self.pool, cid) != who.agent_id:
-            raise Forbidden(f"conversation {cid!r} is not assigned to you")
-        return ref
+        if who.supervisor or await queries.holder(self.pool, cid) == who.agent_id:
+            return ref
+        if read and await queries.holds_customer(self.pool, who.agent_id, ref.customer_id):
+            return ref
+        raise Forbidden(f"conversation {cid!r} is not assigned to you")
 
     async def publish(self, topic: str, key: str, event: Envelope) -> web.Response:
         """Publish one event and answer 202 once Kafka acknowledged it."""
@@ -158,7 +165,8 @@ class Gateway:
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        return web.json_response({"agent_id": who.agent_id, "role": who.role.value})
+        return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
+                                  "presence": await queries.presence(self.pool, who.agent_id)})
 
     async def presence(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -195,8 +203,10 @@ class Gateway:
 
     async def conversation_detail(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        ref = await self.conversation(request, who)
-        return web.json_response(await queries.conversation_view(self.pool, ref.conversation_id))
+        ref = await self.conversation(request, who, read=True)
+        view = await queries.conversation_view(self.pool, ref.conversation_id)
+        view["holder"] = await queries.holder(self.pool, ref.conversation_id)
+        return web.json_response(view)
 
     async def reply(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -288,6 +298,7 @@ class Gateway:
         try:
             await ws.send_json({
                 "type": "snapshot",
+                "presence": await queries.presence(self.pool, who.agent_id),
                 "offers": await queries.pending_offers(self.pool, who.agent_id),
                 "conversations": await queries.conversations_of(self.pool, who),
             })

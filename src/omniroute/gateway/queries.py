@@ -210,3 +210,22 @@ async def refusals(pool: asyncpg.Pool, agent_id: str, limit: int = 20) -> list[d
         """SELECT event_id, occurred_at, kind, conversation_id, offer_id, reason, decision
            FROM assignments WHERE agent_id = $1 AND kind IN ('rejected', 'refused')
            ORDER BY occurred_at DESC LIMIT $2""", agent_id, limit))
+
+
+async def presence(pool: asyncpg.Pool, agent_id: str) -> str:
+    """The agent's presence as the server last recorded it (offline when never set)."""
+    value: str | None = await pool.fetchval(
+        "SELECT presence FROM agent_presence WHERE agent_id = $1 "
+        "ORDER BY occurred_at DESC LIMIT 1", agent_id)
+    return value or "offline"
+
+
+async def holds_customer(pool: asyncpg.Pool, agent_id: str, customer_id: str) -> bool:
+    """Whether the agent holds one of the customer's open conversations now."""
+    found: bool = await pool.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM conversation_assignments h
+                          JOIN conversations c ON c.conversation_id = h.conversation_id
+                          WHERE h.agent_id = $1 AND h.state = 'assigned'
+                            AND c.customer_id = $2 AND c.status = 'open')""",
+        agent_id, customer_id)
+    return found

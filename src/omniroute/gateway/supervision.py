@@ -117,8 +117,9 @@ class Supervision:
     async def replay(self, request: web.Request) -> web.Response:
         who = await self.supervisor(request)
         body = await self.g.body(request, ReplayRequest)
-        done = await ledger.replay(self.g.pool, self.g.producer, request.match_info["event_id"],
-                                   f"{who.role.value}:{who.agent_id}", force=body.force)
+        async with self.g.pool.acquire() as conn:
+            done = await ledger.replay(conn, self.g.producer, request.match_info["event_id"],
+                                       f"{who.role.value}:{who.agent_id}", force=body.force)
         return web.json_response(done, status=202)
 
     async def refusals(self, request: web.Request) -> web.Response:

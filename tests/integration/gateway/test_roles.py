@@ -14,8 +14,8 @@ import pytest
 from harness.kafka import consume
 from harness.ports import free_port
 from integration.gateway.test_gateway import Setup
-from integration.history.factories import added, assignment, inbound, opened
-from omniroute.contract import AgentEvent
+from integration.history.factories import T0, added, assignment, inbound, opened
+from omniroute.contract import AgentEvent, AgentEventKind, Presence
 from omniroute.gateway.admin import create_token, list_tokens, revoke_token
 from omniroute.gateway.auth import Role, hash_token, token_id
 from omniroute.gateway.server import running_gateway
@@ -26,13 +26,19 @@ from omniroute.settings import Settings
 @pytest.fixture
 async def gateway(topics: Settings, database_url: str) -> AsyncIterator[Setup]:
     """c1 assigned to a1; tokens for a1, a2, a supervisor, an admin and an expired one."""
+    old = inbound(0, text="last month's order", at=T0 - timedelta(days=30))
     sms = inbound(1, text="parcel late")
+    available = AgentEvent(event_id="p-a1", agent_id="a1", kind=AgentEventKind.PRESENCE,
+                           presence=Presence.AVAILABLE)
     conn = await asyncpg.connect(database_url)
     try:
         await write_batch(conn, [
+            ("conversations", opened("c0", "cust-1", at=T0 - timedelta(days=30))),
+            ("inbound", old), ("conversations", added(old, conversation="c0",
+                                                      customer="cust-1")),
             ("conversations", opened("c1", "cust-1")), ("inbound", sms),
             ("conversations", added(sms, conversation="c1", customer="cust-1")),
-            ("assignments", assignment("a1", "c1"))])
+            ("assignments", assignment("a1", "c1")), ("agent-events", available)])
         tokens = {who: await create_token(conn, who, role) for who, role in
                   (("a1", Role.AGENT), ("a2", Role.AGENT), ("boss", Role.SUPERVISOR),
                    ("root", Role.ADMIN))}
@@ -52,8 +58,8 @@ class TestTokens:
         """401 names the expiry; a live token of the same kind works."""
         status, body = await gateway.call("GET", "/me", "old")
         assert status == 401 and "token expired at" in body["error"]["message"]  # type: ignore[index]
-        assert (await gateway.call("GET", "/me", "a1")) == (200, {"agent_id": "a1",
-                                                                  "role": "agent"})
+        assert (await gateway.call("GET", "/me", "a1")) == (200, {
+            "agent_id": "a1", "role": "agent", "presence": "available"})
 
     async def test_one_token_is_revoked_by_its_id_and_the_others_keep_working(
             self, gateway: Setup, database_url: str) -> None:
@@ -82,8 +88,8 @@ class TestTokens:
                                              "expires": "30d"})
         assert status == 201 and issued["agent_id"] == "ada"
         gateway.tokens["ada"] = str(issued["token"])
-        assert (await gateway.call("GET", "/me", "ada"))[1] == {"agent_id": "ada",
-                                                                "role": "agent"}
+        assert (await gateway.call("GET", "/me", "ada"))[1] == {
+            "agent_id": "ada", "role": "agent", "presence": "offline"}
         status, listing = await gateway.call("GET", "/admin/tokens?agent_id=ada", "root")
         assert [t["expires_at"] is not None for t in listing["tokens"]] == [True]  # type: ignore[index,union-attr]
         assert (await gateway.call("POST", "/admin/tokens", "boss", {"agent_id": "x"}))[0] == 403
@@ -131,3 +137,29 @@ class TestSupervisors:
         events = [AgentEvent.from_json_bytes(r.value) for r in records]
         assert [(e.kind, e.agent_id, e.target_agent_id) for e in events] == [
             ("transfer", "a1", "a2"), ("resolve", "a1", None)]
+
+
+class TestAgentConsoleData:
+    async def test_the_holder_reads_the_customers_past_conversations_but_cannot_write(
+            self, gateway: Setup) -> None:
+        """a1 holds c1, so reads c0 of the same customer; a2 cannot; nobody replies to c0."""
+        status, view = await gateway.call("GET", "/conversations/c1", "a1")
+        assert status == 200 and [p["conversation_id"] for p in view["past_conversations"]] \
+            == ["c0"]  # type: ignore[index,union-attr]
+        status, past = await gateway.call("GET", "/conversations/c0", "a1")
+        assert status == 200
+        assert [m["text"] for m in past["messages"]] == ["last month's order"]  # type: ignore[index,union-attr]
+        assert past["holder"] is None
+        assert (await gateway.call("GET", "/conversations/c0", "a2"))[0] == 403
+        assert (await gateway.call("POST", "/conversations/c0/replies", "a1",
+                                   {"text": "x"}))[0] == 403
+
+    async def test_me_and_the_socket_snapshot_carry_the_servers_presence(
+            self, gateway: Setup) -> None:
+        """The console shows what the server recorded, not a default of offline."""
+        assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"  # type: ignore[index]
+        assert (await gateway.call("GET", "/me", "a2"))[1]["presence"] == "offline"  # type: ignore[index]
+        ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a1']}"
+        async with gateway.http.ws_connect(ws_url) as ws:
+            snapshot = await ws.receive_json(timeout=10)
+        assert (snapshot["type"], snapshot["presence"]) == ("snapshot", "available")
