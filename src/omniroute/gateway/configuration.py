@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import asdict
 from typing import Annotated, Any
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniroute.contract import Channel
 from omniroute.errors import ConfigurationError
 from omniroute.routing.config import RoutingConfig, parse_config
+from omniroute.routing.document import to_toml as document_toml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
 Document = dict[str, Any]
@@ -108,15 +107,8 @@ class RoutingSpec(Spec):
 
 
 def as_document(config: RoutingConfig) -> Document:
-    """The configuration as the plain document a TOML file holds."""
-    routing: dict[str, Any] = {}
-    if config.default_pool is not None:
-        routing["default_pool"] = config.default_pool
-    if config.rules:
-        routing["rules"] = [{k: v for k, v in asdict(r).items() if v is not None}
-                            for r in config.rules]
-    return {"routing": routing, "pools": copy.deepcopy(config.pools),
-            "agents": copy.deepcopy(config.agents)}
+    """The configuration as the plain document a TOML file holds (a copy to change)."""
+    return copy.deepcopy(config.document())
 
 
 def validated(document: Document, source: str = "change") -> RoutingConfig:
@@ -193,7 +185,7 @@ def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
 def to_toml(document: Document) -> str:
     """The document as TOML text (what ``omniroute admin export`` prints)."""
     ordered = {k: document[k] for k in ("routing", "pools", "agents") if document.get(k)}
-    return tomli_w.dumps(ordered)
+    return document_toml(ordered)
 
 
 def from_toml(text: str, source: str = "TOML") -> Document:
