@@ -4,7 +4,8 @@ Rows come from PostgreSQL (written by the sink from the public topics); the
 classification is pure (:func:`agent_status`, :func:`summarize_pools`). An
 agent is *lost* when their last presence is available or busy but nothing was
 heard from them (heartbeat or any event) for longer than the pool's heartbeat
-grace; *chatting* is online with at least one conversation.
+grace; *chatting* is online with at least one conversation. A conversation is
+*parked* while the router's latest word on it is ``parked`` (nothing offered since).
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ SELECT c.conversation_id, c.customer_id, c.channel, cu.display_name AS customer_
        coalesce((SELECT min(m.created_at) FROM messages m
                  WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
                 c.opened_at) AS waiting_since,
-       CASE WHEN last.kind = 'parked' THEN last.occurred_at END AS parked_at,
-       CASE WHEN last.kind = 'parked' THEN last.reason END AS parked_reason
+       CASE WHEN parked THEN last.occurred_at END AS parked_at,
+       CASE WHEN parked THEN last.reason END AS parked_reason
 FROM conversations c
 LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
      AND h.state = 'assigned'
@@ -86,6 +87,9 @@ LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_even
                    WHERE e.conversation_id = c.conversation_id
                      AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
                    ORDER BY e.occurred_at DESC LIMIT 1) last ON true
+CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
+                        SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
+                          AND y.occurred_at > last.occurred_at) AS parked) p
 WHERE c.status = 'open' AND h.conversation_id IS NULL
 ORDER BY waiting_since
 LIMIT 500"""

@@ -14,6 +14,7 @@ Screenshots of the admin screen and the board are kept as artifacts.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -55,6 +56,22 @@ async def wait_text(page: object, selector: str, expected: str, timeout: float =
              const node = document.querySelector(selector);
              return node && node.textContent.trim() === expected; }""",
         arg=[selector, expected], timeout=timeout)
+
+
+async def wait_ready(*urls: str, timeout: float = 180) -> None:
+    """Until every server answers /readyz with 200 (``omniroute up`` returns before)."""
+    async with aiohttp.ClientSession() as session:
+        for url in urls:
+            for _ in range(int(timeout * 2)):
+                try:
+                    async with session.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"{url} never became ready")
 
 
 async def sign_in(page: object, url: str, token: str) -> None:
@@ -116,6 +133,7 @@ class TestOperableFromTheFirstMinute:
         base = env["OMNIROUTE_PUBLIC_BASE_URL"]
         console = f"http://127.0.0.1:{env['OMNIROUTE_GATEWAY_PORT']}"
         with running_stack(env) as stack:
+            await wait_ready(console, base)
             async with playwright_api.async_playwright() as p:
                 browser = await p.chromium.launch(
                     executable_path=CHROMIUM, headless=True,
@@ -180,6 +198,11 @@ class TestOperableFromTheFirstMinute:
                                              has_text="replayed").wait_for(timeout=30_000)
                     second = ada.locator("#offers .offer")
                     await second.wait_for(timeout=SLOW)
+                    # no longer parked: offered, so waiting in the support pool
+                    await wait_text(admin_page, "#board-pools tr[data-pool=support] .waiting",
+                                    "1", 60_000)
+                    assert await admin_page.locator(
+                        "#board-parked tr[data-conversation]").count() == 0
                     await admin_page.screenshot(path=str(ARTIFACTS / "board.png"),
                                                 full_page=True)
                     await ada.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)

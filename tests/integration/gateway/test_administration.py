@@ -18,6 +18,7 @@ from integration.history.factories import added, assignment, inbound, opened
 from omniroute.contract import (
     AgentEvent,
     AgentEventKind,
+    AssignmentKind,
     ConversationEvent,
     ConversationEventKind,
     DeadLetter,
@@ -164,6 +165,17 @@ class TestSupervisorBoard:
         assert (a1["status"], a1["conversations"], a1["occupancy"]) == (
             "chatting", ["c3"], round(1 / 3, 2))
         assert board["agent_counts"]["chatting"] == 1  # type: ignore[index]
+
+        # Re-routed and offered: c2 is waiting in the offer's pool, no longer parked.
+        offer = assignment("a1", "c2", AssignmentKind.OFFERED, at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", offer.model_copy(update={"pool": "vip"}))])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert board["parked"] == []  # type: ignore[index]
+        assert {p["pool"]: p["waiting"] for p in board["pools"]}["vip"] == 1  # type: ignore[index,union-attr]
 
     async def test_reroute_publishes_a_routing_request_keeping_the_age(
             self, gateway: Setup, database_url: str) -> None:

@@ -6,6 +6,7 @@ const board = { timer: null, data: null, letters: [] };
 
 function cells(...values) { return el("tr", {}, values.map((v) => el("td", {}, v))); }
 function heads(...keys) { return el("tr", {}, keys.map((k) => el("th", {}, t(k)))); }
+function statusText(status) { return ["away", "offline"].includes(status) ? t(`status-${status}`) : t(status); }
 function ago(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   return seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
@@ -34,7 +35,7 @@ function renderBoard() {
   const d = board.data;
   $("board-at").textContent = `${new Date(d.at).toLocaleTimeString()} · ${t("configuration")} ${t("version")} ${d.config_version}`;
   $("board-counts").replaceChildren(...["online", "chatting", "away", "offline", "lost"].map((s) =>
-    el("div", { class: `count ${s}`, "data-status": s }, el("strong", {}, String(d.agent_counts[s] || 0)), " ", t(s))));
+    el("div", { class: `count ${s}`, "data-status": s }, el("strong", {}, String(d.agent_counts[s] || 0)), " ", statusText(s))));
   $("board-pools").replaceChildren(heads("pool", "waiting", "oldest-wait", "by-priority"),
     ...d.pools.map((p) => el("tr", { "data-pool": p.pool },
       el("td", {}, p.pool), el("td", { class: "waiting" }, String(p.waiting)),
@@ -62,7 +63,7 @@ function agentRow(a) {
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, cid), " ", target, go);
   });
   return el("tr", { "data-agent": a.agent_id, "data-status": a.status },
-    el("td", {}, a.agent_id), el("td", { class: "status" }, t(a.status)), el("td", {}, a.pool || "—"),
+    el("td", {}, a.agent_id), el("td", { class: "status" }, statusText(a.status)), el("td", {}, a.pool || "—"),
     el("td", {}, a.occupancy === null ? "—" : `${Math.round(a.occupancy * 100)}% (${a.conversations.length}/${a.capacity})`),
     el("td", {}, held), el("td", {}, status));
 }
