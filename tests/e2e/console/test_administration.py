@@ -5,11 +5,13 @@ The only set-up outside the browser is the admin's token (``omniroute agents tok
 --role admin``, the CLI). In the console the admin creates a pool, adds agent ada with a
 skill, issues ada's token and makes the pool the default. A customer writes (a signed
 Twilio webhook): ada, signed in in a second browser, is offered the conversation and
-replies, while the board's numbers change (waiting 1 → 0, chatting 0 → 1). The admin then
+replies (accepting with Alt+A after the title announced the offer; ada's browser asks for
+Korean and she switches to English), while the board's numbers change (waiting 1 → 0, chatting 0 → 1). The admin then
 removes the default pool: the next customer's request is dead-lettered and the
 conversation parked; both show on the board. With the default pool back, the admin
 replays the dead letter from the board and ada is offered that conversation.
-Screenshots of the admin screen and the board are kept as artifacts.
+A refusal the router sends ada shows in her console with its reason. Screenshots of the
+admin screen, the board and ada's console are kept as artifacts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 
 from e2e.console.test_console import ARTIFACTS, CHROMIUM
 from harness.cli import run_omniroute
-from harness.kafka import consume
+from harness.kafka import consume, produce
 from harness.stack import running_stack, stack_env
 from omniroute.contract import AssignmentEvent, AssignmentKind, OutboundMessage
 from omniroute.routing.live import read_config
@@ -146,7 +148,11 @@ class TestOperableFromTheFirstMinute:
                     ada_token = await admin_sets_up(admin_page, settings)
 
                     ada = await (await browser.new_context(
-                        viewport={"width": 1200, "height": 800})).new_page()
+                        viewport={"width": 1200, "height": 800}, locale="ko-KR")).new_page()
+                    await ada.goto(console + "/")
+                    assert await text_of(ada, "#signin") == "로그인"  # the browser's language
+                    await ada.select_option("#lang", "en")  # the switch
+                    assert await text_of(ada, "#signin") == "Sign in"
                     await sign_in(ada, console, ada_token)
                     await ada.select_option("#presence", "available")
 
@@ -162,7 +168,9 @@ class TestOperableFromTheFirstMinute:
                         await offer.wait_for(timeout=SLOW)
                     except playwright_api.TimeoutError as exc:
                         raise AssertionError(f"not routed\n{stack.log_tail(60)}") from exc
-                    await offer.locator(".accept").click()
+                    await ada.wait_for_function("document.title.includes('New offer')",
+                                                timeout=5_000)
+                    await ada.keyboard.press("Alt+a")  # accept the first offer
                     await ada.locator("#history .message.inbound").wait_for(timeout=60_000)
                     assert "+14155550101" in await text_of(ada, "#addresses")
                     await ada.fill("#reply", "It ships today.")
@@ -206,6 +214,14 @@ class TestOperableFromTheFirstMinute:
                         "#board-parked tr[data-conversation]").count() == 0
                     await admin_page.screenshot(path=str(ARTIFACTS / "board.png"),
                                                 full_page=True)
+                    # A refusal from the router reaches ada's console with its reason.
+                    refusal = AssignmentEvent(
+                        event_id="rej:e2e", agent_id="ada", kind=AssignmentKind.REJECTED,
+                        reason="offer o-1 expired: it was offered to ada until 08:00")
+                    await produce(kafka_bootstrap, settings.topic("omniroute.assignments.v1"),
+                                  [(b"ada", refusal.to_json_bytes())])
+                    await wait_text(ada, "#notice", "The router refused: offer o-1 expired: "
+                                    "it was offered to ada until 08:00", 30_000)
                     await ada.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
                 finally:
                     await browser.close()

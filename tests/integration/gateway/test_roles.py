@@ -11,11 +11,17 @@ import aiohttp
 import asyncpg
 import pytest
 
-from harness.kafka import consume
+from harness.kafka import consume, produce
 from harness.ports import free_port
 from integration.gateway.test_gateway import Setup
 from integration.history.factories import T0, added, assignment, inbound, opened
-from omniroute.contract import AgentEvent, AgentEventKind, Presence
+from omniroute.contract import (
+    AgentEvent,
+    AgentEventKind,
+    AssignmentEvent,
+    AssignmentKind,
+    Presence,
+)
 from omniroute.gateway.admin import create_token, list_tokens, revoke_token
 from omniroute.gateway.auth import Role, hash_token, token_id
 from omniroute.gateway.server import running_gateway
@@ -163,3 +169,28 @@ class TestAgentConsoleData:
         async with gateway.http.ws_connect(ws_url) as ws:
             snapshot = await ws.receive_json(timeout=10)
         assert (snapshot["type"], snapshot["presence"]) == ("snapshot", "available")
+
+
+    async def test_a_refusal_reaches_the_agents_socket_and_the_refusals_api(
+            self, gateway: Setup, database_url: str) -> None:
+        """The router's rejected answer is relayed live to a1 (not a2) and listed from history."""
+        refusal = AssignmentEvent(event_id="rej:x", agent_id="a1", kind=AssignmentKind.REJECTED,
+                                  offer_id="o-7", reason="offer o-7 expired")
+        ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a1']}"
+        async with gateway.http.ws_connect(ws_url) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+            await produce(gateway.settings.kafka_bootstrap,
+                          gateway.settings.topic("omniroute.assignments.v1"),
+                          [(b"a1", refusal.to_json_bytes())])
+            live = await ws.receive_json(timeout=20)
+        assert (live["event"]["kind"], live["event"]["reason"]) == ("rejected",
+                                                                    "offer o-7 expired")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", refusal)])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/refusals", "a1")
+        assert status == 200 and [(r["offer_id"], r["reason"]) for r in body["refusals"]] == [  # type: ignore[index,union-attr]
+            ("o-7", "offer o-7 expired")]
+        assert (await gateway.call("GET", "/refusals", "a2"))[1] == {"refusals": []}
