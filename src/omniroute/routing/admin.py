@@ -14,13 +14,12 @@ from omniroute.routing.events import Configure, Kind, RemoveAgent, UpsertAgent
 from omniroute.routing.placement import Out, drain_agent, effective_priority, emit, needs_of
 from omniroute.routing.policy import AgentProfile
 from omniroute.routing.state import AgentState, PoolState
+from omniroute.routing.timers import arm_limits
 
 
 def _clear_ready(state: PoolState) -> None:
     """Empty the ready index: its keys have the old selection rule's shape."""
-    state.ready.clear()
-    for agent in state.agents.values():
-        agent.ready_key = None
+    state.clear_ready()
 
 
 def reindex(state: PoolState) -> None:
@@ -53,18 +52,23 @@ def configure(state: PoolState, out: Out, event: Configure) -> None:
     if event.policy is not None:
         state.policy = replace(event.policy, pool=state.pool)
         state.open_checked_minute = -1
+        for work_id in sorted(state.work):  # time limits under the new policy
+            arm_limits(state, state.work[work_id])
     over: list[str] = []
     if event.agents is not None:
         keep = {p.agent_id for p in event.agents}
         elsewhere = set(event.elsewhere)
         leaving = [a for a, agent in state.agents.items() if a not in keep and (
             not agent.profile.joined or not state.policy.auto_join or a in elsewhere)]
-        for agent_id in sorted(leaving):
-            remove(state, out, agent_id, event.event_id)
-        for profile in event.agents:
+        for profile in event.agents:  # the new roster first: leavers' work goes to it
             agent = upsert(state, replace(profile, pool=state.pool))
             if over_capacity(agent):
                 over.append(profile.agent_id)
+        for agent in state.agents.values():
+            if agent.ready_key is None:
+                state.refresh_ready(agent)
+        for agent_id in sorted(leaving):
+            remove(state, out, agent_id, event.event_id)
     reindex(state)
     emit(state, out, Kind.CONFIGURED, "configuration applied", {
         "event": event.event_id, "fingerprint": event.fingerprint, "version": event.version,

@@ -18,7 +18,15 @@ from omniroute.routing.events import (
     Transfer,
     WrapUp,
 )
-from omniroute.routing.placement import Out, drain_agent, emit, forward, release, requeue
+from omniroute.routing.placement import (
+    Out,
+    drain_agent,
+    emit,
+    forward,
+    place,
+    release,
+    requeue,
+)
 from omniroute.routing.state import ASSIGNED, OFFERED, WRAPPING, AgentState, PoolState, WorkState
 
 PRESENCES = frozenset({"available", "busy", "away", "offline"})
@@ -31,30 +39,69 @@ def reject(state: PoolState, out: Out, event: AgentInput, reason: str) -> None:
          work_id=getattr(event, "work_id", None), offer_id=getattr(event, "offer_id", None))
 
 
-def seen(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
-    """A valid event proves the agent's app is alive: clear 'lost', watch heartbeats."""
-    agent.last_seen = state.now
+def seen(state: PoolState, out: Out, agent: AgentState, cause: str,
+         at: float | None = None) -> None:
+    """A valid event proves the agent's app was alive at ``at`` (its own time stamp):
+    clear 'lost', watch heartbeats."""
+    at = state.now if at is None else at
+    if at > agent.last_seen:
+        agent.last_seen = at
     if agent.lost:
         agent.lost = False
         agent.idle_since = state.now
         state.refresh_ready(agent)
         drain_agent(state, out, agent, cause)
-    if not agent.timer_armed and agent.presence != "offline":
+    watch(state, agent)
+
+
+def watch(state: PoolState, agent: AgentState) -> None:
+    """Arm the agent's heartbeat timers: one on the input clock at the grace (fires when
+    later inputs arrive without this agent's), one on the pool clock after the grace plus
+    ``input_stall_s`` (fires when nothing arrives at all)."""
+    if agent.presence == "offline":
+        return
+    due, agent_id = agent.last_seen + state.policy.heartbeat_grace_s, agent.profile.agent_id
+    if not agent.fed_armed:
+        agent.fed_armed = True
+        state.arm_fed(due, "heartbeat_fed", agent_id)
+    if not agent.timer_armed:
         agent.timer_armed = True
-        state.arm(state.now + state.policy.heartbeat_grace_s, "heartbeat", agent.profile.agent_id)
+        state.arm(due + state.policy.input_stall_s, "heartbeat", agent_id)
+
+
+def queue_order(item: WorkState) -> tuple[int, float, int]:
+    """The order work waits in: highest priority, then oldest, then arrival."""
+    return (-item.priority, item.waiting_since, item.seq)
 
 
 def rescind_offers(state: PoolState, out: Out, agent: AgentState, reason: str, cause: str,
-                   revoke_assigned: bool = False) -> None:
-    """Take back the agent's open offers (and, if asked, assigned work); requeue it all."""
+                   revoke_assigned: bool = False, also: tuple[WorkState, ...] = ()) -> None:
+    """Take back the agent's open offers (and, if asked, assigned work); requeue it all
+    (with ``also``, already released) in queue order, no longer pinned to this agent."""
+    agent_id = agent.profile.agent_id
+    taken = list(also)
     for work_id, status in sorted(agent.held.items()):
         if status == OFFERED or (revoke_assigned and status == ASSIGNED):
             item = state.work[work_id]
             kind = Kind.RESCINDED if status == OFFERED else Kind.REVOKED
-            emit(state, out, kind, reason, {"event": cause}, item, agent.profile.agent_id,
-                 offer_id=item.offer_id, reason=reason)
+            emit(state, out, kind, reason, {"event": cause, "agent_load": agent.load}, item,
+                 agent_id, offer_id=item.offer_id, reason=reason)
             release(state, item)
-            requeue(state, out, item, reason, cause)
+            taken.append(item)
+    for item in sorted(taken, key=queue_order):
+        if item.pin_agent == agent_id:
+            item.pin_agent = None
+        requeue(state, out, item, reason, cause)
+
+
+def unpin(state: PoolState, out: Out, agent_id: str, cause: str) -> None:
+    """Work waiting for this agent (sticky or transfer pin) goes to anyone now."""
+    waiting = [state.work[key[3]] for sig in sorted(state.sigs_by_pin.get(agent_id, ()))
+               for key in state.groups[sig]]
+    for item in sorted(waiting, key=queue_order):
+        state.dequeue(item)
+        item.pin_agent = None
+        place(state, out, item, cause)
 
 
 def on_presence(state: PoolState, out: Out, agent: AgentState, event: SetPresence) -> None:
@@ -66,9 +113,11 @@ def on_presence(state: PoolState, out: Out, agent: AgentState, event: SetPresenc
     if event.presence == "available" and before != "available":
         agent.idle_since = state.now
     state.refresh_ready(agent)
-    seen(state, out, agent, event.event_id)
+    seen(state, out, agent, event.event_id, event.at)
     if event.presence in ("away", "offline"):
         rescind_offers(state, out, agent, f"agent went {event.presence}", event.event_id)
+    if event.presence == "offline":
+        unpin(state, out, agent.profile.agent_id, event.event_id)
     drain_agent(state, out, agent, event.event_id)
 
 
@@ -87,7 +136,7 @@ def on_capacity(state: PoolState, out: Out, agent: AgentState, event: SetCapacit
     agent.profile = replace(agent.profile, capacity=capacity, auto_accept=auto)
     agent.load = load
     state.refresh_ready(agent)
-    seen(state, out, agent, event.event_id)
+    seen(state, out, agent, event.event_id, event.at)
     drain_agent(state, out, agent, event.event_id)
 
 
@@ -108,11 +157,12 @@ def on_accept(state: PoolState, out: Out, agent: AgentState, event: Accept) -> N
     if item is None:
         return
     item.status = agent.held[item.work_id] = ASSIGNED
+    item.served = True
     waited = round(state.now - item.waiting_since, 6)
     emit(state, out, Kind.ASSIGNED, "offer accepted", {"event": event.event_id,
          "waited_s": waited}, item,
          agent.profile.agent_id, offer_id=item.offer_id)
-    seen(state, out, agent, event.event_id)
+    seen(state, out, agent, event.event_id, event.at)
 
 
 def on_decline(state: PoolState, out: Out, agent: AgentState, event: Decline) -> None:
@@ -126,7 +176,7 @@ def on_decline(state: PoolState, out: Out, agent: AgentState, event: Decline) ->
     item.excluded.add(event.agent_id)
     if item.pin_agent == event.agent_id:
         item.pin_agent = None
-    seen(state, out, agent, event.event_id)
+    seen(state, out, agent, event.event_id, event.at)
     requeue(state, out, item, f"declined: {event.reason}", event.event_id)
     drain_agent(state, out, agent, event.event_id)
 
@@ -149,7 +199,7 @@ def on_wrap_up(state: PoolState, out: Out, agent: AgentState, event: WrapUp) -> 
     emit(state, out, Kind.RESOLVED, "agent wrapping up", {"event": event.event_id}, item,
          agent.profile.agent_id)
     state.arm(state.now + state.policy.wrap_up_timeout_s, "wrap", (item.work_id, item.seq))
-    seen(state, out, agent, event.event_id)
+    seen(state, out, agent, event.event_id, event.at)
 
 
 def complete(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
@@ -167,7 +217,7 @@ def on_resolve(state: PoolState, out: Out, agent: AgentState, event: Resolve) ->
     """The conversation is closed: capacity frees and the backlog drains."""
     item = _held_item(state, out, event, (ASSIGNED, WRAPPING))
     if item is not None:
-        seen(state, out, agent, event.event_id)
+        seen(state, out, agent, event.event_id, event.at)
         complete(state, out, item, "resolved by agent", event.event_id)
 
 
@@ -187,7 +237,7 @@ def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) 
     emit(state, out, Kind.TRANSFERRED, event.reason, {"event": cause, "to_agent": target,
          "to_pool": event.target_pool}, item, target, reason=event.reason)
     release(state, item)
-    seen(state, out, agent, cause)
+    seen(state, out, agent, cause, event.at)
     if other_pool:
         forward(state, out, item, event.target_pool, "transfer", cause,  # type: ignore[arg-type]
                 pin_agent=target)
@@ -200,7 +250,7 @@ def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) 
 
 
 HANDLERS = {
-    SetPresence: on_presence, Heartbeat: lambda s, o, a, e: seen(s, o, a, e.event_id),
+    SetPresence: on_presence, Heartbeat: lambda s, o, a, e: seen(s, o, a, e.event_id, e.at),
     SetCapacity: on_capacity, Accept: on_accept, Decline: on_decline, WrapUp: on_wrap_up,
     Resolve: on_resolve, Transfer: on_transfer,
 }

@@ -35,7 +35,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCALARS = ("offer_timeout_s", "heartbeat_grace_s", "requeue_on_lost", "away_on_offer_timeout",
            "wrap_up_timeout_s", "queue_cap", "ttl_s", "sticky_s", "transfer_pin_s",
            "vip_boost", "negative_sentiment_boost", "negative_sentiment_below", "sla_s",
-           "sla_boost", "max_hops", "auto_join", "dedupe_s")
+           "sla_boost", "max_hops", "auto_join", "dedupe_s",
+           "input_stall_s")
 DEFAULT_POOL = "default"
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Callable
-from typing import Any
 
 from omniroute.routing import admin
 from omniroute.routing import agents as agent_rules
@@ -22,7 +20,6 @@ from omniroute.routing.events import (
     Configure,
     CoreEvent,
     Decision,
-    Kind,
     RemoveAgent,
     Route,
     Tick,
@@ -31,18 +28,11 @@ from omniroute.routing.events import (
 )
 from omniroute.routing.placement import (
     Out,
-    drain_agent,
     drain_all,
-    drop,
-    effective_priority,
-    emit,
-    forward,
-    place,
-    release,
-    requeue,
 )
 from omniroute.routing.policy import AgentProfile, PoolPolicy
-from omniroute.routing.state import OFFERED, QUEUED, WRAPPING, AgentState, PoolState
+from omniroute.routing.state import AgentState, PoolState
+from omniroute.routing.timers import TIMERS
 
 
 def new_pool(policy: PoolPolicy, agents: tuple[AgentProfile, ...] = ()) -> PoolState:
@@ -54,6 +44,8 @@ def new_pool(policy: PoolPolicy, agents: tuple[AgentProfile, ...] = ()) -> PoolS
 
 
 ADMIN = (Configure, UpsertAgent, RemoveAgent)
+FED = (AgentInput, Route, Update, Cancel)
+"""Inputs that come through the repartition hop (stamped with their own time)."""
 
 
 class InputFailed(Exception):
@@ -83,7 +75,7 @@ def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision
 
 def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     out: Out = []
-    advance(state, out, event.at, event.event_id)
+    advance(state, out, event.at, event.event_id, fed=isinstance(event, FED))
     if isinstance(event, AgentInput):
         agent = state.agents.get(event.agent_id)
         if agent is None and state.policy.auto_join:
@@ -112,113 +104,47 @@ def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     return out
 
 
-def advance(state: PoolState, out: Out, at: float, cause: str) -> None:
-    """Move the clock to ``at`` (never backwards), fire due timers, track business hours."""
+def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False) -> None:
+    """Move the clock to ``at`` (never backwards), firing due timers each at its own
+    time with business hours tracked in between; an input that came through the
+    repartition hop (``fed``) also moves the input clock and fires its timers."""
+    timers = state.timers
+    while timers and timers[0][0] <= at:
+        due, _seq, kind, ref = heapq.heappop(timers)
+        if due > state.now:
+            state.now = due
+            _hours(state, out, cause)
+        TIMERS[kind](state, out, ref, cause)
     if at > state.now:
         state.now = at
-    timers = state.timers
-    while timers and timers[0][0] <= state.now:
-        _due, _seq, kind, ref = heapq.heappop(timers)
-        TIMERS[kind](state, out, ref, cause)
-    hours = state.policy.business_hours
+    _hours(state, out, cause)
+    if fed and at > state.fed:
+        state.fed = at
+        fed_timers = state.fed_timers
+        while fed_timers and fed_timers[0][0] <= at:
+            _due, _seq, kind, ref = heapq.heappop(fed_timers)
+            TIMERS[kind](state, out, ref, cause)
+    _forget(state)
+
+
+def _hours(state: PoolState, out: Out, cause: str) -> None:
+    """Open or close the pool at minute boundaries; opening drains the backlog."""
     minute = int(state.now // 60)
     if minute != state.open_checked_minute:
         state.open_checked_minute = minute
+        hours = state.policy.business_hours
         was_open, state.open = state.open, hours.is_open(state.now) if hours else True
         if state.open and not was_open:
             drain_all(state, out, cause)
 
 
-def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str) -> None:
-    item = state.work.get(ref[0])
-    if item is None or item.status != OFFERED or item.offer_id != ref[1]:
-        return
-    agent = state.agents[item.agent_id]  # type: ignore[index]
-    emit(state, out, Kind.RESCINDED, "offer timed out", {"event": cause}, item,
-         item.agent_id, offer_id=item.offer_id, reason="offer timed out")
-    release(state, item)
-    if state.policy.away_on_offer_timeout:
-        agent.presence = "away"
-        state.refresh_ready(agent)
-    else:
-        item.excluded.add(agent.profile.agent_id)
-    requeue(state, out, item, "offer timed out", cause)
-    drain_agent(state, out, agent, cause)
-
-
-def _heartbeat(state: PoolState, out: Out, agent_id: str, cause: str) -> None:
-    agent = state.agents.get(agent_id)
-    if agent is None:
-        return
-    agent.timer_armed = False
-    if agent.presence == "offline" or agent.lost:
-        return
-    due = agent.last_seen + state.policy.heartbeat_grace_s
-    if due > state.now:
-        agent.timer_armed = True
-        state.arm(due, "heartbeat", agent_id)
-        return
-    agent.lost = True
-    state.refresh_ready(agent)
-    agent_rules.rescind_offers(state, out, agent, "agent lost (no heartbeat)", cause,
-                               revoke_assigned=state.policy.requeue_on_lost)
-
-
-def _item(state: PoolState, ref: tuple[Any, ...]) -> Any:
-    item = state.work.get(ref[0])
-    return item if item is not None and item.seq == ref[1] else None
-
-
-def _relax(state: PoolState, out: Out, ref: tuple[str, int, int], cause: str) -> None:
-    item = _item(state, ref)
-    if item is None or ref[2] <= item.relax_step:
-        return
-    item.relax_step = ref[2]
-    if item.status == QUEUED:
-        state.dequeue(item)
-        place(state, out, item, cause)
-
-
-def _overflow(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
-    item = _item(state, ref)
-    if item is not None and item.status == QUEUED and state.policy.overflow is not None:
-        forward(state, out, item, state.policy.overflow.pool, "overflow timeout", cause)
-
-
-def _ttl(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
-    item = _item(state, ref)
-    if item is not None and item.status == QUEUED:
-        drop(state, out, item, "queue time-to-live expired", cause)
-
-
-def _sla(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
-    item = _item(state, ref)
-    if item is not None:
-        item.priority = effective_priority(state, item)
-        if item.status == QUEUED:
-            state.dequeue(item)
-            place(state, out, item, cause)
-
-
-def _unpin(state: PoolState, out: Out, ref: tuple[str, int, float], cause: str) -> None:
-    item = _item(state, ref)
-    if item is not None and item.pin_until == ref[2]:
-        item.pin_agent = None
-        if item.status == QUEUED:
-            state.dequeue(item)
-            place(state, out, item, cause)
-
-
-def _wrap(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
-    item = _item(state, ref)
-    if item is not None and item.status == WRAPPING:
-        agent_rules.complete(state, out, item, "wrap-up timed out", cause)
-
-
-TimerRule = Callable[[PoolState, Out, Any, str], None]
-"""A timer's handler; ``ref`` is whatever the rule armed the timer with."""
-
-TIMERS: dict[str, TimerRule] = {
-    "offer": _offer_timeout, "heartbeat": _heartbeat, "relax": _relax,
-    "overflow": _overflow, "ttl": _ttl, "sla": _sla, "unpin": _unpin, "wrap": _wrap,
-}
+def _forget(state: PoolState) -> None:
+    """Drop route ids and forwarding pointers older than the pool's ``dedupe_s``."""
+    horizon = state.now - state.policy.dedupe_s
+    for table in (state.seen_routes, state.moved):
+        while table:
+            key = next(iter(table))
+            stamp = table[key]
+            if (stamp if isinstance(stamp, float | int) else stamp[1]) >= horizon:
+                break
+            del table[key]

@@ -174,6 +174,7 @@ class Kind(StrEnum):
     TRANSFERRED = "transferred"
     DROPPED = "dropped"
     PARKED = "parked"
+    IGNORED = "ignored"
     FORWARDED = "forwarded"
     CONFIGURED = "configured"
 
@@ -202,4 +203,6 @@ class Decision:
     expires_at: float | None = None
     reason: str | None = None
     target_pool: str | None = None
-    forward: Route | None = None
+    forward: Route | Update | Cancel | None = None
+    """What to put in ``target_pool``'s stream (a forwarded route, or an update or
+    cancel following work that moved there)."""

@@ -6,11 +6,20 @@ of. Each records a :class:`Decision` with its rule, inputs and policy version.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from omniroute.routing.events import Decision, Kind, Route
 from omniroute.routing.policy import requirement
-from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, AgentState, PoolState, WorkState
+from omniroute.routing.state import (
+    ASSIGNED,
+    OFFERED,
+    QUEUED,
+    AgentState,
+    PoolState,
+    Sig,
+    WorkState,
+)
 
 Out = list[Decision]
 
@@ -62,11 +71,12 @@ def find_agent(state: PoolState, item: WorkState,
     pin = pinned_to(state, item)
     if pin is not None:
         agent = state.agents.get(pin)
-        ok = agent is not None and agent.ready_key is not None and agent.fits(item.channel)
+        ok = (agent is not None and agent.ready_key is not None and agent.fits(item.channel)
+              and pin not in item.excluded)
         return (agent if ok else None), 1
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
-    for key in state.ready:
+    for key in state.ready_with(needs):
         checked += 1
         agent = agents[key[-1]]
         if key[-1] in excluded:
@@ -90,6 +100,7 @@ def offer(state: PoolState, out: Out, item: WorkState, agent: AgentState, rule: 
     inputs["waited_s"] = round(state.now - item.waiting_since, 6)
     if agent.profile.auto_accept:
         item.status = agent.held[item.work_id] = ASSIGNED
+        item.served = True
         emit(state, out, Kind.ASSIGNED, f"{rule}; auto-accept", inputs, item, agent_id)
         return
     item.status = agent.held[item.work_id] = OFFERED
@@ -138,24 +149,38 @@ def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> No
     """While the agent has room, offer them the oldest highest-priority work they can take."""
     agent_id = agent.profile.agent_id
     work = state.work
+    skills = (None, *agent.profile.skills)
     while state.open and agent.ready_key is not None:
         best = None
-        for pin in (None, agent_id):
-            for sig in state.sigs_by_pin.get(pin, ()):
-                if not agent.fits(sig[0]) or (pin is None and not agent.skilled(sig[1])):
+        for sig in _servable(state, agent, skills):
+            pinned = sig[2] is not None
+            if not agent.fits(sig[0]) or (not pinned and not agent.skilled(sig[1])):
+                continue
+            for key in state.groups[sig]:
+                if not pinned and agent_id in work[key[3]].excluded:
                     continue
-                for key in state.groups[sig]:
-                    if pin is None and agent_id in work[key[3]].excluded:
-                        continue
-                    if best is None or key < best:
-                        best = key
-                    break
+                if best is None or key < best:
+                    best = key
+                break
         if best is None:
             return
         item = work[best[3]]
         state.dequeue(item)
         inputs = {"event": cause, "needs": dict(needs_of(state, item))}
         offer(state, out, item, agent, "capacity freed: oldest highest-priority work", inputs)
+
+
+def _servable(state: PoolState, agent: AgentState,
+              skills: tuple[str | None, ...]) -> Iterator[Sig]:
+    """Groups the agent might serve: pinned to them, or needing nothing or a first skill
+    they have, on a channel they have room for."""
+    yield from state.sigs_by_pin.get(agent.profile.agent_id, ())
+    for channel, by_skill in state.sigs_by_need.items():
+        if agent.fits(channel):
+            for skill in skills:
+                found = by_skill.get(skill)
+                if found:
+                    yield from found
 
 
 def drain_all(state: PoolState, out: Out, cause: str) -> None:
@@ -167,10 +192,16 @@ def drain_all(state: PoolState, out: Out, cause: str) -> None:
 
 
 def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
-    """Return work to the queue keeping its original age (unless its time here is up)."""
+    """Return work to the queue keeping its original age. Time limits from pool entry
+    apply only to work never assigned here: a transfer or a revoked assignment is not
+    parked or overflowed for having waited long before it was served."""
     policy = state.policy
-    emit(state, out, Kind.REQUEUED, rule, {"event": cause}, item)
-    if policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
+    emit(state, out, Kind.REQUEUED, rule, {
+        "event": cause, "waited_s": round(state.now - item.waiting_since, 6),
+        "in_pool_s": round(state.now - item.enqueued_at, 6), "served": item.served}, item)
+    if item.served:
+        place(state, out, item, cause)
+    elif policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
         drop(state, out, item, "queue time-to-live expired", cause)
     elif policy.overflow is not None and state.now >= item.enqueued_at + policy.overflow.after_s:
         forward(state, out, item, policy.overflow.pool, "overflow timeout", cause)
@@ -198,6 +229,8 @@ def forward(state: PoolState, out: Out, item: WorkState, pool: str, rule: str, c
         return
     state.dequeue(item)
     state.work.pop(item.work_id, None)
+    state.moved.pop(item.work_id, None)
+    state.moved[item.work_id] = (pool, state.now)
     route = Route(at=state.now, event_id=f"fwd:{state.pool}:{state.seq + 1}",
                   work_id=item.work_id, customer_id=item.customer_id, channel=item.channel,
                   priority=item.base_priority, skills=dict(item.skills), vip=item.vip,

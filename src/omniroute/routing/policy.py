@@ -127,6 +127,7 @@ class PoolPolicy:
     auto_join: bool = False
     join_capacity: AgentCapacity = field(default_factory=lambda: DEFAULT_JOIN_CAPACITY)
     dedupe_s: float = 3600.0
+    input_stall_s: float = 120.0
 
 
 def requirement(

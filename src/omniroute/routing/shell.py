@@ -98,6 +98,16 @@ def parked(request: RoutingRequest, reason: str, workspace: str) -> Record:
             event.to_json_bytes())
 
 
+MAX_LAG_S = 600.0
+"""How far back an input's own time stamp may put it (clock skew, long stalls)."""
+
+
+def stamp(occurred_at: datetime, now: float) -> float:
+    """An input's time in its pool: its own ``occurred_at``, so a stall of this hop does not
+    make it look late (agents lost), within ``MAX_LAG_S`` before ``now`` and never after."""
+    return min(now, max(occurred_at.timestamp(), now - MAX_LAG_S))
+
+
 def translate_input(settings: Settings, config: RoutingConfig, record: Any,
                     now: float) -> list[Record]:
     """The pool-stream record(s) for one routing request or agent event."""
@@ -115,7 +125,7 @@ def translate_input(settings: Settings, config: RoutingConfig, record: Any,
                     return [dead_letter(record, reason, NO_POOL)]
                 return [dead_letter(record, reason, NO_POOL),
                         parked(request, reason, settings.workspace)]
-            return [request_record(request, pool, now)]
+            return [request_record(request, pool, stamp(request.occurred_at, now))]
         event = AgentEvent.from_json_bytes(record.value or b"")
         count_in(settings, record)
     except ValidationError as exc:
@@ -125,4 +135,4 @@ def translate_input(settings: Settings, config: RoutingConfig, record: Any,
     pool = config.agent_pool(event.agent_id, event.pool)
     if pool is None:
         return [unknown_agent(event, settings.workspace)]
-    return [agent_record(event, pool, now)]
+    return [agent_record(event, pool, stamp(event.occurred_at, now))]

@@ -4,17 +4,20 @@ Indexes keep every decision logarithmic in the number of agents and items:
 
 - ``ready``: agents that are available, not lost and below total capacity,
   sorted by the pool's selection key (longest idle, least occupied, round robin)
-  then agent id, so the first eligible agent in order is the one to pick.
+  then agent id, so the first eligible agent in order is the one to pick;
+  ``ready_by_skill`` holds the same keys per (skill, level), so work that needs
+  a skill looks only at agents who have it at that level or above.
 - ``groups``: waiting work grouped by what it needs (channel, skill
   requirement, pinned agent), each group sorted by (-priority, original age,
-  arrival). When an agent frees capacity only the heads of the groups it can
-  serve are compared.
+  arrival), and found by (channel, first skill) in ``sigs_by_need``. When an
+  agent frees capacity only the heads of the groups it can serve are compared.
 - ``timers``: one heap of (due, seq, kind, ref) checked lazily when time advances.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +29,17 @@ QUEUED, OFFERED, ASSIGNED, WRAPPING = "queued", "offered", "assigned", "wrapping
 Sig = tuple[str, tuple[tuple[str, int], ...], str | None]
 
 
+def need_key(sig: Sig) -> str | None:
+    """The first skill a group needs (None: none): with its channel, how a freed agent
+    finds the groups it may serve without looking at the others."""
+    return sig[1][0][0] if sig[1] else None
+
+
 class AgentState:
     """One agent's presence, load and holdings."""
 
-    __slots__ = ("held", "idle_since", "last_seen", "load", "lost", "per_channel",
-                 "presence", "profile", "ready_key", "rr_seq", "timer_armed")
+    __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
+                 "presence", "profile", "ready_key", "ready_skills", "rr_seq", "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
         self.profile = profile
@@ -43,7 +52,9 @@ class AgentState:
         self.idle_since = now
         self.rr_seq = 0
         self.ready_key: tuple[Any, ...] | None = None
+        self.ready_skills: tuple[tuple[str, int], ...] = ()
         self.timer_armed = False
+        self.fed_armed = False
 
     def fits(self, channel: str) -> bool:
         """Whether one more conversation on ``channel`` stays within every limit."""
@@ -64,8 +75,8 @@ class WorkState:
 
     __slots__ = ("agent_id", "base_priority", "channel", "customer_id", "enqueued_at",
                  "excluded", "hops", "offer_expires", "offer_id", "pin_agent", "pin_until",
-                 "priority", "queue_key", "relax_step", "sentiment", "seq", "sig", "skills",
-                 "status", "vip", "waiting_since", "work_id")
+                 "priority", "queue_key", "relax_step", "sentiment", "seq", "served", "sig",
+                 "skills", "status", "vip", "waiting_since", "work_id")
 
     def __init__(self, work_id: str, customer_id: str, channel: str, seq: int) -> None:
         self.work_id = work_id
@@ -90,6 +101,8 @@ class WorkState:
         self.offer_expires = 0.0
         self.queue_key: tuple[Any, ...] | None = None
         self.sig: Sig | None = None
+        self.served = False
+        """Assigned once in this pool: its time limits from pool entry no longer apply."""
 
 
 @dataclass
@@ -107,10 +120,21 @@ class PoolState:
     agents: dict[str, AgentState] = field(default_factory=dict)
     work: dict[str, WorkState] = field(default_factory=dict)
     ready: SortedList = field(default_factory=SortedList)
+    ready_by_skill: dict[str, dict[int, SortedList]] = field(default_factory=dict)
     groups: dict[Sig, SortedList] = field(default_factory=dict)
     sigs_by_pin: dict[str | None, set[Sig]] = field(default_factory=dict)
+    sigs_by_need: dict[str, dict[str | None, set[Sig]]] = field(default_factory=dict)
+    """Unpinned groups by channel, then by first needed skill (None: needs nothing)."""
     timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
     queued: int = 0
+    fed: float = 0.0
+    """The latest time stamp of an input that came through the repartition hop (not a
+    tick): while that hop stalls, ``fed`` stands still and nobody is marked lost."""
+    fed_timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
+    seen_routes: dict[str, float] = field(default_factory=dict)
+    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored."""
+    moved: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""
 
     @property
     def pool(self) -> str:
@@ -125,6 +149,10 @@ class PoolState:
     def arm(self, due: float, kind: str, ref: Any) -> None:
         """Schedule a timer; it fires at the first input at or after ``due``."""
         heapq.heappush(self.timers, (due, self.next_seq(), kind, ref))
+
+    def arm_fed(self, due: float, kind: str, ref: Any) -> None:
+        """Schedule a timer on the input clock ``fed`` (ticks alone never fire it)."""
+        heapq.heappush(self.fed_timers, (due, self.next_seq(), kind, ref))
 
     # -- ready agents ---------------------------------------------------------
 
@@ -142,11 +170,48 @@ class PoolState:
         """Re-index an agent after its presence, load or idle time changed."""
         if agent.ready_key is not None:
             self.ready.remove(agent.ready_key)
-            agent.ready_key = None
+            for skill, level in agent.ready_skills:
+                self.ready_by_skill[skill][level].remove(agent.ready_key)
+            agent.ready_key, agent.ready_skills = None, ()
         if (agent.presence == "available" and not agent.lost
                 and agent.load < agent.profile.capacity.total):
-            agent.ready_key = self.selection_key(agent)
-            self.ready.add(agent.ready_key)
+            key = agent.ready_key = self.selection_key(agent)
+            self.ready.add(key)
+            agent.ready_skills = tuple(agent.profile.skills.items())
+            for skill, level in agent.ready_skills:
+                levels = self.ready_by_skill.get(skill)
+                if levels is None:
+                    levels = self.ready_by_skill[skill] = {}
+                ready = levels.get(level)
+                if ready is None:
+                    ready = levels[level] = SortedList()
+                ready.add(key)
+
+    def clear_ready(self) -> None:
+        """Empty the ready indexes (before the selection rule changes shape)."""
+        self.ready.clear()
+        self.ready_by_skill.clear()
+        for agent in self.agents.values():
+            agent.ready_key, agent.ready_skills = None, ()
+
+    def ready_with(self, needs: tuple[tuple[str, int], ...]) -> Iterable[tuple[Any, ...]]:
+        """Ready agents' keys in selection order, narrowed by skill: those who have the
+        needed skill with the fewest ready holders, at or above the level needed."""
+        if not needs:
+            everyone: Iterable[tuple[Any, ...]] = self.ready
+            return everyone
+        best: list[SortedList] | None = None
+        best_size = -1
+        for skill, level in needs:
+            levels = self.ready_by_skill.get(skill, {})
+            lists = [ready for have, ready in levels.items() if have >= level and ready]
+            size = sum(len(ready) for ready in lists)
+            if best is None or size < best_size:
+                best, best_size = lists, size
+        if not best:
+            return ()
+        merged: Iterable[tuple[Any, ...]] = best[0] if len(best) == 1 else heapq.merge(*best)
+        return merged
 
     # -- waiting work ---------------------------------------------------------
 
@@ -159,6 +224,9 @@ class PoolState:
         if group is None:
             group = self.groups[sig] = SortedList()
             self.sigs_by_pin.setdefault(pin, set()).add(sig)
+            if pin is None:
+                by_skill = self.sigs_by_need.setdefault(sig[0], {})
+                by_skill.setdefault(need_key(sig), set()).add(sig)
         group.add(key)
         item.sig, item.queue_key, item.status = sig, key, QUEUED
         self.queued += 1
@@ -175,5 +243,13 @@ class PoolState:
             pinned.discard(item.sig)
             if not pinned:
                 del self.sigs_by_pin[item.sig[2]]
+            if item.sig[2] is None:
+                by_skill = self.sigs_by_need[item.sig[0]]
+                needing = by_skill[need_key(item.sig)]
+                needing.discard(item.sig)
+                if not needing:
+                    del by_skill[need_key(item.sig)]
+                    if not by_skill:
+                        del self.sigs_by_need[item.sig[0]]
         item.sig, item.queue_key = None, None
         self.queued -= 1

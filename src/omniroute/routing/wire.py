@@ -169,5 +169,6 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
                       conversation.to_json_bytes()))
     if d.kind is Kind.FORWARDED and d.forward is not None and d.target_pool is not None:
         body = {k: v for k, v in asdict(d.forward).items() if k not in ("at", "event_id")}
-        found.append(pool_record("route", d.target_pool, d.at, d.forward.event_id, body))
+        record = {ev.Route: "route", ev.Update: "update", ev.Cancel: "cancel"}[type(d.forward)]
+        found.append(pool_record(record, d.target_pool, d.at, d.forward.event_id, body))
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from omniroute.routing.events import Cancel, Kind, Route, Update
 from omniroute.routing.placement import (
     Out,
@@ -12,36 +14,70 @@ from omniroute.routing.placement import (
     place,
     release,
 )
-from omniroute.routing.state import OFFERED, QUEUED, PoolState, WorkState
+from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, WRAPPING, PoolState, WorkState
+from omniroute.routing.timers import arm_limits
+
+
+def follow(state: PoolState, out: Out, event: Route | Update | Cancel) -> bool:
+    """An input for work that moved to another pool goes there (one owner per
+    conversation); whether it did. A route forwarded back here takes the work back."""
+    moved = state.moved.get(event.work_id)
+    if moved is None:
+        return False
+    if isinstance(event, Route) and event.hops > 0:
+        del state.moved[event.work_id]
+        return False
+    del state.moved[event.work_id]
+    state.moved[event.work_id] = (moved[0], state.now)  # still there: keep following
+    emit(state, out, Kind.FORWARDED, "conversation lives in another pool",
+         {"event": event.event_id, "to": moved[0], "moved_at": moved[1]}, None,
+         work_id=event.work_id, target_pool=moved[0],
+         forward=replace(event, at=state.now))
+    return True
 
 
 def on_route(state: PoolState, out: Out, event: Route) -> None:
-    """A conversation needs an agent: offer it now or queue it, arming its timers."""
+    """A conversation needs an agent: offer it now or queue it, arming its timers. The same
+    request again (same event id, within ``dedupe_s``) is ignored; a request for work the
+    pool holds updates it if it waits, hands it back to its agent if it was wrapping up."""
+    if event.event_id and event.event_id in state.seen_routes:
+        emit(state, out, Kind.IGNORED, "duplicate route request",
+             {"event": event.event_id, "first_seen": state.seen_routes[event.event_id]},
+             None, work_id=event.work_id)
+        return
+    if event.event_id:
+        state.seen_routes[event.event_id] = state.now
+    if follow(state, out, event):
+        return
     existing = state.work.get(event.work_id)
     if existing is not None:
-        if existing.status == QUEUED:
-            _update(state, out, existing, event.priority, event.skills, event.vip,
-                    event.sentiment, event.event_id)
+        _again(state, out, existing, event)
         return
-    now, policy = state.now, state.policy
     item = WorkState(event.work_id, event.customer_id, event.channel, state.next_seq())
     item.base_priority, item.skills = event.priority, dict(event.skills)
     item.vip, item.sentiment, item.hops = event.vip, event.sentiment, event.hops
-    item.waiting_since = event.waiting_since if event.waiting_since is not None else now
-    item.enqueued_at = now
+    item.waiting_since = event.waiting_since if event.waiting_since is not None else state.now
+    item.enqueued_at = state.now
     item.priority = effective_priority(state, item)
     _pin(state, item, event)
-    ref = (item.work_id, item.seq)
-    for index, step in enumerate(policy.relaxation, start=1):
-        state.arm(now + step.after_s, "relax", (*ref, index))
-    if policy.overflow is not None:
-        state.arm(now + policy.overflow.after_s, "overflow", ref)
-    if policy.ttl_s is not None:
-        state.arm(now + policy.ttl_s, "ttl", ref)
-    if policy.sla_s is not None and policy.sla_boost and item.waiting_since + policy.sla_s > now:
-        state.arm(item.waiting_since + policy.sla_s, "sla", ref)
+    arm_limits(state, item)
     state.work[item.work_id] = item
     place(state, out, item, event.event_id)
+
+
+def _again(state: PoolState, out: Out, item: WorkState, event: Route) -> None:
+    """A route request for work already here."""
+    if item.status == QUEUED:
+        _update(state, out, item, event.priority, event.skills, event.vip,
+                event.sentiment, event.event_id)
+    elif item.status == WRAPPING:  # the customer wrote again: back to the same agent
+        agent = state.agents[item.agent_id]  # type: ignore[index]
+        item.status = agent.held[item.work_id] = ASSIGNED
+        emit(state, out, Kind.ASSIGNED, "reopened during wrap-up",
+             {"event": event.event_id}, item, item.agent_id)
+    else:
+        emit(state, out, Kind.IGNORED, f"already {item.status}",
+             {"event": event.event_id}, item, item.agent_id)
 
 
 def _pin(state: PoolState, item: WorkState, event: Route) -> None:
@@ -58,6 +94,8 @@ def _pin(state: PoolState, item: WorkState, event: Route) -> None:
 
 def on_update(state: PoolState, out: Out, event: Update) -> None:
     """Priority, skills, VIP or sentiment changed."""
+    if follow(state, out, event):
+        return
     item = state.work.get(event.work_id)
     if item is not None:
         _update(state, out, item, event.priority, event.skills, event.vip, event.sentiment,
@@ -76,6 +114,8 @@ def _update(state: PoolState, out: Out, item: WorkState, priority: int,
 
 def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
     """Stop routing a conversation: rescind its offer or revoke its assignment."""
+    if follow(state, out, event):
+        return
     item = state.work.get(event.work_id)
     if item is None:
         return

@@ -195,6 +195,7 @@ business_hours = { timezone = "UTC" }
 queue_cap = 1
 [pools.lost]
 heartbeat_grace_s = 1
+input_stall_s = 0
 requeue_on_lost = true
 [pools.vip]
 heartbeat_grace_s = 3600

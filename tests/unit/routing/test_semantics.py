@@ -101,7 +101,7 @@ class TestOffers:
         pool.login("b")
         out = pool(Tick, dt=11)
         assert kinds(out) == [("rescinded", "a", "w1"), ("offered", "b", "w1")]
-        assert out[-1].inputs["waited_s"] == 12.0
+        assert out[-1].inputs["waited_s"] == 10.0  # decided at the offer's expiry
         assert pool.state.agents["a"].presence == "away"
 
     def test_decline_goes_to_another_agent_and_never_back(self) -> None:

@@ -1,0 +1,143 @@
+"""Pure routing core on a contact-centre mix: does selection stay cheap as agents grow?
+
+    .venv/bin/python bench/routing/bench_mix.py [--quick]
+
+Workload (issue 18): 40 skills with Zipf popularity; every agent has three distinct
+skills at levels 1-5; capacity 3 with channel weights and caps (email weighs 2 and
+at most 1, whatsapp at most 2); routes need one skill (sometimes two) at a minimum
+level 1-3 on webchat/email/whatsapp (60/25/15 %); all agents auto-accept. The pool
+is filled to 85 % occupancy, then a steady mix of resolve + route holds it there,
+so every route runs selection among idle agents. Only time inside ``decide`` counts,
+as CPU time of this process (``time.process_time``): the figures then hold on a
+shared, busy machine too (the wall-clock rate is printed beside them).
+It also times one route no agent can take (a skill level nobody has), which used
+to scan every idle agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from typing import Any
+
+from omniroute.routing.engine import decide, new_pool
+from omniroute.routing.events import Resolve, Route, SetPresence
+from omniroute.routing.policy import AgentCapacity, AgentProfile, ChannelRule, PoolPolicy
+
+SKILLS = [f"skill{i:02d}" for i in range(40)]
+WEIGHTS = [1 / (rank + 1) ** 1.1 for rank in range(40)]  # Zipf
+CHANNELS = (("webchat", 0.60), ("email", 0.25), ("whatsapp", 0.15))
+CAPACITY = AgentCapacity(3, {"email": ChannelRule(2, 1), "whatsapp": ChannelRule(1, 2)})
+
+
+def profiles(agents: int, rng: random.Random) -> tuple[AgentProfile, ...]:
+    found = []
+    for i in range(agents):
+        skills: dict[str, int] = {}
+        while len(skills) < 3:
+            skills[rng.choices(SKILLS, WEIGHTS)[0]] = rng.randint(1, 5)
+        found.append(AgentProfile(f"a{i:06d}", "p", CAPACITY, skills, auto_accept=True))
+    return tuple(found)
+
+
+def request(n: int, at: float, rng: random.Random, impossible: bool = False) -> Route:
+    needs = {rng.choices(SKILLS, WEIGHTS)[0]: rng.randint(1, 3)}
+    if rng.random() < 0.2:
+        needs[rng.choices(SKILLS, WEIGHTS)[0]] = 1
+    if impossible:
+        needs = {SKILLS[0]: 9}
+    channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
+    return Route(at=at, event_id=f"r{n}", work_id=f"w{n}", customer_id=f"c{n}",
+                 channel=channel, skills=needs)
+
+
+def occupancy(state: Any) -> float:
+    held = sum(a.load for a in state.agents.values())
+    return held / (CAPACITY.total * len(state.agents))
+
+
+def build(agents: int, seed: int = 7) -> tuple[Any, float, list[str], int]:
+    rng = random.Random(seed)
+    state = new_pool(PoolPolicy(pool="p", heartbeat_grace_s=1e9, offer_timeout_s=1e9,
+                                dedupe_s=5.0), profiles(agents, rng))
+    at = 1.0
+    for agent_id in sorted(state.agents):
+        at += 1e-6
+        decide(state, SetPresence(at=at, event_id=f"p{agent_id}", agent_id=agent_id,
+                                  presence="available"))
+    n, held = 0, []
+    while occupancy(state) < 0.85:
+        at += 1e-6
+        n += 1
+        _, out = decide(state, request(n, at, rng))
+        held += [d.work_id for d in out if d.kind.value == "assigned"]
+    return state, at, held, n
+
+
+def steady(state: Any, at: float, held: list[str], n: int, operations: int,
+           seed: int = 11) -> tuple[int, float]:
+    rng = random.Random(seed)
+    wall = time.perf_counter()
+    decisions, spent, clock = 0, 0.0, time.process_time
+    for k in range(operations):
+        at += 1e-4
+        if k % 2 == 0 and held:
+            index = rng.randrange(len(held))
+            held[index], held[-1] = held[-1], held[index]
+            item = state.work.get(held.pop())
+            if item is None or item.agent_id is None:
+                continue
+            event: Any = Resolve(at=at, event_id=f"x{k}", agent_id=item.agent_id,
+                                 work_id=item.work_id)
+        else:
+            n += 1
+            event = request(n, at, rng)
+        started = clock()
+        _, out = decide(state, event)
+        spent += clock() - started
+        decisions += len(out)
+        held += [d.work_id for d in out if d.kind.value == "assigned"]
+    global WALL
+    WALL = time.perf_counter() - wall
+    return decisions, spent
+
+
+WALL = 0.0
+
+
+def unplaceable(state: Any, at: float) -> float:
+    """Seconds for one route nobody can take (then cancel nothing: it just waits)."""
+    event = request(10**9, at + 1e-4, random.Random(1), impossible=True)
+    started = time.process_time()
+    decide(state, event)
+    return time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
+    args = parser.parse_args()
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    operations = 20_000 if args.quick else 60_000
+    print("routing core, contact-centre mix: 40 Zipf skills, 3 per agent (levels 1-5), "
+          "channel weights and caps, 85 % occupancy")
+    print(f"{'agents':>8} {'occupancy':>9} {'idle':>7} {'waiting':>8} {'decisions/s':>12} "
+          f"{'us/decision':>12} {'no-fit route ms':>16} {'wall decisions/s':>17}")
+    cost = {}
+    for agents in sizes:
+        state, at, held, n = build(agents)
+        decisions, seconds = steady(state, at, held, n, operations)
+        cost[agents] = seconds / decisions * 1e6
+        idle = sum(1 for a in state.agents.values() if a.load == 0)
+        miss = unplaceable(state, at + operations * 1e-4) * 1e3
+        print(f"{agents:>8,} {occupancy(state):>9.0%} {idle:>7,} {state.queued:>8,} "
+              f"{decisions / seconds:>12,.0f} {cost[agents]:>12.2f} {miss:>16.3f} "
+              f"{decisions / WALL:>17,.0f}")
+    big = max(sizes)
+    print(f"cost ratio {big:,} vs 1,000 agents: {cost[big] / cost[1_000]:.2f}x (target <= 2x)")
+    print(f"decisions/s at 10,000 agents: {1e6 / cost[10_000]:,.0f} (target >= 50,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""What happens when a pool's timers fire: offer expiry, heartbeats, relaxation,
+overflow, time-to-live, SLA, pin expiry and wrap-up.
+
+Timers are armed with the policy of their time; each handler re-checks the
+*current* policy (a configuration change re-arms them with :func:`arm_limits`),
+so a removed or changed limit never fires with its old value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omniroute.routing import agents as agent_rules
+from omniroute.routing.events import Kind
+from omniroute.routing.placement import (
+    Out,
+    drain_agent,
+    drop,
+    effective_priority,
+    emit,
+    forward,
+    place,
+    release,
+    requeue,
+)
+from omniroute.routing.state import OFFERED, QUEUED, WRAPPING, PoolState, WorkState
+
+
+def arm_limits(state: PoolState, item: WorkState) -> None:
+    """Arm the item's time limits (relaxation, overflow, TTL, SLA) under the current policy,
+    measured from its entry in the pool (``enqueued_at``)."""
+    policy, ref = state.policy, (item.work_id, item.seq)
+    for index, step in enumerate(policy.relaxation, start=1):
+        state.arm(item.enqueued_at + step.after_s, "relax", (*ref, index))
+    if policy.overflow is not None:
+        state.arm(item.enqueued_at + policy.overflow.after_s, "overflow", ref)
+    if policy.ttl_s is not None:
+        state.arm(item.enqueued_at + policy.ttl_s, "ttl", ref)
+    if policy.sla_s is not None and policy.sla_boost:
+        state.arm(max(item.waiting_since + policy.sla_s, state.now), "sla", ref)
+
+
+def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str) -> None:
+    item = state.work.get(ref[0])
+    if item is None or item.status != OFFERED or item.offer_id != ref[1]:
+        return
+    agent = state.agents[item.agent_id]  # type: ignore[index]
+    agent_id = agent.profile.agent_id
+    emit(state, out, Kind.RESCINDED, "offer timed out", {"event": cause, "timer": "offer"},
+         item, agent_id, offer_id=item.offer_id, reason="offer timed out")
+    release(state, item)
+    if item.pin_agent == agent_id:  # a silent agent is not waited for
+        item.pin_agent = None
+    item.excluded.add(agent_id)
+    if state.policy.away_on_offer_timeout:
+        agent.presence = "away"
+        state.refresh_ready(agent)
+        agent_rules.rescind_offers(state, out, agent, "agent set away: offer timed out", cause,
+                                   also=(item,))
+    else:
+        requeue(state, out, item, "offer timed out", cause)
+    drain_agent(state, out, agent, cause)
+
+
+def _heartbeat(state: PoolState, out: Out, ref: str, cause: str, on_fed: bool) -> None:
+    agent = state.agents.get(ref)
+    if agent is None:
+        return
+    if on_fed:
+        agent.fed_armed = False
+    else:
+        agent.timer_armed = False
+    if agent.presence == "offline" or agent.lost:
+        return
+    due = agent.last_seen + state.policy.heartbeat_grace_s
+    stalled = due + state.policy.input_stall_s
+    if state.fed < due and state.now < stalled:  # inputs may be late: wait for them
+        agent_rules.watch(state, agent)
+        return
+    agent.lost = True
+    state.refresh_ready(agent)
+    agent_rules.rescind_offers(state, out, agent, "agent lost (no heartbeat)", cause,
+                               revoke_assigned=state.policy.requeue_on_lost)
+
+
+def _item(state: PoolState, ref: tuple[Any, ...]) -> Any:
+    item = state.work.get(ref[0])
+    return item if item is not None and item.seq == ref[1] else None
+
+
+def _relax(state: PoolState, out: Out, ref: tuple[str, int, int], cause: str) -> None:
+    item, steps = _item(state, ref), state.policy.relaxation
+    if item is None or ref[2] <= item.relax_step or ref[2] > len(steps):
+        return
+    if state.now < item.enqueued_at + steps[ref[2] - 1].after_s:
+        return
+    item.relax_step = ref[2]
+    if item.status == QUEUED:
+        state.dequeue(item)
+        place(state, out, item, cause)
+
+
+def _overflow(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
+    item, overflow = _item(state, ref), state.policy.overflow
+    if (item is not None and item.status == QUEUED and overflow is not None
+            and state.now >= item.enqueued_at + overflow.after_s):
+        forward(state, out, item, overflow.pool, "overflow timeout", cause)
+
+
+def _ttl(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
+    item, ttl = _item(state, ref), state.policy.ttl_s
+    if (item is not None and item.status == QUEUED and ttl is not None
+            and state.now >= item.enqueued_at + ttl):
+        drop(state, out, item, "queue time-to-live expired", cause)
+
+
+def _sla(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
+    item = _item(state, ref)
+    if item is not None and item.priority != effective_priority(state, item):
+        item.priority = effective_priority(state, item)
+        if item.status == QUEUED:
+            state.dequeue(item)
+            place(state, out, item, cause)
+
+
+def _unpin(state: PoolState, out: Out, ref: tuple[str, int, float], cause: str) -> None:
+    item = _item(state, ref)
+    if item is not None and item.pin_until == ref[2]:
+        item.pin_agent = None
+        if item.status == QUEUED:
+            state.dequeue(item)
+            place(state, out, item, cause)
+
+
+def _wrap(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
+    item = _item(state, ref)
+    if item is not None and item.status == WRAPPING:
+        agent_rules.complete(state, out, item, "wrap-up timed out", cause)
+
+
+TimerRule = Callable[[PoolState, Out, Any, str], None]
+"""A timer's handler; ``ref`` is whatever the rule armed the timer with."""
+
+TIMERS: dict[str, TimerRule] = {
+    "offer": _offer_timeout, "relax": _relax, "overflow": _overflow, "ttl": _ttl,
+    "sla": _sla, "unpin": _unpin, "wrap": _wrap,
+    "heartbeat": lambda s, o, r, c: _heartbeat(s, o, r, c, on_fed=False),
+    "heartbeat_fed": lambda s, o, r, c: _heartbeat(s, o, r, c, on_fed=True),
+}
