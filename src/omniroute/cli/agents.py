@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import timedelta
 
@@ -23,6 +24,11 @@ from omniroute.gateway.auth import Role, parse_duration
 @cli.group()
 def agents() -> None:
     """Agent credentials for the gateway, and canned responses."""
+
+
+def _actor() -> str:
+    """Who runs the command, for the audit log."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _duration(text: str | None) -> timedelta | None:
@@ -49,8 +55,8 @@ def token(agent_id: str, role: str | None, supervisor: bool, expires: str | None
     """Issue a bearer token for AGENT_ID (printed once; stored hashed)."""
     chosen = Role(role) if role else (Role.SUPERVISOR if supervisor else Role.AGENT)
     lifetime = _duration(expires)
-    issued = with_database(lambda conn: create_token(conn, agent_id, chosen,
-                                                     expires_in=lifetime, label=label))
+    issued = with_database(lambda conn: create_token(conn, agent_id, chosen, expires_in=lifetime,
+                                                     label=label, issued_by=_actor()))
     until = f", expires in {expires}" if expires else ""
     say(f"token for {agent_id} ({chosen.value}{until}); it is shown only now:")
     click.echo(issued)
@@ -82,12 +88,12 @@ def tokens(agent_id: str | None, as_json: bool) -> None:
 def revoke(agent_id: str | None, token_id: str | None) -> None:
     """Revoke every token of AGENT_ID, or one token with --token."""
     if token_id:
-        owner = with_database(lambda conn: revoke_token(conn, token_id))
+        owner = with_database(lambda conn: revoke_token(conn, token_id, by=_actor()))
         say(f"revoked token {token_id} of {owner}")
         return
     if not agent_id:
         raise ConfigurationError("give AGENT_ID or --token TOKEN_ID")
-    count = with_database(lambda conn: revoke_tokens(conn, agent_id))
+    count = with_database(lambda conn: revoke_tokens(conn, agent_id, by=_actor()))
     say(f"revoked {count} token(s) of {agent_id}")
 
 

@@ -21,6 +21,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from omniroute.gateway.problems import BadRequest, Conflict, NotFound, Unavailable
+from omniroute.observability.logs import get_logger
+
+log = get_logger("omniroute.deadletters")
 
 Db: TypeAlias = asyncpg.Pool | asyncpg.Connection
 REPLAY_HEADER = "omniroute-replay-of"
@@ -122,5 +125,7 @@ async def replay(conn: asyncpg.Connection, producer: AIOKafkaProducer, event_id:
         actor, "dead_letter.replayed", event_id, json.dumps({
             "topic": letter["source_topic"], "partition": sent.partition,
             "offset": sent.offset, "error": letter["error"]}))
+    log.info("dead_letter.replayed", event_id=event_id, actor=actor,
+             topic=letter["source_topic"], partition=sent.partition, offset=sent.offset)
     return {"event_id": event_id, "topic": letter["source_topic"],
             "partition": sent.partition, "offset": sent.offset}
