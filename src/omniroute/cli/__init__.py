@@ -25,6 +25,8 @@ COMMAND_MODULES: dict[str, str] = {
     "delivery": "omniroute.cli.delivery",
     "email-delivery": "omniroute.cli.email",
     "router": "omniroute.cli.router",
+    "admin": "omniroute.cli.admin",
+    "dlq": "omniroute.cli.dlq",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 
 from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
-from omniroute.gateway.auth import Principal, bearer_token, hash_token
+from omniroute.gateway.admin import record_action
+from omniroute.gateway.administration import Administration
+from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
 from omniroute.gateway.commands import (
     ConversationRef,
     NoteRequest,
@@ -49,6 +51,7 @@ from omniroute.gateway.problems import (
     Unavailable,
 )
 from omniroute.gateway.stream import SUPERVISORS, Fanout
+from omniroute.gateway.supervision import Supervision
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
@@ -101,8 +104,8 @@ class Gateway:
         """The authenticated caller, or 401."""
         token = bearer_token(request.headers.get("Authorization"), request.query.get("token"))
         found = await queries.principal(self.pool, hash_token(token))
-        if found is None:
-            raise Unauthorized("unknown or revoked token")
+        if isinstance(found, str):
+            raise Unauthorized(found)
         return found
 
     async def body(self, request: web.Request, model: type[B]) -> B:
@@ -118,15 +121,22 @@ class Gateway:
                 f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
             raise BadRequest(details) from exc
 
-    async def conversation(self, request: web.Request, who: Principal) -> ConversationRef:
-        """The conversation in the path, if it exists and the caller may act on it."""
+    async def conversation(self, request: web.Request, who: Principal,
+                           read: bool = False) -> ConversationRef:
+        """The conversation in the path, if it exists and the caller may act on it.
+
+        ``read``: an agent may also read the customer's other conversations while they
+        hold one of that customer's open conversations (the customer's history).
+        """
         cid = request.match_info["conversation_id"]
         ref = await queries.conversation_ref(self.pool, cid)
         if ref is None:
             raise NotFound(f"no conversation {cid!r}")
-        if not who.supervisor and await queries.holder(self.pool, cid) != who.agent_id:
-            raise Forbidden(f"conversation {cid!r} is not assigned to you")
-        return ref
+        if who.supervisor or await queries.holder(self.pool, cid) == who.agent_id:
+            return ref
+        if read and await queries.holds_customer(self.pool, who.agent_id, ref.customer_id):
+            return ref
+        raise Forbidden(f"conversation {cid!r} is not assigned to you")
 
     async def publish(self, topic: str, key: str, event: Envelope) -> web.Response:
         """Publish one event and answer 202 once Kafka acknowledged it."""
@@ -143,10 +153,20 @@ class Gateway:
         event = agent_event(who, kind, self.settings.workspace, **fields)
         return await self.publish("omniroute.agent-events.v1", who.agent_id, event)
 
+    async def on_behalf(self, who: Principal, conversation_id: str) -> Principal:
+        """Who an action on the conversation is published as: its holder when a supervisor
+        acts on someone else's conversation (the router takes it from the holder), else the
+        caller. Supervisor actions are written to the audit log."""
+        holder = await queries.holder(self.pool, conversation_id)
+        if not who.supervisor or holder is None or holder == who.agent_id:
+            return who
+        return Principal(holder, Role.AGENT)
+
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        return web.json_response({"agent_id": who.agent_id, "role": who.role.value})
+        return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
+                                  "presence": await queries.presence(self.pool, who.agent_id)})
 
     async def presence(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -183,8 +203,10 @@ class Gateway:
 
     async def conversation_detail(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        ref = await self.conversation(request, who)
-        return web.json_response(await queries.conversation_view(self.pool, ref.conversation_id))
+        ref = await self.conversation(request, who, read=True)
+        view = await queries.conversation_view(self.pool, ref.conversation_id)
+        view["holder"] = await queries.holder(self.pool, ref.conversation_id)
+        return web.json_response(view)
 
     async def reply(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -227,8 +249,12 @@ class Gateway:
         who = await self.who(request)
         ref = await self.conversation(request, who)
         body = await self.body(request, TransferRequest)
+        actor = await self.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.pool, who, "conversation.transfer", ref.conversation_id,
+                                {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
         return await self.agent_says(
-            who, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
+            actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
             target_agent_id=body.target_agent_id, target_pool=body.target_pool,
             reason=body.reason)
 
@@ -236,7 +262,11 @@ class Gateway:
         who = await self.who(request)
         ref = await self.conversation(request, who)
         body = await self.body(request, ResolveRequest)
-        return await self.agent_says(who, AgentEventKind.RESOLVE,
+        actor = await self.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.pool, who, "conversation.resolve", ref.conversation_id,
+                                {"holder": actor.agent_id, "reason": body.reason})
+        return await self.agent_says(actor, AgentEventKind.RESOLVE,
                                      conversation_id=ref.conversation_id, reason=body.reason)
 
     async def typing(self, request: web.Request) -> web.Response:
@@ -268,6 +298,7 @@ class Gateway:
         try:
             await ws.send_json({
                 "type": "snapshot",
+                "presence": await queries.presence(self.pool, who.agent_id),
                 "offers": await queries.pending_offers(self.pool, who.agent_id),
                 "conversations": await queries.conversations_of(self.pool, who),
             })
@@ -319,6 +350,8 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
+    for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes()]:
+        app.router.add_route(method, path, handler)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)

@@ -44,6 +44,27 @@ class PresenceRequest(Body):
     presence: Presence
 
 
+class ForcePresenceRequest(Body):
+    """A supervisor sets an agent's presence."""
+
+    presence: Presence
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class RerouteRequest(Body):
+    """Route a waiting or parked conversation again (to ``pool``, else by the rules)."""
+
+    pool: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    priority: Annotated[int, Field(ge=0, le=100)] | None = None
+    reason: Annotated[str, Field(max_length=150)] | None = None
+
+
+class ReplayRequest(Body):
+    """Replay a dead letter; ``force`` takes over a replay started but never completed."""
+
+    force: bool = False
+
+
 class OfferAnswer(Body):
     """Accept or decline an offer."""
 

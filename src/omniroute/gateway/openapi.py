@@ -12,16 +12,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from omniroute import __version__
+from omniroute.gateway.administration import ConfigDocument, TokenRequest
 from omniroute.gateway.commands import (
+    ForcePresenceRequest,
     NoteRequest,
     OfferAnswer,
     PresenceRequest,
+    ReplayRequest,
     ReplyRequest,
+    RerouteRequest,
     ResolveRequest,
     TagsRequest,
     TransferRequest,
     TypingRequest,
 )
+from omniroute.gateway.configuration import AgentSpec, PoolSpec, RoutingSpec
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,10 @@ class Operation:
     body: type[BaseModel] | None = None
     accepted: bool = False  # 202: the write is an event on Kafka
     conversation: bool = False  # 403/404 on someone else's / an unknown conversation
+    role: str = "agent"  # the least role allowed: agent, supervisor or admin
 
 
-OPERATIONS = (
+OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/me", "Who the token belongs to (agent id and role)."),
     Operation("post", "/api/v1/presence", "Set presence (AgentEvent presence).", PresenceRequest,
               accepted=True),
@@ -75,6 +81,63 @@ OPERATIONS = (
               '`{"type":"heartbeat"}` to heartbeat.'),
 )
 
+SUPERVISOR_OPERATIONS = (
+    Operation("get", "/api/v1/refusals",
+              "This agent's events the router refused (AssignmentEvent rejected/refused), "
+              "newest first, with the reason."),
+    Operation("post", "/api/v1/agents/{agent_id}/presence",
+              "Force an agent's presence (AgentEvent presence on their behalf; audited).",
+              ForcePresenceRequest, accepted=True, role="supervisor"),
+    Operation("get", "/api/v1/board",
+              "Supervisor board: per pool waiting count, oldest wait and waiting by "
+              "priority; agents by status with occupancy and conversations; parked "
+              "conversations with their reason.", role="supervisor"),
+    Operation("post", "/api/v1/conversations/{conversation_id}/reroute",
+              "Route a waiting or parked conversation again (a RoutingRequest; 409 when it "
+              "is assigned: transfer it instead).", RerouteRequest, accepted=True,
+              conversation=True, role="supervisor"),
+    Operation("get", "/api/v1/dead-letters",
+              "Dead letters, newest first (query: processor, topic, replayed, contains, "
+              "limit).", role="supervisor"),
+    Operation("get", "/api/v1/dead-letters/{event_id}",
+              "One dead letter with its original key and record.", role="supervisor"),
+    Operation("post", "/api/v1/dead-letters/{event_id}/replay",
+              "Re-publish the original record to its topic, once (409 when already "
+              "replayed).", ReplayRequest, accepted=True, role="supervisor"),
+)
+
+ADMIN_OPERATIONS = (
+    Operation("get", "/api/v1/admin/config",
+              "The live routing configuration (version, routing, pools, agents).", role="admin"),
+    Operation("put", "/api/v1/admin/config",
+              "Replace the whole configuration (published as a new version; audited).",
+              ConfigDocument, role="admin"),
+    Operation("get", "/api/v1/admin/config.toml", "Export the configuration as TOML.",
+              role="admin"),
+    Operation("put", "/api/v1/admin/config.toml",
+              "Import a TOML configuration (body: the file; ?reason=).", role="admin"),
+    Operation("put", "/api/v1/admin/agents/{agent_id}",
+              "Create or replace an agent: pool, capacity, channel caps, skills, auto-accept.",
+              AgentSpec, role="admin"),
+    Operation("delete", "/api/v1/admin/agents/{agent_id}", "Remove an agent.", role="admin"),
+    Operation("put", "/api/v1/admin/pools/{pool}",
+              "Create or replace a pool's policy: selection, business hours, queue cap, "
+              "overflow, timeouts.", PoolSpec, role="admin"),
+    Operation("delete", "/api/v1/admin/pools/{pool}", "Remove a pool without agents.",
+              role="admin"),
+    Operation("put", "/api/v1/admin/routing", "Replace the routing rules and default pool.",
+              RoutingSpec, role="admin"),
+    Operation("get", "/api/v1/admin/audit",
+              "The audit log, newest first (query: action prefix, limit).", role="admin"),
+    Operation("get", "/api/v1/admin/tokens", "Tokens (never the secret), with their state.",
+              role="admin"),
+    Operation("post", "/api/v1/admin/tokens", "Issue a token (shown once in the answer).",
+              TokenRequest, role="admin"),
+    Operation("delete", "/api/v1/admin/tokens/{token_id}", "Revoke one token.", role="admin"),
+)
+
+OPERATIONS += SUPERVISOR_OPERATIONS + ADMIN_OPERATIONS
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -91,9 +154,14 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.conversation:
         responses["403"] = error("The conversation is not assigned to this agent.")
         responses["404"] = error("No such conversation.")
+    if op.role != "agent":
+        responses["403"] = error(f"The token's role is below {op.role}.")
+    if op.method in ("put", "delete") and op.role == "admin":
+        responses["400"] = error("The change makes the configuration invalid (says why).")
+        responses["412"] = error("If-Match names an older configuration version.")
     if "offer_id" in op.path:
         responses["403"] = error("The offer was made to another agent.")
-    if op.accepted:
+    if op.accepted or op.role == "admin":
         responses["503"] = error("Kafka did not take the event; retry.")
     return responses
 
@@ -110,7 +178,7 @@ def document() -> dict[str, Any]:
     }
     for op in OPERATIONS:
         entry: dict[str, Any] = {"summary": op.summary, "responses": _responses(op),
-                                 "security": [{"bearer": []}]}
+                                 "security": [{"bearer": []}], "x-role": op.role}
         params = [p.strip("{}") for p in op.path.split("/") if p.startswith("{")]
         if params:
             entry["parameters"] = [{"name": p, "in": "path", "required": True,

@@ -6,6 +6,8 @@
         ├── Unauthorized      401 no token, or not a valid one
         ├── Forbidden         403 valid token, but not allowed (not your conversation)
         ├── NotFound          404 no such conversation or offer
+        ├── Conflict          409 the state does not allow it (a dead letter already replayed)
+        ├── VersionConflict   412 the configuration moved on since the version given
         └── Unavailable       503 Kafka or PostgreSQL cannot take the request now
 """
 
@@ -54,6 +56,20 @@ class NotFound(ApiProblem):
 
     status = 404
     code = "not_found"
+
+
+class Conflict(ApiProblem):
+    """409."""
+
+    status = 409
+    code = "conflict"
+
+
+class VersionConflict(ApiProblem):
+    """412."""
+
+    status = 412
+    code = "version_conflict"
 
 
 class Unavailable(ApiProblem):

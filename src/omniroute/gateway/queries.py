@@ -34,12 +34,18 @@ def _plain_all(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [r for r in (_plain(x) for x in records) if r is not None]
 
 
-async def principal(pool: asyncpg.Pool, token_hash: str) -> Principal | None:
-    """The agent a token belongs to, unless unknown or revoked."""
+async def principal(pool: asyncpg.Pool, token_hash: str) -> Principal | str:
+    """The agent a token belongs to, or why it is refused (unknown, revoked, expired)."""
     row = await pool.fetchrow(
-        "SELECT agent_id, role FROM agent_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        token_hash)
-    return Principal(row["agent_id"], Role(row["role"])) if row else None
+        "SELECT agent_id, role, revoked_at, expires_at, expires_at <= now() AS expired "
+        "FROM agent_tokens WHERE token_hash = $1", token_hash)
+    if row is None:
+        return "unknown token"
+    if row["revoked_at"] is not None:
+        return f"token revoked at {row['revoked_at'].isoformat()}"
+    if row["expired"]:
+        return f"token expired at {row['expires_at'].isoformat()}"
+    return Principal(row["agent_id"], Role(row["role"]))
 
 
 async def conversation_ref(pool: asyncpg.Pool, conversation_id: str) -> ConversationRef | None:
@@ -182,3 +188,44 @@ async def awaiting_first_reply(pool: asyncpg.Pool, conversation_id: str) -> date
         return None
     first_in: datetime = row["first_in"]
     return first_in
+
+
+async def routing_facts(pool: asyncpg.Pool,
+                        conversation_id: str) -> tuple[Channel, datetime] | None:
+    """The channel to route a conversation on and since when its customer waits."""
+    row = await pool.fetchrow(
+        """SELECT c.channel, coalesce((SELECT min(m.created_at) FROM messages m
+                  WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
+                  c.opened_at) AS since
+           FROM conversations c WHERE c.conversation_id = $1""", conversation_id)
+    if row is None or row["channel"] is None:
+        return None
+    since: datetime = row["since"]
+    return Channel(row["channel"]), since
+
+
+async def refusals(pool: asyncpg.Pool, agent_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The agent's events the router refused (``rejected``/``refused``), newest first."""
+    return _plain_all(await pool.fetch(
+        """SELECT event_id, occurred_at, kind, conversation_id, offer_id, reason, decision
+           FROM assignments WHERE agent_id = $1 AND kind IN ('rejected', 'refused')
+           ORDER BY occurred_at DESC LIMIT $2""", agent_id, limit))
+
+
+async def presence(pool: asyncpg.Pool, agent_id: str) -> str:
+    """The agent's presence as the server last recorded it (offline when never set)."""
+    value: str | None = await pool.fetchval(
+        "SELECT presence FROM agent_presence WHERE agent_id = $1 "
+        "ORDER BY occurred_at DESC LIMIT 1", agent_id)
+    return value or "offline"
+
+
+async def holds_customer(pool: asyncpg.Pool, agent_id: str, customer_id: str) -> bool:
+    """Whether the agent holds one of the customer's open conversations now."""
+    found: bool = await pool.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM conversation_assignments h
+                          JOIN conversations c ON c.conversation_id = h.conversation_id
+                          WHERE h.agent_id = $1 AND h.state = 'assigned'
+                            AND c.customer_id = $2 AND c.status = 'open')""",
+        agent_id, customer_id)
+    return found

@@ -179,8 +179,8 @@ async def _write_conversation_log(conn: asyncpg.Connection, plan: BatchPlan) -> 
     events = plan.conversation_events
     await insert_new(conn, "conversation_events", [
         (e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
-         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool)
-        for e in events])
+         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool,
+         e.reason) for e in events])  # column order of 0002 + 0006
     await insert_new(conn, "conversation_notes", [
         (e.event_id, e.conversation_id, e.agent_id, e.note, e.occurred_at)
         for e in events if e.note])
@@ -233,4 +233,5 @@ async def _write_misc(conn: asyncpg.Connection, plan: BatchPlan) -> None:
          x.source, x.evidence.value, x.reason) for x in plan.identity_links])
     await insert_new(conn, "dead_letters", [
         (d.event_id, d.occurred_at, d.processor, d.source_topic, d.source_partition,
-         d.source_offset, d.error_type, d.error) for d in plan.dead_letters])
+         d.source_offset, d.error_type, d.error, d.source_key_b64, d.original_b64)
+        for d in plan.dead_letters])  # column order of 0002 + 0006

@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, me: null, offers: new Map(), open: null, socket: null, timers: [] };
+const state = { token: null, me: null, offers: new Map(), open: null, socket: null, timers: [],
+  readOnly: false, current: null, view: "app" };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -15,12 +16,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, raw) {
   const response = await fetch(`/api/v1${path}`, {
     method,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": raw ? "application/toml" : "application/json" },
+    body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
   });
+  if (raw && response.ok && method === "GET") return response.text();
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new Error(data.error ? data.error.message : `HTTP ${response.status}`);
@@ -45,24 +47,75 @@ async function signIn(token) {
   $("signin-view").hidden = true;
   $("app").hidden = false;
   $("presence-box").hidden = false;
+  showPresence(state.me.presence);
+  const supervisor = ["supervisor", "admin"].includes(state.me.role);
+  $("tabs").hidden = !supervisor;
+  $("tab-board").hidden = !supervisor;
+  $("tab-admin").hidden = state.me.role !== "admin";
   connect();
   loadCanned();
   state.timers.push(setInterval(() => api("POST", "/heartbeat").catch(() => {}), 20000));
+  state.timers.push(setInterval(refreshPresence, 10000));
   state.timers.push(setInterval(() => state.open && openConversation(state.open, true), 3000));
 }
+
+// The menu shows the presence the server recorded (a supervisor may change it too).
+function showPresence(presence) {
+  if (presence && document.activeElement !== $("presence")) $("presence").value = presence;
+}
+
+async function refreshPresence() {
+  try { showPresence((await api("GET", "/me")).presence); } catch (_) { /* next tick */ }
+}
+
+function showView(view) {
+  state.view = view;
+  document.querySelectorAll("main.view").forEach((m) => { m.hidden = m.id !== view; });
+  document.querySelectorAll("#tabs .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
+  document.dispatchEvent(new CustomEvent("omniroute:view", { detail: view }));
+}
+
+function notify(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
+// New offers: a short tone and a blinking title until the console has focus again.
+const title = { base: document.title, timer: null };
+function announceOffer() {
+  try {
+    const audio = new (window.AudioContext || window.webkitAudioContext)();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.value = 0.08;
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch (_) { /* no audio device */ }
+  state.announced = (state.announced || 0) + 1;
+  clearInterval(title.timer);
+  let on = true;
+  const show = () => { document.title = on ? `(${state.offers.size}) ${t("new-offer")} — omniroute` : title.base; on = !on; };
+  show();
+  title.timer = setInterval(show, 1000);
+}
+window.addEventListener("focus", () => { clearInterval(title.timer); document.title = title.base; });
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?token=${encodeURIComponent(state.token)}`);
   state.socket = socket;
-  socket.onopen = () => { $("link").textContent = "live"; };
+  socket.onopen = () => { $("link").textContent = t("live"); $("link").dataset.state = "live"; };
   socket.onclose = () => {
-    $("link").textContent = "reconnecting…";
+    $("link").textContent = t("reconnecting");
+    $("link").dataset.state = "reconnecting";
     setTimeout(connect, 2000);
   };
   socket.onmessage = (message) => {
     const data = JSON.parse(message.data);
     if (data.type === "snapshot") {
+      showPresence(data.presence);
       state.offers = new Map(data.offers.map((o) => [o.offer_id, o]));
       renderOffers();
       renderConversations(data.conversations);
@@ -73,9 +126,15 @@ function connect() {
 }
 
 function onAssignment(event) {
+  document.dispatchEvent(new CustomEvent("omniroute:assignment", { detail: event }));
   if (event.agent_id !== state.me.agent_id) return refreshConversations();
+  if (["rejected", "refused"].includes(event.kind)) {
+    notify(`${t("refused")}: ${event.reason || event.kind}`);
+    return;
+  }
   if (event.kind === "offered") {
     state.offers.set(event.offer_id, event);
+    announceOffer();
   } else {
     if (event.offer_id) state.offers.delete(event.offer_id);
     if (event.kind === "assigned") waitAndOpen(event.conversation_id, 20);
@@ -90,26 +149,27 @@ function onAssignment(event) {
 function renderOffers() {
   const list = $("offers");
   list.replaceChildren();
-  if (state.offers.size === 0) list.append(el("li", { class: "muted empty" }, "No offers"));
+  if (state.offers.size === 0) list.append(el("li", { class: "muted empty" }, t("no-offers")));
   for (const offer of state.offers.values()) {
-    const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, "Accept");
-    const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, "Decline");
+    const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, t("accept"));
+    const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
       el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.conversation_id),
-      el("div", { class: "meta" }, offer.expires_at ? `expires ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
+      el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
   }
 }
 
 async function answer(offer, verb, button) {
+  button = button || el("button");
   button.disabled = true;
-  button.textContent = verb === "accept" ? "Accepting…" : "Declining…";
+  button.textContent = `${t(verb)}…`;
   try {
     await api("POST", `/offers/${encodeURIComponent(offer.offer_id)}/${verb}`, { conversation_id: offer.conversation_id });
   } catch (error) {
     button.disabled = false;
-    button.textContent = verb;
-    alert(error.message);
+    button.textContent = t(verb);
+    notify(error.message);
   }
 }
 
@@ -120,7 +180,7 @@ async function refreshConversations() {
 function renderConversations(conversations) {
   const list = $("conversations");
   list.replaceChildren();
-  if (conversations.length === 0) list.append(el("li", { class: "muted empty" }, "None yet"));
+  if (conversations.length === 0) list.append(el("li", { class: "muted empty" }, t("none-yet")));
   for (const c of conversations) {
     list.append(el("li", {
       class: `conversation${c.conversation_id === state.open ? " active" : ""}`,
@@ -149,6 +209,8 @@ async function openConversation(conversationId, quiet) {
   }
   showError("action-error", null);
   if (state.open !== conversationId) { state.open = conversationId; refreshConversations(); }
+  state.readOnly = view.holder !== state.me.agent_id && !["supervisor", "admin"].includes(state.me.role);
+  if (!state.readOnly) state.current = conversationId;
   $("placeholder").hidden = true;
   $("detail").hidden = false;
   renderDetail(view);
@@ -165,9 +227,15 @@ function closeConversation() {
 function renderDetail(view) {
   const customer = view.customer || {};
   $("customer").replaceChildren(
-    el("h2", {}, customer.display_name || view.conversation.customer_id),
-    el("div", { class: "meta" }, view.addresses.map((a) => `${a.channel}: ${a.address}`).join(" · ")),
-    el("div", { class: "meta" }, `conversation ${view.conversation.conversation_id} · ${view.conversation.status}`));
+    el("h2", { id: "customer-name" }, customer.display_name || view.conversation.customer_id),
+    el("ul", { id: "addresses", class: "addresses" }, view.addresses.map((a) =>
+      el("li", { class: "address" }, el("span", { class: "channel" }, a.channel), a.address,
+        a.display_name ? ` (${a.display_name})` : ""))),
+    el("div", { class: "meta" }, `${view.conversation.conversation_id} · ${view.conversation.status}` +
+      (view.holder ? ` · ${view.holder}` : "")));
+  $("read-only").hidden = !state.readOnly;
+  $("reply-form").hidden = state.readOnly;
+  $("tags").replaceChildren(...(view.conversation.tags || []).map((tag) => el("span", { class: "tag" }, tag)));
   const items = [
     ...view.messages.map((m) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
       el("span", { class: "channel" }, m.channel), m.text || "[attachment]",
@@ -182,12 +250,13 @@ function renderDetail(view) {
     ...channels.map((c) => el("option", { value: c }, c)));
   $("channel").value = channels.includes(picked) ? picked : "";
   $("past").replaceChildren(...view.past_conversations.map((p) =>
-    el("li", { class: "meta" }, `${p.opened_at.slice(0, 10)} · ${p.channel || ""} · ${p.status}`)));
+    el("li", { class: "past", "data-conversation": p.conversation_id, onclick: () => openConversation(p.conversation_id) },
+      `${p.opened_at.slice(0, 10)} · ${p.channel || ""} · ${p.status}${(p.tags || []).length ? " · " + p.tags.join(", ") : ""}`)));
 }
 
 async function loadCanned() {
   const { canned_responses: canned } = await api("GET", "/canned-responses");
-  $("canned").replaceChildren(el("option", { value: "" }, "Canned response…"),
+  $("canned").replaceChildren(el("option", { value: "" }, t("canned")),
     ...canned.map((c) => el("option", { value: c.text }, `/${c.shortcut}`)));
 }
 
@@ -232,6 +301,50 @@ $("note").addEventListener("click", () => act(async () => {
 }));
 $("resolve").addEventListener("click", () => act(() =>
   api("POST", `/conversations/${encodeURIComponent(state.open)}/resolve`, {})));
+$("tag-add").addEventListener("click", () => act(async () => {
+  const tag = $("tag-input").value.trim();
+  if (!tag) return;
+  await api("POST", `/conversations/${encodeURIComponent(state.open)}/tags`, { tags: [tag] });
+  $("tag-input").value = "";
+  $("tags").append(el("span", { class: "tag pending" }, tag));
+}));
+$("transfer").addEventListener("click", () => act(async () => {
+  const body = {};
+  if ($("transfer-agent").value.trim()) body.target_agent_id = $("transfer-agent").value.trim();
+  if ($("transfer-pool").value.trim()) body.target_pool = $("transfer-pool").value.trim();
+  await api("POST", `/conversations/${encodeURIComponent(state.open)}/transfer`, body);
+  $("transfer-agent").value = "";
+  $("transfer-pool").value = "";
+}));
+$("back").addEventListener("click", () => state.current && openConversation(state.current));
+$("lang").addEventListener("change", () => setLanguage($("lang").value));
+document.querySelectorAll("#tabs .tab").forEach((b) => b.addEventListener("click", () => showView(b.dataset.view)));
+document.addEventListener("omniroute:language", () => { renderOffers(); refreshConversations(); });
+
+// Keyboard shortcuts for the common actions (Alt+key so typing a reply never triggers them).
+document.addEventListener("keydown", (e) => {
+  if (!state.me) return;
+  const first = state.offers.values().next().value;
+  if (e.ctrlKey && e.key === "Enter" && document.activeElement === $("reply")) {
+    e.preventDefault();
+    $("reply-form").requestSubmit();
+  } else if (e.altKey && !e.ctrlKey) {
+    const actions = {
+      a: () => first && answer(first, "accept", document.querySelector(`[data-offer="${first.offer_id}"] .accept`)),
+      d: () => first && answer(first, "decline", document.querySelector(`[data-offer="${first.offer_id}"] .decline`)),
+      r: () => state.open && $("resolve").click(),
+      t: () => state.open && $("transfer-agent").focus(),
+      1: () => showView("app"),
+      2: () => !$("tab-board").hidden && showView("board-view"),
+      3: () => !$("tab-admin").hidden && showView("admin-view"),
+    };
+    const action = actions[e.key.toLowerCase()] || actions[e.code.replace(/^(Key|Digit)/, "").toLowerCase()];
+    if (action) { e.preventDefault(); action(); }
+  }
+});
+
+$("lang").value = i18n.lang;
+translatePage();
 
 const saved = sessionStorage.getItem("omniroute-token");
 if (saved) signIn(saved);

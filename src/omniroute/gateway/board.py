@@ -1,0 +1,145 @@
+"""The supervisor board: waiting work per pool and every agent's status, from history.
+
+Rows come from PostgreSQL (written by the sink from the public topics); the
+classification is pure (:func:`agent_status`, :func:`summarize_pools`). An
+agent is *lost* when their last presence is available or busy but nothing was
+heard from them (heartbeat or any event) for longer than the pool's heartbeat
+grace; *chatting* is online with at least one conversation. A conversation is
+*parked* while the router's latest word on it is ``parked`` (nothing offered since).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from omniroute.routing.config import RoutingConfig
+
+DEFAULT_GRACE_S = 60.0
+DEFAULT_JOIN_CAPACITY = 3
+STATUSES = ("online", "chatting", "away", "offline", "lost")
+
+
+def agent_status(presence: str | None, silent_s: float | None, grace_s: float,
+                 held: int) -> str:
+    """online, chatting, away, offline or lost."""
+    if presence in ("available", "busy"):
+        if silent_s is None or silent_s > grace_s:
+            return "lost"
+        return "chatting" if held else "online"
+    if presence == "away":
+        return "away"
+    return "offline"
+
+
+def capacity_of(config: RoutingConfig, agent_id: str) -> int:
+    """The agent's total capacity: configured, else what the pool anyone joins grants."""
+    spec = config.agents.get(agent_id)
+    if spec is not None:
+        return int(spec.get("capacity", 1))
+    for table in config.pools.values():
+        if table.get("auto_join"):
+            return int(table.get("join_capacity", {}).get("capacity", DEFAULT_JOIN_CAPACITY))
+    return 0
+
+
+def grace_of(config: RoutingConfig, agent_id: str) -> float:
+    """The heartbeat grace of the agent's pool."""
+    pool = config.agent_pool(agent_id)
+    return float(config.pools.get(pool or "", {}).get("heartbeat_grace_s", DEFAULT_GRACE_S))
+
+
+def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
+                    now: datetime) -> list[dict[str, Any]]:
+    """Per pool: waiting count, oldest wait (seconds) and waiting by priority."""
+    names = sorted({*config.pools, *(w["pool"] or "(no pool)" for w in waiting)})
+    pools = []
+    for name in names:
+        mine = [w for w in waiting if (w["pool"] or "(no pool)") == name]
+        ages = [(now - w["waiting_since"]).total_seconds() for w in mine if w["waiting_since"]]
+        by_priority = Counter(str(w["priority"]) for w in mine)
+        pools.append({"pool": name, "waiting": len(mine),
+                      "oldest_wait_s": round(max(ages), 1) if ages else None,
+                      "by_priority": dict(sorted(by_priority.items(),
+                                                 key=lambda kv: -int(kv[0])))})
+    return pools
+
+
+WAITING_SQL = """
+SELECT c.conversation_id, c.customer_id, c.channel, cu.display_name AS customer_name,
+       coalesce(c.pool, a.pool) AS pool, coalesce(a.priority, 0) AS priority,
+       coalesce((SELECT min(m.created_at) FROM messages m
+                 WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
+                c.opened_at) AS waiting_since,
+       CASE WHEN parked THEN last.occurred_at END AS parked_at,
+       CASE WHEN parked THEN last.reason END AS parked_reason
+FROM conversations c
+LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
+     AND h.state = 'assigned'
+LEFT JOIN customers cu ON cu.customer_id = c.customer_id
+LEFT JOIN LATERAL (SELECT x.pool, x.priority FROM assignments x
+                   WHERE x.conversation_id = c.conversation_id AND x.pool IS NOT NULL
+                   ORDER BY x.occurred_at DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_events e
+                   WHERE e.conversation_id = c.conversation_id
+                     AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
+                   ORDER BY e.occurred_at DESC LIMIT 1) last ON true
+CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
+                        SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
+                          AND y.occurred_at > last.occurred_at) AS parked) p
+WHERE c.status = 'open' AND h.conversation_id IS NULL
+ORDER BY waiting_since
+LIMIT 500"""
+
+AGENTS_SQL = """
+WITH known AS (
+    SELECT agent_id FROM agent_tokens WHERE role = 'agent' AND revoked_at IS NULL
+    UNION SELECT agent_id FROM agent_presence
+    UNION SELECT unnest($1::text[]))
+SELECT k.agent_id,
+       (SELECT p.presence FROM agent_presence p WHERE p.agent_id = k.agent_id
+        ORDER BY p.occurred_at DESC LIMIT 1) AS presence,
+       extract(epoch FROM now() - (SELECT max(e.occurred_at) FROM agent_events e
+                                   WHERE e.agent_id = k.agent_id)) AS silent_s,
+       coalesce((SELECT array_agg(h.conversation_id ORDER BY h.changed_at)
+                 FROM conversation_assignments h
+                 JOIN conversations c ON c.conversation_id = h.conversation_id
+                 WHERE h.agent_id = k.agent_id AND h.state = 'assigned'
+                   AND c.status = 'open'), '{}') AS conversations
+FROM known k ORDER BY k.agent_id"""
+
+
+async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict[str, Any]:
+    """Everything the board shows, as one JSON document."""
+    now: datetime = await pool.fetchval("SELECT now()")
+    waiting = [dict(r) for r in await pool.fetch(WAITING_SQL)]
+    agents = []
+    for row in await pool.fetch(AGENTS_SQL, sorted(config.agents)):
+        held = list(row["conversations"])
+        capacity = capacity_of(config, row["agent_id"])
+        silent = float(row["silent_s"]) if row["silent_s"] is not None else None
+        agents.append({
+            "agent_id": row["agent_id"], "presence": row["presence"] or "offline",
+            "status": agent_status(row["presence"], silent, grace_of(config, row["agent_id"]),
+                                   len(held)),
+            "pool": config.agent_pool(row["agent_id"]), "capacity": capacity,
+            "occupancy": round(len(held) / capacity, 2) if capacity else None,
+            "conversations": held, "silent_s": round(silent, 1) if silent is not None else None,
+        })
+    parked = [w for w in waiting if w["parked_at"] is not None]
+    return {
+        "at": now.isoformat(), "config_version": version,
+        "pools": summarize_pools(config, [w for w in waiting if w["parked_at"] is None], now),
+        "agents": agents,
+        "agent_counts": dict(Counter(a["status"] for a in agents)) | {
+            s: 0 for s in STATUSES if s not in {a["status"] for a in agents}},
+        "waiting": [_json(w) for w in waiting if w["parked_at"] is None][:100],
+        "parked": [_json(w) for w in parked],
+    }
+
+
+def _json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

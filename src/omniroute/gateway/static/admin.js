@@ -1,0 +1,195 @@
+// Admin screen: agents, pools, routing rules and default pool, tokens, TOML import/export,
+// audit log. Every save is one call of the admin API: a new configuration version.
+"use strict";
+
+const admin = { config: null };
+
+function pairs(text) {
+  // "email=1, sms=2" → {email: 1, sms: 2}
+  const found = {};
+  for (const part of (text || "").split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [name, value] = part.split("=").map((x) => x.trim());
+    if (!name || value === undefined || !/^\d+$/.test(value)) throw new Error(`"${part}": name=NUMBER`);
+    found[name] = Number(value);
+  }
+  return found;
+}
+
+function unpairs(map, pick) {
+  return Object.entries(map || {}).map(([k, v]) => `${k}=${pick ? pick(v) : v}`).join(", ");
+}
+
+function hoursText(hours) {
+  if (!hours) return "";
+  const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].filter((d) => hours[d] && hours[d].length);
+  return days.map((d) => `${d} ${hours[d].join(" ")}`).join(", ");
+}
+
+function parseHours(text, timezone) {
+  // "mon-fri 09:00-18:00, sat 10:00-14:00" → {timezone, mon: [...], ...}
+  if (!text.trim()) return undefined;
+  const week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  const hours = { timezone: timezone || "UTC" };
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [span, ...times] = part.split(/\s+/);
+    const [from, to] = span.split("-");
+    const start = week.indexOf(from);
+    const end = to ? week.indexOf(to) : start;
+    if (start < 0 || end < 0 || !times.length) throw new Error(`"${part}": like mon-fri 09:00-18:00`);
+    for (let i = start; i <= end; i++) hours[week[i]] = times;
+  }
+  return hours;
+}
+
+async function adminCall(fn) {
+  try {
+    const outcome = await fn();
+    showError("admin-error", null);
+    if (outcome && outcome.version !== undefined) {
+      $("admin-result").textContent = outcome.published ? `${t("saved")} ${outcome.version}` : t("no-change");
+    }
+    await loadAdmin();
+    return outcome;
+  } catch (error) {
+    showError("admin-error", error);
+    return null;
+  }
+}
+
+async function loadAdmin() {
+  if (state.view !== "admin-view") return;
+  try {
+    admin.config = await api("GET", "/admin/config");
+    renderAdmin();
+    loadAudit();
+  } catch (error) {
+    showError("admin-error", error);
+  }
+}
+
+function renderAdmin() {
+  const c = admin.config;
+  $("config-version").textContent = String(c.version);
+  const pools = Object.keys(c.pools).sort();
+  const keep = $("agent-pool").value;
+  $("agent-pool").replaceChildren(...pools.map((p) => el("option", { value: p }, p)));
+  if (pools.includes(keep)) $("agent-pool").value = keep;
+  const keepDefault = $("routing-default").value || (c.routing || {}).default_pool || "";
+  $("routing-default").replaceChildren(el("option", { value: "" }, "—"), ...pools.map((p) => el("option", { value: p }, p)));
+  $("routing-default").value = keepDefault;
+  $("routing-rules").value = ((c.routing || {}).rules || []).map((r) => JSON.stringify(r)).join("\n");
+  $("admin-agents").replaceChildren(heads("agent", "pool", "capacity", "channel-caps", "skills", "auto-accept", "actions"),
+    ...Object.entries(c.agents).sort().map(([id, a]) => el("tr", { "data-agent": id },
+      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); editAgent(id, a); } }, id)),
+      el("td", {}, a.pool), el("td", {}, String(a.capacity ?? 1)),
+      el("td", {}, unpairs(a.channels, (r) => r.cap ?? "∞")), el("td", { class: "skills" }, unpairs(a.skills)),
+      el("td", {}, a.auto_accept ? "✓" : ""),
+      el("td", {}, el("button", { class: "secondary", onclick: () => adminCall(() =>
+        api("DELETE", `/admin/agents/${encodeURIComponent(id)}`)) }, t("remove"))))));
+  $("admin-pools").replaceChildren(heads("pool", "selection", "queue-cap", "business-hours", "overflow", "actions"),
+    ...pools.map((name) => {
+      const p = c.pools[name];
+      return el("tr", { "data-pool": name },
+        el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); editPool(name, p); } }, name)),
+        el("td", {}, p.selection || "—"), el("td", {}, p.queue_cap ?? "—"),
+        el("td", {}, p.business_hours ? `${hoursText(p.business_hours)} (${p.business_hours.timezone || "UTC"})` : "—"),
+        el("td", {}, p.overflow ? `${p.overflow.pool} / ${p.overflow.after_s} s` : "—"),
+        el("td", {}, el("button", { class: "secondary", onclick: () => adminCall(() =>
+          api("DELETE", `/admin/pools/${encodeURIComponent(name)}`)) }, t("remove"))));
+    }));
+}
+
+function editAgent(id, a) {
+  $("agent-id").value = id;
+  $("agent-pool").value = a.pool;
+  $("agent-capacity").value = a.capacity ?? 1;
+  $("agent-caps").value = unpairs(a.channels, (r) => r.cap ?? "");
+  $("agent-skills").value = unpairs(a.skills);
+  $("agent-auto").checked = Boolean(a.auto_accept);
+}
+
+function editPool(name, p) {
+  $("pool-name").value = name;
+  $("pool-selection").value = p.selection || "";
+  $("pool-offer-timeout").value = p.offer_timeout_s ?? "";
+  $("pool-queue-cap").value = p.queue_cap ?? "";
+  $("pool-hours").value = hoursText(p.business_hours);
+  $("pool-timezone").value = p.business_hours ? p.business_hours.timezone || "" : "";
+  $("pool-overflow-pool").value = p.overflow ? p.overflow.pool : "";
+  $("pool-overflow-after").value = p.overflow ? p.overflow.after_s : "";
+  $("pool-auto-join").checked = Boolean(p.auto_join);
+  admin.editingPool = p;
+}
+
+async function loadAudit() {
+  const { entries } = await api("GET", "/admin/audit?limit=30");
+  $("admin-audit").replaceChildren(heads("when", "who", "what", "configuration"),
+    ...entries.map((e) => el("tr", {},
+      el("td", {}, new Date(e.at).toLocaleString()), el("td", {}, e.actor),
+      el("td", {}, `${e.action} ${e.subject}`),
+      el("td", { class: "diff" }, (e.detail.changes || []).map((c) =>
+        el("div", {}, `${c.path}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after)}`)),
+        e.detail.reason ? el("div", { class: "meta" }, e.detail.reason) : ""))));
+}
+
+$("agent-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  adminCall(() => {
+    const caps = pairs($("agent-caps").value);
+    const body = {
+      pool: $("agent-pool").value, capacity: Number($("agent-capacity").value || 1),
+      skills: pairs($("agent-skills").value), auto_accept: $("agent-auto").checked,
+      channels: Object.fromEntries(Object.entries(caps).map(([ch, cap]) => [ch, { cap }])),
+    };
+    return api("PUT", `/admin/agents/${encodeURIComponent($("agent-id").value.trim())}`, body);
+  });
+});
+
+$("pool-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  adminCall(() => {
+    const name = $("pool-name").value.trim();
+    const known = (admin.config.pools[name]) || {};
+    const body = { ...known };  // keeps keys this form does not show (relaxation, SLA…)
+    const set = (key, value) => { if (value === "" || value === undefined) delete body[key]; else body[key] = value; };
+    set("selection", $("pool-selection").value);
+    set("offer_timeout_s", $("pool-offer-timeout").value === "" ? "" : Number($("pool-offer-timeout").value));
+    set("queue_cap", $("pool-queue-cap").value === "" ? "" : Number($("pool-queue-cap").value));
+    set("business_hours", parseHours($("pool-hours").value, $("pool-timezone").value.trim()));
+    set("overflow", $("pool-overflow-pool").value.trim()
+      ? { pool: $("pool-overflow-pool").value.trim(), after_s: Number($("pool-overflow-after").value || 60) } : "");
+    set("auto_join", $("pool-auto-join").checked ? true : "");
+    return api("PUT", `/admin/pools/${encodeURIComponent(name)}`, body);
+  });
+});
+
+$("routing-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  adminCall(() => {
+    const rules = $("routing-rules").value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l));
+    const body = { rules };
+    if ($("routing-default").value) body.default_pool = $("routing-default").value;
+    return api("PUT", "/admin/routing", body);
+  });
+});
+
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  adminCall(async () => {
+    const body = { agent_id: $("token-agent").value.trim(), role: $("token-role").value };
+    if ($("token-expires").value.trim()) body.expires = $("token-expires").value.trim();
+    const issued = await api("POST", "/admin/tokens", body);
+    $("token-issued").replaceChildren(`${t("token-once")} `, el("code", { id: "issued-token" }, issued.token));
+    return null;
+  });
+});
+
+$("toml-export").addEventListener("click", () => adminCall(async () => {
+  $("toml").value = await api("GET", "/admin/config.toml", undefined, true);
+  return null;
+}));
+$("toml-import").addEventListener("click", () => adminCall(() =>
+  api("PUT", "/admin/config.toml?reason=console%20import", $("toml").value, true)));
+
+document.addEventListener("omniroute:view", (e) => { if (e.detail === "admin-view") loadAdmin(); });
+document.addEventListener("omniroute:language", () => { if (admin.config) renderAdmin(); });

@@ -1,0 +1,102 @@
+// Supervisor board: waiting work per pool, agents by status, parked conversations and
+// dead letters, refreshed every 2 s and at once on every assignment event.
+"use strict";
+
+const board = { timer: null, data: null, letters: [] };
+
+function cells(...values) { return el("tr", {}, values.map((v) => el("td", {}, v))); }
+function heads(...keys) { return el("tr", {}, keys.map((k) => el("th", {}, t(k)))); }
+function statusText(status) { return ["away", "offline"].includes(status) ? t(`status-${status}`) : t(status); }
+function ago(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
+async function loadBoard() {
+  if (state.view !== "board-view") return;
+  try {
+    const [data, letters] = await Promise.all([api("GET", "/board"), api("GET", "/dead-letters?limit=50")]);
+    board.data = data;
+    board.letters = letters.dead_letters;
+    renderBoard();
+    showError("board-error", null);
+  } catch (error) {
+    showError("board-error", error);
+  }
+}
+
+function boardAction(fn) {
+  return async () => {
+    try { await fn(); showError("board-error", null); setTimeout(loadBoard, 500); } catch (error) { showError("board-error", error); }
+  };
+}
+
+function renderBoard() {
+  const d = board.data;
+  $("board-at").textContent = `${new Date(d.at).toLocaleTimeString()} · ${t("configuration")} ${t("version")} ${d.config_version}`;
+  $("board-counts").replaceChildren(...["online", "chatting", "away", "offline", "lost"].map((s) =>
+    el("div", { class: `count ${s}`, "data-status": s }, el("strong", {}, String(d.agent_counts[s] || 0)), " ", statusText(s))));
+  $("board-pools").replaceChildren(heads("pool", "waiting", "oldest-wait", "by-priority"),
+    ...d.pools.map((p) => el("tr", { "data-pool": p.pool },
+      el("td", {}, p.pool), el("td", { class: "waiting" }, String(p.waiting)),
+      el("td", { class: "oldest" }, ago(p.oldest_wait_s)),
+      el("td", {}, Object.entries(p.by_priority).map(([k, v]) => `P${k}: ${v}`).join(" · ") || "—"))));
+  $("board-agents").replaceChildren(heads("agent", "status", "pool", "occupancy", "conversations", "actions"),
+    ...d.agents.map(agentRow));
+  $("board-waiting").replaceChildren(heads("conversations", "pool", "waiting", "actions"),
+    ...d.waiting.map((w) => waitingRow(w, false)));
+  $("board-parked").replaceChildren(heads("conversations", "pool", "reason", "actions"),
+    ...d.parked.map((w) => waitingRow(w, true)));
+  $("board-dlq").replaceChildren(heads("when", "error", "status", "actions"), ...board.letters.map(letterRow));
+}
+
+function agentRow(a) {
+  const status = el("select", { class: "force", "aria-label": `${t("force-status")} ${a.agent_id}` },
+    ["available", "busy", "away", "offline"].map((p) => el("option", { value: p }, t(p))));
+  status.value = a.presence;
+  status.addEventListener("change", boardAction(() => api("POST", `/agents/${encodeURIComponent(a.agent_id)}/presence`, { presence: status.value })));
+  const held = a.conversations.map((cid) => {
+    const target = el("input", { size: 8, placeholder: t("agent"), class: "reassign-to" });
+    const go = el("button", { class: "secondary reassign", onclick: boardAction(() =>
+      api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" })) }, t("reassign"));
+    return el("div", { class: "held", "data-conversation": cid },
+      el("a", { href: "#", onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, cid), " ", target, go);
+  });
+  return el("tr", { "data-agent": a.agent_id, "data-status": a.status },
+    el("td", {}, a.agent_id), el("td", { class: "status" }, statusText(a.status)), el("td", {}, a.pool || "—"),
+    el("td", {}, a.occupancy === null ? "—" : `${Math.round(a.occupancy * 100)}% (${a.conversations.length}/${a.capacity})`),
+    el("td", {}, held), el("td", {}, status));
+}
+
+function waitingRow(w, parked) {
+  const pool = el("input", { size: 8, placeholder: t("pool"), class: "reroute-pool" });
+  const go = el("button", { class: "secondary reroute", onclick: boardAction(() => {
+    const body = pool.value.trim() ? { pool: pool.value.trim() } : {};
+    return api("POST", `/conversations/${encodeURIComponent(w.conversation_id)}/reroute`, body);
+  }) }, t("reroute"));
+  return el("tr", { "data-conversation": w.conversation_id },
+    el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`),
+    el("td", {}, w.pool || "—"),
+    el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
+    el("td", {}, pool, go));
+}
+
+function letterRow(letter) {
+  const replay = el("button", { class: "replay", onclick: boardAction(async () => {
+    replay.disabled = true;
+    await api("POST", `/dead-letters/${encodeURIComponent(letter.event_id)}/replay`, {});
+  }) }, t("replay"));
+  if (letter.replayed_at) replay.disabled = true;
+  return el("tr", { "data-letter": letter.event_id },
+    el("td", {}, new Date(letter.occurred_at).toLocaleString()),
+    el("td", { class: "letter-error" }, `${letter.processor} · ${letter.source_topic.split(".").slice(-2).join(".")} · ${letter.error}`),
+    el("td", { class: "letter-state" }, letter.replayed_at ? `${t("replayed")} ${new Date(letter.replayed_at).toLocaleTimeString()}` : "—"),
+    el("td", {}, replay));
+}
+
+document.addEventListener("omniroute:view", (e) => {
+  clearInterval(board.timer);
+  if (e.detail === "board-view") { loadBoard(); board.timer = setInterval(loadBoard, 2000); }
+});
+document.addEventListener("omniroute:assignment", () => { if (state.view === "board-view") loadBoard(); });
+document.addEventListener("omniroute:language", () => { if (board.data) renderBoard(); });

@@ -1,0 +1,95 @@
+// omniroute console texts in English and Korean. The browser's language picks one
+// (navigator.languages); the header's switch overrides it (kept in localStorage).
+"use strict";
+
+const TEXTS = {
+  en: {
+    "sign-in": "Sign in", "sign-in-hint": "Paste the token from omniroute agents token YOUR_ID.",
+    presence: "Presence", available: "Available", busy: "Busy", away: "Away", offline: "Offline",
+    "tab-conversations": "Conversations", "tab-board": "Board", "tab-admin": "Admin",
+    offers: "Offers", "my-conversations": "My conversations", "no-offers": "No offers",
+    "none-yet": "None yet", placeholder: "Accept an offer or pick a conversation.",
+    "canned": "Canned response…", "last-channel": "Last channel",
+    "reply-placeholder": "Reply to the customer…", send: "Send",
+    note: "Add as internal note", resolve: "Resolve", accept: "Accept", decline: "Decline",
+    "past-conversations": "Past conversations", tags: "Tags", "add-tag": "Add tag",
+    transfer: "Transfer", "transfer-agent": "to agent", "transfer-pool": "or pool",
+    "read-only": "Read only: a past conversation of this customer.", back: "Back",
+    "new-offer": "New offer", live: "live", reconnecting: "reconnecting…",
+    refused: "The router refused", expires: "expires", shortcuts: "Shortcuts",
+    "shortcut-help": "Alt+A accept · Alt+D decline · Ctrl+Enter send · Alt+R resolve · Alt+T transfer · Alt+1/2/3 views",
+    pools: "Pools", pool: "Pool", waiting: "Waiting", "oldest-wait": "Oldest wait",
+    "by-priority": "By priority", agents: "Agents", agent: "Agent", status: "Status",
+    occupancy: "Occupancy", conversations: "Conversations", actions: "Actions",
+    online: "online", chatting: "chatting", lost: "lost", "status-away": "away", "status-offline": "offline", parked: "Parked", reason: "Reason",
+    "dead-letters": "Dead letters", replay: "Replay", replayed: "replayed", reroute: "Re-route",
+    reassign: "Reassign", "force-status": "Set status", error: "Error", when: "When",
+    configuration: "Configuration", version: "version", save: "Save", remove: "Remove",
+    capacity: "Capacity", "channel-caps": "Channel caps", skills: "Skills",
+    "auto-accept": "Auto-accept", "issue-token": "Issue token", role: "Role",
+    expires_in: "Expires in", selection: "Selection", "queue-cap": "Queue cap",
+    "offer-timeout": "Offer timeout (s)", "business-hours": "Business hours",
+    timezone: "Time zone", overflow: "Overflow", "after-s": "after (s)",
+    "auto-join": "Anyone with a token joins", routing: "Routing", "default-pool": "Default pool",
+    rules: "Rules (first match wins)", "import-export": "Import / export (TOML)",
+    export: "Export", import: "Import", audit: "Audit log", who: "Who", what: "What",
+    saved: "Saved: version", "no-change": "No change", "token-once": "Token (shown once):",
+  },
+  ko: {
+    "sign-in": "로그인", "sign-in-hint": "omniroute agents token 아이디 로 받은 토큰을 붙여 넣으세요.",
+    presence: "상태", available: "상담 가능", busy: "바쁨", away: "자리 비움", offline: "오프라인",
+    "tab-conversations": "상담", "tab-board": "현황판", "tab-admin": "관리",
+    offers: "배정 제안", "my-conversations": "내 상담", "no-offers": "제안 없음",
+    "none-yet": "아직 없음", placeholder: "제안을 수락하거나 상담을 선택하세요.",
+    canned: "상용구…", "last-channel": "마지막 채널",
+    "reply-placeholder": "고객에게 답장…", send: "보내기",
+    note: "내부 메모로 추가", resolve: "해결", accept: "수락", decline: "거절",
+    "past-conversations": "지난 상담", tags: "태그", "add-tag": "태그 추가",
+    transfer: "이관", "transfer-agent": "상담원에게", "transfer-pool": "또는 풀",
+    "read-only": "읽기 전용: 이 고객의 지난 상담입니다.", back: "돌아가기",
+    "new-offer": "새 제안", live: "연결됨", reconnecting: "다시 연결 중…",
+    refused: "라우터가 거부했습니다", expires: "만료", shortcuts: "단축키",
+    "shortcut-help": "Alt+A 수락 · Alt+D 거절 · Ctrl+Enter 보내기 · Alt+R 해결 · Alt+T 이관 · Alt+1/2/3 화면",
+    pools: "풀", pool: "풀", waiting: "대기", "oldest-wait": "최장 대기",
+    "by-priority": "우선순위별", agents: "상담원", agent: "상담원", status: "상태",
+    occupancy: "점유율", conversations: "상담", actions: "작업",
+    online: "온라인", chatting: "상담 중", lost: "연결 끊김", "status-away": "자리 비움", "status-offline": "오프라인", parked: "보류", reason: "사유",
+    "dead-letters": "처리 실패 메시지", replay: "재처리", replayed: "재처리됨", reroute: "재배정 요청",
+    reassign: "다른 상담원에게", "force-status": "상태 변경", error: "오류", when: "시각",
+    configuration: "설정", version: "버전", save: "저장", remove: "삭제",
+    capacity: "동시 상담 수", "channel-caps": "채널별 한도", skills: "스킬",
+    "auto-accept": "자동 수락", "issue-token": "토큰 발급", role: "역할",
+    expires_in: "유효 기간", selection: "선택 방식", "queue-cap": "대기열 한도",
+    "offer-timeout": "제안 제한 시간(초)", "business-hours": "영업시간",
+    timezone: "시간대", overflow: "넘김", "after-s": "대기 후(초)",
+    "auto-join": "토큰이 있는 누구나 참여", routing: "라우팅", "default-pool": "기본 풀",
+    rules: "규칙(먼저 맞는 규칙 적용)", "import-export": "가져오기 / 내보내기 (TOML)",
+    export: "내보내기", import: "가져오기", audit: "감사 기록", who: "누가", what: "무엇을",
+    saved: "저장됨: 버전", "no-change": "변경 없음", "token-once": "토큰(한 번만 표시):",
+  },
+};
+
+function chooseLanguage() {
+  const saved = localStorage.getItem("omniroute-lang");
+  if (saved && TEXTS[saved]) return saved;
+  const wanted = navigator.languages || [navigator.language || "en"];
+  return wanted.some((l) => l.toLowerCase().startsWith("ko")) ? "ko" : "en";
+}
+
+const i18n = { lang: chooseLanguage() };
+
+function t(key) { return (TEXTS[i18n.lang] && TEXTS[i18n.lang][key]) || TEXTS.en[key] || key; }
+
+function translatePage() {
+  document.documentElement.lang = i18n.lang;
+  document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+  document.querySelectorAll("[data-i18n-title]").forEach((node) => { node.title = t(node.dataset.i18nTitle); });
+}
+
+function setLanguage(lang) {
+  i18n.lang = TEXTS[lang] ? lang : "en";
+  localStorage.setItem("omniroute-lang", i18n.lang);
+  translatePage();
+  document.dispatchEvent(new CustomEvent("omniroute:language"));
+}

@@ -1,0 +1,141 @@
+"""Supervisor routes: force an agent's status, reassign, re-route, the board, dead letters.
+
+Every route needs a supervisor or admin token; every action is published as
+the event the router already understands (an AgentEvent on behalf of the agent
+concerned, a RoutingRequest, a replayed record) and audited in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from omniroute.contract import AgentEventKind
+from omniroute.deadletters import ledger
+from omniroute.gateway import board, queries
+from omniroute.gateway.admin import record_action
+from omniroute.gateway.auth import Principal, Role
+from omniroute.gateway.commands import ForcePresenceRequest, ReplayRequest, RerouteRequest
+from omniroute.gateway.problems import Conflict, Forbidden
+from omniroute.routing.config import RoutingConfig
+from omniroute.routing.requests import TOPIC as ROUTING_TOPIC
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+
+if TYPE_CHECKING:
+    from omniroute.gateway.app import Gateway
+
+CONFIG_TTL_S = 3.0
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+def require_supervisor(who: Principal) -> Principal:
+    """The caller, if a supervisor or admin; else 403."""
+    if not who.supervisor:
+        raise Forbidden(f"this needs a supervisor or admin token; {who.agent_id} is an agent")
+    return who
+
+
+class Supervision:
+    """Handlers of the supervisor API, over the gateway's plumbing."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.g = gateway
+        self.cache: tuple[float, int, RoutingConfig] | None = None
+
+    async def supervisor(self, request: web.Request) -> Principal:
+        """The authenticated supervisor (401/403 otherwise)."""
+        return require_supervisor(await self.g.who(request))
+
+    async def force_presence(self, request: web.Request) -> web.Response:
+        """Set another agent's presence (e.g. away for an agent who left their desk)."""
+        who = await self.supervisor(request)
+        agent_id = request.match_info["agent_id"]
+        body = await self.g.body(request, ForcePresenceRequest)
+        reason = body.reason or f"set by {who.role.value} {who.agent_id}"
+        await record_action(self.g.pool, who, "agent.presence", agent_id,
+                            {"presence": body.presence.value, "reason": reason})
+        return await self.g.agent_says(Principal(agent_id, Role.AGENT), AgentEventKind.PRESENCE,
+                                       presence=body.presence, reason=reason)
+
+    async def config(self) -> tuple[int, RoutingConfig]:
+        """The live routing configuration, read at most every few seconds."""
+        cached = self.cache
+        if cached is not None and time.monotonic() - cached[0] < CONFIG_TTL_S:
+            return cached[1], cached[2]
+        from omniroute.routing.live import read_config
+
+        version, config = await read_config(self.g.settings)
+        self.cache = (time.monotonic(), version, config)
+        return version, config
+
+    async def board(self, request: web.Request) -> web.Response:
+        """Waiting work per pool, agents by status, parked conversations."""
+        await self.supervisor(request)
+        version, config = await self.config()
+        return web.json_response(await board.board(self.g.pool, config, version))
+
+    async def reroute(self, request: web.Request) -> web.Response:
+        """Publish a new routing request for a waiting or parked conversation."""
+        who = await self.supervisor(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, RerouteRequest)
+        holder = await queries.holder(self.g.pool, ref.conversation_id)
+        if holder is not None:
+            raise Conflict(f"conversation {ref.conversation_id!r} is assigned to {holder}: "
+                           "transfer it instead")
+        facts = await queries.routing_facts(self.g.pool, ref.conversation_id)
+        if facts is None:
+            raise Conflict(f"conversation {ref.conversation_id!r} has no channel yet")
+        reason = body.reason or f"re-routed by {who.agent_id}"
+        routing = RoutingRequest(
+            event_id=f"gw:reroute:{uuid.uuid4().hex}", workspace=ref.workspace,
+            kind=RoutingRequestKind.ROUTE, conversation_id=ref.conversation_id,
+            customer_id=ref.customer_id, channel=facts[0], pool=body.pool,
+            priority=body.priority or 0, waiting_since=facts[1], reason=reason[:200])
+        await record_action(self.g.pool, who, "conversation.reroute", ref.conversation_id,
+                            body.model_dump(exclude_none=True))
+        return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
+
+    async def dead_letters(self, request: web.Request) -> web.Response:
+        await self.supervisor(request)
+        q = request.query
+        replayed = {"true": True, "false": False}.get(q.get("replayed", ""))
+        return web.json_response({"dead_letters": await ledger.list_dead_letters(
+            self.g.pool, processor=q.get("processor"), topic=q.get("topic"),
+            replayed=replayed, contains=q.get("contains"),
+            limit=min(int(q.get("limit", "100") or 100), 1000))})
+
+    async def dead_letter(self, request: web.Request) -> web.Response:
+        await self.supervisor(request)
+        return web.json_response(
+            await ledger.show_dead_letter(self.g.pool, request.match_info["event_id"]))
+
+    async def replay(self, request: web.Request) -> web.Response:
+        who = await self.supervisor(request)
+        body = await self.g.body(request, ReplayRequest)
+        async with self.g.pool.acquire() as conn:
+            done = await ledger.replay(conn, self.g.producer, request.match_info["event_id"],
+                                       f"{who.role.value}:{who.agent_id}", force=body.force)
+        return web.json_response(done, status=202)
+
+    async def refusals(self, request: web.Request) -> web.Response:
+        """The caller's agent events the router refused, newest first, with the reason."""
+        who = await self.g.who(request)
+        return web.json_response({"refusals": await queries.refusals(self.g.pool, who.agent_id)})
+
+    def routes(self) -> list[Route]:
+        """(method, path, handler) of every supervisor route."""
+        api = "/api/v1"
+        return [
+            ("POST", f"{api}/agents/{{agent_id}}/presence", self.force_presence),
+            ("GET", f"{api}/board", self.board),
+            ("POST", f"{api}/conversations/{{conversation_id}}/reroute", self.reroute),
+            ("GET", f"{api}/dead-letters", self.dead_letters),
+            ("GET", f"{api}/dead-letters/{{event_id}}", self.dead_letter),
+            ("POST", f"{api}/dead-letters/{{event_id}}/replay", self.replay),
+            ("GET", f"{api}/refusals", self.refusals),
+        ]

@@ -1,0 +1,251 @@
+"""Operable from the first minute: administration, the agent's work and the supervisor board
+in headless Chromium, on ``omniroute up`` started from an empty state directory.
+
+The only set-up outside the browser is the admin's token (``omniroute agents token root
+--role admin``, the CLI). In the console the admin creates a pool, adds agent ada with a
+skill, issues ada's token and makes the pool the default. A customer writes (a signed
+Twilio webhook): ada, signed in in a second browser, is offered the conversation and
+replies (accepting with Alt+A after the title announced the offer; ada's browser asks for
+Korean and she switches to English), while the board's numbers change (waiting 1 → 0, chatting 0 → 1). The admin then
+removes the default pool: the next customer's request is dead-lettered and the
+conversation parked; both show on the board. With the default pool back, the admin
+replays the dead letter from the board and ada is offered that conversation.
+A refusal the router sends ada shows in her console with its reason. Screenshots of the
+admin screen, the board and ada's console are kept as artifacts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+import pytest
+
+from e2e.console.test_console import ARTIFACTS, CHROMIUM
+from harness.cli import run_omniroute
+from harness.kafka import consume, produce
+from harness.stack import running_stack, stack_env
+from omniroute.contract import AssignmentEvent, AssignmentKind, OutboundMessage
+from omniroute.routing.live import read_config
+from omniroute.settings import Settings
+from omniroute_connectors.signatures import twilio_signature
+
+playwright_api = pytest.importorskip("playwright.async_api")
+TOKEN = "admin-e2e-twilio"
+SLOW = 180_000  # ms: the faust worker and the router start slowly on a busy machine
+
+
+async def post_sms(base: str, sid: str, sender: str, text: str) -> int:
+    pairs = [("MessageSid", sid), ("From", sender), ("To", "+14155550199"), ("Body", text)]
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": twilio_signature(TOKEN, f"{base}/webhooks/twilio", pairs)}
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{base}/webhooks/twilio", data=urlencode(pairs), headers=headers) as response:
+        return response.status
+
+
+async def text_of(page: object, selector: str) -> str:
+    return str(await page.locator(selector).first.inner_text()).strip()  # type: ignore[attr-defined]
+
+
+async def wait_text(page: object, selector: str, expected: str, timeout: float = SLOW) -> None:
+    """Until the first element matching ``selector`` shows ``expected`` (the board refreshes)."""
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        """([selector, expected]) => {
+             const node = document.querySelector(selector);
+             return node && node.textContent.trim() === expected; }""",
+        arg=[selector, expected], timeout=timeout)
+
+
+async def wait_ready(*urls: str, timeout: float = 180) -> None:
+    """Until every server answers /readyz with 200 (``omniroute up`` returns before)."""
+    async with aiohttp.ClientSession() as session:
+        for url in urls:
+            for _ in range(int(timeout * 2)):
+                try:
+                    async with session.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"{url} never became ready")
+
+
+async def sign_in(page: object, url: str, token: str) -> None:
+    await page.goto(url + "/")  # type: ignore[attr-defined]
+    await page.fill("#token", token)  # type: ignore[attr-defined]
+    await page.click("#signin")  # type: ignore[attr-defined]
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('link').dataset.state === 'live'")
+
+
+async def admin_sets_up(page: object, settings: Settings) -> str:
+    """Pool, agent with a skill, ada's token, default pool: through the admin screen."""
+    await page.click("#tab-admin")  # type: ignore[attr-defined]
+    await wait_text(page, "#config-version", "0", 30_000)
+    await page.fill("#pool-name", "support")  # type: ignore[attr-defined]
+    await page.fill("#pool-offer-timeout", "300")  # type: ignore[attr-defined]
+    await page.click("#pool-save")  # type: ignore[attr-defined]
+    await wait_text(page, "#config-version", "1", 30_000)
+    await page.fill("#agent-id", "ada")  # type: ignore[attr-defined]
+    await page.select_option("#agent-pool", "support")  # type: ignore[attr-defined]
+    await page.fill("#agent-capacity", "2")  # type: ignore[attr-defined]
+    await page.fill("#agent-skills", "korean=5")  # type: ignore[attr-defined]
+    await page.click("#agent-save")  # type: ignore[attr-defined]
+    await wait_text(page, "#admin-agents tr[data-agent=ada] .skills", "korean=5", 30_000)
+    await page.select_option("#routing-default", "support")  # type: ignore[attr-defined]
+    await page.click("#routing-save")  # type: ignore[attr-defined]
+    await wait_text(page, "#config-version", "3", 30_000)
+    await page.fill("#token-agent", "ada")  # type: ignore[attr-defined]
+    await page.fill("#token-expires", "30d")  # type: ignore[attr-defined]
+    await page.click("#token-issue")  # type: ignore[attr-defined]
+    token = await text_of(page, "#issued-token")
+    assert token.startswith("omr_")
+    version, config = await read_config(settings)
+    assert version == 3 and config.default_pool == "support"
+    assert config.agents["ada"] == {"pool": "support", "capacity": 2,
+                                    "skills": {"korean": 5}, "auto_accept": False}
+    await page.click("#toml-export")  # type: ignore[attr-defined]
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('toml').value.includes('[agents.ada]')")
+    await page.screenshot(path=str(ARTIFACTS / "admin.png"), full_page=True)  # type: ignore[attr-defined]
+    return token
+
+
+class TestOperableFromTheFirstMinute:
+    async def test_admin_agent_board_and_replay_in_the_browser(
+            self, kafka_bootstrap: str, namespace: str, database_url: str,
+            tmp_path: Path) -> None:
+        """Empty stack → configured in the console → routed, replied, counted, replayed."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        env = stack_env(kafka_bootstrap=kafka_bootstrap, namespace=namespace,
+                        database_url=database_url, state_dir=tmp_path / "state",
+                        OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN)
+        env["OMNIROUTE_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
+        settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
+                            state_dir=tmp_path / "state")
+        issued = run_omniroute("agents", "token", "root", "--role", "admin", env=env)
+        assert issued.returncode == 0, issued.stderr
+        root_token = issued.stdout.strip()
+        base = env["OMNIROUTE_PUBLIC_BASE_URL"]
+        console = f"http://127.0.0.1:{env['OMNIROUTE_GATEWAY_PORT']}"
+        with running_stack(env) as stack:
+            await wait_ready(console, base)
+            async with playwright_api.async_playwright() as p:
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True,
+                    args=["--no-sandbox", "--headless", "--disable-gpu",
+                          "--disable-background-networking"])
+                try:
+                    admin_page = await (await browser.new_context(
+                        viewport={"width": 1400, "height": 1000})).new_page()
+                    await sign_in(admin_page, console, root_token)
+                    ada_token = await admin_sets_up(admin_page, settings)
+
+                    ada = await (await browser.new_context(
+                        viewport={"width": 1200, "height": 800}, locale="ko-KR")).new_page()
+                    await ada.goto(console + "/")
+                    assert await text_of(ada, "#signin") == "로그인"  # the browser's language
+                    await ada.select_option("#lang", "en")  # the switch
+                    assert await text_of(ada, "#signin") == "Sign in"
+                    await sign_in(ada, console, ada_token)
+                    await ada.select_option("#presence", "available")
+
+                    await admin_page.click("#tab-board")
+                    await wait_text(admin_page, "#board-counts [data-status=chatting] strong",
+                                    "0", 30_000)
+                    assert await post_sms(base, "SMadm1", "+14155550101",
+                                          "Where is my parcel?") == 200
+                    try:
+                        await wait_text(admin_page,
+                                        "#board-pools tr[data-pool=support] .waiting", "1")
+                        offer = ada.locator("#offers .offer")
+                        await offer.wait_for(timeout=SLOW)
+                    except playwright_api.TimeoutError as exc:
+                        raise AssertionError(f"not routed\n{stack.log_tail(60)}") from exc
+                    await ada.wait_for_function("document.title.includes('New offer')",
+                                                timeout=5_000)
+                    await ada.keyboard.press("Alt+a")  # accept the first offer
+                    await ada.locator("#history .message.inbound").wait_for(timeout=60_000)
+                    assert "+14155550101" in await text_of(ada, "#addresses")
+                    await ada.fill("#reply", "It ships today.")
+                    await ada.click("#send")
+                    await wait_text(admin_page, "#board-counts [data-status=chatting] strong",
+                                    "1", 60_000)
+                    await wait_text(admin_page, "#board-pools tr[data-pool=support] .waiting",
+                                    "0", 60_000)
+                    assert (await text_of(admin_page, "#board-agents tr[data-agent=ada] "
+                                          "td:nth-child(4)")).startswith("50%")
+
+                    # No default pool: the next request is dead-lettered and parked.
+                    await admin_page.click("#tab-admin")
+                    await admin_page.select_option("#routing-default", "")
+                    await admin_page.click("#routing-save")
+                    await wait_text(admin_page, "#config-version", "4", 30_000)
+                    assert await post_sms(base, "SMadm2", "+14155550102", "Hello?") == 200
+                    await admin_page.click("#tab-board")
+                    letter = admin_page.locator("#board-dlq tr[data-letter]").filter(
+                        has_text="no pool: the request names none")
+                    await letter.first.wait_for(timeout=SLOW)
+                    assert "router" in await letter.first.locator(".letter-error").inner_text()
+                    await admin_page.locator("#board-parked tr[data-conversation]").wait_for(
+                        timeout=60_000)
+
+                    # The default pool back, then Replay on the board: ada is offered it.
+                    await admin_page.click("#tab-admin")
+                    await admin_page.select_option("#routing-default", "support")
+                    await admin_page.click("#routing-save")
+                    await wait_text(admin_page, "#config-version", "5", 30_000)
+                    await admin_page.click("#tab-board")
+                    await letter.first.locator(".replay").click()
+                    await admin_page.locator("#board-dlq .letter-state",
+                                             has_text="replayed").wait_for(timeout=30_000)
+                    second = ada.locator("#offers .offer")
+                    await second.wait_for(timeout=SLOW)
+                    # no longer parked: offered, so waiting in the support pool
+                    await wait_text(admin_page, "#board-pools tr[data-pool=support] .waiting",
+                                    "1", 60_000)
+                    assert await admin_page.locator(
+                        "#board-parked tr[data-conversation]").count() == 0
+                    await admin_page.screenshot(path=str(ARTIFACTS / "board.png"),
+                                                full_page=True)
+                    # A refusal from the router reaches ada's console with its reason.
+                    refusal = AssignmentEvent(
+                        event_id="rej:e2e", agent_id="ada", kind=AssignmentKind.REJECTED,
+                        reason="offer o-1 expired: it was offered to ada until 08:00")
+                    await produce(kafka_bootstrap, settings.topic("omniroute.assignments.v1"),
+                                  [(b"ada", refusal.to_json_bytes())])
+                    await wait_text(ada, "#notice", "The router refused: offer o-1 expired: "
+                                    "it was offered to ada until 08:00", 30_000)
+                    await ada.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
+                finally:
+                    await browser.close()
+
+        offers = await consume(
+            kafka_bootstrap, settings.topic("omniroute.assignments.v1"), 3,
+            where=lambda r: AssignmentEvent.from_json_bytes(r.value).kind in (
+                AssignmentKind.OFFERED, AssignmentKind.ASSIGNED))
+        events = [AssignmentEvent.from_json_bytes(r.value) for r in offers]
+        assert [(e.kind, e.agent_id, e.pool) for e in events] == [
+            ("offered", "ada", "support"), ("assigned", "ada", "support"),
+            ("offered", "ada", "support")]
+        assert events[0].conversation_id != events[2].conversation_id
+        sent = await consume(kafka_bootstrap, settings.topic("omniroute.outbound.v1"), 1)
+        reply = OutboundMessage.from_json_bytes(sent[0].value)
+        assert (reply.text, reply.recipient.value) == ("It ships today.", "+14155550101")
+        conn = await asyncpg.connect(database_url)
+        try:
+            replays = await conn.fetch("SELECT actor, replayed_at FROM dead_letter_replays")
+            actions = [r["action"] for r in await conn.fetch(
+                "SELECT action FROM audit_log ORDER BY id")]
+        finally:
+            await conn.close()
+        assert [(r["actor"], r["replayed_at"] is not None) for r in replays] == [
+            ("admin:root", True)]
+        assert actions.count("config.changed") == 5 and "token.issued" in actions
+        print(f"screenshots: {ARTIFACTS / 'admin.png'}, {ARTIFACTS / 'board.png'}")

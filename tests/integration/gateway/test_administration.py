@@ -1,0 +1,232 @@
+"""The admin API, the supervisor board, re-route and dead-letter replay against a running
+gateway, the real broker (live configuration topic) and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import asyncpg
+import pytest
+
+from harness.kafka import consume
+from harness.ports import free_port
+from integration.gateway.test_gateway import Setup
+from integration.history.factories import added, assignment, inbound, opened
+from omniroute.contract import (
+    AgentEvent,
+    AgentEventKind,
+    AssignmentKind,
+    ConversationEvent,
+    ConversationEventKind,
+    DeadLetter,
+    Presence,
+    utcnow,
+)
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.gateway.server import running_gateway
+from omniroute.history.store import write_batch
+from omniroute.routing.live import read_config
+from omniroute.routing.requests import RoutingRequest
+from omniroute.settings import Settings
+
+ROUTING = "omniroute.internal.routing-requests"
+
+
+@pytest.fixture
+async def gateway(topics: Settings, database_url: str) -> AsyncIterator[Setup]:
+    """Tokens for an admin, a supervisor and an agent; an empty history."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        tokens = {who: await create_token(conn, who, role) for who, role in
+                  (("root", Role.ADMIN), ("boss", Role.SUPERVISOR), ("a1", Role.AGENT))}
+    finally:
+        await conn.close()
+    async with running_gateway(topics, database_url, port=free_port()) as running, \
+            aiohttp.ClientSession() as http:
+        yield Setup(running.url, topics, tokens, http)
+
+
+async def audit_rows(database_url: str, action: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch("SELECT actor, subject, detail FROM audit_log "
+                                "WHERE action = $1 ORDER BY id", action)
+    finally:
+        await conn.close()
+
+
+class TestLiveAdministration:
+    async def test_changes_are_versions_on_the_live_topic_and_audited_with_a_diff(
+            self, gateway: Setup, database_url: str) -> None:
+        """A pool then an agent with a skill: versions 1 and 2, readable by every router;
+        the audit log says who changed what; an unchanged save publishes nothing."""
+        status, before = await gateway.call("GET", "/admin/config", "root")
+        assert (status, before["version"]) == (200, 0)  # the built-in configuration
+        status, first = await gateway.call("PUT", "/admin/pools/support", "root",
+                                           {"offer_timeout_s": 60, "queue_cap": 20})
+        assert (status, first["version"], first["published"]) == (200, 1, True)
+        agent = {"pool": "support", "capacity": 2, "skills": {"korean": 4},
+                 "channels": {"email": {"cap": 1}}}
+        status, second = await gateway.call("PUT", "/admin/agents/ada", "root", agent)
+        assert (status, second["version"]) == (200, 2)
+        assert second["changes"] == [{"path": "agents.ada", "before": None, "after": {
+            "pool": "support", "capacity": 2, "channels": {"email": {"weight": 1, "cap": 1}},
+            "skills": {"korean": 4}, "auto_accept": False}}]
+        version, config = await read_config(gateway.settings)
+        assert version == 2 and config.agents["ada"]["skills"] == {"korean": 4}
+        again = await gateway.call("PUT", "/admin/agents/ada", "root", agent)
+        assert again[1]["published"] is False and again[1]["version"] == 2  # type: ignore[index]
+        rows = await audit_rows(database_url, "config.changed")
+        assert [(r["actor"], r["subject"]) for r in rows] == [
+            ("admin:root", "version 1"), ("admin:root", "version 2")]
+        assert json.loads(rows[1]["detail"])["changes"][0]["path"] == "agents.ada"
+
+    async def test_refusals_name_the_problem_and_change_nothing(self, gateway: Setup) -> None:
+        """Non-admins get 403; an agent in an unknown pool is 400; a stale If-Match is 412."""
+        assert (await gateway.call("GET", "/admin/config", "boss"))[0] == 403
+        assert (await gateway.call("PUT", "/admin/pools/p", "a1", {}))[0] == 403
+        status, body = await gateway.call("PUT", "/admin/agents/ada", "root", {"pool": "nope"})
+        assert status == 400 and "undefined pool 'nope'" in body["error"]["message"]  # type: ignore[index]
+        status, body = await gateway.call("PUT", "/admin/agents/ada", "root",
+                                          {"pool": "default", "skills": {"x": 99}})
+        assert status == 400 and body["error"]["message"].startswith("skills.x")  # type: ignore[index]
+        async with gateway.http.put(f"{gateway.url}/api/v1/admin/pools/p", json={},
+                                    headers={**gateway.auth("root"), "If-Match": "7"}) as r:
+            assert r.status == 412
+        assert (await read_config(gateway.settings))[0] == 0
+
+    async def test_toml_export_and_import(self, gateway: Setup, database_url: str) -> None:
+        """Export the live configuration, edit it, import it: a new version with the edit."""
+        await gateway.call("PUT", "/admin/agents/ada", "root", {"pool": "default"})
+        async with gateway.http.get(f"{gateway.url}/api/v1/admin/config.toml",
+                                    headers=gateway.auth("root")) as r:
+            text = await r.text()
+        assert r.status == 200 and "[agents.ada]" in text and "version 1" in text
+        assert "capacity = 1\n" in text
+        edited = text.replace("capacity = 1\n", "capacity = 4\n")
+        async with gateway.http.put(f"{gateway.url}/api/v1/admin/config.toml?reason=git",
+                                    data=edited, headers=gateway.auth("root")) as r:
+            outcome = await r.json()
+        assert outcome["version"] == 2
+        assert outcome["changes"] == [{"path": "agents.ada.capacity", "before": 1,
+                                       "after": 4}]
+        async with gateway.http.put(f"{gateway.url}/api/v1/admin/config.toml",
+                                    data="[pools", headers=gateway.auth("root")) as r:
+            assert r.status == 400
+        assert json.loads((await audit_rows(database_url, "config.changed"))[1]["detail"])[
+            "reason"] == "git"
+
+
+async def history_for_board(database_url: str) -> None:
+    """c1 waiting, c2 parked (no pool), c3 held by a1 (available, heard from just now)."""
+    now = utcnow()
+    m1, m2, m3 = (inbound(n, text=f"m{n}", at=now - timedelta(minutes=10),
+                          sender=f"+1415555010{n}") for n in (1, 2, 3))
+    parked = ConversationEvent(event_id="park-c2", conversation_id="c2", customer_id="k2",
+                               kind=ConversationEventKind.PARKED, reason="no pool: none matches",
+                               occurred_at=now)
+    presence = AgentEvent(event_id="p-a1", agent_id="a1", kind=AgentEventKind.PRESENCE,
+                          presence=Presence.AVAILABLE, occurred_at=now)
+    conn = await asyncpg.connect(database_url)
+    try:
+        events: list[tuple[str, object]] = []
+        for n, message in ((1, m1), (2, m2), (3, m3)):
+            events += [("conversations", opened(f"c{n}", f"k{n}", at=message.occurred_at)),
+                       ("inbound", message),
+                       ("conversations", added(message, conversation=f"c{n}",
+                                               customer=f"k{n}"))]
+        events += [("conversations", parked), ("assignments", assignment("a1", "c3")),
+                   ("agent-events", presence)]
+        await write_batch(conn, events)  # type: ignore[arg-type]
+    finally:
+        await conn.close()
+
+
+class TestSupervisorBoard:
+    async def test_board_counts_waiting_parked_and_agents(
+            self, gateway: Setup, database_url: str) -> None:
+        """One waiting (c1), one parked with its reason (c2), a1 chatting with c3."""
+        await history_for_board(database_url)
+        assert (await gateway.call("GET", "/board", "a1"))[0] == 403
+        status, board = await gateway.call("GET", "/board", "boss")
+        assert status == 200
+        assert [w["conversation_id"] for w in board["waiting"]] == ["c1"]  # type: ignore[index,union-attr]
+        assert [(p["conversation_id"], p["parked_reason"]) for p in board["parked"]] == [  # type: ignore[index,union-attr]
+            ("c2", "no pool: none matches")]
+        waiting = {p["pool"]: p for p in board["pools"]}  # type: ignore[index,union-attr]
+        assert sum(p["waiting"] for p in waiting.values()) == 1
+        oldest = max(p["oldest_wait_s"] or 0 for p in waiting.values())
+        assert 500 < oldest < 700  # ten minutes, measured by the database clock
+        a1 = next(a for a in board["agents"] if a["agent_id"] == "a1")  # type: ignore[index,union-attr]
+        assert (a1["status"], a1["conversations"], a1["occupancy"]) == (
+            "chatting", ["c3"], round(1 / 3, 2))
+        assert board["agent_counts"]["chatting"] == 1  # type: ignore[index]
+
+        # Re-routed and offered: c2 is waiting in the offer's pool, no longer parked.
+        offer = assignment("a1", "c2", AssignmentKind.OFFERED, at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", offer.model_copy(update={"pool": "vip"}))])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert board["parked"] == []  # type: ignore[index]
+        assert {p["pool"]: p["waiting"] for p in board["pools"]}["vip"] == 1  # type: ignore[index,union-attr]
+
+    async def test_reroute_publishes_a_routing_request_keeping_the_age(
+            self, gateway: Setup, database_url: str) -> None:
+        """c2 (parked) is routed again to a named pool; c3 (assigned) is 409."""
+        await history_for_board(database_url)
+        status, _ = await gateway.call("POST", "/conversations/c2/reroute", "boss",
+                                       {"pool": "default", "priority": 5})
+        assert status == 202
+        assert (await gateway.call("POST", "/conversations/c3/reroute", "boss", {}))[0] == 409
+        assert (await gateway.call("POST", "/conversations/c2/reroute", "a1", {}))[0] == 403
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic(ROUTING), 1)
+        request = RoutingRequest.from_json_bytes(records[0].value)
+        assert (request.conversation_id, request.customer_id, request.pool, request.priority,
+                request.kind, request.reason) == ("c2", "k2", "default", 5, "route",
+                                                  "re-routed by boss")
+        assert request.waiting_since is not None and records[0].key == b"c2"
+        assert (utcnow() - request.waiting_since) > timedelta(minutes=7)  # m2: 8 min ago
+
+
+class TestDeadLetters:
+    async def test_replay_sends_the_original_bytes_once(
+            self, gateway: Setup, database_url: str) -> None:
+        """Listed, shown decoded, replayed to its topic with the same key and bytes and a
+        replay header; a second replay is 409; the replay is audited."""
+        topic = gateway.settings.topic(ROUTING)
+        original = RoutingRequest(event_id="rr-1", kind="route", conversation_id="c9",
+                                  customer_id="k9", channel="sms").to_json_bytes()
+        letter = DeadLetter.for_record(processor="router", topic=topic, partition=1, offset=7,
+                                       key=b"c9", value=original, error="no pool: none")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("dlq", letter)])
+        finally:
+            await conn.close()
+        status, listing = await gateway.call("GET", "/dead-letters?processor=router", "boss")
+        assert status == 200 and [d["event_id"] for d in listing["dead_letters"]] == [  # type: ignore[index,union-attr]
+            letter.event_id]
+        status, shown = await gateway.call("GET", f"/dead-letters/{letter.event_id}", "boss")
+        assert shown["original"]["conversation_id"] == "c9" and shown["source_key"] == "c9"  # type: ignore[index]
+        status, done = await gateway.call("POST", f"/dead-letters/{letter.event_id}/replay",
+                                          "boss", {})
+        assert status == 202 and done["topic"] == topic
+        status, again = await gateway.call("POST", f"/dead-letters/{letter.event_id}/replay",
+                                           "root", {})
+        assert status == 409 and "already replayed" in again["error"]["message"]  # type: ignore[index]
+        records = await consume(gateway.settings.kafka_bootstrap, topic, 2, timeout=5)
+        assert [(r.key, r.value) for r in records] == [(b"c9", original)]
+        assert records[0].headers == (("omniroute-replay-of", letter.event_id.encode()),)
+        rows = await audit_rows(database_url, "dead_letter.replayed")
+        assert [(r["actor"], r["subject"]) for r in rows] == [
+            ("supervisor:boss", letter.event_id)]
+        _, listing = await gateway.call("GET", "/dead-letters?replayed=false", "boss")
+        assert listing["dead_letters"] == []  # type: ignore[index]

@@ -1,0 +1,138 @@
+"""Live administration's pure core: changes to the configuration document, diffs, TOML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from omniroute.errors import ConfigurationError
+from omniroute.gateway.board import agent_status, capacity_of, summarize_pools
+from omniroute.gateway.configuration import (
+    AgentSpec,
+    PoolSpec,
+    RoutingSpec,
+    delete_agent,
+    delete_pool,
+    diff,
+    from_toml,
+    put_agent,
+    put_pool,
+    set_routing,
+    to_toml,
+    validated,
+)
+from omniroute.routing.config import BUILTIN, parse_config
+
+BASE = {"routing": {"default_pool": "support"},
+        "pools": {"support": {"offer_timeout_s": 30}}, "agents": {}}
+
+
+class TestChanges:
+    def test_an_agent_with_caps_and_skills_is_a_valid_configuration(self) -> None:
+        """put_agent writes the TOML shape the router parses; the input is not mutated."""
+        spec = AgentSpec(pool="support", capacity=3, channels={"email": {"cap": 1}},
+                         skills={"billing": 3}, auto_accept=True)
+        after = put_agent(BASE, "ada", spec)
+        assert after["agents"]["ada"] == {"pool": "support", "capacity": 3,
+                                          "channels": {"email": {"weight": 1, "cap": 1}},
+                                          "skills": {"billing": 3}, "auto_accept": True}
+        assert BASE["agents"] == {}
+        assert validated(after).agents["ada"]["skills"] == {"billing": 3}
+
+    def test_an_agent_in_an_unknown_pool_is_refused_by_the_routers_parser(self) -> None:
+        """Validation names the agent and the pool."""
+        after = put_agent(BASE, "ada", AgentSpec(pool="nowhere"))
+        with pytest.raises(ConfigurationError, match="agent 'ada' is in undefined pool"):
+            validated(after)
+
+    def test_bad_levels_and_unknown_keys_are_refused_before_anything_is_published(
+            self) -> None:
+        """Skill level 11, a typo'd key and an unknown channel are validation errors."""
+        for bad in ({"pool": "p", "skills": {"x": 11}}, {"pool": "p", "capasity": 2},
+                    {"pool": "p", "channels": {"pigeon": {}}}):
+            with pytest.raises(ValidationError):
+                AgentSpec.model_validate(bad)
+
+    def test_a_pool_with_hours_overflow_and_a_cap(self) -> None:
+        """put_pool keeps only the keys given; the router accepts it."""
+        spec = PoolSpec.model_validate({
+            "queue_cap": 50, "overflow": {"after_s": 120, "pool": "support"},
+            "business_hours": {"timezone": "Asia/Seoul", "mon": ["09:00-18:00"]}})
+        after = put_pool(BASE, "vip", spec)
+        assert after["pools"]["vip"] == {
+            "queue_cap": 50, "overflow": {"after_s": 120.0, "pool": "support"},
+            "business_hours": {"timezone": "Asia/Seoul", "mon": ["09:00-18:00"]}}
+        validated(after)
+
+    def test_a_pool_with_agents_cannot_be_deleted(self) -> None:
+        """The error names the agents to move first."""
+        with_agent = put_agent(BASE, "ada", AgentSpec(pool="support"))
+        with pytest.raises(ConfigurationError, match="still has agents: ada"):
+            delete_pool(with_agent, "support")
+        assert "support" not in delete_pool(BASE, "support")["pools"]
+        with pytest.raises(KeyError):
+            delete_agent(BASE, "ghost")
+
+    def test_rules_and_default_pool(self) -> None:
+        """set_routing replaces both; a rule naming an unknown pool is invalid."""
+        after = set_routing(BASE, RoutingSpec(default_pool="support",
+                                              rules=[{"channel": "email", "pool": "support"}]))
+        assert validated(after).choose_pool("email", None, None, {}) == "support"
+        with pytest.raises(ConfigurationError):
+            validated(set_routing(BASE, RoutingSpec(rules=[{"pool": "ghost"}])))
+
+
+class TestDiffAndToml:
+    def test_diff_names_every_changed_leaf(self) -> None:
+        """Added, changed and removed leaves, with their before and after."""
+        before = put_agent(BASE, "ada", AgentSpec(pool="support", capacity=2))
+        after = put_agent(delete_agent(before, "ada"), "bob", AgentSpec(pool="support"))
+        after["pools"]["support"]["offer_timeout_s"] = 45
+        assert diff(before, after) == [
+            {"path": "agents.ada", "before": {"pool": "support", "capacity": 2,
+                                              "auto_accept": False}, "after": None},
+            {"path": "agents.bob", "before": None, "after": {"pool": "support", "capacity": 1,
+                                                            "auto_accept": False}},
+            {"path": "pools.support.offer_timeout_s", "before": 30, "after": 45}]
+        assert diff(before, before) == []
+
+    def test_toml_round_trip(self) -> None:
+        """Export then import gives the same document; bad TOML names the problem."""
+        document = put_agent(BASE, "ada", AgentSpec(pool="support", skills={"korean": 5}))
+        assert from_toml(to_toml(document)) == document
+        with pytest.raises(ConfigurationError, match="not valid TOML"):
+            from_toml("[pools")
+        with pytest.raises(ConfigurationError, match="unknown top-level table"):
+            from_toml("[agnets.ada]\npool = 'support'\n")
+
+
+class TestBoard:
+    def test_agent_status(self) -> None:
+        """online, chatting (online with work), away, offline, lost (silent past grace)."""
+        assert agent_status("available", 5, 60, 0) == "online"
+        assert agent_status("busy", 5, 60, 2) == "chatting"
+        assert agent_status("available", 61, 60, 1) == "lost"
+        assert agent_status("available", None, 60, 0) == "lost"
+        assert agent_status("away", 500, 60, 1) == "away"
+        assert agent_status(None, None, 60, 0) == "offline"
+
+    def test_capacity_comes_from_the_profile_or_the_pool_anyone_joins(self) -> None:
+        """Configured agents have theirs; others get the auto-join pool's (3 built in)."""
+        config = parse_config(put_agent(BASE, "ada", AgentSpec(pool="support", capacity=5)))
+        assert capacity_of(config, "ada") == 5 and capacity_of(config, "zoe") == 0
+        assert capacity_of(BUILTIN, "zoe") == 3
+
+    def test_pools_summarize_waiting_count_oldest_wait_and_priorities(self) -> None:
+        """Every configured pool appears; ages are from now; priorities highest first."""
+        now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+        waiting = [
+            {"pool": "support", "priority": 0, "waiting_since": now - timedelta(seconds=30)},
+            {"pool": "support", "priority": 5, "waiting_since": now - timedelta(seconds=90)},
+            {"pool": None, "priority": 0, "waiting_since": now}]
+        pools = summarize_pools(parse_config(BASE), waiting, now)
+        assert pools == [
+            {"pool": "(no pool)", "waiting": 1, "oldest_wait_s": 0.0, "by_priority": {"0": 1}},
+            {"pool": "support", "waiting": 2, "oldest_wait_s": 90.0,
+             "by_priority": {"5": 1, "0": 1}}]
