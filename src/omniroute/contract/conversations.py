@@ -29,6 +29,9 @@ class ConversationEventKind(StrEnum):
     RESOLVED = "resolved"
     MERGED = "merged"
     RATED = "rated"
+    MESSAGE_MOVED = "message_moved"
+    """An unlink split the conversation: ``message`` (by ``source_event_id``) now belongs to
+    this conversation and customer (history re-files it)."""
 
 
 class Direction(StrEnum):
@@ -64,6 +67,7 @@ class Rating(ContractModel):
 
 REQUIRED_FIELDS: dict[ConversationEventKind, tuple[str, ...]] = {
     ConversationEventKind.MESSAGE_ADDED: ("message",),
+    ConversationEventKind.MESSAGE_MOVED: ("message",),
     ConversationEventKind.ASSIGNED: ("agent_id",),
     ConversationEventKind.MERGED: ("merged_into",),
     ConversationEventKind.RATED: ("rating",),
