@@ -200,7 +200,7 @@ def _authored(authors: dict[str, Author], address: str | None,
         return authors
     at, seen = message.occurred_at, authors.get(address)
     if seen is None:
-        return {**authors, address: Author(
+        return {**authors, address: Author.model_construct(
             messages=1, first_at=at, last_at=at, last_channel=message.channel,
             sender=message.sender.value, recent=[message.event_id])}
     recent = [*seen.recent, message.event_id][-MAX_RECENT:]
