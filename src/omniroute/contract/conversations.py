@@ -32,6 +32,9 @@ class ConversationEventKind(StrEnum):
     PARKED = "parked"
     """The router could not route it (no pool, queue full, time-to-live, no further pool):
     it waits, with ``reason``, until it is routed again (a new routing request)."""
+    MESSAGE_MOVED = "message_moved"
+    """An unlink split the conversation: ``message`` (by ``source_event_id``) now belongs to
+    this conversation and customer (history re-files it)."""
 
 
 class Direction(StrEnum):
@@ -67,6 +70,7 @@ class Rating(ContractModel):
 
 REQUIRED_FIELDS: dict[ConversationEventKind, tuple[str, ...]] = {
     ConversationEventKind.MESSAGE_ADDED: ("message",),
+    ConversationEventKind.MESSAGE_MOVED: ("message",),
     ConversationEventKind.ASSIGNED: ("agent_id",),
     ConversationEventKind.MERGED: ("merged_into",),
     ConversationEventKind.RATED: ("rating",),

@@ -36,6 +36,7 @@ from datetime import datetime
 
 from omniroute.contract import ConversationEventKind
 from omniroute.conversations.state import (
+    MAX_RECENT,
     MAX_THREAD_IDS,
     Author,
     Conversation,
@@ -79,7 +80,8 @@ def merge_authors(*groups: dict[str, Author]) -> dict[str, Author]:
             latest = mine if mine.last_at >= seen.last_at else seen
             merged[address] = latest.model_copy(update={
                 "messages": seen.messages + mine.messages,
-                "first_at": min(seen.first_at, mine.first_at)})
+                "first_at": min(seen.first_at, mine.first_at),
+                "recent": [*seen.recent, *mine.recent][-MAX_RECENT:]})
     return merged
 
 

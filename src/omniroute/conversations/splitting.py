@@ -20,9 +20,11 @@ The current conversation remembers what each address wrote
 - Someone who wrote nothing in it gets nothing; a resolved conversation is
   only re-attributed (no routing).
 
-Messages already stored in history stay where they were recorded (history is
-not rewritten); from the split on, each person's messages, routing and replies
-follow their own conversation. A replay of the same split (after a crash)
+Each moved message (the latest :data:`~.state.MAX_RECENT` per address) gets a
+``message_moved`` event on its new conversation: history re-files it there, so
+each conversation's history, and the reply target the gateway picks from it,
+is its own person's. From the split on, each person's messages, routing and
+replies follow their own conversation. A replay of the same split (after a crash)
 re-emits the same outputs under the same event ids.
 """
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from omniroute.contract import ConversationEventKind
+from omniroute.contract import ConversationEvent, ConversationEventKind, Direction, MessageRef
 from omniroute.conversations.state import (
     Author,
     Conversation,
@@ -110,6 +112,19 @@ def _split_off(workspace: str, conv: Conversation, owner: str, authors: dict[str
     )
 
 
+def _moves(theirs: CustomerState, part: Conversation, plan: SplitPlan) -> list[ConversationEvent]:
+    """``message_moved`` for every remembered message of ``part``'s authors."""
+    return [
+        conversation_event(
+            theirs, part, ConversationEventKind.MESSAGE_MOVED,
+            derived_event_id(plan.event_id, f"moved.{source}"), plan.at,
+            reason=f"moved from {plan.origin} by unlink", channel=author.last_channel,
+            message=MessageRef(source_event_id=source, direction=Direction.INBOUND,
+                               channel=author.last_channel, sender=author.sender[:320]))
+        for _address, author in sorted(part.authors.items()) for source in author.recent
+    ]
+
+
 def _announce(state: CustomerState, plan: SplitPlan) -> tuple[Outcome, dict[str, Conversation]]:
     """The events, requests and handoffs of a split plan (the same on every replay)."""
     events, requests = [], []
@@ -125,7 +140,11 @@ def _announce(state: CustomerState, plan: SplitPlan) -> tuple[Outcome, dict[str,
         requests.append(routing_request(
             theirs, part, RoutingRequestKind.ROUTE,
             derived_event_id(plan.event_id, f"route.{part.id}"), plan.at, reason))
+        events.extend(_moves(theirs, part, plan))
     kept = plan.parts[plan.keeper]
+    if plan.keeper != state.customer_id:
+        keepers = CustomerState(customer_id=plan.keeper, workspace=state.workspace)
+        events.extend(_moves(keepers, kept, plan))
     others = [(o, p) for o, p in sorted(plan.parts.items()) if p.id != plan.origin]
     if kept.is_open and others:
         holder = CustomerState(customer_id=plan.keeper, workspace=state.workspace,

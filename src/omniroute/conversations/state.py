@@ -12,6 +12,7 @@ from omniroute.contract import Channel
 MAX_PROCESSED = 256
 MAX_THREAD_IDS = 50
 MAX_EVENT_ID = 200
+MAX_RECENT = 50
 
 
 def conversation_id_for(workspace: str, opening_event_id: str) -> str:
@@ -37,6 +38,9 @@ class Author(BaseModel):
     last_channel: Channel
     sender: str
     """The address as the provider sent it: where a reply to this person goes."""
+    recent: list[str] = []
+    """Event ids of this address's latest messages here (at most :data:`MAX_RECENT`): an
+    unlink re-files them in history (``message_moved``)."""
 
 
 class Conversation(BaseModel):

@@ -29,6 +29,7 @@ from omniroute.contract import (
 )
 from omniroute.conversations.mailthread import conversation_of_message_id
 from omniroute.conversations.state import (
+    MAX_RECENT,
     MAX_THREAD_IDS,
     Author,
     Conversation,
@@ -207,14 +208,16 @@ def _authored(authors: dict[str, Author], address: str | None,
         return authors
     at, seen = message.occurred_at, authors.get(address)
     if seen is None:
-        mine = Author(messages=1, first_at=at, last_at=at, last_channel=message.channel,
-                      sender=message.sender.value)
-    elif at >= seen.last_at:
+        return {**authors, address: Author.model_construct(
+            messages=1, first_at=at, last_at=at, last_channel=message.channel,
+            sender=message.sender.value, recent=[message.event_id])}
+    recent = [*seen.recent, message.event_id][-MAX_RECENT:]
+    if at >= seen.last_at:
         mine = seen.model_copy(update={"messages": seen.messages + 1, "last_at": at,
                                        "last_channel": message.channel,
-                                       "sender": message.sender.value})
+                                       "sender": message.sender.value, "recent": recent})
     else:
-        mine = seen.model_copy(update={"messages": seen.messages + 1,
+        mine = seen.model_copy(update={"messages": seen.messages + 1, "recent": recent,
                                        "first_at": min(at, seen.first_at)})
     return {**authors, address: mine}
 

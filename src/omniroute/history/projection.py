@@ -237,6 +237,8 @@ class BatchPlan:
     agent_events: list[AgentEvent] = field(default_factory=list)
     identity_links: list[IdentityLink] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    moves: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Message id → (conversation, customer) it was re-filed to by an unlink (``message_moved``)."""
 
     def add_message(self, row: MessageRow) -> None:
         """Fold one view of a message into the batch."""
@@ -258,6 +260,8 @@ def plan_batch(events: list[Envelope]) -> BatchPlan:
             plan.conversations[cid] = fold_conversation(plan.conversations.get(cid), event)
             if event.kind is ConversationEventKind.MESSAGE_ADDED:
                 plan.add_message(message_from_added(event))
+            elif event.kind is ConversationEventKind.MESSAGE_MOVED and event.message:
+                plan.moves[event.message.source_event_id] = (cid, event.customer_id)
         elif isinstance(event, DeliveryStatus):
             plan.deliveries.append(event)
         elif isinstance(event, AssignmentEvent):

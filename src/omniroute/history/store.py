@@ -62,6 +62,7 @@ async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan) -> None:
     """Every write of a plan, inside the caller's transaction."""
     patches = list(plan.conversations.values())
     messages = await _write_messages(conn, list(plan.messages.values()))
+    await _write_moves(conn, plan)
     await _write_customers(conn, messages, patches)
     await _write_conversations(conn, patches)
     await _write_conversation_log(conn, plan)
@@ -115,6 +116,19 @@ def _message_record(row: MessageRow) -> tuple[Any, ...]:
     values = [getattr(row, c) for c in MessageRow.COLUMNS]
     values[-1] = json.dumps(row.content)
     return tuple(values)
+
+
+async def _write_moves(conn: asyncpg.Connection, plan: BatchPlan) -> None:
+    """Re-file messages an unlink moved to another conversation and customer."""
+    if plan.moves:
+        ids = sorted(plan.moves)
+        await conn.execute(
+            """UPDATE messages m SET conversation_id = v.conversation_id,
+                 customer_id = v.customer_id
+               FROM unnest($1::text[], $2::text[], $3::text[])
+                 AS v(message_id, conversation_id, customer_id)
+               WHERE m.message_id = v.message_id""",
+            ids, [plan.moves[i][0] for i in ids], [plan.moves[i][1] for i in ids])
 
 
 async def _write_customers(conn: asyncpg.Connection, messages: list[MessageRow],

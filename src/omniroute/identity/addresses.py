@@ -3,11 +3,15 @@
 A normalized address is ``kind:value``:
 
 - ``tel:+821012345678``: any phone, on any channel (SMS, WhatsApp, a verified
-  identity's phone). E.164 via phonenumbers; local numbers use the default
-  region; ``whatsapp:``/``tel:``/``sms:`` prefixes are dropped; a WhatsApp
-  ``wa_id`` (international digits without ``+``) gets its ``+``.
+  identity's phone). E.164 via phonenumbers; national numbers use the default
+  region and must be valid there; dialled prefixes (the region's own, ``00``,
+  ``011`` in NANP regions) mean international; ``whatsapp:``/``tel:``/``sms:``
+  prefixes are dropped; a WhatsApp ``wa_id`` (international digits without
+  ``+``) gets its ``+``; Mexican ``+52 1`` and Brazilian eight-digit mobiles
+  (as WhatsApp sends them) become their E.164 form.
 - ``mailto:jane@example.com``: an email, lower-cased, display name and
-  whitespace stripped.
+  whitespace stripped, the domain in ASCII (punycode), a quoted local part
+  unquoted when it needs no quotes.
 - ``messenger:{page}:{psid}``, ``instagram:{account}:{igsid}``,
   ``line:{channel}:{user}``, ``kakao:{bot}:{user key}``,
   ``webchat:{site}:{visitor token}``: ids only meaningful within a scope (the
@@ -15,8 +19,9 @@ A normalized address is ``kind:value``:
   global: Telegram user ids are the same for every bot.
 - ``verified:{identifier}``: a web-chat identity the workspace verified (HMAC).
 
-Phone-shaped senders that are not phone numbers (short codes, alphanumeric
-sender ids) stay scoped to their channel account and never merge by phone.
+Phone-shaped senders that are not global phone numbers (short codes,
+alphanumeric sender ids, local-only numbers without an area code) stay scoped
+to their channel account and never merge by phone.
 """
 
 from __future__ import annotations

@@ -74,14 +74,30 @@ class TestUnlinkSplitsTheSharedConversation:
         assert split.message_customers[pat.event_id] == customer_id_for(ws, f"tel:{PAT_PHONE}")
         assert split.message_customers[sam.event_id] == customer_id_for(
             ws, f"mailto:{SAM_EMAIL}")
-        pat_conversation = (await pipeline.thread_of(ws, pat)).conversations
-        sam_conversation = (await pipeline.thread_of(ws, sam)).conversations
+        moved = {e.message.source_event_id: e.conversation_id
+                 for e in await pipeline.events(ws, 1, kind="message_moved") if e.message}
+
+        async def final(message: Any) -> set[str]:
+            """Where a message ended: re-filed by the split (if it raced it), else threaded."""
+            if message.event_id in moved:
+                return {moved[message.event_id]}
+            return set((await pipeline.thread_of(ws, message)).conversations)
+
+        pat_conversation, sam_conversation = await final(pat), await final(sam)
         assert pat_conversation == {shared} == {opened.conversation_id}, "the opener keeps it"
         assert sam_conversation != {shared}
         splits = [e for e in await pipeline.events(ws, 1, kind="opened")
                   if e.reason and "by unlink" in e.reason]
         assert [(e.conversation_id, e.customer_id) for e in splits] == [
             (*sam_conversation, customer_id_for(ws, f"mailto:{SAM_EMAIL}"))]
+        sams_before = {e.message.source_event_id for e in await pipeline.events(
+            ws, 1, kind="message_added") if e.message and e.message.text == "sam"
+            and e.conversation_id == shared}
+        moves = [e for e in await pipeline.events(ws, 1, kind="message_moved")
+                 if e.conversation_id != shared]
+        assert sams_before and {e.message.source_event_id for e in moves if e.message} == (
+            sams_before), "every message Sam wrote in the shared conversation is re-filed"
+        assert {e.conversation_id for e in moves} == sam_conversation
         notes = await pipeline.events(ws, 1, kind="note_added")
         assert [e.conversation_id for e in notes if e.reason == "customer split by unlink"] == [
             shared]

@@ -163,3 +163,27 @@ class TestInFlight:
         again = add_message(merged.state, message("s3", Channel.EMAIL, 70, "sam@x.co"), POLICY,
                             SAM_MAIL)
         assert again.redirect is None and again.events
+
+
+class TestHistoryFollows:
+    """The split re-files each moved message (``message_moved``), so history and replies follow."""
+
+    def test_each_message_of_the_split_off_person_is_moved(self) -> None:
+        """Sam's two messages move to Sam's conversation under customer D; Pat's stay."""
+        out, handoffs = split(shared(), OWNERS, "u1", AT)
+        moves = [e for e in out.events if e.kind is Kind.MESSAGE_MOVED]
+        assert sorted((e.message.source_event_id, e.conversation_id, e.customer_id)
+                      for e in moves if e.message) == [
+            ("s1", handoffs[D].id, D), ("s2", handoffs[D].id, D)]
+
+    def test_when_the_conversation_changes_hands_the_other_s_messages_move(self) -> None:
+        """Sam opened it and keeps it: Pat's messages move to Pat's new conversation."""
+        out, _handoffs = split(shared(sam_first=True), OWNERS, "u1", AT)
+        assert out.state.current is not None
+        moves = [e for e in out.events if e.kind is Kind.MESSAGE_MOVED]
+        pats = [e for e in moves if e.conversation_id == out.state.current.id]
+        assert sorted(e.message.source_event_id for e in pats if e.message) == ["p1", "p2"]
+        kept = [e for e in moves if e.conversation_id == _handoffs[D].id]
+        assert sorted(e.message.source_event_id for e in kept if e.message) == [
+            "s0", "s1", "s2"], "the kept conversation's messages now belong to customer D"
+        assert {e.customer_id for e in kept} == {D}
