@@ -27,14 +27,17 @@ ids, LINE bot user ids)::
 
 Inbound, a request is authentic when it verifies under the account its route
 names (``/webhooks/line/<name>``) or, on the plain route, under any configured
-account of the provider. Outbound, the credentials are those of the account
+account of the provider; and what it carries is published only for channel
+accounts the verifying account owns (:func:`require_owner`): a body signed
+with one account's secret is never published as another account's (403
+``account_mismatch``). Outbound, the credentials are those of the account
 listing the message's ``channel_account``, else the environment's.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -169,3 +172,54 @@ def credential(settings: Settings, provider: str, field: str, channel_account: s
     if account is not None and field in account.secrets:
         return account.secrets[field]
     return _plain(default)
+
+
+def verifying(settings: Settings, provider: str, field: str, default: SecretStr | str | None,
+              valid: Callable[[str], bool], name: str | None = None) -> list[str | None]:
+    """The accounts whose ``field`` secret makes ``valid`` true (``None``: the environment's).
+
+    With ``name`` (a route naming an account) only that account is tried.
+    """
+    accounts = book(settings)
+    if name is not None:
+        account = accounts.named(provider, name)
+        secret = account.secrets.get(field) if account else None
+        return [name] if secret and valid(secret) else []
+    found: list[str | None] = []
+    env = _plain(default)
+    if env and valid(env):
+        found.append(None)
+    found.extend(a.name for a in accounts.of(provider)
+                 if a.secrets.get(field) and valid(a.secrets[field]))
+    return found
+
+
+def require_owner(settings: Settings, provider: str, verified: Iterable[str | None],
+                  channel_accounts: Iterable[str]) -> None:
+    """Forbidden unless every channel account is one a verifying account may publish for.
+
+    A channel account listed by an account belongs to that account; an unlisted one
+    belongs to the environment's default credentials (or, without them, to any
+    verifying account).
+    """
+    from omniroute_connectors.base import Forbidden
+
+    accounts = book(settings)
+    if not accounts.of(provider):
+        return  # one set of credentials: nothing to confuse
+    names = set(verified)
+    for channel_account in channel_accounts:
+        owner = accounts.owning(provider, channel_account)
+        if owner is not None:
+            if owner.name in names:
+                continue
+        elif None in names or _no_default(settings, provider):
+            continue
+        raise Forbidden(f"the request was signed with another account's secret than the one "
+                        f"owning channel account {channel_account!r}", reason="account_mismatch")
+
+
+def _no_default(settings: Settings, provider: str) -> bool:
+    field = {"twilio": "twilio_auth_token", "meta": "meta_app_secret",
+             "line": "line_channel_secret"}[provider]
+    return getattr(settings, field, None) is None

@@ -37,6 +37,7 @@ from omniroute_connectors.email.classify import MailKind, bounce_details, classi
 from omniroute_connectors.email.mime import AttachmentPart, ParsedEmail, parse_email
 from omniroute_connectors.email.replies import split_reply
 
+MAX_MIME_PARTS = 2000
 METADATA_HEADERS = ("authentication-results", "received-spf", "dkim-signature", "x-mailer")
 
 
@@ -192,7 +193,13 @@ def to_inbound(parsed: ParsedEmail, context: EmailContext) -> InboundMessage:
 
 
 def normalize_email(raw: bytes, context: EmailContext) -> EmailResult:
-    """Parse raw MIME and decide what to publish (see the module docstring)."""
+    """Parse raw MIME and decide what to publish (see the module docstring).
+
+    A mail with more than :data:`MAX_MIME_PARTS` boundary lines is refused
+    before it is parsed (a 60,000-part mail would hold a parser for seconds).
+    """
+    if raw.count(b"\n--") > MAX_MIME_PARTS:
+        raise RejectedInput(f"the mail has more than {MAX_MIME_PARTS} MIME parts")
     parsed = parse_email(raw)
     kind = classify(parsed)
     if kind is MailKind.BOUNCE:

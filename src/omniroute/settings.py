@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         default=None, description="TOML file listing several accounts per messaging provider."
     )
 
+    # hardening (issue 16): bounds at the edge
+    max_event_bytes: Annotated[int, Field(ge=65_536, le=900_000)] = Field(
+        default=400_000, description="Largest serialized event the edge publishes; larger "
+        "inbound messages are truncated and flagged (metadata.truncated), others refused 413.")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

@@ -140,7 +140,8 @@ class TestInbound:
 
             assert await post("/webhooks/line/th", "secret-th") == 200
             assert await post("/webhooks/line/jp", "secret-th") == 403  # other channel's
-            assert await post("/webhooks/line/kr", "secret-th") == 404
+            # an unknown channel answers like a bad signature: it does not reveal channels
+            assert await post("/webhooks/line/kr", "secret-th") == 403
             assert await post("/webhooks/line", "secret-th") == 200  # plain: any channel
 
 
