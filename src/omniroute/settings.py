@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     max_event_bytes: Annotated[int, Field(ge=65_536, le=900_000)] = Field(
         default=400_000, description="Largest serialized event the edge publishes; larger "
         "inbound messages are truncated and flagged (metadata.truncated), others refused 413.")
+    webchat_allowed_origins: str = Field(
+        default="", description="Comma-separated origins allowed to open web chat sockets "
+        "(https://shop.example); empty allows any.")
+    webchat_max_sockets_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
+    webchat_new_visitors_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
+    webchat_messages_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
 
     @field_validator("database_url")
     @classmethod
