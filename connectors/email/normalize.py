@@ -33,6 +33,7 @@ from omniroute.contract import (
 )
 from omniroute.contract.inbound import MAX_TEXT_CHARS
 from omniroute.errors import RejectedInput
+from omniroute_connectors.email.authentication import MailAuth
 from omniroute_connectors.email.classify import MailKind, bounce_details, classify
 from omniroute_connectors.email.mime import AttachmentPart, ParsedEmail, parse_email
 from omniroute_connectors.email.replies import split_reply
@@ -82,6 +83,8 @@ class EmailContext:
     envelope_recipients: tuple[str, ...] = ()
     envelope_sender: str | None = None
     mailboxes: Mailboxes = field(default_factory=Mailboxes)
+    auth: MailAuth | None = None
+    """The sender's authentication verdict (:mod:`.authentication`); None: not checked."""
 
 
 EmailResult = InboundMessage | DeliveryStatus | Suppressed
@@ -130,10 +133,11 @@ def _attachment(part: AttachmentPart) -> Attachment:
     )
 
 
-def _metadata(parsed: ParsedEmail) -> dict[str, str]:
+def _metadata(parsed: ParsedEmail, auth: MailAuth | None) -> dict[str, str]:
     meta = {name: parsed.header(name)[:2048] for name in METADATA_HEADERS if parsed.header(name)}
     if parsed.defects:
         meta["mime_defects"] = ",".join(sorted(set(parsed.defects)))[:2048]
+    meta.update((auth or MailAuth(by="none")).metadata())
     return meta
 
 
@@ -188,7 +192,7 @@ def to_inbound(parsed: ParsedEmail, context: EmailContext) -> InboundMessage:
             reply_token=token[:200] if token else None,
             subject=parsed.subject[:998] or None,
         ),
-        metadata=_metadata(parsed),
+        metadata=_metadata(parsed, context.auth),
     )
 
 

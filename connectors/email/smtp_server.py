@@ -10,6 +10,8 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
   (advertised with the SIZE extension, enforced by aiosmtpd);
 - ``554 5.6.0`` for mail the pipeline cannot use (no sender, no content, more
   MIME parts than the pipeline reads); parsing runs on a worker thread;
+- the sender is authenticated (SPF of the peer, DKIM, DMARC: see
+  :mod:`.authentication`) and the verdict recorded in the message's metadata;
 - ``250`` only after Kafka acknowledged the InboundMessage (or the bounce
   status); auto-replies are accepted with 250 and not published;
 - ``451 4.3.0`` when Kafka does not acknowledge (or PostgreSQL cannot attribute
@@ -19,7 +21,7 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -38,6 +40,7 @@ from omniroute_connectors.base import (
     Service,
     WebhookRequest,
 )
+from omniroute_connectors.email.authentication import MailAuth, authenticate
 from omniroute_connectors.email.intake import attribute_bounces
 from omniroute_connectors.email.metrics import SUPPRESSED, refusal_reason
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
@@ -45,6 +48,7 @@ from omniroute_connectors.email.store import EmailStore
 from omniroute_connectors.email.webhooks import mailboxes
 
 log = get_logger(__name__)
+AUTH_TIMEOUT_SECONDS = 10.0
 
 
 class MailboxHandler:
@@ -56,6 +60,18 @@ class MailboxHandler:
         self.publisher = publisher
         self.store = store
         self.mailboxes = mailboxes(settings)
+        self.authenticator: Callable[[bytes, str | None, str | None, str | None], MailAuth] = (
+            authenticate)
+
+    async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> MailAuth:
+        """SPF/DKIM/DMARC on a worker thread, bounded by :data:`AUTH_TIMEOUT_SECONDS`."""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else None
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(
+                self.authenticator, raw, peer, envelope.mail_from, session.host_name),
+                AUTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return MailAuth(spf="temperror", dkim="temperror", dmarc="temperror")
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -83,6 +99,7 @@ class MailboxHandler:
             envelope_recipients=tuple(envelope.rcpt_tos),
             envelope_sender=envelope.mail_from or None,
             mailboxes=self.mailboxes,
+            auth=await self._authenticate(raw, session, envelope),
         )
         try:  # off the event loop: a large or many-part mail never stalls other traffic
             result = await asyncio.to_thread(normalize_email, raw, context)

@@ -41,6 +41,7 @@ from omniroute_connectors.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from omniroute_connectors.email.authentication import mailgun_verdict, sendgrid_verdict
 from omniroute_connectors.email.formdata import form_fields, signed_fields, text_field
 from omniroute_connectors.email.intake import email_handler
 from omniroute_connectors.email.normalize import (
@@ -178,7 +179,10 @@ class MailgunConnector(EmailWebhook):
         if raw is None:
             raw = self._assemble(fields)
         recipient = text_field(fields, "recipient")
+        verdict = mailgun_verdict({name: text_field(fields, name) for name in (
+            "X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result", "message-headers")})
         context = EmailContext(
+            auth=verdict,
             provider="mailgun",
             workspace=self.settings.workspace,
             envelope_recipients=tuple(r.strip() for r in recipient.split(",") if r.strip()),
@@ -236,6 +240,7 @@ class SendGridConnector(EmailWebhook):
             raise BadRequest("envelope is not JSON") from exc
         to = envelope.get("to") if isinstance(envelope, dict) else None
         context = EmailContext(
+            auth=sendgrid_verdict({name: text_field(fields, name) for name in ("SPF", "dkim")}),
             provider="sendgrid",
             workspace=self.settings.workspace,
             envelope_recipients=tuple(str(t) for t in to) if isinstance(to, list) else (),
