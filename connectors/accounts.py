@@ -45,7 +45,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from omniroute.errors import ConfigurationError
-from omniroute.settings import Settings
+from omniroute.settings import Environment, Settings, placeholder_secret
 
 FIELDS: Mapping[str, frozenset[str]] = {
     "twilio": frozenset({"account_sid", "auth_token"}),
@@ -71,8 +71,10 @@ class AccountBook:
     accounts: tuple[Account, ...] = ()
 
     @classmethod
-    def parse(cls, text: str, source: str = "connectors config") -> AccountBook:
-        """Parse and validate the TOML text (ConfigurationError naming the problem)."""
+    def parse(cls, text: str, source: str = "connectors config",
+              production: bool = False) -> AccountBook:
+        """Parse and validate the TOML text (ConfigurationError naming the problem); in
+        production a placeholder credential is refused like a placeholder variable."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -87,6 +89,13 @@ class AccountBook:
             names: set[str] = set()
             for entry in entries:
                 accounts.append(_account(provider, entry, names, source))
+        if production:
+            for account in accounts:
+                for key, value in account.secrets.items():
+                    if key != "account_sid" and placeholder_secret(value):
+                        raise ConfigurationError(
+                            f"{source}: [[{account.provider}]] {account.name!r}: {key} is a "
+                            "placeholder; set a real secret in production")
         return cls(tuple(accounts))
 
     def of(self, provider: str) -> list[Account]:
@@ -130,18 +139,19 @@ def _account(provider: str, entry: object, names: set[str], source: str) -> Acco
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> AccountBook:
+def _load(path: str, production: bool = False) -> AccountBook:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"cannot read OMNIROUTE_CONNECTORS_CONFIG {path}: {exc}") from exc
-    return AccountBook.parse(text, path)
+    return AccountBook.parse(text, path, production)
 
 
 def book(settings: Settings) -> AccountBook:
     """The accounts of ``settings.connectors_config`` (empty when unset); read once."""
     path = getattr(settings, "connectors_config", None)
-    return _load(str(path)) if path else AccountBook()
+    production = settings.env is Environment.PRODUCTION
+    return _load(str(path), production) if path else AccountBook()
 
 
 def _plain(value: SecretStr | str | None) -> str | None:

@@ -111,9 +111,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Publisher,
-              health: Health | None = None) -> web.Application:
-    """The aiohttp application serving every connector's routes, /metrics, /health and
-    ``health``'s /healthz and /readyz."""
+              health: Health | None = None, operations: bool = True) -> web.Application:
+    """The aiohttp application serving every connector's routes and, with ``operations``,
+    /metrics, /health and ``health``'s /healthz and /readyz."""
     app = web.Application(middlewares=[json_errors])
     app[PUBLISHER_KEY] = publisher
     for connector in connectors:
@@ -129,7 +129,8 @@ def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Pu
         return web.json_response({"status": "ok", "kafka": "connected" if connected else
                                   "unavailable", "connectors": [c.name for c in connectors]})
 
-    app.router.add_get("/health", legacy_health)
-    app.router.add_get("/metrics", metrics_handler)
-    (health or Health()).mount(app)
+    if operations:
+        app.router.add_get("/health", legacy_health)
+        app.router.add_get("/metrics", metrics_handler)
+        (health or Health()).mount(app)
     return app

@@ -104,7 +104,7 @@ class TestProviderVerdicts:
 
 class TestSmtpWithoutMailbox:
     async def test_production_refuses_every_recipient(self) -> None:
-        handler = MailboxHandler(Settings(env="production"), publisher=None)  # type: ignore[arg-type]
+        handler = MailboxHandler(Settings(env="production", identity_key="k7Qw9-real-identity-key"), publisher=None)  # type: ignore[arg-type]
         answer = await handler.handle_RCPT(None, Session(None), Envelope(),  # type: ignore[arg-type]
                                            "anyone@anywhere.test", [])
         assert answer.startswith("550 5.1.1")
