@@ -201,7 +201,9 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
     elif visitor.claimed_email and not (visitor.verified and visitor.verified.email):
         claimed["email"] = visitor.claimed_email[:320]  # unsigned: a weak claim
     return InboundMessage(
-        event_id=f"webchat:{visitor.visitor_id}:{client_id}",
+        # a digest, not the visitor id: event ids outlive an erase in the sink's ledger
+        event_id="webchat:" + hashlib.sha256(
+            f"{visitor.visitor_id}:{client_id}".encode()).hexdigest()[:40],
         workspace=workspace,
         channel=Channel.WEBCHAT,
         provider="webchat",
