@@ -27,14 +27,17 @@ ids, LINE bot user ids)::
 
 Inbound, a request is authentic when it verifies under the account its route
 names (``/webhooks/line/<name>``) or, on the plain route, under any configured
-account of the provider. Outbound, the credentials are those of the account
+account of the provider; and what it carries is published only for channel
+accounts the verifying account owns (:func:`require_owner`): a body signed
+with one account's secret is never published as another account's (403
+``account_mismatch``). Outbound, the credentials are those of the account
 listing the message's ``channel_account``, else the environment's.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +45,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from omniroute.errors import ConfigurationError
-from omniroute.settings import Settings
+from omniroute.settings import Environment, Settings, placeholder_secret
 
 FIELDS: Mapping[str, frozenset[str]] = {
     "twilio": frozenset({"account_sid", "auth_token"}),
@@ -68,8 +71,10 @@ class AccountBook:
     accounts: tuple[Account, ...] = ()
 
     @classmethod
-    def parse(cls, text: str, source: str = "connectors config") -> AccountBook:
-        """Parse and validate the TOML text (ConfigurationError naming the problem)."""
+    def parse(cls, text: str, source: str = "connectors config",
+              production: bool = False) -> AccountBook:
+        """Parse and validate the TOML text (ConfigurationError naming the problem); in
+        production a placeholder credential is refused like a placeholder variable."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -84,6 +89,13 @@ class AccountBook:
             names: set[str] = set()
             for entry in entries:
                 accounts.append(_account(provider, entry, names, source))
+        if production:
+            for account in accounts:
+                for key, value in account.secrets.items():
+                    if key != "account_sid" and placeholder_secret(value):
+                        raise ConfigurationError(
+                            f"{source}: [[{account.provider}]] {account.name!r}: {key} is a "
+                            "placeholder; set a real secret in production")
         return cls(tuple(accounts))
 
     def of(self, provider: str) -> list[Account]:
@@ -127,18 +139,19 @@ def _account(provider: str, entry: object, names: set[str], source: str) -> Acco
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> AccountBook:
+def _load(path: str, production: bool = False) -> AccountBook:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"cannot read OMNIROUTE_CONNECTORS_CONFIG {path}: {exc}") from exc
-    return AccountBook.parse(text, path)
+    return AccountBook.parse(text, path, production)
 
 
 def book(settings: Settings) -> AccountBook:
     """The accounts of ``settings.connectors_config`` (empty when unset); read once."""
     path = getattr(settings, "connectors_config", None)
-    return _load(str(path)) if path else AccountBook()
+    production = settings.env is Environment.PRODUCTION
+    return _load(str(path), production) if path else AccountBook()
 
 
 def _plain(value: SecretStr | str | None) -> str | None:
@@ -169,3 +182,54 @@ def credential(settings: Settings, provider: str, field: str, channel_account: s
     if account is not None and field in account.secrets:
         return account.secrets[field]
     return _plain(default)
+
+
+def verifying(settings: Settings, provider: str, field: str, default: SecretStr | str | None,
+              valid: Callable[[str], bool], name: str | None = None) -> list[str | None]:
+    """The accounts whose ``field`` secret makes ``valid`` true (``None``: the environment's).
+
+    With ``name`` (a route naming an account) only that account is tried.
+    """
+    accounts = book(settings)
+    if name is not None:
+        account = accounts.named(provider, name)
+        secret = account.secrets.get(field) if account else None
+        return [name] if secret and valid(secret) else []
+    found: list[str | None] = []
+    env = _plain(default)
+    if env and valid(env):
+        found.append(None)
+    found.extend(a.name for a in accounts.of(provider)
+                 if a.secrets.get(field) and valid(a.secrets[field]))
+    return found
+
+
+def require_owner(settings: Settings, provider: str, verified: Iterable[str | None],
+                  channel_accounts: Iterable[str]) -> None:
+    """Forbidden unless every channel account is one a verifying account may publish for.
+
+    A channel account listed by an account belongs to that account; an unlisted one
+    belongs to the environment's default credentials (or, without them, to any
+    verifying account).
+    """
+    from omniroute_connectors.base import Forbidden
+
+    accounts = book(settings)
+    if not accounts.of(provider):
+        return  # one set of credentials: nothing to confuse
+    names = set(verified)
+    for channel_account in channel_accounts:
+        owner = accounts.owning(provider, channel_account)
+        if owner is not None:
+            if owner.name in names:
+                continue
+        elif None in names or _no_default(settings, provider):
+            continue
+        raise Forbidden(f"the request was signed with another account's secret than the one "
+                        f"owning channel account {channel_account!r}", reason="account_mismatch")
+
+
+def _no_default(settings: Settings, provider: str) -> bool:
+    field = {"twilio": "twilio_auth_token", "meta": "meta_app_secret",
+             "line": "line_channel_secret"}[provider]
+    return getattr(settings, field, None) is None

@@ -153,11 +153,11 @@ class WebhookRequest:
         return next((value for key, value in self.query if key == name), None)
 
     def json(self) -> Any:
-        """The body parsed as JSON, or :class:`BadRequest` naming the problem."""
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest(f"body is not valid JSON: {exc}", reason="invalid_json") from exc
+        """The body parsed as JSON and cleaned (:func:`~omniroute_connectors.bounds.load_json`),
+        or :class:`BadRequest` naming the problem (``invalid_json``, ``too_deep``)."""
+        from omniroute_connectors.bounds import load_json
+
+        return load_json(self.body)
 
 
 @dataclass(frozen=True)

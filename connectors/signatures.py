@@ -7,6 +7,9 @@
 - Meta (WhatsApp Cloud, Messenger, Instagram): ``X-Hub-Signature-256`` =
   ``sha256=`` + hex HMAC-SHA256(app secret, raw body).
 - LINE: ``x-line-signature`` = base64 HMAC-SHA256(channel secret, raw body).
+
+Every comparison is of bytes: a header carrying non-ASCII or undecodable bytes
+(aiohttp keeps them as surrogate escapes) simply does not match, it never raises.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+def raw(text: str) -> bytes:
+    """``text`` as the bytes it was received as (surrogate escapes restored, never raising)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def same(expected: str, given: str) -> bool:
+    """Constant-time equality of two texts compared as bytes (any content, never raising)."""
+    return hmac.compare_digest(raw(expected), raw(given))
+
+
 def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
     """Twilio's signature of ``url`` and the POST ``params`` (repeated keys allowed)."""
     grouped: dict[str, set[str]] = {}
@@ -28,7 +41,7 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
     data = url + "".join(
         key + value for key in sorted(grouped) for value in sorted(grouped[key])
     )
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    digest = hmac.new(raw(auth_token), raw(data), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -56,36 +69,36 @@ def twilio_valid(auth_token: str, url: str, signature: str,
     if body is not None:
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         claimed = query.get("bodySHA256")
-        if claimed is None or not hmac.compare_digest(claimed, body_sha256(body)):
+        if claimed is None or not same(body_sha256(body), claimed):
             return False
         pairs = []
     return any(
-        hmac.compare_digest(twilio_signature(auth_token, variant, pairs), signature)
+        same(twilio_signature(auth_token, variant, pairs), signature)
         for variant in _url_variants(url)
     )
 
 
 def meta_signature(app_secret: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` header value Meta sends for ``body``."""
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(raw(app_secret), body, hashlib.sha256).hexdigest()
 
 
 def meta_valid(app_secret: str, body: bytes, header: str) -> bool:
     """Validate Meta's ``X-Hub-Signature-256`` (case-insensitive hex)."""
-    return hmac.compare_digest(meta_signature(app_secret, body), header.strip().lower())
+    return same(meta_signature(app_secret, body), header.strip().lower())
 
 
 def line_signature(channel_secret: str, body: bytes) -> str:
     """The ``x-line-signature`` LINE sends for ``body``."""
-    digest = hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()
+    digest = hmac.new(raw(channel_secret), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
 def line_valid(channel_secret: str, body: bytes, header: str) -> bool:
     """Validate LINE's ``x-line-signature``."""
-    return hmac.compare_digest(line_signature(channel_secret, body), header.strip())
+    return same(line_signature(channel_secret, body), header.strip())
 
 
 def secret_equal(expected: str, given: str) -> bool:
     """Constant-time equality of two secrets (Telegram, Kakao)."""
-    return hmac.compare_digest(expected.encode(), given.encode())
+    return same(expected, given)

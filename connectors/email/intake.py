@@ -10,28 +10,34 @@ are served by the plugins themselves with the same checks, answers and metrics:
    conversation and outbound event recorded by ``omniroute email-delivery``
    for that Message-ID are put on the DeliveryStatus before it is published.
 
-Order per request: size (413), content type (415), signature/secret (401/403),
-token not yet used (403 ``replayed_token``), body (400/406), attribution
+Order per request: size (413, the whole body read), content type (415),
+signature/secret (401/403, Mailgun's read from the form's small fields without
+parsing the mail), token not yet used (403 ``replayed_token``; a verified token is spent by any
+answer but a 503, so a token refused once cannot come back with another body), body (400/406;
+MIME parsed on a worker thread, with a bound on parts), event size (413), attribution
 (503 when PostgreSQL is down), publish (503), record the token, answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from omniroute.contract import DeliveryStatus
 from omniroute.errors import DatabaseError
 from omniroute.ingress.metrics import REJECTIONS, REQUESTS, count_published
+from omniroute.ingress.requests import UNEXPECTED_INPUT, read_body, webhook_request
 from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
 from omniroute_connectors.base import (
+    BadRequest,
     Connector,
     Event,
     Forbidden,
-    PayloadTooLarge,
+    Ingest,
     Publisher,
     PublishUnavailable,
     Route,
@@ -39,7 +45,8 @@ from omniroute_connectors.base import (
     WebhookRejected,
     WebhookRequest,
 )
-from omniroute_connectors.email.formdata import form_fields, text_field
+from omniroute_connectors.bounds import fit_event
+from omniroute_connectors.email.formdata import signed_fields, text_field
 from omniroute_connectors.email.replay import TokenLedger
 from omniroute_connectors.email.store import EmailStore, SentEmail
 
@@ -72,47 +79,70 @@ def _error(status: int, reason: str, detail: str) -> web.Response:
     return web.json_response({"error": reason, "detail": detail}, status=status)
 
 
-async def _request(request: web.Request, route: Route) -> WebhookRequest:
-    if (request.content_length or 0) > route.max_body_bytes:
-        raise PayloadTooLarge(f"body exceeds the limit of {route.max_body_bytes} bytes")
-    body = await request.content.read(route.max_body_bytes + 1)
-    if len(body) > route.max_body_bytes:
-        raise PayloadTooLarge(f"body exceeds the limit of {route.max_body_bytes} bytes")
+async def _request(request: web.Request, route: Route, settings: Settings) -> WebhookRequest:
+    body = await read_body(request, route.max_body_bytes)
     given = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if given not in route.content_types:
         raise UnsupportedMediaType(f"content type {given or '(none)'!r} is not accepted; "
                                    f"send one of {', '.join(route.content_types)}")
-    return WebhookRequest(
-        method=request.method, path=request.path, url=str(request.url),
-        headers={k.lower(): v for k, v in request.headers.items()},
-        query=list(request.query.items()), body=body, received_at=datetime.now(UTC))
+    return webhook_request(settings, request, body)
+
+
+def signed_token(hook: WebhookRequest) -> str:
+    """The Mailgun ``token`` the verified signature covered (read without parsing the mail)."""
+    return text_field(signed_fields(hook.header("content-type") or "", hook.body), "token")
+
+
+def _handle(connector: Connector, hook: WebhookRequest) -> Ingest:
+    """The plugin's pure mapping, run on a worker thread: MIME parsing of a large or
+    many-part mail never stalls the event loop every other webhook shares."""
+    try:
+        return connector.handle(hook)
+    except UNEXPECTED_INPUT as exc:
+        raise BadRequest(f"the mail could not be read ({type(exc).__name__})",
+                         reason="unusable_email") from exc
 
 
 def email_handler(connector: Connector, route: Route, publisher: Publisher,
                   store: EmailStore | None, tokens: TokenLedger | None = None) -> Handler:
     """The aiohttp handler of one email webhook route (``tokens`` only for Mailgun)."""
     provider = connector.name
+    settings = connector.settings
 
     def answer(status: int, reason: str, detail: str) -> web.Response:
         REJECTIONS.labels(provider, reason).inc()
         REQUESTS.labels(provider, str(status)).inc()
-        log.info("webhook_rejected", provider=provider, status=status, reason=reason,
-                 detail=detail)
+        log.info("webhook_rejected", provider=provider, status=status, reason=reason)
         return _error(status, reason, detail)
+
+    async def spend(token: str, now: float) -> None:
+        """Record a verified token as used (whatever the body's fate, except a 503)."""
+        if tokens is None or not token:
+            return
+        try:
+            await tokens.mark(token, now)
+        except DatabaseError as exc:  # a replay would carry the same event ids
+            log.warning("mailgun_token_unrecorded", error=exc.message)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         token, now = "", time.time()
         try:
-            hook = await _request(request, route)
-            connector.verify(hook)
+            hook = await _request(request, route, settings)
+            try:
+                connector.verify(hook)
+            except UNEXPECTED_INPUT as exc:
+                raise BadRequest(f"the form could not be read ({type(exc).__name__})") from exc
             if tokens is not None:
-                token = text_field(form_fields(hook.header("content-type") or "", hook.body),
-                                   "token")
-                if await tokens.used(token, now):
+                signed = signed_token(hook)
+                if await tokens.used(signed, now):
                     raise Forbidden("token was already used", reason="replayed_token")
-            ingest = connector.handle(hook)
-            events = await attribute_bounces(ingest.events, store, connector.settings.workspace)
+                token = signed
+            ingest = await asyncio.to_thread(_handle, connector, hook)
+            events = await attribute_bounces(ingest.events, store, settings.workspace)
+            events = [fit_event(e, settings.max_event_bytes) for e in events]
         except WebhookRejected as exc:
+            if exc.reason != "replayed_token":
+                await spend(token, now)  # refused once, refused with any other body too
             return answer(exc.status, exc.reason, exc.message)
         except DatabaseError as exc:
             return answer(503, "database_unavailable", exc.message)
@@ -120,11 +150,10 @@ def email_handler(connector: Connector, route: Route, publisher: Publisher,
             await publisher.publish(events)
         except PublishUnavailable as exc:
             return answer(503, "kafka_unavailable", exc.message)
-        if tokens is not None:
-            try:
-                await tokens.mark(token, now)
-            except DatabaseError as exc:  # published: a replay would carry the same event ids
-                log.warning("mailgun_token_unrecorded", error=exc.message)
+        except WebhookRejected as exc:
+            await spend(token, now)
+            return answer(exc.status, exc.reason, exc.message)
+        await spend(token, now)
         count_published("ingress", events)
         REQUESTS.labels(provider, str(ingest.response.status)).inc()
         response = ingest.response

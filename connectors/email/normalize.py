@@ -33,10 +33,12 @@ from omniroute.contract import (
 )
 from omniroute.contract.inbound import MAX_TEXT_CHARS
 from omniroute.errors import RejectedInput
+from omniroute_connectors.email.authentication import MailAuth
 from omniroute_connectors.email.classify import MailKind, bounce_details, classify
 from omniroute_connectors.email.mime import AttachmentPart, ParsedEmail, parse_email
 from omniroute_connectors.email.replies import split_reply
 
+MAX_MIME_PARTS = 2000
 METADATA_HEADERS = ("authentication-results", "received-spf", "dkim-signature", "x-mailer")
 
 
@@ -81,6 +83,8 @@ class EmailContext:
     envelope_recipients: tuple[str, ...] = ()
     envelope_sender: str | None = None
     mailboxes: Mailboxes = field(default_factory=Mailboxes)
+    auth: MailAuth | None = None
+    """The sender's authentication verdict (:mod:`.authentication`); None: not checked."""
 
 
 EmailResult = InboundMessage | DeliveryStatus | Suppressed
@@ -129,10 +133,11 @@ def _attachment(part: AttachmentPart) -> Attachment:
     )
 
 
-def _metadata(parsed: ParsedEmail) -> dict[str, str]:
+def _metadata(parsed: ParsedEmail, auth: MailAuth | None) -> dict[str, str]:
     meta = {name: parsed.header(name)[:2048] for name in METADATA_HEADERS if parsed.header(name)}
     if parsed.defects:
         meta["mime_defects"] = ",".join(sorted(set(parsed.defects)))[:2048]
+    meta.update((auth or MailAuth(by="none")).metadata())
     return meta
 
 
@@ -187,12 +192,18 @@ def to_inbound(parsed: ParsedEmail, context: EmailContext) -> InboundMessage:
             reply_token=token[:200] if token else None,
             subject=parsed.subject[:998] or None,
         ),
-        metadata=_metadata(parsed),
+        metadata=_metadata(parsed, context.auth),
     )
 
 
 def normalize_email(raw: bytes, context: EmailContext) -> EmailResult:
-    """Parse raw MIME and decide what to publish (see the module docstring)."""
+    """Parse raw MIME and decide what to publish (see the module docstring).
+
+    A mail with more than :data:`MAX_MIME_PARTS` boundary lines is refused
+    before it is parsed (a 60,000-part mail would hold a parser for seconds).
+    """
+    if raw.count(b"\n--") > MAX_MIME_PARTS:
+        raise RejectedInput(f"the mail has more than {MAX_MIME_PARTS} MIME parts")
     parsed = parse_email(raw)
     kind = classify(parsed)
     if kind is MailKind.BOUNCE:

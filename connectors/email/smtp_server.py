@@ -4,10 +4,14 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
 2525) and answers, per RFC 5321:
 
 - ``550 5.1.1`` at RCPT for an address that is not a configured mailbox (or
-  its ``+token`` plus address);
+  its ``+token`` plus address), and in production for every address when no
+  mailbox is configured;
 - ``552`` when the message exceeds ``OMNIROUTE_SMTP_MAX_MESSAGE_BYTES``
   (advertised with the SIZE extension, enforced by aiosmtpd);
-- ``554 5.6.0`` for mail the pipeline cannot use (no sender, no content);
+- ``554 5.6.0`` for mail the pipeline cannot use (no sender, no content, more
+  MIME parts than the pipeline reads); parsing runs on a worker thread;
+- the sender is authenticated (SPF of the peer, DKIM, DMARC: see
+  :mod:`.authentication`) and the verdict recorded in the message's metadata;
 - ``250`` only after Kafka acknowledged the InboundMessage (or the bounce
   status); auto-replies are accepted with 250 and not published;
 - ``451 4.3.0`` when Kafka does not acknowledge (or PostgreSQL cannot attribute
@@ -17,7 +21,7 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -26,7 +30,7 @@ from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import REJECTIONS
-from omniroute.settings import Settings
+from omniroute.settings import Environment, Settings
 from omniroute_connectors.base import (
     Connector,
     Forbidden,
@@ -36,6 +40,7 @@ from omniroute_connectors.base import (
     Service,
     WebhookRequest,
 )
+from omniroute_connectors.email.authentication import MailAuth, authenticate
 from omniroute_connectors.email.intake import attribute_bounces
 from omniroute_connectors.email.metrics import SUPPRESSED, refusal_reason
 from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
@@ -43,6 +48,7 @@ from omniroute_connectors.email.store import EmailStore
 from omniroute_connectors.email.webhooks import mailboxes
 
 log = get_logger(__name__)
+AUTH_TIMEOUT_SECONDS = 10.0
 
 
 class MailboxHandler:
@@ -54,12 +60,27 @@ class MailboxHandler:
         self.publisher = publisher
         self.store = store
         self.mailboxes = mailboxes(settings)
+        self.authenticator: Callable[[bytes, str | None, str | None, str | None], MailAuth] = (
+            authenticate)
+
+    async def _authenticate(self, raw: bytes, session: Session, envelope: Envelope) -> MailAuth:
+        """SPF/DKIM/DMARC on a worker thread, bounded by :data:`AUTH_TIMEOUT_SECONDS`."""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else None
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(
+                self.authenticator, raw, peer, envelope.mail_from, session.host_name),
+                AUTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return MailAuth(spf="temperror", dkim="temperror", dmarc="temperror")
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Refuse unknown recipients at RCPT time (550)."""
+        """Refuse unknown recipients at RCPT time (550); in production, with no support
+        mailbox configured, every recipient (an open relay for any address is refused)."""
+        if not self.mailboxes.addresses and self.settings.env is Environment.PRODUCTION:
+            return "550 5.1.1 no support mailbox is configured here (OMNIROUTE_EMAIL_MAILBOXES)"
         if self.mailboxes.addresses and not self.mailboxes.match(address):
             return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
@@ -78,11 +99,12 @@ class MailboxHandler:
             envelope_recipients=tuple(envelope.rcpt_tos),
             envelope_sender=envelope.mail_from or None,
             mailboxes=self.mailboxes,
+            auth=await self._authenticate(raw, session, envelope),
         )
-        try:
-            result = normalize_email(raw, context)
+        try:  # off the event loop: a large or many-part mail never stalls other traffic
+            result = await asyncio.to_thread(normalize_email, raw, context)
         except RejectedInput as exc:
-            log.info("smtp_rejected", reason=exc.message)
+            log.info("smtp_rejected", reason="unusable_email")
             return f"554 5.6.0 {exc.message}"[:500]
         if isinstance(result, Suppressed):
             log.info("smtp_suppressed", kind=result.kind.value, message_id=result.message_id)
@@ -91,6 +113,9 @@ class MailboxHandler:
         try:
             (result,) = await attribute_bounces([result], self.store, self.settings.workspace)
             await self.publisher.publish([result])
+        except RejectedInput as exc:  # e.g. an event that cannot be bounded
+            log.info("smtp_rejected", reason="event_too_large")
+            return f"552 5.3.4 {exc.message}"[:500]
         except (TimeoutError, InfrastructureError, OSError) as exc:
             log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
             return "451 4.3.0 temporarily unable to accept the message, try again later"

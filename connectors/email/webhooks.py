@@ -41,7 +41,8 @@ from omniroute_connectors.base import (
     WebhookRejected,
     WebhookRequest,
 )
-from omniroute_connectors.email.formdata import form_fields, text_field
+from omniroute_connectors.email.authentication import mailgun_verdict, sendgrid_verdict
+from omniroute_connectors.email.formdata import form_fields, signed_fields, text_field
 from omniroute_connectors.email.intake import email_handler
 from omniroute_connectors.email.normalize import (
     EmailContext,
@@ -52,6 +53,7 @@ from omniroute_connectors.email.normalize import (
 )
 from omniroute_connectors.email.replay import PostgresTokens, TokenLedger, TokenMemory
 from omniroute_connectors.email.store import EmailStore
+from omniroute_connectors.signatures import same
 
 MAILGUN_MAX_AGE_SECONDS = 300
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -156,7 +158,8 @@ class MailgunConnector(EmailWebhook):
                 Route("/mime", ("POST",), FORM_TYPES, MAX_MAIL_BYTES))
 
     def verify(self, request: WebhookRequest) -> None:
-        fields = form_fields(request.header("content-type") or "", request.body)
+        """The signature over timestamp + token, read without parsing the mail itself."""
+        fields = signed_fields(request.header("content-type") or "", request.body)
         timestamp, token = text_field(fields, "timestamp"), text_field(fields, "token")
         signature = text_field(fields, "signature")
         if not (timestamp and token and signature):
@@ -164,7 +167,7 @@ class MailgunConnector(EmailWebhook):
         key = self.settings.mailgun_signing_key
         assert key is not None  # enabled() keeps the route unmounted without a key
         expected = mailgun_signature(key.get_secret_value(), timestamp, token)
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not same(expected, signature.lower()):
             raise Forbidden("signature does not match timestamp + token")
         now = self.clock()
         if not timestamp.isdigit() or abs(now - int(timestamp)) > MAILGUN_MAX_AGE_SECONDS:
@@ -176,7 +179,10 @@ class MailgunConnector(EmailWebhook):
         if raw is None:
             raw = self._assemble(fields)
         recipient = text_field(fields, "recipient")
+        verdict = mailgun_verdict({name: text_field(fields, name) for name in (
+            "X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result", "message-headers")})
         context = EmailContext(
+            auth=verdict,
             provider="mailgun",
             workspace=self.settings.workspace,
             envelope_recipients=tuple(r.strip() for r in recipient.split(",") if r.strip()),
@@ -217,7 +223,7 @@ class SendGridConnector(EmailWebhook):
             raise Unauthorized("the secret path segment is missing")
         secret = self.settings.sendgrid_inbound_secret
         assert secret is not None
-        if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        if not same(secret.get_secret_value(), given):
             raise Forbidden("wrong secret path segment")
 
     def handle(self, request: WebhookRequest) -> Ingest:
@@ -234,6 +240,7 @@ class SendGridConnector(EmailWebhook):
             raise BadRequest("envelope is not JSON") from exc
         to = envelope.get("to") if isinstance(envelope, dict) else None
         context = EmailContext(
+            auth=sendgrid_verdict({name: text_field(fields, name) for name in ("SPF", "dkim")}),
             provider="sendgrid",
             workspace=self.settings.workspace,
             envelope_recipients=tuple(str(t) for t in to) if isinstance(to, list) else (),

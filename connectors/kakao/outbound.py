@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from omniroute.contract import AttachmentKind, Channel, OutboundMessage
 from omniroute_connectors.outbound import (
@@ -27,6 +28,25 @@ from omniroute_connectors.outbound import (
 CALLBACK_VALIDITY = timedelta(minutes=1)
 MAX_TEXT_CHARS = 1000
 MAX_OUTPUTS = 3
+
+
+def callback_allowed(url: str, hosts: str) -> bool:
+    """True when ``url`` is https on one of ``hosts`` (or a subdomain), or exactly one of the
+    full origins listed (``http://127.0.0.1:8000``, for a local fake)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+    except ValueError:
+        return False
+    for allowed in (h.strip().lower().rstrip("/") for h in hosts.split(",") if h.strip()):
+        if "://" in allowed:
+            if origin == allowed:
+                return True
+        elif parts.scheme == "https" and host and (host == allowed
+                                                   or host.endswith("." + allowed)):
+            return True
+    return False
 
 
 class KakaoSender(OutboundSender):
@@ -51,6 +71,9 @@ class KakaoSender(OutboundSender):
                 > CALLBACK_VALIDITY:
             raise SendRejected("KakaoTalk can only answer through a callback URL less than a "
                                "minute old, and there is none", code="no_callback")
+        if not callback_allowed(url, self.settings.kakao_callback_hosts):
+            raise SendRejected("the callback URL is not an https URL of an allowed Kakao host "
+                               "(OMNIROUTE_KAKAO_CALLBACK_HOSTS)", code="bad_callback_url")
         text = message.text or ""
         if len(text) > MAX_TEXT_CHARS:
             raise SendRejected(f"text is {len(text)} characters; Kakao allows {MAX_TEXT_CHARS}",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omniroute_connectors.accounts import book, candidates
+from omniroute.contract import InboundMessage
+from omniroute_connectors.accounts import book, require_owner, verifying
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
@@ -12,19 +13,11 @@ from omniroute_connectors.base import (
     Ingest,
     Route,
     Unauthorized,
-    WebhookRejected,
     WebhookRequest,
 )
 from omniroute_connectors.line.inbound import map_payload
 from omniroute_connectors.outbound import OutboundSender
 from omniroute_connectors.signatures import line_valid
-
-
-class UnknownChannel(WebhookRejected):
-    """404: the route names a LINE channel that is not configured."""
-
-    status = 404
-    reason = "unknown_route"
 
 
 class LineConnector(Connector):
@@ -48,23 +41,30 @@ class LineConnector(Connector):
     def verify(self, request: WebhookRequest) -> None:
         """x-line-signature = base64 HMAC-SHA256(channel secret, raw body): the named
         channel's secret on ``/webhooks/line/<channel>``, else any configured one."""
-        channel = self._channel(request)
-        secrets = candidates(self.settings, "line", "channel_secret",
-                             self.settings.line_channel_secret, channel)
-        if channel is not None and not secrets:
-            raise UnknownChannel(f"no LINE channel is configured as {channel!r}")
+        if not self._verifying(request):
+            raise Forbidden("x-line-signature does not match the body")
+
+    def _verifying(self, request: WebhookRequest) -> list[str | None]:
+        """The channels whose secret signed the body. An unknown channel on
+        ``/webhooks/line/<channel>`` has no secret, so it answers exactly like a bad
+        signature: the route does not reveal which channels exist."""
         signature = request.header("x-line-signature")
         if not signature:
             raise Unauthorized("x-line-signature header is missing")
-        if not any(line_valid(secret, request.body, signature) for secret in secrets):
-            raise Forbidden("x-line-signature does not match the body")
+        return verifying(self.settings, "line", "channel_secret",
+                         self.settings.line_channel_secret,
+                         lambda secret: line_valid(secret, request.body, signature),
+                         self._channel(request))
 
     def handle(self, request: WebhookRequest) -> Ingest:
         """Every message event of the POST (an empty ``events`` is LINE's URL check)."""
         payload = request.json()
         if not isinstance(payload, dict):
             raise BadRequest("body must be a JSON object")
-        return Ingest(map_payload(payload))
+        events = map_payload(payload)
+        require_owner(self.settings, "line", self._verifying(request),
+                      {e.channel_account for e in events if isinstance(e, InboundMessage)})
+        return Ingest(events)
 
     def sender(self) -> OutboundSender | None:
         """The push API sender."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from omniroute_connectors.accounts import book, candidates
+from omniroute.contract import InboundMessage
+from omniroute_connectors.accounts import book, candidates, require_owner, verifying
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
@@ -22,7 +23,7 @@ from omniroute_connectors.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from omniroute_connectors.signatures import meta_valid, secret_equal
+from omniroute_connectors.signatures import meta_valid, raw, secret_equal
 
 
 class MetaConnector(Connector):
@@ -53,9 +54,12 @@ class MetaConnector(Connector):
         signature = request.header("x-hub-signature-256")
         if not signature:
             raise Unauthorized("X-Hub-Signature-256 header is missing")
-        secrets = candidates(self.settings, "meta", "app_secret", self.settings.meta_app_secret)
-        if not any(meta_valid(secret, request.body, signature) for secret in secrets):
+        if not self._verifying(request, signature):
             raise Forbidden("X-Hub-Signature-256 does not match the body")
+
+    def _verifying(self, request: WebhookRequest, signature: str) -> list[str | None]:
+        return verifying(self.settings, "meta", "app_secret", self.settings.meta_app_secret,
+                         lambda secret: meta_valid(secret, request.body, signature))
 
     def handle(self, request: WebhookRequest) -> Ingest:
         """GET → echo the challenge; POST → map the body."""
@@ -65,14 +69,18 @@ class MetaConnector(Connector):
             challenge = request.query_value("hub.challenge")
             if not challenge:
                 raise BadRequest("hub.challenge is missing", reason="bad_handshake")
-            return Ingest((), WebhookResponse(200, challenge.encode()))
+            return Ingest((), WebhookResponse(200, raw(challenge)))
         payload = request.json()
         if not isinstance(payload, dict):
             raise BadRequest("body must be a JSON object")
         if payload.get("object") != self.expected_object:
             raise BadRequest(f"object must be {self.expected_object!r}, got "
                              f"{payload.get('object')!r}", reason="wrong_object")
-        return Ingest(self.map(payload))
+        events = self.map(payload)
+        require_owner(self.settings, "meta",
+                      self._verifying(request, request.header("x-hub-signature-256") or ""),
+                      {e.channel_account for e in events if isinstance(e, InboundMessage)})
+        return Ingest(events)
 
     def map(self, payload: dict[str, Any]) -> Sequence[Event]:
         """The pure mapping of a verified body; subclasses implement it."""

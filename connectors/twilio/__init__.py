@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
-from omniroute_connectors.accounts import book, candidates
+from omniroute.contract import InboundMessage
+from omniroute_connectors.accounts import book, require_owner, verifying
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
@@ -48,20 +49,26 @@ class TwilioConnector(Connector):
         return self.settings.twilio_auth_token is not None or bool(
             book(self.settings).of("twilio"))
 
-    def verify(self, request: WebhookRequest) -> None:
-        """X-Twilio-Signature over the public URL and the sorted form pairs (or bodySHA256)."""
+    def _verifying(self, request: WebhookRequest) -> list[str | None]:
+        """The accounts whose auth token signed the request (see :mod:`..accounts`)."""
         signature = request.header("x-twilio-signature")
         if not signature:
             raise Unauthorized("X-Twilio-Signature header is missing")
-        tokens = candidates(self.settings, "twilio", "auth_token",
-                            self.settings.twilio_auth_token)
         if request.content_type == "application/json":
-            valid = any(twilio_valid(t, request.url, signature, body=request.body)
-                        for t in tokens)
+            def valid(token: str) -> bool:
+                return twilio_valid(token, request.url, signature, body=request.body)
         else:
             pairs = _pairs(request)
-            valid = any(twilio_valid(t, request.url, signature, pairs) for t in tokens)
-        if not valid:
+
+            def valid(token: str) -> bool:
+                return twilio_valid(token, request.url, signature, pairs)
+        return verifying(self.settings, "twilio", "auth_token",
+                         self.settings.twilio_auth_token, valid)
+
+    def verify(self, request: WebhookRequest) -> None:
+        """X-Twilio-Signature over the public URL as called (escapes kept) and the sorted
+        form pairs (or bodySHA256)."""
+        if not self._verifying(request):
             raise Forbidden("X-Twilio-Signature does not match the request")
 
     def handle(self, request: WebhookRequest) -> Ingest:
@@ -74,6 +81,8 @@ class TwilioConnector(Connector):
         else:
             params = dict(_pairs(request))
         events = map_webhook(params)
+        require_owner(self.settings, "twilio", self._verifying(request),
+                      {e.channel_account for e in events if isinstance(e, InboundMessage)})
         return Ingest(events, WebhookResponse(200, EMPTY_TWIML, "text/xml"))
 
     def sender(self) -> OutboundSender | None:

@@ -3,8 +3,11 @@
 Visitor -> server frames (``type`` first):
 
 - ``hello``: ``visitor_token`` (from localStorage; absent on the first visit),
-  optional ``identifier`` + ``identity_hash`` (hex HMAC-SHA256 of the
-  identifier with the workspace secret) and ``name``/``email`` claims.
+  optional ``identity_token`` (a JWT signed HS256 with the workspace secret:
+  ``sub``, ``exp`` and verified ``email``/``phone``/``name``, see
+  :mod:`.trust`) or, for compatibility, ``identifier`` + ``identity_hash`` (hex
+  HMAC-SHA256 of the identifier: only the identifier is proven), and
+  ``name``/``email`` claims (unsigned: weak, never merged on).
 - ``message``: ``client_message_id`` (the idempotency key: a retry carries the
   same id and yields the same event) and ``text``.
 - ``offline_form``: ``client_message_id``, ``text`` and an ``email`` to answer
@@ -44,6 +47,11 @@ from omniroute.contract import (
     VerifiedIdentity,
 )
 from omniroute.contract.inbound import MAX_TEXT_CHARS
+from omniroute_connectors.base import BadRequest
+from omniroute_connectors.bounds import clean_value
+from omniroute_connectors.signatures import raw as raw_bytes
+from omniroute_connectors.signatures import same
+from omniroute_connectors.webchat.trust import IdentityRefused, verify_identity_token
 
 MAX_FRAME_BYTES = 96 * 1024
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -94,12 +102,12 @@ def new_token() -> str:
 
 def visitor_id_for(token: str) -> str:
     """The public visitor id: a hash of the secret token."""
-    return "v_" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "v_" + hashlib.sha256(raw_bytes(token)).hexdigest()[:32]
 
 
 def identity_hash(secret: str, identifier: str) -> str:
     """hex HMAC-SHA256(workspace secret, identifier): what the customer's backend computes."""
-    return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(raw_bytes(secret), raw_bytes(identifier), hashlib.sha256).hexdigest()
 
 
 def parse_frame(raw: str | bytes) -> dict[str, Any]:
@@ -107,9 +115,12 @@ def parse_frame(raw: str | bytes) -> dict[str, Any]:
     if len(raw) > MAX_FRAME_BYTES:
         raise FrameError("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes")
     try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError("invalid_json", f"frame is not valid JSON: {exc}") from exc
+        frame = clean_value(json.loads(raw), max_depth=16)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise FrameError("invalid_json", "frame is not valid JSON (or nests deeper than 16 "
+                         "levels)") from exc
+    except BadRequest as exc:
+        raise FrameError("invalid_json", exc.message) from exc
     if not isinstance(frame, dict):
         raise FrameError("invalid_frame", "a frame must be a JSON object")
     kind = frame.get("type")
@@ -137,19 +148,29 @@ def open_session(frame: dict[str, Any], secret: str | None, site: str) -> Visito
         token = new_token()
     identifier = _optional_str(frame, "identifier", 320)
     given_hash = _optional_str(frame, "identity_hash", 128)
+    signed = _optional_str(frame, "identity_token", 4096)
     name = _optional_str(frame, "name", 200)
     email = _optional_str(frame, "email", 320)
     verified = None
-    if identifier is not None or given_hash is not None:
+    if signed is not None:
+        if secret is None:
+            raise FrameError("identity_unsupported", "identity verification is not configured")
+        try:
+            verified = verify_identity_token(signed, secret)
+        except IdentityRefused as exc:
+            raise FrameError(exc.code, exc.detail) from exc
+    elif identifier is not None or given_hash is not None:
         if not (identifier and given_hash):
             raise FrameError("identity_incomplete", "identifier and identity_hash go together")
         if secret is None:
             raise FrameError("identity_unsupported", "identity verification is not configured")
-        if not hmac.compare_digest(identity_hash(secret, identifier), given_hash.lower()):
+        if not same(identity_hash(secret, identifier), given_hash.lower()):
             raise FrameError("identity_mismatch", "identity_hash is not the HMAC-SHA256 of "
                              "identifier with the workspace secret")
-        verified = VerifiedIdentity(identifier=identifier, name=name,
-                                    email=email if email and _EMAIL.match(email) else None)
+        # only the identifier is signed: name and email stay claims (weak evidence)
+        verified = VerifiedIdentity(identifier=identifier)
+    if email is not None and not _EMAIL.match(email):
+        email = None
     return Visitor(token=token, visitor_id=visitor_id_for(token), site=site, verified=verified,
                    claimed_name=name, claimed_email=email)
 
@@ -177,10 +198,12 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
         name = _optional_str(frame, "name", 200)
         if name:
             claimed["name"] = name
-    elif visitor.claimed_email and not visitor.verified:
-        claimed["email"] = visitor.claimed_email[:320]
+    elif visitor.claimed_email and not (visitor.verified and visitor.verified.email):
+        claimed["email"] = visitor.claimed_email[:320]  # unsigned: a weak claim
     return InboundMessage(
-        event_id=f"webchat:{visitor.visitor_id}:{client_id}",
+        # a digest, not the visitor id: event ids outlive an erase in the sink's ledger
+        event_id="webchat:" + hashlib.sha256(
+            f"{visitor.visitor_id}:{client_id}".encode()).hexdigest()[:40],
         workspace=workspace,
         channel=Channel.WEBCHAT,
         provider="webchat",

@@ -26,8 +26,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from omniroute.contract import InboundMessage
-from omniroute.errors import InfrastructureError
+from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.ingress.metrics import count_published
+from omniroute.ingress.requests import UNEXPECTED_INPUT
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import REJECTIONS
 from omniroute.settings import Settings
@@ -43,6 +44,7 @@ from omniroute_connectors.base import (
 )
 from omniroute_connectors.webchat.chat import WebChat
 from omniroute_connectors.webchat.feed import WebChatFeed
+from omniroute_connectors.webchat.limits import ChatLimits
 from omniroute_connectors.webchat.protocol import (
     FrameError,
     Visitor,
@@ -71,7 +73,8 @@ async def _refuse(ws: Any, error: FrameError) -> None:
     await ws.send_json(error.frame())
 
 
-async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
+async def _hello(chat: WebChat, ws: web.WebSocketResponse, limits: ChatLimits,
+                 ip: str) -> Visitor | None:
     try:
         first = await ws.receive(timeout=HELLO_TIMEOUT)
     except TimeoutError:
@@ -83,9 +86,17 @@ async def _hello(chat: WebChat, ws: web.WebSocketResponse) -> Visitor | None:
         frame = parse_frame(first.data)
         claimed = frame.get("site")
         site = claimed if isinstance(claimed, str) else "default"
-        return open_session(frame, chat.secret(), site if _SITE.match(site) else "default")
+        visitor = open_session(frame, chat.secret(), site if _SITE.match(site) else "default")
+        if visitor.token != frame.get("visitor_token") and not limits.new_visitor(ip):
+            raise FrameError("rate_limited", "too many new visitors from this address; "
+                             "retry in a minute")
+        return visitor
     except FrameError as exc:
         await _refuse(ws, exc)
+        return None
+    except UNEXPECTED_INPUT as exc:
+        log.warning("webchat_unexpected_hello", error=type(exc).__name__)
+        await _refuse(ws, FrameError("invalid_frame", "the hello frame could not be read"))
         return None
 
 
@@ -130,17 +141,22 @@ class _HeldSocket:
 
 
 async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
-                    socket: _HeldSocket, data: str | bytes) -> None:
+                    socket: _HeldSocket, data: str | bytes, limits: ChatLimits) -> None:
     frame = parse_frame(data)
     kind = frame["type"]
     if kind in ("message", "offline_form"):
         message = inbound_from_frame(frame, visitor, chat.settings.workspace)
         client_id = frame["client_message_id"]
+        if not limits.message(visitor.visitor_id):
+            raise FrameError("rate_limited", "too many messages; retry with the same "
+                             "client_message_id in a minute", client_id)
         try:
             await publisher.publish([message])
         except (InfrastructureError, OSError) as exc:
             raise FrameError("unavailable", f"not accepted, retry with the same "
                              f"client_message_id ({exc})", client_id) from exc
+        except RejectedInput as exc:
+            raise FrameError("too_large", exc.message, client_id) from exc
         count_published("webchat", [message])
         own = visitor_frame(message, client_id)
         await chat.remember(visitor.address, own)
@@ -162,13 +178,30 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
         raise FrameError("duplicate_hello", "hello is only valid as the first frame")
 
 
-def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-untyped-def]
-    """The aiohttp handler of ``/webchat/ws``."""
+def websocket_handler(chat: WebChat, publisher: Publisher,  # type: ignore[no-untyped-def]
+                      limits: ChatLimits | None = None):
+    """The aiohttp handler of ``/webchat/ws``: origin and socket limits before the upgrade."""
+    guard = limits or ChatLimits(chat.settings)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if not guard.origin_allowed(request.headers.get("Origin")):
+            REJECTIONS.labels("webchat", "origin_not_allowed").inc()
+            return web.json_response({"error": "origin_not_allowed", "detail": "this origin "
+                                      "may not open web chat sockets"}, status=403)
+        ip = request.remote or "unknown"
+        if not guard.open_socket(ip):
+            REJECTIONS.labels("webchat", "too_many_sockets").inc()
+            return web.json_response({"error": "too_many_sockets", "detail": "too many open "
+                                      "sockets from this address"}, status=429)
+        try:
+            return await _serve(request, ip)
+        finally:
+            guard.close_socket(ip)
+
+    async def _serve(request: web.Request, ip: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=25, max_msg_size=2 * 96 * 1024)
         await ws.prepare(request)
-        visitor = await _hello(chat, ws)
+        visitor = await _hello(chat, ws, guard, ip)
         if visitor is None:
             await ws.close()
             return ws
@@ -185,9 +218,13 @@ def websocket_handler(chat: WebChat, publisher: Publisher):  # type: ignore[no-u
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
                 try:
-                    await _on_frame(chat, publisher, visitor, socket, msg.data)
+                    await _on_frame(chat, publisher, visitor, socket, msg.data, guard)
                 except FrameError as exc:
                     await _refuse(socket, exc)
+                except UNEXPECTED_INPUT as exc:  # a frame of an odd shape never kills the socket
+                    log.warning("webchat_unexpected_frame", error=type(exc).__name__)
+                    await _refuse(socket, FrameError("invalid_frame", "the frame could not be "
+                                                     "read"))
         finally:
             chat.hub.remove(visitor.address, socket)
         return ws

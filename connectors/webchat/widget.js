@@ -3,7 +3,8 @@
  * Optional attributes on the script tag: data-site, data-identifier,
  * data-identity-hash (hex HMAC-SHA256 of the identifier with the workspace secret,
  * computed by YOUR backend), data-name, data-email, data-open="true".
- * Or set window.OmnirouteChat = {site, identifier, identityHash, name, email} first.
+ * Or data-identity-token (a JWT signed HS256 by YOUR backend: sub, exp, email, name).
+ * Or set window.OmnirouteChat = {site, identityToken | identifier+identityHash, name, email}.
  * Plain JavaScript, no dependencies, no build step.
  */
 (function () {
@@ -18,6 +19,7 @@
     site: cfg.site || data.site || "default",
     identifier: cfg.identifier || data.identifier,
     identityHash: cfg.identityHash || data.identityHash,
+    identityToken: cfg.identityToken || data.identityToken,
     name: cfg.name || data.name,
     email: cfg.email || data.email
   };
@@ -142,7 +144,8 @@
     ws = new WebSocket(wsUrl);
     ws.onopen = function () {
       var hello = { type: "hello", visitor_token: load(TOKEN_KEY, null), site: opts.site };
-      if (opts.identifier) { hello.identifier = opts.identifier; hello.identity_hash = opts.identityHash; }
+      if (opts.identityToken) hello.identity_token = opts.identityToken;
+      else if (opts.identifier) { hello.identifier = opts.identifier; hello.identity_hash = opts.identityHash; }
       if (opts.name) hello.name = opts.name;
       if (opts.email) hello.email = opts.email;
       ws.send(JSON.stringify(hello));

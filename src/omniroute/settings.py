@@ -19,6 +19,20 @@ from omniroute.errors import ConfigurationError
 
 ENV_PREFIX = "OMNIROUTE_"
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "test", "xxx", ""})
+PLACEHOLDER_WORDS = ("changeme", "placeholder", "replaceme", "yoursecret", "example", "dummy",
+                     "notasecret", "insecure", "development", "sample")
+MIN_SECRET_CHARS = 8
+
+
+def placeholder_secret(value: str) -> bool:
+    """True for a value that is not a real secret: a known placeholder in any case or
+    punctuation (``Change_Me``, ``<your-secret>``), one containing a placeholder word,
+    shorter than :data:`MIN_SECRET_CHARS`, or of at most two distinct characters."""
+    plain = "".join(c for c in value.lower() if c.isalnum())
+    return (value.strip().lower() in PLACEHOLDER_SECRETS or plain in
+            {"".join(c for c in p if c.isalnum()) for p in PLACEHOLDER_SECRETS}
+            or len(value.strip()) < MIN_SECRET_CHARS or len(set(plain)) <= 2
+            or any(word in plain for word in PLACEHOLDER_WORDS))
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -52,6 +66,7 @@ SECRET_FIELDS = (
     "meta_access_token",
     "telegram_bot_token",
     "line_channel_access_token",
+    "identity_key",
 )
 
 
@@ -163,6 +178,27 @@ class Settings(BaseSettings):
         default=None, description="TOML file listing several accounts per messaging provider."
     )
 
+    # hardening (issue 16): bounds at the edge
+    max_event_bytes: Annotated[int, Field(ge=65_536, le=900_000)] = Field(
+        default=400_000, description="Largest serialized event the edge publishes; larger "
+        "inbound messages are truncated and flagged (metadata.truncated), others refused 413.")
+    ingress_public_operations: bool | None = Field(
+        default=None, description="Serve /metrics, /healthz and /readyz on the public ingress "
+        "port (default: in development only; otherwise on OMNIROUTE_METRICS_PORT).")
+    kakao_callback_hosts: str = Field(
+        default="kakao.com", description="Hosts (and their subdomains) a Kakao callbackUrl may "
+        "name, https only; a full origin (http://127.0.0.1:8000) allows exactly that origin.")
+    identity_key: SecretStr = Field(
+        default=SecretStr("omniroute-development-identity-key"),
+        description="Key of the customer-id hash; the development default is refused in "
+        "production.")
+    webchat_allowed_origins: str = Field(
+        default="", description="Comma-separated origins allowed to open web chat sockets "
+        "(https://shop.example); empty allows any.")
+    webchat_max_sockets_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
+    webchat_new_visitors_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
+    webchat_messages_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
@@ -191,7 +227,7 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             for name in SECRET_FIELDS:
                 secret = getattr(self, name)
-                if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                if secret is not None and placeholder_secret(secret.get_secret_value()):
                     raise ValueError(
                         f"{ENV_PREFIX}{name.upper()} is a placeholder; set a real secret "
                         "in production"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 
@@ -11,6 +12,8 @@ from omniroute.cli.app import cli, fails_cleanly, say
 from omniroute.cli.db import with_database
 from omniroute.errors import RejectedInput
 from omniroute.history.privacy import erase_customer, export_customer
+from omniroute.history.topic_erasure import erase_from_topics
+from omniroute.settings import load_settings
 
 
 @cli.group()
@@ -33,9 +36,11 @@ def export(customer_id: str) -> None:
 @click.argument("customer_id")
 @click.option("--actor", default=None, help="Who asked for it (recorded in the audit log).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-topics", is_flag=True, help="Erase history only; do not scan the topics.")
 @fails_cleanly
-def erase(customer_id: str, actor: str | None, yes: bool) -> None:
-    """Erase CUSTOMER_ID's messages, addresses and notes; keep anonymous metrics."""
+def erase(customer_id: str, actor: str | None, yes: bool, no_topics: bool) -> None:
+    """Erase CUSTOMER_ID's messages, addresses, transcripts and dead letters; tombstone what
+    compacted topics hold of them; keep anonymous metrics."""
     if not yes:
         click.confirm(f"erase every message and address of {customer_id}?", abort=True)
     who = actor or getpass.getuser()
@@ -44,6 +49,10 @@ def erase(customer_id: str, actor: str | None, yes: bool) -> None:
         raise RejectedInput(f"no customer {customer_id!r} in history")
     counts = ", ".join(f"{n} {what}" for what, n in detail["counts"].items())
     say(f"erased {customer_id}: {counts}; metrics kept as {detail['anonymous_id']}")
-    topics = detail["compacted_topics"]
-    say("compacted topics needing tombstones: " + (", ".join(topics) if topics else
-        "none (no omniroute topic is compacted; raw events age out with topic retention)"))
+    if no_topics:
+        say("topics not scanned (--no-topics)")
+        return
+    report = asyncio.run(erase_from_topics(load_settings(), detail["identifiers"]))
+    say(f"topics: {report.scanned} records scanned; tombstones written: "
+        f"{report.tombstoned or 'none'}; left to compaction: {report.superseded or 'none'}; "
+        f"left to retention (append-only topics): {report.pending or 'none'}")

@@ -50,6 +50,7 @@ from omniroute.gateway.problems import (
     Unauthorized,
     Unavailable,
 )
+from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
 from omniroute.observability.health import Health
@@ -331,7 +332,8 @@ def channel_of(event: Envelope) -> str:
 
 def build_app(gateway: Gateway, health: Health) -> web.Application:
     """The aiohttp application with every route of the API and the console."""
-    app = web.Application(middlewares=[problems])
+    app = web.Application(middlewares=[problems, security_middleware(gateway)])
+    app.on_response_prepare.append(security_headers)
     g = gateway
     api = "/api/v1"
     app.router.add_get(f"{api}/me", g.me)

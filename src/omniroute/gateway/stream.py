@@ -9,7 +9,7 @@ before a socket connected comes from history (pending offers) instead.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter, Gauge
@@ -19,6 +19,7 @@ from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 
 SUPERVISORS = "*"
+RECENT_OFFERS = 10_000
 
 FANNED = Counter("omniroute_gateway_assignments_fanned_out_total",
                  "Assignment events delivered to connected WebSockets.")
@@ -32,6 +33,8 @@ class Fanout:
 
     def __init__(self) -> None:
         self.listeners: dict[str, set[asyncio.Queue[AssignmentEvent]]] = defaultdict(set)
+        self.recent_offers: OrderedDict[str, str] = OrderedDict()
+        """Offer id -> agent of the latest offers seen live (history may lag them)."""
 
     def subscribe(self, key: str) -> asyncio.Queue[AssignmentEvent]:
         """A queue receiving the events of agent ``key`` (``*``: every agent)."""
@@ -47,6 +50,10 @@ class Fanout:
 
     def publish(self, event: AssignmentEvent) -> None:
         """Deliver one event to its agent's sockets and to supervisors'."""
+        if event.offer_id and event.kind.value == "offered":
+            self.recent_offers[event.offer_id] = event.agent_id
+            while len(self.recent_offers) > RECENT_OFFERS:
+                self.recent_offers.popitem(last=False)
         for key in (event.agent_id, SUPERVISORS):
             for queue in self.listeners.get(key, ()):
                 if queue.full():  # a stalled socket loses live events, not history

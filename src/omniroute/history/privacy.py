@@ -2,14 +2,23 @@
 
 Erase removes every message (inbound and outbound, matched by customer id and
 by the customer's addresses), attachment, delivery status, internal note,
-address and identity link of the customer. Metric rows stay, anonymous: the
+address and identity link of the customer, and (issue 16) the web chat
+transcript, the sent-email records (recipients), the dead letters of those
+messages and every dead letter whose error quotes one of the customer's
+addresses. The sink's ledger of processed event ids stays (event ids carry no
+address), so replaying a topic never re-inserts an erased message. Metric rows stay, anonymous: the
 conversations, their events, assignments and CSAT scores keep their numbers but
 the customer id becomes a random ``erased-…`` id and comments are cleared. An
-``audit_log`` row records who erased what, with counts and no content.
+``audit_log`` row records who erased what, with counts and no content: its
+subject is the anonymous id, with a keyed digest of the erased id (so someone
+holding the id and ``OMNIROUTE_IDENTITY_KEY`` can prove the erasure) and never
+the id itself. Topics are erased by :mod:`.topic_erasure`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from typing import Any
@@ -49,6 +58,27 @@ async def _scope(conn: asyncpg.Connection, customer_id: str) -> tuple[list[str],
 async def _address_values(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     return [r["address"] for r in await conn.fetch(
         "SELECT address FROM customer_addresses WHERE customer_id = $1", customer_id)]
+
+
+async def identifiers(conn: asyncpg.Connection, customer_id: str) -> list[str]:
+    """Every string naming the customer: the id, stored addresses, and the raw sender and
+    recipient values of their messages (``+1415…``, ``whatsapp:+1415…``, ``v_…``)."""
+    _conversations, messages = await _scope(conn, customer_id)
+    raw = await conn.fetch(
+        """SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE recipient END AS a
+           FROM messages WHERE message_id = ANY($1::text[])""", messages)
+    found = {customer_id, *await _address_values(conn, customer_id)}
+    found.update(r["a"] for r in raw if r["a"])
+    for value in list(found):  # normalized forms carry a scheme: tel:+1…, mailto:a@b
+        found.add(value.split(":", 1)[1] if value.startswith(("tel:", "mailto:")) else value)
+    return sorted(v for v in found if len(v) >= 4)
+
+
+def subject_digest(customer_id: str) -> str:
+    """The keyed digest of an erased id recorded in the audit log."""
+    from omniroute.identity.customers import _identity_key
+
+    return hmac.new(_identity_key(), customer_id.encode(), hashlib.sha256).hexdigest()
 
 
 async def export_customer(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any] | None:
@@ -101,8 +131,23 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
             return None
         conversations, messages = await _scope(conn, customer_id)
         addresses = await _address_values(conn, customer_id)
+        names = await identifiers(conn, customer_id)
         anonymous = f"erased-{uuid.uuid4().hex[:16]}"
         counts = {
+            "webchat_messages": await _count(conn.execute(
+                """DELETE FROM webchat_messages WHERE event_id = ANY($1::text[])
+                   OR conversation_id = ANY($2::text[]) OR address = ANY($3::text[])""",
+                messages, conversations, names)),
+            "sent_emails": await _count(conn.execute(
+                """DELETE FROM email_sent_messages WHERE conversation_id = ANY($1::text[])
+                   OR outbound_event_id = ANY($2::text[])
+                   OR lower(recipient) = ANY($3::text[])""",
+                conversations, messages, [n.lower() for n in names])),
+            "dead_letters": await _count(conn.execute(
+                """DELETE FROM dead_letters WHERE event_id = ANY($1::text[])
+                   OR EXISTS (SELECT 1 FROM unnest($2::text[]) n
+                              WHERE strpos(dead_letters.error, n) > 0)""", messages, names)),
+
             "attachments": await _count(conn.execute(
                 "DELETE FROM attachments WHERE message_id = ANY($1::text[])", messages)),
             "delivery_statuses": await _count(conn.execute(
@@ -128,11 +173,12 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
         await conn.execute("DELETE FROM customers WHERE customer_id = $1", customer_id)
         detail = {"counts": counts, "anonymous_id": anonymous,
                   "conversations_kept_anonymous": len(conversations),
-                  "compacted_topics": compacted_topics()}
+                  "compacted_topics": compacted_topics(),
+                  "subject_digest": subject_digest(customer_id)}
         await conn.execute(
             "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
-            actor, "customer.erase", customer_id, json.dumps(detail))
-    return detail
+            actor, "customer.erase", anonymous, json.dumps(detail))
+    return {**detail, "identifiers": names}
 
 
 async def _count(status: Any) -> int:

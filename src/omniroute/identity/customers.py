@@ -14,7 +14,10 @@ committing its offset still emits what it owes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
+import os
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -25,9 +28,24 @@ MAX_SEEN = 200
 """Event ids remembered per address: bounds the record a chatty sender rewrites per message."""
 
 
-def customer_id_for(workspace: str, address: str) -> str:
-    """The customer an unlinked normalized ``address`` belongs to."""
-    digest = hashlib.sha256(f"{workspace}\n{address}".encode()).hexdigest()
+DEVELOPMENT_IDENTITY_KEY = "omniroute-development-identity-key"
+
+
+@functools.cache
+def _identity_key() -> bytes:
+    """``OMNIROUTE_IDENTITY_KEY`` (validated, and refused as the default in production, by
+    :class:`~omniroute.settings.Settings` at start-up), read once per process."""
+    return os.environ.get("OMNIROUTE_IDENTITY_KEY", DEVELOPMENT_IDENTITY_KEY).encode()
+
+
+def customer_id_for(workspace: str, address: str, key: bytes | None = None) -> str:
+    """The customer an unlinked normalized ``address`` belongs to.
+
+    A keyed hash (HMAC-SHA256 with ``OMNIROUTE_IDENTITY_KEY``): without the key
+    an id cannot be reversed to its address by trying every phone number.
+    """
+    digest = hmac.new(key if key is not None else _identity_key(),
+                      f"{workspace}\n{address}".encode(), hashlib.sha256).hexdigest()
     return f"{CUSTOMER_PREFIX}{digest[:24]}"
 
 

@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from omniroute.ingress.metrics import PUBLISH_SECONDS, REJECTIONS, REQUESTS, count_published
+from omniroute.ingress.requests import UNEXPECTED_INPUT, read_body, webhook_request
 from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
 from omniroute.settings import Settings
 from omniroute_connectors.base import (
+    BadRequest,
     Connector,
-    PayloadTooLarge,
     Publisher,
     PublishUnavailable,
     Route,
     UnsupportedMediaType,
     WebhookRejected,
-    WebhookRequest,
     WebhookResponse,
 )
+from omniroute_connectors.bounds import fit_event
 
 log = get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,23 +39,6 @@ PUBLISHER_KEY = web.AppKey("publisher", object)
 
 def _error(status: int, reason: str, detail: str) -> web.Response:
     return web.json_response({"error": reason, "detail": detail}, status=status)
-
-
-def public_url(settings: Settings, request: web.Request) -> str:
-    """The URL the provider called: OMNIROUTE_PUBLIC_BASE_URL + path and query when set."""
-    if settings.public_base_url:
-        return settings.public_base_url + request.rel_url.path_qs
-    return str(request.url)
-
-
-async def _read_body(request: web.Request, route: Route) -> bytes:
-    length = request.content_length
-    if length is not None and length > route.max_body_bytes:
-        raise PayloadTooLarge(f"body is {length} bytes; the limit is {route.max_body_bytes}")
-    body = await request.content.read(route.max_body_bytes + 1)
-    if len(body) > route.max_body_bytes:
-        raise PayloadTooLarge(f"body exceeds the limit of {route.max_body_bytes} bytes")
-    return body
 
 
 def _check_type(request: web.Request, route: Route, body: bytes) -> None:
@@ -75,30 +58,33 @@ def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
-            body = await _read_body(request, route)
+            body = await read_body(request, route.max_body_bytes)
             _check_type(request, route, body)
-            hook = WebhookRequest(
-                method=request.method, path=request.path, url=public_url(settings, request),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                query=list(request.query.items()), body=body, received_at=datetime.now(UTC))
-            connector.verify(hook)
-            ingest = connector.handle(hook)
+            hook = webhook_request(settings, request, body)
+            try:
+                connector.verify(hook)
+                ingest = connector.handle(hook)
+            except UNEXPECTED_INPUT as exc:
+                log.warning("webhook_unexpected_input", provider=provider,
+                            error=type(exc).__name__)
+                raise BadRequest(f"the body could not be read ({type(exc).__name__}); check "
+                                 "its shape against the provider's documentation") from exc
+            events = [fit_event(e, settings.max_event_bytes) for e in ingest.events]
         except WebhookRejected as exc:
             REJECTIONS.labels(provider, exc.reason).inc()
             REQUESTS.labels(provider, str(exc.status)).inc()
-            log.info("webhook_rejected", provider=provider, status=exc.status, reason=exc.reason,
-                     detail=exc.message)
+            log.info("webhook_rejected", provider=provider, status=exc.status, reason=exc.reason)
             return _error(exc.status, exc.reason, exc.message)
         started = time.perf_counter()
         try:
-            await publisher.publish(ingest.events)
+            await publisher.publish(events)
         except PublishUnavailable as exc:
             REJECTIONS.labels(provider, "kafka_unavailable").inc()
             REQUESTS.labels(provider, "503").inc()
             return _error(503, "kafka_unavailable", str(exc.message))
-        if ingest.events:
+        if events:
             PUBLISH_SECONDS.labels(provider).observe(time.perf_counter() - started)
-        count_published("ingress", ingest.events)
+        count_published("ingress", events)
         REQUESTS.labels(provider, str(ingest.response.status)).inc()
         return _response(ingest.response)
 
@@ -125,9 +111,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Publisher,
-              health: Health | None = None) -> web.Application:
-    """The aiohttp application serving every connector's routes, /metrics, /health and
-    ``health``'s /healthz and /readyz."""
+              health: Health | None = None, operations: bool = True) -> web.Application:
+    """The aiohttp application serving every connector's routes and, with ``operations``,
+    /metrics, /health and ``health``'s /healthz and /readyz."""
     app = web.Application(middlewares=[json_errors])
     app[PUBLISHER_KEY] = publisher
     for connector in connectors:
@@ -143,7 +129,8 @@ def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Pu
         return web.json_response({"status": "ok", "kafka": "connected" if connected else
                                   "unavailable", "connectors": [c.name for c in connectors]})
 
-    app.router.add_get("/health", legacy_health)
-    app.router.add_get("/metrics", metrics_handler)
-    (health or Health()).mount(app)
+    if operations:
+        app.router.add_get("/health", legacy_health)
+        app.router.add_get("/metrics", metrics_handler)
+        (health or Health()).mount(app)
     return app

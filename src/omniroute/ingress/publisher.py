@@ -17,13 +17,14 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from omniroute.contract import InboundMessage
 from omniroute.contract.topics import DELIVERY, INBOUND
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 from omniroute_connectors.base import Event, PublishUnavailable
+from omniroute_connectors.bounds import EventTooLarge, fit_event
 
 log = get_logger(__name__)
 
@@ -83,9 +84,15 @@ class KafkaPublisher:
         return self.inbound_topic if isinstance(event, InboundMessage) else self.delivery_topic
 
     async def publish(self, events: Sequence[Event]) -> None:
-        """Write every event and wait for every acknowledgement (PublishUnavailable if not)."""
+        """Write every event and wait for every acknowledgement (PublishUnavailable if not).
+
+        Every event is first cleaned and bounded (:func:`~omniroute_connectors.bounds.fit_event`);
+        one that cannot fit raises :class:`EventTooLarge` before anything is sent, so the
+        shared producer is never abandoned for a record the broker would refuse.
+        """
         if not events:
             return
+        events = [fit_event(e, self.settings.max_event_bytes) for e in events]
         producer = await self._ensure()
         async def send_all() -> None:
             futures = [
@@ -96,6 +103,8 @@ class KafkaPublisher:
 
         try:
             await asyncio.wait_for(send_all(), self.settings.ingress_publish_timeout)
+        except MessageSizeTooLargeError as exc:  # refused before sending: the producer is fine
+            raise EventTooLarge(f"Kafka refuses a record this large: {exc}") from exc
         except (KafkaError, TimeoutError) as exc:
             log.warning("publish_failed", error=repr(exc), events=len(events))
             await self._abandon(producer)

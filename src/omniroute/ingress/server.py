@@ -1,6 +1,8 @@
 """Running the ingress: load plugins, start the producer, serve HTTP, start plugin services.
 
-Operations endpoints on the same port: ``/metrics`` (the default registry, with
+Operations endpoints on the same port (in development, or with
+``OMNIROUTE_INGRESS_PUBLIC_OPERATIONS=true``; in production they are served on
+``OMNIROUTE_METRICS_PORT`` instead, off the public port): ``/metrics`` (the default registry, with
 ``omniroute_build_info{component="ingress"}``), ``/healthz`` (liveness) and
 ``/readyz`` (ready when the Kafka producer is started and the broker answers, and,
 when ``OMNIROUTE_DATABASE_URL`` is set, PostgreSQL answers: the email ledger, bounce
@@ -18,10 +20,10 @@ from aiohttp import web
 from omniroute.infra.postgres import connect
 from omniroute.ingress.app import build_app
 from omniroute.ingress.publisher import KafkaPublisher
-from omniroute.observability.health import Health
+from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
-from omniroute.settings import Settings
+from omniroute.settings import Environment, Settings
 from omniroute_connectors.base import Connector, Service
 from omniroute_connectors.registry import load_connectors
 
@@ -55,6 +57,10 @@ class IngressServer:
         if settings.database_url:
             self.health.add("database", self.check_database)
         self._runner: web.AppRunner | None = None
+        self._operations: web.AppRunner | None = None
+        public = settings.ingress_public_operations
+        self.public_operations = (settings.env is Environment.DEVELOPMENT if public is None
+                                  else public)
 
     async def check_database(self) -> None:
         """Readiness: PostgreSQL answers (one short-lived connection per probe)."""
@@ -69,7 +75,11 @@ class IngressServer:
         """Start the producer (lazily if Kafka is down), the HTTP server, then plugin services."""
         record_build_info("ingress")
         await self.publisher.start()
-        app = build_app(self.settings, self.connectors, self.publisher, self.health)
+        app = build_app(self.settings, self.connectors, self.publisher, self.health,
+                        operations=self.public_operations)
+        if not self.public_operations:
+            self._operations = await serve_operations(self.settings.metrics_port, self.health,
+                                                      self.settings.bind_host)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.bind_host, self.port).start()
@@ -86,6 +96,8 @@ class IngressServer:
             await service.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._operations is not None:
+            await self._operations.cleanup()
         await self.publisher.stop()
 
 

@@ -36,7 +36,8 @@ class Health:
             try:
                 await asyncio.wait_for(check(), self.timeout)
             except Exception as exc:  # a check may fail any way; report, never raise
-                failed[name] = str(exc) or type(exc).__name__
+                # the class only: a driver's message may name hosts, users or databases
+                failed[name] = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         return failed
 
     async def liveness(self, _request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from omniroute.observability.redaction import redact_addresses
 from omniroute.settings import LogFormat
 
 _configured = False
@@ -46,6 +47,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_addresses,
                 renderer,
             ],
         )

@@ -149,3 +149,35 @@ class TestIngressToKafka:
         assert ids.count("twilio:SMoutage") == 1
         assert ids.count("twilio:SMwarm") == 1
 
+
+
+class TestRecordBounds:
+    """An event over the record limit never reaches the producer (issue 16)."""
+
+    async def test_oversized_events_do_not_abandon_the_producer(self, topics: Settings) -> None:
+        from omniroute.contract import Address, Channel
+        from omniroute.ingress.publisher import KafkaPublisher
+
+        settings = topics.model_copy(update={"max_event_bytes": 400_000})
+        publisher = KafkaPublisher(settings)
+        await publisher.start()
+        try:
+            def mail(n: int, text: str, full: str | None) -> InboundMessage:
+                return InboundMessage(
+                    event_id=f"email:big{n}", channel=Channel.EMAIL, provider="smtp",
+                    channel_account="s@x.test", sender=Address(value="a@x.test"),
+                    recipient=Address(value="s@x.test"), provider_message_id=f"m{n}",
+                    text=text, full_text=full)
+
+            producer = publisher._producer
+            assert producer is not None
+            await publisher.publish([mail(1, "é" * 65_536, "é" * 262_144)])
+            await publisher.publish([mail(3, "small", None)])
+            assert publisher._producer is producer  # never abandoned
+            records = await consume(settings.kafka_bootstrap,
+                                    settings.topic("omniroute.inbound.v1"), 2)
+            big = json.loads(records[0].value)
+            assert big["metadata"]["truncated"] == "full_text"
+            assert len(records[0].value) <= 400_000
+        finally:
+            await publisher.stop()

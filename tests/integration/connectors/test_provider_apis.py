@@ -379,7 +379,7 @@ class TestLine:
 class TestKakao:
     async def test_callback_once_within_a_minute(self, session) -> None:
         async with FakeKakao() as fake:
-            sender = KakaoSender(Settings())
+            sender = KakaoSender(Settings(kakao_callback_hosts=fake.base_url))
             url = fake.issue()
             context = in_window(minutes_ago=0.1, callback_url=url,
                                 received_at=utcnow().isoformat())
@@ -396,7 +396,8 @@ class TestKakao:
             old = utcnow() - timedelta(minutes=2)
             context = SendContext(now=utcnow(), last_inbound_at=old, reply_hint={
                 "callback_url": fake.issue(), "received_at": old.isoformat()})
-            [status] = await send(session, KakaoSender(Settings()), message(
+            [status] = await send(session, KakaoSender(
+                Settings(kakao_callback_hosts=fake.base_url)), message(
                 Channel.KAKAO, "bot1", "ukey"), context)
             assert status.error_code == "no_callback"
             assert fake.requests == []

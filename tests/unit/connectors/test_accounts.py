@@ -140,7 +140,8 @@ class TestInbound:
 
             assert await post("/webhooks/line/th", "secret-th") == 200
             assert await post("/webhooks/line/jp", "secret-th") == 403  # other channel's
-            assert await post("/webhooks/line/kr", "secret-th") == 404
+            # an unknown channel answers like a bad signature: it does not reveal channels
+            assert await post("/webhooks/line/kr", "secret-th") == 403
             assert await post("/webhooks/line", "secret-th") == 200  # plain: any channel
 
 
@@ -165,3 +166,13 @@ class TestOutbound:
         assert th.headers["Authorization"] == "Bearer token-th"
         with pytest.raises(SendRejected, match="no LINE channel"):
             line.build(outbound(Channel.LINE, "Uunknown", "Ucust"), context)
+
+
+class TestProductionSecrets:
+    def test_placeholder_credentials_in_the_file_are_refused_in_production(self) -> None:
+        text = '[[twilio]]\nname = "us"\nauth_token = "Change-Me"\naccount_sid = "ACus"\n'
+        assert AccountBook.parse(text).of("twilio")  # development: fine
+        with pytest.raises(ConfigurationError, match=r"\[\[twilio\]\] 'us': auth_token is a "
+                                                     "placeholder"):
+            AccountBook.parse(text, production=True)
+        AccountBook.parse(text.replace("Change-Me", "9f2c1e7ab04d"), production=True)

@@ -13,6 +13,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from omniroute.settings import Settings
 from omniroute_connectors.base import WebhookRequest
 from omniroute_connectors.kakao import KakaoConnector
@@ -68,3 +70,27 @@ class TestKakaoEventId:
         assert message.claimed == {"plusfriend_user_key": "pfk-1"}
         assert message.metadata["callback_url"] == "https://cb/1"
         assert message.provider_timestamp == T0
+
+
+class TestCallbackHosts:
+    """Kakao's callbackUrl is posted to only on an allowed host (issue 16)."""
+
+    @pytest.mark.parametrize(("url", "allowed"), [
+        ("https://bot-api.kakao.com/v1/callback/x", True),
+        ("https://kakao.com/cb", True),
+        ("http://bot-api.kakao.com/v1/callback/x", False),
+        ("https://kakao.com.evil.test/cb", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+        ("http://127.0.0.1:9999/cb", False),
+        ("not a url", False),
+    ])
+    def test_only_https_kakao_hosts(self, url: str, allowed: bool) -> None:
+        from omniroute_connectors.kakao.outbound import callback_allowed
+
+        assert callback_allowed(url, "kakao.com") is allowed
+
+    def test_a_listed_origin_is_allowed_exactly(self) -> None:
+        from omniroute_connectors.kakao.outbound import callback_allowed
+
+        assert callback_allowed("http://127.0.0.1:9999/cb", "kakao.com,http://127.0.0.1:9999")
+        assert not callback_allowed("http://127.0.0.1:9998/cb", "http://127.0.0.1:9999")

@@ -59,7 +59,26 @@ class TestLoadSettings:
         ):
             load_settings()
         monkeypatch.setenv("OMNIROUTE_LINE_CHANNEL_SECRET", "s3cr3t-value-abc")
+        monkeypatch.setenv("OMNIROUTE_IDENTITY_KEY", "k7Qw9-real-identity-key")
         assert "s3cr3t-value-abc" not in repr(load_settings())
+
+    @pytest.mark.parametrize("value", ["Change_Me", "<your-secret>", "CHANGEME-please",
+                                       "short", "aaaaaaaaaaaa", "my-placeholder-token",
+                                       "replace me with the real key"])
+    def test_placeholders_are_refused_in_any_spelling(self, monkeypatch: pytest.MonkeyPatch,
+                                                      value: str) -> None:
+        """Not exact-match only (issue 16): case, punctuation and placeholder words too."""
+        monkeypatch.setenv("OMNIROUTE_ENV", "production")
+        monkeypatch.setenv("OMNIROUTE_IDENTITY_KEY", "k7Qw9-real-identity-key")
+        monkeypatch.setenv("OMNIROUTE_KAKAO_SECRET", value)
+        with pytest.raises(ConfigurationError, match="OMNIROUTE_KAKAO_SECRET is a placeholder"):
+            load_settings()
+
+    def test_the_development_identity_key_is_refused_in_production(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("OMNIROUTE_ENV", "production")
+        with pytest.raises(ConfigurationError, match="OMNIROUTE_IDENTITY_KEY is a placeholder"):
+            load_settings()
 
     def test_placeholder_secrets_are_fine_in_development(
         self, monkeypatch: pytest.MonkeyPatch
