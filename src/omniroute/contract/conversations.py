@@ -29,6 +29,12 @@ class ConversationEventKind(StrEnum):
     RESOLVED = "resolved"
     MERGED = "merged"
     RATED = "rated"
+    ESCALATED = "escalated"
+    """The customer asked for a human (or a rule escalated): raised priority, human queue."""
+    SLA_BREACHED = "sla_breached"
+    """A first-reply, next-reply or resolution target passed (``reason`` names which)."""
+    AUTOMATION_APPLIED = "automation_applied"
+    """An automation rule acted on the conversation (``reason`` names the rule and action)."""
 
 
 class Direction(StrEnum):
