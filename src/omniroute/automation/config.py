@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from omniroute.automation.rules import Rule, RuleError, parse_rules
+from omniroute.automation.sla import SlaPolicy, parse_policies
 from omniroute.automation.templates import Templates
 from omniroute.errors import ConfigurationError
 from omniroute.triage import TriageConfig
@@ -41,6 +43,8 @@ class WorkspaceAutomation:
     """Pool that takes "talk to a human" requests (None: the pool the router chooses)."""
     escalation_priority: int = 80
     templates: Templates = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    sla: tuple[SlaPolicy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ def _workspace(raw: Mapping[str, Any], base: WorkspaceAutomation) -> WorkspaceAu
         changes["templates"] = {**base.templates, **{
             name: {str(k): str(v) for k, v in texts.items()}
             for name, texts in raw["templates"].items()}}
+    if "rules" in raw:
+        changes["rules"] = parse_rules(raw["rules"])
+    if "sla" in raw:
+        changes["sla"] = parse_policies(raw["sla"])
     triage = base.triage
     if "languages" in raw:
         triage = replace(triage, languages=tuple(raw["languages"]))
@@ -93,7 +101,7 @@ def parse_automation(raw: Mapping[str, Any], source: str = "automation") -> Auto
             triage=TriageConfig(lexicon=IntentLexicon(DEFAULT_LEXICON))))
         workspaces = {name: _workspace(table, defaults)
                       for name, table in raw.get("workspaces", {}).items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (RuleError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"{source}: {exc}",
                                  hint="see deploy/automation.example.toml") from exc
     return AutomationConfig(defaults=defaults, workspaces=workspaces)

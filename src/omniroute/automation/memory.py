@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from omniroute.automation.sla import SlaClock
 from omniroute.contract import Address, Channel
 
 MAX_CONVERSATIONS = 5
@@ -41,14 +42,25 @@ class ConversationMemory(BaseModel):
     rating: int | None = None
     rated_at: datetime | None = None
     commented: bool = False
+    open: bool = True
+    pool: str | None = None
+    channel: Channel | None = None
+    tags: list[str] = []
+    sla: SlaClock | None = None
+    last_activity_at: datetime | None = None
+    idle_fired: list[str] = []
+    """Idle rules that fired since the last message."""
 
 
 class CustomerMemory(BaseModel):
     """Automation's facts about one customer."""
 
     customer_id: str
+    workspace: str = "default"
     route: ReplyRoute | None = None
     language: str | None = None
+    attributes: dict[str, str] = {}
+    """Customer attributes for rule conditions (the inbound messages' metadata)."""
     conversations: dict[str, ConversationMemory] = {}
     handled: dict[str, str] = {}
     """Message event ids automation consumed (a survey answer) -> what it made of them."""

@@ -73,6 +73,9 @@ def render(name: str, language: str, channel: str, templates: Templates | None =
            **values: object) -> str:
     """The text of template ``name`` for this channel and language, placeholders filled."""
     own = (templates or {}).get(name, {})
+    defaults = DEFAULTS.get(name, {})
     text = (own.get(f"{channel}:{language}") or own.get(f"*:{language}")
-            or DEFAULTS[name].get(language) or own.get("*:en") or DEFAULTS[name]["en"])
+            or defaults.get(language) or own.get("*:en") or defaults.get("en"))
+    if text is None:
+        raise KeyError(f"no template {name!r} for {channel}:{language}")
     return text.format(**values)
