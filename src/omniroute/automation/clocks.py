@@ -99,7 +99,7 @@ class Clocks:
         """SLA signals due for the conversation at ``at``."""
         if memory.sla is None:
             return []
-        ws = self.hook.config.for_workspace(customer.workspace)
+        ws = self.hook.workspace(customer.workspace)
         policy = next((p for p in ws.sla if p.name == memory.sla.policy), None)
         if policy is None:
             return []
@@ -111,13 +111,13 @@ class Clocks:
         if memory.last_activity_at is None:
             return []
         idle = (at - memory.last_activity_at).total_seconds() / 60
-        ws = self.hook.config.for_workspace(customer.workspace)
+        ws = self.hook.workspace(customer.workspace)
         return [r.name for r in ws.rules if r.on == "idle" and r.name not in memory.idle_fired
                 and idle >= (r.idle_minutes or 0)]
 
     def _tick(self, customer: CustomerMemory, memory: ConversationMemory, at: datetime,
               batch: Batch) -> ConversationMemory:
-        ws = self.hook.config.for_workspace(batch.workspace)
+        ws = self.hook.workspace(batch.workspace)
         signals = self.signals(customer, memory, at)
         assert memory.sla is not None or not signals
         events = []

@@ -23,6 +23,7 @@ Every id derives from the input's event id, so a replay emits the same records.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from omniroute.automation.hours import is_open
 from omniroute.automation.memory import ConversationMemory, CustomerMemory, ReplyRoute
 from omniroute.automation.queue import ANY_POOL, QueueView
 from omniroute.automation.replies import plan_message, read_survey_answer
-from omniroute.automation.rules import Facts, evaluate
+from omniroute.automation.rules import Facts, Rule, evaluate
 from omniroute.contract import ConversationEvent, Rating
 from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
 from omniroute.conversations.commands import RouterNews, ThreadMessage
@@ -62,8 +63,23 @@ class AutomationHook:
             pool: parse_policy(pool, raw).business_hours
             for pool, raw in self.routing.pools.items()}
         self.memory = worker.model_table("automation-customers", CustomerMemory)
+        self.live_rules: dict[str, tuple[Rule, ...]] = {}
+        """Rules set through the admin API or CLI, per workspace (override the file's)."""
         self.queue = QueueView()
         self.clocks = Clocks(self)
+
+    def workspace(self, name: str) -> WorkspaceAutomation:
+        """The workspace's automation, with its live rules if any were set."""
+        ws = self.config.for_workspace(name)
+        live = self.live_rules.get(name)
+        return ws if live is None else replace(ws, rules=live)
+
+    def set_live_rules(self, workspace: str, rules: tuple[Rule, ...] | None) -> None:
+        """Apply a record of the live rules topic."""
+        if rules is None:
+            self.live_rules.pop(workspace, None)
+        else:
+            self.live_rules[workspace] = rules
 
     def pool_hours(self, pool: str | None) -> BusinessHours | None:
         """The business hours of ``pool`` (None: always open)."""
@@ -122,7 +138,7 @@ class AutomationHook:
     async def _message(self, state: CustomerState, command: ThreadMessage,
                        inner: Decide) -> Outcome:
         message = command.message
-        ws = self.config.for_workspace(state.workspace)
+        ws = self.workspace(state.workspace)
         customer = self.customer(state)
         if message.event_id in customer.handled:
             return Outcome(state)
@@ -230,7 +246,7 @@ class AutomationHook:
             memory = memory.model_copy(update={"human_engaged": True})
         elif event.kind is Kind.RESOLVED and memory.open:
             self.queue.resolved(event.conversation_id, at.timestamp())
-            ws = self.config.for_workspace(state.workspace)
+            ws = self.workspace(state.workspace)
             memory = self.clocks.on_resolved(memory.model_copy(update={"open": False}), at)
             effects = self.rules(ws, memory, ["resolved"], customer.attributes, at)
             memory = effects.memory
@@ -282,6 +298,7 @@ def register(worker: Worker) -> None:
     """Add automation to the worker: the hook the conversations processor calls, the
     agents' presence, agents' replies, SLA and idle clocks."""
     from omniroute.automation.commands import TOPIC
+    from omniroute.automation.store import follow_rules
 
     hook = AutomationHook(worker)
     worker.components["automation"] = hook
@@ -290,3 +307,9 @@ def register(worker: Worker) -> None:
                  stage="automation")
     worker.agent(TOPIC, "automation.clocks", hook.clocks.on_command, stage="automation")
     worker.app.timer(hook.clocks.interval)(hook.clocks.scan)
+
+    async def follow_live_rules() -> None:
+        """Rules set through the admin API or CLI, applied as they arrive."""
+        await follow_rules(worker.settings, hook.set_live_rules)
+
+    worker.app.task(follow_live_rules)
