@@ -26,10 +26,12 @@ import asyncpg
 
 from harness.kafka import consume, produce
 from harness.stack import running_stack, stack_env
+from omniroute.automation.store import publish_rules
 from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
 from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, OUTBOUND
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.routing.requests import RoutingRequest
+from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
 
 TOKEN = "automation-token"
@@ -37,6 +39,17 @@ BUSINESS = "+14155550199"
 ANGRY = "환불 언제 해주는 거예요?? 벌써 2주째 기다리고 있는데 진짜 화가 나네요"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KOREAN_DAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
+
+
+AUTOMATION = """
+[[defaults.sla]]
+name = "support-fast"
+pool = "support"
+first_reply_minutes = 0.1
+business_hours = false
+"""
+LIVE_RULES = [{"name": "after-resolve", "on": "resolved", "when": {"language": "ko"},
+               "then": {"tag": ["resolved-ko"]}}]
 
 
 def routing(closed_until: int) -> str:
@@ -140,14 +153,19 @@ class TestAutomationThroughTheStack:
         closed_until = (datetime.now(UTC) + timedelta(days=3)).weekday()
         routing_file = tmp_path / "routing.toml"
         routing_file.write_text(routing(closed_until))
+        automation_file = tmp_path / "automation.toml"
+        automation_file.write_text(AUTOMATION)
         env = stack_env(kafka_bootstrap=kafka_bootstrap, namespace=namespace,
                         database_url=database_url, state_dir=tmp_path / "state",
                         OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
-                        OMNIROUTE_ROUTING_CONFIG=str(routing_file))
+                        OMNIROUTE_ROUTING_CONFIG=str(routing_file),
+                        OMNIROUTE_AUTOMATION_CONFIG=str(automation_file))
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
         topics = Topics(kafka_bootstrap, namespace)
         with running_stack(env) as stack:
             await wait_until_ready(base)
+            await publish_rules(Settings(kafka_bootstrap=kafka_bootstrap,
+                                         topic_namespace=namespace), "default", LIVE_RULES)
             for agent, pool in (("mina", "billing"), ("jun", "support")):
                 await topics.agent(AgentEvent(event_id=f"{agent}-on", agent_id=agent,
                                               kind="presence", presence="available", pool=pool))
@@ -179,6 +197,11 @@ class TestAutomationThroughTheStack:
             assert [m.automation for m in survey] == ["acknowledgement", "survey"], survey
             assert survey[1].channel == "sms" and "5(매우 만족)" in (survey[1].text or "")
             assert [c.payload for c in survey[1].choices] == [f"csat:{i}" for i in range(1, 6)]
+
+            # a live rule (set through the rules topic the admin API and CLI write) tags it
+            (tagged,) = await topics.events(
+                1, lambda e: e.kind == "tagged" and e.conversation_id == conversation)
+            assert tagged.tags == ["resolved-ko"] and "after-resolve" in (tagged.reason or "")
 
             # 3. "5" is a rating: a rated event, a history row, no reopening
             assert await text(base, "SMrate1", "+821011112222", "5") == 200
@@ -215,6 +238,12 @@ class TestAutomationThroughTheStack:
                 1, lambda m: m.conversation_id == escalated.conversation_id)
             assert connecting.automation == "escalated" and "상담원에게 연결" in (
                 connecting.text or "")
+
+            # nobody replied within the support pool's 6-second first-reply target
+            (breach,) = await topics.events(
+                1, lambda e: e.kind == "sla_breached"
+                and e.conversation_id == escalated.conversation_id, timeout=60)
+            assert (breach.reason or "").startswith("first_reply target 6s passed")
 
             reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
             assert reopened == [], "a survey answer must not reopen the conversation"
