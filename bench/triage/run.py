@@ -21,10 +21,10 @@ from omniroute.triage.language import detect_language
 DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "triage"
 
 
-def load() -> list[tuple[str, str, str, str]]:
+def load(pattern: str = "labelled_*.tsv") -> list[tuple[str, str, str, str]]:
     """(language, intent, sentiment, text) rows of every labelled file."""
     rows = []
-    for path in sorted(DATA.glob("labelled_*.tsv")):
+    for path in sorted(DATA.glob(pattern)):
         for line in path.read_text("utf-8").splitlines():
             if line and not line.startswith("#"):
                 language, intent, sentiment, text = line.split("\t", 3)
@@ -35,8 +35,12 @@ def load() -> list[tuple[str, str, str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="timed passes over the set")
+    parser.add_argument("--holdout", action="store_true",
+                        help="score the held-out set (written after the lexicons were tuned)")
     args = parser.parse_args()
-    rows = load()
+    rows = load("holdout_*.tsv" if args.holdout else "labelled_*.tsv")
+    print("set:", "held out (never used to tune)" if args.holdout else
+          "labelled (the lexicons were tuned while writing it)")
     config = TriageConfig()
     started = time.perf_counter()
     triage("warm up the detector models", config)
