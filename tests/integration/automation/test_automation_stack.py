@@ -250,12 +250,13 @@ class TestAutomationThroughTheStack:
 
 
 async def _wait_for_row(database_url: str, conversation_id: str) -> asyncpg.Record:
-    """The conversation's csat_ratings row, once the history sink wrote it."""
+    """The conversation's rating (csat_conversation_ratings), once the sink wrote it."""
     connection = await asyncpg.connect(database_url)
     try:
         for _ in range(120):
             row = await connection.fetchrow(
-                "SELECT * FROM csat_ratings WHERE conversation_id = $1", conversation_id)
+                "SELECT * FROM csat_conversation_ratings WHERE conversation_id = $1",
+                conversation_id)
             if row is not None:
                 return row
             await asyncio.sleep(0.5)
