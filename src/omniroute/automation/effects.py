@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omniroute.automation.config import WorkspaceAutomation
 from omniroute.automation.memory import ConversationMemory
 from omniroute.automation.replies import Reply
 from omniroute.automation.rules import Action
 from omniroute.automation.templates import render
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 
 
 @dataclass
@@ -70,3 +72,24 @@ def apply_actions(memory: ConversationMemory, actions: list[Action], channel: st
             effects.survey = True
         effects.applied.append(action)
     return effects
+
+
+def enrich_request(request: RoutingRequest, memory: ConversationMemory, escalate: bool,
+                   ws: WorkspaceAutomation, effects: Effects | None) -> RoutingRequest:
+    """``request`` carrying the conversation's triaged attributes and the rules' wishes."""
+    if request.kind is RoutingRequestKind.CANCEL:
+        return request
+    update: dict[str, Any] = {
+        "language": memory.language, "intent": memory.intent,
+        "sentiment": memory.sentiment, "skills": {**memory.skills, **request.skills},
+        "priority": max(request.priority, memory.priority)}
+    route = request.kind is RoutingRequestKind.ROUTE
+    if escalate:
+        update["reason"] = "customer asked for a human"
+        if ws.escalation_pool and route:
+            update["pool"] = ws.escalation_pool
+    if effects is not None and effects.pool and route:
+        update["pool"] = effects.pool
+    if effects is not None and effects.assign:
+        update["last_agent_id"] = effects.assign
+    return request.model_copy(update=update)

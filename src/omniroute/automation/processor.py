@@ -29,7 +29,7 @@ from typing import Any
 
 from omniroute.automation.clocks import Clocks
 from omniroute.automation.config import WorkspaceAutomation, load_automation
-from omniroute.automation.effects import Effects, apply_actions
+from omniroute.automation.effects import Effects, apply_actions, enrich_request
 from omniroute.automation.emit import Batch, Kind, log, survey_reply
 from omniroute.automation.hours import is_open
 from omniroute.automation.memory import ConversationMemory, CustomerMemory, ReplyRoute
@@ -153,7 +153,7 @@ class AutomationHook:
             return outcome
         before = customer.conversation(conv.id)
         if message.event_id in state.processed:  # a replay: same requests, nothing new
-            requests = [self._enrich(r, before, False, ws, None) for r in outcome.requests]
+            requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
         found = triage(message.text or "", ws.triage, customer.language)
         if conv.agent_id:
@@ -185,7 +185,7 @@ class AutomationHook:
         for reply in plan.replies:
             batch.reply(route_to, reply)
         batch.effects(effects, route_to)
-        requests = [self._enrich(r, memory, plan.escalate, ws, effects) for r in outcome.requests]
+        requests = [enrich_request(r, memory, plan.escalate, ws, effects) for r in outcome.requests]
         changed = (memory.priority, memory.skills) != (before.priority, before.skills)
         if not requests and (plan.escalate or changed or effects.reroute):
             batch.request(RoutingRequestKind.UPDATE, "automation-update", memory,
@@ -260,25 +260,6 @@ class AutomationHook:
             return
         self.memory.set(state.customer_id, customer.with_conversation(memory))
         await batch.send(self.worker)
-
-    def _enrich(self, request: RoutingRequest, memory: ConversationMemory, escalate: bool,
-                ws: WorkspaceAutomation, effects: Effects | None) -> RoutingRequest:
-        if request.kind is RoutingRequestKind.CANCEL:
-            return request
-        update: dict[str, Any] = {
-            "language": memory.language, "intent": memory.intent,
-            "sentiment": memory.sentiment, "skills": {**memory.skills, **request.skills},
-            "priority": max(request.priority, memory.priority)}
-        route = request.kind is RoutingRequestKind.ROUTE
-        if escalate:
-            update["reason"] = "customer asked for a human"
-            if ws.escalation_pool and route:
-                update["pool"] = ws.escalation_pool
-        if effects is not None and effects.pool and route:
-            update["pool"] = effects.pool
-        if effects is not None and effects.assign:
-            update["last_agent_id"] = effects.assign
-        return request.model_copy(update=update)
 
 
 def _label(score: float | None) -> str:

@@ -156,3 +156,35 @@ class TestSla:
         assert check(clock, policy, WEEKDAYS_9_TO_17, T0 + timedelta(minutes=100)) == []
         assert check(clock, policy, WEEKDAYS_9_TO_17, T0 + timedelta(minutes=125))[0].state \
             == "breached"
+
+
+class TestRoutingRequests:
+    """Triage and rules on the router's requests."""
+
+    @staticmethod
+    def request(kind: str) -> object:
+        from omniroute.routing.requests import RoutingRequest
+
+        return RoutingRequest(event_id="e", kind=kind, conversation_id="c", customer_id="u",
+                              channel="sms", priority=5)
+
+    def test_route_gets_triage_escalation_pool_rule_pool_and_preferred_agent(self) -> None:
+        from omniroute.automation.effects import Effects, enrich_request
+
+        memory = ConversationMemory(conversation_id="c", language="ko", intent="refund",
+                                    sentiment=-0.6, skills={"billing": 1}, priority=80)
+        ws = parse_automation({"defaults": {"escalation_pool": "humans"}}).defaults
+        routed = enrich_request(self.request("route"), memory, True, ws, None)  # type: ignore[arg-type]
+        assert (routed.language, routed.intent, routed.skills, routed.priority, routed.pool) == (
+            "ko", "refund", {"billing": 1}, 80, "humans")
+        assert routed.reason == "customer asked for a human"
+        ruled = enrich_request(self.request("update"), memory, False, ws,  # type: ignore[arg-type]
+                               Effects(memory, pool="vip", assign="mina"))
+        assert (ruled.pool, ruled.last_agent_id) == (None, "mina")  # pools change on route only
+
+    def test_cancel_is_left_alone(self) -> None:
+        from omniroute.automation.effects import enrich_request
+
+        cancel = self.request("cancel")
+        memory = ConversationMemory(conversation_id="c", priority=90)
+        assert enrich_request(cancel, memory, False, WorkspaceAutomation(), None) is cancel  # type: ignore[arg-type]
