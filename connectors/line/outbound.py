@@ -73,6 +73,11 @@ class LineSender(OutboundSender):
                                    code="unsupported_media")
             messages.append({"type": attachment.kind.value, "originalContentUrl": attachment.url,
                              "previewImageUrl": attachment.url})
+        if messages and message.choices:  # quick reply buttons; a tap is a postback
+            messages[-1]["quickReply"] = {"items": [
+                {"type": "action", "action": {"type": "postback", "label": c.title[:20],
+                                              "data": c.payload, "displayText": c.title}}
+                for c in message.choices[:13]]}
         if not messages:
             raise SendRejected("LINE has no templates here; send text or media",
                                code="unsupported_content")

@@ -70,7 +70,11 @@ class TelegramSender(OutboundSender):
             base["reply_parameters"] = {"message_id": int(reply.split(":")[-1])}
         requests = []
         if text:
-            requests.append(ProviderRequest.json(f"{prefix}/sendMessage", {**base, "text": text}))
+            payload = {**base, "text": text}
+            if message.choices:  # one inline button per row; a tap is a callback_query
+                payload["reply_markup"] = {"inline_keyboard": [
+                    [{"text": c.title, "callback_data": c.payload[:64]}] for c in message.choices]}
+            requests.append(ProviderRequest.json(f"{prefix}/sendMessage", payload))
         for attachment in message.attachments:
             method, field = METHODS[attachment.kind]
             ref = attachment.url or attachment.media_id

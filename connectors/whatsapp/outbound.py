@@ -80,7 +80,9 @@ class WhatsAppSender(OutboundSender):
             raise SendRejected(f"text is {len(text)} characters; WhatsApp allows "
                                f"{MAX_TEXT_CHARS}", code="too_long")
         requests = []
-        if text:
+        if text and message.choices:
+            requests.append(self._request(message, _interactive(text, message)))
+        elif text:
             requests.append(self._request(message, {"type": "text",
                                                     "text": {"body": text, "preview_url": False}}))
         for attachment in message.attachments:
@@ -103,3 +105,18 @@ class WhatsAppSender(OutboundSender):
         if 200 <= response.status < 300 and isinstance(body, dict) and body.get("messages"):
             return SendResult(str(body["messages"][0]["id"]))
         raise graph_error(response)
+
+
+def _interactive(text: str, message: OutboundMessage) -> dict[str, Any]:
+    """Reply buttons (up to 3) or a list (up to 10); a tap comes back as its id."""
+    if len(message.choices) <= 3:
+        action: dict[str, Any] = {"buttons": [
+            {"type": "reply", "reply": {"id": c.payload, "title": c.title[:20]}}
+            for c in message.choices]}
+        kind = "button"
+    else:
+        action = {"button": "Select", "sections": [{"title": "Options", "rows": [
+            {"id": c.payload, "title": c.title[:24]} for c in message.choices[:10]]}]}
+        kind = "list"
+    return {"type": "interactive", "interactive": {
+        "type": kind, "body": {"text": text[:1024]}, "action": action}}

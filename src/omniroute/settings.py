@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         description="Routing configuration (TOML) `omniroute router run` loads when given no "
         "--config; see deploy/routing.example.toml.",
     )
+    automation_config: Path | None = Field(
+        default=None,
+        description="Automation configuration (TOML) the worker loads: triage lexicons, "
+        "templates, survey, SLA policies and rules per workspace; see "
+        "deploy/automation.example.toml.",
+    )
     stack_metrics_base: Port | None = Field(
         default=None,
         description="Set by `omniroute up` for its children: the metrics port of process 0 "

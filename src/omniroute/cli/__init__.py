@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "router": "omniroute.cli.router",
     "admin": "omniroute.cli.admin",
     "dlq": "omniroute.cli.dlq",
+    "automation": "omniroute.cli.automation",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 

@@ -42,7 +42,7 @@ from omniroute.contract.inbound import (
     ThreadHints,
     VerifiedIdentity,
 )
-from omniroute.contract.outbound import Author, AuthorKind, OutboundMessage, Template
+from omniroute.contract.outbound import Author, AuthorKind, Choice, OutboundMessage, Template
 from omniroute.contract.topics import PUBLIC_TOPICS, PublicTopic
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "Channel",
     "ChannelAddress",
     "ChannelCapacity",
+    "Choice",
     "ContractModel",
     "ConversationEvent",
     "ConversationEventKind",

@@ -35,6 +35,12 @@ class ConversationEventKind(StrEnum):
     MESSAGE_MOVED = "message_moved"
     """An unlink split the conversation: ``message`` (by ``source_event_id``) now belongs to
     this conversation and customer (history re-files it)."""
+    ESCALATED = "escalated"
+    """The customer asked for a human (or a rule escalated): raised priority, human queue."""
+    SLA_BREACHED = "sla_breached"
+    """A first-reply, next-reply or resolution target passed (``reason`` names which)."""
+    AUTOMATION_APPLIED = "automation_applied"
+    """An automation rule acted on the conversation (``reason`` names the rule and action)."""
 
 
 class Direction(StrEnum):

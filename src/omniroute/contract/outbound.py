@@ -39,6 +39,13 @@ class Template(ContractModel):
     parameters: list[Annotated[str, Field(max_length=1024)]] = []
 
 
+class Choice(ContractModel):
+    """A button or quick reply offered with a message; a tap comes back as its ``payload``."""
+
+    payload: Annotated[str, Field(min_length=1, max_length=256)]
+    title: Annotated[str, Field(min_length=1, max_length=20)]
+
+
 class OutboundMessage(Envelope):
     """A message to send to a customer on a specific channel."""
 
@@ -56,6 +63,16 @@ class OutboundMessage(Envelope):
     )
     reply_to_provider_message_id: Annotated[str, Field(max_length=998)] | None = None
     thread: ThreadHints | None = None
+    choices: list[Choice] = Field(
+        default=[], max_length=10,
+        description="Buttons (WhatsApp interactive, Telegram inline keyboard, LINE quick "
+                    "reply, web chat); channels without them get the text alone.",
+    )
+    proactive: bool = Field(
+        default=False, description="Started by the business, not a reply to the customer.")
+    automation: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="What automation sent it (acknowledgement, out_of_office, "
+                                  "escalated, survey, rule:<name>); None for an agent's reply.")
 
     @model_validator(mode="after")
     def _has_content(self) -> OutboundMessage:

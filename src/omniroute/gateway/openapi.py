@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from omniroute import __version__
 from omniroute.gateway.administration import ConfigDocument, TokenRequest
+from omniroute.automation.proactive import ProactiveRequest
 from omniroute.gateway.commands import (
     ForcePresenceRequest,
     NoteRequest,
@@ -79,6 +80,17 @@ OPERATIONS: tuple[Operation, ...] = (
               "WebSocket (token in `?token=`): a snapshot of offers and conversations, then "
               "every AssignmentEvent for this agent as JSON `{type: assignment, event}`; send "
               '`{"type":"heartbeat"}` to heartbeat.'),
+    # automation admin (supervisors; docs/automation.md)
+    Operation("get", "/api/v1/automation/rules", "Every workspace's live automation rules."),
+    Operation("put", "/api/v1/automation/rules/{workspace}",
+              "Replace a workspace's live rules (`{\"rules\": [...]}`, validated; `[]` "
+              "returns to the automation file's)."),
+    Operation("post", "/api/v1/automation/dry-run",
+              "Triage, matching rules, actions and automatic replies for a message; nothing "
+              "is sent."),
+    Operation("post", "/api/v1/automation/proactive",
+              "Start a conversation: a proactive OutboundMessage (WhatsApp outside 24 h: a "
+              "template is required, else 422).", ProactiveRequest, accepted=True),
 )
 
 SUPERVISOR_OPERATIONS = (

@@ -49,6 +49,20 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # typing indicators (agents and web chat visitors): worthless after a minute
     TopicSpec("omniroute.internal.typing",
               configs={"retention.ms": "60000", "segment.ms": "60000"}),
+    # automation: agents' replies and SLA ticks, key customer (co-partitioned with customers)
+    TopicSpec("omniroute.internal.automation"),
+    # automation rules set live (admin API, CLI), key workspace: every worker reads it all
+    TopicSpec("omniroute.internal.automation-rules", partitions=1,
+              configs={"cleanup.policy": "compact"}),
+    # the worker's table changelogs, created up front (sized like inbound): a changelog faust
+    # creates at start-up is known to its consumer with 0 partitions until the next metadata
+    # refresh (up to 5 min), and a table write meanwhile fails faust's co-partitioning check
+    # (PartitionsMismatch: the record went to the dead-letter topic). automation-customers
+    # holds slots (emails, phones), so erasure tombstones it like the other compacted topics.
+    *(TopicSpec(f"omniroute.internal.worker-{table}-changelog",
+                configs={"cleanup.policy": "compact"})
+      for table in ("conversations-customers", "identity-addresses", "identity-claims",
+                    "identity-adjacency", "identity-owners", "automation-customers")),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 

@@ -102,7 +102,9 @@ class ConversationProcessor:
         """Apply one customer command to its customer's state and emit what it decided."""
         state = self.customers.get(command.customer_id) or CustomerState(
             customer_id=command.customer_id, workspace=command.workspace)
-        outcome = await self._decide(state, command)
+        automation = self.worker.components.get("automation")  # triage, replies, survey
+        outcome = await (automation.decide(state, command, self._decide) if automation
+                         else self._decide(state, command))
         if outcome.redirect:
             moved = command.model_copy(update={"customer_id": outcome.redirect})
             await self.worker.send(CUSTOMERS, outcome.redirect, moved.model_dump_json().encode())

@@ -41,12 +41,15 @@ class TestWorkerWiring:
             "ns1.omniroute.inbound.v1", "ns1.omniroute.identity-links.v1",
             "ns1.omniroute.internal.identity-graph",
             "ns1.omniroute.internal.customers", "ns1.omniroute.conversations.v1",
+            # automation: agents' presence and replies, its own clock/reply records
+            "ns1.omniroute.agent-events.v1", "ns1.omniroute.outbound.v1",
+            "ns1.omniroute.internal.automation",
         }
         assert all(agent.concurrency == 1 for agent in app.agents.values())
         tables = list(app.tables.values())
         assert {t.name for t in tables} == {
             "identity-addresses", "identity-claims", "identity-adjacency", "identity-owners",
-            "conversations-customers",
+            "conversations-customers", "automation-customers",
         }
         assert all(t.partitions == 3 for t in tables)
         assert all(t.changelog_topic.get_topic_name().startswith("ns1.") for t in tables)

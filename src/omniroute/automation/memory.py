@@ -1,0 +1,84 @@
+"""What automation remembers per customer (a changelog-backed table beside threading's)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from omniroute.automation.sla import SlaClock
+from omniroute.contract import Address, Channel
+
+MAX_CONVERSATIONS = 5
+MAX_HANDLED = 64
+
+
+class ReplyRoute(BaseModel):
+    """Where automatic messages go: the customer's latest channel, account and address."""
+
+    channel: Channel
+    channel_account: str
+    recipient: Address
+    provider_message_id: str | None = None
+
+
+class ConversationMemory(BaseModel):
+    """Automation's facts about one conversation."""
+
+    conversation_id: str
+    language: str | None = None
+    slots: dict[str, str] = {}
+    human_engaged: bool = False
+    """An agent was assigned: no more acknowledgements; a survey after resolve."""
+    escalated: bool = False
+    priority: int = 0
+    intent: str | None = None
+    sentiment: float | None = None
+    skills: dict[str, int] = {}
+    auto_replied_on: str | None = None
+    """UTC date (YYYY-MM-DD) of the last acknowledgement or out-of-office reply."""
+    survey_sent_at: datetime | None = None
+    survey_expires_at: datetime | None = None
+    rating: int | None = None
+    rated_at: datetime | None = None
+    commented: bool = False
+    open: bool = True
+    pool: str | None = None
+    channel: Channel | None = None
+    tags: list[str] = []
+    sla: SlaClock | None = None
+    last_activity_at: datetime | None = None
+    idle_fired: list[str] = []
+    """Idle rules that fired since the last message."""
+
+
+class CustomerMemory(BaseModel):
+    """Automation's facts about one customer."""
+
+    customer_id: str
+    workspace: str = "default"
+    route: ReplyRoute | None = None
+    language: str | None = None
+    attributes: dict[str, str] = {}
+    """Customer attributes for rule conditions (the inbound messages' metadata)."""
+    conversations: dict[str, ConversationMemory] = {}
+    handled: dict[str, str] = {}
+    """Message event ids automation consumed (a survey answer) -> what it made of them."""
+
+    def conversation(self, conversation_id: str) -> ConversationMemory:
+        """The memory of ``conversation_id`` (a fresh one if unknown)."""
+        return self.conversations.get(conversation_id) or ConversationMemory(
+            conversation_id=conversation_id, language=self.language)
+
+    def with_conversation(self, memory: ConversationMemory) -> CustomerMemory:
+        """A copy holding ``memory``; only the latest conversations are kept."""
+        kept = {k: v for k, v in self.conversations.items() if k != memory.conversation_id}
+        kept = dict(list(kept.items())[-(MAX_CONVERSATIONS - 1):])
+        kept[memory.conversation_id] = memory
+        return self.model_copy(update={"conversations": kept})
+
+    def with_handled(self, event_id: str, what: str) -> CustomerMemory:
+        """A copy remembering that automation consumed message ``event_id``."""
+        kept = dict(list(self.handled.items())[-(MAX_HANDLED - 1):])
+        kept[event_id] = what
+        return self.model_copy(update={"handled": kept})

@@ -1,0 +1,296 @@
+"""The worker's automation (shell): triage, automatic replies, escalation, survey, rules.
+
+Registered in the worker's ``PROCESSORS``; the conversations processor calls
+:meth:`AutomationHook.decide` around its own threading decision, on the
+customer's partition, so automation sees each message with the conversation
+state it joined and keeps its own facts in the ``automation-customers`` table
+(same key, same partition). It
+
+- reads a survey answer out of a message to a resolved conversation (a
+  ``rated`` event; the message does not reopen the conversation);
+- triages every message: a ``triaged`` event, and language, intent,
+  sentiment, skills and raised priority on every routing request;
+- escalates "talk to a human" (``escalated`` event, priority raised);
+- sends acknowledgements, out-of-office replies and surveys on
+  ``omniroute.outbound.v1`` (author ``bot``, ``automation`` naming the kind);
+- runs the workspace's rules on ``message_received``, ``conversation_opened``
+  and ``resolved`` (SLA clocks, ``idle`` and ``sla_warning`` are in
+  :mod:`.clocks`).
+
+Every id derives from the input's event id, so a replay emits the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from omniroute.automation.clocks import Clocks
+from omniroute.automation.config import WorkspaceAutomation, load_automation
+from omniroute.automation.effects import Effects, apply_actions, enrich_request
+from omniroute.automation.emit import Batch, Kind, log, survey_reply
+from omniroute.automation.hours import is_open
+from omniroute.automation.memory import ConversationMemory, CustomerMemory, ReplyRoute
+from omniroute.automation.queue import ANY_POOL, QueueView
+from omniroute.automation.replies import plan_message, read_survey_answer
+from omniroute.automation.rules import Facts, Rule, evaluate
+from omniroute.contract import ConversationEvent, Rating
+from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
+from omniroute.conversations.commands import RouterNews, ThreadMessage
+from omniroute.conversations.state import CustomerState
+from omniroute.conversations.threading import Outcome
+from omniroute.routing.config import RoutingConfig, load_config, parse_policy
+from omniroute.routing.policy import BusinessHours
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+from omniroute.triage import Triage, triage
+from omniroute.worker.app import Worker
+
+Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
+MAX_ATTRIBUTES = 32
+
+
+class AutomationHook:
+    """Automation around the conversations processor's decisions."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.config = load_automation(worker.settings.automation_config)
+        path = worker.settings.routing_config
+        self.routing = load_config(path) if path else RoutingConfig()
+        self.hours: dict[str, BusinessHours | None] = {
+            pool: parse_policy(pool, raw).business_hours
+            for pool, raw in self.routing.pools.items()}
+        self.memory = worker.model_table("automation-customers", CustomerMemory)
+        self.live_rules: dict[str, tuple[Rule, ...]] = {}
+        """Rules set through the admin API or CLI, per workspace (override the file's)."""
+        self.queue = QueueView()
+        self.clocks = Clocks(self)
+
+    def workspace(self, name: str) -> WorkspaceAutomation:
+        """The workspace's automation, with its live rules if any were set."""
+        ws = self.config.for_workspace(name)
+        live = self.live_rules.get(name)
+        return ws if live is None else replace(ws, rules=live)
+
+    def set_live_rules(self, workspace: str, rules: tuple[Rule, ...] | None) -> None:
+        """Apply a record of the live rules topic."""
+        if rules is None:
+            self.live_rules.pop(workspace, None)
+        else:
+            self.live_rules[workspace] = rules
+
+    def pool_hours(self, pool: str | None) -> BusinessHours | None:
+        """The business hours of ``pool`` (None: always open)."""
+        return self.hours.get(pool or "")
+
+    def customer(self, state: CustomerState) -> CustomerMemory:
+        """The customer's memory (a fresh one if unknown)."""
+        return self.memory.get(state.customer_id) or CustomerMemory(
+            customer_id=state.customer_id, workspace=state.workspace)
+
+    async def decide(self, state: CustomerState, command: Any, inner: Decide) -> Outcome:
+        """``inner``'s decision about ``command``, with automation's additions."""
+        if isinstance(command, ThreadMessage) and not state.merged_into:
+            return await self._message(state, command, inner)
+        outcome = await inner(state, command)
+        if isinstance(command, RouterNews) and not outcome.redirect:
+            await self._router_news(state, command.event)
+        return outcome
+
+    async def on_agent_event(self, event: Any) -> str | None:
+        """Presence and capacity of agents, for expected waits."""
+        from omniroute.contract import AgentEvent, AgentEventKind, Presence
+
+        agent = AgentEvent.from_json_bytes(event.value)
+        pool = agent.pool or self.routing.agent_pool(agent.agent_id)
+        if agent.kind is AgentEventKind.PRESENCE:
+            capacity = self.routing.agents.get(agent.agent_id, {}).get("capacity")
+            self.queue.presence(agent.agent_id, pool, agent.presence is Presence.AVAILABLE,
+                                int(capacity) if capacity else None)
+        elif agent.kind is AgentEventKind.CAPACITY and agent.capacity is not None:
+            self.queue.presence(agent.agent_id, pool, None, agent.capacity.total)
+        return None
+
+    def rules(self, ws: WorkspaceAutomation, memory: ConversationMemory, events: list[str],
+              attributes: dict[str, str], at: datetime, idle_minutes: float = 0.0,
+              only: set[str] | None = None) -> Effects:
+        """Apply the workspace's rules (``only`` these names, if given) for ``events``."""
+        channel = memory.channel.value if memory.channel else ""
+        rules = [r for r in ws.rules if only is None or r.name in only]
+        actions = [action for name in events for action in evaluate(rules, Facts(
+            event=name, channel=channel, language=memory.language, intent=memory.intent,
+            sentiment=_label(memory.sentiment), tags=frozenset(memory.tags),
+            business_hours=is_open(self.pool_hours(memory.pool), at),
+            attributes=attributes, idle_minutes=idle_minutes))]
+        return apply_actions(memory, actions, channel, ws)
+
+    def _pool(self, request: RoutingRequest | None, found: Triage, before: ConversationMemory,
+              channel: str) -> str | None:
+        """The pool the router will choose (its own rules, on the triaged attributes)."""
+        if request is not None and request.pool:
+            return request.pool
+        intent = before.intent if found.intent == "other" and before.intent else found.intent
+        return self.routing.choose_pool(channel, intent, found.language,
+                                        {**before.skills, **found.skills})
+
+    async def _message(self, state: CustomerState, command: ThreadMessage,
+                       inner: Decide) -> Outcome:
+        message = command.message
+        ws = self.workspace(state.workspace)
+        customer = self.customer(state)
+        if message.event_id in customer.handled:
+            return Outcome(state)
+        conv = state.current
+        if conv is not None and not conv.is_open and message.event_id not in state.processed:
+            answered = await self._survey_answer(state, customer, command, ws)
+            if answered is not None:
+                return answered
+        outcome = await inner(state, command)
+        conv = outcome.state.current
+        if outcome.redirect or conv is None:
+            return outcome
+        before = customer.conversation(conv.id)
+        if message.event_id in state.processed:  # a replay: same requests, nothing new
+            requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
+            return Outcome(outcome.state, events=outcome.events, requests=requests)
+        found = triage(message.text or "", ws.triage, customer.language)
+        if conv.agent_id:
+            before = before.model_copy(update={"human_engaged": True})
+        route = next((r for r in outcome.requests if r.kind is RoutingRequestKind.ROUTE), None)
+        at, channel = message.occurred_at, message.channel.value
+        pool = self._pool(route, found, before, channel)
+        if route is not None:
+            self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp())
+        plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
+                            self.queue.state(pool, conv.id, ws.handle_time_s))
+        memory = self.clocks.on_message(plan.memory.model_copy(update={
+            "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
+            "idle_fired": []}), ws, conv.opened_at, at)
+        attributes = dict(list({**customer.attributes, **message.metadata}.items())
+                          [:MAX_ATTRIBUTES])
+        effects = self.rules(ws, memory, ["message_received"] + (
+            ["conversation_opened"] if route is not None else []), attributes, at)
+        memory = effects.memory
+        route_to = ReplyRoute(channel=message.channel, channel_account=message.channel_account,
+                              recipient=message.sender,
+                              provider_message_id=message.provider_message_id[:998])
+        batch = Batch(state.workspace, state.customer_id, conv.id, message.event_id, at,
+                      message.channel)
+        batch.event(Kind.TRIAGED, "triaged", triage=_fields(found, pool))
+        if plan.escalate:
+            batch.event(Kind.ESCALATED, "escalated", reason="customer asked for a human",
+                        pool=pool)
+        for reply in plan.replies:
+            batch.reply(route_to, reply)
+        batch.effects(effects, route_to)
+        requests = [enrich_request(r, memory, plan.escalate, ws, effects) for r in outcome.requests]
+        changed = (memory.priority, memory.skills) != (before.priority, before.skills)
+        if not requests and (plan.escalate or changed or effects.reroute):
+            batch.request(RoutingRequestKind.UPDATE, "automation-update", memory,
+                          "customer asked for a human" if plan.escalate else "triage or rules",
+                          last_agent_id=effects.assign or outcome.state.last_agent_id,
+                          waiting_since=conv.waiting_since)
+        if effects.resolve:
+            batch.event(Kind.RESOLVED, "rule-resolved", reason="resolved by an automation rule")
+            batch.request(RoutingRequestKind.CANCEL, "rule-cancel", memory, "resolved by rule")
+        if effects.survey:
+            memory, survey = survey_reply(memory, at, channel, ws, forced=True)
+            if survey is not None:
+                batch.reply(route_to, survey)
+        self.memory.set(state.customer_id, customer.with_conversation(memory).model_copy(
+            update={"route": route_to, "language": memory.language, "attributes": attributes}))
+        await self.send_outbound(batch)
+        return Outcome(outcome.state, events=[*outcome.events, *batch.events],
+                       requests=[*requests, *batch.requests])
+
+    async def send_outbound(self, batch: Batch) -> None:
+        """Only the batch's messages (its events and requests travel in the Outcome)."""
+        await Batch(batch.workspace, batch.customer_id, batch.conversation_id, batch.base,
+                    batch.at, outbound=batch.outbound).send(self.worker)
+
+    async def _survey_answer(self, state: CustomerState, customer: CustomerMemory,
+                             command: ThreadMessage, ws: WorkspaceAutomation) -> Outcome | None:
+        message = command.message
+        assert state.current is not None
+        memory = customer.conversation(state.current.id)
+        payload = ((message.interactive.payload or message.interactive.id)
+                   if message.interactive else None)
+        answer = read_survey_answer(memory, message.text, payload, message.occurred_at,
+                                    message.channel.value, ws)
+        if answer is None:
+            return None
+        batch = Batch(state.workspace, state.customer_id, state.current.id, message.event_id,
+                      message.occurred_at, message.channel)
+        batch.event(Kind.RATED, "rated", rating=Rating(score=answer.score,
+                                                      comment=answer.comment))
+        if answer.reply is not None:
+            batch.reply(customer.route, answer.reply)
+        what = "comment" if answer.comment else "rating"
+        self.memory.set(state.customer_id, customer.with_conversation(answer.memory)
+                        .with_handled(message.event_id, what))
+        await self.send_outbound(batch)
+        log.info("survey_answered", conversation_id=state.current.id, score=answer.score,
+                 comment=answer.comment is not None)
+        return Outcome(state, events=batch.events)
+
+    async def _router_news(self, state: CustomerState, event: ConversationEvent) -> None:
+        customer = self.customer(state)
+        memory = customer.conversation(event.conversation_id)
+        at = event.occurred_at
+        batch = Batch(state.workspace, state.customer_id, event.conversation_id,
+                      event.event_id, at, memory.channel)
+        if event.kind is Kind.ASSIGNED and event.agent_id:
+            self.queue.assigned(event.conversation_id, event.agent_id, event.pool, at.timestamp())
+            memory = memory.model_copy(update={"human_engaged": True})
+        elif event.kind is Kind.RESOLVED and memory.open:
+            self.queue.resolved(event.conversation_id, at.timestamp())
+            ws = self.workspace(state.workspace)
+            memory = self.clocks.on_resolved(memory.model_copy(update={"open": False}), at)
+            effects = self.rules(ws, memory, ["resolved"], customer.attributes, at)
+            memory = effects.memory
+            batch.effects(effects, customer.route)
+            if customer.route is not None:
+                memory, survey = survey_reply(memory, at, customer.route.channel.value, ws,
+                                              forced=effects.survey)
+                if survey is not None:
+                    batch.reply(customer.route, survey, "survey")
+        else:
+            return
+        self.memory.set(state.customer_id, customer.with_conversation(memory))
+        await batch.send(self.worker)
+
+
+def _label(score: float | None) -> str:
+    from omniroute.triage.sentiment import label
+
+    return label(score)
+
+
+def _fields(found: Triage, pool: str | None) -> dict[str, str]:
+    fields = found.as_fields()
+    if pool:
+        fields["pool"] = pool
+    return fields
+
+
+def register(worker: Worker) -> None:
+    """Add automation to the worker: the hook the conversations processor calls, the
+    agents' presence, agents' replies, SLA and idle clocks."""
+    from omniroute.automation.commands import TOPIC
+    from omniroute.automation.store import follow_rules
+
+    hook = AutomationHook(worker)
+    worker.components["automation"] = hook
+    worker.agent(AGENT_EVENTS.name, "automation.agents", hook.on_agent_event, stage="automation")
+    worker.agent(OUTBOUND.name, "automation.outbound", hook.clocks.on_outbound,
+                 stage="automation")
+    worker.agent(TOPIC, "automation.clocks", hook.clocks.on_command, stage="automation")
+    worker.app.timer(hook.clocks.interval)(hook.clocks.scan)
+
+    async def follow_live_rules() -> None:
+        """Rules set through the admin API or CLI, applied as they arrive."""
+        await follow_rules(worker.settings, hook.set_live_rules)
+
+    worker.app.task(follow_live_rules)

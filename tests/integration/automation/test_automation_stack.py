@@ -1,0 +1,266 @@
+"""Triage and automation through the real stack (`omniroute up`): signed webhooks in,
+public topics and the history database out.
+
+Three customers text the Twilio webhook:
+
+- an angry Korean refund request: triaged ko / refund / negative, routed with the
+  billing skill and a raised priority, acknowledged at once in Korean with the
+  expected wait; an agent gets it and resolves it; the survey arrives on SMS and
+  the reply "5" becomes a ``rated`` event and a ``csat_ratings`` row (and does not
+  reopen the conversation);
+- a delivery question while the delivery pool is closed: exactly one out-of-office
+  reply naming the next opening, even after a second message;
+- "상담원 연결": an ``escalated`` event, a high-priority request, a human agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+
+from harness.kafka import consume, produce
+from harness.stack import running_stack, stack_env
+from omniroute.automation.store import publish_rules
+from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
+from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, OUTBOUND
+from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
+from omniroute.routing.requests import RoutingRequest
+from omniroute.settings import Settings
+from omniroute_connectors.signatures import twilio_signature
+
+TOKEN = "automation-token"
+BUSINESS = "+14155550199"
+ANGRY = "환불 언제 해주는 거예요?? 벌써 2주째 기다리고 있는데 진짜 화가 나네요"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KOREAN_DAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
+
+
+AUTOMATION = """
+[[defaults.sla]]
+name = "support-fast"
+pool = "support"
+first_reply_minutes = 0.1
+business_hours = false
+"""
+LIVE_RULES = [{"name": "after-resolve", "on": "resolved", "when": {"language": "ko"},
+               "then": {"tag": ["resolved-ko"]}}]
+
+
+def routing(closed_until: int) -> str:
+    """Billing and support always open; delivery opens only on weekday ``closed_until``."""
+    return f"""
+[routing]
+default_pool = "support"
+
+[[routing.rules]]
+skill = "billing"
+pool = "billing"
+
+[[routing.rules]]
+intent = "delivery"
+pool = "delivery"
+
+[pools.support]
+[pools.billing]
+[pools.delivery]
+[pools.delivery.business_hours]
+timezone = "UTC"
+{DAYS[closed_until]} = ["09:00-17:00"]
+
+[agents.mina]
+pool = "billing"
+capacity = 2
+auto_accept = true
+skills = {{ billing = 1 }}
+
+[agents.jun]
+pool = "support"
+capacity = 2
+auto_accept = true
+"""
+
+
+async def text(base: str, sid: str, sender: str, body: str) -> int:
+    """An inbound SMS the way Twilio signs it."""
+    pairs = [("MessageSid", sid), ("From", sender), ("To", BUSINESS), ("Body", body)]
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": twilio_signature(TOKEN, f"{base}/webhooks/twilio", pairs)}
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{base}/webhooks/twilio", data=urlencode(pairs), headers=headers
+    ) as response:
+        return response.status
+
+
+async def wait_until_ready(base: str, timeout: float = 120) -> None:
+    """Until the ingress answers ``/readyz`` (it checks Kafka) with 200."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the ingress never became ready")
+            await asyncio.sleep(0.5)
+
+
+class Topics:
+    """The stack's topics, read from the beginning."""
+
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        self.bootstrap, self.namespace = bootstrap, namespace
+
+    async def events(self, count: int, where: object, timeout: float = 90) -> list[
+            ConversationEvent]:
+        records = await consume(
+            self.bootstrap, self.namespace + CONVERSATIONS.name, count, timeout,
+            where=lambda r: where(ConversationEvent.from_json_bytes(r.value)))  # type: ignore[operator]
+        return [ConversationEvent.from_json_bytes(r.value) for r in records]
+
+    async def outbound(self, count: int, where: object, timeout: float = 90) -> list[
+            OutboundMessage]:
+        records = await consume(
+            self.bootstrap, self.namespace + OUTBOUND.name, count, timeout,
+            where=lambda r: where(OutboundMessage.from_json_bytes(r.value)))  # type: ignore[operator]
+        return [OutboundMessage.from_json_bytes(r.value) for r in records]
+
+    async def requests(self, count: int, where: object, timeout: float = 60) -> list[
+            RoutingRequest]:
+        records = await consume(
+            self.bootstrap, self.namespace + ROUTING_REQUESTS, count, timeout,
+            where=lambda r: where(RoutingRequest.from_json_bytes(r.value)))  # type: ignore[operator]
+        return [RoutingRequest.from_json_bytes(r.value) for r in records]
+
+    async def agent(self, event: AgentEvent) -> None:
+        await produce(self.bootstrap, self.namespace + AGENT_EVENTS.name,
+                      [(event.agent_id.encode(), event.to_json_bytes())])
+
+
+class TestAutomationThroughTheStack:
+    async def test_triage_acknowledgement_out_of_office_escalation_and_survey(
+        self, kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path
+    ) -> None:
+        """The issue's acceptance path, end to end."""
+        closed_until = (datetime.now(UTC) + timedelta(days=3)).weekday()
+        routing_file = tmp_path / "routing.toml"
+        routing_file.write_text(routing(closed_until))
+        automation_file = tmp_path / "automation.toml"
+        automation_file.write_text(AUTOMATION)
+        env = stack_env(kafka_bootstrap=kafka_bootstrap, namespace=namespace,
+                        database_url=database_url, state_dir=tmp_path / "state",
+                        OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
+                        OMNIROUTE_ROUTING_CONFIG=str(routing_file),
+                        OMNIROUTE_AUTOMATION_CONFIG=str(automation_file))
+        env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
+        topics = Topics(kafka_bootstrap, namespace)
+        with running_stack(env) as stack:
+            await wait_until_ready(base)
+            await publish_rules(Settings(kafka_bootstrap=kafka_bootstrap,
+                                         topic_namespace=namespace), "default", LIVE_RULES)
+            for agent, pool in (("mina", "billing"), ("jun", "support")):
+                await topics.agent(AgentEvent(event_id=f"{agent}-on", agent_id=agent,
+                                              kind="presence", presence="available", pool=pool))
+
+            # 1. angry Korean refund: triage, routing attributes, instant Korean acknowledgement
+            assert await text(base, "SMangry1", "+821011112222", ANGRY) == 200, stack.log_tail()
+            # the first record waits for the worker's start-up on a loaded machine
+            (triaged,) = await topics.events(1, lambda e: e.kind == "triaged", timeout=240)
+            conversation = triaged.conversation_id
+            assert (triaged.triage["language"], triaged.triage["intent"],
+                    triaged.triage["sentiment_label"]) == ("ko", "refund", "negative")
+            (route,) = await topics.requests(
+                1, lambda r: r.conversation_id == conversation and r.kind == "route")
+            assert (route.language, route.intent, route.skills) == ("ko", "refund", {"billing": 1})
+            assert route.priority > 0 and route.sentiment is not None and route.sentiment < 0
+            (ack,) = await topics.outbound(1, lambda m: m.conversation_id == conversation)
+            assert ack.automation == "acknowledgement" and ack.author.kind == "bot"
+            assert ack.channel == "sms" and ack.recipient.value == "+821011112222"
+            assert "상담원이" in (ack.text or "") and "답변드리겠습니다" in (ack.text or "")
+
+            # 2. the agent with the billing skill gets it and resolves it; the survey follows
+            (assigned,) = await topics.events(
+                1, lambda e: e.kind == "assigned" and e.conversation_id == conversation)
+            assert assigned.agent_id == "mina"
+            await topics.agent(AgentEvent(event_id="mina-resolves", agent_id="mina",
+                                          kind="resolve", conversation_id=conversation))
+            survey = await topics.outbound(
+                2, lambda m: m.conversation_id == conversation)
+            assert [m.automation for m in survey] == ["acknowledgement", "survey"], survey
+            assert survey[1].channel == "sms" and "5(매우 만족)" in (survey[1].text or "")
+            assert [c.payload for c in survey[1].choices] == [f"csat:{i}" for i in range(1, 6)]
+
+            # a live rule (set through the rules topic the admin API and CLI write) tags it
+            (tagged,) = await topics.events(
+                1, lambda e: e.kind == "tagged" and e.conversation_id == conversation)
+            assert tagged.tags == ["resolved-ko"] and "after-resolve" in (tagged.reason or "")
+
+            # 3. "5" is a rating: a rated event, a history row, no reopening
+            assert await text(base, "SMrate1", "+821011112222", "5") == 200
+            (rated,) = await topics.events(1, lambda e: e.kind == "rated")
+            assert rated.conversation_id == conversation and rated.rating is not None
+            assert rated.rating.score == 5
+            row = await _wait_for_row(database_url, conversation)
+            assert (row["score"], row["customer_id"]) == (5, rated.customer_id)
+
+            # 4. delivery pool closed: one out-of-office reply naming the next opening
+            assert await text(base, "SMnight1", "+821033334444", "택배가 일주일째 안 와요") == 200
+            assert await text(base, "SMnight2", "+821033334444", "언제 와요?") == 200
+            (night,) = await topics.events(
+                1, lambda e: e.kind == "triaged" and e.triage.get("pool") == "delivery")
+            await topics.events(2, lambda e: e.kind == "message_added"
+                                and e.conversation_id == night.conversation_id)
+            replies = await topics.outbound(
+                2, lambda m: m.conversation_id == night.conversation_id, timeout=20)
+            assert [m.automation for m in replies] == ["out_of_office"], replies
+            assert KOREAN_DAYS[closed_until] in (replies[0].text or "") or "내일" in (
+                replies[0].text or "")
+
+            # 5. "상담원 연결" reaches a human, with priority raised
+            assert await text(base, "SMhuman1", "+821055556666", "상담원 연결") == 200
+            (escalated,) = await topics.events(1, lambda e: e.kind == "escalated")
+            (request,) = await topics.requests(
+                1, lambda r: r.conversation_id == escalated.conversation_id)
+            assert request.priority >= 80 and request.reason == "customer asked for a human"
+            (human,) = await topics.events(
+                1, lambda e: e.kind == "assigned"
+                and e.conversation_id == escalated.conversation_id)
+            assert human.agent_id == "jun"
+            (connecting,) = await topics.outbound(
+                1, lambda m: m.conversation_id == escalated.conversation_id)
+            assert connecting.automation == "escalated" and "상담원에게 연결" in (
+                connecting.text or "")
+
+            # nobody replied within the support pool's 6-second first-reply target
+            (breach,) = await topics.events(
+                1, lambda e: e.kind == "sla_breached"
+                and e.conversation_id == escalated.conversation_id, timeout=60)
+            assert (breach.reason or "").startswith("first_reply target 6s passed")
+
+            reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
+            assert reopened == [], "a survey answer must not reopen the conversation"
+
+
+async def _wait_for_row(database_url: str, conversation_id: str) -> asyncpg.Record:
+    """The conversation's rating (csat_conversation_ratings), once the sink wrote it."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        for _ in range(120):
+            row = await connection.fetchrow(
+                "SELECT * FROM csat_conversation_ratings WHERE conversation_id = $1",
+                conversation_id)
+            if row is not None:
+                return row
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+    raise AssertionError(f"no csat_ratings row for {conversation_id}: "
+                         f"{json.dumps(conversation_id)}")
