@@ -259,6 +259,8 @@ def _path(present: set[str], article: bool, bot: bool, human: bool, resolved: bo
         outcome = "resolved_human"
     elif resolved:
         outcome = "resolved_other"
+    elif present & set(kinds.ENDED_WAITING):
+        outcome = "abandoned"
     else:
         outcome = "open"
     return ">".join([*stages, outcome])
