@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         default=None, description="TOML file listing several accounts per messaging provider."
     )
 
+    # support analytics (issue 15)
+    analytics_office_hours: str = Field(
+        default="mon-fri 09:00-17:00 UTC",
+        description="Office hours for business-hours metrics: days, hours and a time zone.",
+    )
+    analytics_short_abandon_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    analytics_max_concurrency: Annotated[int, Field(ge=1, le=100)] = 3
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

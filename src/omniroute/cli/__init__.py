@@ -25,6 +25,9 @@ COMMAND_MODULES: dict[str, str] = {
     "delivery": "omniroute.cli.delivery",
     "email-delivery": "omniroute.cli.email",
     "router": "omniroute.cli.router",
+    "analytics": "omniroute.cli.analytics",
+    "report": "omniroute.cli.analytics",
+    "staffing": "omniroute.cli.analytics",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 
