@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
+from omniroute.analytics import api as analytics_routes
 from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
 from omniroute.gateway.auth import Principal, bearer_token, hash_token
@@ -319,6 +320,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
+    analytics_routes.register(app, g)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)
