@@ -60,7 +60,14 @@ class AnalyticsRoutes:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.hours = OfficeHours.parse(gateway.settings.analytics_office_hours)
+
+    @property
+    def hours(self) -> OfficeHours:
+        """The configured office hours (validated by the CLI's report on startup errors)."""
+        try:
+            return OfficeHours.parse(self.gateway.settings.analytics_office_hours)
+        except (ValueError, KeyError) as exc:
+            raise BadRequest(f"OMNIROUTE_ANALYTICS_OFFICE_HOURS is invalid: {exc}") from exc
 
     async def _supervisor(self, request: web.Request) -> None:
         who = await self.gateway.who(request)
