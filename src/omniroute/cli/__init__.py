@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "analytics": "omniroute.cli.analytics",
     "report": "omniroute.cli.analytics",
     "staffing": "omniroute.cli.analytics",
+    "whatif": "omniroute.cli.analytics",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,21 @@ from omniroute.analytics.compute import dumps, refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.planning import MODELS, answer, plan
+from omniroute.analytics.recorded import recorded_inputs
 from omniroute.analytics.report import ReportError, build_report, check_dimensions, to_csv
 from omniroute.analytics.staffing import StaffingError, StaffingInput
+from omniroute.analytics.whatif import (
+    Arrival,
+    Scenario,
+    Shift,
+    comparison_lines,
+    render_comparison,
+    replay,
+)
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import with_database
 from omniroute.errors import ConfigurationError
+from omniroute.routing.policy import Selection
 from omniroute.settings import Settings
 
 
@@ -165,3 +176,47 @@ def staffing(contacts: float | None, aht: float, interval: int, target_sl: float
                    f"{row['service_level']:.4f}, ASA {row['asa_s']:.3f}s, occupancy "
                    f"{row['occupancy']:.4f}" + (f", P(wait) {row['p_wait']:.4f}"
                                                 if row.get("p_wait") is not None else ""))
+
+
+@cli.command()
+@click.option("--from", "start", required=True, help="Start of the recorded period (ISO).")
+@click.option("--to", "end", required=True, help="End, exclusive.")
+@click.option("--pool", required=True, help="The routing pool to replay.")
+@click.option("--policy", type=click.Choice([s.value for s in Selection]), default=None,
+              help="Selection policy of the alternative (default: the baseline's).")
+@click.option("--agents", type=int, default=None, help="Alternative head count (all online).")
+@click.option("--capacity", type=int, default=None, help="Alternative chats per agent.")
+@click.option("--baseline-policy", type=click.Choice([s.value for s in Selection]),
+              default="longest_idle", show_default=True)
+@click.option("--sla", type=float, default=60.0, show_default=True,
+              help="SLA: answered within this many seconds.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@fails_cleanly
+def whatif(start: str, end: str, pool: str, policy: str | None, agents: int | None,
+           capacity: int | None, baseline_policy: str, sla: float, fmt: str) -> None:
+    """Replay a recorded period through the routing core under another policy or head count."""
+    settings = settings_from_env()
+    begin, finish = parse_when(start), parse_when(end)
+    cap = settings.analytics_max_concurrency
+    scenarios = [
+        Scenario("recorded shifts", baseline_policy, None, cap, sla),
+        Scenario("what-if", policy or baseline_policy, agents, capacity or cap, sla),
+    ]
+
+    async def run(conn: asyncpg.Connection) -> tuple[list[Arrival], list[Shift]]:
+        say(f"whatif: reading {pool} {begin.isoformat()} → {finish.isoformat()}")
+        return await recorded_inputs(conn, pool, begin, finish)
+
+    arrivals, shifts = with_database(run)
+    say(f"whatif: {len(arrivals)} arrivals, {len(shifts)} shifts; replaying")
+    outcomes = [asdict(replay(pool, arrivals, shifts, s, begin.timestamp(), finish.timestamp()))
+                for s in scenarios]
+    for outcome, scenario in zip(outcomes, scenarios, strict=True):
+        outcome["scenario"] = asdict(scenario)
+    if fmt == "json":
+        click.echo(json.dumps(outcomes, indent=2))
+    elif fmt == "html":
+        click.echo(render_comparison(outcomes, f"What-if: pool {pool}, {start} → {end}"))
+    else:
+        for line in comparison_lines(outcomes):
+            click.echo(line)
