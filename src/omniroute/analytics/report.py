@@ -44,9 +44,9 @@ async def build_report(conn: asyncpg.Connection, start: datetime, end: datetime,
         raise ReportError("--to must be after --from")
     where = "interval_start >= $1 AND interval_start < $2 AND ($3::text IS NULL OR workspace = $3)"
     args = (start, end, workspace)
-    cells = await _cells(conn, list(by), where, args)
+    cells = await cells_by(conn, list(by), where, args)
     period = Period((end - start).total_seconds(), max_concurrency)
-    total = (await _cells(conn, [], where, args)).get((), {})
+    total = (await cells_by(conn, [], where, args)).get((), {})
     rows = [{**dict(zip(by, key, strict=True)), **kpis(metrics, period)}
             for key, metrics in sorted(cells.items())]
     return {
@@ -58,7 +58,7 @@ async def build_report(conn: asyncpg.Connection, start: datetime, end: datetime,
     }
 
 
-async def _cells(conn: asyncpg.Connection, keys: list[str], where: str,
+async def cells_by(conn: asyncpg.Connection, keys: list[str], where: str,
                  args: tuple[Any, ...]) -> dict[tuple[Any, ...], dict[str, Cell]]:
     """Per group of ``keys`` (SQL expressions) and metric: count, sum, median, p90."""
     select = "".join(f"{k} AS k{i}, " for i, k in enumerate(keys))
@@ -86,7 +86,7 @@ async def _series(conn: asyncpg.Connection, where: str, args: tuple[Any, ...],
     bucket = 900 if span <= 2 * 86400 else 3600 if span <= 14 * 86400 else 86400
     expr = f"to_timestamp(floor(extract(epoch FROM interval_start) / {bucket}) * {bucket})"
     out = []
-    for (at,), metrics in sorted((await _cells(conn, [expr], where, args)).items()):
+    for (at,), metrics in sorted((await cells_by(conn, [expr], where, args)).items()):
         figures = kpis(metrics, Period(float(bucket), max_concurrency))
         out.append({"at": at.isoformat(), **{k: figures[k] for k in SERIES}})
     return out

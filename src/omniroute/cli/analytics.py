@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sys
 from dataclasses import asdict
@@ -77,6 +79,19 @@ def refresh_command() -> None:
         await refreshed(conn, settings)
 
     with_database(run)
+
+
+@analytics.command("run")
+@click.option("--interval", type=click.FloatRange(5, 3600), default=60.0, show_default=True,
+              help="Seconds between refreshes.")
+@fails_cleanly
+def run_command(interval: float) -> None:
+    """Refresh continuously and export live support gauges on /metrics (OMNIROUTE_METRICS_PORT)."""
+    from omniroute.analytics.live import run_live
+
+    settings = settings_from_env()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_live(settings, interval))
 
 
 @cli.command()
