@@ -3,14 +3,16 @@
 :func:`refresh` runs in one transaction under an advisory lock, so two
 refreshes never interleave and a crash leaves the watermark where it was:
 
-1. take every ``analytics_dirty`` row past the watermark (the history tables'
-   triggers write them), plus agents still online and self-serve windows still
-   open (their figures change with time alone);
+1. take every ``analytics_dirty`` row committed so far (the history tables'
+   triggers write them; a sink transaction that drew a lower ``seq`` but commits
+   after this refresh read the table is taken by the next one, so nothing is
+   skipped), plus agents still online and self-serve windows still open (their
+   figures change with time alone);
 2. per batch of conversations, read their history, compute samples with the
    pure :func:`omniroute.analytics.facts.samples`, replace their old samples;
    per agent, recompute occupancy samples from the earliest changed interval;
 3. re-aggregate only the intervals whose samples were replaced;
-4. move the watermark.
+4. delete the rows taken and record the watermark (highest ``seq`` and time).
 """
 
 from __future__ import annotations
@@ -66,10 +68,14 @@ async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_ID)
         mark = await conn.fetchrow(
             "SELECT seq, computed_at FROM analytics_watermark WHERE name = 'samples' FOR UPDATE")
-        last_seq, last_run = mark["seq"], mark["computed_at"]
-        top = await conn.fetchval("SELECT COALESCE(max(seq), $1) FROM analytics_dirty", last_seq)
-        conversations = await _dirty_conversations(conn, last_seq, top, last_run)
-        agents = await _dirty_agents(conn, last_seq, top, last_run)
+        last_run = mark["computed_at"]
+        # The dirty rows committed so far, whatever their seq: a sink transaction that took
+        # a lower seq but commits later is simply picked up by the next refresh.
+        dirty = await conn.fetch("SELECT seq, subject, id, at FROM analytics_dirty")
+        seqs = [r["seq"] for r in dirty]
+        top = max(seqs, default=mark["seq"])
+        conversations = await _dirty_conversations(conn, dirty, last_run)
+        agents = await _dirty_agents(conn, dirty, last_run)
         touched: set[datetime] = set()
         written = 0
         for i in range(0, len(conversations), BATCH):
@@ -83,18 +89,16 @@ async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours
             written += await _agent_samples(conn, agent, since, now, touched)
         say(f"intervals {len(touched)}")
         await _aggregate(conn, sorted(touched))
-        await conn.execute("DELETE FROM analytics_dirty WHERE seq <= $1", top)
+        await conn.execute("DELETE FROM analytics_dirty WHERE seq = ANY($1)", seqs)
         await conn.execute(
             "UPDATE analytics_watermark SET seq = $1, computed_at = $2 WHERE name = 'samples'",
             top, now)
     return RefreshResult(len(conversations), len(agents), len(touched), written)
 
 
-async def _dirty_conversations(conn: asyncpg.Connection, after: int, top: int,
+async def _dirty_conversations(conn: asyncpg.Connection, dirty: list[asyncpg.Record],
                                last_run: datetime | None) -> list[str]:
-    ids = {r["id"] for r in await conn.fetch(
-        "SELECT DISTINCT id FROM analytics_dirty WHERE subject = 'conversation' "
-        "AND seq > $1 AND seq <= $2", after, top)}
+    ids = {r["id"] for r in dirty if r["subject"] == "conversation"}
     if last_run is not None:  # self-serve windows that may have closed since the last run
         ids |= {r["conversation_id"] for r in await conn.fetch(
             "SELECT DISTINCT conversation_id FROM conversation_events WHERE kind = ANY($1) "
@@ -103,11 +107,12 @@ async def _dirty_conversations(conn: asyncpg.Connection, after: int, top: int,
     return sorted(ids)
 
 
-async def _dirty_agents(conn: asyncpg.Connection, after: int, top: int,
+async def _dirty_agents(conn: asyncpg.Connection, dirty: list[asyncpg.Record],
                         last_run: datetime | None) -> dict[str, datetime]:
-    agents = {r["id"]: r["since"] for r in await conn.fetch(
-        "SELECT id, min(at) AS since FROM analytics_dirty WHERE subject = 'agent' "
-        "AND seq > $1 AND seq <= $2 GROUP BY id", after, top)}
+    agents: dict[str, datetime] = {}
+    for r in dirty:
+        if r["subject"] == "agent":
+            agents[r["id"]] = min(agents.get(r["id"], r["at"]), r["at"])
     if last_run is not None:  # agents online since the last run accrue time without events
         for r in await conn.fetch(
                 "SELECT DISTINCT ON (agent_id) agent_id, presence FROM agent_presence "

@@ -90,3 +90,19 @@ class TestRefresh:
             assert total["frt_median"] == pytest.approx((65 + 200) / 2)
         finally:
             await conn.close()
+
+    async def test_a_late_commit_with_a_lower_sequence_is_not_skipped(
+            self, database_url: str) -> None:
+        """Dirty rows numbered below the watermark (committed late) are still taken."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            await refresh(conn, NOW)
+            await write_batch(conn, [("conversations", said("c4", 2400))])
+            await conn.execute("UPDATE analytics_dirty SET seq = -seq")
+            assert (await refresh(conn, NOW)).conversations == 1
+            total = (await report(conn, []))["total"]
+            assert isinstance(total, dict) and total["conversations"] == 4.0
+            assert await conn.fetchval("SELECT count(*) FROM analytics_dirty") == 0
+        finally:
+            await conn.close()
