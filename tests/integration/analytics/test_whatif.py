@@ -52,3 +52,6 @@ class TestRecordedInputs:
         assert alternative["handled"] == {"agent-1": 2, "agent-2": 1}
         text = run_omniroute(*args, env=env)
         assert "SLA attainment" in text.stdout and "Fairness (Jain)" in text.stdout
+        page = run_omniroute(*args, "--format", "html", env=env).stdout
+        assert page.startswith("<!doctype html>") and page.count("<tr>") == 9
+        assert "round_robin, 2 agents, capacity 1" in page
