@@ -204,6 +204,13 @@ class Settings(BaseSettings):
     webchat_max_sockets_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     webchat_new_visitors_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
     webchat_messages_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+    # support analytics (issue 15)
+    analytics_office_hours: str = Field(
+        default="mon-fri 09:00-17:00 UTC",
+        description="Office hours for business-hours metrics: days, hours and a time zone.",
+    )
+    analytics_short_abandon_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    analytics_max_concurrency: Annotated[int, Field(ge=1, le=100)] = 3
 
     @field_validator("database_url")
     @classmethod

@@ -28,6 +28,10 @@ COMMAND_MODULES: dict[str, str] = {
     "admin": "omniroute.cli.admin",
     "dlq": "omniroute.cli.dlq",
     "automation": "omniroute.cli.automation",
+    "analytics": "omniroute.cli.analytics",
+    "report": "omniroute.cli.analytics",
+    "staffing": "omniroute.cli.analytics",
+    "whatif": "omniroute.cli.analytics",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 

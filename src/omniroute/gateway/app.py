@@ -23,6 +23,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from omniroute.automation.api import mount_on_gateway as mount_automation
+from omniroute.analytics import api as analytics_routes
 from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
 from omniroute.gateway.admin import record_action
@@ -356,6 +357,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes()]:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
+    analytics_routes.register(app, g)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)

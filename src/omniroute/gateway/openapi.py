@@ -153,6 +153,21 @@ OPERATIONS += SUPERVISOR_OPERATIONS + ADMIN_OPERATIONS
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+def analytics_paths() -> dict[str, dict[str, Any]]:
+    """The supervisors' analytics routes (:mod:`omniroute.analytics.api`)."""
+    from omniroute.analytics.api import OPERATIONS as ANALYTICS
+
+    error = {"content": {"application/json": {"schema": ERROR}}}
+    return {path: {method: {
+        "summary": summary, "security": [{"bearer": []}],
+        "parameters": [{"name": p, "in": "query", "schema": {"type": "string"}} for p in params],
+        "responses": {"200": {"description": "OK"},
+                      "400": {"description": "A parameter is invalid.", **error},
+                      "401": {"description": "Missing, unknown or revoked token.", **error},
+                      "403": {"description": "Not a supervisor.", **error}}}}
+        for method, path, summary, params in ANALYTICS}
+
+
 def _responses(op: Operation) -> dict[str, Any]:
     def error(text: str) -> dict[str, Any]:
         return {"description": text, "content": {"application/json": {"schema": ERROR}}}
@@ -202,6 +217,7 @@ def document() -> dict[str, Any]:
             entry["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
         paths.setdefault(op.path, {})[op.method] = entry
+    paths.update(analytics_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "omniroute agent gateway", "version": __version__,

@@ -195,7 +195,37 @@ CHANNELS = Dashboard(
     ),
 )
 
-DASHBOARDS = (OVERVIEW, ROUTING, CHANNELS)
+def _figure(name: str) -> tuple[str, str]:
+    return _q(f'omniroute_support_last_hour{{figure="{name}"}}', "{{pool}}")
+
+
+SUPPORT = Dashboard(
+    "omniroute-support",
+    "omniroute / support (leads)",
+    (
+        Panel("Waiting now", (_q("omniroute_support_conversations_waiting", "{{pool}}"),),
+              "short", "Open conversations no agent holds, per pool."),
+        Panel("Conversations (last hour)", (_figure("conversations"),), "short"),
+        Panel("First response, median and p90 (last hour)",
+              (_q('omniroute_support_last_hour{figure=~"frt_median|frt_p90"}',
+                  "{{pool}} {{figure}}"),), "s", "Human replies only; bots excluded."),
+        Panel("Queue wait and handle time (last hour, mean)",
+              (_q('omniroute_support_last_hour{figure=~"queue_wait_mean|handle_time_mean"}',
+                  "{{pool}} {{figure}}"),), "s"),
+        Panel("Abandoned, FCR, CSAT, SLA breached (last hour)",
+              (_q('omniroute_support_last_hour{figure=~"abandon_rate|fcr_rate|csat|'
+                  'sla_breach_rate|bot_resolution_rate"}', "{{pool}} {{figure}}"),),
+              "percentunit"),
+        Panel("Agents online vs chatting (last hour, average)",
+              (_q('omniroute_support_last_hour{figure=~"agents_online|agents_chatting"}',
+                  "{{figure}}"),), "short"),
+        Panel("Occupancy (last hour)", (_figure("occupancy"),), "percentunit"),
+        Panel("Analytics refresh duration",
+              (_q("omniroute_analytics_refresh_seconds", "refresh"),), "s"),
+    ),
+)
+
+DASHBOARDS = (OVERVIEW, ROUTING, CHANNELS, SUPPORT)
 
 
 def render(dashboard: Dashboard) -> dict[str, Any]:

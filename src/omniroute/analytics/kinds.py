@@ -1,0 +1,32 @@
+"""The ``conversation_events.kind`` values analytics reads, in one place (pure constants).
+
+Core kinds come from :class:`omniroute.contract.ConversationEventKind`. The
+automation, self-service and SLA kinds are the documented names other
+processors publish on ``omniroute.conversations.v1``; history keeps any kind
+as text, so metrics appear the moment such events are in history, with no
+change here. A producer that spells a kind differently adds it to the tuple.
+"""
+
+from __future__ import annotations
+
+OPENED = ("opened",)
+REOPENED = ("reopened",)
+RESOLVED = ("resolved",)
+TRANSFERRED = ("transferred",)
+RATED = ("rated",)
+ENDED_WAITING = ("abandoned", "canceled")
+"""The customer left (or the work was canceled) while waiting: ends a queue wait."""
+SURVEY_SENT = ("survey_sent", "csat_requested")
+SLA_BREACHED = ("sla_breached",)
+BOT_RESOLVED = ("bot_resolved",)
+BOT_HANDOFF = ("bot_handoff", "handoff_requested")
+ARTICLE = ("article_viewed", "article_searched", "article_suggested")
+PROACTIVE = ("proactive_sent",)
+PARKED = ("parked",)
+TRIAGED = ("triaged",)
+
+HUMAN_AUTHORS = ("agent",)
+"""Outbound author kinds that are a human agent (``bot`` and ``system`` are not)."""
+
+SELF_SERVE_WINDOW_S = 24 * 3600
+"""Intercom: self-serve resolved = no conversation started within 24 h of seeking support."""

@@ -1,0 +1,80 @@
+// Reports screen: the supervisor's report (rendered by the gateway as one HTML page with
+// inline SVG charts, shown in a sandboxed frame), CSV download, and the staffing calculator.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const token = sessionStorage.getItem("omniroute-token");
+
+function authorized(path) {
+  return fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+}
+
+function isoOf(input) {
+  return input.value ? `${input.value}:00+00:00` : "";
+}
+
+function reportQuery(format) {
+  const q = new URLSearchParams({ from: isoOf($("from")), to: isoOf($("to")), by: $("by").value.trim(), format });
+  return `/api/v1/reports?${q}`;
+}
+
+async function problem(response) {
+  try { return (await response.json()).error.message; } catch { return `HTTP ${response.status}`; }
+}
+
+async function showReport(event) {
+  event.preventDefault();
+  $("report-status").textContent = "Computing…";
+  const response = await authorized(reportQuery("html"));
+  if (!response.ok) { $("report-status").textContent = await problem(response); return; }
+  $("report-frame").srcdoc = await response.text();
+  $("report-status").textContent = `Report ${$("from").value} → ${$("to").value}`;
+}
+
+async function downloadCsv() {
+  const response = await authorized(reportQuery("csv"));
+  if (!response.ok) { $("report-status").textContent = await problem(response); return; }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = "omniroute-report.csv";
+  link.click();
+}
+
+const STAFFING = ["contacts", "interval", "aht", "service_level", "answer_within", "max_occupancy",
+  "shrinkage", "concurrency", "model", "patience"];
+const SHOWN = [["agents", "Agents on duty"], ["rostered", "Agents rostered"], ["load", "Load (Erlangs)"],
+  ["effective_aht_s", "Effective handle time (s)"], ["p_wait", "P(wait)"], ["service_level", "Service level"],
+  ["asa_s", "ASA (s)"], ["occupancy", "Occupancy"], ["p_abandon", "P(abandon)"], ["erlang_c_agents", "Erlang C agents"]];
+
+async function calculate(event) {
+  event.preventDefault();
+  const q = new URLSearchParams();
+  for (const name of STAFFING) { if ($(name).value !== "") q.set(name, $(name).value); }
+  const response = await authorized(`/api/v1/staffing?${q}`);
+  const table = $("staffing-result");
+  table.replaceChildren();
+  if (!response.ok) { table.insertRow().insertCell().textContent = await problem(response); return; }
+  const result = await response.json();
+  for (const [key, label] of SHOWN) {
+    if (result[key] === undefined || result[key] === null) continue;
+    const row = table.insertRow();
+    row.insertCell().textContent = label;
+    const value = result[key];
+    row.insertCell().textContent = Number.isInteger(value) ? String(value) : Number(value).toFixed(4);
+    row.dataset.key = key;
+  }
+}
+
+function defaults() {
+  const now = new Date();
+  const start = new Date(now.getTime() - 7 * 86400000);
+  const local = (d) => d.toISOString().slice(0, 16);
+  $("from").value = local(start);
+  $("to").value = local(now);
+}
+
+if (!token) { $("signin-needed").hidden = false; }
+defaults();
+$("report-form").addEventListener("submit", showReport);
+$("download-csv").addEventListener("click", downloadCsv);
+$("staffing-form").addEventListener("submit", calculate);

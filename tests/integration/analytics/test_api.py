@@ -1,0 +1,77 @@
+"""The supervisors' analytics routes on the real gateway, PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+import pytest
+
+from harness.ports import free_port
+from integration.analytics.scenario import EXPECTED, write_morning
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.gateway.server import running_gateway
+from omniroute.settings import Settings
+
+PERIOD = {"from": "2026-11-20T09:00:00+00:00", "to": "2026-11-20T10:00:00+00:00"}
+
+
+@dataclass
+class Api:
+    url: str
+    tokens: dict[str, str]
+    http: aiohttp.ClientSession
+
+    async def get(self, path: str, who: str, **query: str) -> tuple[int, object]:
+        async with self.http.get(f"{self.url}{path}", params=query, headers={
+                "Authorization": f"Bearer {self.tokens[who]}"}) as r:
+            body = await r.json() if r.content_type == "application/json" else await r.text()
+            return r.status, body
+
+
+@pytest.fixture
+async def api(topics: Settings, database_url: str) -> AsyncIterator[Api]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await write_morning(conn)
+        tokens = {"boss": await create_token(conn, "boss", Role.SUPERVISOR),
+                  "a1": await create_token(conn, "a1", Role.AGENT)}
+    finally:
+        await conn.close()
+    async with running_gateway(topics, database_url, port=free_port()) as running, \
+            aiohttp.ClientSession() as http:
+        yield Api(running.url, tokens, http)
+
+
+class TestReportsApi:
+    async def test_supervisor_report_matches_the_history(self, api: Api) -> None:
+        """JSON report over HTTP: the same hand-computed figures as the CLI's."""
+        status, body = await api.get("/api/v1/reports", "boss", by="pool", **PERIOD)
+        assert status == 200 and isinstance(body, dict)
+        for name, value in EXPECTED.items():
+            assert body["total"][name] == pytest.approx(value), name
+        assert [r["pool"] for r in body["rows"]] == ["", "support"]  # agent time has no pool
+
+    async def test_agents_are_refused_and_bad_parameters_named(self, api: Api) -> None:
+        status, body = await api.get("/api/v1/reports", "a1", **PERIOD)
+        assert status == 403
+        status, body = await api.get("/api/v1/reports", "boss", by="planet", **PERIOD)
+        assert status == 400 and "planet" in body["error"]["message"]  # type: ignore[index]
+        status, body = await api.get("/api/v1/reports", "boss", **{"from": "yesterday"})
+        assert status == 400 and "from" in body["error"]["message"]  # type: ignore[index]
+
+    async def test_csv_html_and_staffing(self, api: Api) -> None:
+        status, csv = await api.get("/api/v1/reports", "boss", format="csv", by="channel",
+                                    **PERIOD)
+        assert status == 200 and str(csv).splitlines()[0].startswith("channel,conversations")
+        status, html = await api.get("/api/v1/reports", "boss", format="html", **PERIOD)
+        assert status == 200 and str(html).count("<svg") == 3
+        status, staffing = await api.get("/api/v1/staffing", "boss", contacts="100", aht="180")
+        assert status == 200 and isinstance(staffing, dict)
+        assert (staffing["agents"], staffing["rostered"]) == (14, 20)
+        async with api.http.get(f"{api.url}/openapi.json") as r:
+            paths = (await r.json())["paths"]
+        assert "/api/v1/reports" in paths and "/api/v1/staffing" in paths

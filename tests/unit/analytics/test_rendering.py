@@ -1,0 +1,74 @@
+"""KPIs from aggregate cells, the funnel's sankey links, and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from omniroute.analytics.charts import render_html
+from omniroute.analytics.kpis import Period, funnel_links, kpis
+from omniroute.analytics.planning import answer
+from omniroute.analytics.staffing import StaffingInput
+from omniroute.cli.analytics import staffing
+
+
+class TestKpis:
+    def test_rates_and_agent_figures(self) -> None:
+        """Occupancy 600/1800, concurrency 900/600, utilization 900/(1800*3), survey 1/2."""
+        cells = {"conversations": {"count": 4, "sum": 4}, "fcr": {"count": 2, "sum": 1},
+                 "frt": {"count": 2, "sum": 100, "median": 50, "p90": 58},
+                 "online_s": {"count": 2, "sum": 1800}, "chatting_s": {"count": 2, "sum": 600},
+                 "engaged_s": {"count": 2, "sum": 900}, "csat": {"count": 1, "sum": 1},
+                 "survey_sent": {"count": 2, "sum": 2}}
+        got = kpis(cells, Period(3600))
+        assert got["fcr_rate"] == 0.5 and got["frt_mean"] == 50 and got["frt_p90"] == 58
+        assert got["occupancy"] == pytest.approx(1 / 3) and got["concurrency"] == 1.5
+        assert got["utilization"] == pytest.approx(900 / 5400)
+        assert got["agents_online"] == 0.5 and got["survey_response_rate"] == 0.5
+        assert got["abandon_rate"] is None  # nothing abandoned or answered: unknown, not 0
+
+    def test_funnel_links_sum_paths(self) -> None:
+        links = funnel_links({"inbound>bot>human>resolved_human": 2, "inbound>bot>resolved_bot": 3})
+        assert links == [("inbound", "bot", 5), ("bot", "human", 2), ("bot", "resolved_bot", 3),
+                         ("human", "resolved_human", 2)]
+
+
+REPORT = {"from": "2026-11-20T09:00:00+00:00", "to": "2026-11-20T10:00:00+00:00",
+          "by": ["pool"], "workspace": None, "timezone": "UTC",
+          "rows": [{"pool": "support", "conversations": 3.0, "fcr_rate": 0.5}],
+          "total": {"conversations": 3.0, "fcr_rate": 0.5, "frt_median": 65.0},
+          "series": [{"at": "2026-11-20T09:00:00+00:00", "conversations": 3.0,
+                      "frt_median": 65.0, "abandon_rate": 0.5, "occupancy": 0.3, "csat": 1.0}],
+          "heatmap": [[0.0] * 24 for _ in range(7)],
+          "funnel": {"proactive_messages": 0.0, "paths": {},
+                     "links": [["inbound", "human", 2.0], ["human", "resolved_human", 2.0]]}}
+
+
+class TestHtml:
+    def test_self_contained_with_charts(self) -> None:
+        """One page: inline SVG for series, heatmap and sankey; nothing fetched from anywhere."""
+        page = render_html(REPORT)
+        assert page.count("<svg") == 3
+        assert "http://" not in page and "https://" not in page and "<script" not in page
+        assert "50.0%" in page and "65s" in page
+
+
+class TestStaffingCommand:
+    def test_published_vector_from_the_command_line(self) -> None:
+        out = CliRunner().invoke(staffing, ["--contacts", "100", "--aht", "180", "--format",
+                                            "json"])
+        assert out.exit_code == 0, out.output
+        got = json.loads(out.output)
+        assert (got["agents"], got["rostered"]) == (14, 20)
+        assert round(got["p_wait"], 4) == 0.1741 and round(got["asa_s"], 3) == 7.836
+
+    def test_erlang_a_needs_patience(self) -> None:
+        out = CliRunner().invoke(staffing, ["--contacts", "100", "--model", "erlang-a"])
+        assert out.exit_code == 2 and "patience" in out.output
+
+    def test_models_compare(self) -> None:
+        """Erlang A with impatient customers staffs fewer agents than Erlang C."""
+        demand = StaffingInput(contacts=100, aht_s=180)
+        assert answer(demand, "erlang-a", 60)["agents"] < answer(demand)["agents"] == 14
