@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "delivery": "omniroute.cli.delivery",
     "email-delivery": "omniroute.cli.email",
     "router": "omniroute.cli.router",
+    "kb": "omniroute.cli.kb",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 
