@@ -33,6 +33,7 @@ from omniroute.contract import (
     IdentityLink,
     InboundMessage,
     OutboundMessage,
+    SelfServiceEvent,
 )
 
 
@@ -237,6 +238,8 @@ class BatchPlan:
     agent_events: list[AgentEvent] = field(default_factory=list)
     identity_links: list[IdentityLink] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    selfservice: list[tuple[Any, ...]] = field(default_factory=list)
+    """Rows of ``selfservice_events``: self-service steps and the articles bots answered with."""
 
     def add_message(self, row: MessageRow) -> None:
         """Fold one view of a message into the batch."""
@@ -258,6 +261,10 @@ def plan_batch(events: list[Envelope]) -> BatchPlan:
             plan.conversations[cid] = fold_conversation(plan.conversations.get(cid), event)
             if event.kind is ConversationEventKind.MESSAGE_ADDED:
                 plan.add_message(message_from_added(event))
+            if event.article_id is not None:
+                plan.selfservice.append(selfservice_row(event))
+        elif isinstance(event, SelfServiceEvent):
+            plan.selfservice.append(selfservice_row(event))
         elif isinstance(event, DeliveryStatus):
             plan.deliveries.append(event)
         elif isinstance(event, AssignmentEvent):
@@ -272,6 +279,18 @@ def plan_batch(events: list[Envelope]) -> BatchPlan:
         elif isinstance(event, DeadLetter):
             plan.dead_letters.append(event)
     return plan
+
+
+def selfservice_row(event: SelfServiceEvent | ConversationEvent) -> tuple[Any, ...]:
+    """The ``selfservice_events`` row of a self-service step or of a bot's article answer."""
+    if isinstance(event, ConversationEvent):
+        return (event.event_id, event.workspace, event.occurred_at, event.kind.value, None,
+                event.customer_id, event.conversation_id,
+                event.channel.value if event.channel else None, event.article_id, None, None,
+                None)
+    return (event.event_id, event.workspace, event.occurred_at, event.kind.value,
+            event.visitor_id, event.customer_id, event.conversation_id, event.channel.value,
+            event.article_id, event.language, event.query, event.results)
 
 
 def unique_events(events: list[tuple[str, Envelope]]) -> list[tuple[str, Envelope]]:
