@@ -35,7 +35,8 @@ from omniroute.worker import metrics
 from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
-PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations")
+PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations",
+                               "omniroute.worker.bot")
 """Modules whose ``register(worker)`` adds agents to the worker application."""
 
 PRODUCER_BATCH_BYTES = 1 << 19
