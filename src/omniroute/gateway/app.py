@@ -49,6 +49,7 @@ from omniroute.gateway.problems import (
     Unavailable,
 )
 from omniroute.gateway.stream import SUPERVISORS, Fanout
+from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
@@ -319,6 +320,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
+    add_knowledge_routes(app, g)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)

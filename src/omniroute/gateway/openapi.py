@@ -108,7 +108,9 @@ def document() -> dict[str, Any]:
         "Accepted": {"type": "object", "properties": {
             "event_id": {"type": "string"}, "topic": {"type": "string"}}},
     }
-    for op in OPERATIONS:
+    from omniroute.knowledge.routes import OPERATIONS as KNOWLEDGE  # it imports Operation
+
+    for op in (*OPERATIONS, *KNOWLEDGE):
         entry: dict[str, Any] = {"summary": op.summary, "responses": _responses(op),
                                  "security": [{"bearer": []}]}
         params = [p.strip("{}") for p in op.path.split("/") if p.startswith("{")]
