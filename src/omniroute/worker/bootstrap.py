@@ -12,7 +12,7 @@ from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
 from omniroute.worker.app import PROCESSORS, build
-from omniroute.worker.topology import ensure_topics
+from omniroute.worker.topology import ensure_changelogs, ensure_topics
 
 log = get_logger("omniroute.worker")
 
@@ -27,6 +27,8 @@ def run(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     record_build_info("worker")
     worker = build(settings, partitions, processors)
+    changelogs = [t.changelog_topic.get_topic_name() for t in worker.app.tables.values()]
+    asyncio.run(ensure_changelogs(settings, changelogs, partitions))
     health = Health()
     health.add("kafka", kafka_check(settings.kafka_bootstrap))
 

@@ -39,6 +39,19 @@ async def partition_count(settings: Settings, topic: str) -> int | None:
     return len(found[0]["partitions"]) if found else None
 
 
+async def ensure_changelogs(settings: Settings, names: list[str], partitions: int) -> None:
+    """Create the tables' changelog topics (full names, compacted) before faust starts.
+
+    faust creates them itself when it starts, but until its metadata shows their
+    partitions every table write fails with PartitionsMismatch, and the records of
+    the first seconds after a fresh start were dead-lettered. Created beforehand,
+    they are in the metadata from faust's first fetch.
+    """
+    bare = settings.model_copy(update={"topic_namespace": ""})
+    specs = [TopicSpec(name, configs={"cleanup.policy": "compact"}) for name in names]
+    await create_topics(bare, specs, partitions=partitions)
+
+
 async def ensure_topics(settings: Settings) -> int:
     """Create missing topics (internal ones sized like inbound); return the partition count."""
     partitions = await partition_count(settings, INBOUND.name) or settings.kafka_partitions
