@@ -169,8 +169,6 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
     if found is not None and found.score >= policy.threshold \
             and found.article_id not in session.answered:
         return answer(session, found, policy, ids, at)
-    if found is not None and session.category is None:
-        session = session.model_copy(update={"category": found.category})
     misses = session.misses + 1
     if misses >= policy.max_misses or not text:
         return hand_off(session.model_copy(update={"misses": misses}),
@@ -193,9 +191,15 @@ def on_expire(session: BotSession | None, deadline: datetime, at: datetime) -> S
 
 
 def on_resolved(session: BotSession | None, event: ConversationEvent) -> Step:
-    """Someone resolved the conversation: an agent's resolution is human_resolved."""
-    if session is None or event.reason == RESOLVED_BY_BOT or session.phase is Phase.RESOLVED:
-        return Step(session)
+    """Someone resolved the conversation: an agent's resolution is human_resolved.
+
+    The bot's own resolution coming back ends the session (unless the customer
+    already wrote again and a new one started).
+    """
+    if session is None:
+        return Step(None)
+    if event.reason == RESOLVED_BY_BOT or session.phase is Phase.RESOLVED:
+        return Step(None if session.phase is Phase.RESOLVED else session)
     if session.phase.holding:
         return Step(None)  # resolved by automation while the bot held it: nothing to release
     human = ConversationEvent(

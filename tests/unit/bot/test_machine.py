@@ -179,7 +179,11 @@ class TestAfterwards:
         asked = on_message(held(), message("refund"), REFUND, POLICY).session
         done = on_message(asked, message("yes", 2), None, POLICY)
         own = done.events[1]
-        assert on_resolved(done.session, own).events == []
+        after = on_resolved(done.session, own)
+        assert after.events == [] and after.session is None
+        again = on_request(None, route(RoutingRequestKind.ROUTE), POLICY, AT)
+        assert again.session is not None
+        assert on_resolved(again.session, own).session == again.session
 
     def test_search_only_for_questions_in_held_conversations(self) -> None:
         """Yes/no/person replies and conversations the bot does not hold need no search."""
