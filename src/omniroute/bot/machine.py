@@ -123,8 +123,12 @@ def on_request(session: BotSession | None, request: RoutingRequest, policy: BotP
         if held is not None:
             request = request.model_copy(update={
                 "kind": RoutingRequestKind.ROUTE, "waiting_since": held.waiting_since})
-        return Step(session.model_copy(update={"held": request}))
-    if request.kind is RoutingRequestKind.ROUTE:
+        session = session.model_copy(update={"held": request})
+        if escalated(request):
+            return hand_off(session, "triage: the customer asked for a person",
+                            request.event_id, at)
+        return Step(session)
+    if request.kind is RoutingRequestKind.ROUTE and not escalated(request):
         pool = policy.pool_for(request.channel.value, request.pool, request.intent,
                                request.language, dict(request.skills))
         if policy.answers(request.channel.value, pool, at):
@@ -137,6 +141,11 @@ def on_request(session: BotSession | None, request: RoutingRequest, policy: BotP
                              phase=Phase.PASSTHROUGH)
     return Step(passthrough if session is None or session.phase.holding else session,
                 requests=[request])
+
+
+def escalated(request: RoutingRequest) -> bool:
+    """Whether triage upstream already escalated the request to a person."""
+    return bool(request.reason and "human" in request.reason.lower())
 
 
 def wants_search(session: BotSession | None, message: InboundMessage) -> bool:

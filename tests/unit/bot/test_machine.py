@@ -136,6 +136,16 @@ class TestHandingOff:
         later = on_message(asked, message("상담원 연결해 주세요", 2), None, POLICY)
         assert kinds(later.events)[0] is Kind.HANDED_OFF and later.requests
 
+    def test_an_escalation_by_triage_releases_the_conversation(self) -> None:
+        """A request triage marked "customer asked for a human" is never held."""
+        escalation = route().model_copy(update={"reason": "customer asked for a human"})
+        assert on_request(None, escalation, POLICY, AT).requests == [escalation]
+        update = route(RoutingRequestKind.UPDATE).model_copy(
+            update={"reason": "customer asked for a human", "priority": 80})
+        step = on_request(held(), update, POLICY, AT)
+        assert kinds(step.events)[0] is Kind.HANDED_OFF
+        assert step.requests[0].priority == 80 and step.requests[0].waiting_since == AT
+
     def test_the_second_miss_hands_off(self) -> None:
         """Nothing found: ask to rephrase once, then a person takes over."""
         first = on_message(held(), message("vegan recipes"), None, POLICY)

@@ -60,8 +60,13 @@
     }
   }
 
-  // renderDetail() replaces the history on every open and refresh: follow it.
-  new MutationObserver(() => { refresh(); }).observe(document.getElementById("history"), { childList: true });
+  // renderDetail() replaces the history on every open and every 3 s: ask again only when
+  // another conversation opened or the history grew.
+  let seen = "";
+  new MutationObserver(() => {
+    const now = `${state.open}:${document.getElementById("history").childElementCount}`;
+    if (now !== seen) { seen = now; refresh(); }
+  }).observe(document.getElementById("history"), { childList: true });
   new MutationObserver(() => { if (document.getElementById("detail").hidden) { panel.hidden = true; shown = null; } })
     .observe(document.getElementById("detail"), { attributes: true, attributeFilter: ["hidden"] });
   window.omnirouteKnowledge = { refresh, shown: () => shown };
