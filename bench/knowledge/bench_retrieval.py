@@ -1,6 +1,6 @@
 """Knowledge-base retrieval quality on a labelled question set, beside a built-in baseline.
 
-    .venv/bin/python bench/knowledge/bench_retrieval.py [--threshold 0.5] [--rounds 3]
+    .venv/bin/python bench/knowledge/bench_retrieval.py [--threshold 0.4] [--rounds 3]
 
 Uses ``OMNIROUTE_DATABASE_URL`` or starts a private embedded PostgreSQL in a
 temporary directory; migrates a fresh database, imports the sample knowledge
@@ -157,7 +157,7 @@ async def main(threshold: float, rounds: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=0.4)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     asyncio.run(main(args.threshold, args.rounds))

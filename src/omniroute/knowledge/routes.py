@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from omniroute.gateway.auth import Principal
 
 API = "/api/v1/kb"
+SUGGESTION_MIN_SCORE = 0.2
+"""Weaker matches than this are noise beside a conversation (they share a common word)."""
 ARTICLE = f"{API}/articles/{{article_id}}/{{language}}"
 
 
@@ -66,8 +68,9 @@ OPERATIONS = (
     Operation("get", f"{API}/search", "Search published articles: `?q=` (Korean and English), "
               "`?language=`, `?limit=`; results scored 0..1."),
     Operation("get", "/api/v1/conversations/{conversation_id}/suggestions",
-              "Articles suggested for the conversation (from its latest customer messages) "
-              "and its triage (intent, language, slots).", conversation=True),
+              "Articles suggested for the conversation (from its latest customer messages; "
+              "score at least 0.2) and its triage (intent, language, slots).",
+              conversation=True),
 )
 
 
@@ -174,6 +177,7 @@ class KnowledgeApi:
         language = triage.get("language") or language_of(query)
         hits = await store.search(self.g.pool, ref.workspace, query, language, _limit(request)) \
             if query else []
+        hits = [h for h in hits if h.score >= SUGGESTION_MIN_SCORE]
         return web.json_response({
             "conversation_id": ref.conversation_id, "triage": triage, "query": query,
             "articles": [h.as_json() for h in hits]})

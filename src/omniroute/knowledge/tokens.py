@@ -12,7 +12,8 @@ Korean glues particles and endings to words (``환불은``, ``환불을``,
   (``refunds`` → ``refund``, ``shipped``/``shipping`` → ``ship``).
 - Other CJK (kana, Han): character bigrams.
 
-Stop words in both languages are dropped. The same function tokenizes
+Stop words in both languages are dropped, and so are identifiers (a word with
+four or more digits: order and phone numbers). The same function tokenizes
 articles (when stored) and queries, so both sides always agree.
 """
 
@@ -96,6 +97,8 @@ def tokens(text: str) -> list[str]:
     found: list[str] = []
     for run in _RUN.findall(normalized):
         if _LATIN.match(run):
+            if sum(ch.isdigit() for ch in run) >= 4:
+                continue  # order and phone numbers: never what an article is about
             if run not in EN_STOP:
                 found.append(stem_en(run))
         elif _HANGUL.match(run):

@@ -12,10 +12,11 @@ knowledge base is imported with ``omniroute kb import``. Then:
    article on WhatsApp and says it helped: ``bot_answered``, ``bot_resolved``,
    ``resolved``, and no offer or assignment although an agent is available;
 3. another asks twice about something no article covers: the bot hands off;
-   the auto-accepting agent gets the conversation and the gateway API shows
-   the transcript (customer and bot), the intent and the order number slot; the
-   agent resolves it and ``human_resolved`` follows. The funnel is then read
-   from history alone.
+   the auto-accepting agent gets the conversation; the gateway API and the
+   agent console (Chromium) show the transcript (customer and bot), the bot's
+   note, the intent and the order number slot; the agent resolves it and
+   ``human_resolved`` follows. The funnel is then read from history alone, and
+   nothing was dead-lettered on the way.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ async def say_on_whatsapp(http: aiohttp.ClientSession, ingress: str, wa_id: str,
         assert r.status == 200, await r.text()
 
 
-async def eventually(probe: Any, what: str, timeout: float = 60) -> Any:
+async def eventually(probe: Any, what: str, timeout: float = 120) -> Any:
     """Await ``probe()`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -149,6 +150,7 @@ async def visit_help_centre(ingress_port: int) -> None:
                 "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
             try:
                 tab = await browser.new_page()
+                tab.set_default_timeout(120_000)
                 await tab.goto(f"http://127.0.0.1:{port}/")
                 await tab.fill("#omniroute-chat input[name=q]", "비밀번호를 잊어버렸어요")
                 await tab.click("#omniroute-chat .or-help-form button[type=submit]")
@@ -165,10 +167,34 @@ async def visit_help_centre(ingress_port: int) -> None:
         await runner.cleanup()
 
 
+async def agent_console(gateway: str, token: str, conversation_id: str) -> None:
+    """The agent's console (Chromium): transcript, the bot's note, intent and slots."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        try:
+            tab = await browser.new_page()
+            tab.set_default_timeout(120_000)
+            await tab.goto(f"{gateway}/")
+            await tab.fill("#token", token)
+            await tab.click("#signin")
+            await tab.click(f"li[data-conversation='{conversation_id}']")
+            await tab.wait_for_selector("#kb-triage [data-kb=slots]:has-text('778812')")
+            triage = await tab.inner_text("#kb-triage")
+            assert "Intent: unknown" in triage and "order_number: 778812" in triage, triage
+            history = await tab.inner_text("#history")
+            assert "company tax invoice for order #778812" in history
+            assert "connecting you with a person" in history and "Answer bot handoff" in history
+            await tab.screenshot(path=str(ARTIFACTS / "selfservice-console.png"), full_page=True)
+        finally:
+            await browser.close()
+
+
 async def test_help_search_bot_resolution_and_a_clean_handoff(
         kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path) -> None:
     """Funnel end to end: article viewed, bot-resolved without an agent, handed off with
     transcript, intent and slots, resolved by a human."""
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
     routing = tmp_path / "routing.toml"
     routing.write_text(ROUTING)
     async with FakeGraph(access_token="graph-token") as graph:
@@ -189,7 +215,7 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                 auth = {"Authorization": f"Bearer {token}"}
                 async with aiohttp.ClientSession() as http:
                     for base in (ingress, gateway):
-                        await eventually(lambda base=base: ready(http, base), f"{base}/readyz", 90)
+                        await eventually(lambda base=base: ready(http, base), f"{base}/readyz", 300)
                     async with http.post(f"{gateway}/api/v1/presence", headers=auth,
                                          json={"presence": "available"}) as r:
                         assert r.status == 202, await r.text()
@@ -207,13 +233,13 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                     await say_on_whatsapp(http, ingress, "821055501234", 1,
                                           "How do refunds work? I want my money back")
                     answer = await eventually(
-                        lambda: whatsapp_texts(graph, "821055501234"), "the bot's answer", 90)
+                        lambda: whatsapp_texts(graph, "821055501234"), "the bot's answer", 180)
                     assert "How refunds work" in answer[0] and "14 days" in answer[0]
                     await say_on_whatsapp(http, ingress, "821055501234", 2, "Yes, thanks!")
                     resolved = await eventually(lambda: conversation_of(db, "821055501234"),
                                                 "the first conversation")
                     kinds = await eventually(lambda: _with(db, resolved, "resolved"),
-                                             "bot resolution", 60)
+                                             "bot resolution")
                     assert {"bot_answered", "bot_resolved", "resolved"} <= set(kinds)
                     assert not {"assigned", "handed_off"} & set(kinds), kinds
                     assert await db.fetchval("SELECT count(*) FROM assignments WHERE "
@@ -223,12 +249,12 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                     wa = "821055509876"
                     await say_on_whatsapp(http, ingress, wa, 1,
                                           "Can you issue a company tax invoice for order #778812?")
-                    await eventually(lambda: whatsapp_texts(graph, wa), "the rephrase prompt", 90)
+                    await eventually(lambda: whatsapp_texts(graph, wa), "the rephrase prompt", 180)
                     await say_on_whatsapp(http, ingress, wa, 2,
                                           "Our accountant needs the business registration "
                                           "number printed on it")
                     handed = await eventually(lambda: conversation_of(db, wa), "conversation")
-                    await eventually(lambda: _with(db, handed, "assigned"), "ada's assignment", 90)
+                    await eventually(lambda: _with(db, handed, "assigned"), "ada's assignment", 180)
                     async with http.get(f"{gateway}/api/v1/conversations/{handed}",
                                         headers=auth) as r:
                         assert r.status == 200, await r.text()
@@ -246,11 +272,12 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                     async with http.get(f"{gateway}/api/v1/conversations/{handed}/suggestions",
                                         headers=auth) as r:
                         assert (await r.json())["triage"]["slot.order_number"] == "778812"
+                    await agent_console(gateway, token, handed)
                     async with http.post(f"{gateway}/api/v1/conversations/{handed}/resolve",
                                          headers=auth, json={}) as r:
                         assert r.status == 202, await r.text()
                     await eventually(lambda: _with(db, handed, "human_resolved"),
-                                     "human resolution", 60)
+                                     "human resolution")
 
                     # the funnel, from history alone
                     funnel = dict(await db.fetch(

@@ -29,6 +29,10 @@ class TestTokens:
         assert tokens("반품하려면 어떻게 하나요") == ["반품"]
         assert tokens("How do I track my delivery?") == ["track", "delivery"]
 
+    def test_identifiers_are_not_search_words(self) -> None:
+        """Order and phone numbers never count; short numbers and 2fa do."""
+        assert tokens("order A-123456 2fa 30 days 01012345678") == ["order", "2fa", "30", "day"]
+
     def test_english_inflections_share_a_stem(self) -> None:
         """refunds/refund, shipping/shipped/ships fold together."""
         assert stem_en("refunds") == "refund"
