@@ -11,7 +11,8 @@ with the article that answers it, or ``-`` when none does) in its language.
 Printed per language and overall: recall@1, recall@3, MRR over the
 answerable questions; at the answer bot's threshold, how many answerable
 questions the bot would answer correctly / wrongly and how many unanswerable
-ones it would wrongly answer; and the cost per query (wall ms, PostgreSQL
+ones it would wrongly answer (an answer needs the threshold and a lead of
+``--margin`` over the second article, as the bot does); and the cost per query (wall ms, PostgreSQL
 round trips included). The baseline in the same run is PostgreSQL's own
 full-text search with the built-in ``simple`` configuration (to_tsvector over
 title, keywords and body; plainto_tsquery with OR; ts_rank), which is what
@@ -39,6 +40,7 @@ from omniroute.knowledge.files import import_directory
 ROOT = Path(__file__).resolve().parents[2]
 KB = ROOT / "deploy" / "knowledge"
 QUESTIONS = Path(__file__).with_name("questions.tsv")
+MARGIN = 0.05
 Search = Callable[[asyncpg.Connection, str, str], Awaitable[list[tuple[str, float]]]]
 
 
@@ -90,7 +92,9 @@ async def evaluate(conn: asyncpg.Connection, search: Search,
                                           ("r1", "r3", "rr", "ms", "right", "wrong", "false")})
             g["ms"].append(statistics.median(costs))
             top = hits[0] if hits else None
-            confident = top is not None and threshold is not None and top[1] >= threshold
+            runner_up = hits[1][1] if len(hits) > 1 else 0.0
+            confident = top is not None and threshold is not None and top[1] >= threshold \
+                and top[1] - runner_up >= MARGIN
             if expected is None:
                 g["false"].append(1.0 if confident else 0.0)
                 continue
@@ -158,6 +162,9 @@ async def main(threshold: float, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=0.4)
+    parser.add_argument("--margin", type=float, default=0.05,
+                        help="lead over the second article the bot needs (its default)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    MARGIN = args.margin
     asyncio.run(main(args.threshold, args.rounds))

@@ -76,6 +76,12 @@ class Found:
     category: str | None
     score: float
     body: str
+    runner_up: float = 0.0
+    """The score of the second-best article: too close means the question is ambiguous."""
+
+    def answers(self, policy: BotPolicy) -> bool:
+        """Good enough to answer with: above the threshold and clearly ahead of the next."""
+        return self.score >= policy.threshold and self.score - self.runner_up >= policy.margin
 
 
 class ReplyRoute(BaseModel):
@@ -175,8 +181,7 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
         return resolve(session, "the customer said the answer helped", ids, at)
     if session.phase is Phase.ASKED and read is Meaning.NO:
         return hand_off(session, "the customer said the article did not help", ids, at)
-    if found is not None and found.score >= policy.threshold \
-            and found.article_id not in session.answered:
+    if found is not None and found.answers(policy) and found.article_id not in session.answered:
         return answer(session, found, policy, ids, at)
     misses = session.misses + 1
     if misses >= policy.max_misses or not text:

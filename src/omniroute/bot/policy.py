@@ -8,6 +8,7 @@
     pools = ["support"]                 # omitted: every pool
     hours = "always"                    # or "closed" (only while the pool is closed), "open"
     threshold = 0.4                     # search score an answer needs (0..1)
+    margin = 0.05                       # lead over the second-best article it needs
     feedback_window_s = 300             # no reply to "did this help?" in time = resolved
     max_misses = 2                      # questions without an answer before a person takes over
     article_url = "https://help.example.com/{language}/{article_id}"   # optional link
@@ -47,6 +48,7 @@ class BotPolicy:
     pools: frozenset[str] | None = None
     hours: Hours = Hours.ALWAYS
     threshold: float = 0.4
+    margin: float = 0.05
     feedback_window_s: float = 300.0
     max_misses: int = 2
     article_url: str | None = None
@@ -90,6 +92,7 @@ def parse_bot(raw: dict[str, Any], source: str = "configuration") -> BotPolicy:
             pools=frozenset(table["pools"]) if "pools" in table else None,
             hours=Hours(table.get("hours", "always")),
             threshold=float(table.get("threshold", 0.4)),
+            margin=float(table.get("margin", 0.05)),
             feedback_window_s=float(table.get("feedback_window_s", 300)),
             max_misses=int(table.get("max_misses", 2)),
             article_url=table.get("article_url"), routing=routing, business_hours=hours)

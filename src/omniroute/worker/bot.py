@@ -125,11 +125,12 @@ class BotProcessor:
         intent = session.held.intent if session and session.held else None
         try:
             db = await self._pool()
-            hits = await store.search(db, message.workspace, message.text or "", language, 1)
+            hits = await store.search(db, message.workspace, message.text or "", language, 2)
             if intent and (not hits or hits[0].score < self.policy.threshold):
                 by_intent = await store.search(db, message.workspace, intent.replace("_", " "),
-                                               language, 1)
-                hits = sorted(hits + by_intent, key=lambda h: -h.score)
+                                               language, 2)
+                if by_intent and (not hits or by_intent[0].score > hits[0].score):
+                    hits = by_intent
             if not hits:
                 return None
             hit = hits[0]
@@ -140,7 +141,9 @@ class BotProcessor:
             return None
         if row is None:
             return None
-        return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"])
+        runner_up = hits[1].score if len(hits) > 1 else 0.0
+        return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"],
+                     runner_up)
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""

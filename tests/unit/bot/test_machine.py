@@ -105,6 +105,15 @@ class TestAnswering:
         done = on_expire(asked, asked.deadline, asked.deadline)
         assert kinds(done.events) == [Kind.BOT_RESOLVED, Kind.RESOLVED]
 
+    def test_an_ambiguous_question_is_a_miss(self) -> None:
+        """Two articles scoring alike (택배 alone): ask to rephrase rather than guess."""
+        tie = Found("delivery-fees", "ko", "배송비", "delivery", 0.76, "...", runner_up=0.76)
+        step = on_message(held(), message("택배가 안 왔어요"), tie, POLICY)
+        assert step.events == [] and step.session and step.session.phase is Phase.LISTENING
+        clear = Found("delivery-fees", "ko", "배송비", "delivery", 0.76, "...", runner_up=0.5)
+        assert kinds(on_message(held(), message("배송비"), clear, POLICY).events) == [
+            Kind.BOT_ANSWERED]
+
     def test_korean_customers_are_answered_in_korean(self) -> None:
         """The bot speaks the customer's language."""
         hit = Found("refund-policy", "ko", "환불 규정 안내", "refunds", 0.8, "14일 이내 환불")
