@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omniroute.contract import DeliveryStatus, InboundMessage
+from omniroute.contract import DeliveryStatus, InboundMessage, SelfServiceEvent
 from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.settings import Settings
 
@@ -60,6 +60,9 @@ if TYPE_CHECKING:  # only for annotations: the contract itself imports no I/O li
 Event = InboundMessage | DeliveryStatus
 """What a connector publishes: the host routes InboundMessage to ``omniroute.inbound.v1``
 and DeliveryStatus to ``omniroute.delivery.v1``, keyed by their ``kafka_key``."""
+Published = Event | SelfServiceEvent
+"""What the host's publisher takes: connector events, and the web chat help search's
+SelfServiceEvents (to ``omniroute.selfservice.v1``)."""
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
@@ -206,7 +209,7 @@ class Route:
 class Publisher(Protocol):
     """The capability the host injects: publish events, return once Kafka acknowledged all."""
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Published]) -> None:
         """Write every event (acks=all); raise :class:`PublishUnavailable` if any failed."""
 
 

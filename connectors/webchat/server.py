@@ -44,6 +44,7 @@ from omniroute_connectors.base import (
 )
 from omniroute_connectors.webchat.chat import WebChat
 from omniroute_connectors.webchat.feed import WebChatFeed
+from omniroute_connectors.webchat.helpcenter import HelpCenter
 from omniroute_connectors.webchat.limits import ChatLimits
 from omniroute_connectors.webchat.protocol import (
     FrameError,
@@ -265,6 +266,7 @@ class WebChatConnector(Connector):
         return (
             RawRoute("/ws", "GET", websocket_handler(self.chat, publisher)),
             RawRoute("/widget.js", "GET", widget_handler),
+            *HelpCenter(self.chat, publisher).routes(),
         )
 
     def services(self, publisher: Publisher) -> Sequence[Service]:

@@ -2,9 +2,12 @@
  *
  * Optional attributes on the script tag: data-site, data-identifier,
  * data-identity-hash (hex HMAC-SHA256 of the identifier with the workspace secret,
- * computed by YOUR backend), data-name, data-email, data-open="true".
+ * computed by YOUR backend), data-name, data-email, data-open="true",
+ * data-lang (help articles' language, default the page's), data-proactive (a prompt
+ * shown after data-proactive-delay ms, default 15000, offering the help search).
  * Or data-identity-token (a JWT signed HS256 by YOUR backend: sub, exp, email, name).
- * Or set window.OmnirouteChat = {site, identityToken | identifier+identityHash, name, email}.
+ * Or set window.OmnirouteChat = {site, identityToken | identifier+identityHash, name, email, lang}.
+ * The help search (top of the panel) finds knowledge-base articles before a chat.
  * Plain JavaScript, no dependencies, no build step.
  */
 (function () {
@@ -21,8 +24,13 @@
     identityHash: cfg.identityHash || data.identityHash,
     identityToken: cfg.identityToken || data.identityToken,
     name: cfg.name || data.name,
-    email: cfg.email || data.email
+    email: cfg.email || data.email,
+    lang: cfg.lang || data.lang || (document.documentElement.lang || "").slice(0, 2) || null,
+    proactive: cfg.proactive || data.proactive,
+    proactiveDelay: +(cfg.proactiveDelay || data.proactiveDelay || 15000)
   };
+  var kbBase = base.protocol + "//" + base.host + "/webchat/kb";
+  var VISITOR_KEY = "omniroute.webchat.visitor";
   var TOKEN_KEY = "omniroute.webchat.token";
   var OUTBOX_KEY = "omniroute.webchat.outbox";
   var ws = null, backoff = 500, available = true, shown = {}, unread = [];
@@ -52,6 +60,12 @@
     "#omniroute-chat form{display:flex;gap:4px;padding:8px;border-top:1px solid #eee;flex-wrap:wrap}" +
     "#omniroute-chat input,#omniroute-chat textarea{flex:1;min-width:0;padding:6px;border:1px solid #ccd;border-radius:6px}" +
     "#omniroute-chat .or-status{font-size:12px;color:#666;padding:0 8px}" +
+    "#omniroute-chat .or-help{padding:8px;border-bottom:1px solid #eee}" +
+    "#omniroute-chat .or-help form{padding:0;border:0}" +
+    "#omniroute-chat .or-help-body{max-height:190px;overflow:auto}" +
+    "#omniroute-chat .or-result{display:block;width:100%;text-align:left;background:none;border:0;border-bottom:1px solid #eee;padding:5px 2px;cursor:pointer;color:#1d4ed8}" +
+    "#omniroute-chat .or-article{white-space:pre-wrap;font-size:13px}" +
+    "#omniroute-chat .or-prompt{display:block;margin-bottom:8px;padding:8px 12px;border-radius:10px;background:#fff;border:1px solid #ccd;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.1)}" +
     "#omniroute-chat .or-toggle{float:right;border-radius:20px;padding:8px 14px;background:#2563eb;color:#fff;border:0;cursor:pointer}";
   document.head.appendChild(el("style", {}, css));
 
@@ -70,11 +84,68 @@
   var offText = el("textarea", { name: "text", rows: "2", placeholder: "Your message", required: "required" });
   offForm.appendChild(offEmail); offForm.appendChild(offText);
   offForm.appendChild(el("button", { type: "submit" }, "Send"));
+  var help = el("div", { "class": "or-help" });
+  var helpForm = el("form", { "class": "or-help-form", role: "search" });
+  var helpInput = el("input", { name: "q", type: "search", placeholder: "Search help articles…", "aria-label": "Search help articles" });
+  helpForm.appendChild(helpInput);
+  helpForm.appendChild(el("button", { type: "submit" }, "Search"));
+  var helpBody = el("div", { "class": "or-help-body", "aria-live": "polite" });
+  help.appendChild(helpForm); help.appendChild(helpBody);
+  panel.appendChild(help);
   panel.appendChild(log); panel.appendChild(status); panel.appendChild(chatForm); panel.appendChild(offForm);
   root.appendChild(panel); root.appendChild(toggle);
   panel.style.display = data.open === "true" || cfg.open ? "flex" : "none";
   toggle.onclick = function () { panel.style.display = panel.style.display === "none" ? "flex" : "none"; markRead(); };
   (document.body || document.documentElement).appendChild(root);
+
+  function visitor() {
+    var id = load(VISITOR_KEY, null);
+    if (!id) { id = newId(); save(VISITOR_KEY, id); }
+    return id;
+  }
+  function kbUrl(path, params) {
+    var url = new URL(kbBase + path);
+    params.visitor = visitor();
+    if (opts.lang) params.lang = opts.lang;
+    for (var k in params) url.searchParams.set(k, params[k]);
+    return url.toString();
+  }
+  function showArticle(id) {
+    fetch(kbUrl("/articles/" + encodeURIComponent(id), {})).then(function (r) { return r.json(); }).then(function (a) {
+      if (a.error) { helpBody.textContent = a.error.message; return; }
+      var back = el("button", { type: "button", "class": "or-result" }, "← Back to results");
+      back.onclick = function () { helpForm.onsubmit(); };
+      helpBody.replaceChildren(back, el("strong", { "class": "or-article-title" }, a.title),
+        el("div", { "class": "or-article", "data-article": a.article_id }, a.body),
+        el("div", { "class": "or-status" }, "Still need help? Write to us below."));
+    });
+  }
+  helpForm.onsubmit = function (e) {
+    if (e) e.preventDefault();
+    var q = helpInput.value.trim(); if (!q) return;
+    fetch(kbUrl("/search", { q: q })).then(function (r) { return r.json(); }).then(function (found) {
+      var hits = found.articles || [];
+      if (!hits.length) { helpBody.replaceChildren(el("div", { "class": "or-status" }, "No article found. Write to us below.")); return; }
+      helpBody.replaceChildren.apply(helpBody, hits.map(function (hit) {
+        var b = el("button", { type: "button", "class": "or-result", "data-article": hit.article_id }, hit.title);
+        b.onclick = function () { showArticle(hit.article_id); };
+        return b;
+      }));
+    }).catch(function () { helpBody.textContent = "Search is unavailable right now."; });
+  };
+  if (opts.proactive) {
+    setTimeout(function () {
+      if (panel.style.display !== "none") return;
+      var prompt = el("button", { type: "button", "class": "or-prompt" }, opts.proactive);
+      var post = function (kind) {
+        fetch(kbBase + "/events", { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ kind: kind, visitor: visitor(), campaign: "widget" }) }).catch(function () {});
+      };
+      prompt.onclick = function () { post("proactive_opened"); prompt.remove(); panel.style.display = "flex"; helpInput.focus(); };
+      root.insertBefore(prompt, panel);
+      post("proactive_sent");
+    }, opts.proactiveDelay);
+  }
 
   function render(frame, pending) {
     var key = frame.event_id || frame.client_message_id;

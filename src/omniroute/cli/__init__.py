@@ -32,6 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "report": "omniroute.cli.analytics",
     "staffing": "omniroute.cli.analytics",
     "whatif": "omniroute.cli.analytics",
+    "kb": "omniroute.cli.kb",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 

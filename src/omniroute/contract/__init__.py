@@ -43,6 +43,7 @@ from omniroute.contract.inbound import (
     VerifiedIdentity,
 )
 from omniroute.contract.outbound import Author, AuthorKind, Choice, OutboundMessage, Template
+from omniroute.contract.selfservice import SelfServiceEvent, SelfServiceEventKind
 from omniroute.contract.topics import PUBLIC_TOPICS, PublicTopic
 
 __all__ = [
@@ -84,6 +85,8 @@ __all__ = [
     "PublicTopic",
     "Rating",
     "Reaction",
+    "SelfServiceEvent",
+    "SelfServiceEventKind",
     "SharedContact",
     "Template",
     "ThreadHints",

@@ -41,6 +41,14 @@ class ConversationEventKind(StrEnum):
     """A first-reply, next-reply or resolution target passed (``reason`` names which)."""
     AUTOMATION_APPLIED = "automation_applied"
     """An automation rule acted on the conversation (``reason`` names the rule and action)."""
+    BOT_ANSWERED = "bot_answered"
+    """The answer bot answered with a knowledge-base article (``article_id``)."""
+    BOT_RESOLVED = "bot_resolved"
+    """The customer said the bot's answer helped (or did not reply in time)."""
+    HANDED_OFF = "handed_off"
+    """The bot handed the conversation to the human queue (``reason``, ``triage``)."""
+    HUMAN_RESOLVED = "human_resolved"
+    """An agent resolved a conversation that went through the bot's gate."""
 
 
 class Direction(StrEnum):
@@ -81,6 +89,7 @@ REQUIRED_FIELDS: dict[ConversationEventKind, tuple[str, ...]] = {
     ConversationEventKind.MERGED: ("merged_into",),
     ConversationEventKind.RATED: ("rating",),
     ConversationEventKind.NOTE_ADDED: ("note",),
+    ConversationEventKind.BOT_ANSWERED: ("article_id",),
 }
 
 
@@ -100,6 +109,8 @@ class ConversationEvent(Envelope):
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
     triage: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = {}
     reason: Annotated[str, Field(max_length=1000)] | None = None
+    article_id: Identifier | None = Field(
+        default=None, description="The knowledge-base article a bot_answered event carried.")
 
     @model_validator(mode="after")
     def _required_for_kind(self) -> ConversationEvent:

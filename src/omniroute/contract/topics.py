@@ -17,6 +17,7 @@ from omniroute.contract.delivery import DeliveryStatus
 from omniroute.contract.identity import IdentityLink
 from omniroute.contract.inbound import InboundMessage
 from omniroute.contract.outbound import OutboundMessage
+from omniroute.contract.selfservice import SelfServiceEvent
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ DLQ = PublicTopic(
     "operators",
     "Records a processor refused, with the reason.",
 )
+SELFSERVICE = PublicTopic(
+    "omniroute.selfservice.v1",
+    SelfServiceEvent,
+    "visitor id (else customer id)",
+    "web chat widget (help search), proactive prompts",
+    "history, analytics",
+    "Self-service steps: proactive prompts sent/opened, searches, article views.",
+)
 
 PUBLIC_TOPICS: tuple[PublicTopic, ...] = (
     INBOUND,
@@ -110,4 +119,5 @@ PUBLIC_TOPICS: tuple[PublicTopic, ...] = (
     ASSIGNMENTS,
     CONVERSATIONS,
     DLQ,
+    SELFSERVICE,
 )

@@ -22,8 +22,8 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
-from omniroute.automation.api import mount_on_gateway as mount_automation
 from omniroute.analytics import api as analytics_routes
+from omniroute.automation.api import mount_on_gateway as mount_automation
 from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
 from omniroute.gateway import queries
 from omniroute.gateway.admin import record_action
@@ -55,6 +55,7 @@ from omniroute.gateway.problems import (
 from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
+from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
@@ -358,6 +359,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
     analytics_routes.register(app, g)
+    add_knowledge_routes(app, g)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)
     health.mount(app)

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from omniroute import __version__
-from omniroute.gateway.administration import ConfigDocument, TokenRequest
 from omniroute.automation.proactive import ProactiveRequest
+from omniroute.gateway.administration import ConfigDocument, TokenRequest
 from omniroute.gateway.commands import (
     ForcePresenceRequest,
     NoteRequest,
@@ -203,7 +203,9 @@ def document() -> dict[str, Any]:
         "Accepted": {"type": "object", "properties": {
             "event_id": {"type": "string"}, "topic": {"type": "string"}}},
     }
-    for op in OPERATIONS:
+    from omniroute.knowledge.routes import OPERATIONS as KNOWLEDGE  # it imports Operation
+
+    for op in (*OPERATIONS, *KNOWLEDGE):
         entry: dict[str, Any] = {"summary": op.summary, "responses": _responses(op),
                                  "security": [{"bearer": []}], "x-role": op.role}
         params = [p.strip("{}") for p in op.path.split("/") if p.startswith("{")]

@@ -33,6 +33,7 @@ from omniroute.contract import (
     IdentityLink,
     InboundMessage,
     OutboundMessage,
+    SelfServiceEvent,
 )
 
 
@@ -239,6 +240,8 @@ class BatchPlan:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     moves: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Message id → (conversation, customer) it was re-filed to by an unlink (``message_moved``)."""
+    selfservice: list[tuple[Any, ...]] = field(default_factory=list)
+    """Rows of ``selfservice_events``: self-service steps and the articles bots answered with."""
 
     def add_message(self, row: MessageRow) -> None:
         """Fold one view of a message into the batch."""
@@ -262,6 +265,10 @@ def plan_batch(events: list[Envelope]) -> BatchPlan:
                 plan.add_message(message_from_added(event))
             elif event.kind is ConversationEventKind.MESSAGE_MOVED and event.message:
                 plan.moves[event.message.source_event_id] = (cid, event.customer_id)
+            if event.article_id is not None:
+                plan.selfservice.append(selfservice_row(event))
+        elif isinstance(event, SelfServiceEvent):
+            plan.selfservice.append(selfservice_row(event))
         elif isinstance(event, DeliveryStatus):
             plan.deliveries.append(event)
         elif isinstance(event, AssignmentEvent):
@@ -276,6 +283,18 @@ def plan_batch(events: list[Envelope]) -> BatchPlan:
         elif isinstance(event, DeadLetter):
             plan.dead_letters.append(event)
     return plan
+
+
+def selfservice_row(event: SelfServiceEvent | ConversationEvent) -> tuple[Any, ...]:
+    """The ``selfservice_events`` row of a self-service step or of a bot's article answer."""
+    if isinstance(event, ConversationEvent):
+        return (event.event_id, event.workspace, event.occurred_at, event.kind.value, None,
+                event.customer_id, event.conversation_id,
+                event.channel.value if event.channel else None, event.article_id, None, None,
+                None)
+    return (event.event_id, event.workspace, event.occurred_at, event.kind.value,
+            event.visitor_id, event.customer_id, event.conversation_id, event.channel.value,
+            event.article_id, event.language, event.query, event.results)
 
 
 def unique_events(events: list[tuple[str, Envelope]]) -> list[tuple[str, Envelope]]:

@@ -245,6 +245,7 @@ async def _write_misc(conn: asyncpg.Connection, plan: BatchPlan) -> None:
         (x.event_id, x.workspace, x.occurred_at, x.action.value, x.customer_hint,
          json.dumps([a.model_dump(mode="json", exclude_none=True) for a in x.addresses]),
          x.source, x.evidence.value, x.reason) for x in plan.identity_links])
+    await insert_new(conn, "selfservice_events", plan.selfservice)
     await insert_new(conn, "dead_letters", [
         (d.event_id, d.occurred_at, d.processor, d.source_topic, d.source_partition,
          d.source_offset, d.error_type, d.error, d.source_key_b64, d.original_b64)

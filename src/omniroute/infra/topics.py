@@ -38,6 +38,8 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     TopicSpec("omniroute.internal.identity-graph"),
     TopicSpec("omniroute.internal.customers"),
     TopicSpec("omniroute.internal.routing-requests"),
+    # the answer bot's inbox (key conversation id): turns, resolved news, expiries
+    TopicSpec("omniroute.internal.bot-inbox"),
     # the router's per-pool input log: pool state is its fold, so it is kept forever
     TopicSpec("omniroute.internal.routing-pool-events", configs={"retention.ms": "-1"}),
     # router state snapshots, key pool, partition = its pool-stream partition (same count)

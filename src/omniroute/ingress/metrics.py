@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
 
-from omniroute.contract import InboundMessage
-from omniroute.contract.topics import DELIVERY, INBOUND
+from omniroute.contract import InboundMessage, SelfServiceEvent
+from omniroute.contract.topics import DELIVERY, INBOUND, SELFSERVICE
 from omniroute.observability.pipeline import MESSAGES, REJECTIONS
-from omniroute_connectors.base import Event
+from omniroute_connectors.base import Published
 
 __all__ = ["PUBLISH_SECONDS", "REJECTIONS", "REQUESTS", "count_published", "topic_of"]
 
@@ -33,12 +33,14 @@ PUBLISH_SECONDS = Histogram(
 )
 
 
-def topic_of(event: Event) -> str:
+def topic_of(event: Published) -> str:
     """The public topic (without namespace) an edge event is published to."""
+    if isinstance(event, SelfServiceEvent):
+        return SELFSERVICE.name
     return INBOUND.name if isinstance(event, InboundMessage) else DELIVERY.name
 
 
-def count_published(component: str, events: Iterable[Event]) -> None:
+def count_published(component: str, events: Iterable[Published]) -> None:
     """Count records Kafka acknowledged: ``omniroute_messages_total{direction="out"}``."""
     for event in events:
         MESSAGES.labels(component, topic_of(event), event.channel.value, "out").inc()

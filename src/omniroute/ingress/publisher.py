@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from omniroute.contract import InboundMessage
-from omniroute.contract.topics import DELIVERY, INBOUND
+from omniroute.contract import InboundMessage, SelfServiceEvent
+from omniroute.contract.topics import DELIVERY, INBOUND, SELFSERVICE
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
-from omniroute_connectors.base import Event, PublishUnavailable
+from omniroute_connectors.base import Published, PublishUnavailable
 from omniroute_connectors.bounds import EventTooLarge, fit_event
 
 log = get_logger(__name__)
@@ -38,6 +38,7 @@ class KafkaPublisher:
         self.client_id = client_id
         self.inbound_topic = settings.topic(INBOUND.name)
         self.delivery_topic = settings.topic(DELIVERY.name)
+        self.selfservice_topic = settings.topic(SELFSERVICE.name)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -80,10 +81,12 @@ class KafkaPublisher:
         producer = await self._ensure()
         await producer.client.fetch_all_metadata()
 
-    def _topic(self, event: Event) -> str:
+    def _topic(self, event: Published) -> str:
+        if isinstance(event, SelfServiceEvent):
+            return self.selfservice_topic
         return self.inbound_topic if isinstance(event, InboundMessage) else self.delivery_topic
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Published]) -> None:
         """Write every event and wait for every acknowledgement (PublishUnavailable if not).
 
         Every event is first cleaned and bounded (:func:`~omniroute_connectors.bounds.fit_event`);
@@ -92,7 +95,8 @@ class KafkaPublisher:
         """
         if not events:
             return
-        events = [fit_event(e, self.settings.max_event_bytes) for e in events]
+        limit = self.settings.max_event_bytes
+        events = [e if isinstance(e, SelfServiceEvent) else fit_event(e, limit) for e in events]
         producer = await self._ensure()
         async def send_all() -> None:
             futures = [

@@ -38,7 +38,7 @@ from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
 PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations",
-                               "omniroute.automation.processor")
+                               "omniroute.automation.processor", "omniroute.worker.bot")
 """Modules whose ``register(worker)`` adds agents to the worker application."""
 
 PRODUCER_BATCH_BYTES = 1 << 19

@@ -70,6 +70,8 @@ class ConversationProcessor:
         )
         self.customers = worker.model_table("conversations-customers", CustomerState)
         self.identity = worker.components["identity"]
+        self.gate: Any = None
+        """Set by the answer bot (:mod:`.bot`) to take routing requests while it is on."""
 
     async def on_router_event(self, event: Any) -> str | None:
         """Forward the router's news about a conversation to its customer's partition."""
@@ -114,9 +116,12 @@ class ConversationProcessor:
                 CONVERSATIONS.name, conversation_event.conversation_id,
                 conversation_event.to_json_bytes(),
                 conversation_event.channel.value if conversation_event.channel else None)
-        for request in outcome.requests:
-            await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
-                                   request.to_json_bytes(), request.channel.value)
+        if self.gate is not None:
+            await self.gate.forward(command, outcome)
+        else:
+            for request in outcome.requests:
+                await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
+                                       request.to_json_bytes(), request.channel.value)
         if outcome.state != state:
             self.customers.set(command.customer_id, outcome.state)
 
@@ -169,6 +174,7 @@ class ConversationProcessor:
 def register(worker: Worker) -> None:
     """Add the conversation agents to the worker."""
     conversations = ConversationProcessor(worker)
+    worker.components["conversations"] = conversations
     worker.agent(CONVERSATIONS.name, "conversations.router-news", conversations.on_router_event,
                  stage="conversations")
     worker.agent(CUSTOMERS, "conversations.customers", conversations.on_customer,

@@ -1,0 +1,211 @@
+"""The answer bot in the worker: a gate on the routing-request path, and its agents.
+
+The hook: while the bot is enabled (a ``[bot]`` table in the routing
+configuration), the conversations processor hands each command's routing
+requests to :class:`BotGate` instead of sending them to the router. The gate
+sends them, with the customer's message, to ``omniroute.internal.bot-inbox``
+(keyed by conversation id). There ``bot.inbox`` runs the pure state machine
+(:mod:`omniroute.bot.machine`): a conversation the bot takes is held back
+(no agent is offered it) until the bot resolves it or hands it off, when the
+held request goes on to ``omniroute.internal.routing-requests`` with intent,
+language and reason; every other request passes straight through.
+
+``bot.news`` repartitions ``resolved`` events of ``omniroute.conversations.v1``
+to the inbox (human_resolved); a timer sends ``expire`` records for waits that
+ended. Knowledge-base search reads PostgreSQL; when it fails the question
+counts as a miss, so a broken database hands customers to people.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from omniroute.bot.machine import (
+    BotSession,
+    Found,
+    Step,
+    on_expire,
+    on_message,
+    on_request,
+    on_resolved,
+    wants_search,
+)
+from omniroute.bot.policy import BotPolicy, load_bot_policy
+from omniroute.bot.records import BOT_RECORD, TOPIC, BotExpire, BotNews, BotTurn
+from omniroute.bot.replies import language_of
+from omniroute.contract import ConversationEvent, ConversationEventKind, InboundMessage, utcnow
+from omniroute.contract.topics import CONVERSATIONS, OUTBOUND
+from omniroute.conversations.commands import ThreadMessage
+from omniroute.conversations.threading import Outcome
+from omniroute.infra.postgres import create_pool, resolve_database_url
+from omniroute.knowledge import store
+from omniroute.observability.logs import get_logger
+from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
+from omniroute.worker.app import Worker
+
+log = get_logger(__name__)
+SWEEP_INTERVAL_SECONDS = 1.0
+
+
+class BotGate:
+    """Where the conversations processor's routing requests go while the bot is on."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def forward(self, command: Any, outcome: Outcome) -> None:
+        """One :class:`BotTurn` per conversation the command touched (message included)."""
+        turns: dict[str, BotTurn] = {}
+        for request in outcome.requests:
+            turn = turns.setdefault(request.conversation_id, BotTurn(
+                conversation_id=request.conversation_id, customer_id=request.customer_id,
+                workspace=request.workspace))
+            turn.requests.append(request)
+        if isinstance(command, ThreadMessage):
+            for event in outcome.events:
+                ref = event.message
+                if event.kind is ConversationEventKind.MESSAGE_ADDED and ref is not None \
+                        and ref.source_event_id == command.message.event_id:
+                    turn = turns.setdefault(event.conversation_id, BotTurn(
+                        conversation_id=event.conversation_id, customer_id=event.customer_id,
+                        workspace=event.workspace))
+                    turn.message = command.message
+        for cid, turn in turns.items():
+            await self.worker.send(TOPIC, cid, turn.model_dump_json().encode())
+
+
+class BotProcessor:
+    """The bot's agents: the inbox (state machine), resolved news, and the expiry sweep."""
+
+    def __init__(self, worker: Worker, policy: BotPolicy) -> None:
+        self.worker = worker
+        self.policy = policy
+        self.sessions = worker.model_table("bot-sessions", BotSession)
+        self._db: asyncpg.Pool | None = None
+        self._expiring: dict[str, datetime] = {}
+
+    async def on_inbox(self, event: Any) -> str | None:
+        """Apply one inbox record to its conversation's session and emit what it decided."""
+        record = BOT_RECORD.validate_json(event.value)
+        if isinstance(record, BotNews):
+            cid = record.event.conversation_id
+            await self._apply(cid, on_resolved(self.sessions.get(cid), record.event))
+            return None
+        if isinstance(record, BotExpire):
+            cid = record.conversation_id
+            await self._apply(cid, on_expire(self.sessions.get(cid), record.deadline, utcnow()))
+            return None
+        assert isinstance(record, BotTurn)
+        return await self.on_turn(record)
+
+    async def on_turn(self, turn: BotTurn) -> str | None:
+        """The routing requests first, then the customer's message."""
+        cid = turn.conversation_id
+        session = self.sessions.get(cid)
+        for request in turn.requests:
+            step = on_request(session, request, self.policy, request.occurred_at)
+            await self._emit(step)
+            session = step.session
+        message = turn.message
+        if message is not None:
+            found = await self.search(session, message) if wants_search(session, message) \
+                else None
+            step = on_message(session, message, found, self.policy)
+            await self._emit(step)
+            session = step.session
+        self._store(cid, session)
+        return message.channel.value if message else None
+
+    async def search(self, session: BotSession | None, message: InboundMessage) -> Found | None:
+        """The best published article for the message (or the triaged intent), if any."""
+        language = language_of(message.text, session.language if session else "en")
+        intent = session.held.intent if session and session.held else None
+        try:
+            db = await self._pool()
+            hits = await store.search(db, message.workspace, message.text or "", language, 2)
+            if intent and (not hits or hits[0].score < self.policy.threshold):
+                by_intent = await store.search(db, message.workspace, intent.replace("_", " "),
+                                               language, 2)
+                if by_intent and (not hits or by_intent[0].score > hits[0].score):
+                    hits = by_intent
+            if not hits:
+                return None
+            hit = hits[0]
+            row = await store.article(db, message.workspace, hit.article_id, hit.language,
+                                      published_only=True)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("bot_search_failed", error=str(exc))
+            return None
+        if row is None:
+            return None
+        runner_up = hits[1].score if len(hits) > 1 else 0.0
+        return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"],
+                     runner_up)
+
+    async def on_news(self, event: Any) -> str | None:
+        """Repartition a ``resolved`` conversation event to the bot's inbox."""
+        news = ConversationEvent.from_json_bytes(event.value)
+        if news.kind is ConversationEventKind.RESOLVED:
+            await self.worker.send(TOPIC, news.conversation_id,
+                                   BotNews(event=news).model_dump_json().encode())
+        return news.channel.value if news.channel else None
+
+    async def sweep(self) -> None:
+        """Send an ``expire`` record for every wait that ended (once per deadline)."""
+        now = utcnow()
+        for session in list(self.sessions.values()):
+            deadline = session.deadline
+            cid = session.conversation_id
+            if deadline is None or deadline > now or self._expiring.get(cid) == deadline:
+                continue
+            self._expiring[cid] = deadline
+            record = BotExpire(conversation_id=cid, deadline=deadline)
+            await self.worker.send(TOPIC, cid, record.model_dump_json().encode())
+        if len(self._expiring) > 100_000:
+            self._expiring.clear()
+
+    async def _apply(self, cid: str, step: Step) -> None:
+        await self._emit(step)
+        self._store(cid, step.session)
+
+    def _store(self, cid: str, session: BotSession | None) -> None:
+        if session is None:
+            if self.sessions.get(cid) is not None:
+                del self.sessions.table[cid]
+        elif session != self.sessions.get(cid):
+            self.sessions.set(cid, session)
+
+    async def _emit(self, step: Step) -> None:
+        for message in step.outbound:
+            await self.worker.send(OUTBOUND.name, message.conversation_id, message.to_json_bytes(),
+                                   message.channel.value)
+        for event in step.events:
+            await self.worker.send(CONVERSATIONS.name, event.conversation_id, event.to_json_bytes(),
+                                   event.channel.value if event.channel else None)
+        for request in step.requests:
+            await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
+                                   request.to_json_bytes(), request.channel.value)
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self._db is None:
+            self._db = await create_pool(resolve_database_url(self.worker.settings), max_size=2)
+        return self._db
+
+
+def register(worker: Worker) -> None:
+    """Put the bot's gate on the conversations processor and add its agents (if enabled)."""
+    policy = load_bot_policy(worker.settings.routing_config)
+    if not policy.enabled:
+        return
+    worker.components["conversations"].gate = BotGate(worker)
+    bot = BotProcessor(worker, policy)
+    worker.components["bot"] = bot
+    worker.agent(TOPIC, "bot.inbox", bot.on_inbox, stage="bot")
+    worker.agent(CONVERSATIONS.name, "bot.news", bot.on_news, stage="bot")
+    worker.app.timer(SWEEP_INTERVAL_SECONDS)(bot.sweep)
+    log.info("answer_bot_enabled", threshold=policy.threshold,
+             channels=sorted(policy.channels) if policy.channels else "all",
+             pools=sorted(policy.pools) if policy.pools else "all", hours=policy.hours.value)

@@ -1,0 +1,310 @@
+"""Self-service end to end on `omniroute up`: help search, bot resolution, clean handoff.
+
+The whole stack runs as subprocesses (`omniroute up` on the session broker and
+a test database, the answer bot on for WhatsApp and web chat via the routing
+file's ``[bot]`` table, WhatsApp delivery to a fake Graph API). The sample
+knowledge base is imported with ``omniroute kb import``. Then:
+
+1. a web chat visitor (headless Chromium, the widget on a shop page) searches
+   the help centre in Korean and opens an article: ``self_serve_tried`` and
+   ``article_viewed`` reach PostgreSQL through the sink;
+2. a WhatsApp customer (signed webhooks) asks how refunds work, gets the
+   article on WhatsApp and says it helped: ``bot_answered``, ``bot_resolved``,
+   ``resolved``, and no offer or assignment although an agent is available;
+3. another asks twice about something no article covers: the bot hands off;
+   the auto-accepting agent gets the conversation; the gateway API and the
+   agent console (Chromium) show the transcript (customer and bot), the bot's
+   note, the intent and the order number slot; the agent resolves it and
+   ``human_resolved`` follows. The funnel is then read from history alone, and
+   nothing was dead-lettered on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+
+from harness.cli import run_omniroute
+from harness.ports import free_port
+from harness.providers.graph import FakeGraph
+from harness.stack import running_stack, stack_env
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+
+playwright_api = pytest.importorskip("playwright.async_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("OMNIROUTE_TEST_ARTIFACTS", "/tmp/omniroute-test-artifacts"))
+SAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "knowledge"
+SECRET = "meta-app-secret"
+PHONE_ID = "1122334455667"
+ROUTING = """
+[routing]
+default_pool = "support"
+
+[pools.support]
+offer_timeout_s = 300
+heartbeat_grace_s = 600
+
+[agents.ada]
+pool = "support"
+capacity = 3
+auto_accept = true
+
+[bot]
+channels = ["whatsapp", "webchat"]
+threshold = 0.4
+feedback_window_s = 600
+max_misses = 2
+"""
+
+
+def whatsapp_body(wa_id: str, message_id: str, text: str) -> bytes:
+    """A WhatsApp Cloud API webhook with one text message (the fixture's shape, sent now)."""
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{
+        "id": "1234567890987654321", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "821000000000", "phone_number_id": PHONE_ID},
+            "contacts": [{"profile": {"name": "Customer"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": message_id, "timestamp": str(int(time.time())),
+                          "type": "text", "text": {"body": text}}]}}]}]}).encode()
+
+
+async def say_on_whatsapp(http: aiohttp.ClientSession, ingress: str, wa_id: str, n: int,
+                          text: str) -> None:
+    body = whatsapp_body(wa_id, f"wamid.{wa_id}.{n}", text)
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    async with http.post(f"{ingress}/webhooks/whatsapp", data=body, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": signature}) as r:
+        assert r.status == 200, await r.text()
+
+
+async def eventually(probe: Any, what: str, timeout: float = 120) -> Any:
+    """Await ``probe()`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.5)
+
+
+async def ready(http: aiohttp.ClientSession, base: str) -> bool:
+    """Whether the process at ``base`` answers /readyz with 200."""
+    try:
+        async with http.get(f"{base}/readyz") as r:
+            return r.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def kinds_of(db: asyncpg.Connection, conversation_id: str) -> list[str]:
+    return [r["kind"] for r in await db.fetch(
+        "SELECT kind FROM conversation_events WHERE conversation_id = $1 "
+        "ORDER BY occurred_at, event_id", conversation_id)]
+
+
+async def conversation_of(db: asyncpg.Connection, wa_id: str) -> str | None:
+    value: str | None = await db.fetchval(
+        "SELECT conversation_id FROM messages WHERE sender = $1 AND conversation_id IS NOT NULL "
+        "LIMIT 1", wa_id)
+    return value
+
+
+async def whatsapp_texts(graph: FakeGraph, wa_id: str) -> list[str]:
+    return [str(s.json["text"]["body"]) for s in graph.requests
+            if isinstance(s.json, dict) and s.json.get("to") == wa_id and "text" in s.json]
+
+
+async def visit_help_centre(ingress_port: int) -> None:
+    """A shop page with the widget; search in Korean and open the best article."""
+    app = web.Application()
+    page_html = ("<!doctype html><html lang='ko'><head><title>Shop</title></head><body>"
+                 f'<script src="http://127.0.0.1:{ingress_port}/webchat/widget.js" '
+                 'data-site="shop.test" data-open="true"></script></body></html>')
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=page_html, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+            try:
+                tab = await browser.new_page()
+                tab.set_default_timeout(120_000)
+                await tab.goto(f"http://127.0.0.1:{port}/")
+                await tab.fill("#omniroute-chat input[name=q]", "비밀번호를 잊어버렸어요")
+                await tab.click("#omniroute-chat .or-help-form button[type=submit]")
+                first = tab.locator("#omniroute-chat .or-result").first
+                await first.wait_for()
+                assert await first.get_attribute("data-article") == "reset-password"
+                await first.click()
+                article = tab.locator("#omniroute-chat .or-article")
+                await article.wait_for()
+                assert "비밀번호 찾기" in await article.inner_text()
+            finally:
+                await browser.close()
+    finally:
+        await runner.cleanup()
+
+
+async def agent_console(gateway: str, token: str, conversation_id: str) -> None:
+    """The agent's console (Chromium): transcript, the bot's note, intent and slots."""
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        try:
+            tab = await browser.new_page()
+            tab.set_default_timeout(120_000)
+            await tab.goto(f"{gateway}/")
+            await tab.fill("#token", token)
+            await tab.click("#signin")
+            await tab.click(f"li[data-conversation='{conversation_id}']")
+            await tab.wait_for_selector("#kb-triage [data-kb=slots]:has-text('778812')")
+            triage = await tab.inner_text("#kb-triage")
+            assert "Intent: unknown" in triage and "order_number: 778812" in triage, triage
+            history = await tab.inner_text("#history")
+            assert "company tax invoice for order #778812" in history
+            assert "connecting you with a person" in history and "Answer bot handoff" in history
+            await tab.screenshot(path=str(ARTIFACTS / "selfservice-console.png"), full_page=True)
+        finally:
+            await browser.close()
+
+
+async def test_help_search_bot_resolution_and_a_clean_handoff(
+        kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path) -> None:
+    """Funnel end to end: article viewed, bot-resolved without an agent, handed off with
+    transcript, intent and slots, resolved by a human."""
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    routing = tmp_path / "routing.toml"
+    routing.write_text(ROUTING)
+    async with FakeGraph(access_token="graph-token") as graph:
+        env = stack_env(kafka_bootstrap=kafka_bootstrap, namespace=namespace,
+                        database_url=database_url, state_dir=tmp_path / "state",
+                        OMNIROUTE_ROUTING_CONFIG=str(routing), OMNIROUTE_META_APP_SECRET=SECRET,
+                        OMNIROUTE_META_ACCESS_TOKEN="graph-token",
+                        OMNIROUTE_META_GRAPH_BASE_URL=graph.base_url)
+        imported = await asyncio.to_thread(run_omniroute, "kb", "import", str(SAMPLE), env=env)
+        assert imported.returncode == 0, imported.stderr
+        assert "40 created" in imported.stderr
+        db = await asyncpg.connect(database_url)
+        token = await create_token(db, "ada", Role.AGENT)
+        try:
+            with running_stack(env) as stack:
+                ingress = f"http://127.0.0.1:{stack.port('INGRESS')}"
+                gateway = f"http://127.0.0.1:{stack.port('GATEWAY')}"
+                auth = {"Authorization": f"Bearer {token}"}
+                async with aiohttp.ClientSession() as http:
+                    for base in (ingress, gateway):
+                        await eventually(lambda base=base: ready(http, base), f"{base}/readyz", 300)
+                    async with http.post(f"{gateway}/api/v1/presence", headers=auth,
+                                         json={"presence": "available"}) as r:
+                        assert r.status == 202, await r.text()
+
+                    # 1. the web chat visitor helps themselves
+                    await visit_help_centre(stack.port("INGRESS"))
+                    steps = await eventually(lambda: db.fetch(
+                        "SELECT kind, article_id, query, results FROM selfservice_events "
+                        "WHERE visitor_id IS NOT NULL ORDER BY occurred_at"), "help-centre steps")
+                    assert [(s["kind"], s["article_id"]) for s in steps] == [
+                        ("self_serve_tried", None), ("article_viewed", "reset-password")]
+                    assert steps[0]["query"] == "비밀번호를 잊어버렸어요" and steps[0]["results"]
+
+                    # 2. a WhatsApp customer is answered by the bot and says it helped
+                    await say_on_whatsapp(http, ingress, "821055501234", 1,
+                                          "How do refunds work? I want my money back")
+                    answer = await eventually(
+                        lambda: whatsapp_texts(graph, "821055501234"), "the bot's answer", 180)
+                    assert "How refunds work" in answer[0] and "14 days" in answer[0]
+                    await say_on_whatsapp(http, ingress, "821055501234", 2, "Yes, thanks!")
+                    resolved = await eventually(lambda: conversation_of(db, "821055501234"),
+                                                "the first conversation")
+                    kinds = await eventually(lambda: _with(db, resolved, "resolved"),
+                                             "bot resolution")
+                    assert {"bot_answered", "bot_resolved", "resolved"} <= set(kinds)
+                    assert not {"assigned", "handed_off"} & set(kinds), kinds
+                    assert await db.fetchval("SELECT count(*) FROM assignments WHERE "
+                                             "conversation_id = $1", resolved) == 0
+
+                    # 3. another asks what no article answers, twice: handed off to ada
+                    wa = "821055509876"
+                    await say_on_whatsapp(http, ingress, wa, 1,
+                                          "Can you issue a company tax invoice for order #778812?")
+                    await eventually(lambda: whatsapp_texts(graph, wa), "the rephrase prompt", 180)
+                    await say_on_whatsapp(http, ingress, wa, 2,
+                                          "Our accountant needs the business registration "
+                                          "number printed on it")
+                    handed = await eventually(lambda: conversation_of(db, wa), "conversation")
+                    await eventually(lambda: _with(db, handed, "assigned"), "ada's assignment", 180)
+                    async with http.get(f"{gateway}/api/v1/conversations/{handed}",
+                                        headers=auth) as r:
+                        assert r.status == 200, await r.text()
+                        view = await r.json()
+                    triage = view["conversation"]["triage"]
+                    assert triage["intent"] == "unknown" and triage["language"] == "en"
+                    assert triage["slot.order_number"] == "778812"
+                    transcript = [(m["direction"], m["text"]) for m in view["messages"]]
+                    assert transcript[0] == ("inbound", "Can you issue a company tax invoice "
+                                                        "for order #778812?")
+                    assert [d for d, _ in transcript] == ["inbound", "outbound", "inbound",
+                                                          "outbound"]
+                    assert any("connecting you with a person" in (t or "") for _, t in transcript)
+                    assert any("Answer bot handoff" in n["note"] for n in view["notes"])
+                    async with http.get(f"{gateway}/api/v1/conversations/{handed}/suggestions",
+                                        headers=auth) as r:
+                        assert (await r.json())["triage"]["slot.order_number"] == "778812"
+                    await agent_console(gateway, token, handed)
+                    async with http.post(f"{gateway}/api/v1/conversations/{handed}/resolve",
+                                         headers=auth, json={}) as r:
+                        assert r.status == 202, await r.text()
+                    await eventually(lambda: _with(db, handed, "human_resolved"),
+                                     "human resolution")
+
+                    # the funnel, from history alone
+                    funnel = dict(await db.fetch(
+                        """SELECT kind, count(*) FROM (
+                               SELECT kind FROM selfservice_events WHERE visitor_id IS NOT NULL
+                               UNION ALL SELECT kind FROM conversation_events
+                               WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
+                                              'human_resolved')) k GROUP BY kind"""))
+                    assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
+                                      "bot_answered": 1, "bot_resolved": 1, "handed_off": 1,
+                                      "human_resolved": 1}, stack.log_tail()
+                    dead = await db.fetch("SELECT processor, error FROM dead_letters")
+                    assert dead == [], dead
+        except AssertionError:
+            keep_log(Path(env["OMNIROUTE_STATE_DIR"]) / "up.log")
+            raise
+        finally:
+            await db.close()
+
+
+def keep_log(log: Path) -> None:
+    """Keep the stack's log as a test artifact (the state directory is removed)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if log.exists():
+        shutil.copy(log, ARTIFACTS / "selfservice-up.log")
+
+
+async def _with(db: asyncpg.Connection, conversation_id: str, kind: str) -> list[str] | None:
+    kinds = await kinds_of(db, conversation_id)
+    return kinds if kind in kinds else None
