@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.kafka import consume
 from omniroute.contract import (
     Address,
     Channel,
@@ -47,10 +48,16 @@ async def until(pipeline: Any, make: Any, ws: str, joined: bool) -> Any:
 
 async def router_says(pipeline: Any, ws: str, conversation: str, customer: str, kind: str,
                       event_id: str, agent: str | None = None) -> None:
-    """A router decision on omniroute.conversations.v1."""
+    """A router decision on omniroute.conversations.v1, until it reached the customer's
+    partition (so what the test publishes next is applied after it)."""
     news = ConversationEvent(event_id=event_id, workspace=ws, conversation_id=conversation,
                              customer_id=customer, kind=kind, agent_id=agent, pool="main")
     await pipeline.raw("omniroute.conversations.v1", conversation.encode(), news.to_json_bytes())
+    marker = f'"{event_id}"'.encode()
+    forwarded = await consume(pipeline.settings.kafka_bootstrap,
+                              pipeline.topic("omniroute.internal.customers"), 1, timeout=120,
+                              where=lambda r: marker in r.value)
+    assert forwarded, "the router's news reached the customer's partition"
 
 
 class TestUnlinkSplitsTheSharedConversation:
