@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.kafka import consume
 from omniroute.contract import (
     Address,
     Channel,
@@ -47,10 +48,16 @@ async def until(pipeline: Any, make: Any, ws: str, joined: bool) -> Any:
 
 async def router_says(pipeline: Any, ws: str, conversation: str, customer: str, kind: str,
                       event_id: str, agent: str | None = None) -> None:
-    """A router decision on omniroute.conversations.v1."""
+    """A router decision on omniroute.conversations.v1, until it reached the customer's
+    partition (so what the test publishes next is applied after it)."""
     news = ConversationEvent(event_id=event_id, workspace=ws, conversation_id=conversation,
                              customer_id=customer, kind=kind, agent_id=agent, pool="main")
     await pipeline.raw("omniroute.conversations.v1", conversation.encode(), news.to_json_bytes())
+    marker = f'"{event_id}"'.encode()
+    forwarded = await consume(pipeline.settings.kafka_bootstrap,
+                              pipeline.topic("omniroute.internal.customers"), 1, timeout=120,
+                              where=lambda r: marker in r.value)
+    assert forwarded, "the router's news reached the customer's partition"
 
 
 class TestUnlinkSplitsTheSharedConversation:
@@ -65,7 +72,11 @@ class TestUnlinkSplitsTheSharedConversation:
         await pipeline.send(first)
         opened = (await pipeline.events(ws, 1, kind="opened", timeout=180))[0]
         await pipeline.link(crm(LinkAction.LINK, ws, "wrong-link"))
-        joined, _, _ = await until(pipeline, make_inbound, ws, True)
+        joined, pat_joined, sam_joined = await until(pipeline, make_inbound, ws, True)
+        for _ in range(30):  # the fold of the two open conversations is eventually consistent
+            if len(joined.conversations) == 1:
+                break
+            joined = await pipeline.thread_of(ws, pat_joined, sam_joined)
         [shared] = joined.conversations
         [customer] = joined.customers
         await router_says(pipeline, ws, shared, customer, "assigned", "as-1", agent="agent-9")
@@ -74,8 +85,18 @@ class TestUnlinkSplitsTheSharedConversation:
         assert split.message_customers[pat.event_id] == customer_id_for(ws, f"tel:{PAT_PHONE}")
         assert split.message_customers[sam.event_id] == customer_id_for(
             ws, f"mailto:{SAM_EMAIL}")
+
+        async def every(kind: str) -> list[ConversationEvent]:
+            """Every event of ``kind`` so far (all partitions)."""
+            return list(await pipeline.events(ws, 10**6, kind=kind, timeout=6))
+
+        splits: list[ConversationEvent] = []
+        for _ in range(30):  # the split is applied shortly after the addresses moved
+            splits = [e for e in await every("opened") if e.reason and "by unlink" in e.reason]
+            if splits:
+                break
         moved = {e.message.source_event_id: e.conversation_id
-                 for e in await pipeline.events(ws, 1, kind="message_moved") if e.message}
+                 for e in await every("message_moved") if e.message}
 
         async def final(message: Any) -> set[str]:
             """Where a message ended: re-filed by the split (if it raced it), else threaded."""
@@ -86,19 +107,17 @@ class TestUnlinkSplitsTheSharedConversation:
         pat_conversation, sam_conversation = await final(pat), await final(sam)
         assert pat_conversation == {shared} == {opened.conversation_id}, "the opener keeps it"
         assert sam_conversation != {shared}
-        splits = [e for e in await pipeline.events(ws, 1, kind="opened")
-                  if e.reason and "by unlink" in e.reason]
         assert [(e.conversation_id, e.customer_id) for e in splits] == [
             (*sam_conversation, customer_id_for(ws, f"mailto:{SAM_EMAIL}"))]
-        sams_before = {e.message.source_event_id for e in await pipeline.events(
-            ws, 1, kind="message_added") if e.message and e.message.text == "sam"
-            and e.conversation_id == shared}
-        moves = [e for e in await pipeline.events(ws, 1, kind="message_moved")
-                 if e.conversation_id != shared]
+        folded = {e.conversation_id for e in await every("merged") if e.merged_into == shared}
+        sams_before = {e.message.source_event_id for e in await every("message_added")
+                       if e.message and e.message.text == "sam"
+                       and e.conversation_id in {shared, *folded}}
+        moves = [e for e in await every("message_moved") if e.conversation_id != shared]
         assert sams_before and {e.message.source_event_id for e in moves if e.message} == (
             sams_before), "every message Sam wrote in the shared conversation is re-filed"
         assert {e.conversation_id for e in moves} == sam_conversation
-        notes = await pipeline.events(ws, 1, kind="note_added")
+        notes = await every("note_added")
         assert [e.conversation_id for e in notes if e.reason == "customer split by unlink"] == [
             shared]
         requests = await pipeline.requests(ws)
@@ -123,14 +142,14 @@ class TestMergeOfAssignedConversations:
         await pipeline.events(ws, 1, kind="opened", timeout=180)
         sam = make_inbound(ws, Channel.EMAIL, SAM_EMAIL, text="sam")
         await pipeline.send(sam)
-        opened = await pipeline.events(ws, 2, kind="opened")
+        opened = await pipeline.events(ws, 2, kind="opened", timeout=180)
         by_customer = {e.customer_id: e.conversation_id for e in opened}
         sam_customer = customer_id_for(ws, f"mailto:{SAM_EMAIL}")
         pat_customer = customer_id_for(ws, f"tel:{PAT_PHONE}")
         sams, pats = by_customer[sam_customer], by_customer[pat_customer]
         await router_says(pipeline, ws, sams, sam_customer, "assigned", "as-3", agent="agent-3")
         await pipeline.link(crm(LinkAction.LINK, ws, "merge-link"))
-        merged = await pipeline.events(ws, 1, kind="merged")
+        merged = await pipeline.events(ws, 1, kind="merged", timeout=240)
         assert [(e.conversation_id, e.merged_into) for e in merged] == [(pats, sams)]
         requests = await pipeline.requests(ws)
         cancels = [r for r in requests if r.kind == "cancel"]
