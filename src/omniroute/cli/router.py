@@ -45,9 +45,12 @@ def router(ctx: click.Context) -> None:
 @click.option("--snapshot-every", type=click.IntRange(1), default=5000, show_default=True,
               help="Snapshot a partition's pool state every this many inputs (restart "
                    "replays only the inputs after the latest snapshot).")
+@click.option("--trim-stream/--keep-stream", default=False, show_default=True,
+              help="Delete pool-stream records below the previous snapshot round once a "
+                   "round is committed (the stream otherwise grows forever).")
 @fails_cleanly
 def run(config_path: Path | None, instance: str | None, tick_interval: float,
-        snapshot_every: int) -> None:
+        snapshot_every: int, trim_stream: bool) -> None:
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
     instance = instance or socket.gethostname()
     from omniroute.routing.processor import run_decide, run_repartition
@@ -70,7 +73,7 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
                  metrics_port=settings.metrics_port)
         tasks = [asyncio.create_task(run_repartition(settings, instance, stop)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
-                                                snapshot_every))]
+                                                snapshot_every, trim_stream))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -47,6 +47,7 @@ from omniroute.routing.shell import (
     translate_input,
 )
 from omniroute.routing.state import PoolState
+from omniroute.routing.trimming import Trimmer
 from omniroute.routing.wire import (
     POOL_TOPIC,
     Record,
@@ -221,6 +222,7 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         self.unsnapshotted: dict[TopicPartition, int] = {}
         self.on_decisions = on_decisions
         self.restoring: dict[TopicPartition, asyncio.Task[None]] = {}
+        self.trimmer: Trimmer | None = None
         self.failed: Exception | None = None
         # a restored partition must not join a batch an in-flight transaction is deciding
         self.lock = asyncio.Lock()
@@ -233,6 +235,8 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
                     task.cancel()
                 self.pools.pop(tp, None)
                 self.unsnapshotted.pop(tp, None)
+                if self.trimmer is not None:
+                    self.trimmer.forget(tp.partition)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         """Hold the new partitions and restore them in the background: the rebalance
@@ -288,6 +292,11 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
             until = committed if committed is not None else max(since.values(), default=0)
             replayed = 0
             if until > start:
+                log_start = (await reader.beginning_offsets([tp]))[tp]
+                if start < log_start:
+                    raise RuntimeError(
+                        f"pool stream partition {tp.partition} starts at {log_start} (trimmed "
+                        f"or expired) but restore needs it from {start}: no usable snapshot")
                 replayed = await self.replay(reader, tp, pools, since, start, until)
         finally:
             await reader.stop()
@@ -429,11 +438,14 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
-                     tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                     tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY,
+                     trim: bool = False) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
-    snapshotting their state every ``snapshot_every`` inputs of a partition."""
+    snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
+    ``trim``, deleting the pool stream below the previous snapshot round)."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
+    trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
     last_tick = last_gauges = 0.0
     try:
@@ -452,6 +464,10 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                     last_tick = now
                 await loop.commit(out + ticks, offsets, placed,
                                   decider.channels + ["none"] * len(ticks))
+                if trimmer is not None:
+                    by_partition = {tp.partition: offset for tp, offset in offsets.items()}
+                    for partition in sorted({p[1] for p in placed}):
+                        trimmer.committed(partition, by_partition[partition])
             observe_processing(batch, received)
             decider.on_decisions(made)
             if now - last_gauges >= 2.0:
@@ -462,4 +478,6 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
     finally:
         for task in decider.restoring.values():
             task.cancel()
+        if trimmer is not None:
+            await trimmer.close()
         await loop.stop()
