@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import signal
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,17 +36,23 @@ def router(ctx: click.Context) -> None:
 
 @router.command()
 @CONFIG_OPTION
-@click.option("--instance", default="0", show_default=True,
-              help="Stable id of this router process (names its transactional producers).")
+@click.option("--instance", default=None,
+              help="Stable id of this router process (names its transactional producers); "
+                   "default: the host name, so replicas on different hosts (pods) differ "
+                   "and a restart on the same host fences its previous incarnation.")
 @click.option("--tick", "tick_interval", type=click.FloatRange(0.05, 60), default=1.0,
               show_default=True, help="Seconds between clock ticks written to pool streams.")
 @click.option("--snapshot-every", type=click.IntRange(1), default=5000, show_default=True,
               help="Snapshot a partition's pool state every this many inputs (restart "
                    "replays only the inputs after the latest snapshot).")
+@click.option("--trim-stream/--keep-stream", default=False, show_default=True,
+              help="Delete pool-stream records below the previous snapshot round once a "
+                   "round is committed (the stream otherwise grows forever).")
 @fails_cleanly
-def run(config_path: Path | None, instance: str, tick_interval: float,
-        snapshot_every: int) -> None:
+def run(config_path: Path | None, instance: str | None, tick_interval: float,
+        snapshot_every: int, trim_stream: bool) -> None:
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
+    instance = instance or socket.gethostname()
     from omniroute.routing.processor import run_decide, run_repartition
 
     settings = settings_from_env()
@@ -66,7 +73,7 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
                  metrics_port=settings.metrics_port)
         tasks = [asyncio.create_task(run_repartition(settings, instance, stop)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
-                                                snapshot_every))]
+                                                snapshot_every, trim_stream))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -47,6 +47,7 @@ from omniroute.routing.shell import (
     translate_input,
 )
 from omniroute.routing.state import PoolState
+from omniroute.routing.trimming import Trimmer
 from omniroute.routing.wire import (
     POOL_TOPIC,
     Record,
@@ -220,66 +221,124 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         self.snapshot_every = snapshot_every
         self.unsnapshotted: dict[TopicPartition, int] = {}
         self.on_decisions = on_decisions
-        # a rebalance must not restore from offsets an in-flight transaction is moving
+        self.restoring: dict[TopicPartition, asyncio.Task[None]] = {}
+        self.trimmer: Trimmer | None = None
+        self.failed: Exception | None = None
+        # a restored partition must not join a batch an in-flight transaction is deciding
         self.lock = asyncio.Lock()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.lock:
             for tp in revoked:
+                task = self.restoring.pop(tp, None)
+                if task is not None:
+                    task.cancel()
                 self.pools.pop(tp, None)
                 self.unsnapshotted.pop(tp, None)
+                if self.trimmer is not None:
+                    self.trimmer.forget(tp.partition)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        """Hold the new partitions and restore them in the background: the rebalance
+        callback returns at once, so heartbeats and the other partitions go on."""
         REBALANCES.labels(metrics.COMPONENT).inc()
-        # aiokafka may fetch while this runs: hold the partitions until their pools exist
         self.loop.consumer.pause(*assigned)
-        async with self.lock:
-            for tp in assigned:
-                committed = await self.loop.consumer.committed(tp) or 0
-                self.pools[tp] = await self.restore(tp, committed)
-                self.unsnapshotted[tp] = 0
-        self.loop.consumer.resume(*assigned)
+        for tp in assigned:  # committed offsets are quick to ask here (a single request)
+            committed = await self.loop.consumer.committed(tp)
+            self.restoring[tp] = asyncio.create_task(self._restore_and_resume(tp, committed))
 
-    async def restore(self, tp: TopicPartition, until: int) -> dict[str, PoolState]:
+    async def _restore_and_resume(self, tp: TopicPartition, committed: int | None) -> None:
+        try:
+            await self._restore_partition(tp, committed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the loop must learn of it: fail loudly
+            log.error("router.restore_failed", partition=tp.partition, error=repr(exc))
+            self.failed = exc
+
+    async def _restore_partition(self, tp: TopicPartition, committed: int | None) -> None:
+        started = time.perf_counter()
+        pools, position = await self.restore(tp, committed)
+        async with self.lock:
+            if self.restoring.pop(tp, None) is None:  # revoked meanwhile
+                return
+            self.pools[tp] = pools
+            self.unsnapshotted[tp] = 0
+            if position is not None:
+                self.loop.consumer.seek(tp, position)
+            self.loop.consumer.resume(tp)
+        log.info("router.partition_ready", partition=tp.partition,
+                 seconds=round(time.perf_counter() - started, 3))
+
+    async def restore(self, tp: TopicPartition,
+                      committed: int | None) -> tuple[dict[str, PoolState], int | None]:
         """Rebuild a partition's pools: latest snapshots, then the committed inputs after
-        them (no output). Without snapshots the whole committed stream is replayed."""
-        if until <= 0:
-            return {}
+        them (no output). Without snapshots the whole committed stream is replayed.
+
+        Without a committed offset (a new group, or offsets expired after a long stop)
+        the latest snapshot round says where the router was: its pools are restored and
+        the returned position (else None) is where consuming resumes."""
+        if committed is not None and committed <= 0:
+            return {}, None
         reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
                                   group_id=None, enable_auto_commit=False,
                                   isolation_level="read_committed", max_poll_records=2000)
         await reader.start()
         try:
-            snaps = await self.latest_snapshots(reader, tp.partition, until)
+            snaps = await self.latest_snapshots(reader, tp.partition, committed)
             pools = {pool: snap.state for pool, snap in snaps.items()}
             since = {pool: snap.offset for pool, snap in snaps.items()}
             start = min(since.values(), default=0)
-            replayed = await self.replay(reader, tp, pools, since, start, until)
+            until = committed if committed is not None else max(since.values(), default=0)
+            replayed = 0
+            if until > start:
+                log_start = (await reader.beginning_offsets([tp]))[tp]
+                if start < log_start:
+                    raise RuntimeError(
+                        f"pool stream partition {tp.partition} starts at {log_start} (trimmed "
+                        f"or expired) but restore needs it from {start}: no usable snapshot")
+                replayed = await self.replay(reader, tp, pools, since, start, until)
         finally:
             await reader.stop()
         log.info("router.restored", partition=tp.partition, inputs=replayed, pools=len(pools),
-                 snapshots=len(snaps), replay_from=start, committed=until)
-        return pools
+                 snapshots=len(snaps), replay_from=start, committed=committed)
+        if committed is None and snaps:
+            log.warning("router.no_committed_offset", partition=tp.partition, resume_at=until)
+            return pools, until
+        return pools, None
 
     async def latest_snapshots(self, reader: AIOKafkaConsumer, partition: int,
-                               until: int) -> dict[str, snapshot.Snapshot]:
-        """The newest snapshot of each pool in the partition's snapshot log; none at all if
-        one cannot be loaded (a pool missing from the set would lose its early inputs)."""
+                               until: int | None) -> dict[str, snapshot.Snapshot]:
+        """The newest complete snapshot of each pool in the partition's snapshot log (at or
+        below ``until``); none at all if one cannot be loaded (a pool missing from the set
+        would lose its early inputs)."""
         stp = TopicPartition(self.settings.topic(SNAPSHOTS), partition)
         reader.assign([stp])
         await reader.seek_to_beginning(stp)
         end = (await reader.end_offsets([stp]))[stp]
-        found: dict[str, snapshot.Snapshot] = {}
+        newest: dict[str, tuple[int, dict[int, bytes]]] = {}
         while await reader.position(stp) < end:
             for records in (await reader.getmany(stp, timeout_ms=200)).values():
                 for record in records:
-                    snap = snapshot.load(record.value or b"")
-                    if snap is None:
+                    meta = snapshot.header(record.value or b"")
+                    if meta is None:
                         log.warning("router.snapshot_unusable", partition=partition,
                                     offset=record.offset)
-                        return {}
-                    if snap.offset <= until:
-                        found[snap.pool] = snap
+                        continue
+                    offset, pool = int(meta["offset"]), str(meta["pool"])
+                    if until is not None and offset > until:
+                        continue
+                    if pool not in newest or newest[pool][0] < offset:
+                        newest[pool] = (offset, {})
+                    if newest[pool][0] == offset:
+                        newest[pool][1][int(meta["part"])] = record.value or b""
+        found: dict[str, snapshot.Snapshot] = {}
+        for pool, (_offset, parts) in sorted(newest.items()):
+            snap = snapshot.load_parts([parts[n] for n in sorted(parts)])
+            if snap is None:
+                log.warning("router.snapshot_unusable", partition=partition, pool=pool)
+                return {}
+            found[pool] = snap
         return found
 
     async def replay(self, reader: AIOKafkaConsumer, tp: TopicPartition,
@@ -312,11 +371,9 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         self.unsnapshotted[tp] = 0
         placed: list[Placed] = []
         for pool, state in sorted(self.pools.get(tp, {}).items()):
-            value = snapshot.dump(pool, next_offset, state)
-            if len(value) > snapshot.MAX_BYTES:
-                log.warning("router.snapshot_too_large", pool=pool, size=len(value))
-                return []
-            placed.append((SNAPSHOTS, tp.partition, pool.encode(), value))
+            parts = snapshot.dump_parts(pool, next_offset, state)
+            placed += [(SNAPSHOTS, tp.partition, f"{pool}#{n}".encode(), value)
+                       for n, value in enumerate(parts)]
         return placed
 
     def apply(self, pools: dict[str, PoolState], record: ConsumerRecord) -> list[Decision]:
@@ -381,15 +438,20 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
-                     tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                     tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY,
+                     trim: bool = False) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
-    snapshotting their state every ``snapshot_every`` inputs of a partition."""
+    snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
+    ``trim``, deleting the pool stream below the previous snapshot round)."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
+    trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
     last_tick = last_gauges = 0.0
     try:
         while not stop.is_set():
+            if decider.failed is not None:
+                raise decider.failed
             batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
             now = time.time()
             ticks = decider.ticks(now) if now - last_tick >= tick_interval else []
@@ -402,6 +464,10 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                     last_tick = now
                 await loop.commit(out + ticks, offsets, placed,
                                   decider.channels + ["none"] * len(ticks))
+                if trimmer is not None:
+                    by_partition = {tp.partition: offset for tp, offset in offsets.items()}
+                    for partition in sorted({p[1] for p in placed}):
+                        trimmer.committed(partition, by_partition[partition])
             observe_processing(batch, received)
             decider.on_decisions(made)
             if now - last_gauges >= 2.0:
@@ -410,4 +476,8 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                     for state in pools.values():
                         metrics.observe_pool(state, now)
     finally:
+        for task in decider.restoring.values():
+            task.cancel()
+        if trimmer is not None:
+            await trimmer.close()
         await loop.stop()

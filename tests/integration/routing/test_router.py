@@ -178,6 +178,7 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
 TIMED_CONFIG = """
 [pools.skills]
 heartbeat_grace_s = 3600
+offer_timeout_s = 3600
 relaxation = [{ after_s = 1, lower_by = 1 }]
 [pools.first]
 heartbeat_grace_s = 3600
@@ -194,7 +195,7 @@ business_hours = { timezone = "UTC" }
 [pools.capped]
 queue_cap = 1
 [pools.lost]
-heartbeat_grace_s = 1
+heartbeat_grace_s = 8
 input_stall_s = 0
 requeue_on_lost = true
 [pools.vip]

@@ -94,9 +94,57 @@ async def test_restore_loads_the_snapshot_and_replays_only_the_tail(topics: Sett
         return replayed
 
     decider.replay = counting_replay  # type: ignore[method-assign]
-    pools = await decider.restore(tp, until)
-    assert 0 <= reader_logs[0] < inputs - 10, (reader_logs, inputs)
+    pools, _ = await decider.restore(tp, until)
+    replayed = reader_logs[0] if reader_logs else 0  # none: the snapshot is at the commit
+    assert 0 <= replayed < inputs - 10, (reader_logs, inputs)
     assert projection(pools["solo"]) == projection(full["solo"])
     later = Tick(at=pools["solo"].now + 7200, event_id="later")
     twin = pickle.loads(pickle.dumps(full["solo"]))
     assert decide(pools["solo"], later)[1] == decide(twin, later)[1]
+    # committed offsets expired (or a new group): the latest snapshot round says where the
+    # router was; its pools equal a full replay up to there, and consuming resumes there
+    resumed, position = await decider.restore(tp, None)
+    assert position is not None and 0 < position <= until
+    reader = AIOKafkaConsumer(bootstrap_servers=boot, group_id=None, enable_auto_commit=False,
+                              isolation_level="read_committed")
+    await reader.start()
+    try:
+        upto: dict[str, PoolState] = {}
+        await decider.replay(reader, tp, upto, {}, 0, position)
+    finally:
+        await reader.stop()
+    assert projection(resumed["solo"]) == projection(upto["solo"])
+
+
+async def test_trimming_deletes_what_snapshots_cover_and_restore_still_works(
+        topics: Settings) -> None:
+    """With --trim-stream, the pool stream starts after the previous snapshot round, and a
+    restore from the snapshots yields the pool without the deleted records."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    stop = asyncio.Event()
+    await publish_config(settings, CONFIG, actor="test")
+    tasks = [asyncio.create_task(run_repartition(settings, "t", stop)),
+             asyncio.create_task(run_decide(settings, "t", stop, tick_interval=0.5,
+                                            snapshot_every=10, trim=True))]
+    try:
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"), [
+            (f"c{n}".encode(), RoutingRequest(
+                event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
+                channel="webchat").to_json_bytes()) for n in range(60)])
+        await consume(boot, settings.topic(SNAPSHOTS), 3, timeout=40)
+        await asyncio.sleep(3)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    tp, until = await committed(settings)
+    reader = AIOKafkaConsumer(bootstrap_servers=boot, group_id=None)
+    await reader.start()
+    try:
+        log_start = (await reader.beginning_offsets([tp]))[tp]
+    finally:
+        await reader.stop()
+    assert 0 < log_start <= until
+    decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
+    pools, _ = await decider.restore(tp, until)
+    assert pools["solo"].queued == 60

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from omniroute.routing import snapshot
 from omniroute.routing.engine import decide, new_pool
 from omniroute.routing.events import Route, SetPresence, Tick
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, RelaxStep
+from unit.routing.test_properties import _agents, capacities, ops, policies, run, skill_maps
 
 POLICY = PoolPolicy(pool="p", offer_timeout_s=10, relaxation=(RelaxStep(5, lower_by=1),),
                     ttl_s=100)
@@ -45,6 +49,23 @@ class TestSnapshot:
     def test_other_format_or_damage_means_no_snapshot(self) -> None:
         """A snapshot the core cannot trust is ignored (the stream is replayed instead)."""
         value = snapshot.dump("p", 1, new_pool(POLICY))
-        assert snapshot.load(value.replace(b'"format":1', b'"format":9')) is None
+        assert snapshot.load(value.replace(b'"format":2', b'"format":9')) is None
         assert snapshot.load(value[:-5]) is None
         assert snapshot.load(b"garbage") is None
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies, st.integers(1, 4), st.lists(capacities, min_size=1, max_size=2),
+       st.lists(skill_maps, min_size=1, max_size=2), ops, st.integers(0, 80))
+def test_a_snapshot_anywhere_decides_like_the_full_replay(policy, n, caps, skills, script,
+                                                           split) -> None:
+    """JSON facts in, indexes rebuilt: the rest of the log decides byte for byte the same."""
+    profiles = _agents(n, caps, skills, [False, True])
+    events, decisions = run(policy, profiles, script)
+    split = min(split, len(events))
+    state = new_pool(policy, profiles)
+    head = [d for event in events[:split] for d in decide(state, event)[1]]
+    restored = snapshot.load(snapshot.dump("p", split, state))
+    assert restored is not None
+    tail = [d for event in events[split:] for d in decide(restored.state, event)[1]]
+    assert head + tail == decisions
