@@ -29,6 +29,9 @@ class ConversationEventKind(StrEnum):
     RESOLVED = "resolved"
     MERGED = "merged"
     RATED = "rated"
+    PARKED = "parked"
+    """The router could not route it (no pool, queue full, time-to-live, no further pool):
+    it waits, with ``reason``, until it is routed again (a new routing request)."""
     ESCALATED = "escalated"
     """The customer asked for a human (or a rule escalated): raised priority, human queue."""
     SLA_BREACHED = "sla_breached"
