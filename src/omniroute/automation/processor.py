@@ -282,6 +282,7 @@ def register(worker: Worker) -> None:
     from omniroute.automation.store import follow_rules
 
     hook = AutomationHook(worker)
+    triage("warm up the language models", hook.config.defaults.triage)  # ~1-2 s, at start-up
     worker.components["automation"] = hook
     worker.agent(AGENT_EVENTS.name, "automation.agents", hook.on_agent_event, stage="automation")
     worker.agent(OUTBOUND.name, "automation.outbound", hook.clocks.on_outbound,

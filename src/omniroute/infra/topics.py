@@ -56,15 +56,10 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # automation rules set live (admin API, CLI), key workspace: every worker reads it all
     TopicSpec("omniroute.internal.automation-rules", partitions=1,
               configs={"cleanup.policy": "compact"}),
-    # the worker's table changelogs, created up front (sized like inbound): a changelog faust
-    # creates at start-up is known to its consumer with 0 partitions until the next metadata
-    # refresh (up to 5 min), and a table write meanwhile fails faust's co-partitioning check
-    # (PartitionsMismatch: the record went to the dead-letter topic). automation-customers
-    # holds slots (emails, phones), so erasure tombstones it like the other compacted topics.
-    *(TopicSpec(f"omniroute.internal.worker-{table}-changelog",
-                configs={"cleanup.policy": "compact"})
-      for table in ("conversations-customers", "identity-addresses", "identity-claims",
-                    "identity-adjacency", "identity-owners", "automation-customers")),
+    # automation's per-customer memory (a faust changelog; the worker creates it before faust
+    # starts): listed so that erasure tombstones it, as it holds slots (emails, phones)
+    TopicSpec("omniroute.internal.worker-automation-customers-changelog",
+              configs={"cleanup.policy": "compact"}),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 
