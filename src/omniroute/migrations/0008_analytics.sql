@@ -57,6 +57,10 @@ CREATE TABLE analytics_intervals (
 );
 CREATE INDEX analytics_intervals_metric ON analytics_intervals (metric, interval_start);
 
+-- The refresh reads a batch of conversations' assignments and ratings at once.
+CREATE INDEX assignments_by_conversation ON assignments (conversation_id);
+CREATE INDEX csat_ratings_by_conversation ON csat_ratings (conversation_id);
+
 CREATE FUNCTION analytics_mark_conversations() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO analytics_dirty (subject, id, at)
