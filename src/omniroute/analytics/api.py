@@ -14,8 +14,9 @@ from aiohttp import web
 
 from omniroute.analytics.charts import render_html
 from omniroute.analytics.compute import refresh
+from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
-from omniroute.analytics.planning import MODELS, answer
+from omniroute.analytics.planning import MODELS, answer, plan
 from omniroute.analytics.report import ReportError, build_report, check_dimensions, to_csv
 from omniroute.analytics.staffing import StaffingError, StaffingInput
 from omniroute.gateway.problems import BadRequest, Forbidden
@@ -25,12 +26,15 @@ if TYPE_CHECKING:
 
 REPORT_PARAMS = ("from", "to", "by", "format", "workspace", "timezone")
 STAFFING_PARAMS = ("contacts", "aht", "interval", "service_level", "answer_within",
-                   "max_occupancy", "shrinkage", "concurrency", "factor", "model", "patience")
+                   "max_occupancy", "shrinkage", "concurrency", "factor", "model", "patience",
+                   "from", "to", "pool", "workspace")
 OPERATIONS = (
     ("get", "/api/v1/reports", "Supervisors: support report for a period (`from`, `to` ISO; "
      "`by` dimensions; `format` json, csv or html).", REPORT_PARAMS),
     ("get", "/api/v1/staffing", "Supervisors: agents to staff and roster (Erlang C with chat "
-     "concurrency and shrinkage, Erlang A, simulation).", STAFFING_PARAMS),
+     "concurrency and shrinkage, Erlang A, simulation) from typed inputs, or with `from` and "
+     "`to` per interval of the arrivals and handle times measured in history.",
+     STAFFING_PARAMS),
 )
 """(method, path, summary, query parameters) of every route here."""
 
@@ -117,9 +121,28 @@ class AnalyticsRoutes:
                 shrinkage=_number(q, "shrinkage", 0.3) or 0.0,
                 max_concurrent=int(_number(q, "concurrency", 1) or 1),
                 factor=_number(q, "factor", None))
-            return web.json_response(answer(demand, model, _number(q, "patience", None)))
-        except StaffingError as exc:
+            patience = _number(q, "patience", None)
+            if q.get("from") or q.get("to"):
+                return web.json_response(
+                    {"intervals": await self._measured(request, demand, model, patience)})
+            return web.json_response(answer(demand, model, patience))
+        except (StaffingError, ValueError) as exc:
             raise BadRequest(str(exc)) from exc
+
+
+    async def _measured(self, request: web.Request, base: StaffingInput, model: str,
+                        patience: float | None) -> list[dict[str, Any]]:
+        """One answer per interval of the arrivals and handle times measured in history."""
+        q = request.query
+        start, end = _when(q.get("from"), "from"), _when(q.get("to"), "to")
+        settings = self.gateway.settings
+        async with self.gateway.pool.acquire() as conn:
+            await refresh(conn, datetime.now(UTC), hours=self.hours,
+                          short_abandon_s=settings.analytics_short_abandon_seconds)
+            demand = await measured_demand(conn, start, end, int(base.interval_s),
+                                           workspace=q.get("workspace") or None,
+                                           pool=q.get("pool") or None)
+        return plan(demand, base, model, patience)
 
 
 def register(app: web.Application, gateway: Gateway) -> None:

@@ -114,8 +114,10 @@ def sankey_svg(links: list[list[Any]], width: int = 900, height: int = 260) -> s
                    key=lambda n: FUNNEL_ORDER.index(n) if n in FUNNEL_ORDER else 99)
     size = {n: max(sum(v for a, _, v in links if a == n), sum(v for _, b, v in links if b == n))
             for n in nodes}
-    scale = (height - 20) / max(1.0, *(sum(size[n] for n in nodes if column.get(n, 4) == c)
-                                       for c in range(5)))
+    per_column = [[n for n in nodes if column.get(n, 4) == c] for c in range(5)]
+    gaps = 8 * max(len(names) for names in per_column)
+    scale = (height - 30 - gaps) / max(1.0, *(sum(size[n] for n in names)
+                                              for names in per_column))
     pos: dict[str, list[float]] = {}
     fill = [0.0] * 5
     for n in nodes:

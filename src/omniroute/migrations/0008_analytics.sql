@@ -57,6 +57,10 @@ CREATE TABLE analytics_intervals (
 );
 CREATE INDEX analytics_intervals_metric ON analytics_intervals (metric, interval_start);
 
+-- The refresh reads a batch of conversations' assignments and ratings at once.
+CREATE INDEX assignments_by_conversation ON assignments (conversation_id);
+CREATE INDEX csat_ratings_by_conversation ON csat_ratings (conversation_id);
+
 CREATE FUNCTION analytics_mark_conversations() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO analytics_dirty (subject, id, at)
@@ -78,9 +82,23 @@ CREATE TRIGGER analytics_conversation_events AFTER INSERT ON conversation_events
 CREATE TRIGGER analytics_conversations_insert AFTER INSERT ON conversations
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
     EXECUTE FUNCTION analytics_mark_conversations();
+-- Only changes analytics reads: erasing a customer rewrites customer_id and must not make
+-- the (now message-less) conversation recompute and lose its figures.
+CREATE FUNCTION analytics_mark_changed_conversations() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_dirty (subject, id, at)
+    SELECT 'conversation', n.conversation_id, now()
+    FROM changed n JOIN before o USING (conversation_id)
+    WHERE (n.workspace, n.status, n.channel, n.pool, n.agent_id, n.opened_at, n.resolved_at,
+           n.triage) IS DISTINCT FROM
+          (o.workspace, o.status, o.channel, o.pool, o.agent_id, o.opened_at, o.resolved_at,
+           o.triage);
+    RETURN NULL;
+END $$;
+
 CREATE TRIGGER analytics_conversations_update AFTER UPDATE ON conversations
-    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
-    EXECUTE FUNCTION analytics_mark_conversations();
+    REFERENCING OLD TABLE AS before NEW TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION analytics_mark_changed_conversations();
 CREATE TRIGGER analytics_messages_insert AFTER INSERT ON messages
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
     EXECUTE FUNCTION analytics_mark_conversations();

@@ -84,7 +84,7 @@ class TestReportsInChromium:
                 playwright_api.async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+                page = await browser.new_page(viewport={"width": 1280, "height": 1900})
                 await page.goto(gateway.url + "/")
                 await page.evaluate(f"sessionStorage.setItem('omniroute-token', {token!r})")
                 await page.click("#reports-link")
@@ -109,7 +109,7 @@ class TestReportsInChromium:
                 assert await rostered.inner_text() == "20"
                 shot = ARTIFACTS / "analytics-reports-screen.png"
                 shot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(shot), full_page=True)
+                await page.screenshot(path=str(shot))  # full_page misplaces iframe content
                 print(f"reports screen screenshot: {shot}")
             finally:
                 await browser.close()

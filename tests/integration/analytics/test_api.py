@@ -72,6 +72,9 @@ class TestReportsApi:
         status, staffing = await api.get("/api/v1/staffing", "boss", contacts="100", aht="180")
         assert status == 200 and isinstance(staffing, dict)
         assert (staffing["agents"], staffing["rostered"]) == (14, 20)
+        status, measured = await api.get("/api/v1/staffing", "boss", pool="support", **PERIOD)
+        assert status == 200 and isinstance(measured, dict)
+        assert [(i["contacts"], i["aht_s"]) for i in measured["intervals"]] == [(3.0, 570.0)]
         async with api.http.get(f"{api.url}/openapi.json") as r:
             paths = (await r.json())["paths"]
         assert "/api/v1/reports" in paths and "/api/v1/staffing" in paths

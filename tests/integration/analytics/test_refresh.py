@@ -106,3 +106,22 @@ class TestRefresh:
             assert await conn.fetchval("SELECT count(*) FROM analytics_dirty") == 0
         finally:
             await conn.close()
+
+    async def test_erasing_a_customer_keeps_the_figures(self, database_url: str) -> None:
+        """Erase deletes c1's messages; its FRT, CSAT and FCR stay in the report."""
+        from omniroute.history.privacy import erase_customer
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            await refresh(conn, NOW)
+            await erase_customer(conn, "cust-c1", actor="test")
+            assert await conn.fetchval("SELECT count(*) FROM messages "
+                                       "WHERE conversation_id = 'c1'") == 0
+            await refresh(conn, NOW)
+            total = (await report(conn, []))["total"]
+            assert isinstance(total, dict)
+            for name in ("frt_median", "csat", "fcr_rate", "next_reply_mean"):
+                assert total[name] == pytest.approx(EXPECTED[name]), name
+        finally:
+            await conn.close()
