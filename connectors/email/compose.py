@@ -12,7 +12,6 @@ drops the threading headers.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from email.utils import format_datetime
 
 from omniroute.contract import OutboundMessage
 from omniroute.contract.base import utcnow
+from omniroute.conversations.mailthread import outbound_message_id
 
 _TOKEN_SAFE = re.compile(r"^[A-Za-z0-9._=-]{1,60}$")
 
@@ -37,10 +37,13 @@ class FileAttachment:
 
 
 def message_id_for(message: OutboundMessage) -> str:
-    """The deterministic Message-ID (without brackets) of an outbound message."""
-    domain = message.channel_account.rpartition("@")[2] or "omniroute.invalid"
-    digest = hashlib.sha256(message.event_id.encode()).hexdigest()[:32]
-    return f"omniroute.{digest}@{domain}"
+    """The deterministic Message-ID (without brackets) of an outbound message.
+
+    It names the conversation, so a reply to it threads at any age
+    (:mod:`omniroute.conversations.mailthread`).
+    """
+    return outbound_message_id(message.event_id, message.conversation_id,
+                               message.channel_account)
 
 
 def reply_token_for(message: OutboundMessage) -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,7 +15,8 @@ from omniroute.errors import BrokerError
 from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
-from omniroute.routing.config import RoutingConfig, load_config
+from omniroute.routing.config import BUILTIN, RoutingConfig, fingerprint, load_config
+from omniroute.settings import Settings
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -43,15 +46,11 @@ def router(ctx: click.Context) -> None:
 def run(config_path: Path | None, instance: str, tick_interval: float,
         snapshot_every: int) -> None:
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
-    from omniroute.routing.processor import (
-        publish_configuration,
-        run_decide,
-        run_repartition,
-    )
+    from omniroute.routing.processor import run_decide, run_repartition
 
     settings = settings_from_env()
     config_path = config_path or settings.routing_config
-    config = load_config(config_path) if config_path else RoutingConfig()
+    config = load_config(config_path) if config_path else None
     record_build_info("router")
     log = get_logger("omniroute.router")
 
@@ -62,10 +61,10 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        await publish_configuration(settings, config)
-        log.info("router.started", pools=sorted(config.pools), agents=len(config.agents),
-                 instance=instance, metrics_port=settings.metrics_port)
-        tasks = [asyncio.create_task(run_repartition(settings, config, instance, stop)),
+        version = await import_file(settings, config, config_path)
+        log.info("router.started", config_version=version, instance=instance,
+                 metrics_port=settings.metrics_port)
+        tasks = [asyncio.create_task(run_repartition(settings, instance, stop)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
                                                 snapshot_every))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -83,15 +82,60 @@ def run(config_path: Path | None, instance: str, tick_interval: float,
             f"router cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
 
 
+async def import_file(settings: Settings, config: RoutingConfig | None,
+                      path: Path | None) -> int:
+    """Publish the ``--config`` file when it differs from the live configuration (a team
+    that keeps its configuration in git restarts with the file); the live version."""
+    from omniroute.routing.live import publish_config, read_config
+
+    version, live = await read_config(settings)
+    if config is None or fingerprint(config.document()) == fingerprint(live.document()):
+        return version
+    return await publish_config(settings, config, actor=f"router run --config {path}",
+                                reason="configuration file imported at start")
+
+
 @router.command()
 @click.argument("config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default=None, help="Who makes the change (default: the OS user).")
+@click.option("--reason", default="", help="Why (kept with the version, for the audit).")
 @fails_cleanly
-def configure(config_path: Path) -> None:
-    """Apply a routing configuration at runtime (pools whose settings changed get a new version)."""
-    from omniroute.routing.processor import publish_configuration
+def configure(config_path: Path, actor: str | None, reason: str) -> None:
+    """Publish a routing configuration file as the new live version (every router applies it
+    without restart)."""
+    from omniroute.routing.live import publish_config
 
     settings = settings_from_env()
     config = load_config(config_path)
-    asyncio.run(publish_configuration(settings, config))
+    version = asyncio.run(publish_config(settings, config, actor=actor or getpass.getuser(),
+                                         reason=reason))
     pools = ", ".join(sorted(config.pools))
-    say(f"published configuration of {len(config.pools)} pool(s): {pools}")
+    say(f"published routing configuration version {version}: {len(config.pools)} pool(s) "
+        f"({pools}), {len(config.agents)} agent(s)")
+
+
+@router.command("export")
+@fails_cleanly
+def export() -> None:
+    """Print the live routing configuration as TOML (to keep it in git)."""
+    from omniroute.routing.document import to_toml
+    from omniroute.routing.live import history
+
+    settings = settings_from_env()
+    versions = asyncio.run(history(settings))
+    head = (f"# routing configuration version {versions[-1].version} by {versions[-1].actor}"
+            if versions else "# routing configuration version 0 (built-in)")
+    config = versions[-1].config if versions else BUILTIN
+    click.echo(head + "\n" + to_toml(config.document()), nl=False)
+
+
+@router.command("history")
+@fails_cleanly
+def history_command() -> None:
+    """List the routing configuration versions: when, who, why, pools and agents."""
+    from omniroute.routing.live import history
+
+    for v in asyncio.run(history(settings_from_env())):
+        when = datetime.fromtimestamp(v.at, UTC).isoformat(timespec="seconds")
+        say(f"v{v.version}  {when}  {v.actor}  pools={len(v.config.pools)} "
+            f"agents={len(v.config.agents)}  {v.reason}")

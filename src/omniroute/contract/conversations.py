@@ -37,6 +37,9 @@ class ConversationEventKind(StrEnum):
     """The bot handed the conversation to the human queue (``reason``, ``triage``)."""
     HUMAN_RESOLVED = "human_resolved"
     """An agent resolved a conversation that went through the bot's gate."""
+    PARKED = "parked"
+    """The router could not route it (no pool, queue full, time-to-live, no further pool):
+    it waits, with ``reason``, until it is routed again (a new routing request)."""
 
 
 class Direction(StrEnum):

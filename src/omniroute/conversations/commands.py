@@ -49,6 +49,17 @@ class AbsorbCustomer(_Command):
     claims: dict[str, str] = {}
     event_id: str
     at: datetime
+    detach_from: str | None = None
+    """Sent by an unlink's split: stop being merged into this customer first."""
+
+
+class SplitCustomer(_Command):
+    """An unlink split this customer: ``owners`` gives each of its addresses' customer now."""
+
+    kind: Literal["split"] = "split"
+    owners: dict[str, str]
+    event_id: str
+    at: datetime
 
 
 class DetachCustomer(_Command):
@@ -66,9 +77,9 @@ class RouterNews(_Command):
 
 
 CustomerCommand = Annotated[
-    ThreadMessage | MergeCustomer | AbsorbCustomer | DetachCustomer | RouterNews,
+    ThreadMessage | MergeCustomer | AbsorbCustomer | SplitCustomer | DetachCustomer | RouterNews,
     Field(discriminator="kind"),
 ]
 CUSTOMER_COMMAND: TypeAdapter[
-    ThreadMessage | MergeCustomer | AbsorbCustomer | DetachCustomer | RouterNews
+    ThreadMessage | MergeCustomer | AbsorbCustomer | SplitCustomer | DetachCustomer | RouterNews
 ] = TypeAdapter(CustomerCommand)

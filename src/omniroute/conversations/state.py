@@ -28,6 +28,17 @@ def derived_event_id(base: str, suffix: str) -> str:
     return f"h:{hashlib.sha256(base.encode()).hexdigest()[:48]}.{suffix}"[:MAX_EVENT_ID]
 
 
+class Author(BaseModel):
+    """What one address wrote in a conversation (an unlink splits a conversation by these)."""
+
+    messages: int = 0
+    first_at: datetime
+    last_at: datetime
+    last_channel: Channel
+    sender: str
+    """The address as the provider sent it: where a reply to this person goes."""
+
+
 class Conversation(BaseModel):
     """One conversation: open (being routed or handled) or resolved."""
 
@@ -44,11 +55,33 @@ class Conversation(BaseModel):
     agent_id: str | None = None
     message_count: int = 0
     thread_ids: list[str] = []
+    authors: dict[str, Author] = {}
+    """Normalized sender address → what it wrote here (bounded by the customer's addresses)."""
+    pool: str | None = None
+    """The pool the router last said holds this conversation's work item (assigned/unassigned)."""
+    routed_channel: Channel | None = None
+    """The channel of the last ``route`` request: the router chose the pool from it."""
+    parked: str | None = None
+    """Why the router could not route it (no pool, queue full, ...); the next message re-routes."""
 
     @property
     def is_open(self) -> bool:
         """True until an agent (or automation) resolves it."""
         return self.status == "open"
+
+
+class SplitPlan(BaseModel):
+    """What an unlink did to a shared conversation (kept so a replay re-announces it)."""
+
+    event_id: str
+    at: datetime
+    origin: str
+    """The conversation the people shared."""
+    origin_agent: str | None = None
+    keeper: str
+    """The customer that keeps ``origin`` (whoever wrote its first message)."""
+    parts: dict[str, Conversation]
+    """Customer → its conversation after the split (``origin``'s id for the keeper)."""
 
 
 class CustomerState(BaseModel):
@@ -66,8 +99,19 @@ class CustomerState(BaseModel):
     """Conversations folded into another by a merge → the one they live on in."""
     last_folded: Conversation | None = None
     """The conversation the latest merge folded away (a replayed merge re-announces it)."""
+    last_split: SplitPlan | None = None
+    """The latest unlink that split this customer's conversation (a replay re-announces it)."""
     claims: dict[str, str] = {}
     """Unverified claims (an email typed into a chat): recorded, never merged on."""
+
+    def names(self, conversation_id: str) -> set[str]:
+        """``conversation_id`` and every conversation that was folded or absorbed into it."""
+        found = {conversation_id}
+        while True:
+            more = {k for k, v in self.folded.items() if v in found} - found
+            if not more:
+                return found
+            found |= more
 
     def remember(self, event_id: str, conversation_id: str) -> dict[str, str]:
         """``processed`` with one more entry, the oldest dropped past the bound."""

@@ -8,8 +8,10 @@ message's ``occurred_at``), so replaying the same input gives the same result.
 Rules: at most one open conversation per customer across all channels; a
 message joins it; a resolved conversation reopens when the customer writes
 within the reopen window, else a new one opens; the reply channel is the
-channel of the latest message. What happens when customers merge is in
-:mod:`.merging`.
+channel of the latest message by ``occurred_at`` (a late-arriving older message
+does not change it); a reply (reply token, an In-Reply-To naming one of its
+messages or one of our Message-IDs) reopens a resolved conversation at any age.
+What happens when customers merge is in :mod:`.merging`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from omniroute.contract import (
     InboundMessage,
     MessageRef,
 )
+from omniroute.conversations.mailthread import conversation_of_message_id
 from omniroute.conversations.state import (
     MAX_THREAD_IDS,
+    Author,
     Conversation,
     CustomerState,
     conversation_id_for,
@@ -70,10 +74,22 @@ def routing_request(
     state: CustomerState, conversation: Conversation, kind: RoutingRequestKind, event_id: str,
     at: datetime, reason: str,
 ) -> RoutingRequest:
+    """A request about ``conversation``; ``update`` and ``cancel`` go where its work item lives.
+
+    A ``route`` names the reply channel (the router picks the pool from it). An
+    ``update`` or ``cancel`` names the pool the router last reported holding the
+    work item, else the channel the ``route`` named (so the router's rules pick
+    that same pool), never the current reply channel.
+    """
+    channel, pool = conversation.last_channel, None
+    if kind is not RoutingRequestKind.ROUTE:
+        pool = conversation.pool
+        if pool is None and conversation.routed_channel is not None:
+            channel = conversation.routed_channel
     return RoutingRequest(
         event_id=event_id, occurred_at=at, workspace=state.workspace, kind=kind,
-        conversation_id=conversation.id, customer_id=state.customer_id,
-        channel=conversation.last_channel, last_agent_id=state.last_agent_id,
+        conversation_id=conversation.id, customer_id=state.customer_id, channel=channel,
+        pool=pool, last_agent_id=state.last_agent_id,
         waiting_since=conversation.waiting_since, reason=reason,
     )
 
@@ -118,61 +134,119 @@ def _replay(state: CustomerState, message: InboundMessage) -> Outcome:
 
 
 def add_message(
-    state: CustomerState, message: InboundMessage, policy: ThreadingPolicy
+    state: CustomerState, message: InboundMessage, policy: ThreadingPolicy,
+    address: str | None = None,
 ) -> Outcome:
-    """Thread one inbound message: join, reopen, or open a conversation."""
+    """Thread one inbound message: join, reopen, or open a conversation.
+
+    ``address`` is the sender's normalized address: the conversation counts what
+    each address wrote (an unlink splits by it).
+    """
     if state.merged_into:
         return Outcome(state, redirect=state.merged_into)
     if message.event_id in state.processed:
         return _replay(state, message)
+    gone = _split_off_to(state, address)
+    if gone is not None:
+        return Outcome(state, redirect=gone)
     at = message.occurred_at
     conv = state.current
     thread_id = message.thread.message_id if message.thread else None
     threads = [thread_id] if thread_id else []
     if conv is not None and conv.is_open:
-        changed_channel = conv.last_channel is not message.channel
+        channel = message.channel if at >= conv.last_message_at else conv.last_channel
+        changed_channel = conv.last_channel is not channel
         conv = conv.model_copy(update={
-            "last_message_at": max(at, conv.last_message_at), "last_channel": message.channel,
+            "last_message_at": max(at, conv.last_message_at), "last_channel": channel,
             "message_count": conv.message_count + 1,
             "thread_ids": (conv.thread_ids + threads)[-MAX_THREAD_IDS:],
+            "authors": _authored(conv.authors, address, message),
         })
         state = _with(state, conv, message)
         added = conversation_event(
             state, conv, Kind.MESSAGE_ADDED, derived_event_id(message.event_id, "added"), at,
             message=_message_ref(message), channel=message.channel)
         requests = []
-        if changed_channel:
+        if conv.parked is not None:  # nobody would see this message: route it again
+            reason = f"customer wrote while parked ({conv.parked})"[:200]
+            conv = conv.model_copy(update={"parked": None, "routed_channel": channel,
+                                           "waiting_since": conv.waiting_since or at})
+            state = _with(state, conv, message)
+            requests.append(routing_request(state, conv, RoutingRequestKind.ROUTE,
+                                            derived_event_id(message.event_id, "reroute"), at,
+                                            reason))
+        elif changed_channel:
             requests.append(routing_request(state, conv, RoutingRequestKind.UPDATE,
                                             derived_event_id(message.event_id, "update"), at,
                                             "reply channel changed"))
         return Outcome(state, events=[added], requests=requests)
-    if conv is not None and (_within_window(conv, at, policy) or _replies_to(conv, message)):
+    if conv is not None and (_within_window(conv, at, policy)
+                             or _replies_to(state, conv, message)):
         conv = conv.model_copy(update={
             "status": "open", "reopened": True, "opened_by": message.event_id,
-            "resolved_at": None, "agent_id": None, "waiting_since": at,
+            "resolved_at": None, "agent_id": None, "pool": None, "waiting_since": at,
             "last_message_at": max(at, conv.last_message_at), "last_channel": message.channel,
-            "message_count": conv.message_count + 1,
+            "routed_channel": message.channel, "message_count": conv.message_count + 1,
             "thread_ids": (conv.thread_ids + threads)[-MAX_THREAD_IDS:],
+            "authors": _authored(conv.authors, address, message),
         })
     else:
         conv = Conversation(
             id=conversation_id_for(state.workspace, message.event_id), opened_at=at,
             opened_by=message.event_id, last_message_at=at, last_channel=message.channel,
-            waiting_since=at, message_count=1, thread_ids=threads,
+            routed_channel=message.channel, waiting_since=at, message_count=1,
+            thread_ids=threads, authors=_authored({}, address, message),
         )
     return _opening(_with(state, conv, message), conv, message)
+
+
+def _authored(authors: dict[str, Author], address: str | None,
+              message: InboundMessage) -> dict[str, Author]:
+    """``authors`` with ``message`` counted for its sender ``address``."""
+    if address is None:
+        return authors
+    at, seen = message.occurred_at, authors.get(address)
+    if seen is None:
+        mine = Author(messages=1, first_at=at, last_at=at, last_channel=message.channel,
+                      sender=message.sender.value)
+    elif at >= seen.last_at:
+        mine = seen.model_copy(update={"messages": seen.messages + 1, "last_at": at,
+                                       "last_channel": message.channel,
+                                       "sender": message.sender.value})
+    else:
+        mine = seen.model_copy(update={"messages": seen.messages + 1,
+                                       "first_at": min(at, seen.first_at)})
+    return {**authors, address: mine}
+
+
+def _split_off_to(state: CustomerState, address: str | None) -> str | None:
+    """The customer an unlink split ``address`` off to (a message in flight during the split)."""
+    if address is None or state.last_split is None:
+        return None
+    for owner, part in state.last_split.parts.items():
+        if owner != state.customer_id and address in part.authors:
+            return owner
+    return None
 
 
 def _within_window(conv: Conversation, at: datetime, policy: ThreadingPolicy) -> bool:
     return conv.resolved_at is not None and at - conv.resolved_at <= policy.reopen_window
 
 
-def _replies_to(conv: Conversation, message: InboundMessage) -> bool:
-    """An email reply (In-Reply-To/References) to a message of ``conv`` reopens it anytime."""
+def _replies_to(state: CustomerState, conv: Conversation, message: InboundMessage) -> bool:
+    """A reply to ``conv`` reopens it at any age: In-Reply-To/References naming one of its
+    messages or one of our Message-IDs for it, or the ``support+<token>@`` reply token.
+
+    ``conv`` answers to its own id and to every conversation folded or absorbed into it.
+    """
     hints = message.thread
-    if hints is None or not conv.thread_ids:
+    if hints is None:
         return False
-    return bool(set(conv.thread_ids) & {*hints.in_reply_to, *hints.references})
+    names = state.names(conv.id)
+    refs = {*hints.in_reply_to, *hints.references}
+    if hints.reply_token in names or set(conv.thread_ids) & refs:
+        return True
+    return any(conversation_of_message_id(ref) in names for ref in refs)
 
 
 def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> CustomerState:
@@ -183,18 +257,24 @@ def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> 
 
 
 def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcome:
-    """Learn from the router: assigned (the last agent), unassigned, resolved."""
+    """Learn from the router: assigned (the last agent), unassigned, resolved, parked."""
     if state.merged_into:
         return Outcome(state, redirect=state.merged_into)
     conv = state.current
     if conv is None or conv.id != event.conversation_id:
         return Outcome(state)
+    pool = event.pool or conv.pool
     if event.kind is Kind.ASSIGNED:
-        conv = conv.model_copy(update={"agent_id": event.agent_id, "waiting_since": None})
+        conv = conv.model_copy(update={"agent_id": event.agent_id, "waiting_since": None,
+                                       "pool": pool})
         return Outcome(state.model_copy(update={"current": conv, "last_agent_id": event.agent_id}))
+    if event.kind is Kind.PARKED:
+        conv = conv.model_copy(update={"agent_id": None, "pool": None,
+                                       "parked": event.reason or "not routable"})
+        return Outcome(state.model_copy(update={"current": conv}))
     if event.kind is Kind.UNASSIGNED:
         return Outcome(state.model_copy(update={"current": conv.model_copy(
-            update={"agent_id": None})}))
+            update={"agent_id": None, "pool": pool})}))
     if event.kind is Kind.RESOLVED:
         agent = event.agent_id or conv.agent_id or state.last_agent_id
         conv = conv.model_copy(update={"status": "resolved", "resolved_at": event.occurred_at,

@@ -21,6 +21,7 @@ sender ids) stay scoped to their channel account and never merge by phone.
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 
 import phonenumbers
@@ -34,10 +35,16 @@ PHONE_PREFIXES = ("whatsapp:", "tel:", "sms:", "mms:")
 
 
 def normalize_phone(raw: str, default_region: str, *, international: bool = False) -> str | None:
-    """E.164 of ``raw`` (``+821012345678``), or None when it is not a phone number.
+    """E.164 of ``raw`` (``+821012345678``), or None when it is not a global phone number.
 
     ``international`` says bare digits are already international (a WhatsApp
-    wa_id), so ``821012345678`` means +82 rather than a local number.
+    wa_id), so ``821012345678`` means +82 rather than a local number. A number
+    in national form must be a *valid* number of ``default_region``; a local-only
+    number (no area code) or a short code is None (the caller scopes it to the
+    channel account). Dialled international prefixes are understood: the
+    region's own (phonenumbers knows them), ``00`` everywhere, ``011`` in NANP
+    regions. Mexican ``+52 1`` mobiles and Brazilian mobiles missing their ninth
+    digit (both as WhatsApp sends them) become their E.164 form.
     """
     value = raw.strip()
     for prefix in PHONE_PREFIXES:
@@ -46,25 +53,79 @@ def normalize_phone(raw: str, default_region: str, *, international: bool = Fals
     digits = "".join(ch for ch in value if ch.isdigit())
     if not digits or any(ch.isalpha() for ch in value):
         return None
-    if international and not value.startswith(("+", "00")):
-        value = "+" + digits
+    if value.startswith("+") or international:
+        return _international("+" + digits, default_region, strict=False)
+    candidates = [value]
+    if digits.startswith("00"):
+        candidates.append("+" + digits[2:])
+    if digits.startswith("011") and phonenumbers.country_code_for_region(default_region) == 1:
+        candidates.append("+" + digits[3:])
+    for candidate in candidates:
+        found = _international(candidate, default_region, strict=True)
+        if found:
+            return found
+    return None
+
+
+def _international(value: str, region: str, *, strict: bool) -> str | None:
+    """E.164 of one reading of a number; ``strict`` wants a valid number, else a possible one."""
     try:
-        number = phonenumbers.parse(value, default_region)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    number = _mobile_form(number)
+    if strict:
+        ok = phonenumbers.is_valid_number(number)
+    else:
+        reason = phonenumbers.is_possible_number_with_reason(number)
+        ok = reason == phonenumbers.ValidationResult.IS_POSSIBLE
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None
+
+
+def _mobile_form(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    """Mexico's ``+52 1`` mobile prefix dropped; Brazil's ninth mobile digit added."""
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        return phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
+    if number.country_code == 55 and len(national) == 10 and national[2] in "6789":
+        fixed = int(national[:2] + "9" + national[2:])
+        return phonenumbers.PhoneNumber(country_code=55, national_number=fixed)
+    return number
+
+
+DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 def normalize_email(raw: str) -> str:
-    """``Jane <Jane@Example.COM >`` → ``jane@example.com``; RejectedInput if not an email."""
+    """``Jane <Jane@Example.COM >`` → ``jane@example.com``; RejectedInput if not an email.
+
+    A quoted local part stays quoted when it needs to (``"john doe"@…``) and
+    loses needless quotes (``"john.doe"@…`` is ``john.doe@…``); an
+    internationalized domain becomes its ASCII (punycode) form, so
+    ``bücher.example`` and ``xn--bcher-kva.example`` are one address.
+    """
     _name, email = parseaddr(raw.strip())
-    email = email.strip().lower()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or any(ch.isspace() for ch in email):
+    local, at, domain = email.strip().rpartition("@")
+    domain = domain.strip().rstrip(".")
+    if not at or not local or "." not in domain or any(ch.isspace() for ch in domain):
         raise RejectedInput(f"{raw!r} is not an email address")
-    return f"mailto:{email}"
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise RejectedInput(f"{raw!r} is not an email address: {exc}") from exc
+    return f"mailto:{_local_part(local, raw)}@{ascii_domain}"
+
+
+def _local_part(local: str, raw: str) -> str:
+    """The local part lower-cased; quotes kept only where the content needs them."""
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        inner = re.sub(r"\\(.)", r"\1", local[1:-1]).lower()
+        if DOT_ATOM.fullmatch(inner):
+            return inner
+        return '"' + inner.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if not DOT_ATOM.fullmatch(local):
+        raise RejectedInput(f"{raw!r} is not an email address")
+    return local.lower()
 
 
 def _scoped(channel: Channel, scope: str | None, value: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +42,8 @@ class Claim(BaseModel):
     addresses: list[str] = Field(min_length=1)
     strong: bool = True
     event_id: str
+    occurred_at: datetime | None = None
+    """When the claimant made the statement: orders a link against an unlink."""
 
     @property
     def claim_id(self) -> str:
@@ -62,6 +65,7 @@ def claim_from_link(link: IdentityLink, default_region: str) -> Claim:
         addresses=addresses,
         strong=link.evidence is Evidence.STRONG,
         event_id=link.event_id,
+        occurred_at=link.occurred_at,
     )
 
 
@@ -89,4 +93,5 @@ def claim_from_verified(message: InboundMessage, sender: str, default_region: st
         subject=identity.identifier,
         addresses=sorted(addresses),
         event_id=message.event_id,
+        occurred_at=message.occurred_at,
     )

@@ -45,6 +45,9 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # router state snapshots, key pool, partition = its pool-stream partition (same count)
     TopicSpec("omniroute.internal.routing-snapshots",
               configs={"cleanup.policy": "compact", "max.message.bytes": "8388608"}),
+    # live routing configuration: one partition, versions = offsets, kept as the audit trail
+    TopicSpec("omniroute.internal.routing-config", partitions=1,
+              configs={"retention.ms": "-1"}),
     # typing indicators (agents and web chat visitors): worthless after a minute
     TopicSpec("omniroute.internal.typing",
               configs={"retention.ms": "60000", "segment.ms": "60000"}),

@@ -1,8 +1,11 @@
 """Routing configuration from TOML: pools, agents, skills, capacities and policies.
 
-The same plain-dict form travels in the pool streams as ``configure`` admin
-events, so a runtime change is an event in the log (versioned, replayable).
-See ``deploy/routing.example.toml`` for every key.
+The same plain-dict form (:meth:`RoutingConfig.document`) is what an admin
+publishes on ``omniroute.internal.routing-config`` (versioned, see
+:mod:`omniroute.routing.live`) and what travels in the pool streams as
+``configure`` events, so a runtime change is an event in the log (replayable).
+See ``deploy/routing.example.toml`` for every key. Without any configuration the
+router runs :data:`BUILTIN`: one ``default`` pool that every agent joins.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCALARS = ("offer_timeout_s", "heartbeat_grace_s", "requeue_on_lost", "away_on_offer_timeout",
            "wrap_up_timeout_s", "queue_cap", "ttl_s", "sticky_s", "transfer_pin_s",
            "vip_boost", "negative_sentiment_boost", "negative_sentiment_below", "sla_s",
-           "sla_boost", "max_hops")
+           "sla_boost", "max_hops", "auto_join", "dedupe_s")
+DEFAULT_POOL = "default"
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,16 @@ class RoutingConfig:
     rules: tuple[PoolRule, ...] = ()
     default_pool: str | None = None
 
-    def agent_pool(self, agent_id: str) -> str | None:
-        """The pool a configured agent belongs to."""
+    def agent_pool(self, agent_id: str, named: str | None = None) -> str | None:
+        """The pool a configured agent belongs to, else the pool their event names, else
+        the pool anyone may join."""
         agent = self.agents.get(agent_id)
-        return str(agent["pool"]) if agent else None
+        return str(agent["pool"]) if agent else (named or self.join_pool)
+
+    @property
+    def join_pool(self) -> str | None:
+        """The ``auto_join`` pool unlisted agents join (the first one, by name)."""
+        return next((p for p, t in sorted(self.pools.items()) if t.get("auto_join")), None)
 
     def choose_pool(self, channel: str, intent: str | None, language: str | None,
                     skills: dict[str, int]) -> str | None:
@@ -79,7 +89,28 @@ class RoutingConfig:
     def pool_document(self, pool: str) -> dict[str, Any]:
         """What a ``configure`` admin event carries for one pool."""
         agents = {a: spec for a, spec in sorted(self.agents.items()) if spec["pool"] == pool}
-        return {"policy": self.pools.get(pool, {}), "agents": agents}
+        document: dict[str, Any] = {"policy": self.pools.get(pool, {}), "agents": agents}
+        if self.pools.get(pool, {}).get("auto_join"):
+            # agents who joined unlisted leave when they are configured in another pool
+            document["elsewhere"] = sorted(a for a, s in self.agents.items() if s["pool"] != pool)
+        return document
+
+    def document(self) -> dict[str, Any]:
+        """The whole configuration as the plain dict a TOML file holds."""
+        routing: dict[str, Any] = {}
+        if self.default_pool is not None:
+            routing["default_pool"] = self.default_pool
+        if self.rules:
+            routing["rules"] = [{k: v for k, v in asdict(r).items() if v is not None}
+                                for r in self.rules]
+        return {"routing": routing, "pools": self.pools, "agents": self.agents}
+
+
+BUILTIN_DOCUMENT: dict[str, Any] = {
+    "routing": {"default_pool": DEFAULT_POOL}, "pools": {DEFAULT_POOL: {"auto_join": True}},
+    "agents": {}}
+"""Out of the box: every request goes to ``default`` and every agent who sends an
+event joins it with the default capacity (3 conversations, at most 1 email)."""
 
 
 def fingerprint(document: dict[str, Any]) -> str:
@@ -98,6 +129,8 @@ def _minutes(span: str) -> tuple[int, int]:
 def parse_policy(pool: str, raw: dict[str, Any]) -> PoolPolicy:
     """A :class:`PoolPolicy` from its TOML table (raises ValueError/KeyError/TypeError)."""
     kwargs: dict[str, Any] = {k: raw[k] for k in SCALARS if k in raw}
+    if "join_capacity" in raw:
+        kwargs["join_capacity"] = parse_capacity(raw["join_capacity"], 3)
     if "selection" in raw:
         kwargs["selection"] = Selection(raw["selection"])
     if "overflow" in raw:
@@ -114,11 +147,22 @@ def parse_policy(pool: str, raw: dict[str, Any]) -> PoolPolicy:
     return PoolPolicy(pool=pool, **kwargs)
 
 
-def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
-    """An :class:`AgentProfile` from its TOML table."""
+def parse_capacity(raw: dict[str, Any], default: int = 1) -> AgentCapacity:
+    """``capacity`` and ``channels`` of an agent (or a pool's ``join_capacity``) table."""
     channels = {ch: ChannelRule(int(r.get("weight", 1)), r.get("cap"))
                 for ch, r in raw.get("channels", {}).items()}
-    return AgentProfile(agent_id, raw["pool"], AgentCapacity(int(raw.get("capacity", 1)), channels),
+    total = int(raw.get("capacity", default))
+    if total < 0 or any(r.weight < 1 or (r.cap is not None and r.cap < 0)
+                        for r in channels.values()):
+        raise ValueError("capacity, weights and caps must not be negative (weights >= 1)")
+    return AgentCapacity(total, channels)
+
+
+def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
+    """An :class:`AgentProfile` from its TOML table."""
+    if not NAME.match(agent_id):
+        raise ValueError(f"agent id {agent_id!r} must match {NAME.pattern}")
+    return AgentProfile(agent_id, raw["pool"], parse_capacity(raw),
                         {k: int(v) for k, v in raw.get("skills", {}).items()},
                         bool(raw.get("auto_accept", False)))
 
@@ -138,11 +182,17 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
             if profile.pool not in pools:
                 raise ValueError(f"agent {name!r} is in undefined pool {profile.pool!r}")
         rules = tuple(PoolRule(**rule) for rule in routing.get("rules", ()))
+        default = routing.get("default_pool") or (next(iter(pools)) if len(pools) == 1 else None)
+        for pool in [default, *(r.pool for r in rules)]:
+            if pool is not None and pool not in pools:
+                raise ValueError(f"routing names undefined pool {pool!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"{source}: {exc}",
                                  hint="see deploy/routing.example.toml") from exc
-    default = routing.get("default_pool") or (next(iter(pools)) if len(pools) == 1 else None)
     return RoutingConfig(pools=pools, agents=agents, rules=rules, default_pool=default)
+
+
+BUILTIN = parse_config(BUILTIN_DOCUMENT, "built-in configuration")
 
 
 def load_config(path: Path) -> RoutingConfig:

@@ -8,11 +8,12 @@ state therefore reproduces every decision exactly.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+from omniroute.routing import admin
 from omniroute.routing import agents as agent_rules
 from omniroute.routing import work as work_rules
 from omniroute.routing.events import (
@@ -36,7 +37,6 @@ from omniroute.routing.placement import (
     effective_priority,
     emit,
     forward,
-    needs_of,
     place,
     release,
     requeue,
@@ -53,12 +53,41 @@ def new_pool(policy: PoolPolicy, agents: tuple[AgentProfile, ...] = ()) -> PoolS
     return state
 
 
+ADMIN = (Configure, UpsertAgent, RemoveAgent)
+
+
+class InputFailed(Exception):
+    """An input the core could not apply; ``state`` is the pool exactly as before it."""
+
+    def __init__(self, state: PoolState, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.state = state
+
+
 def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision]]:
-    """Apply one input to a pool; returns the (same, mutated) state and what was decided."""
+    """Apply one input to a pool; returns the state to keep and what was decided.
+
+    All or nothing: admin inputs (rare, and touching every agent) run on a copy that
+    replaces the pool only when they succeed; other inputs validate before they
+    mutate. Either way a failing input raises :class:`InputFailed` with the state
+    as it was, so the caller never keeps a half-applied pool.
+    """
+    if isinstance(event, ADMIN):
+        before = copy.deepcopy(state)
+        try:
+            return state, _apply(state, event)
+        except Exception as exc:
+            raise InputFailed(before, exc) from exc
+    return state, _apply(state, event)
+
+
+def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     out: Out = []
     advance(state, out, event.at, event.event_id)
     if isinstance(event, AgentInput):
         agent = state.agents.get(event.agent_id)
+        if agent is None and state.policy.auto_join:
+            agent = admin.join(state, event.agent_id)
         if agent is None:
             agent_rules.reject(state, out, event, "unknown agent in this pool")
         else:
@@ -70,14 +99,17 @@ def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision
     elif isinstance(event, Cancel):
         work_rules.on_cancel(state, out, event)
     elif isinstance(event, Configure):
-        configure(state, out, event)
+        if admin.applies(state, event):
+            admin.configure(state, out, event)
+            advance(state, out, state.now, event.event_id)
+            drain_all(state, out, event.event_id)
     elif isinstance(event, UpsertAgent):
-        upsert_agent(state, out, event)
+        admin.upsert_agent(state, out, event)
     elif isinstance(event, RemoveAgent):
-        remove_agent(state, out, event)
+        admin.remove_agent(state, out, event)
     elif not isinstance(event, Tick):
         raise TypeError(f"not a routing event: {type(event).__name__}")
-    return state, out
+    return out
 
 
 def advance(state: PoolState, out: Out, at: float, cause: str) -> None:
@@ -190,80 +222,3 @@ TIMERS: dict[str, TimerRule] = {
     "offer": _offer_timeout, "heartbeat": _heartbeat, "relax": _relax,
     "overflow": _overflow, "ttl": _ttl, "sla": _sla, "unpin": _unpin, "wrap": _wrap,
 }
-
-
-def _reindex(state: PoolState) -> None:
-    """Rebuild the ready index and the queue after the selection rule or skills changed."""
-    state.ready.clear()
-    for agent in state.agents.values():
-        agent.ready_key = None
-        state.refresh_ready(agent)
-    queued = [i for i in state.work.values() if i.sig is not None]
-    for item in queued:
-        state.dequeue(item)
-    for item in sorted(queued, key=lambda i: i.seq):
-        item.priority = effective_priority(state, item)
-        state.enqueue(item, needs_of(state, item))
-
-
-def configure(state: PoolState, out: Out, event: Configure) -> None:
-    """Admin: replace the policy and/or the roster; a new fingerprint bumps the version."""
-    if event.fingerprint and event.fingerprint == state.fingerprint:
-        return
-    state.version += 1
-    state.fingerprint = event.fingerprint
-    if event.policy is not None:
-        state.policy = replace(event.policy, pool=state.pool)
-        state.open_checked_minute = -1
-    if event.agents is not None:
-        keep = {p.agent_id for p in event.agents}
-        for agent_id in sorted(set(state.agents) - keep):
-            _remove(state, out, agent_id, event.event_id)
-        for profile in event.agents:
-            _upsert(state, profile)
-    _reindex(state)
-    emit(state, out, Kind.CONFIGURED, "configuration applied", {
-        "event": event.event_id, "fingerprint": event.fingerprint,
-        "agents": len(state.agents)})
-    advance(state, out, state.now, event.event_id)
-    drain_all(state, out, event.event_id)
-
-
-def _upsert(state: PoolState, profile: AgentProfile) -> AgentState:
-    agent = state.agents.get(profile.agent_id)
-    if agent is None:
-        agent = state.agents[profile.agent_id] = AgentState(profile, state.now)
-    else:
-        agent.profile = profile
-        agent.load = sum(profile.capacity.weight(state.work[w].channel) for w in agent.held)
-    state.refresh_ready(agent)
-    return agent
-
-
-def _remove(state: PoolState, out: Out, agent_id: str, cause: str) -> None:
-    agent = state.agents.get(agent_id)
-    if agent is None:
-        return
-    agent.presence = "offline"
-    state.refresh_ready(agent)
-    agent_rules.rescind_offers(state, out, agent, "agent removed", cause, revoke_assigned=True)
-    for work_id in sorted(agent.held):
-        agent_rules.complete(state, out, state.work[work_id], "agent removed", cause)
-    del state.agents[agent_id]
-
-
-def upsert_agent(state: PoolState, out: Out, event: UpsertAgent) -> None:
-    """Admin: add or change one agent (versioned)."""
-    state.version += 1
-    agent = _upsert(state, replace(event.profile, pool=state.pool))
-    emit(state, out, Kind.CONFIGURED, "agent upserted", {"event": event.event_id},
-         None, event.profile.agent_id)
-    drain_agent(state, out, agent, event.event_id)
-
-
-def remove_agent(state: PoolState, out: Out, event: RemoveAgent) -> None:
-    """Admin: remove one agent, requeueing their work (versioned)."""
-    state.version += 1
-    _remove(state, out, event.agent_id, event.event_id)
-    emit(state, out, Kind.CONFIGURED, "agent removed", {"event": event.event_id},
-         None, event.agent_id)

@@ -139,6 +139,10 @@ class Configure(CoreEvent):
     policy: PoolPolicy | None = None
     agents: tuple[AgentProfile, ...] | None = None
     fingerprint: str = ""
+    version: int = 0
+    """The routing-config version (0: unversioned, applied once per fingerprint)."""
+    elsewhere: tuple[str, ...] = ()
+    """Agents configured in other pools: leave this one if they joined it unlisted."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +173,7 @@ class Kind(StrEnum):
     RESOLVED = "resolved"
     TRANSFERRED = "transferred"
     DROPPED = "dropped"
+    PARKED = "parked"
     FORWARDED = "forwarded"
     CONFIGURED = "configured"
 

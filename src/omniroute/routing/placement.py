@@ -178,11 +178,16 @@ def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) 
         place(state, out, item, cause)
 
 
-def drop(state: PoolState, out: Out, item: WorkState, reason: str, cause: str) -> None:
-    """Stop routing ``item`` here, saying why."""
+def drop(state: PoolState, out: Out, item: WorkState, reason: str, cause: str,
+         park: bool = True) -> None:
+    """Stop routing ``item`` here, saying why: ``parked`` (it could not be routed and
+    waits for a new routing request), or ``dropped`` (canceled: nobody waits)."""
     state.dequeue(item)
     state.work.pop(item.work_id, None)
-    emit(state, out, Kind.DROPPED, reason, {"event": cause}, item, reason=reason)
+    emit(state, out, Kind.PARKED if park else Kind.DROPPED, reason,
+         {"event": cause, "waited_s": round(state.now - item.waiting_since, 6),
+          "in_pool_s": round(state.now - item.enqueued_at, 6), "hops": item.hops},
+         item, reason=reason)
 
 
 def forward(state: PoolState, out: Out, item: WorkState, pool: str, rule: str, cause: str,

@@ -2,7 +2,9 @@
 
 A pool is the unit of partitioning: all its agents and all its waiting work
 live in one ordered stream, so a single writer decides. Every agent belongs to
-exactly one pool. Times are seconds (floats); instants are POSIX timestamps.
+exactly one pool (an agent no configuration lists joins the ``auto_join``
+pool, the built-in ``default`` one out of the box). Times are seconds
+(floats); instants are POSIX timestamps.
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ class AgentProfile:
     capacity: AgentCapacity
     skills: Mapping[str, int] = field(default_factory=dict)
     auto_accept: bool = False
+    joined: bool = False
+    """Joined an ``auto_join`` pool by sending an event, without being configured."""
+
+
+DEFAULT_JOIN_CAPACITY = AgentCapacity(3, {"email": ChannelRule(1, 1)})
+"""What an agent who joins an ``auto_join`` pool unlisted may hold: three conversations
+at once, at most one of them email (override with the pool's ``join_capacity``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,9 @@ class PoolPolicy:
     sla_s: float | None = None
     sla_boost: int = 0
     max_hops: int = 3
+    auto_join: bool = False
+    join_capacity: AgentCapacity = field(default_factory=lambda: DEFAULT_JOIN_CAPACITY)
+    dedupe_s: float = 3600.0
 
 
 def requirement(

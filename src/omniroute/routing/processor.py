@@ -36,16 +36,20 @@ from aiokafka.producer import sender as aiokafka_sender
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS, REBALANCES
 from omniroute.routing import metrics, snapshot
-from omniroute.routing.config import RoutingConfig
-from omniroute.routing.engine import decide, new_pool
+from omniroute.routing.config import DEFAULT_POOL
+from omniroute.routing.engine import InputFailed, decide, new_pool
 from omniroute.routing.events import Decision
+from omniroute.routing.live import CONFIG_TOPIC, LiveConfig, configure_records, decode
 from omniroute.routing.policy import PoolPolicy
-from omniroute.routing.shell import PoisonRecord, dead_letter, translate_input
+from omniroute.routing.shell import (
+    PoisonRecord,
+    dead_letter,
+    translate_input,
+)
 from omniroute.routing.state import PoolState
 from omniroute.routing.wire import (
     POOL_TOPIC,
     Record,
-    configure_record,
     outputs,
     pool_record,
     to_core,
@@ -146,24 +150,19 @@ def observe_processing(batch: dict[TopicPartition, list[ConsumerRecord]],
             PROCESSING_SECONDS.labels(metrics.COMPONENT).observe(elapsed)
 
 
-async def publish_configuration(settings: Settings, config: RoutingConfig) -> None:
-    """Write every pool's configuration into its stream (applied once per fingerprint)."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                enable_idempotence=True)
-    await producer.start()
-    try:
-        for pool in sorted(config.pools):
-            topic, key, value = configure_record(pool, config.pool_document(pool), time.time())
-            await producer.send_and_wait(settings.topic(topic), value, key=key)
-    finally:
-        await producer.stop()
-
-
-async def run_repartition(settings: Settings, config: RoutingConfig, instance: str,
-                          stop: asyncio.Event) -> None:
-    """Rewrite requests and agent events into per-pool streams until ``stop``."""
-    loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS], instance)
+async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event,
+                          live: LiveConfig | None = None) -> None:
+    """Rewrite requests and agent events into per-pool streams until ``stop``, choosing
+    pools by the live configuration (followed here unless ``live`` is given); the
+    instance that owns the routing-config partition writes each version into the pools."""
+    live = live or LiveConfig()
+    follower = asyncio.create_task(live.follow(settings, stop)) if not live.ready.is_set() \
+        else None
+    if follower is not None:
+        await _first(live.ready.wait(), follower)
+    loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS, CONFIG_TOPIC], instance)
     await loop.start(listener=Rebalances())
+    config_topic = settings.topic(CONFIG_TOPIC)
     try:
         while not stop.is_set():
             batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
@@ -175,12 +174,37 @@ async def run_repartition(settings: Settings, config: RoutingConfig, instance: s
             now = time.time()
             for tp, records in batch.items():
                 for record in records:
-                    out.extend(translate_input(settings, config, record, now))
+                    if record.topic == config_topic:
+                        out.extend(_configuration(record, live, now))
+                    else:
+                        out.extend(translate_input(settings, live.config, record, now))
                 offsets[tp] = records[-1].offset + 1
             await loop.commit(out, offsets)
             observe_processing(batch, received)
     finally:
         await loop.stop()
+        if follower is not None:
+            await asyncio.gather(follower, return_exceptions=True)
+
+
+async def _first(ready: Any, follower: asyncio.Task[None]) -> None:
+    """Wait until the configuration is read (or its follower failed: raise that)."""
+    waiter = asyncio.ensure_future(ready)
+    await asyncio.wait([waiter, follower], return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        follower.result()
+
+
+def _configuration(record: ConsumerRecord, live: LiveConfig, now: float) -> list[Record]:
+    """A routing-config version: configure inputs for every pool it concerns."""
+    try:
+        version = decode(record.value or b"", record.offset)
+    except Exception as exc:
+        log.warning("router.config_unreadable", offset=record.offset, error=str(exc))
+        return []
+    live.offer(version)
+    return configure_records(version, now)
 
 
 class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -301,12 +325,18 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
         try:
             pool, event = to_core(record.value)
             state = pools.get(pool)
-            if state is None:
-                state = pools[pool] = new_pool(PoolPolicy(pool=pool))
+            if state is None:  # the built-in default pool takes anyone until configured
+                state = pools[pool] = new_pool(PoolPolicy(pool=pool,
+                                                          auto_join=pool == DEFAULT_POOL))
             started = time.perf_counter()
-            _, decisions = decide(state, event)
+            pools[pool], decisions = decide(state, event)
             metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
             return decisions
+        except InputFailed as failed:  # the pool is kept exactly as before the input
+            pools[pool] = failed.state
+            log.error("router.poison_record", partition=record.partition,
+                      offset=record.offset, error=str(failed))
+            raise PoisonRecord(failed.__cause__ or failed) from failed
         except Exception as exc:
             log.error("router.poison_record", partition=record.partition,
                       offset=record.offset, error=str(exc))

@@ -1,12 +1,16 @@
 """Turning the router's input records into pool-stream records (the repartition step).
 
 Pure apart from the record it is handed: decode, pick the pool, re-key. Bad
-bytes go to the dead-letter topic; an agent event for an agent no pool knows is
-answered with a ``rejected`` assignment event and changes nothing.
+bytes go to the dead-letter topic; an agent event for an agent no pool knows
+(or one that does not parse but names its agent) is answered with a
+``rejected`` assignment event and changes nothing; a routing request no pool
+takes is dead-lettered and its conversation ``parked`` with the reason.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +18,11 @@ from pydantic import ValidationError
 from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent, AssignmentKind
 from omniroute.contract.assignments import Decision as ContractDecision
+from omniroute.contract.conversations import ConversationEvent, ConversationEventKind
 from omniroute.contract.deadletter import DeadLetter
 from omniroute.observability.pipeline import DEAD_LETTERS, MESSAGES
 from omniroute.routing.config import RoutingConfig
-from omniroute.routing.requests import RoutingRequest
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.routing.wire import Record, agent_record, request_record
 from omniroute.settings import Settings
 
@@ -52,14 +57,45 @@ def count_in(settings: Settings, record: Any, channel: str = "none") -> None:
 
 def unknown_agent(event: AgentEvent, workspace: str) -> Record:
     """A ``rejected`` answer to an agent event whose agent belongs to no known pool."""
+    return refused(event.agent_id, event.event_id, event.kind.value, workspace,
+                   "unknown agent: not in the routing configuration, no pool given and no "
+                   "pool that agents join (auto_join)", event.conversation_id, event.offer_id)
+
+
+def refused(agent_id: str, event_id: str, kind: str, workspace: str, reason: str,
+            conversation_id: str | None = None, offer_id: str | None = None) -> Record:
+    """A ``rejected`` AssignmentEvent to ``agent_id`` for their event ``event_id``."""
     answer = AssignmentEvent(
-        event_id=f"rej:{event.event_id}"[:200], occurred_at=event.occurred_at,
-        workspace=workspace, agent_id=event.agent_id, kind=AssignmentKind.REJECTED,
-        conversation_id=event.conversation_id, offer_id=event.offer_id,
-        reason="unknown agent: not in the routing configuration and no pool given",
+        event_id=f"rej:{event_id}"[:200], occurred_at=datetime.now(UTC), workspace=workspace,
+        agent_id=agent_id, kind=AssignmentKind.REJECTED, conversation_id=conversation_id,
+        offer_id=offer_id, reason=reason[:1000],
         decision=ContractDecision(rule="agent event refused", policy_version=0,
-                                  inputs={"event": event.event_id, "type": event.kind.value}))
-    return "omniroute.assignments.v1", event.agent_id.encode(), answer.to_json_bytes()
+                                  inputs={"event": event_id, "type": kind}))
+    return "omniroute.assignments.v1", agent_id.encode(), answer.to_json_bytes()
+
+
+def unparsed_agent_event(record: Any, exc: ValidationError, workspace: str) -> list[Record]:
+    """A ``rejected`` answer to an agent event that does not validate, when it names a
+    usable agent id (else only the dead letter says why)."""
+    try:
+        raw = json.loads(record.value or b"")
+        agent_id = raw["agent_id"]
+        event_id = str(raw.get("event_id") or f"{record.partition}:{record.offset}")
+        kind = str(raw.get("kind", "unknown"))[:64]
+        return [refused(agent_id, event_id, kind, workspace, f"invalid agent event: {exc}")]
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
+        return []
+
+
+def parked(request: RoutingRequest, reason: str, workspace: str) -> Record:
+    """The ConversationEvent ``parked`` of a request no pool takes (visible to supervisors)."""
+    event = ConversationEvent(
+        event_id=f"park:{request.event_id}"[:200], occurred_at=datetime.now(UTC),
+        workspace=workspace, conversation_id=request.conversation_id,
+        customer_id=request.customer_id, kind=ConversationEventKind.PARKED,
+        channel=request.channel, pool=request.pool, reason=reason)
+    return ("omniroute.conversations.v1", request.conversation_id.encode(),
+            event.to_json_bytes())
 
 
 def translate_input(settings: Settings, config: RoutingConfig, record: Any,
@@ -73,15 +109,20 @@ def translate_input(settings: Settings, config: RoutingConfig, record: Any,
             pool = request.pool or config.choose_pool(
                 request.channel.value, request.intent, request.language, dict(request.skills))
             if pool is None:
-                return [dead_letter(record, "no pool: the request names none and no "
-                                    "routing rule or default pool matches", NO_POOL)]
+                reason = ("no pool: the request names none and no routing rule or default "
+                          "pool matches")
+                if request.kind is not RoutingRequestKind.ROUTE:
+                    return [dead_letter(record, reason, NO_POOL)]
+                return [dead_letter(record, reason, NO_POOL),
+                        parked(request, reason, settings.workspace)]
             return [request_record(request, pool, now)]
         event = AgentEvent.from_json_bytes(record.value or b"")
         count_in(settings, record)
     except ValidationError as exc:
         count_in(settings, record)
-        return [dead_letter(record, exc)]
-    pool = config.agent_pool(event.agent_id) or event.pool
+        answer = [] if is_request else unparsed_agent_event(record, exc, settings.workspace)
+        return [dead_letter(record, exc), *answer]
+    pool = config.agent_pool(event.agent_id, event.pool)
     if pool is None:
         return [unknown_agent(event, settings.workspace)]
     return [agent_record(event, pool, now)]

@@ -101,6 +101,7 @@ class PoolState:
     now: float = 0.0
     seq: int = 0
     fingerprint: str = ""
+    config_version: int = 0
     open: bool = True
     open_checked_minute: int = -1
     agents: dict[str, AgentState] = field(default_factory=dict)

@@ -57,11 +57,14 @@ def agent_record(event: AgentEvent, pool: str, at: float) -> Record:
     return pool_record("agent", pool, at, event.event_id, event.model_dump(mode="json"))
 
 
-def configure_record(pool: str, document: dict[str, Any], at: float) -> Record:
-    """An admin ``configure`` input carrying a pool's whole configuration."""
+def configure_record(pool: str, document: dict[str, Any], at: float,
+                     version: int = 0) -> Record:
+    """An admin ``configure`` input carrying a pool's whole configuration (and the
+    routing-config version it belongs to; 0 = unversioned, applied per fingerprint)."""
     digest = fingerprint(document)
-    return pool_record("configure", pool, at, f"cfg:{pool}:{digest}",
-                       {"document": document, "fingerprint": digest})
+    event_id = f"cfg:{pool}:v{version}" if version else f"cfg:{pool}:{digest}"
+    return pool_record("configure", pool, at, event_id,
+                       {"document": document, "fingerprint": digest, "version": version})
 
 
 def _required(value: _T | None, name: str) -> _T:
@@ -118,7 +121,9 @@ def to_core(value: bytes) -> tuple[str, CoreEvent]:
         doc = body["document"]
         agents = tuple(parse_agent(a, spec) for a, spec in doc["agents"].items())
         return pool, ev.Configure(at=at, event_id=eid, policy=parse_policy(pool, doc["policy"]),
-                                  agents=agents, fingerprint=body["fingerprint"])
+                                  agents=agents, fingerprint=body["fingerprint"],
+                                  version=int(body.get("version", 0)),
+                                  elsewhere=tuple(doc.get("elsewhere", ())))
     raise ValueError(f"unknown pool record type {kind!r}")
 
 
@@ -126,6 +131,7 @@ CONVERSATION_KINDS = {
     Kind.ASSIGNED: ConversationEventKind.ASSIGNED, Kind.RESOLVED: ConversationEventKind.RESOLVED,
     Kind.TRANSFERRED: ConversationEventKind.TRANSFERRED,
     Kind.DROPPED: ConversationEventKind.UNASSIGNED, Kind.REVOKED: ConversationEventKind.UNASSIGNED,
+    Kind.PARKED: ConversationEventKind.PARKED,
 }
 
 

@@ -81,7 +81,7 @@ def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
         return
     inputs = {"event": event.event_id}
     if item.status == QUEUED:
-        drop(state, out, item, event.reason, event.event_id)
+        drop(state, out, item, event.reason, event.event_id, park=False)
         return
     agent_id, offer_id = item.agent_id, item.offer_id
     kind = Kind.RESCINDED if item.status == OFFERED else Kind.REVOKED
@@ -89,7 +89,7 @@ def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
          offer_id=offer_id, reason=event.reason)
     agent = release(state, item)
     if kind is Kind.RESCINDED:
-        drop(state, out, item, event.reason, event.event_id)
+        drop(state, out, item, event.reason, event.event_id, park=False)
     else:
         del state.work[item.work_id]
     drain_agent(state, out, agent, event.event_id)

@@ -16,7 +16,9 @@ consumers de-duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
-from faust.exceptions import ProducerSendError
+from faust.exceptions import PartitionsMismatch, ProducerSendError
 
 from omniroute.contract import DeadLetter
 from omniroute.contract.topics import DLQ
@@ -45,9 +47,33 @@ below the broker's default message.max.bytes (1 MiB)."""
 SESSION_TIMEOUT_SECONDS = 10.0
 """How long until a killed worker's partitions move to the survivors."""
 
+RETRY_BACKOFF_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+"""Waits between attempts at a record whose failure is not its own fault; the last repeats."""
+
 log = get_logger("omniroute.worker")
 Handler = Callable[[Any], Awaitable[str | None]]
 """Handles one record; returns the record's channel (for the messages metric) or None."""
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether a failure is the infrastructure's (retry the record), not the record's.
+
+    faust's ``PartitionsMismatch`` says a table's changelog is not (yet) in the
+    consumer's metadata; the producer's errors say Kafka did not take a record.
+    """
+    return bool(getattr(exc, "retriable", False)) or isinstance(
+        exc, PartitionsMismatch | ProducerSendError)
+
+
+def withhold_ack(event: Any) -> None:
+    """Keep an unfinished record's offset from ever being committed by this process.
+
+    faust acknowledges a record when its agent leaves it, even by an exception or
+    a cancellation (shutdown), and then commits past it. Marking the message as
+    acknowledged without telling the consumer leaves a gap the consumer never
+    commits across, so the record is replayed by whoever owns the partition next.
+    """
+    event.message.acked = True
 
 
 def create_app(settings: Settings, partitions: int) -> faust.App:
@@ -149,17 +175,42 @@ class Worker:
         started = time.perf_counter()
         message = event.message
         bind(processor=processor, partition=message.partition, offset=message.offset)
-        channel = None
         try:
-            channel = await handle(event)
-        except Exception as exc:
-            if getattr(exc, "retriable", False):
-                raise
-            await self.dead_letter(processor, event, exc)
+            channel = await self._until_done(processor, event, handle)
+        except BaseException:  # cancelled (shutdown) or crashed mid-record: replay it later
+            withhold_ack(event)
+            raise
         finally:
             unbind("processor", "partition", "offset")
         metrics.consumed(source, channel)
         metrics.processed(stage, time.perf_counter() - started)
+
+    async def _until_done(self, processor: str, event: Any, handle: Handler) -> str | None:
+        """Handle the record; dead-letter bad input; retry infrastructure failures in place.
+
+        A failure that is not the record's fault (Kafka unreachable, a table whose
+        changelog is not ready) is retried with backoff for as long as it lasts:
+        the record's effects are never skipped, and a retry of a half-applied
+        record is a replay of the same offset, which every handler treats as such.
+        """
+        for attempt in itertools.count():
+            try:
+                try:
+                    return await handle(event)
+                except Exception as exc:
+                    if is_retriable(exc):
+                        raise
+                    await self.dead_letter(processor, event, exc)
+                    return None
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
+                metrics.retried(processor)
+                log.warning("retrying", processor=processor, attempt=attempt + 1,
+                            error_type=type(exc).__name__, error=str(exc)[:300], delay=delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason; the agent goes on."""

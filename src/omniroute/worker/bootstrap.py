@@ -20,15 +20,15 @@ log = get_logger("omniroute.worker")
 def run(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
     """Run the worker until SIGTERM/SIGINT: every processor's agents on one faust app.
 
-    Topics are created first (internal ones sized like ``omniroute.inbound.v1``),
+    Topics are created first (internal ones and the tables' changelogs sized like
+    ``omniroute.inbound.v1``),
     ``/metrics``, ``/healthz`` and ``/readyz`` are served on ``settings.metrics_port``.
     """
     partitions = asyncio.run(ensure_topics(settings))
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     record_build_info("worker")
     worker = build(settings, partitions, processors)
-    changelogs = [t.changelog_topic.get_topic_name() for t in worker.app.tables.values()]
-    asyncio.run(ensure_changelogs(settings, changelogs, partitions))
+    asyncio.run(ensure_changelogs(settings, sorted(worker.app.tables), partitions))
     health = Health()
     health.add("kafka", kafka_check(settings.kafka_bootstrap))
 

@@ -25,9 +25,11 @@ from omniroute.conversations.commands import (
     DetachCustomer,
     MergeCustomer,
     RouterNews,
+    SplitCustomer,
     ThreadMessage,
 )
 from omniroute.conversations.merging import absorb, detach, merge_away
+from omniroute.conversations.splitting import split
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import (
     Outcome,
@@ -43,11 +45,11 @@ from omniroute.worker.topology import CUSTOMERS
 
 ROUTER_KINDS = frozenset({
     ConversationEventKind.ASSIGNED, ConversationEventKind.RESOLVED,
-    ConversationEventKind.UNASSIGNED,
+    ConversationEventKind.UNASSIGNED, ConversationEventKind.PARKED,
 })
 CustomerRecord = Annotated[
-    Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | DetachCustomer
-    | RouterNews,
+    Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | SplitCustomer
+    | DetachCustomer | RouterNews,
     Field(discriminator="kind"),
 ]
 CUSTOMER_RECORD: TypeAdapter[Any] = TypeAdapter(CustomerRecord)
@@ -134,7 +136,7 @@ class ConversationProcessor:
 
     async def _decide(self, state: CustomerState, command: Any) -> Outcome:
         if isinstance(command, ThreadMessage):
-            return add_message(state, command.message, self.policy)
+            return add_message(state, command.message, self.policy, command.address)
         if isinstance(command, RouterNews):
             return apply_router_event(state, command.event)
         if isinstance(command, MergeCustomer):
@@ -152,7 +154,17 @@ class ConversationProcessor:
             return Outcome(after)
         if isinstance(command, AbsorbCustomer):
             return absorb(state, command.conversation, command.last_agent_id, command.claims,
-                          command.event_id, command.at)
+                          command.event_id, command.at, command.detach_from)
+        if isinstance(command, SplitCustomer):
+            outcome, handoffs = split(state, command.owners, command.event_id, command.at)
+            for owner, part in sorted(handoffs.items()):
+                hand_over = AbsorbCustomer(
+                    workspace=command.workspace, customer_id=owner,
+                    from_customer=state.customer_id, conversation=part,
+                    last_agent_id=part.agent_id or state.last_agent_id,
+                    event_id=command.event_id, at=command.at, detach_from=state.customer_id)
+                await self.worker.send(CUSTOMERS, owner, hand_over.model_dump_json().encode())
+            return outcome
         assert isinstance(command, DetachCustomer)
         return Outcome(detach(state))
 

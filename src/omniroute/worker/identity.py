@@ -15,8 +15,9 @@ threaded in one hop; only a linked address forwards to its owner's partition.
   address's customer, forward a new verified-identity claim to the graph; apply
   reassignments from the graph.
 - ``identity.graph`` (keyed by workspace): merge and split customers, then tell
-  every moved address (at its home) its new owner and every merged-away
-  customer its survivor.
+  every moved address (at its home) its new owner, every merged-away
+  customer its survivor, and every split customer who its addresses belong to
+  now (its shared conversation is split by who wrote it).
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ from prometheus_client import Counter
 
 from omniroute.contract import IdentityLink, InboundMessage, LinkAction
 from omniroute.contract.topics import IDENTITY_LINKS, INBOUND
-from omniroute.conversations.commands import DetachCustomer, MergeCustomer, ThreadMessage
+from omniroute.conversations.commands import (
+    DetachCustomer,
+    MergeCustomer,
+    SplitCustomer,
+    ThreadMessage,
+)
 from omniroute.conversations.state import derived_event_id
 from omniroute.identity.addresses import normalize_address
 from omniroute.identity.claims import claim_from_link, claim_from_verified
 from omniroute.identity.commands import CLAIM, Observe, Reassign
 from omniroute.identity.customers import AddressRecord, Verdict, address_key, customer_id_for
-from omniroute.identity.graph import IdentityGraph
+from omniroute.identity.graph import GraphChange, IdentityGraph
 from omniroute.observability.logs import get_logger
 from omniroute.worker.app import Worker
 from omniroute.worker.topology import CUSTOMERS, GRAPH
@@ -142,6 +148,20 @@ class IdentityProcessor:
             detach = DetachCustomer(workspace=ws, customer_id=customer,
                                     event_id=derived_event_id(claim.event_id, "detach"))
             await self.worker.send(CUSTOMERS, customer, detach.model_dump_json().encode())
+        for customer, owners in sorted(splits(change, graph).items()):
+            split = SplitCustomer(workspace=ws, customer_id=customer, owners=owners, at=at,
+                                  event_id=derived_event_id(claim.event_id, f"split.{customer}"))
+            await self.worker.send(CUSTOMERS, customer, split.model_dump_json().encode())
+
+
+def splits(change: GraphChange, graph: IdentityGraph) -> dict[str, dict[str, str]]:
+    """Customers whose addresses now belong to two or more customers → address → owner now
+    (their shared conversation is split by who wrote it)."""
+    groups: dict[str, dict[str, str]] = {}
+    for address, before in change.before.items():
+        groups.setdefault(before, {})[address] = graph.owner(address)
+    return {customer: owners for customer, owners in groups.items()
+            if len(set(owners.values())) > 1}
 
 
 def register(worker: Worker) -> None:

@@ -23,6 +23,7 @@ from omniroute.observability.pipeline import (
     MESSAGES,
     PROCESSING_SECONDS,
     REBALANCES,
+    RETRIES,
 )
 
 COMPONENT = "worker"
@@ -72,3 +73,12 @@ def rebalanced() -> None:
 def open_conversations(count: int) -> None:
     """The open conversations of the customers this process owns now."""
     ACTIVE_CONVERSATIONS.labels(CONVERSATIONS_COMPONENT).set(count)
+
+
+def retried(processor: str) -> None:
+    """One attempt at a record failed for a reason that is not the record's; it is retried."""
+    key = ("retry", processor)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = RETRIES.labels(COMPONENT, processor)
+    child.inc()

@@ -6,6 +6,10 @@ faust's tables stay co-partitioned with the topics that feed them.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Iterable
+
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -14,6 +18,7 @@ from omniroute.errors import BrokerError
 from omniroute.infra.topics import TopicSpec, all_topics, create_topics
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.settings import Settings
+from omniroute.worker.app import APP_ID
 
 GRAPH = "omniroute.internal.identity-graph"
 """Link and unlink claims, keyed by workspace: one writer per workspace's identity graph."""
@@ -22,34 +27,31 @@ CUSTOMERS = "omniroute.internal.customers"
 observations and reassignments of the addresses whose derived (home) customer it is."""
 
 WORKER_TOPICS = (GRAPH, CUSTOMERS, ROUTING_REQUESTS)
+METADATA_WAIT_SECONDS = 30.0
+"""How long start-up waits for the broker to report every partition of new changelogs."""
 
 
-async def partition_count(settings: Settings, topic: str) -> int | None:
-    """How many partitions ``topic`` has, or None when it does not exist."""
+async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
+    """How many partitions with a leader each existing topic of ``topics`` has (by name)."""
+    names = {settings.topic(topic): topic for topic in topics}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                                 request_timeout_ms=15000)
     try:
         await admin.start()
-        described = await admin.describe_topics([settings.topic(topic)])
+        described = await admin.describe_topics(list(names))
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
-    found = [t for t in described if t.get("error_code") == 0 and t.get("partitions")]
-    return len(found[0]["partitions"]) if found else None
+    return {
+        names[t["topic"]]: sum(1 for p in t["partitions"] if p.get("leader", -1) >= 0)
+        for t in described if t.get("error_code") == 0 and t.get("partitions")
+    }
 
 
-async def ensure_changelogs(settings: Settings, names: list[str], partitions: int) -> None:
-    """Create the tables' changelog topics (full names, compacted) before faust starts.
-
-    faust creates them itself when it starts, but until its metadata shows their
-    partitions every table write fails with PartitionsMismatch, and the records of
-    the first seconds after a fresh start were dead-lettered. Created beforehand,
-    they are in the metadata from faust's first fetch.
-    """
-    bare = settings.model_copy(update={"topic_namespace": ""})
-    specs = [TopicSpec(name, configs={"cleanup.policy": "compact"}) for name in names]
-    await create_topics(bare, specs, partitions=partitions)
+async def partition_count(settings: Settings, topic: str) -> int | None:
+    """How many partitions ``topic`` has, or None when it does not exist."""
+    return (await partition_counts(settings, [topic])).get(topic)
 
 
 async def ensure_topics(settings: Settings) -> int:
@@ -59,3 +61,31 @@ async def ensure_topics(settings: Settings) -> int:
     extra = [TopicSpec(name) for name in WORKER_TOPICS if name not in names]
     await create_topics(settings, all_topics() + extra, partitions=partitions)
     return partitions
+
+
+def changelog_topic(table: str) -> str:
+    """The changelog faust keeps for ``table`` (before namespacing, like every topic name)."""
+    return f"{APP_ID}-{table}-changelog"
+
+
+async def ensure_changelogs(settings: Settings, tables: Iterable[str], partitions: int) -> None:
+    """Create the tables' changelogs before faust starts, and wait until the broker has them.
+
+    Left to faust, the changelogs are created while its consumer joins the group:
+    on a fresh start the last one can be missing from the metadata of the first
+    assignment, and faust then refuses every write to that table
+    (``PartitionsMismatch``: the changelog "has 0 partitions") until the worker
+    restarts. Created here, they exist in full before the first join.
+    """
+    names = [changelog_topic(table) for table in tables]
+    specs = [TopicSpec(name, partitions, {"cleanup.policy": "compact"}) for name in names]
+    await create_topics(settings, specs)
+    deadline = time.monotonic() + METADATA_WAIT_SECONDS
+    while True:
+        counts = await partition_counts(settings, names)
+        if all(counts.get(name) == partitions for name in names):
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"changelog topics not ready after {METADATA_WAIT_SECONDS:.0f}s: "
+                              f"{counts}")
+        await asyncio.sleep(0.2)

@@ -163,6 +163,12 @@ class Pipeline:
                                 count, timeout=60.0)
         return [DeadLetter.from_json_bytes(r.value) for r in records]
 
+    async def dead_letters_now(self, timeout: float = 3.0) -> list[DeadLetter]:
+        """Every dead letter so far (none is expected to arrive after ``timeout``)."""
+        records = await consume(self.settings.kafka_bootstrap, self.topic("omniroute.dlq.v1"),
+                                10**6, timeout=timeout)
+        return [DeadLetter.from_json_bytes(r.value) for r in records]
+
     async def thread_of(self, workspace: str, *messages: InboundMessage) -> Thread:
         """Where ``messages`` ended up: their final conversations and its customers."""
         wanted = {m.event_id for m in messages}

@@ -15,7 +15,8 @@ from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
 from omniroute.contract.conversations import ConversationEvent
 from omniroute.routing.config import load_config
-from omniroute.routing.processor import publish_configuration, run_decide, run_repartition
+from omniroute.routing.live import publish_config
+from omniroute.routing.processor import run_decide, run_repartition
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.wire import POOL_TOPIC
 from omniroute.settings import Settings
@@ -77,9 +78,9 @@ class Router:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Router:
-        await publish_configuration(self.settings, self.config)
+        await publish_config(self.settings, self.config, actor="test")
         self.tasks = [
-            asyncio.create_task(run_repartition(self.settings, self.config, "t", self.stop)),
+            asyncio.create_task(run_repartition(self.settings, "t", self.stop)),
             asyncio.create_task(run_decide(self.settings, "t", self.stop, tick_interval=0.2))]
         return self
 
@@ -309,7 +310,7 @@ async def test_timed_semantics_relaxation_overflow_sticky_hours_limits_lost_prio
         ("vi-b", 20), ("vi-c", 10), ("vi-a", 5)]
     # business hours + TTL, queue cap: dropped with the reason, never offered
     reasons = {r.key.decode(): ConversationEvent.from_json_bytes(r.value) for r in closed}
-    assert reasons["cl-1"].kind == "unassigned"
+    assert reasons["cl-1"].kind == "parked"
     assert reasons["cl-1"].reason == "queue time-to-live expired"
     # the two capped requests may reach the pool in either order: the second is dropped
     assert [e.reason for k, e in sorted(reasons.items()) if k != "cl-1"] == ["queue full"]

@@ -13,12 +13,12 @@ from omniroute.contract.agents import AgentEvent
 from omniroute.routing.config import parse_config
 from omniroute.routing.engine import decide
 from omniroute.routing.events import Tick
+from omniroute.routing.live import publish_config
 from omniroute.routing.processor import (
     POOL_TOPIC,
     SNAPSHOTS,
     Decider,
     Loop,
-    publish_configuration,
     run_decide,
     run_repartition,
 )
@@ -57,8 +57,8 @@ async def test_restore_loads_the_snapshot_and_replays_only_the_tail(topics: Sett
     settings = topics
     boot = settings.kafka_bootstrap
     stop = asyncio.Event()
-    await publish_configuration(settings, CONFIG)
-    tasks = [asyncio.create_task(run_repartition(settings, CONFIG, "s", stop)),
+    await publish_config(settings, CONFIG, actor="test")
+    tasks = [asyncio.create_task(run_repartition(settings, "s", stop)),
              asyncio.create_task(run_decide(settings, "s", stop, tick_interval=0.5,
                                             snapshot_every=10))]
     try:

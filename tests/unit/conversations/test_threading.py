@@ -66,7 +66,9 @@ class TestOpenAndJoin:
         assert second.events[0].conversation_id == first.events[0].conversation_id
         assert reply_channel(second.state) is Channel.WHATSAPP
         assert [r.kind for r in second.requests] == [RoutingRequestKind.UPDATE]
-        assert second.requests[0].channel is Channel.WHATSAPP
+        # the update goes to the pool holding the work: the one the route's channel chose
+        assert second.requests[0].channel is Channel.SMS
+        assert second.requests[0].reason == "reply channel changed"
 
     def test_email_thread_hints_are_kept_on_the_message(self) -> None:
         """In-Reply-To and References ride on the message_added event."""
@@ -168,7 +170,7 @@ class TestMerge:
         twice = absorb(once.state, handed, None, {}, "m1", T0)
         assert twice.state == once.state
         assert twice.events == once.events and twice.requests == once.requests
-        assert [e.kind for e in once.events] == [Kind.MERGED]
+        assert [e.kind for e in once.events] == [Kind.MERGED, Kind.NOTE_ADDED]
 
     def test_the_same_conversation_from_another_merge_emits_nothing(self) -> None:
         """Another merge handing over an already folded conversation is a no-op."""

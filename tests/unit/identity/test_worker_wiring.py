@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+
+import pytest
+from faust.exceptions import PartitionsMismatch
 
 from omniroute.cli import COMMAND_MODULES
 from omniroute.cli.app import cli
+from omniroute.errors import BrokerError
 from omniroute.settings import Settings
 from omniroute.stack import COMPONENTS
+from omniroute.worker import app as app_module
 from omniroute.worker.app import build
+from omniroute.worker.topology import changelog_topic
 
 
 class TestWorkerWiring:
@@ -43,3 +50,87 @@ class TestWorkerWiring:
         }
         assert all(t.partitions == 3 for t in tables)
         assert all(t.changelog_topic.get_topic_name().startswith("ns1.") for t in tables)
+
+
+class TestChangelogs:
+    """The changelogs the worker creates before faust starts are exactly faust's own."""
+
+    def test_changelog_names_match_faust(self) -> None:
+        """``changelog_topic`` (namespaced) is the name faust reads and writes."""
+        settings = Settings(topic_namespace="ns1.")
+        worker = build(settings, partitions=3)
+        for table in worker.app.tables.values():
+            assert settings.topic(changelog_topic(table.name)) == (
+                table.changelog_topic.get_topic_name())
+
+
+class _Message:
+    def __init__(self) -> None:
+        self.topic, self.partition, self.offset, self.acked = "t", 0, 7, False
+
+
+class _Event:
+    def __init__(self) -> None:
+        self.message, self.key, self.value = _Message(), b"k", b"{}"
+
+
+class TestRetries:
+    """A failure that is not the record's is retried in place; bad input is dead-lettered."""
+
+    async def test_infrastructure_failures_are_retried_until_the_record_is_done(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """PartitionsMismatch and a retriable BrokerError: retried, never dead-lettered."""
+        worker = build(Settings(topic_namespace="ns2."), partitions=3)
+        monkeypatch.setattr(app_module, "RETRY_BACKOFF_SECONDS", (0.0,))
+        letters: list[BaseException] = []
+
+        async def dead_letter(processor: str, event: object, error: BaseException) -> None:
+            letters.append(error)
+
+        monkeypatch.setattr(worker, "dead_letter", dead_letter)
+        failures = [PartitionsMismatch("changelog has 0 partitions"), BrokerError("down")]
+        calls = 0
+
+        async def handle(event: object) -> str | None:
+            nonlocal calls
+            calls += 1
+            if failures:
+                raise failures.pop(0)
+            return "sms"
+
+        assert await worker._until_done("p", _Event(), handle) == "sms"
+        assert calls == 3
+        assert letters == []
+
+    async def test_bad_input_is_dead_lettered_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A ValueError from the record: one dead letter, no retry."""
+        worker = build(Settings(topic_namespace="ns3."), partitions=3)
+        letters: list[BaseException] = []
+
+        async def dead_letter(processor: str, event: object, error: BaseException) -> None:
+            letters.append(error)
+
+        monkeypatch.setattr(worker, "dead_letter", dead_letter)
+
+        async def handle(event: object) -> str | None:
+            raise ValueError("not a message")
+
+        assert await worker._until_done("p", _Event(), handle) is None
+        assert [type(e) for e in letters] == [ValueError]
+
+    async def test_a_cancelled_record_is_never_acknowledged(self) -> None:
+        """Shutdown in the middle of a record: its offset must not be committed past."""
+        worker = build(Settings(topic_namespace="ns4."), partitions=3)
+        event = _Event()
+
+        async def handle(event: object) -> str | None:
+            await asyncio.sleep(10)
+            return None
+
+        task = asyncio.create_task(worker._guarded("src", "p", "identity", event, handle))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert event.message.acked  # faust's Message.ack is then a no-op: never committed

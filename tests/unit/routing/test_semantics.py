@@ -246,9 +246,9 @@ class TestQueueLimits:
         pool = Pool(PoolPolicy(pool="p", queue_cap=1, ttl_s=100))
         pool.route("w1")
         out = pool.route("w2")
-        assert out[0].kind is Kind.DROPPED and out[0].reason == "queue full"
+        assert out[0].kind is Kind.PARKED and out[0].reason == "queue full"
         out = pool(Tick, dt=101)
-        assert out[0].kind is Kind.DROPPED and out[0].reason == "queue time-to-live expired"
+        assert out[0].kind is Kind.PARKED and out[0].reason == "queue time-to-live expired"
 
     def test_business_hours_hold_work_until_opening(self) -> None:
         """Work routed while closed waits; at opening the backlog drains."""

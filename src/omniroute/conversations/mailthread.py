@@ -1,0 +1,33 @@
+"""Our own outbound email Message-IDs: deterministic, and naming their conversation.
+
+The email connector gives every reply ``Message-ID: <omniroute.{digest}.{conversation}@{domain}>``
+(:func:`outbound_message_id`): the digest comes from the outbound ``event_id``
+(a retried send carries the same id, and a bounce of it finds it again), the
+conversation id lets threading recognize a customer's reply to our mail
+(``In-Reply-To``/``References``) at any age, without a lookup
+(:func:`conversation_of_message_id`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+PREFIX = "omniroute."
+_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_OURS = re.compile(r"^<?omniroute\.[0-9a-f]{32}\.([A-Za-z0-9_-]{1,64})@[^>\s]+>?$")
+
+
+def outbound_message_id(event_id: str, conversation_id: str, channel_account: str) -> str:
+    """The Message-ID (without brackets) of an outbound email."""
+    domain = channel_account.rpartition("@")[2] or "omniroute.invalid"
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+    if _SAFE.match(conversation_id):
+        return f"{PREFIX}{digest}.{conversation_id}@{domain}"
+    return f"{PREFIX}{digest}@{domain}"
+
+
+def conversation_of_message_id(message_id: str) -> str | None:
+    """The conversation named by one of our Message-IDs, or None for anyone else's."""
+    found = _OURS.match(message_id.strip())
+    return found.group(1) if found else None

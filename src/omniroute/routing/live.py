@@ -1,0 +1,190 @@
+"""Live routing configuration: versioned admin events every router instance applies.
+
+The whole configuration (pools with their policies, agents, rules, default pool:
+:meth:`RoutingConfig.document`) is one event on ``omniroute.internal.routing-config``
+(one partition, kept forever: it is the audit trail), key ``routing``, value::
+
+    {"document": {...}, "actor": "ada", "reason": "...", "at": 1767225600.0,
+     "retired": ["old-pool"]}
+
+Its **version** is its offset + 1: unique and increasing without a read-modify-write
+race between two admins. Nothing published yet means version 0 and the built-in
+configuration (:data:`omniroute.routing.config.BUILTIN`).
+
+Applied without restart: every router process follows the topic
+(:class:`LiveConfig`) to choose pools for requests and agent events. Each
+version becomes a ``configure`` input of every pool, written by the publisher
+right after the version and again, exactly once in its transaction, by the
+repartition loop that owns the topic's partition; a pool applies a version
+newer than the one it has and ignores the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from omniroute.observability.logs import get_logger
+from omniroute.routing.config import BUILTIN, RoutingConfig, parse_config
+from omniroute.routing.requests import TOPIC as REQUESTS
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+from omniroute.routing.wire import Record, configure_record
+from omniroute.settings import Settings
+
+CONFIG_TOPIC = "omniroute.internal.routing-config"
+KEY = b"routing"
+log = get_logger("omniroute.router")
+
+
+@dataclass(frozen=True)
+class ConfigVersion:
+    """One published configuration: who changed it, when, why, and what it is."""
+
+    version: int
+    at: float
+    actor: str
+    reason: str
+    config: RoutingConfig
+    retired: tuple[str, ...] = ()
+
+
+def encode(config: RoutingConfig, *, actor: str, reason: str, at: float,
+           retired: tuple[str, ...] = ()) -> bytes:
+    """The record value of a configuration version."""
+    return json.dumps({"document": config.document(), "actor": actor, "reason": reason,
+                       "at": at, "retired": list(retired)}, separators=(",", ":")).encode()
+
+
+def decode(value: bytes, offset: int) -> ConfigVersion:
+    """A configuration version from its record (raises ConfigurationError/ValueError)."""
+    raw: dict[str, Any] = json.loads(value)
+    config = parse_config(raw["document"], f"routing-config version {offset + 1}")
+    return ConfigVersion(offset + 1, float(raw.get("at", 0)), str(raw.get("actor", "")),
+                         str(raw.get("reason", "")), config, tuple(raw.get("retired", ())))
+
+
+def configure_records(version: ConfigVersion, at: float) -> list[Record]:
+    """A configuration version as a ``configure`` input of every pool it names or retires."""
+    config = version.config
+    records = [configure_record(pool, config.pool_document(pool), at, version.version)
+               for pool in sorted(config.pools)]
+    records += [configure_record(pool, {"policy": {}, "agents": {}}, at, version.version)
+                for pool in version.retired if pool not in config.pools]
+    return records
+
+
+async def history(settings: Settings) -> list[ConfigVersion]:
+    """Every readable configuration version, oldest first (the audit trail)."""
+    tp = TopicPartition(settings.topic(CONFIG_TOPIC), 0)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                              enable_auto_commit=False, isolation_level="read_committed")
+    await reader.start()
+    found: list[ConfigVersion] = []
+    try:
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        end = (await reader.end_offsets([tp]))[tp]
+        while await reader.position(tp) < end:
+            for records in (await reader.getmany(tp, timeout_ms=500)).values():
+                found.extend(v for r in records if (v := _readable(r.value, r.offset)))
+    finally:
+        await reader.stop()
+    return found
+
+
+def _readable(value: bytes | None, offset: int) -> ConfigVersion | None:
+    try:
+        return decode(value or b"", offset)
+    except Exception as exc:  # a bad record is skipped, loudly: the previous one stays
+        log.warning("router.config_unreadable", offset=offset, error=str(exc))
+        return None
+
+
+async def read_config(settings: Settings) -> tuple[int, RoutingConfig]:
+    """The latest configuration and its version; ``(0, BUILTIN)`` when none was published."""
+    versions = await history(settings)
+    return (versions[-1].version, versions[-1].config) if versions else (0, BUILTIN)
+
+
+async def publish_config(settings: Settings, config: RoutingConfig, *, actor: str,
+                         reason: str = "") -> int:
+    """Publish ``config`` as the new live configuration; returns its version. Pools the
+    current configuration has and ``config`` lacks are retired (their agents leave)."""
+    _, current = await read_config(settings)
+    retired = tuple(sorted(set(current.pools) - set(config.pools)))
+    value = encode(config, actor=actor, reason=reason, at=time.time(), retired=retired)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(settings.topic(CONFIG_TOPIC), value, key=KEY,
+                                            partition=0)
+        version = ConfigVersion(int(sent.offset) + 1, 0.0, actor, reason, config, retired)
+        # straight into the pool streams too, so inputs the routers translate with this
+        # version meet it there; the repartition loop writes the same (applied once) in
+        # its transaction should this process stop half-way
+        for topic, key, record in configure_records(version, time.time()):
+            await producer.send_and_wait(settings.topic(topic), record, key=key)
+    finally:
+        await producer.stop()
+    log.info("router.config_published", version=version.version, actor=actor, reason=reason,
+             pools=sorted(config.pools), agents=len(config.agents))
+    return version.version
+
+
+async def reroute(settings: Settings, request: RoutingRequest) -> None:
+    """Route a (parked) conversation again: a routing request with a fresh event id."""
+    if request.kind is not RoutingRequestKind.ROUTE:
+        raise ValueError("a re-route is a routing request of kind 'route'")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic(REQUESTS), request.to_json_bytes(),
+                                     key=request.conversation_id.encode())
+    finally:
+        await producer.stop()
+
+
+class LiveConfig:
+    """The latest configuration as one router process knows it (follows the topic)."""
+
+    def __init__(self, config: RoutingConfig = BUILTIN, version: int = 0) -> None:
+        self.config = config
+        self.version = version
+        self.ready = asyncio.Event()
+
+    def offer(self, candidate: ConfigVersion) -> bool:
+        """Take ``candidate`` if it is newer; whether it was."""
+        if candidate.version <= self.version:
+            return False
+        self.config, self.version = candidate.config, candidate.version
+        log.info("router.config_applied", version=candidate.version, actor=candidate.actor,
+                 pools=sorted(candidate.config.pools))
+        return True
+
+    async def follow(self, settings: Settings, stop: asyncio.Event) -> None:
+        """Read every version, set :attr:`ready` once caught up, then keep up until ``stop``."""
+        tp = TopicPartition(settings.topic(CONFIG_TOPIC), 0)
+        reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                  enable_auto_commit=False, isolation_level="read_committed",
+                                  fetch_max_wait_ms=100)
+        await reader.start()
+        try:
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            end = (await reader.end_offsets([tp]))[tp]
+            while not stop.is_set():
+                for records in (await reader.getmany(tp, timeout_ms=200)).values():
+                    for record in records:
+                        if (found := _readable(record.value, record.offset)) is not None:
+                            self.offer(found)
+                if not self.ready.is_set() and await reader.position(tp) >= end:
+                    self.ready.set()
+        finally:
+            await reader.stop()

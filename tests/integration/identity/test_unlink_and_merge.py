@@ -1,0 +1,122 @@
+"""Unlink and merge of assigned conversations through the real broker (issue 11).
+
+Own module, so its own pipeline (two ``omniroute worker`` processes, one namespace).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.contract import (
+    Address,
+    Channel,
+    ChannelAddress,
+    ConversationEvent,
+    IdentityLink,
+    LinkAction,
+)
+from omniroute.contract.base import utcnow
+from omniroute.identity.customers import customer_id_for
+
+PAT_PHONE, SAM_EMAIL = "+14155550777", "sam@example.org"
+
+
+def crm(action: LinkAction, ws: str, event_id: str) -> IdentityLink:
+    """A (wrong) CRM claim that Pat's phone and Sam's email are one person."""
+    return IdentityLink(
+        event_id=event_id, workspace=ws, action=action, customer_hint="crm-7", source="crm",
+        occurred_at=utcnow(),
+        addresses=[ChannelAddress(channel=Channel.SMS, address=Address(value=PAT_PHONE)),
+                   ChannelAddress(channel=Channel.EMAIL, address=Address(value=SAM_EMAIL))],
+    )
+
+
+async def until(pipeline: Any, make: Any, ws: str, joined: bool) -> Any:
+    """Pat then Sam write until their customers agree (``joined``) or differ."""
+    thread = None
+    for _ in range(8):
+        pat = make(ws, Channel.SMS, PAT_PHONE, text="pat")
+        await pipeline.send(pat)
+        sam = make(ws, Channel.EMAIL, SAM_EMAIL, text="sam")
+        await pipeline.send(sam)
+        thread = await pipeline.thread_of(ws, pat, sam)
+        if (len(set(thread.message_customers.values())) == 1) == joined:
+            return thread, pat, sam
+    raise AssertionError(f"customers never {'joined' if joined else 'split'}: {thread}")
+
+
+async def router_says(pipeline: Any, ws: str, conversation: str, customer: str, kind: str,
+                      event_id: str, agent: str | None = None) -> None:
+    """A router decision on omniroute.conversations.v1."""
+    news = ConversationEvent(event_id=event_id, workspace=ws, conversation_id=conversation,
+                             customer_id=customer, kind=kind, agent_id=agent, pool="main")
+    await pipeline.raw("omniroute.conversations.v1", conversation.encode(), news.to_json_bytes())
+
+
+class TestUnlinkSplitsTheSharedConversation:
+    """After an unlink each person's conversation is their own; router and agent are told."""
+
+    async def test_unlink_gives_the_other_writer_a_routed_conversation(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """Pat opens it, a wrong link joins Sam, the agent holds it, the unlink splits it."""
+        ws = "unlink-split"
+        first = make_inbound(ws, Channel.SMS, PAT_PHONE, text="pat opens")
+        await pipeline.send(first)
+        opened = (await pipeline.events(ws, 1, kind="opened", timeout=180))[0]
+        await pipeline.link(crm(LinkAction.LINK, ws, "wrong-link"))
+        joined, _, _ = await until(pipeline, make_inbound, ws, True)
+        [shared] = joined.conversations
+        [customer] = joined.customers
+        await router_says(pipeline, ws, shared, customer, "assigned", "as-1", agent="agent-9")
+        await pipeline.link(crm(LinkAction.UNLINK, ws, "fix-unlink"))
+        split, pat, sam = await until(pipeline, make_inbound, ws, False)
+        assert split.message_customers[pat.event_id] == customer_id_for(ws, f"tel:{PAT_PHONE}")
+        assert split.message_customers[sam.event_id] == customer_id_for(
+            ws, f"mailto:{SAM_EMAIL}")
+        pat_conversation = (await pipeline.thread_of(ws, pat)).conversations
+        sam_conversation = (await pipeline.thread_of(ws, sam)).conversations
+        assert pat_conversation == {shared} == {opened.conversation_id}, "the opener keeps it"
+        assert sam_conversation != {shared}
+        splits = [e for e in await pipeline.events(ws, 1, kind="opened")
+                  if e.reason and "by unlink" in e.reason]
+        assert [(e.conversation_id, e.customer_id) for e in splits] == [
+            (*sam_conversation, customer_id_for(ws, f"mailto:{SAM_EMAIL}"))]
+        notes = await pipeline.events(ws, 1, kind="note_added")
+        assert [e.conversation_id for e in notes if e.reason == "customer split by unlink"] == [
+            shared]
+        requests = await pipeline.requests(ws)
+        routes = [r for r in requests if r.kind == "route" and r.reason
+                  and "by unlink" in r.reason]
+        assert [(r.conversation_id, r.last_agent_id) for r in routes] == [
+            (*sam_conversation, "agent-9")]
+        assert any(r.kind == "update" and r.conversation_id == shared and r.pool == "main"
+                   for r in requests), "the router hears of the split, in the pool holding it"
+
+
+class TestMergeOfAssignedConversations:
+    """Two open conversations, the later one assigned: it keeps the customer's work."""
+
+    async def test_assigned_conversation_keeps_and_the_waiting_one_is_cancelled(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """Pat waits (earlier), Sam is with agent-3; the link keeps Sam's and cancels Pat's."""
+        ws = "merge-assigned"
+        pat = make_inbound(ws, Channel.SMS, PAT_PHONE, text="pat")
+        await pipeline.send(pat)
+        await pipeline.events(ws, 1, kind="opened", timeout=180)
+        sam = make_inbound(ws, Channel.EMAIL, SAM_EMAIL, text="sam")
+        await pipeline.send(sam)
+        opened = await pipeline.events(ws, 2, kind="opened")
+        by_customer = {e.customer_id: e.conversation_id for e in opened}
+        sam_customer = customer_id_for(ws, f"mailto:{SAM_EMAIL}")
+        pat_customer = customer_id_for(ws, f"tel:{PAT_PHONE}")
+        sams, pats = by_customer[sam_customer], by_customer[pat_customer]
+        await router_says(pipeline, ws, sams, sam_customer, "assigned", "as-3", agent="agent-3")
+        await pipeline.link(crm(LinkAction.LINK, ws, "merge-link"))
+        merged = await pipeline.events(ws, 1, kind="merged")
+        assert [(e.conversation_id, e.merged_into) for e in merged] == [(pats, sams)]
+        requests = await pipeline.requests(ws)
+        cancels = [r for r in requests if r.kind == "cancel"]
+        assert [(r.conversation_id, r.channel) for r in cancels] == [(pats, Channel.SMS)]
+        assert not [r for r in requests if r.kind == "cancel" and r.conversation_id == sams]

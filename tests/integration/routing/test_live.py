@@ -1,0 +1,109 @@
+"""Routing out of the box and live configuration, through the real broker: the built-in
+default pool, versions applied without restart, refusals answered, unroutable work parked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from harness.kafka import consume, produce
+from omniroute.contract.agents import AgentEvent
+from omniroute.contract.assignments import AssignmentEvent
+from omniroute.contract.conversations import ConversationEvent
+from omniroute.routing.config import BUILTIN, parse_config
+from omniroute.routing.live import history, publish_config, read_config, reroute
+from omniroute.routing.processor import run_decide, run_repartition
+from omniroute.routing.requests import RoutingRequest
+from omniroute.settings import Settings
+
+SALES = parse_config({
+    "routing": {"rules": [{"channel": "email", "pool": "sales"}]},
+    "pools": {"sales": {"heartbeat_grace_s": 3600}, "empty": {}},
+    "agents": {"bob": {"pool": "sales", "capacity": 1, "auto_accept": True}}})
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[None]:
+    """Both router loops, started with whatever configuration is live."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(run_repartition(settings, "live", stop)),
+             asyncio.create_task(run_decide(settings, "live", stop, tick_interval=0.2))]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+def agent(n: int, agent_id: str, kind: str, **fields: object) -> tuple[bytes, bytes]:
+    event = AgentEvent(event_id=f"ae-{n}", agent_id=agent_id, kind=kind, **fields)
+    return agent_id.encode(), event.to_json_bytes()
+
+
+def route(n: int, channel: str = "webchat") -> RoutingRequest:
+    return RoutingRequest(event_id=f"rr-{n}", kind="route", conversation_id=f"conv-{n}",
+                          customer_id=f"cust-{n}", channel=channel)
+
+
+async def answers(settings: Settings, count: int, **where: str) -> list[AssignmentEvent]:
+    def matches(record: object) -> bool:
+        event = AssignmentEvent.from_json_bytes(record.value)  # type: ignore[attr-defined]
+        return all(getattr(event, k) == v for k, v in where.items())
+    found = await consume(settings.kafka_bootstrap, settings.topic("omniroute.assignments.v1"),
+                          count, timeout=40, where=matches)
+    return [AssignmentEvent.from_json_bytes(r.value) for r in found]
+
+
+async def test_out_of_the_box_any_agent_joins_the_default_pool(topics: Settings) -> None:
+    """No configuration at all: an agent with no entry anywhere goes available and is
+    offered the next conversation (the built-in ``default`` pool)."""
+    settings = topics
+    assert await read_config(settings) == (0, BUILTIN)
+    async with running(settings):
+        await produce(settings.kafka_bootstrap, settings.topic("omniroute.agent-events.v1"),
+                      [agent(1, "ada", "presence", presence="available")])
+        await produce(settings.kafka_bootstrap,
+                      settings.topic("omniroute.internal.routing-requests"),
+                      [(b"conv-1", route(1).to_json_bytes())])
+        (offer,) = await answers(settings, 1, kind="offered")
+    assert (offer.agent_id, offer.conversation_id, offer.pool) == ("ada", "conv-1", "default")
+
+
+async def test_a_published_version_applies_without_restart_and_parks_what_it_cannot_route(
+        topics: Settings) -> None:
+    """A version published while the router runs is applied by it (new agent, new rule);
+    a request no pool takes is parked with the reason, and routed again by a re-route
+    once a version gives it a pool; a malformed agent event is answered ``rejected``."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    requests = settings.topic("omniroute.internal.routing-requests")
+    async with running(settings):
+        version = await publish_config(settings, SALES, actor="ada", reason="sales team")
+        assert version == 1
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent(1, "bob", "presence", presence="available"),
+            (b"eve", b'{"agent_id": "eve", "event_id": "bad-1", "kind": "presence"}')])
+        await produce(boot, requests, [(b"conv-1", route(1, "email").to_json_bytes()),
+                                       (b"conv-2", route(2, "sms").to_json_bytes())])
+        (assigned,) = await answers(settings, 1, kind="assigned")
+        (refused,) = await answers(settings, 1, kind="rejected")
+        parked = await consume(boot, settings.topic("omniroute.conversations.v1"), 1,
+                               timeout=40, where=lambda r: b'"parked"' in r.value)
+        fixed = parse_config({**SALES.document(), "routing": {"default_pool": "sales"}})
+        assert await publish_config(settings, fixed, actor="ada", reason="default") == 2
+        await reroute(settings, route(2, "sms").model_copy(update={"event_id": "rr-2b"}))
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent(2, "bob", "resolve", conversation_id="conv-1")])
+        later = await answers(settings, 2, kind="assigned")
+    assert (assigned.agent_id, assigned.conversation_id, assigned.pool) == (
+        "bob", "conv-1", "sales")
+    assert refused.agent_id == "eve" and "invalid agent event" in (refused.reason or "")
+    event = ConversationEvent.from_json_bytes(parked[0].value)
+    assert (event.conversation_id, event.kind.value) == ("conv-2", "parked")
+    assert "no pool" in (event.reason or "")
+    assert [e.conversation_id for e in later] == ["conv-1", "conv-2"]
+    versions = await history(settings)
+    assert [(v.version, v.actor, v.reason) for v in versions] == [
+        (1, "ada", "sales team"), (2, "ada", "default")]
+    assert versions[0].retired == ("default",)
