@@ -134,7 +134,8 @@ def on_request(session: BotSession | None, request: RoutingRequest, policy: BotP
             return hand_off(session, "triage: the customer asked for a person",
                             request.event_id, at)
         return Step(session)
-    if request.kind is RoutingRequestKind.ROUTE and not escalated(request):
+    fresh = session is None or session.phase is Phase.RESOLVED  # handed-off stays with people
+    if request.kind is RoutingRequestKind.ROUTE and fresh and not escalated(request):
         pool = policy.pool_for(request.channel.value, request.pool, request.intent,
                                request.language, dict(request.skills))
         if policy.answers(request.channel.value, pool, at):

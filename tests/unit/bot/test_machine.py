@@ -75,6 +75,14 @@ class TestTakingConversations:
         night = AT + timedelta(hours=12)
         assert on_request(None, route(at=night), after_hours_only, night).requests == []
 
+    def test_a_handed_off_conversation_stays_with_people(self) -> None:
+        """Routed again (parked, then the customer wrote), it goes to the router, not the bot."""
+        gone = on_message(held(), message("agent please"), None, POLICY).session
+        assert gone is not None and gone.phase is Phase.HANDED_OFF
+        again = route(at=AT + timedelta(minutes=5))
+        step = on_request(gone, again, POLICY, again.occurred_at)
+        assert step.requests == [again] and step.session == gone
+
     def test_updates_while_held_stay_held_and_keep_the_wait(self) -> None:
         """A channel change while the bot holds the conversation is not sent to the router."""
         step = on_request(held(), route(RoutingRequestKind.UPDATE, Channel.WEBCHAT), POLICY, AT)
