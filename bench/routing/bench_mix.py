@@ -66,12 +66,14 @@ def build(agents: int, seed: int = 7) -> tuple[Any, float, list[str], int]:
         at += 1e-6
         decide(state, SetPresence(at=at, event_id=f"p{agent_id}", agent_id=agent_id,
                                   presence="available"))
-    n, held = 0, []
-    while occupancy(state) < 0.85:
+    n, held, load, room = 0, [], 0, CAPACITY.total * agents
+    while load < 0.85 * room:  # counted as it grows: a scan per route would be quadratic
         at += 1e-6
         n += 1
         _, out = decide(state, request(n, at, rng))
-        held += [d.work_id for d in out if d.kind.value == "assigned"]
+        assigned = [d for d in out if d.kind.value == "assigned"]
+        held += [d.work_id for d in assigned]
+        load += sum(CAPACITY.weight(d.channel or "") for d in assigned)
     return state, at, held, n
 
 
