@@ -63,6 +63,10 @@ class AutomationHook:
             pool: parse_policy(pool, raw).business_hours
             for pool, raw in self.routing.pools.items()}
         self.memory = worker.model_table("automation-customers", CustomerMemory)
+        self.staffed_skills = frozenset(
+            str(skill) for agent in self.routing.agents.values()
+            for skill in (agent.get("skills") or {}))
+        """Skills some configured agent has: triage requires only these (never strands work)."""
         self.live_rules: dict[str, tuple[Rule, ...]] = {}
         """Rules set through the admin API or CLI, per workspace (override the file's)."""
         self.queue = QueueView()
@@ -156,6 +160,8 @@ class AutomationHook:
             requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
         found = triage(message.text or "", ws.triage, customer.language)
+        found = replace(found, skills={k: v for k, v in found.skills.items()
+                                       if k in self.staffed_skills})
         if conv.agent_id:
             before = before.model_copy(update={"human_engaged": True})
         route = next((r for r in outcome.requests if r.kind is RoutingRequestKind.ROUTE), None)

@@ -191,7 +191,9 @@ class TestAgentConsoleOnTheRealChain:
                     await page.select_option("#canned", label="/ships")
                     assert await page.input_value("#reply") == "Your parcel ships today."
                     await page.click("#send")
-                    await page.locator("#history .message.outbound").wait_for(timeout=30_000)
+                    await page.locator("#history .message.outbound",
+                                       has_text="Your parcel ships today.").wait_for(
+                                           timeout=30_000)
                     shot = ARTIFACTS / "console.png"
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)
@@ -213,8 +215,12 @@ class TestAgentConsoleOnTheRealChain:
         conversation_id = kinds[0].conversation_id
         assert conversation_id
 
-        sent = await consume(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 1)
-        reply = OutboundMessage.from_json_bytes(sent[0].value)
+        # automation acknowledged the message at once (and surveys after the resolve)
+        sent = await consume(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 2)
+        messages = [OutboundMessage.from_json_bytes(r.value) for r in sent]
+        assert [m.automation for m in messages[:2]] == ["acknowledgement", None]
+        assert [m.automation for m in messages[2:]] in ([], ["survey"])
+        reply = messages[1]
         assert (reply.text, reply.recipient.value, reply.channel, reply.conversation_id) == (
             "Your parcel ships today.", "+14155550100", Channel.SMS, conversation_id)
         assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id \
@@ -232,5 +238,9 @@ class TestAgentConsoleOnTheRealChain:
                                     conversation_id)
         finally:
             await conn.close()
-        assert [(r["direction"], r["text"]) for r in rows] == [
-            ("inbound", "Where is my parcel?"), ("outbound", "Your parcel ships today.")]
+        history = [(r["direction"], r["text"]) for r in rows]
+        assert history[0] == ("inbound", "Where is my parcel?")
+        assert ("outbound", "Your parcel ships today.") in history
+        automatic = [text for _, text in history[1:] if text != "Your parcel ships today."]
+        assert all(text.startswith(("Thanks for your message!", "How would you rate"))
+                   for text in automatic), history
