@@ -75,6 +75,8 @@ class Batch:
             author=Author(kind=AuthorKind.BOT, name="omniroute"), text=reply.text,
             choices=[Choice(payload=p, title=t) for p, t in reply.choices],
             automation=reply.kind, reply_to_provider_message_id=route.provider_message_id))
+        if reply.kind == "survey":
+            self.event(Kind.SURVEY_SENT, "survey-sent")
 
     def effects(self, effects: Effects, route: ReplyRoute | None) -> None:
         """Events for every applied rule action, its replies, tags and resolve."""

@@ -39,6 +39,8 @@ class ConversationEventKind(StrEnum):
     """The customer asked for a human (or a rule escalated): raised priority, human queue."""
     SLA_BREACHED = "sla_breached"
     """A first-reply, next-reply or resolution target passed (``reason`` names which)."""
+    SURVEY_SENT = "survey_sent"
+    """The CSAT survey went to the customer (analytics: survey response rate)."""
     AUTOMATION_APPLIED = "automation_applied"
     """An automation rule acted on the conversation (``reason`` names the rule and action)."""
     BOT_ANSWERED = "bot_answered"
