@@ -68,6 +68,8 @@ async def identifiers(conn: asyncpg.Connection, customer_id: str) -> list[str]:
         """SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE recipient END AS a
            FROM messages WHERE message_id = ANY($1::text[])""", messages)
     found = {customer_id, *await _address_values(conn, customer_id)}
+    found.update(r["customer_id"] for r in await conn.fetch(
+        "SELECT customer_id FROM customers WHERE merged_into = $1", customer_id))
     found.update(r["a"] for r in raw if r["a"])
     for value in list(found):  # normalized forms carry a scheme: tel:+1…, mailto:a@b
         found.add(value.split(":", 1)[1] if value.startswith(("tel:", "mailto:")) else value)
@@ -170,6 +172,13 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
                            customer_id, anonymous)
         await conn.execute("UPDATE conversation_events SET customer_id = $2 "
                            "WHERE customer_id = $1", customer_id, anonymous)
+        merged = [n for n in names if n.startswith("cus_") or n == customer_id]
+        for table in ("conversation_events", "processed_events"):  # ids of merge events
+            for name in merged:
+                await conn.execute(
+                    f"UPDATE {table} SET event_id = replace(event_id, $1, $2) "
+                    "WHERE strpos(event_id, $1) > 0", name, anonymous)
+        await conn.execute("DELETE FROM customers WHERE merged_into = $1", customer_id)
         await conn.execute("DELETE FROM customers WHERE customer_id = $1", customer_id)
         detail = {"counts": counts, "anonymous_id": anonymous,
                   "conversations_kept_anonymous": len(conversations),
