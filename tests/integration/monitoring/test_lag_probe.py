@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from harness.kafka import produce
-from omniroute.contract.topics import INBOUND
+from omniroute.contract.topics import INBOUND, PUBLIC_TOPICS
 from omniroute.monitoring.lag import LagProbe
 from omniroute.settings import Settings
 
@@ -40,7 +40,7 @@ class TestLagProbe:
         assert second[0].seconds > first[0].seconds > 0
         assert ends[topic] == 5
         assert ends[topics.topic("omniroute.dlq.v1")] == 0
-        assert len(ends) == 8 + len([t for t in ends if ".internal." in t])
+        assert len(ends) == len(PUBLIC_TOPICS) + len([t for t in ends if ".internal." in t])
 
 
 async def _partition_of(bootstrap: str, topic: str) -> set[int]:
