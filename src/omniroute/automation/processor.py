@@ -51,6 +51,10 @@ Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
 MAX_ATTRIBUTES = 32
 
 
+BOT_ANSWERS_INSTEAD = frozenset({"acknowledgement", "out_of_office"})
+"""Automatic replies left out of a new conversation the answer bot takes (it answers first;
+the acknowledgement comes with the next message, e.g. at the hand-off)."""
+
 class AutomationHook:
     """Automation around the conversations processor's decisions."""
 
@@ -189,6 +193,9 @@ class AutomationHook:
             batch.event(Kind.ESCALATED, "escalated", reason="customer asked for a human",
                         pool=pool)
         for reply in plan.replies:
+            if reply.kind in BOT_ANSWERS_INSTEAD and route is not None \
+                    and self._bot_takes(channel, pool, at):
+                continue  # the answer bot replies first; a wait notice would be a second voice
             batch.reply(route_to, reply)
         batch.effects(effects, route_to)
         requests = [enrich_request(r, memory, plan.escalate, ws, effects) for r in outcome.requests]
@@ -210,6 +217,11 @@ class AutomationHook:
         await self.send_outbound(batch)
         return Outcome(outcome.state, events=[*outcome.events, *batch.events],
                        requests=[*requests, *batch.requests])
+
+    def _bot_takes(self, channel: str, pool: str | None, at: datetime) -> bool:
+        """Whether the answer bot (when the worker runs it) takes a new conversation here."""
+        bot = self.worker.components.get("bot")
+        return bot is not None and bool(bot.policy.answers(channel, pool, at))
 
     async def send_outbound(self, batch: Batch) -> None:
         """Only the batch's messages (its events and requests travel in the Outcome)."""
