@@ -1,22 +1,16 @@
-"""Set-based writes for the sink: one COPY and one merge per table and batch.
+"""Set-based writes for the sink: one statement per table and batch, never one per row.
 
-Rows of a table are COPYed (binary) into ``stage_<table>``, a temporary table
-of the connection shaped like the target (``LIKE``, emptied at every commit),
-and merged with one ``INSERT ... SELECT ... ON CONFLICT``. COPY is the cheapest
-way into PostgreSQL for both sides: binding the same rows as typed arrays for
-``unnest`` cost asyncpg an ``isinstance`` per value and was the largest part of
-the sink's time (bench/sink). The staging tables of :data:`STAGED` are created
-once per connection outside any transaction (a table created inside a
-transaction that rolls back would be gone while the cache still believed in
-it); any other table's is created on use (``IF NOT EXISTS``, not cached). Each
-table is staged at most once per transaction.
-
-Rare paths (completing known messages) still bind typed arrays with
-:func:`relation`: ``unnest($1::text[], ...) AS s(col, ...)``. Column types are
-read from the catalog once per table.
+Rows of a table travel as one typed array per column and come back as a
+relation with ``unnest($1::text[], $2::timestamptz[], ...) AS s(col, ...)``:
+``INSERT ... SELECT ... ON CONFLICT`` and ``UPDATE ... FROM`` then apply a whole
+batch in one round trip. Column types are read from the catalog once per table.
 
 Conversations are merged with a correlated lookup of the batch's patch, which
-needs an index: their patches go to ``stage_conversations``, which has one.
+needs an index: their patches are COPYed into ``stage_conversations``, a
+temporary table of the connection (emptied at every commit), created once per
+connection outside any transaction (a table created inside a transaction that
+rolls back would be gone while the cache still believed in it). It is the only
+temporary table: each one costs a truncation at every commit.
 """
 
 from __future__ import annotations
@@ -40,40 +34,17 @@ _CREATE = """CREATE TEMP TABLE IF NOT EXISTS stage_conversations (
     updated_at timestamptz, agent_set boolean
 ) ON COMMIT DELETE ROWS"""
 
-STAGED = (
-    "processed_events", "customers", "customer_addresses", "attachments",
-    "conversation_events", "conversation_notes", "csat_ratings", "delivery_statuses",
-    "assignments", "agent_events", "agent_presence", "identity_links", "dead_letters",
-)
-"""Tables the sink writes through a staging table created with the connection's first batch."""
-
 _ready: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
 _types: dict[str, dict[str, str]] = {}
 
 
-def _create_like(table: str) -> str:
-    return (f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table} INCLUDING DEFAULTS)"
-            " ON COMMIT DELETE ROWS")
-
-
 async def ensure_staging(conn: asyncpg.Connection) -> None:
-    """Create this connection's staging tables (once; call it outside a transaction)."""
+    """Create this connection's staging table (once; call it outside a transaction)."""
     if conn in _ready:
         return
-    await conn.execute(";".join([_CREATE, *(_create_like(t) for t in STAGED)]))
+    await conn.execute(_CREATE)
     if not conn.is_in_transaction():
         _ready.add(conn)
-
-
-async def stage(conn: asyncpg.Connection, table: str, records: Sequence[tuple[Any, ...]],
-                columns: Sequence[str] | None = None) -> str:
-    """COPY ``records`` into ``stage_<table>`` (caller's transaction); return its name."""
-    if table not in STAGED or conn not in _ready:
-        await conn.execute(_create_like(table))
-    name = f"stage_{table}"
-    await conn.copy_records_to_table(name, records=records,
-                                     columns=list(columns or await column_types(conn, table)))
-    return name
 
 
 async def stage_conversations(conn: asyncpg.Connection,
@@ -106,8 +77,8 @@ async def relation(conn: asyncpg.Connection, table: str, records: Sequence[tuple
 
 async def insert_new(conn: asyncpg.Connection, table: str,
                      records: Sequence[tuple[Any, ...]]) -> None:
-    """Insert whole rows of ``table`` (one COPY, one statement), skipping keys already there."""
+    """Insert whole rows of ``table`` in one statement, skipping keys already there."""
     if not records:
         return
-    staged = await stage(conn, table, records)
-    await conn.execute(f"INSERT INTO {table} SELECT * FROM {staged} ON CONFLICT DO NOTHING")
+    rows, args = await relation(conn, table, records)
+    await conn.execute(f"INSERT INTO {table} SELECT * FROM {rows} ON CONFLICT DO NOTHING", *args)

@@ -27,13 +27,7 @@ from omniroute.history.projection import (
     presence_of,
     unique_events,
 )
-from omniroute.history.staging import (
-    ensure_staging,
-    insert_new,
-    relation,
-    stage,
-    stage_conversations,
-)
+from omniroute.history.staging import ensure_staging, insert_new, relation, stage_conversations
 
 _UPDATABLE = [c for c in MessageRow.COLUMNS if c not in ("message_id", "created_at")]
 
@@ -46,13 +40,12 @@ async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope
     await ensure_staging(conn)
     async with conn.transaction():
         ids = [ledger_id(e.event_id) for _, e in events]
-        staged = await stage(conn, "processed_events", [
-            (t, i, e.occurred_at) for (t, e), i in zip(events, ids, strict=True)],
-            ("topic", "event_id", "occurred_at"))
         rows = await conn.fetch(
-            f"""INSERT INTO processed_events (topic, event_id, occurred_at)
-                SELECT topic, event_id, occurred_at FROM {staged}
-                ON CONFLICT DO NOTHING RETURNING topic, event_id""")
+            """INSERT INTO processed_events (topic, event_id, occurred_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+               ON CONFLICT DO NOTHING RETURNING topic, event_id""",
+            [t for t, _ in events], ids, [e.occurred_at for _, e in events],
+        )
         new = {(r["topic"], r["event_id"]) for r in rows}
         fresh = [e for (t, e), i in zip(events, ids, strict=True) if (t, i) in new]
         if fresh:
@@ -143,23 +136,23 @@ async def _write_customers(conn: asyncpg.Connection, messages: list[MessageRow],
     """Customers and their addresses, as far as the stored messages and conversations tell."""
     customers = customer_rows(messages, patches)
     if customers:
-        staged = await stage(conn, "customers", customers, _CUSTOMER_COLUMNS)
-        columns = ", ".join(_CUSTOMER_COLUMNS)
+        rows, args = await relation(conn, "customers", customers, _CUSTOMER_COLUMNS)
         await conn.execute(
-            f"""INSERT INTO customers AS c ({columns}) SELECT {columns} FROM {staged}
+            f"""INSERT INTO customers AS c ({', '.join(_CUSTOMER_COLUMNS)})
+               SELECT * FROM {rows}
                ON CONFLICT (customer_id) DO UPDATE SET
                  display_name = COALESCE(EXCLUDED.display_name, c.display_name),
                  first_seen_at = LEAST(c.first_seen_at, EXCLUDED.first_seen_at),
-                 last_seen_at = GREATEST(c.last_seen_at, EXCLUDED.last_seen_at)""")
+                 last_seen_at = GREATEST(c.last_seen_at, EXCLUDED.last_seen_at)""", *args)
     addresses = address_rows(messages)
     if addresses:
-        staged = await stage(conn, "customer_addresses", addresses)
+        rows, args = await relation(conn, "customer_addresses", addresses)
         await conn.execute(
-            f"""INSERT INTO customer_addresses AS a SELECT * FROM {staged}
+            f"""INSERT INTO customer_addresses AS a SELECT * FROM {rows}
                ON CONFLICT (customer_id, channel, address) DO UPDATE SET
                  display_name = COALESCE(EXCLUDED.display_name, a.display_name),
                  first_seen_at = LEAST(a.first_seen_at, EXCLUDED.first_seen_at),
-                 last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at)""")
+                 last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at)""", *args)
 
 
 _CUSTOMER_COLUMNS = ("customer_id", "workspace", "display_name", "first_seen_at", "last_seen_at")
