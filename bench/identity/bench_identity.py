@@ -4,7 +4,8 @@ Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--se
 (``PROFILE=/tmp/worker.prof`` runs the worker under cProfile). ``--previous DIR``
 also measures another version of the worker on the same messages in the same
 run, e.g. ``git archive fb93728 src | tar -x -C /tmp/old`` then
-``--previous /tmp/old/src``.
+``--previous /tmp/old/src``. ``--scaling 3`` also runs 1, 2 and 3 worker processes on
+6 partitions (each on its own copy of the messages) and checks their output.
 
 The same pre-produced InboundMessages (SMS and WhatsApp senders, several
 messages each, one topic of 3 partitions) are read twice in one run:
@@ -137,32 +138,48 @@ async def faust_rate(settings: Settings, count: int, state: Path) -> float:
     return len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-3)
 
 
+CHECKS: dict[str, str] = {}
+"""Per measured worker version: what the output says about correctness."""
+
+
 async def worker_rate(settings: Settings, count: int, timeout: float,
-                      process: subprocess.Popen[bytes]) -> float:
-    """Wait for ``count`` message_added events; messages/s between the first and the last."""
+                      *processes: subprocess.Popen[bytes], senders: int = 0) -> float:
+    """Wait for ``count`` message_added events; messages/s between the first and the last.
+
+    Read committed (the worker publishes in transactions); also records in
+    :data:`CHECKS` whether every message was added exactly once and each sender
+    has one conversation.
+    """
     consumer = AIOKafkaConsumer(
         settings.topic("omniroute.conversations.v1"), bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        auto_offset_reset="earliest", enable_auto_commit=False, isolation_level="read_committed",
     )
     await consumer.start()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
+    conversations: set[str] = set()
     stamps: list[int] = []
     deadline = time.monotonic() + timeout
     try:
         while len(seen) < count and time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"the worker exited with {process.returncode} (see its log)")
+            for process in processes:
+                if process.poll() is not None:
+                    raise SystemExit(f"a worker exited with {process.returncode} (see its log)")
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     event = ConversationEvent.from_json_bytes(record.value)
                     if event.kind == "message_added" and event.message:
-                        seen.add(event.message.source_event_id)
+                        source = event.message.source_event_id
+                        seen[source] = seen.get(source, 0) + 1
+                        conversations.add(event.conversation_id)
                         stamps.append(record.timestamp)
     finally:
         await consumer.stop()
     if len(seen) < count:
         raise SystemExit(f"only {len(seen)} of {count} messages threaded in {timeout:.0f}s")
+    twice = sum(1 for n in seen.values() if n > 1)
+    CHECKS[settings.topic_namespace] = (
+        f"{twice} added twice, {len(conversations)} conversations for {senders or '?'} senders")
     return count / max((max(stamps) - min(stamps)) / 1000, 1e-3)
 
 
@@ -210,7 +227,7 @@ def start_worker(settings: Settings, state: Path, port: int,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),
            "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
-    log = (state / f"worker-{settings.topic_namespace}log").open("wb")
+    log = (state / f"worker-{settings.topic_namespace}log").open("ab")
     profile = ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
     return subprocess.Popen([sys.executable, *profile, "-m", "omniroute", "worker"], env=env,
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
@@ -230,8 +247,32 @@ async def previous_rate(settings: Settings, batch: list[InboundMessage], state: 
         process.wait(30)
 
 
+SCALE_PARTITIONS = 6
+
+
+async def scaling(settings: Settings, batch: list[InboundMessage], state: Path, senders: int,
+                  scale: int) -> dict[int, tuple[float, str]]:
+    """The worker's rate with 1..``scale`` processes on ``SCALE_PARTITIONS`` partitions."""
+    found: dict[int, tuple[float, str]] = {}
+    for workers in range(1, scale + 1):
+        ns = f"{settings.topic_namespace[:-1]}s{workers}."
+        other = settings.model_copy(update={"topic_namespace": ns})
+        await create_topics(other, partitions=SCALE_PARTITIONS)
+        await publish(other, batch)
+        processes = [start_worker(other, state, free_port()) for _ in range(workers)]
+        try:
+            rate = await worker_rate(other, len(batch), 900, *processes, senders=senders)
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(30)
+        found[workers] = (rate, CHECKS[ns])
+    return found
+
+
 async def bench(settings: Settings, count: int, senders: int, state: Path,
-                previous: Path | None) -> None:
+                previous: Path | None, scale: int = 0) -> None:
     await create_topics(settings, partitions=PARTITIONS)
     await create_topics(settings, [TopicSpec("bench.passthrough"),
                                    TopicSpec("bench.faust-passthrough")], partitions=PARTITIONS)
@@ -242,7 +283,7 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
     port = free_port()
     process = start_worker(settings, state, port)
     try:
-        full = await worker_rate(settings, count, 600, process)
+        full = await worker_rate(settings, count, 600, process, senders=senders)
         cpu = cpu_seconds(process.pid)
         print(f"  worker CPU (start-up included): {cpu:.1f} s, {cpu / count * 1e6:.0f} us/message")
         for stage, seconds in sorted(handler_seconds(port).items()):
@@ -253,7 +294,9 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     before = await previous_rate(settings, batch, state, previous) if previous else None
+    scaled = await scaling(settings, batch, state, senders, scale) if scale else {}
     print(f"messages: {count} from {senders} senders (SMS + WhatsApp), {PARTITIONS} partitions")
+    print(f"  output checks (this worker): {CHECKS.get(settings.topic_namespace)}")
     print(f"baseline aiokafka consume+produce passthrough: {base:8.0f} messages/s")
     print(f"faust one-hop passthrough + table write:      {floor:8.0f} messages/s")
     print(f"omniroute worker identity + threading:         {full:8.0f} messages/s")
@@ -261,6 +304,9 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
         print(f"previous worker ({previous}):  {before:8.0f} messages/s"
               f" (ratio {before / base:.3f}; this one x{full / before:.2f})")
     print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
+    for workers, (rate, checks) in scaled.items():
+        print(f"scaling: {workers} worker process(es), {SCALE_PARTITIONS} partitions: {rate:8.0f} "
+              f"messages/s (x{rate / scaled[min(scaled)][0]:.2f} of one; {checks})")
     print(f"ratio worker/faust one-hop: {full / floor:.3f}")
 
 
@@ -271,13 +317,16 @@ def main() -> None:
     parser.add_argument("--previous", type=Path, default=None,
                         help="another version's src directory (e.g. from git archive), "
                              "measured after this one on the same messages")
+    parser.add_argument("--scaling", type=int, default=0, metavar="N",
+                        help=f"also measure 1..N worker processes on {SCALE_PARTITIONS} partitions")
     args = parser.parse_args()
     env = Settings()
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-identity-"))
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
         settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                             topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-        asyncio.run(bench(settings, args.messages, args.senders, state, args.previous))
+        asyncio.run(bench(settings, args.messages, args.senders, state, args.previous,
+                          args.scaling))
 
 
 if __name__ == "__main__":

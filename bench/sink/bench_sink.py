@@ -1,6 +1,7 @@
 """Sink write throughput (rows/s) beside a raw asyncpg COPY of the same rows, same run.
 
     .venv/bin/python bench/sink/bench_sink.py [--messages 20000] [--batch 1000] [--rounds 3]
+        [--previous /tmp/old/src]   # another version, in the same interleaved rounds
 
 Uses ``OMNIROUTE_DATABASE_URL`` or starts a private embedded PostgreSQL in a
 temporary directory. Two fresh databases are migrated: in one the sink's
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -112,20 +115,36 @@ async def copy_round(server: str, rows: list[MessageRow], batch: int) -> float:
     return seconds
 
 
-async def run(server: str, n: int, batch: int, rounds: int) -> None:
+def previous_round(source: Path, server: str, n: int, batch: int) -> float:
+    """Seconds another version's write path (``source``: its src directory) takes."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--messages", str(n), "--batch", str(batch),
+         "--one-sink-round", server], env={**os.environ, "PYTHONPATH": str(source)},
+        capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+async def run(server: str, n: int, batch: int, rounds: int, previous: Path | None) -> None:
     stream = events(n)
     rows = final_rows(stream)
-    sink_times, copy_times = [], []
-    for _ in range(rounds):  # interleaved, best of each: a busy machine slows both alike
+    sink_times, copy_times, previous_times = [], [], []
+    for _ in range(rounds):  # interleaved, best of each: a busy machine slows all alike
         sink_times.append(await sink_round(server, stream, n, batch))
+        if previous:
+            previous_times.append(await asyncio.to_thread(previous_round, previous, server, n,
+                                                          batch))
         copy_times.append(await copy_round(server, rows, batch))
     sink_seconds, copy_seconds = min(sink_times), min(copy_times)
     sink_rate, copy_rate = n / sink_seconds, n / copy_seconds
     print(f"messages: {n} ({2 * n} events), batch {batch} messages, best of {rounds} rounds")
     print(f"sink write path : {sink_rate:10.0f} message rows/s "
           f"({2 * n / sink_seconds:.0f} events/s) in {sink_seconds:.2f} s")
+    if previous_times:
+        before = n / min(previous_times)
+        print(f"previous sink ({previous}): {before:10.0f} message rows/s "
+              f"(ratio {before / copy_rate:.3f}; this one x{sink_rate / before:.2f})")
     print(f"raw asyncpg COPY: {copy_rate:10.0f} rows/s in {copy_seconds:.2f} s")
-    print(f"ratio sink/COPY : {sink_rate / copy_rate:.2f}")
+    print(f"ratio sink/COPY : {sink_rate / copy_rate:.3f}")
 
 
 def main() -> None:
@@ -133,17 +152,26 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="another version's src directory (e.g. from git archive), "
+                             "measured in the same rounds")
+    parser.add_argument("--one-sink-round", metavar="SERVER", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_sink_round:
+        print(asyncio.run(sink_round(args.one_sink_round, events(args.messages), args.messages,
+                                     args.batch)))
+        return
     url = os.environ.get("OMNIROUTE_DATABASE_URL")
     if url:
-        asyncio.run(run(url, args.messages, args.batch, args.rounds))
+        asyncio.run(run(url, args.messages, args.batch, args.rounds, args.previous))
         return
     import pgserver
 
     with tempfile.TemporaryDirectory() as tmp:
         server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
         try:
-            asyncio.run(run(server.get_uri(), args.messages, args.batch, args.rounds))
+            asyncio.run(run(server.get_uri(), args.messages, args.batch, args.rounds,
+                            args.previous))
         finally:
             server.cleanup()
 

@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "staffing": "omniroute.cli.analytics",
     "whatif": "omniroute.cli.analytics",
     "kb": "omniroute.cli.kb",
+    "loadgen": "omniroute.cli.loadgen",
 }
 """command name → the module that defines it (imported only when the command runs)."""
 
