@@ -12,7 +12,8 @@ The verdicts (each a list of offenders, empty when the invariant holds):
 - **double_assigned**: a conversation assigned to a second agent while the
   first still held it (no revoke or unassign between);
 - **unrouted**: an open conversation never assigned;
-- **history_missing**: an added message absent from PostgreSQL's ``messages``.
+- **history_missing**: an added message absent from PostgreSQL's ``messages``, or stored
+  without the conversation it was added to.
 """
 
 from __future__ import annotations
@@ -144,16 +145,16 @@ def observe(conversation_events: list[ConversationEvent],
 
 
 def judge(observed: Observed, acknowledged: set[str], owner: dict[str, int],
-          stored: dict[str, int]) -> Findings:
+          stored: dict[str, list[str | None]]) -> Findings:
     """The verdicts, from what was observed (pure).
 
-    ``owner`` maps every token to its customer; ``stored`` counts each token's
-    inbound rows in history.
+    ``owner`` maps every token to its customer; ``stored`` lists, per token, the
+    conversation id of each of its inbound rows in history.
     """
     findings = Findings(acknowledged=len(acknowledged), added=len(observed.tokens))
     findings.lost = sorted(acknowledged - set(observed.tokens))
     findings.duplicated = sorted({t for t, ids in observed.tokens.items() if len(ids) > 1}
-                                 | {t for t, n in stored.items() if n > 1})
+                                 | {t for t, rows in stored.items() if len(rows) > 1})
     per_customer: dict[int, set[str]] = defaultdict(set)
     for token, conversation in observed.token_conversation.items():
         per_customer[owner[token]].add(observed.final(conversation))
@@ -163,24 +164,27 @@ def judge(observed: Observed, acknowledged: set[str], owner: dict[str, int],
     findings.double_assigned = sorted(observed.double_assigned)
     findings.unrouted = sorted(c for c in finals
                                if c not in observed.assigned and c not in observed.resolved)
-    findings.history_missing = sorted(t for t in observed.tokens if not stored.get(t))
+    findings.history_missing = sorted(
+        t for t in observed.tokens
+        if observed.token_conversation[t] not in (stored.get(t) or []))
     return findings
 
 
-async def stored_tokens(database_url: str, workspace: str) -> dict[str, int]:
-    """How many inbound history rows each token has."""
+async def stored_tokens(database_url: str, workspace: str) -> dict[str, list[str | None]]:
+    """The conversation id of each inbound history row, per token."""
     connection = await asyncpg.connect(database_url)
     try:
         rows = await connection.fetch(
-            "SELECT text FROM messages WHERE workspace = $1 AND direction = 'inbound'", workspace)
+            "SELECT text, conversation_id FROM messages "
+            "WHERE workspace = $1 AND direction = 'inbound'", workspace)
     finally:
         await connection.close()
-    counts: dict[str, int] = defaultdict(int)
+    found: dict[str, list[str | None]] = defaultdict(list)
     for row in rows:
         match = TOKEN.search(row["text"] or "")
         if match:
-            counts[match.group(1)] += 1
-    return counts
+            found[match.group(1)].append(row["conversation_id"])
+    return found
 
 
 async def audit(bootstrap: str, topic: Any, database_url: str, workspace: str,
