@@ -74,7 +74,9 @@ function renderAdmin() {
   const keep = $("agent-pool").value;
   $("agent-pool").replaceChildren(...pools.map((p) => el("option", { value: p }, p)));
   if (pools.includes(keep)) $("agent-pool").value = keep;
-  const keepDefault = $("routing-default").value || (c.routing || {}).default_pool || "";
+  // a choice the admin made and has not saved survives a refresh; otherwise show the live one
+  const keepDefault = admin.routingEdited ? $("routing-default").value
+    : ((c.routing || {}).default_pool || "");
   $("routing-default").replaceChildren(el("option", { value: "" }, "—"), ...pools.map((p) => el("option", { value: p }, p)));
   $("routing-default").value = keepDefault;
   $("routing-rules").value = ((c.routing || {}).rules || []).map((r) => JSON.stringify(r)).join("\n");
@@ -163,9 +165,12 @@ $("pool-form").addEventListener("submit", (e) => {
   });
 });
 
+$("routing-default").addEventListener("change", () => { admin.routingEdited = true; });
+
 $("routing-form").addEventListener("submit", (e) => {
   e.preventDefault();
   adminCall(() => {
+    admin.routingEdited = false;
     const rules = $("routing-rules").value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l));
     const body = { rules };
     if ($("routing-default").value) body.default_pool = $("routing-default").value;
