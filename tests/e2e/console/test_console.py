@@ -157,7 +157,9 @@ class TestAgentConsoleOnTheRealChain:
                     executable_path=CHROMIUM, headless=True,
                     args=["--no-sandbox", "--headless", "--disable-gpu",
                           "--disable-background-networking"])
-                page = await browser.new_page(viewport={"width": 1200, "height": 800})
+                # the waits below evaluate JavaScript, which the console's CSP forbids
+                page = await (await browser.new_context(
+                    bypass_csp=True, viewport={"width": 1200, "height": 800})).new_page()
                 try:
                     await page.goto(chain.url + "/")
                     await page.fill("#token", token)
