@@ -46,6 +46,7 @@ from omniroute.routing.transactions import (
     Output,
     fast_transaction_retries,
     observe_processing,
+    poll,
 )
 from omniroute.routing.trimming import Trimmer
 from omniroute.routing.wire import POOL_TOPIC, Record, outputs, pool_record, to_core
@@ -59,11 +60,13 @@ SNAPSHOT_EVERY = 5000
 
 
 async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event,
-                          live: LiveConfig | None = None) -> None:
+                          live: LiveConfig | None = None, commit_interval: float = 0.0
+                          ) -> None:
     """Rewrite requests and agent events into per-pool streams until ``stop``, choosing
     pools by the live configuration (followed here unless ``live`` is given); the
     instance that owns the routing-config partition writes each version into the pools.
-    Each input partition's outputs commit in that partition's own transaction."""
+    Each input partition's outputs commit in that partition's own transaction, at most
+    every ``commit_interval`` seconds (0: as soon as a batch is decided)."""
     live = live or LiveConfig()
     follower = asyncio.create_task(live.follow(settings, stop)) if not live.ready.is_set() \
         else None
@@ -73,12 +76,13 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
     claims = Claims(loop)
     await loop.start(listener=claims)
     config_topic = settings.topic(CONFIG_TOPIC)
+    received = 0.0
     try:
         while not stop.is_set():
             if claims.failed is not None:
                 raise claims.failed
             loop.check_fences()
-            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            batch = await poll(loop.consumer, commit_interval, received)
             if not batch:
                 continue
             received = time.perf_counter()
@@ -237,21 +241,22 @@ class Decider(Restorer, Claims):
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                      tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY,
-                     trim: bool = False) -> None:
+                     trim: bool = False, commit_interval: float = 0.0) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
     snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
-    ``trim``, deleting the pool stream below the previous snapshot round)."""
+    ``trim``, deleting the pool stream below the previous snapshot round); commits at
+    most every ``commit_interval`` seconds (0: as soon as a batch is decided)."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
     trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
-    last_tick = last_gauges = 0.0
+    last_tick = last_gauges = received = 0.0
     try:
         while not stop.is_set():
             if decider.failed is not None:
                 raise decider.failed
             loop.check_fences()
-            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            batch = await poll(loop.consumer, commit_interval, received)
             now = time.time()
             received = time.perf_counter()
             async with decider.lock:

@@ -256,6 +256,20 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
             self.forget(tp)
 
 
+async def poll(consumer: AIOKafkaConsumer, interval: float, since: float
+               ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """The next batch; with a commit ``interval`` (seconds), records keep being gathered
+    until ``interval`` after ``since`` (the previous batch's receipt, perf_counter), so a
+    transaction carries more inputs at the cost of at most ``interval`` of latency."""
+    batch: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(
+        timeout_ms=100, max_records=500)
+    while batch and (left := since + interval - time.perf_counter()) > 0:
+        more = await consumer.getmany(timeout_ms=max(1, int(left * 1000)), max_records=500)
+        for tp, records in more.items():
+            batch.setdefault(tp, []).extend(records)
+    return batch
+
+
 def observe_processing(batch: dict[TopicPartition, list[ConsumerRecord]],
                        received: float) -> None:
     """PROCESSING_SECONDS per record: from the batch's receipt to its commit."""
