@@ -7,17 +7,20 @@
    :func:`omniroute.routing.engine.decide`; decisions go out as assignments,
    conversation events and forwarded pool records.
 
-Each loop is consume-transform-produce in one Kafka transaction: outputs and
-the consumer offsets commit together or not at all. A pool's state is the fold
-of its stream, so after a crash it is rebuilt by replaying the stream up to the
-committed offset (deterministic core) and nothing is published twice or lost.
-Ticks are written into the pool stream by the decide loop, so time is in the log.
+Each loop is consume-transform-produce, one Kafka transaction per input partition
+(:mod:`omniroute.routing.transactions`: its transactional id fences any earlier
+owner of the partition): outputs and the partition's offset commit together or
+not at all. A pool's state is the fold of its stream, so after a crash it is
+rebuilt by replaying the stream up to the committed offset (deterministic core)
+and nothing is published twice or lost. Ticks are written into the pool stream
+by the decide loop, so time is in the log.
 
 Snapshots bound restart time: every ``snapshot_every`` inputs of a partition, the
-decide loop writes each of its pools' state (with the pool-stream offset it
-reflects) to the compacted ``omniroute.internal.routing-snapshots`` topic, in
-the same transaction as the outputs and offsets. Restore = latest snapshots of
-the partition + replay of the stream's tail from their offset.
+decide loop begins a round of all its pools' state (with the pool-stream offset
+it reflects), encoded off the loop (:mod:`omniroute.routing.snapshotter`) and
+written to the compacted ``omniroute.internal.routing-snapshots`` topic in the
+partition's next transaction. Restore (:mod:`omniroute.routing.recovery`) =
+latest snapshots of the partition + replay of the stream's tail from their offset.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
                 await loop.commit_all(outs)
             observe_processing(batch, received)
     finally:
+        for task in claims.restoring.values():
+            task.cancel()
         await loop.stop()
         if follower is not None:
             await asyncio.gather(follower, return_exceptions=True)

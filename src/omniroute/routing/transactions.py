@@ -218,8 +218,7 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
                 if task is not None:
                     task.cancel()
                 self.forget(tp)
-        for tp in revoked:
-            await self.loop.release(tp)
+        await asyncio.gather(*(self.loop.release(tp) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         REBALANCES.labels(metrics.COMPONENT).inc()
