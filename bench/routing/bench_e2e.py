@@ -179,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--commit-intervals", default="0",
+    parser.add_argument("--commit-intervals", default="0,0.02",
                         help="comma-separated seconds; one router run for each")
     args = parser.parse_args()
     env = Settings()

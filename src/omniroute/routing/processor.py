@@ -60,16 +60,19 @@ log = get_logger("omniroute.router")
 AGENT_EVENTS = "omniroute.agent-events.v1"
 REQUESTS = "omniroute.internal.routing-requests"
 SNAPSHOT_EVERY = 5000
+COMMIT_INTERVAL = 0.02
+"""Seconds a transaction keeps gathering inputs after the previous batch (measured in
+``bench/routing/bench_e2e.py --commit-intervals``; see docs/routing.md, Latency)."""
 
 
 async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event,
-                          live: LiveConfig | None = None, commit_interval: float = 0.0
+                          live: LiveConfig | None = None, commit_interval: float = COMMIT_INTERVAL
                           ) -> None:
     """Rewrite requests and agent events into per-pool streams until ``stop``, choosing
     pools by the live configuration (followed here unless ``live`` is given); the
     instance that owns the routing-config partition writes each version into the pools.
     Each input partition's outputs commit in that partition's own transaction, at most
-    every ``commit_interval`` seconds (0: as soon as a batch is decided)."""
+    every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
     live = live or LiveConfig()
     follower = asyncio.create_task(live.follow(settings, stop)) if not live.ready.is_set() \
         else None
@@ -246,11 +249,11 @@ class Decider(Restorer, Claims):
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                      tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY,
-                     trim: bool = False, commit_interval: float = 0.0) -> None:
+                     trim: bool = False, commit_interval: float = COMMIT_INTERVAL) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
     snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
     ``trim``, deleting the pool stream below the previous snapshot round); commits at
-    most every ``commit_interval`` seconds (0: as soon as a batch is decided)."""
+    most every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
     trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
