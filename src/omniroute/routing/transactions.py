@@ -152,24 +152,30 @@ class Loop:
         producer = self.producers.get(tp)
         if producer is None or tp in self.fenced:
             return False
+        sent: list[asyncio.Future[Any]] = []
         try:
             async with producer.transaction():
                 for topic, key, value in out.records:
-                    await producer.send(self.settings.topic(topic), value, key=key)
+                    sent.append(await producer.send(self.settings.topic(topic), value, key=key))
                 for topic, partition, key, value in out.placed:
-                    await producer.send(self.settings.topic(topic), value, key=key,
-                                        partition=partition)
+                    sent.append(await producer.send(self.settings.topic(topic), value, key=key,
+                                                    partition=partition))
                 if out.offset is not None:
                     await producer.send_offsets_to_transaction({tp: out.offset}, self.group)
         except FENCED as exc:
+            # deliveries and aiokafka's next transaction waiter fail with the same error
+            manager = getattr(producer, "_txn_manager", None)
+            waiter = manager.wait_for_transaction_end() if manager is not None else None
+            for future in [*sent, *([waiter] if waiter is not None else [])]:
+                future.add_done_callback(_quiet)
             self.fenced[tp] = time.monotonic()
             with contextlib.suppress(Exception):
                 self.consumer.pause(tp)
             log.warning("router.fenced", loop=self.name, topic=tp.topic,
                         partition=tp.partition, error=repr(exc))
             return False
-        sent = Tally(zip((r[0] for r in out.records), out.channels, strict=True))
-        for (topic, channel), n in sent.items():
+        counts = Tally(zip((r[0] for r in out.records), out.channels, strict=True))
+        for (topic, channel), n in counts.items():
             MESSAGES.labels(metrics.COMPONENT, topic, channel, "out").inc(n)
         return True
 
@@ -187,6 +193,12 @@ class Loop:
             if now - since > FENCE_GRACE_S and tp in assigned:
                 raise RuntimeError(f"{self.name}: partition {tp.topic}[{tp.partition}] fenced "
                                    f"{FENCE_GRACE_S:.0f} s ago but still assigned here")
+
+
+def _quiet(future: asyncio.Future[Any]) -> None:
+    """Retrieve a failed delivery's exception (already reported as the fence)."""
+    if not future.cancelled():
+        future.exception()
 
 
 class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
