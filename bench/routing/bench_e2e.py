@@ -2,7 +2,8 @@
 readable by an agent app (read_committed), p50/p99 at a steady rate, beside a raw
 Kafka produce -> consume round trip measured in the same run on the same broker.
 
-    .venv/bin/python bench/routing/bench_e2e.py [--rate 200] [--count 2000]
+    .venv/bin/python bench/routing/bench_e2e.py [--rate 200] [--count 2000] \
+        [--commit-intervals 0,0.005,0.02]   # one router run per interval, same broker
 
 Uses ``OMNIROUTE_KAFKA_BOOTSTRAP`` when a broker answers there, else starts a
 private local broker. The router runs as its own process (``omniroute router run``).
@@ -113,7 +114,8 @@ async def watch(settings: Settings, topic: str, match: bytes, seen: dict[str, fl
         await consumer.stop()
 
 
-async def bench(settings: Settings, rate: float, count: int, state: Path) -> None:
+async def bench(settings: Settings, rate: float, count: int, state: Path,
+                interval: float = 0.0) -> None:
     await create_topics(settings, partitions=3)
     config = state / "routing.toml"
     config.write_text(CONFIG)
@@ -121,7 +123,8 @@ async def bench(settings: Settings, rate: float, count: int, state: Path) -> Non
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_METRICS_PORT": str(free_port()), "OMNIROUTE_LOG_LEVEL": "warning"}
     router = subprocess.Popen([sys.executable, "-m", "omniroute", "router", "run", "--config",  # noqa: ASYNC220
-                               str(config), "--tick", "1"], env=env)
+                               str(config), "--tick", "1", "--commit-interval",
+                               str(interval)], env=env)
     try:
         logins = [(f"l{i}", f"a{i}".encode(), AgentEvent(
             event_id=f"login-{i}", agent_id=f"a{i}", kind="presence",
@@ -158,7 +161,8 @@ async def bench(settings: Settings, rate: float, count: int, state: Path) -> Non
     finally:
         router.send_signal(signal.SIGTERM)
         router.wait(timeout=60)
-    print(f"steady rate {rate:.0f}/s, {count} requests, 1 pool of {AGENTS} auto-accepting agents")
+    print(f"steady rate {rate:.0f}/s, {count} requests, 1 pool of {AGENTS} auto-accepting agents"
+          f", router --commit-interval {interval * 1000:g} ms")
     print(f"{'path':<44} {'p50 ms':>8} {'p99 ms':>8}")
     print(f"{'raw Kafka produce -> consume (baseline)':<44} "
           f"{percentile(baseline, 50):>8.1f} {percentile(baseline, 99):>8.1f}")
@@ -175,13 +179,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--commit-intervals", default="0,0.02",
+                        help="comma-separated seconds; one router run for each")
     args = parser.parse_args()
     env = Settings()
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
-        settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
-                            topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-        asyncio.run(bench(settings, args.rate, args.count, state))
+        for interval in (float(v) for v in args.commit_intervals.split(",")):
+            settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                                topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+            asyncio.run(bench(settings, args.rate, args.count, state, interval))
 
 
 if __name__ == "__main__":

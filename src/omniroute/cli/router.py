@@ -37,9 +37,9 @@ def router(ctx: click.Context) -> None:
 @router.command()
 @CONFIG_OPTION
 @click.option("--instance", default=None,
-              help="Stable id of this router process (names its transactional producers); "
-                   "default: the host name, so replicas on different hosts (pods) differ "
-                   "and a restart on the same host fences its previous incarnation.")
+              help="Name of this router process in logs and Kafka client ids (default: the "
+                   "host name). Transactional ids come from the partitions a process owns, "
+                   "so replicas need no distinct ids and a zombie is fenced.")
 @click.option("--tick", "tick_interval", type=click.FloatRange(0.05, 60), default=1.0,
               show_default=True, help="Seconds between clock ticks written to pool streams.")
 @click.option("--snapshot-every", type=click.IntRange(1), default=5000, show_default=True,
@@ -48,9 +48,14 @@ def router(ctx: click.Context) -> None:
 @click.option("--trim-stream/--keep-stream", default=False, show_default=True,
               help="Delete pool-stream records below the previous snapshot round once a "
                    "round is committed (the stream otherwise grows forever).")
+@click.option("--commit-interval", type=click.FloatRange(0, 1), default=0.02,
+              show_default=True,
+              help="Seconds a transaction keeps gathering inputs after the previous batch "
+                   "(0: commit each batch as soon as it is decided; see docs/routing.md, "
+                   "Latency).")
 @fails_cleanly
 def run(config_path: Path | None, instance: str | None, tick_interval: float,
-        snapshot_every: int, trim_stream: bool) -> None:
+        snapshot_every: int, trim_stream: bool, commit_interval: float) -> None:
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
     instance = instance or socket.gethostname()
     from omniroute.routing.processor import run_decide, run_repartition
@@ -71,9 +76,11 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
         version = await import_file(settings, config, config_path)
         log.info("router.started", config_version=version, instance=instance,
                  metrics_port=settings.metrics_port)
-        tasks = [asyncio.create_task(run_repartition(settings, instance, stop)),
+        tasks = [asyncio.create_task(run_repartition(settings, instance, stop,
+                                                     commit_interval=commit_interval)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
-                                                snapshot_every, trim_stream))]
+                                                snapshot_every, trim_stream,
+                                                commit_interval=commit_interval))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

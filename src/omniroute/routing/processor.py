@@ -7,99 +7,108 @@
    :func:`omniroute.routing.engine.decide`; decisions go out as assignments,
    conversation events and forwarded pool records.
 
-Each loop is consume-transform-produce in one Kafka transaction: outputs and
-the consumer offsets commit together or not at all. A pool's state is the fold
-of its stream, so after a crash it is rebuilt by replaying the stream up to the
-committed offset (deterministic core) and nothing is published twice or lost.
-Ticks are written into the pool stream by the decide loop, so time is in the log.
+Each loop is consume-transform-produce, one Kafka transaction per input partition
+(:mod:`omniroute.routing.transactions`: its transactional id fences any earlier
+owner of the partition): outputs and the partition's offset commit together or
+not at all. A pool's state is the fold of its stream, so after a crash it is
+rebuilt by replaying the stream up to the committed offset (deterministic core)
+and nothing is published twice or lost. Ticks are written into the pool stream
+by the decide loop, so time is in the log.
 
 Snapshots bound restart time: every ``snapshot_every`` inputs of a partition, the
-decide loop writes each of its pools' state (with the pool-stream offset it
-reflects) to the compacted ``omniroute.internal.routing-snapshots`` topic, in
-the same transaction as the outputs and offsets. Restore = latest snapshots of
-the partition + replay of the stream's tail from their offset.
+decide loop begins a round of all its pools' state (with the pool-stream offset
+it reflects), encoded off the loop (:mod:`omniroute.routing.snapshotter`) and
+written to the compacted ``omniroute.internal.routing-snapshots`` topic in the
+partition's next transaction. Restore (:mod:`omniroute.routing.recovery`) =
+latest snapshots of the partition + replay of the stream's tail from their offset.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka import ConsumerRecord, TopicPartition
 
 from omniroute.observability.logs import get_logger
-from omniroute.observability.pipeline import MESSAGES, REBALANCES
-from omniroute.routing import metrics, snapshot
+from omniroute.observability.pipeline import MESSAGES
+from omniroute.routing import metrics, snapshotter
 from omniroute.routing.config import DEFAULT_POOL
 from omniroute.routing.engine import InputFailed, decide, new_pool
 from omniroute.routing.events import Decision
 from omniroute.routing.live import CONFIG_TOPIC, LiveConfig, configure_records, decode
 from omniroute.routing.policy import PoolPolicy
-from omniroute.routing.shell import (
-    PoisonRecord,
-    dead_letter,
-    translate_input,
-)
+from omniroute.routing.recovery import SNAPSHOTS, Restorer
+from omniroute.routing.shell import PoisonRecord, dead_letter, translate_input
 from omniroute.routing.state import PoolState
 from omniroute.routing.transactions import (
+    Claims,
     Loop,
-    Placed,
-    Rebalances,
+    Output,
     fast_transaction_retries,
     observe_processing,
+    poll,
 )
 from omniroute.routing.trimming import Trimmer
-from omniroute.routing.wire import (
-    POOL_TOPIC,
-    Record,
-    outputs,
-    pool_record,
-    to_core,
-)
+from omniroute.routing.wire import POOL_TOPIC, Record, outputs, pool_record, to_core
 from omniroute.settings import Settings
 
-__all__ = ["Loop", "fast_transaction_retries"]
+__all__ = ["SNAPSHOTS", "Loop", "fast_transaction_retries"]
 log = get_logger("omniroute.router")
 AGENT_EVENTS = "omniroute.agent-events.v1"
 REQUESTS = "omniroute.internal.routing-requests"
-SNAPSHOTS = "omniroute.internal.routing-snapshots"
 SNAPSHOT_EVERY = 5000
+COMMIT_INTERVAL = 0.02
+"""Seconds a transaction keeps gathering inputs after the previous batch (measured in
+``bench/routing/bench_e2e.py --commit-intervals``; see docs/routing.md, Latency)."""
+
+
 async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event,
-                          live: LiveConfig | None = None) -> None:
+                          live: LiveConfig | None = None, commit_interval: float = COMMIT_INTERVAL
+                          ) -> None:
     """Rewrite requests and agent events into per-pool streams until ``stop``, choosing
     pools by the live configuration (followed here unless ``live`` is given); the
-    instance that owns the routing-config partition writes each version into the pools."""
+    instance that owns the routing-config partition writes each version into the pools.
+    Each input partition's outputs commit in that partition's own transaction, at most
+    every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
     live = live or LiveConfig()
     follower = asyncio.create_task(live.follow(settings, stop)) if not live.ready.is_set() \
         else None
     if follower is not None:
         await _first(live.ready.wait(), follower)
     loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS, CONFIG_TOPIC], instance)
-    await loop.start(listener=Rebalances())
+    claims = Claims(loop)
+    await loop.start(listener=claims)
     config_topic = settings.topic(CONFIG_TOPIC)
+    received = 0.0
     try:
         while not stop.is_set():
-            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            if claims.failed is not None:
+                raise claims.failed
+            loop.check_fences()
+            batch = await poll(loop.consumer, commit_interval, received)
             if not batch:
                 continue
             received = time.perf_counter()
-            out: list[Record] = []
-            offsets: dict[TopicPartition, int] = {}
+            outs: dict[TopicPartition, Output] = {}
             now = time.time()
-            for tp, records in batch.items():
-                for record in records:
-                    if record.topic == config_topic:
-                        out.extend(_configuration(record, live, now))
-                    else:
-                        out.extend(translate_input(settings, live.config, record, now))
-                offsets[tp] = records[-1].offset + 1
-            await loop.commit(out, offsets)
+            async with claims.lock:
+                for tp, records in batch.items():
+                    if not loop.owns(tp):  # fetched before its claim: read again after it
+                        continue
+                    out = outs[tp] = Output(offset=records[-1].offset + 1)
+                    for record in records:
+                        if record.topic == config_topic:
+                            out.add(_configuration(record, live, now))
+                        else:
+                            out.add(translate_input(settings, live.config, record, now))
+                await loop.commit_all(outs)
             observe_processing(batch, received)
     finally:
+        for task in claims.restoring.values():
+            task.cancel()
         await loop.stop()
         if follower is not None:
             await asyncio.gather(follower, return_exceptions=True)
@@ -125,173 +134,60 @@ def _configuration(record: ConsumerRecord, live: LiveConfig, now: float) -> list
     return configure_records(version, now)
 
 
-class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
+class Decider(Restorer, Claims):
     """Holds the pools of the pool-stream partitions this process owns."""
 
     def __init__(self, settings: Settings, loop: Loop,
                  on_decisions: Callable[[list[Decision]], None] = metrics.count,
                  snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        Claims.__init__(self, loop)
         self.settings = settings
-        self.loop = loop
         self.pools: dict[TopicPartition, dict[str, PoolState]] = {}
-        self.channels: list[str] = []
         self.snapshot_every = snapshot_every
         self.unsnapshotted: dict[TopicPartition, int] = {}
+        self.rounds: dict[TopicPartition, snapshotter.Round] = {}
         self.on_decisions = on_decisions
-        self.restoring: dict[TopicPartition, asyncio.Task[None]] = {}
         self.trimmer: Trimmer | None = None
-        self.failed: Exception | None = None
-        # a restored partition must not join a batch an in-flight transaction is deciding
-        self.lock = asyncio.Lock()
 
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.lock:
-            for tp in revoked:
-                task = self.restoring.pop(tp, None)
-                if task is not None:
-                    task.cancel()
-                self.pools.pop(tp, None)
-                self.unsnapshotted.pop(tp, None)
-                if self.trimmer is not None:
-                    self.trimmer.forget(tp.partition)
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        """Hold the new partitions and restore them in the background: the rebalance
-        callback returns at once, so heartbeats and the other partitions go on."""
-        REBALANCES.labels(metrics.COMPONENT).inc()
-        self.loop.consumer.pause(*assigned)
-        for tp in assigned:  # committed offsets are quick to ask here (a single request)
-            committed = await self.loop.consumer.committed(tp)
-            self.restoring[tp] = asyncio.create_task(self._restore_and_resume(tp, committed))
-
-    async def _restore_and_resume(self, tp: TopicPartition, committed: int | None) -> None:
-        try:
-            await self._restore_partition(tp, committed)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the loop must learn of it: fail loudly
-            log.error("router.restore_failed", partition=tp.partition, error=repr(exc))
-            self.failed = exc
-
-    async def _restore_partition(self, tp: TopicPartition, committed: int | None) -> None:
-        started = time.perf_counter()
-        pools, position = await self.restore(tp, committed)
-        async with self.lock:
-            if self.restoring.pop(tp, None) is None:  # revoked meanwhile
-                return
-            self.pools[tp] = pools
-            self.unsnapshotted[tp] = 0
-            if position is not None:
-                self.loop.consumer.seek(tp, position)
-            self.loop.consumer.resume(tp)
-        log.info("router.partition_ready", partition=tp.partition,
-                 seconds=round(time.perf_counter() - started, 3))
-
-    async def restore(self, tp: TopicPartition,
-                      committed: int | None) -> tuple[dict[str, PoolState], int | None]:
-        """Rebuild a partition's pools: latest snapshots, then the committed inputs after
-        them (no output). Without snapshots the whole committed stream is replayed.
-
-        Without a committed offset (a new group, or offsets expired after a long stop)
-        the latest snapshot round says where the router was: its pools are restored and
-        the returned position (else None) is where consuming resumes."""
-        if committed is not None and committed <= 0:
-            return {}, None
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                  group_id=None, enable_auto_commit=False,
-                                  isolation_level="read_committed", max_poll_records=2000)
-        await reader.start()
-        try:
-            snaps = await self.latest_snapshots(reader, tp.partition, committed)
-            pools = {pool: snap.state for pool, snap in snaps.items()}
-            since = {pool: snap.offset for pool, snap in snaps.items()}
-            start = min(since.values(), default=0)
-            until = committed if committed is not None else max(since.values(), default=0)
-            replayed = 0
-            if until > start:
-                log_start = (await reader.beginning_offsets([tp]))[tp]
-                if start < log_start:
-                    raise RuntimeError(
-                        f"pool stream partition {tp.partition} starts at {log_start} (trimmed "
-                        f"or expired) but restore needs it from {start}: no usable snapshot")
-                replayed = await self.replay(reader, tp, pools, since, start, until)
-        finally:
-            await reader.stop()
-        log.info("router.restored", partition=tp.partition, inputs=replayed, pools=len(pools),
-                 snapshots=len(snaps), replay_from=start, committed=committed)
-        if committed is None and snaps:
-            log.warning("router.no_committed_offset", partition=tp.partition, resume_at=until)
-            return pools, until
-        return pools, None
-
-    async def latest_snapshots(self, reader: AIOKafkaConsumer, partition: int,
-                               until: int | None) -> dict[str, snapshot.Snapshot]:
-        """The newest complete snapshot of each pool in the partition's snapshot log (at or
-        below ``until``); none at all if one cannot be loaded (a pool missing from the set
-        would lose its early inputs)."""
-        stp = TopicPartition(self.settings.topic(SNAPSHOTS), partition)
-        reader.assign([stp])
-        await reader.seek_to_beginning(stp)
-        end = (await reader.end_offsets([stp]))[stp]
-        newest: dict[str, tuple[int, dict[int, bytes]]] = {}
-        while await reader.position(stp) < end:
-            for records in (await reader.getmany(stp, timeout_ms=200)).values():
-                for record in records:
-                    meta = snapshot.header(record.value or b"")
-                    if meta is None:
-                        log.warning("router.snapshot_unusable", partition=partition,
-                                    offset=record.offset)
-                        continue
-                    offset, pool = int(meta["offset"]), str(meta["pool"])
-                    if until is not None and offset > until:
-                        continue
-                    if pool not in newest or newest[pool][0] < offset:
-                        newest[pool] = (offset, {})
-                    if newest[pool][0] == offset:
-                        newest[pool][1][int(meta["part"])] = record.value or b""
-        found: dict[str, snapshot.Snapshot] = {}
-        for pool, (_offset, parts) in sorted(newest.items()):
-            snap = snapshot.load_parts([parts[n] for n in sorted(parts)])
-            if snap is None:
-                log.warning("router.snapshot_unusable", partition=partition, pool=pool)
-                return {}
-            found[pool] = snap
-        return found
-
-    async def replay(self, reader: AIOKafkaConsumer, tp: TopicPartition,
-                     pools: dict[str, PoolState], since: dict[str, int], start: int,
-                     until: int) -> int:
-        """Fold the committed inputs ``start..until`` into ``pools``; a pool restored from
-        a snapshot skips what the snapshot already reflects."""
-        reader.assign([tp])
-        reader.seek(tp, start)
-        replayed = 0
-        while await reader.position(tp) < until:
-            for records in (await reader.getmany(tp, timeout_ms=200)).values():
-                for record in records:
-                    if record.offset >= until:
-                        continue
-                    pool = (record.key or b"").decode()
-                    if record.offset < since.get(pool, 0):
-                        continue
-                    with contextlib.suppress(PoisonRecord):
-                        self.apply(pools, record)
-                    replayed += 1
-        return replayed
-
-    def snapshots(self, tp: TopicPartition, records: int, next_offset: int) -> list[Placed]:
-        """Snapshot records for all the partition's pools once enough inputs went by (all
-        or none: restore relies on every pool of a round being in it)."""
-        self.unsnapshotted[tp] = self.unsnapshotted.get(tp, 0) + records
-        if self.unsnapshotted[tp] < self.snapshot_every:
-            return []
+    def adopt(self, tp: TopicPartition, restored: Any) -> None:
+        self.pools[tp] = restored
         self.unsnapshotted[tp] = 0
-        placed: list[Placed] = []
-        for pool, state in sorted(self.pools.get(tp, {}).items()):
-            parts = snapshot.dump_parts(pool, next_offset, state)
-            placed += [(SNAPSHOTS, tp.partition, f"{pool}#{n}".encode(), value)
-                       for n, value in enumerate(parts)]
-        return placed
+
+    def forget(self, tp: TopicPartition) -> None:
+        self.pools.pop(tp, None)
+        self.unsnapshotted.pop(tp, None)
+        pending = self.rounds.pop(tp, None)
+        if pending is not None:  # the child finishes and is reaped; its round is dropped
+            pending.task.cancel()
+        if self.trimmer is not None:
+            self.trimmer.forget(tp.partition)
+
+    def snapshot_due(self, tp: TopicPartition, records: int, next_offset: int) -> None:
+        """Begin a snapshot round of all the partition's pools (encoded off the loop) once
+        enough inputs went by and no round is under way."""
+        self.unsnapshotted[tp] = self.unsnapshotted.get(tp, 0) + records
+        if self.unsnapshotted[tp] < self.snapshot_every or tp in self.rounds:
+            return
+        self.unsnapshotted[tp] = 0
+        self.rounds[tp] = snapshotter.begin(self.pools.get(tp, {}), next_offset)
+
+    def snapshots(self, outs: dict[TopicPartition, Output]) -> dict[TopicPartition, int]:
+        """Add every finished round to its partition's next transaction; returns the
+        offsets of the rounds added (all pools or none: restore relies on it)."""
+        added: dict[TopicPartition, int] = {}
+        for tp, pending in list(self.rounds.items()):
+            if not pending.task.done():
+                continue
+            del self.rounds[tp]
+            parts = None if pending.task.cancelled() else pending.task.result()
+            if parts is None:
+                log.warning("router.snapshot_failed", partition=tp.partition,
+                            offset=pending.offset)
+                continue
+            out = outs.setdefault(tp, Output())
+            out.placed += [(SNAPSHOTS, tp.partition, key, value) for key, value in parts]
+            added[tp] = pending.offset
+        return added
 
     def apply(self, pools: dict[str, PoolState], record: ConsumerRecord) -> list[Decision]:
         """Fold one pool-stream record into its pool; a record that fails is skipped the
@@ -316,77 +212,76 @@ class Decider(ConsumerRebalanceListener):  # type: ignore[misc]
                       offset=record.offset, error=str(exc))
             raise PoisonRecord(exc) from exc
 
-    def ticks(self, now: float) -> list[Record]:
-        """A tick for every pool this process owns (time enters the log as events)."""
-        return [pool_record("tick", pool, now, f"tick:{pool}:{int(now * 1000)}", {})
-                for pools in self.pools.values() for pool in sorted(pools)]
+    def ticks(self, now: float, outs: dict[TopicPartition, Output]) -> bool:
+        """A tick for every pool this process owns, each in its partition's transaction
+        (time enters the log as events); whether any was added."""
+        for tp, pools in self.pools.items():
+            if pools and self.loop.owns(tp):
+                outs.setdefault(tp, Output()).add(
+                    [pool_record("tick", pool, now, f"tick:{pool}:{int(now * 1000)}", {})
+                     for pool in sorted(pools)])
+        return bool(outs)
 
-    def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> tuple[
-            list[Record], dict[TopicPartition, int], list[Decision], list[Placed]]:
-        """Decide a batch; returns records to publish, offsets to commit, decisions and
-        snapshots due (``self.channels``: the channel of each record to publish)."""
-        out: list[Record] = []
-        self.channels = []
-        offsets: dict[TopicPartition, int] = {}
-        made: list[Decision] = []
-        placed: list[Placed] = []
+    def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]
+                ) -> dict[TopicPartition, Output]:
+        """Decide a batch: per partition, the records to publish, the offset to commit
+        and the decisions made (snapshot rounds begin here when due)."""
+        outs: dict[TopicPartition, Output] = {}
         workspace = self.settings.workspace
         for tp, records in batch.items():
             pools = self.pools.get(tp)
-            if pools is None:  # fetched before its pools were restored: read it again later
-                self.loop.consumer.seek(tp, records[0].offset)
-                continue
+            if pools is None or not self.loop.owns(tp):
+                continue  # not restored yet (read again from the claim) or fenced
             MESSAGES.labels(metrics.COMPONENT, POOL_TOPIC, "none", "in").inc(len(records))
+            out = outs[tp] = Output(offset=records[-1].offset + 1)
             for record in records:
                 try:
                     decisions = self.apply(pools, record)
                 except PoisonRecord as poison:
-                    out.append(dead_letter(record, poison.__cause__ or poison))
-                    self.channels.append("none")
+                    out.add([dead_letter(record, poison.__cause__ or poison)])
                     continue
-                made.extend(decisions)
+                out.made.extend(decisions)
                 for decision in decisions:
-                    published = outputs(decision, workspace)
-                    out.extend(published)
-                    self.channels.extend([decision.channel or "none"] * len(published))
-            offsets[tp] = records[-1].offset + 1
-            placed.extend(self.snapshots(tp, len(records), offsets[tp]))
-        return out, offsets, made, placed
+                    out.add(outputs(decision, workspace), decision.channel or "none")
+            self.snapshot_due(tp, len(records), records[-1].offset + 1)
+        return outs
 
 
 async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                      tick_interval: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY,
-                     trim: bool = False) -> None:
+                     trim: bool = False, commit_interval: float = COMMIT_INTERVAL) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
     snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
-    ``trim``, deleting the pool stream below the previous snapshot round)."""
+    ``trim``, deleting the pool stream below the previous snapshot round); commits at
+    most every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
     loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
     trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
-    last_tick = last_gauges = 0.0
+    last_tick = last_gauges = received = 0.0
     try:
         while not stop.is_set():
             if decider.failed is not None:
                 raise decider.failed
-            batch = await loop.consumer.getmany(timeout_ms=100, max_records=500)
+            loop.check_fences()
+            batch = await poll(loop.consumer, commit_interval, received)
             now = time.time()
-            ticks = decider.ticks(now) if now - last_tick >= tick_interval else []
-            if not batch and not ticks:
-                continue
             received = time.perf_counter()
             async with decider.lock:
-                out, offsets, made, placed = decider.process(batch)
-                if ticks:
+                outs = decider.process(batch)
+                if now - last_tick >= tick_interval and decider.ticks(now, outs):
                     last_tick = now
-                await loop.commit(out + ticks, offsets, placed,
-                                  decider.channels + ["none"] * len(ticks))
-                if trimmer is not None:
-                    by_partition = {tp.partition: offset for tp, offset in offsets.items()}
-                    for partition in sorted({p[1] for p in placed}):
-                        trimmer.committed(partition, by_partition[partition])
+                rounds = decider.snapshots(outs)
+                if not outs:
+                    continue
+                fenced = await loop.commit_all(outs)
+                decider.fenced(fenced)
+                for tp, offset in rounds.items():
+                    if trimmer is not None and tp not in fenced:
+                        trimmer.committed(tp.partition, offset)
             observe_processing(batch, received)
-            decider.on_decisions(made)
+            decider.on_decisions([d for tp, out in outs.items() if tp not in fenced
+                                  for d in out.made])
             if now - last_gauges >= 2.0:
                 last_gauges = now
                 for pools in decider.pools.values():
@@ -395,6 +290,8 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
     finally:
         for task in decider.restoring.values():
             task.cancel()
+        for pending in decider.rounds.values():
+            pending.task.cancel()
         if trimmer is not None:
             await trimmer.close()
         await loop.stop()

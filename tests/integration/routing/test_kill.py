@@ -146,9 +146,9 @@ async def test_sigkill_during_burst_loses_and_duplicates_nothing(
                 break
             await asyncio.sleep(0.5)
         assert len(routed) == BURST
-        for _ in range(20):  # gauges refresh every two seconds
+        for _ in range(40):  # gauges refresh every two seconds, partitions restore apart
             exposed = await asyncio.to_thread(scrape, port)
-            if "omniroute_queue_depth{" in exposed:
+            if all(f'omniroute_queue_depth{{pool="{p}"}}' in exposed for p in POOLS):
                 break
             await asyncio.sleep(0.5)
         assert "omniroute_router_decisions_total{" in exposed
