@@ -71,7 +71,14 @@ class InboundView:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        """Assign every partition and seek to 24 hours ago."""
+        """Assign every partition and seek to 24 hours ago.
+
+        Where nothing is that recent, the view starts at the end offset read
+        *before* the search. ``seek_to_end`` instead resolves "the end" when the
+        fetcher gets to it, which on a fresh stack came after the first
+        customer's message: the view never saw it, and every reply to that
+        customer was refused as outside WhatsApp's window.
+        """
         await self.consumer.start()
         parts = self.consumer.partitions_for_topic(self.topic)
         if not parts:
@@ -79,13 +86,11 @@ class InboundView:
             parts = self.consumer.partitions_for_topic(self.topic) or set()
         self.partitions = [TopicPartition(self.topic, p) for p in sorted(parts)]
         self.consumer.assign(self.partitions)
+        ends = await self.consumer.end_offsets(self.partitions)
         since = int((now_utc() - LOOKBACK).timestamp() * 1000)
         offsets = await self.consumer.offsets_for_times({tp: since for tp in self.partitions})
         for tp, found in offsets.items():
-            if found is None:
-                await self.consumer.seek_to_end(tp)
-            else:
-                self.consumer.seek(tp, found.offset)
+            self.consumer.seek(tp, ends[tp] if found is None else found.offset)
 
     async def poll(self) -> None:
         """Read what arrived into the activity view."""

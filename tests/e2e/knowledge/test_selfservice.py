@@ -5,12 +5,15 @@ a test database, the answer bot on for WhatsApp and web chat via the routing
 file's ``[bot]`` table, WhatsApp delivery to a fake Graph API). The sample
 knowledge base is imported with ``omniroute kb import``. Then:
 
-1. a web chat visitor (headless Chromium, the widget on a shop page) searches
+1. as soon as the stack answers, a WhatsApp customer (signed webhooks) asks
+   how refunds work, gets the article on WhatsApp and says it helped:
+   ``bot_answered``, ``bot_resolved``, ``resolved``, and no offer or assignment
+   although an agent is available. (Sent this early, the answer was once
+   refused as outside WhatsApp's window: delivery's view of inbound skipped a
+   message that arrived while it started.)
+2. a web chat visitor (headless Chromium, the widget on a shop page) searches
    the help centre in Korean and opens an article: ``self_serve_tried`` and
    ``article_viewed`` reach PostgreSQL through the sink;
-2. a WhatsApp customer (signed webhooks) asks how refunds work, gets the
-   article on WhatsApp and says it helped: ``bot_answered``, ``bot_resolved``,
-   ``resolved``, and no offer or assignment although an agent is available;
 3. another asks twice about something no article covers: the bot hands off;
    the auto-accepting agent gets the conversation; the gateway API and the
    agent console (Chromium) show the transcript (customer and bot), the bot's
@@ -28,6 +31,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +42,13 @@ import pytest
 from aiohttp import web
 
 from harness.cli import run_omniroute
+from harness.kafka import consume
 from harness.ports import free_port
 from harness.providers.graph import FakeGraph
 from harness.stack import running_stack, stack_env
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
+from omniroute.monitoring.lag import LagProbe
 
 playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -190,10 +197,6 @@ async def agent_console(gateway: str, token: str, conversation_id: str) -> None:
             await browser.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open: once, in a fresh-clone CI run right after the console e2e tests, the answer bot never "
-    "answered the first WhatsApp customer within 180 s (no error, no dead letter); it passes "
-    "when run alone and passed in the full-suite run before"))
 async def test_help_search_bot_resolution_and_a_clean_handoff(
         kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path) -> None:
     """Funnel end to end: article viewed, bot-resolved without an agent, handed off with
@@ -214,92 +217,131 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
         token = await create_token(db, "ada", Role.AGENT)
         try:
             with running_stack(env) as stack:
-                ingress = f"http://127.0.0.1:{stack.port('INGRESS')}"
-                gateway = f"http://127.0.0.1:{stack.port('GATEWAY')}"
-                auth = {"Authorization": f"Bearer {token}"}
-                async with aiohttp.ClientSession() as http:
-                    for base in (ingress, gateway):
-                        await eventually(lambda base=base: ready(http, base), f"{base}/readyz", 300)
-                    async with http.post(f"{gateway}/api/v1/presence", headers=auth,
-                                         json={"presence": "available"}) as r:
-                        assert r.status == 202, await r.text()
+                async with diagnosed(env, db):
+                    ingress = f"http://127.0.0.1:{stack.port('INGRESS')}"
+                    gateway = f"http://127.0.0.1:{stack.port('GATEWAY')}"
+                    auth = {"Authorization": f"Bearer {token}"}
+                    async with aiohttp.ClientSession() as http:
+                        for base in (ingress, gateway):
+                            await eventually(lambda base=base: ready(http, base), f"{base}/readyz", 300)
+                        async with http.post(f"{gateway}/api/v1/presence", headers=auth,
+                                             json={"presence": "available"}) as r:
+                            assert r.status == 202, await r.text()
 
-                    # 1. the web chat visitor helps themselves
-                    await visit_help_centre(stack.port("INGRESS"))
-                    steps = await eventually(lambda: db.fetch(
-                        "SELECT kind, article_id, query, results FROM selfservice_events "
-                        "WHERE visitor_id IS NOT NULL ORDER BY occurred_at"), "help-centre steps")
-                    assert [(s["kind"], s["article_id"]) for s in steps] == [
-                        ("self_serve_tried", None), ("article_viewed", "reset-password")]
-                    assert steps[0]["query"] == "비밀번호를 잊어버렸어요" and steps[0]["results"]
+                        # 1. right after start-up (delivery may still be catching up with inbound), a
+                        # WhatsApp customer is answered by the bot and says it helped
+                        await say_on_whatsapp(http, ingress, "821055501234", 1,
+                                              "How do refunds work? I want my money back")
+                        answer = await eventually(
+                            lambda: whatsapp_texts(graph, "821055501234"), "the bot's answer", 180)
+                        assert "How refunds work" in answer[0] and "14 days" in answer[0]
+                        await say_on_whatsapp(http, ingress, "821055501234", 2, "Yes, thanks!")
+                        resolved = await eventually(lambda: conversation_of(db, "821055501234"),
+                                                    "the first conversation")
+                        kinds = await eventually(lambda: _with(db, resolved, "resolved"),
+                                                 "bot resolution")
+                        assert {"bot_answered", "bot_resolved", "resolved"} <= set(kinds)
+                        assert not {"assigned", "handed_off"} & set(kinds), kinds
+                        assert await db.fetchval("SELECT count(*) FROM assignments WHERE "
+                                                 "conversation_id = $1", resolved) == 0
 
-                    # 2. a WhatsApp customer is answered by the bot and says it helped
-                    await say_on_whatsapp(http, ingress, "821055501234", 1,
-                                          "How do refunds work? I want my money back")
-                    answer = await eventually(
-                        lambda: whatsapp_texts(graph, "821055501234"), "the bot's answer", 180)
-                    assert "How refunds work" in answer[0] and "14 days" in answer[0]
-                    await say_on_whatsapp(http, ingress, "821055501234", 2, "Yes, thanks!")
-                    resolved = await eventually(lambda: conversation_of(db, "821055501234"),
-                                                "the first conversation")
-                    kinds = await eventually(lambda: _with(db, resolved, "resolved"),
-                                             "bot resolution")
-                    assert {"bot_answered", "bot_resolved", "resolved"} <= set(kinds)
-                    assert not {"assigned", "handed_off"} & set(kinds), kinds
-                    assert await db.fetchval("SELECT count(*) FROM assignments WHERE "
-                                             "conversation_id = $1", resolved) == 0
+                        # 2. the web chat visitor helps themselves
+                        await visit_help_centre(stack.port("INGRESS"))
+                        steps = await eventually(lambda: db.fetch(
+                            "SELECT kind, article_id, query, results FROM selfservice_events "
+                            "WHERE visitor_id IS NOT NULL ORDER BY occurred_at"), "help-centre steps")
+                        assert [(s["kind"], s["article_id"]) for s in steps] == [
+                            ("self_serve_tried", None), ("article_viewed", "reset-password")]
+                        assert steps[0]["query"] == "비밀번호를 잊어버렸어요" and steps[0]["results"]
 
-                    # 3. another asks what no article answers, twice: handed off to ada
-                    wa = "821055509876"
-                    await say_on_whatsapp(http, ingress, wa, 1,
-                                          "Can you issue a company tax invoice for order #778812?")
-                    await eventually(lambda: whatsapp_texts(graph, wa), "the rephrase prompt", 180)
-                    await say_on_whatsapp(http, ingress, wa, 2,
-                                          "Our accountant needs the business registration "
-                                          "number printed on it")
-                    handed = await eventually(lambda: conversation_of(db, wa), "conversation")
-                    await eventually(lambda: _with(db, handed, "assigned"), "ada's assignment", 180)
-                    async with http.get(f"{gateway}/api/v1/conversations/{handed}",
-                                        headers=auth) as r:
-                        assert r.status == 200, await r.text()
-                        view = await r.json()
-                    triage = view["conversation"]["triage"]
-                    assert triage["intent"] == "billing" and triage["language"] == "en"  # automation triage
-                    assert triage["slot.order_number"] == "778812"
-                    transcript = [(m["direction"], m["text"]) for m in view["messages"]]
-                    assert transcript[0] == ("inbound", "Can you issue a company tax invoice "
-                                                        "for order #778812?")
-                    assert [d for d, _ in transcript] == ["inbound", "outbound", "inbound",
-                                                          "outbound"]
-                    assert any("connecting you with a person" in (t or "") for _, t in transcript)
-                    assert any("Answer bot handoff" in n["note"] for n in view["notes"])
-                    async with http.get(f"{gateway}/api/v1/conversations/{handed}/suggestions",
-                                        headers=auth) as r:
-                        assert (await r.json())["triage"]["slot.order_number"] == "778812"
-                    await agent_console(gateway, token, handed)
-                    async with http.post(f"{gateway}/api/v1/conversations/{handed}/resolve",
-                                         headers=auth, json={}) as r:
-                        assert r.status == 202, await r.text()
-                    await eventually(lambda: _with(db, handed, "human_resolved"),
-                                     "human resolution")
+                        # 3. another asks what no article answers, twice: handed off to ada
+                        wa = "821055509876"
+                        await say_on_whatsapp(http, ingress, wa, 1,
+                                              "Can you issue a company tax invoice for order #778812?")
+                        await eventually(lambda: whatsapp_texts(graph, wa), "the rephrase prompt", 180)
+                        await say_on_whatsapp(http, ingress, wa, 2,
+                                              "Our accountant needs the business registration "
+                                              "number printed on it")
+                        handed = await eventually(lambda: conversation_of(db, wa), "conversation")
+                        await eventually(lambda: _with(db, handed, "assigned"), "ada's assignment", 180)
+                        async with http.get(f"{gateway}/api/v1/conversations/{handed}",
+                                            headers=auth) as r:
+                            assert r.status == 200, await r.text()
+                            view = await r.json()
+                        triage = view["conversation"]["triage"]
+                        assert triage["intent"] == "billing" and triage["language"] == "en"  # automation triage
+                        assert triage["slot.order_number"] == "778812"
+                        transcript = [(m["direction"], m["text"]) for m in view["messages"]]
+                        assert transcript[0] == ("inbound", "Can you issue a company tax invoice "
+                                                            "for order #778812?")
+                        assert [d for d, _ in transcript] == ["inbound", "outbound", "inbound",
+                                                              "outbound"]
+                        assert any("connecting you with a person" in (t or "") for _, t in transcript)
+                        assert any("Answer bot handoff" in n["note"] for n in view["notes"])
+                        async with http.get(f"{gateway}/api/v1/conversations/{handed}/suggestions",
+                                            headers=auth) as r:
+                            assert (await r.json())["triage"]["slot.order_number"] == "778812"
+                        await agent_console(gateway, token, handed)
+                        async with http.post(f"{gateway}/api/v1/conversations/{handed}/resolve",
+                                             headers=auth, json={}) as r:
+                            assert r.status == 202, await r.text()
+                        await eventually(lambda: _with(db, handed, "human_resolved"),
+                                         "human resolution")
 
-                    # the funnel, from history alone
-                    funnel = dict(await db.fetch(
-                        """SELECT kind, count(*) FROM (
-                               SELECT kind FROM selfservice_events WHERE visitor_id IS NOT NULL
-                               UNION ALL SELECT kind FROM conversation_events
-                               WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
-                                              'human_resolved')) k GROUP BY kind"""))
-                    assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                      "bot_answered": 1, "bot_resolved": 1, "handed_off": 1,
-                                      "human_resolved": 1}, stack.log_tail()
-                    dead = await db.fetch("SELECT processor, error FROM dead_letters")
-                    assert dead == [], dead
+                        # the funnel, from history alone
+                        funnel = dict(await db.fetch(
+                            """SELECT kind, count(*) FROM (
+                                   SELECT kind FROM selfservice_events WHERE visitor_id IS NOT NULL
+                                   UNION ALL SELECT kind FROM conversation_events
+                                   WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
+                                                  'human_resolved')) k GROUP BY kind"""))
+                        assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
+                                          "bot_answered": 1, "bot_resolved": 1, "handed_off": 1,
+                                          "human_resolved": 1}, stack.log_tail()
+                        dead = await db.fetch("SELECT processor, error FROM dead_letters")
+                        assert dead == [], dead
         except AssertionError:
             keep_log(Path(env["OMNIROUTE_STATE_DIR"]) / "up.log")
             raise
         finally:
             await db.close()
+
+
+@asynccontextmanager
+async def diagnosed(env: dict[str, str], db: asyncpg.Connection) -> AsyncIterator[None]:
+    """On a failed expectation, keep where the pipeline stands while the stack still runs:
+    every topic's end offset, every group's lag, the processes' omniroute metrics and the
+    stored messages and events (an artifact beside the stack's log)."""
+    try:
+        yield
+    except AssertionError:
+        lines: list[str] = []
+        probe = LagProbe(env["OMNIROUTE_KAFKA_BOOTSTRAP"], env["OMNIROUTE_TOPIC_NAMESPACE"])
+        await probe.start()
+        try:
+            lines += [f"{topic} end={end}" for topic, end in (await probe.end_offsets()).items()]
+            lines += [f"{lag.group} {lag.topic}[{lag.partition}] lag={lag.messages}"
+                      for lag in await probe.measure()]
+        finally:
+            await probe.stop()
+        first = int(env["OMNIROUTE_METRICS_PORT"])
+        async with aiohttp.ClientSession() as http:
+            for port in range(first, first + 12):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                        text = await r.text()
+                except aiohttp.ClientError:
+                    continue
+                lines += [f":{port} {line}" for line in text.splitlines()
+                          if line.startswith("omniroute_") and not line.endswith(" 0.0")]
+        for topic in ("outbound.v1", "delivery.v1"):
+            name = env["OMNIROUTE_TOPIC_NAMESPACE"] + "omniroute." + topic
+            lines += [f"{topic}: {r.value.decode()}"
+                      for r in await consume(env["OMNIROUTE_KAFKA_BOOTSTRAP"], name, 50, 3)]
+        for table in ("messages", "conversation_events", "dead_letters"):
+            lines += [f"{table}: {dict(row)}" for row in await db.fetch(f"SELECT * FROM {table}")]
+        (ARTIFACTS / "selfservice-pipeline.txt").write_text("\n".join(lines) + "\n")
+        raise
 
 
 def keep_log(log: Path) -> None:
