@@ -7,6 +7,8 @@ of. Each records a :class:`Decision` with its rule, inputs and policy version.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import combinations
+from math import comb
 from typing import Any
 
 from omniroute.routing.events import Decision, Kind, Route
@@ -76,7 +78,7 @@ def find_agent(state: PoolState, item: WorkState,
         return (agent if ok else None), 1
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
-    for key in state.ready_with(needs):
+    for key in state.ready_with(needs, channel):
         checked += 1
         agent = agents[key[-1]]
         if key[-1] in excluded:
@@ -149,10 +151,10 @@ def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> No
     """While the agent has room, offer them the oldest highest-priority work they can take."""
     agent_id = agent.profile.agent_id
     work = state.work
-    skills = (None, *agent.profile.skills)
+    names = tuple(sorted(agent.profile.skills))
     while state.open and agent.ready_key is not None:
         best = None
-        for sig in _servable(state, agent, skills):
+        for sig in _servable(state, agent, names):
             pinned = sig[2] is not None
             if not agent.fits(sig[0]) or (not pinned and not agent.skilled(sig[1])):
                 continue
@@ -170,15 +172,23 @@ def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> No
         offer(state, out, item, agent, "capacity freed: oldest highest-priority work", inputs)
 
 
-def _servable(state: PoolState, agent: AgentState,
-              skills: tuple[str | None, ...]) -> Iterator[Sig]:
-    """Groups the agent might serve: pinned to them, or needing nothing or a first skill
-    they have, on a channel they have room for."""
+def _servable(state: PoolState, agent: AgentState, names: tuple[str, ...]) -> Iterator[Sig]:
+    """Groups the agent might serve: pinned to them, or needing a combination of the skills
+    they have (looked up by name; levels are checked by the caller), on a channel they have
+    room for. An agent with so many skills that the combinations outnumber the groups of a
+    channel looks at that channel's groups instead."""
     yield from state.sigs_by_pin.get(agent.profile.agent_id, ())
+    sizes = [size for size in state.need_sizes if size <= len(names)]
     for channel, by_skill in state.sigs_by_need.items():
-        if agent.fits(channel):
-            for skill in skills:
-                found = by_skill.get(skill)
+        if not agent.fits(channel):
+            continue
+        if sum(comb(len(names), size) for size in sizes) > len(by_skill):
+            for every in by_skill.values():
+                yield from every
+            continue
+        for size in sizes:
+            for combo in combinations(names, size):
+                found = by_skill.get(combo)
                 if found:
                     yield from found
 

@@ -2,14 +2,20 @@
 
 Indexes keep every decision logarithmic in the number of agents and items:
 
-- ``ready``: agents that are available, not lost and below total capacity,
+- ready agents (available, not lost and below total capacity) are kept
   sorted by the pool's selection key (longest idle, least occupied, round robin)
   then agent id, so the first eligible agent in order is the one to pick;
-  ``ready_by_skill`` holds the same keys per (skill, level), so work that needs
-  a skill looks only at agents who have it at that level or above.
+  ``ready_by_skill`` holds the same keys per (skill, level) and ``ready_by_room``
+  per *blocked channels* (the configured channels the agent has no room for now:
+  an email weighing 2 on an agent with room 1, a channel at its cap), so work
+  looks only at agents who have its skills at that level or above **and** room
+  for its channel: at 85 % occupancy most ready agents have room for one chat
+  only, and an email no longer passes over them one by one.
 - ``groups``: waiting work grouped by what it needs (channel, skill
   requirement, pinned agent), each group sorted by (-priority, original age,
-  arrival), and found by (channel, first skill) in ``sigs_by_need``. When an
+  arrival), and found by (channel, names of the needed skills) in
+  ``sigs_by_need``; ``need_sizes`` counts those groups by how many skills they
+  need, so a freed agent looks up only combinations of its skills of those sizes. When an
   agent frees capacity only the heads of the groups it can serve are compared.
 - ``timers``: one heap of (due, seq, kind, ref) checked lazily when time advances.
 """
@@ -27,19 +33,22 @@ from omniroute.routing.policy import AgentProfile, PoolPolicy, Selection
 
 QUEUED, OFFERED, ASSIGNED, WRAPPING = "queued", "offered", "assigned", "wrapping"
 Sig = tuple[str, tuple[tuple[str, int], ...], str | None]
+NONE_BLOCKED: frozenset[str] = frozenset()
 
 
-def need_key(sig: Sig) -> str | None:
-    """The first skill a group needs (None: none): with its channel, how a freed agent
-    finds the groups it may serve without looking at the others."""
-    return sig[1][0][0] if sig[1] else None
+def need_key(sig: Sig) -> tuple[str, ...]:
+    """The names of the skills a group needs (sorted; empty: none): with its channel, how a
+    freed agent finds the groups it may serve (it looks up the combinations of its own
+    skill names) without looking at the others."""
+    return tuple(name for name, _level in sig[1])
 
 
 class AgentState:
     """One agent's presence, load and holdings."""
 
     __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
-                 "presence", "profile", "ready_key", "ready_skills", "rr_seq", "timer_armed")
+                 "presence", "profile", "ready_blocked", "ready_key", "ready_skills", "rr_seq",
+                 "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
         self.profile = profile
@@ -53,6 +62,7 @@ class AgentState:
         self.rr_seq = 0
         self.ready_key: tuple[Any, ...] | None = None
         self.ready_skills: tuple[tuple[str, int], ...] = ()
+        self.ready_blocked: frozenset[str] = NONE_BLOCKED
         self.timer_armed = False
         self.fed_armed = False
 
@@ -63,6 +73,14 @@ class AgentState:
             return False
         cap = capacity.cap(channel)
         return cap is None or self.per_channel.get(channel, 0) < cap
+
+    def blocked(self) -> frozenset[str]:
+        """The configured channels the agent has no room for now. A channel without a rule
+        weighs 1 and has no cap, so an agent below total capacity always fits it."""
+        channels = self.profile.capacity.channels
+        if not channels:
+            return NONE_BLOCKED
+        return frozenset(channel for channel in channels if not self.fits(channel))
 
     def skilled(self, needs: tuple[tuple[str, int], ...]) -> bool:
         """Whether the agent meets every (skill, minimum level) in ``needs``."""
@@ -105,6 +123,13 @@ class WorkState:
         """Assigned once in this pool: its time limits from pool entry no longer apply."""
 
 
+def _slot(index: dict[frozenset[str], SortedList], blocked: frozenset[str]) -> SortedList:
+    ready = index.get(blocked)
+    if ready is None:
+        ready = index[blocked] = SortedList()
+    return ready
+
+
 @dataclass
 class PoolState:
     """Everything one pool knows; mutated only by :func:`omniroute.routing.engine.decide`."""
@@ -119,12 +144,17 @@ class PoolState:
     open_checked_minute: int = -1
     agents: dict[str, AgentState] = field(default_factory=dict)
     work: dict[str, WorkState] = field(default_factory=dict)
-    ready: SortedList = field(default_factory=SortedList)
-    ready_by_skill: dict[str, dict[int, SortedList]] = field(default_factory=dict)
+    ready_by_room: dict[frozenset[str], SortedList] = field(default_factory=dict)
+    """Ready agents by the channels they have no room for (see :meth:`AgentState.blocked`)."""
+    ready_by_skill: dict[str, dict[int, dict[frozenset[str], SortedList]]] = field(
+        default_factory=dict)
+    """Ready agents by skill, level, then blocked channels."""
     groups: dict[Sig, SortedList] = field(default_factory=dict)
     sigs_by_pin: dict[str | None, set[Sig]] = field(default_factory=dict)
-    sigs_by_need: dict[str, dict[str | None, set[Sig]]] = field(default_factory=dict)
-    """Unpinned groups by channel, then by first needed skill (None: needs nothing)."""
+    sigs_by_need: dict[str, dict[tuple[str, ...], set[Sig]]] = field(default_factory=dict)
+    """Unpinned groups by channel, then by the names of the skills they need."""
+    need_sizes: dict[int, int] = field(default_factory=dict)
+    """How many unpinned groups need 0, 1, 2 … skills."""
     timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
     queued: int = 0
     fed: float = 0.0
@@ -166,45 +196,63 @@ class PoolState:
             return (agent.rr_seq, agent.profile.agent_id)
         return (agent.idle_since, agent.profile.agent_id)
 
+    @property
+    def ready(self) -> list[tuple[Any, ...]]:
+        """Every ready agent's key in selection order (a merge of the indexes: O(agents),
+        for rare pool-wide moves such as a drain at opening or after a configuration)."""
+        return list(heapq.merge(*self.ready_by_room.values()))
+
+    def any_ready(self) -> bool:
+        """Whether some agent is ready (O(1))."""
+        return any(self.ready_by_room.values())
+
     def refresh_ready(self, agent: AgentState) -> None:
         """Re-index an agent after its presence, load or idle time changed."""
         if agent.ready_key is not None:
-            self.ready.remove(agent.ready_key)
+            key, blocked = agent.ready_key, agent.ready_blocked
+            self.ready_by_room[blocked].remove(key)
             for skill, level in agent.ready_skills:
-                self.ready_by_skill[skill][level].remove(agent.ready_key)
+                self.ready_by_skill[skill][level][blocked].remove(key)
             agent.ready_key, agent.ready_skills = None, ()
         if (agent.presence == "available" and not agent.lost
                 and agent.load < agent.profile.capacity.total):
             key = agent.ready_key = self.selection_key(agent)
-            self.ready.add(key)
-            agent.ready_skills = tuple(agent.profile.skills.items())
+            blocked = agent.ready_blocked = agent.blocked()
+            _slot(self.ready_by_room, blocked).add(key)
+            agent.ready_skills = tuple(sorted(agent.profile.skills.items()))
+            by_skill = self.ready_by_skill
             for skill, level in agent.ready_skills:
-                levels = self.ready_by_skill.get(skill)
+                levels = by_skill.get(skill)
                 if levels is None:
-                    levels = self.ready_by_skill[skill] = {}
-                ready = levels.get(level)
-                if ready is None:
-                    ready = levels[level] = SortedList()
-                ready.add(key)
+                    levels = by_skill[skill] = {}
+                rooms = levels.get(level)
+                if rooms is None:
+                    rooms = levels[level] = {}
+                _slot(rooms, blocked).add(key)
 
     def clear_ready(self) -> None:
         """Empty the ready indexes (before the selection rule changes shape)."""
-        self.ready.clear()
+        self.ready_by_room.clear()
         self.ready_by_skill.clear()
         for agent in self.agents.values():
             agent.ready_key, agent.ready_skills = None, ()
 
-    def ready_with(self, needs: tuple[tuple[str, int], ...]) -> Iterable[tuple[Any, ...]]:
-        """Ready agents' keys in selection order, narrowed by skill: those who have the
-        needed skill with the fewest ready holders, at or above the level needed."""
-        if not needs:
-            everyone: Iterable[tuple[Any, ...]] = self.ready
-            return everyone
+    def ready_with(self, needs: tuple[tuple[str, int], ...],
+                   channel: str) -> Iterable[tuple[Any, ...]]:
+        """Ready agents' keys in selection order, narrowed to those with room for
+        ``channel`` and, when skills are needed, to holders of the needed skill with the
+        fewest such agents, at or above the level needed."""
         best: list[SortedList] | None = None
+        if not needs:
+            best = [ready for blocked, ready in self.ready_by_room.items()
+                    if ready and channel not in blocked]
         best_size = -1
         for skill, level in needs:
-            levels = self.ready_by_skill.get(skill, {})
-            lists = [ready for have, ready in levels.items() if have >= level and ready]
+            levels = self.ready_by_skill.get(skill)
+            if levels is None:
+                return ()
+            lists = [ready for have, rooms in levels.items() if have >= level
+                     for blocked, ready in rooms.items() if ready and channel not in blocked]
             size = sum(len(ready) for ready in lists)
             if best is None or size < best_size:
                 best, best_size = lists, size
@@ -227,6 +275,7 @@ class PoolState:
             if pin is None:
                 by_skill = self.sigs_by_need.setdefault(sig[0], {})
                 by_skill.setdefault(need_key(sig), set()).add(sig)
+                self.need_sizes[len(needs)] = self.need_sizes.get(len(needs), 0) + 1
         group.add(key)
         item.sig, item.queue_key, item.status = sig, key, QUEUED
         self.queued += 1
@@ -251,5 +300,9 @@ class PoolState:
                     del by_skill[need_key(item.sig)]
                     if not by_skill:
                         del self.sigs_by_need[item.sig[0]]
+                size = len(item.sig[1])
+                self.need_sizes[size] -= 1
+                if not self.need_sizes[size]:
+                    del self.need_sizes[size]
         item.sig, item.queue_key = None, None
         self.queued -= 1
