@@ -23,6 +23,7 @@ Indexes keep every decision logarithmic in the number of agents and items:
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,7 @@ class WorkState:
     __slots__ = ("agent_id", "base_priority", "channel", "customer_id", "enqueued_at",
                  "excluded", "hops", "offer_expires", "offer_id", "pin_agent", "pin_until",
                  "priority", "queue_key", "relax_step", "sentiment", "seq", "served", "sig",
-                 "skills", "status", "vip", "waiting_since", "work_id")
+                 "skills", "status", "target_step", "vip", "waiting_since", "work_id")
 
     def __init__(self, work_id: str, customer_id: str, channel: str, seq: int) -> None:
         self.work_id = work_id
@@ -109,6 +110,8 @@ class WorkState:
         self.waiting_since = 0.0
         self.enqueued_at = 0.0
         self.relax_step = 0
+        self.target_step = 0
+        """Which of the pool's ordered routing targets the work is at (0: the first)."""
         self.pin_agent: str | None = None
         self.pin_until = 0.0
         self.excluded: set[str] = set()
@@ -161,9 +164,11 @@ class PoolState:
     """The latest time stamp of an input that came through the repartition hop (not a
     tick): while that hop stalls, ``fed`` stands still and nobody is marked lost."""
     fed_timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
-    seen_routes: dict[str, float] = field(default_factory=dict)
-    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored."""
-    moved: dict[str, tuple[str, float]] = field(default_factory=dict)
+    seen_routes: dict[str, float] = field(default_factory=OrderedDict)
+    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored.
+    Ordered dicts: forgetting the oldest entry is O(1) (a plain dict's first entry is found
+    by skipping every slot deleted before it, O(entries within ``dedupe_s``) per input)."""
+    moved: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
     """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""
 
     @property
@@ -194,7 +199,7 @@ class PoolState:
             return (agent.load / total, agent.idle_since, agent.profile.agent_id)
         if selection is Selection.ROUND_ROBIN:
             return (agent.rr_seq, agent.profile.agent_id)
-        return (agent.idle_since, agent.profile.agent_id)
+        return (agent.idle_since, agent.profile.agent_id)  # longest idle; best match's tie-break
 
     @property
     def ready(self) -> list[tuple[Any, ...]]:
