@@ -12,7 +12,8 @@ from math import comb
 from typing import Any
 
 from omniroute.routing.events import Decision, Kind, Route
-from omniroute.routing.policy import requirement
+from omniroute.routing.matching import best_match
+from omniroute.routing.policy import Selection, queue_skill, requirement
 from omniroute.routing.state import (
     ASSIGNED,
     OFFERED,
@@ -40,11 +41,36 @@ def emit(state: PoolState, out: Out, kind: Kind, rule: str, inputs: dict[str, An
 
 
 def needs_of(state: PoolState, item: WorkState) -> tuple[tuple[str, int], ...]:
-    """The item's skill requirement at its current relaxation step."""
-    steps = state.policy.relaxation
+    """The item's skill requirement at its current relaxation step, plus membership of
+    the queue of its current routing target (relaxation never lowers that)."""
+    policy = state.policy
+    steps = policy.relaxation
     if not steps or not item.relax_step:
-        return tuple(sorted(item.skills.items()))
-    return requirement(item.skills, steps, item.relax_step)
+        needs = tuple(sorted(item.skills.items()))
+    else:
+        needs = requirement(item.skills, steps, item.relax_step)
+    queue = policy.target_queue(item.target_step) if policy.targets else None
+    if queue is not None:
+        merged = dict(needs)
+        merged[queue_skill(queue)] = 0
+        needs = tuple(sorted(merged.items()))
+    return needs
+
+
+def targets_exhausted(state: PoolState, item: WorkState) -> bool:
+    """Whether the item has waited out every routing target (the last one has a timeout)."""
+    deadline = state.policy.target_deadline(len(state.policy.targets))
+    return (bool(state.policy.targets) and deadline is not None
+            and state.now >= item.enqueued_at + deadline)
+
+
+def give_up(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
+    """Work no target of this pool takes any more: to the overflow pool, else parked."""
+    overflow = state.policy.overflow
+    if overflow is not None:
+        forward(state, out, item, overflow.pool, f"{rule}: overflow", cause)
+    else:
+        drop(state, out, item, rule, cause)
 
 
 def effective_priority(state: PoolState, item: WorkState) -> int:
@@ -76,6 +102,10 @@ def find_agent(state: PoolState, item: WorkState,
         ok = (agent is not None and agent.ready_key is not None and agent.fits(item.channel)
               and pin not in item.excluded)
         return (agent if ok else None), 1
+    if state.policy.selection is Selection.BEST_MATCH:
+        found = best_match(state, item, needs)
+        if found is not None:
+            return found
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
     for key in state.ready_with(needs, channel):
@@ -132,6 +162,8 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
         if agent is not None:
             inputs = {"event": cause, "selection": state.policy.selection.value,
                       "needs": dict(needs), "agents_checked": checked}
+            if state.policy.targets:
+                inputs["target"] = item.target_step
             offer(state, out, item, agent, f"{state.policy.selection.value} agent", inputs)
             return
     cap = state.policy.queue_cap
@@ -143,8 +175,11 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
             drop(state, out, item, "queue full", cause)
         return
     state.enqueue(item, needs)
+    inputs = {"event": cause, "needs": dict(needs), "queued": state.queued}
+    if state.policy.targets:
+        inputs["target"] = item.target_step
     emit(state, out, Kind.QUEUED, "no eligible agent" if state.open else "pool closed",
-         {"event": cause, "needs": dict(needs), "queued": state.queued}, item)
+         inputs, item)
 
 
 def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
@@ -215,6 +250,8 @@ def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) 
         drop(state, out, item, "queue time-to-live expired", cause)
     elif policy.overflow is not None and state.now >= item.enqueued_at + policy.overflow.after_s:
         forward(state, out, item, policy.overflow.pool, "overflow timeout", cause)
+    elif targets_exhausted(state, item):
+        give_up(state, out, item, "routing targets exhausted", cause)
     else:
         place(state, out, item, cause)
 

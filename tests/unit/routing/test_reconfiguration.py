@@ -22,7 +22,7 @@ NEW = frozenset({"offered", "assigned"})
 
 def configure(state: PoolState, x: int, y: int, at: float, n: int) -> Configure:
     """A new policy and roster: selection, TTL and capacities change; agents come and go."""
-    selection = list(Selection)[x % 3]
+    selection = list(Selection)[x % len(Selection)]
     policy = PoolPolicy(pool="p", selection=selection, ttl_s=(None, 15.0, 60.0)[y % 3],
                         offer_timeout_s=(5.0, 30.0)[x % 2], heartbeat_grace_s=40.0,
                         requeue_on_lost=bool(y % 2), sticky_s=(0.0, 20.0)[x % 2])
