@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.routing.test_semantics import MONDAY_9AM_UTC, Pool
 
 from omniroute.errors import ConfigurationError
 from omniroute.routing.config import parse_agent, parse_config, parse_policy
@@ -22,6 +21,7 @@ from omniroute.routing.policy import (
     queue_skill,
 )
 from omniroute.routing.snapshot import dump, load
+from unit.routing.test_semantics import MONDAY_9AM_UTC, Pool
 
 
 def _assigned(out: list[Decision]) -> list[tuple[str | None, str | None]]:
