@@ -169,6 +169,8 @@ class PoolState:
     Ordered dicts: forgetting the oldest entry is O(1) (a plain dict's first entry is found
     by skipping every slot deleted before it, O(entries within ``dedupe_s``) per input)."""
     moved: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    today: dict[str, Any] = field(default_factory=dict)
+    """Today's cumulative statistics (:mod:`omniroute.routing.stats`); never read by a rule."""
     """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""
 
     @property

@@ -209,3 +209,51 @@ class TestHolidays:
         unknown = {"pools": {"p": {"business_hours": {"calendars": ["nope"]}}}}
         with pytest.raises(ConfigurationError, match="nope"):
             parse_config(unknown)
+
+
+class TestStats:
+    def test_real_time_and_today_figures(self) -> None:
+        from omniroute.routing.events import Cancel, Decline
+        from omniroute.routing.stats import pool_stats
+
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=1e9, targets=(Target("vip"),)),
+                    ada={"skills": _queues("vip"), "cap": AgentCapacity(1)},
+                    bob={"skills": _queues("vip"), "auto": True, "cap": AgentCapacity(1)},
+                    cy={})
+        pool.login("ada", "bob")
+        pool.route("w1")  # offered to ada (logged in first)
+        pool.route("w2", dt=4.0)  # assigned to bob after 0 s
+        pool.route("w3", dt=1.0)  # waits
+        pool.route("w4", dt=1.0)  # waits
+        offer = pool.offer_of("w1")
+        pool(Decline, agent_id="ada", offer_id=offer.offer_id, work_id="w1")
+        pool(Cancel, work_id="w4", reason="customer left")
+        pool(Resolve, agent_id="bob", work_id="w2", dt=10.0)  # bob takes w1 (oldest)
+        pool.route("w5")  # ada has w3 (offered when she declined w1), bob has w1: waits
+        stats = pool_stats(pool.state, pool.now + 2.0)
+        assert stats["waiting"] == 1 and stats["longest_wait_s"] == 2.0  # w5
+        assert stats["in_progress"] == 1 and stats["offered"] == 1
+        assert stats["agents"]["full"] == 2 and stats["agents"]["offline"] == 1
+        assert stats["queues"] == {"vip": {"waiting": 1, "longest_wait_s": 2.0, "agents": {
+            "available": 0, "idle": 0, "full": 2, "busy": 0, "away": 0, "offline": 0,
+            "lost": 0}}}
+        today = stats["today"]
+        assert today["day"] == "2023-11-20"
+        assert (today["offered"], today["assigned"], today["declined"], today["abandoned"]) \
+            == (4, 2, 1, 1)
+        waits = [d.inputs["waited_s"] for d in pool.log if d.kind is Kind.ASSIGNED]
+        assert today["average_wait_s"] == round(sum(waits) / 2, 3)
+        assert today["longest_wait_s"] == max(waits)
+
+    def test_counters_restart_each_local_day_and_survive_a_snapshot(self) -> None:
+        from omniroute.routing.stats import pool_stats
+
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=1e9), a={"auto": True})
+        pool.login("a")
+        pool.route("w1")
+        restored = load(dump("p", 1, pool.state))
+        assert restored is not None and restored.state.today == pool.state.today
+        assert pool_stats(pool.state, pool.now)["today"]["assigned"] == 1
+        pool(Tick, dt=86_400.0)
+        assert pool_stats(pool.state, pool.now)["today"]["assigned"] == 0
+        assert pool_stats(pool.state, pool.now)["today"]["day"] == "2023-11-21"
