@@ -62,7 +62,8 @@ async def read_stats(settings: Settings) -> dict[str, dict[str, Any]]:
     await reader.start()
     latest: dict[str, dict[str, Any]] = {}
     try:
-        await reader.topics()  # fetches the cluster's metadata
+        if not reader.partitions_for_topic(topic):
+            await reader._client.force_metadata_update()  # as loadgen.observe does
         tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
         if not tps:
             return latest
