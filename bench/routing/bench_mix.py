@@ -9,7 +9,10 @@ level 1-3 on webchat/email/whatsapp (60/25/15 %); all agents auto-accept. The po
 is filled to 85 % occupancy, then a steady mix of resolve + route holds it there,
 so every route runs selection among idle agents. Only time inside ``decide`` counts,
 as CPU time of this process (``time.process_time``): the figures then hold on a
-shared, busy machine too (the wall-clock rate is printed beside them).
+shared, busy machine too (the wall-clock rate is printed beside them). The steady
+phase runs in rounds (after one warm-up round that drains the build's backlog);
+the cost per decision is the median round's, and the best round's is printed too
+(other processes on a shared machine inflate CPU time as well, through caches).
 It also times one route no agent can take (a skill level nobody has), which used
 to scan every idle agent.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 from typing import Any
 
@@ -120,29 +124,42 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
     parser.add_argument("--sizes", type=int, nargs="+", help="agent counts (1,000 first)")
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds per size")
     args = parser.parse_args()
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
     sizes = tuple(args.sizes) if args.sizes else sizes
-    operations = 20_000 if args.quick else 60_000
+    operations = 5_000 if args.quick else 10_000
+    rounds = 3 if args.quick else args.rounds
     print("routing core, contact-centre mix: 40 Zipf skills, 3 per agent (levels 1-5), "
           "channel weights and caps, 85 % occupancy")
     print(f"{'agents':>8} {'occupancy':>9} {'idle':>7} {'waiting':>8} {'decisions/s':>12} "
-          f"{'us/decision':>12} {'no-fit route ms':>16} {'wall decisions/s':>17}")
-    cost = {}
+          f"{'us/decision':>12} {'best us':>8} {'no-fit route ms':>16} "
+          f"{'wall decisions/s':>17}")
+    cost, best = {}, {}
     for agents in sizes:
         state, at, held, n = build(agents)
-        decisions, seconds = steady(state, at, held, n, operations)
-        cost[agents] = seconds / decisions * 1e6
+        steady(state, at, held, n, operations, seed=1)  # warm-up: drains the build's backlog
+        per_round, walls = [], []
+        for r in range(rounds):
+            at += operations * 1e-4 + 1.0
+            n += operations
+            decisions, seconds = steady(state, at, held, n, operations, seed=11 + r)
+            per_round.append(seconds / decisions * 1e6)
+            walls.append(decisions / WALL)
+        at += operations * 1e-4 + 1.0
+        cost[agents] = statistics.median(per_round)
+        best[agents] = min(per_round)
         idle = sum(1 for a in state.agents.values() if a.load == 0)
-        miss = unplaceable(state, at + operations * 1e-4) * 1e3
+        miss = unplaceable(state, at) * 1e3
         print(f"{agents:>8,} {occupancy(state):>9.0%} {idle:>7,} {state.queued:>8,} "
-              f"{decisions / seconds:>12,.0f} {cost[agents]:>12.2f} {miss:>16.3f} "
-              f"{decisions / WALL:>17,.0f}")
+              f"{1e6 / cost[agents]:>12,.0f} {cost[agents]:>12.2f} {best[agents]:>8.2f} "
+              f"{miss:>16.3f} {statistics.median(walls):>17,.0f}")
     big, small = max(sizes), min(sizes)
-    print(f"cost ratio {big:,} vs {small:,} agents: {cost[big] / cost[small]:.2f}x "
-          "(target <= 2x)")
+    print(f"cost ratio {big:,} vs {small:,} agents: {cost[big] / cost[small]:.2f}x median, "
+          f"{best[big] / best[small]:.2f}x best round (target <= 2x)")
     if 10_000 in cost:
-        print(f"decisions/s at 10,000 agents: {1e6 / cost[10_000]:,.0f} (target >= 50,000)")
+        print(f"decisions/s at 10,000 agents: {1e6 / cost[10_000]:,.0f} median round, "
+              f"{1e6 / best[10_000]:,.0f} best round (target >= 50,000)")
 
 
 if __name__ == "__main__":
