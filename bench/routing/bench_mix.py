@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Resolve, Route, SetPresence
+from omniroute.routing.events import Resolve, Route, SetPresence, Tick
 from omniroute.routing.policy import AgentCapacity, AgentProfile, ChannelRule, PoolPolicy
 
 SKILLS = [f"skill{i:02d}" for i in range(40)]
@@ -114,6 +114,7 @@ WALL = 0.0
 
 def unplaceable(state: Any, at: float) -> float:
     """Seconds for one route nobody can take (then cancel nothing: it just waits)."""
+    decide(state, Tick(at=at + 1e-4))  # timers and forgetting due by then: not this route's
     event = request(10**9, at + 1e-4, random.Random(1), impossible=True)
     started = time.process_time()
     decide(state, event)

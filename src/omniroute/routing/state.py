@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
@@ -124,6 +125,17 @@ class WorkState:
         self.sig: Sig | None = None
         self.served = False
         """Assigned once in this pool: its time limits from pool entry no longer apply."""
+
+
+def _head(ready: SortedList) -> tuple[Any, ...]:
+    return ready[0]  # type: ignore[no-any-return]
+
+
+def _merged(lists: list[SortedList]) -> Iterator[tuple[Any, ...]]:
+    """The keys of sorted ``lists`` in order. The first costs one look at each list's
+    head (the first agent usually fits); the full merge is built only when it does not."""
+    yield _head(min(lists, key=_head))
+    yield from islice(heapq.merge(*lists), 1, None)
 
 
 def _slot(index: dict[frozenset[str], SortedList], blocked: frozenset[str]) -> SortedList:
@@ -249,24 +261,32 @@ class PoolState:
         """Ready agents' keys in selection order, narrowed to those with room for
         ``channel`` and, when skills are needed, to holders of the needed skill with the
         fewest such agents, at or above the level needed."""
-        best: list[SortedList] | None = None
         if not needs:
             best = [ready for blocked, ready in self.ready_by_room.items()
                     if ready and channel not in blocked]
-        best_size = -1
-        for skill, level in needs:
-            levels = self.ready_by_skill.get(skill)
-            if levels is None:
-                return ()
-            lists = [ready for have, rooms in levels.items() if have >= level
-                     for blocked, ready in rooms.items() if ready and channel not in blocked]
-            size = sum(len(ready) for ready in lists)
-            if best is None or size < best_size:
-                best, best_size = lists, size
+        elif len(needs) == 1:
+            best = self._holders(needs[0], channel)
+        else:
+            best, best_size = [], -1
+            for need in needs:
+                lists = self._holders(need, channel)
+                size = sum(len(ready) for ready in lists)
+                if best_size < 0 or size < best_size:
+                    best, best_size = lists, size
         if not best:
             return ()
-        merged: Iterable[tuple[Any, ...]] = best[0] if len(best) == 1 else heapq.merge(*best)
-        return merged
+        if len(best) == 1:
+            only: Iterable[tuple[Any, ...]] = best[0]
+            return only
+        return _merged(best)
+
+    def _holders(self, need: tuple[str, int], channel: str) -> list[SortedList]:
+        skill, level = need
+        levels = self.ready_by_skill.get(skill)
+        if levels is None:
+            return []
+        return [ready for have, rooms in levels.items() if have >= level
+                for blocked, ready in rooms.items() if ready and channel not in blocked]
 
     # -- waiting work ---------------------------------------------------------
 
