@@ -257,3 +257,31 @@ class TestStats:
         pool(Tick, dt=86_400.0)
         assert pool_stats(pool.state, pool.now)["today"]["assigned"] == 0
         assert pool_stats(pool.state, pool.now)["today"]["day"] == "2023-11-21"
+
+
+class TestAdminApiDocuments:
+    def test_queues_targets_and_calendars_through_the_admin_bodies(self) -> None:
+        """The gateway's admin bodies accept queues and targets, and setting the rules
+        keeps the holiday calendars (it used to replace the whole routing table)."""
+        from omniroute.gateway.configuration import (
+            AgentSpec,
+            PoolSpec,
+            RoutingSpec,
+            put_agent,
+            put_pool,
+            set_routing,
+            validated,
+        )
+
+        doc = {"routing": {"calendars": {"fr": {"holidays": ["2026-12-25"]}}},
+               "pools": {"p": {}}, "agents": {}}
+        doc = put_pool(doc, "p", PoolSpec(selection="best_match", targets=[
+            {"queue": "a", "timeout_s": 5}, {}], business_hours={"calendars": ["fr"]}))
+        doc = put_agent(doc, "ada", AgentSpec(pool="p", queues=["a"]))
+        doc = set_routing(doc, RoutingSpec(default_pool="p"))
+        config = validated(doc)
+        policy = parse_policy("p", config.pool_document("p")["policy"])
+        assert policy.targets == (Target("a", 5.0), Target())
+        assert policy.business_hours is not None
+        assert policy.business_hours.holidays == ("2026-12-25",)
+        assert parse_agent("ada", config.agents["ada"]).skills == {"queue:a": 0}
