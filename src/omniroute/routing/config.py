@@ -139,7 +139,7 @@ def inline_calendars(policy: dict[str, Any],
         return policy
     dates = set(hours.get("holidays", ()))
     for name in hours["calendars"]:
-        if name not in calendars:
+        if not isinstance(name, str) or name not in calendars:
             raise ValueError(f"business hours name undefined calendar {name!r}")
         dates.update(calendars[name].get("holidays", ()))
     inlined = {k: v for k, v in hours.items() if k != "calendars"}
@@ -158,8 +158,12 @@ def _holiday(day: Any) -> str:
 
 
 def _targets(raw: list[dict[str, Any]]) -> tuple[Target, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("targets must be an array of tables")
     targets = []
     for n, entry in enumerate(raw, start=1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"target {n} must be a table")
         queue, timeout = entry.get("queue"), entry.get("timeout_s")
         if queue is not None and not NAME.match(str(queue)):
             raise ValueError(f"target {n}: queue {queue!r} must match {NAME.pattern}")
@@ -218,7 +222,10 @@ def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
     if not NAME.match(agent_id):
         raise ValueError(f"agent id {agent_id!r} must match {NAME.pattern}")
     skills = {k: int(v) for k, v in raw.get("skills", {}).items()}
-    for queue in raw.get("queues", ()):
+    queues = raw.get("queues", ())
+    if not isinstance(queues, list | tuple):
+        raise ValueError(f"agent {agent_id!r}: queues must be an array of names")
+    for queue in queues:
         if not NAME.match(str(queue)):
             raise ValueError(f"agent {agent_id!r}: queue {queue!r} must match {NAME.pattern}")
         skills[queue_skill(queue)] = 0
@@ -234,8 +241,8 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
     calendars = routing.get("calendars", {})
     try:
         for name, table in calendars.items():
-            if not NAME.match(name):
-                raise ValueError(f"calendar name {name!r} must match {NAME.pattern}")
+            if not NAME.match(name) or not isinstance(table, dict):
+                raise ValueError(f"calendar {name!r}: a table named like {NAME.pattern}")
             for day in table.get("holidays", ()):
                 _holiday(day)
         for name, table in pools.items():
