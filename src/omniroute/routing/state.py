@@ -79,10 +79,14 @@ class AgentState:
     def blocked(self) -> frozenset[str]:
         """The configured channels the agent has no room for now. A channel without a rule
         weighs 1 and has no cap, so an agent below total capacity always fits it."""
-        channels = self.profile.capacity.channels
-        if not channels:
+        capacity = self.profile.capacity
+        if not capacity.channels:
             return NONE_BLOCKED
-        return frozenset(channel for channel in channels if not self.fits(channel))
+        room, per_channel = capacity.total - self.load, self.per_channel
+        blocked = [channel for channel, rule in capacity.channels.items()
+                   if rule.weight > room or (rule.cap is not None
+                                             and per_channel.get(channel, 0) >= rule.cap)]
+        return frozenset(blocked) if blocked else NONE_BLOCKED
 
     def skilled(self, needs: tuple[tuple[str, int], ...]) -> bool:
         """Whether the agent meets every (skill, minimum level) in ``needs``."""
@@ -238,7 +242,7 @@ class PoolState:
             key = agent.ready_key = self.selection_key(agent)
             blocked = agent.ready_blocked = agent.blocked()
             _slot(self.ready_by_room, blocked).add(key)
-            agent.ready_skills = tuple(sorted(agent.profile.skills.items()))
+            agent.ready_skills = tuple(agent.profile.skills.items())
             by_skill = self.ready_by_skill
             for skill, level in agent.ready_skills:
                 levels = by_skill.get(skill)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Configure, CoreEvent, Decision, Kind, Route
+from omniroute.routing.events import Configure, CoreEvent, Decision, Kind, Route, SetCapacity
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, Selection
 from omniroute.routing.state import QUEUED, PoolState
 from unit.routing.test_properties import CHANNELS, materialize, ops
@@ -93,6 +93,8 @@ def drive(script: list[Any]) -> tuple[list[CoreEvent], list[Decision]]:
         state, out = decide(state, event)
         events.append(event)
         decisions.extend(out)
+        if isinstance(event, SetCapacity) and not any(d.kind is Kind.REJECTED for d in out):
+            over.discard(event.agent_id)  # accepted: the new capacity holds the load
         check(state, holder, over, out)
     return events, decisions
 
