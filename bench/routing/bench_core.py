@@ -34,7 +34,7 @@ def build(agents: int, backlog: int, seed: int = 7) -> tuple[object, float]:
         decide(state, SetPresence(at=at, agent_id=p.agent_id, presence="available"))
     # fill every agent, then queue ``backlog`` items nobody can take yet
     n = 0
-    while state.ready or state.queued < backlog:
+    while state.any_ready() or state.queued < backlog:
         at += 1e-6
         skill = {SKILLS[rng.randrange(4)]: 1} if rng.random() < 0.5 else {}
         decide(state, Route(at=at, work_id=f"w{n}", customer_id=f"c{n}", channel="webchat",

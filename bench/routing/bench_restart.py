@@ -50,7 +50,7 @@ def build(agents: int, waiting: int) -> tuple[Any, float]:
         decide(state, SetPresence(at=at, event_id=f"p{p.agent_id}", agent_id=p.agent_id,
                                   presence="available"))
     n = 0
-    while state.ready or state.queued < waiting:  # every agent full, then the backlog
+    while state.any_ready() or state.queued < waiting:  # every agent full, then the backlog
         at += 1e-6
         n += 1
         decide(state, Route(at=at, event_id=f"r{n}", work_id=f"w{n}", customer_id=f"c{n}",

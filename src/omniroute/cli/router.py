@@ -59,6 +59,7 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
     """Run the repartition and decide loops until SIGTERM or Ctrl-C."""
     instance = instance or socket.gethostname()
     from omniroute.routing.processor import run_decide, run_repartition
+    from omniroute.routing.statsfeed import publish_stats
 
     settings = settings_from_env()
     config_path = config_path or settings.routing_config
@@ -80,7 +81,8 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
                                                      commit_interval=commit_interval)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,
                                                 snapshot_every, trim_stream,
-                                                commit_interval=commit_interval))]
+                                                commit_interval=commit_interval)),
+                 asyncio.create_task(publish_stats(settings, stop))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

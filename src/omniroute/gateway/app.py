@@ -52,6 +52,7 @@ from omniroute.gateway.problems import (
     Unauthorized,
     Unavailable,
 )
+from omniroute.gateway.routing_stats import RoutingStats
 from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
@@ -355,7 +356,8 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
     app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
-    for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes()]:
+    for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes(),
+                                  *RoutingStats(g).routes()]:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
     analytics_routes.register(app, g)

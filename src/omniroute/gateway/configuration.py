@@ -49,6 +49,8 @@ class AgentSpec(Spec):
                  Annotated[int, Field(ge=0, le=10)]] = Field(
         default={}, description="Skill name → proficiency level 0-10.")
     auto_accept: bool = False
+    queues: list[Name] | None = Field(
+        default=None, description="Queues of the pool the agent is in (one capacity).")
 
 
 class Overflow(Spec):
@@ -61,8 +63,8 @@ class Overflow(Spec):
 class PoolSpec(Spec):
     """A pool's policy (every key optional; see deploy/routing.example.toml)."""
 
-    selection: str | None = Field(default=None,
-                                  description="longest_idle, least_occupied or round_robin.")
+    selection: str | None = Field(
+        default=None, description="longest_idle, least_occupied, round_robin or best_match.")
     offer_timeout_s: Annotated[float, Field(gt=0)] | None = None
     heartbeat_grace_s: Annotated[float, Field(gt=0)] | None = None
     requeue_on_lost: bool | None = None
@@ -87,6 +89,9 @@ class PoolSpec(Spec):
     relaxation: list[dict[str, Any]] | None = None
     business_hours: dict[str, Any] | None = Field(
         default=None, description='{timezone: "Asia/Seoul", mon: ["09:00-18:00"], ...}')
+    targets: list[dict[str, Any]] | None = Field(
+        default=None, description='Ordered routing targets: [{queue: "tier1", timeout_s: 30}, '
+        '{queue: "tier2"}].')
 
 
 class RuleSpec(Spec):
@@ -165,6 +170,8 @@ def set_routing(document: Document, spec: RoutingSpec) -> Document:
         routing["default_pool"] = spec.default_pool
     if spec.rules:
         routing["rules"] = [_plain(r) for r in spec.rules]
+    if "calendars" in after.get("routing", {}):  # holiday calendars stay (set by TOML)
+        routing["calendars"] = after["routing"]["calendars"]
     after["routing"] = routing
     return after
 

@@ -104,6 +104,14 @@ SUPERVISOR_OPERATIONS = (
               "Supervisor board: per pool waiting count, oldest wait and waiting by "
               "priority; agents by status with occupancy and conversations; parked "
               "conversations with their reason.", role="supervisor"),
+    Operation("get", "/api/v1/routing/stats",
+              "Every routing pool's statistics: real-time (waiting, longest wait, offered, "
+              "in progress, agents by status, per queue) and today's (offered, assigned, "
+              "abandoned, overflowed, parked, transferred, declined, timed out, average and "
+              "longest wait).", role="supervisor"),
+    Operation("get", "/api/v1/routing/stats/{pool}",
+              "One routing pool's statistics (404: no router publishes it).",
+              role="supervisor"),
     Operation("post", "/api/v1/conversations/{conversation_id}/reroute",
               "Route a waiting or parked conversation again (a RoutingRequest; 409 when it "
               "is assigned: transfer it instead).", RerouteRequest, accepted=True,

@@ -45,6 +45,8 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # router state snapshots, key pool, partition = its pool-stream partition (same count)
     TopicSpec("omniroute.internal.routing-snapshots",
               configs={"cleanup.policy": "compact", "max.message.bytes": "8388608"}),
+    # pool statistics for supervisors (key pool, latest wins), published by the routers
+    TopicSpec("omniroute.internal.routing-stats", configs={"cleanup.policy": "compact"}),
     # live routing configuration: one partition, versions = offsets, kept as the audit trail
     TopicSpec("omniroute.internal.routing-config", partitions=1,
               configs={"retention.ms": "-1"}),

@@ -15,6 +15,7 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,12 @@ from omniroute.routing.policy import (
     PoolPolicy,
     RelaxStep,
     Selection,
+    Target,
+    queue_skill,
 )
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCALARS = ("offer_timeout_s", "heartbeat_grace_s", "requeue_on_lost", "away_on_offer_timeout",
            "wrap_up_timeout_s", "queue_cap", "ttl_s", "sticky_s", "transfer_pin_s",
@@ -67,6 +71,9 @@ class RoutingConfig:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: tuple[PoolRule, ...] = ()
     default_pool: str | None = None
+    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Named holiday calendars (``[routing.calendars.NAME] holidays = [...]``) that pools'
+    business hours refer to; a pool's ``configure`` input carries the dates inlined."""
 
     def agent_pool(self, agent_id: str, named: str | None = None) -> str | None:
         """The pool a configured agent belongs to, else the pool their event names, else
@@ -90,7 +97,8 @@ class RoutingConfig:
     def pool_document(self, pool: str) -> dict[str, Any]:
         """What a ``configure`` admin event carries for one pool."""
         agents = {a: spec for a, spec in sorted(self.agents.items()) if spec["pool"] == pool}
-        document: dict[str, Any] = {"policy": self.pools.get(pool, {}), "agents": agents}
+        policy = inline_calendars(self.pools.get(pool, {}), self.calendars)
+        document: dict[str, Any] = {"policy": policy, "agents": agents}
         if self.pools.get(pool, {}).get("auto_join"):
             # agents who joined unlisted leave when they are configured in another pool
             document["elsewhere"] = sorted(a for a, s in self.agents.items() if s["pool"] != pool)
@@ -104,6 +112,8 @@ class RoutingConfig:
         if self.rules:
             routing["rules"] = [{k: v for k, v in asdict(r).items() if v is not None}
                                 for r in self.rules]
+        if self.calendars:
+            routing["calendars"] = self.calendars
         return {"routing": routing, "pools": self.pools, "agents": self.agents}
 
 
@@ -118,6 +128,51 @@ def fingerprint(document: dict[str, Any]) -> str:
     """A stable digest of a pool document: the same configuration is applied once."""
     raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()[:20]
+
+
+def inline_calendars(policy: dict[str, Any],
+                     calendars: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pool table with the holidays of the calendars its business hours name added to
+    its own ``holidays`` (sorted, without duplicates); unchanged when it names none."""
+    hours = policy.get("business_hours")
+    if not isinstance(hours, dict) or not hours.get("calendars"):
+        return policy
+    dates = set(hours.get("holidays", ()))
+    for name in hours["calendars"]:
+        if not isinstance(name, str) or name not in calendars:
+            raise ValueError(f"business hours name undefined calendar {name!r}")
+        dates.update(calendars[name].get("holidays", ()))
+    inlined = {k: v for k, v in hours.items() if k != "calendars"}
+    inlined["holidays"] = sorted(dates)
+    return {**policy, "business_hours": inlined}
+
+
+def _holiday(day: Any) -> str:
+    if not isinstance(day, str) or not DATE.match(day):
+        raise ValueError(f"holiday {day!r} must be a date YYYY-MM-DD")
+    try:
+        date.fromisoformat(day)
+    except ValueError as exc:
+        raise ValueError(f"holiday {day!r}: {exc}") from exc
+    return day
+
+
+def _targets(raw: list[dict[str, Any]]) -> tuple[Target, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("targets must be an array of tables")
+    targets = []
+    for n, entry in enumerate(raw, start=1):
+        if not isinstance(entry, dict):
+            raise ValueError(f"target {n} must be a table")
+        queue, timeout = entry.get("queue"), entry.get("timeout_s")
+        if queue is not None and not NAME.match(str(queue)):
+            raise ValueError(f"target {n}: queue {queue!r} must match {NAME.pattern}")
+        if timeout is not None and float(timeout) <= 0:
+            raise ValueError(f"target {n}: timeout_s must be positive")
+        if timeout is None and n < len(raw):
+            raise ValueError(f"target {n}: only the last routing target may have no timeout_s")
+        targets.append(Target(queue, None if timeout is None else float(timeout)))
+    return tuple(targets)
 
 
 def _minutes(span: str) -> tuple[int, int]:
@@ -143,8 +198,11 @@ def parse_policy(pool: str, raw: dict[str, Any]) -> PoolPolicy:
         hours = raw["business_hours"]
         weekly = {i: tuple(_minutes(span) for span in hours.get(day, ()))
                   for i, day in enumerate(WEEKDAYS)}
-        kwargs["business_hours"] = BusinessHours(hours.get("timezone", "UTC"), weekly)
+        holidays = tuple(sorted({_holiday(d) for d in hours.get("holidays", ())}))
+        kwargs["business_hours"] = BusinessHours(hours.get("timezone", "UTC"), weekly, holidays)
         kwargs["business_hours"].is_open(0.0)  # fails now on an unknown time zone
+    if "targets" in raw:
+        kwargs["targets"] = _targets(raw["targets"])
     return PoolPolicy(pool=pool, **kwargs)
 
 
@@ -163,8 +221,15 @@ def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
     """An :class:`AgentProfile` from its TOML table."""
     if not NAME.match(agent_id):
         raise ValueError(f"agent id {agent_id!r} must match {NAME.pattern}")
-    return AgentProfile(agent_id, raw["pool"], parse_capacity(raw),
-                        {k: int(v) for k, v in raw.get("skills", {}).items()},
+    skills = {k: int(v) for k, v in raw.get("skills", {}).items()}
+    queues = raw.get("queues", ())
+    if not isinstance(queues, list | tuple):
+        raise ValueError(f"agent {agent_id!r}: queues must be an array of names")
+    for queue in queues:
+        if not NAME.match(str(queue)):
+            raise ValueError(f"agent {agent_id!r}: queue {queue!r} must match {NAME.pattern}")
+        skills[queue_skill(queue)] = 0
+    return AgentProfile(agent_id, raw["pool"], parse_capacity(raw), skills,
                         bool(raw.get("auto_accept", False)))
 
 
@@ -173,11 +238,17 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
     pools = raw.get("pools", {})
     agents = raw.get("agents", {})
     routing = raw.get("routing", {})
+    calendars = routing.get("calendars", {})
     try:
+        for name, table in calendars.items():
+            if not NAME.match(name) or not isinstance(table, dict):
+                raise ValueError(f"calendar {name!r}: a table named like {NAME.pattern}")
+            for day in table.get("holidays", ()):
+                _holiday(day)
         for name, table in pools.items():
             if not NAME.match(name):
                 raise ValueError(f"pool name {name!r} must match {NAME.pattern}")
-            parse_policy(name, table)
+            parse_policy(name, inline_calendars(table, calendars))
         for name, table in agents.items():
             profile = parse_agent(name, table)
             if profile.pool not in pools:
@@ -190,7 +261,8 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"{source}: {exc}",
                                  hint="see deploy/routing.example.toml") from exc
-    return RoutingConfig(pools=pools, agents=agents, rules=rules, default_pool=default)
+    return RoutingConfig(pools=pools, agents=agents, rules=rules, default_pool=default,
+                         calendars=calendars)
 
 
 BUILTIN = parse_config(BUILTIN_DOCUMENT, "built-in configuration")

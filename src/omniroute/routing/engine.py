@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import heapq
 
-from omniroute.routing import admin
+from omniroute.routing import admin, stats
 from omniroute.routing import agents as agent_rules
 from omniroute.routing import work as work_rules
 from omniroute.routing.events import (
@@ -67,10 +67,13 @@ def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision
     if isinstance(event, ADMIN):
         before = copy.deepcopy(state)
         try:
-            return state, _apply(state, event)
+            out = _apply(state, event)
         except Exception as exc:
             raise InputFailed(before, exc) from exc
-    return state, _apply(state, event)
+    else:
+        out = _apply(state, event)
+    stats.record(state, out)
+    return state, out
 
 
 def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:

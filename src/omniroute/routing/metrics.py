@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
@@ -21,6 +22,7 @@ from omniroute.observability.pipeline import (
     QUEUE_DEPTH,
     QUEUE_OLDEST_AGE,
 )
+from omniroute.routing import stats
 from omniroute.routing.events import Decision, Kind
 from omniroute.routing.state import QUEUED, PoolState
 
@@ -66,9 +68,16 @@ def count(decisions: Iterable[Decision]) -> None:
         OFFERS.labels(pool, outcome).inc(n)
 
 
+LATEST: dict[str, tuple[float, dict[str, Any]]] = {}
+"""Each pool this process decides: (wall-clock time observed, :func:`stats.pool_stats`);
+:mod:`omniroute.routing.statsfeed` publishes the fresh ones for the gateway."""
+
+
 def observe_pool(state: PoolState, now: float | None = None) -> None:
-    """Refresh the gauges of one pool (a scan: call every few seconds, not per input)."""
+    """Refresh the gauges and the statistics of one pool (a scan: call every few seconds,
+    not per input)."""
     now = time.time() if now is None else now
+    LATEST[state.pool] = (now, stats.pool_stats(state, now))
     QUEUE_DEPTH.labels(state.pool).set(state.queued)
     waiting = [i.waiting_since for i in state.work.values() if i.status == QUEUED]
     QUEUE_OLDEST_AGE.labels(state.pool).set(max(0.0, now - min(waiting)) if waiting else 0.0)

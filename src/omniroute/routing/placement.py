@@ -7,10 +7,13 @@ of. Each records a :class:`Decision` with its rule, inputs and policy version.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import combinations
+from math import comb
 from typing import Any
 
 from omniroute.routing.events import Decision, Kind, Route
-from omniroute.routing.policy import requirement
+from omniroute.routing.matching import best_match
+from omniroute.routing.policy import Selection, queue_skill, requirement
 from omniroute.routing.state import (
     ASSIGNED,
     OFFERED,
@@ -38,11 +41,36 @@ def emit(state: PoolState, out: Out, kind: Kind, rule: str, inputs: dict[str, An
 
 
 def needs_of(state: PoolState, item: WorkState) -> tuple[tuple[str, int], ...]:
-    """The item's skill requirement at its current relaxation step."""
-    steps = state.policy.relaxation
+    """The item's skill requirement at its current relaxation step, plus membership of
+    the queue of its current routing target (relaxation never lowers that)."""
+    policy = state.policy
+    steps = policy.relaxation
     if not steps or not item.relax_step:
-        return tuple(sorted(item.skills.items()))
-    return requirement(item.skills, steps, item.relax_step)
+        needs = tuple(sorted(item.skills.items()))
+    else:
+        needs = requirement(item.skills, steps, item.relax_step)
+    queue = policy.target_queue(item.target_step) if policy.targets else None
+    if queue is not None:
+        merged = dict(needs)
+        merged[queue_skill(queue)] = 0
+        needs = tuple(sorted(merged.items()))
+    return needs
+
+
+def targets_exhausted(state: PoolState, item: WorkState) -> bool:
+    """Whether the item has waited out every routing target (the last one has a timeout)."""
+    deadline = state.policy.target_deadline(len(state.policy.targets))
+    return (bool(state.policy.targets) and deadline is not None
+            and state.now >= item.enqueued_at + deadline)
+
+
+def give_up(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
+    """Work no target of this pool takes any more: to the overflow pool, else parked."""
+    overflow = state.policy.overflow
+    if overflow is not None:
+        forward(state, out, item, overflow.pool, f"{rule}: overflow", cause)
+    else:
+        drop(state, out, item, rule, cause)
 
 
 def effective_priority(state: PoolState, item: WorkState) -> int:
@@ -74,9 +102,13 @@ def find_agent(state: PoolState, item: WorkState,
         ok = (agent is not None and agent.ready_key is not None and agent.fits(item.channel)
               and pin not in item.excluded)
         return (agent if ok else None), 1
+    if state.policy.selection is Selection.BEST_MATCH:
+        found = best_match(state, item, needs)
+        if found is not None:
+            return found
     checked = 0
     agents, excluded, channel = state.agents, item.excluded, item.channel
-    for key in state.ready_with(needs):
+    for key in state.ready_with(needs, channel):
         checked += 1
         agent = agents[key[-1]]
         if key[-1] in excluded:
@@ -130,6 +162,8 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
         if agent is not None:
             inputs = {"event": cause, "selection": state.policy.selection.value,
                       "needs": dict(needs), "agents_checked": checked}
+            if state.policy.targets:
+                inputs["target"] = item.target_step
             offer(state, out, item, agent, f"{state.policy.selection.value} agent", inputs)
             return
     cap = state.policy.queue_cap
@@ -141,18 +175,21 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
             drop(state, out, item, "queue full", cause)
         return
     state.enqueue(item, needs)
+    inputs = {"event": cause, "needs": dict(needs), "queued": state.queued}
+    if state.policy.targets:
+        inputs["target"] = item.target_step
     emit(state, out, Kind.QUEUED, "no eligible agent" if state.open else "pool closed",
-         {"event": cause, "needs": dict(needs), "queued": state.queued}, item)
+         inputs, item)
 
 
 def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
     """While the agent has room, offer them the oldest highest-priority work they can take."""
     agent_id = agent.profile.agent_id
     work = state.work
-    skills = (None, *agent.profile.skills)
+    names = tuple(sorted(agent.profile.skills))
     while state.open and agent.ready_key is not None:
         best = None
-        for sig in _servable(state, agent, skills):
+        for sig in _servable(state, agent, names):
             pinned = sig[2] is not None
             if not agent.fits(sig[0]) or (not pinned and not agent.skilled(sig[1])):
                 continue
@@ -170,15 +207,23 @@ def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> No
         offer(state, out, item, agent, "capacity freed: oldest highest-priority work", inputs)
 
 
-def _servable(state: PoolState, agent: AgentState,
-              skills: tuple[str | None, ...]) -> Iterator[Sig]:
-    """Groups the agent might serve: pinned to them, or needing nothing or a first skill
-    they have, on a channel they have room for."""
+def _servable(state: PoolState, agent: AgentState, names: tuple[str, ...]) -> Iterator[Sig]:
+    """Groups the agent might serve: pinned to them, or needing a combination of the skills
+    they have (looked up by name; levels are checked by the caller), on a channel they have
+    room for. An agent with so many skills that the combinations outnumber the groups of a
+    channel looks at that channel's groups instead."""
     yield from state.sigs_by_pin.get(agent.profile.agent_id, ())
+    sizes = [size for size in state.need_sizes if size <= len(names)]
     for channel, by_skill in state.sigs_by_need.items():
-        if agent.fits(channel):
-            for skill in skills:
-                found = by_skill.get(skill)
+        if not agent.fits(channel):
+            continue
+        if sum(comb(len(names), size) for size in sizes) > len(by_skill):
+            for every in by_skill.values():
+                yield from every
+            continue
+        for size in sizes:
+            for combo in combinations(names, size):
+                found = by_skill.get(combo)
                 if found:
                     yield from found
 
@@ -205,6 +250,8 @@ def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) 
         drop(state, out, item, "queue time-to-live expired", cause)
     elif policy.overflow is not None and state.now >= item.enqueued_at + policy.overflow.after_s:
         forward(state, out, item, policy.overflow.pool, "overflow timeout", cause)
+    elif targets_exhausted(state, item):
+        give_up(state, out, item, "routing targets exhausted", cause)
     else:
         place(state, out, item, cause)
 

@@ -3,7 +3,8 @@
 A pool is the unit of partitioning: all its agents and all its waiting work
 live in one ordered stream, so a single writer decides. Every agent belongs to
 exactly one pool (an agent no configuration lists joins the ``auto_join``
-pool, the built-in ``default`` one out of the box). Times are seconds
+pool, the built-in ``default`` one out of the box) and to any number of its
+queues, with one capacity across them. Times are seconds
 (floats); instants are POSIX timestamps.
 """
 
@@ -22,6 +23,19 @@ class Selection(StrEnum):
     LONGEST_IDLE = "longest_idle"
     LEAST_OCCUPIED = "least_occupied"
     ROUND_ROBIN = "round_robin"
+    BEST_MATCH = "best_match"
+    """Highest proficiency first: the sum of the agent's levels in the skills the work
+    needs, then longest idle, then agent id (work needing no skill: longest idle)."""
+
+
+QUEUE_PREFIX = "queue:"
+"""Membership of a queue is a skill named ``queue:<name>`` at level 0: the skill indexes
+find a queue's agents, and one agent in several queues has one capacity."""
+
+
+def queue_skill(queue: str) -> str:
+    """The skill that stands for membership of ``queue``."""
+    return QUEUE_PREFIX + queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +101,29 @@ class Overflow:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """One step of a pool's ordered routing targets (a TaskRouter workflow target): offer
+    the work to agents of ``queue`` (None: any agent of the pool) for ``timeout_s``
+    (None: for as long as it waits), then go on to the next target."""
+
+    queue: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BusinessHours:
-    """Weekly opening hours in a time zone: weekday (0 = Monday) -> (start, end) minutes."""
+    """Weekly opening hours in a time zone: weekday (0 = Monday) -> (start, end) minutes;
+    ``holidays`` are local dates (``YYYY-MM-DD``) closed all day."""
 
     timezone: str
     weekly: Mapping[int, tuple[tuple[int, int], ...]]
+    holidays: tuple[str, ...] = ()
 
     def is_open(self, at: float) -> bool:
         """Whether the pool is open at POSIX time ``at``."""
         local = datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(self.timezone))
+        if self.holidays and local.date().isoformat() in self.holidays:
+            return False
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.weekly.get(local.weekday(), ()))
 
@@ -128,6 +156,23 @@ class PoolPolicy:
     join_capacity: AgentCapacity = field(default_factory=lambda: DEFAULT_JOIN_CAPACITY)
     dedupe_s: float = 3600.0
     input_stall_s: float = 120.0
+    targets: tuple[Target, ...] = ()
+    """Ordered routing targets (empty: any agent of the pool, for as long as it waits)."""
+
+    def target_queue(self, step: int) -> str | None:
+        """The queue of target ``step`` (None: no targets, or a target open to anyone)."""
+        targets = self.targets
+        return targets[min(step, len(targets) - 1)].queue if targets else None
+
+    def target_deadline(self, step: int) -> float | None:
+        """Seconds from pool entry until target ``step`` (1-based: the first ``step``
+        targets' timeouts summed) is reached; None when one of them never times out."""
+        total = 0.0
+        for target in self.targets[:step]:
+            if target.timeout_s is None:
+                return None
+            total += target.timeout_s
+        return total
 
 
 def requirement(

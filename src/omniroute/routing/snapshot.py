@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,6 +28,7 @@ from omniroute.routing.policy import (
     PoolPolicy,
     RelaxStep,
     Selection,
+    Target,
 )
 from omniroute.routing.state import AgentState, PoolState, WorkState
 
@@ -36,7 +38,8 @@ MAX_BYTES = 7 * 1024 * 1024
 topic's ``max.message.bytes`` of 8 MiB."""
 AGENT_FACTS = ("presence", "lost", "last_seen", "load", "per_channel", "held", "idle_since",
                "rr_seq", "timer_armed", "fed_armed")
-WORK_FACTS = tuple(s for s in WorkState.__slots__ if s not in ("queue_key", "sig", "excluded"))
+WORK_FACTS = tuple(s for s in WorkState.__slots__
+                   if s not in ("queue_key", "sig", "excluded", "target_step"))
 POOL_FACTS = ("version", "now", "seq", "fingerprint", "config_version", "open",
               "open_checked_minute", "queued", "fed")
 
@@ -64,7 +67,8 @@ def policy_from(raw: dict[str, Any]) -> PoolPolicy:
     hours = raw["business_hours"]
     values["business_hours"] = BusinessHours(hours["timezone"], {
         int(day): tuple((a, b) for a, b in spans) for day, spans in hours["weekly"].items()
-    }) if hours else None
+    }, tuple(hours.get("holidays", ()))) if hours else None
+    values["targets"] = tuple(Target(**t) for t in raw.get("targets", ()))
     values["join_capacity"] = _capacity(raw["join_capacity"])
     return PoolPolicy(**values)
 
@@ -92,11 +96,13 @@ def facts(state: PoolState) -> dict[str, Any]:
         "agents": [[asdict(a.profile), [getattr(a, f) for f in AGENT_FACTS]]
                    for a in state.agents.values()],
         "work": [[[getattr(i, f) for f in WORK_FACTS], sorted(i.excluded),
-                  [i.sig[0], [list(n) for n in i.sig[1]], i.sig[2]] if i.sig else None]
+                  [i.sig[0], [list(n) for n in i.sig[1]], i.sig[2]] if i.sig else None,
+                  i.target_step]
                  for i in state.work.values()],
         "timers": _timers(state.timers), "fed_timers": _timers(state.fed_timers),
         "seen_routes": dict(state.seen_routes),
         "moved": {w: list(v) for w, v in state.moved.items()},
+        "today": state.today,
     }
 
 
@@ -111,10 +117,11 @@ def rebuild(raw: dict[str, Any]) -> PoolState:
             setattr(agent, name, value)
         state.refresh_ready(agent)
     queued = state.queued
-    for values, excluded, sig in raw["work"]:
+    for values, excluded, sig, *more in raw["work"]:
         item = WorkState("", "", "", 0)
         for name, value in zip(WORK_FACTS, values, strict=True):
             setattr(item, name, value)
+        item.target_step = more[0] if more else 0
         item.excluded = set(excluded)
         state.work[item.work_id] = item
         if sig is not None:
@@ -122,8 +129,9 @@ def rebuild(raw: dict[str, Any]) -> PoolState:
     state.queued = queued
     state.timers = _untimers(raw["timers"])
     state.fed_timers = _untimers(raw["fed_timers"])
-    state.seen_routes = dict(raw["seen_routes"])
-    state.moved = {w: (p, at) for w, (p, at) in raw["moved"].items()}
+    state.seen_routes = OrderedDict(raw["seen_routes"])
+    state.moved = OrderedDict((w, (p, at)) for w, (p, at) in raw["moved"].items())
+    state.today = dict(raw.get("today", {}))
     return state
 
 

@@ -2,14 +2,20 @@
 
 Indexes keep every decision logarithmic in the number of agents and items:
 
-- ``ready``: agents that are available, not lost and below total capacity,
+- ready agents (available, not lost and below total capacity) are kept
   sorted by the pool's selection key (longest idle, least occupied, round robin)
   then agent id, so the first eligible agent in order is the one to pick;
-  ``ready_by_skill`` holds the same keys per (skill, level), so work that needs
-  a skill looks only at agents who have it at that level or above.
+  ``ready_by_skill`` holds the same keys per (skill, level) and ``ready_by_room``
+  per *blocked channels* (the configured channels the agent has no room for now:
+  an email weighing 2 on an agent with room 1, a channel at its cap), so work
+  looks only at agents who have its skills at that level or above **and** room
+  for its channel: at 85 % occupancy most ready agents have room for one chat
+  only, and an email no longer passes over them one by one.
 - ``groups``: waiting work grouped by what it needs (channel, skill
   requirement, pinned agent), each group sorted by (-priority, original age,
-  arrival), and found by (channel, first skill) in ``sigs_by_need``. When an
+  arrival), and found by (channel, names of the needed skills) in
+  ``sigs_by_need``; ``need_sizes`` counts those groups by how many skills they
+  need, so a freed agent looks up only combinations of its skills of those sizes. When an
   agent frees capacity only the heads of the groups it can serve are compared.
 - ``timers``: one heap of (due, seq, kind, ref) checked lazily when time advances.
 """
@@ -17,29 +23,35 @@ Indexes keep every decision logarithmic in the number of agents and items:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
+from omniroute.routing.items import ASSIGNED, OFFERED, QUEUED, WRAPPING, Sig, WorkState
 from omniroute.routing.policy import AgentProfile, PoolPolicy, Selection
 
-QUEUED, OFFERED, ASSIGNED, WRAPPING = "queued", "offered", "assigned", "wrapping"
-Sig = tuple[str, tuple[tuple[str, int], ...], str | None]
+__all__ = ["ASSIGNED", "OFFERED", "QUEUED", "WRAPPING", "AgentState", "PoolState", "Sig",
+           "WorkState", "need_key"]
+NONE_BLOCKED: frozenset[str] = frozenset()
 
 
-def need_key(sig: Sig) -> str | None:
-    """The first skill a group needs (None: none): with its channel, how a freed agent
-    finds the groups it may serve without looking at the others."""
-    return sig[1][0][0] if sig[1] else None
+def need_key(sig: Sig) -> tuple[str, ...]:
+    """The names of the skills a group needs (sorted; empty: none): with its channel, how a
+    freed agent finds the groups it may serve (it looks up the combinations of its own
+    skill names) without looking at the others."""
+    return tuple(name for name, _level in sig[1])
 
 
 class AgentState:
     """One agent's presence, load and holdings."""
 
     __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
-                 "presence", "profile", "ready_key", "ready_skills", "rr_seq", "timer_armed")
+                 "presence", "profile", "ready_blocked", "ready_key", "ready_skills", "rr_seq",
+                 "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
         self.profile = profile
@@ -53,6 +65,7 @@ class AgentState:
         self.rr_seq = 0
         self.ready_key: tuple[Any, ...] | None = None
         self.ready_skills: tuple[tuple[str, int], ...] = ()
+        self.ready_blocked: frozenset[str] = NONE_BLOCKED
         self.timer_armed = False
         self.fed_armed = False
 
@@ -64,45 +77,40 @@ class AgentState:
         cap = capacity.cap(channel)
         return cap is None or self.per_channel.get(channel, 0) < cap
 
+    def blocked(self) -> frozenset[str]:
+        """The configured channels the agent has no room for now. A channel without a rule
+        weighs 1 and has no cap, so an agent below total capacity always fits it."""
+        capacity = self.profile.capacity
+        if not capacity.channels:
+            return NONE_BLOCKED
+        room, per_channel = capacity.total - self.load, self.per_channel
+        blocked = [channel for channel, rule in capacity.channels.items()
+                   if rule.weight > room or (rule.cap is not None
+                                             and per_channel.get(channel, 0) >= rule.cap)]
+        return frozenset(blocked) if blocked else NONE_BLOCKED
+
     def skilled(self, needs: tuple[tuple[str, int], ...]) -> bool:
         """Whether the agent meets every (skill, minimum level) in ``needs``."""
         skills = self.profile.skills
         return all(skills.get(name, -1) >= level for name, level in needs)
 
 
-class WorkState:
-    """One conversation waiting for, offered to, or held by an agent of the pool."""
+def _head(ready: SortedList) -> tuple[Any, ...]:
+    return ready[0]  # type: ignore[no-any-return]
 
-    __slots__ = ("agent_id", "base_priority", "channel", "customer_id", "enqueued_at",
-                 "excluded", "hops", "offer_expires", "offer_id", "pin_agent", "pin_until",
-                 "priority", "queue_key", "relax_step", "sentiment", "seq", "served", "sig",
-                 "skills", "status", "vip", "waiting_since", "work_id")
 
-    def __init__(self, work_id: str, customer_id: str, channel: str, seq: int) -> None:
-        self.work_id = work_id
-        self.customer_id = customer_id
-        self.channel = channel
-        self.seq = seq
-        self.base_priority = 0
-        self.priority = 0
-        self.skills: dict[str, int] = {}
-        self.vip = False
-        self.sentiment: float | None = None
-        self.waiting_since = 0.0
-        self.enqueued_at = 0.0
-        self.relax_step = 0
-        self.pin_agent: str | None = None
-        self.pin_until = 0.0
-        self.excluded: set[str] = set()
-        self.hops = 0
-        self.status = QUEUED
-        self.agent_id: str | None = None
-        self.offer_id: str | None = None
-        self.offer_expires = 0.0
-        self.queue_key: tuple[Any, ...] | None = None
-        self.sig: Sig | None = None
-        self.served = False
-        """Assigned once in this pool: its time limits from pool entry no longer apply."""
+def _merged(lists: list[SortedList]) -> Iterator[tuple[Any, ...]]:
+    """The keys of sorted ``lists`` in order. The first costs one look at each list's
+    head (the first agent usually fits); the full merge is built only when it does not."""
+    yield _head(min(lists, key=_head))
+    yield from islice(heapq.merge(*lists), 1, None)
+
+
+def _slot(index: dict[frozenset[str], SortedList], blocked: frozenset[str]) -> SortedList:
+    ready = index.get(blocked)
+    if ready is None:
+        ready = index[blocked] = SortedList()
+    return ready
 
 
 @dataclass
@@ -119,21 +127,30 @@ class PoolState:
     open_checked_minute: int = -1
     agents: dict[str, AgentState] = field(default_factory=dict)
     work: dict[str, WorkState] = field(default_factory=dict)
-    ready: SortedList = field(default_factory=SortedList)
-    ready_by_skill: dict[str, dict[int, SortedList]] = field(default_factory=dict)
+    ready_by_room: dict[frozenset[str], SortedList] = field(default_factory=dict)
+    """Ready agents by the channels they have no room for (see :meth:`AgentState.blocked`)."""
+    ready_by_skill: dict[str, dict[int, dict[frozenset[str], SortedList]]] = field(
+        default_factory=dict)
+    """Ready agents by skill, level, then blocked channels."""
     groups: dict[Sig, SortedList] = field(default_factory=dict)
     sigs_by_pin: dict[str | None, set[Sig]] = field(default_factory=dict)
-    sigs_by_need: dict[str, dict[str | None, set[Sig]]] = field(default_factory=dict)
-    """Unpinned groups by channel, then by first needed skill (None: needs nothing)."""
+    sigs_by_need: dict[str, dict[tuple[str, ...], set[Sig]]] = field(default_factory=dict)
+    """Unpinned groups by channel, then by the names of the skills they need."""
+    need_sizes: dict[int, int] = field(default_factory=dict)
+    """How many unpinned groups need 0, 1, 2 … skills."""
     timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
     queued: int = 0
     fed: float = 0.0
     """The latest time stamp of an input that came through the repartition hop (not a
     tick): while that hop stalls, ``fed`` stands still and nobody is marked lost."""
     fed_timers: list[tuple[float, int, str, Any]] = field(default_factory=list)
-    seen_routes: dict[str, float] = field(default_factory=dict)
-    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored."""
-    moved: dict[str, tuple[str, float]] = field(default_factory=dict)
+    seen_routes: dict[str, float] = field(default_factory=OrderedDict)
+    """Route request event ids applied within ``dedupe_s`` (oldest first): a repeat is ignored.
+    Ordered dicts: forgetting the oldest entry is O(1) (a plain dict's first entry is found
+    by skipping every slot deleted before it, O(entries within ``dedupe_s``) per input)."""
+    moved: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    today: dict[str, Any] = field(default_factory=dict)
+    """Today's cumulative statistics (:mod:`omniroute.routing.stats`); never read by a rule."""
     """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""
 
     @property
@@ -164,54 +181,80 @@ class PoolState:
             return (agent.load / total, agent.idle_since, agent.profile.agent_id)
         if selection is Selection.ROUND_ROBIN:
             return (agent.rr_seq, agent.profile.agent_id)
-        return (agent.idle_since, agent.profile.agent_id)
+        return (agent.idle_since, agent.profile.agent_id)  # longest idle; best match's tie-break
+
+    @property
+    def ready(self) -> list[tuple[Any, ...]]:
+        """Every ready agent's key in selection order (a merge of the indexes: O(agents),
+        for rare pool-wide moves such as a drain at opening or after a configuration)."""
+        return list(heapq.merge(*self.ready_by_room.values()))
+
+    def any_ready(self) -> bool:
+        """Whether some agent is ready (O(1))."""
+        return any(self.ready_by_room.values())
 
     def refresh_ready(self, agent: AgentState) -> None:
         """Re-index an agent after its presence, load or idle time changed."""
         if agent.ready_key is not None:
-            self.ready.remove(agent.ready_key)
+            key, blocked = agent.ready_key, agent.ready_blocked
+            self.ready_by_room[blocked].remove(key)
             for skill, level in agent.ready_skills:
-                self.ready_by_skill[skill][level].remove(agent.ready_key)
+                self.ready_by_skill[skill][level][blocked].remove(key)
             agent.ready_key, agent.ready_skills = None, ()
         if (agent.presence == "available" and not agent.lost
                 and agent.load < agent.profile.capacity.total):
             key = agent.ready_key = self.selection_key(agent)
-            self.ready.add(key)
+            blocked = agent.ready_blocked = agent.blocked()
+            _slot(self.ready_by_room, blocked).add(key)
             agent.ready_skills = tuple(agent.profile.skills.items())
+            by_skill = self.ready_by_skill
             for skill, level in agent.ready_skills:
-                levels = self.ready_by_skill.get(skill)
+                levels = by_skill.get(skill)
                 if levels is None:
-                    levels = self.ready_by_skill[skill] = {}
-                ready = levels.get(level)
-                if ready is None:
-                    ready = levels[level] = SortedList()
-                ready.add(key)
+                    levels = by_skill[skill] = {}
+                rooms = levels.get(level)
+                if rooms is None:
+                    rooms = levels[level] = {}
+                _slot(rooms, blocked).add(key)
 
     def clear_ready(self) -> None:
         """Empty the ready indexes (before the selection rule changes shape)."""
-        self.ready.clear()
+        self.ready_by_room.clear()
         self.ready_by_skill.clear()
         for agent in self.agents.values():
             agent.ready_key, agent.ready_skills = None, ()
 
-    def ready_with(self, needs: tuple[tuple[str, int], ...]) -> Iterable[tuple[Any, ...]]:
-        """Ready agents' keys in selection order, narrowed by skill: those who have the
-        needed skill with the fewest ready holders, at or above the level needed."""
+    def ready_with(self, needs: tuple[tuple[str, int], ...],
+                   channel: str) -> Iterable[tuple[Any, ...]]:
+        """Ready agents' keys in selection order, narrowed to those with room for
+        ``channel`` and, when skills are needed, to holders of the needed skill with the
+        fewest such agents, at or above the level needed."""
         if not needs:
-            everyone: Iterable[tuple[Any, ...]] = self.ready
-            return everyone
-        best: list[SortedList] | None = None
-        best_size = -1
-        for skill, level in needs:
-            levels = self.ready_by_skill.get(skill, {})
-            lists = [ready for have, ready in levels.items() if have >= level and ready]
-            size = sum(len(ready) for ready in lists)
-            if best is None or size < best_size:
-                best, best_size = lists, size
+            best = [ready for blocked, ready in self.ready_by_room.items()
+                    if ready and channel not in blocked]
+        elif len(needs) == 1:
+            best = self._holders(needs[0], channel)
+        else:
+            best, best_size = [], -1
+            for need in needs:
+                lists = self._holders(need, channel)
+                size = sum(len(ready) for ready in lists)
+                if best_size < 0 or size < best_size:
+                    best, best_size = lists, size
         if not best:
             return ()
-        merged: Iterable[tuple[Any, ...]] = best[0] if len(best) == 1 else heapq.merge(*best)
-        return merged
+        if len(best) == 1:
+            only: Iterable[tuple[Any, ...]] = best[0]
+            return only
+        return _merged(best)
+
+    def _holders(self, need: tuple[str, int], channel: str) -> list[SortedList]:
+        skill, level = need
+        levels = self.ready_by_skill.get(skill)
+        if levels is None:
+            return []
+        return [ready for have, rooms in levels.items() if have >= level
+                for blocked, ready in rooms.items() if ready and channel not in blocked]
 
     # -- waiting work ---------------------------------------------------------
 
@@ -227,6 +270,7 @@ class PoolState:
             if pin is None:
                 by_skill = self.sigs_by_need.setdefault(sig[0], {})
                 by_skill.setdefault(need_key(sig), set()).add(sig)
+                self.need_sizes[len(needs)] = self.need_sizes.get(len(needs), 0) + 1
         group.add(key)
         item.sig, item.queue_key, item.status = sig, key, QUEUED
         self.queued += 1
@@ -251,5 +295,9 @@ class PoolState:
                     del by_skill[need_key(item.sig)]
                     if not by_skill:
                         del self.sigs_by_need[item.sig[0]]
+                size = len(item.sig[1])
+                self.need_sizes[size] -= 1
+                if not self.need_sizes[size]:
+                    del self.need_sizes[size]
         item.sig, item.queue_key = None, None
         self.queued -= 1

@@ -1,5 +1,5 @@
 """What happens when a pool's timers fire: offer expiry, heartbeats, relaxation,
-overflow, time-to-live, SLA, pin expiry and wrap-up.
+routing targets, overflow, time-to-live, SLA, pin expiry and wrap-up.
 
 Timers are armed with the policy of their time; each handler re-checks the
 *current* policy (a configuration change re-arms them with :func:`arm_limits`),
@@ -20,6 +20,7 @@ from omniroute.routing.placement import (
     effective_priority,
     emit,
     forward,
+    give_up,
     place,
     release,
     requeue,
@@ -33,6 +34,11 @@ def arm_limits(state: PoolState, item: WorkState) -> None:
     policy, ref = state.policy, (item.work_id, item.seq)
     for index, step in enumerate(policy.relaxation, start=1):
         state.arm(item.enqueued_at + step.after_s, "relax", (*ref, index))
+    for index in range(1, len(policy.targets) + 1):
+        deadline = policy.target_deadline(index)
+        if deadline is None:
+            break
+        state.arm(item.enqueued_at + deadline, "target", (*ref, index))
     if policy.overflow is not None:
         state.arm(item.enqueued_at + policy.overflow.after_s, "overflow", ref)
     if policy.ttl_s is not None:
@@ -101,6 +107,26 @@ def _relax(state: PoolState, out: Out, ref: tuple[str, int, int], cause: str) ->
         place(state, out, item, cause)
 
 
+def _target(state: PoolState, out: Out, ref: tuple[str, int, int], cause: str) -> None:
+    """The current routing target timed out: go on to the next one (its queue's agents),
+    or, after the last, to the overflow pool or parking (work never assigned here)."""
+    item, policy = _item(state, ref), state.policy
+    step = ref[2]
+    if item is None or step <= item.target_step or step > len(policy.targets):
+        return
+    deadline = policy.target_deadline(step)
+    if deadline is None or state.now < item.enqueued_at + deadline:
+        return
+    if step == len(policy.targets):
+        if item.status == QUEUED and not item.served:
+            give_up(state, out, item, "routing targets exhausted", cause)
+        return
+    item.target_step = step
+    if item.status == QUEUED:
+        state.dequeue(item)
+        place(state, out, item, cause)
+
+
 def _overflow(state: PoolState, out: Out, ref: tuple[str, int], cause: str) -> None:
     item, overflow = _item(state, ref), state.policy.overflow
     if (item is not None and item.status == QUEUED and overflow is not None
@@ -143,7 +169,7 @@ TimerRule = Callable[[PoolState, Out, Any, str], None]
 """A timer's handler; ``ref`` is whatever the rule armed the timer with."""
 
 TIMERS: dict[str, TimerRule] = {
-    "offer": _offer_timeout, "relax": _relax, "overflow": _overflow, "ttl": _ttl,
+    "offer": _offer_timeout, "relax": _relax, "target": _target, "overflow": _overflow, "ttl": _ttl,
     "sla": _sla, "unpin": _unpin, "wrap": _wrap,
     "heartbeat": lambda s, o, r, c: _heartbeat(s, o, r, c, on_fed=False),
     "heartbeat_fed": lambda s, o, r, c: _heartbeat(s, o, r, c, on_fed=True),

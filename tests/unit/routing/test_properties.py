@@ -26,6 +26,7 @@ from omniroute.routing.events import (
     Update,
     WrapUp,
 )
+from omniroute.routing.placement import needs_of
 from omniroute.routing.policy import (
     AgentCapacity,
     AgentProfile,
@@ -33,12 +34,14 @@ from omniroute.routing.policy import (
     PoolPolicy,
     RelaxStep,
     Selection,
-    requirement,
+    Target,
+    queue_skill,
 )
 from omniroute.routing.state import QUEUED, PoolState
 
 CHANNELS = ("webchat", "email")
 SKILLS = ("billing", "spanish")
+QUEUES = (queue_skill("q1"),)  # membership of queue q1 (a routing target)
 
 capacities = st.builds(
     AgentCapacity,
@@ -47,7 +50,7 @@ capacities = st.builds(
         "email": st.builds(ChannelRule, weight=st.integers(1, 2),
                            cap=st.none() | st.integers(0, 1))}),
 )
-skill_maps = st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 3), max_size=2)
+skill_maps = st.dictionaries(st.sampled_from(SKILLS + QUEUES), st.integers(0, 3), max_size=2)
 policies = st.builds(
     PoolPolicy, pool=st.just("p"), selection=st.sampled_from(list(Selection)),
     offer_timeout_s=st.sampled_from([5.0, 30.0]), heartbeat_grace_s=st.sampled_from([20.0, 60.0]),
@@ -57,6 +60,7 @@ policies = st.builds(
     relaxation=st.sampled_from([(), (RelaxStep(10.0, lower_by=1), RelaxStep(30.0, drop_all=True))]),
     sticky_s=st.sampled_from([0.0, 20.0]), transfer_pin_s=st.just(25.0),
     vip_boost=st.integers(0, 2), sla_s=st.none() | st.just(40.0), sla_boost=st.integers(0, 2),
+    targets=st.sampled_from([(), (Target("q1", 15.0), Target(None)), (Target("q1", 15.0),)]),
 )
 ops = st.lists(st.tuples(st.sampled_from(
     ["route", "route", "route", "accept", "accept", "decline", "presence", "presence",
@@ -160,7 +164,7 @@ def check_invariants(state: PoolState, holder: dict[str, str], decisions: list[D
             if item.pin_agent is not None and item.pin_until > state.now:
                 eligible = agent_id == item.pin_agent
             else:
-                needs = requirement(item.skills, state.policy.relaxation, item.relax_step)
+                needs = needs_of(state, item)
                 eligible = agent_id not in item.excluded and all(
                     agent.profile.skills.get(s, -1) >= lvl for s, lvl in needs)
             assert not eligible, f"{agent_id} idle while eligible {item.work_id} waits"

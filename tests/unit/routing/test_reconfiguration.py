@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Configure, CoreEvent, Decision, Kind, Route
+from omniroute.routing.events import Configure, CoreEvent, Decision, Kind, Route, SetCapacity
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, Selection
 from omniroute.routing.state import QUEUED, PoolState
 from unit.routing.test_properties import CHANNELS, materialize, ops
@@ -22,7 +22,7 @@ NEW = frozenset({"offered", "assigned"})
 
 def configure(state: PoolState, x: int, y: int, at: float, n: int) -> Configure:
     """A new policy and roster: selection, TTL and capacities change; agents come and go."""
-    selection = list(Selection)[x % 3]
+    selection = list(Selection)[x % len(Selection)]
     policy = PoolPolicy(pool="p", selection=selection, ttl_s=(None, 15.0, 60.0)[y % 3],
                         offer_timeout_s=(5.0, 30.0)[x % 2], heartbeat_grace_s=40.0,
                         requeue_on_lost=bool(y % 2), sticky_s=(0.0, 20.0)[x % 2])
@@ -93,6 +93,8 @@ def drive(script: list[Any]) -> tuple[list[CoreEvent], list[Decision]]:
         state, out = decide(state, event)
         events.append(event)
         decisions.extend(out)
+        if isinstance(event, SetCapacity) and not any(d.kind is Kind.REJECTED for d in out):
+            over.discard(event.agent_id)  # accepted: the new capacity holds the load
         check(state, holder, over, out)
     return events, decisions
 

@@ -1,0 +1,135 @@
+"""Queue and agent statistics of a pool, real-time and cumulative (pure).
+
+Like TaskRouter's TaskQueue statistics: **real-time** figures are read off the
+pool's state when asked (waiting work, longest wait, agents by presence, per
+queue), **cumulative** ones are counters folded from the pool's decisions since
+the start of the pool's *local day* (the business hours' time zone, else UTC):
+offered, assigned, abandoned (canceled before an agent had it), overflowed,
+parked, transferred, declined and timed-out offers, average and longest wait of
+assigned work. The counters are part of the pool's state (replays and snapshots
+reproduce them) and never influence a decision.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from omniroute.routing.events import Decision, Kind
+from omniroute.routing.policy import QUEUE_PREFIX
+from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, WRAPPING, PoolState
+
+COUNTERS = ("offered", "assigned", "abandoned", "overflowed", "parked", "transferred",
+            "declined", "timed_out", "wait_count")
+SIMPLE = {Kind.OFFERED: "offered", Kind.DROPPED: "abandoned", Kind.PARKED: "parked",
+          Kind.TRANSFERRED: "transferred"}
+RESCINDED = {"offer declined": "declined", "offer timed out": "timed_out"}
+NOT_OVERFLOW = ("conversation lives in another pool", "transfer")
+
+
+def _zone(state: PoolState) -> ZoneInfo:
+    hours = state.policy.business_hours
+    return ZoneInfo(hours.timezone if hours else "UTC")
+
+
+def _start_day(state: PoolState) -> None:
+    """Zero the counters for the local day containing ``state.now``."""
+    local = datetime.fromtimestamp(state.now, UTC).astimezone(_zone(state))
+    midnight = datetime(local.year, local.month, local.day, tzinfo=local.tzinfo)
+    following = midnight + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    state.today = {"day": local.date().isoformat(), "until": following.timestamp(),
+                   **dict.fromkeys(COUNTERS, 0), "wait_total_s": 0.0, "wait_max_s": 0.0}
+
+
+def record(state: PoolState, decisions: Iterable[Decision]) -> None:
+    """Fold one input's decisions into today's counters (a new local day starts at zero)."""
+    today = state.today
+    if not today or state.now >= today["until"]:
+        _start_day(state)
+        today = state.today
+    for d in decisions:
+        kind = d.kind
+        name = SIMPLE.get(kind)
+        if name is not None:
+            today[name] += 1
+        elif kind is Kind.ASSIGNED:
+            waited = d.inputs.get("waited_s")
+            if waited is None:  # reopened during wrap-up: not a new assignment
+                continue
+            today["assigned"] += 1
+            if d.rule.endswith("auto-accept"):
+                today["offered"] += 1
+            today["wait_count"] += 1
+            today["wait_total_s"] += waited
+            if waited > today["wait_max_s"]:
+                today["wait_max_s"] = waited
+        elif kind is Kind.RESCINDED:
+            name = RESCINDED.get(d.rule)
+            if name is not None:
+                today[name] += 1
+        elif kind is Kind.FORWARDED and d.rule not in NOT_OVERFLOW:
+            today["overflowed"] += 1
+
+
+def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
+    """Real-time and cumulative statistics of the pool at wall-clock ``now`` (a scan of
+    agents and work: for a supervisor's view every few seconds, not per input)."""
+    waiting: Counter[str | None] = Counter()
+    oldest: dict[str | None, float] = {}
+    in_progress = offered = 0
+    for item in state.work.values():
+        if item.status == QUEUED:
+            queue = state.policy.target_queue(item.target_step)
+            waiting[queue] += 1
+            if queue not in oldest or item.waiting_since < oldest[queue]:
+                oldest[queue] = item.waiting_since
+        elif item.status == OFFERED:
+            offered += 1
+        elif item.status in (ASSIGNED, WRAPPING):
+            in_progress += 1
+    agents: Counter[str] = Counter()
+    by_queue: dict[str, Counter[str]] = {}
+    for agent in state.agents.values():
+        status = _status(agent.lost, agent.presence, agent.load, agent.profile.capacity.total)
+        agents[status] += 1
+        for skill in agent.profile.skills:
+            if skill.startswith(QUEUE_PREFIX):
+                by_queue.setdefault(skill[len(QUEUE_PREFIX):], Counter())[status] += 1
+    today = dict(state.today) if state.today else {}
+    count = today.pop("wait_count", 0)
+    total = today.pop("wait_total_s", 0.0)
+    today.pop("until", None)
+    today["average_wait_s"] = round(total / count, 3) if count else None
+    today["longest_wait_s"] = round(today.pop("wait_max_s", 0.0), 3)
+    first = min(oldest.values()) if oldest else None
+    queues = sorted(set(by_queue) | {q for q in waiting if q is not None})
+    return {
+        "pool": state.pool, "open": state.open, "as_of": state.now, "policy_version":
+        state.version, "waiting": sum(waiting.values()), "longest_wait_s": _age(now, first),
+        "offered": offered, "in_progress": in_progress, "agents": _presences(agents),
+        "queues": {q: {"waiting": waiting.get(q, 0), "longest_wait_s": _age(now, oldest.get(q)),
+                       "agents": _presences(by_queue.get(q, Counter()))} for q in queues},
+        "today": today,
+    }
+
+
+STATUSES = ("available", "idle", "full", "busy", "away", "offline", "lost")
+
+
+def _status(lost: bool, presence: str, load: int, total: int) -> str:
+    if lost:
+        return "lost"
+    if presence == "available":
+        return "idle" if load == 0 else "available" if load < total else "full"
+    return presence
+
+
+def _presences(counts: Counter[str]) -> dict[str, int]:
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def _age(now: float, since: float | None) -> float:
+    return round(max(0.0, now - since), 3) if since is not None else 0.0
