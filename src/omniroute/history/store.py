@@ -4,7 +4,7 @@
 first and applies only the events that were new, so the same events written
 twice leave the same rows. Messages go in with COPY (new ones) and one
 COALESCE update (ones another topic already told about); every other table is
-written set-based (:mod:`omniroute.history.staging`: typed arrays, or a staging table):
+written set-based (:mod:`omniroute.history.staging`: typed arrays):
 one COPY and one statement per table and batch, never a statement per row.
 """
 
@@ -27,7 +27,7 @@ from omniroute.history.projection import (
     presence_of,
     unique_events,
 )
-from omniroute.history.staging import ensure_staging, insert_new, relation, stage_conversations
+from omniroute.history.staging import insert_new, relation
 
 _UPDATABLE = [c for c in MessageRow.COLUMNS if c not in ("message_id", "created_at")]
 
@@ -37,7 +37,6 @@ async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope
     events = unique_events(events)
     if not events:
         return 0
-    await ensure_staging(conn)
     async with conn.transaction():
         ids = [ledger_id(e.event_id) for _, e in events]
         rows = await conn.fetch(
@@ -159,34 +158,63 @@ _CUSTOMER_COLUMNS = ("customer_id", "workspace", "display_name", "first_seen_at"
 
 
 async def _write_conversations(conn: asyncpg.Connection, patches: list[ConversationPatch]) -> None:
-    if not patches:
-        return
-    await stage_conversations(conn, [
-        (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool, p.agent_id,
-         p.opened_at, p.resolved_at, p.last_message_at, p.merged_into, list(p.tags),
-         json.dumps(p.triage), p.updated_at, p.agent_set) for p in patches])
-    await conn.execute(_UPSERT_CONVERSATIONS)
+    """Merge each patch into its row or insert it: one statement (a retry only after a race)."""
+    pending = patches
+    for _ in range(3):
+        if not pending:
+            return
+        columns = list(zip(*[
+            (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool,
+             p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
+             json.dumps(p.tags) if p.tags else None, json.dumps(p.triage) if p.triage else None,
+             p.updated_at, p.agent_set) for p in pending], strict=True))
+        done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, *map(list, columns))}
+        # A conversation another sink inserted after our UPDATE looked (a rebalance) is
+        # neither updated nor inserted by this statement: merge it again, now that it exists.
+        pending = [p for p in pending if p.conversation_id not in done]
+    raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
 
 
-_UPSERT_CONVERSATIONS = """
-INSERT INTO conversations AS c (conversation_id, workspace, customer_id, status, channel, pool,
-  agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
-SELECT conversation_id, workspace, customer_id, COALESCE(status, 'open'), channel, pool,
-  agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at
-FROM stage_conversations
-ON CONFLICT (conversation_id) DO UPDATE SET
-  (customer_id, status, channel, pool, agent_id, opened_at, resolved_at, last_message_at,
-   merged_into, tags, triage, updated_at) = (
-  SELECT s.customer_id, COALESCE(s.status, c.status), COALESCE(s.channel, c.channel),
-    COALESCE(s.pool, c.pool), CASE WHEN s.agent_set THEN s.agent_id ELSE c.agent_id END,
-    LEAST(c.opened_at, s.opened_at),
-    CASE WHEN s.status = 'open' THEN NULL ELSE COALESCE(s.resolved_at, c.resolved_at) END,
-    GREATEST(c.last_message_at, s.last_message_at), COALESCE(s.merged_into, c.merged_into),
-    ARRAY(SELECT DISTINCT unnest(c.tags || s.tags)), c.triage || s.triage,
-    GREATEST(c.updated_at, s.updated_at)
-  FROM stage_conversations s WHERE s.conversation_id = EXCLUDED.conversation_id)
+_PATCHES = """SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+  $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+  $12::text[], $13::text[], $14::timestamptz[], $15::bool[])
+  AS p(conversation_id, workspace, customer_id, status, channel, pool, agent_id, opened_at,
+       resolved_at, last_message_at, merged_into, tags, triage, updated_at, agent_set)"""
+
+_MERGE_CONVERSATIONS = f"""
+WITH s AS MATERIALIZED ({_PATCHES}),
+updated AS (
+  UPDATE conversations c SET customer_id = s.customer_id,
+    status = COALESCE(s.status, c.status), channel = COALESCE(s.channel, c.channel),
+    pool = COALESCE(s.pool, c.pool),
+    agent_id = CASE WHEN s.agent_set THEN s.agent_id ELSE c.agent_id END,
+    opened_at = LEAST(c.opened_at, s.opened_at),
+    resolved_at = CASE WHEN s.status = 'open' THEN NULL
+                       ELSE COALESCE(s.resolved_at, c.resolved_at) END,
+    last_message_at = GREATEST(c.last_message_at, s.last_message_at),
+    merged_into = COALESCE(s.merged_into, c.merged_into),
+    tags = CASE WHEN s.tags IS NULL THEN c.tags ELSE ARRAY(SELECT DISTINCT unnest(
+      c.tags || ARRAY(SELECT jsonb_array_elements_text(s.tags::jsonb)))) END,
+    triage = CASE WHEN s.triage IS NULL THEN c.triage ELSE c.triage || s.triage::jsonb END,
+    updated_at = GREATEST(c.updated_at, s.updated_at)
+  FROM s WHERE c.conversation_id = s.conversation_id
+  RETURNING c.conversation_id),
+inserted AS (
+  INSERT INTO conversations (conversation_id, workspace, customer_id, status, channel, pool,
+    agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
+  SELECT s.conversation_id, s.workspace, s.customer_id, COALESCE(s.status, 'open'), s.channel,
+    s.pool, s.agent_id, s.opened_at, s.resolved_at, s.last_message_at, s.merged_into,
+    CASE WHEN s.tags IS NULL THEN '{{}}'::text[]
+         ELSE ARRAY(SELECT DISTINCT jsonb_array_elements_text(s.tags::jsonb)) END,
+    COALESCE(s.triage::jsonb, '{{}}'::jsonb), s.updated_at
+  FROM s WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.conversation_id = s.conversation_id)
+  ON CONFLICT (conversation_id) DO NOTHING
+  RETURNING conversation_id)
+SELECT conversation_id FROM updated UNION ALL SELECT conversation_id FROM inserted
 """
-"""One patch per conversation (the batch plan folds them): insert, or merge into the row."""
+"""One patch per conversation (the batch plan folds them): merged into its row if there is one
+(a hash join of the patches with the table), else inserted. A row another transaction inserts
+meanwhile makes the insert do nothing for it; the caller sees it missing and merges again."""
 
 
 async def _write_conversation_log(conn: asyncpg.Connection, plan: BatchPlan) -> None:
