@@ -42,7 +42,8 @@ from omniroute.history.projection import MessageRow, merge_message, message_from
 from omniroute.history.store import _message_record, write_batch
 from omniroute.infra.migrations import migrate
 
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+"""Yesterday: within retention (the sink does not store messages already past it)."""
 
 
 def events(n: int) -> list[tuple[str, Envelope]]:

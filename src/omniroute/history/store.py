@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from omniroute.contract import Envelope
+from omniroute.contract import ConversationEvent, Envelope
 from omniroute.history.partitions import ensure_partitions
 from omniroute.history.profiles import address_rows, customer_rows
 from omniroute.history.projection import (
@@ -27,29 +27,57 @@ from omniroute.history.projection import (
     presence_of,
     unique_events,
 )
+from omniroute.history.retention import Horizon
 from omniroute.history.staging import insert_new, relation
 
 _UPDATABLE = [c for c in MessageRow.COLUMNS if c not in ("message_id", "created_at")]
 
 
-async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope]]) -> int:
-    """Apply ``(topic slug, event)`` pairs idempotently; return how many were new."""
+async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope]], *,
+                      horizon: Horizon | None = None) -> int:
+    """Apply ``(topic slug, event)`` pairs idempotently; return how many were new.
+
+    With a retention ``horizon``, a message not stored yet and already past its retention
+    is not stored (its other views may have been expired already; see :class:`Horizon`).
+
+    Conversation events are their own ledger: their log (``conversation_events``, keyed by
+    event id) is inserted first and only the rows it took are applied. Every other event
+    gets a ``processed_events`` row. One ledger row per event, one statement per ledger.
+    """
     events = unique_events(events)
     if not events:
         return 0
     async with conn.transaction():
-        ids = [ledger_id(e.event_id) for _, e in events]
-        rows = await conn.fetch(
-            """INSERT INTO processed_events (topic, event_id, occurred_at)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-               ON CONFLICT DO NOTHING RETURNING topic, event_id""",
-            [t for t, _ in events], ids, [e.occurred_at for _, e in events],
-        )
-        new = {(r["topic"], r["event_id"]) for r in rows}
-        fresh = [e for (t, e), i in zip(events, ids, strict=True) if (t, i) in new]
+        logged = [e for _, e in events if type(e) is ConversationEvent]
+        others = [(t, e) for t, e in events if type(e) is not ConversationEvent]
+        new_ids = await _log_conversation_events(conn, logged) if logged else set()
+        if others:
+            ids = [ledger_id(e.event_id) for _, e in others]
+            rows = await conn.fetch(
+                """INSERT INTO processed_events (topic, event_id, occurred_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING RETURNING topic, event_id""",
+                [t for t, _ in others], ids, [e.occurred_at for _, e in others],
+            )
+            new = {(r["topic"], r["event_id"]) for r in rows}
+            new_ids.update(id(e) for (t, e), i in zip(others, ids, strict=True) if (t, i) in new)
+        fresh = [e for _, e in events if id(e) in new_ids]
         if fresh:
-            await apply_plan(conn, plan_batch(fresh))
+            await apply_plan(conn, plan_batch(fresh), horizon)
         return len(fresh)
+
+
+async def _log_conversation_events(conn: asyncpg.Connection,
+                                   events: list[ConversationEvent]) -> set[int]:
+    """Insert the events' log rows; return ``id()`` of the events that were not logged yet."""
+    rows, args = await relation(conn, "conversation_events", [
+        (e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
+         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool,
+         e.reason) for e in events])  # column order of 0002 + 0006
+    taken = {r[0] for r in await conn.fetch(
+        f"INSERT INTO conversation_events SELECT * FROM {rows} ON CONFLICT DO NOTHING"
+        " RETURNING event_id", *args)}
+    return {id(e) for e in events if e.event_id in taken}
 
 
 def ledger_id(event_id: str) -> str:
@@ -57,10 +85,11 @@ def ledger_id(event_id: str) -> str:
     return hashlib.sha256(event_id.encode()).hexdigest()[:32]
 
 
-async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan) -> None:
+async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan,
+                     horizon: Horizon | None = None) -> None:
     """Every write of a plan, inside the caller's transaction."""
     patches = list(plan.conversations.values())
-    messages = await _write_messages(conn, list(plan.messages.values()))
+    messages = await _write_messages(conn, list(plan.messages.values()), horizon)
     await _write_moves(conn, plan)
     await _write_customers(conn, messages, patches)
     await _write_conversations(conn, patches)
@@ -71,8 +100,10 @@ async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan) -> None:
     await _write_misc(conn, plan)
 
 
-async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow]) -> list[MessageRow]:
-    """Insert new messages, complete known ones; return every touched message as now stored."""
+async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow],
+                         horizon: Horizon | None) -> list[MessageRow]:
+    """Insert new messages (unless past retention), complete known ones; return every touched
+    message as now stored."""
     if not rows:
         return []
     ids = sorted(r.message_id for r in rows)
@@ -83,6 +114,9 @@ async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow]) -> l
         "SELECT message_id FROM messages WHERE message_id = ANY($1::text[])", ids)}
     new = [r for r in rows if r.message_id not in existing]
     known = [r for r in rows if r.message_id in existing]
+    if horizon is not None:
+        new = [r for r in new if not horizon.expired(r.workspace, r.channel, r.created_at)]
+        rows = new + known
     if new:
         await ensure_partitions(conn, [r.created_at for r in new])
         await conn.copy_records_to_table(
@@ -218,11 +252,7 @@ meanwhile makes the insert do nothing for it; the caller sees it missing and mer
 
 
 async def _write_conversation_log(conn: asyncpg.Connection, plan: BatchPlan) -> None:
-    events = plan.conversation_events
-    await insert_new(conn, "conversation_events", [
-        (e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
-         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool,
-         e.reason) for e in events])  # column order of 0002 + 0006
+    events = plan.conversation_events  # their log rows went in first (the ledger)
     await insert_new(conn, "conversation_notes", [
         (e.event_id, e.conversation_id, e.agent_id, e.note, e.occurred_at)
         for e in events if e.note])
