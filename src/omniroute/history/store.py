@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from typing import Any
 
 import asyncpg
@@ -145,10 +146,12 @@ _UPDATE_KNOWN = (
 """Fill what the stored view of a message did not know from the staged views."""
 
 
+_COLUMN_VALUES = operator.attrgetter(*MessageRow.COLUMNS[:-1])
+
+
 def _message_record(row: MessageRow) -> tuple[Any, ...]:
-    values = [getattr(row, c) for c in MessageRow.COLUMNS]
-    values[-1] = json.dumps(row.content)
-    return tuple(values)
+    """The row's values in ``MessageRow.COLUMNS`` order, ``content`` as JSON text."""
+    return (*_COLUMN_VALUES(row), json.dumps(row.content) if row.content else "{}")
 
 
 async def _write_moves(conn: asyncpg.Connection, plan: BatchPlan) -> None:
