@@ -196,10 +196,10 @@ _CUSTOMER_COLUMNS = ("customer_id", "workspace", "display_name", "first_seen_at"
 
 async def _write_conversations(conn: asyncpg.Connection, patches: list[ConversationPatch]) -> None:
     """Merge each patch into its row or insert it: one statement (a retry only after a race)."""
+    if not patches:
+        return
     pending = patches
     for _ in range(3):
-        if not pending:
-            return
         columns = list(zip(*[
             (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool,
              p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
@@ -209,6 +209,8 @@ async def _write_conversations(conn: asyncpg.Connection, patches: list[Conversat
         # A conversation another sink inserted after our UPDATE looked (a rebalance) is
         # neither updated nor inserted by this statement: merge it again, now that it exists.
         pending = [p for p in pending if p.conversation_id not in done]
+        if not pending:
+            return
     raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
 
 
