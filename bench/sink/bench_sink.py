@@ -88,7 +88,7 @@ async def fresh_database(server: str) -> str:
     return url
 
 
-CPU: dict[str, list[float]] = {"sink": [], "postgres": []}
+CPU: dict[str, list[float]] = {"sink": [], "postgres": [], "copy": []}
 """CPU seconds per sink round: this process (the sink's client side) and its PostgreSQL
 backend (read from /proc: the benchmark's server runs on this machine)."""
 
@@ -121,11 +121,13 @@ async def copy_round(server: str, rows: list[MessageRow], batch: int) -> float:
     conn = await asyncpg.connect(await fresh_database(server))
     async with conn.transaction():
         await ensure_partitions(conn, [r.created_at for r in rows])
-    started = time.perf_counter()
+    backend = conn.get_server_pid()
+    started, cpu, pg = time.perf_counter(), time.process_time(), backend_cpu(backend)
     for i in range(0, len(rows), batch):
         await conn.copy_records_to_table("messages", columns=list(MessageRow.COLUMNS),
                                          records=[_message_record(r) for r in rows[i:i + batch]])
     seconds = time.perf_counter() - started
+    CPU["copy"].append(time.process_time() - cpu + backend_cpu(backend) - pg)
     await conn.close()
     return seconds
 
@@ -165,6 +167,11 @@ async def run(server: str, n: int, batch: int, rounds: int, previous: Path | Non
           f"~{n / database:.0f} in PostgreSQL)")
     print(f"raw asyncpg COPY: {copy_rate:10.0f} rows/s in {copy_seconds:.2f} s")
     print(f"ratio sink/COPY : {sink_rate / copy_rate:.3f}")
+    copy_cpu = min(CPU["copy"])
+    print(f"ratio in CPU time (client + PostgreSQL backend, least of the rounds; what a loaded "
+          f"machine distorts least): {copy_cpu / (client + database):.3f} "
+          f"(COPY {copy_cpu / n * 1e6:.0f} us/row, sink {(client + database) / n * 1e6:.0f} "
+          f"us/message)")
 
 
 def main() -> None:
