@@ -33,7 +33,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from bench_sink import events, fresh_database
+from bench_sink import backend_cpu, events, fresh_database
 
 from omniroute.history.sink import GROUP
 from omniroute.infra.broker import answering_broker, free_port
@@ -112,6 +112,7 @@ async def measure(settings: Settings, server: str, n: int, processes: int,
             await asyncio.sleep(0.1)
         events_stored = await conn.fetchval("SELECT count(*) FROM conversation_events")
         rows = await conn.fetchval("SELECT count(*) FROM messages")
+        cpu = sum(backend_cpu(process.pid) for process in started)
     finally:
         await conn.close()
         for process in started:
@@ -120,7 +121,8 @@ async def measure(settings: Settings, server: str, n: int, processes: int,
             process.wait(30)
     if last is None:
         raise SystemExit(f"{processes} sink(s) did not store {n} joined messages in time")
-    check = f"{rows} message rows, {events_stored} conversation events for {n} messages"
+    check = (f"{rows} message rows, {events_stored} conversation events for {n} messages; "
+             f"sink CPU {cpu / n * 1e6:.0f} us/message, start-up included")
     if (rows, events_stored) != (n, n):
         raise SystemExit(f"{processes} sink(s): wrong output: {check}")
     return n / max(last - first, 1e-3), check

@@ -10,10 +10,11 @@ one COPY and one statement per table and batch, never a statement per row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -49,8 +50,8 @@ async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope
     if not events:
         return 0
     async with conn.transaction():
-        logged = [e for _, e in events if type(e) is ConversationEvent]
-        others = [(t, e) for t, e in events if type(e) is not ConversationEvent]
+        logged = [cast(ConversationEvent, e) for _, e in events if _logs_itself(type(e))]
+        others = [(t, e) for t, e in events if not _logs_itself(type(e))]
         new_ids = await _log_conversation_events(conn, logged) if logged else set()
         if others:
             ids = [ledger_id(e.event_id) for _, e in others]
@@ -66,6 +67,13 @@ async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope
         if fresh:
             await apply_plan(conn, plan_batch(fresh), horizon)
         return len(fresh)
+
+
+@functools.cache
+def _logs_itself(kind: type) -> bool:
+    """Conversation events (and subclasses) are their own ledger; cached per type, because
+    pydantic's isinstance goes through ABCMeta."""
+    return issubclass(kind, ConversationEvent)
 
 
 async def _log_conversation_events(conn: asyncpg.Connection,
