@@ -1,8 +1,9 @@
 """The history repository: writes one batch of events to PostgreSQL in one transaction.
 
-:func:`write_batch` records every ``(topic, event_id)`` in ``processed_events``
-first and applies only the events that were new, so the same events written
-twice leave the same rows. Messages go in with COPY (new ones) and one
+:func:`write_batch` records every event in a ledger first (conversation events
+in their own log, ``conversation_events``; every other one in
+``processed_events``) and applies only the events that were new, so the same
+events written twice leave the same rows. Messages go in with COPY (new ones) and one
 COALESCE update (ones another topic already told about); every other table is
 written set-based (:mod:`omniroute.history.staging`: typed arrays; conversations by
 :mod:`omniroute.history.conversation_merge`):
