@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--se
 also measures another version of the worker on the same messages in the same
 run, e.g. ``git archive fb93728 src | tar -x -C /tmp/old`` then
 ``--previous /tmp/old/src``. ``--scaling 3`` also runs 1, 2 and 3 worker processes on
-6 partitions (each on its own copy of the messages) and checks their output.
+6 partitions (each on its own copy of the messages, produced once their consumer
+group is stable) and checks their output.
 
 The same pre-produced InboundMessages (SMS and WhatsApp senders, several
 messages each, one topic of 3 partitions) are read twice in one run:
@@ -38,11 +39,14 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
 from omniroute.infra.broker import answering_broker, free_port
 from omniroute.infra.topics import TopicSpec, create_topics
 from omniroute.settings import Settings
+from omniroute.worker.app import APP_ID
 
 PARTITIONS = 3
 WORKSPACE = "bench"
@@ -143,7 +147,8 @@ CHECKS: dict[str, str] = {}
 
 
 async def worker_rate(settings: Settings, count: int, timeout: float,
-                      *processes: subprocess.Popen[bytes], senders: int = 0) -> float:
+                      *processes: subprocess.Popen[bytes], senders: int = 0,
+                      prefix: str = "bench:") -> float:
     """Wait for ``count`` message_added events; messages/s between the first and the last.
 
     Read committed (the worker publishes in transactions); also records in
@@ -168,7 +173,8 @@ async def worker_rate(settings: Settings, count: int, timeout: float,
             for records in batch.values():
                 for record in records:
                     event = ConversationEvent.from_json_bytes(record.value)
-                    if event.kind == "message_added" and event.message:
+                    if (event.kind == "message_added" and event.message
+                            and event.message.source_event_id.startswith(prefix)):
                         source = event.message.source_event_id
                         seen[source] = seen.get(source, 0) + 1
                         conversations.add(event.conversation_id)
@@ -250,6 +256,32 @@ async def previous_rate(settings: Settings, batch: list[InboundMessage], state: 
 SCALE_PARTITIONS = 6
 
 
+WARMUP = [m.model_copy(update={"event_id": f"warm:{i}", "sender": Address(value=f"+1555{i:07d}")})
+          for i, m in enumerate(messages(60, 60))]
+"""Messages from 60 senders the measured batch does not use (every partition gets some)."""
+
+
+async def until_stable(settings: Settings, members: int, timeout: float = 300) -> None:
+    """Wait until the worker's consumer group is ``Stable`` with ``members`` members."""
+    deadline = time.monotonic() + timeout
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        while time.monotonic() < deadline:
+            try:
+                [response] = await admin.describe_consumer_groups([settings.topic(APP_ID)])
+                group = response.groups[0]  # (error, id, state, protocol type, protocol, members)
+                if group[2] == "Stable" and len(group[5]) == members:
+                    await asyncio.sleep(2)  # tables recovered from their (empty) changelogs
+                    return
+            except KafkaError:  # no coordinator for the group yet
+                pass
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    raise SystemExit(f"{members} worker(s) never formed a stable group")
+
+
 async def scaling(settings: Settings, batch: list[InboundMessage], state: Path, senders: int,
                   scale: int) -> dict[int, tuple[float, str]]:
     """The worker's rate with 1..``scale`` processes on ``SCALE_PARTITIONS`` partitions."""
@@ -258,9 +290,14 @@ async def scaling(settings: Settings, batch: list[InboundMessage], state: Path, 
         ns = f"{settings.topic_namespace[:-1]}s{workers}."
         other = settings.model_copy(update={"topic_namespace": ns})
         await create_topics(other, partitions=SCALE_PARTITIONS)
-        await publish(other, batch)
         processes = [start_worker(other, state, free_port()) for _ in range(workers)]
         try:
+            await until_stable(other, workers)  # joins and rebalances are not measured
+            # every partition's owner has restored its tables and is threading: warm-up
+            # messages from other senders on every partition, threaded before the clock starts
+            await publish(other, WARMUP)
+            await worker_rate(other, len(WARMUP), 300, *processes, prefix="warm:")
+            await publish(other, batch)
             rate = await worker_rate(other, len(batch), 900, *processes, senders=senders)
         finally:
             for process in processes:

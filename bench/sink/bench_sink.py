@@ -42,7 +42,8 @@ from omniroute.history.projection import MessageRow, merge_message, message_from
 from omniroute.history.store import _message_record, write_batch
 from omniroute.infra.migrations import migrate
 
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+"""Yesterday: within retention (the sink does not store messages already past it)."""
 
 
 def events(n: int) -> list[tuple[str, Envelope]]:
@@ -87,14 +88,28 @@ async def fresh_database(server: str) -> str:
     return url
 
 
+CPU: dict[str, list[float]] = {"sink": [], "postgres": [], "copy": []}
+"""CPU seconds per sink round: this process (the sink's client side) and its PostgreSQL
+backend (read from /proc: the benchmark's server runs on this machine)."""
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a local process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def sink_round(server: str, stream: list[tuple[str, Envelope]], n: int,
                      batch: int) -> float:
     """Seconds the sink's write path takes to store the stream in a fresh database."""
     conn = await asyncpg.connect(await fresh_database(server))
-    started = time.perf_counter()
+    backend = conn.get_server_pid()
+    started, cpu, pg = time.perf_counter(), time.process_time(), backend_cpu(backend)
     for i in range(0, len(stream), batch * 2):
         await write_batch(conn, stream[i:i + batch * 2])
     seconds = time.perf_counter() - started
+    CPU["sink"].append(time.process_time() - cpu)
+    CPU["postgres"].append(backend_cpu(backend) - pg)
     stored = await conn.fetchval("SELECT count(*) FROM messages WHERE conversation_id IS NOT NULL")
     await conn.close()
     assert stored == n, f"the sink stored {stored} joined rows of {n}"
@@ -106,11 +121,13 @@ async def copy_round(server: str, rows: list[MessageRow], batch: int) -> float:
     conn = await asyncpg.connect(await fresh_database(server))
     async with conn.transaction():
         await ensure_partitions(conn, [r.created_at for r in rows])
-    started = time.perf_counter()
+    backend = conn.get_server_pid()
+    started, cpu, pg = time.perf_counter(), time.process_time(), backend_cpu(backend)
     for i in range(0, len(rows), batch):
         await conn.copy_records_to_table("messages", columns=list(MessageRow.COLUMNS),
                                          records=[_message_record(r) for r in rows[i:i + batch]])
     seconds = time.perf_counter() - started
+    CPU["copy"].append(time.process_time() - cpu + backend_cpu(backend) - pg)
     await conn.close()
     return seconds
 
@@ -143,8 +160,18 @@ async def run(server: str, n: int, batch: int, rounds: int, previous: Path | Non
         before = n / min(previous_times)
         print(f"previous sink ({previous}): {before:10.0f} message rows/s "
               f"(ratio {before / copy_rate:.3f}; this one x{sink_rate / before:.2f})")
+    client, database = min(CPU["sink"]), min(CPU["postgres"])
+    print(f"  CPU per message (least of the rounds): sink {client / n * 1e6:.0f} us, "
+          f"its PostgreSQL backend {database / n * 1e6:.0f} us "
+          f"(one core: ~{n / client:.0f} messages/s client-side, "
+          f"~{n / database:.0f} in PostgreSQL)")
     print(f"raw asyncpg COPY: {copy_rate:10.0f} rows/s in {copy_seconds:.2f} s")
     print(f"ratio sink/COPY : {sink_rate / copy_rate:.3f}")
+    copy_cpu = min(CPU["copy"])
+    print(f"ratio in CPU time (client + PostgreSQL backend, least of the rounds; what a loaded "
+          f"machine distorts least): {copy_cpu / (client + database):.3f} "
+          f"(COPY {copy_cpu / n * 1e6:.0f} us/row, sink {(client + database) / n * 1e6:.0f} "
+          f"us/message)")
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ async def _run(settings: Settings, url: str, batch_size: int, retention_days: in
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    sink = HistorySink(settings, url, batch_size=batch_size)
+    sink = HistorySink(settings, url, batch_size=batch_size, retention_days=retention_days)
     health = Health()
     runner = await serve_operations(settings.metrics_port, health, settings.bind_host)
     retention = asyncio.create_task(

@@ -38,9 +38,14 @@ from omniroute.contract import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class MessageRow:
-    """One message as stored; ``None`` fields are unknown so far."""
+    """One message as stored; ``None`` fields are unknown so far.
+
+    A value: never changed once built (:func:`merge_message` builds a new one). Not
+    ``frozen`` because a frozen dataclass's ``__init__`` costs ~4x more, once per view
+    of every message the sink writes (bench/sink).
+    """
 
     message_id: str
     created_at: datetime
@@ -85,7 +90,7 @@ _CONTENT = ("location", "contacts", "interactive", "reaction", "thread")
 def _evolve(obj: _D, **changes: Any) -> _D:
     """``dataclasses.replace`` without its per-field bookkeeping (the sink's hot path).
 
-    Only for this module's frozen dataclasses, which have no ``__post_init__``.
+    Only for this module's value dataclasses, which have no ``__post_init__``.
     """
     new = object.__new__(type(obj))
     new.__dict__.update(obj.__dict__)
@@ -133,9 +138,9 @@ def message_from_added(event: ConversationEvent) -> MessageRow:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class ConversationPatch:
-    """What a batch changes on one conversation row."""
+    """What a batch changes on one conversation row (a value, as :class:`MessageRow`)."""
 
     conversation_id: str
     workspace: str

@@ -30,6 +30,33 @@ class Policy:
     days: int
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """Which messages retention has already expired at ``now`` (pure; the sink asks it).
+
+    The same rule as the job's delete: the most specific policy (channel, then ``'*'``),
+    else ``default_days``. A view of a message past it is not stored: the message's rows
+    are gone or about to go, and storing one view alone would bring back half a message
+    (a late inbound view without its conversation, docs/history.md).
+    """
+
+    now: datetime
+    default_days: int
+    days: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, policies: list[Policy], default_days: int, now: datetime) -> Horizon:
+        """The horizon of these policies at ``now``."""
+        return cls(now, default_days, {(p.workspace, p.channel): p.days for p in policies})
+
+    def expired(self, workspace: str, channel: str, created_at: datetime) -> bool:
+        """True when a message created at ``created_at`` is past its retention."""
+        days = self.days.get((workspace, channel))
+        if days is None:
+            days = self.days.get((workspace, "*"), self.default_days)
+        return created_at < self.now - timedelta(days=days)
+
+
 def longest(policies: list[Policy], default_days: int) -> int:
     """The longest any message is kept: partitions older than this hold nothing to keep."""
     return max([default_days, *(p.days for p in policies)])

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import (
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 
 from omniroute.contract import PUBLIC_TOPICS, DeadLetter, Envelope, PublicTopic
 from omniroute.errors import DatabaseError
+from omniroute.history.retention import DEFAULT_DAYS, Horizon, Policy, load_policies
 from omniroute.history.store import write_batch
 from omniroute.infra.postgres import connect
 from omniroute.observability.logs import get_logger
@@ -45,6 +47,9 @@ PROCESSOR = "history-sink"
 GROUP = "omniroute.history-sink"
 COMPONENT = "sink"
 STAGE = "history"
+
+POLICIES_TTL = 60.0
+"""Seconds the sink keeps retention policies before reading them again."""
 
 DB_UP = Gauge("omniroute_sink_database_up", "1 while the sink's last database write succeeded.")
 
@@ -105,7 +110,7 @@ class HistorySink:
     """Consumes every public topic of a deployment and writes history."""
 
     def __init__(self, settings: Settings, database_url: str, *, batch_size: int = 1000,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, retention_days: int = DEFAULT_DAYS) -> None:
         self.settings = settings
         self.database_url = database_url
         self.batch_size = batch_size
@@ -113,6 +118,8 @@ class HistorySink:
         self.topics = {settings.topic(t.name): t for t in PUBLIC_TOPICS}
         self._conn: asyncpg.Connection | None = None
         self.written = 0
+        self.retention_days = retention_days
+        self._policies: tuple[float, list[Policy]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; offsets are committed only after each DB commit."""
@@ -170,7 +177,9 @@ class HistorySink:
         attempt = 0
         while True:
             try:
-                new = await write_batch(await self._connection(), [(s, e) for _, s, e in events])
+                conn = await self._connection()
+                new = await write_batch(conn, [(s, e) for _, s, e in events],
+                                        horizon=await self._horizon(conn))
                 DB_UP.set(1)
                 self.written += new
                 return
@@ -193,6 +202,14 @@ class HistorySink:
                 for one in events:
                     await self._write_durably([one], producer, stop)
                 return
+
+    async def _horizon(self, conn: asyncpg.Connection) -> Horizon:
+        """Retention as the job applies it (policies re-read every minute): the sink never
+        stores a message the job has expired, or would at its next run."""
+        now = time.monotonic()
+        if self._policies is None or now - self._policies[0] > POLICIES_TTL:
+            self._policies = (now, await load_policies(conn))
+        return Horizon.of(self._policies[1], self.retention_days, datetime.now(UTC))
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():

@@ -1,22 +1,27 @@
 """The history repository: writes one batch of events to PostgreSQL in one transaction.
 
-:func:`write_batch` records every ``(topic, event_id)`` in ``processed_events``
-first and applies only the events that were new, so the same events written
-twice leave the same rows. Messages go in with COPY (new ones) and one
+:func:`write_batch` records every event in a ledger first (conversation events
+in their own log, ``conversation_events``; every other one in
+``processed_events``) and applies only the events that were new, so the same
+events written twice leave the same rows. Messages go in with COPY (new ones) and one
 COALESCE update (ones another topic already told about); every other table is
-written set-based (:mod:`omniroute.history.staging`: typed arrays, or a staging table):
+written set-based (:mod:`omniroute.history.staging`: typed arrays; conversations by
+:mod:`omniroute.history.conversation_merge`):
 one COPY and one statement per table and batch, never a statement per row.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from typing import Any
+import operator
+from typing import Any, cast
 
 import asyncpg
 
-from omniroute.contract import Envelope
+from omniroute.contract import ConversationEvent, Envelope
+from omniroute.history.conversation_merge import write_conversations
 from omniroute.history.partitions import ensure_partitions
 from omniroute.history.profiles import address_rows, customer_rows
 from omniroute.history.projection import (
@@ -27,30 +32,64 @@ from omniroute.history.projection import (
     presence_of,
     unique_events,
 )
-from omniroute.history.staging import ensure_staging, insert_new, relation, stage_conversations
+from omniroute.history.retention import Horizon
+from omniroute.history.staging import insert_new, relation
 
 _UPDATABLE = [c for c in MessageRow.COLUMNS if c not in ("message_id", "created_at")]
 
 
-async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope]]) -> int:
-    """Apply ``(topic slug, event)`` pairs idempotently; return how many were new."""
+async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope]], *,
+                      horizon: Horizon | None = None) -> int:
+    """Apply ``(topic slug, event)`` pairs idempotently; return how many were new.
+
+    With a retention ``horizon``, a message not stored yet and already past its retention
+    is not stored (its other views may have been expired already; see :class:`Horizon`).
+
+    Conversation events are their own ledger: their log (``conversation_events``, keyed by
+    event id) is inserted first and only the rows it took are applied. Every other event
+    gets a ``processed_events`` row. One ledger row per event, one statement per ledger.
+    """
     events = unique_events(events)
     if not events:
         return 0
-    await ensure_staging(conn)
     async with conn.transaction():
-        ids = [ledger_id(e.event_id) for _, e in events]
-        rows = await conn.fetch(
-            """INSERT INTO processed_events (topic, event_id, occurred_at)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-               ON CONFLICT DO NOTHING RETURNING topic, event_id""",
-            [t for t, _ in events], ids, [e.occurred_at for _, e in events],
-        )
-        new = {(r["topic"], r["event_id"]) for r in rows}
-        fresh = [e for (t, e), i in zip(events, ids, strict=True) if (t, i) in new]
+        logged = [cast(ConversationEvent, e) for _, e in events if _logs_itself(type(e))]
+        others = [(t, e) for t, e in events if not _logs_itself(type(e))]
+        new_ids = await _log_conversation_events(conn, logged) if logged else set()
+        if others:
+            ids = [ledger_id(e.event_id) for _, e in others]
+            rows = await conn.fetch(
+                """INSERT INTO processed_events (topic, event_id, occurred_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING RETURNING topic, event_id""",
+                [t for t, _ in others], ids, [e.occurred_at for _, e in others],
+            )
+            new = {(r["topic"], r["event_id"]) for r in rows}
+            new_ids.update(id(e) for (t, e), i in zip(others, ids, strict=True) if (t, i) in new)
+        fresh = [e for _, e in events if id(e) in new_ids]
         if fresh:
-            await apply_plan(conn, plan_batch(fresh))
+            await apply_plan(conn, plan_batch(fresh), horizon)
         return len(fresh)
+
+
+@functools.cache
+def _logs_itself(kind: type) -> bool:
+    """Conversation events (and subclasses) are their own ledger; cached per type, because
+    pydantic's isinstance goes through ABCMeta."""
+    return issubclass(kind, ConversationEvent)
+
+
+async def _log_conversation_events(conn: asyncpg.Connection,
+                                   events: list[ConversationEvent]) -> set[int]:
+    """Insert the events' log rows; return ``id()`` of the events that were not logged yet."""
+    rows, args = await relation(conn, "conversation_events", [
+        (e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
+         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool,
+         e.reason) for e in events])  # column order of 0002 + 0006
+    taken = {r[0] for r in await conn.fetch(
+        f"INSERT INTO conversation_events SELECT * FROM {rows} ON CONFLICT DO NOTHING"
+        " RETURNING event_id", *args)}
+    return {id(e) for e in events if e.event_id in taken}
 
 
 def ledger_id(event_id: str) -> str:
@@ -58,13 +97,14 @@ def ledger_id(event_id: str) -> str:
     return hashlib.sha256(event_id.encode()).hexdigest()[:32]
 
 
-async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan) -> None:
+async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan,
+                     horizon: Horizon | None = None) -> None:
     """Every write of a plan, inside the caller's transaction."""
     patches = list(plan.conversations.values())
-    messages = await _write_messages(conn, list(plan.messages.values()))
+    messages = await _write_messages(conn, list(plan.messages.values()), horizon)
     await _write_moves(conn, plan)
     await _write_customers(conn, messages, patches)
-    await _write_conversations(conn, patches)
+    await write_conversations(conn, patches)
     await _write_conversation_log(conn, plan)
     await _write_deliveries(conn, plan)
     await _write_assignments(conn, plan)
@@ -72,8 +112,10 @@ async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan) -> None:
     await _write_misc(conn, plan)
 
 
-async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow]) -> list[MessageRow]:
-    """Insert new messages, complete known ones; return every touched message as now stored."""
+async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow],
+                         horizon: Horizon | None) -> list[MessageRow]:
+    """Insert new messages (unless past retention), complete known ones; return every touched
+    message as now stored."""
     if not rows:
         return []
     ids = sorted(r.message_id for r in rows)
@@ -84,6 +126,9 @@ async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow]) -> l
         "SELECT message_id FROM messages WHERE message_id = ANY($1::text[])", ids)}
     new = [r for r in rows if r.message_id not in existing]
     known = [r for r in rows if r.message_id in existing]
+    if horizon is not None:
+        new = [r for r in new if not horizon.expired(r.workspace, r.channel, r.created_at)]
+        rows = new + known
     if new:
         await ensure_partitions(conn, [r.created_at for r in new])
         await conn.copy_records_to_table(
@@ -112,10 +157,12 @@ _UPDATE_KNOWN = (
 """Fill what the stored view of a message did not know from the staged views."""
 
 
+_COLUMN_VALUES = operator.attrgetter(*MessageRow.COLUMNS[:-1])
+
+
 def _message_record(row: MessageRow) -> tuple[Any, ...]:
-    values = [getattr(row, c) for c in MessageRow.COLUMNS]
-    values[-1] = json.dumps(row.content)
-    return tuple(values)
+    """The row's values in ``MessageRow.COLUMNS`` order, ``content`` as JSON text."""
+    return (*_COLUMN_VALUES(row), json.dumps(row.content) if row.content else "{}")
 
 
 async def _write_moves(conn: asyncpg.Connection, plan: BatchPlan) -> None:
@@ -158,43 +205,8 @@ async def _write_customers(conn: asyncpg.Connection, messages: list[MessageRow],
 _CUSTOMER_COLUMNS = ("customer_id", "workspace", "display_name", "first_seen_at", "last_seen_at")
 
 
-async def _write_conversations(conn: asyncpg.Connection, patches: list[ConversationPatch]) -> None:
-    if not patches:
-        return
-    await stage_conversations(conn, [
-        (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool, p.agent_id,
-         p.opened_at, p.resolved_at, p.last_message_at, p.merged_into, list(p.tags),
-         json.dumps(p.triage), p.updated_at, p.agent_set) for p in patches])
-    await conn.execute(_UPSERT_CONVERSATIONS)
-
-
-_UPSERT_CONVERSATIONS = """
-INSERT INTO conversations AS c (conversation_id, workspace, customer_id, status, channel, pool,
-  agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
-SELECT conversation_id, workspace, customer_id, COALESCE(status, 'open'), channel, pool,
-  agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at
-FROM stage_conversations
-ON CONFLICT (conversation_id) DO UPDATE SET
-  (customer_id, status, channel, pool, agent_id, opened_at, resolved_at, last_message_at,
-   merged_into, tags, triage, updated_at) = (
-  SELECT s.customer_id, COALESCE(s.status, c.status), COALESCE(s.channel, c.channel),
-    COALESCE(s.pool, c.pool), CASE WHEN s.agent_set THEN s.agent_id ELSE c.agent_id END,
-    LEAST(c.opened_at, s.opened_at),
-    CASE WHEN s.status = 'open' THEN NULL ELSE COALESCE(s.resolved_at, c.resolved_at) END,
-    GREATEST(c.last_message_at, s.last_message_at), COALESCE(s.merged_into, c.merged_into),
-    ARRAY(SELECT DISTINCT unnest(c.tags || s.tags)), c.triage || s.triage,
-    GREATEST(c.updated_at, s.updated_at)
-  FROM stage_conversations s WHERE s.conversation_id = EXCLUDED.conversation_id)
-"""
-"""One patch per conversation (the batch plan folds them): insert, or merge into the row."""
-
-
 async def _write_conversation_log(conn: asyncpg.Connection, plan: BatchPlan) -> None:
-    events = plan.conversation_events
-    await insert_new(conn, "conversation_events", [
-        (e.event_id, e.workspace, e.occurred_at, e.conversation_id, e.customer_id,
-         e.kind.value, e.channel.value if e.channel else None, e.agent_id, e.pool,
-         e.reason) for e in events])  # column order of 0002 + 0006
+    events = plan.conversation_events  # their log rows went in first (the ledger)
     await insert_new(conn, "conversation_notes", [
         (e.event_id, e.conversation_id, e.agent_id, e.note, e.occurred_at)
         for e in events if e.note])

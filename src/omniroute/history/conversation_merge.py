@@ -1,0 +1,80 @@
+"""The conversation merge of a sink batch: one statement for all its conversations.
+
+The batch plan folds each conversation's events into one
+:class:`~omniroute.history.projection.ConversationPatch`. The patches travel as
+typed arrays; one statement merges those whose row exists (a hash join of the
+patches with ``conversations``) and inserts the others. A row another sink
+inserted after this statement's snapshot (two owners of one partition during a
+rebalance) is neither updated nor inserted: :func:`write_conversations` merges
+such patches again, now that the row is visible.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from omniroute.history.projection import ConversationPatch
+
+
+async def write_conversations(conn: asyncpg.Connection, patches: list[ConversationPatch]) -> None:
+    """Merge each patch into its row or insert it: one statement (a retry only after a race)."""
+    if not patches:
+        return
+    pending = patches
+    for _ in range(3):
+        columns = list(zip(*[
+            (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool,
+             p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
+             json.dumps(p.tags) if p.tags else None, json.dumps(p.triage) if p.triage else None,
+             p.updated_at, p.agent_set) for p in pending], strict=True))
+        done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, *map(list, columns))}
+        # A conversation another sink inserted after our UPDATE looked (a rebalance) is
+        # neither updated nor inserted by this statement: merge it again, now that it exists.
+        pending = [p for p in pending if p.conversation_id not in done]
+        if not pending:
+            return
+    raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
+
+
+_PATCHES = """SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+  $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+  $12::text[], $13::text[], $14::timestamptz[], $15::bool[])
+  AS p(conversation_id, workspace, customer_id, status, channel, pool, agent_id, opened_at,
+       resolved_at, last_message_at, merged_into, tags, triage, updated_at, agent_set)"""
+
+_MERGE_CONVERSATIONS = f"""
+WITH s AS MATERIALIZED ({_PATCHES}),
+updated AS (
+  UPDATE conversations c SET customer_id = s.customer_id,
+    status = COALESCE(s.status, c.status), channel = COALESCE(s.channel, c.channel),
+    pool = COALESCE(s.pool, c.pool),
+    agent_id = CASE WHEN s.agent_set THEN s.agent_id ELSE c.agent_id END,
+    opened_at = LEAST(c.opened_at, s.opened_at),
+    resolved_at = CASE WHEN s.status = 'open' THEN NULL
+                       ELSE COALESCE(s.resolved_at, c.resolved_at) END,
+    last_message_at = GREATEST(c.last_message_at, s.last_message_at),
+    merged_into = COALESCE(s.merged_into, c.merged_into),
+    tags = CASE WHEN s.tags IS NULL THEN c.tags ELSE ARRAY(SELECT DISTINCT unnest(
+      c.tags || ARRAY(SELECT jsonb_array_elements_text(s.tags::jsonb)))) END,
+    triage = CASE WHEN s.triage IS NULL THEN c.triage ELSE c.triage || s.triage::jsonb END,
+    updated_at = GREATEST(c.updated_at, s.updated_at)
+  FROM s WHERE c.conversation_id = s.conversation_id
+  RETURNING c.conversation_id),
+inserted AS (
+  INSERT INTO conversations (conversation_id, workspace, customer_id, status, channel, pool,
+    agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
+  SELECT s.conversation_id, s.workspace, s.customer_id, COALESCE(s.status, 'open'), s.channel,
+    s.pool, s.agent_id, s.opened_at, s.resolved_at, s.last_message_at, s.merged_into,
+    CASE WHEN s.tags IS NULL THEN '{{}}'::text[]
+         ELSE ARRAY(SELECT DISTINCT jsonb_array_elements_text(s.tags::jsonb)) END,
+    COALESCE(s.triage::jsonb, '{{}}'::jsonb), s.updated_at
+  FROM s WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.conversation_id = s.conversation_id)
+  ON CONFLICT (conversation_id) DO NOTHING
+  RETURNING conversation_id)
+SELECT conversation_id FROM updated UNION ALL SELECT conversation_id FROM inserted
+"""
+"""One patch per conversation (the batch plan folds them): merged into its row if there is one
+(a hash join of the patches with the table), else inserted. A row another transaction inserts
+meanwhile makes the insert do nothing for it; the caller sees it missing and merges again."""
