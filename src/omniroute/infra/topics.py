@@ -86,13 +86,15 @@ async def create_topics(
 ) -> list[TopicResult]:
     """Create every topic that does not exist yet; existing topics are left as they are."""
     specs = all_topics() if specs is None else specs
+    from omniroute.history.personal_retention import topic_configs  # bound on personal data
+
     default = partitions or settings.kafka_partitions
     wanted = {
         settings.topic(s.name): NewTopic(
             name=settings.topic(s.name),
             num_partitions=s.partitions or default,
             replication_factor=settings.kafka_replication_factor,
-            topic_configs=dict(s.configs),
+            topic_configs=topic_configs(settings, s.name, s.configs),
         )
         for s in specs
     }
