@@ -34,20 +34,14 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniroute.errors import BrokerError
-from omniroute.infra.topics import INTERNAL_TOPICS, TopicSpec, create_topics
+from omniroute.infra.topics import INTERNAL_TOPICS, create_topics
 from omniroute.settings import Settings
 
 ERASE_REQUESTS = "omniroute.internal.erase-requests"
-"""Erase requests, one per partition (key ``{request id}/{partition}``); compacted."""
+"""Erase requests, one per partition (key ``{request id}/{partition}``); compacted
+(declared in :data:`omniroute.infra.topics.INTERNAL_TOPICS`, so the worker has it)."""
 ERASE_DONE = "omniroute.internal.erase-done"
 """The worker's answers (key request id): which partition, how many entries per table."""
-
-INTERNAL_TOPICS.extend([
-    TopicSpec(ERASE_REQUESTS, configs={"cleanup.policy": "compact", "segment.ms": "60000",
-                                       "min.cleanable.dirty.ratio": "0.01",
-                                       "max.compaction.lag.ms": "300000"}),
-    TopicSpec(ERASE_DONE, configs={"retention.ms": str(24 * 3600 * 1000)}),
-])
 
 
 class EraseRequest(BaseModel):

@@ -70,12 +70,14 @@ def _ms(value: str | None) -> int | None:
         return None
 
 
-def gone_by(newest: datetime, configs: dict[str, str]) -> datetime:
+def gone_by(newest: datetime, configs: dict[str, str]) -> datetime | None:
     """When Kafka has deleted a record written at ``newest`` at the latest: its segment
     may take ``segment.ms`` to stop growing, then ages out after ``retention.ms``,
-    and deletion runs every :data:`RETENTION_CHECK_MS`."""
+    and deletion runs every :data:`RETENTION_CHECK_MS`. None: kept forever."""
     segment = _ms(configs.get("segment.ms")) or 7 * DAY_MS
     retention = _ms(configs.get("retention.ms")) or 7 * DAY_MS
+    if retention < 0:
+        return None
     return newest + timedelta(milliseconds=segment + retention + RETENTION_CHECK_MS)
 
 

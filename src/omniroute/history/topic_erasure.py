@@ -121,6 +121,7 @@ async def erase_from_topics(settings: Settings, needles: list[str]) -> TopicEras
                     report.scanned += 1
                     hit = mentions(record.key, record.value, needles)
                     if tp.topic in compacted and record.key is not None:
+                        hit = hit and record.value is not None  # a tombstone erases already
                         previous = latest.get((tp.topic, tp.partition, record.key))
                         if previous and not hit:
                             report.superseded[tp.topic] = report.superseded.get(tp.topic, 0) + 1
@@ -137,8 +138,9 @@ async def erase_from_topics(settings: Settings, needles: list[str]) -> TopicEras
     configs = await describe(settings, sorted(newest))
     for topic, stamp in newest.items():
         at = datetime.fromtimestamp(stamp / 1000, UTC)
-        report.gone_by[topic] = gone_by(at, configs.get(topic, {})).isoformat(
-            timespec="seconds")
+        until = gone_by(at, configs.get(topic, {}))
+        report.gone_by[topic] = (until.isoformat(timespec="seconds") if until else
+                                 "never: the topic keeps records forever (docs/privacy.md)")
     doomed = [(topic, partition, key) for (topic, partition, key), hit in latest.items() if hit]
     if doomed:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")

@@ -60,6 +60,12 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # starts): listed so that erasure tombstones it, as it holds slots (emails, phones)
     TopicSpec("omniroute.internal.worker-automation-customers-changelog",
               configs={"cleanup.policy": "compact"}),
+    # erase: requests to the worker (they name the customer: compacted, tombstoned once
+    # answered) and its answers (counts only); omniroute.history.erase_requests
+    TopicSpec("omniroute.internal.erase-requests",
+              configs={"cleanup.policy": "compact", "segment.ms": "60000",
+                       "min.cleanable.dirty.ratio": "0.01", "max.compaction.lag.ms": "300000"}),
+    TopicSpec("omniroute.internal.erase-done", configs={"retention.ms": str(DAY_MS)}),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 

@@ -40,7 +40,7 @@ from omniroute.history.erase_requests import (
 from omniroute.observability.logs import get_logger
 from omniroute.worker.app import Worker
 
-ERASED_ENTRIES = Counter("omniroute_worker_erased_entries_total",
+ERASED_ENTRIES = Counter("omniroute_erased_entries_total",
                          "Worker table entries removed by customer erasure.")
 log = get_logger("omniroute.worker.erasure")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from omniroute.contract import Address, Channel, InboundMessage
 from omniroute.history.erase_requests import names_any
@@ -75,6 +76,7 @@ class TestRetentionBound:
         at = datetime(2026, 1, 1, tzinfo=UTC)
         assert gone_by(at, {"segment.ms": "1000", "retention.ms": "2000"}) == at + timedelta(
             milliseconds=3000 + RETENTION_CHECK_MS)
+        assert gone_by(at, {"retention.ms": "-1"}) is None  # kept forever: no promise
 
 
 def mail(metadata: dict[str, str], channel: Channel = Channel.EMAIL) -> InboundMessage:
@@ -108,3 +110,25 @@ class TestMailTrust:
         """Only email carries an SPF/DKIM/DMARC verdict."""
         sms = mail({}, Channel.SMS)
         assert trusted_address(sms, "tel:+14155550100") == "tel:+14155550100"
+
+
+class TestUnverifiedSenderRule:
+    """The rule docs/privacy.md gives tags an unauthenticated mail for the agent."""
+
+    def test_the_documented_rule_tags_only_unauthenticated_mail(self) -> None:
+        """Message metadata is part of the rule attributes: fail is tagged, pass is not."""
+        import tomllib
+
+        from omniroute.automation.config import parse_automation
+        from omniroute.automation.rules import Facts, evaluate
+
+        doc = (Path(__file__).parents[3] / "docs" / "privacy.md").read_text(encoding="utf-8")
+        toml = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+        rules = parse_automation(tomllib.loads(toml)).defaults.rules
+        fail = Facts(event="message_received", channel="email",
+                     attributes={"email_auth": "fail"})
+        passed = Facts(event="message_received", channel="email",
+                       attributes={"email_auth": "pass"})
+        assert [(a.kind, a.value) for a in evaluate(rules, fail)] == [
+            ("tag", "unverified-sender")]
+        assert evaluate(rules, passed) == []
