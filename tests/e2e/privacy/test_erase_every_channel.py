@@ -261,8 +261,9 @@ class TestEraseEveryChannel:
                 sys.executable, "-m", "omniroute", "customers", "erase", *customers, "--yes",
                 "--actor", "e2e"], env=env, capture_output=True, text=True, timeout=300)
             assert done.returncode == 0, done.stderr + done.stdout
-            outputs = [done.stdout, done.stderr[-3000:]]
-            assert "partitions confirmed, tombstones durable" in done.stdout, outputs
+            said = done.stdout + done.stderr  # `say` writes to stderr
+            outputs = [said[-4000:]]
+            assert "partitions confirmed, tombstones durable" in said, outputs
             # other customers write afterwards: the worker writes its tables again
             others = await send_others(base)
             assert set(others.values()) == {200}, others
@@ -292,6 +293,6 @@ class TestEraseEveryChannel:
         # every append-only topic still holding some is reported with its gone-by time
         # and carries the personal-data retention bound (28 days by default)
         for topic in left:
-            assert f"append-only {topic}: " in done.stdout, (topic, outputs)
+            assert f"append-only {topic}: " in said, (topic, outputs)
             if topic.removeprefix(namespace) not in KEPT:  # the router's log: docs/privacy.md
                 assert int(configs[topic]["retention.ms"]) <= 28 * 86400 * 1000, topic
