@@ -12,7 +12,7 @@ import click
 
 from omniroute.cli.app import cli, fails_cleanly, say
 from omniroute.cli.db import with_database
-from omniroute.errors import RejectedInput
+from omniroute.errors import BrokerError, RejectedInput
 from omniroute.history.erase_requests import request_worker_erase
 from omniroute.history.personal_retention import enforce
 from omniroute.history.privacy import erase_customer, export_customer, identifiers
@@ -69,7 +69,10 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
     if not known:
         raise RejectedInput(f"no customer {', '.join(customer_ids)!r} in history")
     if not no_topics:  # first, so the worker writes nothing more about them
-        answers = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
+        try:
+            answers = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
+        except BrokerError as exc:
+            raise BrokerError(f"{exc}; nothing else was erased: run the command again") from exc
         removed: dict[str, int] = {}
         for per_table in answers.values():
             for table, n in per_table.items():
@@ -93,3 +96,6 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
         f"{report.tombstoned or 'none'}; left to compaction: {report.superseded or 'none'}")
     for topic, count in sorted(report.pending.items()):
         say(f"append-only {topic}: {count} records, gone by {report.gone_by[topic]}")
+    # a last sweep: what records in flight during the erase may have written back
+    swept = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
+    say(f"worker sweep: {sum(n for c in swept.values() for n in c.values())} entries removed")

@@ -26,6 +26,7 @@ Answers carry counts only.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 
@@ -63,9 +64,21 @@ class EraseDone(BaseModel):
     removed: dict[str, int] = Field(default_factory=dict)
 
 
+def needle_pattern(needles: list[str]) -> re.Pattern[str] | None:
+    """A pattern finding any of ``needles`` as a whole token: not preceded or followed by
+    a letter or digit, so Telegram chat ``777001`` does not match ``7770012`` (another
+    customer's state must never be erased); None when there is nothing to find."""
+    wanted = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not wanted:
+        return None
+    return re.compile("(?<![0-9A-Za-z])(?:" + "|".join(map(re.escape, wanted))
+                      + ")(?![0-9A-Za-z])")
+
+
 def names_any(text: str, needles: list[str]) -> bool:
-    """Whether ``text`` contains any of ``needles`` (empty needles never match)."""
-    return any(n and n in text for n in needles)
+    """Whether ``text`` names any of ``needles`` as a whole token (see :func:`needle_pattern`)."""
+    pattern = needle_pattern(needles)
+    return bool(pattern and pattern.search(text))
 
 
 async def _partitions(settings: Settings, topic: str) -> int:
@@ -129,7 +142,7 @@ async def request_worker_erase(settings: Settings, needles: list[str], *,
         raise BrokerError(
             f"the worker did not confirm the erase of partitions {missing} within "
             f"{timeout:.0f}s (is `omniroute worker` running?); the requests stay queued "
-            "and are applied when it runs; nothing else was erased: run the command again")
+            "and are applied when it runs")
     return answers
 
 

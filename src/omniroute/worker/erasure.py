@@ -35,7 +35,7 @@ from omniroute.history.erase_requests import (
     ERASE_REQUESTS,
     EraseDone,
     EraseRequest,
-    names_any,
+    needle_pattern,
 )
 from omniroute.observability.logs import get_logger
 from omniroute.worker.app import Worker
@@ -55,8 +55,12 @@ def _text(key: Any, value: Any) -> str:
 
 
 def doomed_keys(entries: Any, needles: list[str]) -> list[Any]:
-    """The keys of ``entries`` (key, value pairs) whose key or value names a needle."""
-    return [key for key, value in entries if names_any(_text(key, value), needles)]
+    """The keys of ``entries`` (key, value pairs) whose key or value names a needle
+    (as a whole token: :func:`~omniroute.history.erase_requests.needle_pattern`)."""
+    pattern = needle_pattern(needles)
+    if pattern is None:
+        return []
+    return [key for key, value in entries if pattern.search(_text(key, value))]
 
 
 class Eraser:

@@ -264,6 +264,7 @@ class TestEraseEveryChannel:
             said = done.stdout + done.stderr  # `say` writes to stderr
             outputs = [said[-4000:]]
             assert "partitions confirmed, tombstones durable" in said, outputs
+            assert "worker sweep: " in said, outputs
             # other customers write afterwards: the worker writes its tables again
             others = await send_others(base)
             assert set(others.values()) == {200}, others

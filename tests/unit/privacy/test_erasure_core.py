@@ -28,6 +28,13 @@ class TestDoomedKeys:
         assert doomed_keys(entries, ["+14155550100", "ada@example.test", "ERASEME-1"]) == [
             "default/tel:+14155550100", "cus_a", "cus_b"]
 
+    def test_needles_match_whole_tokens_only(self) -> None:
+        """Another customer whose id merely contains the needle keeps their state."""
+        entries = [("default/telegram:bot:777001", b"{}"), ("default/telegram:bot:7770012", b"{}"),
+                   ("k1", b'{"to": "bada@example.test"}'), ("k2", b'{"to": "ada@example.test"}')]
+        assert doomed_keys(entries, ["777001", "ada@example.test"]) == [
+            "default/telegram:bot:777001", "k2"]
+
     def test_empty_needles_match_nothing(self) -> None:
         """An empty identifier never matches everything."""
         assert not names_any("anything", ["", ""])
