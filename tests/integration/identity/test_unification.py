@@ -143,8 +143,8 @@ class TestVerifiedWebchat:
             authentic = make_inbound(ws, Channel.EMAIL, "Lee <lee@example.com>")
             await pipeline.send(authentic)
             joined = await pipeline.thread_of(ws, chat, authentic)
-            if len(joined.customers) == 1:
-                break
+            if len(joined.customers) == 1 and len(joined.conversations) == 1:
+                break  # linked, and the two conversations folded into one
         assert len(joined.customers) == 1 and len(joined.conversations) == 1
         forged = make_inbound(ws, Channel.EMAIL, "Lee <lee@example.com>", metadata={
             "email_auth": "fail", "email_spf": "fail", "email_dkim": "none"})
