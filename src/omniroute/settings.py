@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     dedupe_window_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = Field(
         default=86400.0, description="How long identity drops provider retries (same event_id)."
     )
+    personal_data_retention_seconds: Annotated[float, Field(ge=1, le=366 * 86400)] = Field(
+        default=28 * 86400.0, description="Longest time a topic keeps a record holding "
+        "personal data (retention / compaction lag; docs/privacy.md)."
+    )
     reopen_window_seconds: Annotated[float, Field(ge=0, le=365 * 86400)] = Field(
         default=7 * 86400.0,
         description="A resolved conversation reopens when the customer writes within this window.",

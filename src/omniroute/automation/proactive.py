@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from omniroute.contract import (
     Address,
@@ -41,6 +41,15 @@ class ProactiveRequest(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=200)
     customer_id: str | None = Field(default=None, max_length=200)
     author_id: str | None = Field(default=None, max_length=200)
+
+    @field_validator("request_id", "workspace", "channel_account", "recipient", "text",
+                     "conversation_id", "customer_id", "author_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        """PostgreSQL refuses NUL in text: refuse it here (a 400), not in a query (a 500)."""
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class ProactiveRefused(ValueError):

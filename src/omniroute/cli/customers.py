@@ -12,7 +12,9 @@ import click
 
 from omniroute.cli.app import cli, fails_cleanly, say
 from omniroute.cli.db import with_database
-from omniroute.errors import RejectedInput
+from omniroute.errors import BrokerError, RejectedInput
+from omniroute.history.erase_requests import request_worker_erase
+from omniroute.history.personal_retention import enforce
 from omniroute.history.privacy import erase_customer, export_customer, identifiers
 from omniroute.history.topic_erasure import erase_from_topics
 from omniroute.settings import load_settings
@@ -38,11 +40,16 @@ def export(customer_id: str) -> None:
 @click.argument("customer_ids", nargs=-1, required=True)
 @click.option("--actor", default=None, help="Who asked for it (recorded in the audit log).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--no-topics", is_flag=True, help="Erase history only; do not scan the topics.")
+@click.option("--no-topics", is_flag=True,
+              help="Erase history only; do not ask the worker nor scan the topics.")
+@click.option("--worker-timeout", default=120.0, show_default=True,
+              help="Seconds to wait for the worker to confirm it forgot the customer.")
 @fails_cleanly
-def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics: bool) -> None:
-    """Erase each CUSTOMER_ID's messages, addresses, transcripts and dead letters; tombstone
-    what compacted topics hold of them; keep anonymous metrics.
+def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics: bool,
+          worker_timeout: float) -> None:
+    """Erase each CUSTOMER_ID's messages, addresses, transcripts and dead letters; have the
+    running worker forget them (durably); tombstone what compacted topics hold of them;
+    report when append-only topics drop the rest; keep anonymous metrics.
 
     Give every id one person is known under (a customer identity could not link) at
     once: their identifiers are gathered before anything is deleted.
@@ -51,22 +58,44 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
         click.confirm(f"erase every message and address of {', '.join(customer_ids)}?",
                       abort=True)
     who = actor or getpass.getuser()
+    settings = load_settings()
 
-    async def erase_all(conn: asyncpg.Connection) -> tuple[list[dict[str, Any]], list[str]]:
-        names = sorted({n for c in customer_ids for n in await identifiers(conn, c)})
-        return [d for c in customer_ids
-                if (d := await erase_customer(conn, c, actor=who)) is not None], names
+    async def gather(conn: asyncpg.Connection) -> tuple[list[str], list[str]]:
+        known = [c for c in customer_ids if await conn.fetchval(
+            "SELECT 1 FROM customers WHERE customer_id = $1", c)]
+        return known, sorted({n for c in known for n in await identifiers(conn, c)})
 
-    details, names = with_database(erase_all)
-    if not details:
+    known, names = with_database(gather)
+    if not known:
         raise RejectedInput(f"no customer {', '.join(customer_ids)!r} in history")
-    for customer_id, detail in zip(customer_ids, details, strict=False):
+    if not no_topics:  # first, so the worker writes nothing more about them
+        try:
+            answers = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
+        except BrokerError as exc:
+            raise BrokerError(f"{exc}; nothing else was erased: run the command again") from exc
+        removed: dict[str, int] = {}
+        for per_table in answers.values():
+            for table, n in per_table.items():
+                removed[table] = removed.get(table, 0) + n
+        say(f"worker: {len(answers)} partitions confirmed, tombstones durable; entries "
+            f"removed: {removed or 'none'}")
+
+    async def erase_all(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+        return [d for c in known if (d := await erase_customer(conn, c, actor=who)) is not None]
+
+    details = with_database(erase_all)
+    for customer_id, detail in zip(known, details, strict=False):
         counts = ", ".join(f"{n} {what}" for what, n in detail["counts"].items())
         say(f"erased {customer_id}: {counts}; metrics kept as {detail['anonymous_id']}")
     if no_topics:
-        say("topics not scanned (--no-topics)")
+        say("worker and topics not touched (--no-topics)")
         return
-    report = asyncio.run(erase_from_topics(load_settings(), names))
+    asyncio.run(enforce(settings))
+    report = asyncio.run(erase_from_topics(settings, names))
     say(f"topics: {report.scanned} records scanned; tombstones written: "
-        f"{report.tombstoned or 'none'}; left to compaction: {report.superseded or 'none'}; "
-        f"left to retention (append-only topics): {report.pending or 'none'}")
+        f"{report.tombstoned or 'none'}; left to compaction: {report.superseded or 'none'}")
+    for topic, count in sorted(report.pending.items()):
+        say(f"append-only {topic}: {count} records, gone by {report.gone_by[topic]}")
+    # a last sweep: what records in flight during the erase may have written back
+    swept = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
+    say(f"worker sweep: {sum(n for c in swept.values() for n in c.values())} entries removed")

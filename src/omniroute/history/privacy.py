@@ -72,7 +72,9 @@ async def identifiers(conn: asyncpg.Connection, customer_id: str) -> list[str]:
         "SELECT customer_id FROM customers WHERE merged_into = $1", customer_id))
     found.update(r["a"] for r in raw if r["a"])
     for value in list(found):  # normalized forms carry a scheme: tel:+1…, mailto:a@b
-        found.add(value.split(":", 1)[1] if value.startswith(("tel:", "mailto:")) else value)
+        bare = value.removeprefix("unverified:")  # unauthenticated mail's own address
+        found.update((bare, bare.split(":", 1)[1] if bare.startswith(("tel:", "mailto:"))
+                      else bare))
     return sorted(v for v in found if len(v) >= 4)
 
 

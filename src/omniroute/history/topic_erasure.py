@@ -14,7 +14,9 @@ base64 originals decoded. Then:
 - an older value superseded by one that does not name the customer is left to
   compaction (``superseded``);
 - an append-only topic cannot be rewritten: what it still holds is *reported*
-  with the topic's retention (``pending``), so the operator knows when it is gone.
+  (``pending``) with the time it is gone by (``gone_by``: the newest such record's
+  time plus the topic's segment and retention times, bounded by
+  :mod:`.personal_retention`).
 
 The scan reads whole topics: erase is rare, and completeness matters more.
 """
@@ -25,10 +27,12 @@ import base64
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from omniroute.history.personal_retention import describe, gone_by
 from omniroute.history.privacy import compacted_topics
 from omniroute.settings import Settings
 
@@ -40,12 +44,15 @@ class TopicErasure:
     tombstoned: dict[str, int] = field(default_factory=dict)
     superseded: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
+    gone_by: dict[str, str] = field(default_factory=dict)
+    """Append-only topic → ISO time by which Kafka has deleted what it still holds."""
     scanned: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, for the audit log and the command's output."""
         return {"tombstoned": self.tombstoned, "superseded": self.superseded,
-                "pending_retention": self.pending, "records_scanned": self.scanned}
+                "pending_retention": self.pending, "gone_by": self.gone_by,
+                "records_scanned": self.scanned}
 
 
 def _text(key: bytes | None, value: bytes | None) -> str:
@@ -96,6 +103,7 @@ async def erase_from_topics(settings: Settings, needles: list[str]) -> TopicEras
     await consumer.start()
     latest: dict[tuple[str, int, bytes], bool] = {}
     counts: dict[str, int] = defaultdict(int)
+    newest: dict[str, int] = {}
     try:
         partitions = [TopicPartition(t, p) for t, count in topics.items()
                       for p in range(count)]
@@ -113,18 +121,26 @@ async def erase_from_topics(settings: Settings, needles: list[str]) -> TopicEras
                     report.scanned += 1
                     hit = mentions(record.key, record.value, needles)
                     if tp.topic in compacted and record.key is not None:
+                        hit = hit and record.value is not None  # a tombstone erases already
                         previous = latest.get((tp.topic, tp.partition, record.key))
                         if previous and not hit:
                             report.superseded[tp.topic] = report.superseded.get(tp.topic, 0) + 1
                         latest[(tp.topic, tp.partition, record.key)] = hit
                     elif hit:
                         counts[tp.topic] += 1
+                        newest[tp.topic] = max(newest.get(tp.topic, 0), record.timestamp)
             for tp in list(todo):
                 if await consumer.position(tp) >= ends[tp]:
                     todo.discard(tp)
     finally:
         await consumer.stop()
     report.pending = dict(counts)
+    configs = await describe(settings, sorted(newest))
+    for topic, stamp in newest.items():
+        at = datetime.fromtimestamp(stamp / 1000, UTC)
+        until = gone_by(at, configs.get(topic, {}))
+        report.gone_by[topic] = (until.isoformat(timespec="seconds") if until else
+                                 "never: the topic keeps records forever (docs/privacy.md)")
     doomed = [(topic, partition, key) for (topic, partition, key), hit in latest.items() if hit]
     if doomed:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")

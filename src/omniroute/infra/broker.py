@@ -208,6 +208,8 @@ class LocalBroker:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "log.retention.hours": "168",
+            # delete aged segments within seconds (personal-data retention, docs/privacy.md)
+            "log.retention.check.interval.ms": "5000",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
         path = config / "server.properties"

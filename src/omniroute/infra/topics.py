@@ -62,6 +62,12 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # starts): listed so that erasure tombstones it, as it holds slots (emails, phones)
     TopicSpec("omniroute.internal.worker-automation-customers-changelog",
               configs={"cleanup.policy": "compact"}),
+    # erase: requests to the worker (they name the customer: compacted, tombstoned once
+    # answered) and its answers (counts only); omniroute.history.erase_requests
+    TopicSpec("omniroute.internal.erase-requests",
+              configs={"cleanup.policy": "compact", "segment.ms": "60000",
+                       "min.cleanable.dirty.ratio": "0.01", "max.compaction.lag.ms": "300000"}),
+    TopicSpec("omniroute.internal.erase-done", configs={"retention.ms": str(DAY_MS)}),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 
@@ -88,13 +94,15 @@ async def create_topics(
 ) -> list[TopicResult]:
     """Create every topic that does not exist yet; existing topics are left as they are."""
     specs = all_topics() if specs is None else specs
+    from omniroute.history.personal_retention import topic_configs  # bound on personal data
+
     default = partitions or settings.kafka_partitions
     wanted = {
         settings.topic(s.name): NewTopic(
             name=settings.topic(s.name),
             num_partitions=s.partitions or default,
             replication_factor=settings.kafka_replication_factor,
-            topic_configs=dict(s.configs),
+            topic_configs=topic_configs(settings, s.name, s.configs),
         )
         for s in specs
     }

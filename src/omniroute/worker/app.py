@@ -38,7 +38,8 @@ from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
 PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations",
-                               "omniroute.automation.processor", "omniroute.worker.bot")
+                               "omniroute.automation.processor", "omniroute.worker.bot",
+                               "omniroute.worker.erasure")
 """Modules whose ``register(worker)`` adds agents to the worker application."""
 
 PRODUCER_BATCH_BYTES = 1 << 19

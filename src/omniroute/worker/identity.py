@@ -41,6 +41,7 @@ from omniroute.identity.claims import claim_from_link, claim_from_verified
 from omniroute.identity.commands import CLAIM, Observe, Reassign
 from omniroute.identity.customers import AddressRecord, Verdict, address_key, customer_id_for
 from omniroute.identity.graph import GraphChange, IdentityGraph
+from omniroute.identity.mail_trust import trusted_address, weak_email_claim
 from omniroute.observability.logs import get_logger
 from omniroute.worker.app import Worker
 from omniroute.worker.topology import CUSTOMERS, GRAPH
@@ -79,7 +80,9 @@ class IdentityProcessor:
         address = normalize_address(
             message.channel, message.sender, self.region, message.channel_account
         )
-        claim = claim_from_verified(message, address, self.region)
+        address = trusted_address(message, address)  # unauthenticated mail: weak, no merge
+        claim = claim_from_verified(message, address, self.region) or weak_email_claim(
+            message, address)
         observe = Observe(address=address, message=message, claim=claim)
         home = customer_id_for(message.workspace, address)
         await self.worker.send(CUSTOMERS, home, observe.model_dump_json().encode(),

@@ -201,6 +201,8 @@ def inbound(workspace: str, channel: Channel, sender: str, text: str = "hi",
             event_id: str | None = None, account: str = "acct", **extra: object) -> InboundMessage:
     """An InboundMessage as a connector would publish it."""
     event_id = event_id or f"{channel.value}:{uuid.uuid4().hex}"
+    if channel is Channel.EMAIL and "metadata" not in extra:  # mail as an authenticated sender
+        extra["metadata"] = {"email_auth": "pass", "email_auth_by": "mailgun"}
     return InboundMessage(
         event_id=event_id, workspace=workspace, channel=channel, provider=channel.value,
         channel_account=account, sender=Address(value=sender), recipient=Address(value=account),

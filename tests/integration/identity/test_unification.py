@@ -129,6 +129,34 @@ class TestVerifiedWebchat:
         assert len(thread.conversations | chatted.conversations) == 1
         assert len(thread.customers | chatted.customers) == 1
 
+    async def test_unauthenticated_mail_from_a_verified_email_stays_apart(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """A mail from a verified visitor's email that fails SPF/DKIM/DMARC (or carries no
+        verdict) opens its own customer and conversation; the authenticated one joins."""
+        ws = "forged"
+        identity = VerifiedIdentity(identifier="user-9", email="lee@example.com")
+        chat = make_inbound(ws, Channel.WEBCHAT, "visitor-9", account="site",
+                            verified_identity=identity)
+        await pipeline.send(chat)
+        for _ in range(8):  # until the verified claim is applied
+            authentic = make_inbound(ws, Channel.EMAIL, "Lee <lee@example.com>")
+            await pipeline.send(authentic)
+            joined = await pipeline.thread_of(ws, chat, authentic)
+            if len(joined.customers) == 1 and len(joined.conversations) == 1:
+                break  # linked, and the two conversations folded into one
+        assert len(joined.customers) == 1 and len(joined.conversations) == 1
+        forged = make_inbound(ws, Channel.EMAIL, "Lee <lee@example.com>", metadata={
+            "email_auth": "fail", "email_spf": "fail", "email_dkim": "none"})
+        unchecked = make_inbound(ws, Channel.EMAIL, "lee@example.com", metadata={})
+        await pipeline.send(forged, unchecked)
+        thread = await pipeline.thread_of(ws, chat, forged, unchecked)
+        assert len(thread.customers) == 2 and len(thread.conversations) == 2
+        weak = customer_id_for(ws, "unverified:mailto:lee@example.com")
+        assert thread.message_customers[forged.event_id] == weak
+        assert thread.message_customers[unchecked.event_id] == weak
+        assert thread.message_customers[chat.event_id] != weak
+
     async def test_unverified_typed_email_does_not_merge(
         self, pipeline: Any, make_inbound: Any
     ) -> None:

@@ -47,6 +47,7 @@ from omniroute_connectors.whatsapp import WhatsAppConnector
 EXAMPLES = int(os.environ.get("OMNIROUTE_FUZZ_EXAMPLES", "40"))
 ANSWER_SECONDS = 10.0
 KEY = "mailgun-fuzz-key-0123456789"
+VERIFY_TOKEN = "verify-fuzz"
 SETTINGS = Settings(twilio_auth_token="tw-token-fuzz", meta_app_secret="meta-fuzz-secret",
                     meta_verify_token="verify-fuzz", telegram_secret_token="tg-fuzz-secret",
                     line_channel_secret="line-fuzz-secret", kakao_secret="kakao-fuzz-secret",
@@ -235,4 +236,34 @@ class TestAnyRequest:
                    "X-Omniroute-Kakao-Secret": signature}
         encoded = {k: v.encode("latin-1").decode("latin-1") for k, v in headers.items()}
         status, _ = post(ingress, route, body, encoded)
+        assert status < 500
+
+
+def get(port: int, path: str) -> int:
+    """GET and return the status; an answer that does not come fails the test."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_SECONDS)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+class TestVerificationRequests:
+    """Meta's GET subscription checks with any query string: answered below 500."""
+
+    @FUZZ
+    @given(route=st.sampled_from(["/webhooks/whatsapp", "/webhooks/messenger",
+                                  "/webhooks/instagram"]),
+           params=st.lists(st.tuples(
+               st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"])
+               | st.text(max_size=10), st.text(max_size=80)), max_size=5),
+           right_token=st.booleans())
+    def test_any_query(self, ingress: int, route: str, params: list[tuple[str, str]],
+                       right_token: bool) -> None:
+        if right_token:
+            params = [*params, ("hub.verify_token", VERIFY_TOKEN), ("hub.mode", "subscribe")]
+        status = get(ingress, f"{route}?{urlencode(params)}")
         assert status < 500

@@ -44,6 +44,8 @@ class TestWorkerWiring:
             # automation: agents' presence and replies, its own clock/reply records
             "ns1.omniroute.agent-events.v1", "ns1.omniroute.outbound.v1",
             "ns1.omniroute.internal.automation",
+            # erase: the worker forgets an erased customer (omniroute.worker.erasure)
+            "ns1.omniroute.internal.erase-requests",
         }
         assert all(agent.concurrency == 1 for agent in app.agents.values())
         tables = list(app.tables.values())

@@ -1,0 +1,102 @@
+"""Append-only topics keep personal data only for the bound (docs/privacy.md).
+
+With ``OMNIROUTE_PERSONAL_DATA_RETENTION_SECONDS=2``, a customer's record in
+``omniroute.inbound.v1`` is reported by the erase scan with a "gone by" time,
+and then really is gone from the log (the log start moves past it), while the
+topic stays usable. Topics that existed before get the bound from ``enforce``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from harness.kafka import produce
+from integration.history.test_erase_everywhere import every_record
+from omniroute.history.personal_retention import describe, enforce
+from omniroute.history.topic_erasure import erase_from_topics, mentions
+from omniroute.infra.topics import create_topics
+from omniroute.settings import Settings
+
+PHONE = "+14155550142"
+
+
+async def log_start(settings: Settings, topic: str) -> int:
+    """The first offset still in partition 0 of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        return int((await consumer.beginning_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
+
+
+async def log_end(settings: Settings, topic: str) -> int:
+    """The next offset of partition 0 of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        return int((await consumer.end_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
+
+
+class TestPersonalRetention:
+    async def test_a_record_with_personal_data_is_gone_from_the_log(
+            self, kafka_bootstrap: str, namespace: str) -> None:
+        """Reported with its gone-by time by the erase scan, then deleted by Kafka."""
+        settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
+                            personal_data_retention_seconds=2)
+        await create_topics(settings, partitions=1)
+        inbound = settings.topic("omniroute.inbound.v1")
+        assert (await describe(settings, [inbound]))[inbound] == {
+            "retention.ms": "2000", "segment.ms": "2000"}
+        written = datetime.now(UTC)
+        await produce(kafka_bootstrap, inbound, [(PHONE.encode(), f'{{"from": "{PHONE}"}}'
+                                                  .encode())])
+        report = await erase_from_topics(settings, [PHONE])
+        assert report.pending == {inbound: 1}
+        gone_by = datetime.fromisoformat(report.gone_by[inbound])
+        assert gone_by > written  # a promise, in the future at the time of the erase
+        deadline = time.monotonic() + 120
+        while await log_start(settings, inbound) == 0:
+            assert time.monotonic() < deadline, "Kafka never deleted the aged segment"
+            await asyncio.sleep(1)
+        assert datetime.now(UTC) < gone_by  # kept within the promise
+        records = (await every_record(settings))[inbound]
+        assert not [r for r in records if mentions(r[1], r[2], [PHONE])]
+        assert (await erase_from_topics(settings, [PHONE])).pending == {}
+        before = await log_end(settings, inbound)
+        await produce(kafka_bootstrap, inbound, [(b"k", b"still usable")])
+        assert await log_end(settings, inbound) == before + 1  # (it ages out in 2 s too)
+
+    async def test_enforce_bounds_topics_created_before(
+            self, kafka_bootstrap: str, namespace: str) -> None:
+        """A topic kept forever and a compacted one get the bound; the pool log is exempt."""
+        settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
+                            personal_data_retention_seconds=3600)
+        names = {"omniroute.outbound.v1": {"retention.ms": "-1"},
+                 "omniroute.internal.routing-pool-events": {"retention.ms": "-1"},
+                 "omniroute.internal.worker-x-changelog": {"cleanup.policy": "compact"}}
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(settings.topic(n), 1, 1, topic_configs=c)
+                                       for n, c in names.items()])
+        finally:
+            await admin.close()
+        await enforce(settings)
+        found = await describe(settings, [settings.topic(n) for n in names])
+        assert found[settings.topic("omniroute.outbound.v1")] == {
+            "retention.ms": "3600000", "segment.ms": "3600000"}
+        assert found[settings.topic("omniroute.internal.routing-pool-events")] == {
+            "retention.ms": "-1"}
+        assert found[settings.topic("omniroute.internal.worker-x-changelog")] == {
+            "cleanup.policy": "compact", "max.compaction.lag.ms": "3600000",
+            "segment.ms": "3600000"}
