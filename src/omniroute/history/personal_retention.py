@@ -13,8 +13,10 @@ default 28 days, inside GDPR's one month):
   ``max.compaction.lag.ms`` = the bound: a value superseded or tombstoned (by
   erase) is compacted away within it, even in a quiet partition;
 - exempt (:data:`KEPT`): the live routing configuration (its audit trail,
-  no customer data) and the router's pool input log, kept until the router
-  snapshots it (see docs/privacy.md: the router must snapshot by time first).
+  no customer data). The router's pool input log is bounded like any other:
+  the router snapshots every partition at least every 5,000 inputs, and its
+  once-a-second ticks are inputs, so a running router never needs anything
+  older than about 83 minutes (docs/privacy.md).
 
 :func:`topic_configs` is applied when a topic is created
 (:func:`omniroute.infra.topics.create_topics`); :func:`enforce` sets it on topics
@@ -34,7 +36,7 @@ from omniroute.errors import BrokerError
 from omniroute.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
-KEPT = ("omniroute.internal.routing-config", "omniroute.internal.routing-pool-events")
+KEPT = ("omniroute.internal.routing-config",)
 """Topics left as declared (see the module docstring)."""
 RETENTION_CHECK_MS = 300_000
 """Kafka's ``log.retention.check.interval.ms`` default: deletion runs that often."""

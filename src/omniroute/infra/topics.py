@@ -40,8 +40,10 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     TopicSpec("omniroute.internal.routing-requests"),
     # the answer bot's inbox (key conversation id): turns, resolved news, expiries
     TopicSpec("omniroute.internal.bot-inbox"),
-    # the router's per-pool input log: pool state is its fold, so it is kept forever
-    TopicSpec("omniroute.internal.routing-pool-events", configs={"retention.ms": "-1"}),
+    # the router's per-pool input log: pool state is its fold (from the latest snapshot,
+    # taken at least every 5,000 inputs, ticks included: ~83 min of a quiet pool), kept
+    # as long as the personal-data retention bound (it names customers)
+    TopicSpec("omniroute.internal.routing-pool-events"),
     # router state snapshots, key pool, partition = its pool-stream partition (same count)
     TopicSpec("omniroute.internal.routing-snapshots",
               configs={"cleanup.policy": "compact", "max.message.bytes": "8388608"}),

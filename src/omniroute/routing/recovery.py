@@ -56,9 +56,7 @@ class Restorer:
             if until > start:
                 log_start = (await reader.beginning_offsets([tp]))[tp]
                 if start < log_start:
-                    raise RuntimeError(
-                        f"pool stream partition {tp.partition} starts at {log_start} (trimmed "
-                        f"or expired) but restore needs it from {start}: no usable snapshot")
+                    start = self.expired(tp.partition, pools, since, start, log_start)
                 replayed = await self.replay(reader, tp, pools, since, start, until)
         finally:
             await reader.stop()
@@ -68,6 +66,21 @@ class Restorer:
             log.warning("router.no_committed_offset", partition=tp.partition, resume_at=until)
             return pools, until
         return pools, None
+
+    @staticmethod
+    def expired(partition: int, pools: dict[str, PoolState], since: dict[str, int],
+                start: int, log_start: int) -> int:
+        """The pool stream no longer holds what restore needs (a router stopped for
+        longer than the personal-data retention bound, or snapshots lost after a
+        trim): pools whose snapshot is older than the log start begin empty and fold
+        what is left, and the gap is logged as an error. Refusing to start would stop
+        routing for good; what the gap held is work that waited weeks."""
+        reset = sorted(pool for pool, offset in since.items() if offset < log_start)
+        for pool in reset:
+            del pools[pool], since[pool]
+        log.error("router.history_expired", partition=partition, log_start=log_start,
+                  needed_from=start, pools_reset=reset)
+        return log_start
 
     async def latest_snapshots(self, reader: AIOKafkaConsumer, partition: int,
                                until: int | None) -> dict[str, snapshot.Snapshot]:

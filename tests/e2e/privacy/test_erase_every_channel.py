@@ -295,5 +295,5 @@ class TestEraseEveryChannel:
         # and carries the personal-data retention bound (28 days by default)
         for topic in left:
             assert f"append-only {topic}: " in said, (topic, outputs)
-            if topic.removeprefix(namespace) not in KEPT:  # the router's log: docs/privacy.md
+            if topic.removeprefix(namespace) not in KEPT:  # the routing configuration trail
                 assert int(configs[topic]["retention.ms"]) <= 28 * 86400 * 1000, topic

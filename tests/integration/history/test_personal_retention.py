@@ -78,11 +78,13 @@ class TestPersonalRetention:
 
     async def test_enforce_bounds_topics_created_before(
             self, kafka_bootstrap: str, namespace: str) -> None:
-        """A topic kept forever and a compacted one get the bound; the pool log is exempt."""
+        """A topic kept forever, the router's pool log and a compacted one get the bound;
+        the routing configuration's trail is exempt."""
         settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
                             personal_data_retention_seconds=3600)
         names = {"omniroute.outbound.v1": {"retention.ms": "-1"},
                  "omniroute.internal.routing-pool-events": {"retention.ms": "-1"},
+                 "omniroute.internal.routing-config": {"retention.ms": "-1"},
                  "omniroute.internal.worker-x-changelog": {"cleanup.policy": "compact"}}
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
         await admin.start()
@@ -96,6 +98,8 @@ class TestPersonalRetention:
         assert found[settings.topic("omniroute.outbound.v1")] == {
             "retention.ms": "3600000", "segment.ms": "3600000"}
         assert found[settings.topic("omniroute.internal.routing-pool-events")] == {
+            "retention.ms": "3600000", "segment.ms": "3600000"}
+        assert found[settings.topic("omniroute.internal.routing-config")] == {
             "retention.ms": "-1"}
         assert found[settings.topic("omniroute.internal.worker-x-changelog")] == {
             "cleanup.policy": "compact", "max.compaction.lag.ms": "3600000",

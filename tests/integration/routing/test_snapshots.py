@@ -6,13 +6,13 @@ import asyncio
 import pickle
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from harness.kafka import consume, produce
 from omniroute.contract.agents import AgentEvent
 from omniroute.routing.config import parse_config
 from omniroute.routing.engine import decide
-from omniroute.routing.events import Tick
+from omniroute.routing.events import Route, Tick
 from omniroute.routing.live import publish_config
 from omniroute.routing.processor import (
     POOL_TOPIC,
@@ -24,6 +24,7 @@ from omniroute.routing.processor import (
 )
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.state import PoolState
+from omniroute.routing.wire import to_core
 from omniroute.settings import Settings
 
 CONFIG = parse_config({
@@ -148,3 +149,45 @@ async def test_trimming_deletes_what_snapshots_cover_and_restore_still_works(
     decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
     pools, _ = await decider.restore(tp, until)
     assert pools["solo"].queued == 60
+
+
+async def test_a_stream_that_expired_under_its_snapshots_restores_what_is_left(
+        topics: Settings) -> None:
+    """The pool stream is bounded by the personal-data retention: when its start has
+    passed everything restore would need (a router stopped for longer than the bound),
+    the pool is rebuilt from the records that are left and routing goes on.
+
+    Failed before: restore raised "no usable snapshot" and the router could not start."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    stop = asyncio.Event()
+    await publish_config(settings, CONFIG, actor="test")
+    tasks = [asyncio.create_task(run_repartition(settings, "t", stop)),
+             asyncio.create_task(run_decide(settings, "t", stop, tick_interval=0.5,
+                                            snapshot_every=1_000_000))]
+    try:
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"), [
+            (f"c{n}".encode(), RoutingRequest(
+                event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
+                channel="webchat").to_json_bytes()) for n in range(40)])
+        await consume(boot, settings.topic(POOL_TOPIC), 40, timeout=60,
+                      where=lambda record: isinstance(to_core(record.value)[1], Route))
+        await asyncio.sleep(3)  # decided and committed
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    tp, until = await committed(settings)
+    cut = until // 2
+    admin = AIOKafkaAdminClient(bootstrap_servers=boot)
+    await admin.start()
+    try:  # what Kafka's retention does to the oldest segments
+        await admin.delete_records({tp: RecordsToDelete(cut)})
+    finally:
+        await admin.close()
+    left = [record for record in await consume(boot, tp.topic, 10**6, timeout=10)
+            if record.partition == tp.partition and record.offset < until]
+    assert left and min(record.offset for record in left) >= cut  # (cut: maybe a marker)
+    routes_left = sum(isinstance(to_core(record.value)[1], Route) for record in left)
+    decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
+    pools, _ = await decider.restore(tp, until)
+    assert pools["solo"].queued == routes_left < 40

@@ -68,10 +68,15 @@ class TestRetentionBound:
             assert out["max.compaction.lag.ms"] == str(7 * DAY_MS)
             assert "retention.ms" not in out
 
-    def test_routing_logs_and_foreign_topics_are_left_alone(self) -> None:
-        """The routing config trail and pool log are exempt; others' topics untouched."""
-        for name in ("omniroute.internal.routing-pool-events", "someone.else"):
+    def test_routing_config_and_foreign_topics_are_left_alone(self) -> None:
+        """The routing config trail is exempt; others' topics untouched."""
+        for name in ("omniroute.internal.routing-config", "someone.else"):
             assert topic_configs(WEEK, name, {"retention.ms": "-1"}) == {"retention.ms": "-1"}
+
+    def test_the_router_pool_log_is_bounded(self) -> None:
+        """The router's input log names customers: it gets the bound too."""
+        out = topic_configs(WEEK, "omniroute.internal.routing-pool-events", {})
+        assert out["retention.ms"] == str(7 * DAY_MS)
 
     def test_namespaced_names_are_recognised(self) -> None:
         """A deployment's namespace prefix does not hide a topic from the bound."""
