@@ -25,6 +25,7 @@ from omniroute.contract import (
     AgentEventKind,
     AssignmentEvent,
     AssignmentKind,
+    Channel,
     ConversationEvent,
     ConversationEventKind,
     DeadLetter,
@@ -103,6 +104,8 @@ def message_from_inbound(event: InboundMessage) -> MessageRow:
     content = event.model_dump(
         mode="json", exclude_none=True, include=set(_CONTENT),
     ) if any(getattr(event, name) for name in _CONTENT) else {}
+    if event.channel is Channel.EMAIL:  # the console flags a sender who did not pass
+        content["email_auth"] = str(event.metadata.get("email_auth") or "none")
     return MessageRow(
         message_id=event.event_id, created_at=event.occurred_at, workspace=event.workspace,
         direction=Direction.INBOUND.value, channel=event.channel.value, provider=event.provider,

@@ -16,7 +16,12 @@ from omniroute.contract import (
     MessageRef,
 )
 from omniroute.history.partitions import partition_day, partition_name
-from omniroute.history.projection import assignment_effect, fold_conversation, plan_batch
+from omniroute.history.projection import (
+    assignment_effect,
+    fold_conversation,
+    message_from_inbound,
+    plan_batch,
+)
 from omniroute.history.retention import Policy, droppable, longest, shortest
 from omniroute.history.sink import Backoff
 
@@ -99,3 +104,26 @@ class TestBackoff:
         """0.2, 0.4, 0.8 ... never above the cap."""
         backoff = Backoff(initial=0.2, cap=1.0)
         assert [backoff.delay(n) for n in range(4)] == [0.2, 0.4, 0.8, 1.0]
+
+
+class TestEmailSenderVerdict:
+    """An inbound mail's stored view says whether its sender passed SPF/DKIM/DMARC, so
+    the console can flag an unverified sender (identity files such mail apart)."""
+
+    def mail(self, **metadata: str) -> InboundMessage:
+        return InboundMessage(event_id="e1", occurred_at=T, channel=Channel.EMAIL,
+                              provider="smtp", channel_account="support@shop.test",
+                              sender=Address(value="ann@example.com"),
+                              recipient=Address(value="support@shop.test"), text="hi",
+                              provider_message_id="<e1@example.com>",
+                              metadata=metadata)
+
+    def test_the_verdict_is_kept_and_a_missing_one_is_none(self) -> None:
+        assert message_from_inbound(self.mail(email_auth="pass")).content == {
+            "email_auth": "pass"}
+        assert message_from_inbound(self.mail(email_auth="fail")).content == {
+            "email_auth": "fail"}
+        assert message_from_inbound(self.mail()).content == {"email_auth": "none"}
+
+    def test_other_channels_carry_no_verdict(self) -> None:
+        assert "email_auth" not in message_from_inbound(MSG).content

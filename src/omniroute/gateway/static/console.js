@@ -238,7 +238,10 @@ function renderDetail(view) {
   $("tags").replaceChildren(...(view.conversation.tags || []).map((tag) => el("span", { class: "tag" }, tag)));
   const items = [
     ...view.messages.map((m) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
-      el("span", { class: "channel" }, m.channel), m.text || "[attachment]",
+      el("span", { class: "channel" }, m.channel),
+      m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
+        ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
+      m.text || "[attachment]",
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`)) })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       `Note by ${n.agent_id}: ${n.note}`) })),
