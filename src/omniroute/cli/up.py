@@ -34,7 +34,7 @@ def up() -> None:
     settings = settings_from_env()
     broker = None
     try:
-        asyncio.run(probe(settings.kafka_bootstrap, timeout=2.0))
+        asyncio.run(probe(settings.kafka_bootstrap, timeout=2.0, expect_none=True))
         say(f"using the Kafka broker already answering at {settings.kafka_bootstrap}")
     except BrokerError:
         broker = local_broker(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import re
 import shutil
@@ -79,14 +80,25 @@ def parse_local_bootstrap(bootstrap: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def probe(bootstrap: str, timeout: float = 5.0) -> tuple[int, int]:
-    """Ask the broker for metadata; return (brokers, topics) or raise BrokerError."""
+async def probe(bootstrap: str, timeout: float = 5.0, *, expect_none: bool = False
+                ) -> tuple[int, int]:
+    """Ask the broker for metadata; return (brokers, topics) or raise BrokerError.
+
+    ``expect_none``: no broker answering is an expected answer (``omniroute up``
+    checking for one before starting its own, or waiting for it to come up), so
+    aiokafka's own connection errors are not logged: they read as a failure on
+    every first start.
+    """
     client = AIOKafkaClient(
         bootstrap_servers=bootstrap,
         request_timeout_ms=int(timeout * 1000),
         metadata_max_age_ms=1000,
         connections_max_idle_ms=int(timeout * 4000),
     )
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    if expect_none:
+        aiokafka_log.setLevel(logging.CRITICAL)
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
@@ -97,6 +109,7 @@ async def probe(bootstrap: str, timeout: float = 5.0) -> tuple[int, int]:
         ) from exc
     finally:
         await client.close()
+        aiokafka_log.setLevel(level)
 
 
 def new_cluster_id() -> str:
@@ -294,7 +307,7 @@ class LocalBroker:
                 time.sleep(0.3)
                 continue
             try:
-                asyncio.run(probe(self.bootstrap, timeout=3.0))
+                asyncio.run(probe(self.bootstrap, timeout=3.0, expect_none=True))
             except BrokerError:
                 time.sleep(0.5)
                 continue

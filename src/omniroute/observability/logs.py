@@ -52,6 +52,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
             ],
         )
     )
+    handler.addFilter(RetriedByAiokafka())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -59,6 +60,21 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
     for noisy in ("aiokafka", "kafka", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
+
+
+class RetriedByAiokafka(logging.Filter):
+    """aiokafka logs at ERROR the coordinator answers it simply retries (every first
+    start of a broker answers GroupCoordinatorNotAvailable until ``__consumer_offsets``
+    exists): they are warnings, so an error in the log still means something failed."""
+
+    TRANSIENT = ("GroupCoordinatorNotAvailable", "NotCoordinator",
+                 "CoordinatorLoadInProgress")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (record.levelno == logging.ERROR and record.name.startswith("aiokafka")
+                and any(name in record.getMessage() for name in self.TRANSIENT)):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
