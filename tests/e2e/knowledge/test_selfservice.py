@@ -49,6 +49,7 @@ from harness.stack import running_stack, stack_env
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.monitoring.lag import LagProbe
+from omniroute.stack import COMPONENTS
 
 playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -326,7 +327,7 @@ async def diagnosed(env: dict[str, str], db: asyncpg.Connection) -> AsyncIterato
             await probe.stop()
         first = int(env["OMNIROUTE_METRICS_PORT"])
         async with aiohttp.ClientSession() as http:
-            for port in range(first, first + 12):
+            for port in range(first, first + len(COMPONENTS)):  # METRICS + n: n-th process
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
                         text = await r.text()

@@ -25,24 +25,15 @@ from omniroute.settings import Settings
 PHONE = "+14155550142"
 
 
-async def log_start(settings: Settings, topic: str) -> int:
-    """The first offset still in partition 0 of ``topic``."""
+async def log_bounds(settings: Settings, topic: str) -> tuple[int, int]:
+    """The first offset still in partition 0 of ``topic``, and its next offset."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
-        return int((await consumer.beginning_offsets([tp]))[tp])
-    finally:
-        await consumer.stop()
-
-
-async def log_end(settings: Settings, topic: str) -> int:
-    """The next offset of partition 0 of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        return int((await consumer.end_offsets([tp]))[tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        return int(start), int(end)
     finally:
         await consumer.stop()
 
@@ -65,16 +56,16 @@ class TestPersonalRetention:
         gone_by = datetime.fromisoformat(report.gone_by[inbound])
         assert gone_by > written  # a promise, in the future at the time of the erase
         deadline = time.monotonic() + 120
-        while await log_start(settings, inbound) == 0:
+        while (await log_bounds(settings, inbound))[0] == 0:
             assert time.monotonic() < deadline, "Kafka never deleted the aged segment"
             await asyncio.sleep(1)
         assert datetime.now(UTC) < gone_by  # kept within the promise
         records = (await every_record(settings))[inbound]
         assert not [r for r in records if mentions(r[1], r[2], [PHONE])]
         assert (await erase_from_topics(settings, [PHONE])).pending == {}
-        before = await log_end(settings, inbound)
+        _, before = await log_bounds(settings, inbound)
         await produce(kafka_bootstrap, inbound, [(b"k", b"still usable")])
-        assert await log_end(settings, inbound) == before + 1  # (it ages out in 2 s too)
+        assert (await log_bounds(settings, inbound))[1] == before + 1  # (it ages out in 2 s too)
 
     async def test_enforce_bounds_topics_created_before(
             self, kafka_bootstrap: str, namespace: str) -> None:

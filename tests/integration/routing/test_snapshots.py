@@ -45,6 +45,13 @@ async def committed(settings: Settings) -> tuple[TopicPartition, int]:
     return found
 
 
+def route_requests(count: int) -> list[tuple[bytes, bytes]]:
+    """``count`` route requests for conversations c0, c1, ... (keyed by conversation)."""
+    return [(f"c{n}".encode(), RoutingRequest(
+        event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
+        channel="webchat").to_json_bytes()) for n in range(count)]
+
+
 def projection(state):
     """What a pool's state means: clock, sequence, version, work and agent loads."""
     return (state.now, state.seq, state.version, state.queued,
@@ -66,10 +73,8 @@ async def test_restore_loads_the_snapshot_and_replays_only_the_tail(topics: Sett
         await produce(boot, settings.topic("omniroute.agent-events.v1"), [(b"ann", AgentEvent(
             event_id="login", agent_id="ann", kind="presence",
             presence="available").to_json_bytes())])
-        await produce(boot, settings.topic("omniroute.internal.routing-requests"), [
-            (f"c{n}".encode(), RoutingRequest(
-                event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
-                channel="webchat").to_json_bytes()) for n in range(40)])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      route_requests(40))
         await consume(boot, settings.topic("omniroute.assignments.v1"), 5, timeout=40)
         await consume(boot, settings.topic(SNAPSHOTS), 2, timeout=40)
     finally:
@@ -129,10 +134,8 @@ async def test_trimming_deletes_what_snapshots_cover_and_restore_still_works(
              asyncio.create_task(run_decide(settings, "t", stop, tick_interval=0.5,
                                             snapshot_every=10, trim=True))]
     try:
-        await produce(boot, settings.topic("omniroute.internal.routing-requests"), [
-            (f"c{n}".encode(), RoutingRequest(
-                event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
-                channel="webchat").to_json_bytes()) for n in range(60)])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      route_requests(60))
         await consume(boot, settings.topic(SNAPSHOTS), 3, timeout=40)
         await asyncio.sleep(3)
     finally:
@@ -166,10 +169,8 @@ async def test_a_stream_that_expired_under_its_snapshots_restores_what_is_left(
              asyncio.create_task(run_decide(settings, "t", stop, tick_interval=0.5,
                                             snapshot_every=1_000_000))]
     try:
-        await produce(boot, settings.topic("omniroute.internal.routing-requests"), [
-            (f"c{n}".encode(), RoutingRequest(
-                event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}", customer_id="u",
-                channel="webchat").to_json_bytes()) for n in range(40)])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      route_requests(40))
         await consume(boot, settings.topic(POOL_TOPIC), 40, timeout=60,
                       where=lambda record: isinstance(to_core(record.value)[1], Route))
         await asyncio.sleep(3)  # decided and committed
