@@ -20,7 +20,7 @@ from omniroute.analytics.compute import refresh
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.kpis import Period, kpis
 from omniroute.analytics.report import cells_by
-from omniroute.infra.postgres import connect, resolve_database_url
+from omniroute.infra.postgres import create_pool, resolve_database_url
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
@@ -65,11 +65,13 @@ async def run_live(settings: Settings, interval: float, stop: asyncio.Event | No
     stop = stop or asyncio.Event()
     url = resolve_database_url(settings)
     hours = OfficeHours.parse(settings.analytics_office_hours)
-    conn = await connect(url, timeout=settings.database_connect_timeout)
+    # two connections: readiness is probed on its own while a refresh holds the other
+    pool = await create_pool(url, min_size=1, max_size=2,
+                             timeout=settings.database_connect_timeout)
     health = Health()
 
     async def database() -> None:
-        await conn.fetchval("SELECT 1")
+        await pool.fetchval("SELECT 1")
 
     health.add("database", database)
     runner = await serve_operations(settings.metrics_port, health, settings.bind_host)
@@ -77,9 +79,10 @@ async def run_live(settings: Settings, interval: float, stop: asyncio.Event | No
         while not stop.is_set():
             started = time.monotonic()
             now = datetime.now(UTC)
-            result = await refresh(conn, now, hours=hours,
-                                   short_abandon_s=settings.analytics_short_abandon_seconds)
-            await publish(conn, now, settings.analytics_max_concurrency)
+            async with pool.acquire() as conn:
+                result = await refresh(conn, now, hours=hours,
+                                       short_abandon_s=settings.analytics_short_abandon_seconds)
+                await publish(conn, now, settings.analytics_max_concurrency)
             REFRESH_SECONDS.set(time.monotonic() - started)
             REFRESHED_AT.set(now.timestamp())
             log.info("analytics refreshed", **result.__dict__)
@@ -87,4 +90,4 @@ async def run_live(settings: Settings, interval: float, stop: asyncio.Event | No
                 await asyncio.wait_for(stop.wait(), interval)
     finally:
         await runner.cleanup()
-        await conn.close()
+        await pool.close()

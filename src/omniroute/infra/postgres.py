@@ -70,10 +70,12 @@ async def connect(url: str, timeout: float = 10.0) -> asyncpg.Connection:
         ) from exc
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 5,
+                      timeout: float = 10.0) -> asyncpg.Pool:
     """A connection pool, failing like :func:`connect` when the server is unreachable."""
     try:
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, timeout=10)
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
+                                         timeout=timeout)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(
             f"cannot reach PostgreSQL at {describe(url)}: {exc or type(exc).__name__}",

@@ -1,6 +1,6 @@
 """Append-only topics keep personal data only for the bound (docs/privacy.md).
 
-With ``OMNIROUTE_PERSONAL_DATA_RETENTION_SECONDS=2``, a customer's record in
+With ``OMNIROUTE_PERSONAL_DATA_RETENTION_SECONDS=10``, a customer's record in
 ``omniroute.inbound.v1`` is reported by the erase scan with a "gone by" time,
 and then really is gone from the log (the log start moves past it), while the
 topic stays usable. Topics that existed before get the bound from ``enforce``.
@@ -43,11 +43,13 @@ class TestPersonalRetention:
             self, kafka_bootstrap: str, namespace: str) -> None:
         """Reported with its gone-by time by the erase scan, then deleted by Kafka."""
         settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
-                            personal_data_retention_seconds=2)
+                            personal_data_retention_seconds=10)
         await create_topics(settings, partitions=1)
         inbound = settings.topic("omniroute.inbound.v1")
         assert (await describe(settings, [inbound]))[inbound] == {
-            "retention.ms": "2000", "segment.ms": "2000"}
+            "retention.ms": "10000", "segment.ms": "10000"}
+        # 10 s, not less: the scan must see the record before Kafka may delete it, and on a
+        # loaded machine producing to a new topic and scanning every topic take seconds
         written = datetime.now(UTC)
         await produce(kafka_bootstrap, inbound, [(PHONE.encode(), f'{{"from": "{PHONE}"}}'
                                                   .encode())])
@@ -65,7 +67,7 @@ class TestPersonalRetention:
         assert (await erase_from_topics(settings, [PHONE])).pending == {}
         _, before = await log_bounds(settings, inbound)
         await produce(kafka_bootstrap, inbound, [(b"k", b"still usable")])
-        assert (await log_bounds(settings, inbound))[1] == before + 1  # (it ages out in 2 s too)
+        assert (await log_bounds(settings, inbound))[1] == before + 1  # (it ages out in 10 s too)
 
     async def test_enforce_bounds_topics_created_before(
             self, kafka_bootstrap: str, namespace: str) -> None:
