@@ -30,12 +30,15 @@ Out = list[Decision]
 def emit(state: PoolState, out: Out, kind: Kind, rule: str, inputs: dict[str, Any],
          item: WorkState | None = None, agent_id: str | None = None, **extra: Any) -> None:
     """Record one decision."""
+    state.seq += 1
     if item is not None:
-        extra.setdefault("work_id", item.work_id)
-        extra.setdefault("customer_id", item.customer_id)
-        extra.setdefault("channel", item.channel)
-        extra.setdefault("priority", item.priority)
-    out.append(Decision(seq=state.next_seq(), at=state.now, kind=kind, pool=state.pool,
+        out.append(Decision(seq=state.seq, at=state.now, kind=kind, pool=state.policy.pool,
+                            rule=rule, policy_version=state.version, inputs=inputs,
+                            agent_id=agent_id, **{
+                                "work_id": item.work_id, "customer_id": item.customer_id,
+                                "channel": item.channel, "priority": item.priority, **extra}))
+        return
+    out.append(Decision(seq=state.seq, at=state.now, kind=kind, pool=state.policy.pool,
                         rule=rule, policy_version=state.version, inputs=inputs,
                         agent_id=agent_id, **extra))
 

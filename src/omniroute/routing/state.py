@@ -33,6 +33,7 @@ from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from omniroute.routing.items import ASSIGNED, OFFERED, QUEUED, WRAPPING, Sig, WorkState
 from omniroute.routing.policy import AgentProfile, PoolPolicy, Selection
+from omniroute.routing.readylist import ReadyList
 
 __all__ = ["ASSIGNED", "OFFERED", "QUEUED", "WRAPPING", "AgentState", "PoolState", "Sig",
            "WorkState", "need_key"]
@@ -50,8 +51,8 @@ class AgentState:
     """One agent's presence, load and holdings."""
 
     __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
-                 "presence", "profile", "ready_blocked", "ready_key", "ready_skills", "rr_seq",
-                 "timer_armed")
+                 "presence", "profile", "ready_blocked", "ready_in", "ready_key", "rr_seq",
+                 "slots", "slots_profile", "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
         self.profile = profile
@@ -64,18 +65,25 @@ class AgentState:
         self.idle_since = now
         self.rr_seq = 0
         self.ready_key: tuple[Any, ...] | None = None
-        self.ready_skills: tuple[tuple[str, int], ...] = ()
+        self.ready_in: tuple[ReadyList, ...] = ()
+        """The ready lists holding ``ready_key`` (by room, then one per skill)."""
         self.ready_blocked: frozenset[str] = NONE_BLOCKED
+        self.slots: dict[frozenset[str], tuple[ReadyList, ...]] = {}
+        """Cache: the lists the agent goes in when ready with those channels blocked, for
+        ``slots_profile`` (a new profile, e.g. other skills, starts a new cache)."""
+        self.slots_profile: AgentProfile | None = None
         self.timer_armed = False
         self.fed_armed = False
 
     def fits(self, channel: str) -> bool:
         """Whether one more conversation on ``channel`` stays within every limit."""
-        capacity = self.profile.capacity
-        if self.load + capacity.weight(channel) > capacity.total:
+        capacity = self.profile.capacity  # (inlined weight and cap: the hottest check)
+        rule = capacity.channels.get(channel)
+        if rule is None:
+            return self.load < capacity.total
+        if self.load + rule.weight > capacity.total:
             return False
-        cap = capacity.cap(channel)
-        return cap is None or self.per_channel.get(channel, 0) < cap
+        return rule.cap is None or self.per_channel.get(channel, 0) < rule.cap
 
     def blocked(self) -> frozenset[str]:
         """The configured channels the agent has no room for now. A channel without a rule
@@ -95,21 +103,17 @@ class AgentState:
         return all(skills.get(name, -1) >= level for name, level in needs)
 
 
-def _head(ready: SortedList) -> tuple[Any, ...]:
-    return ready[0]  # type: ignore[no-any-return]
-
-
-def _merged(lists: list[SortedList]) -> Iterator[tuple[Any, ...]]:
+def _merged(lists: list[ReadyList]) -> Iterator[tuple[Any, ...]]:
     """The keys of sorted ``lists`` in order. The first costs one look at each list's
     head (the first agent usually fits); the full merge is built only when it does not."""
-    yield _head(min(lists, key=_head))
+    yield min([ready.head() for ready in lists])
     yield from islice(heapq.merge(*lists), 1, None)
 
 
-def _slot(index: dict[frozenset[str], SortedList], blocked: frozenset[str]) -> SortedList:
+def _slot(index: dict[frozenset[str], ReadyList], blocked: frozenset[str]) -> ReadyList:
     ready = index.get(blocked)
     if ready is None:
-        ready = index[blocked] = SortedList()
+        ready = index[blocked] = ReadyList()
     return ready
 
 
@@ -127,11 +131,14 @@ class PoolState:
     open_checked_minute: int = -1
     agents: dict[str, AgentState] = field(default_factory=dict)
     work: dict[str, WorkState] = field(default_factory=dict)
-    ready_by_room: dict[frozenset[str], SortedList] = field(default_factory=dict)
+    ready_by_room: dict[frozenset[str], ReadyList] = field(default_factory=dict)
     """Ready agents by the channels they have no room for (see :meth:`AgentState.blocked`)."""
-    ready_by_skill: dict[str, dict[int, dict[frozenset[str], SortedList]]] = field(
+    ready_by_skill: dict[str, dict[int, dict[frozenset[str], ReadyList]]] = field(
         default_factory=dict)
     """Ready agents by skill, level, then blocked channels."""
+    holders: dict[tuple[str, int, str], list[ReadyList]] = field(default_factory=dict)
+    """Cache: the lists of ``ready_by_skill`` that work needing (skill, level) on a channel
+    looks at. Lists are never removed, so it is cleared only when a list is created."""
     groups: dict[Sig, SortedList] = field(default_factory=dict)
     sigs_by_pin: dict[str | None, set[Sig]] = field(default_factory=dict)
     sigs_by_need: dict[str, dict[tuple[str, ...], set[Sig]]] = field(default_factory=dict)
@@ -195,34 +202,46 @@ class PoolState:
 
     def refresh_ready(self, agent: AgentState) -> None:
         """Re-index an agent after its presence, load or idle time changed."""
-        if agent.ready_key is not None:
-            key, blocked = agent.ready_key, agent.ready_blocked
-            self.ready_by_room[blocked].remove(key)
-            for skill, level in agent.ready_skills:
-                self.ready_by_skill[skill][level][blocked].remove(key)
-            agent.ready_key, agent.ready_skills = None, ()
+        key = agent.ready_key
+        if key is not None:
+            for ready in agent.ready_in:
+                ready.remove(key)
+            agent.ready_key, agent.ready_in = None, ()
         if (agent.presence == "available" and not agent.lost
                 and agent.load < agent.profile.capacity.total):
             key = agent.ready_key = self.selection_key(agent)
             blocked = agent.ready_blocked = agent.blocked()
-            _slot(self.ready_by_room, blocked).add(key)
-            agent.ready_skills = tuple(agent.profile.skills.items())
-            by_skill = self.ready_by_skill
-            for skill, level in agent.ready_skills:
-                levels = by_skill.get(skill)
-                if levels is None:
-                    levels = by_skill[skill] = {}
-                rooms = levels.get(level)
-                if rooms is None:
-                    rooms = levels[level] = {}
-                _slot(rooms, blocked).add(key)
+            lists = agent.slots.get(blocked) if agent.slots_profile is agent.profile else None
+            if lists is None:
+                lists = self._slots(agent, blocked)
+            for ready in lists:
+                ready.add(key)
+            agent.ready_in = lists
+
+    def _slots(self, agent: AgentState, blocked: frozenset[str]) -> tuple[ReadyList, ...]:
+        """The ready lists of an agent with ``blocked`` channels, created where missing."""
+        if agent.slots_profile is not agent.profile:
+            agent.slots, agent.slots_profile = {}, agent.profile
+        lists = [_slot(self.ready_by_room, blocked)]
+        by_skill = self.ready_by_skill
+        for skill, level in agent.profile.skills.items():
+            rooms = by_skill.setdefault(skill, {}).setdefault(level, {})
+            ready = rooms.get(blocked)
+            if ready is None:
+                ready = rooms[blocked] = ReadyList()
+                self.holders.clear()
+            lists.append(ready)
+        found = agent.slots[blocked] = tuple(lists)
+        return found
 
     def clear_ready(self) -> None:
         """Empty the ready indexes (before the selection rule changes shape)."""
         self.ready_by_room.clear()
         self.ready_by_skill.clear()
+        self.holders.clear()
         for agent in self.agents.values():
-            agent.ready_key, agent.ready_skills = None, ()
+            agent.ready_key, agent.ready_in = None, ()
+            agent.slots, agent.slots_profile = {}, None
 
     def ready_with(self, needs: tuple[tuple[str, int], ...],
                    channel: str) -> Iterable[tuple[Any, ...]]:
@@ -248,13 +267,15 @@ class PoolState:
             return only
         return _merged(best)
 
-    def _holders(self, need: tuple[str, int], channel: str) -> list[SortedList]:
-        skill, level = need
-        levels = self.ready_by_skill.get(skill)
-        if levels is None:
-            return []
-        return [ready for have, rooms in levels.items() if have >= level
-                for blocked, ready in rooms.items() if ready and channel not in blocked]
+    def _holders(self, need: tuple[str, int], channel: str) -> list[ReadyList]:
+        cached = self.holders.get((need[0], need[1], channel))
+        if cached is None:
+            skill, level = need
+            levels = self.ready_by_skill.get(skill, {})
+            cached = self.holders[skill, level, channel] = [
+                ready for have, rooms in levels.items() if have >= level
+                for blocked, ready in rooms.items() if channel not in blocked]
+        return [ready for ready in cached if ready]
 
     # -- waiting work ---------------------------------------------------------
 
