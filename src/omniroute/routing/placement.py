@@ -187,6 +187,8 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
 
 def drain_agent(state: PoolState, out: Out, agent: AgentState, cause: str) -> None:
     """While the agent has room, offer them the oldest highest-priority work they can take."""
+    if not state.groups:
+        return  # nothing waits
     agent_id = agent.profile.agent_id
     work = state.work
     names = tuple(sorted(agent.profile.skills))
@@ -217,10 +219,11 @@ def _servable(state: PoolState, agent: AgentState, names: tuple[str, ...]) -> It
     channel looks at that channel's groups instead."""
     yield from state.sigs_by_pin.get(agent.profile.agent_id, ())
     sizes = [size for size in state.need_sizes if size <= len(names)]
+    combos = sum(comb(len(names), size) for size in sizes)
     for channel, by_skill in state.sigs_by_need.items():
         if not agent.fits(channel):
             continue
-        if sum(comb(len(names), size) for size in sizes) > len(by_skill):
+        if combos > len(by_skill):
             for every in by_skill.values():
                 yield from every
             continue

@@ -31,41 +31,43 @@ SMALL = 1024
 class ReadyList:
     """Selection keys in sorted order: ``add``, ``remove``, ``head``, iteration, ``len``."""
 
-    __slots__ = ("_keys",)
+    __slots__ = ("keys",)
 
     def __init__(self) -> None:
-        self._keys: list[Key] | SortedList = []
+        self.keys: list[Key] | SortedList = []
+        """The keys in order (read only: a hot loop tests ``keys`` and reads ``keys[0]``
+        without a method call; change them through ``add`` and ``remove``)."""
 
     def add(self, key: Key) -> None:
         """Insert ``key`` (not present)."""
-        keys = self._keys
+        keys = self.keys
         if isinstance(keys, list):
             insort(keys, key)
             if len(keys) > LARGE:
-                self._keys = SortedList(keys)
+                self.keys = SortedList(keys)
         else:
             keys.add(key)
 
     def remove(self, key: Key) -> None:
         """Delete ``key`` (present)."""
-        keys = self._keys
+        keys = self.keys
         if isinstance(keys, list):
             del keys[bisect_left(keys, key)]
         else:
             keys.remove(key)
             if len(keys) < SMALL:
-                self._keys = list(keys)
+                self.keys = list(keys)
 
     def head(self) -> Key:
         """The smallest key (the list is not empty)."""
-        first: Key = self._keys[0]
+        first: Key = self.keys[0]
         return first
 
     def __iter__(self) -> Iterator[Key]:
-        return iter(self._keys)
+        return iter(self.keys)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.keys)
 
     def __bool__(self) -> bool:
-        return bool(self._keys)
+        return bool(self.keys)

@@ -100,13 +100,16 @@ class AgentState:
     def skilled(self, needs: tuple[tuple[str, int], ...]) -> bool:
         """Whether the agent meets every (skill, minimum level) in ``needs``."""
         skills = self.profile.skills
-        return all(skills.get(name, -1) >= level for name, level in needs)
+        for name, level in needs:  # noqa: SIM110 (all() over a generator costs twice this)
+            if skills.get(name, -1) < level:
+                return False
+        return True
 
 
 def _merged(lists: list[ReadyList]) -> Iterator[tuple[Any, ...]]:
     """The keys of sorted ``lists`` in order. The first costs one look at each list's
     head (the first agent usually fits); the full merge is built only when it does not."""
-    yield min([ready.head() for ready in lists])
+    yield min([ready.keys[0] for ready in lists])
     yield from islice(heapq.merge(*lists), 1, None)
 
 
@@ -202,21 +205,25 @@ class PoolState:
 
     def refresh_ready(self, agent: AgentState) -> None:
         """Re-index an agent after its presence, load or idle time changed."""
-        key = agent.ready_key
-        if key is not None:
+        ready_now = (agent.presence == "available" and not agent.lost
+                     and agent.load < agent.profile.capacity.total)
+        old = agent.ready_key
+        if ready_now:
+            key, blocked = self.selection_key(agent), agent.blocked()
+            if (key == old and blocked == agent.ready_blocked
+                    and agent.slots_profile is agent.profile):
+                return  # same place in the same lists (a release that changed no room)
+        if old is not None:
             for ready in agent.ready_in:
-                ready.remove(key)
+                ready.remove(old)
             agent.ready_key, agent.ready_in = None, ()
-        if (agent.presence == "available" and not agent.lost
-                and agent.load < agent.profile.capacity.total):
-            key = agent.ready_key = self.selection_key(agent)
-            blocked = agent.ready_blocked = agent.blocked()
+        if ready_now:
             lists = agent.slots.get(blocked) if agent.slots_profile is agent.profile else None
             if lists is None:
                 lists = self._slots(agent, blocked)
             for ready in lists:
                 ready.add(key)
-            agent.ready_in = lists
+            agent.ready_key, agent.ready_blocked, agent.ready_in = key, blocked, lists
 
     def _slots(self, agent: AgentState, blocked: frozenset[str]) -> tuple[ReadyList, ...]:
         """The ready lists of an agent with ``blocked`` channels, created where missing."""
@@ -250,7 +257,7 @@ class PoolState:
         fewest such agents, at or above the level needed."""
         if not needs:
             best = [ready for blocked, ready in self.ready_by_room.items()
-                    if ready and channel not in blocked]
+                    if ready.keys and channel not in blocked]
         elif len(needs) == 1:
             best = self._holders(needs[0], channel)
         else:
@@ -275,7 +282,7 @@ class PoolState:
             cached = self.holders[skill, level, channel] = [
                 ready for have, rooms in levels.items() if have >= level
                 for blocked, ready in rooms.items() if channel not in blocked]
-        return [ready for ready in cached if ready]
+        return [ready for ready in cached if ready.keys]
 
     # -- waiting work ---------------------------------------------------------
 

@@ -29,7 +29,7 @@ def test_keeps_sort_order_across_both_forms(monkeypatch: pytest.MonkeyPatch, see
             key = (rng.random(), f"a{rng.randrange(10**6)}")
             ready.add(key)
             reference.add(key)
-        forms.add(type(ready._keys).__name__)
+        forms.add(type(ready.keys).__name__)
         assert list(ready) == sorted(reference)
         assert len(ready) == len(reference) and bool(ready) == bool(reference)
         if reference:
