@@ -135,7 +135,11 @@ class PoolState:
     agents: dict[str, AgentState] = field(default_factory=dict)
     work: dict[str, WorkState] = field(default_factory=dict)
     ready_by_room: dict[frozenset[str], ReadyList] = field(default_factory=dict)
-    """Ready agents by the channels they have no room for (see :meth:`AgentState.blocked`)."""
+    """Ready agents by the channels they have no room for (see :meth:`AgentState.blocked`),
+    kept from the first input that needs no skill (``room_index``): in a pool where every
+    route needs a skill, the largest lists would be updated at every offer for nothing.
+    Whether it is kept never changes a decision (its content is the same either way)."""
+    room_index: bool = False
     ready_by_skill: dict[str, dict[int, dict[frozenset[str], ReadyList]]] = field(
         default_factory=dict)
     """Ready agents by skill, level, then blocked channels."""
@@ -195,13 +199,27 @@ class PoolState:
 
     @property
     def ready(self) -> list[tuple[Any, ...]]:
-        """Every ready agent's key in selection order (a merge of the indexes: O(agents),
-        for rare pool-wide moves such as a drain at opening or after a configuration)."""
-        return list(heapq.merge(*self.ready_by_room.values()))
+        """Every ready agent's key in selection order (O(agents), for rare pool-wide moves
+        such as a drain at opening or after a configuration)."""
+        if self.room_index:
+            return list(heapq.merge(*self.ready_by_room.values()))
+        return sorted(a.ready_key for a in self.agents.values() if a.ready_key is not None)
 
     def any_ready(self) -> bool:
-        """Whether some agent is ready (O(1))."""
-        return any(self.ready_by_room.values())
+        """Whether some agent is ready."""
+        if self.room_index:
+            return any(self.ready_by_room.values())
+        return any(a.ready_key is not None for a in self.agents.values())
+
+    def _index_rooms(self) -> None:
+        """Start keeping ``ready_by_room`` (the first input that needs no skill asks for it)."""
+        self.room_index = True
+        for agent in self.agents.values():
+            agent.slots = {}  # each blocked set's lists now include the room list
+            if agent.ready_key is not None:
+                room = _slot(self.ready_by_room, agent.ready_blocked)
+                room.add(agent.ready_key)
+                agent.ready_in = (room, *agent.ready_in)
 
     def refresh_ready(self, agent: AgentState) -> None:
         """Re-index an agent after its presence, load or idle time changed."""
@@ -229,7 +247,7 @@ class PoolState:
         """The ready lists of an agent with ``blocked`` channels, created where missing."""
         if agent.slots_profile is not agent.profile:
             agent.slots, agent.slots_profile = {}, agent.profile
-        lists = [_slot(self.ready_by_room, blocked)]
+        lists = [_slot(self.ready_by_room, blocked)] if self.room_index else []
         by_skill = self.ready_by_skill
         for skill, level in agent.profile.skills.items():
             rooms = by_skill.setdefault(skill, {}).setdefault(level, {})
@@ -256,6 +274,8 @@ class PoolState:
         ``channel`` and, when skills are needed, to holders of the needed skill with the
         fewest such agents, at or above the level needed."""
         if not needs:
+            if not self.room_index:
+                self._index_rooms()
             best = [ready for blocked, ready in self.ready_by_room.items()
                     if ready.keys and channel not in blocked]
         elif len(needs) == 1:
