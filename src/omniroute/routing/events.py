@@ -183,9 +183,14 @@ AGENT_KINDS = frozenset({Kind.OFFERED, Kind.ASSIGNED, Kind.REVOKED, Kind.RESCIND
                          Kind.REJECTED, Kind.COMPLETED})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Decision:
-    """One thing the router decided, with the rule, the policy version and the inputs."""
+    """One thing the router decided, with the rule, the policy version and the inputs.
+
+    Never changed once made (nothing assigns to a decision's fields). Not ``frozen``:
+    a frozen dataclass sets each of the 17 fields through ``object.__setattr__``, which
+    doubled the cost of making one (3.0 → 1.6 µs), about a tenth of a decision's cost.
+    """
 
     seq: int
     at: float
