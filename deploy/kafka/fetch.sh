@@ -3,13 +3,14 @@
 #
 #   deploy/kafka/fetch.sh [LIB_DIR]
 #
-# LIB_DIR defaults to ${OMNIROUTE_STATE_DIR:-$HOME/.cache/omniroute}/kafka-<version>/libs.
+# LIB_DIR defaults to ${OMNIROUTE_STATE_DIR:-$HOME/.cache/omniroute}/kafka-<version>-<pom digest>/libs.
 # A second run finds the marker file and touches no network.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")"
 state="${OMNIROUTE_STATE_DIR:-$HOME/.cache/omniroute}"
-lib="${1:-$state/kafka-$version/libs}"
+digest="$(sha256sum "$here/pom.xml" | cut -c1-12)"   # a changed dependency list: a new directory
+lib="${1:-$state/kafka-$version-$digest/libs}"
 marker="$lib/.complete"
 if [[ -f "$marker" ]]; then
   echo "kafka $version jars cached in $lib"

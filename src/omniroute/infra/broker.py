@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import re
@@ -49,7 +50,10 @@ def kafka_version() -> str:
 def fetch_jars(cache_dir: Path, progress: Callable[[str], None] = print) -> Path:
     """Return the directory of the broker's jars, fetching them with mvn the first time."""
     version = kafka_version()
-    libs = cache_dir / f"kafka-{version}" / "libs"
+    # named by the dependency list too: a changed pom.xml fetches into a new directory
+    # (never under a broker running from the old one) instead of reusing the old jars
+    digest = hashlib.sha256((DEPLOY_KAFKA / "pom.xml").read_bytes()).hexdigest()[:12]
+    libs = cache_dir / f"kafka-{version}-{digest}" / "libs"
     if (libs / ".complete").exists():
         return libs
     if shutil.which("mvn") is None:

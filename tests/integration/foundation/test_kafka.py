@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from harness.kafka import consume, produce
 from omniroute.contract import InboundMessage
 from omniroute.contract.topics import INBOUND, PUBLIC_TOPICS
+from omniroute.infra.broker import LocalBroker
 from omniroute.infra.topics import create_topics
 from omniroute.settings import Settings
 
@@ -79,3 +81,16 @@ class TestInboundRoundTrip:
         }
         validator = jsonschema.Draft202012Validator(schema)
         assert any("fax" in e.message for e in validator.iter_errors(bad))
+
+
+class TestBrokerLogs:
+    def test_the_local_broker_writes_its_log(self, broker: LocalBroker | None) -> None:
+        """The broker omniroute starts logs through log4j2 to ``logs/server.log`` (its
+        Maven dependencies once resolved SLF4J 1.7, which found no provider and dropped
+        every line: an SRE had nothing to read, and start-up errors pointed at an empty
+        file)."""
+        if broker is None:
+            pytest.skip("an external broker is configured (OMNIROUTE_TEST_KAFKA_BOOTSTRAP)")
+        text = (broker.home / "logs" / "server.log").read_text()
+        assert "Kafka Server started" in text, text[-2000:]
+        assert "NOP" not in (broker.home / "logs" / "stdout.log").read_text()
