@@ -199,6 +199,8 @@ async def run(scenario: Scenario, *, kafka_bootstrap: str, namespace: str, datab
                                    acknowledged, owner)
         outcome = Outcome(findings, delivery, killed, time.monotonic() - settled)
         say(f"soak: {findings.summary()} (settled in {outcome.settle_seconds:.1f}s)")
+        if not findings.ok:  # what each process said last (the logs go with the temp dir)
+            say(await asyncio.to_thread(log_tails, state))
         outcome.gateway_problems = await gateway_problems(env, gateway, database_url, findings,
                                                           kafka_bootstrap, settings, acknowledged,
                                                           owner)
@@ -208,6 +210,16 @@ async def run(scenario: Scenario, *, kafka_bootstrap: str, namespace: str, datab
     finally:
         stop.set()
         fleet.stop_all()
+
+
+def log_tails(state: Path, lines: int = 25) -> str:
+    """The last warnings and errors of every process log in ``state``."""
+    out = []
+    for log in sorted(state.glob("*.log")):
+        text = log.read_text(errors="replace").splitlines()
+        notable = [line[:400] for line in text if '"level": "info"' not in line][-lines:]
+        out += [f"--- {log.name}: {len(text)} lines, the last warnings and errors:", *notable]
+    return "\n".join(out)
 
 
 async def gateway_problems(env: dict[str, str], gateway: str, database_url: str,
