@@ -283,14 +283,14 @@ async def engine_rate(settings: Settings, batch: list[InboundMessage], state: Pa
 async def until_stable(settings: Settings, members: int, timeout: float = 300,
                        engine: str = "faust") -> None:
     """Wait until the worker's consumer group is ``Stable`` with ``members`` members."""
-    group = settings.topic(APP_ID if engine == "faust" else f"{APP_ID}.batch")
+    group_id = settings.topic(APP_ID if engine == "faust" else f"{APP_ID}.batch")
     deadline = time.monotonic() + timeout
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         while time.monotonic() < deadline:
             try:
-                [response] = await admin.describe_consumer_groups([group])
+                [response] = await admin.describe_consumer_groups([group_id])
                 group = response.groups[0]  # (error, id, state, protocol type, protocol, members)
                 if group[2] == "Stable" and len(group[5]) == members:
                     await asyncio.sleep(2)  # tables recovered from their (empty) changelogs
