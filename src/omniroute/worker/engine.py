@@ -194,7 +194,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         attempt = self.attempts[partition]
         self.attempts[partition] += 1
         delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-        metrics.retried(f"partition-{partition}")
+        if not isinstance(exc, Retry):  # a handler's retry is counted under its processor
+            metrics.retried("worker.transaction")
         cause = exc.__cause__ or exc
         log.warning("worker.batch_retry", partition=partition, attempt=attempt + 1, delay=delay,
                     error_type=type(cause).__name__, error=str(cause)[:300])
