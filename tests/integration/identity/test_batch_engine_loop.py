@@ -15,7 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.cli import omniroute_env, run_omniroute
 from harness.kafka import consume, produce
+from harness.ports import free_port
 from omniroute.contract import DeadLetter
 from omniroute.contract.topics import DLQ
 from omniroute.errors import DatabaseError
@@ -23,7 +25,7 @@ from omniroute.infra.topics import TopicSpec, create_topics
 from omniroute.settings import Settings
 from omniroute.worker.batchapp import GROUP, BatchWorker
 from omniroute.worker.engine import BatchLoop
-from omniroute.worker.topology import changelog_topic, ensure_changelogs
+from omniroute.worker.topology import CUSTOMERS, changelog_topic, ensure_changelogs
 
 PARTITIONS = 3
 IN, OUT = "test.batch-in", "test.batch-out"
@@ -102,3 +104,19 @@ async def test_retries_dead_letters_and_restarts_give_every_count_once(
 
 def changelog_topic_of(settings: Settings) -> str:
     return settings.topic(changelog_topic("test-counts"))
+
+
+async def test_the_batch_worker_refuses_topics_that_are_not_co_partitioned(
+        kafka_bootstrap: str, namespace: str, tmp_path: Path) -> None:
+    """An input with fewer partitions than inbound: the batch worker says so and exits."""
+    settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace,
+                        state_dir=tmp_path)
+    await create_topics(settings, [TopicSpec(CUSTOMERS)], partitions=2)
+    await create_topics(settings, partitions=PARTITIONS)
+    env = omniroute_env(OMNIROUTE_KAFKA_BOOTSTRAP=kafka_bootstrap,
+                        OMNIROUTE_TOPIC_NAMESPACE=namespace, OMNIROUTE_STATE_DIR=str(tmp_path),
+                        OMNIROUTE_METRICS_PORT=str(free_port()))
+    done = await asyncio.to_thread(run_omniroute, "worker", "--engine", "batch", env=env)
+    assert done.returncode != 0
+    assert "needs 3 partitions on every input and changelog topic" in done.stderr
+    assert f"'{CUSTOMERS}': 2" in done.stderr
