@@ -79,9 +79,11 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=1000,
             max_poll_interval_ms=600_000,
             partition_assignment_strategy=(CopartitionedAssignor,))
+        # a long-polling fetch would hold every seek and end-offset request of a restore
+        # for fetch_max_wait_ms (500 ms by default: about 1 s per claimed partition)
         self.reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                        enable_auto_commit=False, max_poll_records=5000,
-                                       isolation_level="read_committed")
+                                       isolation_level="read_committed", fetch_max_wait_ms=10)
         self.producers: dict[int, AIOKafkaProducer] = {}
         self.ready: set[int] = set()
         self.claims: dict[int, asyncio.Task[None]] = {}
