@@ -4,7 +4,9 @@ Run: ``.venv/bin/python bench/identity/bench_identity.py [--messages 5000] [--se
 (``PROFILE=/tmp/worker.prof`` runs the worker under cProfile). ``--previous DIR``
 also measures another version of the worker on the same messages in the same
 run, e.g. ``git archive fb93728 src | tar -x -C /tmp/old`` then
-``--previous /tmp/old/src``. ``--scaling 3`` also runs 1, 2 and 3 worker processes on
+``--previous /tmp/old/src``. ``--engine batch`` also measures ``omniroute worker --engine batch``
+(the transactional batch engine) on the same messages, and ratios it to the
+passthrough and to faust's worker. ``--scaling 3`` also runs 1, 2 and 3 worker processes on
 6 partitions (each on its own copy of the messages, produced once their consumer
 group is stable) and checks their output.
 
@@ -226,10 +228,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_worker(settings: Settings, state: Path, port: int,
-                 source: Path | None = None) -> subprocess.Popen[bytes]:
+                 source: Path | None = None, engine: str = "faust") -> subprocess.Popen[bytes]:
     """``omniroute worker`` (from the source tree ``source`` when given) on ``settings``."""
     python_path = {"PYTHONPATH": str(source)} if source else {}
     env = {**os.environ, **python_path, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "OMNIROUTE_WORKER_ENGINE": engine,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),
            "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
@@ -261,15 +264,33 @@ WARMUP = [m.model_copy(update={"event_id": f"warm:{i}", "sender": Address(value=
 """Messages from 60 senders the measured batch does not use (every partition gets some)."""
 
 
-async def until_stable(settings: Settings, members: int, timeout: float = 300) -> None:
+async def engine_rate(settings: Settings, batch: list[InboundMessage], state: Path,
+                      engine: str, senders: int) -> tuple[float, float]:
+    """The rate of ``omniroute worker --engine engine`` (own namespace, same messages),
+    and its CPU microseconds per message."""
+    other = settings.model_copy(update={"topic_namespace": f"{settings.topic_namespace[:-1]}e."})
+    await create_topics(other, partitions=PARTITIONS)
+    await publish(other, batch)
+    process = start_worker(other, state, free_port(), engine=engine)
+    try:
+        rate = await worker_rate(other, len(batch), 600, process, senders=senders)
+        return rate, cpu_seconds(process.pid) / len(batch) * 1e6
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+async def until_stable(settings: Settings, members: int, timeout: float = 300,
+                       engine: str = "faust") -> None:
     """Wait until the worker's consumer group is ``Stable`` with ``members`` members."""
+    group_id = settings.topic(APP_ID if engine == "faust" else f"{APP_ID}.batch")
     deadline = time.monotonic() + timeout
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         while time.monotonic() < deadline:
             try:
-                [response] = await admin.describe_consumer_groups([settings.topic(APP_ID)])
+                [response] = await admin.describe_consumer_groups([group_id])
                 group = response.groups[0]  # (error, id, state, protocol type, protocol, members)
                 if group[2] == "Stable" and len(group[5]) == members:
                     await asyncio.sleep(2)  # tables recovered from their (empty) changelogs
@@ -283,16 +304,18 @@ async def until_stable(settings: Settings, members: int, timeout: float = 300) -
 
 
 async def scaling(settings: Settings, batch: list[InboundMessage], state: Path, senders: int,
-                  scale: int) -> dict[int, tuple[float, str]]:
+                  scale: int, engine: str = "faust") -> dict[int, tuple[float, str]]:
     """The worker's rate with 1..``scale`` processes on ``SCALE_PARTITIONS`` partitions."""
     found: dict[int, tuple[float, str]] = {}
     for workers in range(1, scale + 1):
         ns = f"{settings.topic_namespace[:-1]}s{workers}."
         other = settings.model_copy(update={"topic_namespace": ns})
         await create_topics(other, partitions=SCALE_PARTITIONS)
-        processes = [start_worker(other, state, free_port()) for _ in range(workers)]
+        processes = [start_worker(other, state, free_port(), engine=engine)
+                     for _ in range(workers)]
         try:
-            await until_stable(other, workers)  # joins and rebalances are not measured
+            # joins and rebalances are not measured
+            await until_stable(other, workers, engine=engine)
             # every partition's owner has restored its tables and is threading: warm-up
             # messages from other senders on every partition, threaded before the clock starts
             await publish(other, WARMUP)
@@ -309,7 +332,7 @@ async def scaling(settings: Settings, batch: list[InboundMessage], state: Path, 
 
 
 async def bench(settings: Settings, count: int, senders: int, state: Path,
-                previous: Path | None, scale: int = 0) -> None:
+                previous: Path | None, scale: int = 0, engine: str = "faust") -> None:
     await create_topics(settings, partitions=PARTITIONS)
     await create_topics(settings, [TopicSpec("bench.passthrough"),
                                    TopicSpec("bench.faust-passthrough")], partitions=PARTITIONS)
@@ -331,7 +354,9 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     before = await previous_rate(settings, batch, state, previous) if previous else None
-    scaled = await scaling(settings, batch, state, senders, scale) if scale else {}
+    other = (await engine_rate(settings, batch, state, engine, senders)
+             if engine != "faust" else None)
+    scaled = await scaling(settings, batch, state, senders, scale, engine) if scale else {}
     print(f"messages: {count} from {senders} senders (SMS + WhatsApp), {PARTITIONS} partitions")
     print(f"  output checks (this worker): {CHECKS.get(settings.topic_namespace)}")
     print(f"baseline aiokafka consume+produce passthrough: {base:8.0f} messages/s")
@@ -341,8 +366,16 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
         print(f"previous worker ({previous}):  {before:8.0f} messages/s"
               f" (ratio {before / base:.3f}; this one x{full / before:.2f})")
     print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
+    if other:
+        rate, cpu = other
+        ns = f"{settings.topic_namespace[:-1]}e."
+        print(f"omniroute worker --engine {engine}:            {rate:8.0f} messages/s "
+              f"(ratio {rate / base:.3f} of the passthrough; x{rate / full:.2f} of faust's; "
+              f"CPU {cpu:.0f} us/message; {CHECKS.get(ns)})")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for workers, (rate, checks) in scaled.items():
-        print(f"scaling: {workers} worker process(es), {SCALE_PARTITIONS} partitions: {rate:8.0f} "
+        print(f"scaling ({engine}): {workers} worker process(es), {SCALE_PARTITIONS} "
+              f"partitions: {rate:8.0f} "
               f"messages/s (x{rate / scaled[min(scaled)][0]:.2f} of one; {checks})")
     print(f"ratio worker/faust one-hop: {full / floor:.3f}")
 
@@ -356,6 +389,9 @@ def main() -> None:
                              "measured after this one on the same messages")
     parser.add_argument("--scaling", type=int, default=0, metavar="N",
                         help=f"also measure 1..N worker processes on {SCALE_PARTITIONS} partitions")
+    parser.add_argument("--engine", choices=("faust", "batch"), default="faust",
+                        help="batch: also measure `omniroute worker --engine batch` on the same "
+                             "messages (and use it for --scaling)")
     args = parser.parse_args()
     env = Settings()
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-identity-"))
@@ -363,7 +399,7 @@ def main() -> None:
         settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                             topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
         asyncio.run(bench(settings, args.messages, args.senders, state, args.previous,
-                          args.scaling))
+                          args.scaling, args.engine))
 
 
 if __name__ == "__main__":

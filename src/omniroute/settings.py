@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         description="Automation configuration (TOML) the worker loads: triage lexicons, "
         "templates, survey, SLA policies and rules per workspace; see "
         "deploy/automation.example.toml.",
+    )
+    worker_engine: Literal["faust", "batch"] = Field(
+        default="faust",
+        description="What runs `omniroute worker`: faust's agents, or the transactional "
+        "batch engine (exactly once; see docs/operations.md).",
     )
     stack_metrics_base: Port | None = Field(
         default=None,

@@ -47,6 +47,8 @@ class Scenario:
     kills: tuple[str, ...] = ("worker-1", "router-1", "sink-1", "ingress")
     """Killed in order, evenly spread over the run (at 20 %, 40 %, ... of the messages)."""
     settle_seconds: float = 240.0
+    engine: str = "faust"
+    """``OMNIROUTE_WORKER_ENGINE`` of the workers (faust, or the batch engine)."""
 
 
 @dataclass
@@ -161,6 +163,7 @@ async def run(scenario: Scenario, *, kafka_bootstrap: str, namespace: str, datab
     settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace)
     await create_topics(settings)
     env = stack_environment(kafka_bootstrap, namespace, database_url, state)
+    env["OMNIROUTE_WORKER_ENGINE"] = scenario.engine
     fleet = Fleet(env=env, logs=state)
     base = env["OMNIROUTE_PUBLIC_BASE_URL"]
     gateway = f"http://127.0.0.1:{env['OMNIROUTE_GATEWAY_PORT']}"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import click
+
 from omniroute.cli.app import cli, fails_cleanly, settings_from_env
 
 
 @cli.command()
+@click.option("--engine", type=click.Choice(["faust", "batch"]), default=None,
+              help="faust agents or the transactional batch engine "
+              "(default: OMNIROUTE_WORKER_ENGINE, faust).")
 @fails_cleanly
-def worker() -> None:
+def worker(engine: str | None) -> None:
     """Run the stream-processing worker; start several to split the partitions."""
     from omniroute.worker.bootstrap import run
 
-    run(settings_from_env())
+    settings = settings_from_env()
+    if engine is not None:
+        settings = settings.model_copy(update={"worker_engine": engine})
+    run(settings)

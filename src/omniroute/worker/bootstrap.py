@@ -7,12 +7,18 @@ from collections.abc import Iterable
 
 import faust
 
+from omniroute.errors import BrokerError
 from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
 from omniroute.settings import Settings
 from omniroute.worker.app import PROCESSORS, build
-from omniroute.worker.topology import ensure_changelogs, ensure_topics
+from omniroute.worker.topology import (
+    changelog_topic,
+    ensure_changelogs,
+    ensure_topics,
+    partition_counts,
+)
 
 log = get_logger("omniroute.worker")
 
@@ -24,6 +30,9 @@ def run(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
     ``omniroute.inbound.v1``),
     ``/metrics``, ``/healthz`` and ``/readyz`` are served on ``settings.metrics_port``.
     """
+    if settings.worker_engine == "batch":
+        run_batch(settings, processors)
+        return
     partitions = asyncio.run(ensure_topics(settings))
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     record_build_info("worker")
@@ -43,3 +52,36 @@ def run(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
         worker.app, quiet=True, loglevel=settings.log_level.upper(), redirect_stdouts=False,
         override_logging=False,
     ).execute_from_commandline()
+
+
+def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> None:
+    """Run the processors on the batch engine (:mod:`.batchapp`) until SIGTERM/SIGINT.
+
+    Refuses to start unless every input and changelog topic has as many
+    partitions as ``omniroute.inbound.v1`` (a partition number is the unit of
+    ownership).
+    """
+    from omniroute.worker import batchapp
+
+    partitions = asyncio.run(ensure_topics(settings))
+    record_build_info("worker")
+    worker = batchapp.build(settings, partitions, processors)
+    asyncio.run(ensure_changelogs(settings, sorted(worker.app.tables), partitions))
+    names = [settings.topic(changelog_topic(table)) for table in worker.app.tables]
+    counts = asyncio.run(partition_counts(settings, [
+        *(topic.removeprefix(settings.topic_namespace) for topic in worker.agents),
+        *(name.removeprefix(settings.topic_namespace) for name in names)]))
+    wrong = {topic: count for topic, count in counts.items() if count != partitions}
+    if wrong or len(counts) < len(worker.agents) + len(names):
+        raise BrokerError(f"the batch worker needs {partitions} partitions on every input "
+                          f"and changelog topic; found {counts}")
+    health = Health()
+    health.add("kafka", kafka_check(settings.kafka_bootstrap))
+
+    async def serve_operations_endpoints() -> None:
+        await serve_operations(settings.metrics_port, health, settings.bind_host)
+
+    log.info("worker_starting", engine="batch", group=settings.topic(batchapp.GROUP),
+             partitions=partitions, metrics_port=settings.metrics_port,
+             processors=list(processors))
+    asyncio.run(batchapp.serve(worker, [serve_operations_endpoints]))

@@ -198,8 +198,10 @@ async def agent_console(gateway: str, token: str, conversation_id: str) -> None:
             await browser.close()
 
 
+@pytest.mark.parametrize("engine", ["faust", "batch"])
 async def test_help_search_bot_resolution_and_a_clean_handoff(
-        kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path) -> None:
+        kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path,
+        engine: str) -> None:
     """Funnel end to end: article viewed, bot-resolved without an agent, handed off with
     transcript, intent and slots, resolved by a human."""
     await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
@@ -210,7 +212,8 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         database_url=database_url, state_dir=tmp_path / "state",
                         OMNIROUTE_ROUTING_CONFIG=str(routing), OMNIROUTE_META_APP_SECRET=SECRET,
                         OMNIROUTE_META_ACCESS_TOKEN="graph-token",
-                        OMNIROUTE_META_GRAPH_BASE_URL=graph.base_url)
+                        OMNIROUTE_META_GRAPH_BASE_URL=graph.base_url,
+                        OMNIROUTE_WORKER_ENGINE=engine)
         imported = await asyncio.to_thread(run_omniroute, "kb", "import", str(SAMPLE), env=env)
         assert imported.returncode == 0, imported.stderr
         assert "40 created" in imported.stderr

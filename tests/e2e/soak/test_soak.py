@@ -5,7 +5,8 @@ default partition count, a new database): 500 messages from 200 customers on
 SMS, WhatsApp, Telegram and LINE (a quarter of them on both SMS and WhatsApp
 with one phone), three concurrent senders, and a SIGKILL of the worker, the
 router, the sink and the ingress while traffic flows. The second pass runs two
-processes each of worker, router and sink. The long form is ``bench/soak``.
+processes each of worker, router and sink. Both passes run with each worker engine
+(faust, and ``--engine batch``). The long form is ``bench/soak``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ import pytest
 from harness import soak
 
 
+@pytest.mark.parametrize("engine", ["faust", "batch"])
 @pytest.mark.parametrize("replicas", [1, 2], ids=["one-of-each", "two-of-each"])
 async def test_nothing_lost_duplicated_split_or_double_assigned(
-    replicas: int, kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path
+    replicas: int, engine: str, kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path
 ) -> None:
     """0 lost, 0 duplicated, 0 split, 0 double-assigned, every conversation routed, history
     complete, and the gateway shows each conversation held by exactly one agent."""
     kills = ("worker-1", "router-1", "sink-1", "ingress")
     if replicas == 2:
         kills = ("worker-2", "router-1", "sink-2", "ingress")
-    scenario = soak.Scenario(replicas=replicas, kills=kills)
+    scenario = soak.Scenario(replicas=replicas, kills=kills, engine=engine)
     outcome = await soak.run(scenario, kafka_bootstrap=kafka_bootstrap, namespace=namespace,
                              database_url=database_url, state=tmp_path / "state")
     findings = outcome.findings

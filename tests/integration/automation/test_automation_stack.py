@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
+import pytest
 
 from harness.kafka import consume, produce
 from harness.stack import running_stack, stack_env
@@ -146,8 +147,10 @@ class Topics:
 
 
 class TestAutomationThroughTheStack:
+    @pytest.mark.parametrize("engine", ["faust", "batch"])
     async def test_triage_acknowledgement_out_of_office_escalation_and_survey(
-        self, kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path
+        self, kafka_bootstrap: str, namespace: str, database_url: str, tmp_path: Path,
+        engine: str,
     ) -> None:
         """The issue's acceptance path, end to end."""
         closed_until = (datetime.now(UTC) + timedelta(days=3)).weekday()
@@ -159,7 +162,8 @@ class TestAutomationThroughTheStack:
                         database_url=database_url, state_dir=tmp_path / "state",
                         OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
                         OMNIROUTE_ROUTING_CONFIG=str(routing_file),
-                        OMNIROUTE_AUTOMATION_CONFIG=str(automation_file))
+                        OMNIROUTE_AUTOMATION_CONFIG=str(automation_file),
+                        OMNIROUTE_WORKER_ENGINE=engine)
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
         topics = Topics(kafka_bootstrap, namespace)
         with running_stack(env) as stack:

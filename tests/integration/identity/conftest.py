@@ -52,6 +52,8 @@ class Pipeline:
     logs: Path
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[int, int] = field(default_factory=dict)
+    engine: str = "faust"
+    """``OMNIROUTE_WORKER_ENGINE`` of the processes: faust, or the batch engine."""
 
     def start(self, index: int) -> None:
         """Start worker ``index`` (a real process, so SIGKILL is real)."""
@@ -63,6 +65,7 @@ class Pipeline:
             "OMNIROUTE_STATE_DIR": str(self.settings.state_dir / f"w{index}"),
             "OMNIROUTE_METRICS_PORT": str(self.ports[index]),
             "OMNIROUTE_LOG_FORMAT": "json",
+            "OMNIROUTE_WORKER_ENGINE": self.engine,
         }
         log = (self.logs / f"worker{index}.log").open("ab")
         self.processes[index] = subprocess.Popen(
@@ -210,16 +213,21 @@ def inbound(workspace: str, channel: Channel, sender: str, text: str = "hi",
     )
 
 
-@pytest.fixture(scope="module")
+ENGINES = ("faust", "batch")
+"""Every test of a pipeline runs on both worker engines."""
+
+
+@pytest.fixture(scope="module", params=ENGINES)
 async def pipeline(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Pipeline]:
-    """Two worker processes on a private namespace with every topic created."""
+    """Two worker processes (of each engine) on a private namespace, every topic created."""
     state = tmp_path_factory.mktemp("workers")
     settings = Settings(kafka_bootstrap=kafka_bootstrap,
                         topic_namespace=f"t{uuid.uuid4().hex[:10]}.", state_dir=state)
     await create_topics(settings, partitions=PARTITIONS)
-    pipe = Pipeline(settings=settings, logs=state)
+    pipe = Pipeline(settings=settings, logs=state, engine=request.param)
     pipe.start(1)
     pipe.start(2)
     try:

@@ -22,16 +22,17 @@ from omniroute.contract import Channel
 from omniroute.infra.topics import create_topics
 from omniroute.settings import Settings
 
-from .conftest import Pipeline
+from .conftest import ENGINES, Pipeline
 
 
-@pytest.fixture
-async def fresh(kafka_bootstrap: str, tmp_path: Any) -> AsyncIterator[Pipeline]:
+@pytest.fixture(params=ENGINES)
+async def fresh(kafka_bootstrap: str, tmp_path: Any,
+                request: pytest.FixtureRequest) -> AsyncIterator[Pipeline]:
     """One worker started on a namespace where only ``omniroute up``'s topics exist."""
     settings = Settings(kafka_bootstrap=kafka_bootstrap, state_dir=tmp_path,
                         topic_namespace=f"f{uuid.uuid4().hex[:10]}.")
     await create_topics(settings)
-    pipe = Pipeline(settings=settings, logs=tmp_path)
+    pipe = Pipeline(settings=settings, logs=tmp_path, engine=request.param)
     pipe.start(1)
     try:
         yield pipe
