@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
@@ -49,6 +49,45 @@ async def consume(
             for records in batch.values():
                 found.extend(r for r in records if where(r))
             await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def consume_all(
+    bootstrap: str,
+    topic: str,
+    where: Callable[[ConsumerRecord], bool] = lambda _record: True,
+) -> list[ConsumerRecord]:
+    """Every committed record of ``topic`` so far (up to its end offsets when called),
+    without waiting for more: "everything so far" in one read, not a timeout."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        partitions = [TopicPartition(topic, p)
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p)
+                          for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)  # last stable offsets: read committed
+        todo = [tp for tp in partitions if ends[tp] > 0]
+        if todo:
+            consumer.assign(todo)
+            await consumer.seek_to_beginning(*todo)
+        deadline = time.monotonic() + 60
+        while todo:
+            assert time.monotonic() < deadline, f"{topic}: never reached {ends}"
+            batch = await consumer.getmany(*todo, timeout_ms=200)
+            for tp, records in batch.items():
+                found.extend(r for r in records if r.offset < ends[tp] and where(r))
+            todo = [tp for tp in todo if await consumer.position(tp) < ends[tp]]
     finally:
         await consumer.stop()
     return found

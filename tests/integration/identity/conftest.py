@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from omniroute.contract import (
     Address,
@@ -129,6 +129,17 @@ class Pipeline:
             records = await consume(self.settings.kafka_bootstrap,
                                     self.topic("omniroute.conversations.v1"), count,
                                     timeout=min(5.0, timeout), where=wanted)
+        return [ConversationEvent.from_json_bytes(r.value) for r in records]
+
+    async def events_so_far(self, workspace: str, kind: str | None = None
+                            ) -> list[ConversationEvent]:
+        """Every ConversationEvent of ``workspace`` (optionally one kind) committed so far."""
+        def wanted(record: object) -> bool:
+            event = ConversationEvent.from_json_bytes(record.value)  # type: ignore[attr-defined]
+            return event.workspace == workspace and (kind is None or event.kind == kind)
+
+        records = await consume_all(self.settings.kafka_bootstrap,
+                                    self.topic("omniroute.conversations.v1"), wanted)
         return [ConversationEvent.from_json_bytes(r.value) for r in records]
 
     async def added(self, workspace: str, event_ids: set[str],
