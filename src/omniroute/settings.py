@@ -122,9 +122,9 @@ class Settings(BaseSettings):
         "deploy/automation.example.toml.",
     )
     worker_engine: Literal["faust", "batch"] = Field(
-        default="faust",
-        description="What runs `omniroute worker`: faust's agents, or the transactional "
-        "batch engine (exactly once; see docs/operations.md).",
+        default="batch",
+        description="What runs `omniroute worker`: the transactional batch engine (exactly "
+        "once), or faust's agents (legacy, at least once; see docs/operations.md).",
     )
     stack_metrics_base: Port | None = Field(
         default=None,

@@ -47,7 +47,7 @@ class Scenario:
     kills: tuple[str, ...] = ("worker-1", "router-1", "sink-1", "ingress")
     """Killed in order, evenly spread over the run (at 20 %, 40 %, ... of the messages)."""
     settle_seconds: float = 240.0
-    engine: str = "faust"
+    engine: str = "batch"
     """``OMNIROUTE_WORKER_ENGINE`` of the workers (faust, or the batch engine)."""
 
 

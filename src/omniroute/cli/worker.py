@@ -10,7 +10,7 @@ from omniroute.cli.app import cli, fails_cleanly, settings_from_env
 @cli.command()
 @click.option("--engine", type=click.Choice(["faust", "batch"]), default=None,
               help="faust agents or the transactional batch engine "
-              "(default: OMNIROUTE_WORKER_ENGINE, faust).")
+              "(default: OMNIROUTE_WORKER_ENGINE, batch).")
 @fails_cleanly
 def worker(engine: str | None) -> None:
     """Run the stream-processing worker; start several to split the partitions."""
