@@ -32,12 +32,8 @@ def emit(state: PoolState, out: Out, kind: Kind, rule: str, inputs: dict[str, An
     """Record one decision."""
     state.seq += 1
     if item is not None:
-        out.append(Decision(seq=state.seq, at=state.now, kind=kind, pool=state.policy.pool,
-                            rule=rule, policy_version=state.version, inputs=inputs,
-                            agent_id=agent_id, **{
-                                "work_id": item.work_id, "customer_id": item.customer_id,
-                                "channel": item.channel, "priority": item.priority, **extra}))
-        return
+        extra = {"work_id": item.work_id, "customer_id": item.customer_id,
+                 "channel": item.channel, "priority": item.priority, **extra}
     out.append(Decision(seq=state.seq, at=state.now, kind=kind, pool=state.policy.pool,
                         rule=rule, policy_version=state.version, inputs=inputs,
                         agent_id=agent_id, **extra))

@@ -29,7 +29,7 @@ SMALL = 1024
 
 
 class ReadyList:
-    """Selection keys in sorted order: ``add``, ``remove``, ``head``, iteration, ``len``."""
+    """Selection keys in sorted order: ``add``, ``remove``, ``keys[0]``, iteration, ``len``."""
 
     __slots__ = ("keys",)
 
@@ -57,11 +57,6 @@ class ReadyList:
             keys.remove(key)
             if len(keys) < SMALL:
                 self.keys = list(keys)
-
-    def head(self) -> Key:
-        """The smallest key (the list is not empty)."""
-        first: Key = self.keys[0]
-        return first
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self.keys)

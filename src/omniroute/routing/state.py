@@ -146,12 +146,6 @@ class PoolState:
             return list(heapq.merge(*self.ready_by_room.values()))
         return sorted(a.ready_key for a in self.agents.values() if a.ready_key is not None)
 
-    def any_ready(self) -> bool:
-        """Whether some agent is ready."""
-        if self.room_index:
-            return any(self.ready_by_room.values())
-        return any(a.ready_key is not None for a in self.agents.values())
-
     def _index_rooms(self) -> None:
         """Start keeping ``ready_by_room`` (the first input that needs no skill asks for it)."""
         self.room_index = True
