@@ -66,6 +66,22 @@ def is_retriable(exc: BaseException) -> bool:
         exc, PartitionsMismatch | ProducerSendError)
 
 
+def dead_letter_of(processor: str, event: Any, error: BaseException
+                   ) -> tuple[bytes | None, bytes]:
+    """The dead letter for ``event`` (key, value), counted and logged; either engine sends it
+    to ``omniroute.dlq.v1`` its own way."""
+    message = event.message
+    letter = DeadLetter.for_record(
+        processor=processor, topic=message.topic, partition=message.partition,
+        offset=message.offset, key=event.key, value=event.value, error=error,
+    )
+    metrics.dead_lettered(processor, letter.error_type)
+    log.warning("dead_letter", processor=processor, error_type=letter.error_type,
+                error=letter.error[:500], topic=message.topic, offset=message.offset)
+    key = event.key if isinstance(event.key, bytes) else None
+    return key, letter.to_json_bytes()
+
+
 def withhold_ack(event: Any) -> None:
     """Keep an unfinished record's offset from ever being committed by this process.
 
@@ -215,16 +231,8 @@ class Worker:
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason; the agent goes on."""
-        message = event.message
-        letter = DeadLetter.for_record(
-            processor=processor, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=event.key, value=event.value, error=error,
-        )
-        metrics.dead_lettered(processor, letter.error_type)
-        log.warning("dead_letter", processor=processor, error_type=letter.error_type,
-                    error=letter.error[:500], topic=message.topic, offset=message.offset)
-        key = event.key if isinstance(event.key, bytes) else None
-        await self.topic(DLQ.name).send(key=key, value=letter.to_json_bytes())
+        key, value = dead_letter_of(processor, event, error)
+        await self.topic(DLQ.name).send(key=key, value=value)
         metrics.produced(DLQ.name, None)
 
 

@@ -24,13 +24,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 
-from omniroute.contract import DeadLetter
 from omniroute.contract.topics import DLQ
 from omniroute.errors import BrokerError
 from omniroute.observability.logs import bind, get_logger, unbind
 from omniroute.settings import Settings
 from omniroute.worker import metrics
-from omniroute.worker.app import APP_ID, PROCESSORS, Handler, is_retriable
+from omniroute.worker.app import APP_ID, PROCESSORS, Handler, dead_letter_of, is_retriable
 from omniroute.worker.engine import BatchLoop, Retry
 from omniroute.worker.state import CURRENT, Model, ModelTable, Table, model_value
 from omniroute.worker.topology import changelog_topic
@@ -164,15 +163,8 @@ class BatchWorker:
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason, in the transaction."""
-        message = event.message
-        letter = DeadLetter.for_record(
-            processor=processor, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=event.key, value=event.value, error=error)
-        metrics.dead_lettered(processor, letter.error_type)
-        log.warning("dead_letter", processor=processor, error_type=letter.error_type,
-                    error=letter.error[:500], topic=message.topic, offset=message.offset)
-        key = event.key if isinstance(event.key, bytes) else None
-        await self.send(DLQ.name, key, letter.to_json_bytes())
+        key, value = dead_letter_of(processor, event, error)
+        await self.send(DLQ.name, key, value)
 
     async def handle(self, record: ConsumerRecord) -> None:
         """Every agent of the record's topic, in registration order."""
