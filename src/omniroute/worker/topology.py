@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.offset import OffsetRequest
 
 from omniroute.contract.topics import INBOUND
 from omniroute.errors import BrokerError
@@ -31,22 +32,51 @@ METADATA_WAIT_SECONDS = 30.0
 """How long start-up waits for the broker to report every partition of new changelogs."""
 
 
-async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
-    """How many partitions with a leader each existing topic of ``topics`` has (by name)."""
+async def partition_counts(settings: Settings, topics: Iterable[str],
+                           answering: bool = False) -> dict[str, int]:
+    """How many partitions with a leader each existing topic of ``topics`` has (by name).
+
+    ``answering``: count a partition only once its leader answers a ListOffsets for
+    it. Right after a topic is created the metadata names a leader some time before
+    that broker serves the partition; a consumer reading it then gets
+    ``NotLeaderForPartition``, which aiokafka logs at error level while it retries.
+    """
     names = {settings.topic(topic): topic for topic in topics}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                                 request_timeout_ms=15000)
     try:
         await admin.start()
         described = await admin.describe_topics(list(names))
+        led = {(t["topic"], p["partition"]): p["leader"]
+               for t in described if t.get("error_code") == 0
+               for p in t.get("partitions") or () if p.get("leader", -1) >= 0}
+        if answering:
+            led = await _answering(admin, led)
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
-    return {
-        names[t["topic"]]: sum(1 for p in t["partitions"] if p.get("leader", -1) >= 0)
-        for t in described if t.get("error_code") == 0 and t.get("partitions")
-    }
+    counts: dict[str, int] = {}
+    for topic, _ in led:
+        counts[names[topic]] = counts.get(names[topic], 0) + 1
+    return counts
+
+
+async def _answering(admin: AIOKafkaAdminClient,
+                     led: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """The partitions of ``led`` whose leader answers a ListOffsets (latest) without error."""
+    by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for (topic, partition), leader in led.items():
+        by_leader.setdefault(leader, {}).setdefault(topic, []).append((partition, -1))
+    answering = {}
+    for leader, topics in by_leader.items():
+        request = OffsetRequest(-1, 1, list(topics.items()))  # read_committed, latest
+        response = await admin._send_request_to_node(leader, request)  # no public ListOffsets
+        for topic, partitions in response.topics:
+            for partition, error_code, *_ in partitions:
+                if error_code == 0:
+                    answering[(topic, partition)] = leader
+    return answering
 
 
 async def partition_count(settings: Settings, topic: str) -> int | None:
@@ -75,14 +105,15 @@ async def ensure_changelogs(settings: Settings, tables: Iterable[str], partition
     on a fresh start the last one can be missing from the metadata of the first
     assignment, and faust then refuses every write to that table
     (``PartitionsMismatch``: the changelog "has 0 partitions") until the worker
-    restarts. Created here, they exist in full before the first join.
+    restarts. Created here, they exist in full before the first join, and every
+    partition's leader serves it (the batch engine reads them at once).
     """
     names = [changelog_topic(table) for table in tables]
     specs = [TopicSpec(name, partitions, {"cleanup.policy": "compact"}) for name in names]
     await create_topics(settings, specs)
     deadline = time.monotonic() + METADATA_WAIT_SECONDS
     while True:
-        counts = await partition_counts(settings, names)
+        counts = await partition_counts(settings, names, answering=True)
         if all(counts.get(name) == partitions for name in names):
             return
         if time.monotonic() > deadline:

@@ -85,6 +85,10 @@ class TestUp:
                 assert "topic(s)" in status.stdout and " 0 topic(s)" not in status.stdout
                 if run == 1:
                     self._every_process_serves_metrics(env)
+                    # an SRE alerting on error lines must not be paged by a clean start
+                    # (the worker read its just-created changelogs before their leaders served them)
+                    errors = [line for line in stack.lines if '"level": "error"' in line]
+                    assert not errors, "".join(errors[:5])
             assert stack.saw("omniroute stopped"), stack.log_tail(30)
             assert stack.process.returncode == 0, f"run {run}: " + stack.log_tail(30)
             assert not _listening(kafka_port), f"run {run}: kafka still listening after Ctrl-C"
