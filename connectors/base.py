@@ -46,11 +46,13 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from omniroute.contract import DeliveryStatus, InboundMessage, SelfServiceEvent
 from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.settings import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # only for annotations: the contract itself imports no I/O library
     from aiohttp import web
@@ -141,6 +143,19 @@ class WebhookRequest:
     body: bytes = b""
     received_at: datetime | None = None
     """When the host received the request (UTC); for providers without their own timestamp."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What a plugin computed from this request, kept for its later steps (see :meth:`once`)."""
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time ``key`` is asked for this request, then its result.
+
+        ``verify`` and ``handle`` both need which accounts signed the request; the
+        signatures (HMACs over the body) are checked once per request, not per step.
+        An exception is not kept: asking again raises again.
+        """
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return cast(T, self.memo[key])
 
     def header(self, name: str) -> str | None:
         """A header value by case-insensitive name."""

@@ -116,6 +116,12 @@ def _shorten(message: InboundMessage, name: str, max_bytes: int,
 
 def fit_event(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Event:
     """``event`` cleaned and bounded to ``max_bytes`` serialized (see the module docstring)."""
+    try:  # the common case, an event clean and small enough, serialized once
+        data = event.to_json_bytes()
+        if b"\\u0000" not in data and len(data) <= max_bytes:
+            return event
+    except ValueError:  # a lone surrogate: cleaned below
+        pass
     event = clean_event(event)
     if _size(event) <= max_bytes:
         return event

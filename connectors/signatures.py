@@ -46,7 +46,8 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
 
 
 def _url_variants(url: str) -> list[str]:
-    """``url`` without its port and with its port (the default one added when absent)."""
+    """``url`` as called first (what a provider usually signed), then without its port and
+    with its port (the default one added when absent)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     userinfo = parts.netloc.rpartition("@")[0]
@@ -54,7 +55,7 @@ def _url_variants(url: str) -> list[str]:
     port = parts.port or DEFAULT_PORTS.get(parts.scheme)
     without = urlunsplit(parts._replace(netloc=prefix + host))
     with_port = urlunsplit(parts._replace(netloc=f"{prefix}{host}:{port}")) if port else without
-    return [without, with_port]
+    return list(dict.fromkeys((url, without, with_port)))
 
 
 def body_sha256(body: bytes) -> str:

@@ -5,7 +5,8 @@ producer settings (acks=all, idempotent), so the ratio isolates what the
 connector path adds (signature check, parsing, mapping, validation). Requests
 go to 127.0.0.1 only, in a bounded loop.
 
-    .venv/bin/python bench/ingress/bench_ingress.py [--requests 3000] [--concurrency 32]
+    .venv/bin/python bench/ingress/bench_ingress.py [--requests 3000] [--concurrency 32] \
+        [--rounds 3]
 
 Uses the broker at OMNIROUTE_KAFKA_BOOTSTRAP when it answers, else starts a
 throwaway local one.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 import uuid
@@ -53,7 +55,10 @@ async def minimal_app(publisher: KafkaPublisher) -> web.Application:
     return app
 
 
-async def drive(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int) -> float:
+async def drive(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int,
+                cpu: list[float] | None = None) -> float:
+    """Requests/s over ``bodies``; appends this process's CPU seconds per request to ``cpu``
+    (client and server share the process: the client's part is the same for both paths)."""
     queue = list(reversed(bodies))
     async with aiohttp.ClientSession() as session:
         async def worker() -> None:
@@ -62,12 +67,14 @@ async def drive(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrenc
                 async with session.post(url, data=body, headers=headers) as response:
                     assert response.status == 200, await response.text()
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if cpu is not None:
+            cpu.append((time.process_time() - cpu_started) / len(bodies))
         return len(bodies) / (time.perf_counter() - started)
 
 
-async def bench(settings: Settings, requests: int, concurrency: int) -> None:
+async def bench(settings: Settings, requests: int, concurrency: int, rounds: int) -> None:
     await create_topics(settings, partitions=3)
     publisher = KafkaPublisher(settings)
     await publisher.start()
@@ -87,13 +94,32 @@ async def bench(settings: Settings, requests: int, concurrency: int) -> None:
             signed.append((urlencode(pairs).encode(), {
                 "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig}))
         plain = [(f"P{i:08d}".encode(), {"Content-Type": "text/plain"}) for i in range(requests)]
-        await drive(f"{base}/bench/publish", plain[:200], concurrency)  # warm-up
-        baseline = await drive(f"{base}/bench/publish", plain, concurrency)
-        connector = await drive(f"{base}/webhooks/twilio", signed, concurrency)
-        print(f"requests per endpoint: {requests}, concurrency: {concurrency}")
-        print(f"baseline  unsigned publish-only: {baseline:8.0f} req/s")
-        print(f"connector signed Twilio webhook: {connector:8.0f} req/s")
-        print(f"ratio connector/baseline: {connector / baseline:.2f}")
+        # both paths warmed up (the first webhook loads phone-number metadata), then rounds
+        # interleaved so a change in the machine's load hits both alike; medians reported
+        await drive(f"{base}/bench/publish", plain[:200], concurrency)
+        await drive(f"{base}/webhooks/twilio", signed[:200], concurrency)
+        per_round = max(1, requests // rounds)
+        baselines, connectors = [], []
+        baseline_cpu: list[float] = []
+        connector_cpu: list[float] = []
+        for r in range(rounds):
+            part = slice(r * per_round, (r + 1) * per_round)
+            baselines.append(await drive(f"{base}/bench/publish", plain[part], concurrency,
+                                         baseline_cpu))
+            connectors.append(await drive(f"{base}/webhooks/twilio", signed[part], concurrency,
+                                          connector_cpu))
+        baseline, connector = statistics.median(baselines), statistics.median(connectors)
+        ratios = sorted(c / b for c, b in zip(connectors, baselines, strict=True))
+        print(f"requests per endpoint: {per_round * rounds} in {rounds} interleaved rounds, "
+              f"concurrency: {concurrency}")
+        print(f"baseline  unsigned publish-only: {baseline:8.0f} req/s (median round)")
+        print(f"connector signed Twilio webhook: {connector:8.0f} req/s (median round)")
+        print(f"ratio connector/baseline: {connector / baseline:.2f} "
+              f"(per round {', '.join(f'{x:.2f}' for x in ratios)})")
+        b_cpu, c_cpu = statistics.median(baseline_cpu), statistics.median(connector_cpu)
+        print(f"CPU per request (client + server, one process): baseline {b_cpu * 1e6:.0f} µs, "
+              f"connector {c_cpu * 1e6:.0f} µs; ratio in CPU {b_cpu / c_cpu:.2f} "
+              "(less distorted by a loaded machine)")
     finally:
         await runner.cleanup()
         await publisher.stop()
@@ -103,13 +129,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     env = Settings()
     home = Path(tempfile.mkdtemp(prefix="omniroute-bench-"))
     with answering_broker(env.kafka_bootstrap, env.cache_dir, home) as bootstrap:
         settings = Settings(kafka_bootstrap=bootstrap, twilio_auth_token=TOKEN,
                             topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-        asyncio.run(bench(settings, args.requests, args.concurrency))
+        asyncio.run(bench(settings, args.requests, args.concurrency, args.rounds))
 
 
 if __name__ == "__main__":

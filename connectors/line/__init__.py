@@ -48,6 +48,9 @@ class LineConnector(Connector):
         """The channels whose secret signed the body. An unknown channel on
         ``/webhooks/line/<channel>`` has no secret, so it answers exactly like a bad
         signature: the route does not reveal which channels exist."""
+        return request.once("verifying", lambda: self._check(request))
+
+    def _check(self, request: WebhookRequest) -> list[str | None]:
         signature = request.header("x-line-signature")
         if not signature:
             raise Unauthorized("x-line-signature header is missing")

@@ -58,8 +58,10 @@ class MetaConnector(Connector):
             raise Forbidden("X-Hub-Signature-256 does not match the body")
 
     def _verifying(self, request: WebhookRequest, signature: str) -> list[str | None]:
-        return verifying(self.settings, "meta", "app_secret", self.settings.meta_app_secret,
-                         lambda secret: meta_valid(secret, request.body, signature))
+        """The accounts whose app secret signed the body (checked once per request)."""
+        return request.once(f"verifying:{signature}", lambda: verifying(
+            self.settings, "meta", "app_secret", self.settings.meta_app_secret,
+            lambda secret: meta_valid(secret, request.body, signature)))
 
     def handle(self, request: WebhookRequest) -> Ingest:
         """GET → echo the challenge; POST → map the body."""

@@ -51,6 +51,9 @@ class TwilioConnector(Connector):
 
     def _verifying(self, request: WebhookRequest) -> list[str | None]:
         """The accounts whose auth token signed the request (see :mod:`..accounts`)."""
+        return request.once("verifying", lambda: self._check(request))
+
+    def _check(self, request: WebhookRequest) -> list[str | None]:
         signature = request.header("x-twilio-signature")
         if not signature:
             raise Unauthorized("X-Twilio-Signature header is missing")
