@@ -96,6 +96,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker | N
         port=port,
         controller_port=controller,
         heap="512m",
+        ephemeral=True,
     )
     local.start(progress=lambda _line: None)
     try:

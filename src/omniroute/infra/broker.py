@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
 import hashlib
 import logging
 import os
@@ -180,6 +181,10 @@ class LocalBroker:
     controller_port: int | None = None
     heap: str = "512m"
     default_partitions: int = 6
+    ephemeral: bool = False
+    """Killed with the process that started it, even when that one is SIGKILLed (Linux):
+    the throwaway broker of a benchmark or a test session. A broker ``omniroute up`` or
+    ``omniroute kafka start`` runs outlives them by design (the next start reuses it)."""
 
     @property
     def bootstrap(self) -> str:
@@ -298,6 +303,7 @@ class LocalBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_killed_with_parent() if self.ephemeral else None,
             )
         self._pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
@@ -379,6 +385,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _killed_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies.
+
+    libc is loaded here, before the fork: the child only makes the one system call.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the call
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -401,7 +426,7 @@ def answering_broker(bootstrap: str, cache_dir: Path, home: Path) -> Iterator[st
         yield bootstrap
         return
     broker = LocalBroker(home=home, libs=fetch_jars(cache_dir), port=free_port(),
-                         controller_port=free_port(), heap="512m")
+                         controller_port=free_port(), heap="512m", ephemeral=True)
     broker.start(progress=lambda _line: None)
     try:
         yield broker.bootstrap
