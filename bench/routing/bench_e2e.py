@@ -4,9 +4,13 @@ Kafka produce -> consume round trip measured in the same run on the same broker.
 
     .venv/bin/python bench/routing/bench_e2e.py [--rate 200] [--count 2000] \
         [--commit-intervals 0,0.005,0.02]   # one router run per interval, same broker
+        [--previous /tmp/old/src --rounds 3]  # interleaved with another version's router
 
 Uses ``OMNIROUTE_KAFKA_BOOTSTRAP`` when a broker answers there, else starts a
 private local broker. The router runs as its own process (``omniroute router run``).
+``--previous DIR`` also runs the router of another version (``DIR``: its ``src``
+directory, e.g. ``git archive main src | tar -x -C /tmp/old``) on the same broker,
+alternating with this one for ``--rounds`` rounds, and prints the medians of each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,13 +120,16 @@ async def watch(settings: Settings, topic: str, match: bytes, seen: dict[str, fl
 
 
 async def bench(settings: Settings, rate: float, count: int, state: Path,
-                interval: float = 0.0) -> None:
+                interval: float = 0.0, source: Path | None = None) -> dict[str, float]:
+    """One router run (``source``: another version's src directory); its percentiles."""
     await create_topics(settings, partitions=3)
     config = state / "routing.toml"
     config.write_text(CONFIG)
     env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_METRICS_PORT": str(free_port()), "OMNIROUTE_LOG_LEVEL": "warning"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     router = subprocess.Popen([sys.executable, "-m", "omniroute", "router", "run", "--config",  # noqa: ASYNC220
                                str(config), "--tick", "1", "--commit-interval",
                                str(interval)], env=env)
@@ -161,34 +169,63 @@ async def bench(settings: Settings, rate: float, count: int, state: Path,
     finally:
         router.send_signal(signal.SIGTERM)
         router.wait(timeout=60)
+    first = [v for k, v in hop1.items() if k.startswith("c")]
+    result = {"raw50": percentile(baseline, 50), "raw99": percentile(baseline, 99),
+              "p50": percentile(routed, 50), "p99": percentile(routed, 99),
+              "hop50": percentile(first, 50), "hop99": percentile(first, 99),
+              "load": os.getloadavg()[0]}
     print(f"steady rate {rate:.0f}/s, {count} requests, 1 pool of {AGENTS} auto-accepting agents"
-          f", router --commit-interval {interval * 1000:g} ms")
+          f", router {source or 'of this checkout'} --commit-interval {interval * 1000:g} ms"
+          f", load average {result['load']:.1f}")
     print(f"{'path':<44} {'p50 ms':>8} {'p99 ms':>8}")
     print(f"{'raw Kafka produce -> consume (baseline)':<44} "
-          f"{percentile(baseline, 50):>8.1f} {percentile(baseline, 99):>8.1f}")
+          f"{result['raw50']:>8.1f} {result['raw99']:>8.1f}")
     print(f"{'routing request -> assignment readable':<44} "
-          f"{percentile(routed, 50):>8.1f} {percentile(routed, 99):>8.1f}")
-    first = [v for k, v in hop1.items() if k.startswith("c")]
+          f"{result['p50']:>8.1f} {result['p99']:>8.1f}")
     print(f"{'  of which: request -> pool record readable':<44} "
-          f"{percentile(first, 50):>8.1f} {percentile(first, 99):>8.1f}")
-    print(f"ratio p50 {percentile(routed, 50) / percentile(baseline, 50):.1f}x, "
-          f"p99 {percentile(routed, 99) / percentile(baseline, 99):.1f}x")
+          f"{result['hop50']:>8.1f} {result['hop99']:>8.1f}")
+    print(f"ratio p50 {result['p50'] / result['raw50']:.1f}x, "
+          f"p99 {result['p99'] / result['raw99']:.1f}x", flush=True)
+    return result
+
+
+def summary(results: dict[str, list[dict[str, float]]]) -> None:
+    """Medians over the rounds of each variant, with the ratio to its runs' baselines."""
+    print(f"\nmedians over rounds (ms) {'runs':>5} {'raw p50':>8} {'raw p99':>8} {'hop1 p50':>9}"
+          f" {'hop1 p99':>9} {'p50':>7} {'p99':>7} {'p99/raw':>8} {'load':>5}")
+    for name, runs in results.items():
+        def med(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+        ratio = statistics.median(r["p99"] / r["raw99"] for r in runs)
+        print(f"{name:<24} {len(runs):>5} {med('raw50'):>8.1f} {med('raw99'):>8.1f} "
+              f"{med('hop50'):>9.1f} {med('hop99'):>9.1f} {med('p50'):>7.1f} {med('p99'):>7.1f} "
+              f"{ratio:>7.1f}x {med('load'):>5.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--commit-intervals", default="0,0.02",
+    parser.add_argument("--commit-intervals", default="0.02",
                         help="comma-separated seconds; one router run for each")
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="src directory of another version; its router runs too")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of runs, interleaved (this version, then --previous)")
     args = parser.parse_args()
     env = Settings()
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
+    results: dict[str, list[dict[str, float]]] = {}
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
-        for interval in (float(v) for v in args.commit_intervals.split(",")):
-            settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
-                                topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-            asyncio.run(bench(settings, args.rate, args.count, state, interval))
+        for _ in range(args.rounds):
+            for interval in (float(v) for v in args.commit_intervals.split(",")):
+                for source in (None, args.previous) if args.previous else (None,):
+                    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+                    name = f"{'previous' if source else 'this'} {interval * 1000:g} ms"
+                    results.setdefault(name, []).append(asyncio.run(
+                        bench(settings, args.rate, args.count, state, interval, source)))
+    summary(results)
 
 
 if __name__ == "__main__":
