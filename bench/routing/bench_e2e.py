@@ -210,6 +210,8 @@ def main() -> None:
                         help="comma-separated seconds; one router run for each")
     parser.add_argument("--previous", type=Path, default=None,
                         help="src directory of another version; its router runs too")
+    parser.add_argument("--previous-intervals", default=None,
+                        help="commit intervals of the --previous runs (default: the same)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of runs, interleaved (this version, then --previous)")
     args = parser.parse_args()
@@ -217,14 +219,17 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
     results: dict[str, list[dict[str, float]]] = {}
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
+        runs = [(None, float(v)) for v in args.commit_intervals.split(",")]
+        if args.previous:
+            runs += [(args.previous, float(v)) for v in
+                     (args.previous_intervals or args.commit_intervals).split(",")]
         for _ in range(args.rounds):
-            for interval in (float(v) for v in args.commit_intervals.split(",")):
-                for source in (None, args.previous) if args.previous else (None,):
-                    settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
-                                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-                    name = f"{'previous' if source else 'this'} {interval * 1000:g} ms"
-                    results.setdefault(name, []).append(asyncio.run(
-                        bench(settings, args.rate, args.count, state, interval, source)))
+            for source, interval in runs:
+                settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
+                                    topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
+                name = f"{'previous' if source else 'this'} {interval * 1000:g} ms"
+                results.setdefault(name, []).append(asyncio.run(
+                    bench(settings, args.rate, args.count, state, interval, source)))
     summary(results)
 
 
