@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.producer.sender import Sender
 
 from omniroute.routing import transactions
 from omniroute.routing.transactions import Loop, Output, poll
@@ -144,58 +143,3 @@ class TestPipelinedCommits:
         assert time.perf_counter() - began >= 0.05
         assert loop.transactions[0][1] == [b"1"]
 
-
-class Coordinator:
-    """A sender stand-in: its transaction requests take 50 ms and note when they ran."""
-
-    def __init__(self, partitions: set[TopicPartition], group: str | None) -> None:
-        self.ran: dict[str, tuple[float, float]] = {}
-        self._txn_manager = self
-        self.partitions, self.group = partitions, group
-
-    def partitions_to_add(self) -> set[TopicPartition]:
-        return self.partitions
-
-    def consumer_group_to_add(self) -> str | None:
-        return self.group
-
-    def offsets_to_commit(self) -> None:
-        return None
-
-    def needs_transaction_commit(self) -> None:
-        return None
-
-    async def _request(self, name: str) -> bool:
-        began = time.perf_counter()
-        await asyncio.sleep(0.05)
-        self.ran[name] = (began, time.perf_counter())
-        return True
-
-    async def _do_add_partitions_to_txn(self, tps: set[TopicPartition]) -> bool:
-        return await self._request("AddPartitionsToTxn")
-
-    async def _do_add_offsets_to_txn(self, group: str) -> bool:
-        return await self._request("AddOffsetsToTxn")
-
-
-class TestConcurrentTransactionRequests:
-    async def test_partitions_and_offsets_are_added_to_a_transaction_at_once(self) -> None:
-        """With partitions and a consumer group to add, both requests are in flight
-        together (aiokafka alone sends the second once the first is answered)."""
-        transactions.concurrent_transaction_requests()
-        sender = Coordinator({A}, "group")
-        request = Sender._maybe_do_transactional_request(sender)
-        assert request is not None
-        await request
-        (p_began, p_ended), (o_began, o_ended) = (sender.ran["AddPartitionsToTxn"],
-                                                  sender.ran["AddOffsetsToTxn"])
-        assert o_began < p_ended and p_began < o_ended
-
-    async def test_one_request_at_a_time_otherwise(self) -> None:
-        """Only partitions to add: aiokafka's own request, alone."""
-        transactions.concurrent_transaction_requests()
-        sender = Coordinator({A}, None)
-        request = Sender._maybe_do_transactional_request(sender)
-        assert request is not None
-        await request
-        assert list(sender.ran) == ["AddPartitionsToTxn"]
