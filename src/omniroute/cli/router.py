@@ -48,11 +48,11 @@ def router(ctx: click.Context) -> None:
 @click.option("--trim-stream/--keep-stream", default=False, show_default=True,
               help="Delete pool-stream records below the previous snapshot round once a "
                    "round is committed (the stream otherwise grows forever).")
-@click.option("--commit-interval", type=click.FloatRange(0, 1), default=0.0,
+@click.option("--commit-interval", type=click.FloatRange(0, 1), default=0.02,
               show_default=True,
-              help="Least seconds between the beginnings of a partition's transactions "
-                   "(0: each begins as soon as the previous one ended, with everything "
-                   "decided meanwhile; see docs/routing.md, Latency).")
+              help="Seconds a transaction keeps gathering inputs after the previous batch "
+                   "(0: commit each batch as soon as it is decided; see docs/routing.md, "
+                   "Latency).")
 @fails_cleanly
 def run(config_path: Path | None, instance: str | None, tick_interval: float,
         snapshot_every: int, trim_stream: bool, commit_interval: float) -> None:

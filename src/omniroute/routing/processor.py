@@ -26,7 +26,6 @@ latest snapshots of the partition + replay of the stream's tail from their offse
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +48,7 @@ from omniroute.routing.transactions import (
     Loop,
     Output,
     fast_transaction_retries,
+    observe_processing,
     poll,
 )
 from omniroute.routing.trimming import Trimmer
@@ -60,10 +60,9 @@ log = get_logger("omniroute.router")
 AGENT_EVENTS = "omniroute.agent-events.v1"
 REQUESTS = "omniroute.internal.routing-requests"
 SNAPSHOT_EVERY = 5000
-COMMIT_INTERVAL = 0.0
-"""Least seconds between the beginnings of a partition's transactions (0: each begins as
-soon as the previous one ended; measured in ``bench/routing/bench_e2e.py
---commit-intervals``, see docs/routing.md, Latency)."""
+COMMIT_INTERVAL = 0.02
+"""Seconds a transaction keeps gathering inputs after the previous batch (measured in
+``bench/routing/bench_e2e.py --commit-intervals``; see docs/routing.md, Latency)."""
 
 
 async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event,
@@ -72,39 +71,41 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
     """Rewrite requests and agent events into per-pool streams until ``stop``, choosing
     pools by the live configuration (followed here unless ``live`` is given); the
     instance that owns the routing-config partition writes each version into the pools.
-    Each input partition's outputs commit in that partition's own transactions, pipelined
-    (:class:`Loop`), begun at least ``commit_interval`` seconds apart."""
+    Each input partition's outputs commit in that partition's own transaction, at most
+    every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
     live = live or LiveConfig()
     follower = asyncio.create_task(live.follow(settings, stop)) if not live.ready.is_set() \
         else None
     if follower is not None:
         await _first(live.ready.wait(), follower)
-    loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS, CONFIG_TOPIC], instance,
-                commit_interval)
+    loop = Loop(settings, "repartition", [REQUESTS, AGENT_EVENTS, CONFIG_TOPIC], instance)
     claims = Claims(loop)
     await loop.start(listener=claims)
     config_topic = settings.topic(CONFIG_TOPIC)
+    received = 0.0
     try:
         while not stop.is_set():
             if claims.failed is not None:
                 raise claims.failed
             loop.check_fences()
-            batch = await poll(loop)
+            batch = await poll(loop.consumer, commit_interval, received)
             if not batch:
                 continue
-            received, now = time.perf_counter(), time.time()
+            received = time.perf_counter()
+            outs: dict[TopicPartition, Output] = {}
+            now = time.time()
             async with claims.lock:
                 for tp, records in batch.items():
                     if not loop.owns(tp):  # fetched before its claim: read again after it
                         continue
-                    out = Output(offset=records[-1].offset + 1,
-                                 received=[(len(records), received)])
+                    out = outs[tp] = Output(offset=records[-1].offset + 1)
                     for record in records:
                         if record.topic == config_topic:
                             out.add(_configuration(record, live, now))
                         else:
                             out.add(translate_input(settings, live.config, record, now))
-                    loop.submit(tp, out)
+                await loop.commit_all(outs)
+            observe_processing(batch, received)
     finally:
         for task in claims.restoring.values():
             task.cancel()
@@ -221,7 +222,7 @@ class Decider(Restorer, Claims):
                      for pool in sorted(pools)])
         return bool(outs)
 
-    def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], received: float = 0.0
+    def process(self, batch: dict[TopicPartition, list[ConsumerRecord]]
                 ) -> dict[TopicPartition, Output]:
         """Decide a batch: per partition, the records to publish, the offset to commit
         and the decisions made (snapshot rounds begin here when due)."""
@@ -232,8 +233,7 @@ class Decider(Restorer, Claims):
             if pools is None or not self.loop.owns(tp):
                 continue  # not restored yet (read again from the claim) or fenced
             MESSAGES.labels(metrics.COMPONENT, POOL_TOPIC, "none", "in").inc(len(records))
-            out = outs[tp] = Output(offset=records[-1].offset + 1,
-                                    received=[(len(records), received)])
+            out = outs[tp] = Output(offset=records[-1].offset + 1)
             for record in records:
                 try:
                     decisions = self.apply(pools, record)
@@ -252,31 +252,36 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                      trim: bool = False, commit_interval: float = COMMIT_INTERVAL) -> None:
     """Decide every pool of the owned partitions until ``stop``, ticking their clocks and
     snapshotting their state every ``snapshot_every`` inputs of a partition (and, with
-    ``trim``, deleting the pool stream below the previous snapshot round); transactions
-    are pipelined (:class:`Loop`) and begin at least ``commit_interval`` seconds apart."""
-    loop = Loop(settings, "decide", [POOL_TOPIC], instance, commit_interval)
+    ``trim``, deleting the pool stream below the previous snapshot round); commits at
+    most every ``commit_interval`` seconds after the previous batch (0: as soon as decided)."""
+    loop = Loop(settings, "decide", [POOL_TOPIC], instance)
     decider = Decider(settings, loop, snapshot_every=snapshot_every)
-    loop.on_committed = lambda tp, out: decider.on_decisions(out.made)
     trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
-    last_tick = last_gauges = 0.0
+    last_tick = last_gauges = received = 0.0
     try:
         while not stop.is_set():
             if decider.failed is not None:
                 raise decider.failed
             loop.check_fences()
-            batch = await poll(loop)
-            now, received = time.time(), time.perf_counter()
+            batch = await poll(loop.consumer, commit_interval, received)
+            now = time.time()
+            received = time.perf_counter()
             async with decider.lock:
-                outs = decider.process(batch, received)
+                outs = decider.process(batch)
                 if now - last_tick >= tick_interval and decider.ticks(now, outs):
                     last_tick = now
-                for tp, offset in decider.snapshots(outs).items():
-                    if trimmer is not None:  # once the round's transaction committed
-                        outs[tp].after.append(functools.partial(trimmer.committed,
-                                                                tp.partition, offset))
-                for tp, out in outs.items():
-                    loop.submit(tp, out)
+                rounds = decider.snapshots(outs)
+                if not outs:
+                    continue
+                fenced = await loop.commit_all(outs)
+                decider.fenced(fenced)
+                for tp, offset in rounds.items():
+                    if trimmer is not None and tp not in fenced:
+                        trimmer.committed(tp.partition, offset)
+            observe_processing(batch, received)
+            decider.on_decisions([d for tp, out in outs.items() if tp not in fenced
+                                  for d in out.made])
             if now - last_gauges >= 2.0:
                 last_gauges = now
                 for pools in decider.pools.values():
@@ -287,6 +292,6 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
             task.cancel()
         for pending in decider.rounds.values():
             pending.task.cancel()
-        await loop.stop()  # commits what was decided, trims included
         if trimmer is not None:
             await trimmer.close()
+        await loop.stop()

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import time
 from collections import Counter as Tally
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +39,6 @@ Placed = tuple[str, int, bytes, bytes]
 """(topic before namespacing, partition, key, value): a record sent to a set partition."""
 
 RETRY_BACKOFF_MS = 5
-MAX_PENDING_INPUTS = 5000
-"""Inputs decided but not yet committed, per loop, above which consuming waits for a
-commit (a slow broker must not make one transaction, or memory, grow without bound)."""
 FENCED = (ProducerFenced, InvalidProducerEpoch)
 FENCE_GRACE_S = 60.0
 """A partition fenced this long while the group still assigns it to us: something other
@@ -71,48 +67,18 @@ class Output:
     offset: int | None = None
     made: list[Any] = field(default_factory=list)
     """Decisions behind the records (counted once the transaction commits)."""
-    received: list[tuple[int, float]] = field(default_factory=list)
-    """(inputs, perf_counter at their receipt), for PROCESSING_SECONDS once committed."""
-    after: list[Callable[[], None]] = field(default_factory=list)
-    """Run once the transaction committed (e.g. trimming below a snapshot round)."""
 
     def add(self, records: list[Record], channel: str = "none") -> None:
         """Publish ``records`` (counted under ``channel``)."""
         self.records.extend(records)
         self.channels.extend([channel] * len(records))
 
-    def merge(self, later: Output) -> None:
-        """Append ``later`` (the same partition's next inputs) to this output."""
-        self.records += later.records
-        self.channels += later.channels
-        self.placed += later.placed
-        self.made += later.made
-        self.received += later.received
-        self.after += later.after
-        if later.offset is not None:
-            self.offset = later.offset
-
-    def inputs(self) -> int:
-        """How many input records this output answers."""
-        return sum(n for n, _ in self.received)
-
 
 class Loop:
-    """One consume-transform-produce loop: a consumer, a producer per owned partition.
+    """One consume-transform-produce loop: a consumer, a producer per owned partition."""
 
-    **Pipelined commits.** The loop hands each partition's outputs to :meth:`submit` and
-    goes on consuming and deciding; a task per partition commits them, one transaction
-    at a time and in order, each taking everything submitted while the previous one was
-    in flight (and beginning at least ``interval`` seconds after it). An input therefore
-    waits for the rest of its partition's current transaction, not for a whole cycle of
-    the loop (poll, decide, the slowest partition's transaction), and deciding overlaps
-    committing.
-    """
-
-    def __init__(self, settings: Settings, name: str, topics: list[str], instance: str,
-                 interval: float = 0.0) -> None:
+    def __init__(self, settings: Settings, name: str, topics: list[str], instance: str) -> None:
         fast_transaction_retries()
-        self.interval = interval
         self.settings = settings
         self.name = name
         self.group = settings.topic(f"omniroute-router-{name}")
@@ -122,20 +88,13 @@ class Loop:
             client_id=f"omniroute-router-{name}-{instance}",
             enable_auto_commit=False, isolation_level="read_committed",
             auto_offset_reset="earliest", max_poll_records=500,
-            # a read_committed fetch returns as soon as a transaction's markers land (Kafka
-            # 4.1, measured: 0.3-1.3 ms p50 at 10, 100 and 500 ms alike), so idle partitions
-            # need no fetch every 10 ms (it cost the loop's transactions time)
-            fetch_max_wait_ms=500)
+            # not for the last stable offset (a read_committed fetch returns as soon as the
+            # markers land on Kafka 4.1, measured), but aiokafka fetches a partition whose
+            # records were just handed out only in its next fetch request, which may be
+            # waiting on the other partitions this long (500 ms: end-to-end p50 +40 %)
+            fetch_max_wait_ms=10)
         self.producers: dict[TopicPartition, AIOKafkaProducer] = {}
         self.fenced: dict[TopicPartition, float] = {}
-        self.pending: dict[TopicPartition, Output] = {}
-        self.committing: dict[TopicPartition, asyncio.Task[None]] = {}
-        self.begun: dict[TopicPartition, float] = {}
-        self.leaving: set[TopicPartition] = set()
-        self.failed: BaseException | None = None
-        """A commit failed for another reason than a fence: the loop must stop."""
-        self.on_fenced: Callable[[TopicPartition], None] = lambda tp: None
-        self.on_committed: Callable[[TopicPartition, Output], None] = lambda tp, out: None
 
     def transactional_id(self, tp: TopicPartition) -> str:
         """The partition's transactional id: the same in every process that owns it."""
@@ -155,10 +114,7 @@ class Loop:
         await self.consumer.start()
 
     async def stop(self) -> None:
-        """Commit what was decided, then disconnect (open transactions are aborted by
-        the broker)."""
-        for tp in list(self.committing):
-            await self.settle(tp)
+        """Disconnect (open transactions are aborted by the broker)."""
         await self.consumer.stop()
         for tp in list(self.producers):
             await self.release(tp)
@@ -180,15 +136,8 @@ class Loop:
         return committed
 
     async def release(self, tp: TopicPartition) -> None:
-        """Stop publishing for ``tp`` (revoked, fenced or stopping): what was decided for it
-        and submitted is committed first, nothing more is taken."""
-        self.leaving.add(tp)
-        try:
-            await self.settle(tp)
-        finally:
-            self.leaving.discard(tp)
+        """Stop publishing for ``tp`` (revoked, fenced or stopping)."""
         self.fenced.pop(tp, None)
-        self.begun.pop(tp, None)
         producer = self.producers.pop(tp, None)
         if producer is not None:
             try:
@@ -198,68 +147,7 @@ class Loop:
 
     def owns(self, tp: TopicPartition) -> bool:
         """Whether outputs of ``tp`` may be published by this process."""
-        return tp in self.producers and tp not in self.fenced and tp not in self.leaving
-
-    def submit(self, tp: TopicPartition, out: Output) -> None:
-        """Queue ``out`` for ``tp``'s next transaction; it begins once the partition's
-        previous transaction has ended (and ``interval`` after that one began). Outputs of
-        a partition this process no longer has a producer for are dropped."""
-        if tp not in self.producers:
-            return
-        queued = self.pending.get(tp)
-        if queued is None:
-            self.pending[tp] = out
-        else:
-            queued.merge(out)
-        task = self.committing.get(tp)
-        if task is None or task.done():
-            self.committing[tp] = asyncio.create_task(self._drain(tp))
-
-    async def _drain(self, tp: TopicPartition) -> None:
-        while tp in self.pending:
-            wait = self.begun.get(tp, 0.0) + self.interval - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            out = self.pending.pop(tp, None)
-            if out is None or tp not in self.producers:
-                return
-            self.begun[tp] = time.perf_counter()
-            try:
-                committed = await self.commit(tp, out)
-            except Exception as exc:  # the loop raises it: outputs may not be skipped
-                self.failed = self.failed or exc
-                self.pending.pop(tp, None)
-                return
-            if not committed:  # fenced: what was queued behind it is dropped with the state
-                self.pending.pop(tp, None)
-                self.on_fenced(tp)
-                return
-            elapsed = time.perf_counter()
-            for n, received in out.received:
-                for _ in range(n):
-                    PROCESSING_SECONDS.labels(metrics.COMPONENT).observe(elapsed - received)
-            for hook in out.after:
-                hook()
-            self.on_committed(tp, out)
-
-    async def settle(self, tp: TopicPartition) -> None:
-        """Wait until what was submitted for ``tp`` is committed (or failed)."""
-        task = self.committing.get(tp)
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-            if self.committing.get(tp) is task:
-                del self.committing[tp]
-
-    async def backpressure(self) -> None:
-        """Wait for commits while more than MAX_PENDING_INPUTS inputs await one; raise
-        what a commit failed with."""
-        while sum(out.inputs() for out in self.pending.values()) > MAX_PENDING_INPUTS:
-            running = [task for task in self.committing.values() if not task.done()]
-            if not running:
-                break
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        if self.failed is not None:
-            raise self.failed
+        return tp in self.producers and tp not in self.fenced
 
     async def commit(self, tp: TopicPartition, out: Output) -> bool:
         """Publish ``out`` and commit its offset in ``tp``'s transaction; False when this
@@ -294,6 +182,13 @@ class Loop:
             MESSAGES.labels(metrics.COMPONENT, topic, channel, "out").inc(n)
         return True
 
+    async def commit_all(self, outs: dict[TopicPartition, Output]) -> set[TopicPartition]:
+        """Commit every partition's output in its own transaction, concurrently; returns
+        the partitions found fenced."""
+        items = list(outs.items())
+        done = await asyncio.gather(*(self.commit(tp, out) for tp, out in items))
+        return {tp for (tp, _), ok in zip(items, done, strict=True) if not ok}
+
     def check_fences(self) -> None:
         """Raise when a fenced partition is still ours long after (see FENCE_GRACE_S)."""
         now, assigned = time.monotonic(), self.consumer.assignment()
@@ -316,7 +211,6 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self, loop: Loop) -> None:
         self.loop = loop
-        loop.on_fenced = lambda tp: self.fenced({tp})
         self.restoring: dict[TopicPartition, asyncio.Task[None]] = {}
         self.failed: Exception | None = None
         # a claimed partition must not join a batch an in-flight transaction is deciding
@@ -376,10 +270,24 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
             self.forget(tp)
 
 
-async def poll(loop: Loop) -> dict[TopicPartition, list[ConsumerRecord]]:
-    """The next records (at most 100 ms of waiting), once the loop's uncommitted inputs
-    are below MAX_PENDING_INPUTS; raises what a commit failed with."""
-    await loop.backpressure()
-    batch: dict[TopicPartition, list[ConsumerRecord]] = await loop.consumer.getmany(
+async def poll(consumer: AIOKafkaConsumer, interval: float, since: float
+               ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """The next batch; with a commit ``interval`` (seconds), records keep being gathered
+    until ``interval`` after ``since`` (the previous batch's receipt, perf_counter), so a
+    transaction carries more inputs at the cost of at most ``interval`` of latency."""
+    batch: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(
         timeout_ms=100, max_records=500)
+    while batch and (left := since + interval - time.perf_counter()) > 0:
+        more = await consumer.getmany(timeout_ms=max(1, int(left * 1000)), max_records=500)
+        for tp, records in more.items():
+            batch.setdefault(tp, []).extend(records)
     return batch
+
+
+def observe_processing(batch: dict[TopicPartition, list[ConsumerRecord]],
+                       received: float) -> None:
+    """PROCESSING_SECONDS per record: from the batch's receipt to its commit."""
+    elapsed = time.perf_counter() - received
+    for records in batch.values():
+        for _ in records:
+            PROCESSING_SECONDS.labels(metrics.COMPONENT).observe(elapsed)
