@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from omniroute.automation.clocks import Clocks
@@ -174,7 +175,7 @@ class AutomationHook:
         if route is not None:
             self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp())
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
-                            self.queue.state(pool, conv.id, ws.handle_time_s))
+                            partial(self.queue.state, pool, conv.id, ws.handle_time_s))
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
             "idle_fired": []}), ws, conv.opened_at, at)
