@@ -10,10 +10,14 @@ lingua, which tells Chinese from Japanese kanji-only text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 SUPPORTED = ("ko", "en", "ja", "zh", "es")
 """Languages detected out of the box (ISO 639-1)."""
+
+Detect = Callable[[str, tuple[str, ...]], "str | None"]
+"""What :func:`~omniroute.triage.core.triage` calls to detect a language."""
 
 MIN_LETTERS = 3
 """Fewer letters than this: no guess (``ok``, ``5``, an emoji)."""
@@ -78,3 +82,33 @@ def detect_language(text: str, languages: tuple[str, ...] = SUPPORTED) -> str | 
     detector = _detector(tuple(sorted(languages)))
     found = detector.detect_language_of(text)  # type: ignore[attr-defined]
     return str(found.iso_code_639_1.name).lower() if found is not None else None
+
+
+class Prefetched:
+    """Languages of a batch's texts, detected back to back before the batch is handled.
+
+    lingua's models are large: detected one by one between other work, a text
+    costs about six times what it costs while they are in the CPU caches
+    (measured 186 against 29 us on short texts). A worker fills this with
+    the texts of the records it is about to handle and triage asks it first;
+    a text it was not filled with is detected as usual. Each fill replaces
+    the previous batch's results, so it never grows beyond a batch.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+    def fill(self, texts: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+        """Detect the language of every (text, languages) pair; forget the last batch's."""
+        found: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        for key in texts:
+            if key not in found:
+                found[key] = detect_language(*key)
+        self.found = found
+
+    def __call__(self, text: str, languages: tuple[str, ...] = SUPPORTED) -> str | None:
+        """``detect_language(text, languages)``, from the batch's results when filled with it."""
+        key = (text, languages)
+        if key in self.found:
+            return self.found[key]
+        return detect_language(text, languages)
