@@ -6,9 +6,16 @@ also measures another version of the worker on the same messages in the same
 run, e.g. ``git archive fb93728 src | tar -x -C /tmp/old`` then
 ``--previous /tmp/old/src``. ``--engine batch`` also measures ``omniroute worker --engine batch``
 (the transactional batch engine) on the same messages, and ratios it to the
-passthrough and to faust's worker. ``--scaling 3`` also runs 1, 2 and 3 worker processes on
-6 partitions (each on its own copy of the messages, produced once their consumer
-group is stable) and checks their output.
+passthrough and to faust's worker; with ``--previous`` the other version runs on
+the batch engine too. ``--batch-only`` leaves faust out (its passthrough and its
+worker) and interleaves ``--rounds N`` rounds of: the raw passthrough, this
+batch worker, the previous version's batch worker (the order of the two
+workers alternates), each on a fresh namespace holding the same messages;
+it prints every round, each worker's CPU per message and its per-stage handler
+time (``omniroute_processing_seconds``), and the best ratio of each.
+``--scaling 3`` also runs 1, 2 and 3 worker processes on 6 partitions (each on
+its own copy of the messages, produced once their consumer group is stable)
+and checks their output.
 
 The same pre-produced InboundMessages (SMS and WhatsApp senders, several
 messages each, one topic of 3 partitions) are read twice in one run:
@@ -243,12 +250,12 @@ def start_worker(settings: Settings, state: Path, port: int,
 
 
 async def previous_rate(settings: Settings, batch: list[InboundMessage], state: Path,
-                        source: Path) -> float:
+                        source: Path, engine: str = "faust") -> float:
     """The rate of another version of the worker (``source``: its ``src`` directory)."""
     other = settings.model_copy(update={"topic_namespace": f"{settings.topic_namespace[:-1]}p."})
     await create_topics(other, partitions=PARTITIONS)
     await publish(other, batch)
-    process = start_worker(other, state, free_port(), source)
+    process = start_worker(other, state, free_port(), source, engine=engine)
     try:
         return await worker_rate(other, len(batch), 600, process)
     finally:
@@ -265,19 +272,67 @@ WARMUP = [m.model_copy(update={"event_id": f"warm:{i}", "sender": Address(value=
 
 
 async def engine_rate(settings: Settings, batch: list[InboundMessage], state: Path,
-                      engine: str, senders: int) -> tuple[float, float]:
+                      engine: str, senders: int, suffix: str = "e",
+                      source: Path | None = None) -> tuple[float, float]:
     """The rate of ``omniroute worker --engine engine`` (own namespace, same messages),
     and its CPU microseconds per message."""
-    other = settings.model_copy(update={"topic_namespace": f"{settings.topic_namespace[:-1]}e."})
+    ns = f"{settings.topic_namespace[:-1]}{suffix}."
+    other = settings.model_copy(update={"topic_namespace": ns})
     await create_topics(other, partitions=PARTITIONS)
     await publish(other, batch)
-    process = start_worker(other, state, free_port(), engine=engine)
+    port = free_port()
+    process = start_worker(other, state, port, source, engine=engine)
     try:
         rate = await worker_rate(other, len(batch), 600, process, senders=senders)
-        return rate, cpu_seconds(process.pid) / len(batch) * 1e6
+        cpu = cpu_seconds(process.pid) / len(batch) * 1e6
+        STAGES[ns] = handler_seconds(port)
+        return rate, cpu
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+STAGES: dict[str, dict[str, float]] = {}
+"""Per measured namespace: mean handler seconds per record of each stage."""
+
+
+async def batch_rounds(settings: Settings, batch: list[InboundMessage], state: Path,
+                       senders: int, previous: Path | None, rounds: int) -> None:
+    """Interleaved rounds of passthrough, this batch worker and ``previous``'s (see doc)."""
+    best: dict[str, float] = {}
+    base_ns = settings.topic_namespace[:-1]
+    for r in range(1, rounds + 1):
+        pass_settings = settings.model_copy(update={"topic_namespace": f"{base_ns}r{r}."})
+        await create_topics(pass_settings, partitions=PARTITIONS)
+        await create_topics(pass_settings, [TopicSpec("bench.passthrough")],
+                            partitions=PARTITIONS)
+        await publish(pass_settings, batch)
+        base = await passthrough(pass_settings, len(batch))
+        versions: list[tuple[str, Path | None]] = [("this", None)]
+        if previous is not None:
+            versions.append(("previous", previous))
+            if r % 2 == 0:
+                versions.reverse()
+        line = [f"round {r}: passthrough {base:7.0f} msg/s"]
+        for name, source in versions:
+            suffix = f"r{r}{name[0]}"
+            rate, cpu = await engine_rate(settings, batch, state, "batch", senders, suffix,
+                                          source)
+            ratio = rate / base
+            best[name] = max(best.get(name, 0.0), ratio)
+            ns = f"{base_ns}{suffix}."
+            stages = ", ".join(f"{stage} {seconds * 1e6:.0f}"
+                               for stage, seconds in sorted(STAGES[ns].items()))
+            line.append(f"  {name:8} batch worker {rate:7.0f} msg/s, ratio {ratio:.3f}, "
+                        f"CPU {cpu:.0f} us/message (start-up included); handlers us/record: "
+                        f"{stages}; {CHECKS.get(ns)}")
+        line.append(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print("\n".join(line), flush=True)
+    print(f"messages: {len(batch)} from {senders} senders (SMS + WhatsApp), "
+          f"{PARTITIONS} partitions")
+    for name, ratio in best.items():
+        where = previous if name == "previous" else "src"
+        print(f"best ratio to the same round's passthrough, {name} ({where}): {ratio:.3f}")
 
 
 async def until_stable(settings: Settings, members: int, timeout: float = 300,
@@ -353,7 +408,8 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
-    before = await previous_rate(settings, batch, state, previous) if previous else None
+    before = (await previous_rate(settings, batch, state, previous, engine)
+              if previous else None)
     other = (await engine_rate(settings, batch, state, engine, senders)
              if engine != "faust" else None)
     scaled = await scaling(settings, batch, state, senders, scale, engine) if scale else {}
@@ -363,7 +419,7 @@ async def bench(settings: Settings, count: int, senders: int, state: Path,
     print(f"faust one-hop passthrough + table write:      {floor:8.0f} messages/s")
     print(f"omniroute worker identity + threading:         {full:8.0f} messages/s")
     if before:
-        print(f"previous worker ({previous}):  {before:8.0f} messages/s"
+        print(f"previous worker ({previous}, {engine}):  {before:8.0f} messages/s"
               f" (ratio {before / base:.3f}; this one x{full / before:.2f})")
     print(f"ratio worker/passthrough: {full / base:.3f} (cost x{base / full:.1f})")
     if other:
@@ -392,14 +448,22 @@ def main() -> None:
     parser.add_argument("--engine", choices=("faust", "batch"), default="faust",
                         help="batch: also measure `omniroute worker --engine batch` on the same "
                              "messages (and use it for --scaling)")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="leave faust out: interleaved rounds of the passthrough, the batch "
+                             "worker and --previous's batch worker")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --batch-only")
     args = parser.parse_args()
     env = Settings()
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-identity-"))
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
         settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                             topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-        asyncio.run(bench(settings, args.messages, args.senders, state, args.previous,
-                          args.scaling, args.engine))
+        if args.batch_only:
+            asyncio.run(batch_rounds(settings, messages(args.messages, args.senders), state,
+                                     args.senders, args.previous, args.rounds))
+        else:
+            asyncio.run(bench(settings, args.messages, args.senders, state, args.previous,
+                              args.scaling, args.engine))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ Every id derives from the input's event id, so a replay emits the same records.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from omniroute.automation.clocks import Clocks
@@ -45,11 +47,16 @@ from omniroute.routing.config import RoutingConfig, load_config, parse_policy
 from omniroute.routing.policy import BusinessHours
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.triage import Triage, triage
+from omniroute.triage.language import Prefetched
 from omniroute.worker.app import Worker
+from omniroute.worker.topology import CUSTOMERS
 
 Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
 MAX_ATTRIBUTES = 32
 
+
+MESSAGE_KINDS = frozenset({"observe", "message"})
+"""Kinds of customer records that carry an inbound message (Observe, ThreadMessage)."""
 
 BOT_ANSWERS_INSTEAD = frozenset({"acknowledgement", "out_of_office"})
 """Automatic replies left out of a new conversation the answer bot takes (it answers first;
@@ -75,6 +82,8 @@ class AutomationHook:
         """Rules set through the admin API or CLI, per workspace (override the file's)."""
         self.queue = QueueView()
         self.clocks = Clocks(self)
+        self.languages = Prefetched()
+        """The languages of the batch's message texts (the batch engine fills it)."""
 
     def workspace(self, name: str) -> WorkspaceAutomation:
         """The workspace's automation, with its live rules if any were set."""
@@ -88,6 +97,26 @@ class AutomationHook:
             self.live_rules.pop(workspace, None)
         else:
             self.live_rules[workspace] = rules
+
+    def prefetch_languages(self, values: list[bytes]) -> None:
+        """Detect the languages of a batch's message texts together (see :class:`Prefetched`);
+        a text triage gets some other way is detected then, so this only saves time."""
+        texts: list[tuple[str, tuple[str, ...]]] = []
+        for value in values:
+            if b'"text"' not in value:
+                continue
+            try:
+                command = json.loads(value)
+            except ValueError:  # a dead letter when handled
+                continue
+            if not isinstance(command, dict) or command.get("kind") not in MESSAGE_KINDS:
+                continue
+            message = command.get("message")
+            text = message.get("text") if isinstance(message, dict) else None
+            if text and isinstance(text, str):
+                workspace = str(message.get("workspace") or "default")  # type: ignore[union-attr]
+                texts.append((text, self.workspace(workspace).triage.languages))
+        self.languages.fill(texts)
 
     def pool_hours(self, pool: str | None) -> BusinessHours | None:
         """The business hours of ``pool`` (None: always open)."""
@@ -163,7 +192,7 @@ class AutomationHook:
         if message.event_id in state.processed:  # a replay: same requests, nothing new
             requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
-        found = triage(message.text or "", ws.triage, customer.language)
+        found = triage(message.text or "", ws.triage, customer.language, self.languages)
         found = replace(found, skills={k: v for k, v in found.skills.items()
                                        if k in self.staffed_skills})
         if conv.agent_id:
@@ -174,7 +203,7 @@ class AutomationHook:
         if route is not None:
             self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp())
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
-                            self.queue.state(pool, conv.id, ws.handle_time_s))
+                            partial(self.queue.state, pool, conv.id, ws.handle_time_s))
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
             "idle_fired": []}), ws, conv.opened_at, at)
@@ -302,6 +331,7 @@ def register(worker: Worker) -> None:
     hook = AutomationHook(worker)
     triage("warm up the language models", hook.config.defaults.triage)  # ~1-2 s, at start-up
     worker.components["automation"] = hook
+    worker.prepare(CUSTOMERS, hook.prefetch_languages)
     worker.agent(AGENT_EVENTS.name, "automation.agents", hook.on_agent_event, stage="automation")
     worker.agent(OUTBOUND.name, "automation.outbound", hook.clocks.on_outbound,
                  stage="automation")

@@ -16,6 +16,7 @@ Rules (support-metrics.md section 4):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,8 +52,13 @@ class MessagePlan:
 
 def plan_message(memory: ConversationMemory, found: Triage, channel: str, at: datetime,
                  config: WorkspaceAutomation, hours: BusinessHours | None,
-                 queue: QueueState) -> MessagePlan:
-    """Remember what the message told us; decide the replies and whether to escalate."""
+                 queue: QueueState | Callable[[], QueueState]) -> MessagePlan:
+    """Remember what the message told us; decide the replies and whether to escalate.
+
+    ``queue`` may be a function giving the queue state: it is called only for an
+    acknowledgement (at most one per conversation and day), as it scans the pool's
+    waiting conversations.
+    """
     language = found.language if found.language_detected or memory.language is None \
         else memory.language
     keep_intent = found.intent == "other" and memory.intent is not None
@@ -81,6 +87,8 @@ def plan_message(memory: ConversationMemory, found: Triage, channel: str, at: da
         replies.append(Reply("out_of_office", render("out_of_office", language, channel,
                                                      config.templates, opening=opening)))
     elif open_now and config.acknowledgement and not replies:
+        if callable(queue):
+            queue = queue()
         wait = describe_wait(round_wait(expected_wait(queue)), language)
         text = render("acknowledgement", language, channel, config.templates, wait=wait,
                       position=queue.position)

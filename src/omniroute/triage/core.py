@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from omniroute.triage.intents import IntentLexicon
-from omniroute.triage.language import SUPPORTED, detect_language
+from omniroute.triage.language import SUPPORTED, Detect, detect_language
 from omniroute.triage.sentiment import label, sentiment
 from omniroute.triage.signals import PROFANITY, THREAT, asks_for_human, shouting, spam_score
 from omniroute.triage.slots import ORDER, extract_slots
@@ -109,10 +109,14 @@ def severity_of(text: str, intent: str, score: float | None, human: bool,
 
 
 def triage(text: str, config: TriageConfig | None = None,
-           previous_language: str | None = None) -> Triage:
-    """Triage one message's text; ``previous_language`` is kept when the text says too little."""
+           previous_language: str | None = None, detect: Detect = detect_language) -> Triage:
+    """Triage one message's text; ``previous_language`` is kept when the text says too little.
+
+    ``detect`` is :func:`~omniroute.triage.language.detect_language` or an equivalent
+    (a worker's :class:`~omniroute.triage.language.Prefetched` batch results).
+    """
     config = config or TriageConfig()
-    found = detect_language(text, config.languages)
+    found = detect(text, config.languages)
     language = found or previous_language or config.default_language
     intent, confidence = config.lexicon.classify(ORDER.sub(" ", text))
     score = sentiment(text, language)

@@ -85,28 +85,37 @@ class IntentLexicon:
     keywords: Lexicon = field(default_factory=lambda: DEFAULT_LEXICON)
 
     @cached_property
-    def _english(self) -> dict[str, list[tuple[re.Pattern[str], float]]]:
-        return {
-            intent: [(re.compile(r"(?<![a-z])" + re.escape(word.lower())), weight)
-                     for word, weight in by_language.get("en", {}).items()]
-            for intent, by_language in self.keywords.items()
-        }
+    def _matchers(self) -> tuple[tuple[str, tuple[tuple[str, str | None, float], ...],
+                                       tuple[tuple[str, re.Pattern[str], float], ...]], ...]:
+        """Per intent, in the lexicon's order: its stems of every language but English
+        (with their space-free form when they hold a space) and its English words (with
+        their word-start pattern), each in the order :meth:`scores` adds their weights."""
+        found = []
+        for intent, by_language in self.keywords.items():
+            stems = tuple((word, word.replace(" ", "") if " " in word else None, weight)
+                          for language, words in by_language.items() if language != "en"
+                          for word, weight in words.items())
+            english = tuple((word.lower(), re.compile(r"(?<![a-z])" + re.escape(word.lower())),
+                             weight) for word, weight in by_language.get("en", {}).items())
+            found.append((intent, stems, english))
+        return tuple(found)
 
     def scores(self, text: str) -> dict[str, float]:
-        """Total keyword weight per intent (intents with no match left out)."""
+        """Total keyword weight per intent (intents with no match left out).
+
+        An English word is looked for as a substring first (a C scan), and only a text
+        holding it runs its word-start pattern: most texts hold few of the words.
+        """
         lowered = text.lower()
         compact = lowered.replace(" ", "")
         totals: dict[str, float] = {}
-        for intent, by_language in self.keywords.items():
+        for intent, stems, english in self._matchers:
             total = 0.0
-            for language, words in by_language.items():
-                if language == "en":
-                    continue
-                for word, weight in words.items():
-                    if word in lowered or (" " in word and word.replace(" ", "") in compact):
-                        total += weight
-            for pattern, weight in self._english.get(intent, ()):
-                if pattern.search(lowered):
+            for word, spaceless, weight in stems:
+                if word in lowered or (spaceless is not None and spaceless in compact):
+                    total += weight
+            for word, pattern, weight in english:
+                if word in lowered and pattern.search(lowered):
                     total += weight
             if total:
                 totals[intent] = total

@@ -9,34 +9,57 @@ lingua, which tells Chinese from Japanese kanji-only text.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 SUPPORTED = ("ko", "en", "ja", "zh", "es")
 """Languages detected out of the box (ISO 639-1)."""
 
+Detect = Callable[[str, tuple[str, ...]], "str | None"]
+"""What :func:`~omniroute.triage.core.triage` calls to detect a language."""
+
 MIN_LETTERS = 3
 """Fewer letters than this: no guess (``ok``, ``5``, an emoji)."""
 
 
-def _hangul(ch: str) -> bool:
-    return "\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e"
+def _letters_of(*spans: tuple[str, str]) -> re.Pattern[str]:
+    """One character class of the letters (``str.isalpha``) in the code-point ``spans``."""
+    runs: list[list[int]] = []
+    for first, last in spans:
+        for code in range(ord(first), ord(last) + 1):
+            if not chr(code).isalpha():
+                continue
+            if runs and runs[-1][1] == code - 1:
+                runs[-1][1] = code
+            else:
+                runs.append([code, code])
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                                    for a, b in runs) + "]")
 
 
-def _kana(ch: str) -> bool:
-    return "\u3040" <= ch <= "\u30ff"
+HANGUL = _letters_of(("\uac00", "\ud7a3"), ("\u3131", "\u318e"))
+KANA = _letters_of(("\u3040", "\u30ff"))
+ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _script(text: str) -> tuple[int, str | None]:
+    """How many letters ``text`` has, and ``ko``/``ja`` when the script alone says so."""
+    if text.isascii():  # no Hangul, no kana; the letters are [A-Za-z]
+        return len(ASCII_LETTER.findall(text)), None
+    letters = sum(1 for ch in text if ch.isalpha())
+    if not letters:
+        return 0, None
+    if len(HANGUL.findall(text)) * 3 >= letters:
+        return letters, "ko"
+    if len(KANA.findall(text)) * 5 >= letters:
+        return letters, "ja"
+    return letters, None
 
 
 def script_language(text: str) -> str | None:
     """``ko`` or ``ja`` when the script alone says so (a third of the letters), else None."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return None
-    hangul = sum(1 for ch in letters if _hangul(ch))
-    if hangul * 3 >= len(letters):
-        return "ko"
-    if sum(1 for ch in letters if _kana(ch)) * 5 >= len(letters):
-        return "ja"
-    return None
+    return _script(text)[1]
 
 
 @lru_cache(maxsize=8)
@@ -49,13 +72,43 @@ def _detector(languages: tuple[str, ...]) -> object:
 
 def detect_language(text: str, languages: tuple[str, ...] = SUPPORTED) -> str | None:
     """The ISO 639-1 code of ``text``'s language among ``languages``, or None if unsure."""
-    fast = script_language(text)
+    letters, fast = _script(text)
     if fast is not None and fast in languages:
         return fast
-    if sum(1 for ch in text if ch.isalpha()) < MIN_LETTERS:
+    if letters < MIN_LETTERS:
         return None
     if len(languages) == 1:
         return languages[0]
     detector = _detector(tuple(sorted(languages)))
     found = detector.detect_language_of(text)  # type: ignore[attr-defined]
     return str(found.iso_code_639_1.name).lower() if found is not None else None
+
+
+class Prefetched:
+    """Languages of a batch's texts, detected back to back before the batch is handled.
+
+    lingua's models are large: detected one by one between other work, a text
+    costs about six times what it costs while they are in the CPU caches
+    (measured 186 against 29 us on short texts). A worker fills this with
+    the texts of the records it is about to handle and triage asks it first;
+    a text it was not filled with is detected as usual. Each fill replaces
+    the previous batch's results, so it never grows beyond a batch.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+    def fill(self, texts: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+        """Detect the language of every (text, languages) pair; forget the last batch's."""
+        found: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        for key in texts:
+            if key not in found:
+                found[key] = detect_language(*key)
+        self.found = found
+
+    def __call__(self, text: str, languages: tuple[str, ...] = SUPPORTED) -> str | None:
+        """``detect_language(text, languages)``, from the batch's results when filled with it."""
+        key = (text, languages)
+        if key in self.found:
+            return self.found[key]
+        return detect_language(text, languages)

@@ -43,11 +43,21 @@ def asks_for_human(text: str) -> bool:
     return bool(HUMAN_REQUEST.search(text))
 
 
+ASCII_UPPER = re.compile(r"[A-Z]")
+ASCII_LOWER = re.compile(r"[a-z]")
+
+
 def shouting(text: str) -> bool:
     """Mostly capitals (among at least 8 Latin letters), or three or more '!'."""
+    if text.count("!") >= 3:  # "!!!" holds three
+        return True
+    if text.isascii():  # Latin letters are [A-Za-z]; a regex counts them in C
+        upper, lower = len(ASCII_UPPER.findall(text)), len(ASCII_LOWER.findall(text))
+        letters = upper + lower
+        return letters >= 8 and upper / letters >= 0.7
+    # beyond ASCII, lower() decides what is Latin (the Kelvin sign is, as 'k')
     latin = [ch for ch in text if "a" <= ch.lower() <= "z"]
-    caps = len(latin) >= 8 and sum(ch.isupper() for ch in latin) / len(latin) >= 0.7
-    return caps or "!!!" in text or text.count("!") >= 3
+    return len(latin) >= 8 and sum(ch.isupper() for ch in latin) / len(latin) >= 0.7
 
 
 def spam_score(text: str) -> float:

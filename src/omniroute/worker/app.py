@@ -172,6 +172,10 @@ class Worker:
             raise BrokerError(f"cannot produce to {topic_name}: {exc}") from exc
         metrics.produced(topic_name, channel)
 
+    def prepare(self, source: str, function: Callable[[list[bytes]], None]) -> None:
+        """Nothing on faust (records come one by one); the batch engine shows ``function``
+        each batch's ``source`` values before handling them."""
+
     def agent(self, source: str, processor: str, handle: Handler, stage: str) -> None:
         """Run ``handle(event)`` for every record of ``source``; failures become dead letters.
 

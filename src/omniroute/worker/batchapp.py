@@ -104,6 +104,7 @@ class BatchWorker:
     agents: dict[str, list[Callable[[Event], Awaitable[None]]]] = field(default_factory=dict)
     plain: AIOKafkaProducer | None = None
     """The idempotent producer of timers' sends (started by :func:`serve`)."""
+    preparers: dict[str, list[Callable[[list[bytes]], None]]] = field(default_factory=dict)
 
     def topic(self, name: str) -> str:
         """``name`` in this deployment's namespace."""
@@ -161,6 +162,23 @@ class BatchWorker:
 
         self.agents.setdefault(self.topic(source), []).append(guarded)
 
+    def prepare(self, source: str, function: Callable[[list[bytes]], None]) -> None:
+        """Show ``function`` the values of each batch's ``source`` records before they are
+        handled (work cheaper done together, e.g. detecting their languages)."""
+        self.preparers.setdefault(self.topic(source), []).append(function)
+
+    def prepare_batch(self, records: list[ConsumerRecord]) -> None:
+        """Run the preparers of a batch's records (a preparer's failure only costs speed)."""
+        for topic, functions in self.preparers.items():
+            values = [record.value for record in records
+                      if record.topic == topic and record.value is not None]
+            for function in functions:
+                try:
+                    function(values)
+                except Exception as exc:  # handling does the work itself, record by record
+                    log.warning("worker.prepare_failed", topic=topic,
+                                error_type=type(exc).__name__, error=str(exc)[:300])
+
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason, in the transaction."""
         key, value = dead_letter_of(processor, event, error)
@@ -201,7 +219,8 @@ async def serve(worker: BatchWorker, extra: Iterable[Timed] = ()) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         running.add_signal_handler(sig, stop.set)
     loop = BatchLoop(settings, settings.topic(GROUP), sorted(worker.agents),
-                     list(worker.app.tables.values()), worker.handle)
+                     list(worker.app.tables.values()), worker.handle,
+                     worker.prepare_batch if worker.preparers else None)
     worker.plain = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                                     enable_idempotence=True, linger_ms=2)
     await worker.plain.start()

@@ -54,6 +54,9 @@ RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 log = get_logger("omniroute.worker")
 Handle = Callable[[ConsumerRecord], Awaitable[None]]
 """Handles one record completely (dead letters included); raises :class:`Retry` only."""
+Prepare = Callable[[list[ConsumerRecord]], None]
+"""Sees a batch's records before they are handled (work that is cheaper done together);
+must not fail and must not change what handling a record does."""
 
 
 class Retry(Exception):
@@ -64,13 +67,14 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     """The consume-transform-produce loop of the batch engine (see the module docstring)."""
 
     def __init__(self, settings: Settings, group: str, topics: list[str],
-                 tables: list[Table], handle: Handle) -> None:
+                 tables: list[Table], handle: Handle, prepare: Prepare | None = None) -> None:
         fast_transaction_retries()
         self.settings = settings
         self.group = group
         self.topics = topics
         self.tables = tables
         self.handle = handle
+        self.prepare = prepare
         bootstrap = settings.kafka_bootstrap
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
@@ -127,6 +131,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             fresh = [record for record in records if record.offset >= first]
             if fresh:
                 by_number.setdefault(tp.partition, []).append((tp, fresh))
+        if self.prepare is not None and by_number:
+            self.prepare([record for parts in by_number.values()
+                          for _tp, records in parts for record in records])
         done: dict[int, tuple[Pending, dict[TopicPartition, int]]] = {}
         for partition, parts in by_number.items():
             pending = Pending(partition)
