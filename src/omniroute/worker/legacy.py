@@ -4,8 +4,8 @@ A deployment that ran ``omniroute worker --engine faust`` has committed offsets
 in the faust app's group (:data:`~omniroute.worker.app.APP_ID` in the namespace)
 and none in the batch group. Both engines consume the same topics (inbound,
 identity links, the identity graph, the internal customers topic, conversations,
-agent events, the bot's inbox, erasure requests) and share the table
-changelogs, so each input topic-partition's faust commit means "processed up to
+outbound, agent events, the automation topic, erasure requests; faust's group
+commits no other topic) and share the table changelogs, so each input topic-partition's faust commit means "processed up to
 here" for that very topic-partition, intermediate topics included: a record of
 ``omniroute.internal.customers`` below faust's commit there was threaded by
 faust; one above it was written by faust's identity stage and is threaded by
