@@ -5,8 +5,9 @@ in the faust app's group (:data:`~omniroute.worker.app.APP_ID` in the namespace)
 and none in the batch group. Both engines consume the same topics (inbound,
 identity links, the identity graph, the internal customers topic, conversations,
 outbound, agent events, the automation topic, erasure requests; faust's group
-commits no other topic) and share the table changelogs, so each input topic-partition's faust commit means "processed up to
-here" for that very topic-partition, intermediate topics included: a record of
+commits no other topic) and share the table changelogs, so each input
+topic-partition's faust commit means "processed up to here" for that very
+topic-partition, intermediate topics included: a record of
 ``omniroute.internal.customers`` below faust's commit there was threaded by
 faust; one above it was written by faust's identity stage and is threaded by
 the batch engine. faust commits at least once (after flushing its outputs and
