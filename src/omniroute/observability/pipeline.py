@@ -52,6 +52,11 @@ REBALANCES = Counter(
     "Consumer group rebalances this process went through.",
     ["component"],
 )
+LEGACY_GROUP_ACTIVE = Gauge(
+    "omniroute_legacy_group_active",
+    "1 while a process waits because the legacy consumer group it takes over from has members.",
+    ["component"],
+)
 QUEUE_DEPTH = Gauge(
     "omniroute_queue_depth",
     "Work items waiting for an agent, per routing pool.",

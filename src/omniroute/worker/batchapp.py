@@ -31,6 +31,7 @@ from omniroute.settings import Settings
 from omniroute.worker import metrics
 from omniroute.worker.app import APP_ID, PROCESSORS, Handler, dead_letter_of, is_retriable
 from omniroute.worker.engine import BatchLoop, Retry
+from omniroute.worker.legacy import LegacyGroup
 from omniroute.worker.state import CURRENT, Model, ModelTable, Table, model_value
 from omniroute.worker.topology import changelog_topic
 
@@ -211,8 +212,10 @@ async def _every(interval: float, function: Timed, loop: BatchLoop) -> None:
                         error_type=type(exc).__name__, error=str(exc)[:300])
 
 
-async def serve(worker: BatchWorker, extra: Iterable[Timed] = ()) -> None:
-    """Run the batch loop, the timers and tasks until SIGTERM/SIGINT."""
+async def serve(worker: BatchWorker, extra: Iterable[Timed] = (),
+                legacy: LegacyGroup | None = None) -> None:
+    """Run the batch loop, the timers and tasks until SIGTERM/SIGINT; ``legacy`` is the
+    faust worker's group to wait for and take offsets over from."""
     settings = worker.settings
     stop = asyncio.Event()
     running = asyncio.get_running_loop()
@@ -220,7 +223,7 @@ async def serve(worker: BatchWorker, extra: Iterable[Timed] = ()) -> None:
         running.add_signal_handler(sig, stop.set)
     loop = BatchLoop(settings, settings.topic(GROUP), sorted(worker.agents),
                      list(worker.app.tables.values()), worker.handle,
-                     worker.prepare_batch if worker.preparers else None)
+                     worker.prepare_batch if worker.preparers else None, legacy)
     worker.plain = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                                     enable_idempotence=True, linger_ms=2)
     await worker.plain.start()

@@ -59,9 +59,12 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
 
     Refuses to start unless every input and changelog topic has as many
     partitions as ``omniroute.inbound.v1`` (a partition number is the unit of
-    ownership).
+    ownership). Takes over from the faust worker's group (:mod:`.legacy`):
+    waits while it has members (``/readyz`` fails meanwhile), and starts each
+    input without a commit of its own where faust committed.
     """
     from omniroute.worker import batchapp
+    from omniroute.worker.legacy import LegacyGroup
 
     partitions = asyncio.run(ensure_topics(settings))
     record_build_info("worker")
@@ -75,8 +78,10 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
     if wrong or len(counts) < len(worker.agents) + len(names):
         raise BrokerError(f"the batch worker needs {partitions} partitions on every input "
                           f"and changelog topic; found {counts}")
+    legacy = LegacyGroup(settings)
     health = Health()
     health.add("kafka", kafka_check(settings.kafka_bootstrap))
+    health.add("legacy_worker", legacy.readiness)
 
     async def serve_operations_endpoints() -> None:
         await serve_operations(settings.metrics_port, health, settings.bind_host)
@@ -84,4 +89,4 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
     log.info("worker_starting", engine="batch", group=settings.topic(batchapp.GROUP),
              partitions=partitions, metrics_port=settings.metrics_port,
              processors=list(processors))
-    asyncio.run(batchapp.serve(worker, [serve_operations_endpoints]))
+    asyncio.run(batchapp.serve(worker, [serve_operations_endpoints], legacy))

@@ -12,6 +12,15 @@ as no one else can commit for *p*), and *p*'s inputs resumed. This is the
 router's pattern (:mod:`omniroute.routing.transactions`) with a partition number
 in place of a topic-partition.
 
+**Taking over from faust.** Before anything else, a claim waits while the
+legacy faust worker's group (:mod:`.legacy`) has members. An input without a
+commit in the batch group starts at the faust group's commit of the same
+topic-partition (when there is one), and those adopted offsets are committed in
+*p*'s first transaction, on their own, before *p* is resumed; without either
+commit an input starts at its earliest record. While running, the loop looks at
+the faust group every :data:`LEGACY_WATCH_S` and, should a faust worker join it,
+drops every partition number and claims it again (which waits).
+
 **A batch** (up to :data:`MAX_RECORDS` records) is split by partition number; the
 records of *p* are handled in order with :data:`~omniroute.worker.state.CURRENT`
 set to *p*, then *p*'s transaction holds what the handlers sent, the dirty keys
@@ -40,6 +49,7 @@ from omniroute.routing.transactions import FENCE_GRACE_S, FENCED, fast_transacti
 from omniroute.settings import Settings
 from omniroute.worker import metrics
 from omniroute.worker.assignor import CopartitionedAssignor
+from omniroute.worker.legacy import LegacyGroup, start_offsets
 from omniroute.worker.state import CURRENT, Pending, Table
 
 MAX_RECORDS = 1000
@@ -50,6 +60,8 @@ SESSION_TIMEOUT_MS = 10_000
 """How long until a killed worker's partitions move to the survivors."""
 TRANSACTION_TIMEOUT_MS = 30_000
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+LEGACY_WATCH_S = 10.0
+"""Between two looks at the legacy faust group while the engine runs."""
 
 log = get_logger("omniroute.worker")
 Handle = Callable[[ConsumerRecord], Awaitable[None]]
@@ -67,8 +79,11 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     """The consume-transform-produce loop of the batch engine (see the module docstring)."""
 
     def __init__(self, settings: Settings, group: str, topics: list[str],
-                 tables: list[Table], handle: Handle, prepare: Prepare | None = None) -> None:
+                 tables: list[Table], handle: Handle, prepare: Prepare | None = None,
+                 legacy: LegacyGroup | None = None) -> None:
         fast_transaction_retries()
+        self.legacy = legacy
+        """The faust worker's group to wait for and take offsets over from (None: neither)."""
         self.settings = settings
         self.group = group
         self.topics = topics
@@ -105,6 +120,10 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     async def run(self, stop: asyncio.Event) -> None:
         """Consume and commit batches until ``stop`` is set, then leave the group."""
         await self.reader.start()
+        watch: asyncio.Task[None] | None = None
+        if self.legacy is not None:
+            await self.legacy.start()
+            watch = asyncio.create_task(self._watch_legacy(self.legacy))
         self.consumer.subscribe(self.topics, listener=self)
         await self.consumer.start()
         try:
@@ -115,12 +134,16 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
                         await self._batch(batch)
                 self._check_fences()
         finally:
+            if watch is not None:
+                watch.cancel()
             for task in self.claims.values():
                 task.cancel()
             await self.consumer.stop()
             for partition in list(self.producers):
                 await self._release(partition)
             await self.reader.stop()
+            if self.legacy is not None:
+                await self.legacy.stop()
 
     async def _batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         by_number: dict[int, list[tuple[TopicPartition, list[ConsumerRecord]]]] = {}
@@ -251,6 +274,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _take(self, partition: int) -> None:
         started = time.perf_counter()
+        if self.legacy is not None:  # before the restore: faust may still write changelogs
+            await self.legacy.wait_idle()
         await self._release(partition)
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
@@ -267,19 +292,57 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         counts = await self._restore(partition)
         tps = [TopicPartition(topic, partition) for topic in self.topics]
         committed = {tp: await self.consumer.committed(tp) for tp in tps}
+        starts, adopted = await self._adopt(partition, producer, committed)
         async with self.lock:
             if self.claims.get(partition) is not asyncio.current_task():
                 return  # revoked (or re-claimed) meanwhile
             assigned = self.consumer.assignment()
-            for tp, offset in committed.items():
-                self.positions[tp] = offset or 0
+            for tp, offset in starts.items():
+                self.positions[tp] = offset
                 if tp in assigned:
-                    self.consumer.seek(tp, offset or 0)
+                    self.consumer.seek(tp, offset)
             self.ready.add(partition)
             self.consumer.resume(*[tp for tp in tps if tp in assigned])
             del self.claims[partition]
         log.info("worker.partition_ready", partition=partition, restored=counts,
-                 seconds=round(time.perf_counter() - started, 3))
+                 adopted=len(adopted), seconds=round(time.perf_counter() - started, 3))
+
+    async def _adopt(self, partition: int, producer: AIOKafkaProducer,
+                     committed: dict[TopicPartition, int | None]
+                     ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """Where ``partition``'s inputs start (:func:`~.legacy.start_offsets`); offsets
+        adopted from the faust group are committed at once, in a transaction of their own."""
+        missing = [tp for tp, offset in committed.items() if offset is None]
+        legacy: dict[TopicPartition, int] = {}
+        if self.legacy is not None and missing:
+            legacy = await self.legacy.committed(missing)
+        starts, adopted = start_offsets(committed, legacy)
+        if adopted and self.legacy is not None:
+            async with producer.transaction():
+                await producer.send_offsets_to_transaction(adopted, self.group)
+            log.info("worker.offsets_adopted", partition=partition, group=self.legacy.group,
+                     offsets={f"{tp.topic}:{tp.partition}": offset
+                              for tp, offset in sorted(adopted.items())})
+        return starts, adopted
+
+    async def _watch_legacy(self, legacy: LegacyGroup) -> None:
+        """Stop processing (re-claim every number, which waits) if a faust worker joins."""
+        while True:
+            await asyncio.sleep(LEGACY_WATCH_S)
+            try:
+                found = await legacy.check()
+            except Exception as exc:  # Kafka away: the loop's own errors say so
+                log.info("worker.legacy_check_failed", error=repr(exc))
+                continue
+            if found.idle:
+                continue
+            async with self.lock:
+                for partition in sorted(self.ready):
+                    self._forget(partition)
+                    previous = self.claims.get(partition)
+                    if previous is not None:
+                        previous.cancel()
+                    self.claims[partition] = asyncio.create_task(self._claim(partition))
 
     async def _restore(self, partition: int) -> dict[str, int]:
         """Every table's partition ``partition`` from its changelog, read committed."""

@@ -7,8 +7,12 @@ faust's tables are co-partitioned with their sources. A write changes the dict a
 once and marks the key dirty; when *p*'s transaction commits, the loop sends the
 dirty keys' final values (:meth:`Table.changes`) to changelog partition *p* in the
 same transaction as *p*'s outputs and offsets, so a key written by many records of
-one batch costs one changelog record. Keys are UTF-8 and values JSON, as faust's,
-so both engines read the same changelogs.
+one batch costs one changelog record. Values are JSON, as faust's; keys are UTF-8,
+where faust wrote them JSON-encoded (``"cus_1"`` with the quotes). A restore
+reads both forms as the same key (:func:`key_of`), so the tables of a deployment
+that ran faust carry over; the first write of a key restored in faust's form
+tombstones that form first, so compaction cannot bring faust's value back after
+a later delete.
 
 A :class:`ModelTable` keeps pydantic models in memory and their JSON bytes in the
 changelog: a model is encoded once per key and batch (its final value); a value
@@ -44,6 +48,23 @@ CURRENT: ContextVar[Pending | None] = ContextVar("omniroute_worker_partition", d
 """The partition number whose record is being handled (None in timers and tasks)."""
 
 
+def key_of(raw: bytes) -> tuple[str, bool]:
+    """A changelog key as the table's key, and whether it was in faust's (JSON) form."""
+    if raw[:1] == b'"' and raw[-1:] == b'"' and len(raw) > 1:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return raw.decode(), False
+        if isinstance(decoded, str):
+            return decoded, True
+    return raw.decode(), False
+
+
+def faust_key(key: str) -> bytes:
+    """``key`` in faust's form (JSON), as the faust worker wrote it to a changelog."""
+    return json.dumps(key).encode()
+
+
 def json_value(value: Any) -> bytes:
     """A plain table's value as changelog bytes (faust's JSON codec)."""
     return json.dumps(value, separators=(",", ":")).encode()
@@ -68,6 +89,8 @@ class Table(MutableMapping[str, Any]):
         self.decode = decode
         self.parts: dict[int, dict[str, Any]] = {}
         self.dirty: dict[int, set[str]] = {}
+        self.faust_keys: dict[int, set[str]] = {}
+        """Keys whose record in faust's key form is a value (no tombstone of that form yet)."""
 
     @staticmethod
     def _current() -> int:
@@ -126,8 +149,12 @@ class Table(MutableMapping[str, Any]):
     def changes(self, partition: int) -> list[Change]:
         """The changelog records of ``partition``'s writes since the last call."""
         part = self.parts.get(partition, {})
+        foreign = self.faust_keys.get(partition, set())
         found: list[Change] = []
         for key in sorted(self.dirty.pop(partition, ())):
+            if key in foreign:  # before the new record: a restore folds them in order
+                found.append((faust_key(key), None))
+                foreign.discard(key)
             value = part.get(key)
             found.append((key.encode(), None if value is None else self.encode(value)))
         return found
@@ -135,14 +162,21 @@ class Table(MutableMapping[str, Any]):
     def restore(self, partition: int, records: Iterator[tuple[bytes, bytes | None]]) -> int:
         """Replace ``partition``'s contents with the fold of its changelog ``records``."""
         part: dict[str, Any] = {}
+        foreign: set[str] = set()
         count = 0
-        for key, value in records:
+        for raw, value in records:
             count += 1
+            key, faust_form = key_of(raw)
+            if faust_form and value is not None:
+                foreign.add(key)  # until a tombstone of that form: compaction keeps it
+            elif faust_form:
+                foreign.discard(key)
             if value is None:
-                part.pop(key.decode(), None)
+                part.pop(key, None)
             else:
-                part[key.decode()] = self.decode(value)
+                part[key] = self.decode(value)
         self.parts[partition] = part
+        self.faust_keys[partition] = foreign
         self.dirty.pop(partition, None)
         return count
 
@@ -150,6 +184,7 @@ class Table(MutableMapping[str, Any]):
         """Forget ``partition`` (revoked, fenced, or its batch is being replayed)."""
         self.parts.pop(partition, None)
         self.dirty.pop(partition, None)
+        self.faust_keys.pop(partition, None)
 
     # what the erasure processor uses of a faust table
     @property

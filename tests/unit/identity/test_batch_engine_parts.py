@@ -114,3 +114,36 @@ def test_members_get_whole_partition_numbers_of_every_topic() -> None:
         assert len(given.assignment) == 3
     assert sorted(owned) == list(range(6))
     assert all(len(members) == 1 for members in owned.values())
+
+
+class TestFaustChangelogKeys:
+    """The faust worker wrote table keys JSON-encoded; the batch engine writes them raw."""
+
+    def test_a_restore_reads_faust_keys_and_raw_keys_as_the_same_key(self) -> None:
+        """A key faust wrote, then the batch engine rewrote, is one key with the later value."""
+        table = Table("t", "ns.t-changelog", 3)
+        table.restore(1, iter([(b'"cus_1"', b'{"n":1}'), (b'"cus_2"', b'{"n":2}'),
+                               (b"cus_1", b'{"n":3}'), (b'"cus_3"', b'{"n":4}'),
+                               (b'"cus_3"', None)]))
+        token = at(1)
+        assert dict(table.items()) == {"cus_1": {"n": 3}, "cus_2": {"n": 2}}
+        CURRENT.reset(token)  # type: ignore[arg-type]
+
+    def test_the_first_write_of_a_faust_key_tombstones_faust_s_form_before_it(self) -> None:
+        """So that compaction, after a later delete, cannot bring faust's value back."""
+        table = Table("t", "ns.t-changelog", 3)
+        table.restore(1, iter([(b'"cus_1"', b'{"n":1}'), (b"plain", b"1")]))
+        token = at(1)
+        table["cus_1"] = {"n": 2}
+        table["plain"] = 2
+        CURRENT.reset(token)  # type: ignore[arg-type]
+        assert table.changes(1) == [(b'"cus_1"', None), (b"cus_1", b'{"n":2}'),
+                                    (b"plain", b"2")]
+        token = at(1)
+        del table["cus_1"]
+        CURRENT.reset(token)  # type: ignore[arg-type]
+        assert table.changes(1) == [(b"cus_1", None)]  # faust's form is gone already
+        rebuilt = Table("t", "ns.t-changelog", 3)
+        rebuilt.restore(1, iter([(b'"cus_1"', b'{"n":1}'), (b'"cus_1"', None),
+                                 (b"cus_1", b'{"n":2}'), (b"cus_1", None)]))
+        assert rebuilt.parts[1] == {} and rebuilt.faust_keys[1] == set()
