@@ -129,8 +129,7 @@ class LegacyGroup:
         """
         async with self._lock:
             while time.monotonic() - self._idle_at > FRESH_S:
-                found = await self.state()
-                self._mark(found)
+                found = await self.check()
                 if found.idle:
                     self._idle_at = time.monotonic()
                     return
