@@ -8,10 +8,13 @@ for its own tables are not listed: faust declares them itself.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.offset import OffsetRequest
 
 from omniroute.contract import PUBLIC_TOPICS
 from omniroute.errors import BrokerError
@@ -19,6 +22,8 @@ from omniroute.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
 DAY_MS = 24 * 3600 * 1000
+SERVE_WAIT_SECONDS = 30.0
+"""How long topic creation waits for every partition's leader to serve it."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,52 @@ async def create_topics(
                 message = error[2] if len(error) > 2 else ""
                 raise BrokerError(f"creating topic {name} failed with error {code}: {message}")
             results.append(TopicResult(name, code == 0, wanted[name].num_partitions))
+        await _until_served(admin, list(wanted))
         return sorted(results, key=lambda r: r.name)
     except KafkaError as exc:
         raise BrokerError(f"cannot administer topics at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Wait until every partition of ``names`` has a leader that serves it.
+
+    Right after a topic is created, or while a restarted broker loads its logs, the
+    metadata names a leader some time before that broker answers for the partition;
+    a consumer asking it then gets ``NotLeaderForPartition``, which aiokafka logs at
+    error level while it retries. Processes started after this return see none.
+    """
+    deadline = time.monotonic() + SERVE_WAIT_SECONDS
+    while True:
+        described = await admin.describe_topics(names)
+        expected = sum(len(t.get("partitions") or ()) for t in described)
+        served = await served_partitions(admin, described)
+        if expected and len(served) == expected:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"{expected - len(served)} of {expected} partitions of "
+                              f"{len(names)} topics not served after {SERVE_WAIT_SECONDS:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def served_partitions(admin: AIOKafkaAdminClient,
+                            described: list[dict]) -> dict[tuple[str, int], int]:
+    """The partitions of a DescribeTopics answer whose leader answers a ListOffsets (latest)."""
+    by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for t in described:
+        if t.get("error_code") != 0:
+            continue
+        for p in t.get("partitions") or ():
+            if p.get("leader", -1) >= 0:
+                by_leader.setdefault(p["leader"], {}).setdefault(t["topic"], []).append(
+                    (p["partition"], -1))
+    served = {}
+    for leader, topics in by_leader.items():
+        request = OffsetRequest(-1, 1, list(topics.items()))  # read_committed, latest
+        response = await admin._send_request_to_node(leader, request)  # no public ListOffsets
+        for topic, partitions in response.topics:
+            for partition, error_code, *_ in partitions:
+                if error_code == 0:
+                    served[(topic, partition)] = leader
+    return served

@@ -6,13 +6,10 @@ faust's tables stay co-partitioned with the topics that feed them.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from aiokafka.protocol.offset import OffsetRequest
 
 from omniroute.contract.topics import INBOUND
 from omniroute.errors import BrokerError
@@ -28,19 +25,10 @@ CUSTOMERS = "omniroute.internal.customers"
 observations and reassignments of the addresses whose derived (home) customer it is."""
 
 WORKER_TOPICS = (GRAPH, CUSTOMERS, ROUTING_REQUESTS)
-METADATA_WAIT_SECONDS = 30.0
-"""How long start-up waits for the broker to report every partition of new changelogs."""
 
 
-async def partition_counts(settings: Settings, topics: Iterable[str],
-                           answering: bool = False) -> dict[str, int]:
-    """How many partitions with a leader each existing topic of ``topics`` has (by name).
-
-    ``answering``: count a partition only once its leader answers a ListOffsets for
-    it. Right after a topic is created the metadata names a leader some time before
-    that broker serves the partition; a consumer reading it then gets
-    ``NotLeaderForPartition``, which aiokafka logs at error level while it retries.
-    """
+async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
+    """How many partitions with a leader each existing topic of ``topics`` has (by name)."""
     names = {settings.topic(topic): topic for topic in topics}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
                                 request_timeout_ms=15000)
@@ -50,8 +38,6 @@ async def partition_counts(settings: Settings, topics: Iterable[str],
         led = {(t["topic"], p["partition"]): p["leader"]
                for t in described if t.get("error_code") == 0
                for p in t.get("partitions") or () if p.get("leader", -1) >= 0}
-        if answering:
-            led = await _answering(admin, led)
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
@@ -60,23 +46,6 @@ async def partition_counts(settings: Settings, topics: Iterable[str],
     for topic, _ in led:
         counts[names[topic]] = counts.get(names[topic], 0) + 1
     return counts
-
-
-async def _answering(admin: AIOKafkaAdminClient,
-                     led: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
-    """The partitions of ``led`` whose leader answers a ListOffsets (latest) without error."""
-    by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
-    for (topic, partition), leader in led.items():
-        by_leader.setdefault(leader, {}).setdefault(topic, []).append((partition, -1))
-    answering = {}
-    for leader, topics in by_leader.items():
-        request = OffsetRequest(-1, 1, list(topics.items()))  # read_committed, latest
-        response = await admin._send_request_to_node(leader, request)  # no public ListOffsets
-        for topic, partitions in response.topics:
-            for partition, error_code, *_ in partitions:
-                if error_code == 0:
-                    answering[(topic, partition)] = leader
-    return answering
 
 
 async def partition_count(settings: Settings, topic: str) -> int | None:
@@ -110,13 +79,4 @@ async def ensure_changelogs(settings: Settings, tables: Iterable[str], partition
     """
     names = [changelog_topic(table) for table in tables]
     specs = [TopicSpec(name, partitions, {"cleanup.policy": "compact"}) for name in names]
-    await create_topics(settings, specs)
-    deadline = time.monotonic() + METADATA_WAIT_SECONDS
-    while True:
-        counts = await partition_counts(settings, names, answering=True)
-        if all(counts.get(name) == partitions for name in names):
-            return
-        if time.monotonic() > deadline:
-            raise BrokerError(f"changelog topics not ready after {METADATA_WAIT_SECONDS:.0f}s: "
-                              f"{counts}")
-        await asyncio.sleep(0.2)
+    await create_topics(settings, specs)  # returns once every partition is served

@@ -13,7 +13,7 @@ from harness.kafka import consume, produce
 from omniroute.contract import InboundMessage
 from omniroute.contract.topics import INBOUND, PUBLIC_TOPICS
 from omniroute.infra.broker import LocalBroker
-from omniroute.infra.topics import create_topics
+from omniroute.infra.topics import TopicSpec, create_topics, served_partitions
 from omniroute.settings import Settings
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -37,6 +37,20 @@ class TestTopics:
         assert {d["topic"]: len(d["partitions"]) for d in described} == {
             settings.topic(t.name): 4 for t in PUBLIC_TOPICS
         }
+
+    async def test_new_topics_are_served_when_create_returns(self, settings: Settings) -> None:
+        """Processes started next see no NotLeaderForPartition: every new partition answers."""
+        specs = [TopicSpec(f"test.served-{n}", 6) for n in range(4)]
+        created = await create_topics(settings, specs)
+        assert all(r.created for r in created)
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([r.name for r in created])
+            served = await served_partitions(admin, described)
+        finally:
+            await admin.close()
+        assert sorted(served) == sorted((r.name, p) for r in created for p in range(6))
 
 
 class TestInboundRoundTrip:
