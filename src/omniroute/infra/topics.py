@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
@@ -156,7 +157,7 @@ async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
 
 
 async def served_partitions(admin: AIOKafkaAdminClient,
-                            described: list[dict]) -> dict[tuple[str, int], int]:
+                            described: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
     """The partitions of a DescribeTopics answer whose leader answers a ListOffsets (latest)."""
     by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
     for t in described:
