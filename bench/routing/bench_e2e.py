@@ -11,6 +11,13 @@ private local broker. The router runs as its own process (``omniroute router run
 ``--previous DIR`` also runs the router of another version (``DIR``: its ``src``
 directory, e.g. ``git archive main src | tar -x -C /tmp/old``) on the same broker,
 alternating with this one for ``--rounds`` rounds, and prints the medians of each.
+
+Every router is warmed up before it is measured: ``--warmup`` seconds (default 15)
+of requests at the rate, and as many raw probes, are sent and not counted. A
+freshly started broker (a JVM) and router are 2-3x slower for their first
+thousand records (measured 2026-12-03 on an idle machine: bursts of 1,000
+requests gave p50 114, 59, 50, 50, 45, 38 ms one after the other); production
+brokers are warm.
 """
 
 from __future__ import annotations
@@ -137,8 +144,10 @@ def requests_for(prefix: str, total: int) -> list[tuple[str, bytes, bytes]]:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, state: Path, rate: float, interval: float,
-                  source: Path | None, trace: Path | None = None) -> AsyncIterator[None]:
-    """A router process on ``settings``' namespace, its agents logged in and warmed up."""
+                  source: Path | None, trace: Path | None = None,
+                  warmup: float = 0.0) -> AsyncIterator[None]:
+    """A router process on ``settings``' namespace, its agents logged in, and ``warmup``
+    seconds of requests (and raw probes) at ``rate`` sent through it and the broker."""
     await create_topics(settings, partitions=3)
     config = state / "routing.toml"
     config.write_text(CONFIG)
@@ -166,6 +175,12 @@ async def running(settings: Settings, state: Path, rate: float, interval: float,
         await round_trips(settings, settings.topic("omniroute.internal.routing-requests"),
                           requests_for("w", 50), rate, settings.topic("omniroute.assignments.v1"),
                           b'"conversation_id":"')
+        if warmup > 0:
+            count = int(warmup * rate)
+            print(f"warming up: {count} requests and {count} raw probes at {rate:.0f}/s, "
+                  "not counted", flush=True)
+            await routed_burst(settings, requests_for("warm", count), rate)
+            await raw_burst(settings, "wr", count, rate)
         yield
     finally:
         router.send_signal(signal.SIGTERM)
@@ -192,12 +207,13 @@ async def raw_burst(settings: Settings, prefix: str, count: int, rate: float) ->
 
 
 async def bench(settings: Settings, rate: float, count: int, state: Path,
-                interval: float = 0.0, source: Path | None = None, trace: bool = False
-                ) -> dict[str, float]:
+                interval: float = 0.0, source: Path | None = None, trace: bool = False,
+                warmup: float = 0.0) -> dict[str, float]:
     """One router run (``source``: another version's src directory); its percentiles."""
     traced = state / f"trace-{settings.topic_namespace}json"
     times: dict[str, dict[str, float]] = {}
-    async with running(settings, state, rate, interval, source, traced if trace else None):
+    async with running(settings, state, rate, interval, source, traced if trace else None,
+                       warmup):
         routed, first = await routed_burst(settings, requests_for("c", count), rate, times)
         baseline = await raw_burst(settings, "r", count, rate)
     result = {"raw50": percentile(baseline, 50), "raw99": percentile(baseline, 99),
@@ -224,7 +240,7 @@ async def bench(settings: Settings, rate: float, count: int, state: Path,
 
 
 async def alternate(bootstrap: str, state: Path, rate: float, count: int, bursts: int,
-                    variants: list[tuple[Path | None, float]]) -> None:
+                    variants: list[tuple[Path | None, float]], warmup: float = 0.0) -> None:
     """Every variant's router runs at once (each on its own namespace, idle but for its
     bursts); bursts of ``count`` requests go to one variant after the other, in a rotating
     order, each round after a raw produce -> consume burst: every variant meets the same
@@ -238,7 +254,8 @@ async def alternate(bootstrap: str, state: Path, rate: float, count: int, bursts
     loads: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
         for settings, (source, interval) in zip(spaces, variants, strict=True):
-            await stack.enter_async_context(running(settings, state, rate, interval, source))
+            await stack.enter_async_context(running(settings, state, rate, interval, source,
+                                                    warmup=warmup))
         for n in range(bursts):
             routed["raw"].append(await raw_burst(spaces[0], f"r{n}x", count, rate))
             for k in range(len(variants)):
@@ -300,6 +317,9 @@ def main() -> None:
                         help="run every variant's router at once and send them this many "
                              "alternating bursts of --count requests (the fairest comparison "
                              "on a shared machine)")
+    parser.add_argument("--warmup", type=float, default=15.0,
+                        help="seconds of requests and raw probes sent through each router "
+                             "and the broker before measuring, not counted (0: none)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of runs, interleaved (this version, then --previous)")
     args = parser.parse_args()
@@ -314,7 +334,7 @@ def main() -> None:
                      (own or args.previous_intervals or args.commit_intervals).split(",")]
         if args.bursts:
             asyncio.run(alternate(bootstrap, state, args.rate, args.count, args.bursts,
-                                  runs))
+                                  runs, args.warmup))
             return
         for _ in range(args.rounds):
             for source, interval in runs:
@@ -323,7 +343,7 @@ def main() -> None:
                 name = f"{source.parent.name if source else 'this'} {interval * 1000:g} ms"
                 results.setdefault(name, []).append(asyncio.run(
                     bench(settings, args.rate, args.count, state, interval, source,
-                          args.trace)))
+                          args.trace, args.warmup)))
     summary(results)
 
 
