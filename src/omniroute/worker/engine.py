@@ -326,16 +326,21 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         return starts, adopted
 
     async def _watch_legacy(self, legacy: LegacyGroup) -> None:
-        """Stop processing (re-claim every number, which waits) if a faust worker joins."""
+        """Stop processing (re-claim every number, which waits) if a faust worker joins;
+        retire the faust group once nothing can adopt from it (:meth:`.LegacyGroup.retire`)."""
+        retired = False
         while True:
             await asyncio.sleep(LEGACY_WATCH_S)
             try:
                 found = await legacy.check()
+                if found.idle and not retired:
+                    retired = await legacy.retire(self.group)
             except Exception as exc:  # Kafka away: the loop's own errors say so
                 log.info("worker.legacy_check_failed", error=repr(exc))
                 continue
             if found.idle:
                 continue
+            retired = False  # a faust worker came back: its group is to be retired again
             async with self.lock:
                 for partition in sorted(self.ready):
                     self._forget(partition)

@@ -15,7 +15,11 @@ changelogs), so starting there re-reads at most what a faust restart would.
 
 :func:`start_offsets` is that rule; :class:`LegacyGroup` reads the group, and
 makes the batch engine wait while faust workers are still members of it (two
-engines processing the same records would double every effect).
+engines processing the same records would double every effect). Once the batch
+group has its own commit of every input the faust group committed, nothing can
+adopt from the faust group any more, and :meth:`LegacyGroup.retire` deletes it:
+left in place, its lag (frozen at the switch, growing with every record) would
+page whoever watches consumer lag for the 7 days Kafka keeps an empty group.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from omniroute.errors import BrokerError
 from omniroute.observability.logs import get_logger
@@ -41,6 +46,8 @@ WAIT_S = 5.0
 FRESH_S = 1.0
 """How long one look saying "idle" answers every claim asking."""
 COMPONENT = "worker"
+NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND = 68, 69
+"""DeleteGroups error codes: the group has members again; it is already gone."""
 
 log = get_logger("omniroute.worker")
 
@@ -163,3 +170,31 @@ class LegacyGroup:
         """A ``/readyz`` check: fails while the batch engine waits for faust workers."""
         if self.active:
             raise BrokerError(f"the faust worker group {self.group} still has members")
+
+    async def retire(self, successor: str) -> bool:
+        """Delete the group if it is idle and ``successor`` has committed every input it did.
+
+        True when the group is gone (deleted now, or it never existed). Kafka refuses to
+        delete a group with members (a faust worker that joined since the look): False.
+        """
+        if not (await self.state()).idle:
+            return False
+        theirs = await self.admin.list_consumer_group_offsets(self.group)
+        inputs = [tp for tp, meta in theirs.items() if meta.offset >= 0]
+        if inputs:
+            ours = await self.admin.list_consumer_group_offsets(successor, partitions=inputs)
+            if any(tp not in ours or ours[tp].offset < 0 for tp in inputs):
+                return False  # a partition still to be claimed adopts from this group
+        node = await self.admin.find_coordinator(self.group)
+        response = await self.admin._send_request_to_node(  # no public DeleteGroups
+            node, DeleteGroupsRequest([self.group]))
+        for group, error_code in response.results:
+            if group != self.group or error_code == GROUP_ID_NOT_FOUND:
+                continue
+            if error_code == NON_EMPTY_GROUP:
+                return False
+            if error_code:
+                raise BrokerError(f"cannot delete group {group}: error {error_code}")
+            log.info("worker.legacy_group_retired", group=self.group, successor=successor,
+                     inputs=len(inputs))
+        return True
