@@ -24,7 +24,8 @@ import asyncpg
 import pytest
 
 from harness.ports import free_port
-from omniroute.infra.broker import LocalBroker, fetch_jars
+from omniroute.infra.broker import LocalBroker
+from omniroute.infra.jars import fetch_jars
 from omniroute.infra.migrations import migrate
 from omniroute.infra.postgres import start_embedded
 from omniroute.infra.topics import create_topics

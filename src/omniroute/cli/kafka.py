@@ -7,7 +7,9 @@ import sys
 import click
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
-from omniroute.infra.broker import LocalBroker, fetch_jars, parse_local_bootstrap
+from omniroute.infra.broker import LocalBroker
+from omniroute.infra.jars import fetch_jars
+from omniroute.infra.probe import parse_local_bootstrap
 from omniroute.settings import Settings
 
 

@@ -9,7 +9,7 @@ import click
 
 from omniroute.cli.app import cli, say
 from omniroute.contract.export import render_all, write_all
-from omniroute.infra.broker import REPO_ROOT
+from omniroute.infra.jars import REPO_ROOT
 
 
 @cli.group()

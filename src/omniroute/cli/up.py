@@ -8,8 +8,8 @@ from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import migrate_database
 from omniroute.cli.kafka import local_broker
 from omniroute.errors import BrokerError
-from omniroute.infra.broker import probe
 from omniroute.infra.postgres import describe, resolve_database_url
+from omniroute.infra.probe import probe
 from omniroute.infra.topics import create_topics
 from omniroute.monitoring.dashboards import DASHBOARD_DIR
 from omniroute.monitoring.prometheus import RULES_FILE, scrape_target

@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ctypes
-import hashlib
-import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -26,95 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.client import AIOKafkaClient
-
-from omniroute.errors import BrokerError, ConfigurationError
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEPLOY_KAFKA = REPO_ROOT / "deploy" / "kafka"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def kafka_version() -> str:
-    """The pinned Kafka version, read from ``deploy/kafka/pom.xml``."""
-    pom = DEPLOY_KAFKA / "pom.xml"
-    if not pom.exists():
-        raise BrokerError(
-            f"{pom} not found", hint="run omniroute from a checkout of the repository"
-        )
-    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom.read_text())
-    if match is None:
-        raise BrokerError(f"no <kafka.version> in {pom}")
-    return match.group(1)
-
-
-def fetch_jars(cache_dir: Path, progress: Callable[[str], None] = print) -> Path:
-    """Return the directory of the broker's jars, fetching them with mvn the first time."""
-    version = kafka_version()
-    # named by the dependency list too: a changed pom.xml fetches into a new directory
-    # (never under a broker running from the old one) instead of reusing the old jars
-    digest = hashlib.sha256((DEPLOY_KAFKA / "pom.xml").read_bytes()).hexdigest()[:12]
-    libs = cache_dir / f"kafka-{version}-{digest}" / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    if shutil.which("mvn") is None:
-        raise BrokerError("Maven (mvn) is not installed", hint="apt-get install maven")
-    progress(f"fetching Apache Kafka {version} from Maven Central (first run only)...")
-    result = subprocess.run(
-        ["bash", str(DEPLOY_KAFKA / "fetch.sh"), str(libs)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise BrokerError(f"fetching the Kafka jars failed: {' / '.join(tail)}")
-    progress(result.stdout.strip().splitlines()[-1])
-    return libs
-
-
-def parse_local_bootstrap(bootstrap: str) -> tuple[str, int]:
-    """Host and port of a bootstrap address this machine can run a broker on."""
-    first = bootstrap.split(",")[0].strip()
-    host, _, port = first.rpartition(":")
-    if host not in LOCAL_HOSTS:
-        raise ConfigurationError(
-            f"OMNIROUTE_KAFKA_BOOTSTRAP={bootstrap} is not a local address",
-            hint="omniroute only starts a broker on 127.0.0.1; point at your cluster instead",
-        )
-    return host, int(port)
-
-
-async def probe(bootstrap: str, timeout: float = 5.0, *, expect_none: bool = False
-                ) -> tuple[int, int]:
-    """Ask the broker for metadata; return (brokers, topics) or raise BrokerError.
-
-    ``expect_none``: no broker answering is an expected answer (``omniroute up``
-    checking for one before starting its own, or waiting for it to come up), so
-    aiokafka's own connection errors are not logged: they read as a failure on
-    every first start.
-    """
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap,
-        request_timeout_ms=int(timeout * 1000),
-        metadata_max_age_ms=1000,
-        connections_max_idle_ms=int(timeout * 4000),
-    )
-    aiokafka_log = logging.getLogger("aiokafka")
-    level = aiokafka_log.level
-    if expect_none:
-        aiokafka_log.setLevel(logging.CRITICAL)
-    try:
-        await asyncio.wait_for(client.bootstrap(), timeout)
-        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
-        return len(metadata.brokers()), len(metadata.topics())
-    except Exception as exc:
-        raise BrokerError(
-            f"no Kafka broker answers at {bootstrap}: {exc or type(exc).__name__}"
-        ) from exc
-    finally:
-        await client.close()
-        aiokafka_log.setLevel(level)
+from omniroute.errors import BrokerError
+from omniroute.infra.jars import fetch_jars
+from omniroute.infra.probe import probe
 
 
 def new_cluster_id() -> str:

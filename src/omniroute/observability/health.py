@@ -61,7 +61,7 @@ def kafka_check(bootstrap: str) -> Check:
     """A readiness check that passes while the Kafka cluster answers a metadata request."""
 
     async def check() -> None:
-        from omniroute.infra.broker import probe
+        from omniroute.infra.probe import probe
 
         await probe(bootstrap, timeout=2.0)
 

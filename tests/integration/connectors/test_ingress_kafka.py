@@ -14,7 +14,7 @@ import pytest
 from harness.kafka import consume
 from harness.ports import free_port
 from omniroute.contract import InboundMessage
-from omniroute.infra.broker import probe
+from omniroute.infra.probe import probe
 from omniroute.ingress.server import IngressServer
 from omniroute.settings import Settings
 from omniroute_connectors.line import LineConnector

@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from omniroute.errors import ConfigurationError
-from omniroute.infra.broker import new_cluster_id, parse_local_bootstrap
+from omniroute.infra.broker import new_cluster_id
+from omniroute.infra.probe import parse_local_bootstrap
 
 
 class TestClusterId:
