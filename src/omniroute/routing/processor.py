@@ -49,7 +49,6 @@ from omniroute.routing.transactions import (
     Output,
     fast_transaction_retries,
     observe_processing,
-    poll,
 )
 from omniroute.routing.trimming import Trimmer
 from omniroute.routing.wire import POOL_TOPIC, Record, outputs, pool_record, to_core
@@ -88,7 +87,7 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
             if claims.failed is not None:
                 raise claims.failed
             loop.check_fences()
-            batch = await poll(loop.consumer, commit_interval, received)
+            batch = await loop.poll(commit_interval, received)
             if not batch:
                 continue
             received = time.perf_counter()
@@ -264,7 +263,7 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
             if decider.failed is not None:
                 raise decider.failed
             loop.check_fences()
-            batch = await poll(loop.consumer, commit_interval, received)
+            batch = await loop.poll(commit_interval, received)
             now = time.time()
             received = time.perf_counter()
             async with decider.lock:
