@@ -177,7 +177,10 @@ class LegacyGroup:
         True when the group is gone (deleted now, or it never existed). Kafka refuses to
         delete a group with members (a faust worker that joined since the look): False.
         """
-        if not (await self.state()).idle:
+        found = await self.state()
+        if found.state == "Dead":
+            return True  # never existed, or already gone
+        if not found.idle:
             return False
         theirs = await self.admin.list_consumer_group_offsets(self.group)
         inputs = [tp for tp, meta in theirs.items() if meta.offset >= 0]
