@@ -24,24 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from omniroute.analytics import api as analytics_routes
 from omniroute.automation.api import mount_on_gateway as mount_automation
-from omniroute.contract import AgentEventKind, ConversationEventKind, Envelope, utcnow
+from omniroute.contract import AgentEventKind, Envelope
 from omniroute.gateway import queries
-from omniroute.gateway.admin import record_action
 from omniroute.gateway.administration import Administration
 from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
 from omniroute.gateway.commands import (
     ConversationRef,
-    NoteRequest,
     OfferAnswer,
     PresenceRequest,
-    ReplyRequest,
-    ResolveRequest,
-    TagsRequest,
-    TransferRequest,
-    TypingRequest,
     agent_event,
-    conversation_event,
-    reply_message,
 )
 from omniroute.gateway.openapi import document
 from omniroute.gateway.problems import (
@@ -56,18 +47,17 @@ from omniroute.gateway.routing_stats import RoutingStats
 from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
+from omniroute.gateway.work import Work
 from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
 from omniroute.observability.metrics import metrics_handler
-from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES, REJECTIONS
+from omniroute.observability.pipeline import MESSAGES, REJECTIONS
 from omniroute.settings import Settings
-from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
 
 STATIC = Path(__file__).parent / "static"
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
                    ["route", "status"])
 COMPONENT = "gateway"
-FIRST_REPLIES_REMEMBERED = 10_000
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -213,85 +203,6 @@ class Gateway:
         view["holder"] = await queries.holder(self.pool, ref.conversation_id)
         return web.json_response(view)
 
-    async def reply(self, request: web.Request) -> web.Response:
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, ReplyRequest)
-        route = await queries.reply_route(self.pool, ref, body.channel)
-        if route is None:
-            raise BadRequest(
-                f"the customer has no known address on {body.channel.value}" if body.channel
-                else "the conversation has no inbound message to reply to yet")
-        message = reply_message(who, ref, route, body)
-        waiting_since = await queries.awaiting_first_reply(self.pool, ref.conversation_id)
-        response = await self.publish("omniroute.outbound.v1", ref.conversation_id, message)
-        if waiting_since is not None and ref.conversation_id not in self.first_replied:
-            self._remember_first_reply(ref.conversation_id)
-            END_TO_END_SECONDS.labels("first_reply", message.channel.value).observe(
-                max(0.0, (utcnow() - waiting_since).total_seconds()))
-        return response
-
-    def _remember_first_reply(self, conversation_id: str) -> None:
-        self.first_replied[conversation_id] = None
-        if len(self.first_replied) > FIRST_REPLIES_REMEMBERED:
-            del self.first_replied[next(iter(self.first_replied))]
-
-    async def note(self, request: web.Request) -> web.Response:
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, NoteRequest)
-        event = conversation_event(who, ConversationEventKind.NOTE_ADDED, ref, note=body.text)
-        return await self.publish("omniroute.conversations.v1", ref.conversation_id, event)
-
-    async def tag(self, request: web.Request) -> web.Response:
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, TagsRequest)
-        event = conversation_event(who, ConversationEventKind.TAGGED, ref, tags=body.tags)
-        return await self.publish("omniroute.conversations.v1", ref.conversation_id, event)
-
-    async def transfer(self, request: web.Request) -> web.Response:
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, TransferRequest)
-        actor = await self.on_behalf(who, ref.conversation_id)
-        if actor is not who:
-            await record_action(self.pool, who, "conversation.transfer", ref.conversation_id,
-                                {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
-        return await self.agent_says(
-            actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
-            target_agent_id=body.target_agent_id, target_pool=body.target_pool,
-            reason=body.reason)
-
-    async def resolve(self, request: web.Request) -> web.Response:
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, ResolveRequest)
-        actor = await self.on_behalf(who, ref.conversation_id)
-        if actor is not who:
-            await record_action(self.pool, who, "conversation.resolve", ref.conversation_id,
-                                {"holder": actor.agent_id, "reason": body.reason})
-        return await self.agent_says(actor, AgentEventKind.RESOLVE,
-                                     conversation_id=ref.conversation_id, reason=body.reason)
-
-    async def typing(self, request: web.Request) -> web.Response:
-        """The agent's typing state, for the visitor's widget (authorized like a reply)."""
-        who = await self.who(request)
-        ref = await self.conversation(request, who)
-        body = await self.body(request, TypingRequest)
-        signal = TypingSignal.agent(ref.workspace, ref.conversation_id, who.agent_id, body.typing)
-        try:
-            await publish_typing(self.producer, self.settings, signal)
-        except KafkaError as exc:
-            raise Unavailable(f"Kafka did not take the typing state: {exc}; retry") from exc
-        MESSAGES.labels(COMPONENT, TYPING_TOPIC, "none", "out").inc()
-        return web.json_response({"topic": TYPING_TOPIC, "typing": body.typing}, status=202)
-
-    async def canned(self, request: web.Request) -> web.Response:
-        await self.who(request)
-        return web.json_response({"canned_responses": await queries.canned_responses(
-            self.pool, self.settings.workspace)})
-
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         """WebSocket: a snapshot, then every assignment event of the agent as it happens."""
         who = await self.who(request)
@@ -348,16 +259,9 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_post(f"{api}/offers/{{offer_id}}/decline", g.decline)
     app.router.add_get(f"{api}/conversations", g.conversations)
     app.router.add_get(f"{api}/conversations/{{conversation_id}}", g.conversation_detail)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/replies", g.reply)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/notes", g.note)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/tags", g.tag)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/transfer", g.transfer)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/resolve", g.resolve)
-    app.router.add_post(f"{api}/conversations/{{conversation_id}}/typing", g.typing)
-    app.router.add_get(f"{api}/canned-responses", g.canned)
     app.router.add_get(f"{api}/stream", g.stream)
-    for method, path, handler in [*Supervision(g).routes(), *Administration(g).routes(),
-                                  *RoutingStats(g).routes()]:
+    for method, path, handler in [*Work(g).routes(), *Supervision(g).routes(),
+                                  *Administration(g).routes(), *RoutingStats(g).routes()]:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
     analytics_routes.register(app, g)

@@ -1,0 +1,129 @@
+"""The agent's work on a conversation: reply, note, tag, transfer, resolve, typing, and
+the canned responses; each checked like the others (the conversation is the caller's,
+or the caller supervises) and published as the event its consumers understand."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from omniroute.contract import AgentEventKind, ConversationEventKind, utcnow
+from omniroute.gateway import queries
+from omniroute.gateway.admin import record_action
+from omniroute.gateway.commands import (
+    NoteRequest,
+    ReplyRequest,
+    ResolveRequest,
+    TagsRequest,
+    TransferRequest,
+    TypingRequest,
+    conversation_event,
+    reply_message,
+)
+from omniroute.gateway.problems import BadRequest, Unavailable
+from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES
+from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
+
+if TYPE_CHECKING:
+    from omniroute.gateway.app import Gateway
+
+COMPONENT = "gateway"
+FIRST_REPLIES_REMEMBERED = 10_000
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+
+
+class Work:
+    """Handlers of an agent's actions on a conversation, over the gateway's plumbing."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.g = gateway
+
+    def routes(self) -> list[Route]:
+        """(method, path, handler) of every route here."""
+        one = "/api/v1/conversations/{conversation_id}"
+        return [("POST", f"{one}/replies", self.reply), ("POST", f"{one}/notes", self.note),
+                ("POST", f"{one}/tags", self.tag), ("POST", f"{one}/transfer", self.transfer),
+                ("POST", f"{one}/resolve", self.resolve), ("POST", f"{one}/typing", self.typing),
+                ("GET", "/api/v1/canned-responses", self.canned)]
+
+    async def reply(self, request: web.Request) -> web.Response:
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, ReplyRequest)
+        route = await queries.reply_route(self.g.pool, ref, body.channel)
+        if route is None:
+            raise BadRequest(
+                f"the customer has no known address on {body.channel.value}" if body.channel
+                else "the conversation has no inbound message to reply to yet")
+        message = reply_message(who, ref, route, body)
+        waiting_since = await queries.awaiting_first_reply(self.g.pool, ref.conversation_id)
+        response = await self.g.publish("omniroute.outbound.v1", ref.conversation_id, message)
+        if waiting_since is not None and ref.conversation_id not in self.g.first_replied:
+            self._remember_first_reply(ref.conversation_id)
+            END_TO_END_SECONDS.labels("first_reply", message.channel.value).observe(
+                max(0.0, (utcnow() - waiting_since).total_seconds()))
+        return response
+
+    def _remember_first_reply(self, conversation_id: str) -> None:
+        self.g.first_replied[conversation_id] = None
+        if len(self.g.first_replied) > FIRST_REPLIES_REMEMBERED:
+            del self.g.first_replied[next(iter(self.g.first_replied))]
+
+    async def note(self, request: web.Request) -> web.Response:
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, NoteRequest)
+        event = conversation_event(who, ConversationEventKind.NOTE_ADDED, ref, note=body.text)
+        return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+
+    async def tag(self, request: web.Request) -> web.Response:
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, TagsRequest)
+        event = conversation_event(who, ConversationEventKind.TAGGED, ref, tags=body.tags)
+        return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+
+    async def transfer(self, request: web.Request) -> web.Response:
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, TransferRequest)
+        actor = await self.g.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.g.pool, who, "conversation.transfer", ref.conversation_id,
+                                {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
+        return await self.g.agent_says(
+            actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
+            target_agent_id=body.target_agent_id, target_pool=body.target_pool,
+            reason=body.reason)
+
+    async def resolve(self, request: web.Request) -> web.Response:
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, ResolveRequest)
+        actor = await self.g.on_behalf(who, ref.conversation_id)
+        if actor is not who:
+            await record_action(self.g.pool, who, "conversation.resolve", ref.conversation_id,
+                                {"holder": actor.agent_id, "reason": body.reason})
+        return await self.g.agent_says(actor, AgentEventKind.RESOLVE,
+                                     conversation_id=ref.conversation_id, reason=body.reason)
+
+    async def typing(self, request: web.Request) -> web.Response:
+        """The agent's typing state, for the visitor's widget (authorized like a reply)."""
+        who = await self.g.who(request)
+        ref = await self.g.conversation(request, who)
+        body = await self.g.body(request, TypingRequest)
+        signal = TypingSignal.agent(ref.workspace, ref.conversation_id, who.agent_id, body.typing)
+        try:
+            await publish_typing(self.g.producer, self.g.settings, signal)
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not take the typing state: {exc}; retry") from exc
+        MESSAGES.labels(COMPONENT, TYPING_TOPIC, "none", "out").inc()
+        return web.json_response({"topic": TYPING_TOPIC, "typing": body.typing}, status=202)
+
+    async def canned(self, request: web.Request) -> web.Response:
+        await self.g.who(request)
+        return web.json_response({"canned_responses": await queries.canned_responses(
+            self.g.pool, self.g.settings.workspace)})
