@@ -20,15 +20,15 @@ import asyncio
 import contextlib
 import time
 from collections import Counter as Tally
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.producer import sender as aiokafka_sender
 
+from omniroute.infra.taking import Taking, extend
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS, REBALANCES
 from omniroute.routing import metrics, snapshot
@@ -36,15 +36,10 @@ from omniroute.routing.wire import Record
 from omniroute.settings import Settings
 
 log = get_logger("omniroute.router")
-T = TypeVar("T")
 Placed = tuple[str, int, bytes, bytes]
 """(topic before namespacing, partition, key, value): a record sent to a set partition."""
 
 RETRY_BACKOFF_MS = 5
-TAKE_WAIT_MS = 1000
-"""How long one take of fetched records during a commit waits for some (see :meth:`Loop.poll`)."""
-MAX_HELD = 10_000
-"""Records a loop holds for its next batch at most (beyond: left in the consumer)."""
 FENCED = (ProducerFenced, InvalidProducerEpoch)
 FENCE_GRACE_S = 60.0
 """A partition fenced this long while the group still assigns it to us: something other
@@ -101,9 +96,8 @@ class Loop:
             fetch_max_wait_ms=10)
         self.producers: dict[TopicPartition, AIOKafkaProducer] = {}
         self.fenced: dict[TopicPartition, float] = {}
-        self.held: dict[TopicPartition, list[ConsumerRecord]] = {}
-        """Records taken from the consumer while transactions committed: the next batch's
-        first records (see :meth:`poll`)."""
+        self.taking = Taking(self.consumer)
+        """Records taken while transactions commit: the next batch's first records."""
 
     def transactional_id(self, tp: TopicPartition) -> str:
         """The partition's transactional id: the same in every process that owns it."""
@@ -193,68 +187,30 @@ class Loop:
 
     async def commit_all(self, outs: dict[TopicPartition, Output]) -> set[TopicPartition]:
         """Commit every partition's output in its own transaction, concurrently, taking
-        fetched records meanwhile (:meth:`poll`); returns the partitions found fenced."""
+        fetched records meanwhile (:mod:`omniroute.infra.taking`); returns the partitions
+        found fenced."""
         items = list(outs.items())
-        done = await self._draining(asyncio.gather(*(self.commit(tp, out) for tp, out in items)))
-        for (tp, _), ok in zip(items, done, strict=True):
-            if not ok:
-                self.held.pop(tp, None)  # read again from the committed offset when reclaimed
-        return {tp for (tp, _), ok in zip(items, done, strict=True) if not ok}
+        done = await self.taking.during(
+            asyncio.gather(*(self.commit(tp, out) for tp, out in items)))
+        fenced = {tp for (tp, _), ok in zip(items, done, strict=True) if not ok}
+        self.taking.drop(fenced)  # read again from the committed offset when reclaimed
+        return fenced
 
     async def poll(self, interval: float, since: float
                    ) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """The next batch: the records held while the last transactions committed, then
-        what the consumer has; with a commit ``interval`` (seconds), records keep being
-        gathered until ``interval`` after ``since`` (the previous batch's receipt,
-        perf_counter), so a transaction carries more inputs at the cost of at most
-        ``interval`` of latency.
-
-        Why hold records: aiokafka fetches a partition again only once the records it
-        fetched for it were consumed, so a record arriving while a loop commits used to
-        wait for the whole next cycle (measured: loop asleep 23 ms per cycle, produce ->
-        poll p50 35.6 ms; taking records as they arrive meanwhile, 14 ms)."""
-        batch, self.held = self.held, {}
-        more = await self.consumer.getmany(timeout_ms=0 if batch else 100, max_records=500)
-        _extend(batch, more)
+        """The next batch (the records taken during the last commit first); with a commit
+        ``interval`` (seconds), records keep being gathered until ``interval`` after
+        ``since`` (the previous batch's receipt, perf_counter), so a transaction carries
+        more inputs at the cost of at most ``interval`` of latency."""
+        batch = await self.taking.poll(100, 500)
         while batch and (left := since + interval - time.perf_counter()) > 0:
-            _extend(batch, await self.consumer.getmany(timeout_ms=max(1, int(left * 1000)),
-                                                       max_records=500))
+            extend(batch, await self.consumer.getmany(timeout_ms=max(1, int(left * 1000)),
+                                                      max_records=500))
         return batch
 
     def drop_held(self, tp: TopicPartition) -> None:
-        """Forget the records held for ``tp`` (revoked or repositioned: read again)."""
-        self.held.pop(tp, None)
-
-    async def _draining(self, work: Awaitable[T]) -> T:
-        """Await ``work`` while taking fetched records into :attr:`held` as they arrive
-        (one ``getmany`` at a time, waiting for records: no polling).
-
-        When ``work`` is done, a take still waiting is cancelled; it has taken nothing
-        then (aiokafka hands records out only when it returns). A take also waits while
-        the group rebalances (the rebalance may be waiting for this loop's lock), which
-        is why it never holds ``work`` up."""
-        task = asyncio.ensure_future(work)
-        take: asyncio.Future[dict[TopicPartition, list[ConsumerRecord]]] | None = None
-        failure: BaseException | None = None
-        while not task.done():
-            if take is None and failure is None and sum(map(len, self.held.values())) < MAX_HELD:
-                take = asyncio.ensure_future(self.consumer.getmany(timeout_ms=TAKE_WAIT_MS,
-                                                                   max_records=500))
-            waiting: list[asyncio.Future[Any]] = [task] if take is None else [task, take]
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if take is not None and take.done():
-                failure = take.exception()
-                if failure is None:
-                    _extend(self.held, take.result())
-                take = None
-        if take is not None:
-            take.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                _extend(self.held, await take)
-        result = await task
-        if failure is not None:  # the consumer's error, raised once the transactions are done
-            raise failure
-        return result
+        """Forget the records taken for ``tp`` (revoked or repositioned: read again)."""
+        self.taking.drop([tp])
 
     def check_fences(self) -> None:
         """Raise when a fenced partition is still ours long after (see FENCE_GRACE_S)."""
@@ -337,12 +293,6 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
         """``tps`` were fenced: forget their state (it ran ahead of what was committed)."""
         for tp in tps:
             self.forget(tp)
-
-
-def _extend(into: dict[TopicPartition, list[ConsumerRecord]],
-            more: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-    for tp, records in more.items():
-        into.setdefault(tp, []).extend(records)
 
 
 def observe_processing(batch: dict[TopicPartition, list[ConsumerRecord]],

@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
+from omniroute.infra.taking import Taking
 from omniroute.observability.logs import get_logger
 from omniroute.routing.transactions import FENCE_GRACE_S, FENCED, fast_transaction_retries
 from omniroute.settings import Settings
@@ -103,6 +104,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self.reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                        enable_auto_commit=False, max_poll_records=5000,
                                        isolation_level="read_committed", fetch_max_wait_ms=10)
+        self.taking = Taking(self.consumer)
+        """Records taken while transactions commit: the next batch's first records."""
         self.producers: dict[int, AIOKafkaProducer] = {}
         self.ready: set[int] = set()
         self.claims: dict[int, asyncio.Task[None]] = {}
@@ -128,7 +131,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.consumer.start()
         try:
             while not stop.is_set():
-                batch = await self.consumer.getmany(timeout_ms=100, max_records=MAX_RECORDS)
+                batch = await self.taking.poll(100, MAX_RECORDS)
                 if batch and not stop.is_set():
                     async with self.lock:
                         await self._batch(batch)
@@ -175,8 +178,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             finally:
                 CURRENT.reset(token)
             done[partition] = pending, {tp: records[-1].offset + 1 for tp, records in parts}
-        await asyncio.gather(*(self._commit(partition, pending, offsets)
-                               for partition, (pending, offsets) in done.items()))
+        await self.taking.during(asyncio.gather(*(  # records arriving meanwhile are taken
+            self._commit(partition, pending, offsets)
+            for partition, (pending, offsets) in done.items())))
 
     async def _commit(self, partition: int, pending: Pending,
                       offsets: dict[TopicPartition, int]) -> None:
@@ -216,6 +220,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in list(self.positions):
             if tp.partition == partition:
                 del self.positions[tp]
+        self.taking.drop([tp for tp in self.taking.held if tp.partition == partition])
         mine = [tp for tp in self.consumer.assignment() if tp.partition == partition]
         if mine:
             self.consumer.pause(*mine)
@@ -297,6 +302,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             if self.claims.get(partition) is not asyncio.current_task():
                 return  # revoked (or re-claimed) meanwhile
             assigned = self.consumer.assignment()
+            self.taking.drop(starts)  # taken before the claim: read again from its commits
             for tp, offset in starts.items():
                 self.positions[tp] = offset
                 if tp in assigned:
