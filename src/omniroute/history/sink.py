@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import (
@@ -33,6 +34,7 @@ from omniroute.errors import DatabaseError
 from omniroute.history.retention import DEFAULT_DAYS, Horizon, Policy, load_policies
 from omniroute.history.store import write_batch
 from omniroute.infra.postgres import connect
+from omniroute.infra.taking import Taking
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import (
     DEAD_LETTERS,
@@ -80,13 +82,19 @@ class Rejected(Exception):
 
 
 class _CountRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """REBALANCES on every partition assignment of the sink's consumer group."""
+    """REBALANCES on every partition assignment of the sink's consumer group; records
+    taken ahead for partitions that move are dropped (their new owner reads them)."""
 
-    async def on_partitions_revoked(self, revoked: object) -> None:
+    def __init__(self, taking: Taking) -> None:
+        self.taking = taking
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
         """Nothing to flush: offsets are committed only after each batch is durable."""
+        self.taking.drop(revoked)
 
-    async def on_partitions_assigned(self, assigned: object) -> None:
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         """Count the rebalance."""
+        self.taking.drop(assigned)
         REBALANCES.labels(COMPONENT).inc()
 
 
@@ -131,22 +139,29 @@ class HistorySink:
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
                                     acks="all", enable_idempotence=True)
-        consumer.subscribe(list(self.topics), listener=_CountRebalances())
+        taking = Taking(consumer)  # records arriving during a write: infra/taking.py
+        consumer.subscribe(list(self.topics), listener=_CountRebalances(taking))
         await consumer.start()
         await producer.start()
         log.info("sink started", topics=len(self.topics))
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                batch = await taking.poll(200, self.batch_size)
                 records = [r for part in batch.values() for r in part]
                 if records:
-                    await self.handle(records, producer, stop)
-                    await self._commit(consumer, batch)
+                    await taking.during(self._handle_and_commit(consumer, producer, batch,
+                                                                records, stop))
         finally:
             await consumer.stop()
             await producer.stop()
             if self._conn is not None:
                 await self._conn.close()
+
+    async def _handle_and_commit(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+                                 batch: dict[TopicPartition, list[ConsumerRecord]],
+                                 records: list[ConsumerRecord], stop: asyncio.Event) -> None:
+        await self.handle(records, producer, stop)
+        await self._commit(consumer, batch)
 
     async def handle(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
                      stop: asyncio.Event) -> None:
