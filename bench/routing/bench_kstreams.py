@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -45,7 +46,8 @@ from omniroute.settings import Settings
 KSTREAMS = Path(__file__).parent / "kstreams"
 MAIN = "dev.omniroute.bench.StreamsReference"
 REQUEST = re.compile(r"Enqueuing transactional request (\w+?)(?:RequestData|Request)\b")
-Burst = Callable[[str, int], Awaitable[list[float]]]
+Burst = Callable[[str, int], Awaitable[tuple[list[float], list[float]]]]
+"""Send a burst (id prefix, count); latencies (ms) to the output and to hop 1's record."""
 
 
 def build() -> str:
@@ -64,6 +66,7 @@ class StreamsApp:
     name: str
     input: str
     output: str
+    repartition: str
     process: asyncio.subprocess.Process
     log: Path
     transaction_version: str = "?"
@@ -78,7 +81,7 @@ async def streams_app(classpath: str, bootstrap: str, state: Path, interval_ms: 
     if java is None:
         sys.exit("Java is not installed (make bootstrap)")
     app = StreamsApp(f"kstreams {interval_ms} ms", f"{ident}.requests", f"{ident}.assignments",
-                     await asyncio.create_subprocess_exec(
+                     f"{ident}-pool-repartition", await asyncio.create_subprocess_exec(
                          java, "-Xms128m", "-Xmx256m", "-cp", classpath, MAIN,
                          "--bootstrap", bootstrap, "--application-id", ident,
                          "--input", f"{ident}.requests", "--output", f"{ident}.assignments",
@@ -115,6 +118,17 @@ async def streams_app(classpath: str, bootstrap: str, state: Path, interval_ms: 
             drain.cancel()
 
 
+async def streams_burst(settings: Settings, app: StreamsApp, prefix: str, count: int,
+                        rate: float) -> tuple[list[float], list[float]]:
+    """Latencies (ms) request -> output readable, and request -> repartition record readable
+    (hop 1; the one stream thread commits both hops in one transaction)."""
+    requests, hop = requests_for(prefix, count), dict[str, float]()
+    match = b'"conversation_id":"'
+    latencies = await round_trips(settings, app.input, requests, rate, app.output, match, hop,
+                                  hop_topic=app.repartition, hop_match=match)
+    return latencies, [hop[ident] for ident, _key, _value in requests if ident in hop]
+
+
 def transactional_requests(log: Path) -> dict[str, int]:
     """How many transactional requests of each kind the Java client enqueued."""
     return dict(collections.Counter(REQUEST.findall(log.read_text(errors="replace"))))
@@ -127,32 +141,37 @@ async def compare(classpath: str, bootstrap: str, state: Path, args: argparse.Na
     settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                         topic_namespace=f"kbench{uuid.uuid4().hex[:6]}.")
     await create_topics(settings, partitions=3)  # raw_burst's topic
-    bursts: dict[str, Burst] = {"raw": lambda p, n: raw_burst(settings, p, n, rate)}
+
+    async def raw(prefix: str, n: int) -> tuple[list[float], list[float]]:
+        return await raw_burst(settings, prefix, n, rate), []
+    bursts: dict[str, Burst] = {"raw": raw}
     apps: list[StreamsApp] = []
     async with contextlib.AsyncExitStack() as stack:
         for ms in (int(v) for v in args.commit_intervals_ms.split(",")):
             app = await stack.enter_async_context(streams_app(classpath, bootstrap, state, ms))
             apps.append(app)
-            bursts[app.name] = lambda p, n, app=app: round_trips(  # type: ignore[misc]
-                settings, app.input, requests_for(p, n), rate, app.output,
-                b'"conversation_id":"')
+            bursts[app.name] = functools.partial(streams_burst, settings, app, rate=rate)
         if not args.no_router:
             spaced = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                               topic_namespace=f"kbench{uuid.uuid4().hex[:6]}.")
             await stack.enter_async_context(running(spaced, state, rate, args.router_interval,
                                                     None))
 
-            async def routed(prefix: str, n: int) -> list[float]:
-                return (await routed_burst(spaced, requests_for(prefix, n), rate))[0]
+            async def routed(prefix: str, n: int) -> tuple[list[float], list[float]]:
+                return await routed_burst(spaced, requests_for(prefix, n), rate)
             bursts[f"omniroute {args.router_interval * 1000:g} ms"] = routed
-        print(apps[0].transaction_version if apps else "", flush=True)
+        for app in apps[:1]:
+            print(f"broker feature {app.transaction_version}", flush=True)
         warm = int(args.warmup_s * rate)
         for name, burst in bursts.items():
-            latencies = await burst("warm", warm)
+            latencies, _hop = await burst("warm", warm)
             print(f"warm-up {name}: {warm} requests, p50 {percentile(latencies, 50):.0f} "
                   f"p99 {percentile(latencies, 99):.0f} ms (discarded)", flush=True)
-        results = await alternate(bursts, count, args.bursts)
-    print_table(results, args)
+        results, hops, loads = await alternate(bursts, count, args.bursts)
+    print(f"\n{args.bursts} bursts of {count} requests at {rate:.0f}/s per variant, load "
+          f"average {min(loads):.1f}-{max(loads):.1f}; pooled percentiles (ms), and the "
+          "median of the bursts' own")
+    print_table(results, hops)
     for app in apps:
         sent = transactional_requests(app.log)
         v2 = sent.get("EndTxn", 0) > 0 and not sent.get("AddPartitionsToTxn") \
@@ -164,36 +183,41 @@ async def compare(classpath: str, bootstrap: str, state: Path, args: argparse.Na
             sys.exit(f"{app.name}: no EndTxn in {app.log}: did it commit any transaction?")
 
 
+Runs = dict[str, list[list[float]]]
+
+
 async def alternate(bursts: dict[str, Burst], count: int, rounds: int
-                    ) -> dict[str, list[list[float]]]:
-    """``rounds`` rounds: a raw burst, then every other variant in a rotating order."""
-    results: dict[str, list[list[float]]] = {name: [] for name in bursts}
+                    ) -> tuple[Runs, Runs, list[float]]:
+    """``rounds`` rounds: a raw burst, then every other variant in a rotating order.
+    Latencies and hop 1's per variant and burst, and the load average after each round."""
+    results: Runs = {name: [] for name in bursts}
+    hops: Runs = {name: [] for name in bursts}
+    loads: list[float] = []
     others = [name for name in bursts if name != "raw"]
     for n in range(rounds):
-        order = ["raw", *(others[(n + k) % len(others)] for k in range(len(others)))]
-        for name in order:
-            results[name].append(await bursts[name](f"b{n}x", count))
-        load = os.getloadavg()[0]
-        results.setdefault("load", []).append([load])
+        for name in ["raw", *(others[(n + k) % len(others)] for k in range(len(others)))]:
+            latencies, hop = await bursts[name](f"b{n}x", count)
+            results[name].append(latencies)
+            hops[name].append(hop)
+        loads.append(os.getloadavg()[0])
         print(f"burst {n + 1}/{rounds}: " + ", ".join(
-            f"{name} p50 {percentile(results[name][-1], 50):.0f} "
-            f"p99 {percentile(results[name][-1], 99):.0f}" for name in bursts)
-            + f" ms, load average {load:.1f}", flush=True)
-    return results
+            f"{name} p50 {percentile(runs[-1], 50):.0f} p99 {percentile(runs[-1], 99):.0f}"
+            for name, runs in results.items()) + f" ms, load average {loads[-1]:.1f}",
+            flush=True)
+    return results, hops, loads
 
 
-def print_table(results: dict[str, list[list[float]]], args: argparse.Namespace) -> None:
-    """Pooled percentiles per variant, the medians of the bursts' own, ratios to raw."""
-    loads = [burst[0] for burst in results.pop("load")]
+def print_table(results: Runs, hops: Runs) -> None:
+    """Pooled percentiles per variant and of its hop 1, the medians of the bursts' own,
+    the ratios to the raw baseline's."""
     raw = [v for burst in results["raw"] for v in burst]
-    print(f"\n{args.bursts} bursts of {args.count} requests at {args.rate:.0f}/s per variant, "
-          f"load average {min(loads):.1f}-{max(loads):.1f}; pooled percentiles (ms), and the "
-          "median of the bursts' own")
-    print(f"{'variant':<20} {'p50':>7} {'p99':>7} {'burst p50':>10} {'burst p99':>10} "
-          f"{'p50/raw':>8} {'p99/raw':>8}")
+    print(f"{'variant':<20} {'p50':>7} {'p99':>7} {'hop1 p50':>9} {'hop1 p99':>9} "
+          f"{'burst p50':>10} {'burst p99':>10} {'p50/raw':>8} {'p99/raw':>8}")
     for name, runs in results.items():
         pooled = [v for burst in runs for v in burst]
+        hop = [v for burst in hops[name] for v in burst] or [0.0]
         print(f"{name:<20} {percentile(pooled, 50):>7.1f} {percentile(pooled, 99):>7.1f} "
+              f"{percentile(hop, 50):>9.1f} {percentile(hop, 99):>9.1f} "
               f"{statistics.median(percentile(r, 50) for r in runs):>10.1f} "
               f"{statistics.median(percentile(r, 99) for r in runs):>10.1f} "
               f"{percentile(pooled, 50) / percentile(raw, 50):>7.1f}x "
