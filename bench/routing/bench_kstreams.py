@@ -129,9 +129,18 @@ async def streams_burst(settings: Settings, app: StreamsApp, prefix: str, count:
     return latencies, [hop[ident] for ident, _key, _value in requests if ident in hop]
 
 
-def transactional_requests(log: Path) -> dict[str, int]:
-    """How many transactional requests of each kind the Java client enqueued."""
-    return dict(collections.Counter(REQUEST.findall(log.read_text(errors="replace"))))
+def transactional_requests(log: Path) -> tuple[dict[str, int], list[float]]:
+    """How many transactional requests of each kind the Java client enqueued, and how
+    long each commit took (ms, from sending the offsets to the transaction's end)."""
+    text = log.read_text(errors="replace")
+    commits, begun = [], None
+    for line in text.splitlines():  # slf4j-simple: ms since the JVM started first
+        if "Begin adding offsets" in line:
+            begun = int(line.split(" ", 1)[0])
+        elif "from state COMMITTING_TRANSACTION to READY" in line and begun is not None:
+            commits.append(float(int(line.split(" ", 1)[0]) - begun))
+            begun = None
+    return dict(collections.Counter(REQUEST.findall(text))), commits or [0.0]
 
 
 async def compare(classpath: str, bootstrap: str, state: Path, args: argparse.Namespace
@@ -173,12 +182,14 @@ async def compare(classpath: str, bootstrap: str, state: Path, args: argparse.Na
           "median of the bursts' own")
     print_table(results, hops)
     for app in apps:
-        sent = transactional_requests(app.log)
+        sent, commits = transactional_requests(app.log)
         v2 = sent.get("EndTxn", 0) > 0 and not sent.get("AddPartitionsToTxn") \
             and not sent.get("AddOffsetsToTxn")
         print(f"{app.name}: transactional requests sent by the Java client: "
               + ", ".join(f"{k} {v}" for k, v in sorted(sent.items()))
-              + f" -> transaction protocol {'v2 (KIP-890)' if v2 else 'v1'}")
+              + f" -> transaction protocol {'v2 (KIP-890)' if v2 else 'v1'}; commit "
+              f"(offsets sent -> transaction ended) p50 {percentile(commits, 50):.0f} "
+              f"p99 {percentile(commits, 99):.0f} ms")
         if not sent.get("EndTxn"):
             sys.exit(f"{app.name}: no EndTxn in {app.log}: did it commit any transaction?")
 
