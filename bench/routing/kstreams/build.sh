@@ -13,7 +13,9 @@ stamp="$here/target/.built"
 want="$(cat "$here/pom.xml" $(find "$here/src" -type f | sort) | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "kstreams: building the Kafka Streams reference with mvn (first run fetches its jars)..." >&2
-  mvn -q -B --no-transfer-progress -Dstyle.color=never -f "$here/pom.xml" package >&2
+  rm -rf "$here/target/lib"  # no jar of an earlier dependency list left on the classpath
+  # -q still prints bare colour resets: strip them (pipefail keeps mvn's exit status)
+  mvn -q -B --no-transfer-progress -f "$here/pom.xml" package 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
   echo "$want" > "$stamp"
   echo "kstreams: built ($(ls "$here/target/lib" | wc -l) jars in target/lib)" >&2
 fi
