@@ -10,7 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v mvn >/dev/null || { echo "kstreams: Maven (mvn) is not installed (make bootstrap)" >&2; exit 1; }
 stamp="$here/target/.built"
-want="$(cat "$here/pom.xml" $(find "$here/src" -type f | sort) | sha256sum | cut -c1-16)"
+want="$(cat "$here/build.sh" "$here/pom.xml" $(find "$here/src" -type f | sort) | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "kstreams: building the Kafka Streams reference with mvn (first run fetches its jars)..." >&2
   rm -rf "$here/target/lib"  # no jar of an earlier dependency list left on the classpath
