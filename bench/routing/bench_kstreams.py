@@ -226,9 +226,10 @@ def print_table(results: Runs, hops: Runs) -> None:
           f"{'burst p50':>10} {'burst p99':>10} {'p50/raw':>8} {'p99/raw':>8}")
     for name, runs in results.items():
         pooled = [v for burst in runs for v in burst]
-        hop = [v for burst in hops[name] for v in burst] or [0.0]
+        hop = [v for burst in hops[name] for v in burst]
+        hop50, hop99 = (f"{percentile(hop, p):.1f}" if hop else "-" for p in (50, 99))
         print(f"{name:<20} {percentile(pooled, 50):>7.1f} {percentile(pooled, 99):>7.1f} "
-              f"{percentile(hop, 50):>9.1f} {percentile(hop, 99):>9.1f} "
+              f"{hop50:>9} {hop99:>9} "
               f"{statistics.median(percentile(r, 50) for r in runs):>10.1f} "
               f"{statistics.median(percentile(r, 99) for r in runs):>10.1f} "
               f"{percentile(pooled, 50) / percentile(raw, 50):>7.1f}x "
