@@ -58,17 +58,20 @@ def percentile(values: list[float], p: float) -> float:
 async def round_trips(settings: Settings, topic: str, payloads: list[tuple[str, bytes, bytes]],
                       rate: float, reply_topic: str, match: bytes,
                       hops: dict[str, float] | None = None,
-                      times: dict[str, dict[str, float]] | None = None) -> list[float]:
+                      times: dict[str, dict[str, float]] | None = None,
+                      hop_topic: str | None = None, hop_match: bytes = b'"work_id":"'
+                      ) -> list[float]:
     """Send payloads at ``rate``/s; latency until a record naming each id is readable.
-    With ``hops``, also note when each id's pool-stream record became readable; with
-    ``times``, keep the perf_counter times (sent, hop, got) per id."""
+    With ``hops``, also note when each id's pool-stream record (or ``hop_topic``'s record
+    naming it after ``hop_match``) became readable; with ``times``, keep the perf_counter
+    times (sent, hop, got) per id."""
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
     watcher = None
     if hops is not None:
         watcher = asyncio.create_task(watch(
-            settings, settings.topic("omniroute.internal.routing-pool-events"),
-            b'"work_id":"', hops))
+            settings, hop_topic or settings.topic("omniroute.internal.routing-pool-events"),
+            hop_match, hops))
     consumer = AIOKafkaConsumer(reply_topic, bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=None, auto_offset_reset="latest",
                                 isolation_level="read_committed", fetch_max_wait_ms=10)
