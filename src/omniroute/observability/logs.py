@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar, Token
 from typing import Any
 
 import structlog
@@ -91,3 +92,29 @@ def bind(**ids: Any) -> None:
 def unbind(*names: str) -> None:
     """Forget correlation ids bound by :func:`bind`."""
     structlog.contextvars.unbind_contextvars(*names)
+
+
+class Binding:
+    """The same correlation ids bound and unbound again and again (a worker binds a
+    record's processor, partition and offset around each record): what :func:`bind`
+    and :func:`unbind` do, for a fraction of their cost once the first call has found
+    structlog's context variables."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.variables: list[ContextVar[Any]] = []
+
+    def bind(self, *values: Any) -> list[Token[Any]]:
+        """Bind ``values`` to the names, in order; pass the result to :meth:`unbind`."""
+        if not self.variables:
+            tokens = structlog.contextvars.bind_contextvars(**dict(zip(self.names, values,
+                                                                       strict=True)))
+            self.variables = [tokens[name].var for name in self.names]
+            return [tokens[name] for name in self.names]
+        return [variable.set(value) for variable, value in zip(self.variables, values,
+                                                               strict=True)]
+
+    def unbind(self, tokens: list[Token[Any]]) -> None:
+        """Put the names back as they were before :meth:`bind` returned ``tokens``."""
+        for variable, token in zip(self.variables, tokens, strict=True):
+            variable.reset(token)

@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 
 from omniroute.contract.topics import DLQ
 from omniroute.errors import BrokerError
-from omniroute.observability.logs import bind, get_logger, unbind
+from omniroute.observability.logs import Binding, get_logger
 from omniroute.settings import Settings
 from omniroute.worker import metrics
 from omniroute.worker.app import APP_ID, PROCESSORS, Handler, dead_letter_of, is_retriable
@@ -39,6 +39,8 @@ GROUP = f"{APP_ID}.batch"
 """The batch engine's consumer group (before namespacing); transactional ids add ``.<p>``."""
 
 log = get_logger("omniroute.worker")
+RECORD_IDS = Binding("processor", "partition", "offset")
+"""Bound around each record's handler: its log lines carry them."""
 Timed = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -106,6 +108,8 @@ class BatchWorker:
     plain: AIOKafkaProducer | None = None
     """The idempotent producer of timers' sends (started by :func:`serve`)."""
     preparers: dict[str, list[Callable[[list[bytes]], None]]] = field(default_factory=dict)
+    tally: metrics.Tally = field(default_factory=metrics.Tally)
+    """The records consumed since the last batch ended (see :meth:`finish_batch`)."""
 
     def topic(self, name: str) -> str:
         """``name`` in this deployment's namespace."""
@@ -147,7 +151,7 @@ class BatchWorker:
         async def guarded(event: Event) -> None:
             started = time.perf_counter()
             message = event.message
-            bind(processor=processor, partition=message.partition, offset=message.offset)
+            tokens = RECORD_IDS.bind(processor, message.partition, message.offset)
             try:
                 channel = await handle(event)
             except Exception as exc:
@@ -157,8 +161,8 @@ class BatchWorker:
                 await self.dead_letter(processor, event, exc)
                 channel = None
             finally:
-                unbind("processor", "partition", "offset")
-            metrics.consumed(source, channel)
+                RECORD_IDS.unbind(tokens)
+            self.tally.consumed(source, channel)
             metrics.processed(stage, time.perf_counter() - started)
 
         self.agents.setdefault(self.topic(source), []).append(guarded)
@@ -179,6 +183,10 @@ class BatchWorker:
                 except Exception as exc:  # handling does the work itself, record by record
                     log.warning("worker.prepare_failed", topic=topic,
                                 error_type=type(exc).__name__, error=str(exc)[:300])
+
+    def finish_batch(self) -> None:
+        """A batch's records are handled: count them in the messages metric."""
+        self.tally.publish()
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:
         """Send the record to ``omniroute.dlq.v1`` with the reason, in the transaction."""
@@ -223,7 +231,8 @@ async def serve(worker: BatchWorker, extra: Iterable[Timed] = (),
         running.add_signal_handler(sig, stop.set)
     loop = BatchLoop(settings, settings.topic(GROUP), sorted(worker.agents),
                      list(worker.app.tables.values()), worker.handle,
-                     worker.prepare_batch if worker.preparers else None, legacy)
+                     worker.prepare_batch if worker.preparers else None, legacy,
+                     worker.finish_batch)
     worker.plain = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                                     enable_idempotence=True, linger_ms=2)
     await worker.plain.start()

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -69,6 +69,9 @@ Handle = Callable[[ConsumerRecord], Awaitable[None]]
 Prepare = Callable[[list[ConsumerRecord]], None]
 """Sees a batch's records before they are handled (work that is cheaper done together);
 must not fail and must not change what handling a record does."""
+Finish = Callable[[], None]
+"""Runs once a batch's records are handled (its transactions may still be committing):
+work done per batch rather than per record, e.g. counting; must not fail."""
 
 
 class Retry(Exception):
@@ -80,7 +83,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self, settings: Settings, group: str, topics: list[str],
                  tables: list[Table], handle: Handle, prepare: Prepare | None = None,
-                 legacy: LegacyGroup | None = None) -> None:
+                 legacy: LegacyGroup | None = None, finish: Finish | None = None) -> None:
         fast_transaction_retries()
         self.legacy = legacy
         """The faust worker's group to wait for and take offsets over from (None: neither)."""
@@ -90,6 +93,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tables = tables
         self.handle = handle
         self.prepare = prepare
+        self.finish = finish
         bootstrap = settings.kafka_bootstrap
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
@@ -175,6 +179,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             finally:
                 CURRENT.reset(token)
             done[partition] = pending, {tp: records[-1].offset + 1 for tp, records in parts}
+        if self.finish is not None:
+            self.finish()
         await asyncio.gather(*(self._commit(partition, pending, offsets)
                                for partition, (pending, offsets) in done.items()))
 
@@ -205,8 +211,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         self.attempts.pop(partition, None)
         self.positions.update(offsets)
-        for name, _, _, channel in pending.records:
-            metrics.produced(name, channel)
+        produced = Counter((name, channel) for name, _, _, channel in pending.records)
+        for (name, channel), count in produced.items():
+            metrics.produced(name, channel, count)
 
     def _forget(self, partition: int) -> None:
         """Drop ``partition``'s state and stop reading it (it ran ahead of its commits)."""
