@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import sys
 import tempfile
@@ -37,9 +38,10 @@ from pathlib import Path
 from aiokafka import ConsumerRecord
 from aiokafka.partitioner import murmur2
 
+import omniroute.worker.batchapp as batchapp
 from omniroute.observability.logs import configure_logging
 from omniroute.settings import LogFormat, Settings
-from omniroute.worker.batchapp import BatchWorker, build
+from omniroute.worker.batchapp import BatchWorker
 from omniroute.worker.engine import MAX_RECORDS
 from omniroute.worker.state import CURRENT, Pending
 
@@ -114,18 +116,42 @@ def inbound(count: int, senders: int, varied: bool) -> list[Sent]:
     return [("omniroute.inbound.v1", m.kafka_key.encode(), m.to_json_bytes()) for m in found]
 
 
+class Collections:
+    """CPU seconds the garbage collector took while :attr:`on`."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.seconds = 0.0
+        self.started = 0.0
+        gc.callbacks.append(self.observe)
+
+    def observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.process_time()
+        elif self.on:
+            self.seconds += time.process_time() - self.started
+
+
+COLLECTIONS = Collections()
+
+
 async def run(count: int, senders: int, dump: list[bytes] | None = None
               ) -> tuple[float, dict[str, int]]:
     """Seconds of CPU to take ``count`` inbound messages through every hop, and the records
     sent per topic."""
     state = Path(tempfile.mkdtemp(prefix="omniroute-profile-batch-"))
     settings = Settings(state_dir=state, topic_namespace="prof.")
-    worker = build(settings, PARTITIONS)
+    worker = batchapp.build(settings, PARTITIONS)
+    tune = getattr(batchapp, "tune_collector", None)  # as `omniroute worker` (not in every version)
+    if tune is not None:
+        tune()
     stamp = int((START if dump is not None else datetime.now(UTC)).timestamp() * 1000)
     records = inbound(count, senders, dump is not None)
     offsets: dict[str, int] = {}
     totals: dict[str, int] = {}
+    gc.collect()  # the previous round's worker
     started = time.process_time()
+    COLLECTIONS.on, COLLECTIONS.seconds = True, 0.0
     for first in range(0, len(records), MAX_RECORDS):
         todo = as_records(worker, records[first:first + MAX_RECORDS], offsets, stamp)
         while todo:
@@ -133,6 +159,7 @@ async def run(count: int, senders: int, dump: list[bytes] | None = None
             for name, _, _ in sent:
                 totals[name] = totals.get(name, 0) + 1
             todo = as_records(worker, sent, offsets, stamp)
+    COLLECTIONS.on = False
     return time.process_time() - started, totals
 
 
@@ -161,7 +188,8 @@ def main() -> None:
             profiler.disable()
             profiler.dump_stats(str(args.profile))
         best = min(best, seconds)
-        print(f"round {r + 1}: {seconds / args.messages * 1e6:.1f} us CPU/message; sent {totals}",
+        print(f"round {r + 1}: {seconds / args.messages * 1e6:.1f} us CPU/message (garbage "
+              f"collection {COLLECTIONS.seconds / args.messages * 1e6:.1f}); sent {totals}",
               flush=True)
     print(f"best: {best / args.messages * 1e6:.1f} us CPU/message "
           f"({args.messages} messages, {args.senders} senders)")

@@ -14,6 +14,7 @@ itself is :class:`~omniroute.worker.engine.BatchLoop`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import signal
 import time
@@ -32,6 +33,7 @@ from omniroute.worker import metrics
 from omniroute.worker.app import APP_ID, PROCESSORS, Handler, dead_letter_of, is_retriable
 from omniroute.worker.engine import BatchLoop, Retry
 from omniroute.worker.legacy import LegacyGroup
+from omniroute.worker.sent import SentModels
 from omniroute.worker.state import CURRENT, Model, ModelTable, Table, model_value
 from omniroute.worker.topology import changelog_topic
 
@@ -108,6 +110,8 @@ class BatchWorker:
     plain: AIOKafkaProducer | None = None
     """The idempotent producer of timers' sends (started by :func:`serve`)."""
     preparers: dict[str, list[Callable[[list[bytes]], None]]] = field(default_factory=dict)
+    sent: SentModels = field(default_factory=SentModels)
+    """The models of recent sends, for the records this process reads back."""
     tally: metrics.Tally = field(default_factory=metrics.Tally)
     """The records consumed since the last batch ended (see :meth:`finish_batch`)."""
 
@@ -129,9 +133,12 @@ class BatchWorker:
         return ModelTable(table, model)
 
     async def send(self, topic_name: str, key: str | bytes | None, value: bytes,
-                   channel: str | None = None) -> None:
+                   channel: str | None = None, model: Any = None) -> None:
         """Produce one record in the current partition's transaction (or, from a timer,
-        at once through the idempotent producer)."""
+        at once through the idempotent producer); ``model`` is what ``value`` encodes,
+        for a handler that reads the record back (:attr:`sent`)."""
+        if model is not None:
+            self.sent.remember(value, model)
         raw = key.encode() if isinstance(key, str) else key
         pending = CURRENT.get()
         if pending is not None:
@@ -198,6 +205,21 @@ class BatchWorker:
         event = Event.of(record)
         for guarded in self.agents.get(record.topic, ()):
             await guarded(event)
+
+
+YOUNG_COLLECTION_EVERY = 50_000
+"""Net allocations between two collections of the youngest generation (Python's default
+is 700). A batch keeps what it sent until it is read back (:mod:`.sent`) and its tables'
+new values, so at 700 the collector runs every few records and keeps promoting them,
+and each promotion brings the next full collection (every table's models) closer."""
+OLDER_COLLECTION_EVERY = 20
+"""Collections of a generation between two of the next (Python's default is 10)."""
+
+
+def tune_collector() -> None:
+    """Collect cyclic garbage less often (see :data:`YOUNG_COLLECTION_EVERY`); reference
+    counting frees nearly everything a record makes, cycles wait a little longer."""
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, OLDER_COLLECTION_EVERY, OLDER_COLLECTION_EVERY)
 
 
 def build(settings: Settings, partitions: int,
