@@ -59,8 +59,7 @@ class Clocks:
 
     async def on_outbound(self, event: Any) -> str | None:
         """Forward an agent's reply to the customer's partition."""
-        message = (self.hook.worker.sent.get(event.value, OutboundMessage)
-                   or OutboundMessage.from_json_bytes(event.value))
+        message = OutboundMessage.from_json_bytes(event.value)
         if message.author.kind is AuthorKind.AGENT and message.customer_id:
             replied = AgentReplied(workspace=message.workspace, customer_id=message.customer_id,
                                    conversation_id=message.conversation_id,

@@ -95,13 +95,13 @@ class Batch:
         """Produce everything (events, requests, then messages)."""
         for event in self.events:
             await worker.send(CONVERSATIONS.name, event.conversation_id, event.to_json_bytes(),
-                              event.channel.value if event.channel else None, model=event)
+                              event.channel.value if event.channel else None)
         for request in self.requests:
             await worker.send(ROUTING_REQUESTS, request.conversation_id, request.to_json_bytes(),
                               request.channel.value)
         for message in self.outbound:
             await worker.send(OUTBOUND.name, message.conversation_id, message.to_json_bytes(),
-                              message.channel.value, model=message)
+                              message.channel.value)
             log.info("automatic_reply", conversation_id=message.conversation_id,
                      kind=message.automation, channel=message.channel.value)
 

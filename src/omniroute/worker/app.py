@@ -34,7 +34,6 @@ from omniroute.errors import BrokerError
 from omniroute.observability.logs import bind, get_logger, unbind
 from omniroute.settings import Settings
 from omniroute.worker import metrics
-from omniroute.worker.sent import SentModels
 from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
@@ -134,8 +133,6 @@ class Worker:
     components: dict[str, Any] = field(default_factory=dict)
     """Processors registered so far, by name, for processors that build on another."""
     _topics: dict[str, Any] = field(default_factory=dict)
-    sent: SentModels = field(default_factory=SentModels)
-    """The models of recent sends, for the records this process reads back."""
 
     def topic(self, name: str) -> Any:
         """A raw-bytes topic ``name`` in this deployment's namespace (one object per name)."""
@@ -161,16 +158,13 @@ class Worker:
         return ModelTable(table, model)
 
     async def send(self, topic_name: str, key: str, value: bytes,
-                   channel: str | None = None, model: Any = None) -> None:
+                   channel: str | None = None) -> None:
         """Produce one record; faust flushes it before the source offset is committed.
 
         Straight to faust's producer (the topics' codecs and per-send bookkeeping
         only cost time for raw bytes): before committing an offset faust
-        flushes this producer, so the record is durable first. ``model`` is what
-        ``value`` encodes, for a handler that reads the record back (:attr:`sent`).
+        flushes this producer, so the record is durable first.
         """
-        if model is not None:
-            self.sent.remember(value, model)
         try:
             await self.app.producer.send(self.settings.topic(topic_name), key.encode(), value,
                                          None, None, None)

@@ -33,7 +33,6 @@ from omniroute.worker import metrics
 from omniroute.worker.app import APP_ID, PROCESSORS, Handler, dead_letter_of, is_retriable
 from omniroute.worker.engine import BatchLoop, Retry
 from omniroute.worker.legacy import LegacyGroup
-from omniroute.worker.sent import SentModels
 from omniroute.worker.state import CURRENT, Model, ModelTable, Table, model_value
 from omniroute.worker.topology import changelog_topic
 
@@ -110,8 +109,6 @@ class BatchWorker:
     plain: AIOKafkaProducer | None = None
     """The idempotent producer of timers' sends (started by :func:`serve`)."""
     preparers: dict[str, list[Callable[[list[bytes]], None]]] = field(default_factory=dict)
-    sent: SentModels = field(default_factory=SentModels)
-    """The models of recent sends, for the records this process reads back."""
     tally: metrics.Tally = field(default_factory=metrics.Tally)
     """The records consumed since the last batch ended (see :meth:`finish_batch`)."""
 
@@ -133,12 +130,9 @@ class BatchWorker:
         return ModelTable(table, model)
 
     async def send(self, topic_name: str, key: str | bytes | None, value: bytes,
-                   channel: str | None = None, model: Any = None) -> None:
+                   channel: str | None = None) -> None:
         """Produce one record in the current partition's transaction (or, from a timer,
-        at once through the idempotent producer); ``model`` is what ``value`` encodes,
-        for a handler that reads the record back (:attr:`sent`)."""
-        if model is not None:
-            self.sent.remember(value, model)
+        at once through the idempotent producer)."""
         raw = key.encode() if isinstance(key, str) else key
         pending = CURRENT.get()
         if pending is not None:
@@ -209,9 +203,9 @@ class BatchWorker:
 
 YOUNG_COLLECTION_EVERY = 50_000
 """Net allocations between two collections of the youngest generation (Python's default
-is 700). A batch keeps what it sent until it is read back (:mod:`.sent`) and its tables'
-new values, so at 700 the collector runs every few records and keeps promoting them,
-and each promotion brings the next full collection (every table's models) closer."""
+is 700). A batch keeps its tables' new values and what it sent until it commits, so at
+700 the collector runs every few records and keeps promoting them, and each promotion
+brings the next full collection (every table's models) closer."""
 OLDER_COLLECTION_EVERY = 20
 """Collections of a generation between two of the next (Python's default is 10)."""
 

@@ -147,8 +147,7 @@ class BotProcessor:
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""
-        news = (self.worker.sent.get(event.value, ConversationEvent)
-                or ConversationEvent.from_json_bytes(event.value))
+        news = ConversationEvent.from_json_bytes(event.value)
         if news.kind is ConversationEventKind.RESOLVED:
             await self.worker.send(TOPIC, news.conversation_id,
                                    BotNews(event=news).model_dump_json().encode())
@@ -182,10 +181,10 @@ class BotProcessor:
     async def _emit(self, step: Step) -> None:
         for message in step.outbound:
             await self.worker.send(OUTBOUND.name, message.conversation_id, message.to_json_bytes(),
-                                   message.channel.value, model=message)
+                                   message.channel.value)
         for event in step.events:
             await self.worker.send(CONVERSATIONS.name, event.conversation_id, event.to_json_bytes(),
-                                   event.channel.value if event.channel else None, model=event)
+                                   event.channel.value if event.channel else None)
         for request in step.requests:
             await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
                                    request.to_json_bytes(), request.channel.value)

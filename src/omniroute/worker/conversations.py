@@ -75,8 +75,7 @@ class ConversationProcessor:
 
     async def on_router_event(self, event: Any) -> str | None:
         """Forward the router's news about a conversation to its customer's partition."""
-        news = (self.worker.sent.get(event.value, ConversationEvent)
-                or ConversationEvent.from_json_bytes(event.value))
+        news = ConversationEvent.from_json_bytes(event.value)
         channel = news.channel.value if news.channel else None
         if news.kind in ROUTER_KINDS:
             command = RouterNews(workspace=news.workspace, customer_id=news.customer_id,
@@ -86,8 +85,7 @@ class ConversationProcessor:
 
     async def on_customer(self, event: Any) -> str | None:
         """Apply one record to the state at this customer's partition; emit what it decided."""
-        command: Any = (self.worker.sent.get(event.value, Observe, ThreadMessage)
-                        or CUSTOMER_RECORD.validate_json(event.value))
+        command = CUSTOMER_RECORD.validate_json(event.value)
         messaged = isinstance(command, Observe | ThreadMessage)
         channel = str(command.message.channel.value) if messaged else None
         if isinstance(command, Observe | Reassign):
@@ -96,7 +94,7 @@ class ConversationProcessor:
                 return channel
             if thread.customer_id != event.key.decode():
                 await self.worker.send(CUSTOMERS, thread.customer_id,
-                                       thread.model_dump_json().encode(), channel, model=thread)
+                                       thread.model_dump_json().encode(), channel)
                 return channel
             command = thread
         await self.apply(command)
@@ -117,8 +115,7 @@ class ConversationProcessor:
             await self.worker.send(
                 CONVERSATIONS.name, conversation_event.conversation_id,
                 conversation_event.to_json_bytes(),
-                conversation_event.channel.value if conversation_event.channel else None,
-                model=conversation_event)
+                conversation_event.channel.value if conversation_event.channel else None)
         if self.gate is not None:
             await self.gate.forward(command, outcome)
         else:

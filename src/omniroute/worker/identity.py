@@ -86,7 +86,7 @@ class IdentityProcessor:
         observe = Observe(address=address, message=message, claim=claim)
         home = customer_id_for(message.workspace, address)
         await self.worker.send(CUSTOMERS, home, observe.model_dump_json().encode(),
-                               message.channel.value, model=observe)
+                               message.channel.value)
         return str(message.channel.value)
 
     async def on_link(self, event: Any) -> None:
