@@ -244,8 +244,8 @@ class AutomationHook:
             memory, survey = survey_reply(memory, at, channel, ws, forced=True)
             if survey is not None:
                 batch.reply(route_to, survey)
-        self.memory.set(state.customer_id, customer.with_conversation(memory).model_copy(
-            update={"route": route_to, "language": memory.language, "attributes": attributes}))
+        self.memory.set(state.customer_id, customer.with_conversation(
+            memory, route=route_to, language=memory.language, attributes=attributes))
         await self.send_outbound(batch)
         return Outcome(outcome.state, events=[*outcome.events, *batch.events],
                        requests=[*requests, *batch.requests])

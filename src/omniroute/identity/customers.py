@@ -105,7 +105,8 @@ class AddressRecord(BaseModel):
         if first is not None and at - first.at <= window:
             same = (first.partition, first.offset) == (partition, offset)
             return self, Verdict.REPLAY if same else Verdict.DUPLICATE
-        recent = [(k, v) for k, v in self.seen.items() if at - v.at <= window]
+        since = at - window  # at - v.at <= window, one subtraction for all
+        recent = [(k, v) for k, v in self.seen.items() if v.at >= since]
         kept = dict(recent[-(MAX_SEEN - 1):])
         kept[event_id] = Seen(at=at, partition=partition, offset=offset)
         return self.model_copy(update={"seen": kept}), Verdict.NEW
