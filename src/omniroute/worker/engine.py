@@ -50,6 +50,7 @@ from omniroute.settings import Settings
 from omniroute.worker import metrics
 from omniroute.worker.assignor import CopartitionedAssignor
 from omniroute.worker.legacy import LegacyGroup, start_offsets
+from omniroute.worker.partitioner import KeyHashes
 from omniroute.worker.state import CURRENT, Pending, Table
 
 MAX_RECORDS = 1000
@@ -108,6 +109,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
                                        enable_auto_commit=False, max_poll_records=5000,
                                        isolation_level="read_committed", fetch_max_wait_ms=10)
         self.producers: dict[int, AIOKafkaProducer] = {}
+        self.partitioner = KeyHashes()
+        """Shared by the producers: the same keys go through every partition number's."""
         self.ready: set[int] = set()
         self.claims: dict[int, asyncio.Task[None]] = {}
         self.positions: dict[TopicPartition, int] = {}
@@ -288,7 +291,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
             enable_idempotence=True, transactional_id=self.transactional_id(partition),
             linger_ms=2, retry_backoff_ms=5, transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
-            max_batch_size=1 << 19)
+            max_batch_size=1 << 19, partitioner=self.partitioner)
         try:
             await producer.start()  # init_transactions: the previous owner is fenced now
         except BaseException:
