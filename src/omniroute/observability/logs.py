@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -95,26 +95,27 @@ def unbind(*names: str) -> None:
 
 
 class Binding:
-    """The same correlation ids bound and unbound again and again (a worker binds a
-    record's processor, partition and offset around each record): what :func:`bind`
-    and :func:`unbind` do, for a fraction of their cost once the first call has found
-    structlog's context variables."""
+    """Correlation ids a loop binds for each item it handles (a worker: a record's
+    processor, partition and offset) and unbinds when it is done with many: :meth:`bind`
+    sets only the ids whose value changed (structlog's context variables, found by the
+    first call), :meth:`unbind` is :func:`unbind` of them all. Between two items the
+    previous item's ids stay bound, so the loop unbinds before anything else logs."""
 
     def __init__(self, *names: str) -> None:
         self.names = names
         self.variables: list[ContextVar[Any]] = []
 
-    def bind(self, *values: Any) -> list[Token[Any]]:
-        """Bind ``values`` to the names, in order; pass the result to :meth:`unbind`."""
+    def bind(self, *values: Any) -> None:
+        """Bind ``values`` to the names, in order."""
         if not self.variables:
             tokens = structlog.contextvars.bind_contextvars(**dict(zip(self.names, values,
                                                                        strict=True)))
             self.variables = [tokens[name].var for name in self.names]
-            return [tokens[name] for name in self.names]
-        return [variable.set(value) for variable, value in zip(self.variables, values,
-                                                               strict=True)]
+            return
+        for variable, value in zip(self.variables, values, strict=True):
+            if variable.get() != value:
+                variable.set(value)
 
-    def unbind(self, tokens: list[Token[Any]]) -> None:
-        """Put the names back as they were before :meth:`bind` returned ``tokens``."""
-        for variable, token in zip(self.variables, tokens, strict=True):
-            variable.reset(token)
+    def unbind(self) -> None:
+        """Remove the names from the context."""
+        unbind(*self.names)

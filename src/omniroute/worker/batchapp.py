@@ -41,7 +41,8 @@ GROUP = f"{APP_ID}.batch"
 
 log = get_logger("omniroute.worker")
 RECORD_IDS = Binding("processor", "partition", "offset")
-"""Bound around each record's handler: its log lines carry them."""
+"""Bound for each record's handler (its log lines carry them) and unbound when a batch's
+records are handled (:meth:`BatchWorker.finish_batch`) or a handler raises."""
 Timed = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -151,17 +152,19 @@ class BatchWorker:
         async def guarded(event: Event) -> None:
             started = time.perf_counter()
             message = event.message
-            tokens = RECORD_IDS.bind(processor, message.partition, message.offset)
+            RECORD_IDS.bind(processor, message.partition, message.offset)
             try:
                 channel = await handle(event)
             except Exception as exc:
                 if is_retriable(exc):
+                    RECORD_IDS.unbind()
                     metrics.retried(processor)
                     raise Retry(f"{processor}: {exc}") from exc
                 await self.dead_letter(processor, event, exc)
                 channel = None
-            finally:
-                RECORD_IDS.unbind(tokens)
+            except BaseException:
+                RECORD_IDS.unbind()
+                raise
             self.tally.consumed(source, channel)
             metrics.processed(stage, time.perf_counter() - started)
 
@@ -185,7 +188,9 @@ class BatchWorker:
                                 error_type=type(exc).__name__, error=str(exc)[:300])
 
     def finish_batch(self) -> None:
-        """A batch's records are handled: count them in the messages metric."""
+        """A batch's records are handled: unbind the last record's ids (before the commits
+        log anything), count the records in the messages metric."""
+        RECORD_IDS.unbind()
         self.tally.publish()
 
     async def dead_letter(self, processor: str, event: Any, error: BaseException) -> None:

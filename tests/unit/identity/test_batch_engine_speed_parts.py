@@ -56,24 +56,25 @@ class TestTally:
 
 
 class TestBinding:
-    """Record ids bound around a handler."""
+    """Record ids bound for each record, unbound after many."""
 
-    def test_bound_ids_reach_log_lines_and_leave_with_unbind(self) -> None:
-        """What :func:`bind` and :func:`unbind` do, the second time too."""
+    def test_bound_ids_reach_log_lines_until_unbind(self) -> None:
+        """Each bind shows that record's ids (changed or not); unbind removes them all."""
         ids = Binding("processor", "partition", "offset")
-        for offset in (7, 8):
-            tokens = ids.bind("identity.inbound", 2, offset)
+        for processor, partition, offset in (("a", 2, 7), ("a", 2, 8), ("b", 1, 8)):
+            ids.bind(processor, partition, offset)
             assert structlog.contextvars.get_contextvars() == {
-                "processor": "identity.inbound", "partition": 2, "offset": offset}
-            ids.unbind(tokens)
-            assert structlog.contextvars.get_contextvars() == {}
+                "processor": processor, "partition": partition, "offset": offset}
+        ids.unbind()
+        assert structlog.contextvars.get_contextvars() == {}
 
     def test_it_shares_its_context_variables_with_bind(self) -> None:
         """An id bound by :func:`bind` is the same id (one key in a log line)."""
         bind(partition=1)
         ids = Binding("partition")
-        tokens = ids.bind(4)
+        ids.bind(4)
         assert structlog.contextvars.get_contextvars() == {"partition": 4}
-        ids.unbind(tokens)
-        assert structlog.contextvars.get_contextvars() == {"partition": 1}
         unbind("partition")
+        ids.bind(4)  # bound again although the last value was 4
+        assert structlog.contextvars.get_contextvars() == {"partition": 4}
+        ids.unbind()
