@@ -70,12 +70,14 @@ class CustomerMemory(BaseModel):
         return self.conversations.get(conversation_id) or ConversationMemory(
             conversation_id=conversation_id, language=self.language)
 
-    def with_conversation(self, memory: ConversationMemory) -> CustomerMemory:
-        """A copy holding ``memory``; only the latest conversations are kept."""
+    def with_conversation(self, memory: ConversationMemory, **changes: object
+                          ) -> CustomerMemory:
+        """A copy holding ``memory`` (and ``changes``); only the latest conversations are
+        kept."""
         kept = {k: v for k, v in self.conversations.items() if k != memory.conversation_id}
         kept = dict(list(kept.items())[-(MAX_CONVERSATIONS - 1):])
         kept[memory.conversation_id] = memory
-        return self.model_copy(update={"conversations": kept})
+        return self.model_copy(update={**changes, "conversations": kept})
 
     def with_handled(self, event_id: str, what: str) -> CustomerMemory:
         """A copy remembering that automation consumed message ``event_id``."""

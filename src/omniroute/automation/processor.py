@@ -156,6 +156,8 @@ class AutomationHook:
         """Apply the workspace's rules (``only`` these names, if given) for ``events``."""
         channel = memory.channel.value if memory.channel else ""
         rules = [r for r in ws.rules if only is None or r.name in only]
+        if not rules:  # nothing can fire: no facts to gather
+            return apply_actions(memory, [], channel, ws)
         actions = [action for name in events for action in evaluate(rules, Facts(
             event=name, channel=channel, language=memory.language, intent=memory.intent,
             sentiment=_label(memory.sentiment), tags=frozenset(memory.tags),
@@ -193,8 +195,9 @@ class AutomationHook:
             requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
         found = triage(message.text or "", ws.triage, customer.language, self.languages)
-        found = replace(found, skills={k: v for k, v in found.skills.items()
-                                       if k in self.staffed_skills})
+        if not self.staffed_skills.issuperset(found.skills):
+            found = replace(found, skills={k: v for k, v in found.skills.items()
+                                           if k in self.staffed_skills})
         if conv.agent_id:
             before = before.model_copy(update={"human_engaged": True})
         route = next((r for r in outcome.requests if r.kind is RoutingRequestKind.ROUTE), None)
@@ -241,8 +244,8 @@ class AutomationHook:
             memory, survey = survey_reply(memory, at, channel, ws, forced=True)
             if survey is not None:
                 batch.reply(route_to, survey)
-        self.memory.set(state.customer_id, customer.with_conversation(memory).model_copy(
-            update={"route": route_to, "language": memory.language, "attributes": attributes}))
+        self.memory.set(state.customer_id, customer.with_conversation(
+            memory, route=route_to, language=memory.language, attributes=attributes))
         await self.send_outbound(batch)
         return Outcome(outcome.state, events=[*outcome.events, *batch.events],
                        requests=[*requests, *batch.requests])

@@ -29,6 +29,8 @@ MAX_SEEN = 200
 
 
 DEVELOPMENT_IDENTITY_KEY = "omniroute-development-identity-key"
+CUSTOMER_ID_CACHE = 1 << 14
+"""Customer ids remembered per process (an HMAC costs about 4 us; a hit, a tenth of that)."""
 
 
 @functools.cache
@@ -43,9 +45,14 @@ def customer_id_for(workspace: str, address: str, key: bytes | None = None) -> s
 
     A keyed hash (HMAC-SHA256 with ``OMNIROUTE_IDENTITY_KEY``): without the key
     an id cannot be reversed to its address by trying every phone number.
+    Recent answers are cached (each message asks twice, a chatty sender often).
     """
-    digest = hmac.new(key if key is not None else _identity_key(),
-                      f"{workspace}\n{address}".encode(), hashlib.sha256).hexdigest()
+    return _keyed_id(key if key is not None else _identity_key(), workspace, address)
+
+
+@functools.lru_cache(maxsize=CUSTOMER_ID_CACHE)
+def _keyed_id(key: bytes, workspace: str, address: str) -> str:
+    digest = hmac.new(key, f"{workspace}\n{address}".encode(), hashlib.sha256).hexdigest()
     return f"{CUSTOMER_PREFIX}{digest[:24]}"
 
 
@@ -98,7 +105,8 @@ class AddressRecord(BaseModel):
         if first is not None and at - first.at <= window:
             same = (first.partition, first.offset) == (partition, offset)
             return self, Verdict.REPLAY if same else Verdict.DUPLICATE
-        recent = [(k, v) for k, v in self.seen.items() if at - v.at <= window]
+        since = at - window  # at - v.at <= window, one subtraction for all
+        recent = [(k, v) for k, v in self.seen.items() if v.at >= since]
         kept = dict(recent[-(MAX_SEEN - 1):])
         kept[event_id] = Seen(at=at, partition=partition, offset=offset)
         return self.model_copy(update={"seen": kept}), Verdict.NEW

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -91,3 +92,30 @@ def bind(**ids: Any) -> None:
 def unbind(*names: str) -> None:
     """Forget correlation ids bound by :func:`bind`."""
     structlog.contextvars.unbind_contextvars(*names)
+
+
+class Binding:
+    """Correlation ids a loop binds for each item it handles (a worker: a record's
+    processor, partition and offset) and unbinds when it is done with many: :meth:`bind`
+    sets only the ids whose value changed (structlog's context variables, found by the
+    first call), :meth:`unbind` is :func:`unbind` of them all. Between two items the
+    previous item's ids stay bound, so the loop unbinds before anything else logs."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.variables: list[ContextVar[Any]] = []
+
+    def bind(self, *values: Any) -> None:
+        """Bind ``values`` to the names, in order."""
+        if not self.variables:
+            tokens = structlog.contextvars.bind_contextvars(**dict(zip(self.names, values,
+                                                                       strict=True)))
+            self.variables = [tokens[name].var for name in self.names]
+            return
+        for variable, value in zip(self.variables, values, strict=True):
+            if variable.get() != value:
+                variable.set(value)
+
+    def unbind(self) -> None:
+        """Remove the names from the context."""
+        unbind(*self.names)

@@ -86,6 +86,7 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
     async def serve_operations_endpoints() -> None:
         await serve_operations(settings.metrics_port, health, settings.bind_host)
 
+    batchapp.tune_collector()
     log.info("worker_starting", engine="batch", group=settings.topic(batchapp.GROUP),
              partitions=partitions, metrics_port=settings.metrics_port,
              processors=list(processors))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,6 +51,7 @@ from omniroute.settings import Settings
 from omniroute.worker import metrics
 from omniroute.worker.assignor import CopartitionedAssignor
 from omniroute.worker.legacy import LegacyGroup, start_offsets
+from omniroute.worker.partitioner import KeyHashes
 from omniroute.worker.state import CURRENT, Pending, Table
 
 MAX_RECORDS = 1000
@@ -70,6 +71,9 @@ Handle = Callable[[ConsumerRecord], Awaitable[None]]
 Prepare = Callable[[list[ConsumerRecord]], None]
 """Sees a batch's records before they are handled (work that is cheaper done together);
 must not fail and must not change what handling a record does."""
+Finish = Callable[[], None]
+"""Runs once a batch's records are handled (its transactions may still be committing):
+work done per batch rather than per record, e.g. counting; must not fail."""
 
 
 class Retry(Exception):
@@ -81,7 +85,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self, settings: Settings, group: str, topics: list[str],
                  tables: list[Table], handle: Handle, prepare: Prepare | None = None,
-                 legacy: LegacyGroup | None = None) -> None:
+                 legacy: LegacyGroup | None = None, finish: Finish | None = None) -> None:
         fast_transaction_retries()
         self.legacy = legacy
         """The faust worker's group to wait for and take offsets over from (None: neither)."""
@@ -91,6 +95,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tables = tables
         self.handle = handle
         self.prepare = prepare
+        self.finish = finish
         bootstrap = settings.kafka_bootstrap
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
@@ -107,6 +112,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self.taking = Taking(self.consumer)
         """Records taken while transactions commit: the next batch's first records."""
         self.producers: dict[int, AIOKafkaProducer] = {}
+        self.partitioner = KeyHashes()
+        """Shared by the producers: the same keys go through every partition number's."""
         self.ready: set[int] = set()
         self.claims: dict[int, asyncio.Task[None]] = {}
         self.positions: dict[TopicPartition, int] = {}
@@ -178,6 +185,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             finally:
                 CURRENT.reset(token)
             done[partition] = pending, {tp: records[-1].offset + 1 for tp, records in parts}
+        if self.finish is not None:
+            self.finish()
         await self.taking.during(asyncio.gather(*(  # records arriving meanwhile are taken
             self._commit(partition, pending, offsets)
             for partition, (pending, offsets) in done.items())))
@@ -209,8 +218,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         self.attempts.pop(partition, None)
         self.positions.update(offsets)
-        for name, _, _, channel in pending.records:
-            metrics.produced(name, channel)
+        produced = Counter((name, channel) for name, _, _, channel in pending.records)
+        for (name, channel), count in produced.items():
+            metrics.produced(name, channel, count)
 
     def _forget(self, partition: int) -> None:
         """Drop ``partition``'s state and stop reading it (it ran ahead of its commits)."""
@@ -286,7 +296,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
             enable_idempotence=True, transactional_id=self.transactional_id(partition),
             linger_ms=2, retry_backoff_ms=5, transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
-            max_batch_size=1 << 19)
+            max_batch_size=1 << 19, partitioner=self.partitioner)
         try:
             await producer.start()  # init_transactions: the previous owner is fenced now
         except BaseException:

@@ -10,11 +10,13 @@ faust's own sensor (its in-memory ``Monitor``) is not exported: these are the
 worker's only pipeline metrics.
 
 Label children are cached: a ``labels()`` lookup per record is measurable on
-the hot path.
+the hot path. The batch engine counts a batch's records in a :class:`Tally`
+and adds them to the counters once per batch.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from omniroute.observability.pipeline import (
@@ -41,14 +43,36 @@ def _message_counter(topic: str, channel: str | None, direction: str) -> Any:
     return child
 
 
-def consumed(topic: str, channel: str | None) -> None:
-    """One record of ``topic`` (unprefixed name) consumed."""
-    _message_counter(topic, channel, "in").inc()
+def consumed(topic: str, channel: str | None, count: int = 1) -> None:
+    """``count`` records of ``topic`` (unprefixed name) consumed."""
+    _message_counter(topic, channel, "in").inc(count)
 
 
-def produced(topic: str, channel: str | None) -> None:
-    """One record produced to ``topic`` (unprefixed name)."""
-    _message_counter(topic, channel, "out").inc()
+def produced(topic: str, channel: str | None, count: int = 1) -> None:
+    """``count`` records produced to ``topic`` (unprefixed name)."""
+    _message_counter(topic, channel, "out").inc(count)
+
+
+class Tally:
+    """A batch's records consumed and produced, counted here and added to the messages
+    counters at once by :meth:`publish` (one increment per topic and channel)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str | None, str]] = Counter()
+
+    def consumed(self, topic: str, channel: str | None) -> None:
+        """One record of ``topic`` (unprefixed name) consumed."""
+        self.counts[topic, channel, "in"] += 1
+
+    def produced(self, topic: str, channel: str | None) -> None:
+        """One record produced to ``topic`` (unprefixed name)."""
+        self.counts[topic, channel, "out"] += 1
+
+    def publish(self) -> None:
+        """Add what was counted to the counters, and start over."""
+        for (topic, channel, direction), count in self.counts.items():
+            _message_counter(topic, channel, direction).inc(count)
+        self.counts.clear()
 
 
 def processed(stage: str, seconds: float) -> None:
