@@ -147,10 +147,9 @@ class HistorySink:
         try:
             while not stop.is_set():
                 batch = await taking.poll(200, self.batch_size)
-                records = [r for part in batch.values() for r in part]
-                if records:
+                if batch:  # only partitions with records
                     await taking.during(self._handle_and_commit(consumer, producer, batch,
-                                                                records, stop))
+                                                                stop))
         finally:
             await consumer.stop()
             await producer.stop()
@@ -159,8 +158,8 @@ class HistorySink:
 
     async def _handle_and_commit(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                                  batch: dict[TopicPartition, list[ConsumerRecord]],
-                                 records: list[ConsumerRecord], stop: asyncio.Event) -> None:
-        await self.handle(records, producer, stop)
+                                 stop: asyncio.Event) -> None:
+        await self.handle([r for part in batch.values() for r in part], producer, stop)
         await self._commit(consumer, batch)
 
     async def handle(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,

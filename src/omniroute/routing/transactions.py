@@ -208,10 +208,6 @@ class Loop:
                                                       max_records=500))
         return batch
 
-    def drop_held(self, tp: TopicPartition) -> None:
-        """Forget the records taken for ``tp`` (revoked or repositioned: read again)."""
-        self.taking.drop([tp])
-
     def check_fences(self) -> None:
         """Raise when a fenced partition is still ours long after (see FENCE_GRACE_S)."""
         now, assigned = time.monotonic(), self.consumer.assignment()
@@ -256,7 +252,7 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
                 if task is not None:
                     task.cancel()
                 self.forget(tp)
-                self.loop.drop_held(tp)
+                self.loop.taking.drop([tp])  # read again by its next owner
         await asyncio.gather(*(self.loop.release(tp) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -275,7 +271,7 @@ class Claims(ConsumerRebalanceListener):  # type: ignore[misc]
                     return
                 self.adopt(tp, restored)
                 position = position if position is not None else committed
-                self.loop.drop_held(tp)  # taken before the claim: read again from here
+                self.loop.taking.drop([tp])  # taken before the claim: read again from here
                 if position is not None:
                     self.loop.consumer.seek(tp, position)
                 self.loop.consumer.resume(tp)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -218,9 +218,10 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         self.attempts.pop(partition, None)
         self.positions.update(offsets)
-        produced = Counter((name, channel) for name, _, _, channel in pending.records)
-        for (name, channel), count in produced.items():
-            metrics.produced(name, channel, count)
+        produced = metrics.Tally()  # once per topic and channel, not per record
+        for name, _, _, channel in pending.records:
+            produced.produced(name, channel)
+        produced.publish()
 
     def _forget(self, partition: int) -> None:
         """Drop ``partition``'s state and stop reading it (it ran ahead of its commits)."""

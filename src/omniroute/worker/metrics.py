@@ -43,14 +43,14 @@ def _message_counter(topic: str, channel: str | None, direction: str) -> Any:
     return child
 
 
-def consumed(topic: str, channel: str | None, count: int = 1) -> None:
-    """``count`` records of ``topic`` (unprefixed name) consumed."""
-    _message_counter(topic, channel, "in").inc(count)
+def consumed(topic: str, channel: str | None) -> None:
+    """One record of ``topic`` (unprefixed name) consumed."""
+    _message_counter(topic, channel, "in").inc()
 
 
-def produced(topic: str, channel: str | None, count: int = 1) -> None:
-    """``count`` records produced to ``topic`` (unprefixed name)."""
-    _message_counter(topic, channel, "out").inc(count)
+def produced(topic: str, channel: str | None) -> None:
+    """One record produced to ``topic`` (unprefixed name)."""
+    _message_counter(topic, channel, "out").inc()
 
 
 class Tally:
