@@ -136,23 +136,27 @@ async def create_topics(
 
 
 async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
-    """Wait until every partition of ``names`` has a leader that serves it.
+    """Wait until the metadata knows every topic of ``names`` and each partition's leader serves it.
 
     Right after a topic is created, or while a restarted broker loads its logs, the
     metadata names a leader some time before that broker answers for the partition;
     a consumer asking it then gets ``NotLeaderForPartition``, which aiokafka logs at
     error level while it retries. Processes started after this return see none.
+    A topic just created can also be missing from the metadata altogether for a
+    moment (an error and no partitions): that is not served either.
     """
     deadline = time.monotonic() + SERVE_WAIT_SECONDS
     while True:
         described = await admin.describe_topics(names)
-        expected = sum(len(t.get("partitions") or ()) for t in described)
+        known = {t["topic"] for t in described if t.get("error_code") == 0 and t.get("partitions")}
+        expected = sum(len(t["partitions"]) for t in described if t["topic"] in known)
         served = await served_partitions(admin, described)
-        if expected and len(served) == expected:
+        if known == set(names) and len(served) == expected:
             return
         if time.monotonic() > deadline:
-            raise BrokerError(f"{expected - len(served)} of {expected} partitions of "
-                              f"{len(names)} topics not served after {SERVE_WAIT_SECONDS:.0f}s")
+            raise BrokerError(f"{len(set(names) - known)} of {len(names)} topics unknown to the "
+                              f"metadata and {expected - len(served)} of {expected} partitions "
+                              f"not served after {SERVE_WAIT_SECONDS:.0f}s")
         await asyncio.sleep(0.2)
 
 

@@ -70,14 +70,15 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
     record_build_info("worker")
     worker = batchapp.build(settings, partitions, processors)
     asyncio.run(ensure_changelogs(settings, sorted(worker.app.tables), partitions))
-    names = [settings.topic(changelog_topic(table)) for table in worker.app.tables]
-    counts = asyncio.run(partition_counts(settings, [
-        *(topic.removeprefix(settings.topic_namespace) for topic in worker.agents),
-        *(name.removeprefix(settings.topic_namespace) for name in names)]))
+    needed = {topic.removeprefix(settings.topic_namespace) for topic in worker.agents}
+    needed |= {changelog_topic(table) for table in worker.app.tables}
+    counts = asyncio.run(partition_counts(settings, needed))
     wrong = {topic: count for topic, count in counts.items() if count != partitions}
-    if wrong or len(counts) < len(worker.agents) + len(names):
+    missing = sorted(needed - set(counts))
+    if wrong or missing:
         raise BrokerError(f"the batch worker needs {partitions} partitions on every input "
-                          f"and changelog topic; found {counts}")
+                          f"and changelog topic; found {wrong or 'no others'} with another "
+                          f"count and {missing or 'none'} without a leader")
     legacy = LegacyGroup(settings)
     health = Health()
     health.add("kafka", kafka_check(settings.kafka_bootstrap))
