@@ -116,12 +116,27 @@ def _shorten(message: InboundMessage, name: str, max_bytes: int,
 
 def fit_event(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Event:
     """``event`` cleaned and bounded to ``max_bytes`` serialized (see the module docstring)."""
-    try:  # the common case, an event clean and small enough, serialized once
+    return fit_record(event, max_bytes)[0]
+
+
+def fit_record(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> tuple[Event, bytes]:
+    """:func:`fit_event` and the fitted event serialized: what a producer sends.
+
+    An event clean and small enough (the common case) is serialized once, for the
+    check and the record alike.
+    """
+    try:
         data = event.to_json_bytes()
         if b"\\u0000" not in data and len(data) <= max_bytes:
-            return event
+            return event, data
     except ValueError:  # a lone surrogate: cleaned below
         pass
+    fitted = _fit(event, max_bytes)
+    return fitted, fitted.to_json_bytes()
+
+
+def _fit(event: Event, max_bytes: int) -> Event:
+    """An event that is not clean or not small enough, cleaned and bounded."""
     event = clean_event(event)
     if _size(event) <= max_bytes:
         return event

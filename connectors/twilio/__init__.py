@@ -29,8 +29,13 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def _pairs(request: WebhookRequest) -> list[tuple[str, str]]:
+    """The form's pairs, parsed once per request (the signature and the mapping read them)."""
+    return request.once("pairs", lambda: _parse_form(request.body))
+
+
+def _parse_form(body: bytes) -> list[tuple[str, str]]:
     try:
-        return parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError as exc:
         raise BadRequest("form body is not UTF-8", reason="malformed_body") from exc
 

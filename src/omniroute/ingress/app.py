@@ -30,7 +30,6 @@ from omniroute_connectors.base import (
     WebhookRejected,
     WebhookResponse,
 )
-from omniroute_connectors.bounds import fit_event
 
 log = get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,19 +68,18 @@ def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
                             error=type(exc).__name__)
                 raise BadRequest(f"the body could not be read ({type(exc).__name__}); check "
                                  "its shape against the provider's documentation") from exc
-            events = [fit_event(e, settings.max_event_bytes) for e in ingest.events]
+            events = ingest.events
+            started = time.perf_counter()
+            await publisher.publish(events)  # bounds every event first: 413 when one cannot fit
+        except PublishUnavailable as exc:
+            REJECTIONS.labels(provider, "kafka_unavailable").inc()
+            REQUESTS.labels(provider, "503").inc()
+            return _error(503, "kafka_unavailable", str(exc.message))
         except WebhookRejected as exc:
             REJECTIONS.labels(provider, exc.reason).inc()
             REQUESTS.labels(provider, str(exc.status)).inc()
             log.info("webhook_rejected", provider=provider, status=exc.status, reason=exc.reason)
             return _error(exc.status, exc.reason, exc.message)
-        started = time.perf_counter()
-        try:
-            await publisher.publish(events)
-        except PublishUnavailable as exc:
-            REJECTIONS.labels(provider, "kafka_unavailable").inc()
-            REQUESTS.labels(provider, "503").inc()
-            return _error(503, "kafka_unavailable", str(exc.message))
         if events:
             PUBLISH_SECONDS.labels(provider).observe(time.perf_counter() - started)
         count_published("ingress", events)

@@ -24,7 +24,7 @@ from omniroute.contract.topics import DELIVERY, INBOUND, SELFSERVICE
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 from omniroute_connectors.base import Published, PublishUnavailable
-from omniroute_connectors.bounds import EventTooLarge, fit_event
+from omniroute_connectors.bounds import EventTooLarge, fit_record
 
 log = get_logger(__name__)
 
@@ -89,20 +89,21 @@ class KafkaPublisher:
     async def publish(self, events: Sequence[Published]) -> None:
         """Write every event and wait for every acknowledgement (PublishUnavailable if not).
 
-        Every event is first cleaned and bounded (:func:`~omniroute_connectors.bounds.fit_event`);
-        one that cannot fit raises :class:`EventTooLarge` before anything is sent, so the
-        shared producer is never abandoned for a record the broker would refuse.
+        Every event is first cleaned and bounded (:func:`~omniroute_connectors.bounds.fit_record`,
+        which also serializes it, once); one that cannot fit raises :class:`EventTooLarge`
+        before anything is sent, so the shared producer is never abandoned for a record the
+        broker would refuse.
         """
         if not events:
             return
         limit = self.settings.max_event_bytes
-        events = [e if isinstance(e, SelfServiceEvent) else fit_event(e, limit) for e in events]
+        records = [(e, e.to_json_bytes()) if isinstance(e, SelfServiceEvent) else
+                   fit_record(e, limit) for e in events]
         producer = await self._ensure()
+
         async def send_all() -> None:
-            futures = [
-                await producer.send(self._topic(e), e.to_json_bytes(), key=e.kafka_key.encode())
-                for e in events
-            ]
+            futures = [await producer.send(self._topic(e), data, key=e.kafka_key.encode())
+                       for e, data in records]
             await asyncio.gather(*futures)
 
         try:

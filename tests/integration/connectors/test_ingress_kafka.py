@@ -181,3 +181,40 @@ class TestRecordBounds:
             assert len(records[0].value) <= 400_000
         finally:
             await publisher.stop()
+
+    async def test_a_webhook_whose_event_cannot_fit_is_413_and_publishes_nothing(
+            self, topics: Settings) -> None:
+        """The ingress bounds events once, in the publisher (which also serializes them for
+        the record); an event that cannot fit (a delivery status is never truncated) answers
+        413 and nothing reaches the topic, while a webhook after it is published as usual."""
+        from harness.kafka import consume_all
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                            topic_namespace=topics.topic_namespace, twilio_auth_token=TOKEN,
+                            public_base_url=base)
+        # below the smallest limit a deployment may set (64 KiB), so that a delivery status
+        # within the contract's bounds is over it
+        settings = settings.model_copy(update={"max_event_bytes": 1_000})
+        server = IngressServer(settings, [TwilioConnector(settings)], port=port)
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                pairs = [("MessageSid", "SMhuge"), ("MessageStatus", "failed"),
+                         ("To", "+14155550199"), ("ErrorCode", "30008"),
+                         ("ErrorMessage", "unknown error " * 140)]
+                sig = twilio_signature(TOKEN, f"{base}/webhooks/twilio", pairs)
+                async with session.post(f"{base}/webhooks/twilio", data=urlencode(pairs),
+                                        headers={"X-Twilio-Signature": sig, "Content-Type":
+                                                 "application/x-www-form-urlencoded"}) as r:
+                    assert r.status == 413, await r.text()
+                    assert (await r.json())["error"] == "event_too_large"
+                assert await post_sms(session, base, "SMafter") == 200
+        finally:
+            await server.stop()
+        ids = [InboundMessage.from_json_bytes(r.value).event_id for r in await consume_all(
+            settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"))]
+        assert ids == ["twilio:SMafter"]
+        assert not await consume_all(settings.kafka_bootstrap,
+                                     settings.topic("omniroute.delivery.v1"))
