@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from e2e.console.test_console import prepare_agent, running_chain, wait_ready
+from e2e.console.test_console import Chain, prepare_agent, running_chain, wait_ready
 from harness.cli import omniroute_env, run_omniroute
 from harness.kafka import produce
 from integration.history.factories import inbound
@@ -29,13 +29,14 @@ from omniroute.contract import ConversationEvent, ConversationEventKind, Rating,
 from omniroute.settings import Settings
 
 
-async def poll(condition: object, what: str, timeout: float = 180) -> object:
+async def poll(condition: object, what: str, chain: Chain, timeout: float = 180) -> object:
     for _ in range(int(timeout * 2)):
+        chain.check()
         value = await condition()  # type: ignore[operator]
         if value:
             return value
         await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\n{chain.tails()}")
 
 
 class TestReportOfARealConversation:
@@ -62,7 +63,7 @@ class TestReportOfARealConversation:
                 arrived = message.occurred_at
                 await produce(topics.kafka_bootstrap, topics.topic("omniroute.inbound.v1"),
                               [(message.kafka_key.encode(), message.to_json_bytes())])
-                offer = (await poll(offers, f"an offer\n{chain.tails()}"))[0]  # type: ignore[index]
+                offer = (await poll(offers, "an offer", chain))[0]  # type: ignore[index]
                 cid = offer["conversation_id"]
                 offered_by = utcnow()
                 await post(f"/offers/{offer['offer_id']}/accept", {"conversation_id": cid})
@@ -71,7 +72,7 @@ class TestReportOfARealConversation:
                     async with http.get(f"{api}/conversations/{cid}") as r:
                         return r.status == 200
 
-                await poll(assigned, "the assignment in history")
+                await poll(assigned, "the assignment in history", chain)
                 await asyncio.sleep(1.5)
                 before_reply = utcnow()
                 await post(f"/conversations/{cid}/replies", {"text": "It ships today."})
@@ -91,7 +92,7 @@ class TestReportOfARealConversation:
                         "SELECT customer_id, resolved_at FROM conversations "
                         "WHERE conversation_id = $1 AND status = 'resolved'", cid)
 
-                row = await poll(resolved, f"the resolution in history\n{chain.tails()}")
+                row = await poll(resolved, "the resolution in history", chain)
                 customer = row["customer_id"]  # type: ignore[index]
                 rating = rating.model_copy(update={"customer_id": customer})
                 await produce(topics.kafka_bootstrap, topics.topic("omniroute.conversations.v1"),
@@ -101,7 +102,7 @@ class TestReportOfARealConversation:
                     return await conn.fetchval(
                         "SELECT count(*) FROM csat_ratings WHERE conversation_id = $1", cid)
 
-                await poll(rated, "the rating in history")
+                await poll(rated, "the rating in history", chain)
                 after_all = utcnow()
             finally:
                 await conn.close()

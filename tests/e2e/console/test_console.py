@@ -74,12 +74,19 @@ class Chain:
 
     url: str
     logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen[bytes]]
 
     def tails(self, count: int = 15) -> str:
         """The last lines each process wrote (for failure messages)."""
         return "\n".join(
             f"--- {name}\n" + "".join(path.read_text(errors="replace").splitlines(True)[-count:])
             for name, path in self.logs.items())
+
+    def check(self) -> None:
+        """Fail at once when a process of the chain has exited (nothing will come after)."""
+        gone = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if gone:
+            raise AssertionError(f"exited: {gone}\n{self.tails()}")
 
 
 @contextmanager
@@ -96,19 +103,19 @@ def running_chain(settings: Settings, database_url: str, tmp_path: Path) -> Iter
         OMNIROUTE_LOG_FORMAT="json",
     )
     logs = {name: tmp_path / f"{name}.log" for name in PROCESSES}
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, argv in PROCESSES.items():
             env = {**base, "OMNIROUTE_METRICS_PORT": str(free_port())}
             with logs[name].open("wb") as log:
-                processes.append(subprocess.Popen(
+                processes[name] = subprocess.Popen(
                     [sys.executable, "-m", "omniroute", *argv], env=env,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
-        yield Chain(f"http://127.0.0.1:{gateway_port}", logs)
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        yield Chain(f"http://127.0.0.1:{gateway_port}", logs, processes)
     finally:
-        for process in processes:
+        for process in processes.values():
             process.terminate()
-        for process in processes:
+        for process in processes.values():
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
@@ -120,6 +127,7 @@ async def wait_ready(chain: Chain, timeout: float = 120) -> None:
     """Until the gateway answers /readyz (database and assignments stream)."""
     async with aiohttp.ClientSession() as session:
         for _ in range(int(timeout * 2)):
+            chain.check()
             try:
                 async with session.get(f"{chain.url}/readyz") as response:
                     if response.status == 200:
