@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omniroute.automation.sla import SlaClock
 from omniroute.contract import Address, Channel
@@ -27,14 +27,14 @@ class ConversationMemory(BaseModel):
 
     conversation_id: str
     language: str | None = None
-    slots: dict[str, str] = {}
+    slots: dict[str, str] = Field(default_factory=dict)
     human_engaged: bool = False
     """An agent was assigned: no more acknowledgements; a survey after resolve."""
     escalated: bool = False
     priority: int = 0
     intent: str | None = None
     sentiment: float | None = None
-    skills: dict[str, int] = {}
+    skills: dict[str, int] = Field(default_factory=dict)
     auto_replied_on: str | None = None
     """UTC date (YYYY-MM-DD) of the last acknowledgement or out-of-office reply."""
     survey_sent_at: datetime | None = None
@@ -45,10 +45,10 @@ class ConversationMemory(BaseModel):
     open: bool = True
     pool: str | None = None
     channel: Channel | None = None
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
     sla: SlaClock | None = None
     last_activity_at: datetime | None = None
-    idle_fired: list[str] = []
+    idle_fired: list[str] = Field(default_factory=list)
     """Idle rules that fired since the last message."""
 
 
@@ -59,10 +59,10 @@ class CustomerMemory(BaseModel):
     workspace: str = "default"
     route: ReplyRoute | None = None
     language: str | None = None
-    attributes: dict[str, str] = {}
+    attributes: dict[str, str] = Field(default_factory=dict)
     """Customer attributes for rule conditions (the inbound messages' metadata)."""
-    conversations: dict[str, ConversationMemory] = {}
-    handled: dict[str, str] = {}
+    conversations: dict[str, ConversationMemory] = Field(default_factory=dict)
+    handled: dict[str, str] = Field(default_factory=dict)
     """Message event ids automation consumed (a survey answer) -> what it made of them."""
 
     def conversation(self, conversation_id: str) -> ConversationMemory:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omniroute.routing.policy import BusinessHours
 
@@ -80,8 +80,8 @@ class SlaClock(BaseModel):
     first_reply_at: datetime | None = None
     awaiting_since: datetime | None = None
     resolved_at: datetime | None = None
-    warned: list[str] = []
-    breached: list[str] = []
+    warned: list[str] = Field(default_factory=list)
+    breached: list[str] = Field(default_factory=list)
 
 
 def open_seconds(hours: BusinessHours | None, start: datetime, end: datetime) -> float:

@@ -46,7 +46,7 @@ class AbsorbCustomer(_Command):
     from_customer: str
     conversation: Conversation | None = None
     last_agent_id: str | None = None
-    claims: dict[str, str] = {}
+    claims: dict[str, str] = Field(default_factory=dict)
     event_id: str
     at: datetime
     detach_from: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omniroute.contract import Channel
 
@@ -38,7 +38,7 @@ class Author(BaseModel):
     last_channel: Channel
     sender: str
     """The address as the provider sent it: where a reply to this person goes."""
-    recent: list[str] = []
+    recent: list[str] = Field(default_factory=list)
     """Event ids of this address's latest messages here (at most :data:`MAX_RECENT`): an
     unlink re-files them in history (``message_moved``)."""
 
@@ -58,8 +58,8 @@ class Conversation(BaseModel):
     resolved_at: datetime | None = None
     agent_id: str | None = None
     message_count: int = 0
-    thread_ids: list[str] = []
-    authors: dict[str, Author] = {}
+    thread_ids: list[str] = Field(default_factory=list)
+    authors: dict[str, Author] = Field(default_factory=dict)
     """Normalized sender address → what it wrote here (bounded by the customer's addresses)."""
     pool: str | None = None
     """The pool the router last said holds this conversation's work item (assigned/unassigned)."""
@@ -96,16 +96,16 @@ class CustomerState(BaseModel):
     merged_into: str | None = None
     current: Conversation | None = None
     last_agent_id: str | None = None
-    processed: dict[str, str] = {}
+    processed: dict[str, str] = Field(default_factory=dict)
     """Recent message (and merge) event ids → the conversation they joined, took over or
     folded (replays re-emit the same)."""
-    folded: dict[str, str] = {}
+    folded: dict[str, str] = Field(default_factory=dict)
     """Conversations folded into another by a merge → the one they live on in."""
     last_folded: Conversation | None = None
     """The conversation the latest merge folded away (a replayed merge re-announces it)."""
     last_split: SplitPlan | None = None
     """The latest unlink that split this customer's conversation (a replay re-announces it)."""
-    claims: dict[str, str] = {}
+    claims: dict[str, str] = Field(default_factory=dict)
     """Unverified claims (an email typed into a chat): recorded, never merged on."""
 
     def names(self, conversation_id: str) -> set[str]:

@@ -21,7 +21,7 @@ import os
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 CUSTOMER_PREFIX = "cus_"
 MAX_SEEN = 200
@@ -83,8 +83,8 @@ class AddressRecord(BaseModel):
     """Identity's memory of one normalized address."""
 
     owner: str | None = None
-    seen: dict[str, Seen] = {}
-    claims_sent: list[str] = []
+    seen: dict[str, Seen] = Field(default_factory=dict)
+    claims_sent: list[str] = Field(default_factory=list)
 
     def customer(self, workspace: str, address: str) -> str:
         """The customer this address belongs to now."""
