@@ -45,6 +45,7 @@ from omniroute.knowledge import store
 from omniroute.observability.logs import get_logger
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.worker.app import Worker
+from omniroute.worker.news import headline
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -147,11 +148,12 @@ class BotProcessor:
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""
-        news = ConversationEvent.from_json_bytes(event.value)
-        if news.kind is ConversationEventKind.RESOLVED:
+        head = headline(event.value)  # most records are not resolutions: not decoded whole
+        if head.kind is ConversationEventKind.RESOLVED:
+            news = ConversationEvent.from_json_bytes(event.value)
             await self.worker.send(TOPIC, news.conversation_id,
                                    BotNews(event=news).model_dump_json().encode())
-        return news.channel.value if news.channel else None
+        return head.channel_label
 
     async def sweep(self) -> None:
         """Send an ``expire`` record for every wait that ended (once per deadline)."""

@@ -41,6 +41,7 @@ from omniroute.identity.commands import Observe, Reassign
 from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.worker import metrics
 from omniroute.worker.app import Worker
+from omniroute.worker.news import headline
 from omniroute.worker.topology import CUSTOMERS
 
 ROUTER_KINDS = frozenset({
@@ -75,13 +76,13 @@ class ConversationProcessor:
 
     async def on_router_event(self, event: Any) -> str | None:
         """Forward the router's news about a conversation to its customer's partition."""
-        news = ConversationEvent.from_json_bytes(event.value)
-        channel = news.channel.value if news.channel else None
-        if news.kind in ROUTER_KINDS:
+        head = headline(event.value)  # most records are our own events: not decoded whole
+        if head.kind in ROUTER_KINDS:
+            news = ConversationEvent.from_json_bytes(event.value)
             command = RouterNews(workspace=news.workspace, customer_id=news.customer_id,
                                  event=news)
             await self.worker.send(CUSTOMERS, news.customer_id, command.model_dump_json().encode())
-        return channel
+        return head.channel_label
 
     async def on_customer(self, event: Any) -> str | None:
         """Apply one record to the state at this customer's partition; emit what it decided."""
