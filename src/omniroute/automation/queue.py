@@ -11,9 +11,13 @@ pool's last 50 assigned-to-resolved spans.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from omniroute.automation.wait import QueueState
 
@@ -31,65 +35,166 @@ class AgentView:
     capacity: int = 1
     active: set[str] = field(default_factory=set)
 
+    @property
+    def free(self) -> int:
+        """Conversations the agent could still take."""
+        return max(0, self.capacity - len(self.active))
+
+
+@dataclass
+class Staffing:
+    """The available agents of one pool, summed: kept as agents change, read per estimate."""
+
+    available: int = 0
+    free: int = 0
+    capacities: Counter[int] = field(default_factory=Counter)
+
+    def add(self, agent: AgentView, sign: int) -> None:
+        """Count ``agent`` in (``sign`` 1) or out (-1)."""
+        self.available += sign
+        self.free += sign * agent.free
+        self.capacities[agent.capacity] += sign
+        if not self.capacities[agent.capacity]:
+            del self.capacities[agent.capacity]
+
+    def concurrency(self) -> int:
+        """The median capacity, rounded (1 without agents), as ``statistics.median`` gives it."""
+        if not self.available:
+            return 1
+        low_index, high_index = (self.available - 1) // 2, self.available // 2
+        low, high, seen = None, 0, 0
+        for capacity in sorted(self.capacities):
+            seen += self.capacities[capacity]
+            if low is None and low_index < seen:
+                low = capacity
+            if high_index < seen:
+                high = capacity
+                break
+        assert low is not None
+        return round((low + high) / 2)
+
+
+@dataclass
+class Waiting:
+    """One pool's waiting conversations in the order they started waiting."""
+
+    since: dict[str, float] = field(default_factory=dict)
+    order: SortedList = field(default_factory=SortedList)
+    """``(since, conversation id)`` pairs, sorted: a position is one bisection."""
+
+    def add(self, conversation_id: str, since: float) -> None:
+        self.discard(conversation_id)
+        self.since[conversation_id] = since
+        self.order.add((since, conversation_id))
+
+    def discard(self, conversation_id: str) -> None:
+        since = self.since.pop(conversation_id, None)
+        if since is not None:
+            self.order.remove((since, conversation_id))
+
+    def ahead_of(self, conversation_id: str) -> int:
+        """Other conversations waiting since no later than this one (all, if it does not wait)."""
+        mine = self.since.get(conversation_id)
+        if mine is None:
+            return len(self.since)
+        return int(self.order.bisect_left((math.nextafter(mine, math.inf),))) - 1
+
 
 @dataclass
 class QueueView:
-    """Waiting conversations, agents and recent handle times per pool."""
+    """Waiting conversations, agents and recent handle times per pool.
 
-    waiting: dict[str, dict[str, float]] = field(default_factory=dict)
+    Every estimate is O(log waiting + pools): positions come from a sorted list per
+    pool and the available agents' counts from sums kept as agents change (they
+    were scans of every waiting conversation and every agent, once per new
+    conversation: milliseconds at a backlog of thousands or 10,000 agents).
+    """
+
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    waits_in: dict[str, str] = field(default_factory=dict)
+    """Conversation id -> the pool it waits in."""
     assigned_at: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     agents: dict[str, AgentView] = field(default_factory=dict)
+    staffing: dict[str, Staffing] = field(default_factory=dict)
+    """Pool -> its available agents (an agent of ``ANY_POOL`` counts in every pool)."""
     handle_times: dict[str, deque[float]] = field(default_factory=dict)
 
     def wait(self, pool: str, conversation_id: str, since: float) -> None:
         """``conversation_id`` waits in ``pool`` since ``since`` (POSIX seconds)."""
-        for queue in self.waiting.values():
-            queue.pop(conversation_id, None)
-        self.waiting.setdefault(pool, {})[conversation_id] = since
+        self._stop_waiting(conversation_id)
+        self.waiting.setdefault(pool, Waiting()).add(conversation_id, since)
+        self.waits_in[conversation_id] = pool
+
+    def _stop_waiting(self, conversation_id: str) -> None:
+        pool = self.waits_in.pop(conversation_id, None)
+        if pool is not None:
+            self.waiting[pool].discard(conversation_id)
 
     def assigned(self, conversation_id: str, agent_id: str, pool: str | None, at: float) -> None:
         """The router gave the conversation to an agent."""
-        for queue in self.waiting.values():
-            queue.pop(conversation_id, None)
-        agent = self.agents.setdefault(agent_id, AgentView(pool=pool or ANY_POOL))
-        agent.active.add(conversation_id)
+        self._stop_waiting(conversation_id)
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = AgentView(pool=pool or ANY_POOL)
+        self._change(agent, lambda: agent.active.add(conversation_id))
         self.assigned_at[conversation_id] = (agent_id, pool or agent.pool, at)
 
     def resolved(self, conversation_id: str, at: float) -> None:
         """The conversation ended; its handle time becomes a sample of its pool."""
-        for queue in self.waiting.values():
-            queue.pop(conversation_id, None)
+        self._stop_waiting(conversation_id)
         held = self.assigned_at.pop(conversation_id, None)
         if held is None:
             return
         agent_id, pool, started = held
-        if agent_id in self.agents:
-            self.agents[agent_id].active.discard(conversation_id)
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            self._change(agent, lambda: agent.active.discard(conversation_id))
         self.handle_times.setdefault(pool, deque(maxlen=SAMPLES)).append(max(0.0, at - started))
 
     def presence(self, agent_id: str, pool: str | None, available: bool | None,
                  capacity: int | None) -> None:
         """An agent's presence or capacity changed."""
-        agent = self.agents.setdefault(agent_id, AgentView())
-        if pool:
-            agent.pool = pool
-        if available is not None:
-            agent.available = available
-        if capacity is not None:
-            agent.capacity = capacity
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = AgentView()
+
+        def change() -> None:
+            if pool:
+                agent.pool = pool
+            if available is not None:
+                agent.available = available
+            if capacity is not None:
+                agent.capacity = capacity
+        self._change(agent, change)
+
+    def _change(self, agent: AgentView, change: Callable[[], None]) -> None:
+        """Apply ``change`` to ``agent``, keeping its pool's staffing sums."""
+        if agent.available:
+            self.staffing.setdefault(agent.pool, Staffing()).add(agent, -1)
+        change()
+        if agent.available:
+            self.staffing.setdefault(agent.pool, Staffing()).add(agent, 1)
+
+    def _staffing_of(self, key: str) -> Staffing:
+        """The available agents ``key`` may be served by (every agent for ``ANY_POOL``)."""
+        pools = list(self.staffing) if key == ANY_POOL else [key, ANY_POOL]
+        total = Staffing()
+        for pool in pools:
+            part = self.staffing.get(pool)
+            if part is not None and part.available:
+                total.available += part.available
+                total.free += part.free
+                total.capacities.update(part.capacities)
+        return total
 
     def state(self, pool: str | None, conversation_id: str, default_handle_s: float) -> QueueState:
         """The queue as ``conversation_id`` sees it in ``pool``."""
         key = pool or ANY_POOL
-        queue = self.waiting.get(key, {})
-        mine = queue.get(conversation_id)
-        ahead = sum(1 for cid, since in queue.items()
-                    if cid != conversation_id and (mine is None or since <= mine))
-        agents = [a for a in self.agents.values()
-                  if a.available and (a.pool in (key, ANY_POOL) or key == ANY_POOL)]
-        free = sum(max(0, a.capacity - len(a.active)) for a in agents)
-        concurrency = round(statistics.median([a.capacity for a in agents])) if agents else 1
+        queue = self.waiting.get(key)
+        ahead = queue.ahead_of(conversation_id) if queue is not None else 0
+        staffing = self._staffing_of(key)
         samples = self.handle_times.get(key, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
-        return QueueState(position=ahead + 1, agents_available=len(agents), free_slots=free,
-                          concurrency=concurrency, handle_time_s=handle)
+        return QueueState(position=ahead + 1, agents_available=staffing.available,
+                          free_slots=staffing.free, concurrency=staffing.concurrency(),
+                          handle_time_s=handle)
