@@ -8,6 +8,9 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from omniroute.routing.entry import ENTRY_TOPICS, request_of
+from omniroute.routing.requests import RoutingRequest
+
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     """Write ``(key, value)`` records with acks=all and wait for every acknowledgement."""
@@ -22,18 +25,18 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
 
 async def consume(
     bootstrap: str,
-    topic: str,
+    topic: str | tuple[str, ...],
     count: int,
     timeout: float = 30.0,
     where: Callable[[ConsumerRecord], bool] = lambda _record: True,
 ) -> list[ConsumerRecord]:
-    """Read ``topic`` from the beginning until ``count`` matching records arrived.
+    """Read ``topic`` (or several) from the beginning until ``count`` matching records arrived.
 
     Returns what arrived when ``timeout`` passes, so a test can assert on a
     shortfall (and on "nothing more arrived").
     """
     consumer = AIOKafkaConsumer(
-        topic,
+        *((topic,) if isinstance(topic, str) else topic),
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -91,3 +94,19 @@ async def consume_all(
     finally:
         await consumer.stop()
     return found
+
+
+async def routing_requests(bootstrap: str, namespace: str, count: int, timeout: float = 30.0,
+                           where: Callable[[RoutingRequest], bool] = lambda _request: True,
+                           ) -> list[RoutingRequest]:
+    """Routing requests as their producers wrote them, on either entry topic (straight into
+    a pool's stream, or to the router's request topic), in the order they were written,
+    until ``count`` match ``where``."""
+    def wanted(record: ConsumerRecord) -> bool:
+        request = request_of(record.topic, record.value)
+        return request is not None and where(request)
+
+    records = await consume(bootstrap, tuple(namespace + t for t in ENTRY_TOPICS), count,
+                            timeout, wanted)
+    records.sort(key=lambda r: r.timestamp)
+    return [request for r in records if (request := request_of(r.topic, r.value))]

@@ -21,9 +21,9 @@ from omniroute.contract import (
 from omniroute.contract.topics import CONVERSATIONS, OUTBOUND
 from omniroute.conversations.state import derived_event_id
 from omniroute.observability.logs import get_logger
-from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.worker.app import Worker
+from omniroute.worker.routes import send_request
 
 Kind = ConversationEventKind
 log = get_logger("omniroute.automation")
@@ -97,8 +97,7 @@ class Batch:
             await worker.send(CONVERSATIONS.name, event.conversation_id, event.to_json_bytes(),
                               event.channel.value if event.channel else None)
         for request in self.requests:
-            await worker.send(ROUTING_REQUESTS, request.conversation_id, request.to_json_bytes(),
-                              request.channel.value)
+            await send_request(worker, request)
         for message in self.outbound:
             await worker.send(OUTBOUND.name, message.conversation_id, message.to_json_bytes(),
                               message.channel.value)

@@ -37,8 +37,8 @@ STAGE_TOPICS = (
     ("ingress", "omniroute.inbound.v1"),
     ("worker: identity", "omniroute.internal.customers"),
     ("worker: conversations", "omniroute.conversations.v1"),
-    ("worker: routing requests", "omniroute.internal.routing-requests"),
-    ("router: pool streams", "omniroute.internal.routing-pool-events"),
+    ("worker: requests, pool not known", "omniroute.internal.routing-requests"),
+    ("worker + router: pool streams", "omniroute.internal.routing-pool-events"),
     ("router: assignments", "omniroute.assignments.v1"),
     ("gateway: replies", "omniroute.outbound.v1"),
 )

@@ -5,7 +5,9 @@ when the run began, the topics where the pipeline's milestones appear:
 
 - ``omniroute.conversations.v1``: ``message_added`` (a message threaded, found by
   its token), ``resolved``;
-- ``omniroute.internal.routing-requests``: a conversation asked for an agent;
+- ``omniroute.internal.routing-pool-events`` (``route`` inputs the worker wrote
+  straight into a pool) and ``omniroute.internal.routing-requests`` (requests
+  whose pool the router chooses): a conversation asked for an agent;
 - ``omniroute.assignments.v1``: the router offered or assigned it.
 
 Record timestamps are the broker's (this machine's clock, like the senders'),
@@ -26,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 TOKEN = re.compile(r"\bsoak (\S+) ")
 CONVERSATIONS = "omniroute.conversations.v1"
 REQUESTS = "omniroute.internal.routing-requests"
+POOLS = "omniroute.internal.routing-pool-events"
 ASSIGNMENTS = "omniroute.assignments.v1"
 
 
@@ -67,6 +70,9 @@ class Seen:
                 self.resolved += 1
         elif topic.endswith(REQUESTS):
             self.requested.setdefault(event["conversation_id"], at)
+        elif topic.endswith(POOLS):
+            if event.get("t") == "route" and not str(event.get("id")).startswith("fwd:"):
+                self.requested.setdefault(event["body"]["work_id"], at)  # not forwarded
         elif topic.endswith(ASSIGNMENTS) and event.get("kind") in ("offered", "assigned"):
             conversation = event.get("conversation_id")
             asked = self.requested.get(conversation or "")
@@ -79,7 +85,8 @@ class Observer:
     """Follows the observed topics of one namespace from where they are now."""
 
     def __init__(self, bootstrap: str, topic: Any) -> None:
-        self.topics = [topic(CONVERSATIONS), topic(REQUESTS), topic(ASSIGNMENTS)]
+        self.topics = [topic(CONVERSATIONS), topic(REQUESTS), topic(POOLS),
+                       topic(ASSIGNMENTS)]
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                          enable_auto_commit=False, fetch_max_wait_ms=100,
                                          isolation_level="read_committed")

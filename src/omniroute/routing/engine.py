@@ -25,6 +25,7 @@ from omniroute.routing.events import (
     Tick,
     Update,
     UpsertAgent,
+    WorkInput,
 )
 from omniroute.routing.placement import (
     Out,
@@ -44,8 +45,13 @@ def new_pool(policy: PoolPolicy, agents: tuple[AgentProfile, ...] = ()) -> PoolS
 
 
 ADMIN = (Configure, UpsertAgent, RemoveAgent)
-FED = (AgentInput, Route, Update, Cancel)
-"""Inputs that come through the repartition hop (stamped with their own time)."""
+
+
+def _fed(event: CoreEvent) -> bool:
+    """Whether ``event`` came through the repartition hop (stamped with its own time there):
+    agents' events always, conversations' inputs unless their producer wrote them
+    straight into the pool's stream."""
+    return isinstance(event, AgentInput) or (isinstance(event, WorkInput) and not event.direct)
 
 
 class InputFailed(Exception):
@@ -78,7 +84,7 @@ def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision
 
 def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     out: Out = []
-    advance(state, out, event.at, event.event_id, fed=isinstance(event, FED))
+    advance(state, out, event.at, event.event_id, fed=_fed(event))
     if isinstance(event, AgentInput):
         agent = state.agents.get(event.agent_id)
         if agent is None and state.policy.auto_join:

@@ -24,10 +24,21 @@ class CoreEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Route(CoreEvent):
-    """Put a conversation in the pool's queue (new, requeued upstream, forwarded, or moved)."""
+class WorkInput(CoreEvent):
+    """An input about one conversation (``work_id``) of the pool."""
 
     work_id: str
+    direct: bool = False
+    """Written by its producer straight into the pool's stream (its pool was known there),
+    not through the router's repartition hop: it tells nothing of that hop's progress,
+    so it moves the pool's clock but not its input clock (agents' heartbeats travel the
+    repartition hop; see ``PoolState.fed``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route(WorkInput):
+    """Put a conversation in the pool's queue (new, requeued upstream, forwarded, or moved)."""
+
     customer_id: str
     channel: str
     priority: int = 0
@@ -41,10 +52,9 @@ class Route(CoreEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Update(CoreEvent):
+class Update(WorkInput):
     """Attributes of a conversation changed; its place in the queue may change."""
 
-    work_id: str
     priority: int = 0
     skills: Mapping[str, int] = field(default_factory=dict)
     vip: bool = False
@@ -52,10 +62,9 @@ class Update(CoreEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Cancel(CoreEvent):
+class Cancel(WorkInput):
     """The conversation no longer needs routing."""
 
-    work_id: str
     reason: str = "canceled"
 
 

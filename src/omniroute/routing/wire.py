@@ -30,26 +30,37 @@ Record = tuple[str, bytes, bytes]
 _T = TypeVar("_T")
 
 
-def pool_record(kind: str, pool: str, at: float, event_id: str, body: dict[str, Any]) -> Record:
-    """One input for a pool's stream."""
+def pool_record(kind: str, pool: str, at: float, event_id: str, body: dict[str, Any],
+                request: dict[str, Any] | None = None) -> Record:
+    """One input for a pool's stream (with the routing ``request`` it was written for, when
+    its producer wrote it straight into the pool: kept for audits and tests, not read by
+    the core)."""
     value = {"t": kind, "pool": pool, "at": at, "id": event_id, "body": body}
+    if request is not None:
+        value["request"] = request
     return POOL_TOPIC, pool.encode(), json.dumps(value, separators=(",", ":")).encode()
 
 
-def request_record(request: RoutingRequest, pool: str, at: float) -> Record:
-    """A RoutingRequest as a route/update/cancel input of ``pool``."""
+def request_record(request: RoutingRequest, pool: str, at: float, *,
+                   direct: bool = False) -> Record:
+    """A RoutingRequest as a route/update/cancel input of ``pool`` (``direct``: written by
+    its producer, not by the repartition hop; see :class:`~omniroute.routing.events.WorkInput`)."""
     body: dict[str, Any] = {"work_id": request.conversation_id}
+    whole = None
+    if direct:
+        body["direct"] = True
+        whole = request.model_dump(mode="json")
     if request.kind is RoutingRequestKind.CANCEL:
         body["reason"] = request.reason or "canceled"
-        return pool_record("cancel", pool, at, request.event_id, body)
+        return pool_record("cancel", pool, at, request.event_id, body, whole)
     body.update(priority=request.priority, skills=dict(request.skills), vip=request.vip,
                 sentiment=request.sentiment)
     if request.kind is RoutingRequestKind.UPDATE:
-        return pool_record("update", pool, at, request.event_id, body)
+        return pool_record("update", pool, at, request.event_id, body, whole)
     body.update(customer_id=request.customer_id, channel=request.channel.value,
                 last_agent=request.last_agent_id,
                 waiting_since=request.waiting_since.timestamp() if request.waiting_since else None)
-    return pool_record("route", pool, at, request.event_id, body)
+    return pool_record("route", pool, at, request.event_id, body, whole)
 
 
 def agent_record(event: AgentEvent, pool: str, at: float) -> Record:

@@ -37,7 +37,8 @@ from omniroute.worker import metrics
 from omniroute.worker.tables import Model, ModelTable
 
 APP_ID = "omniroute.internal.worker"
-PROCESSORS: tuple[str, ...] = ("omniroute.worker.identity", "omniroute.worker.conversations",
+PROCESSORS: tuple[str, ...] = ("omniroute.worker.routes", "omniroute.worker.identity",
+                               "omniroute.worker.conversations",
                                "omniroute.automation.processor", "omniroute.worker.bot",
                                "omniroute.worker.erasure")
 """Modules whose ``register(worker)`` adds agents to the worker application."""

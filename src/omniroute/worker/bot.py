@@ -43,9 +43,9 @@ from omniroute.conversations.threading import Outcome
 from omniroute.infra.postgres import create_pool, resolve_database_url
 from omniroute.knowledge import store
 from omniroute.observability.logs import get_logger
-from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
+from omniroute.worker.routes import send_request
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -188,8 +188,7 @@ class BotProcessor:
             await self.worker.send(CONVERSATIONS.name, event.conversation_id, event.to_json_bytes(),
                                    event.channel.value if event.channel else None)
         for request in step.requests:
-            await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
-                                   request.to_json_bytes(), request.channel.value)
+            await send_request(self.worker, request)
 
     async def _pool(self) -> asyncpg.Pool:
         if self._db is None:

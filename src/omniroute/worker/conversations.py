@@ -38,10 +38,10 @@ from omniroute.conversations.threading import (
     apply_router_event,
 )
 from omniroute.identity.commands import Observe, Reassign
-from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.worker import metrics
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
+from omniroute.worker.routes import send_request
 from omniroute.worker.topology import CUSTOMERS
 
 ROUTER_KINDS = frozenset({
@@ -121,8 +121,7 @@ class ConversationProcessor:
             await self.gate.forward(command, outcome)
         else:
             for request in outcome.requests:
-                await self.worker.send(ROUTING_REQUESTS, request.conversation_id,
-                                       request.to_json_bytes(), request.channel.value)
+                await send_request(self.worker, request)
         if outcome.state != state:
             self.customers.set(command.customer_id, outcome.state)
 

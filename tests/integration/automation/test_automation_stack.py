@@ -25,12 +25,11 @@ import aiohttp
 import asyncpg
 import pytest
 
-from harness.kafka import consume, produce
+from harness.kafka import consume, produce, routing_requests
 from harness.stack import running_stack, stack_env
 from omniroute.automation.store import publish_rules
 from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
 from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, OUTBOUND
-from omniroute.routing.requests import TOPIC as ROUTING_REQUESTS
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
@@ -136,10 +135,8 @@ class Topics:
 
     async def requests(self, count: int, where: object, timeout: float = 60) -> list[
             RoutingRequest]:
-        records = await consume(
-            self.bootstrap, self.namespace + ROUTING_REQUESTS, count, timeout,
-            where=lambda r: where(RoutingRequest.from_json_bytes(r.value)))  # type: ignore[operator]
-        return [RoutingRequest.from_json_bytes(r.value) for r in records]
+        return await routing_requests(self.bootstrap, self.namespace, count, timeout,
+                                      where)  # type: ignore[arg-type]
 
     async def agent(self, event: AgentEvent) -> None:
         await produce(self.bootstrap, self.namespace + AGENT_EVENTS.name,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.kafka import consume, consume_all, produce
+from harness.kafka import consume, consume_all, produce, routing_requests
 from harness.ports import free_port
 from omniroute.contract import (
     Address,
@@ -155,11 +155,9 @@ class Pipeline:
 
     async def requests(self, workspace: str) -> list[RoutingRequest]:
         """Every RoutingRequest of ``workspace`` so far, in per-conversation order."""
-        records = await consume(self.settings.kafka_bootstrap,
-                                self.topic("omniroute.internal.routing-requests"), 10**6,
-                                timeout=2.0)
-        found = [RoutingRequest.from_json_bytes(r.value) for r in records]
-        return [r for r in found if r.workspace == workspace]
+        return await routing_requests(self.settings.kafka_bootstrap,
+                                      self.settings.topic_namespace, 10**6, timeout=2.0,
+                                      where=lambda r: r.workspace == workspace)
 
     async def link(self, link: IdentityLink) -> None:
         """Publish a CRM link or unlink claim."""

@@ -359,8 +359,12 @@ class TestMetrics:
                        topic="omniroute.internal.customers", channel="sms", direction="out") >= 1
         assert samples(texts, "omniroute_messages_total", **worker,
                        topic="omniroute.conversations.v1", channel="sms", direction="out") >= 1
+        # nothing published, no file: the built-in configuration is live and the request
+        # goes straight into its pool's stream (one hop)
         assert samples(texts, "omniroute_messages_total", **worker,
-                       topic="omniroute.internal.routing-requests", direction="out") >= 1
+                       topic="omniroute.internal.routing-pool-events", direction="out") >= 1
+        assert samples(texts, "omniroute_messages_total", **worker,
+                       topic="omniroute.internal.routing-requests", direction="out") == 0
         assert samples(texts, "omniroute_processing_seconds_count", stage="identity") >= 1
         assert samples(texts, "omniroute_processing_seconds_count", stage="conversations") >= 1
         assert samples(texts, "omniroute_rebalances_total", **worker) >= 1

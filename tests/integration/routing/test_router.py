@@ -15,6 +15,7 @@ from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
 from omniroute.contract.conversations import ConversationEvent
 from omniroute.routing.config import load_config
+from omniroute.routing.entry import Entry
 from omniroute.routing.live import publish_config
 from omniroute.routing.processor import run_decide, run_repartition
 from omniroute.routing.requests import RoutingRequest
@@ -316,3 +317,35 @@ async def test_timed_semantics_relaxation_overflow_sticky_hours_limits_lost_prio
     assert reasons["cl-1"].reason == "queue time-to-live expired"
     # the two capped requests may reach the pool in either order: the second is dropped
     assert [e.reason for k, e in sorted(reasons.items()) if k != "cl-1"] == ["queue full"]
+
+
+async def test_a_request_whose_pool_its_producer_knows_is_routed_in_one_hop(
+        topics: Settings, tmp_path: Path) -> None:
+    """A producer following the live configuration (the worker does) writes the request
+    straight into the pool its rules choose; the decide loop routes it from there, once,
+    and nothing crosses the router's request topic."""
+    settings = topics
+    config_file = tmp_path / "routing.toml"
+    config_file.write_text(CONFIG)
+    boot = settings.kafka_bootstrap
+    async with Router(settings, config_file):
+        await produce(boot, settings.topic("omniroute.agent-events.v1"),
+                      [agent_event(1, "cat", "presence", presence="available")])
+        entry = Entry()
+        follower = asyncio.create_task(entry.follow(settings))
+        await asyncio.wait_for(entry.live.ready.wait(), 30)
+        follower.cancel()
+        records = [entry.record(RoutingRequest(
+            event_id=f"rr-{n}", kind="route", conversation_id=f"conv-{n}",
+            customer_id=f"cust-{n}", channel="webchat", skills={"billing": 1}))
+            for n in (1, 2)]
+        assert {(topic, key) for topic, key, _ in records} == {(POOL_TOPIC, b"billing")}
+        for topic, key, value in [*records, records[0]]:  # the first one twice
+            await produce(boot, settings.topic(topic), [(key, value)])
+        await assignments(settings, 2)
+        seen = [AssignmentEvent.from_json_bytes(r.value) for r in await consume(
+            boot, settings.topic("omniroute.assignments.v1"), 3, timeout=5)]
+    assert sorted((e.kind.value, e.agent_id, e.conversation_id) for e in seen) == [
+        ("assigned", "cat", "conv-1"), ("assigned", "cat", "conv-2")], seen
+    assert await consume(boot, settings.topic("omniroute.internal.routing-requests"), 1,
+                         timeout=2) == []

@@ -39,10 +39,21 @@ class TestSeen:
                                                                  conversation_id="c1"))
         seen.fold("ns.omniroute.assignments.v1", 11_000, _record(kind="offered",
                                                                  conversation_id="never-asked"))
+        # a request the worker wrote straight into its pool; ticks and forwards are not
+        seen.fold("ns.omniroute.internal.routing-pool-events", 14_000,
+                  _record(t="route", pool="p", at=14.0, id="rr-c2", body={"work_id": "c2"}))
+        seen.fold("ns.omniroute.internal.routing-pool-events", 14_100,
+                  _record(t="tick", pool="p", at=14.1, id="tick-1", body={}))
+        seen.fold("ns.omniroute.internal.routing-pool-events", 14_200,
+                  _record(t="route", pool="q", at=14.2, id="fwd:p:3", body={"work_id": "c3"}))
+        seen.fold("ns.omniroute.assignments.v1", 14_150, _record(kind="assigned",
+                                                                 conversation_id="c2"))
+        seen.fold("ns.omniroute.assignments.v1", 14_300, _record(kind="offered",
+                                                                 conversation_id="c3"))
         seen.fold("ns.omniroute.conversations.v1", 13_000, _record(kind="resolved"))
         assert seen.threaded == {"lg1-7": 10.0}
-        assert seen.routed == {"c1": 10.8}
-        assert [round(x, 3) for x in seen.router_latencies] == [0.3]
+        assert seen.routed == {"c1": 10.8, "c2": 14.15}
+        assert [round(x, 3) for x in seen.router_latencies] == [0.3, 0.15]
         assert seen.resolved == 1
 
 

@@ -145,6 +145,18 @@ class TestStalls:
         _, out = decide(pool.state, Heartbeat(at=start + 30, event_id="late", agent_id="a"))
         assert out == [] and not pool.state.agents["a"].lost
 
+    @pytest.mark.parametrize("direct", [True, False])
+    def test_requests_written_straight_into_the_pool_say_nothing_of_the_agents_hop(
+            self, direct: bool) -> None:
+        """Conversations keep arriving straight from the worker while the repartition hop,
+        which carries the agents' heartbeats, stalls: nobody is marked lost before the
+        input stall time. The same requests through the hop do date the agent's silence."""
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=60), a=dict(auto=True))
+        pool.login("a")
+        for n in range(70):
+            pool.route(f"w{n}", direct=direct)
+        assert pool.state.agents["a"].lost is not direct
+
 
 class TestSmaller:
     def test_a_silent_agent_loses_the_pin_and_their_other_offers(self) -> None:

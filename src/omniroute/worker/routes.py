@@ -1,0 +1,36 @@
+"""Routing requests out of the worker: straight into their pool's stream when the worker
+knows the pool, else to the router's repartition hop (:mod:`omniroute.routing.entry`).
+
+Registered like a processor: it follows the live routing configuration beside the
+worker's loop. A worker built without it sends every request to the router's hop.
+"""
+
+from __future__ import annotations
+
+from omniroute.routing.entry import Entry
+from omniroute.routing.requests import RoutingRequest
+from omniroute.worker.app import Worker
+
+ENTRY = "routing-entry"
+"""The worker component that holds the :class:`Entry`."""
+_ROUTER_CHOOSES = Entry()
+"""Never ready (nothing follows it): every request through the router's repartition hop."""
+
+
+def register(worker: Worker) -> None:
+    """Follow the live routing configuration beside the worker's loop."""
+    entry = worker.components[ENTRY] = Entry(
+        builtin_is_live=worker.settings.routing_config is None)
+
+    async def follow_routing_config() -> None:
+        """Pools chosen here as the routers choose them (every version, as published)."""
+        await entry.follow(worker.settings)
+
+    worker.app.task(follow_routing_config)
+
+
+async def send_request(worker: Worker, request: RoutingRequest) -> None:
+    """Produce ``request`` in the current transaction, into its pool where this worker
+    knows it."""
+    topic, key, value = worker.components.get(ENTRY, _ROUTER_CHOOSES).record(request)
+    await worker.send(topic, key.decode(), value, request.channel.value)
