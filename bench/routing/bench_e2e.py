@@ -4,6 +4,7 @@ Kafka produce -> consume round trip measured in the same run on the same broker.
 
     .venv/bin/python bench/routing/bench_e2e.py [--rate 200] [--count 2000] \
         [--commit-intervals 0,0.005,0.02]   # one router run per interval, same broker
+        [--hops 1,2]   # requests written into their pool (as the worker does) / via the router
         [--previous /tmp/old/src --rounds 3]  # interleaved with another version's router
 
 Uses ``OMNIROUTE_KAFKA_BOOTSTRAP`` when a broker answers there, else starts a
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,13 +43,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from omniroute.contract.agents import AgentEvent
 from omniroute.infra.broker import answering_broker, free_port
 from omniroute.infra.topics import create_topics
+from omniroute.routing.config import parse_config
+from omniroute.routing.entry import Entry
+from omniroute.routing.live import LiveConfig
+from omniroute.routing.requests import TOPIC as REQUESTS
 from omniroute.routing.requests import RoutingRequest
+from omniroute.routing.wire import POOL_TOPIC
 from omniroute.settings import Settings
 
 AGENTS = 50
 CONFIG = "[pools.bench]\noffer_timeout_s = 3600\nheartbeat_grace_s = 3600\n" + "".join(
     f'[agents.a{i}]\npool = "bench"\ncapacity = 1000\nauto_accept = true\n'
     for i in range(AGENTS))
+LIVE = LiveConfig(parse_config(tomllib.loads(CONFIG), "benchmark configuration"), 1)
+LIVE.ready.set()  # the router publishes CONFIG as version 1 of each namespace at start
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -134,21 +143,34 @@ async def watch(settings: Settings, topic: str, match: bytes, seen: dict[str, fl
         await consumer.stop()
 
 
-def requests_for(prefix: str, total: int) -> list[tuple[str, bytes, bytes]]:
-    """``total`` route requests for conversations ``{prefix}{n}``."""
+def requests_for(prefix: str, total: int, hops: int = 2) -> list[tuple[str, bytes, bytes]]:
+    """``total`` route requests for conversations ``{prefix}{n}``: for the router's request
+    topic (``hops`` 2), or written straight into the pool as the worker writes them
+    (``hops`` 1, :class:`~omniroute.routing.entry.Entry` with the benchmark's
+    configuration live)."""
+    entry = Entry(LIVE) if hops == 1 else None
     out = []
     for n in range(total):
         req = RoutingRequest(event_id=f"rr-{prefix}{n}", kind="route",
                              conversation_id=f"{prefix}{n}", customer_id=f"u{n}",
                              channel="webchat")
-        out.append((f"{prefix}{n}", req.conversation_id.encode(), req.to_json_bytes()))
+        if entry is None:
+            out.append((f"{prefix}{n}", req.conversation_id.encode(), req.to_json_bytes()))
+        else:
+            _, key, value = entry.record(req)
+            out.append((f"{prefix}{n}", key, value))
     return out
+
+
+def entry_topic(settings: Settings, hops: int) -> str:
+    """Where requests are written: into the pool (1 hop) or the router's request topic."""
+    return settings.topic(POOL_TOPIC if hops == 1 else REQUESTS)
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, state: Path, rate: float, interval: float,
                   source: Path | None, trace: Path | None = None,
-                  warmup: float = 0.0) -> AsyncIterator[None]:
+                  warmup: float = 0.0, hops: int = 2) -> AsyncIterator[None]:
     """A router process on ``settings``' namespace, its agents logged in, and ``warmup``
     seconds of requests (and raw probes) at ``rate`` sent through it and the broker."""
     await create_topics(settings, partitions=3)
@@ -175,14 +197,14 @@ async def running(settings: Settings, state: Path, rate: float, interval: float,
                                          login.to_json_bytes(), key=f"a{i}".encode())
         await producer.stop()
         # waits for the router to be up and assigned its partitions
-        await round_trips(settings, settings.topic("omniroute.internal.routing-requests"),
-                          requests_for("w", 50), rate, settings.topic("omniroute.assignments.v1"),
+        await round_trips(settings, entry_topic(settings, hops), requests_for("w", 50, hops),
+                          rate, settings.topic("omniroute.assignments.v1"),
                           b'"conversation_id":"')
         if warmup > 0:
             count = int(warmup * rate)
             print(f"warming up: {count} requests and {count} raw probes at {rate:.0f}/s, "
                   "not counted", flush=True)
-            await routed_burst(settings, requests_for("warm", count), rate)
+            await routed_burst(settings, requests_for("warm", count, hops), rate, hops=hops)
             await raw_burst(settings, "wr", count, rate)
         yield
     finally:
@@ -191,12 +213,12 @@ async def running(settings: Settings, state: Path, rate: float, interval: float,
 
 
 async def routed_burst(settings: Settings, requests: list[tuple[str, bytes, bytes]],
-                       rate: float, times: dict[str, dict[str, float]] | None = None
-                       ) -> tuple[list[float], list[float]]:
+                       rate: float, times: dict[str, dict[str, float]] | None = None,
+                       hops: int = 2) -> tuple[list[float], list[float]]:
     """Latencies (ms) request -> assignment readable, and request -> pool record readable."""
     hop1: dict[str, float] = {}
     routed = await round_trips(
-        settings, settings.topic("omniroute.internal.routing-requests"), requests, rate,
+        settings, entry_topic(settings, hops), requests, rate,
         settings.topic("omniroute.assignments.v1"), b'"conversation_id":"', hop1, times)
     return routed, [v for k, v in hop1.items() if not k.startswith("w")]
 
@@ -211,21 +233,24 @@ async def raw_burst(settings: Settings, prefix: str, count: int, rate: float) ->
 
 async def bench(settings: Settings, rate: float, count: int, state: Path,
                 interval: float = 0.0, source: Path | None = None, trace: bool = False,
-                warmup: float = 0.0) -> dict[str, float]:
+                warmup: float = 0.0, hops: int = 1) -> dict[str, float]:
     """One router run (``source``: another version's src directory); its percentiles."""
     traced = state / f"trace-{settings.topic_namespace}json"
     times: dict[str, dict[str, float]] = {}
     async with running(settings, state, rate, interval, source, traced if trace else None,
-                       warmup):
-        routed, first = await routed_burst(settings, requests_for("c", count), rate, times)
+                       warmup, hops):
+        routed, first = await routed_burst(settings, requests_for("c", count, hops), rate,
+                                           times, hops)
         baseline = await raw_burst(settings, "r", count, rate)
     result = {"raw50": percentile(baseline, 50), "raw99": percentile(baseline, 99),
               "p50": percentile(routed, 50), "p99": percentile(routed, 99),
               "hop50": percentile(first, 50), "hop99": percentile(first, 99),
               "load": os.getloadavg()[0]}
     print(f"steady rate {rate:.0f}/s, {count} requests, 1 pool of {AGENTS} auto-accepting agents"
-          f", router {source or 'of this checkout'} --commit-interval {interval * 1000:g} ms"
-          f", load average {result['load']:.1f}")
+          f", router {source or 'of this checkout'} --commit-interval {interval * 1000:g} ms, "
+          + ("requests written into the pool (1 hop)" if hops == 1 else
+             "requests through the router's repartition hop (2 hops)")
+          + f", load average {result['load']:.1f}")
     print(f"{'path':<44} {'p50 ms':>8} {'p99 ms':>8}")
     print(f"{'raw Kafka produce -> consume (baseline)':<44} "
           f"{result['raw50']:>8.1f} {result['raw99']:>8.1f}")
@@ -243,28 +268,28 @@ async def bench(settings: Settings, rate: float, count: int, state: Path,
 
 
 async def alternate(bootstrap: str, state: Path, rate: float, count: int, bursts: int,
-                    variants: list[tuple[Path | None, float]], warmup: float = 0.0) -> None:
+                    variants: list[tuple[Path | None, float, int]], warmup: float = 0.0) -> None:
     """Every variant's router runs at once (each on its own namespace, idle but for its
     bursts); bursts of ``count`` requests go to one variant after the other, in a rotating
     order, each round after a raw produce -> consume burst: every variant meets the same
     moments of a shared machine's load."""
-    names = [f"{source.parent.name if source else 'this'} {interval * 1000:g} ms"
-             for source, interval in variants]
+    names = [name_of(*variant) for variant in variants]
     spaces = [Settings(kafka_bootstrap=bootstrap, state_dir=state,
                        topic_namespace=f"bench{uuid.uuid4().hex[:6]}.") for _ in variants]
     routed: dict[str, list[list[float]]] = {name: [] for name in ["raw", *names]}
     hops: dict[str, list[list[float]]] = {name: [] for name in names}
     loads: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
-        for settings, (source, interval) in zip(spaces, variants, strict=True):
+        for settings, (source, interval, entry) in zip(spaces, variants, strict=True):
             await stack.enter_async_context(running(settings, state, rate, interval, source,
-                                                    warmup=warmup))
+                                                    warmup=warmup, hops=entry))
         for n in range(bursts):
             routed["raw"].append(await raw_burst(spaces[0], f"r{n}x", count, rate))
             for k in range(len(variants)):
                 i = (n + k) % len(variants)
-                latencies, hop = await routed_burst(spaces[i], requests_for(f"c{n}x", count),
-                                                    rate)
+                entry = variants[i][2]
+                latencies, hop = await routed_burst(
+                    spaces[i], requests_for(f"c{n}x", count, entry), rate, hops=entry)
                 routed[names[i]].append(latencies)
                 hops[names[i]].append(hop)
             loads.append(os.getloadavg()[0])
@@ -288,6 +313,11 @@ async def alternate(bootstrap: str, state: Path, rate: float, count: int, bursts
               f"{percentile(pooled, 99) / percentile(raw, 99):>11.1f}x")
 
 
+def name_of(source: Path | None, interval: float, hops: int) -> str:
+    """A variant's name: whose router, its commit interval, how requests enter."""
+    return f"{source.parent.name if source else 'this'} {interval * 1000:g} ms {hops}-hop"
+
+
 def summary(results: dict[str, list[dict[str, float]]]) -> None:
     """Medians over the rounds of each variant, with the ratio to its runs' baselines."""
     print(f"\nmedians over rounds (ms) {'runs':>5} {'raw p50':>8} {'raw p99':>8} {'hop1 p50':>9}"
@@ -307,6 +337,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--commit-intervals", default="0.02",
                         help="comma-separated seconds; one router run for each")
+    parser.add_argument("--hops", default="1",
+                        help="comma-separated; how this checkout's requests enter: 1 = written "
+                             "into their pool as the worker writes them, 2 = through the "
+                             "router's repartition hop (one run or variant each; --previous "
+                             "routers always get 2)")
     parser.add_argument("--previous", type=Path, action="append", default=[],
                         help="src directory of another version; its router runs too "
                              "(may be given more than once; DIR@0.02 gives its own "
@@ -330,23 +365,24 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="omniroute-bench-routing-"))
     results: dict[str, list[dict[str, float]]] = {}
     with answering_broker(env.kafka_bootstrap, env.cache_dir, state / "kafka") as bootstrap:
-        runs = [(None, float(v)) for v in args.commit_intervals.split(",")]
+        runs: list[tuple[Path | None, float, int]] = [
+            (None, float(v), int(h)) for v in args.commit_intervals.split(",")
+            for h in args.hops.split(",")]
         for previous in args.previous:  # DIR, or DIR@intervals
             where, _, own = str(previous).partition("@")
-            runs += [(Path(where), float(v)) for v in
+            runs += [(Path(where), float(v), 2) for v in
                      (own or args.previous_intervals or args.commit_intervals).split(",")]
         if args.bursts:
             asyncio.run(alternate(bootstrap, state, args.rate, args.count, args.bursts,
                                   runs, args.warmup))
             return
         for _ in range(args.rounds):
-            for source, interval in runs:
+            for source, interval, hops in runs:
                 settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                                     topic_namespace=f"bench{uuid.uuid4().hex[:6]}.")
-                name = f"{source.parent.name if source else 'this'} {interval * 1000:g} ms"
-                results.setdefault(name, []).append(asyncio.run(
+                results.setdefault(name_of(source, interval, hops), []).append(asyncio.run(
                     bench(settings, args.rate, args.count, state, interval, source,
-                          args.trace, args.warmup)))
+                          args.trace, args.warmup, hops)))
     summary(results)
 
 

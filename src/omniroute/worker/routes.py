@@ -7,10 +7,16 @@ worker's loop. A worker built without it sends every request to the router's hop
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from omniroute.routing.entry import Entry
 from omniroute.routing.requests import RoutingRequest
 from omniroute.worker.app import Worker
 
+READY_TIMEOUT = 10.0
+"""Seconds a request waits for the live configuration at start-up before it takes the
+router's hop anyway (the broker is slow or the configuration topic unreadable)."""
 ENTRY = "routing-entry"
 """The worker component that holds the :class:`Entry`."""
 _ROUTER_CHOOSES = Entry()
@@ -31,6 +37,12 @@ def register(worker: Worker) -> None:
 
 async def send_request(worker: Worker, request: RoutingRequest) -> None:
     """Produce ``request`` in the current transaction, into its pool where this worker
-    knows it."""
-    topic, key, value = worker.components.get(ENTRY, _ROUTER_CHOOSES).record(request)
+    knows it. The first requests after start-up wait (at most ``READY_TIMEOUT``) for the
+    configuration to be read, so a conversation's requests take one path, not the
+    router's hop for the first and its pool for the next (which could overtake it)."""
+    entry = worker.components.get(ENTRY, _ROUTER_CHOOSES)
+    if entry is not _ROUTER_CHOOSES and not entry.live.ready.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry.live.ready.wait(), READY_TIMEOUT)
+    topic, key, value = entry.record(request)
     await worker.send(topic, key.decode(), value, request.channel.value)

@@ -3,6 +3,7 @@ pool by the live configuration, else the router's repartition hop."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from omniroute.routing.entry import Entry, request_of
 from omniroute.routing.live import LiveConfig
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.wire import to_core
+from omniroute.worker.routes import ENTRY, send_request
 
 pytestmark = pytest.mark.unit
 
@@ -93,3 +95,26 @@ class TestEntry:
 def _ready(live: LiveConfig) -> LiveConfig:
     live.ready.set()
     return live
+
+
+class _Worker:
+    """What send_request uses of a worker: its components and its send."""
+
+    def __init__(self, entry: Entry) -> None:
+        self.components = {ENTRY: entry}
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, topic: str, key: str, value: bytes, channel: str | None) -> None:
+        self.sent.append((topic, key))
+
+
+class TestWorkerStartUp:
+    async def test_the_first_requests_wait_for_the_configuration(self) -> None:
+        """A request made while the configuration is still being read waits for it and then
+        goes to its pool, like the requests after it: one path per conversation."""
+        entry = Entry(LiveConfig(CONFIG, 2))
+        worker = _Worker(entry)
+        asyncio.get_running_loop().call_later(0.05, entry.live.ready.set)
+        await send_request(worker, request())  # type: ignore[arg-type]
+        await send_request(worker, request(kind="cancel", event_id="rr-2"))  # type: ignore[arg-type]
+        assert worker.sent == [("omniroute.internal.routing-pool-events", "support")] * 2
