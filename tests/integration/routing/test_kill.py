@@ -20,12 +20,15 @@ from harness.kafka import consume, produce
 from harness.ports import free_port
 from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
+from omniroute.routing.config import BUILTIN
 from omniroute.routing.engine import decide, new_pool
+from omniroute.routing.entry import Entry
 from omniroute.routing.events import Route
+from omniroute.routing.live import LiveConfig
 from omniroute.routing.policy import PoolPolicy
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.state import PoolState
-from omniroute.routing.wire import outputs, to_core
+from omniroute.routing.wire import POOL_TOPIC, outputs, to_core
 from omniroute.settings import Settings
 
 POOLS = ("p0", "p1", "p2", "p3")
@@ -54,21 +57,30 @@ def scrape(port: int) -> str:
         return response.read().decode()
 
 
-def inputs(start: int, stop: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
-    """Requests for conversations start..stop, and resolves aimed at earlier ones."""
-    requests, agent_events = [], []
+def inputs(start: int, stop: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]],
+                                          list[tuple[bytes, bytes]]]:
+    """Requests for conversations start..stop: through the router's repartition hop (even
+    ones) and written straight into their pools as the worker writes them (odd ones); and
+    resolves aimed at earlier conversations."""
+    entry = Entry(LiveConfig(BUILTIN, 1))
+    entry.live.ready.set()
+    requests, direct, agent_events = [], [], []
     for n in range(start, stop):
         pool = POOLS[n % len(POOLS)]
         req = RoutingRequest(event_id=f"rr-{n}", kind="route", conversation_id=f"c{n}",
                              customer_id=f"u{n}", channel="webchat", pool=pool,
                              priority=n % 3)
-        requests.append((req.conversation_id.encode(), req.to_json_bytes()))
+        if n % 2:
+            _, key, value = entry.record(req)
+            direct.append((key, value))
+        else:
+            requests.append((req.conversation_id.encode(), req.to_json_bytes()))
         if n % 5 == 0 and n >= 20:
             agent = f"{POOLS[(n - 20) % len(POOLS)]}-a{n % 3}"
             event = AgentEvent(event_id=f"res-{n}", agent_id=agent, kind="resolve",
                                conversation_id=f"c{n - 20}")
             agent_events.append((agent.encode(), event.to_json_bytes()))
-    return requests, agent_events
+    return requests, direct, agent_events
 
 
 async def committed_offsets(settings: Settings) -> dict[TopicPartition, int]:
@@ -115,12 +127,14 @@ async def model(settings: Settings, committed: dict[TopicPartition, int]) -> tup
 async def test_sigkill_during_burst_loses_and_duplicates_nothing(
         topics: Settings, tmp_path: Path) -> None:
     """After SIGKILL and restart, the assignments topic equals the model's decisions exactly,
-    and every agent's load equals the conversations the topic says they hold."""
+    and every agent's load equals the conversations the topic says they hold; half the
+    requests came through the repartition hop, half were written straight into their pools."""
     settings = topics
     config = tmp_path / "routing.toml"
     config.write_text(CONFIG)
     boot = settings.kafka_bootstrap
     requests_topic = settings.topic("omniroute.internal.routing-requests")
+    pools_topic = settings.topic(POOL_TOPIC)
     agents_topic = settings.topic("omniroute.agent-events.v1")
     assignments_topic = settings.topic("omniroute.assignments.v1")
     router = start_router(settings, config, tmp_path)
@@ -128,15 +142,17 @@ async def test_sigkill_during_burst_loses_and_duplicates_nothing(
         await produce(boot, agents_topic, [
             (a.encode(), AgentEvent(event_id=f"login-{a}", agent_id=a, kind="presence",
                                     presence="available").to_json_bytes()) for a in AGENTS])
-        requests, resolves = inputs(0, BURST // 2)
+        requests, direct, resolves = inputs(0, BURST // 2)
         await asyncio.gather(produce(boot, requests_topic, requests),
+                             produce(boot, pools_topic, direct),
                              produce(boot, agents_topic, resolves))
         await consume(boot, assignments_topic, 30, timeout=60)
         await consume(boot, settings.topic("omniroute.internal.routing-snapshots"), 1, timeout=60)
         router.send_signal(signal.SIGKILL)
         router.wait()
-        requests, resolves = inputs(BURST // 2, BURST)
+        requests, direct, resolves = inputs(BURST // 2, BURST)
         await asyncio.gather(produce(boot, requests_topic, requests),
+                             produce(boot, pools_topic, direct),
                              produce(boot, agents_topic, resolves))
         port = free_port()
         router = start_router(settings, config, tmp_path, port)
