@@ -9,7 +9,8 @@ shown here as progress, prefixed by the stage), then prints one table:
   >= 0.5 of a raw aiokafka consume + produce passthrough;
 - history sink, ``sink/bench_sink.py``: >= 0.5 of a raw asyncpg COPY of the same rows;
 - routing request -> assignment readable, ``routing/bench_e2e.py --commit-intervals
-  0.02``: p99 <= 3 times a raw produce -> consume p99;
+  0.02`` (requests written into their pool as the worker writes them: one hop):
+  p99 <= 3 times a raw produce -> consume p99;
 - signed webhooks through the ingress, ``ingress/bench_ingress.py``: >= 0.8 of an
   unsigned publish-only endpoint.
 
@@ -99,7 +100,8 @@ STAGES: dict[str, tuple[str, list[str], list[str], Callable[[str], Row]]] = {
                 "--senders", "100"], worker),
     "sink": ("history sink", ["sink/bench_sink.py"],
              ["sink/bench_sink.py", "--messages", "4000", "--rounds", "1"], sink),
-    "router": ("routing request → assignment readable (20 ms commit interval, 200 req/s)",
+    "router": ("routing request → assignment readable (written into its pool as the worker "
+               "does: one hop; 20 ms commit interval, 200 req/s)",
                ["routing/bench_e2e.py", "--commit-intervals", "0.02"],
                ["routing/bench_e2e.py", "--commit-intervals", "0.02", "--count", "400"],
                router),
