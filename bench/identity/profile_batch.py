@@ -142,9 +142,11 @@ async def run(count: int, senders: int, dump: list[bytes] | None = None
     state = Path(tempfile.mkdtemp(prefix="omniroute-profile-batch-"))
     settings = Settings(state_dir=state, topic_namespace="prof.")
     worker = batchapp.build(settings, PARTITIONS)
-    tune = getattr(batchapp, "tune_collector", None)  # as `omniroute worker` (not in every version)
-    if tune is not None:
-        tune()
+    try:  # as `omniroute worker` does (where, depends on the version under PYTHONPATH)
+        from omniroute.infra.collector import tune_collector
+    except ImportError:
+        tune_collector = getattr(batchapp, "tune_collector", lambda: None)
+    tune_collector()
     stamp = int((START if dump is not None else datetime.now(UTC)).timestamp() * 1000)
     records = inbound(count, senders, dump is not None)
     offsets: dict[str, int] = {}

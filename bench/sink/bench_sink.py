@@ -184,6 +184,11 @@ def main() -> None:
                              "measured in the same rounds")
     parser.add_argument("--one-sink-round", metavar="SERVER", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:  # as `omniroute sink` does (not in every version under --previous)
+        from omniroute.infra.collector import tune_collector
+        tune_collector()
+    except ImportError:
+        pass
     if args.one_sink_round:
         print(asyncio.run(sink_round(args.one_sink_round, events(args.messages), args.messages,
                                      args.batch)))

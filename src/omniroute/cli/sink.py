@@ -13,6 +13,7 @@ from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import migrate_database
 from omniroute.history.retention import DEFAULT_DAYS, Policy, run_retention, set_policy
 from omniroute.history.sink import HistorySink
+from omniroute.infra.collector import tune_collector
 from omniroute.infra.postgres import connect, resolve_database_url
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -76,6 +77,7 @@ def sink(ctx: click.Context, batch_size: int, retention_days: int,
     settings = settings_from_env()
     record_build_info("sink")
     url = resolve_database_url(settings)
+    tune_collector()
     say(f"sink: metrics on http://{settings.bind_host}:{settings.metrics_port}/metrics")
     asyncio.run(_run(settings, url, batch_size, retention_days, retention_every))
 

@@ -2,7 +2,7 @@
 
 The batch plan folds each conversation's events into one
 :class:`~omniroute.history.projection.ConversationPatch`. The patches travel as
-typed arrays; one statement merges those whose row exists (a hash join of the
+rows of one array; one statement merges those whose row exists (a hash join of the
 patches with ``conversations``) and inserts the others. A row another sink
 inserted after this statement's snapshot (two owners of one partition during a
 rebalance) is neither updated nor inserted: :func:`write_conversations` merges
@@ -24,12 +24,12 @@ async def write_conversations(conn: asyncpg.Connection, patches: list[Conversati
         return
     pending = patches
     for _ in range(3):
-        columns = list(zip(*[
+        patches_of = [
             (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool,
              p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
              json.dumps(p.tags) if p.tags else None, json.dumps(p.triage) if p.triage else None,
-             p.updated_at, p.agent_set) for p in pending], strict=True))
-        done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, *map(list, columns))}
+             p.updated_at, p.agent_set) for p in pending]
+        done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, patches_of)}
         # A conversation another sink inserted after our UPDATE looked (a rebalance) is
         # neither updated nor inserted by this statement: merge it again, now that it exists.
         pending = [p for p in pending if p.conversation_id not in done]
@@ -38,11 +38,8 @@ async def write_conversations(conn: asyncpg.Connection, patches: list[Conversati
     raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
 
 
-_PATCHES = """SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-  $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
-  $12::text[], $13::text[], $14::timestamptz[], $15::bool[])
-  AS p(conversation_id, workspace, customer_id, status, channel, pool, agent_id, opened_at,
-       resolved_at, last_message_at, merged_into, tags, triage, updated_at, agent_set)"""
+_PATCHES = "SELECT * FROM unnest($1::conversation_patch[]) AS p"
+"""The patches, one array of rows (migration 0015; see :mod:`omniroute.history.staging`)."""
 
 _MERGE_CONVERSATIONS = f"""
 WITH s AS MATERIALIZED ({_PATCHES}),

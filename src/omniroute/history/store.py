@@ -5,7 +5,7 @@ in their own log, ``conversation_events``; every other one in
 ``processed_events``) and applies only the events that were new, so the same
 events written twice leave the same rows. Messages go in with COPY (new ones) and one
 COALESCE update (ones another topic already told about); every other table is
-written set-based (:mod:`omniroute.history.staging`: typed arrays; conversations by
+written set-based (:mod:`omniroute.history.staging`: arrays of rows; conversations by
 :mod:`omniroute.history.conversation_merge`):
 one COPY and one statement per table and batch, never a statement per row.
 """
@@ -35,6 +35,7 @@ from omniroute.history.projection import (
 from omniroute.history.retention import Horizon
 from omniroute.history.staging import insert_new, relation
 
+_LEDGER_COLUMNS = ("topic", "event_id", "occurred_at")
 _UPDATABLE = [c for c in MessageRow.COLUMNS if c not in ("message_id", "created_at")]
 
 
@@ -58,12 +59,13 @@ async def write_batch(conn: asyncpg.Connection, events: list[tuple[str, Envelope
         new_ids = await _log_conversation_events(conn, logged) if logged else set()
         if others:
             ids = [ledger_id(e.event_id) for _, e in others]
+            ledger, args = await relation(conn, "processed_events", [
+                (t, i, e.occurred_at) for (t, e), i in zip(others, ids, strict=True)],
+                _LEDGER_COLUMNS)
             rows = await conn.fetch(
-                """INSERT INTO processed_events (topic, event_id, occurred_at)
-                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-                   ON CONFLICT DO NOTHING RETURNING topic, event_id""",
-                [t for t, _ in others], ids, [e.occurred_at for _, e in others],
-            )
+                f"""INSERT INTO processed_events ({', '.join(_LEDGER_COLUMNS)})
+                   SELECT * FROM {ledger} ON CONFLICT DO NOTHING RETURNING topic, event_id""",
+                *args)
             new = {(r["topic"], r["event_id"]) for r in rows}
             new_ids.update(id(e) for (t, e), i in zip(others, ids, strict=True) if (t, i) in new)
         fresh = [e for _, e in events if id(e) in new_ids]

@@ -14,7 +14,6 @@ itself is :class:`~omniroute.worker.engine.BatchLoop`.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import signal
 import time
@@ -203,21 +202,6 @@ class BatchWorker:
         event = Event.of(record)
         for guarded in self.agents.get(record.topic, ()):
             await guarded(event)
-
-
-YOUNG_COLLECTION_EVERY = 50_000
-"""Net allocations between two collections of the youngest generation (Python's default
-is 700). A batch keeps its tables' new values and what it sent until it commits, so at
-700 the collector runs every few records and keeps promoting them, and each promotion
-brings the next full collection (every table's models) closer."""
-OLDER_COLLECTION_EVERY = 20
-"""Collections of a generation between two of the next (Python's default is 10)."""
-
-
-def tune_collector() -> None:
-    """Collect cyclic garbage less often (see :data:`YOUNG_COLLECTION_EVERY`); reference
-    counting frees nearly everything a record makes, cycles wait a little longer."""
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, OLDER_COLLECTION_EVERY, OLDER_COLLECTION_EVERY)
 
 
 def build(settings: Settings, partitions: int,

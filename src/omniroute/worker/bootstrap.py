@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import faust
 
 from omniroute.errors import BrokerError
+from omniroute.infra.collector import tune_collector
 from omniroute.observability.health import Health, kafka_check, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
@@ -87,7 +88,7 @@ def run_batch(settings: Settings, processors: Iterable[str] = PROCESSORS) -> Non
     async def serve_operations_endpoints() -> None:
         await serve_operations(settings.metrics_port, health, settings.bind_host)
 
-    batchapp.tune_collector()
+    tune_collector()
     log.info("worker_starting", engine="batch", group=settings.topic(batchapp.GROUP),
              partitions=partitions, metrics_port=settings.metrics_port,
              processors=list(processors))
