@@ -78,7 +78,9 @@ class ReplyRequest(Body):
     text: Text
     channel: Channel | None = None
     client_id: ClientId | None = Field(
-        default=None, description="Idempotency key: the same client_id is the same reply.")
+        default=None, description="Idempotency key: the same client_id is the same reply, "
+        "published once (a retry is answered 202 with the same event id and the header "
+        "Idempotent-Replayed; a key used for another reply is refused 409).")
 
 
 class NoteRequest(Body):

@@ -196,6 +196,9 @@ def _responses(op: Operation) -> dict[str, Any]:
         responses["412"] = error("If-Match names an older configuration version.")
     if "offer_id" in op.path:
         responses["403"] = error("The offer was made to another agent.")
+    if op.path.endswith("/replies"):
+        responses["409"] = error("The client_id is being sent right now (retry), or was used "
+                                 "for a different reply.")
     if op.accepted or op.role == "admin":
         responses["503"] = error("Kafka did not take the event; retry.")
     return responses

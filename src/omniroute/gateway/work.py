@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from omniroute.contract import AgentEventKind, ConversationEventKind, utcnow
+from omniroute.contract import AgentEventKind, ConversationEventKind, OutboundMessage, utcnow
 from omniroute.gateway import queries
 from omniroute.gateway.admin import record_action
 from omniroute.gateway.commands import (
@@ -23,7 +23,8 @@ from omniroute.gateway.commands import (
     conversation_event,
     reply_message,
 )
-from omniroute.gateway.problems import BadRequest, Unavailable
+from omniroute.gateway.idempotency import Claim, ReplyKeys, digest
+from omniroute.gateway.problems import BadRequest, Conflict, Unavailable
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
 
@@ -40,6 +41,7 @@ class Work:
 
     def __init__(self, gateway: Gateway) -> None:
         self.g = gateway
+        self.keys = ReplyKeys(gateway.pool)
 
     def routes(self) -> list[Route]:
         """(method, path, handler) of every route here."""
@@ -60,11 +62,37 @@ class Work:
                 else "the conversation has no inbound message to reply to yet")
         message = reply_message(who, ref, route, body)
         waiting_since = await queries.awaiting_first_reply(self.g.pool, ref.conversation_id)
-        response = await self.g.publish("omniroute.outbound.v1", ref.conversation_id, message)
+        if body.client_id is None:
+            response = await self.g.publish("omniroute.outbound.v1", ref.conversation_id,
+                                            message)
+        else:
+            response = await self._publish_once(message, digest(
+                ref.conversation_id, body.text, body.channel.value if body.channel else None))
         if waiting_since is not None and ref.conversation_id not in self.g.first_replied:
             self._remember_first_reply(ref.conversation_id)
             END_TO_END_SECONDS.labels("first_reply", message.channel.value).observe(
                 max(0.0, (utcnow() - waiting_since).total_seconds()))
+        return response
+
+    async def _publish_once(self, message: OutboundMessage, request: str) -> web.Response:
+        """Publish a reply with a client_id unless its key was published already
+        (:mod:`omniroute.gateway.idempotency`)."""
+        claim = await self.keys.claim(message.event_id, request)
+        if claim is Claim.REPLAYED:
+            return web.json_response(
+                {"event_id": message.event_id, "topic": "omniroute.outbound.v1"}, status=202,
+                headers={"Idempotent-Replayed": "true"})
+        if claim is Claim.IN_FLIGHT:
+            raise Conflict("a reply with this client_id is being sent right now; retry")
+        if claim is Claim.DIFFERENT:
+            raise Conflict("this client_id was already used for a different reply")
+        try:
+            response = await self.g.publish("omniroute.outbound.v1", message.conversation_id,
+                                            message)
+        except BaseException:
+            await self.keys.release(message.event_id)
+            raise
+        await self.keys.published(message.event_id)
         return response
 
     def _remember_first_reply(self, conversation_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,10 @@ class Agent:
     seen: dict[str, float] = field(default_factory=dict)
     replied: set[str] = field(default_factory=set)
     done: set[str] = field(default_factory=set)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """Part of every reply's client_id: a later run replying in the same (reopened)
+    conversation sends a new reply, not a retry of this run's (the gateway publishes a
+    client_id once)."""
 
     async def run(self, session: aiohttp.ClientSession, gateway: str, stop: asyncio.Event,
                   poll_seconds: float = 1.0) -> None:
@@ -79,7 +84,7 @@ class Agent:
         if cid not in self.replied:
             if await self._post(session, f"{url}/replies", headers, {
                     "text": "Thanks for writing, looking into it now.",
-                    "client_id": f"{self.agent_id}-{cid}-1"}):
+                    "client_id": f"{self.run_id}-{cid}-1"}):
                 self.replied.add(cid)
                 self.work.replied += 1
                 self.work.reply_seconds.append(time.monotonic() - first)

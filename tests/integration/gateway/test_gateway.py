@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -123,6 +124,49 @@ class TestWrites:
             (Channel.WHATSAPP, "whatsapp:+14155550100", "on it"),
             (Channel.SMS, "+14155550100", "by sms")]
         assert all(m.author.id == "a1" and m.customer_id == "cust-1" for m in sent)
+
+    async def test_a_reply_retried_with_its_client_id_reaches_the_customer_once(
+            self, gateway: Setup, database_url: str) -> None:
+        """The same client_id, sent four times at once and again later, is one OutboundMessage
+        (delivery sends every record it reads); the retries are answered 202 with the same
+        event id. The key with another text is 409, another agent's key is its own reply, and
+        a claim left by a gateway that died before publishing is taken over by the retry."""
+        reply = {"text": "on it", "client_id": "app-7"}
+        answers = await asyncio.gather(*(
+            gateway.http.post(f"{gateway.url}/api/v1/conversations/c1/replies", json=reply,
+                              headers=gateway.auth("a1")) for _ in range(4)))
+        statuses = sorted(a.status for a in answers)
+        bodies = [await a.json() for a in answers]
+        # one publishes; the others see it published (202, replayed) or in flight (409)
+        assert statuses.count(202) >= 1 and set(statuses) <= {202, 409}, statuses
+        ids = {b["event_id"] for a, b in zip(answers, bodies, strict=True) if a.status == 202}
+        assert len(ids) == 1
+        async with gateway.http.post(f"{gateway.url}/api/v1/conversations/c1/replies",
+                                     json=reply, headers=gateway.auth("a1")) as again:
+            assert again.status == 202 and again.headers["Idempotent-Replayed"] == "true"
+            assert (await again.json())["event_id"] in ids
+        status, body = await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                          {"text": "something else", "client_id": "app-7"})
+        assert status == 409 and "different reply" in body["error"]["message"]  # type: ignore[index]
+        assert (await gateway.call("POST", "/conversations/c1/replies", "boss",
+                                   reply))[0] == 202  # the supervisor's own key
+        conn = await asyncpg.connect(database_url)
+        try:  # a gateway claimed "app-8" a minute ago and died before Kafka had the reply
+            dead = {"text": "sorry for the wait", "client_id": "app-8"}
+            from omniroute.gateway.commands import new_event_id
+            from omniroute.gateway.idempotency import digest
+            await conn.execute(
+                "INSERT INTO gateway_reply_keys (event_id, digest, claimed_at)"
+                " VALUES ($1, $2, now() - interval '1 minute')",
+                new_event_id("reply", "app-8", "a1"), digest("c1", dead["text"], None))
+        finally:
+            await conn.close()
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a1", dead))[0] == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 4, timeout=5)
+        sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
+        assert sorted((m.author.id, m.text) for m in sent) == [
+            ("a1", "on it"), ("a1", "sorry for the wait"), ("boss", "on it")]
 
     async def test_bad_bodies_are_400_with_the_problem_named(self, gateway: Setup) -> None:
         """Empty text, an unknown field and a bad presence each name the field."""
