@@ -60,8 +60,11 @@ class FakeGraph(FakeProvider):
     def _whatsapp(self, body: dict[str, object]) -> web.Response:
         to = body.get("to")
         if not to or body.get("type") not in ("text", "template", "image", "video", "audio",
-                                               "document", "sticker"):
+                                               "document", "sticker", "interactive"):
             return self.error(400, 100, "(#100) Invalid parameter")
+        if body.get("type") == "interactive" and (problem := _interactive_problem(
+                body.get("interactive"))):
+            return self.error(400, 131009, f"(#131009) Parameter value is not valid: {problem}")
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": to, "wa_id": to}],
                                   "messages": [{"id": f"wamid.FAKE{next(self._ids)}"}]})
@@ -86,3 +89,54 @@ class FakeGraph(FakeProvider):
                               subcode=2018278)
         return web.json_response({"recipient_id": psid,
                                   "message_id": f"m_FAKE{next(self._ids)}"})
+
+
+def _interactive_problem(interactive: object) -> str | None:
+    """Why Meta would refuse an interactive message (reply buttons or a list), or None.
+
+    Limits of the Cloud API's interactive messages: body text required (at most 1,024
+    characters); reply buttons: 1-3, type ``reply``, id at most 256 and title at most 20
+    characters, titles unique; list: button label 1-20 characters, 1-10 sections (a title,
+    at most 24 characters, when there are several), 1-10 rows in all, row id at most 200,
+    title at most 24 and description at most 72 characters, ids unique.
+    """
+    if not isinstance(interactive, dict):
+        return "interactive must be an object"
+    body = interactive.get("body")
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not 1 <= len(text) <= 1024:
+        return "body.text is required, at most 1024 characters"
+    action = interactive.get("action")
+    if not isinstance(action, dict):
+        return "action is required"
+    if interactive.get("type") == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return "action.buttons: 1 to 3 buttons"
+        titles = [b.get("reply", {}).get("title") for b in buttons if isinstance(b, dict)]
+        if len(titles) != len(buttons) or any(
+                b.get("type") != "reply" or not 1 <= len(str(b["reply"].get("id", ""))) <= 256
+                or not isinstance(t, str) or not 1 <= len(t) <= 20
+                for b, t in zip(buttons, titles, strict=True)) or len(set(titles)) != len(titles):
+            return "each button: type reply, id <= 256, a unique title <= 20 characters"
+        return None
+    if interactive.get("type") == "list":
+        label, sections = action.get("button"), action.get("sections")
+        if not isinstance(label, str) or not 1 <= len(label) <= 20:
+            return "action.button: 1 to 20 characters"
+        if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+            return "action.sections: 1 to 10 sections"
+        if any(not isinstance(x, dict) or (len(sections) > 1 and not x.get("title"))
+               or len(str(x.get("title", ""))) > 24 for x in sections):
+            return "section titles: required when several, at most 24 characters"
+        rows = [r for x in sections for r in x.get("rows") or []]
+        if not 1 <= len(rows) <= 10:
+            return "rows: 1 to 10 across all sections"
+        if any(not isinstance(r, dict) or not 1 <= len(str(r.get("id", ""))) <= 200
+               or not 1 <= len(str(r.get("title", ""))) <= 24
+               or len(str(r.get("description", ""))) > 72 for r in rows):
+            return "each row: id <= 200, title <= 24, description <= 72 characters"
+        if len({r["id"] for r in rows}) != len(rows):
+            return "row ids must be unique"
+        return None
+    return f"interactive type {interactive.get('type')!r} is not one this fake knows"

@@ -23,6 +23,7 @@ from harness.providers.kakao import FakeKakao
 from harness.providers.line import FakeLine
 from harness.providers.telegram import FakeTelegram
 from harness.providers.twilio import FakeTwilio
+from omniroute.automation.survey import rating_choices
 from omniroute.contract import (
     Address,
     Attachment,
@@ -30,6 +31,7 @@ from omniroute.contract import (
     Author,
     AuthorKind,
     Channel,
+    Choice,
     DeliveryState,
     DeliveryStatus,
     OutboundMessage,
@@ -46,6 +48,7 @@ from omniroute_connectors.meta.outbound import InstagramSender, MessengerSender
 from omniroute_connectors.outbound import OutboundSender, SendContext
 from omniroute_connectors.telegram.outbound import TelegramSender
 from omniroute_connectors.twilio.outbound import TwilioSender
+from omniroute_connectors.whatsapp.outbound import WhatsAppSender
 
 SID, TOKEN = "AC" + "0" * 32, "twilio-token"
 
@@ -257,6 +260,45 @@ class TestMessengerAndInstagram:
                                                      text="x" * 1001), in_window())
         assert long.error_code == "too_long"
         assert len(fake.requests) == 1
+
+
+class TestWhatsAppCloud:
+    async def test_survey_list_and_reply_buttons_are_accepted_as_meta_documents_them(
+            self, session, graph) -> None:
+        """The CSAT survey (five choices: a list; three: reply buttons) passes the fake's
+        checks of the documented interactive limits; a user run had found the fake
+        refusing every interactive message, so surveys were never shown to be sendable."""
+        fake, _ = graph
+        sender = WhatsAppSender(Settings(meta_access_token="page-token",  # type: ignore[arg-type]
+                                         meta_graph_base_url=fake.base_url))
+        choices = [Choice(payload=p, title=t) for p, t in rating_choices("en")]
+        for count in (5, 3):
+            survey = message(Channel.WHATSAPP, "1065550001", "821011112222", count,
+                             text="How would you rate our support?", choices=choices[:count])
+            statuses = await send(session, sender, survey, in_window())
+            assert [s.state for s in statuses] == [DeliveryState.ACCEPTED]
+        kinds = [r.json["interactive"]["type"] for r in fake.requests]
+        assert kinds == ["list", "button"]
+        assert [row["id"] for row in fake.requests[0].json["interactive"]["action"]["sections"][
+            0]["rows"]] == [f"csat:{i}" for i in range(1, 6)]
+
+    async def test_the_fake_refuses_what_meta_refuses(self, session, graph) -> None:
+        """Fidelity of the fake: a row title over 24 characters and four reply buttons."""
+        fake, _ = graph
+        headers = {"Authorization": "Bearer page-token"}
+        url = f"{fake.base_url}/v21.0/1065550001/messages"
+        base = {"messaging_product": "whatsapp", "to": "821011112222", "type": "interactive"}
+        too_long = {**base, "interactive": {"type": "list", "body": {"text": "Pick one"},
+                    "action": {"button": "Select", "sections": [{"rows": [
+                        {"id": "a", "title": "x" * 25}]}]}}}
+        four = {**base, "interactive": {"type": "button", "body": {"text": "Pick one"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": str(i),
+                                                                    "title": f"b{i}"}}
+                                       for i in range(4)]}}}
+        for body in (too_long, four):
+            async with session.post(url, json=body, headers=headers) as answer:
+                assert answer.status == 400
+                assert (await answer.json())["error"]["code"] == 131009
 
 
 # ----------------------------------------------------------------------------- Telegram
