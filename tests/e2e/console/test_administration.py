@@ -158,6 +158,11 @@ class TestOperableFromTheFirstMinute:
                     assert await text_of(ada, "#signin") == "Sign in"
                     await sign_in(ada, console, ada_token)
                     await ada.select_option("#presence", "available")
+                    # an agent's list is their own; a supervisor's is every open conversation
+                    assert await ada.locator("#conversations-title").text_content() == \
+                        "My conversations"
+                    assert await admin_page.locator("#conversations-title").text_content() == \
+                        "Open conversations"
 
                     await admin_page.click("#tab-board")
                     await wait_text(admin_page, "#board-counts [data-status=chatting] strong",

@@ -52,6 +52,9 @@ async function signIn(token) {
   $("tabs").hidden = !supervisor;
   $("tab-board").hidden = !supervisor;
   $("tab-admin").hidden = state.me.role !== "admin";
+  // supervisors are listed every open conversation, not only their own
+  $("conversations-title").dataset.i18n = supervisor ? "open-conversations" : "my-conversations";
+  $("conversations-title").textContent = t($("conversations-title").dataset.i18n);
   connect();
   loadCanned();
   state.timers.push(setInterval(() => api("POST", "/heartbeat").catch(() => {}), 20000));
