@@ -74,6 +74,11 @@ class TestOpenApi:
         assert served == documented
 
     def test_writes_document_their_errors(self) -> None:
-        """A conversation write documents 202, 400, 401, 403, 404 and 503."""
-        replies = document()["paths"]["/api/v1/conversations/{conversation_id}/replies"]["post"]
-        assert set(replies["responses"]) == {"202", "400", "401", "403", "404", "503"}
+        """A conversation write documents 202, 400, 401, 403, 404 and 503; a reply also 409
+        (its client_id in flight, or used for another reply)."""
+        paths = document()["paths"]
+        notes = paths["/api/v1/conversations/{conversation_id}/notes"]["post"]
+        assert set(notes["responses"]) == {"202", "400", "401", "403", "404", "503"}
+        replies = paths["/api/v1/conversations/{conversation_id}/replies"]["post"]
+        assert set(replies["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
+        assert "client_id" in replies["responses"]["409"]["description"]
