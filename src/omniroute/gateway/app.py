@@ -32,6 +32,7 @@ from omniroute.gateway.commands import (
     ConversationRef,
     OfferAnswer,
     PresenceRequest,
+    accepted,
     agent_event,
 )
 from omniroute.gateway.openapi import document
@@ -141,7 +142,7 @@ class Gateway:
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not take the event: {exc}; retry") from exc
         MESSAGES.labels(COMPONENT, topic, channel_of(event), "out").inc()
-        return web.json_response({"event_id": event.event_id, "topic": topic}, status=202)
+        return accepted(topic, event.event_id)
 
     async def agent_says(self, who: Principal, kind: AgentEventKind,
                          **fields: Any) -> web.Response:

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omniroute.contract import (
@@ -120,6 +121,12 @@ class TypingRequest(Body):
     """The agent started (``typing`` true) or stopped typing a reply."""
 
     typing: bool = Field(description="true while the agent types; false when they stop or send.")
+
+
+def accepted(topic: str, event_id: str, headers: dict[str, str] | None = None) -> web.Response:
+    """The 202 answer to a write: the event id and the topic Kafka took it on."""
+    return web.json_response({"event_id": event_id, "topic": topic}, status=202,
+                             headers=headers)
 
 
 def new_event_id(kind: str, client_id: str | None = None, agent_id: str = "") -> str:

@@ -20,6 +20,7 @@ from omniroute.gateway.commands import (
     TagsRequest,
     TransferRequest,
     TypingRequest,
+    accepted,
     conversation_event,
     reply_message,
 )
@@ -79,9 +80,8 @@ class Work:
         (:mod:`omniroute.gateway.idempotency`)."""
         claim = await self.keys.claim(message.event_id, request)
         if claim is Claim.REPLAYED:
-            return web.json_response(
-                {"event_id": message.event_id, "topic": "omniroute.outbound.v1"}, status=202,
-                headers={"Idempotent-Replayed": "true"})
+            return accepted("omniroute.outbound.v1", message.event_id,
+                            {"Idempotent-Replayed": "true"})
         if claim is Claim.IN_FLIGHT:
             raise Conflict("a reply with this client_id is being sent right now; retry")
         if claim is Claim.DIFFERENT:
