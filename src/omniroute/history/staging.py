@@ -18,18 +18,18 @@ from typing import Any
 
 import asyncpg
 
-_types: dict[str, dict[str, str]] = {}
+_columns: dict[str, list[str]] = {}
 
 
-async def column_types(conn: asyncpg.Connection, table: str) -> dict[str, str]:
-    """``{column: SQL type}`` of a table, in column order (cached per table)."""
-    if table not in _types:
+async def column_names(conn: asyncpg.Connection, table: str) -> list[str]:
+    """The columns of a table, in order (cached per table)."""
+    if table not in _columns:
         rows = await conn.fetch(
-            """SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+            """SELECT attname FROM pg_attribute
                WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
                ORDER BY attnum""", table)
-        _types[table] = {r["attname"]: r["type"] for r in rows}
-    return _types[table]
+        _columns[table] = [r["attname"] for r in rows]
+    return _columns[table]
 
 
 async def relation(conn: asyncpg.Connection, table: str, records: Sequence[tuple[Any, ...]],
@@ -38,7 +38,7 @@ async def relation(conn: asyncpg.Connection, table: str, records: Sequence[tuple
 
     Records hold every column of the table in order, or only ``columns`` (in that order):
     the others travel as NULL and the relation has only ``columns``."""
-    names = list(await column_types(conn, table))
+    names = await column_names(conn, table)
     if columns is None or list(columns) == names:
         return f"unnest($1::{table}[]) AS s", [records]
     where = {c: i for i, c in enumerate(columns)}
