@@ -108,6 +108,12 @@ class TestUnlinkSplitsTheSharedConversation:
             return set((await pipeline.thread_of(ws, message)).conversations)
 
         pat_conversation, sam_conversation = await final(pat), await final(sam)
+        split_off = {e.conversation_id for e in splits}
+        for _ in range(60):  # Sam wrote before the split's part reached Sam's partition:
+            if sam_conversation == split_off or sam_conversation == {shared}:
+                break  # ... it opened a conversation the part is folded with, a bit later
+            await asyncio.sleep(1.0)
+            sam_conversation = await final(sam)
         assert pat_conversation == {shared} == {opened.conversation_id}, "the opener keeps it"
         assert sam_conversation != {shared}
         assert [(e.conversation_id, e.customer_id) for e in splits] == [

@@ -156,6 +156,22 @@ class TestInFlight:
                            SAM_MAIL)
         assert late.redirect == D and not late.events
 
+    def test_a_message_ahead_of_the_handoff_is_folded_into_the_split_off_part(self) -> None:
+        """Sam (detached from C) writes before the split's part reaches D: that message opens
+        a conversation of its own, and the part (opened at the unlink, earlier) absorbs it."""
+        _out, handoffs = split(shared(), OWNERS, "u1", AT)
+        d = CustomerState(customer_id=D, workspace="w")
+        early = add_message(d, message("s3", Channel.EMAIL, 61, "sam@x.co"), POLICY, SAM_MAIL)
+        [opened] = [e for e in early.events if e.kind is Kind.OPENED]
+        taken = absorb(early.state, handoffs[D], "ag-1", {}, "u1", AT, detach_from=C)
+        [merged] = [e for e in taken.events if e.kind is Kind.MERGED]
+        assert (merged.conversation_id, merged.merged_into) == (opened.conversation_id,
+                                                                 handoffs[D].id)
+        assert taken.state.current is not None and taken.state.current.id == handoffs[D].id
+        assert taken.state.current.message_count == handoffs[D].message_count + 1
+        assert [r.kind for r in taken.requests if r.conversation_id == opened.conversation_id] == [
+            Req.CANCEL], "the router drops the one folded away"
+
     def test_a_later_merge_ends_the_redirect(self) -> None:
         """Linked again (D absorbed into C): Sam's messages thread at C again."""
         out, handoffs = split(shared(), OWNERS, "u1", AT)
