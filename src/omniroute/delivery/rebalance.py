@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.abc import ConsumerRebalanceListener
@@ -13,13 +14,19 @@ log = get_logger(__name__)
 
 
 class CountingRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """``omniroute_rebalances_total{component}`` + 1 on every partition assignment."""
+    """``omniroute_rebalances_total{component}`` + 1 on every partition assignment;
+    ``revoked`` is told which partitions left (offsets are committed per record, so
+    there is nothing to hand over)."""
 
-    def __init__(self, component: str) -> None:
+    def __init__(self, component: str, revoked: Callable[[set[Any]], None] | None = None
+                 ) -> None:
         self.component = component
+        self.revoked = revoked
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        """Nothing to hand over: offsets are committed per record."""
+        """Tell the owner which partitions left."""
+        if self.revoked is not None:
+            self.revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         """Count the rebalance and log the new assignment."""

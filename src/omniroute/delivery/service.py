@@ -3,8 +3,12 @@
 - ``omniroute.outbound.v1`` is consumed in the group ``omniroute.delivery`` (namespaced).
   Records of one partition are handled in order; the offset is committed only
   after the message's DeliveryStatus events are acknowledged by Kafka (acks=all).
-  A crash in between re-sends the message (at-least-once; LINE de-duplicates
-  with its retry key).
+  A message that may have been handled before (the first of a partition since
+  it was assigned here, or one read again after a failed commit) is sent only
+  if its statuses are not on ``omniroute.delivery.v1`` yet
+  (:class:`ReportedStatuses`), so a crash after the statuses does not send it
+  twice. A crash between the provider's answer and the statuses does (at least
+  once there; LINE de-duplicates with its retry key).
 - ``omniroute.inbound.v1`` is read by every replica in full (no group), from 24
   hours ago at start-up, into :class:`CustomerActivity`. A message that looks
   outside the window is re-checked after the view caught up with the topic's end,
@@ -37,6 +41,7 @@ from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
+from omniroute.delivery.reported import ReportedStatuses
 from omniroute.delivery.sending import deliver, failed, now_utc
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -130,6 +135,9 @@ class DeliveryService:
         self.settings = settings
         self.senders = list(load_senders(settings) if senders is None else senders)
         self.view = InboundView(settings)
+        self.reported = ReportedStatuses(settings)
+        self._committed: dict[TopicPartition, int] = {}
+        """Per partition, the offset this process last committed while it held it."""
         self.limits = RateLimits()
         self.outbound_topic = settings.topic(OUTBOUND.name)
         self.consumer = AIOKafkaConsumer(
@@ -196,13 +204,22 @@ class DeliveryService:
 
     async def _partition(self, tp: TopicPartition, records: list[object]) -> None:
         for record in records:
+            offset: int = record.offset  # type: ignore[attr-defined]
             try:
                 message = OutboundMessage.from_json_bytes(record.value)  # type: ignore[attr-defined]
             except (ValidationError, ValueError) as exc:
                 await self._dead_letter(record, exc)
             else:
-                await self.handle(message)
-            await self.consumer.commit({tp: record.offset + 1})  # type: ignore[attr-defined]
+                if self._committed.get(tp) == offset or not await self.reported.reported(
+                        message.event_id, record.timestamp):  # type: ignore[attr-defined]
+                    await self.handle(message)
+            await self.consumer.commit({tp: offset + 1})
+            self._committed[tp] = offset + 1
+
+    def forget(self, revoked: set[TopicPartition]) -> None:
+        """Partitions leave: whoever holds one meanwhile may send its next message."""
+        for tp in revoked:
+            self._committed.pop(tp, None)
 
     async def _follow_inbound(self) -> None:
         while not self._stopping.is_set():
@@ -214,15 +231,26 @@ class DeliveryService:
 
     async def _consume(self) -> None:
         while not self._stopping.is_set():
+            batch: dict[TopicPartition, list[object]] = {}
             try:
                 batch = await self.consumer.getmany(timeout_ms=500)
                 await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()))
-            except KafkaError as exc:  # uncommitted records are re-read after the pause
+            except KafkaError as exc:
                 log.warning("outbound_consume_failed", error=repr(exc))
                 await asyncio.sleep(1)
+                self._rewind(batch)
             except Exception:
                 log.exception("outbound_consume_crashed")
                 raise
+
+    def _rewind(self, batch: dict[TopicPartition, list[object]]) -> None:
+        """Read a failed batch's uncommitted records again (the consumer's position is past
+        them): from the offset committed last, or its first record."""
+        held = self.consumer.assignment()
+        for tp, records in batch.items():
+            if tp in held and records:
+                first: int = records[0].offset  # type: ignore[attr-defined]
+                self.consumer.seek(tp, max(self._committed.get(tp, first), first))
 
     async def check(self) -> None:
         """Readiness: started, and the broker answers a metadata request."""
@@ -242,7 +270,9 @@ class DeliveryService:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         await self.producer.start()
         await self.view.start()
-        self.consumer.subscribe([self.outbound_topic], listener=CountingRebalances(PROCESSOR))
+        await self.reported.start()
+        self.consumer.subscribe([self.outbound_topic],
+                                listener=CountingRebalances(PROCESSOR, revoked=self.forget))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._follow_inbound()),
                        asyncio.create_task(self._consume())]
@@ -255,6 +285,7 @@ class DeliveryService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.consumer.stop()
         await self.view.stop()
+        await self.reported.stop()
         await self.producer.stop()
         if self.http is not None:
             await self.http.close()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from harness.providers.base import Failure
 from harness.providers.graph import FakeGraph
@@ -132,3 +135,88 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
     # 5/s with a burst of 5: the 9 calls cannot all fit in the first second
     times = [r.at for r in graph.requests]
     assert times[-1] - times[0] >= (len(times) - 5) / 5.0 - 0.05
+
+
+async def test_a_message_reported_but_not_committed_is_not_sent_again(
+        topics: Settings, graph: FakeGraph) -> None:
+    """A delivery process dies after a reply's statuses are on omniroute.delivery.v1 but
+    before its offset is committed: the next one reads the reply again, finds its status and
+    does not send it to the customer a second time; the next reply goes out once."""
+    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    customer = "972500000011"
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    first, second = outbound(21, customer), outbound(22, customer)
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in (first, second)])
+    statuses_topic = settings.topic("omniroute.delivery.v1")
+
+    dying = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    never = asyncio.Event()
+
+    async def dies_before_committing(*_args: object, **_kwargs: object) -> None:
+        await never.wait()  # the process is gone before the commit reaches the broker
+
+    dying.consumer.commit = dies_before_committing  # type: ignore[method-assign]
+    await dying.start()
+    try:
+        reported = await consume(settings.kafka_bootstrap, statuses_topic, 1, timeout=60)
+    finally:
+        await dying.stop()
+    assert [DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+            for r in reported] == [first.event_id]
+    assert len(graph.requests) == 1
+
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        records = await consume(settings.kafka_bootstrap, statuses_topic, 1, timeout=60,
+                                where=lambda r: b"out-22" in r.value)
+        assert records, "the next reply was delivered"
+    finally:
+        await service.stop()
+    everything = await consume_all(settings.kafka_bootstrap, statuses_topic)
+    per_reply = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                        for r in everything)
+    assert per_reply == {first.event_id: 1, second.event_id: 1}
+    assert [r.json["text"]["body"] for r in graph.requests] == ["reply 21", "reply 22"], (
+        "each reply reached the customer once")
+
+
+async def test_a_failed_commit_loses_nothing_and_sends_nothing_twice(
+        topics: Settings, graph: FakeGraph) -> None:
+    """The broker refuses one offset commit mid-batch: the replies after it in that batch are
+    still delivered, and the one whose commit failed is not sent again."""
+    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    customer = "972500000012"
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    replies = [outbound(n, customer) for n in range(31, 35)]
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    commit = service.consumer.commit
+    refused: list[object] = []
+
+    async def refuses_the_first(offsets: object) -> None:
+        if not refused:
+            refused.append(offsets)
+            raise KafkaConnectionError("the coordinator went away")
+        await commit(offsets)
+
+    service.consumer.commit = refuses_the_first  # type: ignore[method-assign]
+    await service.start()
+    try:
+        statuses = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                                 len(replies), timeout=60)
+        await asyncio.sleep(2.0)  # anything sent twice would have been sent by now
+    finally:
+        await service.stop()
+    assert refused, "a commit was refused"
+    assert sorted(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                  for r in statuses) == [m.event_id for m in replies]
+    assert [r.json["text"]["body"] for r in graph.requests] == [m.text for m in replies]
