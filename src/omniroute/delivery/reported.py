@@ -50,7 +50,8 @@ class ReportedStatuses:
         self.topic = settings.topic(DELIVERY.name)
         self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                          enable_auto_commit=False, group_id=None,
-                                         isolation_level="read_committed")
+                                         isolation_level="read_committed",
+                                         fetch_max_wait_ms=50)
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -74,7 +75,10 @@ class ReportedStatuses:
         record's timestamp) less :data:`SKEW_MS` to the end offsets as of now."""
         async with self._lock:
             started = time.perf_counter()
-            found, read = await self._search(outbound_event_id, written_ms - SKEW_MS)
+            try:
+                found, read = await self._search(outbound_event_id, written_ms - SKEW_MS)
+            finally:
+                self.consumer.assign([])  # no fetch left waiting for the next search
         CHECKS.labels("found" if found else "not_found").inc()
         log.info("delivery_resend_check", outbound_event_id=outbound_event_id, found=found,
                  statuses_read=read, seconds=round(time.perf_counter() - started, 3))

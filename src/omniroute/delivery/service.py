@@ -137,7 +137,9 @@ class DeliveryService:
         self.view = InboundView(settings)
         self.reported = ReportedStatuses(settings)
         self._committed: dict[TopicPartition, int] = {}
-        """Per partition, the offset this process last committed while it held it."""
+        """Per partition held without interruption since its first commit here, the offset
+        committed last. A record of a partition not in it may have been handled before.
+        (Offsets are not consecutive: transaction markers take offsets too.)"""
         self.limits = RateLimits()
         self.outbound_topic = settings.topic(OUTBOUND.name)
         self.consumer = AIOKafkaConsumer(
@@ -210,7 +212,7 @@ class DeliveryService:
             except (ValidationError, ValueError) as exc:
                 await self._dead_letter(record, exc)
             else:
-                if self._committed.get(tp) == offset or not await self.reported.reported(
+                if tp in self._committed or not await self.reported.reported(
                         message.event_id, record.timestamp):  # type: ignore[attr-defined]
                     await self.handle(message)
             await self.consumer.commit({tp: offset + 1})
@@ -231,26 +233,37 @@ class DeliveryService:
 
     async def _consume(self) -> None:
         while not self._stopping.is_set():
-            batch: dict[TopicPartition, list[object]] = {}
             try:
                 batch = await self.consumer.getmany(timeout_ms=500)
-                await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()))
             except KafkaError as exc:
                 log.warning("outbound_consume_failed", error=repr(exc))
                 await asyncio.sleep(1)
-                self._rewind(batch)
-            except Exception:
-                log.exception("outbound_consume_crashed")
-                raise
+                continue
+            done = await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batch.items()),
+                                        return_exceptions=True)
+            failed = {tp: (recs, error)
+                      for (tp, recs), error in zip(batch.items(), done, strict=True)
+                      if isinstance(error, BaseException)}
+            for tp, (_recs, error) in failed.items():
+                if not isinstance(error, KafkaError):
+                    log.error("outbound_consume_crashed", partition=tp.partition,
+                              error=repr(error))
+                    raise error
+                log.warning("outbound_consume_failed", partition=tp.partition, error=repr(error))
+            if failed:
+                await asyncio.sleep(1)
+                self._rewind({tp: recs for tp, (recs, _error) in failed.items()})
 
-    def _rewind(self, batch: dict[TopicPartition, list[object]]) -> None:
-        """Read a failed batch's uncommitted records again (the consumer's position is past
-        them): from the offset committed last, or its first record."""
+    def _rewind(self, failed: dict[TopicPartition, list[object]]) -> None:
+        """Read the uncommitted records of partitions whose handling failed again (the
+        consumer's position is past them), from the offset committed last or the first
+        record fetched; the first of them is looked up before it is sent."""
         held = self.consumer.assignment()
-        for tp, records in batch.items():
+        for tp, records in failed.items():
+            committed = self._committed.pop(tp, None)
             if tp in held and records:
                 first: int = records[0].offset  # type: ignore[attr-defined]
-                self.consumer.seek(tp, max(self._committed.get(tp, first), first))
+                self.consumer.seek(tp, first if committed is None else max(committed, first))
 
     async def check(self) -> None:
         """Readiness: started, and the broker answers a metadata request."""

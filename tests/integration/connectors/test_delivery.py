@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,6 +29,7 @@ from omniroute.contract import (
     Template,
     utcnow,
 )
+from omniroute.delivery.reported import CHECKS
 from omniroute.delivery.service import DeliveryService
 from omniroute.observability.health import serve_operations
 from omniroute.settings import Settings
@@ -219,4 +221,39 @@ async def test_a_failed_commit_loses_nothing_and_sends_nothing_twice(
     assert refused, "a commit was refused"
     assert sorted(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
                   for r in statuses) == [m.event_id for m in replies]
+    assert [r.json["text"]["body"] for r in graph.requests] == [m.text for m in replies]
+
+
+async def test_replies_written_in_transactions_are_looked_up_once_per_partition(
+        topics: Settings, graph: FakeGraph) -> None:
+    """The gateway and the worker write replies in transactions, whose markers take offsets:
+    only the first reply of a partition is looked up on omniroute.delivery.v1, not each one
+    (offsets are not consecutive)."""
+    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    customer = "972500000013"
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    replies = [outbound(n, customer) for n in range(41, 47)]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
+                                transactional_id=f"{settings.topic_namespace}-replies")
+    await producer.start()
+    try:
+        for reply in replies:
+            async with producer.transaction():
+                await producer.send(settings.topic("omniroute.outbound.v1"), reply.to_json_bytes(),
+                                    key=reply.conversation_id.encode())
+    finally:
+        await producer.stop()
+    before = CHECKS.labels("not_found")._value.get()
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        statuses = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                                 len(replies), timeout=60)
+    finally:
+        await service.stop()
+    assert len(statuses) == len(replies)
+    assert CHECKS.labels("not_found")._value.get() - before == 1, "one partition, one look-up"
     assert [r.json["text"]["body"] for r in graph.requests] == [m.text for m in replies]
