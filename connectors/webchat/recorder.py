@@ -19,6 +19,7 @@ import contextlib
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from omniroute.contract import Channel, OutboundMessage
 from omniroute.errors import DatabaseError
@@ -90,7 +91,16 @@ class TranscriptRecorder:
                     if message is not None:
                         await self._store(message)
             if batches:
-                await consumer.commit()
+                await self._commit(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what was stored. A refused commit (a rebalance, the coordinator moving)
+        is logged and left to the next one: the rows are written, and a replay after a
+        rebalance appends nothing twice. (It used to end the recorder silently.)"""
+        try:
+            await consumer.commit()
+        except KafkaError as exc:
+            log.warning("webchat_transcript_commit_failed", error=repr(exc))
 
     async def _store(self, message: OutboundMessage) -> None:
         """Write one reply, retrying while PostgreSQL is unavailable (never skipping it)."""

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -77,6 +78,38 @@ async def test_reply_published_while_no_ingress_runs_is_in_history(
         await server.stop()
     assert [(m["direction"], m["text"]) for m in history] == [("agent", "We shipped it.")]
     assert "conversation_id" not in history[0]
+
+
+async def test_replies_are_recorded_after_a_refused_commit(chat_settings: Settings) -> None:
+    """The broker refuses the recorder's offset commit once: later replies still reach the
+    visitor's history (the recorder used to stop for good)."""
+    settings = chat_settings
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    [feed] = server.services
+    recorder = feed.recorder  # type: ignore[attr-defined]
+    consumer = recorder._consumer
+    commit, refused = consumer.commit, []
+
+    async def refuses_once(*args: Any) -> None:
+        if not refused:
+            refused.append(args)
+            raise KafkaConnectionError("the coordinator went away")
+        await commit(*args)
+
+    consumer.commit = refuses_once
+    try:
+        await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                      [(b"conv-9", reply("before-refusal", "One moment.").to_json_bytes())])
+        async with ClientSession() as session:
+            await history_with(session, server.port, "before-refusal")
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-9", reply("after-refusal", "Done.").to_json_bytes())])
+            history = await history_with(session, server.port, "after-refusal")
+    finally:
+        await server.stop()
+    assert refused, "a commit was refused"
+    assert [m["event_id"] for m in history] == ["before-refusal", "after-refusal"]
 
 
 async def test_statuses_and_typing_flow_both_ways(chat_settings: Settings) -> None:
