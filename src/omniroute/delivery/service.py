@@ -13,7 +13,9 @@
   hours ago at start-up, into :class:`CustomerActivity`. A message that looks
   outside the window is re-checked after the view caught up with the topic's end,
   so a reply racing its customer's message is not refused.
-- Undecodable outbound records go to ``omniroute.dlq.v1`` with the reason.
+- Undecodable outbound records go to ``omniroute.dlq.v1`` with the reason, and so
+  does a message whose delivery raised an error nobody foresaw (with a ``failed``
+  status, ``internal_error``); the next message is delivered.
 """
 
 from __future__ import annotations
@@ -214,9 +216,30 @@ class DeliveryService:
             else:
                 if tp in self._committed or not await self.reported.reported(
                         message.event_id, record.timestamp):  # type: ignore[attr-defined]
-                    await self.handle(message)
+                    await self._deliver(record, message)
             await self.consumer.commit({tp: offset + 1})
             self._committed[tp] = offset + 1
+
+    async def _deliver(self, record: object, message: OutboundMessage) -> None:
+        """:meth:`handle`; an error nobody foresaw (a connector's bug, a provider answer no
+        sender expects) fails this one message with its reason, a ``failed`` status
+        (``internal_error``) and a dead letter, instead of ending delivery for everyone.
+        Kafka errors still propagate: the batch is read again."""
+        try:
+            await self.handle(message)
+        except KafkaError:
+            raise
+        except Exception as exc:
+            log.exception("delivery_failed_unexpectedly", outbound_event_id=message.event_id)
+            try:
+                provider = getattr(self.sender_for(message), "provider", "none")
+            except Exception:
+                provider = "none"
+            reason = failed(message, provider, "internal_error", f"{type(exc).__name__}: {exc}")
+            await self.producer.send_and_wait(self.settings.topic(DELIVERY.name),
+                                              reason.to_json_bytes(),
+                                              key=reason.kafka_key.encode())
+            await self._dead_letter(record, exc)
 
     def forget(self, revoked: set[TopicPartition]) -> None:
         """Partitions leave: whoever holds one meanwhile may send its next message."""
@@ -290,6 +313,20 @@ class DeliveryService:
         self._tasks = [asyncio.create_task(self._follow_inbound()),
                        asyncio.create_task(self._consume())]
 
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; if a loop of this service ends on an error, raise it
+        (the process exits non-zero and is restarted, rather than staying up and ready
+        while it delivers nothing)."""
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            done, _pending = await asyncio.wait([stopping, *self._tasks],
+                                                return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        for task in done:
+            if task is not stopping and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError("a delivery loop ended") from task.exception()
+
     async def stop(self) -> None:
         """Stop consuming (a message in flight is finished or re-delivered later)."""
         self._stopping.set()
@@ -316,7 +353,7 @@ async def run_delivery(settings: Settings) -> None:
     await service.start()
     log.info("delivery_started", senders=[s.provider for s in service.senders])
     try:
-        await stop.wait()
+        await service.run_until(stop)
     finally:
         await service.stop()
         await runner.cleanup()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from base64 import b64decode
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,6 +24,7 @@ from omniroute.contract import (
     Author,
     AuthorKind,
     Channel,
+    DeadLetter,
     DeliveryState,
     DeliveryStatus,
     InboundMessage,
@@ -257,3 +260,60 @@ async def test_replies_written_in_transactions_are_looked_up_once_per_partition(
     assert len(statuses) == len(replies)
     assert CHECKS.labels("not_found")._value.get() - before == 1, "one partition, one look-up"
     assert [r.json["text"]["body"] for r in graph.requests] == [m.text for m in replies]
+
+
+class BuggySender(WhatsAppSender):
+    """A connector with a bug: building one particular message raises."""
+
+    def build(self, message: OutboundMessage, context: Any) -> Any:
+        if message.text == "boom":
+            raise KeyError("components")
+        return super().build(message, context)
+
+
+async def test_a_connector_bug_fails_one_message_and_delivery_goes_on(
+        topics: Settings, graph: FakeGraph) -> None:
+    """An error no sender foresaw fails that reply (status ``internal_error`` and a dead
+    letter with the reason) and the next reply is delivered: delivery does not stop."""
+    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    customer = "972500000014"
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    replies = [outbound(51, customer, text="boom"), outbound(52, customer)]
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
+    service = DeliveryService(settings, senders=[BuggySender(settings)])
+    await service.start()
+    try:
+        records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                                2, timeout=60)
+        letters = await consume(settings.kafka_bootstrap, settings.topic("omniroute.dlq.v1"), 1,
+                                timeout=30)
+    finally:
+        await service.stop()
+    statuses = {s.outbound_event_id: s for s in map(DeliveryStatus.from_json_bytes,
+                                                    (r.value for r in records))}
+    assert statuses["out-51"].state is DeliveryState.FAILED
+    assert statuses["out-51"].error_code == "internal_error"
+    assert statuses["out-51"].error_message == "KeyError: 'components'"
+    assert statuses["out-52"].state is DeliveryState.ACCEPTED
+    [letter] = [DeadLetter.from_json_bytes(r.value) for r in letters]
+    assert (letter.processor, letter.error_type) == ("delivery", "KeyError")
+    assert OutboundMessage.from_json_bytes(b64decode(letter.original_b64)).event_id == "out-51"
+    assert [r.json["text"]["body"] for r in graph.requests] == ["reply 52"]
+
+
+async def test_a_delivery_loop_that_ends_on_an_error_ends_the_process(topics: Settings) -> None:
+    """The process exits (to be restarted) rather than staying up and ready, delivering
+    nothing."""
+    service = DeliveryService(topics, senders=[])
+
+    async def crashed() -> None:
+        raise ValueError("a bug in the loop")
+
+    service._tasks = [asyncio.create_task(crashed())]
+    with pytest.raises(RuntimeError, match="a delivery loop ended") as raised:
+        await asyncio.wait_for(service.run_until(asyncio.Event()), timeout=10)
+    assert isinstance(raised.value.__cause__, ValueError)
