@@ -117,7 +117,12 @@ class WebChatFeed:
         started = time.perf_counter()
         address = message.recipient.value
         frame = reply_frame(message)
-        await self.chat.remember(address, frame, message.occurred_at)  # a reload sees it at once
+        try:
+            await self.chat.remember(address, frame, message.occurred_at)  # a reload sees it
+        except (DatabaseError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # Pushed all the same; the transcript recorder stores it once PostgreSQL is back.
+            # (This used to end the live feed: no reply was pushed until a restart.)
+            log.warning("webchat_reply_unremembered", event_id=message.event_id, error=str(exc))
         self._learn(message.conversation_id, address)
         pushed = await self.chat.hub.push(address, frame)
         log.info("webchat_reply_pushed", event_id=message.event_id, sockets=pushed)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse
 from aiokafka import AIOKafkaProducer
@@ -110,6 +112,41 @@ async def test_replies_are_recorded_after_a_refused_commit(chat_settings: Settin
         await server.stop()
     assert refused, "a commit was refused"
     assert [m["event_id"] for m in history] == ["before-refusal", "after-refusal"]
+
+
+async def test_live_replies_go_on_while_the_transcript_cannot_be_written(
+        chat_settings: Settings) -> None:
+    """PostgreSQL refuses the live path's transcript write: the reply is pushed all the same,
+    and so is the next one (the live feed used to end on that error)."""
+    settings = chat_settings
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    [feed] = server.services
+    chat = feed.chat  # type: ignore[attr-defined]
+    remember, refused = chat.remember, []
+
+    async def database_gone(*args: Any) -> None:
+        """The live path's transcript write (the recorder's own writes retry on their own)."""
+        if not refused:
+            refused.append(args)
+            raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+        await remember(*args)
+
+    try:
+        async with ClientSession() as session, session.ws_connect(
+                f"http://127.0.0.1:{server.port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
+            await next_frame(ws, "welcome")
+            chat.remember = database_gone
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-9", reply("during-outage", "Still here.").to_json_bytes()),
+                           (b"conv-9", reply("after-outage", "All good.").to_json_bytes())])
+            first = await asyncio.wait_for(next_frame(ws, "message"), timeout=30)
+            second = await asyncio.wait_for(next_frame(ws, "message"), timeout=30)
+    finally:
+        await server.stop()
+    assert refused, "a transcript write was refused"
+    assert [first["event_id"], second["event_id"]] == ["during-outage", "after-outage"]
 
 
 async def test_statuses_and_typing_flow_both_ways(chat_settings: Settings) -> None:
