@@ -49,8 +49,10 @@ from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
 from omniroute.gateway.work import Work
+from omniroute.infra.postgres import UNAVAILABLE as DATABASE_UNAVAILABLE
 from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
+from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import MESSAGES, REJECTIONS
 from omniroute.settings import Settings
@@ -59,6 +61,9 @@ STATIC = Path(__file__).parent / "static"
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
                    ["route", "status"])
 COMPONENT = "gateway"
+RETRY_AFTER_S = 5
+"""What a 503 asks the client to wait before retrying (``Retry-After``)."""
+log = get_logger(__name__)
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,6 +80,13 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             REJECTIONS.labels(COMPONENT, exc.code).inc()
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         response = web.json_response(exc.body, status=exc.status, headers=headers)
+    except DATABASE_UNAVAILABLE as exc:  # a database outage: retry, not a server bug (500)
+        log.warning("gateway_database_unavailable", route=route,
+                    error=f"{type(exc).__name__}: {exc}")
+        problem = Unavailable(f"PostgreSQL cannot take the request now "
+                              f"({type(exc).__name__}); retry")
+        response = web.json_response(problem.body, status=problem.status,
+                                     headers={"Retry-After": str(RETRY_AFTER_S)})
     except web.HTTPException as exc:
         REQUESTS.labels(route, str(exc.status)).inc()
         if 400 <= exc.status < 500:

@@ -199,8 +199,10 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.path.endswith("/replies"):
         responses["409"] = error("The client_id is being sent right now (retry), or was used "
                                  "for a different reply.")
-    if op.accepted or op.role == "admin":
-        responses["503"] = error("Kafka did not take the event; retry.")
+    responses["503"] = error(
+        "Kafka did not take the event, or PostgreSQL cannot take the request now; retry "
+        "(after Retry-After seconds when it is given)." if op.accepted or op.role == "admin"
+        else "PostgreSQL cannot take the request now; retry after Retry-After seconds.")
     return responses
 
 

@@ -30,10 +30,9 @@ from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from omniroute.contract import PUBLIC_TOPICS, DeadLetter, Envelope, PublicTopic
-from omniroute.errors import DatabaseError
 from omniroute.history.retention import DEFAULT_DAYS, Horizon, Policy, load_policies
 from omniroute.history.store import write_batch
-from omniroute.infra.postgres import connect
+from omniroute.infra.postgres import UNAVAILABLE, connect
 from omniroute.infra.taking import Taking
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import (
@@ -55,11 +54,7 @@ POLICIES_TTL = 60.0
 
 DB_UP = Gauge("omniroute_sink_database_up", "1 while the sink's last database write succeeded.")
 
-TRANSIENT = (
-    OSError, asyncio.TimeoutError, DatabaseError, asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-    asyncpg.TransactionRollbackError,
-)
+TRANSIENT = (*UNAVAILABLE, asyncpg.TransactionRollbackError)
 """Errors that mean "the database is not there right now": retry the same batch."""
 
 log = get_logger(__name__)

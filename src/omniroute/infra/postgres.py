@@ -7,6 +7,7 @@ connection failures into a :class:`DatabaseError` that says what to do.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,13 @@ from omniroute.errors import DatabaseError
 from omniroute.settings import Settings
 
 _embedded: dict[Path, Any] = {}
+
+UNAVAILABLE = (
+    OSError, asyncio.TimeoutError, DatabaseError, asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+)
+"""Errors that mean "the database is not there right now" (refused, reset, starting up,
+shutting down, a connection lost): retry later, nothing about the request was wrong."""
 
 
 def start_embedded(data_dir: Path) -> str:

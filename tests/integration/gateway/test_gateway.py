@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from harness.dbproxy import DatabaseProxy
 from harness.kafka import consume, produce
 from harness.ports import free_port
 from integration.history.factories import T0, added, assignment, inbound, opened
@@ -276,3 +277,43 @@ class TestLiveOffers:
         _, canned = await gateway.call("GET", "/canned-responses", "a2")
         assert canned == {"canned_responses": [{"shortcut": "thanks",
                                                 "text": "Thanks for waiting!"}]}
+
+
+async def test_a_database_outage_is_503_with_retry_after_and_then_passes(
+        topics: Settings, database_url: str) -> None:
+    """PostgreSQL goes away under a running gateway: every API call answers 503 with a JSON
+    error and ``Retry-After`` (it was aiohttp's bare 500), and once the database is back the
+    same calls succeed without a restart."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        token = await create_token(conn, "a1", Role.AGENT)
+    finally:
+        await conn.close()
+    proxy = DatabaseProxy(database_url)
+    await proxy.start()
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with running_gateway(topics, proxy.url, port=free_port()) as running, \
+                aiohttp.ClientSession() as http:
+
+            async def get(path: str) -> tuple[int, str | None, dict[str, object]]:
+                async with http.get(f"{running.url}/api/v1{path}", headers=headers) as r:
+                    return r.status, r.headers.get("Retry-After"), await r.json()
+
+            assert (await get("/me"))[0] == 200
+            await proxy.cut()
+            for path in ("/me", "/conversations", "/offers"):
+                status, retry_after, body = await get(path)
+                assert (status, retry_after) == (503, "5"), (path, body)
+                assert body["error"]["code"] == "unavailable"  # type: ignore[index]
+                assert "PostgreSQL" in body["error"]["message"]  # type: ignore[index]
+            await proxy.start()
+            answers = []
+            for _ in range(20):
+                answers.append((await get("/me"))[0])
+                if answers[-1] == 200:
+                    break
+                await asyncio.sleep(0.5)
+            assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
+    finally:
+        await proxy.stop()
