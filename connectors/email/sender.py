@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import aiosmtplib
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from omniroute.contract import (
     Channel,
@@ -44,6 +44,7 @@ from omniroute.contract import (
     utcnow,
 )
 from omniroute.delivery.rebalance import CountingRebalances
+from omniroute.delivery.reported import ReportedStatuses
 from omniroute.errors import DatabaseError
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -91,6 +92,14 @@ def status_for(message: OutboundMessage, outcome: SendOutcome) -> DeliveryStatus
         error_code=outcome.error_code,
         error_message=outcome.error_message,
     )
+
+
+def by_email_delivery(status: DeliveryStatus, outbound_event_id: str) -> bool:
+    """``omniroute email-delivery``'s ``sent`` or ``failed`` status of the message (a
+    bounce's ``failed`` comes later and is published by the SMTP server, also ``smtp``:
+    either way the mail went out)."""
+    return (status.outbound_event_id == outbound_event_id and status.provider == "smtp"
+            and status.state in (DeliveryState.SENT, DeliveryState.FAILED))
 
 
 class SmtpRelay:
@@ -155,6 +164,10 @@ class EmailDelivery:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
         )
+        self.reported = ReportedStatuses(settings, reported_by=by_email_delivery)
+        self._committed: set[TopicPartition] = set()
+        """Partitions held without interruption since a commit here: their next record
+        was not handled before. A mail of another one is looked up before it is sent."""
         self._started = False
         self._stopping = asyncio.Event()
 
@@ -179,26 +192,42 @@ class EmailDelivery:
     async def run(self) -> None:
         """Consume until :meth:`stop`; commit only after statuses are acknowledged."""
         await self.producer.start()
+        await self.reported.start()
         self.consumer.subscribe([self.settings.topic(OUTBOUND_TOPIC)],
-                                listener=CountingRebalances(PROCESSOR))
+                                listener=CountingRebalances(PROCESSOR, revoked=self.forget))
         await self.consumer.start()
         self._started = True
         try:
             while not self._stopping.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500)
-                for records in batches.values():
+                for tp, records in batches.items():
                     for record in records:
-                        await self._process(record, self.producer)
-                if batches:
-                    await self.consumer.commit()
+                        if await self._process(record, self.producer,
+                                               maybe_sent=tp not in self._committed):
+                            await self.consumer.commit({tp: record.offset + 1})  # mail by mail
+                            self._committed.add(tp)
+                if batches:  # the other channels' records in between
+                    await self.consumer.commit({tp: records[-1].offset + 1
+                                                for tp, records in batches.items() if records})
+                    self._committed |= set(batches)
         finally:
             self._started = False
             await self.consumer.stop()
+            await self.reported.stop()
             await self.producer.stop()
             if self.store is not None:
                 await self.store.stop()
 
-    async def _process(self, record: object, producer: AIOKafkaProducer) -> None:
+    def forget(self, revoked: set[TopicPartition]) -> None:
+        """Partitions leave: whoever holds one meanwhile may send its next mail."""
+        self._committed -= revoked
+
+    async def _process(self, record: object, producer: AIOKafkaProducer,
+                       maybe_sent: bool = False) -> bool:
+        """Send one outbound email and publish its status; whether the record was an email
+        or a dead letter (commit it before the next one). ``maybe_sent``: it may have been
+        handled before its offset was committed (no commit since the partition was
+        assigned): sent only if its status is not on omniroute.delivery.v1 yet."""
         started = time.perf_counter()
         value: bytes = record.value  # type: ignore[attr-defined]
         try:
@@ -214,9 +243,12 @@ class EmailDelivery:
                 key=record.key,  # type: ignore[attr-defined]
             )
             DEAD_LETTERS.labels(PROCESSOR, type(exc).__name__).inc()
-            return
+            return True
         if message.channel is not Channel.EMAIL:
-            return
+            return False
+        if maybe_sent and await self.reported.reported(
+                message.event_id, record.timestamp):  # type: ignore[attr-defined]
+            return True
         MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
         outcome = await self._send(message)
@@ -229,6 +261,7 @@ class EmailDelivery:
         PROCESSING_SECONDS.labels("email").observe(time.perf_counter() - started)
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,
                  error_code=outcome.error_code)
+        return True
 
 
     async def _send(self, message: OutboundMessage) -> SendOutcome:

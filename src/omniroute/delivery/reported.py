@@ -1,6 +1,7 @@
 """Whether a message's statuses are already on ``omniroute.delivery.v1``.
 
-The delivery service commits an outbound message's offset after its statuses
+Used by ``omniroute delivery`` and ``omniroute email-delivery``. The delivery
+service commits an outbound message's offset after its statuses
 are acknowledged. A process that dies (or loses the partition) between the two
 leaves a message that was sent and reported but not committed, and whoever
 reads the partition next would send it to the customer again. So before it
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter
@@ -33,7 +35,18 @@ log = get_logger(__name__)
 SKEW_MS = 5 * 60 * 1000
 """Statuses are searched from this long before the outbound record's timestamp (the
 two timestamps come from different hosts' clocks)."""
-REPORTED_STATES = frozenset({DeliveryState.ACCEPTED, DeliveryState.FAILED})
+Reporter = Callable[[DeliveryStatus, str], bool]
+"""Whether a status is a final report, by this kind of process, of the outbound message
+with the given event id."""
+
+
+def by_delivery(status: DeliveryStatus, outbound_event_id: str) -> bool:
+    """``omniroute delivery``'s ``accepted`` or ``failed`` status of the message."""
+    return (status.outbound_event_id == outbound_event_id
+            and status.event_id.startswith(f"delivery:{outbound_event_id}:"[:200])
+            and status.state in (DeliveryState.ACCEPTED, DeliveryState.FAILED))
+
+
 CHECKS = Counter(
     "omniroute_delivery_resend_checks_total",
     "Outbound messages that may have been delivered before (first of a partition since it "
@@ -46,8 +59,9 @@ CHECKS = Counter(
 class ReportedStatuses:
     """Searches ``omniroute.delivery.v1`` for this service's statuses of one message."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reported_by: Reporter = by_delivery) -> None:
         self.topic = settings.topic(DELIVERY.name)
+        self.reported_by = reported_by
         self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                          enable_auto_commit=False, group_id=None,
                                          isolation_level="read_committed",
@@ -105,20 +119,18 @@ class ReportedStatuses:
                         break
                     read += 1
                     if record.value is not None and marker in record.value \
-                            and _ours(record.value, outbound_event_id):
+                            and self._final(record.value, outbound_event_id):
                         return True, read
             for tp in list(pending):
                 if await self.consumer.position(tp) >= pending[tp]:
                     del pending[tp]
         return False, read
 
-
-def _ours(value: bytes, outbound_event_id: str) -> bool:
-    """A delivery process's final status of ``outbound_event_id``."""
-    try:
-        status = DeliveryStatus.from_json_bytes(value)
-    except (ValidationError, ValueError):
-        return False
-    return (status.outbound_event_id == outbound_event_id
-            and status.event_id.startswith(f"delivery:{outbound_event_id}:"[:200])
-            and status.state in REPORTED_STATES)
+    def _final(self, value: bytes, outbound_event_id: str) -> bool:
+        """Whether ``value`` is a final status of ``outbound_event_id`` by this kind of
+        process."""
+        try:
+            status = DeliveryStatus.from_json_bytes(value)
+        except (ValidationError, ValueError):
+            return False
+        return self.reported_by(status, outbound_event_id)

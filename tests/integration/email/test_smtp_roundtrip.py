@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
+import email.policy
 import smtplib
+from collections import Counter
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,7 +18,7 @@ from aiokafka.errors import KafkaError
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client import REGISTRY
 
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from omniroute.contract import (
     Address,
@@ -268,3 +271,60 @@ async def test_bounce_of_our_reply_names_its_conversation(topics: Settings, data
     assert status.state.value == "failed" and status.conversation_id == "conv-b"
     assert status.outbound_event_id == "out-bounce" and records[0].key == b"conv-b"
     assert f"<{status.provider_message_id}>" == message_id
+
+
+async def test_a_mail_reported_but_not_committed_is_not_sent_again(topics: Settings) -> None:
+    """The email process dies after a reply's status is on omniroute.delivery.v1 but before
+    its offset is committed: the next one finds the status and does not mail the customer a
+    second time; the next reply (behind a reply on another channel) goes out once."""
+    settings = topics.model_copy(update={"email_mailboxes": MAILBOX})
+    sink = Sink()
+    relay_port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
+    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+
+    def reply(n: int, channel: Channel = Channel.EMAIL) -> OutboundMessage:
+        return OutboundMessage(
+            event_id=f"out-mail-{n}", conversation_id="conv-m", channel=channel,
+            channel_account=MAILBOX if channel is Channel.EMAIL else "+14155550100",
+            recipient=Address(value="jane@example.com" if channel is Channel.EMAIL
+                              else "+14155550123"),
+            author=Author(kind=AuthorKind.AGENT, id="a1", name="Sam"), text=f"Reply {n}")
+
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(b"conv-m", m.to_json_bytes())
+                   for m in (reply(1), reply(2, Channel.SMS), reply(3))])
+    statuses = settings.topic("omniroute.delivery.v1")
+    dying = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    never = asyncio.Event()
+
+    async def dies_before_committing(*_args: object, **_kwargs: object) -> None:
+        await never.wait()  # the process is gone before the commit reaches the broker
+
+    dying.consumer.commit = dies_before_committing  # type: ignore[method-assign]
+    first_run = asyncio.create_task(dying.run())
+    try:
+        assert await consume(settings.kafka_bootstrap, statuses, 1, timeout=60)
+    finally:
+        first_run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first_run
+    delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    second_run = asyncio.create_task(delivery.run())
+    try:
+        assert await consume(settings.kafka_bootstrap, statuses, 1, timeout=60,
+                             where=lambda r: b"out-mail-3" in r.value)
+    finally:
+        delivery.stop()
+        await second_run
+        server.close()
+    mails = []
+    while not sink.received.empty():
+        mails.append(email.message_from_bytes((await sink.received.get())[1],
+                                              policy=email.policy.default))
+    assert [m.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
+            for m in mails] == ["Reply 1", "Reply 3"]
+    reported = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                       for r in await consume_all(settings.kafka_bootstrap, statuses))
+    assert reported == {"out-mail-1": 1, "out-mail-3": 1}
