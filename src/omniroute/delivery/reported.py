@@ -22,12 +22,13 @@ import json
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from omniroute.contract import DeliveryState, DeliveryStatus
 from omniroute.contract.topics import DELIVERY
+from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 
@@ -76,13 +77,6 @@ class ReportedStatuses:
         """Close the consumer."""
         await self.consumer.stop()
 
-    async def _partitions(self) -> list[TopicPartition]:
-        parts = self.consumer.partitions_for_topic(self.topic)
-        if not parts:
-            await self.consumer._client.force_metadata_update()
-            parts = self.consumer.partitions_for_topic(self.topic) or set()
-        return [TopicPartition(self.topic, p) for p in sorted(parts)]
-
     async def reported(self, outbound_event_id: str, written_ms: int) -> bool:
         """Whether a delivery status of ``outbound_event_id`` (accepted or failed, published
         by a delivery process) is on the topic, searching from ``written_ms`` (the outbound
@@ -99,7 +93,7 @@ class ReportedStatuses:
         return found
 
     async def _search(self, outbound_event_id: str, since_ms: int) -> tuple[bool, int]:
-        partitions = await self._partitions()
+        partitions = await consumer_partitions(self.consumer, self.topic)
         ends = await self.consumer.end_offsets(partitions)
         starts = await self.consumer.offsets_for_times({tp: max(since_ms, 0)
                                                         for tp in partitions})

@@ -45,6 +45,7 @@ from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import ReportedStatuses
 from omniroute.delivery.sending import deliver, failed, now_utc
+from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
@@ -87,11 +88,7 @@ class InboundView:
         customer was refused as outside WhatsApp's window.
         """
         await self.consumer.start()
-        parts = self.consumer.partitions_for_topic(self.topic)
-        if not parts:
-            await self.consumer._client.force_metadata_update()
-            parts = self.consumer.partitions_for_topic(self.topic) or set()
-        self.partitions = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        self.partitions = await consumer_partitions(self.consumer, self.topic)
         self.consumer.assign(self.partitions)
         ends = await self.consumer.end_offsets(self.partitions)
         since = int((now_utc() - LOOKBACK).timestamp() * 1000)

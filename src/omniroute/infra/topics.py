@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.offset import OffsetRequest
@@ -158,6 +159,15 @@ async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
                               f"metadata and {expected - len(served)} of {expected} partitions "
                               f"not served after {SERVE_WAIT_SECONDS:.0f}s")
         await asyncio.sleep(0.2)
+
+
+async def consumer_partitions(consumer: AIOKafkaConsumer, *topics: str) -> list[TopicPartition]:
+    """Every partition of ``topics``, sorted, as ``consumer`` knows them; its metadata is
+    refreshed first when one of them is unknown (a topic created just now)."""
+    if not all(consumer.partitions_for_topic(t) for t in topics):
+        await consumer._client.force_metadata_update()
+    return [TopicPartition(t, p) for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())]
 
 
 async def served_partitions(admin: AIOKafkaAdminClient,

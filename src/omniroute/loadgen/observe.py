@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+
+from omniroute.infra.topics import consumer_partitions
 
 TOKEN = re.compile(r"\bsoak (\S+) ")
 CONVERSATIONS = "omniroute.conversations.v1"
@@ -97,12 +99,7 @@ class Observer:
     async def start(self) -> None:
         """Connect and position at the topics' current ends."""
         await self.consumer.start()
-        partitions = [TopicPartition(t, p) for t in self.topics
-                      for p in sorted(self.consumer.partitions_for_topic(t) or ())]
-        if not all(self.consumer.partitions_for_topic(t) for t in self.topics):
-            await self.consumer._client.force_metadata_update()  # topics created just now
-            partitions = [TopicPartition(t, p) for t in self.topics
-                          for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+        partitions = await consumer_partitions(self.consumer, *self.topics)
         self.consumer.assign(partitions)
         await self.consumer.seek_to_end(*partitions)
 

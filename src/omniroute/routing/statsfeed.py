@@ -19,8 +19,9 @@ import json
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.logs import get_logger
 from omniroute.routing import metrics
 from omniroute.settings import Settings
@@ -62,9 +63,7 @@ async def read_stats(settings: Settings) -> dict[str, dict[str, Any]]:
     await reader.start()
     latest: dict[str, dict[str, Any]] = {}
     try:
-        if not reader.partitions_for_topic(topic):
-            await reader._client.force_metadata_update()  # as loadgen.observe does
-        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        tps = await consumer_partitions(reader, topic)
         if not tps:
             return latest
         reader.assign(tps)
