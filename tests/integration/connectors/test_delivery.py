@@ -142,17 +142,27 @@ async def test_delivery_window_retries_and_rate_limit(topics: Settings, graph: F
     assert times[-1] - times[0] >= (len(times) - 5) / 5.0 - 0.05
 
 
+def graph_settings(topics: Settings, graph: FakeGraph) -> Settings:
+    """Delivery to the fake Graph API, retries 50 ms apart."""
+    return Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                    topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
+                    meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+
+
+async def wrote_lately(settings: Settings, customer: str) -> None:
+    """``customer`` wrote 5 minutes ago: replies are inside WhatsApp's 24-hour window."""
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+
+
 async def test_a_message_reported_but_not_committed_is_not_sent_again(
         topics: Settings, graph: FakeGraph) -> None:
     """A delivery process dies after a reply's statuses are on omniroute.delivery.v1 but
     before its offset is committed: the next one reads the reply again, finds its status and
     does not send it to the customer a second time; the next reply goes out once."""
-    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
-                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
-                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    settings = graph_settings(topics, graph)
     customer = "972500000011"
-    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
-                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    await wrote_lately(settings, customer)
     first, second = outbound(21, customer), outbound(22, customer)
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in (first, second)])
@@ -194,12 +204,9 @@ async def test_a_failed_commit_loses_nothing_and_sends_nothing_twice(
         topics: Settings, graph: FakeGraph) -> None:
     """The broker refuses one offset commit mid-batch: the replies after it in that batch are
     still delivered, and the one whose commit failed is not sent again."""
-    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
-                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
-                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    settings = graph_settings(topics, graph)
     customer = "972500000012"
-    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
-                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    await wrote_lately(settings, customer)
     replies = [outbound(n, customer) for n in range(31, 35)]
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
@@ -232,12 +239,9 @@ async def test_replies_written_in_transactions_are_looked_up_once_per_partition(
     """The gateway and the worker write replies in transactions, whose markers take offsets:
     only the first reply of a partition is looked up on omniroute.delivery.v1, not each one
     (offsets are not consecutive)."""
-    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
-                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
-                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    settings = graph_settings(topics, graph)
     customer = "972500000013"
-    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
-                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    await wrote_lately(settings, customer)
     replies = [outbound(n, customer) for n in range(41, 47)]
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                 transactional_id=f"{settings.topic_namespace}-replies")
@@ -275,12 +279,9 @@ async def test_a_connector_bug_fails_one_message_and_delivery_goes_on(
         topics: Settings, graph: FakeGraph) -> None:
     """An error no sender foresaw fails that reply (status ``internal_error`` and a dead
     letter with the reason) and the next reply is delivered: delivery does not stop."""
-    settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
-                        topic_namespace=topics.topic_namespace, meta_access_token="graph-token",
-                        meta_graph_base_url=graph.base_url, delivery_backoff_seconds=0.05)
+    settings = graph_settings(topics, graph)
     customer = "972500000014"
-    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
-                  [(b"k", inbound(customer, minutes_ago=5).to_json_bytes())])
+    await wrote_lately(settings, customer)
     replies = [outbound(51, customer, text="boom"), outbound(52, customer)]
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
