@@ -139,7 +139,7 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
         "SELECT conversation_id, occurred_at, kind, agent_id FROM assignments "
         "WHERE conversation_id = ANY($1)", ids))
     ratings = _group(await conn.fetch(
-        "SELECT conversation_id, rated_at, score FROM csat_ratings "
+        "SELECT conversation_id, rated_at, score FROM csat_conversation_ratings "
         "WHERE conversation_id = ANY($1)", ids))
     out = []
     for c in convs:

@@ -69,7 +69,7 @@ def presence(agent: str, value: Presence, s: float) -> AgentEvent:
 
 
 def morning() -> list[tuple[str, Envelope]]:
-    """c1 handled and rated, c2 abandoned after an SLA breach, c3 resolved by the bot."""
+    """c1 handled and rated (then commented), c2 abandoned after an SLA breach, c3 resolved by the bot."""
     opened = ConversationEventKind.OPENED
     events: list[tuple[str, Envelope]] = [
         ("agents", presence("a1", Presence.AVAILABLE, 0)),
@@ -85,6 +85,9 @@ def morning() -> list[tuple[str, Envelope]]:
         ("conversations", conv("c1", ConversationEventKind.RESOLVED, 600, agent_id="a1")),
         ("assignments", assignment("c1", "a1", AssignmentKind.COMPLETED, 600)),
         ("conversations", conv("c1", ConversationEventKind.RATED, 660, rating=Rating(score=5))),
+        # the customer's comment after the rating: a second `rated` event, the same rating
+        ("conversations", conv("c1", ConversationEventKind.RATED, 700,
+                               rating=Rating(score=5, comment="quick, thanks"))),
         ("conversations", conv("c2", opened, 300, channel=Channel.WEBCHAT, pool="support",
                                triage={"language": "en", "intent": "billing"})),
         ("conversations", said("c2", 300)),
