@@ -7,11 +7,16 @@
   "at", "attributes", "tags"}``: triage, matched rules, their actions and the
   automatic replies, without sending anything
 - ``POST /api/v1/automation/proactive`` — a :class:`~.proactive.ProactiveRequest`:
-  202 with the message's ids, 422 outside WhatsApp's window without a template
+  202 with the message's ids, 422 outside WhatsApp's window without a template. The
+  request id is claimed in PostgreSQL before the message is published (as replies'
+  ``client_id``: :mod:`omniroute.gateway.idempotency`), so a retried request reaches the
+  customer once: 202 with the same ids and ``Idempotent-Replayed: true``, 409 while the
+  first is being published or when the id was used for a different message
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +32,7 @@ from omniroute.automation.rules import RuleError
 from omniroute.automation.store import publish_rules, read_rules
 from omniroute.contract import utcnow
 from omniroute.contract.topics import OUTBOUND
+from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
 from omniroute.settings import Settings
 
 Authorize = Callable[[web.Request], Awaitable[None]]
@@ -35,24 +41,28 @@ LastInbound = Callable[[str, str, str], Awaitable[datetime | None]]
 
 
 def _problem(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"status": status, "code": code, "message": message},
-                             status=status)
+    """The gateway's error document (``{"error": {"code", "message"}}``, as in /openapi.json)."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 class AutomationApi:
     """Handlers of the automation admin API."""
 
     def __init__(self, settings: Settings, producer: AIOKafkaProducer, authorize: Authorize,
-                 last_inbound: LastInbound, config: AutomationConfig | None = None) -> None:
+                 last_inbound: LastInbound, keys: ReplyKeys,
+                 config: AutomationConfig | None = None) -> None:
         self.settings, self.producer, self.authorize = settings, producer, authorize
-        self.last_inbound = last_inbound
+        self.last_inbound, self.keys = last_inbound, keys
         self._config = config
 
     async def _json(self, request: web.Request) -> Any:
         try:
             return await request.json()
         except ValueError as exc:
-            raise web.HTTPBadRequest(text=f"the body is not JSON: {exc}") from exc
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": {"code": "bad_request",
+                                           "message": f"the body is not JSON: {exc}"}}),
+                content_type="application/json") from exc
 
     async def list_rules(self, request: web.Request) -> web.Response:
         await self.authorize(request)
@@ -93,12 +103,21 @@ class AutomationApi:
             message = proactive_message(wanted, last, utcnow())
         except ProactiveRefused as exc:
             return _problem(422, "outside_window", str(exc))
-        await self.producer.send_and_wait(self.settings.topic(OUTBOUND.name),
-                                          message.to_json_bytes(),
-                                          key=message.conversation_id.encode())
-        return web.json_response({"event_id": message.event_id,
-                                  "conversation_id": message.conversation_id,
-                                  "template": message.template is not None}, status=202)
+        answer = {"event_id": message.event_id, "conversation_id": message.conversation_id,
+                  "template": message.template is not None}
+        claim, _ = await publish_once(
+            self.keys, message.event_id, digest(wanted.model_dump_json()),
+            lambda: self.producer.send_and_wait(self.settings.topic(OUTBOUND.name),
+                                                message.to_json_bytes(),
+                                                key=message.conversation_id.encode()))
+        if claim is Claim.IN_FLIGHT:
+            return _problem(409, "conflict", "a message with this request_id is being sent "
+                                             "right now; retry")
+        if claim is Claim.DIFFERENT:
+            return _problem(409, "conflict", "this request_id was already used for a different "
+                                             "message")
+        replayed = {"Idempotent-Replayed": "true"} if claim is Claim.REPLAYED else None
+        return web.json_response(answer, status=202, headers=replayed)
 
     def mount(self, app: web.Application, prefix: str = "/api/v1/automation") -> None:
         """Add the routes to ``app``."""
@@ -124,4 +143,4 @@ def mount_on_gateway(app: web.Application, gateway: Any) -> None:
         return value
 
     AutomationApi(gateway.settings, gateway.producer, supervisors_only,
-                  last_inbound).mount(app)
+                  last_inbound, ReplyKeys(gateway.pool)).mount(app)

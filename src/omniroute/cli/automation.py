@@ -6,12 +6,16 @@ import asyncio
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
+from omniroute.cli.db import with_database
 from omniroute.errors import BrokerError, ConfigurationError
+
+if TYPE_CHECKING:
+    import asyncpg
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -133,6 +137,7 @@ def send(request_id: str, workspace: str, channel: str, channel_account: str, re
     )
     from omniroute.contract import utcnow
     from omniroute.contract.topics import OUTBOUND
+    from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
 
     settings = settings_from_env()
     try:
@@ -158,6 +163,17 @@ def send(request_id: str, workspace: str, channel: str, channel_account: str, re
         finally:
             await producer.stop()
 
-    asyncio.run(publish())
-    click.echo(json.dumps({"event_id": message.event_id,
+    async def once(conn: asyncpg.Connection) -> Claim:
+        """The request id is claimed as the gateway's API claims it: a retry sends nothing."""
+        claim, _ = await publish_once(ReplyKeys(conn), message.event_id,
+                                      digest(wanted.model_dump_json()), publish)
+        return claim
+
+    claim = with_database(once)
+    if claim is Claim.IN_FLIGHT:
+        raise ConfigurationError("a message with this request id is being sent right now; "
+                                 "retry")
+    if claim is Claim.DIFFERENT:
+        raise ConfigurationError("this request id was already used for a different message")
+    click.echo(json.dumps({"event_id": message.event_id, "replayed": claim is Claim.REPLAYED,
                            "conversation_id": message.conversation_id}))

@@ -23,8 +23,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
+
+T = TypeVar("T")
 
 STALE_CLAIM_S = 30.0
 """A claim not published after this long belongs to a gateway that died: a retry takes it.
@@ -51,7 +55,7 @@ def digest(*parts: str | None) -> str:
 class ReplyKeys:
     """The claims of one gateway process (prunes old keys now and then)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
         self.pool = pool
         self._pruned = 0.0
 
@@ -92,3 +96,20 @@ class ReplyKeys:
             await self.pool.execute(
                 "DELETE FROM gateway_reply_keys"
                 " WHERE claimed_at < now() - make_interval(days => $1)", KEEP_DAYS)
+
+
+async def publish_once(keys: ReplyKeys, event_id: str, request_digest: str,
+                       publish: Callable[[], Awaitable[T]]) -> tuple[Claim, T | None]:
+    """Run ``publish`` if ``event_id`` can be claimed; mark it published once it returned,
+    release the claim when it raised. Returns the claim and what ``publish`` returned
+    (None when it did not run: replayed, in flight or a different request)."""
+    claim = await keys.claim(event_id, request_digest)
+    if claim is not Claim.PUBLISH:
+        return claim, None
+    try:
+        result = await publish()
+    except BaseException:
+        await keys.release(event_id)
+        raise
+    await keys.published(event_id)
+    return claim, result

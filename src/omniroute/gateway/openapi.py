@@ -81,16 +81,19 @@ OPERATIONS: tuple[Operation, ...] = (
               "every AssignmentEvent for this agent as JSON `{type: assignment, event}`; send "
               '`{"type":"heartbeat"}` to heartbeat.'),
     # automation admin (supervisors; docs/automation.md)
-    Operation("get", "/api/v1/automation/rules", "Every workspace's live automation rules."),
+    Operation("get", "/api/v1/automation/rules", "Every workspace's live automation rules.",
+              role="supervisor"),
     Operation("put", "/api/v1/automation/rules/{workspace}",
               "Replace a workspace's live rules (`{\"rules\": [...]}`, validated; `[]` "
-              "returns to the automation file's)."),
+              "returns to the automation file's).", role="supervisor"),
     Operation("post", "/api/v1/automation/dry-run",
               "Triage, matching rules, actions and automatic replies for a message; nothing "
-              "is sent."),
+              "is sent.", role="supervisor"),
     Operation("post", "/api/v1/automation/proactive",
               "Start a conversation: a proactive OutboundMessage (WhatsApp outside 24 h: a "
-              "template is required, else 422).", ProactiveRequest, accepted=True),
+              "template is required, else 422). The request_id makes retries idempotent: a "
+              "retry is answered 202 with the same ids and Idempotent-Replayed: true, and "
+              "publishes nothing.", ProactiveRequest, accepted=True, role="supervisor"),
 )
 
 SUPERVISOR_OPERATIONS = (
@@ -199,6 +202,11 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.path.endswith("/replies"):
         responses["409"] = error("The client_id is being sent right now (retry), or was used "
                                  "for a different reply.")
+    if op.path.endswith("/proactive"):
+        responses["409"] = error("The request_id is being sent right now (retry), or was used "
+                                 "for a different message.")
+        responses["422"] = error("WhatsApp, the customer has not written in 24 hours, and the "
+                                 "request has no template.")
     responses["503"] = error(
         "Kafka did not take the event, or PostgreSQL cannot take the request now; retry "
         "(after Retry-After seconds when it is given)." if op.accepted or op.role == "admin"

@@ -24,7 +24,7 @@ from omniroute.gateway.commands import (
     conversation_event,
     reply_message,
 )
-from omniroute.gateway.idempotency import Claim, ReplyKeys, digest
+from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
 from omniroute.gateway.problems import BadRequest, Conflict, Unavailable
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
@@ -78,7 +78,9 @@ class Work:
     async def _publish_once(self, message: OutboundMessage, request: str) -> web.Response:
         """Publish a reply with a client_id unless its key was published already
         (:mod:`omniroute.gateway.idempotency`)."""
-        claim = await self.keys.claim(message.event_id, request)
+        claim, response = await publish_once(
+            self.keys, message.event_id, request,
+            lambda: self.g.publish("omniroute.outbound.v1", message.conversation_id, message))
         if claim is Claim.REPLAYED:
             return accepted("omniroute.outbound.v1", message.event_id,
                             {"Idempotent-Replayed": "true"})
@@ -86,13 +88,7 @@ class Work:
             raise Conflict("a reply with this client_id is being sent right now; retry")
         if claim is Claim.DIFFERENT:
             raise Conflict("this client_id was already used for a different reply")
-        try:
-            response = await self.g.publish("omniroute.outbound.v1", message.conversation_id,
-                                            message)
-        except BaseException:
-            await self.keys.release(message.event_id)
-            raise
-        await self.keys.published(message.event_id)
+        assert response is not None
         return response
 
     def _remember_first_reply(self, conversation_id: str) -> None:

@@ -169,6 +169,36 @@ class TestWrites:
         assert sorted((m.author.id, m.text) for m in sent) == [
             ("a1", "on it"), ("a1", "sorry for the wait"), ("boss", "on it")]
 
+    async def test_a_proactive_message_retried_with_its_request_id_is_sent_once(
+            self, gateway: Setup) -> None:
+        """The same request_id, posted four times at once and again later, is one
+        OutboundMessage (delivery sends every record it reads; a user run got the template
+        twice): retries are 202 with the same ids, the id reused for another message is 409."""
+        path = f"{gateway.url}/api/v1/automation/proactive"
+        shipped = {"request_id": "ship-A-1", "channel": "whatsapp", "channel_account": "10655",
+                   "recipient": "+821099990000", "template": {
+                       "name": "order_shipped", "language": "ko", "parameters": ["A-1"]}}
+        answers = await asyncio.gather(*(
+            gateway.http.post(path, json=shipped, headers=gateway.auth("boss"))
+            for _ in range(4)))
+        statuses = sorted(a.status for a in answers)
+        assert statuses.count(202) >= 1 and set(statuses) <= {202, 409}, statuses
+        ids = {(await a.json())["event_id"] for a in answers if a.status == 202}
+        assert len(ids) == 1
+        async with gateway.http.post(path, json=shipped, headers=gateway.auth("boss")) as again:
+            assert again.status == 202 and again.headers["Idempotent-Replayed"] == "true"
+            assert (await again.json())["event_id"] in ids
+        other = {**shipped, "template": {**shipped["template"], "parameters": ["B-2"]}}  # type: ignore[dict-item]
+        async with gateway.http.post(path, json=other, headers=gateway.auth("boss")) as reused:
+            assert reused.status == 409
+            error = (await reused.json())["error"]
+            assert error["code"] == "conflict" and "different message" in error["message"]
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 2, timeout=5)
+        sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
+        assert [(m.event_id, m.proactive, m.template.parameters if m.template else None)
+                for m in sent] == [(ids.pop(), True, ["A-1"])]
+
     async def test_bad_bodies_are_400_with_the_problem_named(self, gateway: Setup) -> None:
         """Empty text, an unknown field and a bad presence each name the field."""
         status, body = await gateway.call("POST", "/conversations/c1/replies", "a1", {"text": ""})
