@@ -96,6 +96,28 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
+
+def nul_at(value: object, path: str = "") -> str | None:
+    """The dotted path of the first string (value or key) in a JSON document holding a NUL
+    character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items: list[tuple[object, object]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        inner = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        found = nul_at(item, inner)
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass
 class Gateway:
     """The gateway's dependencies, injected by the composition root (``omniroute gateway``)."""
@@ -122,6 +144,9 @@ class Gateway:
             raw = await request.json() if request.can_read_body else {}
         except json.JSONDecodeError as exc:
             raise BadRequest(f"the body is not JSON: {exc.msg}") from exc
+        where = nul_at(raw)
+        if where is not None:  # PostgreSQL stores no NUL in text or jsonb: a 400, not a 500
+            raise BadRequest(f"{where or 'body'}: must not contain NUL characters")
         try:
             return model.model_validate(raw)
         except ValidationError as exc:

@@ -63,7 +63,7 @@ class Category(BaseModel):
 
     category_id: Slug
     names: dict[Language, Annotated[str, Field(min_length=1, max_length=200)]] = {}
-    position: int = 0
+    position: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0  # PostgreSQL's integer
 
 
 class InvalidArticle(RejectedInput):

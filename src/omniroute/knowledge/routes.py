@@ -50,7 +50,7 @@ class CategoryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     names: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
-    position: int = 0
+    position: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0  # PostgreSQL's integer
 
 
 OPERATIONS = (
