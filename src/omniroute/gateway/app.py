@@ -41,6 +41,7 @@ from omniroute.gateway.problems import (
     BadRequest,
     Forbidden,
     NotFound,
+    NotYetAssigned,
     Unauthorized,
     Unavailable,
 )
@@ -78,7 +79,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except ApiProblem as exc:
         if 400 <= exc.status < 500:
             REJECTIONS.labels(COMPONENT, exc.code).inc()
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
         response = web.json_response(exc.body, status=exc.status, headers=headers)
     except DATABASE_UNAVAILABLE as exc:  # a database outage: retry, not a server bug (500)
         log.warning("gateway_database_unavailable", route=route,
@@ -169,6 +172,9 @@ class Gateway:
             return ref
         if read and await queries.holds_customer(self.pool, who.agent_id, ref.customer_id):
             return ref
+        if await queries.offered_to(self.pool, who.agent_id, cid):
+            raise NotYetAssigned(f"conversation {cid!r} is offered to you and not assigned yet: "
+                                 "accept the offer, and retry once the assignment arrives")
         raise Forbidden(f"conversation {cid!r} is not assigned to you")
 
     async def publish(self, topic: str, key: str, event: Envelope) -> web.Response:

@@ -192,6 +192,8 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.conversation:
         responses["403"] = error("The conversation is not assigned to this agent.")
         responses["404"] = error("No such conversation.")
+        responses["409"] = error("not_yet_assigned: the conversation is offered to this agent "
+                                 "and not assigned yet; retry after Retry-After seconds.")
     if op.role != "agent":
         responses["403"] = error(f"The token's role is below {op.role}.")
     if op.method in ("put", "delete") and op.role == "admin":
@@ -201,7 +203,9 @@ def _responses(op: Operation) -> dict[str, Any]:
         responses["403"] = error("The offer was made to another agent.")
     if op.path.endswith("/replies"):
         responses["409"] = error("The client_id is being sent right now (retry), or was used "
-                                 "for a different reply.")
+                                 "for a different reply; or not_yet_assigned: the "
+                                 "conversation is offered to this agent and not assigned yet "
+                                 "(retry after Retry-After seconds).")
     if op.path.endswith("/proactive"):
         responses["409"] = error("The request_id is being sent right now (retry), or was used "
                                  "for a different message.")

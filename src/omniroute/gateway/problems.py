@@ -7,6 +7,7 @@
         ├── Forbidden         403 valid token, but not allowed (not your conversation)
         ├── NotFound          404 no such conversation or offer
         ├── Conflict          409 the state does not allow it (a dead letter already replayed)
+        │   └── NotYetAssigned    409 + Retry-After: offered to the caller, not assigned yet
         ├── VersionConflict   412 the configuration moved on since the version given
         └── Unavailable       503 Kafka or PostgreSQL cannot take the request now
 """
@@ -23,6 +24,8 @@ class ApiProblem(RejectedInput):
 
     status = 500
     code = "error"
+    retry_after: int | None = None
+    """Seconds the client should wait before retrying (the ``Retry-After`` header), if any."""
 
     @property
     def body(self) -> dict[str, Any]:
@@ -63,6 +66,15 @@ class Conflict(ApiProblem):
 
     status = 409
     code = "conflict"
+
+
+class NotYetAssigned(Conflict):
+    """409: the conversation is offered to the caller and not assigned yet. An accept is
+    answered 202 once Kafka has it; the router's assignment reaches history a moment later,
+    so an app that replies right after accepting retries instead of giving up on a 403."""
+
+    code = "not_yet_assigned"
+    retry_after = 1
 
 
 class VersionConflict(ApiProblem):

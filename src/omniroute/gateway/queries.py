@@ -159,6 +159,20 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
            ORDER BY a.occurred_at""", agent_id))
 
 
+async def offered_to(pool: asyncpg.Pool, agent_id: str, conversation_id: str) -> bool:
+    """Whether the conversation has an open offer to the agent: not expired, not declined,
+    and not yet answered by the router (assigned, rejected, expired, revoked)."""
+    value: bool = await pool.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM assignments a
+           WHERE a.agent_id = $1 AND a.conversation_id = $2 AND a.kind = 'offered'
+             AND (a.expires_at IS NULL OR a.expires_at > now())
+             AND NOT EXISTS (SELECT 1 FROM assignments b
+                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')
+             AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
+                             AND e.kind = 'decline'))""", agent_id, conversation_id)
+    return value
+
+
 async def offer_owner(pool: asyncpg.Pool, offer_id: str) -> str | None:
     """The agent an offer was made to, when history knows it."""
     value: str | None = await pool.fetchval(

@@ -97,6 +97,39 @@ class TestAuthorization:
                             gateway.settings.topic("omniroute.outbound.v1"), 1, timeout=1)
         assert out == []
 
+    async def test_an_offered_conversation_is_409_retry_until_the_assignment_arrives(
+            self, gateway: Setup, database_url: str) -> None:
+        """A reply sent right after accepting an offer (202) met a 403 in a user run: the
+        router's assignment reaches history a moment later. While the offer to this agent is
+        open the answer is 409 not_yet_assigned with Retry-After; once assigned, 202. Another
+        agent, and an offer the router answered otherwise (rescinded), stay 403."""
+        message = inbound(9, text="where is my parcel", sender="+14155550109")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c9", "cust-9")), ("inbound", message),
+                ("conversations", added(message, conversation="c9", customer="cust-9")),
+                ("assignments", assignment("a2", "c9", AssignmentKind.OFFERED, offer="o9")),
+                ("conversations", opened("c8", "cust-8")),
+                ("assignments", assignment("a2", "c8", AssignmentKind.OFFERED, offer="o8")),
+                ("assignments", assignment("a2", "c8", AssignmentKind.RESCINDED, n=1,
+                                           offer="o8"))])
+            async with gateway.http.post(f"{gateway.url}/api/v1/conversations/c9/replies",
+                                         json={"text": "hello"},
+                                         headers=gateway.auth("a2")) as early:
+                error = (await early.json())["error"]
+                assert (early.status, early.headers.get("Retry-After")) == (409, "1")
+                assert error["code"] == "not_yet_assigned" and "retry" in error["message"]
+            assert (await gateway.call("POST", "/conversations/c9/replies", "a1",
+                                       {"text": "hi"}))[0] == 403
+            assert (await gateway.call("POST", "/conversations/c8/replies", "a2",
+                                       {"text": "hi"}))[0] == 403
+            await write_batch(conn, [("assignments", assignment("a2", "c9", n=2, offer="o9"))])
+        finally:
+            await conn.close()
+        assert (await gateway.call("POST", "/conversations/c9/replies", "a2",
+                                   {"text": "hello"}))[0] == 202
+
     async def test_the_holder_and_a_supervisor_read_the_unified_history(
             self, gateway: Setup) -> None:
         """a1 and the supervisor see both channels' messages; unknown ids are 404."""

@@ -78,7 +78,7 @@ class TestOpenApi:
         (its client_id in flight, or used for another reply)."""
         paths = document()["paths"]
         notes = paths["/api/v1/conversations/{conversation_id}/notes"]["post"]
-        assert set(notes["responses"]) == {"202", "400", "401", "403", "404", "503"}
+        assert set(notes["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
         replies = paths["/api/v1/conversations/{conversation_id}/replies"]["post"]
         assert set(replies["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
         assert "client_id" in replies["responses"]["409"]["description"]
