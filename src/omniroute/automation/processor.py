@@ -167,9 +167,13 @@ class AutomationHook:
 
     def _pool(self, request: RoutingRequest | None, found: Triage, before: ConversationMemory,
               channel: str) -> str | None:
-        """The pool the router will choose (its own rules, on the triaged attributes)."""
+        """The pool the router will choose (its own rules, on the triaged attributes) for a
+        message that opens routing; for a later one, the pool the conversation was routed to
+        (a new message's triage may name another pool, but the router does not move it)."""
         if request is not None and request.pool:
             return request.pool
+        if request is None and before.pool:
+            return before.pool
         intent = before.intent if found.intent == "other" and before.intent else found.intent
         return self.routing.choose_pool(channel, intent, found.language,
                                         {**before.skills, **found.skills})
@@ -220,7 +224,12 @@ class AutomationHook:
                               provider_message_id=message.provider_message_id[:998])
         batch = Batch(state.workspace, state.customer_id, conv.id, message.event_id, at,
                       message.channel)
-        batch.event(Kind.TRIAGED, "triaged", triage=_fields(found, pool))
+        # the pool of the routing request this message makes, on the event itself (not only
+        # in ``triage``): history's conversations.pool, so the board and reports place a
+        # waiting conversation before any agent is offered it. A later message's triage may
+        # name another pool without moving the conversation: only the request's pool counts.
+        batch.event(Kind.TRIAGED, "triaged", triage=_fields(found, pool),
+                    pool=pool if route is not None else None)
         if plan.escalate:
             batch.event(Kind.ESCALATED, "escalated", reason="customer asked for a human",
                         pool=pool)

@@ -30,6 +30,8 @@ from harness.stack import running_stack, stack_env
 from omniroute.automation.store import publish_rules
 from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
 from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, OUTBOUND
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
@@ -227,6 +229,12 @@ class TestAutomationThroughTheStack:
             assert [m.automation for m in replies] == ["out_of_office"], replies
             assert KOREAN_DAYS[closed_until] in (replies[0].text or "") or "내일" in (
                 replies[0].text or "")
+            # the triaged event names the pool, so the supervisor's board places the waiting
+            # conversation there (a user run's board had it under "(no pool)": history learnt
+            # a pool only from an offer)
+            assert night.pool == "delivery"
+            assert await _board_pool(stack.port("GATEWAY"), database_url,
+                                     night.conversation_id) == "delivery"
 
             # 5. "상담원 연결" reaches a human, with priority raised
             assert await text(base, "SMhuman1", "+821055556666", "상담원 연결") == 200
@@ -251,6 +259,24 @@ class TestAutomationThroughTheStack:
 
             reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
             assert reopened == [], "a survey answer must not reopen the conversation"
+
+
+async def _board_pool(gateway_port: int, database_url: str, conversation_id: str) -> str:
+    """The pool the supervisor board shows a waiting conversation in, once it lists it."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        token = await create_token(connection, "lead", Role.SUPERVISOR)
+    finally:
+        await connection.close()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        for _ in range(60):
+            async with http.get(f"http://127.0.0.1:{gateway_port}/api/v1/board") as response:
+                board = await response.json()
+            waiting = {w["conversation_id"]: w for w in board.get("waiting", [])}
+            if conversation_id in waiting:
+                return str(waiting[conversation_id]["pool"])
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"the board never listed {conversation_id} as waiting")
 
 
 async def _wait_for_row(database_url: str, conversation_id: str) -> asyncpg.Record:
