@@ -78,10 +78,16 @@ class Found:
     body: str
     runner_up: float = 0.0
     """The score of the second-best article: too close means the question is ambiguous."""
+    runner_up_title: str | None = None
 
     def answers(self, policy: BotPolicy) -> bool:
         """Good enough to answer with: above the threshold and clearly ahead of the next."""
         return self.score >= policy.threshold and self.score - self.runner_up >= policy.margin
+
+    def ambiguous(self, policy: BotPolicy) -> bool:
+        """Two articles both good enough and too close to choose between."""
+        return self.runner_up_title is not None and self.runner_up >= policy.threshold \
+            and not self.answers(policy)
 
 
 class ReplyRoute(BaseModel):
@@ -191,8 +197,13 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
     session = session.model_copy(update={
         "misses": misses, "phase": Phase.LISTENING,
         "deadline": at + timedelta(seconds=policy.feedback_window_s)})
-    return Step(session, outbound=[_say(session, say("rephrase", session.language),
-                                        derived_event_id(ids, "bot-rephrase"), at)])
+    if found is not None and found.ambiguous(policy):  # name both: the customer picks
+        prompt = say("ambiguous", session.language, first=found.title,
+                     second=found.runner_up_title or "")
+    else:
+        prompt = say("rephrase", session.language)
+    return Step(session, outbound=[_say(session, prompt, derived_event_id(ids, "bot-rephrase"),
+                                        at)])
 
 
 def on_expire(session: BotSession | None, deadline: datetime, at: datetime) -> Step:

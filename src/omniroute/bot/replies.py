@@ -69,6 +69,14 @@ _SAY = {
         "ko": "관련 도움말을 찾지 못했어요. 다른 말로 다시 설명해 주시겠어요? "
               "“상담원”이라고 보내시면 바로 상담원이 이어받습니다.",
     },
+    "ambiguous": {
+        "en": "A couple of articles could answer that: “{first}” and “{second}”. Which is "
+              "closer to your question? A few more words help. Or reply “agent” and a "
+              "person will take over.",
+        "ko": "관련된 도움말이 두 가지 있어요: “{first}”, “{second}”. 어느 쪽이 궁금하신지 "
+              "조금 더 자세히 알려 주시겠어요? “상담원”이라고 보내시면 바로 상담원이 "
+              "이어받습니다.",
+    },
     "resolved": {
         "en": "Glad that helped! Write again any time.",
         "ko": "도움이 되어 기뻐요! 언제든 다시 문의해 주세요.",

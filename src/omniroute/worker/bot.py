@@ -142,9 +142,9 @@ class BotProcessor:
             return None
         if row is None:
             return None
-        runner_up = hits[1].score if len(hits) > 1 else 0.0
+        second = hits[1] if len(hits) > 1 else None
         return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"],
-                     runner_up)
+                     second.score if second else 0.0, second.title if second else None)
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""

@@ -295,6 +295,16 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         await eventually(lambda: _with(db, handed, "human_resolved"),
                                          "human resolution")
 
+                        # 4. two articles answer alike: the bot names both instead of saying
+                        # it found nothing (a user run's "How do I get a refund for my order?")
+                        torn = "821055505555"
+                        await say_on_whatsapp(http, ingress, torn, 1,
+                                              "How do I get a refund for my order?")
+                        (prompt,) = await eventually(lambda: whatsapp_texts(graph, torn),
+                                                     "the ambiguity prompt", 180)
+                        assert "Refund for part of an order" in prompt, prompt
+                        assert "When will I get my refund?" in prompt, prompt
+
                         # the funnel, from history alone
                         funnel = dict(await db.fetch(
                             """SELECT kind, count(*) FROM (

@@ -115,9 +115,15 @@ class TestAnswering:
 
     def test_an_ambiguous_question_is_a_miss(self) -> None:
         """Two articles scoring alike (택배 alone): ask to rephrase rather than guess."""
-        tie = Found("delivery-fees", "ko", "배송비", "delivery", 0.76, "...", runner_up=0.76)
+        tie = Found("delivery-fees", "ko", "배송비", "delivery", 0.76, "...", runner_up=0.76,
+                    runner_up_title="배송 조회")
         step = on_message(held(), message("택배가 안 왔어요"), tie, POLICY)
         assert step.events == [] and step.session and step.session.phase is Phase.LISTENING
+        assert "“배송비”, “배송 조회”" in (step.outbound[0].text or "")  # both named: pick one
+        weak = Found("delivery-fees", "ko", "배송비", "delivery", 0.35, "...", runner_up=0.3,
+                     runner_up_title="배송 조회")  # both below the threshold: not named
+        assert "배송비" not in (on_message(held(), message("택배"), weak, POLICY).outbound[0].text
+                              or "")
         clear = Found("delivery-fees", "ko", "배송비", "delivery", 0.76, "...", runner_up=0.5)
         assert kinds(on_message(held(), message("배송비"), clear, POLICY).events) == [
             Kind.BOT_ANSWERED]
