@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -44,11 +44,13 @@ from omniroute.conversations.commands import RouterNews, ThreadMessage
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import Outcome
 from omniroute.routing.config import RoutingConfig, load_config, parse_policy
+from omniroute.routing.entry import Entry
 from omniroute.routing.policy import BusinessHours
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.triage import Triage, triage
 from omniroute.triage.language import Prefetched
 from omniroute.worker.app import Worker
+from omniroute.worker.routes import ENTRY
 from omniroute.worker.topology import CUSTOMERS
 
 Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
@@ -62,6 +64,25 @@ BOT_ANSWERS_INSTEAD = frozenset({"acknowledgement", "out_of_office"})
 """Automatic replies left out of a new conversation the answer bot takes (it answers first;
 the acknowledgement comes with the next message, e.g. at the hand-off)."""
 
+@dataclass(frozen=True)
+class RoutingView:
+    """What automation reads from one routing configuration."""
+
+    config: RoutingConfig
+    hours: dict[str, BusinessHours | None]
+    """Each pool's business hours (None: always open)."""
+    staffed_skills: frozenset[str]
+    """Skills some configured agent has: triage requires only these (never strands work)."""
+
+    @classmethod
+    def of(cls, config: RoutingConfig) -> RoutingView:
+        return cls(config,
+                   {pool: parse_policy(pool, raw).business_hours
+                    for pool, raw in config.pools.items()},
+                   frozenset(str(skill) for agent in config.agents.values()
+                             for skill in (agent.get("skills") or {})))
+
+
 class AutomationHook:
     """Automation around the conversations processor's decisions."""
 
@@ -69,15 +90,9 @@ class AutomationHook:
         self.worker = worker
         self.config = load_automation(worker.settings.automation_config)
         path = worker.settings.routing_config
-        self.routing = load_config(path) if path else RoutingConfig()
-        self.hours: dict[str, BusinessHours | None] = {
-            pool: parse_policy(pool, raw).business_hours
-            for pool, raw in self.routing.pools.items()}
+        self._file_routing = load_config(path) if path else RoutingConfig()
+        self._view = RoutingView.of(self._file_routing)
         self.memory = worker.model_table("automation-customers", CustomerMemory)
-        self.staffed_skills = frozenset(
-            str(skill) for agent in self.routing.agents.values()
-            for skill in (agent.get("skills") or {}))
-        """Skills some configured agent has: triage requires only these (never strands work)."""
         self.live_rules: dict[str, tuple[Rule, ...]] = {}
         """Rules set through the admin API or CLI, per workspace (override the file's)."""
         self.queue = QueueView()
@@ -118,9 +133,26 @@ class AutomationHook:
                 texts.append((text, self.workspace(workspace).triage.languages))
         self.languages.fill(texts)
 
+    @property
+    def view(self) -> RoutingView:
+        """The routing configuration the routers use: the live version this worker follows
+        (changes through the admin API or ``router configure`` apply without a restart),
+        the file's until one was read."""
+        entry = self.worker.components.get(ENTRY)
+        config = entry.live.config if isinstance(entry, Entry) and entry.live.version \
+            else self._file_routing
+        if config is not self._view.config:
+            self._view = RoutingView.of(config)
+        return self._view
+
+    @property
+    def routing(self) -> RoutingConfig:
+        """The routing configuration (see :attr:`view`)."""
+        return self.view.config
+
     def pool_hours(self, pool: str | None) -> BusinessHours | None:
         """The business hours of ``pool`` (None: always open)."""
-        return self.hours.get(pool or "")
+        return self.view.hours.get(pool or "")
 
     def customer(self, state: CustomerState) -> CustomerMemory:
         """The customer's memory (a fresh one if unknown)."""
@@ -199,9 +231,10 @@ class AutomationHook:
             requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
         found = triage(message.text or "", ws.triage, customer.language, self.languages)
-        if not self.staffed_skills.issuperset(found.skills):
+        staffed = self.view.staffed_skills
+        if not staffed.issuperset(found.skills):
             found = replace(found, skills={k: v for k, v in found.skills.items()
-                                           if k in self.staffed_skills})
+                                           if k in staffed})
         if conv.agent_id:
             before = before.model_copy(update={"human_engaged": True})
         route = next((r for r in outcome.requests if r.kind is RoutingRequestKind.ROUTE), None)

@@ -32,6 +32,8 @@ from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
 from omniroute.contract.topics import AGENT_EVENTS, CONVERSATIONS, OUTBOUND
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
+from omniroute.routing.config import load_config
+from omniroute.routing.live import publish_config
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
@@ -220,8 +222,11 @@ class TestAutomationThroughTheStack:
             # 4. delivery pool closed: one out-of-office reply naming the next opening
             assert await text(base, "SMnight1", "+821033334444", "택배가 일주일째 안 와요") == 200
             assert await text(base, "SMnight2", "+821033334444", "언제 와요?") == 200
-            (night,) = await topics.events(
-                1, lambda e: e.kind == "triaged" and e.triage.get("pool") == "delivery")
+            # (the second message keeps the conversation's pool: only the first, which opens
+            # routing, puts it on the event)
+            night, *rest = await topics.events(
+                2, lambda e: e.kind == "triaged" and e.triage.get("pool") == "delivery")
+            assert [e.pool for e in rest] == [None]
             await topics.events(2, lambda e: e.kind == "message_added"
                                 and e.conversation_id == night.conversation_id)
             replies = await topics.outbound(
@@ -235,6 +240,18 @@ class TestAutomationThroughTheStack:
             assert night.pool == "delivery"
             assert await _board_pool(stack.port("GATEWAY"), database_url,
                                      night.conversation_id) == "delivery"
+
+            # the delivery pool opens around the clock through the live configuration (as the
+            # admin API does): automation follows it without a restart, so a new customer is
+            # acknowledged, not told the pool is closed (it read the file until 2026-12-04)
+            opened_file = tmp_path / "routing-open.toml"
+            opened_file.write_text(routing(closed_until).replace(
+                f'{DAYS[closed_until]} = ["09:00-17:00"]',
+                "\n".join(f'{day} = ["00:00-24:00"]' for day in DAYS)))
+            await publish_config(Settings(kafka_bootstrap=kafka_bootstrap,
+                                          topic_namespace=namespace),
+                                 load_config(opened_file), actor="test", reason="open all day")
+            assert await _first_reply_kind_once_open(base, topics) == "acknowledgement"
 
             # 5. "상담원 연결" reaches a human, with priority raised
             assert await text(base, "SMhuman1", "+821055556666", "상담원 연결") == 200
@@ -259,6 +276,25 @@ class TestAutomationThroughTheStack:
 
             reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
             assert reopened == [], "a survey answer must not reopen the conversation"
+
+
+async def _first_reply_kind_once_open(base: str, topics: Topics, within: float = 60) -> str:
+    """A new customer asks about a delivery every few seconds until automation's first reply
+    is not out-of-office (the live configuration reached the worker); that reply's kind."""
+    deadline = asyncio.get_running_loop().time() + within
+    n = 0
+    while asyncio.get_running_loop().time() < deadline:
+        n += 1
+        assert await text(base, f"SMopen{n}", f"+8210777700{n:02d}", "택배가 아직 안 왔어요") \
+            == 200
+        # the night customer's conversation was the first routed to delivery
+        routed = await topics.events(n + 1, lambda e: e.kind == "triaged" and e.pool == "delivery")
+        (reply,) = await topics.outbound(
+            1, lambda m, c=routed[-1].conversation_id: m.conversation_id == c, timeout=20)
+        if reply.automation != "out_of_office":
+            return str(reply.automation)
+        await asyncio.sleep(2)
+    return "out_of_office"
 
 
 async def _board_pool(gateway_port: int, database_url: str, conversation_id: str) -> str:
