@@ -43,14 +43,13 @@ from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
 from omniroute.conversations.commands import RouterNews, ThreadMessage
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import Outcome
-from omniroute.routing.config import RoutingConfig, load_config, parse_policy
-from omniroute.routing.entry import Entry
+from omniroute.routing.config import RoutingConfig, load_config, pool_business_hours
 from omniroute.routing.policy import BusinessHours
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.triage import Triage, triage
 from omniroute.triage.language import Prefetched
 from omniroute.worker.app import Worker
-from omniroute.worker.routes import ENTRY
+from omniroute.worker.routes import live_routing
 from omniroute.worker.topology import CUSTOMERS
 
 Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
@@ -69,16 +68,14 @@ class RoutingView:
     """What automation reads from one routing configuration."""
 
     config: RoutingConfig
-    hours: dict[str, BusinessHours | None]
-    """Each pool's business hours (None: always open)."""
+    hours: dict[str, BusinessHours]
+    """The business hours of the pools that keep them (the others: always open)."""
     staffed_skills: frozenset[str]
     """Skills some configured agent has: triage requires only these (never strands work)."""
 
     @classmethod
     def of(cls, config: RoutingConfig) -> RoutingView:
-        return cls(config,
-                   {pool: parse_policy(pool, raw).business_hours
-                    for pool, raw in config.pools.items()},
+        return cls(config, pool_business_hours(config),
                    frozenset(str(skill) for agent in config.agents.values()
                              for skill in (agent.get("skills") or {})))
 
@@ -138,9 +135,7 @@ class AutomationHook:
         """The routing configuration the routers use: the live version this worker follows
         (changes through the admin API or ``router configure`` apply without a restart),
         the file's until one was read."""
-        entry = self.worker.components.get(ENTRY)
-        config = entry.live.config if isinstance(entry, Entry) and entry.live.version \
-            else self._file_routing
+        config = live_routing(self.worker, self._file_routing)
         if config is not self._view.config:
             self._view = RoutingView.of(config)
         return self._view

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from omniroute.errors import ConfigurationError
-from omniroute.routing.config import RoutingConfig, parse_config, parse_policy
+from omniroute.routing.config import RoutingConfig, parse_config, pool_business_hours
 from omniroute.routing.policy import BusinessHours
 
 
@@ -84,8 +84,7 @@ def parse_bot(raw: dict[str, Any], source: str = "configuration") -> BotPolicy:
     table = raw.get("bot", {})
     routing = parse_config(raw, source)
     try:
-        hours = {name: p.business_hours for name, spec in routing.pools.items()
-                 if (p := parse_policy(name, spec)).business_hours is not None}
+        hours = pool_business_hours(routing)
         policy = BotPolicy(
             enabled=bool(table.get("enabled", bool(table))),
             channels=frozenset(table["channels"]) if "channels" in table else None,

@@ -275,3 +275,9 @@ def load_config(path: Path) -> RoutingConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"cannot read routing configuration {path}: {exc}") from exc
     return parse_config(raw, str(path))
+
+
+def pool_business_hours(config: RoutingConfig) -> dict[str, BusinessHours]:
+    """The pools of ``config`` that keep business hours, with them (the others: always open)."""
+    return {name: hours for name, spec in config.pools.items()
+            if (hours := parse_policy(name, spec).business_hours) is not None}

@@ -18,6 +18,7 @@ counts as a miss, so a broken database hands customers to people.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,9 +44,10 @@ from omniroute.conversations.threading import Outcome
 from omniroute.infra.postgres import create_pool, resolve_database_url
 from omniroute.knowledge import store
 from omniroute.observability.logs import get_logger
+from omniroute.routing.config import pool_business_hours
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
-from omniroute.worker.routes import send_request
+from omniroute.worker.routes import live_routing, send_request
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -83,10 +85,21 @@ class BotProcessor:
 
     def __init__(self, worker: Worker, policy: BotPolicy) -> None:
         self.worker = worker
-        self.policy = policy
+        self._file_policy = self._policy = policy
         self.sessions = worker.model_table("bot-sessions", BotSession)
         self._db: asyncpg.Pool | None = None
         self._expiring: dict[str, datetime] = {}
+
+    @property
+    def policy(self) -> BotPolicy:
+        """The ``[bot]`` switches of the routing file, with the pools' rules and business
+        hours of the live routing configuration (changed through the admin API without a
+        restart; the file's until a version is read)."""
+        routing = live_routing(self.worker, self._file_policy.routing)
+        if routing is not self._policy.routing:
+            self._policy = replace(self._file_policy, routing=routing,
+                                   business_hours=pool_business_hours(routing))
+        return self._policy
 
     async def on_inbox(self, event: Any) -> str | None:
         """Apply one inbox record to its conversation's session and emit what it decided."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from omniroute.routing.config import RoutingConfig
 from omniroute.routing.entry import Entry
 from omniroute.routing.requests import RoutingRequest
 from omniroute.worker.app import Worker
@@ -46,3 +47,11 @@ async def send_request(worker: Worker, request: RoutingRequest) -> None:
             await asyncio.wait_for(entry.live.ready.wait(), READY_TIMEOUT)
     topic, key, value = entry.record(request)
     await worker.send(topic, key.decode(), value, request.channel.value)
+
+
+def live_routing(worker: Worker, fallback: RoutingConfig) -> RoutingConfig:
+    """The routing configuration the routers use, as this worker follows it (changes through
+    the admin API or ``router configure`` arrive without a restart); ``fallback`` (the
+    file's) until a version was read, or in a worker that follows none."""
+    entry = worker.components.get(ENTRY)
+    return entry.live.config if isinstance(entry, Entry) and entry.live.version else fallback

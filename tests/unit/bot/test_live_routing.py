@@ -1,0 +1,73 @@
+"""The answer bot and automation follow the live routing configuration, not only the file.
+
+A pool's business hours changed through the admin API (a new live version) must change
+whether the bot takes a conversation and what automation says, without a worker restart.
+Driven with the worker's live configuration (its routing entry) replaced by a given one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from omniroute.automation.processor import AutomationHook
+from omniroute.bot.policy import load_bot_policy
+from omniroute.routing.config import load_config, parse_config
+from omniroute.routing.entry import Entry
+from omniroute.routing.live import LiveConfig
+from omniroute.settings import Settings
+from omniroute.worker.bot import BotProcessor
+from omniroute.worker.routes import ENTRY
+
+MONDAY_3AM = datetime(2026, 12, 7, 3, tzinfo=UTC)
+FILE = """
+[routing]
+default_pool = "support"
+
+[pools.support]
+
+[bot]
+channels = ["whatsapp"]
+hours = "closed"
+"""
+NIGHTS_ONLY = {"routing": {"default_pool": "support"}, "pools": {"support": {
+    "business_hours": {"timezone": "UTC", "mon": ["00:00-06:00"]}}}}
+
+
+class _Worker:
+    """What the bot's processor and the automation hook use of a worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.components: dict[str, Any] = {}
+
+    def model_table(self, name: str, model: type) -> dict[str, Any]:
+        return {}
+
+
+def test_the_live_version_decides_pools_hours(tmp_path: Path) -> None:
+    """The file keeps support open all the time (the bot, on "closed" hours, never takes
+    it; automation sees no business hours). Once a live version opens support only at night,
+    both see it at once: at 03:00 support is open, so the bot does not take it either, and
+    at 09:00 it is closed and the bot takes it."""
+    path = tmp_path / "routing.toml"
+    path.write_text(FILE)
+    worker = _Worker(Settings(routing_config=path))
+    bot = BotProcessor(worker, load_bot_policy(path))  # type: ignore[arg-type]
+    automation = AutomationHook(worker)  # type: ignore[arg-type]
+    nine_am = MONDAY_3AM.replace(hour=9)
+    assert not bot.policy.answers("whatsapp", "support", nine_am)  # always open: no bot
+    assert automation.pool_hours("support") is None
+
+    entry = Entry(LiveConfig(load_config(path), 1))  # the file, published at the router's start
+    worker.components[ENTRY] = entry
+    assert not bot.policy.answers("whatsapp", "support", nine_am)
+    entry.live.config, entry.live.version = parse_config(NIGHTS_ONLY), 2  # an admin's change
+
+    assert bot.policy.answers("whatsapp", "support", nine_am)  # closed at 09:00: the bot
+    assert not bot.policy.answers("whatsapp", "support", MONDAY_3AM)
+    hours = automation.pool_hours("support")
+    assert hours is not None and hours.is_open(MONDAY_3AM.timestamp())
+    assert not hours.is_open(nine_am.timestamp())
+    assert bot.policy.threshold == load_bot_policy(path).threshold  # [bot] still the file's
