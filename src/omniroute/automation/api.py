@@ -33,6 +33,7 @@ from omniroute.automation.store import publish_rules, read_rules
 from omniroute.contract import utcnow
 from omniroute.contract.topics import OUTBOUND
 from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
+from omniroute.gateway.problems import error_document
 from omniroute.settings import Settings
 
 Authorize = Callable[[web.Request], Awaitable[None]]
@@ -41,8 +42,8 @@ LastInbound = Callable[[str, str, str], Awaitable[datetime | None]]
 
 
 def _problem(status: int, code: str, message: str) -> web.Response:
-    """The gateway's error document (``{"error": {"code", "message"}}``, as in /openapi.json)."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    """The gateway's error document, as in /openapi.json."""
+    return web.json_response(error_document(code, message), status=status)
 
 
 class AutomationApi:
@@ -60,8 +61,7 @@ class AutomationApi:
             return await request.json()
         except ValueError as exc:
             raise web.HTTPBadRequest(
-                text=json.dumps({"error": {"code": "bad_request",
-                                           "message": f"the body is not JSON: {exc}"}}),
+                text=json.dumps(error_document("bad_request", f"the body is not JSON: {exc}")),
                 content_type="application/json") from exc
 
     async def list_rules(self, request: web.Request) -> web.Response:

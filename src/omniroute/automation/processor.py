@@ -63,6 +63,7 @@ BOT_ANSWERS_INSTEAD = frozenset({"acknowledgement", "out_of_office"})
 """Automatic replies left out of a new conversation the answer bot takes (it answers first;
 the acknowledgement comes with the next message, e.g. at the hand-off)."""
 
+
 @dataclass(frozen=True)
 class RoutingView:
     """What automation reads from one routing configuration."""

@@ -99,7 +99,6 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-
 def nul_at(value: object, path: str = "") -> str | None:
     """The dotted path of the first string (value or key) in a JSON document holding a NUL
     character, or None."""

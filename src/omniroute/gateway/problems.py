@@ -19,6 +19,11 @@ from typing import Any
 from omniroute.errors import RejectedInput
 
 
+def error_document(code: str, message: str) -> dict[str, Any]:
+    """The JSON body of every API error: ``{"error": {"code", "message"}}``."""
+    return {"error": {"code": code, "message": message}}
+
+
 class ApiProblem(RejectedInput):
     """An error the API answers with; ``body`` is what the client receives."""
 
@@ -30,7 +35,7 @@ class ApiProblem(RejectedInput):
     @property
     def body(self) -> dict[str, Any]:
         """The JSON error document."""
-        return {"error": {"code": self.code, "message": self.message}}
+        return error_document(self.code, self.message)
 
 
 class BadRequest(ApiProblem):

@@ -144,16 +144,20 @@ async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str,
     return _plain_all(rows)
 
 
+OPEN_OFFER = """a.kind = 'offered' AND (a.expires_at IS NULL OR a.expires_at > now())
+             AND NOT EXISTS (SELECT 1 FROM assignments b
+                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')"""
+"""An offer row ``a`` that has not expired and that the router has not answered (assigned,
+rejected, rescinded, revoked)."""
+
+
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
     """Offers to the agent that are neither answered, ended nor expired."""
     return _plain_all(await pool.fetch(
-        """SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
+        f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
                   a.expires_at, a.occurred_at
            FROM assignments a
-           WHERE a.agent_id = $1 AND a.kind = 'offered'
-             AND (a.expires_at IS NULL OR a.expires_at > now())
-             AND NOT EXISTS (SELECT 1 FROM assignments b
-                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')
+           WHERE a.agent_id = $1 AND {OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
                              AND e.kind IN ('accept', 'decline'))
            ORDER BY a.occurred_at""", agent_id))
@@ -163,11 +167,8 @@ async def offered_to(pool: asyncpg.Pool, agent_id: str, conversation_id: str) ->
     """Whether the conversation has an open offer to the agent: not expired, not declined,
     and not yet answered by the router (assigned, rejected, expired, revoked)."""
     value: bool = await pool.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM assignments a
-           WHERE a.agent_id = $1 AND a.conversation_id = $2 AND a.kind = 'offered'
-             AND (a.expires_at IS NULL OR a.expires_at > now())
-             AND NOT EXISTS (SELECT 1 FROM assignments b
-                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')
+        f"""SELECT EXISTS (SELECT 1 FROM assignments a
+           WHERE a.agent_id = $1 AND a.conversation_id = $2 AND {OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
                              AND e.kind = 'decline'))""", agent_id, conversation_id)
     return value
