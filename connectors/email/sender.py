@@ -12,7 +12,9 @@ STARTTLS and login) with aiosmtplib and reports each message on
   fetched (rules in :mod:`.attachments`): nothing is sent then.
 
 Offsets are committed only after the status is acknowledged by Kafka, so a
-crash re-sends (with the same Message-ID) rather than losing a reply.
+crash re-sends (with the same Message-ID) rather than losing a reply. A second
+record of a mail sent or found reported lately (same event id: a producer's
+retry) is not sent again (:class:`~omniroute.delivery.reported.RecentIds`).
 
 Before sending, the Message-ID is recorded with the conversation and outbound
 event in PostgreSQL (``email_sent_messages``, when ``OMNIROUTE_DATABASE_URL``
@@ -44,7 +46,7 @@ from omniroute.contract import (
     utcnow,
 )
 from omniroute.delivery.rebalance import CountingRebalances
-from omniroute.delivery.reported import ReportedStatuses
+from omniroute.delivery.reported import DUPLICATES, RecentIds, ReportedStatuses
 from omniroute.errors import DatabaseError
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -94,11 +96,11 @@ def status_for(message: OutboundMessage, outcome: SendOutcome) -> DeliveryStatus
     )
 
 
-def by_email_delivery(status: DeliveryStatus, outbound_event_id: str) -> bool:
+def by_email_delivery(status: DeliveryStatus) -> bool:
     """``omniroute email-delivery``'s ``sent`` or ``failed`` status of the message (a
     bounce's ``failed`` comes later and is published by the SMTP server, also ``smtp``:
     either way the mail went out)."""
-    return (status.outbound_event_id == outbound_event_id and status.provider == "smtp"
+    return (status.outbound_event_id is not None and status.provider == "smtp"
             and status.state in (DeliveryState.SENT, DeliveryState.FAILED))
 
 
@@ -165,6 +167,7 @@ class EmailDelivery:
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
         )
         self.reported = ReportedStatuses(settings, reported_by=by_email_delivery)
+        self.recent = RecentIds()
         self._committed: set[TopicPartition] = set()
         """Partitions held without interruption since a commit here: their next record
         was not handled before. A mail of another one is looked up before it is sent."""
@@ -246,8 +249,12 @@ class EmailDelivery:
             return True
         if message.channel is not Channel.EMAIL:
             return False
+        if message.event_id in self.recent:
+            DUPLICATES.labels(COMPONENT).inc()
+            log.warning("email_duplicate_skipped", event_id=message.event_id)
+            return True
         if maybe_sent and await self.reported.reported(
-                message.event_id, record.timestamp):  # type: ignore[attr-defined]
+                message.event_id, record.timestamp, self.recent):  # type: ignore[attr-defined]
             return True
         MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
@@ -257,6 +264,7 @@ class EmailDelivery:
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
             key=status.kafka_key.encode(),
         )
+        self.recent.add((message.event_id,))
         MESSAGES.labels(COMPONENT, "omniroute.delivery.v1", Channel.EMAIL.value, "out").inc()
         PROCESSING_SECONDS.labels("email").observe(time.perf_counter() - started)
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,

@@ -9,6 +9,10 @@
   (:class:`ReportedStatuses`), so a crash after the statuses does not send it
   twice. A crash between the provider's answer and the statuses does (at least
   once there; LINE de-duplicates with its retry key).
+- A record whose event id was delivered, or found reported, lately (:class:`RecentIds`)
+  is a second record of the same message, and is not sent again: consumers
+  de-duplicate on ``event_id``, and a producer that lost the broker's
+  acknowledgement writes the message twice when its caller retries.
 - ``omniroute.inbound.v1`` is read by every replica in full (no group), from 24
   hours ago at start-up, into :class:`CustomerActivity`. A message that looks
   outside the window is re-checked after the view caught up with the topic's end,
@@ -43,7 +47,7 @@ from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
-from omniroute.delivery.reported import ReportedStatuses
+from omniroute.delivery.reported import DUPLICATES, RecentIds, ReportedStatuses
 from omniroute.delivery.sending import deliver, failed, now_utc
 from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.health import Health, serve_operations
@@ -135,6 +139,7 @@ class DeliveryService:
         self.senders = list(load_senders(settings) if senders is None else senders)
         self.view = InboundView(settings)
         self.reported = ReportedStatuses(settings)
+        self.recent = RecentIds()
         self._committed: dict[TopicPartition, int] = {}
         """Per partition held without interruption since its first commit here, the offset
         committed last. A record of a partition not in it may have been handled before.
@@ -159,15 +164,16 @@ class DeliveryService:
         """The first sender that handles ``message``."""
         return next((s for s in self.senders if s.handles(message)), None)
 
-    async def handle(self, message: OutboundMessage) -> None:
-        """Deliver one message and publish its statuses (acknowledged before returning).
+    def delivers(self, message: OutboundMessage) -> bool:
+        """Whether this process delivers ``message``: email and web chat replies without a
+        sender here are left alone, another process delivers and reports them."""
+        return self.sender_for(message) is not None or message.channel not in DELIVERED_ELSEWHERE
 
-        Email and web chat replies without a sender here are left alone: another
-        process delivers and reports them.
-        """
-        sender = self.sender_for(message)
-        if sender is None and message.channel in DELIVERED_ELSEWHERE:
+    async def handle(self, message: OutboundMessage) -> None:
+        """Deliver one message and publish its statuses (acknowledged before returning)."""
+        if not self.delivers(message):
             return
+        sender = self.sender_for(message)
         started = time.perf_counter()
         channel = message.channel.value
         MESSAGES.labels(PROCESSOR, OUTBOUND.name, channel, "in").inc()
@@ -192,6 +198,7 @@ class DeliveryService:
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]
         await asyncio.gather(*futures)
+        self.recent.add((message.event_id,))
         MESSAGES.labels(PROCESSOR, DELIVERY.name, channel, "out").inc(len(statuses))
         PROCESSING_SECONDS.labels(PROCESSOR).observe(time.perf_counter() - started)
 
@@ -211,11 +218,22 @@ class DeliveryService:
             except (ValidationError, ValueError) as exc:
                 await self._dead_letter(record, exc)
             else:
-                if tp in self._committed or not await self.reported.reported(
-                        message.event_id, record.timestamp):  # type: ignore[attr-defined]
+                if not self.delivers(message):
+                    pass
+                elif message.event_id in self.recent:
+                    self._duplicate(message)
+                elif tp in self._committed or not await self.reported.reported(
+                        message.event_id, record.timestamp,  # type: ignore[attr-defined]
+                        self.recent):
                     await self._deliver(record, message)
             await self.consumer.commit({tp: offset + 1})
             self._committed[tp] = offset + 1
+
+    @staticmethod
+    def _duplicate(message: OutboundMessage) -> None:
+        DUPLICATES.labels(PROCESSOR).inc()
+        log.warning("delivery_duplicate_skipped", outbound_event_id=message.event_id,
+                    conversation_id=message.conversation_id)
 
     async def _deliver(self, record: object, message: OutboundMessage) -> None:
         """:meth:`handle`; an error nobody foresaw (a connector's bug, a provider answer no
@@ -236,6 +254,7 @@ class DeliveryService:
             await self.producer.send_and_wait(self.settings.topic(DELIVERY.name),
                                               reason.to_json_bytes(),
                                               key=reason.kafka_key.encode())
+            self.recent.add((message.event_id,))
             await self._dead_letter(record, exc)
 
     def forget(self, revoked: set[TopicPartition]) -> None:

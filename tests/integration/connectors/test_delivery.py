@@ -32,7 +32,7 @@ from omniroute.contract import (
     Template,
     utcnow,
 )
-from omniroute.delivery.reported import CHECKS
+from omniroute.delivery.reported import CHECKS, DUPLICATES
 from omniroute.delivery.service import DeliveryService
 from omniroute.observability.health import serve_operations
 from omniroute.settings import Settings
@@ -264,6 +264,57 @@ async def test_replies_written_in_transactions_are_looked_up_once_per_partition(
     assert len(statuses) == len(replies)
     assert CHECKS.labels("not_found")._value.get() - before == 1, "one partition, one look-up"
     assert [r.json["text"]["body"] for r in graph.requests] == [m.text for m in replies]
+
+
+async def test_a_reply_written_twice_reaches_the_customer_once(
+        topics: Settings, graph: FakeGraph) -> None:
+    """One reply, two records with its event id: the gateway lost the broker's acknowledgement
+    (the broker was SIGKILLed under load), answered the app an error, and the app's retry was
+    written again. Delivery sends it once, whether the second record comes while the first is
+    fresh in this process or after a restart; the next reply still goes out."""
+    settings = graph_settings(topics, graph)
+    customer = "972500000014"
+    await wrote_lately(settings, customer)
+    outbound_topic = settings.topic("omniroute.outbound.v1")
+    statuses_topic = settings.topic("omniroute.delivery.v1")
+    first, second, third = (outbound(n, customer) for n in (51, 52, 53))
+
+    async def write(*messages: OutboundMessage) -> None:
+        await produce(settings.kafka_bootstrap, outbound_topic,
+                      [(m.conversation_id.encode(), m.to_json_bytes()) for m in messages])
+
+    def accepted(records: list[Any]) -> Counter[str | None]:
+        return Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                       for r in records)
+
+    before = DUPLICATES.labels("delivery")._value.get()
+    await write(first, first)  # the retry lands right after the lost acknowledgement
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        await consume(settings.kafka_bootstrap, statuses_topic, 1, timeout=60,
+                      where=lambda r: b"out-51" in r.value)
+        await write(second)
+        await consume(settings.kafka_bootstrap, statuses_topic, 1, timeout=60,
+                      where=lambda r: b"out-52" in r.value)
+    finally:
+        await service.stop()
+    assert DUPLICATES.labels("delivery")._value.get() - before == 1
+
+    await write(third, first)  # delivery restarted; a late retry of the first reply
+    restarted = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await restarted.start()
+    try:
+        await consume(settings.kafka_bootstrap, statuses_topic, 1, timeout=60,
+                      where=lambda r: b"out-53" in r.value)
+        await asyncio.sleep(2.0)  # the record after it is handled by now
+    finally:
+        await restarted.stop()
+    everything = await consume_all(settings.kafka_bootstrap, statuses_topic)
+    assert accepted(everything) == {first.event_id: 1, second.event_id: 1, third.event_id: 1}
+    assert [r.json["text"]["body"] for r in graph.requests] == [
+        "reply 51", "reply 52", "reply 53"], "each reply reached the customer once"
+    assert DUPLICATES.labels("delivery")._value.get() - before == 2
 
 
 class BuggySender(WhatsAppSender):

@@ -328,3 +328,42 @@ async def test_a_mail_reported_but_not_committed_is_not_sent_again(topics: Setti
     reported = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
                        for r in await consume_all(settings.kafka_bootstrap, statuses))
     assert reported == {"out-mail-1": 1, "out-mail-3": 1}
+
+
+async def test_a_reply_written_twice_is_mailed_once(topics: Settings) -> None:
+    """Two records of one reply (same event id: a producer's retry after a lost
+    acknowledgement): the customer gets one mail, and the reply after them goes out."""
+    settings = topics.model_copy(update={"email_mailboxes": MAILBOX})
+    sink = Sink()
+    relay_port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
+    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+
+    def reply(n: int) -> OutboundMessage:
+        return OutboundMessage(
+            event_id=f"out-twice-{n}", conversation_id="conv-twice", channel=Channel.EMAIL,
+            channel_account=MAILBOX, recipient=Address(value="jane@example.com"),
+            author=Author(kind=AuthorKind.AGENT, id="a1", name="Sam"), text=f"Reply {n}")
+
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(b"conv-twice", m.to_json_bytes()) for m in (reply(1), reply(1), reply(2))])
+    statuses = settings.topic("omniroute.delivery.v1")
+    delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    run = asyncio.create_task(delivery.run())
+    try:
+        assert await consume(settings.kafka_bootstrap, statuses, 1, timeout=60,
+                             where=lambda r: b"out-twice-2" in r.value)
+    finally:
+        delivery.stop()
+        await run
+        server.close()
+    mails = []
+    while not sink.received.empty():
+        mails.append(email.message_from_bytes((await sink.received.get())[1],
+                                              policy=email.policy.default))
+    assert [m.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
+            for m in mails] == ["Reply 1", "Reply 2"]
+    reported = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                       for r in await consume_all(settings.kafka_bootstrap, statuses))
+    assert reported == {"out-twice-1": 1, "out-twice-2": 1}
