@@ -16,7 +16,7 @@ again. That matters because one message can be written to
 ``omniroute.outbound.v1`` twice with one event id. A producer that lost the
 broker's acknowledgement answers its caller an error, the caller retries, and
 both records land. Seen when the broker was SIGKILLed under load: the
-gateway answered the agent app 500 for replies the broker had already written,
+gateway answered the agent app 503 for replies the broker had already written,
 the app retried them, and six replies reached their customers twice.
 
 What remains at least once is a crash between the provider's answer and the

@@ -1,13 +1,15 @@
 """Replies with a ``client_id`` are published once, however often the agent app retries.
 
 The reply's event id is derived from the agent and the ``client_id``
-(:func:`~omniroute.gateway.commands.new_event_id`), so history already stores a
-retried reply once; delivery, though, sends every record it reads. Before
-publishing, the gateway *claims* the key in PostgreSQL (``gateway_reply_keys``),
-and marks it published once Kafka acknowledged the reply:
+(:func:`~omniroute.gateway.commands.new_event_id`), so history stores a retried
+reply once, and delivery sends a second record of it only after it forgot the id
+(:class:`~omniroute.delivery.reported.RecentIds`). So that a retry writes no second
+record at all, the gateway *claims* the key in PostgreSQL (``gateway_reply_keys``)
+before publishing, and marks it published once Kafka acknowledged the reply:
 
 - a new key: claimed, published, marked; a failed publish releases the claim
-  (the app's retry publishes);
+  (the app's retry publishes: when the broker had written the first record but its
+  acknowledgement was lost, that is a second record, which delivery skips);
 - a key already published with the same request: answered 202 with the same
   event id (``Idempotent-Replayed: true``), nothing is published;
 - a key in flight (claimed, not yet published, less than :data:`STALE_CLAIM_S` ago):
