@@ -2,7 +2,8 @@
 
 Each capability that adds a long-running process adds one :class:`Component`
 to :data:`COMPONENTS`. The supervisor restarts a component that exits
-unexpectedly (with backoff) and stops all of them on Ctrl-C.
+unexpectedly (with backoff), and the Kafka broker and embedded PostgreSQL when
+``omniroute up`` started them (:class:`Service`), and stops all of them on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ COMPONENTS: tuple[Component, ...] = (
 
 
 @dataclass
+class Service:
+    """A server ``omniroute up`` started itself (the Kafka broker, the embedded PostgreSQL):
+    watched like the components, started again when it dies."""
+
+    name: str
+    running: Callable[[], bool]
+    start: Callable[[], object]
+    """Start it and return once it answers; raise when it cannot start."""
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+@dataclass
 class _Child:
     component: Component
     process: subprocess.Popen[bytes]
@@ -78,6 +92,8 @@ class Supervisor:
     metrics_base: int = 9400
     say: Callable[[str], None] = print
     children: list[_Child] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    """What the components need, checked before them at every round."""
     stopping: bool = False
 
     def _spawn(self, component: Component) -> subprocess.Popen[bytes]:
@@ -98,8 +114,28 @@ class Supervisor:
             self.say(f"starting {component.name}: omniroute {' '.join(component.argv)}")
             self.children.append(_Child(component, self._spawn(component)))
 
+    def watch_services(self, now: float) -> None:
+        """Start again a service that died (at once the first time, then waiting longer after
+        each failed start). The components keep running meanwhile: they retry until it is
+        back."""
+        for service in self.services:
+            if now < service.next_start or service.running():
+                continue
+            self.say(f"{service.name} is not running; starting it again")
+            try:
+                service.start()
+            except Exception as exc:
+                delay = min(30.0, 2.0 ** service.restarts)
+                service.restarts += 1
+                service.next_start = time.monotonic() + delay
+                self.say(f"{service.name} did not start: {exc}; next try in {delay:.0f}s")
+            else:
+                service.restarts = 0
+                self.say(f"{service.name} is running again")
+
     def watch_once(self, now: float) -> None:
-        """Restart any component that exited, waiting longer after each crash."""
+        """Restart any service or component that exited, waiting longer after each crash."""
+        self.watch_services(now)
         for child in self.children:
             code = child.process.poll()
             if code is None:

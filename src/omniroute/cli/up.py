@@ -8,13 +8,19 @@ from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import migrate_database
 from omniroute.cli.kafka import local_broker
 from omniroute.errors import BrokerError
-from omniroute.infra.postgres import describe, resolve_database_url
+from omniroute.infra.broker import LocalBroker
+from omniroute.infra.postgres import (
+    describe,
+    embedded_running,
+    resolve_database_url,
+    restart_embedded,
+)
 from omniroute.infra.probe import probe
 from omniroute.infra.topics import create_topics
 from omniroute.monitoring.dashboards import DASHBOARD_DIR
 from omniroute.monitoring.prometheus import RULES_FILE, scrape_target
 from omniroute.settings import Settings
-from omniroute.stack import COMPONENTS, Supervisor, child_environment
+from omniroute.stack import COMPONENTS, Service, Supervisor, child_environment
 
 
 def print_endpoints(settings: Settings) -> None:
@@ -25,6 +31,20 @@ def print_endpoints(settings: Settings) -> None:
             say(f"  {component.name:<10} metrics http://{target}/metrics")
     say(f"  alert rules {RULES_FILE}")
     say(f"  dashboards {DASHBOARD_DIR} (Grafana JSON; import with your Prometheus data source)")
+
+
+def started_services(settings: Settings, broker: LocalBroker | None) -> list[Service]:
+    """The servers this ``up`` started and restarts when they die (not one it found
+    running, nor a database given by URL)."""
+    services = []
+    if broker is not None:
+        services.append(Service("kafka", running=lambda: broker.pid() is not None,
+                                start=lambda: broker.start(progress=say)))
+    if settings.embedded_database:
+        data_dir = settings.state_dir / "postgres"
+        services.append(Service("postgresql", running=lambda: embedded_running(data_dir),
+                                start=lambda: restart_embedded(data_dir)))
+    return services
 
 
 @cli.command()
@@ -49,7 +69,8 @@ def up() -> None:
         results = asyncio.run(create_topics(settings))
         say(f"topics ready ({sum(r.created for r in results)} created, {len(results)} in all)")
         supervisor = Supervisor(
-            env=child_environment(url), metrics_base=settings.metrics_port, say=say
+            env=child_environment(url), metrics_base=settings.metrics_port, say=say,
+            services=started_services(settings, broker),
         )
         supervisor.start(COMPONENTS)
         print_endpoints(settings)

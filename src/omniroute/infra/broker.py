@@ -184,12 +184,9 @@ class LocalBroker:
         """The broker's pid if it is running."""
         try:
             pid = int(self._pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+        except (FileNotFoundError, ValueError):
             return None
-        except PermissionError:
-            return None
-        return pid
+        return pid if _alive(pid) else None
 
     def start(self, timeout: float = 90.0, progress: Callable[[str], None] = print) -> int:
         """Start the broker and wait until it answers metadata; return its pid."""
@@ -283,6 +280,9 @@ class LocalBroker:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: reaped here if it is our child that exited; a zombie (exited,
+    its parent has not reaped it: a broker ``omniroute up`` started, seen from another
+    shell) is not running."""
     try:
         waited, _status = os.waitpid(pid, os.WNOHANG)
         if waited == pid:
@@ -291,9 +291,13 @@ def _alive(pid: int) -> bool:
         pass
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: signal 0 is all we know
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _killed_with_parent() -> Callable[[], None]:

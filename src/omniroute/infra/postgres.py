@@ -51,6 +51,31 @@ def start_embedded(data_dir: Path) -> str:
     return uri
 
 
+def embedded_running(data_dir: Path) -> bool:
+    """Whether the embedded server this process started in ``data_dir`` still runs."""
+    server = _embedded.get(data_dir.resolve())
+    if server is None:
+        return False
+    info = server.get_postmaster_info()
+    return bool(info.is_running())
+
+
+def restart_embedded(data_dir: Path) -> None:
+    """Start the embedded server in ``data_dir`` again after it died (it recovers from its
+    write-ahead log; a stale ``postmaster.pid`` is cleared by PostgreSQL)."""
+    server = _embedded.get(data_dir.resolve())
+    if server is None:
+        start_embedded(data_dir)
+        return
+    try:
+        server.ensure_postgres_running()
+    except Exception as exc:
+        raise DatabaseError(
+            f"the embedded PostgreSQL in {data_dir} did not start again: {exc}",
+            hint="see the server log in that directory",
+        ) from exc
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The URL to connect to, starting the embedded server if none is configured."""
     if settings.database_url is not None:

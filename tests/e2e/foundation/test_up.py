@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import urllib.request
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from harness.cli import omniroute_env, run_omniroute
 from harness.ports import free_port, free_port_block
-from harness.stack import running_stack
+from harness.stack import RunningStack, running_stack
 from omniroute.monitoring.prometheus import scrape_target
 from omniroute.settings import Settings
 from omniroute.stack import COMPONENTS
@@ -63,6 +64,24 @@ class TestUp:
             assert '"alive"' in _scrape(f"{base}/healthz", timeout=10), component.name
             assert '"ready"' in _scrape(f"{base}/readyz", timeout=90), component.name
 
+    @staticmethod
+    def _broker_and_database_are_restarted(stack: RunningStack, state: Path) -> None:
+        """SIGKILL the broker, then the embedded PostgreSQL: `up` starts each again, and the
+        gateway (which needs both) is ready again. `up` used to leave them dead: the broker
+        lingered as a zombie, and `omniroute kafka start` said it was already running."""
+        broker = int((state / "kafka" / "broker.pid").read_text())
+        os.kill(broker, signal.SIGKILL)
+        assert stack.saw("kafka is running again", timeout=120), stack.log_tail(30)
+        status = run_omniroute("kafka", "status", env=stack.env)
+        assert status.returncode == 0 and "healthy" in status.stdout, status.stdout
+        assert int((state / "kafka" / "broker.pid").read_text()) != broker
+        postmaster = int((state / "postgres" / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)
+        assert stack.saw("postgresql is running again", timeout=120), stack.log_tail(30)
+        gateway = f"http://127.0.0.1:{stack.port('GATEWAY')}"
+        assert '"ready"' in _scrape(f"{gateway}/readyz", timeout=90)
+        assert stack.process.poll() is None, stack.log_tail(30)
+
     def test_up_runs_the_stack_and_ctrl_c_stops_it_twice_in_a_row(self, tmp_path: Path) -> None:
         """Two runs from an empty state dir: Kafka healthy while up, everything gone after SIGINT."""
         kafka_port = free_port()
@@ -89,6 +108,8 @@ class TestUp:
                     # (the worker read its just-created changelogs before their leaders served them)
                     errors = [line for line in stack.lines if '"level": "error"' in line]
                     assert not errors, "".join(errors[:5])
+                else:
+                    self._broker_and_database_are_restarted(stack, tmp_path / "state")
             assert stack.saw("omniroute stopped"), stack.log_tail(30)
             assert stack.process.returncode == 0, f"run {run}: " + stack.log_tail(30)
             assert not _listening(kafka_port), f"run {run}: kafka still listening after Ctrl-C"

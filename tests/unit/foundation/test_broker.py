@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from omniroute.errors import ConfigurationError
-from omniroute.infra.broker import new_cluster_id
+from omniroute.infra.broker import _alive, new_cluster_id
 from omniroute.infra.probe import parse_local_bootstrap
 
 
@@ -34,3 +38,24 @@ class TestLocalBootstrap:
         """omniroute refuses to 'start' a broker for an address on another machine."""
         with pytest.raises(ConfigurationError, match="not a local address"):
             parse_local_bootstrap("kafka.prod.internal:9092")
+
+
+def test_a_zombie_is_not_a_running_broker() -> None:
+    """A process that exited but whose parent has not reaped it (a broker `omniroute up`
+    started and that was SIGKILLed, seen from another shell) is not running: `omniroute
+    kafka start` said "already running" and started nothing."""
+    parent = subprocess.Popen(["sh", "-c", "true & echo $!; exec sleep 30"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        zombie = int(parent.stdout.readline())
+        deadline = time.monotonic() + 10
+        while "Z" not in Path(f"/proc/{zombie}/stat").read_text().rpartition(")")[2].split()[:1]:
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.05)
+        os.kill(zombie, 0)  # the signal check alone still finds it
+        assert not _alive(zombie)
+        assert _alive(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
