@@ -102,8 +102,11 @@ class KafkaPublisher:
         producer = await self._ensure()
 
         async def send_all() -> None:
-            futures = [await producer.send(self._topic(e), data, key=e.kafka_key.encode())
-                       for e, data in records]
+            futures = []
+            for e, data in records:
+                future = await producer.send(self._topic(e), data, key=e.kafka_key.encode())
+                future.add_done_callback(_outcome_retrieved)  # failed after we gave up on it
+                futures.append(future)
             await asyncio.gather(*futures)
 
         try:
@@ -149,8 +152,21 @@ async def _abandon(producer: AIOKafkaProducer) -> None:
     try:
         if sender is not None:
             await sender.close()
-        producer._message_accumulator.fail_all(PublishUnavailable("producer abandoned"))
+        accumulator = producer._message_accumulator
+        # A batch sent, refused and queued again is failed from the queue, but its done
+        # callback removes it from the in-flight set it left: KeyError, logged by asyncio.
+        accumulator._pending_batches.update(
+            batch for queued in accumulator._batches.values() for batch in queued)
+        accumulator.fail_all(PublishUnavailable("producer abandoned"))
         producer._closed = True
         await producer.client.close()
     except (KafkaError, OSError, asyncio.CancelledError) as exc:
         log.debug("producer_abandon_failed", error=repr(exc))
+
+
+def _outcome_retrieved(future: asyncio.Future[object]) -> None:
+    """Mark a send's outcome as seen: when a publish gave up (timed out, or another publish
+    abandoned the producer), nobody awaits its futures, and asyncio logged each failure as
+    an error ("Future exception was never retrieved") for an outage the 503s already told."""
+    if not future.cancelled():
+        future.exception()
