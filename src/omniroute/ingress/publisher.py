@@ -153,11 +153,15 @@ async def _abandon(producer: AIOKafkaProducer) -> None:
         if sender is not None:
             await sender.close()
         accumulator = producer._message_accumulator
+        queued = [batch for batches in accumulator._batches.values() for batch in batches]
+        held = [*accumulator._pending_batches, *queued]
         # A batch sent, refused and queued again is failed from the queue, but its done
         # callback removes it from the in-flight set it left: KeyError, logged by asyncio.
-        accumulator._pending_batches.update(
-            batch for queued in accumulator._batches.values() for batch in queued)
+        accumulator._pending_batches.update(queued)
         accumulator.fail_all(PublishUnavailable("producer abandoned"))
+        for batch in held:  # nobody waits on these now: asyncio would log each failure
+            for future in (batch.future, batch._drain_waiter):
+                _outcome_retrieved(future)
         producer._closed = True
         await producer.client.close()
     except (KafkaError, OSError, asyncio.CancelledError) as exc:
@@ -168,5 +172,5 @@ def _outcome_retrieved(future: asyncio.Future[object]) -> None:
     """Mark a send's outcome as seen: when a publish gave up (timed out, or another publish
     abandoned the producer), nobody awaits its futures, and asyncio logged each failure as
     an error ("Future exception was never retrieved") for an outage the 503s already told."""
-    if not future.cancelled():
+    if future.done() and not future.cancelled():
         future.exception()
