@@ -22,9 +22,13 @@ _embedded: dict[Path, Any] = {}
 UNAVAILABLE = (
     OSError, asyncio.TimeoutError, DatabaseError, asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+    asyncpg.InternalClientError,
 )
 """Errors that mean "the database is not there right now" (refused, reset, starting up,
-shutting down, a connection lost): retry later, nothing about the request was wrong."""
+shutting down, a connection lost): retry later, nothing about the request was wrong.
+``InternalClientError`` ("cannot switch to state 12; another operation (2) is in
+progress") is a pooled connection left mid-operation by a server that died: seen when
+the embedded PostgreSQL was SIGKILLed under load, and answered 500 by the gateway."""
 
 
 def start_embedded(data_dir: Path) -> str:

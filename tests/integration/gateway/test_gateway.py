@@ -342,6 +342,44 @@ class TestLiveOffers:
                                                 "text": "Thanks for waiting!"}]}
 
 
+async def test_calls_in_flight_when_the_database_dies_are_503_not_500(
+        topics: Settings, database_url: str) -> None:
+    """PostgreSQL goes away and comes back four times while eight agents' calls are in
+    flight: each call answers 200, or 503 with ``Retry-After``, never a bare 500."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        token = await create_token(conn, "a1", Role.AGENT)
+    finally:
+        await conn.close()
+    proxy = DatabaseProxy(database_url)
+    await proxy.start()
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with running_gateway(topics, proxy.url, port=free_port()) as running, \
+                aiohttp.ClientSession() as http:
+
+            async def agent(n: int) -> list[tuple[int, str | None]]:
+                answers = []
+                for _ in range(40):
+                    async with http.get(f"{running.url}/api/v1/conversations",
+                                        headers=headers) as r:
+                        answers.append((r.status, r.headers.get("Retry-After")))
+                    await asyncio.sleep(0.005 * n)
+                return answers
+
+            calls = [asyncio.create_task(agent(n)) for n in range(8)]
+            for _ in range(4):
+                await asyncio.sleep(0.15)
+                await proxy.cut()
+                await asyncio.sleep(0.05)
+                await proxy.start()
+            answers = [a for done in await asyncio.gather(*calls) for a in done]
+            assert set(answers) <= {(200, None), (503, "5")}, sorted(set(answers))
+            assert (503, "5") in answers, "the outage was seen"
+    finally:
+        await proxy.stop()
+
+
 async def test_a_database_outage_is_503_with_retry_after_and_then_passes(
         topics: Settings, database_url: str) -> None:
     """PostgreSQL goes away under a running gateway: every API call answers 503 with a JSON

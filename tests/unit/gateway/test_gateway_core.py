@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from pydantic import ValidationError
 
 from omniroute.contract import Channel
-from omniroute.gateway.app import Gateway, build_app
+from omniroute.gateway.app import Gateway, build_app, problems
 from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token, issue_token
 from omniroute.gateway.commands import (
     ConversationRef,
@@ -82,3 +87,22 @@ class TestOpenApi:
         replies = paths["/api/v1/conversations/{conversation_id}/replies"]["post"]
         assert set(replies["responses"]) == {"202", "400", "401", "403", "404", "409", "503"}
         assert "client_id" in replies["responses"]["409"]["description"]
+
+
+class TestDatabaseOutage:
+    @pytest.mark.parametrize("error", [
+        ConnectionResetError("reset by peer"),
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in "
+                                    "progress"),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+    ], ids=type)
+    async def test_a_lost_database_is_503_with_retry_after(self, error: Exception) -> None:
+        """What a pooled connection raises when PostgreSQL died under it is a 503 to retry.
+        InternalClientError came from SIGKILLing the embedded server under load: the gateway
+        answered it with aiohttp's bare 500."""
+        async def handler(_request: web.Request) -> web.StreamResponse:
+            raise error
+
+        response = await problems(make_mocked_request("GET", "/api/v1/me"), handler)
+        assert response.status == 503 and response.headers["Retry-After"] == "5"
+        assert json.loads(response.body)["error"]["code"] == "unavailable"  # type: ignore[arg-type]
