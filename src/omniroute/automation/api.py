@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -33,17 +32,12 @@ from omniroute.automation.store import publish_rules, read_rules
 from omniroute.contract import utcnow
 from omniroute.contract.topics import OUTBOUND
 from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
-from omniroute.gateway.problems import error_document
+from omniroute.gateway.problems import BadRequest, BadRule, Conflict, OutsideWindow
 from omniroute.settings import Settings
 
 Authorize = Callable[[web.Request], Awaitable[None]]
 LastInbound = Callable[[str, str, str], Awaitable[datetime | None]]
 """(workspace, channel, address) -> when that customer last wrote on that channel."""
-
-
-def _problem(status: int, code: str, message: str) -> web.Response:
-    """The gateway's error document, as in /openapi.json."""
-    return web.json_response(error_document(code, message), status=status)
 
 
 class AutomationApi:
@@ -60,9 +54,7 @@ class AutomationApi:
         try:
             return await request.json()
         except ValueError as exc:
-            raise web.HTTPBadRequest(
-                text=json.dumps(error_document("bad_request", f"the body is not JSON: {exc}")),
-                content_type="application/json") from exc
+            raise BadRequest(f"the body is not JSON: {exc}") from exc
 
     async def list_rules(self, request: web.Request) -> web.Response:
         await self.authorize(request)
@@ -73,11 +65,11 @@ class AutomationApi:
         body = await self._json(request)
         rules = body.get("rules") if isinstance(body, dict) else None
         if not isinstance(rules, list):
-            return _problem(400, "bad_request", "the body must be {\"rules\": [...]}")
+            raise BadRequest("the body must be {\"rules\": [...]}")
         try:
             await publish_rules(self.settings, request.match_info["workspace"], rules)
         except RuleError as exc:
-            return _problem(400, "bad_rule", str(exc))
+            raise BadRule(str(exc)) from exc
         return web.json_response({"workspace": request.match_info["workspace"],
                                   "rules": len(rules)})
 
@@ -89,7 +81,7 @@ class AutomationApi:
                 self._config = load_automation(self.settings.automation_config)
             result = dry_run(self._config, **body)
         except (TypeError, ValueError, RuleError) as exc:
-            return _problem(400, "bad_request", str(exc))
+            raise BadRequest(str(exc)) from exc
         return web.json_response(result)
 
     async def proactive(self, request: web.Request) -> web.Response:
@@ -97,12 +89,12 @@ class AutomationApi:
         try:
             wanted = ProactiveRequest.model_validate(await self._json(request))
         except ValidationError as exc:
-            return _problem(400, "bad_request", str(exc).splitlines()[0])
+            raise BadRequest(str(exc).splitlines()[0]) from exc
         last = await self.last_inbound(wanted.workspace, wanted.channel.value, wanted.recipient)
         try:
             message = proactive_message(wanted, last, utcnow())
         except ProactiveRefused as exc:
-            return _problem(422, "outside_window", str(exc))
+            raise OutsideWindow(str(exc)) from exc
         answer = {"event_id": message.event_id, "conversation_id": message.conversation_id,
                   "template": message.template is not None}
         claim, _ = await publish_once(
@@ -111,11 +103,9 @@ class AutomationApi:
                                                 message.to_json_bytes(),
                                                 key=message.conversation_id.encode()))
         if claim is Claim.IN_FLIGHT:
-            return _problem(409, "conflict", "a message with this request_id is being sent "
-                                             "right now; retry")
+            raise Conflict("a message with this request_id is being sent right now; retry")
         if claim is Claim.DIFFERENT:
-            return _problem(409, "conflict", "this request_id was already used for a different "
-                                             "message")
+            raise Conflict("this request_id was already used for a different message")
         replayed = {"Idempotent-Replayed": "true"} if claim is Claim.REPLAYED else None
         return web.json_response(answer, status=202, headers=replayed)
 

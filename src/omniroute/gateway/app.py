@@ -303,8 +303,10 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_get(f"{api}/conversations", g.conversations)
     app.router.add_get(f"{api}/conversations/{{conversation_id}}", g.conversation_detail)
     app.router.add_get(f"{api}/stream", g.stream)
-    for method, path, handler in [*Work(g).routes(), *Supervision(g).routes(),
-                                  *Administration(g).routes(), *RoutingStats(g).routes()]:
+    supervision = Supervision(g)
+    for method, path, handler in [*Work(g).routes(), *supervision.routes(),
+                                  *Administration(g).routes(),
+                                  *RoutingStats(g, supervision.config).routes()]:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
     analytics_routes.register(app, g)

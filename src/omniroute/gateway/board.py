@@ -1,7 +1,9 @@
 """The supervisor board: waiting work per pool and every agent's status, from history.
 
 Rows come from PostgreSQL (written by the sink from the public topics); the
-classification is pure (:func:`agent_status`, :func:`summarize_pools`). An
+classification is pure (:func:`agent_status`, :func:`summarize_pools`). A waiting
+conversation is *offered* while an offer of it to an agent is open (not expired,
+declined or answered by the router): the rest are queued. An
 agent is *lost* when their last presence is available or busy but nothing was
 heard from them (heartbeat or any event) for longer than the pool's heartbeat
 grace; *chatting* is online with at least one conversation. A conversation is
@@ -16,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from omniroute.gateway.queries import OPEN_OFFER
 from omniroute.routing.config import RoutingConfig
 
 DEFAULT_GRACE_S = 60.0
@@ -54,7 +57,8 @@ def grace_of(config: RoutingConfig, agent_id: str) -> float:
 
 def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
                     now: datetime) -> list[dict[str, Any]]:
-    """Per pool: waiting count, oldest wait (seconds) and waiting by priority."""
+    """Per pool: waiting count, how many of them are offered to an agent right now (the
+    rest are queued), oldest wait (seconds) and waiting by priority."""
     names = sorted({*config.pools, *(w["pool"] or "(no pool)" for w in waiting)})
     pools = []
     for name in names:
@@ -62,20 +66,22 @@ def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
         ages = [(now - w["waiting_since"]).total_seconds() for w in mine if w["waiting_since"]]
         by_priority = Counter(str(w["priority"]) for w in mine)
         pools.append({"pool": name, "waiting": len(mine),
+                      "offered": sum(1 for w in mine if w.get("offered_to")),
                       "oldest_wait_s": round(max(ages), 1) if ages else None,
                       "by_priority": dict(sorted(by_priority.items(),
                                                  key=lambda kv: -int(kv[0])))})
     return pools
 
 
-WAITING_SQL = """
+WAITING_SQL = f"""
 SELECT c.conversation_id, c.customer_id, c.channel, cu.display_name AS customer_name,
        coalesce(c.pool, a.pool) AS pool, coalesce(a.priority, 0) AS priority,
        coalesce((SELECT min(m.created_at) FROM messages m
                  WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
                 c.opened_at) AS waiting_since,
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
-       CASE WHEN parked THEN last.reason END AS parked_reason
+       CASE WHEN parked THEN last.reason END AS parked_reason,
+       offer.agent_id AS offered_to
 FROM conversations c
 LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
      AND h.state = 'assigned'
@@ -87,6 +93,11 @@ LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_even
                    WHERE e.conversation_id = c.conversation_id
                      AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
                    ORDER BY e.occurred_at DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (SELECT a.agent_id FROM assignments a
+                   WHERE a.conversation_id = c.conversation_id AND {OPEN_OFFER}
+                     AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
+                                     AND e.kind = 'decline')
+                   ORDER BY a.occurred_at DESC LIMIT 1) offer ON true
 CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
                         SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
                           AND y.occurred_at > last.occurred_at) AS parked) p

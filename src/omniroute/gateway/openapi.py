@@ -104,8 +104,10 @@ SUPERVISOR_OPERATIONS = (
               "Force an agent's presence (AgentEvent presence on their behalf; audited).",
               ForcePresenceRequest, accepted=True, role="supervisor"),
     Operation("get", "/api/v1/board",
-              "Supervisor board: per pool waiting count, oldest wait and waiting by "
-              "priority; agents by status with occupancy and conversations; parked "
+              "Supervisor board: per pool waiting count (and how many of them are offered "
+              "to an agent now), oldest wait and waiting by priority; waiting conversations "
+              "with the agent each is offered to; agents by status with occupancy and "
+              "conversations; parked "
               "conversations with their reason.", role="supervisor"),
     Operation("get", "/api/v1/routing/stats",
               "Every routing pool's statistics: real-time (waiting, longest wait, offered, "

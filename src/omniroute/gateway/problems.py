@@ -45,6 +45,19 @@ class BadRequest(ApiProblem):
     code = "bad_request"
 
 
+class BadRule(BadRequest):
+    """400: an automation rule that does not validate."""
+
+    code = "bad_rule"
+
+
+class OutsideWindow(ApiProblem):
+    """422: free text to a customer outside the channel's reply window (a template can go)."""
+
+    status = 422
+    code = "outside_window"
+
+
 class Unauthorized(ApiProblem):
     """401."""
 

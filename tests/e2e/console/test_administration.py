@@ -174,6 +174,10 @@ class TestOperableFromTheFirstMinute:
                                         "#board-pools tr[data-pool=support] .waiting", "1")
                         offer = ada.locator("#offers .offer")
                         await offer.wait_for(timeout=SLOW)
+                        # ringing on ada's screen: offered, and to whom
+                        await wait_text(admin_page,
+                                        "#board-pools tr[data-pool=support] .offered", "1")
+                        await wait_text(admin_page, "#board-waiting .offered-to", "ada")
                     except playwright_api.TimeoutError as exc:
                         raise AssertionError(f"not routed\n{stack.log_tail(60)}") from exc
                     await ada.wait_for_function("document.title.includes('New offer')",
@@ -187,6 +191,8 @@ class TestOperableFromTheFirstMinute:
                                     "1", 60_000)
                     await wait_text(admin_page, "#board-pools tr[data-pool=support] .waiting",
                                     "0", 60_000)
+                    await wait_text(admin_page, "#board-pools tr[data-pool=support] .offered",
+                                    "0", 10_000)
                     assert (await text_of(admin_page, "#board-agents tr[data-agent=ada] "
                                           "td:nth-child(4)")).startswith("50%")
 

@@ -176,6 +176,25 @@ class TestSupervisorBoard:
         _, board = await gateway.call("GET", "/board", "boss")
         assert board["parked"] == []  # type: ignore[index]
         assert {p["pool"]: p["waiting"] for p in board["pools"]}["vip"] == 1  # type: ignore[index,union-attr]
+        # Offered is told apart from queued: the pool's count and who holds the offer.
+        assert {p["pool"]: p["offered"] for p in board["pools"]}["vip"] == 1  # type: ignore[index,union-attr]
+        assert sum(p["offered"] for p in board["pools"]) == 1  # type: ignore[index,union-attr]
+        assert {w["conversation_id"]: w["offered_to"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
+            "c1": None, "c2": "a1"}
+
+        # a1 declines: c2 is queued again, still waiting in vip.
+        decline = AgentEvent(event_id="decline-c2", agent_id="a1", kind=AgentEventKind.DECLINE,
+                             offer_id=offer.offer_id, conversation_id="c2", occurred_at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("agent-events", decline)])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        vip = {p["pool"]: p for p in board["pools"]}["vip"]  # type: ignore[index,union-attr]
+        assert (vip["waiting"], vip["offered"]) == (1, 0)
+        assert {w["conversation_id"]: w["offered_to"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
+            "c1": None, "c2": None}
 
     async def test_reroute_publishes_a_routing_request_keeping_the_age(
             self, gateway: Setup, database_url: str) -> None:

@@ -232,6 +232,37 @@ class TestWrites:
         assert [(m.event_id, m.proactive, m.template.parameters if m.template else None)
                 for m in sent] == [(ids.pop(), True, ["A-1"])]
 
+    async def test_automation_api_refusals_are_problems_counted_as_rejections(
+            self, gateway: Setup) -> None:
+        """The automation API answers like the rest of the gateway: a bad rule, a body that is
+        not JSON or not {"rules": [...]}, free text outside WhatsApp's window and an agent's
+        call each get the error document with its code, and each is counted in
+        omniroute_rejections_total (the automation API returned its own responses, which the
+        gateway's middleware never saw: none was counted)."""
+        def rejected(reason: str) -> float:
+            return REGISTRY.get_sample_value("omniroute_rejections_total",
+                                             {"provider": "gateway", "reason": reason}) or 0.0
+
+        reasons = ("bad_rule", "bad_request", "outside_window", "forbidden")
+        before = {r: rejected(r) for r in reasons}
+        answers = [
+            await gateway.call("PUT", "/automation/rules/default", "boss",
+                               {"rules": [{"name": "x", "when": {"nonsense": 1}}]}),
+            await gateway.call("PUT", "/automation/rules/default", "boss", {"rules": "all"}),
+            await gateway.call("POST", "/automation/proactive", "boss", {
+                "request_id": "late-1", "channel": "whatsapp", "channel_account": "10655",
+                "recipient": "+821099990001", "text": "your parcel left"}),
+            await gateway.call("GET", "/automation/rules", "a1"),
+        ]
+        async with gateway.http.post(f"{gateway.url}/api/v1/automation/dry-run",
+                                     data=b"{not json", headers=gateway.auth("boss")) as r:
+            answers.append((r.status, await r.json()))
+        assert [(status, body["error"]["code"]) for status, body in answers] == [  # type: ignore[index]
+            (400, "bad_rule"), (400, "bad_request"), (422, "outside_window"),
+            (403, "forbidden"), (400, "bad_request")]
+        assert {r: rejected(r) - before[r] for r in reasons} == {
+            "bad_rule": 1, "bad_request": 2, "outside_window": 1, "forbidden": 1}
+
     async def test_bad_bodies_are_400_with_the_problem_named(self, gateway: Setup) -> None:
         """Empty text, an unknown field and a bad presence each name the field."""
         status, body = await gateway.call("POST", "/conversations/c1/replies", "a1", {"text": ""})

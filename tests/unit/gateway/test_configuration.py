@@ -128,11 +128,14 @@ class TestBoard:
         """Every configured pool appears; ages are from now; priorities highest first."""
         now = datetime(2026, 1, 1, 12, tzinfo=UTC)
         waiting = [
-            {"pool": "support", "priority": 0, "waiting_since": now - timedelta(seconds=30)},
-            {"pool": "support", "priority": 5, "waiting_since": now - timedelta(seconds=90)},
-            {"pool": None, "priority": 0, "waiting_since": now}]
+            {"pool": "support", "priority": 0, "waiting_since": now - timedelta(seconds=30),
+             "offered_to": "ada"},
+            {"pool": "support", "priority": 5, "waiting_since": now - timedelta(seconds=90),
+             "offered_to": None},
+            {"pool": None, "priority": 0, "waiting_since": now, "offered_to": None}]
         pools = summarize_pools(parse_config(BASE), waiting, now)
         assert pools == [
-            {"pool": "(no pool)", "waiting": 1, "oldest_wait_s": 0.0, "by_priority": {"0": 1}},
-            {"pool": "support", "waiting": 2, "oldest_wait_s": 90.0,
+            {"pool": "(no pool)", "waiting": 1, "offered": 0, "oldest_wait_s": 0.0,
+             "by_priority": {"0": 1}},
+            {"pool": "support", "waiting": 2, "offered": 1, "oldest_wait_s": 90.0,
              "by_priority": {"5": 1, "0": 1}}]

@@ -36,14 +36,15 @@ function renderBoard() {
   $("board-at").textContent = `${new Date(d.at).toLocaleTimeString()} · ${t("configuration")} ${t("version")} ${d.config_version}`;
   $("board-counts").replaceChildren(...["online", "chatting", "away", "offline", "lost"].map((s) =>
     el("div", { class: `count ${s}`, "data-status": s }, el("strong", {}, String(d.agent_counts[s] || 0)), " ", statusText(s))));
-  $("board-pools").replaceChildren(heads("pool", "waiting", "oldest-wait", "by-priority"),
+  $("board-pools").replaceChildren(heads("pool", "waiting", "offered", "oldest-wait", "by-priority"),
     ...d.pools.map((p) => el("tr", { "data-pool": p.pool },
       el("td", {}, p.pool), el("td", { class: "waiting" }, String(p.waiting)),
+      el("td", { class: "offered" }, String(p.offered)),
       el("td", { class: "oldest" }, ago(p.oldest_wait_s)),
       el("td", {}, Object.entries(p.by_priority).map(([k, v]) => `P${k}: ${v}`).join(" · ") || "—"))));
   $("board-agents").replaceChildren(heads("agent", "status", "pool", "occupancy", "conversations", "actions"),
     ...d.agents.map(agentRow));
-  $("board-waiting").replaceChildren(heads("conversations", "pool", "waiting", "actions"),
+  $("board-waiting").replaceChildren(heads("conversations", "pool", "waiting", "offered-to", "actions"),
     ...d.waiting.map((w) => waitingRow(w, false)));
   $("board-parked").replaceChildren(heads("conversations", "pool", "reason", "actions"),
     ...d.parked.map((w) => waitingRow(w, true)));
@@ -78,6 +79,7 @@ function waitingRow(w, parked) {
     el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`),
     el("td", {}, w.pool || "—"),
     el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
+    ...(parked ? [] : [el("td", { class: "offered-to" }, w.offered_to || "—")]),
     el("td", {}, pool, go));
 }
 
