@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from omniroute.analytics import api as analytics_routes
 from omniroute.automation.api import mount_on_gateway as mount_automation
 from omniroute.contract import AgentEventKind, Envelope
+from omniroute.errors import DatabaseError
 from omniroute.gateway import queries
 from omniroute.gateway.administration import Administration
 from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
@@ -69,6 +71,14 @@ B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _from_database(exc: BaseException) -> bool:
+    """Whether an unavailability error came from asyncpg or the database layer (a bare
+    OSError or timeout may come from any connection the request used)."""
+    return isinstance(exc, DatabaseError) or type(exc).__module__.startswith("asyncpg") or \
+        any(frame.f_globals.get("__name__", "").startswith("asyncpg")
+            for frame, _line in traceback.walk_tb(exc.__traceback__))
+
+
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer ApiProblems with their status and JSON body; count every request."""
@@ -86,8 +96,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except DATABASE_UNAVAILABLE as exc:  # a database outage: retry, not a server bug (500)
         log.warning("gateway_database_unavailable", route=route,
                     error=f"{type(exc).__name__}: {exc}")
-        problem = Unavailable(f"PostgreSQL cannot take the request now "
-                              f"({type(exc).__name__}); retry")
+        what = "PostgreSQL cannot" if _from_database(exc) else \
+            "a service the gateway needs (PostgreSQL or Kafka) did not"
+        problem = Unavailable(f"{what} take the request now ({type(exc).__name__}); retry")
         response = web.json_response(problem.body, status=problem.status,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
     except web.HTTPException as exc:

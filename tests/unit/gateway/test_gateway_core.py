@@ -105,4 +105,21 @@ class TestDatabaseOutage:
 
         response = await problems(make_mocked_request("GET", "/api/v1/me"), handler)
         assert response.status == 503 and response.headers["Retry-After"] == "5"
-        assert json.loads(response.body)["error"]["code"] == "unavailable"  # type: ignore[arg-type]
+        body = json.loads(response.body)  # type: ignore[arg-type]
+        assert body["error"]["code"] == "unavailable"
+
+    async def test_the_answer_names_postgresql_only_when_the_error_came_from_it(self) -> None:
+        """A timeout raised outside the database layer is not called a PostgreSQL outage."""
+        async def database(_request: web.Request) -> web.StreamResponse:
+            raise asyncpg.InternalClientError("cannot switch to state 12")
+
+        async def elsewhere(_request: web.Request) -> web.StreamResponse:
+            raise TimeoutError
+
+        messages = []
+        for handler in (database, elsewhere):
+            response = await problems(make_mocked_request("GET", "/api/v1/board"), handler)
+            assert response.status == 503
+            messages.append(json.loads(response.body)["error"]["message"])  # type: ignore[arg-type]
+        assert messages[0].startswith("PostgreSQL cannot take the request now")
+        assert messages[1].startswith("a service the gateway needs (PostgreSQL or Kafka)")
