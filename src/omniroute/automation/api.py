@@ -31,7 +31,7 @@ from omniroute.automation.rules import RuleError
 from omniroute.automation.store import publish_rules, read_rules
 from omniroute.contract import utcnow
 from omniroute.contract.topics import OUTBOUND
-from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
+from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once, refusal
 from omniroute.gateway.problems import BadRequest, BadRule, Conflict, OutsideWindow
 from omniroute.settings import Settings
 
@@ -102,10 +102,8 @@ class AutomationApi:
             lambda: self.producer.send_and_wait(self.settings.topic(OUTBOUND.name),
                                                 message.to_json_bytes(),
                                                 key=message.conversation_id.encode()))
-        if claim is Claim.IN_FLIGHT:
-            raise Conflict("a message with this request_id is being sent right now; retry")
-        if claim is Claim.DIFFERENT:
-            raise Conflict("this request_id was already used for a different message")
+        if (refused := refusal(claim, "request_id", "message")) is not None:
+            raise Conflict(refused)
         replayed = {"Idempotent-Replayed": "true"} if claim is Claim.REPLAYED else None
         return web.json_response(answer, status=202, headers=replayed)
 

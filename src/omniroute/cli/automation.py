@@ -137,7 +137,7 @@ def send(request_id: str, workspace: str, channel: str, channel_account: str, re
     )
     from omniroute.contract import utcnow
     from omniroute.contract.topics import OUTBOUND
-    from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
+    from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once, refusal
 
     settings = settings_from_env()
     try:
@@ -170,10 +170,7 @@ def send(request_id: str, workspace: str, channel: str, channel_account: str, re
         return claim
 
     claim = with_database(once)
-    if claim is Claim.IN_FLIGHT:
-        raise ConfigurationError("a message with this request id is being sent right now; "
-                                 "retry")
-    if claim is Claim.DIFFERENT:
-        raise ConfigurationError("this request id was already used for a different message")
+    if (refused := refusal(claim, "request id", "message")) is not None:
+        raise ConfigurationError(refused)
     click.echo(json.dumps({"event_id": message.event_id, "replayed": claim is Claim.REPLAYED,
                            "conversation_id": message.conversation_id}))

@@ -100,6 +100,16 @@ class ReplyKeys:
                 " WHERE claimed_at < now() - make_interval(days => $1)", KEEP_DAYS)
 
 
+def refusal(claim: Claim, key: str, what: str) -> str | None:
+    """Why a claim refuses the request (``key``: the request's key field, ``what``: what it
+    publishes), for the caller's own error type; None when it does not."""
+    if claim is Claim.IN_FLIGHT:
+        return f"a {what} with this {key} is being sent right now; retry"
+    if claim is Claim.DIFFERENT:
+        return f"this {key} was already used for a different {what}"
+    return None
+
+
 async def publish_once(keys: ReplyKeys, event_id: str, request_digest: str,
                        publish: Callable[[], Awaitable[T]]) -> tuple[Claim, T | None]:
     """Run ``publish`` if ``event_id`` can be claimed; mark it published once it returned,

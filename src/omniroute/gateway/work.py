@@ -24,7 +24,7 @@ from omniroute.gateway.commands import (
     conversation_event,
     reply_message,
 )
-from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once
+from omniroute.gateway.idempotency import Claim, ReplyKeys, digest, publish_once, refusal
 from omniroute.gateway.problems import BadRequest, Conflict, Unavailable
 from omniroute.observability.pipeline import END_TO_END_SECONDS, MESSAGES
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal, publish_typing
@@ -84,10 +84,8 @@ class Work:
         if claim is Claim.REPLAYED:
             return accepted("omniroute.outbound.v1", message.event_id,
                             {"Idempotent-Replayed": "true"})
-        if claim is Claim.IN_FLIGHT:
-            raise Conflict("a reply with this client_id is being sent right now; retry")
-        if claim is Claim.DIFFERENT:
-            raise Conflict("this client_id was already used for a different reply")
+        if (refused := refusal(claim, "client_id", "reply")) is not None:
+            raise Conflict(refused)
         assert response is not None
         return response
 
