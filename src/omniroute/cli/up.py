@@ -39,7 +39,7 @@ def started_services(settings: Settings, broker: LocalBroker | None) -> list[Ser
     services = []
     if broker is not None:
         services.append(Service("kafka", running=lambda: broker.pid() is not None,
-                                start=lambda: broker.start(progress=say)))
+                                start=lambda: broker.start(progress=say, ports_grace=10.0)))
     if settings.embedded_database:
         data_dir = settings.state_dir / "postgres"
         services.append(Service("postgresql", running=lambda: embedded_running(data_dir),

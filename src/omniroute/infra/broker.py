@@ -188,13 +188,20 @@ class LocalBroker:
             return None
         return pid if _alive(pid) else None
 
-    def start(self, timeout: float = 90.0, progress: Callable[[str], None] = print) -> int:
-        """Start the broker and wait until it answers metadata; return its pid."""
+    def start(self, timeout: float = 90.0, progress: Callable[[str], None] = print,
+              ports_grace: float = 0.0) -> int:
+        """Start the broker and wait until it answers metadata; return its pid. Its ports
+        must be free, after up to ``ports_grace`` seconds (a broker just killed may still
+        hold them while the kernel tears it down)."""
         running = self.pid()
         if running is not None:
             progress(f"kafka already running (pid {running}) at {self.bootstrap}")
             return running
-        for port in (self.port, self._controller_port()):
+        ports = (self.port, self._controller_port())
+        deadline = time.monotonic() + ports_grace
+        while any(_port_open(self.host, p) for p in ports) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for port in ports:
             if _port_open(self.host, port):
                 raise BrokerError(
                     f"port {self.host}:{port} is already in use by another process",
