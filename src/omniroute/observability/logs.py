@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -54,6 +56,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
         )
     )
     handler.addFilter(RetriedByAiokafka())
+    handler.addFilter(RepeatedByAiokafka())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -75,6 +78,36 @@ class RetriedByAiokafka(logging.Filter):
         if (record.levelno == logging.ERROR and record.name.startswith("aiokafka")
                 and any(name in record.getMessage() for name in self.TRANSIENT)):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+class RepeatedByAiokafka(logging.Filter):
+    """aiokafka logs every failed attempt while a broker is away: with the broker SIGKILLed
+    for 20 s under ``omniroute up``, its clients wrote about 30,000 ERROR lines ("Unable
+    connect to node with id 1", "Unable to update metadata", one per retry and client).
+    One line per logger and message template passes every ``window_s`` seconds; the next
+    one to pass says how many like it were left out. Other loggers are never held back."""
+
+    def __init__(self, window_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka") or record.levelno < logging.WARNING:
+            return True
+        key = (record.name, str(record.msg))
+        now = self.clock()
+        shown, held = self._last.get(key, (float("-inf"), 0))
+        if now - shown < self.window_s:
+            self._last[key] = (shown, held + 1)
+            return False
+        self._last[key] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this in the last " \
+                         f"{now - shown:.0f} s not logged)"
         return True
 
 
