@@ -46,7 +46,7 @@ from omniroute.contract import (
     utcnow,
 )
 from omniroute.delivery.rebalance import CountingRebalances
-from omniroute.delivery.reported import DUPLICATES, RecentIds, ReportedStatuses
+from omniroute.delivery.reported import RecentIds, ReportedStatuses
 from omniroute.errors import DatabaseError
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -249,9 +249,7 @@ class EmailDelivery:
             return True
         if message.channel is not Channel.EMAIL:
             return False
-        if message.event_id in self.recent:
-            DUPLICATES.labels(COMPONENT).inc()
-            log.warning("email_duplicate_skipped", event_id=message.event_id)
+        if self.recent.repeated(message.event_id, COMPONENT):
             return True
         if maybe_sent and await self.reported.reported(
                 message.event_id, record.timestamp, self.recent):  # type: ignore[attr-defined]
@@ -264,7 +262,7 @@ class EmailDelivery:
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
             key=status.kafka_key.encode(),
         )
-        self.recent.add((message.event_id,))
+        self.recent.add(message.event_id)
         MESSAGES.labels(COMPONENT, "omniroute.delivery.v1", Channel.EMAIL.value, "out").inc()
         PROCESSING_SECONDS.labels("email").observe(time.perf_counter() - started)
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,

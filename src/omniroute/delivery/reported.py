@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
@@ -90,7 +90,17 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, event_ids: Iterable[str]) -> None:
+    def repeated(self, event_id: str, component: str) -> bool:
+        """Whether ``event_id`` was handled or found reported lately: a second record of the
+        message, counted and logged (``component``: the delivering process)."""
+        if event_id not in self._ids:
+            return False
+        DUPLICATES.labels(component).inc()
+        log.warning("delivery_duplicate_skipped", component=component,
+                    outbound_event_id=event_id)
+        return True
+
+    def add(self, *event_ids: str) -> None:
         """Remember ``event_ids`` as the newest."""
         for event_id in event_ids:
             self._ids[event_id] = None
@@ -131,7 +141,7 @@ class ReportedStatuses:
                 found, read = await self._search(written_ms - SKEW_MS)
             finally:
                 self.consumer.assign([])  # no fetch left waiting for the next search
-        recent.add(found)
+        recent.add(*found)
         hit = outbound_event_id in found
         CHECKS.labels("found" if hit else "not_found").inc()
         log.info("delivery_resend_check", outbound_event_id=outbound_event_id, found=hit,

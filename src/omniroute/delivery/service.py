@@ -47,7 +47,7 @@ from omniroute.delivery.activity import LOOKBACK, CustomerActivity
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
-from omniroute.delivery.reported import DUPLICATES, RecentIds, ReportedStatuses
+from omniroute.delivery.reported import RecentIds, ReportedStatuses
 from omniroute.delivery.sending import deliver, failed, now_utc
 from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.health import Health, serve_operations
@@ -198,7 +198,7 @@ class DeliveryService:
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]
         await asyncio.gather(*futures)
-        self.recent.add((message.event_id,))
+        self.recent.add(message.event_id)
         MESSAGES.labels(PROCESSOR, DELIVERY.name, channel, "out").inc(len(statuses))
         PROCESSING_SECONDS.labels(PROCESSOR).observe(time.perf_counter() - started)
 
@@ -218,22 +218,20 @@ class DeliveryService:
             except (ValidationError, ValueError) as exc:
                 await self._dead_letter(record, exc)
             else:
-                if not self.delivers(message):
-                    pass
-                elif message.event_id in self.recent:
-                    self._duplicate(message)
-                elif tp in self._committed or not await self.reported.reported(
-                        message.event_id, record.timestamp,  # type: ignore[attr-defined]
-                        self.recent):
+                if await self._unsent(tp, record, message):
                     await self._deliver(record, message)
             await self.consumer.commit({tp: offset + 1})
             self._committed[tp] = offset + 1
 
-    @staticmethod
-    def _duplicate(message: OutboundMessage) -> None:
-        DUPLICATES.labels(PROCESSOR).inc()
-        log.warning("delivery_duplicate_skipped", outbound_event_id=message.event_id,
-                    conversation_id=message.conversation_id)
+    async def _unsent(self, tp: TopicPartition, record: object,
+                      message: OutboundMessage) -> bool:
+        """Whether ``message`` is this process's to send and not sent yet: not a second record
+        of one delivered or reported lately, and, when its partition may have been handled
+        before, not reported on omniroute.delivery.v1."""
+        if not self.delivers(message) or self.recent.repeated(message.event_id, PROCESSOR):
+            return False
+        return tp in self._committed or not await self.reported.reported(
+            message.event_id, record.timestamp, self.recent)  # type: ignore[attr-defined]
 
     async def _deliver(self, record: object, message: OutboundMessage) -> None:
         """:meth:`handle`; an error nobody foresaw (a connector's bug, a provider answer no
@@ -254,7 +252,7 @@ class DeliveryService:
             await self.producer.send_and_wait(self.settings.topic(DELIVERY.name),
                                               reason.to_json_bytes(),
                                               key=reason.kafka_key.encode())
-            self.recent.add((message.event_id,))
+            self.recent.add(message.event_id)
             await self._dead_letter(record, exc)
 
     def forget(self, revoked: set[TopicPartition]) -> None:
