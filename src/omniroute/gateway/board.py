@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from omniroute.gateway.queries import OPEN_OFFER
+from omniroute.gateway.queries import UNDECLINED_OFFER
 from omniroute.routing.config import RoutingConfig
 
 DEFAULT_GRACE_S = 60.0
@@ -94,9 +94,7 @@ LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_even
                      AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
                    ORDER BY e.occurred_at DESC LIMIT 1) last ON true
 LEFT JOIN LATERAL (SELECT a.agent_id FROM assignments a
-                   WHERE a.conversation_id = c.conversation_id AND {OPEN_OFFER}
-                     AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
-                                     AND e.kind = 'decline')
+                   WHERE a.conversation_id = c.conversation_id AND {UNDECLINED_OFFER}
                    ORDER BY a.occurred_at DESC LIMIT 1) offer ON true
 CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
                         SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id

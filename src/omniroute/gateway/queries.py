@@ -149,6 +149,11 @@ OPEN_OFFER = """a.kind = 'offered' AND (a.expires_at IS NULL OR a.expires_at > n
                              WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')"""
 """An offer row ``a`` that has not expired and that the router has not answered (assigned,
 rejected, rescinded, revoked)."""
+UNDECLINED_OFFER = f"""{OPEN_OFFER}
+             AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
+                             AND e.kind = 'decline')"""
+""":data:`OPEN_OFFER` that its agent has not declined either (an accept leaves it open until
+the router assigns)."""
 
 
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
@@ -168,9 +173,8 @@ async def offered_to(pool: asyncpg.Pool, agent_id: str, conversation_id: str) ->
     and not yet answered by the router (assigned, rejected, expired, revoked)."""
     value: bool = await pool.fetchval(
         f"""SELECT EXISTS (SELECT 1 FROM assignments a
-           WHERE a.agent_id = $1 AND a.conversation_id = $2 AND {OPEN_OFFER}
-             AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
-                             AND e.kind = 'decline'))""", agent_id, conversation_id)
+           WHERE a.agent_id = $1 AND a.conversation_id = $2 AND {UNDECLINED_OFFER})""",
+        agent_id, conversation_id)
     return value
 
 
