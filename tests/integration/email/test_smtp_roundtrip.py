@@ -76,6 +76,31 @@ class Sink:
         await self.received.put((envelope, envelope.original_content or envelope.content))
         return "250 OK"
 
+    async def bodies(self) -> list[str]:
+        """The plain-text bodies of the mails received so far, in order (taken)."""
+        mails = []
+        while not self.received.empty():
+            mails.append(email.message_from_bytes((await self.received.get())[1],
+                                                  policy=email.policy.default))
+        return [m.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
+                for m in mails]
+
+
+async def start_relay(settings: Settings) -> tuple[Sink, asyncio.Server, Settings]:
+    """A local relay that keeps what it receives, and ``settings`` pointing at it."""
+    sink = Sink()
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink), host="127.0.0.1", port=port)
+    return sink, server, settings.model_copy(update={"smtp_relay_port": port})
+
+
+async def reported_per_reply(settings: Settings) -> Counter[str | None]:
+    """How many statuses omniroute.delivery.v1 holds per outbound message."""
+    return Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
+                   for r in await consume_all(settings.kafka_bootstrap,
+                                              settings.topic("omniroute.delivery.v1")))
+
 
 def customer_mail(subject: str = "Order 1042 is late") -> EmailMessage:
     mail = EmailMessage()
@@ -132,12 +157,7 @@ async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> Non
     assert inbound.sender.value == "jane@example.com" and inbound.provider == "smtp"
     assert records[0].key == b"email:jane@example.com"
 
-    sink = Sink()
-    relay_port = free_port()
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink), host="127.0.0.1", port=relay_port
-    )
-    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    sink, server, relay_settings = await start_relay(settings)
     delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
     worker = asyncio.create_task(delivery.run())
     reply = OutboundMessage(
@@ -227,11 +247,7 @@ async def test_bounce_of_our_reply_names_its_conversation(topics: Settings, data
     becomes a failed status with the conversation and outbound event."""
     settings = topics.model_copy(update={"email_mailboxes": MAILBOX,
                                          "database_url": database_url})
-    sink = Sink()
-    relay_port = free_port()
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
-    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    sink, server, relay_settings = await start_relay(settings)
     delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
     worker = asyncio.create_task(delivery.run())
     reply = OutboundMessage(
@@ -278,11 +294,7 @@ async def test_a_mail_reported_but_not_committed_is_not_sent_again(topics: Setti
     its offset is committed: the next one finds the status and does not mail the customer a
     second time; the next reply (behind a reply on another channel) goes out once."""
     settings = topics.model_copy(update={"email_mailboxes": MAILBOX})
-    sink = Sink()
-    relay_port = free_port()
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
-    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    sink, server, relay_settings = await start_relay(settings)
 
     def reply(n: int, channel: Channel = Channel.EMAIL) -> OutboundMessage:
         return OutboundMessage(
@@ -319,26 +331,15 @@ async def test_a_mail_reported_but_not_committed_is_not_sent_again(topics: Setti
         delivery.stop()
         await second_run
         server.close()
-    mails = []
-    while not sink.received.empty():
-        mails.append(email.message_from_bytes((await sink.received.get())[1],
-                                              policy=email.policy.default))
-    assert [m.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
-            for m in mails] == ["Reply 1", "Reply 3"]
-    reported = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
-                       for r in await consume_all(settings.kafka_bootstrap, statuses))
-    assert reported == {"out-mail-1": 1, "out-mail-3": 1}
+    assert await sink.bodies() == ["Reply 1", "Reply 3"]
+    assert await reported_per_reply(settings) == {"out-mail-1": 1, "out-mail-3": 1}
 
 
 async def test_a_reply_written_twice_is_mailed_once(topics: Settings) -> None:
     """Two records of one reply (same event id: a producer's retry after a lost
     acknowledgement): the customer gets one mail, and the reply after them goes out."""
     settings = topics.model_copy(update={"email_mailboxes": MAILBOX})
-    sink = Sink()
-    relay_port = free_port()
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
-    relay_settings = settings.model_copy(update={"smtp_relay_port": relay_port})
+    sink, server, relay_settings = await start_relay(settings)
 
     def reply(n: int) -> OutboundMessage:
         return OutboundMessage(
@@ -358,12 +359,5 @@ async def test_a_reply_written_twice_is_mailed_once(topics: Settings) -> None:
         delivery.stop()
         await run
         server.close()
-    mails = []
-    while not sink.received.empty():
-        mails.append(email.message_from_bytes((await sink.received.get())[1],
-                                              policy=email.policy.default))
-    assert [m.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
-            for m in mails] == ["Reply 1", "Reply 2"]
-    reported = Counter(DeliveryStatus.from_json_bytes(r.value).outbound_event_id
-                       for r in await consume_all(settings.kafka_bootstrap, statuses))
-    assert reported == {"out-twice-1": 1, "out-twice-2": 1}
+    assert await sink.bodies() == ["Reply 1", "Reply 2"]
+    assert await reported_per_reply(settings) == {"out-twice-1": 1, "out-twice-2": 1}

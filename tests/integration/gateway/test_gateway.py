@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -373,10 +374,20 @@ class TestLiveOffers:
                                                 "text": "Thanks for waiting!"}]}
 
 
-async def test_calls_in_flight_when_the_database_dies_are_503_not_500(
-        topics: Settings, database_url: str) -> None:
-    """PostgreSQL goes away and comes back four times while eight agents' calls are in
-    flight: each call answers 200, or 503 with ``Retry-After``, never a bare 500."""
+@dataclass
+class BehindProxy:
+    """A gateway whose database connections go through a proxy the test can cut."""
+
+    url: str
+    proxy: DatabaseProxy
+    http: aiohttp.ClientSession
+    headers: dict[str, str]
+    """An agent's (a1) authorization."""
+
+
+@asynccontextmanager
+async def gateway_behind_proxy(topics: Settings, database_url: str
+                               ) -> AsyncIterator[BehindProxy]:
     conn = await asyncpg.connect(database_url)
     try:
         token = await create_token(conn, "a1", Role.AGENT)
@@ -384,31 +395,38 @@ async def test_calls_in_flight_when_the_database_dies_are_503_not_500(
         await conn.close()
     proxy = DatabaseProxy(database_url)
     await proxy.start()
-    headers = {"Authorization": f"Bearer {token}"}
     try:
         async with running_gateway(topics, proxy.url, port=free_port()) as running, \
                 aiohttp.ClientSession() as http:
-
-            async def agent(n: int) -> list[tuple[int, str | None]]:
-                answers = []
-                for _ in range(40):
-                    async with http.get(f"{running.url}/api/v1/conversations",
-                                        headers=headers) as r:
-                        answers.append((r.status, r.headers.get("Retry-After")))
-                    await asyncio.sleep(0.005 * n)
-                return answers
-
-            calls = [asyncio.create_task(agent(n)) for n in range(8)]
-            for _ in range(4):
-                await asyncio.sleep(0.15)
-                await proxy.cut()
-                await asyncio.sleep(0.05)
-                await proxy.start()
-            answers = [a for done in await asyncio.gather(*calls) for a in done]
-            assert set(answers) <= {(200, None), (503, "5")}, sorted(set(answers))
-            assert (503, "5") in answers, "the outage was seen"
+            yield BehindProxy(running.url, proxy, http, {"Authorization": f"Bearer {token}"})
     finally:
         await proxy.stop()
+
+
+async def test_calls_in_flight_when_the_database_dies_are_503_not_500(
+        topics: Settings, database_url: str) -> None:
+    """PostgreSQL goes away and comes back four times while eight agents' calls are in
+    flight: each call answers 200, or 503 with ``Retry-After``, never a bare 500."""
+    async with gateway_behind_proxy(topics, database_url) as gw:
+
+        async def agent(n: int) -> list[tuple[int, str | None]]:
+            answers = []
+            for _ in range(40):
+                async with gw.http.get(f"{gw.url}/api/v1/conversations",
+                                       headers=gw.headers) as r:
+                    answers.append((r.status, r.headers.get("Retry-After")))
+                await asyncio.sleep(0.005 * n)
+            return answers
+
+        calls = [asyncio.create_task(agent(n)) for n in range(8)]
+        for _ in range(4):
+            await asyncio.sleep(0.15)
+            await gw.proxy.cut()
+            await asyncio.sleep(0.05)
+            await gw.proxy.start()
+        answers = [a for done in await asyncio.gather(*calls) for a in done]
+        assert set(answers) <= {(200, None), (503, "5")}, sorted(set(answers))
+        assert (503, "5") in answers, "the outage was seen"
 
 
 async def test_a_database_outage_is_503_with_retry_after_and_then_passes(
@@ -416,36 +434,24 @@ async def test_a_database_outage_is_503_with_retry_after_and_then_passes(
     """PostgreSQL goes away under a running gateway: every API call answers 503 with a JSON
     error and ``Retry-After`` (it was aiohttp's bare 500), and once the database is back the
     same calls succeed without a restart."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        token = await create_token(conn, "a1", Role.AGENT)
-    finally:
-        await conn.close()
-    proxy = DatabaseProxy(database_url)
-    await proxy.start()
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with running_gateway(topics, proxy.url, port=free_port()) as running, \
-                aiohttp.ClientSession() as http:
+    async with gateway_behind_proxy(topics, database_url) as gw:
 
-            async def get(path: str) -> tuple[int, str | None, dict[str, object]]:
-                async with http.get(f"{running.url}/api/v1{path}", headers=headers) as r:
-                    return r.status, r.headers.get("Retry-After"), await r.json()
+        async def get(path: str) -> tuple[int, str | None, dict[str, object]]:
+            async with gw.http.get(f"{gw.url}/api/v1{path}", headers=gw.headers) as r:
+                return r.status, r.headers.get("Retry-After"), await r.json()
 
-            assert (await get("/me"))[0] == 200
-            await proxy.cut()
-            for path in ("/me", "/conversations", "/offers"):
-                status, retry_after, body = await get(path)
-                assert (status, retry_after) == (503, "5"), (path, body)
-                assert body["error"]["code"] == "unavailable"  # type: ignore[index]
-                assert "PostgreSQL" in body["error"]["message"]  # type: ignore[index]
-            await proxy.start()
-            answers = []
-            for _ in range(20):
-                answers.append((await get("/me"))[0])
-                if answers[-1] == 200:
-                    break
-                await asyncio.sleep(0.5)
-            assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
-    finally:
-        await proxy.stop()
+        assert (await get("/me"))[0] == 200
+        await gw.proxy.cut()
+        for path in ("/me", "/conversations", "/offers"):
+            status, retry_after, body = await get(path)
+            assert (status, retry_after) == (503, "5"), (path, body)
+            assert body["error"]["code"] == "unavailable"  # type: ignore[index]
+            assert "PostgreSQL" in body["error"]["message"]  # type: ignore[index]
+        await gw.proxy.start()
+        answers = []
+        for _ in range(20):
+            answers.append((await get("/me"))[0])
+            if answers[-1] == 200:
+                break
+            await asyncio.sleep(0.5)
+        assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
