@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ class Component:
     http_port: str | None = None
     requires: str | None = None
     """An external program the component runs; ``omniroute up`` skips it when absent."""
+    ready_path: str = "/readyz"
+    """Answers 200 once the component does its work (beside ``/metrics``)."""
 
     def available(self) -> bool:
         """Whether what the component needs is installed."""
@@ -42,7 +45,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("worker", ("worker",)),
     Component("monitor", ("monitor",)),
     Component("prometheus", ("ops", "prometheus"), http_port="prometheus_port",
-              requires="prometheus"),
+              requires="prometheus", ready_path="/-/ready"),
     Component("sink", ("sink",)),
     Component("router", ("router", "run")),
     Component("gateway", ("gateway",), http_port="gateway_port"),
@@ -149,13 +152,36 @@ class Supervisor:
                 child.next_start = 0.0
                 child.process = self._spawn(child.component)
 
-    def run_until_signal(self) -> None:
-        """Supervise until SIGINT or SIGTERM."""
+    def stop_on_signal(self) -> None:
+        """Let SIGINT and SIGTERM end :meth:`wait_ready` and :meth:`run_until_signal`."""
         def request_stop(_signum: int, _frame: object) -> None:
             self.stopping = True
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+
+    def wait_ready(self, url_of: Callable[[Component], str], timeout: float,
+                   poll: float = 0.5, every: float = 10.0) -> list[str]:
+        """Supervise until every component answers 200 at ``url_of(component)``, saying
+        every ``every`` seconds which are still starting; the names of those not ready
+        after ``timeout`` seconds (or when stopped)."""
+        waiting = {child.component.name: url_of(child.component) for child in self.children}
+        started = said = time.monotonic()
+        while waiting and not self.stopping:
+            now = time.monotonic()
+            self.watch_once(now)
+            waiting = {name: url for name, url in waiting.items() if not _answers_ok(url)}
+            if not waiting or now - started >= timeout:
+                break
+            if now - said >= every:
+                said = now
+                self.say(f"waiting for {', '.join(waiting)} to be ready ({now - started:.0f}s)")
+            time.sleep(poll)
+        return list(waiting)
+
+    def run_until_signal(self) -> None:
+        """Supervise until SIGINT or SIGTERM."""
+        self.stop_on_signal()
         while not self.stopping:
             self.watch_once(time.monotonic())
             time.sleep(0.5)
@@ -174,6 +200,14 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return int(answer.status) == 200
+    except OSError:
+        return False
 
 
 def child_environment(database_url: str) -> dict[str, str]:

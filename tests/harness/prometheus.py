@@ -24,7 +24,12 @@ class PrometheusClient:
             with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as answer:
                 body = json.load(answer)
         except urllib.error.HTTPError as exc:
-            body = json.load(exc)
+            text = exc.read().decode(errors="replace")
+            try:
+                body = json.loads(text)
+            except ValueError:
+                # Prometheus answers a plain "Service Unavailable" until its TSDB is open.
+                raise AssertionError(f"{path} {params}: HTTP {exc.code} {text.strip()}") from exc
         assert body["status"] == "success", f"{path} {params}: {body.get('error')}"
         return body["data"]
 

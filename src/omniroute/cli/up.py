@@ -20,7 +20,15 @@ from omniroute.infra.topics import create_topics
 from omniroute.monitoring.dashboards import DASHBOARD_DIR
 from omniroute.monitoring.prometheus import RULES_FILE, scrape_target
 from omniroute.settings import Settings
-from omniroute.stack import COMPONENTS, Service, Supervisor, child_environment
+from omniroute.stack import COMPONENTS, Component, Service, Supervisor, child_environment
+
+READY_TIMEOUT = 120.0
+"""How long ``up`` waits for every process to be ready before it says it is up anyway."""
+
+
+def readiness_url(settings: Settings, component: Component) -> str:
+    """Where a component says whether it is ready: beside its ``/metrics``."""
+    return f"http://{scrape_target(settings, component)}{component.ready_path}"
 
 
 def print_endpoints(settings: Settings) -> None:
@@ -73,12 +81,18 @@ def up() -> None:
             services=started_services(settings, broker),
         )
         supervisor.start(COMPONENTS)
+        supervisor.stop_on_signal()
         print_endpoints(settings)
-        say(
-            f"omniroute is up: kafka {settings.kafka_bootstrap}, "
-            f"{len(COMPONENTS)} process(es); Ctrl-C stops everything"
-        )
-        supervisor.run_until_signal()
+        starting = supervisor.wait_ready(lambda c: readiness_url(settings, c), READY_TIMEOUT)
+        if not supervisor.stopping:
+            if starting:
+                say(f"not ready after {READY_TIMEOUT:.0f}s: {', '.join(starting)} (see their "
+                    "log lines above; they keep retrying)")
+            say(
+                f"omniroute is up: kafka {settings.kafka_bootstrap}, "
+                f"{len(COMPONENTS)} process(es); Ctrl-C stops everything"
+            )
+            supervisor.run_until_signal()
         say("shutting down...")
     finally:
         if supervisor is not None:

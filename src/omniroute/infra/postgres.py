@@ -8,6 +8,7 @@ connection failures into a :class:`DatabaseError` that says what to do.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,11 @@ def start_embedded(data_dir: Path) -> str:
     The server keeps running while any process holds it and stops when the last
     one exits.
     """
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns on import when XDG_RUNTIME_DIR is unset (it falls back to /tmp),
+        # a stray line on every `omniroute up` outside a login session.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
 
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)

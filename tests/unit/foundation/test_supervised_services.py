@@ -1,8 +1,16 @@
-"""`omniroute up` starts the broker and the embedded PostgreSQL again when they die."""
+"""`omniroute up` starts the broker and the embedded PostgreSQL again when they die, and
+says it is up only once every process is ready."""
 
 from __future__ import annotations
 
-from omniroute.stack import Service, Supervisor
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from omniroute.stack import Component, Service, Supervisor, _Child
 
 
 class Server:
@@ -57,3 +65,61 @@ def test_a_server_that_will_not_start_is_retried_later_and_later() -> None:
     supervisor.watch_once(now=service.next_start)
     assert server.starts == 3 and server.up and said[-1] == "kafka is running again"
     assert service.restarts == 0
+
+
+@contextmanager
+def readiness_server(ready_after: int) -> Iterator[tuple[str, list[int]]]:
+    """``/readyz`` answering 503 ``ready_after`` times, then 200; the codes it answered."""
+    answered: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = 200 if len(answered) >= ready_after else 503
+            answered.append(code)
+            self.send_response(code)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/readyz", answered
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def children(*names: str) -> Iterator[tuple[Supervisor, list[str]]]:
+    """A supervisor of long-sleeping children named ``names``; what it says."""
+    said: list[str] = []
+    supervisor = Supervisor(env={}, say=said.append)
+    for name in names:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        supervisor.children.append(_Child(Component(name, ()), process))
+    try:
+        yield supervisor, said
+    finally:
+        for child in supervisor.children:
+            child.process.kill()
+            child.process.wait()
+
+
+def test_up_waits_until_every_process_answers_ready() -> None:
+    with readiness_server(ready_after=3) as (slow, slow_codes), \
+            readiness_server(ready_after=0) as (quick, quick_codes), \
+            children("gateway", "prometheus") as (supervisor, said):
+        urls = {"gateway": slow, "prometheus": quick}
+        starting = supervisor.wait_ready(lambda c: urls[c.name], timeout=30, poll=0.05, every=0.1)
+    assert starting == []
+    assert slow_codes == [503, 503, 503, 200], "asked again until it answered 200"
+    assert quick_codes == [200], "not asked again once ready"
+    assert any(line.startswith("waiting for gateway to be ready") for line in said), said
+
+
+def test_up_names_what_is_still_not_ready_when_the_wait_ends() -> None:
+    with readiness_server(ready_after=10**6) as (never, codes), children("worker") as (supervisor, _said):
+        starting = supervisor.wait_ready(lambda _c: never, timeout=0.3, poll=0.05)
+    assert starting == ["worker"] and codes and set(codes) == {503}
