@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
                                 min_length=1, max_length=1000)
     ingress_publish_timeout: Annotated[float, Field(gt=0, le=60)] = 4.0
+    gateway_publish_timeout: Annotated[float, Field(gt=0, le=25)] = 5.0
+    """Below the idempotency claim's 30 s, after which a retry may take the claim over."""
     delivery_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     delivery_backoff_seconds: Annotated[float, Field(ge=0, le=300)] = 1.0
     delivery_rate_per_second: Annotated[float, Field(gt=0, le=10000)] = 20.0

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from omniroute.gateway.problems import BadRequest, Conflict, NotFound, Unavailable
+from omniroute.infra.guarded_producer import GuardedProducer
 from omniroute.observability.logs import get_logger
 
 log = get_logger("omniroute.deadletters")
@@ -99,8 +100,8 @@ async def _claim(conn: asyncpg.Connection, letter: dict[str, Any], actor: str,
                        "WHERE event_id = $1", letter["event_id"], actor)
 
 
-async def replay(conn: asyncpg.Connection, producer: AIOKafkaProducer, event_id: str,
-                 actor: str, *, force: bool = False) -> dict[str, Any]:
+async def replay(conn: asyncpg.Connection, producer: AIOKafkaProducer | GuardedProducer,
+                 event_id: str, actor: str, *, force: bool = False) -> dict[str, Any]:
     """Re-publish the dead letter's original record to its topic, once; returns the replay."""
     letter = await show_dead_letter(conn, event_id)
     if letter["original_b64"] is None:

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import asyncpg
 from aiohttp import WSMsgType, web
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
@@ -52,6 +51,7 @@ from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import Supervision
 from omniroute.gateway.work import Work
+from omniroute.infra.guarded_producer import GuardedProducer
 from omniroute.infra.postgres import UNAVAILABLE as DATABASE_UNAVAILABLE
 from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
@@ -137,7 +137,7 @@ class Gateway:
 
     settings: Settings
     pool: asyncpg.Pool
-    producer: AIOKafkaProducer
+    producer: GuardedProducer
     fanout: Fanout
     first_replied: dict[str, None] = field(default_factory=dict)
     """Conversations whose first reply this process timed (history lags the topics)."""

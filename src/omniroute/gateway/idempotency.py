@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 STALE_CLAIM_S = 30.0
 """A claim not published after this long belongs to a gateway that died: a retry takes it.
-Longer than any publish waits (the producer's delivery timeout is shorter)."""
+Longer than any publish waits (`OMNIROUTE_GATEWAY_PUBLISH_TIMEOUT`, at most 25 s)."""
 KEEP_DAYS = 7
 """Days a reply key is remembered."""
 PRUNE_EVERY_S = 3600.0

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from omniroute.errors import BrokerError
 from omniroute.gateway.app import Gateway, build_app
 from omniroute.gateway.stream import Fanout, consume_assignments
+from omniroute.infra.guarded_producer import GuardedProducer
 from omniroute.infra.postgres import create_pool
 from omniroute.observability.health import Health
 from omniroute.settings import Settings
@@ -31,8 +31,8 @@ async def running_gateway(settings: Settings, database_url: str,
                           port: int | None = None) -> AsyncIterator[RunningGateway]:
     """Start the gateway, yield it, and stop everything on exit."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                enable_idempotence=True)
+    producer = GuardedProducer(settings.kafka_bootstrap, "omniroute-gateway",
+                               settings.gateway_publish_timeout)
     await producer.start()
     fanout = Fanout()
     started = asyncio.Event()

@@ -29,6 +29,8 @@ from omniroute.gateway.admin import create_token, set_canned_response
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
 from omniroute.history.store import write_batch
+from omniroute.infra.broker import LocalBroker
+from omniroute.infra.probe import probe
 from omniroute.settings import Settings
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
 
@@ -455,3 +457,47 @@ async def test_a_database_outage_is_503_with_retry_after_and_then_passes(
                 break
             await asyncio.sleep(0.5)
         assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
+
+
+async def test_a_broker_outage_is_503_within_the_publish_bound_and_then_passes(
+        gateway: Setup, broker: LocalBroker | None) -> None:
+    """The broker SIGKILLed under a running gateway while an agent's app keeps calling: each
+    call that publishes answers 202 or 503 while the broker is still down, within
+    ``OMNIROUTE_GATEWAY_PUBLISH_TIMEOUT`` (5 s; it used to wait for aiokafka's 40 s request
+    timeout, longer than the 30 s after which a reply's idempotency claim may be taken over).
+    Once the broker is back the same calls pass without a restart, and every call answered
+    202 is on its topic."""
+    if broker is None:
+        pytest.skip("an external broker cannot be stopped by the tests")
+
+    async def presence(n: int) -> tuple[int, dict[str, object]]:  # every 100 ms, across the kill
+        await asyncio.sleep(n * 0.1)
+        return await gateway.call("POST", "/presence", "a1", {"presence": "available"})
+
+    calls = [asyncio.create_task(presence(n)) for n in range(30)]
+    await asyncio.sleep(0.5)
+    broker.kill()
+    try:
+        answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=25)
+        reply = {"text": "are you still there?", "client_id": "outage-1"}
+        status, body = await gateway.call("POST", "/conversations/c1/replies", "a1", reply)
+        assert status == 503 and "Kafka" in body["error"]["message"], body  # type: ignore[index]
+    finally:
+        await asyncio.to_thread(broker.start, progress=lambda _line: None)
+        await probe(gateway.settings.kafka_bootstrap, timeout=10)
+    assert {status for status, _ in answers} == {202, 503}, answers
+    statuses = []
+    for _ in range(20):  # the app retries the reply with its client_id until it is taken
+        statuses.append((await gateway.call("POST", "/conversations/c1/replies", "a1", reply))[0])
+        if statuses[-1] == 202:
+            break
+        await asyncio.sleep(1)
+    assert statuses[-1] == 202, statuses
+    taken = {str(body["event_id"]) for status, body in answers if status == 202}
+    records = await consume(gateway.settings.kafka_bootstrap,
+                            gateway.settings.topic("omniroute.agent-events.v1"), len(taken),
+                            timeout=15, where=lambda r: b'"presence"' in r.value)
+    assert taken <= {AgentEvent.from_json_bytes(r.value).event_id for r in records}
+    sent = await consume(gateway.settings.kafka_bootstrap,
+                         gateway.settings.topic("omniroute.outbound.v1"), 1, timeout=15)
+    assert [OutboundMessage.from_json_bytes(r.value).text for r in sent] == [reply["text"]]
