@@ -39,6 +39,16 @@ def reject(state: PoolState, out: Out, event: AgentInput, reason: str) -> None:
          work_id=getattr(event, "work_id", None), offer_id=getattr(event, "offer_id", None))
 
 
+def repeated(state: PoolState, out: Out, agent: AgentState, event: AgentInput,
+             what: str) -> None:
+    """An answer the agent already gave, sent again (an app retrying a call whose first
+    write landed although it never heard so): ignored, not refused."""
+    emit(state, out, Kind.IGNORED, f"repeated agent event: {what}", {"event": event.event_id,
+         "type": type(event).__name__}, None, event.agent_id,
+         work_id=getattr(event, "work_id", None), offer_id=getattr(event, "offer_id", None))
+    seen(state, out, agent, event.event_id, event.at)
+
+
 def seen(state: PoolState, out: Out, agent: AgentState, cause: str,
          at: float | None = None) -> None:
     """A valid event proves the agent's app was alive at ``at`` (its own time stamp):
@@ -152,7 +162,12 @@ def _offered_item(state: PoolState, out: Out, event: Accept | Decline) -> WorkSt
 
 
 def on_accept(state: PoolState, out: Out, agent: AgentState, event: Accept) -> None:
-    """The agent takes the offered conversation."""
+    """The agent takes the offered conversation (again: ignored)."""
+    held = state.work.get(event.work_id)
+    if held is not None and held.agent_id == event.agent_id and \
+            held.offer_id == event.offer_id and held.status in (ASSIGNED, WRAPPING):
+        repeated(state, out, agent, event, "offer already accepted")
+        return
     item = _offered_item(state, out, event)
     if item is None:
         return
@@ -166,7 +181,12 @@ def on_accept(state: PoolState, out: Out, agent: AgentState, event: Accept) -> N
 
 
 def on_decline(state: PoolState, out: Out, agent: AgentState, event: Decline) -> None:
-    """The agent refuses: the work goes back keeping its age, not to this agent again."""
+    """The agent refuses: the work goes back keeping its age, not to this agent again
+    (the same decline again is ignored)."""
+    left = state.work.get(event.work_id)
+    if left is not None and event.agent_id in left.excluded and left.offer_id != event.offer_id:
+        repeated(state, out, agent, event, "offer already declined")
+        return
     item = _offered_item(state, out, event)
     if item is None:
         return
@@ -192,6 +212,11 @@ def _held_item(state: PoolState, out: Out, event: WrapUp | Resolve | Transfer,
 
 def on_wrap_up(state: PoolState, out: Out, agent: AgentState, event: WrapUp) -> None:
     """Done with the customer; capacity is held until resolve or the wrap-up timeout."""
+    wrapping = state.work.get(event.work_id)
+    if wrapping is not None and wrapping.agent_id == event.agent_id and \
+            wrapping.status == WRAPPING:
+        repeated(state, out, agent, event, "already wrapping up")
+        return
     item = _held_item(state, out, event, (ASSIGNED,))
     if item is None:
         return
@@ -210,11 +235,21 @@ def complete(state: PoolState, out: Out, item: WorkState, rule: str, cause: str)
     emit(state, out, Kind.COMPLETED, rule, {"event": cause}, item, agent_id)
     agent = release(state, item)
     del state.work[item.work_id]
+    if agent_id is not None:
+        state.closed.pop(item.work_id, None)  # re-inserted last: the oldest stays first
+        state.closed[item.work_id] = (agent_id, state.now)
     drain_agent(state, out, agent, cause)
 
 
 def on_resolve(state: PoolState, out: Out, agent: AgentState, event: Resolve) -> None:
-    """The conversation is closed: capacity frees and the backlog drains."""
+    """The conversation is closed: capacity frees and the backlog drains (a resolve of work
+    this agent's last hold of ended within ``dedupe_s`` is ignored)."""
+    current = state.work.get(event.work_id)
+    closed = state.closed.get(event.work_id)
+    if (current is None or current.agent_id != event.agent_id) and closed is not None \
+            and closed[0] == event.agent_id:
+        repeated(state, out, agent, event, "already resolved")
+        return
     item = _held_item(state, out, event, (ASSIGNED, WRAPPING))
     if item is not None:
         seen(state, out, agent, event.event_id, event.at)

@@ -148,9 +148,9 @@ def _hours(state: PoolState, out: Out, cause: str) -> None:
 
 
 def _forget(state: PoolState) -> None:
-    """Drop route ids and forwarding pointers older than the pool's ``dedupe_s``."""
+    """Drop route ids, forwarding pointers and closed work older than ``dedupe_s``."""
     horizon = state.now - state.policy.dedupe_s
-    for table in (state.seen_routes, state.moved):
+    for table in (state.seen_routes, state.moved, state.closed):
         while table:
             key = next(iter(table))
             stamp = table[key]

@@ -102,6 +102,7 @@ def facts(state: PoolState) -> dict[str, Any]:
         "timers": _timers(state.timers), "fed_timers": _timers(state.fed_timers),
         "seen_routes": dict(state.seen_routes),
         "moved": {w: list(v) for w, v in state.moved.items()},
+        "closed": {w: list(v) for w, v in state.closed.items()},
         "today": state.today,
     }
 
@@ -131,6 +132,7 @@ def rebuild(raw: dict[str, Any]) -> PoolState:
     state.fed_timers = _untimers(raw["fed_timers"])
     state.seen_routes = OrderedDict(raw["seen_routes"])
     state.moved = OrderedDict((w, (p, at)) for w, (p, at) in raw["moved"].items())
+    state.closed = OrderedDict((w, (a, at)) for w, (a, at) in raw.get("closed", {}).items())
     state.today = dict(raw.get("today", {}))
     return state
 

@@ -104,6 +104,9 @@ class PoolState:
     Ordered dicts: forgetting the oldest entry is O(1) (a plain dict's first entry is found
     by skipping every slot deleted before it, O(entries within ``dedupe_s``) per input)."""
     moved: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    closed: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    """Work completed within ``dedupe_s`` (oldest first): the agent who held it, when. A
+    resolve the agent's app sends again (a retry whose first write landed) is ignored."""
     today: dict[str, Any] = field(default_factory=dict)
     """Today's cumulative statistics (:mod:`omniroute.routing.stats`); never read by a rule."""
     """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""

@@ -99,7 +99,8 @@ async def assignments(settings: Settings, count: int) -> list[AssignmentEvent]:
 async def test_offers_accept_decline_resolve_transfer_and_rejections(
         topics: Settings, tmp_path: Path) -> None:
     """Offers go to agents by pool and skill; accept, decline with reason, resolve frees
-    capacity for the backlog, transfer crosses pools; bad events are rejected or dead-lettered."""
+    capacity for the backlog, transfer crosses pools; bad events are rejected or dead-lettered,
+    and an accept or resolve the app sent twice is not refused the second time."""
     settings = topics
     config_file = tmp_path / "routing.toml"
     config_file.write_text(CONFIG)
@@ -129,7 +130,9 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
         await produce(boot, agents_topic, [
             agent_event(5, first.agent_id, "accept", offer_id=first.offer_id, conversation_id=x),
             agent_event(6, first.agent_id, "accept", offer_id=second.offer_id,
-                        conversation_id=y)])
+                        conversation_id=y),
+            # the app's retry of 5 (a new event id): ignored, not refused
+            agent_event(10, first.agent_id, "accept", offer_id=first.offer_id, conversation_id=x)])
         await assignments(settings, 6)
         await produce(boot, agents_topic, [
             agent_event(7, second.agent_id, "decline", offer_id=second.offer_id,
@@ -142,6 +145,7 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
                           ("rescinded", second.agent_id, y), ("offered", second.agent_id, z)}
         await produce(boot, agents_topic, [
             agent_event(8, first.agent_id, "resolve", conversation_id=x),
+            agent_event(11, first.agent_id, "resolve", conversation_id=x),  # retried
             agent_event(9, "cat", "transfer", conversation_id="conv-4", target_pool="support")])
         seen = await assignments(settings, 11)
     refused = next(e for e in seen if e.kind == "rejected" and e.agent_id == first.agent_id)

@@ -138,6 +138,63 @@ class TestRejections:
         assert out[0].reason == "offer unknown, expired or already answered"
 
 
+class TestRepeatedAnswers:
+    """An app that retries a call whose first write landed sends the same answer twice
+    (with a new event id): the repeat is ignored, not refused, and changes nothing."""
+
+    @staticmethod
+    def ignored(out: list[Decision]) -> list[str]:
+        assert all(d.kind is not Kind.REJECTED for d in out), [d.reason for d in out]
+        return [d.rule for d in out if d.kind is Kind.IGNORED]
+
+    def test_accept_decline_wrap_up_and_resolve_again(self) -> None:
+        pool = Pool(PoolPolicy(pool="p", wrap_up_timeout_s=30), a=dict(cap=AgentCapacity(2)),
+                    b=dict(cap=AgentCapacity(0)))
+        pool.login("a", "b")
+        pool.route("w1")
+        offer = pool.offer_of("w1")
+        pool.accept("w1")
+        load = pool.state.agents["a"].load
+        assert self.ignored(pool.accept("w1")) == ["repeated agent event: offer already accepted"]
+        assert pool.state.agents["a"].load == load and pool.state.work["w1"].status == "assigned"
+        assert self.ignored(pool(WrapUp, agent_id="a", work_id="w1")) == []
+        assert self.ignored(pool(WrapUp, agent_id="a", work_id="w1")) == [
+            "repeated agent event: already wrapping up"]
+        assert self.ignored(pool(Accept, agent_id="a", offer_id=offer.offer_id,
+                                 work_id="w1")) == ["repeated agent event: offer already accepted"]
+        assert kinds(pool(Resolve, agent_id="a", work_id="w1"))[-1] == ("completed", "a", "w1")
+        assert self.ignored(pool(Resolve, agent_id="a", work_id="w1")) == [
+            "repeated agent event: already resolved"]
+
+        second = pool.route("w2")[0]
+        pool(Decline, agent_id="a", offer_id=second.offer_id, work_id="w2", reason="lunch")
+        assert self.ignored(pool(Decline, agent_id="a", offer_id=second.offer_id, work_id="w2",
+                                 reason="lunch")) == ["repeated agent event: offer already declined"]
+        assert pool.state.work["w2"].status == "queued" and "a" in pool.state.work["w2"].excluded
+
+    def test_a_resolve_after_the_wrap_up_timeout_closed_it_is_ignored(self) -> None:
+        pool = Pool(PoolPolicy(pool="p", wrap_up_timeout_s=30), a=dict(auto=True))
+        pool.login("a")
+        pool.route("w1")
+        pool(WrapUp, agent_id="a", work_id="w1")
+        pool(Tick, dt=31)
+        assert "w1" not in pool.state.work
+        assert self.ignored(pool(Resolve, agent_id="a", work_id="w1")) == [
+            "repeated agent event: already resolved"]
+
+    def test_only_the_same_agent_within_dedupe_s_is_a_repeat(self) -> None:
+        pool = Pool(PoolPolicy(pool="p", dedupe_s=60), a=dict(auto=True), b=dict(auto=True))
+        pool.login("a", "b")
+        pool.route("w1")
+        holder = pool.state.work["w1"].agent_id
+        other = "b" if holder == "a" else "a"
+        pool(Resolve, agent_id=holder, work_id="w1")
+        assert pool(Resolve, agent_id=other, work_id="w1")[0].kind is Kind.REJECTED
+        pool(Tick, dt=61)
+        out = pool(Resolve, agent_id=holder, work_id="w1")
+        assert out[0].kind is Kind.REJECTED and "w1" not in pool.state.closed
+
+
 class TestCapacity:
     def test_channel_weights_and_caps(self) -> None:
         """3 chats, or 1 email + 2 chats: the second email waits while chats still fit."""
