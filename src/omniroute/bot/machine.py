@@ -125,6 +125,10 @@ class Step:
     requests: list[RoutingRequest] = field(default_factory=list)
 
 
+SWITCHED_OFF = "the answer bot was switched off"
+"""Why a conversation the bot held went to a person when an admin switched the bot off."""
+
+
 def on_request(session: BotSession | None, request: RoutingRequest, policy: BotPolicy,
                at: datetime) -> Step:
     """A routing request of the conversation: hold it (the bot's), or pass it to the router."""
@@ -181,6 +185,8 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
         "texts": [*session.texts, text[:1000]][-MAX_TEXTS:] if text else session.texts,
     })
     ids, at = message.event_id, message.occurred_at
+    if not policy.enabled:
+        return hand_off(session, SWITCHED_OFF, ids, at)
     read = meaning(text)
     if read is Meaning.HUMAN:
         return hand_off(session, "the customer asked for a person", ids, at)
@@ -206,11 +212,16 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
                                         at)])
 
 
-def on_expire(session: BotSession | None, deadline: datetime, at: datetime) -> Step:
-    """A wait ended: no reply to "did this help?" resolves; none after a miss hands off."""
+def on_expire(session: BotSession | None, deadline: datetime, at: datetime,
+              enabled: bool = True) -> Step:
+    """A wait ended: no reply to "did this help?" resolves; none after a miss hands off.
+    With the bot switched off (``enabled`` false: the sweep ends every wait at once) the
+    conversation goes to a person either way."""
     if session is None or session.deadline != deadline or not session.phase.holding:
         return Step(session)
     ids = f"{session.conversation_id}.{int(deadline.timestamp() * 1000)}"
+    if not enabled:
+        return hand_off(session, SWITCHED_OFF, ids, at)
     if session.phase is Phase.ASKED:
         return resolve(session, "no reply within the feedback window", ids, at)
     return hand_off(session, "no reply to the bot", ids, at)

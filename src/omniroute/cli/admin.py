@@ -1,4 +1,4 @@
-"""``omniroute admin show|export|import|agent|remove-agent|audit``: the live routing configuration.
+"""``omniroute admin show|export|import|agent|remove-agent|bot|audit``: live configuration.
 
 Every change goes through the same path as the gateway's admin API: validated
 by the router's parser, published as a new version (applied by every router
@@ -23,18 +23,21 @@ from omniroute.errors import ConfigurationError
 from omniroute.gateway.administration import apply, current
 from omniroute.gateway.configuration import (
     AgentSpec,
+    BotSpec,
     ChannelLimit,
     Document,
     delete_agent,
     from_toml,
     put_agent,
+    set_bot,
     to_toml,
 )
 
 
 @cli.group("admin")
 def admin_group() -> None:
-    """Live administration: agents, pools, rules and default pool (versioned, audited)."""
+    """Live administration: agents, pools, rules, default pool and the answer bot
+    (versioned, audited)."""
 
 
 def _actor(actor: str | None) -> str:
@@ -149,6 +152,33 @@ def remove_agent(agent_id: str, actor: str | None, reason: str) -> None:
             raise ConfigurationError(f"no agent {agent_id!r} in the configuration")
         return delete_agent(document, agent_id)
     _report(_change(change, _actor(actor), reason or f"agent {agent_id} removed"))
+
+
+@admin_group.command()
+@click.option("--on/--off", "enabled", required=True, help="Switch the answer bot on or off.")
+@click.option("--channel", "channels", multiple=True,
+              help="A channel it answers on (repeat; none: every channel).")
+@click.option("--pool", "pools", multiple=True,
+              help="A pool it answers for (repeat; none: every pool).")
+@click.option("--hours", type=click.Choice(["always", "closed", "open"]), default="always",
+              show_default=True, help="When, against the pool's business hours.")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.4,
+              show_default=True, help="Search score an answer needs.")
+@ACTOR
+@REASON
+@fails_cleanly
+def bot(enabled: bool, channels: tuple[str, ...], pools: tuple[str, ...], hours: str,
+        threshold: float, actor: str | None, reason: str) -> None:
+    """Switch the answer bot on or off and say where it answers (the workers that run the
+    bot apply it without restart; the other [bot] settings keep their defaults)."""
+    try:
+        spec = BotSpec.model_validate({
+            "enabled": enabled, "channels": list(channels) or None,
+            "pools": list(pools) or None, "hours": hours, "threshold": threshold})
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    _report(_change(lambda d: set_bot(d, spec), _actor(actor),
+                    reason or f"answer bot {'on' if enabled else 'off'}"))
 
 
 @admin_group.command()

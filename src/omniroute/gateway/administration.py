@@ -23,6 +23,7 @@ from omniroute.gateway import admin
 from omniroute.gateway.auth import Principal, Role, hash_token, parse_duration, token_id
 from omniroute.gateway.configuration import (
     AgentSpec,
+    BotSpec,
     Document,
     PoolSpec,
     RoutingSpec,
@@ -34,6 +35,7 @@ from omniroute.gateway.configuration import (
     from_toml,
     put_agent,
     put_pool,
+    set_bot,
     set_routing,
     to_toml,
     validated,
@@ -61,6 +63,7 @@ class ConfigDocument(Spec):
     routing: dict[str, Any] = {}
     pools: dict[str, dict[str, Any]] = {}
     agents: dict[str, dict[str, Any]] = {}
+    bot: dict[str, Any] = {}
     reason: Annotated[str, Field(max_length=1000)] = ""
 
 
@@ -141,6 +144,8 @@ class Administration:
     async def put_config(self, request: web.Request) -> web.Response:
         body = await self.g.body(request, ConfigDocument)
         document = body.model_dump(exclude={"reason"})
+        if not document["bot"]:
+            del document["bot"]
         return await self.change(request, body.reason or "import", lambda _: document)
 
     async def export_toml(self, request: web.Request) -> web.Response:
@@ -185,6 +190,11 @@ class Administration:
         spec = await self.g.body(request, RoutingSpec)
         reason = request.query.get("reason", "routing rules saved")
         return await self.change(request, reason, lambda d: set_routing(d, spec))
+
+    async def put_bot(self, request: web.Request) -> web.Response:
+        spec = await self.g.body(request, BotSpec)
+        reason = request.query.get("reason", "answer bot " + ("on" if spec.enabled else "off"))
+        return await self.change(request, reason, lambda d: set_bot(d, spec))
 
     async def audit_log(self, request: web.Request) -> web.Response:
         await self.admin(request)
@@ -237,6 +247,7 @@ class Administration:
             ("PUT", f"{api}/pools/{{pool}}", self.put_pool),
             ("DELETE", f"{api}/pools/{{pool}}", self.delete_pool),
             ("PUT", f"{api}/routing", self.put_routing),
+            ("PUT", f"{api}/bot", self.put_bot),
             ("GET", f"{api}/audit", self.audit_log),
             ("GET", f"{api}/tokens", self.tokens),
             ("POST", f"{api}/tokens", self.issue),

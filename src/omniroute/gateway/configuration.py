@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,8 @@ from omniroute.routing.document import to_toml as document_toml
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
 Document = dict[str, Any]
+TABLES = ("routing", "pools", "agents", "bot")
+"""The top-level tables of a configuration document, in the order TOML lists them."""
 
 
 class Spec(BaseModel):
@@ -111,14 +113,34 @@ class RoutingSpec(Spec):
     default_pool: Name | None = None
 
 
+class BotSpec(Spec):
+    """The answer bot's switches and tunables (the ``[bot]`` table)."""
+
+    enabled: bool = True
+    channels: list[Channel] | None = Field(default=None, description="Omitted: every channel.")
+    pools: list[Name] | None = Field(default=None, description="Omitted: every pool.")
+    hours: Literal["always", "closed", "open"] = "always"
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.4
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+    feedback_window_s: Annotated[float, Field(gt=0, le=86_400)] = 300
+    max_misses: Annotated[int, Field(ge=1, le=20)] = 2
+    article_url: Annotated[str, Field(max_length=500)] | None = None
+
+
 def as_document(config: RoutingConfig) -> Document:
     """The configuration as the plain document a TOML file holds (a copy to change)."""
     return copy.deepcopy(config.document())
 
 
 def validated(document: Document, source: str = "change") -> RoutingConfig:
-    """The RoutingConfig of a document, or ConfigurationError naming what is wrong."""
-    return parse_config(document, source)
+    """The RoutingConfig of a document, or ConfigurationError naming what is wrong (its
+    ``[bot]`` table included)."""
+    from omniroute.bot.policy import parse_bot
+
+    config = parse_config(document, source)
+    if config.bot:
+        parse_bot(document, source)
+    return config
 
 
 def _plain(spec: BaseModel) -> dict[str, Any]:
@@ -176,6 +198,14 @@ def set_routing(document: Document, spec: RoutingSpec) -> Document:
     return after
 
 
+def set_bot(document: Document, spec: BotSpec) -> Document:
+    """The document with the answer bot's table replaced (``enabled = false`` keeps the
+    bot's settings and switches it off)."""
+    after = copy.deepcopy(document)
+    after["bot"] = _plain(spec)
+    return after
+
+
 def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
     """Every leaf that changed, as ``{path, before, after}`` (None where absent)."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -191,7 +221,7 @@ def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
 
 def to_toml(document: Document) -> str:
     """The document as TOML text (what ``omniroute admin export`` prints)."""
-    ordered = {k: document[k] for k in ("routing", "pools", "agents") if document.get(k)}
+    ordered = {k: document[k] for k in TABLES if document.get(k)}
     return document_toml(ordered)
 
 
@@ -201,9 +231,11 @@ def from_toml(text: str, source: str = "TOML") -> Document:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{source} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(document) - {"routing", "pools", "agents"})
+    unknown = sorted(set(document) - set(TABLES))
     if unknown:
         raise ConfigurationError(f"{source}: unknown top-level table(s) {', '.join(unknown)}",
-                                 hint="expected routing, pools and agents")
+                                 hint=f"expected {', '.join(TABLES)}")
+    for table in ("routing", "pools", "agents"):  # an empty table is not written out
+        document.setdefault(table, {})
     validated(document, source)
     return document

@@ -27,7 +27,7 @@ from omniroute.gateway.commands import (
     TransferRequest,
     TypingRequest,
 )
-from omniroute.gateway.configuration import AgentSpec, PoolSpec, RoutingSpec
+from omniroute.gateway.configuration import AgentSpec, BotSpec, PoolSpec, RoutingSpec
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,8 @@ ADMIN_OPERATIONS = (
               role="admin"),
     Operation("put", "/api/v1/admin/routing", "Replace the routing rules and default pool.",
               RoutingSpec, role="admin"),
+    Operation("put", "/api/v1/admin/bot", "Switch the answer bot on or off and tune it, live "
+              "(the workers that run the bot apply it without restart).", BotSpec, role="admin"),
     Operation("get", "/api/v1/admin/audit",
               "The audit log, newest first (query: action prefix, limit).", role="admin"),
     Operation("get", "/api/v1/admin/tokens", "Tokens (never the secret), with their state.",

@@ -74,6 +74,9 @@ class RoutingConfig:
     calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Named holiday calendars (``[routing.calendars.NAME] holidays = [...]``) that pools'
     business hours refer to; a pool's ``configure`` input carries the dates inlined."""
+    bot: dict[str, Any] = field(default_factory=dict)
+    """The answer bot's ``[bot]`` table, kept as written: the routers ignore it, the workers
+    running the bot read it (:func:`omniroute.bot.policy.parse_bot` validates it)."""
 
     def agent_pool(self, agent_id: str, named: str | None = None) -> str | None:
         """The pool a configured agent belongs to, else the pool their event names, else
@@ -114,7 +117,10 @@ class RoutingConfig:
                                 for r in self.rules]
         if self.calendars:
             routing["calendars"] = self.calendars
-        return {"routing": routing, "pools": self.pools, "agents": self.agents}
+        document = {"routing": routing, "pools": self.pools, "agents": self.agents}
+        if self.bot:
+            document["bot"] = self.bot
+        return document
 
 
 BUILTIN_DOCUMENT: dict[str, Any] = {
@@ -239,7 +245,10 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
     agents = raw.get("agents", {})
     routing = raw.get("routing", {})
     calendars = routing.get("calendars", {})
+    bot = raw.get("bot", {})
     try:
+        if not isinstance(bot, dict):
+            raise ValueError("[bot] must be a table")
         for name, table in calendars.items():
             if not NAME.match(name) or not isinstance(table, dict):
                 raise ValueError(f"calendar {name!r}: a table named like {NAME.pattern}")
@@ -262,7 +271,7 @@ def parse_config(raw: dict[str, Any], source: str = "configuration") -> RoutingC
         raise ConfigurationError(f"{source}: {exc}",
                                  hint="see deploy/routing.example.toml") from exc
     return RoutingConfig(pools=pools, agents=agents, rules=rules, default_pool=default,
-                         calendars=calendars)
+                         calendars=calendars, bot=bot)
 
 
 BUILTIN = parse_config(BUILTIN_DOCUMENT, "built-in configuration")

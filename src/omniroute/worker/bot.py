@@ -34,13 +34,14 @@ from omniroute.bot.machine import (
     on_resolved,
     wants_search,
 )
-from omniroute.bot.policy import BotPolicy, load_bot_policy
+from omniroute.bot.policy import BotPolicy, load_bot_policy, parse_bot
 from omniroute.bot.records import BOT_RECORD, TOPIC, BotExpire, BotNews, BotTurn
 from omniroute.bot.replies import language_of
 from omniroute.contract import ConversationEvent, ConversationEventKind, InboundMessage, utcnow
 from omniroute.contract.topics import CONVERSATIONS, OUTBOUND
 from omniroute.conversations.commands import ThreadMessage
 from omniroute.conversations.threading import Outcome
+from omniroute.errors import ConfigurationError
 from omniroute.infra.postgres import create_pool, resolve_database_url
 from omniroute.knowledge import store
 from omniroute.observability.logs import get_logger
@@ -86,18 +87,33 @@ class BotProcessor:
     def __init__(self, worker: Worker, policy: BotPolicy) -> None:
         self.worker = worker
         self._file_policy = self._policy = policy
+        self._bot_table: dict[str, Any] | None = None
         self.sessions = worker.model_table("bot-sessions", BotSession)
         self._db: asyncpg.Pool | None = None
         self._expiring: dict[str, datetime] = {}
 
     @property
     def policy(self) -> BotPolicy:
-        """The ``[bot]`` switches of the routing file, with the pools' rules and business
-        hours of the live routing configuration (changed through the admin API without a
-        restart; the file's until a version is read)."""
+        """The ``[bot]`` switches, the pools' rules and their business hours of the live
+        routing configuration (changed through the admin API, ``PUT /api/v1/admin/bot``,
+        without a restart); the routing file's until a version is read. A version without
+        a ``[bot]`` table (published before the bot was configured) keeps the file's
+        switches."""
         routing = live_routing(self.worker, self._file_policy.routing)
         if routing is not self._policy.routing:
-            self._policy = replace(self._file_policy, routing=routing,
+            if routing.bot and routing.bot != self._bot_table:
+                try:
+                    switches = parse_bot(routing.document(), "live routing configuration")
+                except ConfigurationError as exc:  # the gateway validates: not expected
+                    log.error("bot_configuration_refused", error=str(exc))
+                    switches = self._policy
+                else:
+                    self._bot_table = routing.bot
+                    log.info("answer_bot_configured", enabled=switches.enabled,
+                             threshold=switches.threshold, hours=switches.hours.value)
+            else:
+                switches = self._policy if routing.bot else self._file_policy
+            self._policy = replace(switches, routing=routing,
                                    business_hours=pool_business_hours(routing))
         return self._policy
 
@@ -110,7 +126,8 @@ class BotProcessor:
             return None
         if isinstance(record, BotExpire):
             cid = record.conversation_id
-            await self._apply(cid, on_expire(self.sessions.get(cid), record.deadline, utcnow()))
+            await self._apply(cid, on_expire(self.sessions.get(cid), record.deadline, utcnow(),
+                                             self.policy.enabled))
             return None
         assert isinstance(record, BotTurn)
         return await self.on_turn(record)
@@ -169,12 +186,15 @@ class BotProcessor:
         return head.channel_label
 
     async def sweep(self) -> None:
-        """Send an ``expire`` record for every wait that ended (once per deadline)."""
+        """Send an ``expire`` record for every wait that ended (once per deadline); every
+        wait ends at once while the bot is switched off, so what it held goes to people."""
         now = utcnow()
+        enabled = self.policy.enabled
         for session in list(self.sessions.values()):
             deadline = session.deadline
             cid = session.conversation_id
-            if deadline is None or deadline > now or self._expiring.get(cid) == deadline:
+            if deadline is None or (deadline > now and enabled) \
+                    or self._expiring.get(cid) == deadline:
                 continue
             self._expiring[cid] = deadline
             record = BotExpire(conversation_id=cid, deadline=deadline)
@@ -210,9 +230,10 @@ class BotProcessor:
 
 
 def register(worker: Worker) -> None:
-    """Put the bot's gate on the conversations processor and add its agents (if enabled)."""
+    """Put the bot's gate on the conversations processor and add its agents when the routing
+    file has a ``[bot]`` table (``enabled = false`` too: the admin API can switch it on)."""
     policy = load_bot_policy(worker.settings.routing_config)
-    if not policy.enabled:
+    if not policy.routing.bot:
         return
     worker.components["conversations"].gate = BotGate(worker)
     bot = BotProcessor(worker, policy)
@@ -220,6 +241,6 @@ def register(worker: Worker) -> None:
     worker.agent(TOPIC, "bot.inbox", bot.on_inbox, stage="bot")
     worker.agent(CONVERSATIONS.name, "bot.news", bot.on_news, stage="bot")
     worker.app.timer(SWEEP_INTERVAL_SECONDS)(bot.sweep)
-    log.info("answer_bot_enabled", threshold=policy.threshold,
+    log.info("answer_bot_registered", enabled=policy.enabled, threshold=policy.threshold,
              channels=sorted(policy.channels) if policy.channels else "all",
              pools=sorted(policy.pools) if policy.pools else "all", hours=policy.hours.value)

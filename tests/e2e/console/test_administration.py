@@ -237,6 +237,17 @@ class TestOperableFromTheFirstMinute:
                     await wait_text(ada, "#notice", "The router refused: offer o-1 expired: "
                                     "it was offered to ada until 08:00", 30_000)
                     await ada.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
+                    # The answer bot switched on for WhatsApp from the admin screen.
+                    await admin_page.click("#tab-admin")
+                    assert not await admin_page.is_checked("#bot-enabled")  # no [bot] yet
+                    await admin_page.check("#bot-enabled")
+                    await admin_page.fill("#bot-channels", "whatsapp")
+                    await admin_page.click("#bot-save")
+                    await wait_text(admin_page, "#config-version", "6", 30_000)
+                    bot = (await read_config(settings))[1].bot
+                    assert (bot["enabled"], bot["channels"], bot["threshold"]) == (
+                        True, ["whatsapp"], 0.4)
+                    assert await admin_page.is_checked("#bot-enabled")
                 finally:
                     await browser.close()
 
@@ -263,5 +274,5 @@ class TestOperableFromTheFirstMinute:
             await conn.close()
         assert [(r["actor"], r["replayed_at"] is not None) for r in replays] == [
             ("admin:root", True)]
-        assert actions.count("config.changed") == 5 and "token.issued" in actions
+        assert actions.count("config.changed") == 6 and "token.issued" in actions
         print(f"screenshots: {ARTIFACTS / 'admin.png'}, {ARTIFACTS / 'board.png'}")

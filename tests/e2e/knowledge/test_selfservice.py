@@ -18,8 +18,11 @@ knowledge base is imported with ``omniroute kb import``. Then:
    the auto-accepting agent gets the conversation; the gateway API and the
    agent console (Chromium) show the transcript (customer and bot), the bot's
    note, the intent and the order number slot; the agent resolves it and
-   ``human_resolved`` follows. The funnel is then read from history alone, and
-   nothing was dead-lettered on the way.
+   ``human_resolved`` follows. The funnel is then read from history alone;
+4. a question two articles answer alike gets both named;
+5. an admin switches the bot off through the admin API: the conversation it
+   held (4.) is handed to the agent at once, and a new question goes straight
+   to her. Nothing was dead-lettered on the way.
 """
 
 from __future__ import annotations
@@ -315,6 +318,28 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
                                           "bot_answered": 1, "bot_resolved": 1, "handed_off": 1,
                                           "human_resolved": 1}, stack.log_tail()
+
+                        # 5. an admin switches the bot off, live: the conversation it still
+                        # holds (4.) goes to ada at once, and a new question goes straight to her
+                        admin = await create_token(db, "root", Role.ADMIN)
+                        async with http.put(f"{gateway}/api/v1/admin/bot", json={
+                                "enabled": False, "channels": ["whatsapp", "webchat"]},
+                                headers={"Authorization": f"Bearer {admin}"}) as r:
+                            assert r.status == 200, await r.text()
+                        held = await conversation_of(db, torn)
+                        assert held is not None
+                        kinds = await eventually(lambda: _with(db, held, "assigned"),
+                                                 "the held conversation handed to ada", 120)
+                        assert await db.fetchval(
+                            "SELECT reason FROM conversation_events WHERE conversation_id = $1 "
+                            "AND kind = 'handed_off'", held) == "the answer bot was switched off"
+                        late = "821055507777"
+                        await say_on_whatsapp(http, ingress, late, 1,
+                                              "How do refunds work? I want my money back")
+                        fresh = await eventually(lambda: conversation_of(db, late), "conversation")
+                        kinds = await eventually(lambda: _with(db, fresh, "assigned"),
+                                                 "ada's assignment without the bot", 120)
+                        assert not {"bot_answered", "handed_off"} & set(kinds), kinds
                         dead = await db.fetch("SELECT processor, error FROM dead_letters")
                         assert dead == [], dead
         except AssertionError:

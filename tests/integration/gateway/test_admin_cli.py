@@ -60,7 +60,8 @@ class TestAdminCommands:
     async def test_import_export_agent_and_audit(self, topics: Settings, database_url: str,
                                                  tmp_path: Path) -> None:
         """import publishes version 1 with a diff; the same file again changes nothing;
-        admin agent adds a version; export gives it back; audit lists who did what."""
+        admin agent adds a version; export gives it back; admin bot switches the answer bot
+        off; audit lists who did what."""
         env = env_of(topics, database_url)
         path = tmp_path / "routing.toml"
         path.write_text(CONFIG)
@@ -84,10 +85,19 @@ class TestAdminCommands:
         path.write_text(CONFIG.replace('pool = "support"\ncapacity', 'pool = "sales"\ncapacity'))
         invalid = run_omniroute("admin", "import", str(path), env=env)
         assert invalid.returncode == 2 and "undefined pool 'sales'" in invalid.stderr
+        off = run_omniroute("admin", "bot", "--off", "--channel", "whatsapp", "--actor", "lee",
+                            env=env)
+        assert off.returncode == 0 and "version 3" in off.stderr, off.stderr
+        assert (await read_config(topics))[1].bot == {
+            "enabled": False, "channels": ["whatsapp"], "hours": "always", "threshold": 0.4,
+            "margin": 0.05, "feedback_window_s": 300.0, "max_misses": 2}
+        wrong = run_omniroute("admin", "bot", "--on", "--channel", "pigeon", env=env)
+        assert wrong.returncode == 2 and "channels" in wrong.stderr, wrong.stderr
         audit = [json.loads(line) for line in run_omniroute(
             "admin", "audit", "--action", "config", env=env).stdout.splitlines()]
         assert [(a["actor"], a["subject"]) for a in audit] == [
-            ("cli:" + audit[0]["actor"].removeprefix("cli:"), "version 2"),
+            ("cli:lee", "version 3"),
+            ("cli:" + audit[1]["actor"].removeprefix("cli:"), "version 2"),
             ("cli:lee", "version 1")]
 
 

@@ -120,6 +120,40 @@ class TestLiveAdministration:
         assert json.loads((await audit_rows(database_url, "config.changed"))[1]["detail"])[
             "reason"] == "git"
 
+    async def test_the_answer_bot_is_switched_and_tuned_live(
+            self, gateway: Setup, database_url: str) -> None:
+        """PUT /admin/bot: a version with the [bot] table (the workers running the bot read
+        it), audited; the TOML export carries it and imports back; a bad value is 400 and
+        only an admin may."""
+        status, body = await gateway.call("PUT", "/admin/bot", "root",
+                                          {"enabled": False, "channels": ["whatsapp"],
+                                           "threshold": 0.5})
+        assert (status, body["version"]) == (200, 1), body
+        assert body["changes"][0]["path"] == "bot"  # type: ignore[index]
+        version, config = await read_config(gateway.settings)
+        assert version == 1 and config.bot["enabled"] is False
+        assert config.bot["channels"] == ["whatsapp"] and config.bot["threshold"] == 0.5
+        status, body = await gateway.call("PUT", "/admin/bot", "root", {"enabled": True})
+        assert body["changes"] == [  # type: ignore[index]
+            {"path": "bot.channels", "before": ["whatsapp"], "after": None},
+            {"path": "bot.enabled", "before": False, "after": True},
+            {"path": "bot.threshold", "before": 0.5, "after": 0.4}]
+        async with gateway.http.get(f"{gateway.url}/api/v1/admin/config.toml",
+                                    headers=gateway.auth("root")) as r:
+            text = await r.text()
+        assert "[bot]\nenabled = true\n" in text
+        async with gateway.http.put(f"{gateway.url}/api/v1/admin/config.toml", data=text,
+                                    headers=gateway.auth("root")) as r:
+            imported = await r.json()
+            assert r.status == 200 and imported["published"] is False, imported
+        status, body = await gateway.call("PUT", "/admin/bot", "root", {"threshold": 2})
+        assert status == 400 and "threshold" in body["error"]["message"]  # type: ignore[index]
+        assert (await gateway.call("PUT", "/admin/bot", "boss", {"enabled": False}))[0] == 403
+        assert (await read_config(gateway.settings))[0] == 2
+        rows = await audit_rows(database_url, "config.changed")
+        assert [json.loads(r["detail"])["reason"] for r in rows] == ["answer bot off",
+                                                                     "answer bot on"]
+
 
 async def history_for_board(database_url: str) -> None:
     """c1 waiting, c2 parked (no pool), c3 held by a1 (available, heard from just now)."""

@@ -223,3 +223,29 @@ class TestAfterwards:
         assert wants_search(held(), message("where is my parcel"))
         assert not wants_search(held(), message("yes"))
         assert not wants_search(None, message("where is my parcel"))
+
+
+class TestSwitchedOffLive:
+    """An admin switches the bot off (``PUT /api/v1/admin/bot``) while it holds conversations."""
+
+    OFF = BotPolicy(enabled=False, threshold=0.4, feedback_window_s=60, max_misses=2)
+
+    def test_new_conversations_go_straight_to_the_router(self) -> None:
+        step = on_request(None, route(), self.OFF, AT)
+        assert step.requests and step.session is not None
+        assert step.session.phase is Phase.PASSTHROUGH
+
+    def test_a_held_conversation_goes_to_a_person_at_the_customers_next_message(self) -> None:
+        step = on_message(held(), message("how do refunds work"), REFUND, self.OFF)
+        assert all("14 days" not in (m.text or "") for m in step.outbound), "no article"
+        assert kinds(step.events) == [Kind.HANDED_OFF, Kind.NOTE_ADDED]
+        assert step.events[0].reason == "the answer bot was switched off"
+        assert [r.kind for r in step.requests] == [RoutingRequestKind.ROUTE]
+
+    def test_a_wait_ended_early_by_the_sweep_hands_off_instead_of_resolving(self) -> None:
+        asked = on_message(held(), message("refund"), REFUND, POLICY).session
+        assert asked is not None and asked.phase is Phase.ASKED
+        step = on_expire(asked, asked.deadline, AT, enabled=False)  # type: ignore[arg-type]
+        assert kinds(step.events) == [Kind.HANDED_OFF, Kind.NOTE_ADDED], \
+            "not bot_resolved: nobody said yes"
+        assert [r.kind for r in step.requests] == [RoutingRequestKind.ROUTE]

@@ -11,6 +11,7 @@ from omniroute.errors import ConfigurationError
 from omniroute.gateway.board import agent_status, capacity_of, summarize_pools
 from omniroute.gateway.configuration import (
     AgentSpec,
+    BotSpec,
     PoolSpec,
     RoutingSpec,
     delete_agent,
@@ -19,6 +20,7 @@ from omniroute.gateway.configuration import (
     from_toml,
     put_agent,
     put_pool,
+    set_bot,
     set_routing,
     to_toml,
     validated,
@@ -82,6 +84,30 @@ class TestChanges:
         assert validated(after).choose_pool("email", None, None, {}) == "support"
         with pytest.raises(ConfigurationError):
             validated(set_routing(BASE, RoutingSpec(rules=[{"pool": "ghost"}])))
+
+
+class TestAnswerBot:
+    def test_the_bot_table_is_part_of_the_document_and_validated_with_it(self) -> None:
+        """Saved as written (switched off, its settings kept), read back by the bot's own
+        parser, through TOML too; a table the bot's parser refuses is refused here."""
+        from omniroute.bot.policy import parse_bot
+
+        document = set_bot(BASE, BotSpec(enabled=False, channels=["whatsapp"],
+                                          threshold=0.5, hours="closed"))
+        assert document["bot"] == {"enabled": False, "channels": ["whatsapp"],
+                                   "hours": "closed", "threshold": 0.5, "margin": 0.05,
+                                   "feedback_window_s": 300.0, "max_misses": 2}
+        config = validated(document)
+        assert config.document()["bot"] == document["bot"]
+        policy = parse_bot(config.document())
+        assert (policy.enabled, policy.channels, policy.threshold) == (
+            False, frozenset({"whatsapp"}), 0.5)
+        assert from_toml(to_toml(document)) == document  # the empty agents table too
+        assert "bot" not in validated(BASE).document(), "no [bot] table: none written"
+        with pytest.raises(ConfigurationError, match=r"\[bot\]"):
+            validated({**BASE, "bot": {"threshold": 3}})
+        with pytest.raises(ValidationError):
+            BotSpec(hours="sometimes")  # type: ignore[arg-type]
 
 
 class TestDiffAndToml:

@@ -1,4 +1,4 @@
-// Admin screen: agents, pools, routing rules and default pool, tokens, TOML import/export,
+// Admin screen: agents, pools, routing rules and default pool, the answer bot, tokens, TOML import/export,
 // audit log. Every save is one call of the admin API: a new configuration version.
 "use strict";
 
@@ -80,6 +80,12 @@ function renderAdmin() {
   $("routing-default").replaceChildren(el("option", { value: "" }, "—"), ...pools.map((p) => el("option", { value: p }, p)));
   $("routing-default").value = keepDefault;
   $("routing-rules").value = ((c.routing || {}).rules || []).map((r) => JSON.stringify(r)).join("\n");
+  if (!admin.botEdited) {
+    const bot = c.bot || {};
+    $("bot-enabled").checked = Boolean(c.bot) && bot.enabled !== false;
+    $("bot-channels").value = (bot.channels || []).join(", ");
+    $("bot-threshold").value = String(bot.threshold ?? 0.4);
+  }
   $("admin-agents").replaceChildren(heads("agent", "pool", "capacity", "channel-caps", "skills", "auto-accept", "actions"),
     ...Object.entries(c.agents).sort().map(([id, a]) => el("tr", { "data-agent": id },
       el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); editAgent(id, a); } }, id)),
@@ -175,6 +181,23 @@ $("routing-form").addEventListener("submit", (e) => {
     const body = { rules };
     if ($("routing-default").value) body.default_pool = $("routing-default").value;
     return api("PUT", "/admin/routing", body);
+  });
+});
+
+for (const id of ["bot-enabled", "bot-channels", "bot-threshold"]) {
+  $(id).addEventListener("input", () => { admin.botEdited = true; });
+}
+
+$("bot-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  adminCall(() => {
+    admin.botEdited = false;
+    // the settings this form does not show (hours, margin, windows) stay as they are
+    const body = { ...(admin.config.bot || {}), enabled: $("bot-enabled").checked,
+      threshold: Number($("bot-threshold").value || 0.4) };
+    const channels = $("bot-channels").value.split(",").map((c) => c.trim()).filter(Boolean);
+    if (channels.length) body.channels = channels; else delete body.channels;
+    return api("PUT", "/admin/bot", body);
   });
 });
 
