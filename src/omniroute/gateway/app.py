@@ -64,7 +64,7 @@ STATIC = Path(__file__).parent / "static"
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
                    ["route", "status"])
 COMPONENT = "gateway"
-RETRY_AFTER_S = 5
+RETRY_AFTER_S = Unavailable.retry_after
 """What a 503 asks the client to wait before retrying (``Retry-After``)."""
 log = get_logger(__name__)
 B = TypeVar("B", bound=BaseModel)

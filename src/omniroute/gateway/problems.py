@@ -103,8 +103,9 @@ class VersionConflict(ApiProblem):
 
 
 class Unavailable(ApiProblem):
-    """503."""
+    """503: Kafka or PostgreSQL cannot take the request now."""
 
     status = 503
     code = "unavailable"
     retriable = True
+    retry_after = 5

@@ -464,9 +464,9 @@ async def test_a_broker_outage_is_503_within_the_publish_bound_and_then_passes(
     """The broker SIGKILLed under a running gateway while an agent's app keeps calling: each
     call that publishes answers 202 or 503 while the broker is still down, within
     ``OMNIROUTE_GATEWAY_PUBLISH_TIMEOUT`` (5 s; it used to wait for aiokafka's 40 s request
-    timeout, longer than the 30 s after which a reply's idempotency claim may be taken over).
-    Once the broker is back the same calls pass without a restart, and every call answered
-    202 is on its topic."""
+    timeout, longer than the 30 s after which a reply's idempotency claim may be taken over),
+    with ``Retry-After`` like a database outage's (it had none). Once the broker is back the
+    same calls pass without a restart, and every call answered 202 is on its topic."""
     if broker is None:
         pytest.skip("an external broker cannot be stopped by the tests")
 
@@ -480,8 +480,11 @@ async def test_a_broker_outage_is_503_within_the_publish_bound_and_then_passes(
     try:
         answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=25)
         reply = {"text": "are you still there?", "client_id": "outage-1"}
-        status, body = await gateway.call("POST", "/conversations/c1/replies", "a1", reply)
-        assert status == 503 and "Kafka" in body["error"]["message"], body  # type: ignore[index]
+        async with gateway.http.post(f"{gateway.url}/api/v1/conversations/c1/replies",
+                                     json=reply, headers=gateway.auth("a1")) as r:
+            body = await r.json()
+            assert (r.status, r.headers.get("Retry-After")) == (503, "5"), body
+            assert "Kafka" in body["error"]["message"], body
     finally:
         await asyncio.to_thread(broker.start, progress=lambda _line: None)
         await probe(gateway.settings.kafka_bootstrap, timeout=10)
