@@ -17,6 +17,7 @@ admin screen, the board and ada's console are kept as artifacts.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -185,8 +186,32 @@ class TestOperableFromTheFirstMinute:
                     await ada.keyboard.press("Alt+a")  # accept the first offer
                     await ada.locator("#history .message.inbound").wait_for(timeout=60_000)
                     assert "+14155550101" in await text_of(ada, "#addresses")
+                    # The first send fails as if Kafka's answer was lost (503); ada sends
+                    # again: the same reply, so the same idempotency key.
+                    keys: list[str] = []
+
+                    async def answer_lost(route: object) -> None:
+                        request = route.request  # type: ignore[attr-defined]
+                        keys.append(json.loads(request.post_data)["client_id"])
+                        if len(keys) == 1:
+                            await route.fulfill(  # type: ignore[attr-defined]
+                                status=503, content_type="application/json",
+                                headers={"Retry-After": "5"}, body=json.dumps({"error": {
+                                    "code": "unavailable",
+                                    "message": "Kafka did not take the event; retry"}}))
+                        else:
+                            await route.continue_()  # type: ignore[attr-defined]
+
+                    await ada.route("**/replies", answer_lost)
                     await ada.fill("#reply", "It ships today.")
                     await ada.click("#send")
+                    await wait_text(ada, "#action-error", "Kafka did not take the event; retry",
+                                    10_000)
+                    await ada.click("#send")
+                    await ada.wait_for_function(  # cleared once the reply was taken
+                        "document.getElementById('reply').value === ''", timeout=10_000)
+                    await ada.unroute("**/replies")
+                    assert len(keys) == 2 and keys[0] == keys[1], keys
                     await wait_text(admin_page, "#board-counts [data-status=chatting] strong",
                                     "1", 60_000)
                     await wait_text(admin_page, "#board-pools tr[data-pool=support] .waiting",

@@ -290,15 +290,34 @@ $("reply").addEventListener("input", () => {
   typing.timer = setTimeout(() => setTyping(false), 3000);
 });
 $("canned").addEventListener("change", () => { if ($("canned").value) $("reply").value = $("canned").value; $("canned").value = ""; });
+// The idempotency key of the reply being sent: kept while the agent sends the same text to
+// the same conversation again after a failure (a 503 may hide a reply Kafka did take), so
+// the retry is the same reply, sent to the customer once; a new one once it was taken.
+let unsentReply = null;
+
+function replyKey(conversation, text, channel) {
+  const same = unsentReply && unsentReply.conversation === conversation
+    && unsentReply.text === text && unsentReply.channel === channel;
+  if (!same) {
+    unsentReply = { conversation, text, channel,
+      clientId: `c${Date.now()}${Math.random().toString(36).slice(2, 8)}` };
+  }
+  return unsentReply.clientId;
+}
+
 $("reply-form").addEventListener("submit", (e) => {
   e.preventDefault();
   setTyping(false);
-  const body = { text: $("reply").value, client_id: `c${Date.now()}${Math.random().toString(36).slice(2, 8)}` };
-  if ($("channel").value) body.channel = $("channel").value;
+  const conversation = state.open;
+  const text = $("reply").value;
+  const channel = $("channel").value;
+  const body = { text, client_id: replyKey(conversation, text, channel) };
+  if (channel) body.channel = channel;
   act(async () => {
-    await api("POST", `/conversations/${encodeURIComponent(state.open)}/replies`, body);
+    await api("POST", `/conversations/${encodeURIComponent(conversation)}/replies`, body);
+    unsentReply = null;
     $("reply").value = "";
-    setTimeout(() => openConversation(state.open, true), 700);
+    setTimeout(() => openConversation(conversation, true), 700);
   });
 });
 $("note").addEventListener("click", () => act(async () => {
