@@ -88,6 +88,9 @@ class NoteRequest(Body):
     """An internal note, never sent to the customer."""
 
     text: Text
+    client_id: ClientId | None = Field(
+        default=None, description="Idempotency key, as for replies: the same client_id is "
+        "the same note, written once.")
 
 
 class TagsRequest(Body):
@@ -144,10 +147,11 @@ def agent_event(who: Principal, kind: AgentEventKind, workspace: str, **fields: 
 
 
 def conversation_event(who: Principal, kind: ConversationEventKind, conversation: ConversationRef,
-                       **fields: object) -> ConversationEvent:
-    """A ConversationEvent (note, tag) written by an agent."""
+                       client_id: str | None = None, **fields: object) -> ConversationEvent:
+    """A ConversationEvent (note, tag) written by an agent (its id stable for ``client_id``)."""
     return ConversationEvent(
-        event_id=new_event_id(kind.value), workspace=conversation.workspace,
+        event_id=new_event_id(kind.value, client_id, who.agent_id),
+        workspace=conversation.workspace,
         conversation_id=conversation.conversation_id, customer_id=conversation.customer_id,
         kind=kind, agent_id=who.agent_id, **fields,
     )

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from omniroute.contract import AgentEventKind, ConversationEventKind, OutboundMessage, utcnow
+from omniroute.contract import (
+    AgentEventKind,
+    ConversationEvent,
+    ConversationEventKind,
+    OutboundMessage,
+    utcnow,
+)
 from omniroute.gateway import queries
 from omniroute.gateway.admin import record_action
 from omniroute.gateway.commands import (
@@ -67,24 +73,25 @@ class Work:
             response = await self.g.publish("omniroute.outbound.v1", ref.conversation_id,
                                             message)
         else:
-            response = await self._publish_once(message, digest(
-                ref.conversation_id, body.text, body.channel.value if body.channel else None))
+            channel = body.channel.value if body.channel else None
+            response = await self._publish_once("omniroute.outbound.v1", message, "reply",
+                                                digest(ref.conversation_id, body.text, channel))
         if waiting_since is not None and ref.conversation_id not in self.g.first_replied:
             self._remember_first_reply(ref.conversation_id)
             END_TO_END_SECONDS.labels("first_reply", message.channel.value).observe(
                 max(0.0, (utcnow() - waiting_since).total_seconds()))
         return response
 
-    async def _publish_once(self, message: OutboundMessage, request: str) -> web.Response:
-        """Publish a reply with a client_id unless its key was published already
+    async def _publish_once(self, topic: str, event: OutboundMessage | ConversationEvent,
+                            what: str, request: str) -> web.Response:
+        """Publish a reply or note with a client_id unless its key was published already
         (:mod:`omniroute.gateway.idempotency`)."""
         claim, response = await publish_once(
-            self.keys, message.event_id, request,
-            lambda: self.g.publish("omniroute.outbound.v1", message.conversation_id, message))
+            self.keys, event.event_id, request,
+            lambda: self.g.publish(topic, event.conversation_id, event))
         if claim is Claim.REPLAYED:
-            return accepted("omniroute.outbound.v1", message.event_id,
-                            {"Idempotent-Replayed": "true"})
-        if (refused := refusal(claim, "client_id", "reply")) is not None:
+            return accepted(topic, event.event_id, {"Idempotent-Replayed": "true"})
+        if (refused := refusal(claim, "client_id", what)) is not None:
             raise Conflict(refused)
         assert response is not None
         return response
@@ -98,8 +105,12 @@ class Work:
         who = await self.g.who(request)
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, NoteRequest)
-        event = conversation_event(who, ConversationEventKind.NOTE_ADDED, ref, note=body.text)
-        return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+        event = conversation_event(who, ConversationEventKind.NOTE_ADDED, ref, body.client_id,
+                                   note=body.text)
+        if body.client_id is None:
+            return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+        return await self._publish_once("omniroute.conversations.v1", event, "note",
+                                        digest(ref.conversation_id, body.text, "note"))
 
     async def tag(self, request: web.Request) -> web.Response:
         who = await self.g.who(request)

@@ -205,6 +205,25 @@ class TestWrites:
         assert sorted((m.author.id, m.text) for m in sent) == [
             ("a1", "on it"), ("a1", "sorry for the wait"), ("boss", "on it")]
 
+    async def test_a_note_retried_with_its_client_id_is_written_once(
+            self, gateway: Setup) -> None:
+        """A note with a client_id, sent twice (an app retrying after a 503 whose note Kafka
+        had taken): one ConversationEvent; the retry answers 202 with the same event id; the
+        key with another text is 409."""
+        note = {"text": "called the courier", "client_id": "n-1"}
+        first = await gateway.call("POST", "/conversations/c1/notes", "a1", note)
+        again = await gateway.call("POST", "/conversations/c1/notes", "a1", note)
+        assert first[0] == again[0] == 202
+        assert first[1]["event_id"] == again[1]["event_id"]
+        status, body = await gateway.call("POST", "/conversations/c1/notes", "a1",
+                                          {"text": "something else", "client_id": "n-1"})
+        assert status == 409 and "different note" in body["error"]["message"], body  # type: ignore[index]
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.conversations.v1"), 2,
+                                timeout=5)
+        notes = [ConversationEvent.from_json_bytes(r.value) for r in records]
+        assert [(n.kind, n.note) for n in notes] == [("note_added", "called the courier")]
+
     async def test_a_proactive_message_retried_with_its_request_id_is_sent_once(
             self, gateway: Setup) -> None:
         """The same request_id, posted four times at once and again later, is one

@@ -290,19 +290,18 @@ $("reply").addEventListener("input", () => {
   typing.timer = setTimeout(() => setTyping(false), 3000);
 });
 $("canned").addEventListener("change", () => { if ($("canned").value) $("reply").value = $("canned").value; $("canned").value = ""; });
-// The idempotency key of the reply being sent: kept while the agent sends the same text to
-// the same conversation again after a failure (a 503 may hide a reply Kafka did take), so
-// the retry is the same reply, sent to the customer once; a new one once it was taken.
-let unsentReply = null;
+// The idempotency key of the reply (or note) being sent: kept while the agent sends the same
+// text to the same conversation again after a failure (a 503 may hide a write Kafka did take),
+// so the retry is the same reply, sent to the customer once; a new one once it was taken.
+const unsent = { reply: null, note: null };
 
-function replyKey(conversation, text, channel) {
-  const same = unsentReply && unsentReply.conversation === conversation
-    && unsentReply.text === text && unsentReply.channel === channel;
-  if (!same) {
-    unsentReply = { conversation, text, channel,
+function keyFor(kind, conversation, text, channel) {
+  const last = unsent[kind];
+  if (!(last && last.conversation === conversation && last.text === text && last.channel === channel)) {
+    unsent[kind] = { conversation, text, channel,
       clientId: `c${Date.now()}${Math.random().toString(36).slice(2, 8)}` };
   }
-  return unsentReply.clientId;
+  return unsent[kind].clientId;
 }
 
 $("reply-form").addEventListener("submit", (e) => {
@@ -311,17 +310,21 @@ $("reply-form").addEventListener("submit", (e) => {
   const conversation = state.open;
   const text = $("reply").value;
   const channel = $("channel").value;
-  const body = { text, client_id: replyKey(conversation, text, channel) };
+  const body = { text, client_id: keyFor("reply", conversation, text, channel) };
   if (channel) body.channel = channel;
   act(async () => {
     await api("POST", `/conversations/${encodeURIComponent(conversation)}/replies`, body);
-    unsentReply = null;
+    unsent.reply = null;
     $("reply").value = "";
     setTimeout(() => openConversation(conversation, true), 700);
   });
 });
 $("note").addEventListener("click", () => act(async () => {
-  await api("POST", `/conversations/${encodeURIComponent(state.open)}/notes`, { text: $("reply").value });
+  const conversation = state.open;
+  const text = $("reply").value;
+  await api("POST", `/conversations/${encodeURIComponent(conversation)}/notes`,
+    { text, client_id: keyFor("note", conversation, text, "") });
+  unsent.note = null;
   $("reply").value = "";
 }));
 $("resolve").addEventListener("click", () => act(() =>
