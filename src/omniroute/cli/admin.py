@@ -162,7 +162,8 @@ def remove_agent(agent_id: str, actor: str | None, reason: str) -> None:
               help="A pool it answers for (repeat; none: every pool).")
 @click.option("--hours", type=click.Choice(["always", "closed", "open"]), default="always",
               show_default=True, help="When, against the pool's business hours.")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.4,
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True),
+              default=BotSpec.model_fields["threshold"].default,
               show_default=True, help="Search score an answer needs.")
 @ACTOR
 @REASON

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omniroute.bot.policy import BotPolicy, parse_bot
 from omniroute.contract import Channel
 from omniroute.errors import ConfigurationError
 from omniroute.routing.config import RoutingConfig, parse_config
@@ -120,10 +121,10 @@ class BotSpec(Spec):
     channels: list[Channel] | None = Field(default=None, description="Omitted: every channel.")
     pools: list[Name] | None = Field(default=None, description="Omitted: every pool.")
     hours: Literal["always", "closed", "open"] = "always"
-    threshold: Annotated[float, Field(gt=0, le=1)] = 0.4
-    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
-    feedback_window_s: Annotated[float, Field(gt=0, le=86_400)] = 300
-    max_misses: Annotated[int, Field(ge=1, le=20)] = 2
+    threshold: Annotated[float, Field(gt=0, le=1)] = BotPolicy.threshold
+    margin: Annotated[float, Field(ge=0, le=1)] = BotPolicy.margin
+    feedback_window_s: Annotated[float, Field(gt=0, le=86_400)] = BotPolicy.feedback_window_s
+    max_misses: Annotated[int, Field(ge=1, le=20)] = BotPolicy.max_misses
     article_url: Annotated[str, Field(max_length=500)] | None = None
 
 
@@ -135,8 +136,6 @@ def as_document(config: RoutingConfig) -> Document:
 def validated(document: Document, source: str = "change") -> RoutingConfig:
     """The RoutingConfig of a document, or ConfigurationError naming what is wrong (its
     ``[bot]`` table included)."""
-    from omniroute.bot.policy import parse_bot
-
     config = parse_config(document, source)
     if config.bot:
         parse_bot(document, source)
