@@ -120,6 +120,7 @@ async def create_topics(
     )
     try:
         await admin.start()
+        await _until_controller(admin)
         response = await admin.create_topics(list(wanted.values()), timeout_ms=15000)
         results = []
         for error in response.topic_errors:
@@ -134,6 +135,24 @@ async def create_topics(
         raise BrokerError(f"cannot administer topics at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def _until_controller(admin: AIOKafkaAdminClient) -> None:
+    """Wait until the cluster metadata names a controller, which topic creation is sent to.
+
+    A broker that was just restarted, or resumed after a pause longer than its session
+    (a GC pause, a frozen VM), is fenced until it registers again: for a few seconds its
+    metadata lists no broker and no controller, and aiokafka's admin client then fails
+    with an ``AttributeError`` instead of a Kafka error.
+    """
+    client = admin._client  # the admin client has no public metadata refresh
+    deadline = time.monotonic() + SERVE_WAIT_SECONDS
+    while client.cluster.controller is None:
+        if time.monotonic() > deadline:
+            raise BrokerError(f"the cluster metadata named no controller after "
+                              f"{SERVE_WAIT_SECONDS:.0f}s")
+        await asyncio.sleep(0.2)
+        await client.force_metadata_update()
 
 
 async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""``create_topics`` returns only once the metadata knows every topic it was asked for."""
+"""``create_topics`` asks only once the metadata names a controller, and returns only once
+the metadata knows every topic it was asked for."""
 
 from __future__ import annotations
 
@@ -53,6 +54,40 @@ async def test_a_topic_that_never_appears_is_an_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(topics, "SERVE_WAIT_SECONDS", 0.05)
     with pytest.raises(topics.BrokerError, match="1 of 2 topics unknown"):
         await topics._until_served(metadata, ["old", "new"])  # type: ignore[arg-type]
+
+
+class Fenced:
+    """An admin client whose broker is fenced (no broker, no controller) for ``updates``
+    metadata updates, as a broker is for a moment after a restart or a long pause."""
+
+    def __init__(self, updates: int) -> None:
+        self.updates = updates
+        self._client = self
+        self.cluster = SimpleNamespace(controller=None)
+
+    async def force_metadata_update(self) -> bool:
+        self.updates -= 1
+        if self.updates <= 0:
+            self.cluster.controller = SimpleNamespace(nodeId=1)
+        return True
+
+
+async def test_a_fenced_broker_is_waited_for_before_topics_are_created(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiokafka's admin client sends CreateTopics to ``cluster.controller.nodeId`` and fails
+    with an AttributeError while the metadata names none (the CI failure: the test after the
+    gateway's hung-broker test could not create its topics)."""
+    fenced = Fenced(updates=3)
+    monkeypatch.setattr(topics.asyncio, "sleep", _no_wait)
+    await topics._until_controller(fenced)  # type: ignore[arg-type]
+    assert (fenced.updates, fenced.cluster.controller.nodeId) == (0, 1)
+
+
+async def test_no_controller_for_good_is_a_broker_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(topics.asyncio, "sleep", _no_wait)
+    monkeypatch.setattr(topics, "SERVE_WAIT_SECONDS", 0.05)
+    with pytest.raises(topics.BrokerError, match="named no controller"):
+        await topics._until_controller(Fenced(updates=10**9))  # type: ignore[arg-type]
 
 
 async def _no_wait(_: float) -> None:
