@@ -74,7 +74,8 @@ class Batch:
             channel_account=route.channel_account, recipient=route.recipient,
             author=Author(kind=AuthorKind.BOT, name="omniroute"), text=reply.text,
             choices=[Choice(payload=p, title=t) for p, t in reply.choices],
-            automation=reply.kind, reply_to_provider_message_id=route.provider_message_id))
+            automation=reply.kind, reply_to_provider_message_id=route.provider_message_id,
+            thread=route.thread))
         if reply.kind == "survey":
             self.event(Kind.SURVEY_SENT, "survey-sent")
 

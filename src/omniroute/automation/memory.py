@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from omniroute.automation.sla import SlaClock
 from omniroute.contract import Address, Channel
+from omniroute.contract.inbound import ThreadHints
 
 MAX_CONVERSATIONS = 5
 MAX_HANDLED = 64
@@ -20,6 +21,8 @@ class ReplyRoute(BaseModel):
     channel_account: str
     recipient: Address
     provider_message_id: str | None = None
+    thread: ThreadHints | None = None
+    """An email's: its replies' subject and References (:func:`mailthread.reply_thread`)."""
 
 
 class ConversationMemory(BaseModel):

@@ -41,6 +41,8 @@ from omniroute.contract import (
     InboundMessage,
     OutboundMessage,
 )
+from omniroute.contract.inbound import ThreadHints
+from omniroute.conversations.mailthread import reply_thread
 from omniroute.conversations.state import derived_event_id
 from omniroute.knowledge.articles import summary
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
@@ -96,6 +98,8 @@ class ReplyRoute(BaseModel):
     channel: Channel
     channel_account: str
     recipient: str
+    thread: ThreadHints | None = None
+    """An email's: the subject and References of the bot's replies."""
 
 
 class BotSession(BaseModel):
@@ -180,7 +184,9 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
     text = message.text or ""
     session = session.model_copy(update={
         "reply": ReplyRoute(channel=message.channel, channel_account=message.channel_account,
-                            recipient=message.sender.value),
+                            recipient=message.sender.value,
+                            thread=reply_thread(message.thread)
+                            if message.channel == Channel.EMAIL else None),
         "language": language_of(text, session.language),
         "texts": [*session.texts, text[:1000]][-MAX_TEXTS:] if text else session.texts,
     })
@@ -327,4 +333,4 @@ def _say(session: BotSession, text: str, event_id: str, at: datetime) -> Outboun
         event_id=event_id, occurred_at=at, workspace=session.workspace,
         conversation_id=session.conversation_id, customer_id=session.customer_id,
         channel=reply.channel, channel_account=reply.channel_account,
-        recipient=Address(value=reply.recipient), author=BOT, text=text)
+        recipient=Address(value=reply.recipient), author=BOT, text=text, thread=reply.thread)

@@ -13,7 +13,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from omniroute.contract.inbound import ThreadHints
+
 PREFIX = "omniroute."
+MAX_REFERENCES = 10
+"""References a reply carries: the thread's first message and the latest ones (RFC 5322
+lets a long chain be shortened so; mail clients thread on the first and the last)."""
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OURS = re.compile(r"^<?omniroute\.[0-9a-f]{32}\.([A-Za-z0-9_-]{1,64})@[^>\s]+>?$")
 
@@ -31,3 +36,15 @@ def conversation_of_message_id(message_id: str) -> str | None:
     """The conversation named by one of our Message-IDs, or None for anyone else's."""
     found = _OURS.match(message_id.strip())
     return found.group(1) if found else None
+
+
+def reply_thread(mail: ThreadHints | None) -> ThreadHints | None:
+    """The thread of a reply to ``mail`` (the hints of an inbound email): its subject, and
+    its Message-ID after its own chain, so the customer's mail client shows the reply under
+    their mail. Its reply token is not kept: a reply names its own conversation."""
+    if mail is None or (mail.message_id is None and mail.subject is None):
+        return None
+    chain = list(dict.fromkeys([*mail.references, *mail.in_reply_to]))
+    if len(chain) > MAX_REFERENCES:
+        chain = [chain[0], *chain[-(MAX_REFERENCES - 1):]]
+    return ThreadHints(message_id=mail.message_id, references=chain, subject=mail.subject)

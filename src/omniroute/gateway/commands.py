@@ -26,7 +26,7 @@ from omniroute.contract import (
     OutboundMessage,
     Presence,
 )
-from omniroute.contract.inbound import MAX_TEXT_CHARS
+from omniroute.contract.inbound import MAX_TEXT_CHARS, ThreadHints
 from omniroute.gateway.auth import Principal
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
@@ -168,11 +168,14 @@ class ConversationRef:
 
 @dataclass(frozen=True)
 class Route:
-    """Where a reply goes: the customer's address and our account on one channel."""
+    """Where a reply goes: the customer's address and our account on one channel, and for
+    an email the thread of the customer's mail it answers."""
 
     channel: Channel
     recipient: str
     channel_account: str
+    recipient_name: str | None = None
+    thread: ThreadHints | None = None
 
 
 def reply_message(who: Principal, conversation: ConversationRef, route: Route,
@@ -182,6 +185,8 @@ def reply_message(who: Principal, conversation: ConversationRef, route: Route,
         event_id=new_event_id("reply", request.client_id, who.agent_id),
         workspace=conversation.workspace, conversation_id=conversation.conversation_id,
         customer_id=conversation.customer_id, channel=route.channel,
-        channel_account=route.channel_account, recipient=Address(value=route.recipient),
+        channel_account=route.channel_account,
+        recipient=Address(value=route.recipient, name=route.recipient_name),
         author=Author(kind=AuthorKind.AGENT, id=who.agent_id), text=request.text,
+        thread=route.thread,
     )

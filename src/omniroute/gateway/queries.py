@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 
 from omniroute.contract import Channel
+from omniroute.contract.inbound import ThreadHints
+from omniroute.conversations.mailthread import reply_thread
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ConversationRef, Route
 
@@ -109,21 +111,28 @@ async def reply_route(pool: asyncpg.Pool, ref: ConversationRef,
                       channel: Channel | None) -> Route | None:
     """Where a reply goes: the latest inbound message of the conversation (on ``channel``).
 
-    With a chosen channel the conversation has never used, the customer's latest
-    inbound message on that channel in any conversation gives the address.
+    A reply to an email threads under it (its subject, In-Reply-To and References). With
+    a chosen channel the conversation has never used, the customer's latest inbound
+    message on that channel in any conversation gives the address, and nothing to thread
+    under: that mail is another conversation's.
     """
-    sql = """SELECT channel, sender, channel_account FROM messages
+    sql = """SELECT channel, sender, sender_name, channel_account, content -> 'thread' AS thread
+             FROM messages
              WHERE {where} AND direction = 'inbound' AND sender IS NOT NULL
                AND channel_account IS NOT NULL AND ($2::text IS NULL OR channel = $2)
              ORDER BY created_at DESC LIMIT 1"""
     wanted = channel.value if channel else None
     row = await pool.fetchrow(sql.format(where="conversation_id = $1"),
                               ref.conversation_id, wanted)
+    thread = None
+    if row is not None and row["channel"] == Channel.EMAIL.value and row["thread"]:
+        thread = reply_thread(ThreadHints.model_validate_json(row["thread"]))
     if row is None and channel is not None:
         row = await pool.fetchrow(sql.format(where="customer_id = $1"), ref.customer_id, wanted)
     if row is None:
         return None
-    return Route(Channel(row["channel"]), row["sender"], row["channel_account"])
+    return Route(Channel(row["channel"]), row["sender"], row["channel_account"],
+                 row["sender_name"], thread)
 
 
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:

@@ -10,14 +10,17 @@ Three customers text the Twilio webhook:
   reopen the conversation);
 - a delivery question while the delivery pool is closed: exactly one out-of-office
   reply naming the next opening, even after a second message;
-- "상담원 연결": an ``escalated`` event, a high-priority request, a human agent.
+- "상담원 연결": an ``escalated`` event, a high-priority request, a human agent;
+- a mail (SMTP): its acknowledgement and its survey answer it in its own thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import smtplib
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -39,6 +42,7 @@ from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
 
 TOKEN = "automation-token"
+MAILBOX = "support@acme.test"
 BUSINESS = "+14155550199"
 ANGRY = "환불 언제 해주는 거예요?? 벌써 2주째 기다리고 있는데 진짜 화가 나네요"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -167,7 +171,7 @@ class TestAutomationThroughTheStack:
                         OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
                         OMNIROUTE_ROUTING_CONFIG=str(routing_file),
                         OMNIROUTE_AUTOMATION_CONFIG=str(automation_file),
-                        OMNIROUTE_WORKER_ENGINE=engine)
+                        OMNIROUTE_WORKER_ENGINE=engine, OMNIROUTE_EMAIL_MAILBOXES=MAILBOX)
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
         topics = Topics(kafka_bootstrap, namespace)
         with running_stack(env) as stack:
@@ -274,8 +278,32 @@ class TestAutomationThroughTheStack:
                 and e.conversation_id == escalated.conversation_id, timeout=60)
             assert (breach.reason or "").startswith("first_reply target 6s passed")
 
+            # 6. a mail: the acknowledgement and the survey answer it in its thread (a user
+            # run's came as "Re: Your support request", the survey with no References)
+            await asyncio.to_thread(_mail, int(env["OMNIROUTE_SMTP_PORT"]))
+            (mailed,) = await topics.events(
+                1, lambda e: e.kind == "assigned" and e.channel == "email", timeout=60)
+            await topics.agent(AgentEvent(event_id="jun-resolves", agent_id="jun",
+                                          kind="resolve", conversation_id=mailed.conversation_id))
+            answers = await topics.outbound(
+                2, lambda m: m.conversation_id == mailed.conversation_id)
+            assert [m.automation for m in answers] == ["acknowledgement", "survey"], answers
+            for answer in answers:
+                assert answer.thread is not None, answer
+                assert (answer.thread.subject, answer.thread.message_id) == (
+                    "Changing my account email", "mail-1@customer.test"), answer
+
             reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
             assert reopened == [], "a survey answer must not reopen the conversation"
+
+
+def _mail(port: int) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"] = "Dana Kim <dana@customer.test>", MAILBOX
+    mail["Subject"], mail["Message-ID"] = "Changing my account email", "<mail-1@customer.test>"
+    mail.set_content("Hello, how do I change the email address on my account?")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.send_message(mail)
 
 
 async def _first_reply_kind_once_open(base: str, topics: Topics, within: float = 60) -> str:

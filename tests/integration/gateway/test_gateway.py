@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -24,6 +25,7 @@ from omniroute.contract import (
     AssignmentKind,
     Channel,
     ConversationEvent,
+    InboundMessage,
     OutboundMessage,
     utcnow,
 )
@@ -34,7 +36,11 @@ from omniroute.history.store import write_batch
 from omniroute.infra.broker import LocalBroker
 from omniroute.infra.probe import probe
 from omniroute.settings import Settings
+from omniroute_connectors.email.compose import compose_reply
+from omniroute_connectors.email.normalize import EmailContext, Mailboxes, normalize_email
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
+
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
 
 
 @dataclass
@@ -163,6 +169,45 @@ class TestWrites:
             (Channel.WHATSAPP, "whatsapp:+14155550100", "on it"),
             (Channel.SMS, "+14155550100", "by sms")]
         assert all(m.author.id == "a1" and m.customer_id == "cust-1" for m in sent)
+
+    async def test_a_reply_to_an_email_threads_under_the_customers_mail(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 2026-12-04: an agent's reply to a mail reached the customer as "Re: Your
+        support request" with no In-Reply-To or References (a new thread in their mail
+        client, away from their own mail). The reply now carries the mail's thread: what
+        email-delivery composes from it answers the mail (a real Apple Mail reply, normalized
+        as the SMTP server does), addressed to the sender by name. A reply on another channel
+        of the customer's carries no thread. Fails without the gateway's thread."""
+        mail = normalize_email(
+            (FIXTURES / "email" / "chatwoot" / "references.eml").read_bytes(),
+            EmailContext(envelope_recipients=("support@acme.test",),
+                         mailboxes=Mailboxes.of("support@acme.test")))
+        assert isinstance(mail, InboundMessage) and mail.thread is not None
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c7", "cust-7")), ("inbound", mail),
+                ("conversations", added(mail, conversation="c7", customer="cust-7")),
+                ("assignments", assignment("a1", "c7"))])
+        finally:
+            await conn.close()
+        assert (await gateway.call("POST", "/conversations/c7/replies", "a1",
+                                   {"text": "Here is what we found."}))[0] == 202
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                   {"text": "by sms", "channel": "sms"}))[0] == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 2)
+        by_conversation = {m.conversation_id: m for m in
+                           (OutboundMessage.from_json_bytes(r.value) for r in records)}
+        sent = compose_reply(by_conversation["c7"])
+        assert sent["Subject"] == "Re: Discussion: Let's debate these attachments"
+        assert sent["In-Reply-To"] == "<0CB459E0-0336-41DA-BC88-E6E28C697DDBF@chatwoot.com>"
+        assert sent["References"] == ("<4e6e35f5a38b4_479f13bb90078178@small-app-01.mail> "
+                                      "<test-in-reply-to> "
+                                      "<0CB459E0-0336-41DA-BC88-E6E28C697DDBF@chatwoot.com>")
+        assert sent["To"] == "Sony Mathew <sony@chatwoot.com>"
+        assert sent["Reply-To"] == "support+c7@acme.test"
+        assert by_conversation["c1"].thread is None
 
     async def test_a_reply_retried_with_its_client_id_reaches_the_customer_once(
             self, gateway: Setup, database_url: str) -> None:

@@ -22,6 +22,7 @@ from omniroute.contract import (
     ConversationEventKind,
     InboundMessage,
 )
+from omniroute.contract.inbound import ThreadHints
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # a Tuesday
@@ -104,6 +105,20 @@ class TestAnswering:
         done = on_message(answered.session, message("yes, thanks!", 2), None, POLICY)
         assert kinds(done.events) == [Kind.BOT_RESOLVED, Kind.RESOLVED]
         assert done.requests == [] and done.session and done.session.phase is Phase.RESOLVED
+
+    def test_an_email_is_answered_in_its_thread(self) -> None:
+        """The bot's answer to a mail carries its subject and Message-ID (email-delivery's
+        Subject and In-Reply-To); a WhatsApp answer carries no thread."""
+        mail = message("how do refunds work").model_copy(update={
+            "channel": Channel.EMAIL, "provider": "smtp", "channel_account": "help@acme.test",
+            "sender": Address(value="jo@example.com"),
+            "thread": ThreadHints(message_id="m1@example.com", references=["m0@example.com"],
+                                  reply_token="old-conversation", subject="Refund?")})
+        (answer,) = on_message(held(), mail, REFUND, POLICY).outbound
+        assert answer.thread == ThreadHints(message_id="m1@example.com",
+                                            references=["m0@example.com"], subject="Refund?")
+        (chat,) = on_message(held(), message("how do refunds work"), REFUND, POLICY).outbound
+        assert chat.thread is None
 
     def test_no_reply_within_the_window_resolves(self) -> None:
         """Silence after "did this help?" counts as helped (bot_resolved)."""

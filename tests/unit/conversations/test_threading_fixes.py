@@ -9,7 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage, ThreadHints
 from omniroute.contract import ConversationEventKind as Kind
-from omniroute.conversations.mailthread import conversation_of_message_id, outbound_message_id
+from omniroute.conversations.mailthread import (
+    conversation_of_message_id,
+    outbound_message_id,
+    reply_thread,
+)
 from omniroute.conversations.merging import absorb, merge_away
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import ThreadingPolicy, add_message, apply_router_event
@@ -122,3 +126,20 @@ class TestMergeKeepsThreads:
         token = ThreadHints(reply_token=handed.id)
         out = add_message(state, message("b2", Channel.EMAIL, LATE, thread=token), POLICY)
         assert out.events[0].kind is Kind.REOPENED
+
+
+class TestReplyThread:
+    """What a reply to a mail carries so the customer's client shows it under their mail."""
+
+    def test_a_long_chain_keeps_its_first_and_latest_references(self) -> None:
+        mail = ThreadHints(message_id="m30@x", in_reply_to=["m29@x"],
+                           references=[f"m{i}@x" for i in range(30)], reply_token="cnv_old",
+                           subject="Order 7")
+        reply = reply_thread(mail)
+        assert reply is not None
+        assert reply.references == ["m0@x", *(f"m{i}@x" for i in range(21, 30))]
+        assert (reply.message_id, reply.subject, reply.reply_token) == ("m30@x", "Order 7", None)
+
+    def test_a_mail_without_an_id_or_subject_gives_nothing_to_thread_under(self) -> None:
+        assert reply_thread(ThreadHints(reply_token="cnv_1")) is None
+        assert reply_thread(None) is None
