@@ -10,20 +10,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from omniroute.analytics.charts import render_html
-from omniroute.analytics.compute import refresh
+from omniroute.analytics.compute import capacities, refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.planning import MODELS, answer, plan
 from omniroute.analytics.report import ReportError, build_report, check_dimensions, to_csv
 from omniroute.analytics.staffing import StaffingError, StaffingInput
+from omniroute.errors import BrokerError
 from omniroute.gateway.problems import BadRequest, Forbidden
+from omniroute.gateway.routing_stats import LiveConfig
+from omniroute.observability.logs import get_logger
 
 if TYPE_CHECKING:
     from omniroute.gateway.app import Gateway
 
+log = get_logger(__name__)
 REPORT_PARAMS = ("from", "to", "by", "format", "workspace", "timezone")
 STAFFING_PARAMS = ("contacts", "aht", "interval", "service_level", "answer_within",
                    "max_occupancy", "shrinkage", "concurrency", "factor", "model", "patience",
@@ -62,8 +68,22 @@ def _number(query: Any, name: str, default: float | None) -> float | None:
 class AnalyticsRoutes:
     """Handlers bound to the gateway's pool and authentication."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, config: LiveConfig) -> None:
         self.gateway = gateway
+        self.config = config
+
+    async def _refresh(self, conn: asyncpg.Connection) -> None:
+        """Bring the aggregates up to date, agents weighed by their live capacities (the
+        nominal concurrency when Kafka does not answer: the report is still served)."""
+        settings = self.gateway.settings
+        try:
+            capacity = capacities((await self.config())[1], settings.analytics_max_concurrency)
+        except (KafkaError, BrokerError, OSError) as exc:
+            log.warning("analytics.capacities_unknown", error=str(exc) or type(exc).__name__)
+            capacity = None
+        await refresh(conn, datetime.now(UTC), hours=self.hours,
+                      short_abandon_s=settings.analytics_short_abandon_seconds,
+                      capacity=capacity)
 
     @property
     def hours(self) -> OfficeHours:
@@ -90,8 +110,7 @@ class AnalyticsRoutes:
         try:
             by = check_dimensions([d for d in q.get("by", "").split(",") if d])
             async with self.gateway.pool.acquire() as conn:
-                await refresh(conn, datetime.now(UTC), hours=self.hours,
-                              short_abandon_s=settings.analytics_short_abandon_seconds)
+                await self._refresh(conn)
                 result = await build_report(
                     conn, start, end, by, workspace=q.get("workspace") or None,
                     timezone=q.get("timezone") or self.hours.timezone,
@@ -135,18 +154,16 @@ class AnalyticsRoutes:
         """One answer per interval of the arrivals and handle times measured in history."""
         q = request.query
         start, end = _when(q.get("from"), "from"), _when(q.get("to"), "to")
-        settings = self.gateway.settings
         async with self.gateway.pool.acquire() as conn:
-            await refresh(conn, datetime.now(UTC), hours=self.hours,
-                          short_abandon_s=settings.analytics_short_abandon_seconds)
+            await self._refresh(conn)
             demand = await measured_demand(conn, start, end, int(base.interval_s),
                                            workspace=q.get("workspace") or None,
                                            pool=q.get("pool") or None)
         return plan(demand, base, model, patience)
 
 
-def register(app: web.Application, gateway: Gateway) -> None:
+def register(app: web.Application, gateway: Gateway, config: LiveConfig) -> None:
     """Add the analytics routes to the gateway's application."""
-    routes = AnalyticsRoutes(gateway)
+    routes = AnalyticsRoutes(gateway, config)
     app.router.add_get("/api/v1/reports", routes.report)
     app.router.add_get("/api/v1/staffing", routes.staffing)

@@ -10,7 +10,9 @@ refreshes never interleave and a crash leaves the watermark where it was:
    figures change with time alone);
 2. per batch of conversations, read their history, compute samples with the
    pure :func:`omniroute.analytics.facts.samples`, replace their old samples;
-   per agent, recompute occupancy samples from the earliest changed interval;
+   per agent, recompute occupancy samples from the earliest changed interval
+   (with ``capacity_s``, seconds online times the agent's capacity then, when the
+   caller knows capacities: the live routing configuration's);
 3. re-aggregate only the intervals whose samples were replaced;
 4. delete the rows taken and record the watermark (highest ``seq`` and time).
 """
@@ -37,6 +39,7 @@ from omniroute.analytics.facts import (
 )
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.occupancy import agent_intervals, interval_start
+from omniroute.routing.config import RoutingConfig
 
 LOCK_ID = 0x616E6C79  # "anly"
 BATCH = 500
@@ -58,10 +61,21 @@ class RefreshResult:
     samples: int
 
 
+Capacity = Callable[[str], int]
+"""An agent's total capacity (concurrent conversations) by agent id."""
+
+
+def capacities(config: RoutingConfig, nominal: int) -> Capacity:
+    """Each agent's capacity in ``config`` as the routers apply it; ``nominal`` for agents
+    no pool takes (they hold nothing)."""
+    return lambda agent: config.capacity_of(agent) or nominal
+
+
 async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours | None = None,
-                  short_abandon_s: float = 10.0,
-                  progress: Progress | None = None) -> RefreshResult:
-    """Bring samples and aggregates up to date with history as of ``now``."""
+                  short_abandon_s: float = 10.0, progress: Progress | None = None,
+                  capacity: Capacity | None = None) -> RefreshResult:
+    """Bring samples and aggregates up to date with history as of ``now``; ``capacity``
+    weighs agents' utilization (without it, reports use the nominal concurrency)."""
     hours = hours or OfficeHours()
     say = progress or (lambda _m: None)
     async with conn.transaction():
@@ -86,7 +100,8 @@ async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours
             written += await _replace(conn, chunk, rows, touched)
         for n, (agent, since) in enumerate(sorted(agents.items()), 1):
             say(f"agents {n}/{len(agents)}")
-            written += await _agent_samples(conn, agent, since, now, touched)
+            written += await _agent_samples(conn, agent, since, now, touched,
+                                            capacity(agent) if capacity else None)
         say(f"intervals {len(touched)}")
         await _aggregate(conn, sorted(touched))
         await conn.execute("DELETE FROM analytics_dirty WHERE seq = ANY($1)", seqs)
@@ -186,7 +201,7 @@ async def _replace(conn: asyncpg.Connection, subjects: list[str], rows: list[tup
 
 
 async def _agent_samples(conn: asyncpg.Connection, agent: str, since: datetime, now: datetime,
-                         touched: set[datetime]) -> int:
+                         touched: set[datetime], capacity: int | None) -> int:
     """Occupancy samples of one agent from the interval holding ``since`` up to ``now``."""
     start = interval_start(since)
     lookback = start - AGENT_LOOKBACK
@@ -208,8 +223,11 @@ async def _agent_samples(conn: asyncpg.Connection, agent: str, since: datetime, 
     rows = []
     for iv in agent_intervals(presence, steps, start, now):
         touched.add(iv.start)
-        for metric, value in (("online_s", iv.online_s), ("chatting_s", iv.chatting_s),
-                              ("engaged_s", iv.engaged_s)):
+        measured = [("online_s", iv.online_s), ("chatting_s", iv.chatting_s),
+                    ("engaged_s", iv.engaged_s)]
+        if capacity is not None:
+            measured.append(("capacity_s", iv.online_s * capacity))
+        for metric, value in measured:
             rows.append((subject, metric, iv.start, iv.start, workspace, "", "", agent, "", "",
                          "", value))
     if rows:

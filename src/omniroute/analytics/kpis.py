@@ -27,7 +27,8 @@ RATE_KPIS = {"missed": "missed_rate", "abandoned": "abandon_rate", "fcr": "fcr_r
 
 @dataclass(frozen=True)
 class Period:
-    """The report's span in seconds and the agents' nominal maximum concurrency."""
+    """The report's span in seconds and the agents' nominal maximum concurrency (utilization's
+    denominator for samples computed without the agents' capacities)."""
 
     seconds: float
     max_concurrency: int = 3
@@ -61,7 +62,9 @@ def kpis(metrics: Mapping[str, Cell], period: Period) -> dict[str, float | None]
     out["agents_chatting"] = ratio(chatting, period.seconds)
     out["occupancy"] = ratio(chatting, online)
     out["concurrency"] = ratio(engaged, chatting)
-    out["utilization"] = ratio(engaged, online * period.max_concurrency)
+    # each agent's own capacity where refresh knew it, else the nominal concurrency
+    capacity = total("capacity_s") or online * period.max_concurrency
+    out["utilization"] = ratio(engaged, capacity)
     return out
 
 

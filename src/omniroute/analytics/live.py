@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import Gauge
 
+from omniroute.analytics.capacity import live_capacities
 from omniroute.analytics.compute import refresh
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.kpis import Period, kpis
@@ -81,7 +82,8 @@ async def run_live(settings: Settings, interval: float, stop: asyncio.Event | No
             now = datetime.now(UTC)
             async with pool.acquire() as conn:
                 result = await refresh(conn, now, hours=hours,
-                                       short_abandon_s=settings.analytics_short_abandon_seconds)
+                                       short_abandon_s=settings.analytics_short_abandon_seconds,
+                                       capacity=await live_capacities(settings))
                 await publish(conn, now, settings.analytics_max_concurrency)
             REFRESH_SECONDS.set(time.monotonic() - started)
             REFRESHED_AT.set(now.timestamp())

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import click
 
+from omniroute.analytics.capacity import live_capacities
 from omniroute.analytics.charts import render_html
 from omniroute.analytics.compute import dumps, refresh
 from omniroute.analytics.demand import measured_demand
@@ -60,7 +61,8 @@ async def refreshed(conn: asyncpg.Connection, settings: Settings) -> None:
     """Bring the aggregates up to date, with progress on stderr."""
     result = await refresh(conn, datetime.now(UTC), hours=office_hours(settings),
                            short_abandon_s=settings.analytics_short_abandon_seconds,
-                           progress=lambda m: say(f"analytics: {m}"))
+                           progress=lambda m: say(f"analytics: {m}"),
+                           capacity=await live_capacities(settings))
     say(f"analytics: refreshed {dumps(result)}")
 
 

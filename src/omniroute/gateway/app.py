@@ -320,7 +320,7 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
                                   *RoutingStats(g, supervision.config).routes()]:
         app.router.add_route(method, path, handler)
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
-    analytics_routes.register(app, g)
+    analytics_routes.register(app, g, supervision.config)
     add_knowledge_routes(app, g)
     app.router.add_get("/openapi.json", g.openapi)
     app.router.add_get("/metrics", metrics_handler)

@@ -22,7 +22,6 @@ from omniroute.gateway.queries import UNDECLINED_OFFER
 from omniroute.routing.config import RoutingConfig
 
 DEFAULT_GRACE_S = 60.0
-DEFAULT_JOIN_CAPACITY = 3
 STATUSES = ("online", "chatting", "away", "offline", "lost")
 
 
@@ -36,17 +35,6 @@ def agent_status(presence: str | None, silent_s: float | None, grace_s: float,
     if presence == "away":
         return "away"
     return "offline"
-
-
-def capacity_of(config: RoutingConfig, agent_id: str) -> int:
-    """The agent's total capacity: configured, else what the pool anyone joins grants."""
-    spec = config.agents.get(agent_id)
-    if spec is not None:
-        return int(spec.get("capacity", 1))
-    for table in config.pools.values():
-        if table.get("auto_join"):
-            return int(table.get("join_capacity", {}).get("capacity", DEFAULT_JOIN_CAPACITY))
-    return 0
 
 
 def grace_of(config: RoutingConfig, agent_id: str) -> float:
@@ -128,7 +116,7 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict
     agents = []
     for row in await pool.fetch(AGENTS_SQL, sorted(config.agents)):
         held = list(row["conversations"])
-        capacity = capacity_of(config, row["agent_id"])
+        capacity = config.capacity_of(row["agent_id"])
         silent = float(row["silent_s"]) if row["silent_s"] is not None else None
         agents.append({
             "agent_id": row["agent_id"], "presence": row["presence"] or "offline",

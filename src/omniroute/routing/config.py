@@ -21,6 +21,7 @@ from typing import Any
 
 from omniroute.errors import ConfigurationError
 from omniroute.routing.policy import (
+    DEFAULT_JOIN_CAPACITY,
     AgentCapacity,
     AgentProfile,
     BusinessHours,
@@ -83,6 +84,18 @@ class RoutingConfig:
         the pool anyone may join."""
         agent = self.agents.get(agent_id)
         return str(agent["pool"]) if agent else (named or self.join_pool)
+
+    def capacity_of(self, agent_id: str) -> int:
+        """The agent's total capacity as the routers apply it: their own table's, else the
+        join capacity of the pool anyone joins; 0 when no pool takes them."""
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            return parse_capacity(agent).total
+        pool = self.join_pool
+        if pool is None:
+            return 0
+        join = self.pools[pool].get("join_capacity")
+        return parse_capacity(join, 3).total if join is not None else DEFAULT_JOIN_CAPACITY.total
 
     @property
     def join_pool(self) -> str | None:

@@ -83,9 +83,11 @@ async def history(settings: Settings) -> list[ConfigVersion]:
     tp = TopicPartition(settings.topic(CONFIG_TOPIC), 0)
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                               enable_auto_commit=False, isolation_level="read_committed")
-    await reader.start()
     found: list[ConfigVersion] = []
     try:
+        await reader.start()
+        if tp.topic not in await reader.topics():  # nothing was ever published
+            return found
         reader.assign([tp])
         await reader.seek_to_beginning(tp)
         end = (await reader.end_offsets([tp]))[tp]

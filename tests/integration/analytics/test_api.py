@@ -14,6 +14,8 @@ from integration.analytics.scenario import EXPECTED, write_morning
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
+from omniroute.routing.config import parse_config
+from omniroute.routing.live import publish_config
 from omniroute.settings import Settings
 
 PERIOD = {"from": "2026-11-20T09:00:00+00:00", "to": "2026-11-20T10:00:00+00:00"}
@@ -54,6 +56,22 @@ class TestReportsApi:
         for name, value in EXPECTED.items():
             assert body["total"][name] == pytest.approx(value), name
         assert [r["pool"] for r in body["rows"]] == ["", "support"]  # agent time has no pool
+
+    async def test_utilization_weighs_each_agent_by_their_live_capacity(
+            self, api: Api, topics: Settings) -> None:
+        """Utilization divided every agent's chat time by one nominal concurrency (3): a user
+        run's agents of capacity 20 showed 399 %. With a1's capacity set to 6 in the live
+        routing configuration (as the admin API does), a1's 570 s holding one chat over
+        1,800 s online is 570 / (1800 * 6); occupancy and concurrency do not change."""
+        config = parse_config({"routing": {"default_pool": "support"},
+                               "pools": {"support": {}},
+                               "agents": {"a1": {"pool": "support", "capacity": 6}}})
+        await publish_config(topics, config, actor="test", reason="a1 takes six")
+        status, body = await api.get("/api/v1/reports", "boss", **PERIOD)
+        assert status == 200 and isinstance(body, dict)
+        assert body["total"]["utilization"] == pytest.approx(570 / (1800 * 6))
+        for name in ("occupancy", "concurrency", "agents_online"):
+            assert body["total"][name] == pytest.approx(EXPECTED[name]), name
 
     async def test_agents_are_refused_and_bad_parameters_named(self, api: Api) -> None:
         status, body = await api.get("/api/v1/reports", "a1", **PERIOD)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from omniroute.errors import ConfigurationError
-from omniroute.gateway.board import agent_status, capacity_of, summarize_pools
+from omniroute.gateway.board import agent_status, summarize_pools
 from omniroute.gateway.configuration import (
     AgentSpec,
     BotSpec,
@@ -147,8 +147,12 @@ class TestBoard:
     def test_capacity_comes_from_the_profile_or_the_pool_anyone_joins(self) -> None:
         """Configured agents have theirs; others get the auto-join pool's (3 built in)."""
         config = parse_config(put_agent(BASE, "ada", AgentSpec(pool="support", capacity=5)))
-        assert capacity_of(config, "ada") == 5 and capacity_of(config, "zoe") == 0
-        assert capacity_of(BUILTIN, "zoe") == 3
+        assert config.capacity_of("ada") == 5 and config.capacity_of("zoe") == 0
+        assert BUILTIN.capacity_of("zoe") == 3
+        joined = parse_config({**BASE, "pools": {
+            **BASE["pools"], "b": {"auto_join": True, "join_capacity": {"capacity": 7}},
+            "a": {"auto_join": True}}})
+        assert joined.capacity_of("zoe") == 3  # the pool they join: "a", the first by name
 
     def test_pools_summarize_waiting_count_oldest_wait_and_priorities(self) -> None:
         """Every configured pool appears; ages are from now; priorities highest first."""
