@@ -20,7 +20,7 @@ from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from omniroute.contract import OutboundMessage
+from omniroute.contract import AuthorKind, OutboundMessage
 from omniroute.contract.base import utcnow
 from omniroute.conversations.mailthread import outbound_message_id
 
@@ -82,13 +82,22 @@ def _html_body(text: str) -> str:
     return f"<!DOCTYPE html><html><body>{inner}</body></html>"
 
 
-def compose_reply(message: OutboundMessage, files: Sequence[FileAttachment] = ()) -> EmailMessage:
+def sender_name(message: OutboundMessage, from_name: str = "") -> str:
+    """The From display name: a named agent's name, else the desk's ``from_name``
+    (``OMNIROUTE_EMAIL_FROM_NAME``). Automation's and the bot's own names ("omniroute",
+    "Answer bot") label them for agents and are never shown to the customer."""
+    author = message.author
+    return (author.name if author.kind == AuthorKind.AGENT and author.name else None) or from_name
+
+
+def compose_reply(message: OutboundMessage, files: Sequence[FileAttachment] = (),
+                  from_name: str = "") -> EmailMessage:
     """The email for ``message``: threading headers, plain + HTML, attachments."""
     mailbox = message.channel_account
     mail = EmailMessage()
-    author = message.author.name
     local, _, domain = mailbox.partition("@")
-    mail["From"] = MailAddress(display_name=author or "", username=local, domain=domain)
+    mail["From"] = MailAddress(display_name=sender_name(message, from_name), username=local,
+                               domain=domain)
     mail["To"] = MailAddress(
         display_name=message.recipient.name or "", addr_spec=message.recipient.value
     )

@@ -115,7 +115,7 @@ class SmtpRelay:
                          files: Sequence[FileAttachment]) -> None:
         password = self.settings.smtp_relay_password
         await aiosmtplib.send(
-            compose_reply(message, files),
+            compose_reply(message, files, self.settings.email_from_name),
             hostname=self.settings.smtp_relay_host,
             port=self.settings.smtp_relay_port,
             username=self.settings.smtp_relay_username,

@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     email_mailboxes: str = Field(
         default="", description="Comma-separated support addresses mail is accepted for."
     )
+    email_from_name: Annotated[str, Field(max_length=100)] = Field(
+        default="", description="Display name in the From of automatic and bot mail "
+                                "(e.g. 'Acme Support'); empty: the bare mailbox address.")
     smtp_max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
     smtp_relay_host: str = "127.0.0.1"
     smtp_relay_port: Port = 25

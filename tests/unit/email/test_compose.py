@@ -43,3 +43,16 @@ class TestCompose:
         html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert "Line &lt;two&gt;" in html
         assert mail.get_body(("plain",)).get_content().startswith("Line one")  # type: ignore[union-attr]
+
+    def test_the_from_name_is_the_agents_or_the_desks_never_omnirouted(self) -> None:
+        """A user run's acknowledgement came "From: omniroute <support@…>": automation's own
+        author name, shown to the customer. Automatic and bot mail now carry the desk's
+        name (OMNIROUTE_EMAIL_FROM_NAME) or the bare mailbox; a named agent keeps theirs."""
+        automatic = outbound(author=Author(kind=AuthorKind.BOT, name="omniroute"))
+        assert compose_reply(automatic)["From"] == "help@shop.test"
+        assert compose_reply(automatic, from_name="Shop Support")["From"] == (
+            "Shop Support <help@shop.test>")
+        assert compose_reply(outbound(), from_name="Shop Support")["From"] == "Sam <help@shop.test>"
+        unnamed = outbound(author=Author(kind=AuthorKind.AGENT, id="a1"))
+        assert compose_reply(unnamed, from_name="Shop Support")["From"] == (
+            "Shop Support <help@shop.test>")
