@@ -100,6 +100,11 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
         "notes": _plain_all(await pool.fetch(
             "SELECT agent_id, note, created_at FROM conversation_notes "
             "WHERE conversation_id = $1 ORDER BY created_at", conversation_id)),
+        # the customer's survey answers (a rating, then maybe its comment): their messages
+        # end no conversation, so without these the agent never saw what the customer said
+        "ratings": _plain_all(await pool.fetch(
+            "SELECT score, comment, rated_at FROM csat_ratings "
+            "WHERE conversation_id = $1 ORDER BY rated_at, event_id", conversation_id)),
         "past_conversations": _plain_all(await pool.fetch(
             """SELECT conversation_id, status, channel, opened_at, resolved_at, tags
                FROM conversations WHERE customer_id = $1 AND conversation_id <> $2

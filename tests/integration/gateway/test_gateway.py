@@ -25,8 +25,10 @@ from omniroute.contract import (
     AssignmentKind,
     Channel,
     ConversationEvent,
+    ConversationEventKind,
     InboundMessage,
     OutboundMessage,
+    Rating,
     utcnow,
 )
 from omniroute.gateway.admin import create_token, set_canned_response
@@ -140,6 +142,27 @@ class TestAuthorization:
             await conn.close()
         assert (await gateway.call("POST", "/conversations/c9/replies", "a2",
                                    {"text": "hello"}))[0] == 202
+
+    async def test_the_customers_survey_answers_are_in_the_conversation(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run's customer answered the survey "5" and then a comment: both end no
+        conversation (a survey answer does not reopen it), so the agent and the supervisor
+        saw nothing of them. The conversation's view now carries them, oldest first."""
+        rating = Rating(score=5)
+        comment = Rating(score=5, comment="Sam was great")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", ConversationEvent(
+                event_id=f"rated-{n}", occurred_at=T0 + timedelta(minutes=30 + n),
+                conversation_id="c1", customer_id="cust-1", kind=ConversationEventKind.RATED,
+                rating=r)) for n, r in enumerate((rating, comment))])
+        finally:
+            await conn.close()
+        for who in ("a1", "boss"):
+            status, view = await gateway.call("GET", "/conversations/c1", who)
+            assert status == 200
+            assert [(r["score"], r["comment"]) for r in view["ratings"]] == [  # type: ignore[index,union-attr]
+                (5, None), (5, "Sam was great")]
 
     async def test_the_holder_and_a_supervisor_read_the_unified_history(
             self, gateway: Setup) -> None:

@@ -248,6 +248,9 @@ function renderDetail(view) {
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`)) })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       `Note by ${n.agent_id}: ${n.note}`) })),
+    ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
+      `${t("rated")} ${r.score}/5${r.comment ? ` · “${r.comment}”` : ""}`,
+      el("div", { class: "meta" }, new Date(r.rated_at).toLocaleString())) })),
   ].sort((a, b) => a.at.localeCompare(b.at));
   $("history").replaceChildren(...items.map((i) => i.node));
   const channels = [...new Set(view.addresses.map((a) => a.channel))];
