@@ -36,9 +36,13 @@ def configure(state: PoolState, x: int, y: int, at: float, n: int) -> Configure:
 def check(state: PoolState, holder: dict[str, str], over: set[str],
           decisions: list[Decision]) -> None:
     for d in decisions:
-        if d.kind is Kind.CONFIGURED:  # capacities re-read: exactly these are over now
+        # capacities re-read: exactly these are over now, for every decision of the input
+        # (work an agent removed by it held is offered again under the new capacities
+        # before the ``configured`` decision itself)
+        if d.kind is Kind.CONFIGURED:
             over.clear()
             over.update(d.inputs.get("over_capacity", ()))
+    for d in decisions:
         if d.kind is Kind.OFFERED or (d.kind is Kind.ASSIGNED and d.rule not in (
                 "offer accepted", "reopened during wrap-up")):
             assert d.agent_id not in over, f"new work for {d.agent_id} over capacity"
