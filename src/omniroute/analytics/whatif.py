@@ -54,6 +54,9 @@ class Scenario:
     agents: int | None = None
     capacity: int = 3
     sla_s: float = 60.0
+    capacities: dict[str, int] = field(default_factory=dict)
+    """Recorded agents' own capacities (the live routing configuration's); others get
+    ``capacity``."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ def replay(pool: str, arrivals: Sequence[Arrival], shifts: Sequence[Shift], scen
     """Run the period through the routing core under ``scenario``."""
     if scenario.agents is not None:
         shifts = [Shift(f"agent-{i + 1}", start, end) for i in range(scenario.agents)]
-    profiles = tuple(AgentProfile(a, pool, AgentCapacity(scenario.capacity), auto_accept=True)
+    profiles = tuple(AgentProfile(a, pool, AgentCapacity(scenario.capacities.get(
+                         a, scenario.capacity)), auto_accept=True)
                      for a in sorted({s.agent_id for s in shifts}))
     policy = PoolPolicy(pool=pool, selection=Selection(scenario.selection),
                         heartbeat_grace_s=1e12, offer_timeout_s=1e12)
@@ -184,7 +188,8 @@ def _label(outcome: dict[str, object]) -> str:
     s = outcome["scenario"]
     assert isinstance(s, dict)
     heads = "recorded shifts" if s["agents"] is None else f"{s['agents']} agents"
-    return f"{outcome['name']}: {s['selection']}, {heads}, capacity {s['capacity']}"
+    capacity = "capacities as configured" if s.get("capacities") else f"capacity {s['capacity']}"
+    return f"{outcome['name']}: {s['selection']}, {heads}, {capacity}"
 
 
 def comparison_lines(outcomes: list[dict[str, object]]) -> list[str]:

@@ -16,7 +16,7 @@ import click
 
 from omniroute.analytics.capacity import live_capacities
 from omniroute.analytics.charts import render_html
-from omniroute.analytics.compute import dumps, refresh
+from omniroute.analytics.compute import Capacity, dumps, refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.planning import MODELS, answer, plan
@@ -215,16 +215,20 @@ def whatif(start: str, end: str, pool: str, policy: str | None, agents: int | No
     settings = settings_from_env()
     begin, finish = parse_when(start), parse_when(end)
     cap = settings.analytics_max_concurrency
-    scenarios = [
-        Scenario("recorded shifts", baseline_policy, None, cap, sla),
-        Scenario("what-if", policy or baseline_policy, agents, capacity or cap, sla),
-    ]
 
-    async def run(conn: asyncpg.Connection) -> tuple[list[Arrival], list[Shift]]:
+    async def run(conn: asyncpg.Connection) -> tuple[list[Arrival], list[Shift], Capacity | None]:
         say(f"whatif: reading {pool} {begin.isoformat()} → {finish.isoformat()}")
-        return await recorded_inputs(conn, pool, begin, finish)
+        return (*await recorded_inputs(conn, pool, begin, finish),
+                await live_capacities(settings))
 
-    arrivals, shifts = with_database(run)
+    arrivals, shifts, configured = with_database(run)
+    # the recorded agents keep their own capacities (the nominal one when Kafka is away)
+    own = {s.agent_id: configured(s.agent_id) for s in shifts} if configured else {}
+    scenarios = [
+        Scenario("recorded shifts", baseline_policy, None, cap, sla, own),
+        Scenario("what-if", policy or baseline_policy, agents, capacity or cap, sla,
+                 own if agents is None and capacity is None else {}),
+    ]
     say(f"whatif: {len(arrivals)} arrivals, {len(shifts)} shifts; replaying")
     outcomes = [asdict(replay(pool, arrivals, shifts, s, begin.timestamp(), finish.timestamp()))
                 for s in scenarios]

@@ -12,6 +12,9 @@ from harness.cli import omniroute_env, run_omniroute
 from integration.analytics.scenario import T, write_morning
 from omniroute.analytics.recorded import recorded_inputs
 from omniroute.analytics.whatif import Arrival, Scenario, Shift, replay
+from omniroute.routing.config import parse_config
+from omniroute.routing.live import publish_config
+from omniroute.settings import Settings
 
 
 class TestRecordedInputs:
@@ -55,3 +58,33 @@ class TestRecordedInputs:
         page = run_omniroute(*args, "--format", "html", env=env).stdout
         assert page.startswith("<!doctype html>") and page.count("<tr>") == 9
         assert "round_robin, 2 agents, capacity 1" in page
+
+    async def test_recorded_agents_keep_their_configured_capacity(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """The recorded shifts were replayed at the nominal 3 chats per agent whatever the
+        agents' capacities (a desk of capacity-20 agents replayed as capacity 3). With a1 at
+        capacity 1 in the live routing configuration, the recorded morning replays as it
+        happened for one chat at a time: c2 gives up behind c1. The what-if scenario with
+        the recorded shifts and another policy keeps the capacities too."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+        finally:
+            await conn.close()
+        await publish_config(topics, parse_config({
+            "routing": {"default_pool": "support"}, "pools": {"support": {}},
+            "agents": {"a1": {"pool": "support", "capacity": 1}}}), actor="test")
+        env = omniroute_env(OMNIROUTE_DATABASE_URL=database_url,
+                            OMNIROUTE_KAFKA_BOOTSTRAP=topics.kafka_bootstrap,
+                            OMNIROUTE_TOPIC_NAMESPACE=topics.topic_namespace,
+                            OMNIROUTE_STATE_DIR=str(tmp_path / "state"))
+        args = ("whatif", "--from", "2026-11-20T09:00", "--to", "2026-11-20T10:00",
+                "--pool", "support", "--policy", "round_robin")
+        done = run_omniroute(*args, "--format", "json", env=env)
+        assert done.returncode == 0, done.stderr
+        recorded, alternative = json.loads(done.stdout)
+        assert (recorded["answered"], recorded["abandoned"]) == (2, 1)
+        assert (alternative["answered"], alternative["abandoned"]) == (2, 1)
+        assert recorded["scenario"]["capacities"] == {"a1": 1}
+        page = run_omniroute(*args, "--format", "html", env=env).stdout
+        assert "longest_idle, recorded shifts, capacities as configured" in page

@@ -27,6 +27,16 @@ class TestReplay:
         assert (out.answered, out.abandoned, out.wait_mean_s) == (3, 0, 0.0)
         assert out.sla_attainment == 1.0
 
+    def test_a_recorded_agent_keeps_their_own_capacity(self) -> None:
+        """ada's configured 3 wins over the scenario's 1 (which the unnamed bob gets)."""
+        shifts = [Shift("ada", 0, 400), Shift("bob", 0, 400)]
+        out = replay("support", ARRIVALS, shifts,
+                     Scenario("own", capacity=1, capacities={"ada": 3}), 0, 400)
+        assert (out.answered, out.abandoned, out.wait_mean_s) == (3, 0, 0.0)
+        lone = replay("support", ARRIVALS, [Shift("bob", 0, 400)],
+                      Scenario("own", capacity=1, capacities={"ada": 3}), 0, 400)
+        assert (lone.answered, lone.abandoned) == (2, 1)
+
     def test_headcount_and_policy_spread_the_work(self) -> None:
         """Three agents, capacity 1: each takes one (fairness 1); a single agent is 1/3 fair."""
         spread = replay("support", ARRIVALS, [], Scenario("3 agents", agents=3, capacity=1),
