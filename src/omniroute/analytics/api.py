@@ -15,7 +15,7 @@ from aiohttp import web
 from aiokafka.errors import KafkaError
 
 from omniroute.analytics.charts import render_html
-from omniroute.analytics.compute import capacities, refresh
+from omniroute.analytics.compute import capacities, refresh, uniform
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.planning import MODELS, answer, plan
@@ -76,11 +76,13 @@ class AnalyticsRoutes:
         """Bring the aggregates up to date, agents weighed by their live capacities (the
         nominal concurrency when Kafka does not answer: the report is still served)."""
         settings = self.gateway.settings
+        nominal = settings.analytics_max_concurrency
         try:
-            capacity = capacities((await self.config())[1], settings.analytics_max_concurrency)
+            capacity = capacities((await self.config())[1], nominal)
         except (KafkaError, BrokerError, OSError) as exc:
-            log.warning("analytics.capacities_unknown", error=str(exc) or type(exc).__name__)
-            capacity = None
+            log.warning("analytics.capacities_unknown", error=str(exc) or type(exc).__name__,
+                        nominal=nominal)
+            capacity = uniform(nominal)
         await refresh(conn, datetime.now(UTC), hours=self.hours,
                       short_abandon_s=settings.analytics_short_abandon_seconds,
                       capacity=capacity)

@@ -71,6 +71,11 @@ def capacities(config: RoutingConfig, nominal: int) -> Capacity:
     return lambda agent: config.capacity_of(agent) or nominal
 
 
+def uniform(capacity: int) -> Capacity:
+    """The same capacity for every agent (the nominal one, when the configuration is away)."""
+    return lambda _agent: capacity
+
+
 async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours | None = None,
                   short_abandon_s: float = 10.0, progress: Progress | None = None,
                   capacity: Capacity | None = None) -> RefreshResult:

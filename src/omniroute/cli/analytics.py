@@ -216,14 +216,14 @@ def whatif(start: str, end: str, pool: str, policy: str | None, agents: int | No
     begin, finish = parse_when(start), parse_when(end)
     cap = settings.analytics_max_concurrency
 
-    async def run(conn: asyncpg.Connection) -> tuple[list[Arrival], list[Shift], Capacity | None]:
+    async def run(conn: asyncpg.Connection) -> tuple[list[Arrival], list[Shift], Capacity]:
         say(f"whatif: reading {pool} {begin.isoformat()} → {finish.isoformat()}")
         return (*await recorded_inputs(conn, pool, begin, finish),
                 await live_capacities(settings))
 
     arrivals, shifts, configured = with_database(run)
     # the recorded agents keep their own capacities (the nominal one when Kafka is away)
-    own = {s.agent_id: configured(s.agent_id) for s in shifts} if configured else {}
+    own = {s.agent_id: c for s in shifts if (c := configured(s.agent_id)) != cap}
     scenarios = [
         Scenario("recorded shifts", baseline_policy, None, cap, sla, own),
         Scenario("what-if", policy or baseline_policy, agents, capacity or cap, sla,
