@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
+from omniroute.analytics.capacity import live_capacities
 from omniroute.analytics.charts import render_html
-from omniroute.analytics.compute import capacities, refresh, uniform
+from omniroute.analytics.compute import refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.planning import MODELS, answer, plan
 from omniroute.analytics.report import ReportError, build_report, check_dimensions, to_csv
 from omniroute.analytics.staffing import StaffingError, StaffingInput
-from omniroute.errors import BrokerError
 from omniroute.gateway.problems import BadRequest, Forbidden
 from omniroute.gateway.routing_stats import LiveConfig
 from omniroute.observability.logs import get_logger
@@ -76,13 +75,7 @@ class AnalyticsRoutes:
         """Bring the aggregates up to date, agents weighed by their live capacities (the
         nominal concurrency when Kafka does not answer: the report is still served)."""
         settings = self.gateway.settings
-        nominal = settings.analytics_max_concurrency
-        try:
-            capacity = capacities((await self.config())[1], nominal)
-        except (KafkaError, BrokerError, OSError) as exc:
-            log.warning("analytics.capacities_unknown", error=str(exc) or type(exc).__name__,
-                        nominal=nominal)
-            capacity = uniform(nominal)
+        capacity = await live_capacities(settings, reader=self.config)
         await refresh(conn, datetime.now(UTC), hours=self.hours,
                       short_abandon_s=settings.analytics_short_abandon_seconds,
                       capacity=capacity)

@@ -38,10 +38,10 @@ from omniroute.automation.memory import ConversationMemory, CustomerMemory, Repl
 from omniroute.automation.queue import ANY_POOL, QueueView
 from omniroute.automation.replies import plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
-from omniroute.contract import Channel, ConversationEvent, Rating
+from omniroute.contract import ConversationEvent, Rating
 from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
 from omniroute.conversations.commands import RouterNews, ThreadMessage
-from omniroute.conversations.mailthread import reply_thread
+from omniroute.conversations.mailthread import thread_of
 from omniroute.conversations.state import CustomerState
 from omniroute.conversations.threading import Outcome
 from omniroute.routing.config import RoutingConfig, load_config, pool_business_hours
@@ -252,8 +252,7 @@ class AutomationHook:
         route_to = ReplyRoute(channel=message.channel, channel_account=message.channel_account,
                               recipient=message.sender,
                               provider_message_id=message.provider_message_id[:998],
-                              thread=reply_thread(message.thread)
-                              if message.channel == Channel.EMAIL else None)
+                              thread=thread_of(message))
         batch = Batch(state.workspace, state.customer_id, conv.id, message.event_id, at,
                       message.channel)
         # the pool of the routing request this message makes, on the event itself (not only

@@ -42,7 +42,7 @@ from omniroute.contract import (
     OutboundMessage,
 )
 from omniroute.contract.inbound import ThreadHints
-from omniroute.conversations.mailthread import reply_thread
+from omniroute.conversations.mailthread import thread_of
 from omniroute.conversations.state import derived_event_id
 from omniroute.knowledge.articles import summary
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
@@ -185,8 +185,7 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
     session = session.model_copy(update={
         "reply": ReplyRoute(channel=message.channel, channel_account=message.channel_account,
                             recipient=message.sender.value,
-                            thread=reply_thread(message.thread)
-                            if message.channel == Channel.EMAIL else None),
+                            thread=thread_of(message)),
         "language": language_of(text, session.language),
         "texts": [*session.texts, text[:1000]][-MAX_TEXTS:] if text else session.texts,
     })

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from omniroute.contract.inbound import ThreadHints
+from omniroute.contract.base import Channel
+from omniroute.contract.inbound import InboundMessage, ThreadHints
 
 PREFIX = "omniroute."
 MAX_REFERENCES = 10
@@ -48,3 +49,9 @@ def reply_thread(mail: ThreadHints | None) -> ThreadHints | None:
     if len(chain) > MAX_REFERENCES:
         chain = [chain[0], *chain[-(MAX_REFERENCES - 1):]]
     return ThreadHints(message_id=mail.message_id, references=chain, subject=mail.subject)
+
+
+def thread_of(message: InboundMessage) -> ThreadHints | None:
+    """The thread a reply to ``message`` goes in: :func:`reply_thread` of an email's hints,
+    None on every other channel (they have no threads)."""
+    return reply_thread(message.thread) if message.channel == Channel.EMAIL else None

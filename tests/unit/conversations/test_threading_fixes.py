@@ -13,6 +13,7 @@ from omniroute.conversations.mailthread import (
     conversation_of_message_id,
     outbound_message_id,
     reply_thread,
+    thread_of,
 )
 from omniroute.conversations.merging import absorb, merge_away
 from omniroute.conversations.state import CustomerState
@@ -143,3 +144,9 @@ class TestReplyThread:
     def test_a_mail_without_an_id_or_subject_gives_nothing_to_thread_under(self) -> None:
         assert reply_thread(ThreadHints(reply_token="cnv_1")) is None
         assert reply_thread(None) is None
+
+    def test_only_an_email_is_answered_in_a_thread(self) -> None:
+        hints = ThreadHints(message_id="m1@x", subject="Order 7")
+        assert thread_of(message("e1", Channel.EMAIL, thread=hints)) == ThreadHints(
+            message_id="m1@x", subject="Order 7")
+        assert thread_of(message("s1", Channel.SMS, thread=hints)) is None
