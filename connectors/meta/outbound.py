@@ -2,7 +2,9 @@
 
 ``{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}``;
 attachments as ``{"attachment": {"type", "payload": {"url", "is_reusable": true}}}``,
-one request each. Outside the 24-hour window a ``message_tag`` is required
+one request each. ``choices`` become ``quick_replies`` (text, at most 13, titles of at most
+20 characters) on the last message; a tap comes back as ``message.quick_reply.payload``.
+Outside the 24-hour window a ``message_tag`` is required
 (``messaging_type: MESSAGE_TAG``, ``tag``; ``HUMAN_AGENT`` extends it to 7 days);
 without one the message fails clearly. The answer is ``{"recipient_id", "message_id"}``.
 """
@@ -26,6 +28,8 @@ from omniroute_connectors.outbound import (
 ATTACHMENT_TYPES = {AttachmentKind.IMAGE: "image", AttachmentKind.VIDEO: "video",
                     AttachmentKind.AUDIO: "audio", AttachmentKind.FILE: "file",
                     AttachmentKind.STICKER: "image"}
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
 
 
 class MessengerSender(OutboundSender):
@@ -74,6 +78,10 @@ class MessengerSender(OutboundSender):
         if not bodies:
             raise SendRejected(f"{self.provider} has no templates; send text or media",
                                code="unsupported_content")
+        if message.choices:  # quick replies under the last message; a tap is a quick_reply
+            bodies[-1]["quick_replies"] = [
+                {"content_type": "text", "title": c.title[:MAX_QUICK_REPLY_TITLE],
+                 "payload": c.payload} for c in message.choices[:MAX_QUICK_REPLIES]]
         path = f"/{self.settings.meta_graph_version}/me/messages"
         auth = bearer(access_token(self.settings, message.channel_account))
         return [ProviderRequest.json(path, {"recipient": {"id": message.recipient.value},

@@ -63,6 +63,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
 RATING_LABELS: dict[str, tuple[str, ...]] = {
     "en": ("1 Bad", "2 Poor", "3 OK", "4 Good", "5 Great"),
     "ko": ("1 매우 불만족", "2 불만족", "3 보통", "4 만족", "5 매우 만족"),
+    "ja": ("1 不満", "2 やや不満", "3 普通", "4 満足", "5 大変満足"),
+    "zh": ("1 不满意", "2 较不满意", "3 一般", "4 满意", "5 非常满意"),
+    "es": ("1 Mala", "2 Regular", "3 Aceptable", "4 Buena", "5 Excelente"),
 }
 
 Templates = Mapping[str, Mapping[str, str]]

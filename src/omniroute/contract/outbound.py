@@ -65,8 +65,9 @@ class OutboundMessage(Envelope):
     thread: ThreadHints | None = None
     choices: list[Choice] = Field(
         default=[], max_length=10,
-        description="Buttons (WhatsApp interactive, Telegram inline keyboard, LINE quick "
-                    "reply, web chat); channels without them get the text alone.",
+        description="Buttons (WhatsApp interactive, Telegram inline keyboard, LINE, Messenger "
+                    "and Instagram quick replies, web chat); channels without them get the "
+                    "text alone.",
     )
     proactive: bool = Field(
         default=False, description="Started by the business, not a reply to the customer.")

@@ -4,7 +4,8 @@
 answers ``{"messaging_product", "contacts": [{"input", "wa_id"}], "messages": [{"id"}]}``.
 ``POST /{version}/me/messages`` or ``/{version}/{page-or-ig-id}/messages`` without
 ``messaging_product`` is the Send API: ``{"recipient": {"id"}, "messaging_type":
-RESPONSE|UPDATE|MESSAGE_TAG, "tag", "message": {"text"} | {"attachment"}}`` answered
+RESPONSE|UPDATE|MESSAGE_TAG, "tag", "message": {"text"} | {"attachment"}}`` (with
+``quick_replies`` as documented) answered
 ``{"recipient_id", "message_id"}``. A Send API message to a PSID whose 24-hour window
 is not open (``window_open``) without ``MESSAGE_TAG`` gets Meta's ``(#10)`` error,
 subcode 2018278. Errors: ``{"error": {"message", "type", "code", "error_subcode",
@@ -84,11 +85,35 @@ class FakeGraph(FakeProvider):
         if not isinstance(message, dict) or not (message.get("text") or
                                                  message.get("attachment")):
             return self.error(400, 100, "(#100) The parameter message is required")
+        if (problem := _quick_replies_problem(message.get("quick_replies"))) is not None:
+            return self.error(400, 100, f"(#100) Invalid parameter: {problem}")
         if kind != "MESSAGE_TAG" and psid not in self.window_open:
             return self.error(400, 10, "(#10) This message is sent outside of allowed window.",
                               subcode=2018278)
         return web.json_response({"recipient_id": psid,
                                   "message_id": f"m_FAKE{next(self._ids)}"})
+
+
+def _quick_replies_problem(quick: object) -> str | None:
+    """Why the Send API would refuse ``message.quick_replies``, or None (absent is fine).
+
+    At most 13; each ``content_type`` text (a non-empty title of at most 20 characters and
+    a payload of at most 1,000), ``user_phone_number`` or ``user_email``
+    (developers.facebook.com/docs/messenger-platform/reference/buttons/quick-replies).
+    """
+    if quick is None:
+        return None
+    if not isinstance(quick, list) or not 1 <= len(quick) <= 13:
+        return "quick_replies: 1 to 13 quick replies"
+    for q in quick:
+        if not isinstance(q, dict) or q.get("content_type") not in (
+                "text", "user_phone_number", "user_email"):
+            return "quick_replies[].content_type must be text, user_phone_number or user_email"
+        if q["content_type"] == "text" and not (
+                isinstance(q.get("title"), str) and 1 <= len(q["title"]) <= 20
+                and isinstance(q.get("payload"), str | int) and len(str(q["payload"])) <= 1000):
+            return "a text quick reply needs a title of 1 to 20 characters and a payload"
+    return None
 
 
 def _interactive_problem(interactive: object) -> str | None:

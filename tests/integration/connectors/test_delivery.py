@@ -19,11 +19,13 @@ from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from harness.providers.base import Failure
 from harness.providers.graph import FakeGraph
+from omniroute.automation.survey import rating_choices
 from omniroute.contract import (
     Address,
     Author,
     AuthorKind,
     Channel,
+    Choice,
     DeadLetter,
     DeliveryState,
     DeliveryStatus,
@@ -36,6 +38,7 @@ from omniroute.delivery.reported import CHECKS, DUPLICATES
 from omniroute.delivery.service import DeliveryService
 from omniroute.observability.health import serve_operations
 from omniroute.settings import Settings
+from omniroute_connectors.meta.outbound import InstagramSender, MessengerSender
 from omniroute_connectors.whatsapp.outbound import WhatsAppSender
 
 PHONE_ID = "1122334455667"
@@ -369,3 +372,48 @@ async def test_a_delivery_loop_that_ends_on_an_error_ends_the_process(topics: Se
     with pytest.raises(RuntimeError, match="a delivery loop ended") as raised:
         await asyncio.wait_for(service.run_until(asyncio.Event()), timeout=10)
     assert isinstance(raised.value.__cause__, ValueError)
+
+
+async def test_a_survey_on_messenger_and_instagram_carries_its_buttons(
+        topics: Settings, graph: FakeGraph) -> None:
+    """The Japanese CSAT survey as automation writes it (five choices) reaches a Messenger
+    and an Instagram customer with its buttons as quick replies, labelled in Japanese. A
+    user run found both getting the question as bare text (Messenger and Instagram
+    senders dropped ``choices``) and the LINE survey's Japanese question under English
+    buttons."""
+    settings = graph_settings(topics, graph)
+    channels = {Channel.MESSENGER: ("PAGE1", "24000000001"),
+                Channel.INSTAGRAM: ("17841400000000001", "9000000000001")}
+    choices = [Choice(payload=p, title=t) for p, t in rating_choices("ja")]
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), [
+        (b"k", InboundMessage(
+            event_id=f"{channel}:m-in-{psid}", channel=channel, provider=channel.value,
+            channel_account=account, sender=Address(value=psid),
+            recipient=Address(value=account), provider_message_id=f"m-in-{psid}",
+            provider_timestamp=utcnow() - timedelta(minutes=3), text="ありがとう").to_json_bytes())
+        for channel, (account, psid) in channels.items()])
+    surveys = [OutboundMessage(
+        event_id=f"survey-{channel}", conversation_id=f"conv-{psid}", channel=channel,
+        channel_account=account, recipient=Address(value=psid),
+        author=Author(kind=AuthorKind.BOT, name="omniroute"),
+        text="今回の対応はいかがでしたか", choices=choices, automation="survey")
+        for channel, (account, psid) in channels.items()]
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in surveys])
+    graph.window_open.update(psid for _, psid in channels.values())
+    service = DeliveryService(settings, senders=[MessengerSender(settings),
+                                                 InstagramSender(settings)])
+    await service.start()
+    try:
+        records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
+                                2, timeout=60, where=lambda r: b"survey-" in r.value)
+    finally:
+        await service.stop()
+    assert {DeliveryStatus.from_json_bytes(r.value).state for r in records} == {
+        DeliveryState.ACCEPTED}
+    sent = {r.json["recipient"]["id"]: r.json["message"] for r in graph.requests}
+    for _, psid in channels.values():
+        assert sent[psid]["text"] == "今回の対応はいかがでしたか"
+        assert [(q["payload"], q["title"]) for q in sent[psid]["quick_replies"]] == [
+            ("csat:1", "1 不満"), ("csat:2", "2 やや不満"), ("csat:3", "3 普通"),
+            ("csat:4", "4 満足"), ("csat:5", "5 大変満足")]

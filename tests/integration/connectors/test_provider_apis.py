@@ -261,6 +261,25 @@ class TestMessengerAndInstagram:
         assert long.error_code == "too_long"
         assert len(fake.requests) == 1
 
+    async def test_the_fake_refuses_quick_replies_meta_refuses(self, session, graph) -> None:
+        """Fidelity of the fake: 14 quick replies, and a title over 20 characters."""
+        fake, _ = graph
+        fake.window_open.add("PSID1")
+        url = f"{fake.base_url}/v21.0/me/messages"
+
+        def quick(n: int, title: str = "ok") -> dict[str, object]:
+            return {"recipient": {"id": "PSID1"}, "messaging_type": "RESPONSE", "message": {
+                "text": "Pick one", "quick_replies": [
+                    {"content_type": "text", "title": title, "payload": str(i)}
+                    for i in range(n)]}}
+
+        answers = []
+        for body in (quick(13, "x" * 20), quick(14), quick(1, "x" * 21)):
+            async with session.post(url, json=body,
+                                    headers={"Authorization": "Bearer page-token"}) as answer:
+                answers.append(answer.status)
+        assert answers == [200, 400, 400]
+
 
 class TestWhatsAppCloud:
     async def test_survey_list_and_reply_buttons_are_accepted_as_meta_documents_them(

@@ -18,6 +18,7 @@ from omniroute.contract import (
 )
 from omniroute.settings import Settings
 from omniroute_connectors.line.outbound import LineSender
+from omniroute_connectors.meta.outbound import InstagramSender, MessengerSender
 from omniroute_connectors.outbound import SendContext
 from omniroute_connectors.telegram.outbound import TelegramSender
 from omniroute_connectors.webchat.recorder import reply_frame
@@ -70,6 +71,26 @@ class TestSurveyButtons:
                                               now_context())
         items = json.loads(push.body)["messages"][-1]["quickReply"]["items"]
         assert [i["action"]["data"] for i in items] == [f"csat:{i}" for i in range(1, 6)]
+
+    def test_messenger_and_instagram_quick_replies_on_the_last_message(self) -> None:
+        """A user run found the survey on Messenger and Instagram as bare text: both
+        platforms have quick replies, and a tap comes back as ``quick_reply.payload``."""
+        for sender, channel in ((MessengerSender(settings()), Channel.MESSENGER),
+                                (InstagramSender(settings()), Channel.INSTAGRAM)):
+            [request] = sender.build(survey(channel, "PAGE1", "PSID1"), now_context())
+            message = json.loads(request.body)["message"]
+            assert message["text"] == "상담은 만족스러우셨나요?"
+            assert message["quick_replies"] == [
+                {"content_type": "text", "title": t, "payload": p}
+                for p, t in rating_choices("ko")]
+
+    def test_every_survey_language_has_its_own_labels(self) -> None:
+        """The Japanese survey's buttons read "1 Bad" before (labels in en and ko only)."""
+        for language in ("ja", "zh", "es"):
+            titles = [t for _, t in rating_choices(language)]
+            assert titles != [t for _, t in rating_choices("en")]
+            assert [t[0] for t in titles] == list("12345")
+            assert all(len(t) <= 20 for t in titles)  # Choice, Messenger and LINE limits
 
     def test_web_chat_frame_carries_the_choices(self) -> None:
         frame = reply_frame(survey(Channel.WEBCHAT, "site", "visitor"))
