@@ -48,7 +48,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/v1/presence", "Set presence (AgentEvent presence).", PresenceRequest,
               accepted=True),
     Operation("post", "/api/v1/heartbeat", "Heartbeat (AgentEvent heartbeat).", accepted=True),
-    Operation("get", "/api/v1/offers", "Offers to this agent not yet answered, ended or expired."),
+    Operation("get", "/api/v1/offers", "Offers to this agent not yet answered, ended or "
+              "expired, with the customer's name and the start of their latest message."),
     Operation("post", "/api/v1/offers/{offer_id}/accept", "Accept an offer (AgentEvent accept).",
               OfferAnswer, accepted=True),
     Operation("post", "/api/v1/offers/{offer_id}/decline",

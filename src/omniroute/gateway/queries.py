@@ -170,12 +170,24 @@ UNDECLINED_OFFER = f"""{OPEN_OFFER}
 the router assigns)."""
 
 
+PREVIEW_CHARS = 200
+"""How much of the customer's latest message an offer shows."""
+
+
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
-    """Offers to the agent that are neither answered, ended nor expired."""
+    """Offers to the agent that are neither answered, ended nor expired, each with what the
+    agent decides on: the customer's name and the start of their latest message."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
-                  a.expires_at, a.occurred_at
+                  a.expires_at, a.occurred_at, cu.display_name AS customer_name,
+                  left(m.text, {PREVIEW_CHARS}) AS preview
            FROM assignments a
+           LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
+           LEFT JOIN customers cu ON cu.customer_id = c.customer_id
+           LEFT JOIN LATERAL (SELECT text FROM messages
+                              WHERE conversation_id = a.conversation_id
+                                AND direction = 'inbound' AND text IS NOT NULL
+                              ORDER BY created_at DESC LIMIT 1) m ON true
            WHERE a.agent_id = $1 AND {OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
                              AND e.kind IN ('accept', 'decline'))

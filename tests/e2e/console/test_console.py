@@ -190,6 +190,9 @@ class TestAgentConsoleOnTheRealChain:
                         await offer.wait_for(timeout=180_000)  # the faust worker starts slowly on a busy machine
                     except playwright_api.TimeoutError as exc:
                         raise AssertionError(f"no offer reached the console\n{chain.tails()}") from exc
+                    # the offer shows what the customer wrote, so the agent knows what they accept
+                    await offer.locator(".preview", has_text="Where is my parcel?").wait_for(
+                        timeout=30_000)
                     await offer.locator(".accept").click()
 
                     inbound_row = page.locator("#history .message.inbound")

@@ -432,6 +432,38 @@ class TestWrites:
 
 
 class TestLiveOffers:
+    async def test_an_offer_names_the_customer_and_shows_their_latest_message(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run's agent accepted offers blind: an offer named only its conversation
+        id. GET /offers (and the socket's snapshot) carries the customer's name and the
+        start of their latest message; an offer in a conversation history has no message
+        of yet shows neither, rather than failing."""
+        first = inbound(41, text="my parcel is late", sender="+14155550141")
+        latest = inbound(42, text="Order A-7781 still not here. " + "x" * 300,
+                         sender="+14155550141")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c41", "cust-41")), ("inbound", first),
+                ("inbound", latest),
+                ("conversations", added(first, conversation="c41", customer="cust-41")),
+                ("conversations", added(latest, conversation="c41", customer="cust-41")),
+                ("assignments", assignment("a2", "c41", AssignmentKind.OFFERED, offer="o41")),
+                ("assignments", assignment("a2", "c42", AssignmentKind.OFFERED, offer="o42"))])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/offers", "a2")
+        offers = {o["offer_id"]: o for o in body["offers"]}  # type: ignore[union-attr]
+        assert status == 200
+        assert (offers["o41"]["customer_name"], offers["o41"]["preview"]) == (
+            "Ada Lovelace", latest.text[:200])
+        assert (offers["o42"]["customer_name"], offers["o42"]["preview"]) == (None, None)
+        ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a2']}"
+        async with gateway.http.ws_connect(ws_url) as ws:
+            snapshot = await ws.receive_json(timeout=10)
+        [shown] = [o for o in snapshot["offers"] if o["offer_id"] == "o41"]
+        assert shown["preview"].startswith("Order A-7781 still not here.")
+
     async def test_an_offer_arrives_on_the_agents_websocket_and_accept_is_published(
             self, gateway: Setup) -> None:
         """The router's offer reaches a1's socket; accepting it publishes an accept event."""

@@ -138,6 +138,7 @@ function onAssignment(event) {
   if (event.kind === "offered") {
     state.offers.set(event.offer_id, event);
     announceOffer();
+    describeOffers(event.offer_id, 8);
   } else {
     if (event.offer_id) state.offers.delete(event.offer_id);
     if (event.kind === "assigned") waitAndOpen(event.conversation_id, 20);
@@ -149,6 +150,20 @@ function onAssignment(event) {
   renderOffers();
 }
 
+// An offer from the stream names only its conversation: the customer's name and their
+// latest message come from history (GET /offers), once the sink has stored the offer.
+async function describeOffers(offerId, tries) {
+  try {
+    for (const o of (await api("GET", "/offers")).offers) {
+      const known = state.offers.get(o.offer_id);
+      if (known) state.offers.set(o.offer_id, { ...known, customer_name: o.customer_name, preview: o.preview });
+    }
+    renderOffers();
+    if ("preview" in (state.offers.get(offerId) || { preview: null })) return;
+  } catch (_) { /* try again below */ }
+  if (tries > 1) setTimeout(() => describeOffers(offerId, tries - 1), 1000);
+}
+
 function renderOffers() {
   const list = $("offers");
   list.replaceChildren();
@@ -157,7 +172,8 @@ function renderOffers() {
     const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, t("accept"));
     const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
-      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.conversation_id),
+      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.conversation_id),
+      offer.preview ? el("div", { class: "preview" }, offer.preview) : "",
       el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
   }
