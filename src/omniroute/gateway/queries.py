@@ -75,15 +75,19 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
     customer_id = conv["customer_id"]
     messages = _plain_all(await pool.fetch(
         """SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
-                  m.sender_name, m.content,
-                  (SELECT d.state FROM delivery_statuses d
-                    WHERE d.outbound_event_id = m.message_id
-                       OR (m.provider_message_id IS NOT NULL
-                           AND d.provider_message_id = m.provider_message_id)
-                    ORDER BY d.rank DESC LIMIT 1) AS delivery_state,
+                  m.sender_name, m.content, d.state AS delivery_state,
+                  CASE WHEN d.state = 'failed'
+                       THEN coalesce(d.error_message, d.error_code) END AS delivery_error,
                   (SELECT coalesce(jsonb_agg(to_jsonb(a) - 'message_id' - 'created_at'), '[]')
                      FROM attachments a WHERE a.message_id = m.message_id) AS attachments
-           FROM messages m WHERE m.conversation_id = $1 ORDER BY m.created_at, m.message_id""",
+           FROM messages m
+           LEFT JOIN LATERAL (SELECT d.state, d.error_code, d.error_message
+                              FROM delivery_statuses d
+                              WHERE d.outbound_event_id = m.message_id
+                                 OR (m.provider_message_id IS NOT NULL
+                                     AND d.provider_message_id = m.provider_message_id)
+                              ORDER BY d.rank DESC LIMIT 1) d ON true
+           WHERE m.conversation_id = $1 ORDER BY m.created_at, m.message_id""",
         conversation_id))
     for message in messages:
         if isinstance(message.get("attachments"), str):

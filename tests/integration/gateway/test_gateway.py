@@ -21,11 +21,16 @@ from harness.kafka import consume, produce
 from harness.ports import free_port
 from integration.history.factories import T0, added, assignment, inbound, opened
 from omniroute.contract import (
+    Address,
     AgentEvent,
     AssignmentKind,
+    Author,
+    AuthorKind,
     Channel,
     ConversationEvent,
     ConversationEventKind,
+    DeliveryState,
+    DeliveryStatus,
     InboundMessage,
     OutboundMessage,
     Rating,
@@ -163,6 +168,41 @@ class TestAuthorization:
             assert status == 200
             assert [(r["score"], r["comment"]) for r in view["ratings"]] == [  # type: ignore[index,union-attr]
                 (5, None), (5, "Sam was great")]
+
+    async def test_a_reply_that_could_not_be_delivered_says_why(
+            self, gateway: Setup, database_url: str) -> None:
+        """A failed delivery showed only "failed": the agent could not tell a closed 24-hour
+        window (send a template or tag) from a customer who blocked the page. The view
+        carries the provider's reason as ``delivery_error``; delivered replies carry none."""
+        def reply(n: int) -> OutboundMessage:
+            return OutboundMessage(
+                event_id=f"out-why-{n}", occurred_at=T0 + timedelta(minutes=40 + n),
+                conversation_id="c1", customer_id="cust-1", channel=Channel.WHATSAPP,
+                channel_account="1065550001", recipient=Address(value="14155550100"),
+                author=Author(kind=AuthorKind.AGENT, id="a1"), text=f"reply {n}")
+
+        def status(n: int, state: DeliveryState, **error: str) -> DeliveryStatus:
+            return DeliveryStatus(event_id=f"st-why-{n}-{state}", outbound_event_id=f"out-why-{n}",
+                                  conversation_id="c1", channel=Channel.WHATSAPP,
+                                  provider="whatsapp_cloud", state=state, **error)
+
+        why = "the customer has not written in 24 hours: a template is required"
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("outbound", reply(1)), ("outbound", reply(2)),
+                ("delivery", status(1, DeliveryState.FAILED, error_code="outside_window",
+                                    error_message=why)),
+                ("delivery", status(2, DeliveryState.ACCEPTED)),
+                ("delivery", status(2, DeliveryState.DELIVERED))])
+        finally:
+            await conn.close()
+        status_code, view = await gateway.call("GET", "/conversations/c1", "a1")
+        assert status_code == 200
+        shown = {m["message_id"]: (m["delivery_state"], m["delivery_error"])
+                 for m in view["messages"]}  # type: ignore[union-attr]
+        assert shown["out-why-1"] == ("failed", why)
+        assert shown["out-why-2"] == ("delivered", None)
 
     async def test_the_holder_and_a_supervisor_read_the_unified_history(
             self, gateway: Setup) -> None:

@@ -261,7 +261,8 @@ function renderDetail(view) {
       m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
         ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
       m.text || "[attachment]",
-      el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`)) })),
+      el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
+      m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       `Note by ${n.agent_id}: ${n.note}`) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
