@@ -2,31 +2,39 @@
 
 Ratings are 1-5 (CSAT = share of 4-5 among rated, support-metrics.md 1.5).
 A reply counts as a rating when it is short and says one score: a digit
-(``5``, ``5점``, ``4/5``), stars, a face or thumb emoji, or a word in Korean
-or English (``매우 만족``, ``great``). Anything longer is a comment.
+(``5``, ``5점``, ``4/5``, ``5点``, ``5分``, ``5 de 5``; full-width digits as Japanese
+and Chinese keyboards type it), stars, a face or thumb emoji, or a word in one of
+the survey's languages (``매우 만족``, ``great``, ``大変満足``, ``非常满意``,
+``excelente``). Anything longer is a comment.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from omniroute.automation.templates import RATING_LABELS
 
 MAX_RATING_CHARS = 24
 PAYLOAD_PREFIX = "csat:"
-DIGIT = re.compile(r"^\s*([1-5])\s*(?:점|/\s*5|out of 5|stars?|개|)\s*[.!]*\s*$", re.IGNORECASE)
+DIGIT = re.compile(r"^\s*([1-5])\s*(?:점|点|分|/\s*5|out of 5|de 5|stars?|estrellas?|개|)\s*"
+                   r"(?:です)?\s*[.!。]*\s*$", re.IGNORECASE)
 EMOJI = {"😡": 1, "😠": 1, "😞": 2, "🙁": 2, "☹": 2, "😐": 3, "😶": 3, "🙂": 4, "😊": 4,
          "😀": 5, "😃": 5, "😄": 5, "😍": 5, "🤩": 5, "👎": 1, "👍": 5, "❤": 5, "💯": 5}
-WORDS = (
+WORDS = (  # in this order: "不満" inside "非常に不満" is 1, "満足" inside "不満足" is 2
     (re.compile(r"매우\s*불만족|아주\s*불만족|최악|매우\s*나쁨|very\s+(?:bad|poor|dissatisfied)"
-                r"|terrible|awful|horrible|worst", re.IGNORECASE), 1),
-    (re.compile(r"불만족|별로|나쁨|나빠요|\bbad\b|\bpoor\b|dissatisfied|unhappy",
-                re.IGNORECASE), 2),
-    (re.compile(r"보통|그저\s*그래|그냥\s*그래|\bok(?:ay)?\b|average|so-so|\bfine\b|neutral",
-                re.IGNORECASE), 3),
+                r"|terrible|awful|horrible|worst|最悪|非常に不満|とても不満|非常不满意?|很不满意?"
+                r"|很差|muy\s+mal[oa]?|p[ée]sim[oa]", re.IGNORECASE), 1),
+    (re.compile(r"불만족|별로|나쁨|나빠요|\bbad\b|\bpoor\b|dissatisfied|unhappy|不満|不满|较差|不好"
+                r"|\bmal[oa]?\b|\bregular\b", re.IGNORECASE), 2),
+    (re.compile(r"보통|그저\s*그래|그냥\s*그래|\bok(?:ay)?\b|average|so-so|\bfine\b|neutral"
+                r"|普通|まあまあ|一般|差不多|\baceptable\b|\bnormal\b", re.IGNORECASE), 3),
     (re.compile(r"매우\s*만족|아주\s*만족|최고|완벽|excellent|great|amazing|perfect|awesome"
-                r"|very\s+(?:good|satisfied)|fantastic", re.IGNORECASE), 5),
-    (re.compile(r"만족|좋아요|좋았|좋음|괜찮|\bgood\b|satisfied|happy|nice", re.IGNORECASE), 4),
+                r"|very\s+(?:good|satisfied)|fantastic|大変満足|とても満足|非常に満足|最高|非常满意"
+                r"|很满意|excelente|muy\s+bien|muy\s+buen[oa]|genial|perfect[oa]",
+                re.IGNORECASE), 5),
+    (re.compile(r"만족|좋아요|좋았|좋음|괜찮|\bgood\b|satisfied|happy|nice|満足|满意|良い|よかった"
+                r"|\bbuen[oa]\b", re.IGNORECASE), 4),
 )
 
 
@@ -37,7 +45,7 @@ def parse_rating(text: str | None, payload: str | None = None) -> int | None:
         return int(value) if value in {"1", "2", "3", "4", "5"} else None
     if not text or len(text.strip()) > MAX_RATING_CHARS:
         return None
-    stripped = text.strip()
+    stripped = unicodedata.normalize("NFKC", text).strip()  # full-width digits are digits
     digit = DIGIT.match(stripped)
     if digit:
         return int(digit.group(1))

@@ -215,8 +215,9 @@ class TestAutomationThroughTheStack:
                 1, lambda e: e.kind == "tagged" and e.conversation_id == conversation)
             assert tagged.tags == ["resolved-ko"] and "after-resolve" in (tagged.reason or "")
 
-            # 3. "5" is a rating: a rated event, a history row, no reopening
-            assert await text(base, "SMrate1", "+821011112222", "5") == 200
+            # 3. a full-width five (U+FF15, as typed in full-width mode) is a rating: a rated event, a history row, no
+            # reopening (it used to be an ordinary message that reopened the conversation)
+            assert await text(base, "SMrate1", "+821011112222", "\uff15") == 200
             (rated,) = await topics.events(1, lambda e: e.kind == "rated")
             assert rated.conversation_id == conversation and rated.rating is not None
             assert rated.rating.score == 5

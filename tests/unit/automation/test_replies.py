@@ -207,7 +207,19 @@ class TestSurvey:
     def test_parse_rating(self, text: str, score: int) -> None:
         assert parse_rating(text) == score
 
-    @pytest.mark.parametrize("text", ["6", "12345", "where is my refund", "", "?"])
+    @pytest.mark.parametrize(("text", "score"), [
+        ("\uff15", 5), ("４点です。", 4), ("3点", 3), ("２分", 2), ("5 de 5", 5),
+        ("大変満足", 5), ("満足です", 4), ("普通", 3), ("やや不満", 2), ("最悪", 1),
+        ("非常满意", 5), ("满意", 4), ("一般", 3), ("不满意", 2), ("非常不满意", 1),
+        ("¡Excelente!", 5), ("buena", 4), ("aceptable", 3), ("regular", 2), ("muy mala", 1)])
+    def test_the_survey_languages_answers(self, text: str, score: int) -> None:
+        """The ja, zh and es surveys ask for a number: Japanese and Chinese keyboards type
+        it full-width (U+FF15 for 5), which was an ordinary message that reopened the conversation
+        and lost the rating; their words and units ("点", "分") count too."""
+        assert parse_rating(text) == score
+
+    @pytest.mark.parametrize("text", ["6", "12345", "where is my refund", "", "?", "\uff15\uff10",
+                                      "no está bien", "¿dónde está mi pedido?"])
     def test_not_a_rating(self, text: str) -> None:
         assert parse_rating(text) is None
 
