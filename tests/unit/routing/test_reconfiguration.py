@@ -5,6 +5,7 @@ agent idles while eligible work waits, and a replay of the log decides the same.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Configure, CoreEvent, Decision, Kind, Route, SetCapacity
+from omniroute.routing.events import (
+    Configure,
+    CoreEvent,
+    Decision,
+    Kind,
+    Route,
+    SetCapacity,
+    Tick,
+)
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, Selection
 from omniroute.routing.state import QUEUED, PoolState
 from unit.routing.test_properties import CHANNELS, materialize, ops
@@ -34,18 +43,22 @@ def configure(state: PoolState, x: int, y: int, at: float, n: int) -> Configure:
 
 
 def check(state: PoolState, holder: dict[str, str], over: set[str],
-          decisions: list[Decision]) -> None:
+          decisions: list[Decision], timed: int = 0) -> None:
+    """``timed``: how many of ``decisions`` came first from the timers due at the input's
+    time, under the configuration before it (an input moves the clock, then applies)."""
+    before = set(over)
     for d in decisions:
-        # capacities re-read: exactly these are over now, for every decision of the input
-        # (work an agent removed by it held is offered again under the new capacities
+        # capacities re-read: exactly these are over now, for every later decision of the
+        # input (work an agent removed by it held is offered again under the new capacities
         # before the ``configured`` decision itself)
         if d.kind is Kind.CONFIGURED:
             over.clear()
             over.update(d.inputs.get("over_capacity", ()))
-    for d in decisions:
+    for n, d in enumerate(decisions):
         if d.kind is Kind.OFFERED or (d.kind is Kind.ASSIGNED and d.rule not in (
                 "offer accepted", "reopened during wrap-up")):
-            assert d.agent_id not in over, f"new work for {d.agent_id} over capacity"
+            judged = before if n < timed else over
+            assert d.agent_id not in judged, f"new work for {d.agent_id} over capacity"
         if d.kind in (Kind.OFFERED, Kind.ASSIGNED):
             assert holder.get(d.work_id, d.agent_id) == d.agent_id, f"{d.work_id} held twice"
             holder[d.work_id] = d.agent_id
@@ -94,12 +107,16 @@ def drive(script: list[Any]) -> tuple[list[CoreEvent], list[Decision]]:
             if isinstance(event, Route):
                 event = replace(event, channel=CHANNELS[y % 2], skills={})
                 routes.append(event)
+        # what the timers due now decide before a configuration applies (a timed-out offer
+        # re-offered under the old capacities), measured on a copy with a bare tick
+        timed = len(decide(copy.deepcopy(state), Tick(at=at, event_id=f"t{n}"))[1]) \
+            if isinstance(event, Configure) else 0
         state, out = decide(state, event)
         events.append(event)
         decisions.extend(out)
         if isinstance(event, SetCapacity) and not any(d.kind is Kind.REJECTED for d in out):
             over.discard(event.agent_id)  # accepted: the new capacity holds the load
-        check(state, holder, over, out)
+        check(state, holder, over, out, timed)
     return events, decisions
 
 
