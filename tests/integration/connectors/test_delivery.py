@@ -60,19 +60,22 @@ async def graph() -> AsyncIterator[FakeGraph]:
         await fake.stop()
 
 
-def inbound(customer: str, minutes_ago: float) -> InboundMessage:
+def inbound(customer: str, minutes_ago: float, channel: Channel = Channel.WHATSAPP,
+            account: str = PHONE_ID) -> InboundMessage:
+    provider = "whatsapp_cloud" if channel is Channel.WHATSAPP else channel.value
     return InboundMessage(
-        event_id=f"whatsapp:wamid.in-{customer}", channel=Channel.WHATSAPP,
-        provider="whatsapp_cloud", channel_account=PHONE_ID, sender=Address(value=customer),
-        recipient=Address(value=PHONE_ID), provider_message_id=f"wamid.in-{customer}",
+        event_id=f"{channel}:wamid.in-{customer}", channel=channel, provider=provider,
+        channel_account=account, sender=Address(value=customer),
+        recipient=Address(value=account), provider_message_id=f"wamid.in-{customer}",
         provider_timestamp=utcnow() - timedelta(minutes=minutes_ago), text="hi")
 
 
-def outbound(n: int, customer: str, **extra: object) -> OutboundMessage:
+def outbound(n: int, customer: str, channel: Channel = Channel.WHATSAPP,
+             account: str = PHONE_ID, **extra: object) -> OutboundMessage:
     fields: dict[str, object] = {"text": f"reply {n}"} | extra
     return OutboundMessage(
-        event_id=f"out-{n}", conversation_id=f"conv-{customer}", channel=Channel.WHATSAPP,
-        channel_account=PHONE_ID, recipient=Address(value=customer),
+        event_id=f"out-{n}", conversation_id=f"conv-{customer}", channel=channel,
+        channel_account=account, recipient=Address(value=customer),
         author=Author(kind=AuthorKind.AGENT, id="a1"), **fields)  # type: ignore[arg-type]
 
 
@@ -386,18 +389,11 @@ async def test_a_survey_on_messenger_and_instagram_carries_its_buttons(
                 Channel.INSTAGRAM: ("17841400000000001", "9000000000001")}
     choices = [Choice(payload=p, title=t) for p, t in rating_choices("ja")]
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), [
-        (b"k", InboundMessage(
-            event_id=f"{channel}:m-in-{psid}", channel=channel, provider=channel.value,
-            channel_account=account, sender=Address(value=psid),
-            recipient=Address(value=account), provider_message_id=f"m-in-{psid}",
-            provider_timestamp=utcnow() - timedelta(minutes=3), text="ありがとう").to_json_bytes())
+        (b"k", inbound(psid, 3, channel, account).to_json_bytes())
         for channel, (account, psid) in channels.items()])
-    surveys = [OutboundMessage(
-        event_id=f"survey-{channel}", conversation_id=f"conv-{psid}", channel=channel,
-        channel_account=account, recipient=Address(value=psid),
-        author=Author(kind=AuthorKind.BOT, name="omniroute"),
-        text="今回の対応はいかがでしたか", choices=choices, automation="survey")
-        for channel, (account, psid) in channels.items()]
+    surveys = [outbound(n, psid, channel, account, text="今回の対応はいかがでしたか",
+                        choices=choices, automation="survey")
+               for n, (channel, (account, psid)) in enumerate(channels.items(), start=71)]
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in surveys])
     graph.window_open.update(psid for _, psid in channels.values())
@@ -406,7 +402,9 @@ async def test_a_survey_on_messenger_and_instagram_carries_its_buttons(
     await service.start()
     try:
         records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
-                                2, timeout=60, where=lambda r: b"survey-" in r.value)
+                                2, timeout=60,
+                                where=lambda r: any(m.event_id.encode() in r.value
+                                                    for m in surveys))
     finally:
         await service.stop()
     assert {DeliveryStatus.from_json_bytes(r.value).state for r in records} == {

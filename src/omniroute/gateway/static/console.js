@@ -159,7 +159,8 @@ async function describeOffers(offerId, tries) {
       if (known) state.offers.set(o.offer_id, { ...known, customer_name: o.customer_name, preview: o.preview });
     }
     renderOffers();
-    if ("preview" in (state.offers.get(offerId) || { preview: null })) return;
+    const offer = state.offers.get(offerId);
+    if (!offer || "preview" in offer) return; // answered meanwhile, or described
   } catch (_) { /* try again below */ }
   if (tries > 1) setTimeout(() => describeOffers(offerId, tries - 1), 1000);
 }
