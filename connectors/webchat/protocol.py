@@ -94,6 +94,12 @@ class Visitor:
         """The sender address on the web chat channel (verified identifier when proven)."""
         return f"id:{self.verified.identifier}" if self.verified else self.visitor_id
 
+    @property
+    def name(self) -> str | None:
+        """The name agents see: the site's signed ``name`` claim, else the one the page sent."""
+        verified = self.verified.name if self.verified else None
+        return verified or self.claimed_name
+
 
 def new_token() -> str:
     """A fresh visitor token (192 random bits)."""
@@ -208,7 +214,7 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
         channel=Channel.WEBCHAT,
         provider="webchat",
         channel_account=visitor.site,
-        sender=Address(value=visitor.address, name=visitor.claimed_name),
+        sender=Address(value=visitor.address, name=visitor.name),
         recipient=Address(value=visitor.site),
         provider_message_id=f"{visitor.visitor_id}:{client_id}",
         text=text,

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from omniroute.gateway.queries import UNDECLINED_OFFER
+from omniroute.gateway.queries import UNDECLINED_OFFER, customer_name
 from omniroute.routing.config import RoutingConfig
 
 DEFAULT_GRACE_S = 60.0
@@ -62,8 +62,10 @@ def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
 
 
 WAITING_SQL = f"""
-SELECT c.conversation_id, c.customer_id, c.channel, cu.display_name AS customer_name,
+SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS customer_name,
        coalesce(c.pool, a.pool) AS pool, coalesce(a.priority, 0) AS priority,
+       c.triage ->> 'intent' AS intent, c.triage ->> 'language' AS language,
+       c.triage ->> 'skills' AS skills,
        coalesce((SELECT min(m.created_at) FROM messages m
                  WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
                 c.opened_at) AS waiting_since,
@@ -109,10 +111,22 @@ SELECT k.agent_id,
 FROM known k ORDER BY k.agent_id"""
 
 
+def queued_in(config: RoutingConfig, row: dict[str, Any]) -> dict[str, Any]:
+    """A waiting row with its pool: the one the router named, else (never offered yet: the
+    router says nothing while work only queues) the pool the routing rules choose for its
+    channel and triage, as the worker does when it writes the request into that pool."""
+    intent, language, skills = row.pop("intent"), row.pop("language"), row.pop("skills")
+    if row["pool"] is None and row["channel"]:
+        row["pool"] = config.choose_pool(row["channel"], intent, language,
+                                         dict.fromkeys((skills or "").split(",") if skills
+                                                       else (), 0))
+    return row
+
+
 async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict[str, Any]:
     """Everything the board shows, as one JSON document."""
     now: datetime = await pool.fetchval("SELECT now()")
-    waiting = [dict(r) for r in await pool.fetch(WAITING_SQL)]
+    waiting = [queued_in(config, dict(r)) for r in await pool.fetch(WAITING_SQL)]
     agents = []
     for row in await pool.fetch(AGENTS_SQL, sorted(config.agents)):
         held = list(row["conversations"])

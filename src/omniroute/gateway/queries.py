@@ -95,11 +95,22 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
     return {
         "conversation": conv,
         "customer": _plain(await pool.fetchrow(
-            "SELECT customer_id, display_name, first_seen_at, last_seen_at FROM customers "
-            "WHERE customer_id = $1", customer_id)),
+            f"""SELECT cu.customer_id, {customer_name('c')} AS display_name,
+                       cu.first_seen_at, cu.last_seen_at
+                FROM customers cu JOIN conversations c ON c.conversation_id = $2
+                WHERE cu.customer_id = $1""", customer_id, conversation_id)),
+        # the customer's addresses, and those that wrote here under an id merged into it
         "addresses": _plain_all(await pool.fetch(
-            "SELECT channel, address, display_name, last_seen_at FROM customer_addresses "
-            "WHERE customer_id = $1 ORDER BY last_seen_at DESC", customer_id)),
+            """SELECT channel, address, display_name, last_seen_at FROM (
+                 SELECT DISTINCT ON (channel, address) channel, address, display_name,
+                        last_seen_at
+                 FROM customer_addresses a
+                 WHERE customer_id = $1 OR EXISTS (
+                   SELECT 1 FROM messages m WHERE m.conversation_id = $2
+                     AND m.direction = 'inbound' AND m.channel = a.channel
+                     AND m.sender = a.address)
+                 ORDER BY channel, address, (customer_id = $1) DESC) known
+               ORDER BY last_seen_at DESC""", customer_id, conversation_id)),
         "messages": messages,
         "notes": _plain_all(await pool.fetch(
             "SELECT agent_id, note, created_at FROM conversation_notes "
@@ -144,11 +155,23 @@ async def reply_route(pool: asyncpg.Pool, ref: ConversationRef,
                  row["sender_name"], thread)
 
 
+def customer_name(conversation: str) -> str:
+    """SQL for the name agents see for the customer of conversation alias ``conversation``
+    (``cu``: its customers row): the customer's name, else the latest name a sender gave in
+    the conversation. A merge leaves the name on the merged-away id: a verified web chat
+    visitor whose first message opened the conversation, before the SMS that made the
+    phone's customer its owner."""
+    return f"""coalesce(cu.display_name, (
+        SELECT n.sender_name FROM messages n
+        WHERE n.conversation_id = {conversation}.conversation_id AND n.direction = 'inbound'
+          AND n.sender_name IS NOT NULL ORDER BY n.created_at DESC LIMIT 1))"""
+
+
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
     """The conversations an agent holds (a supervisor: every open one)."""
-    base = """SELECT c.conversation_id, c.customer_id, c.status, c.channel, c.opened_at,
+    base = f"""SELECT c.conversation_id, c.customer_id, c.status, c.channel, c.opened_at,
                      c.last_message_at, c.tags, h.agent_id AS assigned_to,
-                     cu.display_name AS customer_name
+                     {customer_name('c')} AS customer_name
               FROM conversations c
               LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
                 AND h.state = 'assigned'
@@ -183,7 +206,7 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
     agent decides on: the customer's name and the start of their latest message."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
-                  a.expires_at, a.occurred_at, cu.display_name AS customer_name,
+                  a.expires_at, a.occurred_at, {customer_name('c')} AS customer_name,
                   left(m.text, {PREVIEW_CHARS}) AS preview
            FROM assignments a
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id

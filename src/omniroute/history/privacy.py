@@ -40,36 +40,63 @@ def _rows(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return out
 
 
-async def _scope(conn: asyncpg.Connection, customer_id: str) -> tuple[list[str], list[str]]:
+async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
+    """The customer id and every id identity folded into it.
+
+    A merge does not rewrite history: a conversation another id opened (a verified web
+    chat visitor's first message, before the link reached every partition) moves to the
+    survivor, but its earlier events, its messages and the customer and address rows they
+    made keep the merged-away id. Such an id is the customer's when it appears in the
+    customer's conversations (or in conversations merged into them) and owns no
+    conversation of its own; ids recorded ``merged_into`` the customer are too.
+    """
+    rows = await conn.fetch(
+        """WITH mine AS (SELECT conversation_id FROM conversations WHERE customer_id = $1),
+           seen AS (
+             SELECT customer_id FROM messages WHERE conversation_id IN (SELECT * FROM mine)
+             UNION SELECT customer_id FROM conversation_events
+                   WHERE conversation_id IN (SELECT * FROM mine)
+             UNION SELECT customer_id FROM conversations
+                   WHERE merged_into IN (SELECT * FROM mine))
+           SELECT s.customer_id FROM seen s
+           WHERE s.customer_id IS NOT NULL AND s.customer_id <> $1
+             AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = s.customer_id
+                   AND c.conversation_id NOT IN (SELECT * FROM mine)
+                   AND (c.merged_into IS NULL OR c.merged_into NOT IN (SELECT * FROM mine)))
+           UNION SELECT customer_id FROM customers WHERE merged_into = $1""", customer_id)
+    return [customer_id, *sorted(r["customer_id"] for r in rows)]
+
+
+async def _scope(conn: asyncpg.Connection, ids: list[str]) -> tuple[list[str], list[str]]:
     """The customer's conversation ids and message ids (by id and by address)."""
     conversations = [r["conversation_id"] for r in await conn.fetch(
-        "SELECT conversation_id FROM conversations WHERE customer_id = $1", customer_id)]
+        "SELECT conversation_id FROM conversations WHERE customer_id = ANY($1::text[])", ids)]
     messages = [r["message_id"] for r in await conn.fetch(
         """SELECT m.message_id FROM messages m
-           WHERE m.customer_id = $1 OR m.conversation_id = ANY($2::text[])
-              OR EXISTS (SELECT 1 FROM customer_addresses a WHERE a.customer_id = $1
-                         AND a.channel = m.channel
+           WHERE m.customer_id = ANY($1::text[]) OR m.conversation_id = ANY($2::text[])
+              OR EXISTS (SELECT 1 FROM customer_addresses a
+                         WHERE a.customer_id = ANY($1::text[]) AND a.channel = m.channel
                          AND (a.address = m.sender AND m.direction = 'inbound'
                               OR a.address = m.recipient AND m.direction = 'outbound'))""",
-        customer_id, conversations)]
+        ids, conversations)]
     return conversations, messages
 
 
-async def _address_values(conn: asyncpg.Connection, customer_id: str) -> list[str]:
+async def _address_values(conn: asyncpg.Connection, ids: list[str]) -> list[str]:
     return [r["address"] for r in await conn.fetch(
-        "SELECT address FROM customer_addresses WHERE customer_id = $1", customer_id)]
+        "SELECT address FROM customer_addresses WHERE customer_id = ANY($1::text[])", ids)]
 
 
 async def identifiers(conn: asyncpg.Connection, customer_id: str) -> list[str]:
-    """Every string naming the customer: the id, stored addresses, and the raw sender and
-    recipient values of their messages (``+1415…``, ``whatsapp:+1415…``, ``v_…``)."""
-    _conversations, messages = await _scope(conn, customer_id)
+    """Every string naming the customer: the id and the ids merged into it, stored
+    addresses, and the raw sender and recipient values of their messages (``+1415…``,
+    ``whatsapp:+1415…``, ``v_…``)."""
+    ids = await known_as(conn, customer_id)
+    _conversations, messages = await _scope(conn, ids)
     raw = await conn.fetch(
         """SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE recipient END AS a
            FROM messages WHERE message_id = ANY($1::text[])""", messages)
-    found = {customer_id, *await _address_values(conn, customer_id)}
-    found.update(r["customer_id"] for r in await conn.fetch(
-        "SELECT customer_id FROM customers WHERE merged_into = $1", customer_id))
+    found = {*ids, *await _address_values(conn, ids)}
     found.update(r["a"] for r in raw if r["a"])
     for value in list(found):  # normalized forms carry a scheme: tel:+1…, mailto:a@b
         bare = value.removeprefix("unverified:")  # unauthenticated mail's own address
@@ -90,13 +117,15 @@ async def export_customer(conn: asyncpg.Connection, customer_id: str) -> dict[st
     customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1", customer_id)
     if customer is None:
         return None
-    conversations, messages = await _scope(conn, customer_id)
-    addresses = await _address_values(conn, customer_id)
+    ids = await known_as(conn, customer_id)
+    conversations, messages = await _scope(conn, ids)
+    addresses = await _address_values(conn, ids)
     q = conn.fetch
     return {
         "customer": dict(customer),
+        "merged_ids": ids[1:],
         "addresses": _rows(await q(
-            "SELECT * FROM customer_addresses WHERE customer_id = $1", customer_id)),
+            "SELECT * FROM customer_addresses WHERE customer_id = ANY($1::text[])", ids)),
         "identity_links": _rows(await q(
             """SELECT * FROM identity_links WHERE EXISTS (SELECT 1 FROM
                jsonb_array_elements(addresses) a WHERE a->'address'->>'value' = ANY($1::text[]))""",
@@ -115,7 +144,7 @@ async def export_customer(conn: asyncpg.Connection, customer_id: str) -> dict[st
             "SELECT * FROM conversation_notes WHERE conversation_id = ANY($1::text[])",
             conversations)),
         "ratings": _rows(await q(
-            "SELECT * FROM csat_ratings WHERE customer_id = $1", customer_id)),
+            "SELECT * FROM csat_ratings WHERE customer_id = ANY($1::text[])", ids)),
         "assignments": _rows(await q(
             "SELECT * FROM assignments WHERE conversation_id = ANY($1::text[])", conversations)),
     }
@@ -133,8 +162,9 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
         if await conn.fetchval("SELECT 1 FROM customers WHERE customer_id = $1 FOR UPDATE",
                                customer_id) is None:
             return None
-        conversations, messages = await _scope(conn, customer_id)
-        addresses = await _address_values(conn, customer_id)
+        ids = await known_as(conn, customer_id)
+        conversations, messages = await _scope(conn, ids)
+        addresses = await _address_values(conn, ids)
         names = await identifiers(conn, customer_id)
         anonymous = f"erased-{uuid.uuid4().hex[:16]}"
         counts = {
@@ -169,20 +199,20 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
             "addresses": len(addresses),
         }
         await conn.execute("UPDATE csat_ratings SET customer_id = $2, comment = NULL "
-                           "WHERE customer_id = $1", customer_id, anonymous)
-        await conn.execute("UPDATE conversations SET customer_id = $2 WHERE customer_id = $1",
-                           customer_id, anonymous)
+                           "WHERE customer_id = ANY($1::text[])", ids, anonymous)
+        await conn.execute("UPDATE conversations SET customer_id = $2 "
+                           "WHERE customer_id = ANY($1::text[])", ids, anonymous)
         await conn.execute("UPDATE conversation_events SET customer_id = $2 "
-                           "WHERE customer_id = $1", customer_id, anonymous)
+                           "WHERE customer_id = ANY($1::text[])", ids, anonymous)
         merged = [n for n in names if n.startswith("cus_") or n == customer_id]
         for table in ("conversation_events", "processed_events"):  # ids of merge events
             for name in merged:
                 await conn.execute(
                     f"UPDATE {table} SET event_id = replace(event_id, $1, $2) "
                     "WHERE strpos(event_id, $1) > 0", name, anonymous)
-        await conn.execute("DELETE FROM customers WHERE merged_into = $1", customer_id)
-        await conn.execute("DELETE FROM customers WHERE customer_id = $1", customer_id)
-        detail = {"counts": counts, "anonymous_id": anonymous,
+        await conn.execute("DELETE FROM customers WHERE customer_id = ANY($1::text[]) "
+                           "OR merged_into = ANY($1::text[])", ids)
+        detail = {"counts": counts, "anonymous_id": anonymous, "merged_ids": len(ids) - 1,
                   "conversations_kept_anonymous": len(conversations),
                   "compacted_topics": compacted_topics(),
                   "subject_digest": subject_digest(customer_id)}

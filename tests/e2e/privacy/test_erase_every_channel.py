@@ -5,9 +5,11 @@ the running stack, is erased, and every table and every topic is scanned.
 server, worker, sink, router, ...). The customer writes by SMS (Twilio),
 WhatsApp, Messenger, Instagram, Telegram, LINE, Kakao, email (SMTP and
 Mailgun) and web chat (signed identity); each text carries a marker. Once the
-sink stored all of them, every customer they landed on is erased with
+sink stored all of them, every customer agents see them under is erased with
 `omniroute customers erase` (the running worker forgets them and confirms
-it durably, history, topics). Then other customers write on several channels
+it durably, history, topics); the ids identity merged away (the verified web chat
+visitor's own id, under which its first message may have been stored) are not given:
+they must go with their survivor. Then other customers write on several channels
 (the worker writes its tables again), and: no text/jsonb column of any table
 holds a marker or an identifier; no compacted topic's latest value does
 (changelogs included, read to their end); every append-only topic still holding
@@ -137,7 +139,7 @@ async def send_every_channel(base: str, smtp_port: int) -> dict[str, int]:
         async with http.ws_connect(ws_url) as ws:
             await ws.send_json({"type": "hello", "identity_token": identity_token(
                 SECRETS["OMNIROUTE_WEBCHAT_IDENTITY_SECRET"], "ada-42", email=EMAIL,
-                phone=PHONE)})
+                phone=PHONE, name=f"Ada {MARK}")})  # the site's signed name: agents see it
             welcome = await ws.receive_json(timeout=20)
             assert welcome["type"] == "welcome" and welcome["verified"], welcome
             await ws.send_json({"type": "message", "client_message_id": "c1",
@@ -232,6 +234,22 @@ async def wait_stored(database_url: str, expected: int, timeout: float = 180) ->
         await conn.close()
 
 
+async def seen_by_agents(database_url: str) -> list[str]:
+    """The customer ids agents (and so a DPO) see for the marked messages: the owner of
+    each message's conversation, or of the conversation it was merged into. Ids identity
+    merged away (a verified web chat visitor's own id) are not among them."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return sorted(r["id"] for r in await conn.fetch(
+            """SELECT DISTINCT coalesce(t.customer_id, m.customer_id) AS id FROM messages m
+               LEFT JOIN conversations c ON c.conversation_id = m.conversation_id
+               LEFT JOIN conversations t
+                      ON t.conversation_id = coalesce(c.merged_into, c.conversation_id)
+               WHERE m.text LIKE $1""", f"%{MARK}%"))
+    finally:
+        await conn.close()
+
+
 async def wait_delivered(database_url: str, customers: list[str], timeout: float = 120) -> None:
     """Until every outbound message to ``customers`` (automation's acknowledgements) has a
     delivery status, the same two polls running: the erase then meets no work in flight
@@ -288,13 +306,20 @@ class TestEraseEveryChannel:
                 problems = [line for line in stack.lines if '"error"' in line
                             or "dead" in line or "rejected" in line][-15:]
                 assert not missing, (missing, problems)
-                needles = sorted({n for c in customers for n in await identifiers(conn, c)})
             finally:
                 await conn.close()
             await wait_delivered(database_url, customers)
-            # every id the person is known under, at once (identity links what it can)
+            # every id the person is known under that agents see (the ids identity could
+            # not link), at once; the ids it merged away are erased with their survivor
+            owners = await seen_by_agents(database_url)
+            conn = await asyncpg.connect(database_url)
+            try:
+                needles = sorted({*customers, *[n for c in owners
+                                                for n in await identifiers(conn, c)]})
+            finally:
+                await conn.close()
             done = await asyncio.to_thread(subprocess.run, [
-                sys.executable, "-m", "omniroute", "customers", "erase", *customers, "--yes",
+                sys.executable, "-m", "omniroute", "customers", "erase", *owners, "--yes",
                 "--actor", "e2e"], env=env, capture_output=True, text=True, timeout=300)
             assert done.returncode == 0, done.stderr + done.stdout
             said = done.stdout + done.stderr  # `say` writes to stderr

@@ -471,6 +471,59 @@ class TestWrites:
         assert "omniroute_gateway_events_published_total" not in exported
 
 
+class TestMergedCustomers:
+    async def test_agents_see_the_name_and_address_a_merged_visitor_gave(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run: a signed-in web chat visitor (name "Jo Kim" in the site's token,
+        phone verified) wrote first, then texted from that phone. The first message
+        opened the conversation under the visitor's own id, the link made the phone's
+        customer its owner, and the visitor's name and address stayed on the merged-away
+        id: the list, the offer, the board and the conversation showed a bare customer
+        id, and the board filed the never-offered conversation under "(no pool)"."""
+        visitor = InboundMessage(
+            event_id="webchat:jo-1", occurred_at=T0, channel=Channel.WEBCHAT,
+            provider="webchat", channel_account="acme.test",
+            sender=Address(value="id:site-user-77", name="Jo Kim"),
+            recipient=Address(value="acme.test"), provider_message_id="v:jo-1",
+            text="my order 12345 has not arrived")
+        sms = InboundMessage(
+            event_id="twilio:SMjo2", occurred_at=T0 + timedelta(minutes=1), channel=Channel.SMS,
+            provider="twilio", channel_account="+14155559999",
+            sender=Address(value="+14155550177"), recipient=Address(value="+14155559999"),
+            provider_message_id="SMjo2", text="any news on 12345?")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c77", "cust-visitor")), ("inbound", visitor),
+                ("conversations", added(visitor, conversation="c77", customer="cust-visitor")),
+                ("inbound", sms),
+                ("conversations", added(sms, conversation="c77", customer="cust-77"))])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/conversations", "boss")
+        [listed] = [c for c in body["conversations"]  # type: ignore[union-attr]
+                    if c["conversation_id"] == "c77"]
+        assert status == 200 and (listed["customer_id"], listed["customer_name"]) == (
+            "cust-77", "Jo Kim")
+        status, view = await gateway.call("GET", "/conversations/c77", "boss")
+        assert view["customer"]["display_name"] == "Jo Kim"  # type: ignore[index]
+        assert {(a["channel"], a["address"]) for a in view["addresses"]} == {  # type: ignore[union-attr]
+            ("webchat", "id:site-user-77"), ("sms", "+14155550177")}
+        status, board = await gateway.call("GET", "/board", "boss")
+        [waiting] = [w for w in board["waiting"]  # type: ignore[union-attr]
+                     if w["conversation_id"] == "c77"]
+        assert (waiting["customer_name"], waiting["pool"]) == ("Jo Kim", "default")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("assignments", assignment("a2", "c77", AssignmentKind.OFFERED, offer="o77"))])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/offers", "a2")
+        [offer] = [o for o in body["offers"] if o["offer_id"] == "o77"]  # type: ignore[union-attr]
+        assert offer["customer_name"] == "Jo Kim"
+
+
 class TestLiveOffers:
     async def test_an_offer_names_the_customer_and_shows_their_latest_message(
             self, gateway: Setup, database_url: str) -> None:

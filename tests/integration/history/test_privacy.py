@@ -103,6 +103,42 @@ class TestErase:
         finally:
             await conn.close()
 
+    async def test_erase_takes_the_ids_merged_into_the_customer(self, database_url: str) -> None:
+        """A verified web chat visitor's first message opened a conversation under the
+        visitor's own id; the link then merged it into cust-1, whose SMS came next. History
+        keeps the visitor's id on that message, its events and its customer and address
+        rows. Erasing cust-1 (the id agents and the DPO see) erases those too; a customer
+        who wrote in the conversation but owns one of their own is left alone."""
+        visitor = inbound(4, text="VISITOR-SECRET my order", channel=Channel.WEBCHAT,
+                          sender="id:site-user-77")
+        sms = inbound(5, text="SMS-SECRET any news?")
+        theirs = inbound(6, text="NEIGHBOUR-TEXT hello", sender="+14155550177")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [  # type: ignore[arg-type]
+                ("conversations", opened("c9", "cust-visitor")), ("inbound", visitor),
+                ("conversations", added(visitor, conversation="c9", customer="cust-visitor")),
+                ("inbound", theirs),  # (an unlink would split cust-3 off this way)
+                ("conversations", added(theirs, conversation="c9", customer="cust-3")),
+                ("conversations", opened("c10", "cust-3")),
+                ("inbound", sms),
+                ("conversations", added(sms, conversation="c9", customer="cust-1")),
+            ])
+            assert await conn.fetchval(
+                "SELECT customer_id FROM conversations WHERE conversation_id = 'c9'") == "cust-1"
+            exported = await export_customer(conn, "cust-1")
+            assert exported is not None and exported["merged_ids"] == ["cust-visitor"]
+            assert "id:site-user-77" in {a["address"] for a in exported["addresses"]}
+            detail = await erase_customer(conn, "cust-1", actor="test")
+            assert detail is not None and detail["merged_ids"] == 1
+            for needle in ("VISITOR-SECRET", "SMS-SECRET", "id:site-user-77", "cust-visitor",
+                           "cust-1"):
+                assert await occurrences(conn, needle) == [], needle
+            assert await conn.fetchval(  # cust-3 has a conversation of their own: kept
+                "SELECT count(*) FROM customer_addresses WHERE customer_id = 'cust-3'") == 1
+        finally:
+            await conn.close()
+
     async def test_export_holds_messages_from_every_channel(self, database_url: str) -> None:
         """The export is everything held: both channels' messages, the reply, the note."""
         conn = await asyncpg.connect(database_url)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from omniroute.errors import ConfigurationError
-from omniroute.gateway.board import agent_status, summarize_pools
+from omniroute.gateway.board import agent_status, queued_in, summarize_pools
 from omniroute.gateway.configuration import (
     AgentSpec,
     BotSpec,
@@ -169,3 +169,25 @@ class TestBoard:
              "by_priority": {"0": 1}},
             {"pool": "support", "waiting": 2, "offered": 1, "oldest_wait_s": 90.0,
              "by_priority": {"5": 1, "0": 1}}]
+
+    def test_work_never_offered_shows_the_pool_the_rules_choose(self) -> None:
+        """The router announces nothing while work only queues: a conversation no agent
+        was offered yet is shown in the pool its channel and triage route it to (a user run
+        saw it under "(no pool)"); the router's own word wins when there is one."""
+        config = parse_config({**BASE, "pools": {**BASE["pools"], "korean": {}, "mail": {}},
+                               "routing": {"default_pool": "support", "rules": [
+                                   {"pool": "korean", "language": "ko"},
+                                   {"pool": "mail", "channel": "email", "skill": "vip"}]}})
+
+        def row(pool: str | None, channel: str | None, language: str | None = "en",
+                skills: str | None = "") -> dict[str, object]:
+            return {"pool": pool, "channel": channel, "intent": "other",
+                    "language": language, "skills": skills}
+
+        assert queued_in(config, row(None, "sms", "ko"))["pool"] == "korean"
+        assert queued_in(config, row(None, "email", skills="billing,vip"))["pool"] == "mail"
+        assert queued_in(config, row(None, "email"))["pool"] == "support"
+        assert queued_in(config, row(None, "line", None, None))["pool"] == "support"
+        assert queued_in(config, row("mail", "sms", "ko")) == {"pool": "mail", "channel": "sms"}
+        assert queued_in(config, row(None, None))["pool"] is None  # nothing to route on
+

@@ -45,6 +45,15 @@ class TestIdentityToken:
         assert (message.verified_identity.identifier, message.verified_identity.email) == (
             "cust-42", "jo@acme.test")
         assert message.claimed == {}
+        assert message.sender.name == "Jo"  # the site signed it: agents see it
+
+    def test_a_signed_name_wins_over_the_one_the_page_sent(self) -> None:
+        token = identity_token(SECRET, "cust-42", name="Jo")
+        signed = open_session(hello(identity_token=token, name="Mallory"), SECRET, "shop")
+        assert message_of(signed).sender.name == "Jo"
+        unsigned_name = identity_token(SECRET, "cust-42")
+        visitor = open_session(hello(identity_token=unsigned_name, name="Jo K"), SECRET, "shop")
+        assert message_of(visitor).sender.name == "Jo K"
 
     @pytest.mark.parametrize(("token", "code"), [
         (identity_token(SECRET, "c", now=time.time() - 7200, lifetime=3600), "identity_expired"),
