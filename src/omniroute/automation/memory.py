@@ -54,6 +54,33 @@ class ConversationMemory(BaseModel):
     idle_fired: list[str] = Field(default_factory=list)
     """Idle rules that fired since the last message."""
 
+    def joined(self, other: ConversationMemory) -> ConversationMemory:
+        """This conversation's memory with what ``other`` knew of the same exchange with the
+        customer (a merge handed it over, or folded it into this one): whatever was sent or
+        happened in either counts, so a customer acknowledged on one channel is not
+        acknowledged again on the other the same day, a human who took part still gets the
+        survey asked, an escalation stays raised. Joining again changes nothing."""
+        days = [d for d in (self.auto_replied_on, other.auto_replied_on) if d]
+        return self.model_copy(update={
+            "language": self.language or other.language,
+            "slots": {**other.slots, **self.slots},
+            "human_engaged": self.human_engaged or other.human_engaged,
+            "escalated": self.escalated or other.escalated,
+            "priority": max(self.priority, other.priority),
+            "intent": self.intent or other.intent,
+            "sentiment": self.sentiment if self.sentiment is not None else other.sentiment,
+            "skills": {**other.skills, **self.skills},
+            "auto_replied_on": max(days) if days else None,
+            "survey_sent_at": self.survey_sent_at or other.survey_sent_at,
+            "survey_expires_at": self.survey_expires_at or other.survey_expires_at,
+            "pool": self.pool or other.pool,
+            "channel": self.channel or other.channel,
+            "tags": [*self.tags, *(t for t in other.tags if t not in self.tags)],
+            "sla": self.sla or other.sla,
+            "last_activity_at": max((t for t in (self.last_activity_at, other.last_activity_at)
+                                     if t is not None), default=None),
+        })
+
 
 class CustomerMemory(BaseModel):
     """Automation's facts about one customer."""

@@ -40,11 +40,11 @@ from omniroute.automation.replies import plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
 from omniroute.contract import ConversationEvent, Rating
 from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
-from omniroute.conversations.commands import RouterNews, ThreadMessage
+from omniroute.conversations.commands import AbsorbCustomer, RouterNews, ThreadMessage
 from omniroute.conversations.mailthread import thread_of
-from omniroute.conversations.state import CustomerState
+from omniroute.conversations.state import Conversation, CustomerState
 from omniroute.conversations.threading import Outcome
-from omniroute.routing.config import RoutingConfig, load_config, pool_business_hours
+from omniroute.routing.config import BUILTIN, RoutingConfig, load_config, pool_business_hours
 from omniroute.routing.policy import BusinessHours
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.triage import Triage, triage
@@ -89,7 +89,8 @@ class AutomationHook:
         self.worker = worker
         self.config = load_automation(worker.settings.automation_config)
         path = worker.settings.routing_config
-        self._file_routing = load_config(path) if path else RoutingConfig()
+        # no file: the routers' built-in configuration (a `default` pool every agent joins)
+        self._file_routing = load_config(path) if path else BUILTIN
         self._view = RoutingView.of(self._file_routing)
         self.memory = worker.model_table("automation-customers", CustomerMemory)
         self.live_rules: dict[str, tuple[Rule, ...]] = {}
@@ -163,7 +164,36 @@ class AutomationHook:
         outcome = await inner(state, command)
         if isinstance(command, RouterNews) and not outcome.redirect:
             await self._router_news(state, command.event)
+        elif isinstance(command, AbsorbCustomer) and command.automation and not outcome.redirect:
+            self._adopt(outcome.state, command)
         return outcome
+
+    def hand_over(self, state: CustomerState, conversation: Conversation) -> dict[str, Any] | None:
+        """What automation knows of the conversation a merged-away customer hands over
+        (:class:`AbsorbCustomer`): its memory goes to the survivor, and is closed here so
+        this worker's clocks no longer tick for it under the old customer."""
+        customer = self.memory.get(state.customer_id)
+        memory = customer.conversations.get(conversation.id) if customer else None
+        if customer is None or memory is None:
+            return None
+        if memory.open:
+            self.memory.set(state.customer_id, customer.with_conversation(
+                memory.model_copy(update={"open": False})))
+        # as the conversation stands (a replayed merge finds the memory closed here)
+        return memory.model_copy(update={"open": conversation.is_open}).model_dump(mode="json")
+
+    def _adopt(self, state: CustomerState, command: AbsorbCustomer) -> None:
+        """Join the handed memory into the conversation that goes on: the handed one (taken
+        over) or the survivor's own (the handed one was folded into it)."""
+        handed = ConversationMemory.model_validate(command.automation)
+        target = state.folded.get(handed.conversation_id, handed.conversation_id)
+        if state.current is None or state.current.id != target:
+            return
+        customer = self.customer(state)
+        mine = customer.conversations.get(target)
+        joined = handed.model_copy(update={"conversation_id": target}) if mine is None \
+            else mine.joined(handed)
+        self.memory.set(state.customer_id, customer.with_conversation(joined))
 
     async def on_agent_event(self, event: Any) -> str | None:
         """Presence and capacity of agents, for expected waits."""

@@ -7,7 +7,7 @@ handled by one writer in order.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -51,6 +51,10 @@ class AbsorbCustomer(_Command):
     at: datetime
     detach_from: str | None = None
     """Sent by an unlink's split: stop being merged into this customer first."""
+    automation: dict[str, Any] | None = None
+    """Automation's memory of the handed conversation (acknowledged today, a human took
+    part, escalated, SLA clock...), so the survivor goes on where the merged-away
+    customer was (:meth:`omniroute.automation.memory.ConversationMemory.joined`)."""
 
 
 class SplitCustomer(_Command):

@@ -145,11 +145,14 @@ class ConversationProcessor:
             if state.merged_into and state.merged_into != command.survivor:
                 return Outcome(state, redirect=state.merged_into)
             after, handed = merge_away(state, command.survivor)
+            automation = self.worker.components.get("automation")
             hand_over = AbsorbCustomer(
                 workspace=command.workspace, customer_id=command.survivor,
                 from_customer=state.customer_id, conversation=handed,
                 last_agent_id=state.last_agent_id, claims=state.claims,
                 event_id=command.event_id, at=command.at,
+                automation=automation.hand_over(state, handed)
+                if automation is not None and handed is not None else None,
             )
             await self.worker.send(CUSTOMERS, command.survivor,
                                    hand_over.model_dump_json().encode())

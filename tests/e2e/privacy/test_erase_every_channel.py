@@ -314,6 +314,14 @@ class TestEraseEveryChannel:
             owners = await seen_by_agents(database_url)
             conn = await asyncpg.connect(database_url)
             try:
+                # this stack runs the quick start's routing (no file): the built-in `default`
+                # pool, which automation names on each conversation's triaged event (it named
+                # none until 2026-12-04, so the board showed waiting work under "(no pool)")
+                pools = {r["pool"] for r in await conn.fetch(
+                    """SELECT DISTINCT c.pool FROM conversations c JOIN messages m
+                       ON m.conversation_id = c.conversation_id WHERE m.text LIKE $1""",
+                    f"%{MARK}%")}
+                assert pools == {"default"}, pools
                 needles = sorted({*customers, *[n for c in owners
                                                 for n in await identifiers(conn, c)]})
             finally:

@@ -40,6 +40,7 @@ from omniroute.routing.live import publish_config
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
+from omniroute_connectors.webchat.trust import identity_token
 
 TOKEN = "automation-token"
 MAILBOX = "support@acme.test"
@@ -67,6 +68,10 @@ def routing(closed_until: int) -> str:
 default_pool = "support"
 
 [[routing.rules]]
+channel = "webchat"
+pool = "web"
+
+[[routing.rules]]
 skill = "billing"
 pool = "billing"
 
@@ -75,6 +80,7 @@ intent = "delivery"
 pool = "delivery"
 
 [pools.support]
+[pools.web]
 [pools.billing]
 [pools.delivery]
 [pools.delivery.business_hours]
@@ -171,7 +177,8 @@ class TestAutomationThroughTheStack:
                         OMNIROUTE_TWILIO_AUTH_TOKEN=TOKEN,
                         OMNIROUTE_ROUTING_CONFIG=str(routing_file),
                         OMNIROUTE_AUTOMATION_CONFIG=str(automation_file),
-                        OMNIROUTE_WORKER_ENGINE=engine, OMNIROUTE_EMAIL_MAILBOXES=MAILBOX)
+                        OMNIROUTE_WORKER_ENGINE=engine, OMNIROUTE_EMAIL_MAILBOXES=MAILBOX,
+                        OMNIROUTE_WEBCHAT_IDENTITY_SECRET=WEB_SECRET)
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
         topics = Topics(kafka_bootstrap, namespace)
         with running_stack(env) as stack:
@@ -296,6 +303,55 @@ class TestAutomationThroughTheStack:
 
             reopened = await topics.events(1, lambda e: e.kind == "reopened", timeout=3)
             assert reopened == [], "a survey answer must not reopen the conversation"
+
+            # 7. a signed-in web chat visitor, then an SMS from their verified phone: one
+            # conversation, acknowledged once (a user run's got a second acknowledgement on
+            # SMS: the phone's customer took the conversation over without automation's
+            # memory of it). The "web" pool has no agent, so nobody takes it meanwhile.
+            visitor = await _web_chat(base, "Hello, a question about my account please")
+            (opened,) = await topics.events(
+                1, lambda e: e.kind == "message_added" and e.channel == "webchat")
+            (first,) = await topics.outbound(
+                1, lambda m: m.conversation_id == opened.conversation_id)
+            assert first.automation == "acknowledgement" and first.channel == "webchat"
+            await visitor
+            # the link reached the phone's customer: it took the conversation over
+            await topics.requests(1, lambda r: r.conversation_id == opened.conversation_id
+                                  and r.kind == "update")
+            assert await text(base, "SMweb1", WEB_PHONE, "It's me again, by SMS") == 200
+            (joined,) = await topics.events(
+                1, lambda e: e.kind == "message_added" and e.channel == "sms"
+                and e.conversation_id == opened.conversation_id)
+            assert joined.customer_id != opened.customer_id  # taken over by the phone's id
+            acks = await topics.outbound(
+                2, lambda m: m.conversation_id == opened.conversation_id, timeout=10)
+            assert [(m.automation, m.channel) for m in acks] == [
+                ("acknowledgement", "webchat")], acks
+
+
+WEB_SECRET = "automation-webchat-identity-secret-0001"
+WEB_PHONE = "+821055500001"
+
+
+async def _web_chat(base: str, text: str) -> asyncio.Task[None]:
+    """A visitor signed in by the site (sub, email and phone verified) says ``text``; the
+    returned task keeps the socket open a few seconds, as a visitor's browser would."""
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(base.replace("http", "ws") + "/webchat/ws")
+    await ws.send_json({"type": "hello", "site": "acme.test", "identity_token": identity_token(
+        WEB_SECRET, "cust-jo", email="jo@acme.test", phone=WEB_PHONE, name="Jo Kim")})
+    assert (await ws.receive_json(timeout=20))["verified"]
+    await ws.send_json({"type": "message", "client_message_id": "web-1", "text": text})
+    assert (await ws.receive_json(timeout=20))["type"] == "ack"
+
+    async def linger() -> None:
+        try:
+            await asyncio.sleep(3)
+        finally:
+            await ws.close()
+            await session.close()
+
+    return asyncio.create_task(linger())
 
 
 def _mail(port: int) -> None:

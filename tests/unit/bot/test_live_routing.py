@@ -71,3 +71,18 @@ def test_the_live_version_decides_pools_hours(tmp_path: Path) -> None:
     assert hours is not None and hours.is_open(MONDAY_3AM.timestamp())
     assert not hours.is_open(nine_am.timestamp())
     assert bot.policy.threshold == load_bot_policy(path).threshold  # [bot] still the file's
+
+
+def test_without_a_routing_file_automation_routes_as_the_built_in_configuration() -> None:
+    """The quick start runs no routing file: the routers use the built-in configuration (a
+    `default` pool) until a version is published, and automation now does too. It used an
+    empty configuration, so every `triaged` event named no pool: the board showed waiting
+    work under "(no pool)", and SLA policies naming `default` never applied (a user run)."""
+    worker = _Worker(Settings())
+    automation = AutomationHook(worker)  # type: ignore[arg-type]
+    assert automation.routing.choose_pool("sms", "refund", "en", {}) == "default"
+    worker.components[ENTRY] = Entry(builtin_is_live=True)  # version 0: nothing published
+    assert automation.routing.choose_pool("line", None, None, {}) == "default"
+    published = parse_config(NIGHTS_ONLY)
+    worker.components[ENTRY] = Entry(LiveConfig(published, 1), builtin_is_live=True)
+    assert automation.routing is published  # the live version once there is one
