@@ -289,7 +289,7 @@ class AutomationHook:
         # in ``triage``): history's conversations.pool, so the board and reports place a
         # waiting conversation before any agent is offered it. A later message's triage may
         # name another pool without moving the conversation: only the request's pool counts.
-        batch.event(Kind.TRIAGED, "triaged", triage=_fields(found, pool),
+        batch.event(Kind.TRIAGED, "triaged", triage=_fields(found, pool, plan.memory.intent),
                     pool=pool if route is not None else None)
         if plan.escalate:
             batch.event(Kind.ESCALATED, "escalated", reason="customer asked for a human",
@@ -388,8 +388,15 @@ def _label(score: float | None) -> str:
     return label(score)
 
 
-def _fields(found: Triage, pool: str | None) -> dict[str, str]:
+def _fields(found: Triage, pool: str | None, intent: str | None) -> dict[str, str]:
+    """The ``triage`` of a ``triaged`` event: the message's, with the conversation's
+    ``intent`` when the message names none of its own ("thanks", "any news?"), as routing
+    keeps it. History and reports read a conversation's triage from its latest event, so
+    a conversation about a refund that ended with a thank-you was reported as ``other``."""
     fields = found.as_fields()
+    if found.intent == "other" and intent and intent != "other":
+        fields["intent"] = intent
+        del fields["intent_confidence"]  # the message's own (0.00) is not this intent's
     if pool:
         fields["pool"] = pool
     return fields

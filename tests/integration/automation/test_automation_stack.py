@@ -323,6 +323,12 @@ class TestAutomationThroughTheStack:
                 1, lambda e: e.kind == "message_added" and e.channel == "sms"
                 and e.conversation_id == opened.conversation_id)
             assert joined.customer_id != opened.customer_id  # taken over by the phone's id
+            # the SMS names no intent of its own: the conversation stays about the account
+            # (the latest triaged event is what history and reports file it under)
+            (again,) = await topics.events(
+                1, lambda e: e.kind == "triaged" and e.channel == "sms"
+                and e.conversation_id == opened.conversation_id)
+            assert again.triage["intent"] == "account", again.triage
             acks = await topics.outbound(
                 2, lambda m: m.conversation_id == opened.conversation_id, timeout=10)
             assert [(m.automation, m.channel) for m in acks] == [

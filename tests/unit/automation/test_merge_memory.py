@@ -16,7 +16,8 @@ from typing import Any
 
 from omniroute.automation.memory import ConversationMemory
 from omniroute.automation.processor import AutomationHook
-from omniroute.contract import Address, Channel, InboundMessage
+from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
+from omniroute.contract.topics import CONVERSATIONS
 from omniroute.conversations.commands import (
     CUSTOMER_COMMAND,
     AbsorbCustomer,
@@ -122,3 +123,20 @@ class TestJoined:
         assert joined.joined(theirs) == joined
         assert ConversationMemory(conversation_id="c1").joined(
             ConversationMemory(conversation_id="c0")) == ConversationMemory(conversation_id="c1")
+
+
+class TestTriagedIntent:
+    async def test_a_message_naming_no_intent_keeps_the_conversations(self) -> None:
+        """History and reports file a conversation under its latest triaged event: a refund
+        that ended with a thank-you was reported as intent "other"."""
+        desk = Desk()
+        await desk.message("cus_1", 1, Channel.SMS, "+821055500002", "tel:+821055500002",
+                           "I was charged twice, I want a refund")
+        await desk.message("cus_1", 2, Channel.SMS, "+821055500002", "tel:+821055500002",
+                           "ok thank you")
+        await desk.message("cus_1", 3, Channel.SMS, "+821055500002", "tel:+821055500002",
+                           "and my password does not work either")
+        triaged = [ConversationEvent.from_json_bytes(v) for t, _, v in desk.records
+                   if t == CONVERSATIONS.name and b'"triaged"' in v]
+        assert [(e.triage["intent"], "intent_confidence" in e.triage) for e in triaged] == [
+            ("refund", True), ("refund", False), ("account", True)]
