@@ -1,5 +1,6 @@
 """A customer's data: export everything held, or erase it.
 
+Export and erase cover the ids identity merged into the customer (:func:`known_as`).
 Erase removes every message (inbound and outbound, matched by customer id and
 by the customer's addresses), attachment, delivery status, internal note,
 address and identity link of the customer, and (issue 16) the web chat
