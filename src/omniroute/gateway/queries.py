@@ -159,8 +159,8 @@ def customer_name(conversation: str) -> str:
     """SQL for the name agents see for the customer of conversation alias ``conversation``
     (``cu``: its customers row): the customer's name, else the latest name a sender gave in
     the conversation. A merge leaves the name on the merged-away id: a verified web chat
-    visitor whose first message opened the conversation, before the SMS that made the
-    phone's customer its owner."""
+    visitor whose first message opened the conversation before the link made another of
+    their ids its owner."""
     return f"""coalesce(cu.display_name, (
         SELECT n.sender_name FROM messages n
         WHERE n.conversation_id = {conversation}.conversation_id AND n.direction = 'inbound'
