@@ -94,10 +94,16 @@ async def identifiers(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     ``whatsapp:+1415…``, ``v_…``)."""
     ids = await known_as(conn, customer_id)
     _conversations, messages = await _scope(conn, ids)
+    return await _names(conn, ids, messages, await _address_values(conn, ids))
+
+
+async def _names(conn: asyncpg.Connection, ids: list[str], messages: list[str],
+                 addresses: list[str]) -> list[str]:
+    """:func:`identifiers` from the customer's ids, message ids and stored addresses."""
     raw = await conn.fetch(
         """SELECT DISTINCT CASE WHEN direction = 'inbound' THEN sender ELSE recipient END AS a
            FROM messages WHERE message_id = ANY($1::text[])""", messages)
-    found = {*ids, *await _address_values(conn, ids)}
+    found = {*ids, *addresses}
     found.update(r["a"] for r in raw if r["a"])
     for value in list(found):  # normalized forms carry a scheme: tel:+1…, mailto:a@b
         bare = value.removeprefix("unverified:")  # unauthenticated mail's own address
@@ -166,7 +172,7 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
         ids = await known_as(conn, customer_id)
         conversations, messages = await _scope(conn, ids)
         addresses = await _address_values(conn, ids)
-        names = await identifiers(conn, customer_id)
+        names = await _names(conn, ids, messages, addresses)
         anonymous = f"erased-{uuid.uuid4().hex[:16]}"
         counts = {
             "webchat_messages": await _count(conn.execute(

@@ -12,10 +12,8 @@ conversations processor and automation hook, their tables and sends in memory.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from omniroute.automation.memory import ConversationMemory
-from omniroute.automation.processor import AutomationHook
 from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
 from omniroute.contract.topics import CONVERSATIONS
 from omniroute.conversations.commands import (
@@ -24,10 +22,8 @@ from omniroute.conversations.commands import (
     MergeCustomer,
     ThreadMessage,
 )
-from omniroute.settings import Settings
-from omniroute.worker.app import build
 from omniroute.worker.topology import CUSTOMERS
-from unit.automation.test_bot_overlap import FakeTable
+from unit.automation.test_bot_overlap import FakeTable, hook
 
 AT = datetime(2026, 12, 4, 22, 3, tzinfo=UTC)
 
@@ -36,24 +32,16 @@ class Desk:
     """One worker's conversations processor and automation, with what they send."""
 
     def __init__(self) -> None:
-        worker = build(Settings(topic_namespace="t."), partitions=3,
-                       processors=("omniroute.worker.identity", "omniroute.worker.conversations",
-                                   "omniroute.automation.processor"))
-        self.automation: AutomationHook = worker.components["automation"]
-        self.automation.memory = FakeTable()  # type: ignore[assignment]
+        self.automation, self.outbound = hook(None)  # automation's outbound, in memory
+        worker = self.automation.worker
         self.conversations = worker.components["conversations"]
         self.conversations.customers = FakeTable()
         self.records: list[tuple[str, str, bytes]] = []
-        self.outbound: list[Any] = []
 
         async def send(topic: str, key: str, value: bytes, channel: str | None = None) -> None:
             self.records.append((topic, key, value))
 
-        async def send_outbound(batch: Any) -> None:
-            self.outbound.extend(batch.outbound)
-
         worker.send = send  # type: ignore[method-assign]
-        self.automation.send_outbound = send_outbound  # type: ignore[method-assign]
 
     async def message(self, customer: str, n: int, channel: Channel, sender: str,
                       address: str, text: str) -> None:
