@@ -59,11 +59,13 @@ async def consume(
 
 async def consume_all(
     bootstrap: str,
-    topic: str,
+    topic: str | tuple[str, ...],
     where: Callable[[ConsumerRecord], bool] = lambda _record: True,
 ) -> list[ConsumerRecord]:
-    """Every committed record of ``topic`` so far (up to its end offsets when called),
-    without waiting for more: "everything so far" in one read, not a timeout."""
+    """Every committed record of ``topic`` (or several) so far (up to their end offsets
+    when called), without waiting for more: "everything so far" in one read, not a
+    timeout."""
+    topics = (topic,) if isinstance(topic, str) else topic
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -73,12 +75,12 @@ async def consume_all(
     await consumer.start()
     found: list[ConsumerRecord] = []
     try:
-        partitions = [TopicPartition(topic, p)
-                      for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
+        partitions = [TopicPartition(name, p) for name in topics
+                      for p in consumer.partitions_for_topic(name) or ()]
+        if len({tp.topic for tp in partitions}) < len(topics):
             await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p)
-                          for p in consumer.partitions_for_topic(topic) or ()]
+            partitions = [TopicPartition(name, p) for name in topics
+                          for p in consumer.partitions_for_topic(name) or ()]
         ends = await consumer.end_offsets(partitions)  # last stable offsets: read committed
         todo = [tp for tp in partitions if ends[tp] > 0]
         if todo:
@@ -108,5 +110,20 @@ async def routing_requests(bootstrap: str, namespace: str, count: int, timeout: 
 
     records = await consume(bootstrap, tuple(namespace + t for t in ENTRY_TOPICS), count,
                             timeout, wanted)
+    records.sort(key=lambda r: r.timestamp)
+    return [request for r in records if (request := request_of(r.topic, r.value))]
+
+
+async def routing_requests_so_far(
+    bootstrap: str, namespace: str,
+    where: Callable[[RoutingRequest], bool] = lambda _request: True,
+) -> list[RoutingRequest]:
+    """Every routing request committed so far on either entry topic, in the order they
+    were written, without waiting for more (:func:`routing_requests` waits for a count)."""
+    def wanted(record: ConsumerRecord) -> bool:
+        request = request_of(record.topic, record.value)
+        return request is not None and where(request)
+
+    records = await consume_all(bootstrap, tuple(namespace + t for t in ENTRY_TOPICS), wanted)
     records.sort(key=lambda r: r.timestamp)
     return [request for r in records if (request := request_of(r.topic, r.value))]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness.kafka import consume, consume_all, produce, routing_requests
+from harness.kafka import consume, consume_all, produce, routing_requests_so_far
 from harness.ports import free_port
 from omniroute.contract import (
     Address,
@@ -33,6 +33,10 @@ from omniroute.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
+SETTLE_S = 1.0
+"""How long ``thread_of`` reads on after the messages it waits for are threaded: a merge
+they set off lands a hop later (the reads before 2026-12-05 waited out a 2 s window
+each, so anywhere from 0 to 2 s)."""
 
 
 @dataclass
@@ -148,16 +152,18 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         found: list[ConversationEvent] = []
         while time.monotonic() < deadline:
-            found = await self.events(workspace, 10**6, timeout=3.0, kind="message_added")
+            self.assert_running()
+            found = await self.events_so_far(workspace, kind="message_added")
             if event_ids <= {e.message.source_event_id for e in found if e.message}:
                 break
+            await asyncio.sleep(0.5)
         return found
 
     async def requests(self, workspace: str) -> list[RoutingRequest]:
         """Every RoutingRequest of ``workspace`` so far, in per-conversation order."""
-        return await routing_requests(self.settings.kafka_bootstrap,
-                                      self.settings.topic_namespace, 10**6, timeout=2.0,
-                                      where=lambda r: r.workspace == workspace)
+        return await routing_requests_so_far(self.settings.kafka_bootstrap,
+                                             self.settings.topic_namespace,
+                                             where=lambda r: r.workspace == workspace)
 
     async def link(self, link: IdentityLink) -> None:
         """Publish a CRM link or unlink claim."""
@@ -186,12 +192,21 @@ class Pipeline:
         wanted = {m.event_id for m in messages}
         events: list[ConversationEvent] = []
         deadline = time.monotonic() + 60.0
+        settled = False
         while time.monotonic() < deadline:
-            events = await self.events(workspace, 10**6, timeout=2.0)
+            self.assert_running()
+            events = await self.events_so_far(workspace)
             added = {e.message.source_event_id: e for e in events
                      if e.kind == "message_added" and e.message}
-            if wanted <= set(added):
+            if settled:
                 break
+            if wanted <= set(added):
+                # once more after SETTLE_S: what those messages set off in later hops
+                # (a merge, a fold) lands too
+                settled = True
+                await asyncio.sleep(SETTLE_S)
+            else:
+                await asyncio.sleep(0.25)
         merged = {e.conversation_id: e.merged_into for e in events if e.kind == "merged"}
 
         def final(conversation: str) -> str:
