@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+NO_INTENT = "other"
+"""The intent of a message no lexicon matches: it names no topic."""
+
 INTENTS = ("refund", "cancellation", "billing", "delivery", "order_status", "account",
-           "complaint", "other")
+           "complaint", NO_INTENT)
 """Intents in tie-break order; ``other`` when nothing matches."""
 
 Lexicon = Mapping[str, Mapping[str, Mapping[str, float]]]
@@ -125,7 +128,7 @@ class IntentLexicon:
         """The best intent and its share of all matched weight (0 for ``other``)."""
         scores = self.scores(text)
         if not scores:
-            return "other", 0.0
+            return NO_INTENT, 0.0
         order = {name: i for i, name in enumerate(INTENTS)}
         best = max(scores, key=lambda name: (scores[name], -order.get(name, len(order))))
         return best, scores[best] / sum(scores.values())

@@ -46,6 +46,7 @@ from omniroute.infra.postgres import create_pool, resolve_database_url
 from omniroute.knowledge import store
 from omniroute.observability.logs import get_logger
 from omniroute.routing.config import pool_business_hours
+from omniroute.triage.intents import NO_INTENT
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
 from omniroute.worker.routes import live_routing, send_request
@@ -154,6 +155,8 @@ class BotProcessor:
         """The best published article for the message (or the triaged intent), if any."""
         language = language_of(message.text, session.language if session else "en")
         intent = session.held.intent if session and session.held else None
+        if intent == NO_INTENT:  # names no topic; searched for, "other" found the article
+            intent = None  # on "other countries" (a user run's wholesale enquiry)
         try:
             db = await self._pool()
             hits = await store.search(db, message.workspace, message.text or "", language, 2)

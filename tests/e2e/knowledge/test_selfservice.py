@@ -19,7 +19,8 @@ knowledge base is imported with ``omniroute kb import``. Then:
    agent console (Chromium) show the transcript (customer and bot), the bot's
    note, the intent and the order number slot; the agent resolves it and
    ``human_resolved`` follows. The funnel is then read from history alone;
-4. a question two articles answer alike gets both named;
+4. a question two articles answer alike gets both named; one of no known intent
+   ("other") gets no article but the prompt to rephrase;
 5. an admin switches the bot off through the admin API: the conversation it
    held (4.) is handed to the agent at once, and a new question goes straight
    to her. Nothing was dead-lettered on the way.
@@ -307,6 +308,16 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                                      "the ambiguity prompt", 180)
                         assert "Refund for part of an order" in prompt, prompt
                         assert "When will I get my refund?" in prompt, prompt
+
+                        # a question of no known intent gets no article: searched for, the
+                        # intent "other" matched "Do you ship abroad?" on "other countries"
+                        # (a user run's wholesale enquiry on Instagram, answered with it)
+                        vague = "821055506666"
+                        await say_on_whatsapp(http, ingress, vague, 1, "I want to discuss a "
+                                              "wholesale contract for 500 units")
+                        (prompt,) = await eventually(lambda: whatsapp_texts(graph, vague),
+                                                     "the rephrase prompt", 180)
+                        assert prompt.startswith("I could not find an article"), prompt
 
                         # the funnel, from history alone
                         funnel = dict(await db.fetch(
