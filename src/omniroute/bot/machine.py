@@ -29,7 +29,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from omniroute.bot.policy import BotPolicy
-from omniroute.bot.replies import Meaning, language_of, meaning, say
+from omniroute.bot.replies import Meaning, closing, language_of, meaning, say
 from omniroute.bot.triage import triage
 from omniroute.contract import (
     Address,
@@ -132,6 +132,10 @@ class Step:
 SWITCHED_OFF = "the answer bot was switched off"
 """Why a conversation the bot held went to a person when an admin switched the bot off."""
 
+THANKED = "the customer only said thanks"
+"""Why the bot closed a conversation without a word: its message was thanks or assent
+alone (typically after the bot had resolved it), and a person would only close it again."""
+
 
 def on_request(session: BotSession | None, request: RoutingRequest, policy: BotPolicy,
                at: datetime) -> Step:
@@ -173,7 +177,9 @@ def wants_search(session: BotSession | None, message: InboundMessage) -> bool:
     """Whether the shell should search the knowledge base before :func:`on_message`."""
     if session is None or not session.phase.holding or not message.text:
         return False
-    return meaning(message.text) is Meaning.QUESTION
+    read = meaning(message.text)
+    return read is Meaning.QUESTION or (  # "thanks, but how do refunds work?" asks too
+        read is Meaning.YES and session.phase is Phase.LISTENING and not closing(message.text))
 
 
 def on_message(session: BotSession | None, message: InboundMessage, found: Found | None,
@@ -201,6 +207,8 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
         return hand_off(session, "the customer said the article did not help", ids, at)
     if found is not None and found.answers(policy) and found.article_id not in session.answered:
         return answer(session, found, policy, ids, at)
+    if closing(text):  # "thanks" after the bot resolved: nothing to answer, no "rephrase"
+        return resolve(session, THANKED, ids, at, thank=False)
     misses = session.misses + 1
     if misses >= policy.max_misses or not text:
         return hand_off(session.model_copy(update={"misses": misses}),
@@ -268,8 +276,10 @@ def answer(session: BotSession, found: Found, policy: BotPolicy, ids: str,
                 events=[event])
 
 
-def resolve(session: BotSession, why: str, ids: str, at: datetime) -> Step:
-    """Bot-resolved: thank the customer, record it and close the conversation."""
+def resolve(session: BotSession, why: str, ids: str, at: datetime, thank: bool = True
+            ) -> Step:
+    """Bot-resolved: thank the customer (unless ``thank`` is off), record it and close the
+    conversation."""
     session = session.model_copy(update={"phase": Phase.RESOLVED, "deadline": None,
                                          "held": None})
     events = [
@@ -278,9 +288,9 @@ def resolve(session: BotSession, why: str, ids: str, at: datetime) -> Step:
         _event(session, Kind.RESOLVED, derived_event_id(ids, "bot-resolve"), at,
                reason=RESOLVED_BY_BOT),
     ]
-    return Step(session, outbound=[_say(session, say("resolved", session.language),
-                                        derived_event_id(ids, "bot-thanks"), at)],
-                events=events)
+    thanks = [_say(session, say("resolved", session.language),
+                   derived_event_id(ids, "bot-thanks"), at)] if thank else []
+    return Step(session, outbound=thanks, events=events)
 
 
 def hand_off(session: BotSession, why: str, ids: str, at: datetime) -> Step:

@@ -48,6 +48,23 @@ def meaning(text: str | None) -> Meaning:
     return Meaning.QUESTION
 
 
+_CLOSING_WORDS = frozenset({
+    "thanks", "thank", "thx", "ty", "cheers", "ok", "okay", "great", "perfect", "cool", "bye",
+    "goodbye", "yes", "yeah", "yep", "네", "넵", "예", "감사합니다", "감사해요", "감사",
+    "고맙습니다", "고마워요", "고마워", "알겠습니다", "알겠어요", "좋아요"})
+_FILLER_WORDS = frozenset({"you", "u", "so", "much", "very", "a", "lot", "all", "good", "got",
+                           "it", "again", "정말", "너무", "많이"})
+_WORD = re.compile(r"[^\W_]+")
+
+
+def closing(text: str | None) -> bool:
+    """Whether ``text`` only thanks or signs off ("yes, thanks!", "ok 감사합니다 🙏"): words
+    of thanks and assent and nothing else, so there is no question in it to answer."""
+    words = [word.lower() for word in _WORD.findall(text or "")]
+    return (any(word in _CLOSING_WORDS for word in words)
+            and all(word in _CLOSING_WORDS or word in _FILLER_WORDS for word in words))
+
+
 def language_of(text: str | None, fallback: str = "en") -> str:
     """``ko`` for Korean text, ``en`` for other text, ``fallback`` for none."""
     if not text:

@@ -10,7 +10,8 @@ knowledge base is imported with ``omniroute kb import``. Then:
    ``bot_answered``, ``bot_resolved``, ``resolved``, and no offer or assignment
    although an agent is available. (Sent this early, the answer was once
    refused as outside WhatsApp's window: delivery's view of inbound skipped a
-   message that arrived while it started.)
+   message that arrived while it started.) A "thank you" afterwards reopens the
+   conversation, and the bot closes it again without a word;
 2. a web chat visitor (headless Chromium, the widget on a shop page) searches
    the help centre in Korean and opens an article: ``self_serve_tried`` and
    ``article_viewed`` reach PostgreSQL through the sink;
@@ -255,6 +256,22 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         assert not {"assigned", "handed_off"} & set(kinds), kinds
                         assert await db.fetchval("SELECT count(*) FROM assignments WHERE "
                                                  "conversation_id = $1", resolved) == 0
+                        # thanks once more: reopened and closed again without a word (a user
+                        # run's bot asked such a customer to say it "in other words")
+                        await say_on_whatsapp(http, ingress, "821055501234", 3,
+                                              "Thank you so much 🙏")
+
+                        async def resolutions() -> list[str] | None:
+                            reasons = [r["reason"] for r in await db.fetch(
+                                "SELECT reason FROM conversation_events WHERE conversation_id "
+                                "= $1 AND kind = 'bot_resolved' ORDER BY occurred_at", resolved)]
+                            return reasons if len(reasons) == 2 else None
+
+                        reasons = await eventually(resolutions, "the second bot resolution")
+                        assert reasons[1] == "the customer only said thanks", reasons
+                        kinds = await kinds_of(db, resolved)
+                        assert kinds.count("reopened") == 1 and kinds.count("resolved") == 2, kinds
+                        assert len(await whatsapp_texts(graph, "821055501234")) == 2  # answer, glad
 
                         # 2. the web chat visitor helps themselves
                         await visit_help_centre(stack.port("INGRESS"))
@@ -327,8 +344,8 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                    WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
                                                   'human_resolved')) k GROUP BY kind"""))
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                          "bot_answered": 1, "bot_resolved": 1, "handed_off": 1,
-                                          "human_resolved": 1}, stack.log_tail()
+                                          "bot_answered": 1, "bot_resolved": 2, "handed_off": 1,
+                                          "human_resolved": 1}, stack.log_tail()  # 2: the thanks
 
                         # 5. an admin switches the bot off, live: the conversation it still
                         # holds (4.) goes to ada at once, and a new question goes straight to her

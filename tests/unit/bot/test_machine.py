@@ -106,6 +106,22 @@ class TestAnswering:
         assert kinds(done.events) == [Kind.BOT_RESOLVED, Kind.RESOLVED]
         assert done.requests == [] and done.session and done.session.phase is Phase.RESOLVED
 
+    def test_thanks_alone_closes_without_a_word(self) -> None:
+        """A user run: "yes, thanks!" after the bot had resolved the conversation reopened
+        it, and the bot asked the customer to rephrase. Thanks alone is resolved quietly;
+        thanks with a question in it is still searched and answered."""
+        for text in ("yes, thanks!", "Thank you so much 🙏", "ok 감사합니다", "네 감사해요~"):
+            step = on_message(held(), message(text), None, POLICY)
+            assert kinds(step.events) == [Kind.BOT_RESOLVED, Kind.RESOLVED], text
+            assert step.events[0].reason == "the customer only said thanks"
+            assert step.outbound == [] and step.requests == [], text
+        asking = message("thanks, but how do refunds work?")
+        assert wants_search(held(), asking)
+        answered = on_message(held(), asking, REFUND, POLICY)
+        assert kinds(answered.events) == [Kind.BOT_ANSWERED]
+        missed = on_message(held(), message("thanks, but where is order 5521?"), None, POLICY)
+        assert missed.events == [] and "other words" in (missed.outbound[0].text or "")
+
     def test_an_email_is_answered_in_its_thread(self) -> None:
         """The bot's answer to a mail carries its subject and Message-ID (email-delivery's
         Subject and In-Reply-To); a WhatsApp answer carries no thread."""
