@@ -7,7 +7,9 @@ declined or answered by the router): the rest are queued. An
 agent is *lost* when their last presence is available or busy but nothing was
 heard from them (heartbeat or any event) for longer than the pool's heartbeat
 grace; *chatting* is online with at least one conversation. A conversation is
-*parked* while the router's latest word on it is ``parked`` (nothing offered since).
+*parked* while the router's latest word on it is ``parked`` (nothing offered since). A
+conversation is *with the bot* while the answer bot holds it back from the router (it has
+written in it since it was last opened, and not handed it off): not waiting for a person.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 
 import asyncpg
 
+from omniroute.bot.machine import BOT
 from omniroute.gateway.queries import UNDECLINED_OFFER, customer_name
 from omniroute.routing.config import RoutingConfig
 
+BOT_AUTHOR = BOT.id
 DEFAULT_GRACE_S = 60.0
 STATUSES = ("online", "chatting", "away", "offline", "lost")
 
@@ -71,7 +75,12 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
                 c.opened_at) AS waiting_since,
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
-       offer.agent_id AS offered_to
+       offer.agent_id AS offered_to,
+       EXISTS (SELECT 1 FROM messages b WHERE b.conversation_id = c.conversation_id
+                 AND b.author_id = '{BOT_AUTHOR}' AND b.created_at >= since.at)
+       AND NOT EXISTS (SELECT 1 FROM conversation_events f
+                       WHERE f.conversation_id = c.conversation_id AND f.kind = 'handed_off'
+                         AND f.occurred_at >= since.at) AS with_bot
 FROM conversations c
 LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
      AND h.state = 'assigned'
@@ -86,6 +95,9 @@ LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_even
 LEFT JOIN LATERAL (SELECT a.agent_id FROM assignments a
                    WHERE a.conversation_id = c.conversation_id AND {UNDECLINED_OFFER}
                    ORDER BY a.occurred_at DESC LIMIT 1) offer ON true
+CROSS JOIN LATERAL (SELECT coalesce(max(o.occurred_at), c.opened_at) AS at
+                    FROM conversation_events o WHERE o.conversation_id = c.conversation_id
+                      AND o.kind IN ('opened', 'reopened')) since
 CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
                         SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
                           AND y.occurred_at > last.occurred_at) AS parked) p
@@ -126,7 +138,11 @@ def queued_in(config: RoutingConfig, row: dict[str, Any]) -> dict[str, Any]:
 async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict[str, Any]:
     """Everything the board shows, as one JSON document."""
     now: datetime = await pool.fetchval("SELECT now()")
-    waiting = [queued_in(config, dict(r)) for r in await pool.fetch(WAITING_SQL)]
+    waiting: list[dict[str, Any]] = []
+    with_bot: list[dict[str, Any]] = []  # held back from the router: not waiting for a person
+    for row in await pool.fetch(WAITING_SQL):
+        work = queued_in(config, dict(row))
+        (with_bot if work.pop("with_bot") else waiting).append(work)
     agents = []
     for row in await pool.fetch(AGENTS_SQL, sorted(config.agents)):
         held = list(row["conversations"])
@@ -149,6 +165,7 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict
             s: 0 for s in STATUSES if s not in {a["status"] for a in agents}},
         "waiting": [_json(w) for w in waiting if w["parked_at"] is None][:100],
         "parked": [_json(w) for w in parked],
+        "with_bot": [_json(w) for w in with_bot][:100],
     }
 
 

@@ -21,7 +21,8 @@ knowledge base is imported with ``omniroute kb import``. Then:
    note, the intent and the order number slot; the agent resolves it and
    ``human_resolved`` follows. The funnel is then read from history alone;
 4. a question two articles answer alike gets both named; one of no known intent
-   ("other") gets no article but the prompt to rephrase;
+   ("other") gets no article but the prompt to rephrase; the supervisor board
+   lists the two as with the bot, not as waiting for a person;
 5. an admin switches the bot off through the admin API: the conversation it
    held (4.) is handed to the agent at once, and a new question goes straight
    to her. Nothing was dead-lettered on the way.
@@ -335,6 +336,18 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         (prompt,) = await eventually(lambda: whatsapp_texts(graph, vague),
                                                      "the rephrase prompt", 180)
                         assert prompt.startswith("I could not find an article"), prompt
+
+                        # the board lists both as with the bot, not as waiting for a person
+                        held_ids = {await conversation_of(db, torn), await conversation_of(db, vague)}
+                        lead = await create_token(db, "lead", Role.SUPERVISOR)
+                        async with http.get(f"{gateway}/api/v1/board", headers={
+                                "Authorization": f"Bearer {lead}"}) as r:
+                            assert r.status == 200, await r.text()
+                            on_board = await r.json()
+                        assert {w["conversation_id"] for w in on_board["with_bot"]} == held_ids
+                        assert not held_ids & {w["conversation_id"] for w in on_board["waiting"]}
+                        assert sum(p["waiting"] for p in on_board["pools"]) == len(
+                            on_board["waiting"])
 
                         # the funnel, from history alone
                         funnel = dict(await db.fetch(

@@ -1,5 +1,5 @@
-// Supervisor board: waiting work per pool, agents by status, parked conversations and
-// dead letters, refreshed every 2 s and at once on every assignment event.
+// Supervisor board: waiting work per pool, agents by status, parked conversations, those the
+// answer bot holds, and dead letters, refreshed every 2 s and at once on every assignment event.
 "use strict";
 
 const board = { timer: null, data: null, letters: [] };
@@ -48,6 +48,10 @@ function renderBoard() {
     ...d.waiting.map((w) => waitingRow(w, false)));
   $("board-parked").replaceChildren(heads("conversations", "pool", "reason", "actions"),
     ...d.parked.map((w) => waitingRow(w, true)));
+  $("board-bot").replaceChildren(heads("conversations", "pool", "waiting"),
+    ...(d.with_bot || []).map((w) => el("tr", { "data-conversation": w.conversation_id },
+      el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`),
+      el("td", {}, w.pool || "—"), el("td", {}, new Date(w.waiting_since).toLocaleTimeString()))));
   $("board-dlq").replaceChildren(heads("when", "error", "status", "actions"), ...board.letters.map(letterRow));
 }
 
