@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import asyncpg
 
+from omniroute.errors import ConfigurationError
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.infra.postgres import connect, resolve_database_url
@@ -109,8 +110,9 @@ def secrets_of(settings: Settings) -> Secrets:
                  "line_channel_secret"):
         secret = getattr(settings, name)
         if secret is None:
-            raise ValueError(f"OMNIROUTE_{name.upper()} is not set: the ingress would refuse "
-                             "the load generator's webhooks")
+            raise ConfigurationError(f"OMNIROUTE_{name.upper()} is not set: the ingress would "
+                                     "refuse the load generator's webhooks (give it the "
+                                     "stack's provider secrets)")
         values[name] = secret.get_secret_value()
     return Secrets(**values)
 
