@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from omniroute.gateway.problems import (
 from omniroute.gateway.routing_stats import RoutingStats
 from omniroute.gateway.security import security_headers, security_middleware
 from omniroute.gateway.stream import SUPERVISORS, Fanout
-from omniroute.gateway.supervision import Supervision
+from omniroute.gateway.supervision import CONFIG_TTL_S, Supervision
 from omniroute.gateway.work import Work
 from omniroute.infra.guarded_producer import GuardedProducer
 from omniroute.infra.postgres import UNAVAILABLE as DATABASE_UNAVAILABLE
@@ -58,6 +59,7 @@ from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import MESSAGES, REJECTIONS
+from omniroute.routing.config import RoutingConfig
 from omniroute.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -141,6 +143,19 @@ class Gateway:
     fanout: Fanout
     first_replied: dict[str, None] = field(default_factory=dict)
     """Conversations whose first reply this process timed (history lags the topics)."""
+    live: tuple[float, int, RoutingConfig] | None = None
+    """The live routing configuration as last read, with when (monotonic)."""
+
+    async def routing_config(self) -> tuple[int, RoutingConfig]:
+        """The live routing configuration and its version, read at most every few seconds."""
+        cached = self.live
+        if cached is not None and time.monotonic() - cached[0] < CONFIG_TTL_S:
+            return cached[1], cached[2]
+        from omniroute.routing.live import read_config
+
+        version, config = await read_config(self.settings)
+        self.live = (time.monotonic(), version, config)
+        return version, config
 
     # -- plumbing ------------------------------------------------------------------------
     async def who(self, request: web.Request) -> Principal:
@@ -214,8 +229,10 @@ class Gateway:
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
+        presence = await queries.presence(self.pool, who.agent_id,
+                                          (await self.routing_config())[1])
         return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
-                                  "presence": await queries.presence(self.pool, who.agent_id)})
+                                  "presence": presence})
 
     async def presence(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -268,7 +285,8 @@ class Gateway:
         try:
             await ws.send_json({
                 "type": "snapshot",
-                "presence": await queries.presence(self.pool, who.agent_id),
+                "presence": await queries.presence(self.pool, who.agent_id,
+                                                   (await self.routing_config())[1]),
                 "offers": await queries.pending_offers(self.pool, who.agent_id),
                 "conversations": await queries.conversations_of(self.pool, who),
             })

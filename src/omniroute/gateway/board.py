@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from omniroute.bot.machine import BOT
-from omniroute.gateway.queries import UNDECLINED_OFFER, customer_name
+from omniroute.gateway.queries import UNDECLINED_OFFER, away_pools, customer_name, presence_of
 from omniroute.routing.config import RoutingConfig
 
 BOT_AUTHOR = BOT.id
@@ -105,21 +105,19 @@ WHERE c.status = 'open' AND h.conversation_id IS NULL
 ORDER BY waiting_since
 LIMIT 500"""
 
-AGENTS_SQL = """
+AGENTS_SQL = f"""
 WITH known AS (
     SELECT agent_id FROM agent_tokens WHERE role = 'agent' AND revoked_at IS NULL
     UNION SELECT agent_id FROM agent_presence
     UNION SELECT unnest($1::text[]))
-SELECT k.agent_id,
-       (SELECT p.presence FROM agent_presence p WHERE p.agent_id = k.agent_id
-        ORDER BY p.occurred_at DESC LIMIT 1) AS presence,
+SELECT k.agent_id, {presence_of('k.agent_id', '$2::text[]')} AS presence,
        extract(epoch FROM now() - (SELECT max(e.occurred_at) FROM agent_events e
                                    WHERE e.agent_id = k.agent_id)) AS silent_s,
        coalesce((SELECT array_agg(h.conversation_id ORDER BY h.changed_at)
                  FROM conversation_assignments h
                  JOIN conversations c ON c.conversation_id = h.conversation_id
                  WHERE h.agent_id = k.agent_id AND h.state = 'assigned'
-                   AND c.status = 'open'), '{}') AS conversations
+                   AND c.status = 'open'), '{{}}') AS conversations
 FROM known k ORDER BY k.agent_id"""
 
 
@@ -144,7 +142,7 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict
         work = queued_in(config, dict(row))
         (with_bot if work.pop("with_bot") else waiting).append(work)
     agents = []
-    for row in await pool.fetch(AGENTS_SQL, sorted(config.agents)):
+    for row in await pool.fetch(AGENTS_SQL, sorted(config.agents), away_pools(config)):
         held = list(row["conversations"])
         capacity = config.capacity_of(row["agent_id"])
         silent = float(row["silent_s"]) if row["silent_s"] is not None else None

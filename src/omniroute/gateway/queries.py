@@ -18,6 +18,7 @@ from omniroute.contract.inbound import ThreadHints
 from omniroute.conversations.mailthread import reply_thread
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ConversationRef, Route
+from omniroute.routing.config import RoutingConfig
 
 
 def _plain(record: asyncpg.Record | None) -> dict[str, Any] | None:
@@ -284,11 +285,31 @@ async def refusals(pool: asyncpg.Pool, agent_id: str, limit: int = 20) -> list[d
            ORDER BY occurred_at DESC LIMIT $2""", agent_id, limit))
 
 
-async def presence(pool: asyncpg.Pool, agent_id: str) -> str:
-    """The agent's presence as the server last recorded it (offline when never set)."""
+def presence_of(agent: str, away_pools: str) -> str:
+    """SQL: the agent's latest presence, or ``away`` when an offer to them timed out since in
+    one of ``away_pools`` (a ``text[]``: pools with ``away_on_offer_timeout``). The router
+    then sets the agent away without an AgentEvent; before 2026-12-05 the console went on
+    showing "available", and choosing it again changed nothing (a user run's agent who had
+    stepped out got no more offers without knowing why). NULL when never set."""
+    return f"""(SELECT CASE WHEN p.presence IN ('available', 'busy') AND EXISTS (
+                       SELECT 1 FROM assignments t WHERE t.agent_id = p.agent_id
+                         AND t.kind = 'rescinded' AND t.reason = 'offer timed out'
+                         AND t.pool = ANY({away_pools}) AND t.occurred_at > p.occurred_at)
+                   THEN 'away' ELSE p.presence END
+                FROM agent_presence p WHERE p.agent_id = {agent}
+                ORDER BY p.occurred_at DESC LIMIT 1)"""
+
+
+def away_pools(config: RoutingConfig) -> list[str]:
+    """The pools whose policy sets an agent away when an offer to them times out."""
+    return sorted(name for name, pool in config.pools.items()
+                  if pool.get("away_on_offer_timeout", True))
+
+
+async def presence(pool: asyncpg.Pool, agent_id: str, config: RoutingConfig) -> str:
+    """The agent's presence as the router holds it (offline when never set)."""
     value: str | None = await pool.fetchval(
-        "SELECT presence FROM agent_presence WHERE agent_id = $1 "
-        "ORDER BY occurred_at DESC LIMIT 1", agent_id)
+        f"SELECT {presence_of('$1', '$2::text[]')}", agent_id, away_pools(config))
     return value or "offline"
 
 

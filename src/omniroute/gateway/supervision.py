@@ -7,7 +7,6 @@ concerned, a RoutingRequest, a replayed record) and audited in PostgreSQL.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -44,7 +43,6 @@ class Supervision:
 
     def __init__(self, gateway: Gateway) -> None:
         self.g = gateway
-        self.cache: tuple[float, int, RoutingConfig] | None = None
 
     async def supervisor(self, request: web.Request) -> Principal:
         """The authenticated supervisor (401/403 otherwise)."""
@@ -62,15 +60,8 @@ class Supervision:
                                        presence=body.presence, reason=reason)
 
     async def config(self) -> tuple[int, RoutingConfig]:
-        """The live routing configuration, read at most every few seconds."""
-        cached = self.cache
-        if cached is not None and time.monotonic() - cached[0] < CONFIG_TTL_S:
-            return cached[1], cached[2]
-        from omniroute.routing.live import read_config
-
-        version, config = await read_config(self.g.settings)
-        self.cache = (time.monotonic(), version, config)
-        return version, config
+        """The live routing configuration (the gateway's, read at most every few seconds)."""
+        return await self.g.routing_config()
 
     async def board(self, request: web.Request) -> web.Response:
         """Waiting work per pool, agents by status, parked conversations."""

@@ -230,6 +230,39 @@ class TestSupervisorBoard:
         assert {w["conversation_id"]: w["offered_to"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
             "c1": None, "c2": None}
 
+    async def test_an_offer_that_timed_out_shows_the_agent_away_until_they_choose_again(
+            self, gateway: Setup, database_url: str) -> None:
+        """The router sets an agent away when an offer to them times out (pools with
+        ``away_on_offer_timeout``, the default) and publishes no AgentEvent for it. A user
+        run's console went on showing "available" while no offer came; choosing it again
+        changed nothing. /me and the board now say away until the agent chooses again."""
+        await history_for_board(database_url)  # a1 available, just now
+        assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
+        later = utcnow() + timedelta(seconds=30)
+        elsewhere = assignment("a1", "c1", AssignmentKind.RESCINDED, at=later, n=1).model_copy(
+            update={"pool": "vip", "reason": "offer timed out"})  # vip is in no live config
+        declined = assignment("a1", "c1", AssignmentKind.RESCINDED, at=later, n=2).model_copy(
+            update={"pool": "default", "reason": "declined: busy"})
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", elsewhere), ("assignments", declined)])
+            assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
+            timed_out = assignment("a1", "c1", AssignmentKind.RESCINDED, at=later, n=3
+                                   ).model_copy(update={"pool": "default",
+                                                        "reason": "offer timed out"})
+            await write_batch(conn, [("assignments", timed_out)])
+            assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "away"
+            _, board = await gateway.call("GET", "/board", "boss")
+            a1 = next(a for a in board["agents"] if a["agent_id"] == "a1")  # type: ignore[index,union-attr]
+            assert (a1["presence"], a1["status"]) == ("away", "away")
+            back = AgentEvent(event_id="p-a1-back", agent_id="a1", kind=AgentEventKind.PRESENCE,
+                              presence=Presence.AVAILABLE,
+                              occurred_at=timed_out.occurred_at + timedelta(seconds=5))
+            await write_batch(conn, [("agent-events", back)])
+        finally:
+            await conn.close()
+        assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
+
     async def test_reroute_publishes_a_routing_request_keeping_the_age(
             self, gateway: Setup, database_url: str) -> None:
         """c2 (parked) is routed again to a named pool; c3 (assigned) is 409."""

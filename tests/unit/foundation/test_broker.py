@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,8 +45,11 @@ def test_a_zombie_is_not_a_running_broker() -> None:
     """A process that exited but whose parent has not reaped it (a broker `omniroute up`
     started and that was SIGKILLed, seen from another shell) is not running: `omniroute
     kafka start` said "already running" and started nothing."""
-    parent = subprocess.Popen(["sh", "-c", "true & echo $!; exec sleep 30"],
-                              stdout=subprocess.PIPE, text=True)
+    # a parent that never reaps its child (sh -c "true & ...; exec sleep" sometimes reaped
+    # it before the exec, and the test then found no process at all)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
+         "print(pid, flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
         zombie = int(parent.stdout.readline())
