@@ -58,13 +58,16 @@ def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str)
     release(state, item)
     if item.pin_agent == agent_id:  # a silent agent is not waited for
         item.pin_agent = None
-    item.excluded.add(agent_id)
     if state.policy.away_on_offer_timeout:
+        # away, the agent is offered nothing until they choose available again, and then
+        # this work too: excluded for good, it waited for ever in a pool where they were
+        # the only one who could take it (a user run's mail, until 2026-12-05)
         agent.presence = "away"
         state.refresh_ready(agent)
         agent_rules.rescind_offers(state, out, agent, "agent set away: offer timed out", cause,
                                    also=(item,))
     else:
+        item.excluded.add(agent_id)  # still available: not offered the same work again
         requeue(state, out, item, "offer timed out", cause)
     drain_agent(state, out, agent, cause)
 

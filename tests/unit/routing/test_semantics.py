@@ -104,6 +104,28 @@ class TestOffers:
         assert out[-1].inputs["waited_s"] == 10.0  # decided at the offer's expiry
         assert pool.state.agents["a"].presence == "away"
 
+    def test_the_only_agent_back_from_away_is_offered_the_work_again(self) -> None:
+        """A user run: the pool's only agent missed an offer (set away), chose available
+        again and was never offered that mail again; it waited for ever. Set away, the
+        agent may get it again once back; without away_on_offer_timeout (still available)
+        they are not offered it again."""
+        pool = Pool(PoolPolicy(pool="p", offer_timeout_s=10), a=dict())
+        pool.login("a")
+        pool.route("w1")
+        assert kinds(pool(Tick, dt=11)) == [("rescinded", "a", "w1"), ("queued", None, "w1")]
+        assert pool.state.agents["a"].presence == "away"
+        assert kinds(pool(SetPresence, agent_id="a", presence="available")) == [
+            ("offered", "a", "w1")]
+        stays = Pool(PoolPolicy(pool="p", offer_timeout_s=10, away_on_offer_timeout=False),
+                     a=dict(), b=dict(cap=AgentCapacity(0)))
+        stays.login("a", "b")
+        stays.route("w1")
+        assert kinds(stays(Tick, dt=11)) == [("rescinded", "a", "w1"), ("queued", None, "w1")]
+        assert stays.state.agents["a"].presence == "available"
+        assert kinds(stays(Tick, dt=11)) == []
+        assert kinds(stays(SetCapacity, agent_id="b", capacity=AgentCapacity(1))) == [
+            ("offered", "b", "w1")]
+
     def test_decline_goes_to_another_agent_and_never_back(self) -> None:
         """A declined offer goes to the next agent; the decliner is not offered it again."""
         pool = Pool(a=dict(), b=dict(cap=AgentCapacity(0)))
