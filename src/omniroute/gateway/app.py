@@ -59,10 +59,12 @@ from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import metrics_handler
 from omniroute.observability.pipeline import MESSAGES, REJECTIONS
-from omniroute.routing.config import RoutingConfig
+from omniroute.routing.config import BUILTIN, RoutingConfig
 from omniroute.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+CONFIG_WAIT_S = 3.0
+"""How long a presence read waits for the live configuration before using the last one."""
 REQUESTS = Counter("omniroute_gateway_requests_total", "API requests by route and status.",
                    ["route", "status"])
 COMPONENT = "gateway"
@@ -157,6 +159,20 @@ class Gateway:
         self.live = (time.monotonic(), version, config)
         return version, config
 
+    async def pools_config(self) -> RoutingConfig:
+        """The live configuration for reads that must not wait on Kafka (an agent's presence
+        needs its pools' policies): the last one read, or the built-in one, while Kafka does
+        not answer within a few seconds."""
+        try:
+            return (await asyncio.wait_for(self.routing_config(), CONFIG_WAIT_S))[1]
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("gateway.config_unavailable", error=repr(exc))
+            cached = self.live
+            if cached is None:
+                return BUILTIN
+            self.live = (time.monotonic(), cached[1], cached[2])  # not asked again at once
+            return cached[2]
+
     # -- plumbing ------------------------------------------------------------------------
     async def who(self, request: web.Request) -> Principal:
         """The authenticated caller, or 401."""
@@ -229,8 +245,7 @@ class Gateway:
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        presence = await queries.presence(self.pool, who.agent_id,
-                                          (await self.routing_config())[1])
+        presence = await queries.presence(self.pool, who.agent_id, await self.pools_config())
         return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
                                   "presence": presence})
 
@@ -286,7 +301,7 @@ class Gateway:
             await ws.send_json({
                 "type": "snapshot",
                 "presence": await queries.presence(self.pool, who.agent_id,
-                                                   (await self.routing_config())[1]),
+                                                   await self.pools_config()),
                 "offers": await queries.pending_offers(self.pool, who.agent_id),
                 "conversations": await queries.conversations_of(self.pool, who),
             })

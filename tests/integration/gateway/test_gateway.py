@@ -702,6 +702,13 @@ async def test_a_hung_broker_is_503_within_the_publish_bound_and_then_passes(
             body = await r.json()
             assert (r.status, r.headers.get("Retry-After")) == (503, "5"), body
             assert "Kafka" in body["error"]["message"], body
+        # reads still answer: /me's presence needs the pools' policies from the live
+        # configuration (a Kafka topic), and takes the last one read (or the built-in one)
+        await asyncio.sleep(3.5)  # past the gateway's configuration cache
+        started = asyncio.get_running_loop().time()
+        status, me = await gateway.call("GET", "/me", "a1")
+        assert (status, me["presence"]) == (200, "offline"), me  # no sink here: none stored
+        assert asyncio.get_running_loop().time() - started < 10
     finally:
         os.kill(pid, signal.SIGCONT)
         await _until_registered(gateway.settings.kafka_bootstrap)
