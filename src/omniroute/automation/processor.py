@@ -48,6 +48,7 @@ from omniroute.routing.config import BUILTIN, RoutingConfig, load_config, pool_b
 from omniroute.routing.policy import BusinessHours
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.triage import Triage, triage
+from omniroute.triage.intents import NO_INTENT
 from omniroute.triage.language import Prefetched
 from omniroute.worker.app import Worker
 from omniroute.worker.routes import live_routing
@@ -233,7 +234,7 @@ class AutomationHook:
             return request.pool
         if request is None and before.pool:
             return before.pool
-        intent = before.intent if found.intent == "other" and before.intent else found.intent
+        intent = before.intent if found.intent == NO_INTENT and before.intent else found.intent
         return self.routing.choose_pool(channel, intent, found.language,
                                         {**before.skills, **found.skills})
 
@@ -394,7 +395,7 @@ def _fields(found: Triage, pool: str | None, intent: str | None) -> dict[str, st
     keeps it. History and reports read a conversation's triage from its latest event, so
     a conversation about a refund that ended with a thank-you was reported as ``other``."""
     fields = found.as_fields()
-    if found.intent == "other" and intent and intent != "other":
+    if found.intent == NO_INTENT and intent and intent != NO_INTENT:
         fields["intent"] = intent
         del fields["intent_confidence"]  # the message's own (0.00) is not this intent's
     if pool:

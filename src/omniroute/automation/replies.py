@@ -28,6 +28,7 @@ from omniroute.automation.templates import render
 from omniroute.automation.wait import QueueState, describe_wait, expected_wait, round_wait
 from omniroute.routing.policy import BusinessHours
 from omniroute.triage import Triage
+from omniroute.triage.intents import NO_INTENT
 
 ORDER_INTENTS = frozenset({"order_status", "delivery", "refund", "cancellation"})
 
@@ -61,7 +62,7 @@ def plan_message(memory: ConversationMemory, found: Triage, channel: str, at: da
     """
     language = found.language if found.language_detected or memory.language is None \
         else memory.language
-    keep_intent = found.intent == "other" and memory.intent is not None
+    keep_intent = found.intent == NO_INTENT and memory.intent is not None
     memory = memory.model_copy(update={
         "language": language, "slots": {**memory.slots, **found.slots},
         "priority": max(memory.priority, found.priority),

@@ -19,6 +19,7 @@ from omniroute.conversations.mailthread import reply_thread
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ConversationRef, Route
 from omniroute.routing.config import RoutingConfig
+from omniroute.routing.timers import OFFER_TIMED_OUT
 
 
 def _plain(record: asyncpg.Record | None) -> dict[str, Any] | None:
@@ -293,7 +294,7 @@ def presence_of(agent: str, away_pools: str) -> str:
     stepped out got no more offers without knowing why). NULL when never set."""
     return f"""(SELECT CASE WHEN p.presence IN ('available', 'busy') AND EXISTS (
                        SELECT 1 FROM assignments t WHERE t.agent_id = p.agent_id
-                         AND t.kind = 'rescinded' AND t.reason = 'offer timed out'
+                         AND t.kind = 'rescinded' AND t.reason = '{OFFER_TIMED_OUT}'
                          AND t.pool = ANY({away_pools}) AND t.occurred_at > p.occurred_at)
                    THEN 'away' ELSE p.presence END
                 FROM agent_presence p WHERE p.agent_id = {agent}

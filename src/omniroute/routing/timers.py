@@ -47,14 +47,19 @@ def arm_limits(state: PoolState, item: WorkState) -> None:
         state.arm(max(item.waiting_since + policy.sla_s, state.now), "sla", ref)
 
 
+OFFER_TIMED_OUT = "offer timed out"
+"""The reason of a rescinded offer nobody answered in time (the gateway reads it back to show
+the agent away)."""
+
+
 def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str) -> None:
     item = state.work.get(ref[0])
     if item is None or item.status != OFFERED or item.offer_id != ref[1]:
         return
     agent = state.agents[item.agent_id]  # type: ignore[index]
     agent_id = agent.profile.agent_id
-    emit(state, out, Kind.RESCINDED, "offer timed out", {"event": cause, "timer": "offer"},
-         item, agent_id, offer_id=item.offer_id, reason="offer timed out")
+    emit(state, out, Kind.RESCINDED, OFFER_TIMED_OUT, {"event": cause, "timer": "offer"},
+         item, agent_id, offer_id=item.offer_id, reason=OFFER_TIMED_OUT)
     release(state, item)
     if item.pin_agent == agent_id:  # a silent agent is not waited for
         item.pin_agent = None
@@ -68,7 +73,7 @@ def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str)
                                    also=(item,))
     else:
         item.excluded.add(agent_id)  # still available: not offered the same work again
-        requeue(state, out, item, "offer timed out", cause)
+        requeue(state, out, item, OFFER_TIMED_OUT, cause)
     drain_agent(state, out, agent, cause)
 
 
