@@ -89,7 +89,8 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
                                  OR (m.provider_message_id IS NOT NULL
                                      AND d.provider_message_id = m.provider_message_id)
                               ORDER BY d.rank DESC LIMIT 1) d ON true
-           WHERE m.conversation_id = $1 ORDER BY m.created_at, m.message_id""",
+           WHERE m.conversation_id = ANY(conversation_thread($1))
+           ORDER BY m.created_at, m.message_id""",
         conversation_id))
     for message in messages:
         if isinstance(message.get("attachments"), str):
@@ -108,7 +109,8 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
                         last_seen_at
                  FROM customer_addresses a
                  WHERE customer_id = $1 OR EXISTS (
-                   SELECT 1 FROM messages m WHERE m.conversation_id = $2
+                   SELECT 1 FROM messages m
+                   WHERE m.conversation_id = ANY(conversation_thread($2))
                      AND m.direction = 'inbound' AND m.channel = a.channel
                      AND m.sender = a.address)
                  ORDER BY channel, address, (customer_id = $1) DESC) known
@@ -144,7 +146,7 @@ async def reply_route(pool: asyncpg.Pool, ref: ConversationRef,
                AND channel_account IS NOT NULL AND ($2::text IS NULL OR channel = $2)
              ORDER BY created_at DESC LIMIT 1"""
     wanted = channel.value if channel else None
-    row = await pool.fetchrow(sql.format(where="conversation_id = $1"),
+    row = await pool.fetchrow(sql.format(where="conversation_id = ANY(conversation_thread($1))"),
                               ref.conversation_id, wanted)
     thread = None
     if row is not None and row["channel"] == Channel.EMAIL.value and row["thread"]:
@@ -160,13 +162,19 @@ async def reply_route(pool: asyncpg.Pool, ref: ConversationRef,
 def customer_name(conversation: str) -> str:
     """SQL for the name agents see for the customer of conversation alias ``conversation``
     (``cu``: its customers row): the customer's name, else the latest name a sender gave in
-    the conversation. A merge leaves the name on the merged-away id: a verified web chat
-    visitor whose first message opened the conversation before the link made another of
-    their ids its owner."""
+    the conversation (or a conversation merged into it), else the phone number or email
+    address they last wrote from (SMS, WhatsApp, email: what Twilio Flex and Zendesk show
+    for an unnamed customer; the other channels' addresses are opaque ids). A merge leaves
+    the name on the merged-away id: a verified web chat visitor whose first message opened
+    the conversation before the link made another of their ids its owner."""
     return f"""coalesce(cu.display_name, (
-        SELECT n.sender_name FROM messages n
-        WHERE n.conversation_id = {conversation}.conversation_id AND n.direction = 'inbound'
-          AND n.sender_name IS NOT NULL ORDER BY n.created_at DESC LIMIT 1))"""
+        SELECT coalesce(n.sender_name, CASE WHEN n.channel = 'whatsapp' AND n.sender ~ '^[0-9]+$'
+                                            THEN '+' || n.sender ELSE n.sender END)
+        FROM messages n
+        WHERE n.conversation_id = ANY(conversation_thread({conversation}.conversation_id))
+          AND n.direction = 'inbound'
+          AND (n.sender_name IS NOT NULL OR n.channel IN ('sms', 'whatsapp', 'email'))
+        ORDER BY n.sender_name IS NULL, n.created_at DESC LIMIT 1))"""
 
 
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
@@ -214,7 +222,7 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
            LEFT JOIN customers cu ON cu.customer_id = c.customer_id
            LEFT JOIN LATERAL (SELECT text FROM messages
-                              WHERE conversation_id = a.conversation_id
+                              WHERE conversation_id = ANY(conversation_thread(a.conversation_id))
                                 AND direction = 'inbound' AND text IS NOT NULL
                               ORDER BY created_at DESC LIMIT 1) m ON true
            WHERE a.agent_id = $1 AND {OPEN_OFFER}
@@ -257,7 +265,8 @@ async def awaiting_first_reply(pool: asyncpg.Pool, conversation_id: str) -> date
     row = await pool.fetchrow(
         """SELECT min(created_at) FILTER (WHERE direction = 'inbound') AS first_in,
                   count(*) FILTER (WHERE direction = 'outbound') AS replies
-           FROM messages WHERE conversation_id = $1""", conversation_id)
+           FROM messages WHERE conversation_id = ANY(conversation_thread($1))""",
+        conversation_id)
     if row is None or row["replies"] or row["first_in"] is None:
         return None
     first_in: datetime = row["first_in"]
@@ -269,7 +278,8 @@ async def routing_facts(pool: asyncpg.Pool,
     """The channel to route a conversation on and since when its customer waits."""
     row = await pool.fetchrow(
         """SELECT c.channel, coalesce((SELECT min(m.created_at) FROM messages m
-                  WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
+                  WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                    AND m.direction = 'inbound'),
                   c.opened_at) AS since
            FROM conversations c WHERE c.conversation_id = $1""", conversation_id)
     if row is None or row["channel"] is None:

@@ -53,12 +53,17 @@ class Route(WorkInput):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Update(WorkInput):
-    """Attributes of a conversation changed; its place in the queue may change."""
+    """Attributes of a conversation changed; its place in the queue may change.
+
+    ``customer_id``: the customer it belongs to now (customers merged), carried by the
+    events the router writes for it from then on; None (inputs written before it was
+    sent) leaves it as it was."""
 
     priority: int = 0
     skills: Mapping[str, int] = field(default_factory=dict)
     vip: bool = False
     sentiment: float | None = None
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

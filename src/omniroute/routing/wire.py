@@ -56,6 +56,7 @@ def request_record(request: RoutingRequest, pool: str, at: float, *,
     body.update(priority=request.priority, skills=dict(request.skills), vip=request.vip,
                 sentiment=request.sentiment)
     if request.kind is RoutingRequestKind.UPDATE:
+        body["customer_id"] = request.customer_id
         return pool_record("update", pool, at, request.event_id, body, whole)
     body.update(customer_id=request.customer_id, channel=request.channel.value,
                 last_agent=request.last_agent_id,

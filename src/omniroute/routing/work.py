@@ -66,7 +66,8 @@ def on_route(state: PoolState, out: Out, event: Route) -> None:
 
 
 def _again(state: PoolState, out: Out, item: WorkState, event: Route) -> None:
-    """A route request for work already here."""
+    """A route request for work already here (its customer is the conversation's now)."""
+    item.customer_id = event.customer_id
     if item.status == QUEUED:
         _update(state, out, item, event.priority, event.skills, event.vip,
                 event.sentiment, event.event_id)
@@ -98,6 +99,8 @@ def on_update(state: PoolState, out: Out, event: Update) -> None:
         return
     item = state.work.get(event.work_id)
     if item is not None:
+        if event.customer_id:
+            item.customer_id = event.customer_id
         _update(state, out, item, event.priority, event.skills, event.vip, event.sentiment,
                 event.event_id)
 

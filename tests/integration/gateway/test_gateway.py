@@ -524,6 +524,62 @@ class TestMergedCustomers:
         assert offer["customer_name"] == "Jo Kim"
 
 
+    async def test_a_folded_conversations_messages_are_read_and_answered_in_the_kept_one(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run: Mia wrote on WhatsApp, then as a signed-in web chat visitor (phone
+        verified). Identity folded the web chat conversation into the WhatsApp one, but the
+        agent holding it saw only the WhatsApp message, the offer showed it too, and the
+        reply went to WhatsApp while Mia waited in the web chat widget."""
+        whatsapp = InboundMessage(
+            event_id="whatsapp:mia-1", occurred_at=T0, channel=Channel.WHATSAPP,
+            provider="meta", channel_account="1122334455667",
+            sender=Address(value="14155550123"), recipient=Address(value="1122334455667"),
+            provider_message_id="wamid.mia1", text="my delivery address changed")
+        webchat = InboundMessage(
+            event_id="webchat:mia-2", occurred_at=T0 + timedelta(minutes=1),
+            channel=Channel.WEBCHAT, provider="webchat", channel_account="acme.test",
+            sender=Address(value="id:cust-mia"), recipient=Address(value="acme.test"),
+            provider_message_id="v:mia-2", text="order 7781 has not arrived")
+        merged = ConversationEvent(
+            event_id="merge-mia", occurred_at=T0 + timedelta(minutes=1, seconds=2),
+            conversation_id="c61", customer_id="cust-60", kind=ConversationEventKind.MERGED,
+            merged_into="c60", reason="customers merged")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c60", "cust-60")), ("inbound", whatsapp),
+                ("conversations", added(whatsapp, conversation="c60", customer="cust-60")),
+                ("conversations", opened("c61", "cust-61", at=T0 + timedelta(minutes=1))),
+                ("inbound", webchat),
+                ("conversations", added(webchat, conversation="c61", customer="cust-61")),
+                ("conversations", merged),
+                ("assignments", assignment("a2", "c60", AssignmentKind.OFFERED, offer="o60"))])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/offers", "a2")
+        [offer] = [o for o in body["offers"] if o["offer_id"] == "o60"]  # type: ignore[union-attr]
+        assert (offer["preview"], offer["customer_name"]) == (
+            "order 7781 has not arrived", "+14155550123")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", assignment("a2", "c60", n=1))])
+        finally:
+            await conn.close()
+        status, view = await gateway.call("GET", "/conversations/c60", "a2")
+        assert status == 200
+        assert [m["text"] for m in view["messages"]] == [  # type: ignore[union-attr]
+            "my delivery address changed", "order 7781 has not arrived"]
+        assert {a["channel"] for a in view["addresses"]} == {"whatsapp", "webchat"}  # type: ignore[union-attr]
+        status, _ = await gateway.call("POST", "/conversations/c60/replies", "a2",
+                                       {"text": "It arrives tomorrow."})
+        assert status == 202
+        [record] = await consume(gateway.settings.kafka_bootstrap,
+                                 gateway.settings.topic("omniroute.outbound.v1"), 1)
+        reply = OutboundMessage.from_json_bytes(record.value)
+        assert (reply.channel, reply.recipient.value, reply.conversation_id) == (
+            Channel.WEBCHAT, "id:cust-mia", "c60")
+
+
 class TestLiveOffers:
     async def test_an_offer_names_the_customer_and_shows_their_latest_message(
             self, gateway: Setup, database_url: str) -> None:

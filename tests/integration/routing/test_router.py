@@ -353,3 +353,36 @@ async def test_a_request_whose_pool_its_producer_knows_is_routed_in_one_hop(
         ("assigned", "cat", "conv-1"), ("assigned", "cat", "conv-2")], seen
     assert await consume(boot, settings.topic("omniroute.internal.routing-requests"), 1,
                          timeout=2) == []
+
+
+async def test_work_of_merged_customers_is_assigned_under_the_surviving_customer(
+        topics: Settings, tmp_path: Path) -> None:
+    """A user run: WhatsApp opened a conversation for one customer id, a verified web chat
+    message merged that customer into the visitor's, and the worker sent the router an
+    ``update`` naming the survivor. The router kept the old customer on the work, so the
+    assignment's ConversationEvent moved the conversation back to the merged-away id, and
+    the console showed it without the web chat address or the visitor's name."""
+    settings = topics
+    config_file = tmp_path / "routing.toml"
+    config_file.write_text(CONFIG)
+    boot = settings.kafka_bootstrap
+    requests_topic = settings.topic("omniroute.internal.routing-requests")
+    async with Router(settings, config_file):
+        route = RoutingRequest(event_id="rr-1", kind="route", conversation_id="conv-1",
+                               customer_id="cust-merged-away", channel="whatsapp")
+        await produce(boot, requests_topic, [(b"conv-1", route.to_json_bytes())])
+        update = RoutingRequest(event_id="rr-1-update", kind="update", conversation_id="conv-1",
+                                customer_id="cust-survivor", channel="whatsapp",
+                                reason="customers merged")
+        await produce(boot, requests_topic, [(b"conv-1", update.to_json_bytes())])
+        await asyncio.sleep(1)  # the update is decided before anyone is offered the work
+        await produce(boot, settings.topic("omniroute.agent-events.v1"),
+                      [agent_event(1, "ann", "presence", presence="available")])
+        [offer] = await assignments(settings, 1)
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [agent_event(
+            2, "ann", "accept", offer_id=offer.offer_id, conversation_id="conv-1")])
+        records = await consume(boot, settings.topic("omniroute.conversations.v1"), 1,
+                                timeout=40)
+    [assigned] = [ConversationEvent.from_json_bytes(r.value) for r in records]
+    assert (assigned.kind.value, assigned.agent_id, assigned.customer_id) == (
+        "assigned", "ann", "cust-survivor")

@@ -265,7 +265,7 @@ function renderDetail(view) {
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
-      `Note by ${n.agent_id}: ${n.note}`) })),
+      n.agent_id ? `${t("note-by")} ${n.agent_id}: ${n.note}` : `${t("system-note")} ${n.note}`) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
       `${t("rated")} ${r.score}/5${r.comment ? ` · “${r.comment}”` : ""}`,
       el("div", { class: "meta" }, new Date(r.rated_at).toLocaleString())) })),
