@@ -60,6 +60,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warnings.warn is a log line too, not bare text
     # libraries that chatter at INFO about every connection
     for noisy in ("aiokafka", "kafka", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
