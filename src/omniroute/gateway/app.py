@@ -332,6 +332,15 @@ def channel_of(event: Envelope) -> str:
     return str(channel.value) if channel is not None else "none"
 
 
+async def revalidate_console(request: web.Request, response: web.StreamResponse) -> None:
+    """The console's pages and scripts are revalidated on every load (a 304 when unchanged):
+    with no Cache-Control, browsers kept running the old console.js for hours after an
+    upgrade (heuristic freshness from Last-Modified), as a user run's console did."""
+    if (request.path == "/" or request.path.startswith("/console/")) \
+            and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-cache"
+
+
 def build_app(gateway: Gateway, health: Health) -> web.Application:
     """The aiohttp application with every route of the API and the console."""
     app = web.Application(middlewares=[problems, security_middleware(gateway)])
@@ -360,4 +369,5 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     health.mount(app)
     app.router.add_get("/", g.index)
     app.router.add_static("/console/", STATIC)
+    app.on_response_prepare.append(revalidate_console)
     return app

@@ -793,3 +793,21 @@ async def _until_registered(bootstrap: str, timeout: float = 30.0) -> None:
     while (await probe(bootstrap, timeout=10))[0] == 0:
         assert asyncio.get_running_loop().time() < deadline, "the resumed broker never registered"
         await asyncio.sleep(0.5)
+
+
+class TestConsoleFiles:
+    async def test_the_console_is_revalidated_on_every_load(self, gateway: Setup) -> None:
+        """A user run's console ran the previous console.js after an upgrade: with no
+        Cache-Control the browser reused it from its cache. The page and its scripts say
+        no-cache, and an unchanged file costs a 304."""
+        for path in ("/", "/console/console.js", "/console/i18n.js"):
+            async with gateway.http.get(gateway.url + path) as response:
+                assert response.status == 200, path
+                assert response.headers["Cache-Control"] == "no-cache", path
+                etag = response.headers.get("ETag")
+            if etag:
+                async with gateway.http.get(gateway.url + path,
+                                            headers={"If-None-Match": etag}) as again:
+                    assert again.status == 304, path
+        async with gateway.http.get(f"{gateway.url}/console/console.js") as response:
+            assert "system-note" in await response.text()
