@@ -51,6 +51,9 @@ class ConversationEventKind(StrEnum):
     """The bot handed the conversation to the human queue (``reason``, ``triage``)."""
     HUMAN_RESOLVED = "human_resolved"
     """An agent resolved a conversation that went through the bot's gate."""
+    REROUTED = "rerouted"
+    """The router moved the waiting conversation to another pool (``pool``: the new one;
+    ``reason``: overflow timeout, queue cap reached, routing targets exhausted)."""
 
 
 class Direction(StrEnum):

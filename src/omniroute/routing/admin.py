@@ -11,10 +11,16 @@ from dataclasses import replace
 
 from omniroute.routing import agents as agent_rules
 from omniroute.routing.events import Configure, Kind, RemoveAgent, UpsertAgent
-from omniroute.routing.placement import Out, drain_agent, effective_priority, emit, needs_of
+from omniroute.routing.placement import (
+    Out,
+    arm_limits,
+    drain_agent,
+    effective_priority,
+    emit,
+    needs_of,
+)
 from omniroute.routing.policy import AgentProfile
 from omniroute.routing.state import AgentState, PoolState
-from omniroute.routing.timers import arm_limits
 
 
 def _clear_ready(state: PoolState) -> None:

@@ -238,15 +238,39 @@ def drain_all(state: PoolState, out: Out, cause: str) -> None:
             drain_agent(state, out, agent, cause)
 
 
+def arm_limits(state: PoolState, item: WorkState) -> None:
+    """Arm the item's time limits (relaxation, overflow, TTL, SLA) under the current policy,
+    measured from its entry in the pool (``enqueued_at``)."""
+    policy, ref = state.policy, (item.work_id, item.seq)
+    for index, step in enumerate(policy.relaxation, start=1):
+        state.arm(item.enqueued_at + step.after_s, "relax", (*ref, index))
+    for index in range(1, len(policy.targets) + 1):
+        deadline = policy.target_deadline(index)
+        if deadline is None:
+            break
+        state.arm(item.enqueued_at + deadline, "target", (*ref, index))
+    if policy.overflow is not None:
+        state.arm(item.enqueued_at + policy.overflow.after_s, "overflow", ref)
+    if policy.ttl_s is not None:
+        state.arm(item.enqueued_at + policy.ttl_s, "ttl", ref)
+    if policy.sla_s is not None and policy.sla_boost:
+        state.arm(max(item.waiting_since + policy.sla_s, state.now), "sla", ref)
+
+
 def requeue(state: PoolState, out: Out, item: WorkState, rule: str, cause: str) -> None:
     """Return work to the queue keeping its original age. Time limits from pool entry
     apply only to work never assigned here: a transfer or a revoked assignment is not
-    parked or overflowed for having waited long before it was served."""
+    parked or overflowed for having waited long before it was served; its limits count
+    again from its return (before 2026-12-05 they never did: in a user run two
+    conversations revoked from an agent an admin removed waited for ever in a pool left
+    with nobody, its overflow never firing)."""
     policy = state.policy
     emit(state, out, Kind.REQUEUED, rule, {
         "event": cause, "waited_s": round(state.now - item.waiting_since, 6),
         "in_pool_s": round(state.now - item.enqueued_at, 6), "served": item.served}, item)
     if item.served:
+        item.enqueued_at = state.now
+        arm_limits(state, item)
         place(state, out, item, cause)
     elif policy.ttl_s is not None and state.now >= item.enqueued_at + policy.ttl_s:
         drop(state, out, item, "queue time-to-live expired", cause)

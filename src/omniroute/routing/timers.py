@@ -25,27 +25,7 @@ from omniroute.routing.placement import (
     release,
     requeue,
 )
-from omniroute.routing.state import OFFERED, QUEUED, WRAPPING, PoolState, WorkState
-
-
-def arm_limits(state: PoolState, item: WorkState) -> None:
-    """Arm the item's time limits (relaxation, overflow, TTL, SLA) under the current policy,
-    measured from its entry in the pool (``enqueued_at``)."""
-    policy, ref = state.policy, (item.work_id, item.seq)
-    for index, step in enumerate(policy.relaxation, start=1):
-        state.arm(item.enqueued_at + step.after_s, "relax", (*ref, index))
-    for index in range(1, len(policy.targets) + 1):
-        deadline = policy.target_deadline(index)
-        if deadline is None:
-            break
-        state.arm(item.enqueued_at + deadline, "target", (*ref, index))
-    if policy.overflow is not None:
-        state.arm(item.enqueued_at + policy.overflow.after_s, "overflow", ref)
-    if policy.ttl_s is not None:
-        state.arm(item.enqueued_at + policy.ttl_s, "ttl", ref)
-    if policy.sla_s is not None and policy.sla_boost:
-        state.arm(max(item.waiting_since + policy.sla_s, state.now), "sla", ref)
-
+from omniroute.routing.state import OFFERED, QUEUED, WRAPPING, PoolState
 
 OFFER_TIMED_OUT = "offer timed out"
 """The reason of a rescinded offer nobody answered in time (the gateway reads it back to show

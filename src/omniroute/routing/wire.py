@@ -144,6 +144,9 @@ CONVERSATION_KINDS = {
     Kind.TRANSFERRED: ConversationEventKind.TRANSFERRED,
     Kind.DROPPED: ConversationEventKind.UNASSIGNED, Kind.REVOKED: ConversationEventKind.UNASSIGNED,
     Kind.PARKED: ConversationEventKind.PARKED,
+    # moved on to another pool: without it history (and the board) kept the first pool of
+    # work that overflowed (a user run's board listed it there, where nobody could take it)
+    Kind.FORWARDED: ConversationEventKind.REROUTED,
 }
 
 
@@ -170,13 +173,14 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
             reason=d.reason, decision=why)
         found.append(("omniroute.assignments.v1", d.agent_id.encode(), event.to_json_bytes()))
     kind = CONVERSATION_KINDS.get(d.kind)
-    if d.kind is Kind.REVOKED and d.rule == "transfer":
-        kind = None
+    if d.kind in (Kind.REVOKED, Kind.FORWARDED) and d.rule == "transfer":
+        kind = None  # the transfer says it
     if kind is not None and d.work_id is not None and d.customer_id is not None:
+        pool = d.target_pool if d.kind is Kind.FORWARDED else d.pool
         conversation = ConversationEvent(
             event_id=f"conv:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
             conversation_id=d.work_id, customer_id=d.customer_id, kind=kind, channel=d.channel,
-            agent_id=d.agent_id, pool=d.pool, reason=d.reason or d.rule[:1000])
+            agent_id=d.agent_id, pool=pool, reason=d.reason or d.rule[:1000])
         found.append(("omniroute.conversations.v1", d.work_id.encode(),
                       conversation.to_json_bytes()))
     if d.kind is Kind.FORWARDED and d.forward is not None and d.target_pool is not None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from omniroute.routing.events import Cancel, Kind, Route, Update
 from omniroute.routing.placement import (
     Out,
+    arm_limits,
     drain_agent,
     drop,
     effective_priority,
@@ -15,7 +16,6 @@ from omniroute.routing.placement import (
     release,
 )
 from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, WRAPPING, PoolState, WorkState
-from omniroute.routing.timers import arm_limits
 
 
 def follow(state: PoolState, out: Out, event: Route | Update | Cancel) -> bool:

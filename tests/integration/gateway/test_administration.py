@@ -230,6 +230,19 @@ class TestSupervisorBoard:
         assert {w["conversation_id"]: w["offered_to"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
             "c1": None, "c2": None}
 
+        # c1 overflows: the router's rerouted event moves it to its new pool on the board
+        # (a user run's board kept work that had overflowed in the pool it had left).
+        moved = ConversationEvent(event_id="reroute-c1", conversation_id="c1", customer_id="k1",
+                                  kind=ConversationEventKind.REROUTED, pool="overflow",
+                                  reason="overflow timeout", occurred_at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", moved)])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert {w["conversation_id"]: w["pool"] for w in board["waiting"]}["c1"] == "overflow"  # type: ignore[index,union-attr]
+
     async def test_an_offer_that_timed_out_shows_the_agent_away_until_they_choose_again(
             self, gateway: Setup, database_url: str) -> None:
         """The router sets an agent away when an offer to them times out (pools with

@@ -386,3 +386,41 @@ async def test_work_of_merged_customers_is_assigned_under_the_surviving_customer
     [assigned] = [ConversationEvent.from_json_bytes(r.value) for r in records]
     assert (assigned.kind.value, assigned.agent_id, assigned.customer_id) == (
         "assigned", "ann", "cust-survivor")
+
+
+async def test_work_that_overflows_is_announced_with_its_new_pool(
+        topics: Settings, tmp_path: Path) -> None:
+    """A user run: an admin removed billing's only agent while he held a conversation; it
+    went back to billing's queue and overflowed to support at once (it had waited longer
+    than billing's overflow time). The router said nothing public about the move, so
+    history and the supervisor board kept listing it in billing, with nobody to take it.
+    A forward is a ``rerouted`` ConversationEvent naming the new pool."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    with_cat = tmp_path / "routing.toml"
+    with_cat.write_text(CONFIG.replace(
+        "[pools.billing]\n", "[pools.billing]\noverflow = { after_s = 2, pool = \"support\" }\n",
+    ).replace('[agents.ann]\npool = "support"\n',
+              '[agents.ann]\npool = "support"\nskills = { billing = 2 }\n'))
+    without_cat = tmp_path / "without-cat.toml"
+    without_cat.write_text(with_cat.read_text().split("[agents.cat]")[0])
+    async with Router(settings, with_cat):
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent_event(1, "cat", "presence", presence="available"),
+            agent_event(2, "ann", "presence", presence="available")])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      [request(1, skills={"billing": 2})])
+        [assigned] = await assignments(settings, 1)
+        assert (assigned.kind.value, assigned.agent_id) == ("assigned", "cat")
+        await asyncio.sleep(3)  # cat holds it longer than billing's overflow time
+        await publish_config(settings, load_config(without_cat), actor="test")
+        seen = await assignments(settings, 3)
+        records = await consume(boot, settings.topic("omniroute.conversations.v1"), 3,
+                                timeout=40)
+    assert [(e.kind.value, e.agent_id, e.pool) for e in seen[1:]] == [
+        ("revoked", "cat", "billing"), ("offered", "ann", "support")], seen
+    events = [ConversationEvent.from_json_bytes(r.value) for r in records]
+    assert [(e.kind.value, e.pool, e.reason) for e in events] == [
+        ("assigned", "billing", "longest_idle agent; auto-accept"),
+        ("unassigned", "billing", "agent removed"),
+        ("rerouted", "support", "overflow timeout")], events

@@ -13,6 +13,7 @@ from omniroute.routing.events import (
     Decline,
     Heartbeat,
     Kind,
+    RemoveAgent,
     Resolve,
     Route,
     SetCapacity,
@@ -294,6 +295,23 @@ class TestOverflowStickyPriority:
         forwarded = out[-1]
         assert forwarded.kind is Kind.FORWARDED and forwarded.target_pool == "q"
         assert forwarded.forward.waiting_since == MONDAY_9AM_UTC + 1 and forwarded.forward.hops == 1
+
+    def test_work_taken_back_overflows_after_waiting_again_not_for_its_age(self) -> None:
+        """A user run: an admin removed billing's only agent; the two conversations he held
+        went back to billing's queue and waited there for ever, the pool's overflow never
+        firing for work once served. Its limits count again from its return: not at once
+        (it is not overflowed for its age), but after the overflow time."""
+        pool = Pool(PoolPolicy(pool="p", overflow=Overflow(60, "q"), heartbeat_grace_s=1e6),
+                    a=dict(auto=True))
+        pool.login("a")
+        assert kinds(pool.route("w1")) == [("assigned", "a", "w1")]
+        out = pool(RemoveAgent, dt=300, agent_id="a")
+        assert [d.kind for d in out if d.work_id == "w1"] == [
+            Kind.REVOKED, Kind.REQUEUED, Kind.QUEUED]
+        assert kinds(pool(Tick, dt=59)) == []
+        forwarded = pool(Tick, dt=2)[-1]
+        assert forwarded.kind is Kind.FORWARDED and forwarded.target_pool == "q"
+        assert forwarded.forward.waiting_since == MONDAY_9AM_UTC + 2
 
     def test_sticky_waits_for_last_agent_until_expiry(self) -> None:
         """A returning customer waits for their last agent, then anyone."""
