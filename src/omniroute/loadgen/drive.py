@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -92,15 +93,25 @@ class Report:
                              ("held -> agent reply", self.work.reply_seconds)):
             p = percentiles(values)
             out.append(f"  {name:<24} {len(values):5d} " + " ".join(
-                f"{p.get(k, float('nan')):7.3f}" for k in ("p50", "p95", "p99", "max")))
+                _figure(p.get(k), "7.3f") for k in ("p50", "p95", "p99", "max")))
         if self.stages:
             out.append("per-record stage time from Prometheus (omniroute_processing_seconds):")
-            out += [f"  {stage:<24} p50 {v['p50']:7.3f}  p99 {v['p99']:7.3f}  over 500 ms "
-                    f"{v['slow']:6.2%}" for stage, v in sorted(self.stages.items())]
+            out += [f"  {stage:<24} p50 {_figure(v.get('p50'), '7.3f')}  "
+                    f"p99 {_figure(v.get('p99'), '7.3f')}  over 500 ms "
+                    f"{_figure(v.get('slow'), '6.2%')}" for stage, v in sorted(self.stages.items())]
         out.append("consumer lag at the end (worst partition per group):")
         out += [f"  {group:<52} {messages:6d} msgs {seconds:7.1f} s"
                 for group, (messages, seconds) in sorted(self.lag.items())]
         return out
+
+
+def _figure(value: float | None, spec: str) -> str:
+    """A figure of the report, or a dash where nothing was measured (a stage with no
+    records: Prometheus answers NaN; a user run's report printed "nan")."""
+    width = int(spec.split(".")[0])
+    if value is None or not math.isfinite(value):
+        return "—".rjust(width)
+    return format(value, spec)
 
 
 def secrets_of(settings: Settings) -> Secrets:

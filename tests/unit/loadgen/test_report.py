@@ -61,13 +61,17 @@ class TestReport:
     """The printed report names every stage, latency and group."""
 
     def test_lines(self) -> None:
-        """Throughput, latency rows (NaN when nothing measured), stage times and lag."""
+        """Throughput, latency rows (a dash when nothing was measured), stage times and lag."""
+        nan = float("nan")
         report = Report(seconds=10.0, answer_seconds=[0.1, 0.2],
                         throughput={"ingress": 5.0}, lag={"g": (3, 1.5)},
-                        stages={"router": {"p50": 0.01, "p99": 0.2, "slow": 0.005}})
+                        stages={"router": {"p50": 0.01, "p99": 0.2, "slow": 0.005},
+                                "webchat": {"p50": nan, "p99": nan, "slow": nan}})
         text = "\n".join(report.lines())
         assert "ingress" in text and "5.0" in text
         assert "webhook answered             2   0.100   0.200   0.200   0.200" in text
-        assert "routing request -> offer     0     nan" in text
+        assert "routing request -> offer     0       —       —       —       —" in text
+        assert "webchat                  p50       —  p99       —  over 500 ms      —" in text
+        assert "nan" not in text
         assert "router" in text and "0.50%" in text
         assert "g" in text and "3 msgs" in text
