@@ -124,13 +124,31 @@ class Work:
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, TransferRequest)
         actor = await self.g.on_behalf(who, ref.conversation_id)
+        target_pool = body.target_pool
+        if body.target_agent_id is not None and target_pool is None:
+            target_pool = await self._pool_of_target(actor.agent_id, body.target_agent_id)
         if actor is not who:
             await record_action(self.g.pool, who, "conversation.transfer", ref.conversation_id,
                                 {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
         return await self.g.agent_says(
             actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
-            target_agent_id=body.target_agent_id, target_pool=body.target_pool,
+            target_agent_id=body.target_agent_id, target_pool=target_pool,
             reason=body.reason)
+
+    async def _pool_of_target(self, holder: str, target: str) -> str | None:
+        """The pool a transfer to ``target`` goes through: theirs when it is not the
+        holder's (the router pins the work to them there), else None (within the pool).
+
+        The router only knows its own pool's agents: a supervisor reassigning a support
+        conversation to a billing agent had it refused ("not another agent of this pool")
+        in a user run, and the board showed nothing of it."""
+        if target == holder:
+            raise BadRequest(f"the conversation is already {target!r}'s")
+        config = await self.g.pools_config()
+        theirs = config.agent_pool(target)
+        if theirs is None:
+            raise BadRequest(f"agent {target!r} is in no routing pool")
+        return theirs if theirs != config.agent_pool(holder) else None
 
     async def resolve(self, request: web.Request) -> web.Response:
         who = await self.g.who(request)

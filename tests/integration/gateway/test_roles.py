@@ -26,6 +26,8 @@ from omniroute.gateway.admin import create_token, list_tokens, revoke_token
 from omniroute.gateway.auth import Role, hash_token, token_id
 from omniroute.gateway.server import running_gateway
 from omniroute.history.store import write_batch
+from omniroute.routing.config import parse_config
+from omniroute.routing.live import publish_config
 from omniroute.settings import Settings
 
 
@@ -143,6 +145,31 @@ class TestSupervisors:
         events = [AgentEvent.from_json_bytes(r.value) for r in records]
         assert [(e.kind, e.agent_id, e.target_agent_id) for e in events] == [
             ("transfer", "a1", "a2"), ("resolve", "a1", None)]
+
+
+    async def test_a_supervisor_reassigns_to_an_agent_of_another_pool(
+            self, gateway: Setup) -> None:
+        """A user run: the supervisor reassigned a support conversation to a billing agent
+        from the board; the gateway answered 202, the router refused it (its pool knows only
+        its own agents) and the board showed nothing. The transfer now goes through the
+        target's pool, pinned to them; a transfer to the holder is a 400."""
+        config = parse_config({
+            "routing": {"default_pool": "support"},
+            "pools": {"support": {}, "billing": {}},
+            "agents": {"a1": {"pool": "support"}, "a2": {"pool": "billing"},
+                       "a3": {"pool": "support"}}})
+        await publish_config(gateway.settings, config, actor="test")
+        status, body = await gateway.call("POST", "/conversations/c1/transfer", "boss",
+                                          {"target_agent_id": "a1"})
+        assert status == 400 and "already 'a1'" in body["error"]["message"]  # type: ignore[index]
+        for target in ("a2", "a3"):
+            assert (await gateway.call("POST", "/conversations/c1/transfer", "boss",
+                                       {"target_agent_id": target}))[0] == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.agent-events.v1"), 2)
+        events = [AgentEvent.from_json_bytes(r.value) for r in records]
+        assert [(e.agent_id, e.target_agent_id, e.target_pool) for e in events] == [
+            ("a1", "a2", "billing"), ("a1", "a3", None)]
 
 
 class TestAgentConsoleData:
