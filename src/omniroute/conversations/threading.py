@@ -260,7 +260,8 @@ def _with(state: CustomerState, conv: Conversation, message: InboundMessage) -> 
 
 
 def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcome:
-    """Learn from the router: assigned (the last agent), unassigned, resolved, parked."""
+    """Learn from the router: assigned (the last agent), unassigned, resolved, parked,
+    rerouted (the pool the work lives in now)."""
     if state.merged_into:
         return Outcome(state, redirect=state.merged_into)
     conv = state.current
@@ -275,7 +276,7 @@ def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcom
         conv = conv.model_copy(update={"agent_id": None, "pool": None,
                                        "parked": event.reason or "not routable"})
         return Outcome(state.model_copy(update={"current": conv}))
-    if event.kind is Kind.UNASSIGNED:
+    if event.kind in (Kind.UNASSIGNED, Kind.REROUTED):
         return Outcome(state.model_copy(update={"current": conv.model_copy(
             update={"agent_id": None, "pool": pool})}))
     if event.kind is Kind.RESOLVED:

@@ -47,6 +47,7 @@ from omniroute.worker.topology import CUSTOMERS
 ROUTER_KINDS = frozenset({
     ConversationEventKind.ASSIGNED, ConversationEventKind.RESOLVED,
     ConversationEventKind.UNASSIGNED, ConversationEventKind.PARKED,
+    ConversationEventKind.REROUTED,
 })
 CustomerRecord = Annotated[
     Observe | Reassign | ThreadMessage | MergeCustomer | AbsorbCustomer | SplitCustomer

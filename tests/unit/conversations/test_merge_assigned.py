@@ -111,6 +111,21 @@ class TestWhereTheWorkLives:
         [cancel] = [r for r in out.requests if r.kind is Req.CANCEL]
         assert cancel.pool == "vip"
 
+    def test_cancel_of_overflowed_work_names_the_pool_it_moved_to(self) -> None:
+        """Work the router rerouted (overflow) is cancelled in the pool it lives in now, not
+        through the pointer the pool it left keeps for an hour."""
+        a = opened("cus_a", "a1", Channel.SMS, 0)
+        b = opened("cus_b", "b1", Channel.EMAIL, 5)
+        assert b.current is not None
+        moved = ConversationEvent(
+            event_id="rr-b1", occurred_at=T0 + timedelta(minutes=8),
+            conversation_id=b.current.id, customer_id="cus_b", kind=Kind.REROUTED,
+            pool="overflow", reason="overflow timeout")
+        b = apply_router_event(b, moved).state
+        out = merge(a, b)
+        [cancel] = [r for r in out.requests if r.kind is Req.CANCEL]
+        assert cancel.pool == "overflow"
+
 
 @pytest.mark.parametrize("a_agent", [None, "ag-a"])
 @pytest.mark.parametrize("b_agent", [None, "ag-b"])
