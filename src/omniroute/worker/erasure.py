@@ -88,7 +88,10 @@ class Eraser:
         return removed, sends
 
     async def on_request(self, event: Any) -> None:
-        """Forget, make the tombstones durable, then answer (see the module docstring)."""
+        """Forget, make the tombstones durable, then answer (see the module docstring).
+        A request's own tombstone (written once every partition answered) asks nothing."""
+        if not event.value:
+            return
         request = EraseRequest.model_validate_json(event.value)
         removed, sends = self.forget(request.needles)
         if sends:
