@@ -46,6 +46,11 @@ def new_pool(policy: PoolPolicy, agents: tuple[AgentProfile, ...] = ()) -> PoolS
 
 ADMIN = (Configure, UpsertAgent, RemoveAgent)
 
+CLOCK_STOPPED_S = 30.0
+"""A running router ticks every pool each second, so a clock that jumps further than this
+in one input means the router was not running (a restart, a broker outage): that time is
+not counted as the agents' silence (see :func:`advance`)."""
+
 
 def _fed(event: CoreEvent) -> bool:
     """Whether ``event`` came through the repartition hop (stamped with its own time there):
@@ -84,6 +89,8 @@ def decide(state: PoolState, event: CoreEvent) -> tuple[PoolState, list[Decision
 
 def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     out: Out = []
+    if isinstance(event, AgentInput):
+        _heard_from(state, event)
     advance(state, out, event.at, event.event_id, fed=_fed(event))
     if isinstance(event, AgentInput):
         agent = state.agents.get(event.agent_id)
@@ -113,10 +120,31 @@ def _apply(state: PoolState, event: CoreEvent) -> list[Decision]:
     return out
 
 
+def _heard_from(state: PoolState, event: AgentInput) -> None:
+    """An agent's own input proves them present at its time, before the clock moves there:
+    the heartbeat deadline it meets is not fired first. After a stack restart an agent's
+    first heartbeat came 60.0004 s after the last, and its own arrival made them lost and
+    took back their three conversations (a user run, 2026-12-05)."""
+    agent = state.agents.get(event.agent_id)
+    if agent is not None and event.at > agent.last_seen:
+        agent.last_seen = event.at
+
+
+def _clock_stopped(state: PoolState, gap: float) -> None:
+    """The router did not run for ``gap`` seconds: nobody could be heard meanwhile, so every
+    agent's silence so far is kept as it was and the gap is not added to it."""
+    for agent in state.agents.values():
+        agent.last_seen += gap
+
+
 def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False) -> None:
     """Move the clock to ``at`` (never backwards), firing due timers each at its own
     time with business hours tracked in between; an input that came through the
-    repartition hop (``fed``) also moves the input clock and fires its timers."""
+    repartition hop (``fed``) also moves the input clock and fires its timers. A jump of
+    more than :data:`CLOCK_STOPPED_S` (the router was not running) is not counted as the
+    agents' silence."""
+    if state.now and at - state.now > CLOCK_STOPPED_S:
+        _clock_stopped(state, at - state.now)
     timers = state.timers
     while timers and timers[0][0] <= at:
         due, _seq, kind, ref = heapq.heappop(timers)

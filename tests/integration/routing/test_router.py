@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -424,3 +425,34 @@ async def test_work_that_overflows_is_announced_with_its_new_pool(
         ("assigned", "billing", "longest_idle agent; auto-accept"),
         ("unassigned", "billing", "agent removed"),
         ("rerouted", "support", "overflow timeout")], events
+
+
+async def test_an_agents_heartbeat_just_past_the_grace_keeps_their_work(
+        topics: Settings, tmp_path: Path) -> None:
+    """A user run restarted the whole stack: an agent's console missed two heartbeats, and
+    the first one after came 60.0004 s after the last (the grace was 60 s). The router
+    fired the agent's deadline before reading the heartbeat that met it, marked them lost
+    and took back their three conversations. Here the grace is 4 s and the heartbeat comes
+    0.4 ms past it; the agent keeps the conversation."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    config_file = tmp_path / "routing.toml"
+    config_file.write_text(CONFIG.replace(
+        "[pools.billing]\nheartbeat_grace_s = 3600\n",
+        "[pools.billing]\nheartbeat_grace_s = 4\ninput_stall_s = 3600\n"))
+    async with Router(settings, config_file):
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent_event(1, "cat", "presence", presence="available")])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      [request(1, skills={"billing": 2})])
+        [assigned] = await assignments(settings, 1)
+        assert (assigned.kind.value, assigned.agent_id) == ("assigned", "cat")
+        beat = datetime.now(UTC)
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent_event(2, "cat", "heartbeat", occurred_at=beat)])
+        await asyncio.sleep(max(0.0, beat.timestamp() + 4.5 - time.time()))
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [agent_event(
+            3, "cat", "heartbeat", occurred_at=beat + timedelta(seconds=4.0004))])
+        records = await consume(boot, settings.topic("omniroute.assignments.v1"), 2, timeout=5)
+    seen = [AssignmentEvent.from_json_bytes(r.value) for r in records]
+    assert [(e.kind.value, e.agent_id) for e in seen] == [("assigned", "cat")], seen

@@ -145,6 +145,42 @@ class TestStalls:
         _, out = decide(pool.state, Heartbeat(at=start + 30, event_id="late", agent_id="a"))
         assert out == [] and not pool.state.agents["a"].lost
 
+    def test_an_agents_own_heartbeat_at_the_deadline_keeps_them(self) -> None:
+        """The router runs (a tick each second) and a's next heartbeat comes 0.4 ms past the
+        grace: their own input proves them there, so they keep their conversation. It made
+        them lost and took the conversation back at the moment it arrived (a user run)."""
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=60), a=dict(auto=True))
+        pool.login("a")
+        pool.route("w1")
+        assert pool.state.work["w1"].status == "assigned"
+        seen = pool.state.agents["a"].last_seen
+        while pool.now < seen + 59:
+            pool(Tick, dt=1)
+        _, out = decide(pool.state, Heartbeat(at=seen + 60.0004, event_id="hb", agent_id="a"))
+        assert out == [] and not pool.state.agents["a"].lost
+        assert pool.state.work["w1"].agent_id == "a"
+
+    def test_time_the_router_was_not_running_is_not_the_agents_silence(self) -> None:
+        """The stack stopped for 90 s (no ticks, no inputs): b's first heartbeat after it
+        does not make a lost; a silent a still is, 60 s of running clock later."""
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=60), a=dict(auto=True),
+                    b=dict(auto=True))
+        pool.login("a", "b")
+        pool.route("w1")
+        holder = pool.state.work["w1"].agent_id
+        other = "b" if holder == "a" else "a"
+        pool(Heartbeat, dt=1, agent_id=holder)
+        pool(Heartbeat, dt=0, agent_id=other)
+        out = pool(Heartbeat, dt=90, agent_id=other)
+        assert out == [] and not pool.state.agents[holder].lost
+        assert pool.state.work["w1"].agent_id == holder
+        for _ in range(4):  # the holder stays silent while the other keeps beating
+            for _ in range(20):
+                pool(Tick, dt=1)
+            pool(Heartbeat, dt=0, agent_id=other)
+        assert pool.state.agents[holder].lost
+        assert ("revoked", holder, "w1") in kinds(pool.log)
+
     @pytest.mark.parametrize("direct", [True, False])
     def test_requests_written_straight_into_the_pool_say_nothing_of_the_agents_hop(
             self, direct: bool) -> None:
