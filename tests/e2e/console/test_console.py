@@ -215,6 +215,11 @@ class TestAgentConsoleOnTheRealChain:
                     resolved = await consume(
                         topics.kafka_bootstrap, topics.topic("omniroute.agent-events.v1"), 1,
                         where=kind_is(AgentEventKind.RESOLVE))
+                    # it leaves the list at once: history lists it open until the sink has
+                    # written the resolve, and a user run's resolved conversations stayed
+                    # listed (a 403 when opened) until some other event refreshed the list
+                    await page.locator("#conversations li.conversation").wait_for(
+                        state="detached", timeout=20_000)
                 finally:
                     await browser.close()
 

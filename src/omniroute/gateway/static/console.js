@@ -3,7 +3,10 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { token: null, me: null, offers: new Map(), open: null, socket: null, timers: [],
-  readOnly: false, current: null, view: "app" };
+  readOnly: false, current: null, view: "app",
+  // conversations the router took from this agent (resolved, revoked): history lists them
+  // until the sink has written it, so a list read right after the event is not trusted
+  gone: new Set() };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -141,9 +144,13 @@ function onAssignment(event) {
     describeOffers(event.offer_id, 8);
   } else {
     if (event.offer_id) state.offers.delete(event.offer_id);
-    if (event.kind === "assigned") waitAndOpen(event.conversation_id, 20);
-    if (["revoked", "completed"].includes(event.kind) && state.open === event.conversation_id) {
-      closeConversation();
+    if (event.kind === "assigned") {
+      state.gone.delete(event.conversation_id);
+      waitAndOpen(event.conversation_id, 20);
+    }
+    if (["revoked", "completed"].includes(event.kind)) {
+      state.gone.add(event.conversation_id);
+      if (state.open === event.conversation_id) closeConversation();
     }
     refreshConversations();
   }
@@ -200,6 +207,7 @@ async function refreshConversations() {
 function renderConversations(conversations) {
   const list = $("conversations");
   list.replaceChildren();
+  conversations = conversations.filter((c) => !state.gone.has(c.conversation_id));
   if (conversations.length === 0) list.append(el("li", { class: "muted empty" }, t("none-yet")));
   for (const c of conversations) {
     list.append(el("li", {
