@@ -90,6 +90,17 @@ def sender_name(message: OutboundMessage, from_name: str = "") -> str:
     return (author.name if author.kind == AuthorKind.AGENT and author.name else None) or from_name
 
 
+def auto_submitted(message: OutboundMessage) -> str:
+    """RFC 3834's ``Auto-Submitted``: ``no`` for a person's reply; automation's and the
+    bot's mail is ``auto-replied`` (an answer to the customer's message: acknowledgement,
+    out-of-office, bot answer, survey) or ``auto-generated`` (a proactive message), so
+    the customer's out-of-office and ticket responders do not answer it (a user run's
+    acknowledgement went out as ``no``, 2026-12-05)."""
+    if message.author.kind == AuthorKind.AGENT:
+        return "no"
+    return "auto-generated" if message.proactive else "auto-replied"
+
+
 def compose_reply(message: OutboundMessage, files: Sequence[FileAttachment] = (),
                   from_name: str = "") -> EmailMessage:
     """The email for ``message``: threading headers, plain + HTML, attachments."""
@@ -110,7 +121,9 @@ def compose_reply(message: OutboundMessage, files: Sequence[FileAttachment] = ()
         mail["In-Reply-To"] = f"<{parent}>"
     if chain:
         mail["References"] = " ".join(f"<{item}>" for item in chain)
-    mail["Auto-Submitted"] = "no"
+    mail["Auto-Submitted"] = auto_submitted(message)
+    if message.author.kind != AuthorKind.AGENT:
+        mail["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office back to it
     text = message.text or "\n".join(
         f"{a.filename or 'attachment'}: {a.url}" for a in message.attachments if a.url
     ) or " "

@@ -192,6 +192,49 @@ async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> Non
     assert email_messages("omniroute.delivery.v1", "out") == reported + 1
 
 
+async def test_automatic_mail_is_marked_so_responders_leave_it_alone(topics: Settings) -> None:
+    """RFC 3834: automation's acknowledgement is ``Auto-Submitted: auto-replied``, a
+    proactive message ``auto-generated``, both with ``X-Auto-Response-Suppress: All``; an
+    agent's reply is ``no``. A user run's acknowledgement went out as ``no``."""
+    sink, server, relay_settings = await start_relay(
+        topics.model_copy(update={"email_mailboxes": MAILBOX}))
+    delivery = EmailDelivery(relay_settings, SmtpRelay(relay_settings, backoff=0.05))
+    worker = asyncio.create_task(delivery.run())
+    customer = Address(value="jane@example.com", name="Jane Doe")
+    system = Author(kind=AuthorKind.SYSTEM, id="automation", name="omniroute")
+    messages = [
+        OutboundMessage(event_id="ack-1", conversation_id="conv-a", channel=Channel.EMAIL,
+                        channel_account=MAILBOX, recipient=customer, author=system,
+                        text="Thanks for your message!", automation="acknowledgement"),
+        OutboundMessage(event_id="pro-1", conversation_id="conv-b", channel=Channel.EMAIL,
+                        channel_account=MAILBOX, recipient=customer, author=system,
+                        text="Your order ships today.", automation="proactive",
+                        proactive=True),
+        OutboundMessage(event_id="agent-1", conversation_id="conv-a", channel=Channel.EMAIL,
+                        channel_account=MAILBOX, recipient=customer,
+                        author=Author(kind=AuthorKind.AGENT, id="a1", name="Sam"),
+                        text="Sorry Jane, it ships today."),
+    ]
+    await produce(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in messages])
+    try:
+        received = [await asyncio.wait_for(sink.received.get(), 60) for _ in messages]
+    finally:
+        delivery.stop()
+        await worker
+        server.close()
+    headers = {}
+    for _, raw in received:
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        text = mail.get_body(("plain",)).get_content().strip()  # type: ignore[attr-defined]
+        headers[text] = (mail["Auto-Submitted"], mail["X-Auto-Response-Suppress"])
+    assert headers == {
+        "Thanks for your message!": ("auto-replied", "All"),
+        "Your order ships today.": ("auto-generated", "All"),
+        "Sorry Jane, it ships today.": ("no", None),
+    }
+
+
 async def test_unknown_recipient_is_550_and_nothing_published(smtp: tuple[Settings, int]
                                                               ) -> None:
     """RCPT for an address that is not a mailbox is refused with 550."""
