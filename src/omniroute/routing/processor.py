@@ -59,6 +59,11 @@ log = get_logger("omniroute.router")
 AGENT_EVENTS = "omniroute.agent-events.v1"
 REQUESTS = "omniroute.internal.routing-requests"
 SNAPSHOT_EVERY = 5000
+SNAPSHOT_SECONDS = 300.0
+"""A partition that decided anything is snapshotted at least this often (ticks count), so
+a restart after a SIGKILL replays at most this much of the stream, as well as on a clean
+stop: a router of another version then replays little or nothing the previous one decided
+(see docs/routing.md, Upgrades)."""
 COMMIT_INTERVAL = 0.02
 """Seconds a transaction keeps gathering inputs after the previous batch (measured in
 ``bench/routing/bench_e2e.py --commit-intervals``; see docs/routing.md, Latency)."""
@@ -145,16 +150,22 @@ class Decider(Restorer, Claims):
         self.snapshot_every = snapshot_every
         self.unsnapshotted: dict[TopicPartition, int] = {}
         self.rounds: dict[TopicPartition, snapshotter.Round] = {}
+        self.positions: dict[TopicPartition, int] = {}
+        """Per partition, the pool-stream offset its pools reflect (next to decide)."""
+        self.last_round: dict[TopicPartition, float] = {}
         self.on_decisions = on_decisions
         self.trimmer: Trimmer | None = None
 
     def adopt(self, tp: TopicPartition, restored: Any) -> None:
         self.pools[tp] = restored
         self.unsnapshotted[tp] = 0
+        self.last_round[tp] = time.monotonic()
 
     def forget(self, tp: TopicPartition) -> None:
         self.pools.pop(tp, None)
         self.unsnapshotted.pop(tp, None)
+        self.positions.pop(tp, None)
+        self.last_round.pop(tp, None)
         pending = self.rounds.pop(tp, None)
         if pending is not None:  # the child finishes and is reaped; its round is dropped
             pending.task.cancel()
@@ -163,12 +174,35 @@ class Decider(Restorer, Claims):
 
     def snapshot_due(self, tp: TopicPartition, records: int, next_offset: int) -> None:
         """Begin a snapshot round of all the partition's pools (encoded off the loop) once
-        enough inputs went by and no round is under way."""
+        enough inputs, or :data:`SNAPSHOT_SECONDS`, went by and no round is under way."""
+        self.positions[tp] = next_offset
         self.unsnapshotted[tp] = self.unsnapshotted.get(tp, 0) + records
-        if self.unsnapshotted[tp] < self.snapshot_every or tp in self.rounds:
+        now = time.monotonic()
+        if tp in self.rounds or (
+                self.unsnapshotted[tp] < self.snapshot_every
+                and now - self.last_round.setdefault(tp, now) < SNAPSHOT_SECONDS):
             return
         self.unsnapshotted[tp] = 0
+        self.last_round[tp] = now
         self.rounds[tp] = snapshotter.begin(self.pools.get(tp, {}), next_offset)
+
+    async def snapshot_on_stop(self) -> None:
+        """On a clean stop, one last snapshot round of every owned partition that decided
+        anything since its last round, committed in its own transaction: the next owner,
+        of this version or another, restores it and replays nothing this process decided.
+        (A router upgraded after a SIGKILL replayed the whole stream with its new rules and
+        held conversations the old one had taken back: a user run, 2026-12-05.)"""
+        outs = {tp: Output(placed=[(SNAPSHOTS, tp.partition, key, value) for key, value in
+                                   snapshotter.encode(pools, self.positions[tp])])
+                for tp, pools in self.pools.items()
+                if pools and self.unsnapshotted.get(tp) and tp in self.positions
+                and self.loop.owns(tp)}
+        if not outs:
+            return
+        fenced = await self.loop.commit_all(outs)
+        log.info("router.snapshot_on_stop",
+                 partitions=sorted(tp.partition for tp in outs if tp not in fenced),
+                 fenced=sorted(tp.partition for tp in fenced))
 
     def snapshots(self, outs: dict[TopicPartition, Output]) -> dict[TopicPartition, int]:
         """Add every finished round to its partition's next transaction; returns the
@@ -258,6 +292,7 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
     trimmer = decider.trimmer = Trimmer(settings, POOL_TOPIC) if trim else None
     await loop.start(listener=decider)
     last_tick = last_gauges = received = 0.0
+    stopped_cleanly = False
     try:
         while not stop.is_set():
             if decider.failed is not None:
@@ -286,11 +321,15 @@ async def run_decide(settings: Settings, instance: str, stop: asyncio.Event,
                 for pools in decider.pools.values():
                     for state in pools.values():
                         metrics.observe_pool(state, now)
+        stopped_cleanly = True
     finally:
         for task in decider.restoring.values():
             task.cancel()
         for pending in decider.rounds.values():
             pending.task.cancel()
+        if stopped_cleanly:
+            async with decider.lock:
+                await decider.snapshot_on_stop()
         if trimmer is not None:
             await trimmer.close()
         await loop.stop()

@@ -175,8 +175,9 @@ async def test_a_stream_that_expired_under_its_snapshots_restores_what_is_left(
                       where=lambda record: isinstance(to_core(record.value)[1], Route))
         await asyncio.sleep(3)  # decided and committed
     finally:
+        tasks[1].cancel()  # dies: no snapshot on the way out (a clean stop writes one)
         stop.set()
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, return_exceptions=True)
     tp, until = await committed(settings)
     cut = until // 2
     admin = AIOKafkaAdminClient(bootstrap_servers=boot)
@@ -192,3 +193,43 @@ async def test_a_stream_that_expired_under_its_snapshots_restores_what_is_left(
     decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
     pools, _ = await decider.restore(tp, until)
     assert pools["solo"].queued == routes_left < 40
+
+
+async def test_a_clean_stop_leaves_a_snapshot_at_the_committed_offset(topics: Settings) -> None:
+    """A router stopped cleanly (SIGTERM, Ctrl-C of ``omniroute up``) snapshots what it
+    decided, so the next one, possibly a new version with other rules, restores that state
+    and replays nothing. Without it a user run's upgraded router replayed the whole stream
+    with its new rules and believed an agent held three conversations the old router had
+    taken back, so she was offered nothing."""
+    settings = topics
+    boot = settings.kafka_bootstrap
+    stop = asyncio.Event()
+    await publish_config(settings, CONFIG, actor="test")
+    tasks = [asyncio.create_task(run_repartition(settings, "s", stop)),
+             asyncio.create_task(run_decide(settings, "s", stop, tick_interval=0.5))]
+    try:
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [(b"ann", AgentEvent(
+            event_id="login", agent_id="ann", kind="presence",
+            presence="available").to_json_bytes())])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      route_requests(8))
+        await consume(boot, settings.topic("omniroute.assignments.v1"), 5, timeout=40)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    tp, until = await committed(settings)
+    snapshots = await consume(boot, settings.topic(SNAPSHOTS), 1, timeout=10)
+    assert snapshots, "no snapshot on a clean stop (default snapshot_every: 5000 inputs)"
+    decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
+    replays: list[int] = []
+    original_replay = decider.replay
+
+    async def counting_replay(*args: object) -> int:
+        replayed = await original_replay(*args)  # type: ignore[arg-type]
+        replays.append(replayed)
+        return replayed
+
+    decider.replay = counting_replay  # type: ignore[method-assign]
+    pools, _ = await decider.restore(tp, until)
+    assert sum(replays) == 0, replays
+    assert pools["solo"].agents["ann"].load == 5

@@ -35,3 +35,28 @@ async def test_a_forked_round_equals_the_inline_encoding_at_its_start() -> None:
 async def test_a_failed_child_gives_no_round() -> None:
     pending = snapshotter.begin({"p": object()}, 1)  # type: ignore[dict-item]
     assert await asyncio.wait_for(pending.task, 30) is None
+
+
+async def test_a_partition_is_snapshotted_after_snapshot_seconds_whatever_its_inputs(
+        monkeypatch) -> None:
+    """Besides every ``snapshot_every`` inputs, a round begins once SNAPSHOT_SECONDS went by
+    since the partition's last one, so a restart replays at most that much of the stream."""
+    from aiokafka import TopicPartition
+
+    from omniroute.routing import processor
+
+    clock = [1000.0]
+    begun: list[int] = []
+    monkeypatch.setattr(processor.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(processor.snapshotter, "begin",
+                        lambda pools, offset: begun.append(offset) or object())
+    decider = processor.Decider(object(), object(), snapshot_every=5000)  # type: ignore[arg-type]
+    tp = TopicPartition("pool-events", 0)
+    decider.adopt(tp, {"p": pools()["p"]})
+    decider.snapshot_due(tp, 3, 3)
+    clock[0] += processor.SNAPSHOT_SECONDS - 1
+    decider.snapshot_due(tp, 3, 6)
+    assert begun == [] and decider.positions[tp] == 6
+    clock[0] += 1
+    decider.snapshot_due(tp, 3, 9)
+    assert begun == [9]
