@@ -245,9 +245,11 @@ class Gateway:
     # -- handlers --------------------------------------------------------------------------
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
-        presence = await queries.presence(self.pool, who.agent_id, await self.pools_config())
+        config = await self.pools_config()
+        presence = await queries.presence(self.pool, who.agent_id, config)
         return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
-                                  "presence": presence})
+                                  "presence": presence,
+                                  "routed": config.agent_pool(who.agent_id) is not None})
 
     async def presence(self, request: web.Request) -> web.Response:
         who = await self.who(request)

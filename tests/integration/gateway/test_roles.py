@@ -3,6 +3,7 @@ PostgreSQL and Kafka broker behind a running gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from omniroute.contract import (
 from omniroute.gateway.admin import create_token, list_tokens, revoke_token
 from omniroute.gateway.auth import Role, hash_token, token_id
 from omniroute.gateway.server import running_gateway
+from omniroute.gateway.supervision import CONFIG_TTL_S
 from omniroute.history.store import write_batch
 from omniroute.routing.config import parse_config
 from omniroute.routing.live import publish_config
@@ -67,7 +69,7 @@ class TestTokens:
         status, body = await gateway.call("GET", "/me", "old")
         assert status == 401 and "token expired at" in body["error"]["message"]  # type: ignore[index]
         assert (await gateway.call("GET", "/me", "a1")) == (200, {
-            "agent_id": "a1", "role": "agent", "presence": "available"})
+            "agent_id": "a1", "role": "agent", "presence": "available", "routed": True})
 
     async def test_one_token_is_revoked_by_its_id_and_the_others_keep_working(
             self, gateway: Setup, database_url: str) -> None:
@@ -97,7 +99,7 @@ class TestTokens:
         assert status == 201 and issued["agent_id"] == "ada"
         gateway.tokens["ada"] = str(issued["token"])
         assert (await gateway.call("GET", "/me", "ada"))[1] == {
-            "agent_id": "ada", "role": "agent", "presence": "offline"}
+            "agent_id": "ada", "role": "agent", "presence": "offline", "routed": True}
         status, listing = await gateway.call("GET", "/admin/tokens?agent_id=ada", "root")
         assert [t["expires_at"] is not None for t in listing["tokens"]] == [True]  # type: ignore[index,union-attr]
         assert (await gateway.call("POST", "/admin/tokens", "boss", {"agent_id": "x"}))[0] == 403
@@ -170,6 +172,20 @@ class TestSupervisors:
         events = [AgentEvent.from_json_bytes(r.value) for r in records]
         assert [(e.agent_id, e.target_agent_id, e.target_pool) for e in events] == [
             ("a1", "a2", "billing"), ("a1", "a3", None)]
+
+
+    async def test_me_says_whether_the_router_routes_to_the_caller(self, gateway: Setup) -> None:
+        """A user run's supervisor, in no pool, had a console that heartbeated every 20 s and
+        showed "The router refused: unknown agent" for good. ``/me`` says ``routed``: in a
+        pool of the live configuration, or one that agents join; the console shows the
+        presence menu and heartbeats only then."""
+        assert (await gateway.call("GET", "/me", "boss"))[1]["routed"] is True  # type: ignore[index]
+        await publish_config(gateway.settings, parse_config({
+            "routing": {"default_pool": "support"}, "pools": {"support": {}},
+            "agents": {"a1": {"pool": "support"}}}), actor="test")
+        await asyncio.sleep(CONFIG_TTL_S + 0.5)  # the gateway's last read of it expires
+        assert (await gateway.call("GET", "/me", "boss"))[1]["routed"] is False  # type: ignore[index]
+        assert (await gateway.call("GET", "/me", "a1"))[1]["routed"] is True  # type: ignore[index]
 
 
 class TestAgentConsoleData:

@@ -49,7 +49,6 @@ async function signIn(token) {
   $("who").textContent = `${state.me.agent_id} (${state.me.role})`;
   $("signin-view").hidden = true;
   $("app").hidden = false;
-  $("presence-box").hidden = false;
   showPresence(state.me.presence);
   const supervisor = ["supervisor", "admin"].includes(state.me.role);
   $("tabs").hidden = !supervisor;
@@ -60,18 +59,27 @@ async function signIn(token) {
   $("conversations-title").textContent = t($("conversations-title").dataset.i18n);
   connect();
   loadCanned();
-  state.timers.push(setInterval(() => api("POST", "/heartbeat").catch(() => {}), 20000));
+  // only someone the router routes to has a presence and heartbeats: a supervisor in no
+  // pool got "The router refused: unknown agent" every 20 s (a user run, 2026-12-05)
+  state.timers.push(setInterval(() => state.me.routed && api("POST", "/heartbeat").catch(() => {}),
+    20000));
   state.timers.push(setInterval(refreshPresence, 10000));
   state.timers.push(setInterval(() => state.open && openConversation(state.open, true), 3000));
 }
 
-// The menu shows the presence the server recorded (a supervisor may change it too).
+// The menu shows the presence the server recorded (a supervisor may change it too); it is
+// hidden for someone in no routing pool (a supervisor who only supervises).
 function showPresence(presence) {
+  $("presence-box").hidden = !state.me.routed;
   if (presence && document.activeElement !== $("presence")) $("presence").value = presence;
 }
 
 async function refreshPresence() {
-  try { showPresence((await api("GET", "/me")).presence); } catch (_) { /* next tick */ }
+  try {
+    const me = await api("GET", "/me");
+    state.me.routed = me.routed;
+    showPresence(me.presence);
+  } catch (_) { /* next tick */ }
 }
 
 function showView(view) {
