@@ -100,15 +100,30 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
 
 async def import_file(settings: Settings, config: RoutingConfig | None,
                       path: Path | None) -> int:
-    """Publish the ``--config`` file when it differs from the live configuration (a team
-    that keeps its configuration in git restarts with the file); the live version."""
-    from omniroute.routing.live import publish_config, read_config
+    """Publish the ``--config`` file when it changed since it was last imported (a team
+    that keeps its configuration in git restarts with the new file); the live version.
+    An unchanged file is not imported again over what was changed live since: a user run's
+    router, restarted after a crash, imported it again and removed two agents an admin had
+    added, taking back their conversations (2026-12-05)."""
+    from omniroute.routing.live import history, publish_config
 
-    version, live = await read_config(settings)
-    if config is None or fingerprint(config.document()) == fingerprint(live.document()):
+    versions = await history(settings)
+    version, live = (versions[-1].version, versions[-1].config) if versions else (0, BUILTIN)
+    if config is None:
+        return version
+    wanted = fingerprint(config.document())
+    if wanted == fingerprint(live.document()):
+        return version
+    imported = [v for v in versions if v.reason == FILE_IMPORTED]
+    if imported and fingerprint(imported[-1].config.document()) == wanted:
+        say(f"{path} is unchanged since it was imported as v{imported[-1].version}; "
+            f"keeping the live v{version} (changed since by {versions[-1].actor})")
         return version
     return await publish_config(settings, config, actor=f"router run --config {path}",
-                                reason="configuration file imported at start")
+                                reason=FILE_IMPORTED)
+
+
+FILE_IMPORTED = "configuration file imported at start"
 
 
 @router.command()

@@ -107,3 +107,29 @@ async def test_a_published_version_applies_without_restart_and_parks_what_it_can
     assert [(v.version, v.actor, v.reason) for v in versions] == [
         (1, "ada", "sales team"), (2, "ada", "default")]
     assert versions[0].retired == ("default",)
+
+
+async def test_a_restart_with_an_unchanged_file_keeps_what_was_changed_live(
+        topics: Settings, tmp_path) -> None:
+    """A user run: an admin added two agents live; the router, restarted after a crash
+    with the same ``--config`` file, imported it again and removed them (their
+    conversations revoked, "agent removed"). An unchanged file is imported once; a changed
+    one is imported at the next start."""
+    from omniroute.cli.router import import_file
+    from omniroute.routing.config import load_config
+
+    settings = topics
+    path = tmp_path / "routing.toml"
+    path.write_text('[pools.support]\n[agents.ada]\npool = "support"\n')
+    first = await import_file(settings, load_config(path), path)
+    _, live = await read_config(settings)
+    added = parse_config({**live.document(), "agents": {
+        **live.document()["agents"], "lg1": {"pool": "support"}}})
+    edited = await publish_config(settings, added, actor="cli:root", reason="agent lg1 saved")
+    assert await import_file(settings, load_config(path), path) == edited > first
+    assert "lg1" in (await read_config(settings))[1].agents
+    path.write_text('[pools.support]\n[agents.ada]\npool = "support"\n[agents.bo]\n'
+                    'pool = "support"\n')
+    imported = await import_file(settings, load_config(path), path)
+    assert imported > edited
+    assert sorted((await read_config(settings))[1].agents) == ["ada", "bo"]
