@@ -52,6 +52,20 @@ def route_requests(count: int) -> list[tuple[bytes, bytes]]:
         channel="webchat").to_json_bytes()) for n in range(count)]
 
 
+def count_replays(decider: Decider) -> list[int]:
+    """The number of inputs each replay of ``decider``'s restores goes through, as they run."""
+    counts: list[int] = []
+    original_replay = decider.replay
+
+    async def counting_replay(*args: object) -> int:
+        replayed = await original_replay(*args)  # type: ignore[arg-type]
+        counts.append(replayed)
+        return replayed
+
+    decider.replay = counting_replay  # type: ignore[method-assign]
+    return counts
+
+
 def projection(state):
     """What a pool's state means: clock, sequence, version, work and agent loads."""
     return (state.now, state.seq, state.version, state.queued,
@@ -91,15 +105,7 @@ async def test_restore_loads_the_snapshot_and_replays_only_the_tail(topics: Sett
         inputs = await decider.replay(reader, tp, full, {}, 0, until)
     finally:
         await reader.stop()
-    reader_logs: list[int] = []
-    original_replay = decider.replay
-
-    async def counting_replay(*args: object) -> int:
-        replayed = await original_replay(*args)  # type: ignore[arg-type]
-        reader_logs.append(replayed)
-        return replayed
-
-    decider.replay = counting_replay  # type: ignore[method-assign]
+    reader_logs = count_replays(decider)
     pools, _ = await decider.restore(tp, until)
     replayed = reader_logs[0] if reader_logs else 0  # none: the snapshot is at the commit
     assert 0 <= replayed < inputs - 10, (reader_logs, inputs)
@@ -221,15 +227,7 @@ async def test_a_clean_stop_leaves_a_snapshot_at_the_committed_offset(topics: Se
     snapshots = await consume(boot, settings.topic(SNAPSHOTS), 1, timeout=10)
     assert snapshots, "no snapshot on a clean stop (default snapshot_every: 5000 inputs)"
     decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
-    replays: list[int] = []
-    original_replay = decider.replay
-
-    async def counting_replay(*args: object) -> int:
-        replayed = await original_replay(*args)  # type: ignore[arg-type]
-        replays.append(replayed)
-        return replayed
-
-    decider.replay = counting_replay  # type: ignore[method-assign]
+    replays = count_replays(decider)
     pools, _ = await decider.restore(tp, until)
     assert sum(replays) == 0, replays
     assert pools["solo"].agents["ann"].load == 5
