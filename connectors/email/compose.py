@@ -121,8 +121,8 @@ def compose_reply(message: OutboundMessage, files: Sequence[FileAttachment] = ()
         mail["In-Reply-To"] = f"<{parent}>"
     if chain:
         mail["References"] = " ".join(f"<{item}>" for item in chain)
-    mail["Auto-Submitted"] = auto_submitted(message)
-    if message.author.kind != AuthorKind.AGENT:
+    mail["Auto-Submitted"] = submitted = auto_submitted(message)
+    if submitted != "no":
         mail["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office back to it
     text = message.text or "\n".join(
         f"{a.filename or 'attachment'}: {a.url}" for a in message.attachments if a.url

@@ -98,6 +98,10 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
             f"router cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from exc
 
 
+FILE_IMPORTED = "configuration file imported at start"
+"""The reason of a version ``router run --config`` published (how its last import is found)."""
+
+
 async def import_file(settings: Settings, config: RoutingConfig | None,
                       path: Path | None) -> int:
     """Publish the ``--config`` file when it changed since it was last imported (a team
@@ -121,9 +125,6 @@ async def import_file(settings: Settings, config: RoutingConfig | None,
         return version
     return await publish_config(settings, config, actor=f"router run --config {path}",
                                 reason=FILE_IMPORTED)
-
-
-FILE_IMPORTED = "configuration file imported at start"
 
 
 @router.command()

@@ -52,6 +52,29 @@ def route_requests(count: int) -> list[tuple[bytes, bytes]]:
         channel="webchat").to_json_bytes()) for n in range(count)]
 
 
+async def route_to_ann(settings: Settings, requests: int, snapshots: int = 0,
+                       **decide: int) -> None:
+    """Run a router until ann, signed in, holds five of ``requests`` conversations (and
+    ``snapshots`` snapshot records were written meanwhile), then stop it cleanly."""
+    boot = settings.kafka_bootstrap
+    stop = asyncio.Event()
+    await publish_config(settings, CONFIG, actor="test")
+    tasks = [asyncio.create_task(run_repartition(settings, "s", stop)),
+             asyncio.create_task(run_decide(settings, "s", stop, tick_interval=0.5, **decide))]
+    try:
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [(b"ann", AgentEvent(
+            event_id="login", agent_id="ann", kind="presence",
+            presence="available").to_json_bytes())])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      route_requests(requests))
+        await consume(boot, settings.topic("omniroute.assignments.v1"), 5, timeout=40)
+        if snapshots:
+            await consume(boot, settings.topic(SNAPSHOTS), snapshots, timeout=40)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
 def count_replays(decider: Decider) -> list[int]:
     """The number of inputs each replay of ``decider``'s restores goes through, as they run."""
     counts: list[int] = []
@@ -78,22 +101,7 @@ async def test_restore_loads_the_snapshot_and_replays_only_the_tail(topics: Sett
     holds, and yields the same pool (and the same next decisions) as a full replay."""
     settings = topics
     boot = settings.kafka_bootstrap
-    stop = asyncio.Event()
-    await publish_config(settings, CONFIG, actor="test")
-    tasks = [asyncio.create_task(run_repartition(settings, "s", stop)),
-             asyncio.create_task(run_decide(settings, "s", stop, tick_interval=0.5,
-                                            snapshot_every=10))]
-    try:
-        await produce(boot, settings.topic("omniroute.agent-events.v1"), [(b"ann", AgentEvent(
-            event_id="login", agent_id="ann", kind="presence",
-            presence="available").to_json_bytes())])
-        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
-                      route_requests(40))
-        await consume(boot, settings.topic("omniroute.assignments.v1"), 5, timeout=40)
-        await consume(boot, settings.topic(SNAPSHOTS), 2, timeout=40)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
+    await route_to_ann(settings, 40, snapshots=2, snapshot_every=10)
     tp, until = await committed(settings)
     assert tp.topic == settings.topic(POOL_TOPIC)
     decider = Decider(settings, Loop(settings, "decide", [POOL_TOPIC], "probe"))
@@ -209,20 +217,7 @@ async def test_a_clean_stop_leaves_a_snapshot_at_the_committed_offset(topics: Se
     taken back, so she was offered nothing."""
     settings = topics
     boot = settings.kafka_bootstrap
-    stop = asyncio.Event()
-    await publish_config(settings, CONFIG, actor="test")
-    tasks = [asyncio.create_task(run_repartition(settings, "s", stop)),
-             asyncio.create_task(run_decide(settings, "s", stop, tick_interval=0.5))]
-    try:
-        await produce(boot, settings.topic("omniroute.agent-events.v1"), [(b"ann", AgentEvent(
-            event_id="login", agent_id="ann", kind="presence",
-            presence="available").to_json_bytes())])
-        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
-                      route_requests(8))
-        await consume(boot, settings.topic("omniroute.assignments.v1"), 5, timeout=40)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
+    await route_to_ann(settings, 8)
     tp, until = await committed(settings)
     snapshots = await consume(boot, settings.topic(SNAPSHOTS), 1, timeout=10)
     assert snapshots, "no snapshot on a clean stop (default snapshot_every: 5000 inputs)"
