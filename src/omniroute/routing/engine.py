@@ -132,9 +132,16 @@ def _heard_from(state: PoolState, event: AgentInput) -> None:
 
 def _clock_stopped(state: PoolState, gap: float) -> None:
     """The router did not run for ``gap`` seconds: nobody could be heard meanwhile, so every
-    agent's silence so far is kept as it was and the gap is not added to it."""
+    agent's silence so far is kept as it was and the gap is not added to it, and an offer
+    keeps the time it had left (it timed out at the router's return and set its agent away,
+    after a user run's two-minute stop of the whole stack)."""
     for agent in state.agents.values():
         agent.last_seen += gap
+    timers = state.timers
+    if any(kind == "offer" for _due, _seq, kind, _ref in timers):
+        timers[:] = [(due + gap if kind == "offer" else due, seq, kind, ref)
+                     for due, seq, kind, ref in timers]
+        heapq.heapify(timers)
 
 
 def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False) -> None:

@@ -181,6 +181,24 @@ class TestStalls:
         assert pool.state.agents[holder].lost
         assert ("revoked", holder, "w1") in kinds(pool.log)
 
+    def test_an_offer_outstanding_while_the_router_was_not_running_keeps_its_time(self) -> None:
+        """An offer made 10 s before the stack stopped for 90 s does not time out when the
+        router comes back (its agent was not set away for time nobody could answer in);
+        it times out after the rest of its 45 s of running clock, as any offer does."""
+        pool = Pool(PoolPolicy(pool="p", offer_timeout_s=45, heartbeat_grace_s=600),
+                    a=dict(auto=False))
+        pool.login("a")
+        pool.route("w1")
+        assert pool.state.work["w1"].status == "offered"
+        pool(Tick, dt=10)
+        out = pool(Heartbeat, dt=90, agent_id="a")
+        assert out == [] and pool.state.agents["a"].presence == "available"
+        for _ in range(34):
+            assert pool(Tick, dt=1) == []
+        out = pool(Tick, dt=1.5)
+        assert [(d.kind, d.work_id) for d in out][:1] == [(Kind.RESCINDED, "w1")]
+        assert pool.state.agents["a"].presence == "away"
+
     @pytest.mark.parametrize("direct", [True, False])
     def test_requests_written_straight_into_the_pool_say_nothing_of_the_agents_hop(
             self, direct: bool) -> None:
@@ -251,7 +269,7 @@ class TestSmaller:
         pool.login("a")
         pool.route("w1")
         offered = pool.offer_of("w1")
-        out = pool(Tick, dt=100)
+        out = pool(Tick, dt=25)
         assert out[0].kind is Kind.RESCINDED and out[0].at == offered.expires_at
 
     def test_configuration_below_load_is_reported_and_gives_nothing_new(self) -> None:
