@@ -30,6 +30,9 @@ What a plugin declares and implements:
   WebSocket endpoint) with a start/stop lifecycle; they get the publisher.
 - optionally :meth:`Connector.sender`: an :class:`OutboundSender` (in
   :mod:`omniroute_connectors.outbound`) for ``omniroute delivery``.
+- optionally :meth:`Connector.profile_lookup`: a :class:`ProfileLookup` (one
+  ``GET`` of the provider's profile API) naming a sender who came without a name;
+  the host sends it, remembers the answer and publishes the name with the message.
 
 Errors: every rejection is a :class:`WebhookRejected` (a
 :class:`~omniroute.errors.RejectedInput`) carrying the HTTP status and a short
@@ -218,6 +221,32 @@ class Route:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
+@dataclass(frozen=True)
+class ProfileLookup:
+    """How to ask a provider's profile API for a sender's display name: one ``GET``.
+
+    The host sends it (with a short timeout, at most once per sender and day) for an
+    inbound message whose sender has no name, and publishes the message with the name
+    :attr:`name_of` reads from the JSON answer; a failure publishes it without one.
+    """
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Sequence[tuple[str, str]] = ()
+    name_of: Callable[[Any], str | None] = lambda _body: None
+
+
+def text_field(body: Any, *names: str) -> str | None:
+    """The first non-empty string among ``body``'s ``names`` (a JSON object), stripped."""
+    if not isinstance(body, dict):
+        return None
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 # --------------------------------------------------------------------------- host capabilities
 
 
@@ -294,4 +323,9 @@ class Connector(abc.ABC):
 
     def sender(self) -> OutboundSender | None:
         """The outbound half for ``omniroute delivery`` (default: inbound only)."""
+        return None
+
+    def profile_lookup(self, message: InboundMessage) -> ProfileLookup | None:
+        """How to learn the name of ``message``'s sender, who came without one (default:
+        the provider has no profile API, or no credentials for it are configured)."""
         return None

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from omniroute.contract import InboundMessage
-from omniroute_connectors.accounts import book, require_owner, verifying
+from omniroute_connectors.accounts import book, credential, require_owner, verifying
 from omniroute_connectors.base import (
     BadRequest,
     Connector,
     Forbidden,
     Ingest,
+    ProfileLookup,
     Route,
     Unauthorized,
     WebhookRequest,
+    text_field,
 )
 from omniroute_connectors.line.inbound import map_payload
 from omniroute_connectors.outbound import OutboundSender
@@ -74,3 +76,20 @@ class LineConnector(Connector):
         from omniroute_connectors.line.outbound import LineSender
 
         return LineSender(self.settings)
+
+    def profile_lookup(self, message: InboundMessage) -> ProfileLookup | None:
+        """LINE's get-profile API (``GET /v2/bot/profile/{userId}``), or its group and room
+        member profiles for a sender in a group (``C…``) or room (``R…``); the answer's
+        ``displayName`` names them."""
+        token = credential(self.settings, "line", "channel_access_token",
+                           message.channel_account, self.settings.line_channel_access_token)
+        user, scope = message.sender.value, message.sender.scope
+        if not token or not user.startswith("U"):
+            return None
+        path = f"/v2/bot/profile/{user}"
+        if scope and scope.startswith(("C", "R")):
+            kind = "group" if scope.startswith("C") else "room"
+            path = f"/v2/bot/{kind}/{scope}/member/{user}"
+        return ProfileLookup(self.settings.line_api_base_url + path,
+                             {"Authorization": f"Bearer {token}"},
+                             name_of=lambda body: text_field(body, "displayName"))

@@ -1,4 +1,5 @@
-"""Graph API responses shared by the Meta senders (pure): success ids and error classes.
+"""Graph API responses shared by the Meta senders (pure): success ids and error classes;
+the User Profile API request of the Messenger and Instagram connectors.
 
 Errors come as ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``.
 Rate limits (codes 4, 17, 32, 613, 80007, 130429, 131056) and transient errors
@@ -8,10 +9,13 @@ window: 131047, 10/2018278, 551) is permanent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from omniroute.contract import InboundMessage
 from omniroute.settings import Settings
 from omniroute_connectors.accounts import book, credential
+from omniroute_connectors.base import ProfileLookup
 from omniroute_connectors.outbound import ProviderResponse, SendFailed, retry_after
 
 RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056})
@@ -44,3 +48,15 @@ def access_token(settings: Settings, channel_account: str) -> str | None:
 def configured(settings: Settings) -> bool:
     """True when an access token exists (environment or config file)."""
     return settings.meta_access_token is not None or bool(book(settings).of("meta"))
+
+
+def profile_lookup(settings: Settings, message: InboundMessage, fields: str,
+                   name_of: Callable[[Any], str | None]) -> ProfileLookup | None:
+    """The User Profile API of a page- or Instagram-scoped id (``GET /{version}/{id}?fields=``)
+    with the account's access token; ``None`` without a token."""
+    token = access_token(settings, message.channel_account)
+    if not token:
+        return None
+    return ProfileLookup(
+        f"{settings.meta_graph_base_url}/{settings.meta_graph_version}/{message.sender.value}",
+        bearer(token), (("fields", fields),), name_of)

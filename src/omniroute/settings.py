@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
                                 min_length=1, max_length=1000)
     ingress_publish_timeout: Annotated[float, Field(gt=0, le=60)] = 4.0
+    profile_lookup_timeout_s: Annotated[float, Field(ge=0, le=10)] = 2.0
+    """How long the ingress waits for a provider's profile API (LINE, Messenger, Instagram)
+    to name a new sender before it publishes the message without a name; 0 turns it off."""
     gateway_publish_timeout: Annotated[float, Field(gt=0, le=25)] = 5.0
     """Below the idempotency claim's 30 s, after which a retry may take the claim over."""
     delivery_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5

@@ -2,8 +2,10 @@
 
 For each request the shell checks, in order: route (404, JSON), method (405),
 size (413), content type (415), authenticity (401/403, the plugin's verify),
-body (400, the plugin's handle); then publishes the events and answers the
-plugin's response only after Kafka acknowledged (503 otherwise). Rejected
+body (400, the plugin's handle); then names senders who came without a name when
+the provider has a profile API (:mod:`omniroute.ingress.profiles`), publishes the
+events and answers the plugin's response only after Kafka acknowledged (503
+otherwise). Rejected
 requests publish nothing and are counted by provider and reason.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from omniroute.ingress.metrics import PUBLISH_SECONDS, REJECTIONS, REQUESTS, count_published
+from omniroute.ingress.profiles import Profiles
 from omniroute.ingress.requests import UNEXPECTED_INPUT, read_body, webhook_request
 from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
@@ -51,8 +54,8 @@ def _check_type(request: web.Request, route: Route, body: bytes) -> None:
 
 
 def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
-                    settings: Settings) -> Handler:
-    """The aiohttp handler of one plugin route."""
+                    settings: Settings, profiles: Profiles | None = None) -> Handler:
+    """The aiohttp handler of one plugin route (``profiles`` names unnamed senders)."""
     provider = connector.name
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -69,6 +72,8 @@ def webhook_handler(connector: Connector, route: Route, publisher: Publisher,
                 raise BadRequest(f"the body could not be read ({type(exc).__name__}); check "
                                  "its shape against the provider's documentation") from exc
             events = ingest.events
+            if profiles is not None:
+                events = await profiles.complete(connector, events)
             started = time.perf_counter()
             await publisher.publish(events)  # bounds every event first: 413 when one cannot fit
         except PublishUnavailable as exc:
@@ -114,9 +119,15 @@ def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Pu
     /metrics, /health and ``health``'s /healthz and /readyz."""
     app = web.Application(middlewares=[json_errors])
     app[PUBLISHER_KEY] = publisher
+    profiles = Profiles(settings.profile_lookup_timeout_s)
+
+    async def close_profiles(_app: web.Application) -> None:
+        await profiles.close()
+
+    app.on_cleanup.append(close_profiles)
     for connector in connectors:
         for route in connector.routes():
-            handler = webhook_handler(connector, route, publisher, settings)
+            handler = webhook_handler(connector, route, publisher, settings, profiles)
             for method in route.methods:
                 app.router.add_route(method, connector.mount + route.path, handler)
         for raw in connector.raw_routes(publisher):

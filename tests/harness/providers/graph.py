@@ -9,7 +9,11 @@ RESPONSE|UPDATE|MESSAGE_TAG, "tag", "message": {"text"} | {"attachment"}}`` (wit
 ``{"recipient_id", "message_id"}``. A Send API message to a PSID whose 24-hour window
 is not open (``window_open``) without ``MESSAGE_TAG`` gets Meta's ``(#10)`` error,
 subcode 2018278. Errors: ``{"error": {"message", "type", "code", "error_subcode",
-"fbtrace_id"}}``. Shapes: developers.facebook.com/docs/messenger-platform/reference/send-api,
+"fbtrace_id"}}``. ``GET /{version}/{psid-or-igsid}?fields=a,b`` is the User Profile API:
+the requested fields of ``profiles`` (Messenger ``first_name``, ``last_name``;
+Instagram ``name``, ``username``) with ``id``, and ``(#100)`` for an id it does not
+know. Shapes: developers.facebook.com/docs/messenger-platform/reference/send-api,
+/docs/messenger-platform/identity/user-profile, Instagram messaging user-profile,
 /docs/messenger-platform/error-codes, WhatsApp Cloud API messages reference.
 """
 
@@ -32,10 +36,28 @@ class FakeGraph(FakeProvider):
         super().__init__()
         self.access_token = access_token
         self.window_open: set[str] = set()
+        self.profiles: dict[str, dict[str, object]] = {}
+        """PSID or IGSID → the profile fields the User Profile API knows."""
         self._ids = itertools.count(1)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/{node}/messages", self.messages)
+        app.router.add_get("/{version}/{node}", self.profile)
+
+    async def profile(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.error(400, 190, "Invalid OAuth access token.")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        node = request.match_info["node"]
+        fields = [f for f in request.query.get("fields", "").split(",") if f]
+        if node not in self.profiles or not fields:
+            return self.error(400, 100, f"(#100) Object with ID '{node}' does not exist, cannot "
+                                        "be loaded due to missing permissions, or does not "
+                                        "support this operation")
+        known = self.profiles[node]
+        return web.json_response({"id": node, **{f: known[f] for f in fields if f in known}})
 
     def error(self, status: int, code: int | str, message: str,
               subcode: int | None = None) -> web.Response:

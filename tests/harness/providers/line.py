@@ -8,6 +8,10 @@ with ``x-line-accepted-request-id`` and sends nothing again.
 (``400 {"message": "Invalid reply token"}`` after), and a retry key is refused (400).
 Success ``200 {"sentMessages": [{"id", "quoteToken"}]}`` with ``x-line-request-id``;
 errors ``{"message", "details": [{"message", "property"}]}``.
+``GET /v2/bot/profile/{userId}`` (and ``/v2/bot/group/{groupId}/member/{userId}``,
+``/v2/bot/room/{roomId}/member/{userId}``) answers a user of ``profiles``
+``{"displayName", "userId", "pictureUrl"?, "statusMessage"?, "language"?}`` and
+``404 {"message": "Not found"}`` for anyone else (a user who blocked the account).
 Shapes: developers.line.biz/en/reference/messaging-api/ and
 developers.line.biz/en/docs/messaging-api/retrying-api-request/.
 """
@@ -33,11 +37,28 @@ class FakeLine(FakeProvider):
         self.accepted_keys: dict[str, tuple[str, list[dict[str, str]]]] = {}
         self.delivered: list[dict[str, Any]] = []
         """Every message set actually delivered to a user (push or reply)."""
+        self.profiles: dict[str, dict[str, Any]] = {}
+        """User id → profile fields (``displayName``, ...) the profile API knows."""
         self._ids = itertools.count(1)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/bot/message/push", self.push)
         app.router.add_post("/v2/bot/message/reply", self.reply)
+        app.router.add_get("/v2/bot/profile/{user}", self.profile)
+        app.router.add_get("/v2/bot/{kind:group|room}/{scope}/member/{user}", self.profile)
+
+    async def profile(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.error(401, 401, "Authentication failed. Confirm that the access token "
+                                        "in the authorization header is valid.")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        user = request.match_info["user"]
+        if user not in self.profiles:
+            return self.error(404, 404, "Not found")
+        return web.json_response({"userId": user, **self.profiles[user]},
+                                 headers={"x-line-request-id": str(uuid.uuid4())})
 
     def error(self, status: int, code: int | str, message: str) -> web.Response:
         return web.json_response({"message": message}, status=status)
