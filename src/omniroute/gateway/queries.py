@@ -197,9 +197,11 @@ async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str,
 
 OPEN_OFFER = """a.kind = 'offered' AND (a.expires_at IS NULL OR a.expires_at > now())
              AND NOT EXISTS (SELECT 1 FROM assignments b
-                             WHERE b.offer_id = a.offer_id AND b.kind <> 'offered')"""
+                             WHERE b.offer_id = a.offer_id
+                               AND (b.kind <> 'offered' OR b.occurred_at > a.occurred_at))"""
 """An offer row ``a`` that has not expired and that the router has not answered (assigned,
-rejected, rescinded, revoked)."""
+rejected, rescinded, revoked), in its latest announcement (a router back from a stop
+announces its open offers again with their new deadline)."""
 UNDECLINED_OFFER = f"""{OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
                              AND e.kind = 'decline')"""

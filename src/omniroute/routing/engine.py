@@ -15,11 +15,13 @@ from omniroute.routing import admin, stats
 from omniroute.routing import agents as agent_rules
 from omniroute.routing import work as work_rules
 from omniroute.routing.events import (
+    OFFER_RENEWED,
     AgentInput,
     Cancel,
     Configure,
     CoreEvent,
     Decision,
+    Kind,
     RemoveAgent,
     Route,
     Tick,
@@ -30,9 +32,10 @@ from omniroute.routing.events import (
 from omniroute.routing.placement import (
     Out,
     drain_all,
+    emit,
 )
 from omniroute.routing.policy import AgentProfile, PoolPolicy
-from omniroute.routing.state import AgentState, PoolState
+from omniroute.routing.state import OFFERED, AgentState, PoolState, WorkState
 from omniroute.routing.timers import TIMERS
 
 
@@ -130,18 +133,36 @@ def _heard_from(state: PoolState, event: AgentInput) -> None:
         agent.last_seen = event.at
 
 
-def _clock_stopped(state: PoolState, gap: float) -> None:
+def _clock_stopped(state: PoolState, gap: float) -> list[tuple[WorkState, str]]:
     """The router did not run for ``gap`` seconds: nobody could be heard meanwhile, so every
     agent's silence so far is kept as it was and the gap is not added to it, and an offer
     keeps the time it had left (it timed out at the router's return and set its agent away,
-    after a user run's two-minute stop of the whole stack)."""
+    after a user run's two-minute stop of the whole stack). Returns the offers moved, to be
+    announced again with their new deadline (:func:`advance`)."""
     for agent in state.agents.values():
         agent.last_seen += gap
-    timers = state.timers
-    if any(kind == "offer" for _due, _seq, kind, _ref in timers):
+    moved = [(item, item.offer_id) for item in state.work.values()
+             if item.status == OFFERED and item.offer_id is not None]
+    if moved:
+        for item, _offer in moved:
+            item.offer_expires += gap
+        timers = state.timers
         timers[:] = [(due + gap if kind == "offer" else due, seq, kind, ref)
                      for due, seq, kind, ref in timers]
         heapq.heapify(timers)
+    return moved
+
+
+def _renew(state: PoolState, out: Out, moved: list[tuple[WorkState, str]], gap: float,
+           cause: str) -> None:
+    """Announce each offer still open after a stop again, same id, with its new deadline: the
+    deadline its first announcement gave has passed, and agent apps hide an expired offer
+    (a user run's agent never saw the offer the router kept for her, and it timed out)."""
+    for item, offer_id in moved:
+        if item.status == OFFERED and item.offer_id == offer_id:
+            emit(state, out, Kind.OFFERED, OFFER_RENEWED,
+                 {"event": cause, "stopped_s": round(gap, 3)}, item, item.agent_id,
+                 offer_id=offer_id, expires_at=item.offer_expires)
 
 
 def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False) -> None:
@@ -149,9 +170,11 @@ def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False
     time with business hours tracked in between; an input that came through the
     repartition hop (``fed``) also moves the input clock and fires its timers. A jump of
     more than :data:`CLOCK_STOPPED_S` (the router was not running) is not counted as the
-    agents' silence."""
-    if state.now and at - state.now > CLOCK_STOPPED_S:
-        _clock_stopped(state, at - state.now)
+    agents' silence, nor taken from open offers."""
+    moved: list[tuple[WorkState, str]] = []
+    gap = at - state.now
+    if state.now and gap > CLOCK_STOPPED_S:
+        moved = _clock_stopped(state, gap)
     timers = state.timers
     while timers and timers[0][0] <= at:
         due, _seq, kind, ref = heapq.heappop(timers)
@@ -162,6 +185,8 @@ def advance(state: PoolState, out: Out, at: float, cause: str, fed: bool = False
     if at > state.now:
         state.now = at
     _hours(state, out, cause)
+    if moved:
+        _renew(state, out, moved, gap, cause)
     if fed and at > state.fed:
         state.fed = at
         fed_timers = state.fed_timers

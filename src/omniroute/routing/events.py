@@ -173,6 +173,11 @@ class RemoveAgent(CoreEvent):
     agent_id: str
 
 
+OFFER_RENEWED = "offer renewed: the router was not running"
+"""The rule of an ``offered`` decision that announces an open offer again, same id, with the
+deadline it has after the router did not run (the first announcement's has passed)."""
+
+
 class Kind(StrEnum):
     """What a decision did. The first six are addressed to an agent."""
 

@@ -23,7 +23,7 @@ from omniroute.observability.pipeline import (
     QUEUE_OLDEST_AGE,
 )
 from omniroute.routing import stats
-from omniroute.routing.events import Decision, Kind
+from omniroute.routing.events import OFFER_RENEWED, Decision, Kind
 from omniroute.routing.state import QUEUED, PoolState
 
 COMPONENT = "router"
@@ -40,7 +40,7 @@ def offer_outcomes(decision: Decision) -> tuple[str, ...]:
     """The OFFERS outcomes one decision counts as (an auto-accept is offered + accepted)."""
     d = decision
     if d.kind is Kind.OFFERED:
-        return ("offered",)
+        return ("offered",) if d.rule != OFFER_RENEWED else ()
     if d.kind is Kind.ASSIGNED:
         if d.rule == "offer accepted":
             return ("accepted",)

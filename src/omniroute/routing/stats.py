@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from omniroute.routing.events import Decision, Kind
+from omniroute.routing.events import OFFER_RENEWED, Decision, Kind
 from omniroute.routing.policy import QUEUE_PREFIX
 from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, WRAPPING, PoolState
 
@@ -54,7 +54,8 @@ def record(state: PoolState, decisions: Iterable[Decision]) -> None:
         kind = d.kind
         name = SIMPLE.get(kind)
         if name is not None:
-            today[name] += 1
+            if d.rule != OFFER_RENEWED:  # the same offer, announced again
+                today[name] += 1
         elif kind is Kind.ASSIGNED:
             waited = d.inputs.get("waited_s")
             if waited is None:  # reopened during wrap-up: not a new assignment

@@ -8,7 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -612,6 +612,45 @@ class TestLiveOffers:
             snapshot = await ws.receive_json(timeout=10)
         [shown] = [o for o in snapshot["offers"] if o["offer_id"] == "o41"]
         assert shown["preview"].startswith("Order A-7781 still not here.")
+
+    async def test_an_offer_announced_again_after_a_router_stop_is_listed_with_its_new_deadline(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run's router came back from a 72 s stop and kept an offer open, but the
+        deadline it had announced was past, so the agent's console never listed it. The
+        router now announces it again (same offer id, the new deadline): GET /offers lists
+        it once, with that deadline, and not at all once the router answers it."""
+        now = datetime.now(UTC)
+        announced = assignment("a2", "c91", AssignmentKind.OFFERED, offer="o91",
+                               at=now - timedelta(minutes=7), expires=now - timedelta(seconds=30))
+        again = assignment("a2", "c91", AssignmentKind.OFFERED, offer="o91", n=1,
+                           at=now - timedelta(minutes=5, seconds=10),
+                           expires=now + timedelta(seconds=40))
+        twice = assignment("a2", "c92", AssignmentKind.OFFERED, offer="o92",
+                           at=now - timedelta(minutes=6), expires=now + timedelta(seconds=20))
+        twice_again = assignment("a2", "c92", AssignmentKind.OFFERED, offer="o92", n=1,
+                                 at=now - timedelta(minutes=6),
+                                 expires=now + timedelta(seconds=50))
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", e)
+                                     for e in (announced, again, twice, twice_again)])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/offers", "a2")
+        listed = [(o["offer_id"], o["expires_at"]) for o in body["offers"]  # type: ignore[union-attr]
+                  if o["offer_id"] in ("o91", "o92")]
+        assert status == 200 and sorted(listed) == [
+            ("o91", again.expires_at.isoformat()),  # type: ignore[union-attr]
+            ("o92", twice_again.expires_at.isoformat())]  # type: ignore[union-attr]
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("assignments", assignment("a2", "c91", offer="o91", n=2,
+                                                                at=now - timedelta(minutes=5)))])
+        finally:
+            await conn.close()
+        status, body = await gateway.call("GET", "/offers", "a2")
+        assert [o["offer_id"] for o in body["offers"]  # type: ignore[union-attr]
+                if o["offer_id"] in ("o91", "o92")] == ["o92"]
 
     async def test_an_offer_arrives_on_the_agents_websocket_and_accept_is_published(
             self, gateway: Setup) -> None:

@@ -9,14 +9,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
 from harness.kafka import consume, produce
 from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
 from omniroute.contract.conversations import ConversationEvent
+from omniroute.routing import engine
 from omniroute.routing.config import load_config
 from omniroute.routing.entry import Entry
+from omniroute.routing.events import OFFER_RENEWED
 from omniroute.routing.live import publish_config
 from omniroute.routing.processor import run_decide, run_repartition
 from omniroute.routing.requests import RoutingRequest
@@ -458,3 +461,38 @@ async def test_an_agents_heartbeat_just_past_the_grace_keeps_their_work(
         records = await consume(boot, settings.topic("omniroute.assignments.v1"), 2, timeout=5)
     seen = [AssignmentEvent.from_json_bytes(r.value) for r in records]
     assert [(e.kind.value, e.agent_id) for e in seen] == [("assigned", "cat")], seen
+
+
+async def test_an_offer_open_while_the_router_was_stopped_is_announced_again_and_taken(
+        topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user run stopped the whole stack for 72 s with an offer open. The router kept the
+    offer's remaining time, but the deadline it had announced was past, so the console hid
+    the offer, the agent never saw it, and it then timed out and set her away. Now the
+    router announces the offer again (same id, the new deadline) and it can be accepted.
+    (The stop threshold is 3 s here instead of 30 s, the offer time 8 s.)"""
+    monkeypatch.setattr(engine, "CLOCK_STOPPED_S", 3.0)
+    settings = topics
+    boot = settings.kafka_bootstrap
+    config_file = tmp_path / "routing.toml"
+    config_file.write_text(CONFIG.replace("[pools.support]\noffer_timeout_s = 3600\n",
+                                          "[pools.support]\noffer_timeout_s = 8\n"))
+    async with Router(settings, config_file):
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [
+            agent_event(1, "ann", "presence", presence="available")])
+        await produce(boot, settings.topic("omniroute.internal.routing-requests"),
+                      [request(1)])
+        [first] = await assignments(settings, 1)
+    assert (first.kind.value, first.agent_id) == ("offered", "ann")
+    await asyncio.sleep(5)
+    async with Router(settings, config_file):
+        seen = await assignments(settings, 2)
+        renewed = seen[1]
+        assert (renewed.kind.value, renewed.offer_id, renewed.decision.rule) == (
+            "offered", first.offer_id, OFFER_RENEWED), seen
+        assert first.expires_at is not None and renewed.expires_at is not None
+        assert renewed.expires_at - first.expires_at >= timedelta(seconds=5)
+        await produce(boot, settings.topic("omniroute.agent-events.v1"), [agent_event(
+            2, "ann", "accept", offer_id=first.offer_id, conversation_id="conv-1")])
+        seen = await assignments(settings, 3)
+    assert [(e.kind.value, e.agent_id) for e in seen] == [
+        ("offered", "ann"), ("offered", "ann"), ("assigned", "ann")], seen

@@ -9,6 +9,7 @@ import pytest
 
 from omniroute.routing.engine import InputFailed, decide
 from omniroute.routing.events import (
+    OFFER_RENEWED,
     Accept,
     Configure,
     Heartbeat,
@@ -183,16 +184,23 @@ class TestStalls:
 
     def test_an_offer_outstanding_while_the_router_was_not_running_keeps_its_time(self) -> None:
         """An offer made 10 s before the stack stopped for 90 s does not time out when the
-        router comes back (its agent was not set away for time nobody could answer in);
-        it times out after the rest of its 45 s of running clock, as any offer does."""
+        router comes back (its agent was not set away for time nobody could answer in):
+        it is announced again with its new deadline and times out after the rest of its
+        45 s of running clock, as any offer does."""
         pool = Pool(PoolPolicy(pool="p", offer_timeout_s=45, heartbeat_grace_s=600),
                     a=dict(auto=False))
         pool.login("a")
         pool.route("w1")
         assert pool.state.work["w1"].status == "offered"
+        first = pool.offer_of("w1")
         pool(Tick, dt=10)
         out = pool(Heartbeat, dt=90, agent_id="a")
-        assert out == [] and pool.state.agents["a"].presence == "available"
+        assert pool.state.agents["a"].presence == "available"
+        # announced again, same offer, with its new deadline: agent apps hide an offer
+        # whose announced deadline has passed (the user run's agent never saw it)
+        assert [(d.kind, d.offer_id, d.rule) for d in out] == [
+            (Kind.OFFERED, first.offer_id, OFFER_RENEWED)]
+        assert out[0].expires_at == first.expires_at + 90 == pool.now + 35
         for _ in range(34):
             assert pool(Tick, dt=1) == []
         out = pool(Tick, dt=1.5)
