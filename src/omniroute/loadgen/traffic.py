@@ -161,10 +161,12 @@ def _line(message: Message, customer: Customer, secrets: Secrets, base: str) -> 
         "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
         "webhookEventId": f"01SOAK{message.token.upper()}",
         "deliveryContext": {"isRedelivery": False},
-        "replyToken": f"reply{message.sequence}",
+        "replyToken": f"reply{message.token}",
         "source": {"type": "user", "userId": customer.line_user},
-        "message": {"id": f"{message.sequence + 1}", "type": "text", "text": message.text,
-                    "quoteToken": f"q{message.sequence}"}}]}
+        # LINE's message ids are unique across the channel: a second run on the same stack
+        # repeated the first one's (history held pairs of messages with one provider id)
+        "message": {"id": str(int(hashlib.sha256(message.token.encode()).hexdigest()[:15], 16)),
+                    "type": "text", "text": message.text, "quoteToken": f"q{message.token}"}}]}
     body = json.dumps(payload).encode()
     signature = base64.b64encode(
         hmac.new(secrets.line_channel_secret.encode(), body, hashlib.sha256).digest()).decode()
