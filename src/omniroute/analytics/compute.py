@@ -150,7 +150,7 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
         "triage->>'language' AS language, triage->>'intent' AS intent "
         "FROM conversations WHERE conversation_id = ANY($1)", ids)
     events = _group(await conn.fetch(
-        "SELECT conversation_id, occurred_at, kind, agent_id FROM conversation_events "
+        "SELECT conversation_id, occurred_at, kind, agent_id, reason FROM conversation_events "
         "WHERE conversation_id = ANY($1)", ids))
     messages = _group(await conn.fetch(
         "SELECT conversation_id, created_at, direction, content->'author'->>'kind' AS author_kind,"
@@ -168,7 +168,8 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
                                     c["pool"] or "", c["language"] or "", c["intent"] or "")
         out.append((History(
             conversation,
-            events=tuple(Event(r["occurred_at"], r["kind"], r["agent_id"]) for r in events[cid]),
+            events=tuple(Event(r["occurred_at"], r["kind"], r["agent_id"], r["reason"])
+                         for r in events[cid]),
             messages=tuple(Message(r["created_at"], r["direction"], r["author_kind"],
                                    r["author_id"]) for r in messages[cid]),
             assignments=tuple(Assignment(r["occurred_at"], r["kind"], r["agent_id"])

@@ -37,6 +37,7 @@ class Event:
     at: datetime
     kind: str
     agent_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,10 @@ def _outcomes(h: History, events: list[Event], messages: list[Message], humans: 
     out.append(Sample("sla_breached", c.opened_at,
                       1.0 if present & set(kinds.SLA_BREACHED) else 0.0))
     bot_events = present & set(kinds.BOT_RESOLVED + kinds.BOT_HANDOFF)
+    if _thanks_only(events, messages, present):
+        bot_events = set()  # the bot closed a "thanks": it answered nothing, resolved nothing
     bot = bool(bot_events) or any(m.bot for m in messages)
-    bot_done = bool(present & set(kinds.BOT_RESOLVED)) and not humans
+    bot_done = bool(bot_events & set(kinds.BOT_RESOLVED)) and not humans
     if bot and (is_resolved or bot_events):
         out.append(Sample("bot_resolved", c.opened_at, 1.0 if bot_done else 0.0))
     article = [e.at for e in events if e.kind in kinds.ARTICLE]
@@ -239,6 +242,14 @@ def _outcomes(h: History, events: list[Event], messages: list[Message], humans: 
                       detail=_path(present, bool(article), bot, bool(humans), is_resolved,
                                    self_served, bot_done)))
     return out
+
+
+def _thanks_only(events: list[Event], messages: list[Message], present: set[str]) -> bool:
+    """Whether the bot's only part was closing a message that only thanked: a brand-new
+    conversation saying "thanks" counted as a bot resolution (a user run's report)."""
+    closed = [e for e in events if e.kind in kinds.BOT_RESOLVED]
+    return (bool(closed) and all(e.reason == kinds.THANKS_ONLY for e in closed)
+            and not present & set(kinds.BOT_HANDOFF) and not any(m.bot for m in messages))
 
 
 def _path(present: set[str], article: bool, bot: bool, human: bool, resolved: bool,

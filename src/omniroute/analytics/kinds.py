@@ -19,6 +19,9 @@ ENDED_WAITING = ("abandoned", "canceled")
 SURVEY_SENT = ("survey_sent", "csat_requested")
 SLA_BREACHED = ("sla_breached",)
 BOT_RESOLVED = ("bot_resolved",)
+THANKS_ONLY = "the customer only said thanks"
+"""The reason of a ``bot_resolved`` event closing, without a word, a conversation whose only
+message thanked (``omniroute.bot.machine.THANKED``): nothing was asked, nothing answered."""
 BOT_HANDOFF = ("handed_off", "bot_handoff", "handoff_requested")
 """``handed_off`` is what the answer bot publishes (docs/knowledge.md)."""
 ARTICLE = ("article_viewed", "article_searched", "article_suggested")

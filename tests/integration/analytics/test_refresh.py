@@ -7,9 +7,18 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from integration.analytics.scenario import EXPECTED, T, insert_literal, said, write_morning
+from integration.analytics.scenario import (
+    EXPECTED,
+    T,
+    conv,
+    insert_literal,
+    said,
+    write_morning,
+)
 from omniroute.analytics.compute import refresh
 from omniroute.analytics.report import build_report, to_csv
+from omniroute.bot.machine import THANKED
+from omniroute.contract import Channel, ConversationEventKind
 from omniroute.history.store import write_batch
 
 NOW = T + timedelta(hours=2)
@@ -51,6 +60,34 @@ class TestRefresh:
             assert isinstance(funnel, dict)
             assert funnel["paths"] == {"inbound>human>resolved_human": 1.0,
                                        "inbound>abandoned": 1.0, "inbound>bot>resolved_bot": 1.0}
+        finally:
+            await conn.close()
+
+    async def test_a_conversation_that_only_thanked_is_no_bot_resolution(
+            self, database_url: str) -> None:
+        """A customer opened a conversation only to say thanks and the bot closed it without
+        a word (as the answer bot publishes it: ``bot_resolved`` with its reason). A user
+        run's report counted it as resolved by the bot; the funnel now ends it in
+        ``resolved_other`` and the bot resolution rate is the morning's alone."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            await write_batch(conn, [
+                ("conversations", conv("c4", ConversationEventKind.OPENED, 1500,
+                                       channel=Channel.WEBCHAT)),
+                ("conversations", said("c4", 1500)),
+                ("conversations", conv("c4", ConversationEventKind.BOT_RESOLVED, 1501,
+                                       reason=THANKED)),
+                ("conversations", conv("c4", ConversationEventKind.RESOLVED, 1501))])
+            await refresh(conn, NOW)
+            full = await report(conn, [])
+            total, funnel = full["total"], full["funnel"]
+            assert isinstance(total, dict) and isinstance(funnel, dict)
+            assert total["conversations"] == 4.0
+            assert total["bot_resolution_rate"] == pytest.approx(1.0)
+            assert funnel["paths"] == {
+                "inbound>human>resolved_human": 1.0, "inbound>abandoned": 1.0,
+                "inbound>bot>resolved_bot": 1.0, "inbound>resolved_other": 1.0}
         finally:
             await conn.close()
 

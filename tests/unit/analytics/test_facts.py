@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from omniroute.analytics import kinds
 from omniroute.analytics.facts import (
     Assignment,
     Conversation,
@@ -15,6 +16,7 @@ from omniroute.analytics.facts import (
 )
 from omniroute.analytics.formulas import OfficeHours, csat_score, nps, percentile
 from omniroute.analytics.occupancy import AgentInterval, agent_intervals
+from omniroute.bot.machine import THANKED
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # a Friday
 
@@ -114,6 +116,29 @@ class TestConversationSamples:
         assert m["bot_resolved"] == [1.0] and m["human_resolved"] == [0.0] and m["fcr"] == [0.0]
         assert "abandoned" not in m and "missed" not in m and "frt" not in m
         assert [s.detail for s in found if s.metric == "funnel"] == ["inbound>bot>resolved_bot"]
+
+    def test_a_conversation_that_only_thanked_is_no_bot_resolution(self) -> None:
+        """A brand-new conversation saying only "thanks", closed by the bot without a word,
+        counted as a bot resolution. It is neither a resolution nor a bot conversation; a
+        conversation the bot answered and resolved, then closed again after "thanks", still
+        is one."""
+        thanked = (Event(at(0.1), "bot_resolved", reason=kinds.THANKS_ONLY),
+                   Event(at(0.1), "resolved"))
+        alone = History(conv("c8"), events=thanked, messages=(Message(T, "inbound"),))
+        found = samples(alone)
+        assert "bot_resolved" not in by_metric(found)
+        assert [s.detail for s in found if s.metric == "funnel"] == ["inbound>resolved_other"]
+        answered = History(conv("c9"), events=(
+            Event(at(1), "bot_resolved", reason="the customer said it helped"),
+            Event(at(1), "resolved"), Event(at(5), "reopened"),
+            Event(at(5.1), "bot_resolved", reason=kinds.THANKS_ONLY),
+            Event(at(5.1), "resolved")),
+            messages=(Message(T, "inbound"), Message(at(0.5), "outbound", "bot"),
+                      Message(at(5), "inbound")))
+        assert by_metric(samples(answered))["bot_resolved"] == [1.0]
+
+    def test_the_reason_the_bot_closes_a_thanks_is_the_one_analytics_reads(self) -> None:
+        assert kinds.THANKS_ONLY == THANKED
 
     def test_bot_handoff_is_not_bot_resolution(self) -> None:
         handoff = History(conv("c7"), events=(Event(at(1), "bot_handoff"),),
