@@ -98,6 +98,9 @@ class TagsRequest(Body):
 
     tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
                     Field(min_length=1, max_length=20)]
+    client_id: ClientId | None = Field(
+        default=None, description="Idempotency key, as for replies: the same client_id is "
+        "the same tagging, written once.")
 
 
 class TransferRequest(Body):

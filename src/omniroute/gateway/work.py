@@ -84,7 +84,7 @@ class Work:
 
     async def _publish_once(self, topic: str, event: OutboundMessage | ConversationEvent,
                             what: str, request: str) -> web.Response:
-        """Publish a reply or note with a client_id unless its key was published already
+        """Publish a reply, note or tagging with a client_id unless its key was published already
         (:mod:`omniroute.gateway.idempotency`)."""
         claim, response = await publish_once(
             self.keys, event.event_id, request,
@@ -116,8 +116,12 @@ class Work:
         who = await self.g.who(request)
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, TagsRequest)
-        event = conversation_event(who, ConversationEventKind.TAGGED, ref, tags=body.tags)
-        return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+        event = conversation_event(who, ConversationEventKind.TAGGED, ref, body.client_id,
+                                   tags=body.tags)
+        if body.client_id is None:
+            return await self.g.publish("omniroute.conversations.v1", ref.conversation_id, event)
+        return await self._publish_once("omniroute.conversations.v1", event, "tagging",
+                                        digest(ref.conversation_id, *sorted(body.tags), "tag"))
 
     async def transfer(self, request: web.Request) -> web.Response:
         who = await self.g.who(request)

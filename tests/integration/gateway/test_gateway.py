@@ -334,6 +334,30 @@ class TestWrites:
         notes = [ConversationEvent.from_json_bytes(r.value) for r in records]
         assert [(n.kind, n.note) for n in notes] == [("note_added", "called the courier")]
 
+    async def test_a_tagging_retried_with_its_client_id_is_written_once(
+            self, gateway: Setup) -> None:
+        """Tags with a client_id, sent twice (the console retrying after a 503 whose tagging
+        Kafka had taken; history showed it twice): one ConversationEvent, the retry 202 with
+        the same event id; the key with other tags is 409; the same tags again without a
+        client_id are a new tagging."""
+        tags = {"tags": ["refund", "vip"], "client_id": "t-1"}
+        first = await gateway.call("POST", "/conversations/c1/tags", "a1", tags)
+        again = await gateway.call("POST", "/conversations/c1/tags", "a1",
+                                   {"tags": ["vip", "refund"], "client_id": "t-1"})
+        assert first[0] == again[0] == 202
+        assert first[1]["event_id"] == again[1]["event_id"]
+        status, body = await gateway.call("POST", "/conversations/c1/tags", "a1",
+                                          {"tags": ["other"], "client_id": "t-1"})
+        assert status == 409 and "different tagging" in body["error"]["message"], body  # type: ignore[index]
+        assert (await gateway.call("POST", "/conversations/c1/tags", "a1",
+                                   {"tags": ["refund"]}))[0] == 202
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.conversations.v1"), 3,
+                                timeout=5)
+        tagged = [ConversationEvent.from_json_bytes(r.value) for r in records]
+        assert [(t.kind, t.tags) for t in tagged] == [
+            ("tagged", ["refund", "vip"]), ("tagged", ["refund"])]
+
     async def test_a_proactive_message_retried_with_its_request_id_is_sent_once(
             self, gateway: Setup) -> None:
         """The same request_id, posted four times at once and again later, is one

@@ -327,10 +327,10 @@ $("reply").addEventListener("input", () => {
   typing.timer = setTimeout(() => setTyping(false), 3000);
 });
 $("canned").addEventListener("change", () => { if ($("canned").value) $("reply").value = $("canned").value; $("canned").value = ""; });
-// The idempotency key of the reply (or note) being sent: kept while the agent sends the same
+// The idempotency key of the reply (note, tag) being sent: kept while the agent sends the same
 // text to the same conversation again after a failure (a 503 may hide a write Kafka did take),
 // so the retry is the same reply, sent to the customer once; a new one once it was taken.
-const unsent = { reply: null, note: null };
+const unsent = { reply: null, note: null, tag: null };
 
 function keyFor(kind, conversation, text, channel) {
   const last = unsent[kind];
@@ -369,7 +369,10 @@ $("resolve").addEventListener("click", () => act(() =>
 $("tag-add").addEventListener("click", () => act(async () => {
   const tag = $("tag-input").value.trim();
   if (!tag) return;
-  await api("POST", `/conversations/${encodeURIComponent(state.open)}/tags`, { tags: [tag] });
+  const conversation = state.open;
+  await api("POST", `/conversations/${encodeURIComponent(conversation)}/tags`,
+    { tags: [tag], client_id: keyFor("tag", conversation, tag, "") });
+  unsent.tag = null;
   $("tag-input").value = "";
   $("tags").append(el("span", { class: "tag pending" }, tag));
 }));
