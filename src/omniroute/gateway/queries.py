@@ -215,10 +215,11 @@ PREVIEW_CHARS = 200
 
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
     """Offers to the agent that are neither answered, ended nor expired, each with what the
-    agent decides on: the customer's name and the start of their latest message."""
+    agent decides on: the customer (id and name) and the start of their latest message."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
-                  a.expires_at, a.occurred_at, {customer_name('c')} AS customer_name,
+                  a.expires_at, a.occurred_at, c.customer_id,
+                  {customer_name('c')} AS customer_name,
                   left(m.text, {PREVIEW_CHARS}) AS preview
            FROM assignments a
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id

@@ -630,6 +630,9 @@ class TestLiveOffers:
         assert status == 200
         assert (offers["o41"]["customer_name"], offers["o41"]["preview"]) == (
             "Ada Lovelace", latest.text[:200])
+        # the customer's id too: a customer without a name (LINE, Kakao) is shown by it, as in
+        # the agent's list and on the board (a user run's offer card showed the conversation id)
+        assert offers["o41"]["customer_id"] == "cust-41"
         assert (offers["o42"]["customer_name"], offers["o42"]["preview"]) == (None, None)
         ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a2']}"
         async with gateway.http.ws_connect(ws_url) as ws:

@@ -171,7 +171,7 @@ async function describeOffers(offerId, tries) {
   try {
     for (const o of (await api("GET", "/offers")).offers) {
       const known = state.offers.get(o.offer_id);
-      if (known) state.offers.set(o.offer_id, { ...known, customer_name: o.customer_name, preview: o.preview });
+      if (known) state.offers.set(o.offer_id, { ...known, customer_id: o.customer_id, customer_name: o.customer_name, preview: o.preview });
     }
     renderOffers();
     const offer = state.offers.get(offerId);
@@ -188,7 +188,7 @@ function renderOffers() {
     const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, t("accept"));
     const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
-      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.conversation_id),
+      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.customer_id || offer.conversation_id),
       offer.preview ? el("div", { class: "preview" }, offer.preview) : "",
       el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
