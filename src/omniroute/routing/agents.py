@@ -27,7 +27,15 @@ from omniroute.routing.placement import (
     release,
     requeue,
 )
-from omniroute.routing.state import ASSIGNED, OFFERED, WRAPPING, AgentState, PoolState, WorkState
+from omniroute.routing.state import (
+    ASSIGNED,
+    OFFERED,
+    WRAPPING,
+    AgentState,
+    Ended,
+    PoolState,
+    WorkState,
+)
 
 PRESENCES = frozenset({"available", "busy", "away", "offline"})
 
@@ -236,18 +244,32 @@ def complete(state: PoolState, out: Out, item: WorkState, rule: str, cause: str)
     agent = release(state, item)
     del state.work[item.work_id]
     if agent_id is not None:
-        state.closed.pop(item.work_id, None)  # re-inserted last: the oldest stays first
-        state.closed[item.work_id] = (agent_id, state.now)
+        _remember(state, item.work_id, (agent_id, state.now))
     drain_agent(state, out, agent, cause)
+
+
+def _remember(state: PoolState, work_id: str, how: Ended) -> None:
+    """Remember for ``dedupe_s`` how an agent's hold of the work ended."""
+    state.closed.pop(work_id, None)  # re-inserted last: the oldest stays first
+    state.closed[work_id] = how
+
+
+def _let_go(state: PoolState, event: Resolve | Transfer) -> Ended | None:
+    """How this agent's last hold of the work ended within ``dedupe_s``, when they do not
+    hold it now (None: they hold it, or it was not theirs)."""
+    current = state.work.get(event.work_id)
+    if current is not None and current.agent_id == event.agent_id:
+        return None
+    how = state.closed.get(event.work_id)
+    return how if how is not None and how[0] == event.agent_id else None
 
 
 def on_resolve(state: PoolState, out: Out, agent: AgentState, event: Resolve) -> None:
     """The conversation is closed: capacity frees and the backlog drains (a resolve of work
-    this agent's last hold of ended within ``dedupe_s`` is ignored)."""
-    current = state.work.get(event.work_id)
-    closed = state.closed.get(event.work_id)
-    if (current is None or current.agent_id != event.agent_id) and closed is not None \
-            and closed[0] == event.agent_id:
+    this agent's last hold of closed within ``dedupe_s`` is ignored; of work they
+    transferred away, refused)."""
+    how = _let_go(state, event)
+    if how is not None and len(how) == 2:
         repeated(state, out, agent, event, "already resolved")
         return
     item = _held_item(state, out, event, (ASSIGNED, WRAPPING))
@@ -257,12 +279,17 @@ def on_resolve(state: PoolState, out: Out, agent: AgentState, event: Resolve) ->
 
 
 def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) -> None:
-    """Hand the conversation to another agent of this pool or to another pool."""
+    """Hand the conversation to another agent of this pool or to another pool (the same
+    transfer again, of work this agent transferred within ``dedupe_s``, is ignored)."""
+    other_pool = event.target_pool not in (None, state.pool)
+    target, to_pool = event.target_agent, event.target_pool if other_pool else None
+    how = _let_go(state, event)
+    if how is not None and len(how) == 4 and how[2:] == (target, to_pool):
+        repeated(state, out, agent, event, "already transferred")
+        return
     item = _held_item(state, out, event, (ASSIGNED,))
     if item is None:
         return
-    other_pool = event.target_pool not in (None, state.pool)
-    target = event.target_agent
     if not other_pool and (target not in state.agents or target == event.agent_id):
         reject(state, out, event, f"target agent {target!r} is not another agent of this pool")
         return
@@ -272,6 +299,7 @@ def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) 
     emit(state, out, Kind.TRANSFERRED, event.reason, {"event": cause, "to_agent": target,
          "to_pool": event.target_pool}, item, target, reason=event.reason)
     release(state, item)
+    _remember(state, item.work_id, (event.agent_id, state.now, target, to_pool))
     seen(state, out, agent, cause, event.at)
     if other_pool:
         forward(state, out, item, event.target_pool, "transfer", cause,  # type: ignore[arg-type]

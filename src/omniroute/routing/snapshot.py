@@ -30,7 +30,7 @@ from omniroute.routing.policy import (
     Selection,
     Target,
 )
-from omniroute.routing.state import AgentState, PoolState, WorkState
+from omniroute.routing.state import AgentState, Ended, PoolState, WorkState
 
 FORMAT = 2
 MAX_BYTES = 7 * 1024 * 1024
@@ -88,6 +88,16 @@ def _untimers(raw: list[list[Any]]) -> list[tuple[float, int, str, Any]]:
             for due, seq, kind, ref in raw]
 
 
+def _ended(raw: list[Any]) -> Ended:
+    """A ``closed`` entry: [agent, at] (a completion, the only shape before transfers were
+    remembered, so older snapshots load) or [agent, at, target agent, target pool] (a
+    transfer; a core older than that takes such a snapshot for damage and replays)."""
+    if len(raw) == 2:
+        return (raw[0], raw[1])
+    agent, at, to_agent, to_pool = raw
+    return (agent, at, to_agent, to_pool)
+
+
 def facts(state: PoolState) -> dict[str, Any]:
     """Everything the pool knows, as JSON-ready values (indexes left out)."""
     return {
@@ -132,7 +142,7 @@ def rebuild(raw: dict[str, Any]) -> PoolState:
     state.fed_timers = _untimers(raw["fed_timers"])
     state.seen_routes = OrderedDict(raw["seen_routes"])
     state.moved = OrderedDict((w, (p, at)) for w, (p, at) in raw["moved"].items())
-    state.closed = OrderedDict((w, (a, at)) for w, (a, at) in raw.get("closed", {}).items())
+    state.closed = OrderedDict((w, _ended(v)) for w, v in raw.get("closed", {}).items())
     state.today = dict(raw.get("today", {}))
     return state
 

@@ -36,8 +36,12 @@ from omniroute.routing.items import ASSIGNED, OFFERED, QUEUED, WRAPPING, Sig, Wo
 from omniroute.routing.policy import PoolPolicy, Selection
 from omniroute.routing.readylist import ReadyList
 
-__all__ = ["ASSIGNED", "OFFERED", "QUEUED", "WRAPPING", "AgentState", "PoolState", "Sig",
-           "WorkState", "need_key"]
+__all__ = ["ASSIGNED", "OFFERED", "QUEUED", "WRAPPING", "AgentState", "Ended", "PoolState",
+           "Sig", "WorkState", "need_key"]
+
+Ended = tuple[str, float] | tuple[str, float, str | None, str | None]
+"""How an agent's hold of work ended: (agent, time) when the work closed; (agent, time,
+target agent, target pool) when the agent transferred it (target pool None: this pool)."""
 
 
 def need_key(sig: Sig) -> tuple[str, ...]:
@@ -104,9 +108,11 @@ class PoolState:
     Ordered dicts: forgetting the oldest entry is O(1) (a plain dict's first entry is found
     by skipping every slot deleted before it, O(entries within ``dedupe_s``) per input)."""
     moved: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
-    closed: dict[str, tuple[str, float]] = field(default_factory=OrderedDict)
-    """Work completed within ``dedupe_s`` (oldest first): the agent who held it, when. A
-    resolve the agent's app sends again (a retry whose first write landed) is ignored."""
+    closed: dict[str, Ended] = field(default_factory=OrderedDict)
+    """Work whose agent's hold ended within ``dedupe_s`` (oldest first), by completion or
+    transfer (:data:`Ended`): a resolve or a transfer the agent's app sends again (a retry
+    whose first write landed) is ignored. Transfers share this table so that they are
+    forgotten with it (a third and fourth field tell them apart from completions)."""
     today: dict[str, Any] = field(default_factory=dict)
     """Today's cumulative statistics (:mod:`omniroute.routing.stats`); never read by a rule."""
     """Work forwarded to another pool (overflow, transfer): later inputs for it follow it."""

@@ -217,6 +217,58 @@ class TestRepeatedAnswers:
         out = pool(Resolve, agent_id=holder, work_id="w1")
         assert out[0].kind is Kind.REJECTED and "w1" not in pool.state.closed
 
+    def test_the_same_transfer_to_an_agent_again_is_ignored(self) -> None:
+        """A transfer retried by the agent who made it (same target) changes nothing; to
+        another target, or by an agent who never held it, it is refused, as is a resolve."""
+        pool = Pool(a=dict(auto=True), b=dict(auto=True), c=dict(auto=True))
+        pool.login("a", "b", "c")
+        pool.route("w1")
+        assert pool.state.work["w1"].agent_id == "a"
+        pool(Transfer, agent_id="a", work_id="w1", target_agent="b")
+        item = pool.state.work["w1"]
+        where = (item.agent_id, item.status, item.pin_agent, pool.state.agents["b"].load)
+        assert self.ignored(pool(Transfer, agent_id="a", work_id="w1", target_agent="b",
+                                 target_pool="p")) == ["repeated agent event: already transferred"]
+        assert (item.agent_id, item.status, item.pin_agent,
+                pool.state.agents["b"].load) == where == ("b", "assigned", "b", 1)
+        for refused in (dict(agent_id="a", target_agent="c"),
+                        dict(agent_id="a", target_pool="billing"),
+                        dict(agent_id="c", target_agent="b")):
+            assert pool(Transfer, work_id="w1", **refused)[0].kind is Kind.REJECTED
+        assert pool(Resolve, agent_id="a", work_id="w1")[0].kind is Kind.REJECTED
+        assert pool.state.work["w1"].agent_id == "b"
+
+    def test_the_same_transfer_to_a_pool_again_is_ignored(self) -> None:
+        """A retried transfer to another pool is ignored (the pool forwarded it once); to
+        another pool or agent it is refused, as is a resolve by the agent who sent it."""
+        pool = Pool(a=dict(auto=True))
+        pool.login("a")
+        pool.route("w1")
+        out = pool(Transfer, agent_id="a", work_id="w1", target_pool="billing", target_agent="x")
+        assert out[-1].kind is Kind.FORWARDED
+        out = pool(Transfer, agent_id="a", work_id="w1", target_pool="billing", target_agent="x")
+        assert self.ignored(out) == ["repeated agent event: already transferred"]
+        assert [d for d in out if d.kind is Kind.FORWARDED] == []
+        for refused in (dict(target_pool="sales", target_agent="x"),
+                        dict(target_pool="billing"), dict(target_pool="billing",
+                                                          target_agent="y")):
+            out = pool(Transfer, agent_id="a", work_id="w1", **refused)
+            assert [d.kind for d in out] == [Kind.REJECTED]
+        assert [d.kind for d in pool(Resolve, agent_id="a", work_id="w1")] == [Kind.REJECTED]
+
+    def test_a_transfer_repeated_after_dedupe_s_is_refused(self) -> None:
+        """The memory of a transfer is forgotten with closed work, after ``dedupe_s``."""
+        pool = Pool(PoolPolicy(pool="p", dedupe_s=60), a=dict(auto=True), b=dict(auto=True))
+        pool.login("a", "b")
+        pool.route("w1")
+        pool(Transfer, agent_id="a", work_id="w1", target_agent="b")
+        assert self.ignored(pool(Transfer, dt=59, agent_id="a", work_id="w1",
+                                 target_agent="b")) == ["repeated agent event: already transferred"]
+        pool(Tick, dt=2)
+        assert "w1" not in pool.state.closed
+        out = pool(Transfer, agent_id="a", work_id="w1", target_agent="b")
+        assert [d.kind for d in out] == [Kind.REJECTED]
+
 
 class TestCapacity:
     def test_channel_weights_and_caps(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omniroute.routing import snapshot
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Route, SetPresence, Tick
+from omniroute.routing.events import Kind, Resolve, Route, SetPresence, Tick, Transfer
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, RelaxStep
 from unit.routing.test_properties import _agents, capacities, ops, policies, run, skill_maps
 
@@ -45,6 +47,29 @@ class TestSnapshot:
         want = feed(original, tail())
         got = feed(restored.state, tail())
         assert want and got == want
+
+    def test_restored_pool_remembers_transfers_and_closed_work(self) -> None:
+        """A transfer or a resolve repeated after a restore is still ignored, and a resolve
+        of transferred work still refused; completions keep their [agent, at] shape."""
+        original = new_pool(PoolPolicy(pool="p"), (AgentProfile("a", "p", AgentCapacity(2),
+                                                                 auto_accept=True),))
+        feed(original, [
+            SetPresence(at=1, event_id="e1", agent_id="a", presence="available"),
+            Route(at=2, event_id="r1", work_id="w1", customer_id="c", channel="webchat"),
+            Route(at=3, event_id="r2", work_id="w2", customer_id="c", channel="webchat"),
+            Transfer(at=4, event_id="e2", agent_id="a", work_id="w1", target_pool="billing"),
+            Resolve(at=5, event_id="e3", agent_id="a", work_id="w2")])
+        value = snapshot.dump("p", 7, original)
+        assert b'"closed":{"w1":["a",4,null,"billing"],"w2":["a",5]}' in zlib.decompress(
+            value.partition(b"\n")[2])
+        restored = snapshot.load(value)
+        assert restored is not None and restored.state.closed == original.closed
+        out = feed(restored.state, [
+            Transfer(at=6, event_id="e4", agent_id="a", work_id="w1", target_pool="billing"),
+            Resolve(at=7, event_id="e5", agent_id="a", work_id="w2"),
+            Resolve(at=8, event_id="e6", agent_id="a", work_id="w1")])
+        assert [(d.kind, d.work_id) for d in out] == [
+            (Kind.IGNORED, "w1"), (Kind.IGNORED, "w2"), (Kind.REJECTED, "w1")]
 
     def test_other_format_or_damage_means_no_snapshot(self) -> None:
         """A snapshot the core cannot trust is ignored (the stream is replayed instead)."""
