@@ -12,7 +12,8 @@ refreshes never interleave and a crash leaves the watermark where it was:
    pure :func:`omniroute.analytics.facts.samples`, replace their old samples;
    per agent, recompute occupancy samples from the earliest changed interval
    (with ``capacity_s``, seconds online times the agent's capacity then, when the
-   caller knows capacities: the live routing configuration's);
+   caller knows capacities: the live routing configuration's; ``load_s`` counts each
+   conversation by its channel's weight in that capacity);
 3. re-aggregate only the intervals whose samples were replaced;
 4. delete the rows taken and record the watermark (highest ``seq`` and time).
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,8 +39,9 @@ from omniroute.analytics.facts import (
     samples,
 )
 from omniroute.analytics.formulas import OfficeHours
-from omniroute.analytics.occupancy import agent_intervals, interval_start
-from omniroute.routing.config import RoutingConfig
+from omniroute.analytics.occupancy import agent_intervals, interval_start, load_steps
+from omniroute.routing.config import RoutingConfig, parse_capacity
+from omniroute.routing.policy import DEFAULT_JOIN_CAPACITY, AgentCapacity, ChannelRule
 
 LOCK_ID = 0x616E6C79  # "anly"
 BATCH = 500
@@ -61,26 +63,55 @@ class RefreshResult:
     samples: int
 
 
-Capacity = Callable[[str], int]
-"""An agent's total capacity (concurrent conversations) by agent id."""
+@dataclass(frozen=True)
+class Capacity:
+    """Agents' capacities by agent id: ``capacity(agent)`` is the total (concurrent
+    conversations), :meth:`of` adds the channels' weights. Each agent's in ``config`` as the
+    routers apply it; ``nominal``, every conversation weighing 1, without a configuration
+    and for agents no pool takes (they hold nothing)."""
+
+    nominal: int
+    config: RoutingConfig | None = None
+
+    def __call__(self, agent: str) -> int:
+        """The agent's total capacity."""
+        return self.of(agent).total
+
+    def of(self, agent: str) -> AgentCapacity:
+        """The agent's total capacity and per-channel weights."""
+        config = self.config
+        total = config.capacity_of(agent) if config is not None else 0
+        if config is None or not total:
+            return AgentCapacity(self.nominal)
+        return AgentCapacity(total, _channels(config, agent))
+
+
+def _channels(config: RoutingConfig, agent: str) -> Mapping[str, ChannelRule]:
+    """The agent's channel rules from the table :meth:`RoutingConfig.capacity_of` takes the
+    total from: their own, else the join capacity of the pool anyone joins."""
+    table = config.agents.get(agent)
+    if table is None and config.join_pool is not None:
+        table = config.pools[config.join_pool].get("join_capacity")
+    return parse_capacity(table).channels if table is not None else DEFAULT_JOIN_CAPACITY.channels
 
 
 def capacities(config: RoutingConfig, nominal: int) -> Capacity:
     """Each agent's capacity in ``config`` as the routers apply it; ``nominal`` for agents
     no pool takes (they hold nothing)."""
-    return lambda agent: config.capacity_of(agent) or nominal
+    return Capacity(nominal, config)
 
 
 def uniform(capacity: int) -> Capacity:
     """The same capacity for every agent (the nominal one, when the configuration is away)."""
-    return lambda _agent: capacity
+    return Capacity(capacity)
 
 
 async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours | None = None,
                   short_abandon_s: float = 10.0, progress: Progress | None = None,
                   capacity: Capacity | None = None) -> RefreshResult:
     """Bring samples and aggregates up to date with history as of ``now``; ``capacity``
-    weighs agents' utilization (without it, reports use the nominal concurrency)."""
+    weighs agents' utilization (without it, reports use the nominal concurrency and every
+    conversation weighs 1)."""
     hours = hours or OfficeHours()
     say = progress or (lambda _m: None)
     async with conn.transaction():
@@ -106,7 +137,7 @@ async def refresh(conn: asyncpg.Connection, now: datetime, *, hours: OfficeHours
         for n, (agent, since) in enumerate(sorted(agents.items()), 1):
             say(f"agents {n}/{len(agents)}")
             written += await _agent_samples(conn, agent, since, now, touched,
-                                            capacity(agent) if capacity else None)
+                                            capacity.of(agent) if capacity is not None else None)
         say(f"intervals {len(touched)}")
         await _aggregate(conn, sorted(touched))
         await conn.execute("DELETE FROM analytics_dirty WHERE seq = ANY($1)", seqs)
@@ -207,17 +238,23 @@ async def _replace(conn: asyncpg.Connection, subjects: list[str], rows: list[tup
 
 
 async def _agent_samples(conn: asyncpg.Connection, agent: str, since: datetime, now: datetime,
-                         touched: set[datetime], capacity: int | None) -> int:
+                         touched: set[datetime], capacity: AgentCapacity | None) -> int:
     """Occupancy samples of one agent from the interval holding ``since`` up to ``now``."""
     start = interval_start(since)
     lookback = start - AGENT_LOOKBACK
     presence = [(r["occurred_at"], r["presence"]) for r in await conn.fetch(
         "SELECT occurred_at, presence FROM agent_presence WHERE agent_id = $1 "
         "AND occurred_at >= $2 ORDER BY occurred_at, event_id", agent, lookback)]
-    steps = [(r["occurred_at"], 1 if r["kind"] == "assigned" else -1) for r in await conn.fetch(
-        "SELECT occurred_at, kind FROM assignments WHERE agent_id = $1 AND occurred_at >= $2 "
-        "AND kind IN ('assigned', 'completed', 'revoked') ORDER BY occurred_at, event_id",
-        agent, lookback)]
+    held = [(r["occurred_at"], r["kind"], r["conversation_id"], r["channel"] or "")
+            for r in await conn.fetch(
+                "SELECT occurred_at, kind, conversation_id, channel FROM assignments "
+                "WHERE agent_id = $1 AND occurred_at >= $2 "
+                "AND kind IN ('assigned', 'completed', 'revoked') ORDER BY occurred_at, event_id",
+                agent, lookback)]
+    steps = [(at, 1 if kind == "assigned" else -1) for at, kind, _, _ in held]
+    weight = capacity.weight if capacity is not None else (lambda _channel: 1)
+    load = {iv.start: iv.engaged_s
+            for iv in agent_intervals(presence, load_steps(held, weight), start, now)}
     workspace = await conn.fetchval(
         "SELECT workspace FROM agent_events WHERE agent_id = $1 ORDER BY occurred_at DESC LIMIT 1",
         agent) or await conn.fetchval(
@@ -230,9 +267,9 @@ async def _agent_samples(conn: asyncpg.Connection, agent: str, since: datetime, 
     for iv in agent_intervals(presence, steps, start, now):
         touched.add(iv.start)
         measured = [("online_s", iv.online_s), ("chatting_s", iv.chatting_s),
-                    ("engaged_s", iv.engaged_s)]
+                    ("engaged_s", iv.engaged_s), ("load_s", load.get(iv.start, 0.0))]
         if capacity is not None:
-            measured.append(("capacity_s", iv.online_s * capacity))
+            measured.append(("capacity_s", iv.online_s * capacity.total))
         for metric, value in measured:
             rows.append((subject, metric, iv.start, iv.start, workspace, "", "", agent, "", "",
                          "", value))

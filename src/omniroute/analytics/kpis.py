@@ -64,7 +64,9 @@ def kpis(metrics: Mapping[str, Cell], period: Period) -> dict[str, float | None]
     out["concurrency"] = ratio(engaged, chatting)
     # each agent's own capacity where refresh knew it, else the nominal concurrency
     capacity = total("capacity_s") or online * period.max_concurrency
-    out["utilization"] = ratio(engaged, capacity)
+    # conversations by their channels' weights; samples computed before load_s count each as 1
+    load = total("load_s") if count("load_s") else engaged
+    out["utilization"] = ratio(load, capacity)
     return out
 
 

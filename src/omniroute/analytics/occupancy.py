@@ -4,12 +4,15 @@
 conversation assigned to the agent (assigned → completed or revoked). Per
 15-minute interval this yields ``online_s`` (time online), ``chatting_s``
 (online with at least one engagement) and ``engaged_s`` (the integral of the
-number of engagements while online). Concurrency, occupancy, utilization and
-agents online versus chatting all derive from those three sums.
+number of engagements while online). Concurrency, occupancy and agents online
+versus chatting derive from those three sums; utilization from ``engaged_s`` of
+the steps :func:`load_steps` weighs (``load_s``: each conversation counted by the
+capacity units it takes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,6 +77,22 @@ def agent_intervals(presence: list[tuple[datetime, str]], engagements: list[tupl
             sums = [0.0, 0.0, 0.0]
             boundary += INTERVAL if cursor >= boundary else timedelta(0)
     return out
+
+
+def load_steps(assignments: list[tuple[datetime, str, str | None, str]],
+               weight: Callable[[str], int]) -> list[tuple[datetime, int]]:
+    """(at, +units or -units) steps of ``assignments`` (at, kind, conversation, channel):
+    ``assigned`` adds the weight of its channel, ``completed``/``revoked`` take off what
+    the conversation's assignment added (its own channel's weight when that is older)."""
+    held: dict[str | None, int] = {}
+    steps = []
+    for at, kind, conversation, channel in assignments:
+        if kind == "assigned":
+            held[conversation] = weight(channel)
+            steps.append((at, held[conversation]))
+        else:
+            steps.append((at, -held.pop(conversation, weight(channel))))
+    return steps
 
 
 def _apply(presence: str, count: int, kind: int, value: object) -> tuple[str, int]:

@@ -10,10 +10,12 @@ import asyncpg
 import pytest
 
 from harness.ports import free_port
-from integration.analytics.scenario import EXPECTED, write_morning
+from integration.analytics.scenario import EXPECTED, at, presence, write_morning
+from omniroute.contract import AssignmentEvent, AssignmentKind, Channel, Envelope, Presence
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
+from omniroute.history.store import write_batch
 from omniroute.routing.config import parse_config
 from omniroute.routing.live import publish_config
 from omniroute.settings import Settings
@@ -72,6 +74,39 @@ class TestReportsApi:
         assert body["total"]["utilization"] == pytest.approx(570 / (1800 * 6))
         for name in ("occupancy", "concurrency", "agents_online"):
             assert body["total"][name] == pytest.approx(EXPECTED[name]), name
+
+    async def test_utilization_counts_each_conversation_by_its_channel_s_weight(
+            self, api: Api, topics: Settings, database_url: str) -> None:
+        """Utilization counted conversations, not the capacity units they take: an agent of
+        capacity 3 whose email weighs 3, holding one email all 1,800 s online, showed 33 %
+        although the router considers them full. Now e1's is 100 %; c9 (the same capacity)
+        holding one chat stays at 1/3; both hold one conversation at a time (concurrency 1)."""
+        def held(agent: str, conversation: str, channel: Channel) -> list[tuple[str, Envelope]]:
+            return [("assignments", AssignmentEvent(
+                event_id=f"asg-{conversation}-{kind.value}", occurred_at=at(s), agent_id=agent,
+                kind=kind, conversation_id=conversation, pool="support", channel=channel))
+                for kind, s in ((AssignmentKind.ASSIGNED, 0), (AssignmentKind.COMPLETED, 1800))]
+
+        online: list[tuple[str, Envelope]] = [
+            ("agents", presence(agent, value, s)) for agent in ("e1", "c9")
+            for value, s in ((Presence.AVAILABLE, 0), (Presence.OFFLINE, 1800))]
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [*online, *held("e1", "m1", Channel.EMAIL),
+                                     *held("c9", "w1", Channel.WEBCHAT)])
+        finally:
+            await conn.close()
+        three = {"pool": "support", "capacity": 3}
+        config = parse_config({"routing": {"default_pool": "support"}, "pools": {"support": {}},
+                               "agents": {"e1": {**three, "channels": {"email": {"weight": 3}}},
+                                          "c9": three}})
+        await publish_config(topics, config, actor="test", reason="an email takes all three")
+        status, body = await api.get("/api/v1/reports", "boss", by="agent", **PERIOD)
+        assert status == 200 and isinstance(body, dict)
+        rows = {r["agent"]: r for r in body["rows"]}
+        assert rows["e1"]["utilization"] == pytest.approx(1.0)
+        assert rows["c9"]["utilization"] == pytest.approx(1 / 3)
+        assert rows["e1"]["concurrency"] == rows["c9"]["concurrency"] == 1.0
 
     async def test_agents_are_refused_and_bad_parameters_named(self, api: Api) -> None:
         status, body = await api.get("/api/v1/reports", "a1", **PERIOD)

@@ -15,7 +15,7 @@ from omniroute.analytics.facts import (
     samples,
 )
 from omniroute.analytics.formulas import OfficeHours, csat_score, nps, percentile
-from omniroute.analytics.occupancy import AgentInterval, agent_intervals
+from omniroute.analytics.occupancy import AgentInterval, agent_intervals, load_steps
 from omniroute.bot.machine import THANKED
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # a Friday
@@ -194,3 +194,25 @@ class TestAgentIntervals:
         got = agent_intervals([(T - timedelta(hours=1), "busy")], [(T - timedelta(hours=1), 1)],
                               T, at(10))
         assert got == [AgentInterval(T, 600.0, 600.0, 600.0)]
+
+
+class TestLoadSteps:
+    def test_each_conversation_counts_by_its_channel_s_weight(self) -> None:
+        """Capacity 3 with email weighing 3: one email held 09:00-09:15 is a load of 3 all the
+        time (900 s x 3), while one chat is 1; the conversation count is 1 either way."""
+        presence = [(T, "available"), (at(15), "offline")]
+        weight = {"email": 3}.get
+        for channel, units in (("email", 3), ("webchat", 1)):
+            held = [(T, "assigned", "c1", channel), (at(15), "completed", "c1", channel)]
+            load = agent_intervals(presence, load_steps(held, lambda c: weight(c, 1)), T, at(15))
+            count = agent_intervals(presence, [(T, 1), (at(15), -1)], T, at(15))
+            assert [iv.engaged_s for iv in load] == [900.0 * units]
+            assert [iv.engaged_s for iv in count] == [900.0]
+
+    def test_an_end_takes_off_what_the_assignment_added(self) -> None:
+        """An end without a channel (or the channel's weight changed) frees the units its
+        assignment took; an end whose assignment is older than the rows weighs its own."""
+        held = [(T, "assigned", "c1", "email"), (at(1), "assigned", "c2", "webchat"),
+                (at(2), "revoked", "c1", ""), (at(3), "completed", "c0", "email")]
+        assert load_steps(held, lambda c: 3 if c == "email" else 1) == [
+            (T, 3), (at(1), 1), (at(2), -3), (at(3), -3)]

@@ -29,6 +29,18 @@ class TestKpis:
         assert got["agents_online"] == 0.5 and got["survey_response_rate"] == 0.5
         assert got["abandon_rate"] is None  # nothing abandoned or answered: unknown, not 0
 
+    def test_utilization_counts_conversations_by_their_weight(self) -> None:
+        """One email of weight 3 held by an agent of capacity 3 for all 1800 s online: load 5400
+        over capacity 5400 is 100 %; concurrency still counts one conversation. Samples
+        computed before load_s existed keep dividing the conversation count."""
+        cells = {"online_s": {"count": 2, "sum": 1800}, "chatting_s": {"count": 2, "sum": 1800},
+                 "engaged_s": {"count": 2, "sum": 1800}, "load_s": {"count": 2, "sum": 5400},
+                 "capacity_s": {"count": 2, "sum": 5400}}
+        got = kpis(cells, Period(3600))
+        assert (got["utilization"], got["concurrency"]) == (1.0, 1.0)
+        older = {k: v for k, v in cells.items() if k != "load_s"}
+        assert kpis(older, Period(3600))["utilization"] == pytest.approx(1 / 3)
+
     def test_funnel_links_sum_paths(self) -> None:
         links = funnel_links({"inbound>bot>human>resolved_human": 2, "inbound>bot>resolved_bot": 3})
         assert links == [("inbound", "bot", 5), ("bot", "human", 2), ("bot", "resolved_bot", 3),
