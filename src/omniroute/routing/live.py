@@ -159,13 +159,15 @@ class LiveConfig:
     def __init__(self, config: RoutingConfig = BUILTIN, version: int = 0) -> None:
         self.config = config
         self.version = version
+        self.at = 0.0
+        """When :attr:`version` was published (Unix seconds; 0 before one was read)."""
         self.ready = asyncio.Event()
 
     def offer(self, candidate: ConfigVersion) -> bool:
         """Take ``candidate`` if it is newer; whether it was."""
         if candidate.version <= self.version:
             return False
-        self.config, self.version = candidate.config, candidate.version
+        self.config, self.version, self.at = candidate.config, candidate.version, candidate.at
         log.info("router.config_applied", version=candidate.version, actor=candidate.actor,
                  pools=sorted(candidate.config.pools))
         return True

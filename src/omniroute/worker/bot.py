@@ -1,14 +1,15 @@
 """The answer bot in the worker: a gate on the routing-request path, and its agents.
 
-The hook: while the bot is enabled (a ``[bot]`` table in the routing
-configuration), the conversations processor hands each command's routing
-requests to :class:`BotGate` instead of sending them to the router. The gate
-sends them, with the customer's message, to ``omniroute.internal.bot-inbox``
+The hook: the conversations processor hands each command's routing requests to
+:class:`BotGate`. While the bot is switched on in the live routing configuration
+(and for :data:`SWITCH_OFF_GRACE_S` after it was switched off) the gate sends
+them, with the customer's message, to ``omniroute.internal.bot-inbox``
 (keyed by conversation id). There ``bot.inbox`` runs the pure state machine
 (:mod:`omniroute.bot.machine`): a conversation the bot takes is held back
 (no agent is offered it) until the bot resolves it or hands it off, when the
 held request goes on to ``omniroute.internal.routing-requests`` with intent,
-language and reason; every other request passes straight through.
+language and reason; every other request passes straight through. While the bot is off, the gate
+sends requests straight to the router (no hop).
 
 ``bot.news`` repartitions ``resolved`` events of ``omniroute.conversations.v1``
 to the inbox (human_resolved); a timer sends ``expire`` records for waits that
@@ -18,6 +19,7 @@ counts as a miss, so a broken database hands customers to people.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -49,20 +51,32 @@ from omniroute.routing.config import pool_business_hours
 from omniroute.triage.intents import NO_INTENT
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
-from omniroute.worker.routes import live_routing, send_request
+from omniroute.worker.routes import live_published_at, live_routing, send_request
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_SECONDS = 1.0
+SWITCH_OFF_GRACE_S = 30.0
+"""How long after the bot is switched off requests still go through its inbox (after this
+process last saw it on, and after the live configuration was published): the bot hands what
+it holds to people within a sweep (a second), and a held conversation's later requests must
+follow that handoff, not overtake it on the direct path."""
 
 
 class BotGate:
-    """Where the conversations processor's routing requests go while the bot is on."""
+    """Where the conversations processor's routing requests go: through the bot's inbox
+    while it is on (and :data:`SWITCH_OFF_GRACE_S` after), else straight to the router."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, bot: BotProcessor) -> None:
         self.worker = worker
+        self.bot = bot
 
     async def forward(self, command: Any, outcome: Outcome) -> None:
-        """One :class:`BotTurn` per conversation the command touched (message included)."""
+        """One :class:`BotTurn` per conversation the command touched (message included), or
+        the requests themselves to the router while the bot takes no turns."""
+        if not self.bot.takes_turns():
+            for request in outcome.requests:
+                await send_request(self.worker, request)
+            return
         turns: dict[str, BotTurn] = {}
         for request in outcome.requests:
             turn = turns.setdefault(request.conversation_id, BotTurn(
@@ -92,6 +106,8 @@ class BotProcessor:
         self.sessions = worker.model_table("bot-sessions", BotSession)
         self._db: asyncpg.Pool | None = None
         self._expiring: dict[str, datetime] = {}
+        self._turns_until = 0.0
+        """Turns go through the inbox until then (monotonic), at least."""
 
     @property
     def policy(self) -> BotPolicy:
@@ -117,6 +133,17 @@ class BotProcessor:
             self._policy = replace(switches, routing=routing,
                                    business_hours=pool_business_hours(routing))
         return self._policy
+
+    def takes_turns(self) -> bool:
+        """Whether the gate sends routing requests through the inbox: while the bot is on in
+        the live configuration, and :data:`SWITCH_OFF_GRACE_S` after this process last saw
+        it on or after the live version (which may have switched it off) was published."""
+        now = time.monotonic()
+        if self.policy.enabled:
+            self._turns_until = now + SWITCH_OFF_GRACE_S
+            return True
+        return now < self._turns_until \
+            or time.time() - live_published_at(self.worker) < SWITCH_OFF_GRACE_S
 
     async def on_inbox(self, event: Any) -> str | None:
         """Apply one inbox record to its conversation's session and emit what it decided."""
@@ -233,13 +260,13 @@ class BotProcessor:
 
 
 def register(worker: Worker) -> None:
-    """Put the bot's gate on the conversations processor and add its agents when the routing
-    file has a ``[bot]`` table (``enabled = false`` too: the admin API can switch it on)."""
+    """Put the bot's gate on the conversations processor and add its agents. Always: the
+    admin API switches the bot on and off live, whatever the routing file said at start
+    (before 2026-12-05 only a file with a ``[bot]`` table did, and switching the bot on in a
+    stack started without one published a version the workers ignored)."""
     policy = load_bot_policy(worker.settings.routing_config)
-    if not policy.routing.bot:
-        return
-    worker.components["conversations"].gate = BotGate(worker)
     bot = BotProcessor(worker, policy)
+    worker.components["conversations"].gate = BotGate(worker, bot)
     worker.components["bot"] = bot
     worker.agent(TOPIC, "bot.inbox", bot.on_inbox, stage="bot")
     worker.agent(CONVERSATIONS.name, "bot.news", bot.on_news, stage="bot")

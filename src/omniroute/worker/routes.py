@@ -49,6 +49,12 @@ async def send_request(worker: Worker, request: RoutingRequest) -> None:
     await worker.send(topic, key.decode(), value, request.channel.value)
 
 
+def live_published_at(worker: Worker) -> float:
+    """When the live routing configuration this worker follows was published (0: none read)."""
+    entry = worker.components.get(ENTRY)
+    return entry.live.at if isinstance(entry, Entry) else 0.0
+
+
 def live_routing(worker: Worker, fallback: RoutingConfig) -> RoutingConfig:
     """The routing configuration the routers use, as this worker follows it (changes through
     the admin API or ``router configure`` arrive without a restart); ``fallback`` (the

@@ -1,9 +1,12 @@
 """Self-service end to end on `omniroute up`: help search, bot resolution, clean handoff.
 
 The whole stack runs as subprocesses (`omniroute up` on the session broker and
-a test database, the answer bot on for WhatsApp and web chat via the routing
-file's ``[bot]`` table, WhatsApp delivery to a fake Graph API). The sample
-knowledge base is imported with ``omniroute kb import``. Then:
+a test database, WhatsApp delivery to a fake Graph API). The routing file has
+no ``[bot]`` table: an admin switches the bot on for WhatsApp and web chat
+through the admin API once the stack runs (before 2026-12-05 the workers only
+ran the bot when their file had the table, so that switch published a version
+nothing acted on). The sample knowledge base is imported with ``omniroute kb
+import``. Then:
 
 1. as soon as the stack answers, a WhatsApp customer (signed webhooks) asks
    how refunds work, gets the article on WhatsApp and says it helped:
@@ -75,13 +78,9 @@ heartbeat_grace_s = 600
 pool = "support"
 capacity = 3
 auto_accept = true
-
-[bot]
-channels = ["whatsapp", "webchat"]
-threshold = 0.4
-feedback_window_s = 600
-max_misses = 2
 """
+BOT = {"enabled": True, "channels": ["whatsapp", "webchat"], "threshold": 0.4,
+       "feedback_window_s": 600, "max_misses": 2}
 
 
 def whatsapp_body(wa_id: str, message_id: str, text: str) -> bytes:
@@ -240,6 +239,12 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         async with http.post(f"{gateway}/api/v1/presence", headers=auth,
                                              json={"presence": "available"}) as r:
                             assert r.status == 202, await r.text()
+                        # 0. an admin switches the bot on, live (no [bot] table in the file)
+                        admin = await create_token(db, "root", Role.ADMIN)
+                        async with http.put(f"{gateway}/api/v1/admin/bot", json=BOT,
+                                            headers={"Authorization": f"Bearer {admin}"}) as r:
+                            assert r.status == 200, await r.text()
+                        assert stack.saw('"answer_bot_configured"', 60), stack.log_tail()
 
                         # 1. right after start-up (delivery may still be catching up with inbound), a
                         # WhatsApp customer is answered by the bot and says it helped
@@ -362,7 +367,6 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
 
                         # 5. an admin switches the bot off, live: the conversation it still
                         # holds (4.) goes to ada at once, and a new question goes straight to her
-                        admin = await create_token(db, "root", Role.ADMIN)
                         async with http.put(f"{gateway}/api/v1/admin/bot", json={
                                 "enabled": False, "channels": ["whatsapp", "webchat"]},
                                 headers={"Authorization": f"Bearer {admin}"}) as r:

@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from omniroute.automation.processor import AutomationHook
+from omniroute.bot import records
 from omniroute.bot.policy import load_bot_policy
+from omniroute.conversations.threading import Outcome
 from omniroute.routing.config import load_config, parse_config
 from omniroute.routing.entry import Entry
 from omniroute.routing.live import LiveConfig
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.settings import Settings
+from omniroute.worker import bot as bot_module
 from omniroute.worker.bot import BotProcessor
 from omniroute.worker.routes import ENTRY
 
@@ -86,3 +90,53 @@ def test_without_a_routing_file_automation_routes_as_the_built_in_configuration(
     published = parse_config(NIGHTS_ONLY)
     worker.components[ENTRY] = Entry(LiveConfig(published, 1), builtin_is_live=True)
     assert automation.routing is published  # the live version once there is one
+
+
+class _Sending(_Worker):
+    """A worker that records what it sends, topic by topic."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.sent: list[str] = []
+
+    async def send(self, topic: str, key: str, value: bytes, label: str | None = None) -> None:
+        self.sent.append(topic)
+
+
+async def test_the_gate_takes_the_bot_s_hop_only_while_it_is_on(monkeypatch: Any) -> None:
+    """Started without a routing file (the quick start), the workers run the gate anyway:
+    requests go straight to the router while the bot is off, through its inbox once an
+    admin switches it on live, and for SWITCH_OFF_GRACE_S after it is switched off (a user
+    run's `omniroute admin bot --on` published a version no worker acted on)."""
+    worker = _Sending(Settings())
+    bot = BotProcessor(worker, load_bot_policy(None))  # type: ignore[arg-type]
+    gate = bot_module.BotGate(worker, bot)  # type: ignore[arg-type]
+    entry = Entry(LiveConfig(parse_config({"routing": {"default_pool": "support"},
+                                           "pools": {"support": {}}}), 1))
+    entry.live.ready.set()
+    worker.components[ENTRY] = entry
+    request = RoutingRequest(kind=RoutingRequestKind.ROUTE, conversation_id="cnv_1",
+                             customer_id="cus_1", workspace="default", channel="whatsapp",
+                             occurred_at=MONDAY_3AM, event_id="evt_1")
+    outcome = Outcome(state=None, events=[], requests=[request])  # type: ignore[arg-type]
+    clock = [1000.0]
+    monkeypatch.setattr(bot_module.time, "monotonic", lambda: clock[0])
+
+    await gate.forward(object(), outcome)
+    assert records.TOPIC not in worker.sent and len(worker.sent) == 1  # off: the router's
+
+    entry.live.config = parse_config({"routing": {"default_pool": "support"},
+                                      "pools": {"support": {}}, "bot": {"enabled": True}})
+    entry.live.version = 2
+    await gate.forward(object(), outcome)
+    assert worker.sent[-1] == records.TOPIC  # on: through the inbox
+
+    entry.live.config = parse_config({"routing": {"default_pool": "support"},
+                                      "pools": {"support": {}}, "bot": {"enabled": False}})
+    entry.live.version = 3
+    clock[0] += bot_module.SWITCH_OFF_GRACE_S - 1
+    await gate.forward(object(), outcome)
+    assert worker.sent[-1] == records.TOPIC  # just off: still through it (handoffs first)
+    clock[0] += 2
+    await gate.forward(object(), outcome)
+    assert worker.sent[-1] != records.TOPIC  # then straight to the router again

@@ -46,12 +46,14 @@ class TestWorkerWiring:
             "ns1.omniroute.internal.automation",
             # erase: the worker forgets an erased customer (omniroute.worker.erasure)
             "ns1.omniroute.internal.erase-requests",
+            # the answer bot's inbox: always, since the admin API switches the bot on live
+            "ns1.omniroute.internal.bot-inbox",
         }
         assert all(agent.concurrency == 1 for agent in app.agents.values())
         tables = list(app.tables.values())
         assert {t.name for t in tables} == {
             "identity-addresses", "identity-claims", "identity-adjacency", "identity-owners",
-            "conversations-customers", "automation-customers",
+            "conversations-customers", "automation-customers", "bot-sessions",
         }
         assert all(t.partitions == 3 for t in tables)
         assert all(t.changelog_topic.get_topic_name().startswith("ns1.") for t in tables)
