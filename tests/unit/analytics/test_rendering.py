@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from omniroute.analytics.charts import render_html
 from omniroute.analytics.kpis import Period, funnel_links, kpis
 from omniroute.analytics.planning import answer
+from omniroute.analytics.report import to_csv
 from omniroute.analytics.staffing import StaffingInput
 from omniroute.cli.analytics import staffing
 
@@ -84,3 +85,14 @@ class TestStaffingCommand:
         """Erlang A with impatient customers staffs fewer agents than Erlang C."""
         demand = StaffingInput(contacts=100, aht_s=180)
         assert answer(demand, "erlang-a", 60)["agents"] < answer(demand)["agents"] == 14
+
+
+class TestCsv:
+    def test_counts_are_integers_and_figures_four_decimals(self) -> None:
+        """A user run's export read `306.0` conversations and `326.47060580000004` s."""
+        report = {"by": ["pool"], "total": {}, "rows": [
+            {"pool": "support", "conversations": 306.0, "frt_p90": 326.47060580000004,
+             "occupancy": 0.7325890770662671, "csat": None, "transfers": 0.0}]}
+        header, row = to_csv(report).splitlines()
+        assert header == "pool,conversations,frt_p90,occupancy,csat,transfers"
+        assert row == "support,306,326.4706,0.7326,,0"
