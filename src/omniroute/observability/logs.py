@@ -61,8 +61,11 @@ def configure_logging(level: str = "info", fmt: LogFormat = LogFormat.AUTO) -> N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a library's warnings.warn is a log line too, not bare text
-    # libraries that chatter at INFO about every connection
-    for noisy in ("aiokafka", "kafka", "asyncio"):
+    # libraries that chatter at INFO about every connection; pgserver (the embedded
+    # PostgreSQL) about every pg_ctl it runs and every process that lets go of the server
+    # ("exiting 8255 remaining pids=[7658, 8255]"), at the end of each one-shot command too.
+    # Their warnings and errors still show (pgserver's failed start quotes the server log).
+    for noisy in ("aiokafka", "kafka", "asyncio", "pgserver"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
 

@@ -33,6 +33,28 @@ class TestFailingStartup:
         assert "OMNIROUTE_DATABASE_URL" in lines[0] and ":pw@" not in lines[0]
 
 
+class TestEmbeddedDatabase:
+    def test_commands_print_their_output_without_pgserver_log_lines(
+        self, tmp_path: Path
+    ) -> None:
+        """Without OMNIROUTE_DATABASE_URL a one-shot command initialises, starts and stops
+        the embedded PostgreSQL, and prints only its own lines: a user run's `kb import`
+        ended with pgserver's "exiting ... remaining pids" and "Running commandline" lines."""
+        env = omniroute_env(OMNIROUTE_STATE_DIR=str(tmp_path), OMNIROUTE_LOG_FORMAT="json")
+        migrated = run_omniroute("db", "migrate", env=env)  # initdb, start, migrate, stop
+        assert migrated.returncode == 0, migrated.stderr
+        assert '"logger": "pgserver"' not in migrated.stdout + migrated.stderr
+        *applied, summary = migrated.stderr.strip().splitlines()
+        assert applied and all(line.startswith("applied ") for line in applied)
+        assert summary.startswith("database postgresql://postgres@") and summary.endswith(
+            f"is up to date ({len(applied)} applied)"
+        )
+        shown = run_omniroute("db", "url", env=env)  # the existing data: start, stop
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stderr == ""
+        assert shown.stdout.startswith("postgresql://") and len(shown.stdout.splitlines()) == 1
+
+
 class TestCommands:
     def test_db_migrate_twice_applies_nothing_the_second_time(self, database_url: str) -> None:
         """`omniroute db migrate` is idempotent against a real server."""
