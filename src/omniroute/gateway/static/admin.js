@@ -1,8 +1,13 @@
 // Admin screen: agents, pools, routing rules and default pool, the answer bot, tokens, TOML import/export,
 // audit log. Every save is one call of the admin API: a new configuration version.
+// The agent and pool forms load an existing entry whenever their id field names one (typed or
+// clicked in the table), so a save changes only what the admin changed; the Save button says
+// whether it replaces an entry or adds one.
 "use strict";
 
-const admin = { config: null };
+// agentLoaded / poolLoaded: the entry whose values the form holds; agentPoolChosen: the admin
+// picked the agent's pool themselves (a new id then keeps it)
+const admin = { config: null, agentLoaded: null, agentPoolChosen: false, poolLoaded: null };
 
 function pairs(text) {
   // "email=1, sms=2" → {email: 1, sms: 2}
@@ -17,6 +22,27 @@ function pairs(text) {
 
 function unpairs(map, pick) {
   return Object.entries(map || {}).map(([k, v]) => `${k}=${pick ? pick(v) : v}`).join(", ");
+}
+
+function entry(map, key) {
+  // map[key] when it is the map's own ("constructor" is a valid agent id, not a profile)
+  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+function capsText(channels) {
+  // only the channels with a cap: a weight alone is not the form's to show (or drop)
+  return unpairs(Object.fromEntries(Object.entries(channels || {}).filter(([, r]) => r.cap != null)),
+    (r) => r.cap);
+}
+
+function withCaps(known, caps) {
+  // the caps typed over the channels as configured: each channel's weight stays as it is
+  const channels = {};
+  for (const [channel, { cap, ...rest }] of Object.entries(known || {})) {
+    if (Object.entries(rest).some(([k, v]) => !(k === "weight" && v === 1))) channels[channel] = rest;
+  }
+  for (const [channel, cap] of Object.entries(caps)) channels[channel] = { ...channels[channel], cap };
+  return channels;
 }
 
 function hoursText(hours) {
@@ -71,9 +97,14 @@ function renderAdmin() {
   const c = admin.config;
   $("config-version").textContent = String(c.version);
   const pools = Object.keys(c.pools).sort();
-  const keep = $("agent-pool").value;
-  $("agent-pool").replaceChildren(...pools.map((p) => el("option", { value: p }, p)));
-  if (pools.includes(keep)) $("agent-pool").value = keep;
+  // an existing agent's or an explicitly chosen pool stays; a new agent's is the default pool
+  const keep = (entry(c.agents, $("agent-id").value.trim()) || admin.agentPoolChosen)
+    ? $("agent-pool").value : defaultPool();
+  $("agent-pool").replaceChildren(el("option", { value: "" }, t("choose-pool")),
+    ...pools.map((p) => el("option", { value: p }, p)));
+  $("agent-pool").value = pools.includes(keep) ? keep : "";
+  agentFormMode();
+  poolFormMode();
   // a choice the admin made and has not saved survives a refresh; otherwise show the live one
   const keepDefault = admin.routingEdited ? $("routing-default").value
     : ((c.routing || {}).default_pool || "");
@@ -107,17 +138,56 @@ function renderAdmin() {
     }));
 }
 
+function defaultPool() {
+  const name = (admin.config.routing || {}).default_pool;
+  return name && entry(admin.config.pools, name) ? name : "";
+}
+
 function editAgent(id, a) {
-  $("agent-id").value = id;
+  if ($("agent-id").value.trim() !== id) $("agent-id").value = id;
   $("agent-pool").value = a.pool;
   $("agent-capacity").value = a.capacity ?? 1;
-  $("agent-caps").value = unpairs(a.channels, (r) => r.cap ?? "");
+  $("agent-caps").value = capsText(a.channels);
   $("agent-skills").value = unpairs(a.skills);
   $("agent-auto").checked = Boolean(a.auto_accept);
+  admin.agentLoaded = id;
+  admin.agentPoolChosen = false;
+  agentFormMode();
+}
+
+function agentIdChanged() {
+  // an existing agent's id loads her profile; a new one keeps what was typed, with the
+  // default pool (or none: the browser then asks for one) unless the admin chose a pool
+  if (!admin.config) return;
+  const id = $("agent-id").value.trim();
+  const live = entry(admin.config.agents, id);
+  if (live) {
+    if (admin.agentLoaded !== id) editAgent(id, live);
+    return;
+  }
+  if (admin.agentLoaded) {  // another agent's values are not this new one's
+    $("agent-capacity").value = $("agent-capacity").defaultValue;
+    $("agent-caps").value = $("agent-skills").value = "";
+    $("agent-auto").checked = false;
+    admin.agentLoaded = null;
+    admin.agentPoolChosen = false;
+  }
+  if (!admin.agentPoolChosen) $("agent-pool").value = defaultPool();
+  agentFormMode();
+}
+
+function agentFormMode() {
+  // Save names the agent it replaces, or says it adds one; a pool change is spelled out
+  const id = $("agent-id").value.trim();
+  const live = admin.config && entry(admin.config.agents, id);
+  $("agent-save").textContent = live ? tfill("save-named", { name: id }) : t("add-agent");
+  const pool = $("agent-pool").value;
+  $("agent-note").textContent = live && pool && pool !== live.pool
+    ? tfill("moves-pool", { name: id, from: live.pool, to: pool }) : "";
 }
 
 function editPool(name, p) {
-  $("pool-name").value = name;
+  if ($("pool-name").value.trim() !== name) $("pool-name").value = name;
   $("pool-selection").value = p.selection || "";
   $("pool-offer-timeout").value = p.offer_timeout_s ?? "";
   $("pool-queue-cap").value = p.queue_cap ?? "";
@@ -126,7 +196,32 @@ function editPool(name, p) {
   $("pool-overflow-pool").value = p.overflow ? p.overflow.pool : "";
   $("pool-overflow-after").value = p.overflow ? p.overflow.after_s : "";
   $("pool-auto-join").checked = Boolean(p.auto_join);
-  admin.editingPool = p;
+  admin.poolLoaded = name;
+  poolFormMode();
+}
+
+function poolNameChanged() {
+  // an existing pool's name loads its settings; a new name starts from empty settings
+  if (!admin.config) return;
+  const name = $("pool-name").value.trim();
+  const live = entry(admin.config.pools, name);
+  if (live) {
+    if (admin.poolLoaded !== name) editPool(name, live);
+    return;
+  }
+  if (admin.poolLoaded) {  // another pool's settings are not this new one's
+    for (const id of ["pool-selection", "pool-offer-timeout", "pool-queue-cap", "pool-hours",
+      "pool-timezone", "pool-overflow-pool", "pool-overflow-after"]) $(id).value = "";
+    $("pool-auto-join").checked = false;
+    admin.poolLoaded = null;
+  }
+  poolFormMode();
+}
+
+function poolFormMode() {
+  const name = $("pool-name").value.trim();
+  $("pool-save").textContent = admin.config && entry(admin.config.pools, name)
+    ? tfill("save-named", { name }) : t("add-pool");
 }
 
 async function loadAudit() {
@@ -140,16 +235,24 @@ async function loadAudit() {
         e.detail.reason ? el("div", { class: "meta" }, e.detail.reason) : ""))));
 }
 
+for (const kind of ["input", "change"]) {
+  $("agent-id").addEventListener(kind, agentIdChanged);
+  $("pool-name").addEventListener(kind, poolNameChanged);
+}
+$("agent-pool").addEventListener("change", () => { admin.agentPoolChosen = true; agentFormMode(); });
+
 $("agent-form").addEventListener("submit", (e) => {
   e.preventDefault();
   adminCall(() => {
-    const caps = pairs($("agent-caps").value);
+    const id = $("agent-id").value.trim();
+    const known = entry(admin.config.agents, id) || {};
     const body = {
+      ...known,  // keeps keys this form does not show (queues)
       pool: $("agent-pool").value, capacity: Number($("agent-capacity").value || 1),
       skills: pairs($("agent-skills").value), auto_accept: $("agent-auto").checked,
-      channels: Object.fromEntries(Object.entries(caps).map(([ch, cap]) => [ch, { cap }])),
+      channels: withCaps(known.channels, pairs($("agent-caps").value)),
     };
-    return api("PUT", `/admin/agents/${encodeURIComponent($("agent-id").value.trim())}`, body);
+    return api("PUT", `/admin/agents/${encodeURIComponent(id)}`, body);
   });
 });
 
@@ -157,7 +260,7 @@ $("pool-form").addEventListener("submit", (e) => {
   e.preventDefault();
   adminCall(() => {
     const name = $("pool-name").value.trim();
-    const known = (admin.config.pools[name]) || {};
+    const known = entry(admin.config.pools, name) || {};
     const body = { ...known };  // keeps keys this form does not show (relaxation, SLA…)
     const set = (key, value) => { if (value === "" || value === undefined) delete body[key]; else body[key] = value; };
     set("selection", $("pool-selection").value);

@@ -38,6 +38,8 @@ const TEXTS = {
     rules: "Rules (first match wins)", "import-export": "Import / export (TOML)",
     export: "Export", import: "Import", audit: "Audit log", who: "Who", what: "What",
     saved: "Saved: version", "no-change": "No change", "token-once": "Token (shown once):",
+    "save-named": "Save {name}", "add-agent": "Add agent", "add-pool": "Add pool",
+    "choose-pool": "Choose a pool…", "moves-pool": "{name} moves from pool {from} to {to}",
   },
   ko: {
     "sign-in": "로그인", "sign-in-hint": "omniroute agents token 아이디 로 받은 토큰을 붙여 넣으세요.",
@@ -74,6 +76,8 @@ const TEXTS = {
     rules: "규칙(먼저 맞는 규칙 적용)", "import-export": "가져오기 / 내보내기 (TOML)",
     export: "내보내기", import: "가져오기", audit: "감사 기록", who: "누가", what: "무엇을",
     saved: "저장됨: 버전", "no-change": "변경 없음", "token-once": "토큰(한 번만 표시):",
+    "save-named": "{name} 저장", "add-agent": "상담원 추가", "add-pool": "풀 추가",
+    "choose-pool": "풀 선택…", "moves-pool": "{name} 상담원이 {from} 풀에서 {to} 풀로 옮겨집니다",
   },
 };
 
@@ -87,6 +91,9 @@ function chooseLanguage() {
 const i18n = { lang: chooseLanguage() };
 
 function t(key) { return (TEXTS[i18n.lang] && TEXTS[i18n.lang][key]) || TEXTS.en[key] || key; }
+
+/** t(key) with its {placeholders} filled: tfill("save-named", {name: "ada"}) → "Save ada". */
+function tfill(key, values) { return t(key).replace(/\{(\w+)\}/g, (all, name) => values[name] ?? all); }
 
 function translatePage() {
   document.documentElement.lang = i18n.lang;

@@ -1,0 +1,211 @@
+"""The Admin screen's agent and pool forms in headless Chromium: a save changes only what
+the admin changed.
+
+``omniroute gateway`` runs alone as a subprocess on the session broker (a private topic
+namespace) and a test database; the live configuration (pools ``billing`` and ``support``,
+``support`` the default pool, agent ada in ``support``) is published before. A user run
+typed ``ada`` into the agent form, lowered her capacity and saved: the pool select still
+showed its first pool, ``billing``, and the save moved ada there. Here the admin types an
+id or a pool name instead of clicking it in the table, changes one field and saves; the
+admin API (``GET /api/v1/admin/config``) shows what the save did.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from e2e.console.test_console import CHROMIUM, Chain, wait_ready
+from harness.cli import omniroute_env
+from harness.ports import free_port
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.routing.config import parse_config
+from omniroute.routing.live import publish_config
+from omniroute.settings import Settings
+
+playwright_api = pytest.importorskip("playwright.async_api")
+ADA = {"pool": "support", "capacity": 3, "skills": {"billing": 3, "korean": 5},
+       "channels": {"email": {"weight": 2, "cap": 1}, "sms": {"weight": 2}},
+       "auto_accept": True}
+SUPPORT = {"selection": "least_occupied", "offer_timeout_s": 300, "queue_cap": 20,
+           "sla_s": 120, "business_hours": {"timezone": "Asia/Seoul", "mon": ["09:00-18:00"]},
+           "overflow": {"pool": "billing", "after_s": 600}}
+CONFIG: dict[str, Any] = {
+    "routing": {"default_pool": "support"},
+    "pools": {"billing": {"offer_timeout_s": 60}, "support": SUPPORT},
+    "agents": {"ada": ADA, "bo": {"pool": "billing", "capacity": 2}},
+}
+
+
+@contextmanager
+def running_gateway(settings: Settings, database_url: str, tmp_path: Path) -> Iterator[Chain]:
+    """``omniroute gateway`` alone (the admin API needs nothing else); stopped afterwards."""
+    port = free_port()
+    env = omniroute_env(
+        OMNIROUTE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        OMNIROUTE_TOPIC_NAMESPACE=settings.topic_namespace,
+        OMNIROUTE_DATABASE_URL=database_url, OMNIROUTE_STATE_DIR=str(tmp_path / "state"),
+        OMNIROUTE_GATEWAY_PORT=str(port), OMNIROUTE_METRICS_PORT=str(free_port()),
+        OMNIROUTE_LOG_FORMAT="json")
+    log_path = tmp_path / "gateway.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "omniroute", "gateway"], env=env,
+                                   stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        yield Chain(f"http://127.0.0.1:{port}", {"gateway": log_path}, {"gateway": process})
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@asynccontextmanager
+async def admin_screen(settings: Settings, database_url: str,
+                       tmp_path: Path) -> AsyncIterator[tuple[Any, Chain, str]]:
+    """CONFIG published, the gateway running, an admin signed in on the Admin screen."""
+    await publish_config(settings, parse_config(CONFIG), actor="test")
+    conn = await asyncpg.connect(database_url)
+    try:
+        token = await create_token(conn, "root", Role.ADMIN)
+    finally:
+        await conn.close()
+    with running_gateway(settings, database_url, tmp_path) as chain:
+        await wait_ready(chain)
+        async with playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--no-sandbox", "--headless", "--disable-gpu",
+                      "--disable-background-networking"])
+            try:
+                # the waits evaluate JavaScript, which the console's CSP forbids in the page
+                page = await (await browser.new_context(
+                    bypass_csp=True, locale="en-US",
+                    viewport={"width": 1400, "height": 1000})).new_page()
+                await page.goto(chain.url + "/")
+                await page.fill("#token", token)
+                await page.click("#signin")
+                await page.wait_for_function(
+                    "document.getElementById('link').dataset.state === 'live'")
+                await open_admin(page)
+                yield page, chain, token
+            finally:
+                await browser.close()
+
+
+async def open_admin(page: Any) -> None:
+    await page.click("#tab-admin")
+    await page.locator("#admin-agents tr[data-agent=ada]").wait_for(timeout=30_000)
+
+
+async def saved(page: Any, version: int) -> None:
+    """Until the screen shows configuration ``version`` (the save was published)."""
+    await page.wait_for_function(
+        "v => document.getElementById('config-version').textContent === v",
+        arg=str(version), timeout=30_000)
+
+
+async def live_config(chain: Chain, token: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.get(
+            f"{chain.url}/api/v1/admin/config",
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200, await response.text()
+        config: dict[str, Any] = await response.json()
+        return config
+
+
+class TestAgentForm:
+    async def test_typing_an_agents_id_loads_her_profile_and_saves_only_the_change(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """Typing ada, capacity 3 → 1, Save: her pool, skills, caps, weights and auto-accept stay."""
+        async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
+            version = (await live_config(chain, token))["version"]
+            assert await page.inner_text("#agent-save") == "Add agent"
+            await page.type("#agent-id", "ada")  # key by key, as the admin did
+            assert await page.input_value("#agent-pool") == "support"
+            assert await page.input_value("#agent-skills") == "billing=3, korean=5"
+            assert await page.input_value("#agent-caps") == "email=1"
+            assert await page.is_checked("#agent-auto")
+            assert await page.inner_text("#agent-save") == "Save ada"
+            await page.fill("#agent-capacity", "1")
+            await page.click("#agent-save")
+            await saved(page, version + 1)
+            after = await live_config(chain, token)
+            assert after["agents"]["ada"] == {**ADA, "capacity": 1}
+            assert after["agents"]["bo"] == CONFIG["agents"]["bo"]
+
+            # choosing another pool is spelled out before the save
+            await page.select_option("#agent-pool", "billing")
+            assert await page.inner_text("#agent-note") == "ada moves from pool support to billing"
+            await page.select_option("#lang", "ko")
+            assert await page.inner_text("#agent-save") == "ada 저장"
+
+    async def test_a_new_agent_gets_the_default_pool_or_must_choose_one(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """A new id: the default pool, not the first one; without a default the browser asks."""
+        async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
+            version = (await live_config(chain, token))["version"]
+            await page.click("#admin-agents tr[data-agent=bo] a")  # bo's profile, in billing
+            assert await page.input_value("#agent-pool") == "billing"
+            await page.fill("#agent-id", "cy")
+            # bo's values are not cy's: the form starts over, in the default pool
+            assert await page.input_value("#agent-pool") == "support"
+            assert await page.input_value("#agent-capacity") == "3"
+            assert await page.inner_text("#agent-save") == "Add agent"
+            await page.fill("#agent-skills", "korean=4")
+            await page.click("#agent-save")
+            await saved(page, version + 1)
+            after = await live_config(chain, token)
+            assert after["agents"]["cy"] == {"pool": "support", "capacity": 3,
+                                             "skills": {"korean": 4}, "auto_accept": False}
+            assert after["agents"]["bo"] == CONFIG["agents"]["bo"]
+
+            # No default pool: a new agent's pool is unset and the form is not sent.
+            await publish_config(topics, parse_config({**CONFIG, "routing": {}}), actor="test")
+            await page.reload()
+            await open_admin(page)
+            await saved(page, version + 2)
+            await page.fill("#agent-id", "dee")
+            assert await page.input_value("#agent-pool") == ""
+            await page.click("#agent-save")
+            assert not await page.evaluate(
+                "document.getElementById('agent-pool').validity.valid")
+            await page.select_option("#agent-pool", "billing")
+            await page.click("#agent-save")
+            await saved(page, version + 3)
+            assert (await live_config(chain, token))["agents"]["dee"]["pool"] == "billing"
+
+
+class TestPoolForm:
+    async def test_typing_a_pools_name_loads_its_settings_and_saves_only_the_change(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """Typing support, queue cap 20 → 5, Save: selection, timeout, hours, overflow and SLA stay."""
+        async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
+            version = (await live_config(chain, token))["version"]
+            assert await page.inner_text("#pool-save") == "Add pool"
+            await page.type("#pool-name", "support")
+            assert await page.input_value("#pool-offer-timeout") == "300"
+            assert await page.inner_text("#pool-save") == "Save support"
+            await page.fill("#pool-queue-cap", "5")
+            await page.click("#pool-save")
+            await saved(page, version + 1)
+            after = await live_config(chain, token)
+            assert after["pools"]["support"] == {**SUPPORT, "queue_cap": 5}
+
+            # another name is a new pool: support's settings are not carried over
+            await page.fill("#pool-name", "vip")
+            assert await page.input_value("#pool-offer-timeout") == ""
+            assert await page.input_value("#pool-hours") == ""
+            assert await page.inner_text("#pool-save") == "Add pool"
