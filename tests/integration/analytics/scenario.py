@@ -94,7 +94,7 @@ def morning() -> list[tuple[str, Envelope]]:
         ("conversations", conv("c3", opened, 1200, channel=Channel.SMS, pool="support",
                                triage={"language": "ko", "intent": "order"})),
         ("conversations", said("c3", 1200, Channel.SMS)),
-        ("outbound", reply("c3", 1210, AuthorKind.BOT, None, Channel.SMS)),
+        ("outbound", reply("c3", 1210, AuthorKind.BOT, "answer-bot", Channel.SMS)),
         ("conversations", conv("c3", ConversationEventKind.RESOLVED, 1320)),
         ("agents", presence("a1", Presence.OFFLINE, 1800)),
     ]

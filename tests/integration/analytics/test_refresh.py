@@ -12,13 +12,14 @@ from integration.analytics.scenario import (
     T,
     conv,
     insert_literal,
+    reply,
     said,
     write_morning,
 )
 from omniroute.analytics.compute import refresh
 from omniroute.analytics.report import build_report, to_csv
 from omniroute.bot.machine import THANKED
-from omniroute.contract import Channel, ConversationEventKind
+from omniroute.contract import AuthorKind, Channel, ConversationEventKind
 from omniroute.history.store import write_batch
 
 NOW = T + timedelta(hours=2)
@@ -88,6 +89,30 @@ class TestRefresh:
             assert funnel["paths"] == {
                 "inbound>human>resolved_human": 1.0, "inbound>abandoned": 1.0,
                 "inbound>bot>resolved_bot": 1.0, "inbound>resolved_other": 1.0}
+        finally:
+            await conn.close()
+
+    async def test_an_acknowledged_conversation_is_not_the_bot_s(self, database_url: str) -> None:
+        """Automation's acknowledgement is authored ``bot`` without an id. A user run's
+        report put every acknowledged conversation through the bot and counted each resolved
+        one against the bot resolution rate (0 % with the bot's one resolution)."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            await write_batch(conn, [
+                ("conversations", conv("c5", ConversationEventKind.OPENED, 1500,
+                                       channel=Channel.WEBCHAT)),
+                ("conversations", said("c5", 1500)),
+                ("outbound", reply("c5", 1501, AuthorKind.BOT)),  # "Thanks for your message!"
+                ("outbound", reply("c5", 1560, AuthorKind.AGENT, "a1")),
+                ("conversations", conv("c5", ConversationEventKind.RESOLVED, 1600,
+                                       agent_id="a1"))])
+            await refresh(conn, NOW)
+            full = await report(conn, [])
+            total, funnel = full["total"], full["funnel"]
+            assert isinstance(total, dict) and isinstance(funnel, dict)
+            assert total["bot_resolution_rate"] == pytest.approx(1.0)  # c3's alone
+            assert funnel["paths"]["inbound>human>resolved_human"] == 2.0
         finally:
             await conn.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from omniroute.analytics import kinds
@@ -39,7 +40,7 @@ def conv(cid: str, opened: datetime = T) -> Conversation:
 HANDLED = History(
     conv("c1"),
     events=(Event(at(0), "opened"), Event(at(10), "resolved", "a1"), Event(at(10.01), "survey_sent")),
-    messages=(Message(at(0), "inbound"), Message(at(5 / 60), "outbound", "bot"),
+    messages=(Message(at(0), "inbound"), Message(at(5 / 60), "outbound", "bot", "answer-bot"),
               Message(at(65 / 60), "outbound", "agent", "a1"),
               Message(at(2), "inbound"), Message(at(2 + 40 / 60), "outbound", "agent", "a1"),
               Message(at(3), "inbound"), Message(at(3.5), "inbound"),
@@ -83,6 +84,19 @@ class TestConversationSamples:
         funnel = [s.detail for s in samples(HANDLED) if s.metric == "funnel"]
         assert funnel == ["inbound>bot>human>resolved_human"]
 
+    def test_an_automatic_reply_is_not_the_bot(self) -> None:
+        """The acknowledgement (author kind ``bot``, no id) is no bot involvement: a user
+        run's report put all 308 conversations through the bot (which answered three) and
+        counted each resolved one against the bot resolution rate."""
+        acknowledged = replace(HANDLED, messages=(
+            Message(at(0), "inbound"), Message(at(5 / 60), "outbound", "bot"),
+            Message(at(65 / 60), "outbound", "agent", "a1")))
+        found = samples(acknowledged)
+        m = by_metric(found)
+        assert m["frt"] == [65.0] and "bot_resolved" not in m
+        assert [s.detail for s in found if s.metric == "funnel"] == [
+            "inbound>human>resolved_human"]
+
     def test_transferred_reopened_after_hours(self) -> None:
         """FRT 600 s wall-clock but 300 s in office hours; two closes and two agents: not FCR."""
         found = samples(TRANSFERRED)
@@ -110,7 +124,8 @@ class TestConversationSamples:
     def test_bot_resolved(self) -> None:
         """Bot answered and closed without a human: bot resolution, not abandoned or missed."""
         bot = History(conv("c5"), events=(Event(at(1), "bot_resolved"), Event(at(2), "resolved")),
-                      messages=(Message(T, "inbound"), Message(at(0.5), "outbound", "bot")))
+                      messages=(Message(T, "inbound"),
+                                Message(at(0.5), "outbound", "bot", "answer-bot")))
         found = samples(bot)
         m = by_metric(found)
         assert m["bot_resolved"] == [1.0] and m["human_resolved"] == [0.0] and m["fcr"] == [0.0]
@@ -133,7 +148,7 @@ class TestConversationSamples:
             Event(at(1), "resolved"), Event(at(5), "reopened"),
             Event(at(5.1), "bot_resolved", reason=kinds.THANKS_ONLY),
             Event(at(5.1), "resolved")),
-            messages=(Message(T, "inbound"), Message(at(0.5), "outbound", "bot"),
+            messages=(Message(T, "inbound"), Message(at(0.5), "outbound", "bot", "answer-bot"),
                       Message(at(5), "inbound")))
         assert by_metric(samples(answered))["bot_resolved"] == [1.0]
 
