@@ -10,7 +10,10 @@ plugin whose :meth:`OutboundSender.handles` accepts the message, and then::
 
 A sender never performs I/O: the host sends :class:`ProviderRequest` objects to
 the provider's base URL (a setting, so tests point it at a fake server) and
-hands back :class:`ProviderResponse`. Retries branch on
+hands back :class:`ProviderResponse`. A provider the host could not reach
+(refused, reset, DNS, timeout) comes back as a response of status
+:data:`NETWORK_FAILURE` whose body is the error; :func:`failure_text` words
+either case for ``error_message``. Retries branch on
 :attr:`SendFailed.retriable`; permanent failures become a ``failed``
 DeliveryStatus carrying ``error_code`` and ``error_message``.
 """
@@ -32,6 +35,10 @@ from omniroute.settings import Settings
 
 SERVICE_WINDOW = timedelta(hours=24)
 """WhatsApp's and Messenger's customer service window after the customer's last message."""
+NETWORK_FAILURE = 599
+"""The status of the response the host makes up when the provider could not be reached
+(its body is the error's text): no standard HTTP status, and a 5xx, so retriable."""
+MAX_NETWORK_ERROR_CHARS = 300
 
 
 class SendRejected(RejectedInput):
@@ -140,6 +147,17 @@ def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> floa
         return None
     current = now or datetime.now(when.tzinfo)
     return max(0.0, (when - current).total_seconds())
+
+
+def failure_text(response: ProviderResponse, api: str) -> str:
+    """Why ``response`` failed, for ``error_message``: ``could not reach {api}: <error>`` when
+    the provider was not reached, else ``{api} answered HTTP {status}``."""
+    if response.status != NETWORK_FAILURE:
+        return f"{api} answered HTTP {response.status}"
+    error = response.body.decode("utf-8", "replace").strip() or "no answer"
+    if len(error) > MAX_NETWORK_ERROR_CHARS:
+        error = error[:MAX_NETWORK_ERROR_CHARS - 1] + "…"
+    return f"could not reach {api}: {error}"
 
 
 def classify_http(status: int, code: str, message: str, retry_after: float | None = None

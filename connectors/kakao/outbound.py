@@ -23,6 +23,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    failure_text,
 )
 
 CALLBACK_VALIDITY = timedelta(minutes=1)
@@ -96,4 +97,4 @@ class KakaoSender(OutboundSender):
         if 200 <= response.status < 300:
             return SendResult(None)
         raise classify_http(response.status, str(response.status),
-                            f"Kakao callback answered HTTP {response.status}")
+                            failure_text(response, "the Kakao callback"))

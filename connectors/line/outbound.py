@@ -30,6 +30,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    failure_text,
     retry_after,
 )
 
@@ -109,14 +110,14 @@ class LineSender(OutboundSender):
         body = response.json()
         if request.path.endswith("/reply") and not 200 <= response.status < 300:
             message = body.get("message") if isinstance(body, dict) else None
-            raise SendFailed(str(message or f"LINE reply answered HTTP {response.status}"),
+            raise SendFailed(str(message or failure_text(response, "LINE's reply API")),
                              code=str(response.status), retriable=False)
         if 200 <= response.status < 300 or response.status == 409:
             sent = (body or {}).get("sentMessages") if isinstance(body, dict) else None
             return SendResult(str(sent[0]["id"]) if sent else None)
         message = body.get("message") if isinstance(body, dict) else None
         raise classify_http(response.status, str(response.status),
-                            str(message or f"LINE answered HTTP {response.status}"),
+                            str(message or failure_text(response, "LINE")),
                             retry_after(response.headers))
 
 

@@ -16,17 +16,22 @@ from omniroute.contract import InboundMessage
 from omniroute.settings import Settings
 from omniroute_connectors.accounts import book, credential
 from omniroute_connectors.base import ProfileLookup
-from omniroute_connectors.outbound import ProviderResponse, SendFailed, retry_after
+from omniroute_connectors.outbound import (
+    ProviderResponse,
+    SendFailed,
+    failure_text,
+    retry_after,
+)
 
 RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056})
 
 
 def graph_error(response: ProviderResponse) -> SendFailed:
-    """The SendFailed of a non-2xx Graph API answer."""
+    """The SendFailed of a non-2xx Graph API answer (or of the Graph API not reached)."""
     body: Any = response.json()
     error = body.get("error", {}) if isinstance(body, dict) else {}
     code = error.get("code")
-    message = error.get("message") or f"Graph API answered HTTP {response.status}"
+    message = error.get("message") or failure_text(response, "the Graph API")
     retriable = response.status >= 500 or response.status == 429 or code in RETRIABLE_CODES
     return SendFailed(str(message), code=str(code if code is not None else response.status),
                       retriable=retriable, retry_after=retry_after(response.headers))

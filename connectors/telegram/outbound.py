@@ -21,6 +21,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    failure_text,
     retry_after,
 )
 
@@ -100,5 +101,5 @@ class TelegramSender(OutboundSender):
         body = body if isinstance(body, dict) else {}
         wait = (body.get("parameters") or {}).get("retry_after")
         raise classify_http(response.status, str(body.get("error_code", response.status)),
-                            str(body.get("description") or f"HTTP {response.status}"),
+                            str(body.get("description") or failure_text(response, "Telegram")),
                             float(wait) if wait is not None else retry_after(response.headers))

@@ -25,6 +25,7 @@ from omniroute_connectors.outbound import (
     SendRejected,
     SendResult,
     classify_http,
+    failure_text,
     retry_after,
 )
 
@@ -104,7 +105,7 @@ class TwilioSender(OutboundSender):
             return SendResult(str(body["sid"]))
         code = str(body.get("code", response.status)) if isinstance(body, dict) else "http"
         message = (body.get("message") if isinstance(body, dict) else None) or (
-            f"Twilio answered HTTP {response.status}")
+            failure_text(response, "Twilio"))
         if code.isdigit() and int(code) in PERMANENT_CODES:
             raise SendFailed(message, code=code, retriable=False)
         raise classify_http(response.status, code, message, retry_after(response.headers))

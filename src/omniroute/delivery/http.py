@@ -1,7 +1,9 @@
 """The HTTP shell of delivery: performs a ProviderRequest against a base URL with aiohttp.
 
-Network failures (refused, reset, timeout) come back as a synthetic ``599``
-ProviderResponse, which every sender classifies as retriable (5xx).
+Network failures (refused, reset, DNS, timeout) come back as a synthetic
+:data:`~omniroute_connectors.outbound.NETWORK_FAILURE` (``599``) ProviderResponse
+carrying the error's text, which every sender classifies as retriable (5xx) and
+words as ``could not reach <API>: <error>``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ from __future__ import annotations
 import aiohttp
 
 from omniroute.delivery.sending import Http
-from omniroute_connectors.outbound import ProviderRequest, ProviderResponse
+from omniroute_connectors.outbound import NETWORK_FAILURE, ProviderRequest, ProviderResponse
 
-NETWORK_FAILURE = 599
+__all__ = ["NETWORK_FAILURE", "aiohttp_caller", "provider_url"]
 
 
 def provider_url(base_url: str, request: ProviderRequest) -> str:
@@ -32,6 +34,9 @@ def aiohttp_caller(session: aiohttp.ClientSession) -> Http:
                 return ProviderResponse(response.status, await response.read(),
                                         dict(response.headers))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return ProviderResponse(NETWORK_FAILURE, str(exc).encode())
+            # a total timeout has no text of its own
+            error = str(exc) or ("timed out" if isinstance(exc, TimeoutError)
+                                 else type(exc).__name__)
+            return ProviderResponse(NETWORK_FAILURE, error.encode())
 
     return call
