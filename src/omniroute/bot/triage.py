@@ -11,29 +11,18 @@ same signature to the bot's shell.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-_SLOTS = {
-    "order_number": re.compile(
-        r"(?:order|주문\s*번호|주문)\s*(?:number|no\.?|#)?\s*[:#]?\s*([A-Z]{0,4}-?\d{5,})",
-        re.IGNORECASE),
-    "email": re.compile(r"\b([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})\b"),
-    "phone": re.compile(r"(\+?\d[\d -]{7,}\d)"),
-}
+from omniroute.triage.slots import extract_slots
 
 
 def slots(texts: Iterable[str]) -> dict[str, str]:
-    """Slot values found in the customer's messages (the latest value wins)."""
+    """Slot values found in the customer's messages (the latest value wins), by the same
+    patterns automation uses (:func:`omniroute.triage.slots.extract_slots`; the bot had
+    its own, which wanted the word "order" and five digits)."""
     found: dict[str, str] = {}
     for text in texts:
-        for name, pattern in _SLOTS.items():
-            match = pattern.search(text)
-            if match:
-                found[name] = match[1].strip()
-    if "phone" in found and found["phone"].replace("-", "").replace(" ", "") in \
-            found.get("order_number", "").replace("-", ""):
-        del found["phone"]
+        found.update(extract_slots(text))
     return found
 
 

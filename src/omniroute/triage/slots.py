@@ -12,8 +12,8 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(
     r"(?<![\w-])(?:\+\d{1,3}[ -]?)?(?:0\d{1,2}|\(\d{2,3}\)|\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?![\w-])"
 )
-ORDER = re.compile(
-    r"(?:\border(?:\s*(?:no\.?|number|id))?|주문\s*번호|주문)\s*[:#]?\s*"
+ORDER = re.compile(  # "package"/"parcel"/"shipment" too: a user run's "My package 7781 is late"
+    r"(?:\b(?:order|package|parcel|shipment)(?:\s*(?:no\.?|number|id))?|주문\s*번호|주문)\s*[:#]?\s*"
     r"((?:[A-Za-z]{1,4}-)?\d[\w-]{3,23})",
     re.IGNORECASE,
 )

@@ -182,6 +182,14 @@ class TestHandingOff:
         assert request.waiting_since == AT and request.reason
         assert step.session is not None and step.session.phase is Phase.HANDED_OFF
 
+    def test_the_handoff_finds_a_package_number_as_automation_does(self) -> None:
+        """The bot's slots are automation's: a user run's bot handoff said "Slots: none
+        found" for "my parcel is 2 weeks late, package 7781" (the bot wanted "order")."""
+        asked = on_message(held(), message("my parcel is 2 weeks late, package 7781"), REFUND,
+                           POLICY).session
+        step = on_message(asked, message("no, that did not help", 2), None, POLICY)
+        assert step.events[0].triage["slot.order_number"] == "7781"
+
     def test_a_person_is_reachable_from_every_state(self) -> None:
         """ "Talk to a human" hands off at once, before or after an answer."""
         first = on_message(held(), message("I want to talk to a human"), REFUND, POLICY)

@@ -98,6 +98,13 @@ class TestSlots:
         assert extract_slots("status of order #558812?") == {"order_number": "558812"}
         assert extract_slots("Please cancel ORD-77120") == {"order_number": "ORD-77120"}
 
+    def test_a_package_parcel_or_shipment_number(self) -> None:
+        """A user run's "My package 7781 is late" got the prompt for an order number."""
+        assert extract_slots("My package 7781 is late") == {"order_number": "7781"}
+        assert extract_slots("my parcel #88123 never came") == {"order_number": "88123"}
+        assert extract_slots("shipment id: AB-99812") == {"order_number": "AB-99812"}
+        assert extract_slots("a package of 3 items") == {}
+
     def test_nothing_given(self) -> None:
         assert extract_slots("where is my parcel") == {}
 
