@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,14 +81,24 @@ async def cells_by(conn: asyncpg.Connection, keys: list[str], where: str,
 
 async def _series(conn: asyncpg.Connection, where: str, args: tuple[Any, ...],
                   max_concurrency: int) -> list[dict[str, Any]]:
-    """Per bucket (15 min up to 2 days, hourly up to 14 days, else daily): headline KPIs."""
-    span = (args[1] - args[0]).total_seconds()
+    """Per bucket (15 min up to 2 days, hourly up to 14 days, else daily): headline KPIs.
+    Every bucket of the period is listed, empty ones with no conversations: listing only
+    buckets with data drew a week with one busy hour as one bar the chart's full width
+    (a user run's report) and put Monday's bars beside Friday's."""
+    start, end = args[0], args[1]
+    span = (end - start).total_seconds()
     bucket = 900 if span <= 2 * 86400 else 3600 if span <= 14 * 86400 else 86400
     expr = f"to_timestamp(floor(extract(epoch FROM interval_start) / {bucket}) * {bucket})"
+    found = {at.timestamp(): metrics
+             for (at,), metrics in (await cells_by(conn, [expr], where, args)).items()}
+    period = Period(float(bucket), max_concurrency)
     out = []
-    for (at,), metrics in sorted((await cells_by(conn, [expr], where, args)).items()):
-        figures = kpis(metrics, Period(float(bucket), max_concurrency))
-        out.append({"at": at.isoformat(), **{k: figures[k] for k in SERIES}})
+    at = start.timestamp() // bucket * bucket
+    while at < end.timestamp():
+        figures = kpis(found.get(at, {}), period)
+        out.append({"at": datetime.fromtimestamp(at, UTC).isoformat(),
+                    **{k: figures[k] for k in SERIES}})
+        at += bucket
     return out
 
 

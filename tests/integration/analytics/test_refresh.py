@@ -116,6 +116,26 @@ class TestRefresh:
         finally:
             await conn.close()
 
+    async def test_the_series_lists_every_bucket_of_the_period(self, database_url: str) -> None:
+        """A week with one busy hour is 168 hourly buckets, not one bar the chart's width (a
+        user run's report); an hour is four quarter-hours, empty ones with 0 conversations."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            await refresh(conn, NOW)
+            hour = (await report(conn, []))["series"]
+            assert isinstance(hour, list)
+            assert [s["at"] for s in hour] == [
+                (T + timedelta(minutes=15 * i)).isoformat() for i in range(4)]
+            assert [s["conversations"] for s in hour] == [2.0, 1.0, 0.0, 0.0]
+            assert hour[3]["frt_median"] is None
+            week = (await build_report(conn, T - timedelta(days=3), T + timedelta(days=4),
+                                       []))["series"]
+            assert isinstance(week, list) and len(week) == 7 * 24
+            assert [s["conversations"] for s in week if s["conversations"]] == [3.0]
+        finally:
+            await conn.close()
+
     async def test_recomputes_only_what_changed(self, database_url: str) -> None:
         """A new conversation later: only it is recomputed; a run with no news touches nothing."""
         conn = await asyncpg.connect(database_url)
