@@ -54,6 +54,7 @@
     "#omniroute-chat .or-panel{width:320px;height:420px;background:#fff;border:1px solid #ccd;border-radius:10px;display:flex;flex-direction:column;box-shadow:0 4px 20px rgba(0,0,0,.15)}" +
     "#omniroute-chat .or-log{flex:1;overflow:auto;padding:8px}" +
     "#omniroute-chat .or-msg{margin:4px 0;padding:6px 9px;border-radius:8px;max-width:80%;white-space:pre-wrap;word-wrap:break-word}" +
+    "#omniroute-chat .or-author{display:block;font-size:11px;font-weight:600;opacity:.7;margin-bottom:2px}" +
     "#omniroute-chat .or-visitor{background:#2563eb;color:#fff;margin-left:auto}" +
     "#omniroute-chat .or-agent{background:#eef}" +
     "#omniroute-chat .or-pending{opacity:.6}" +
@@ -154,7 +155,11 @@
       node = el("div", { "class": "or-msg or-" + frame.direction });
       log.appendChild(node);
     }
-    node.textContent = frame.text;
+    node.textContent = "";
+    if (frame.direction === "agent" && frame.author) {  // the agent's name, when an admin set one
+      node.appendChild(el("span", { "class": "or-author" }, frame.author));
+    }
+    node.appendChild(document.createTextNode(frame.text || ""));
     node.classList.toggle("or-pending", !!pending);
     if (frame.event_id) node.setAttribute("data-event-id", frame.event_id);
     if (frame.client_message_id) shown[frame.client_message_id] = node;

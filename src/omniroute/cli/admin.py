@@ -123,17 +123,19 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, int]:
 @click.option("--cap", "caps", multiple=True, metavar="CHANNEL=N",
               help="At most N conversations on CHANNEL (repeat), e.g. email=1.")
 @click.option("--auto-accept/--no-auto-accept", default=False, show_default=True)
+@click.option("--name", default=None, help="The name customers see on the agent's replies.")
 @ACTOR
 @REASON
 @fails_cleanly
 def agent(agent_id: str, pool: str, capacity: int, skills: tuple[str, ...],
-          caps: tuple[str, ...], auto_accept: bool, actor: str | None, reason: str) -> None:
+          caps: tuple[str, ...], auto_accept: bool, name: str | None, actor: str | None,
+          reason: str) -> None:
     """Create or replace AGENT_ID's routing profile."""
     try:
         spec = AgentSpec(pool=pool, capacity=capacity, skills=_pairs(skills, "--skill"),
                          channels={ch: ChannelLimit(cap=n)
                                    for ch, n in _pairs(caps, "--cap").items()},
-                         auto_accept=auto_accept)
+                         auto_accept=auto_accept, name=name)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
     _report(_change(lambda d: put_agent(d, agent_id, spec), _actor(actor),

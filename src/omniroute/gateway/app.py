@@ -173,6 +173,11 @@ class Gateway:
             self.live = (time.monotonic(), cached[1], cached[2])  # not asked again at once
             return cached[2]
 
+    async def agent_name(self, agent_id: str) -> str | None:
+        """The name customers see on ``agent_id``'s replies and typing (the live routing
+        configuration's ``name`` of the agent), if any."""
+        return (await self.pools_config()).agent_name(agent_id)
+
     # -- plumbing ------------------------------------------------------------------------
     async def who(self, request: web.Request) -> Principal:
         """The authenticated caller, or 401."""

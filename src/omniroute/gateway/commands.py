@@ -182,14 +182,14 @@ class Route:
 
 
 def reply_message(who: Principal, conversation: ConversationRef, route: Route,
-                  request: ReplyRequest) -> OutboundMessage:
-    """The OutboundMessage of an agent's reply."""
+                  request: ReplyRequest, name: str | None = None) -> OutboundMessage:
+    """The OutboundMessage of an agent's reply (``name``: what the customer sees)."""
     return OutboundMessage(
         event_id=new_event_id("reply", request.client_id, who.agent_id),
         workspace=conversation.workspace, conversation_id=conversation.conversation_id,
         customer_id=conversation.customer_id, channel=route.channel,
         channel_account=route.channel_account,
         recipient=Address(value=route.recipient, name=route.recipient_name),
-        author=Author(kind=AuthorKind.AGENT, id=who.agent_id), text=request.text,
+        author=Author(kind=AuthorKind.AGENT, id=who.agent_id, name=name), text=request.text,
         thread=route.thread,
     )

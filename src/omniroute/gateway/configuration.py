@@ -54,6 +54,9 @@ class AgentSpec(Spec):
     auto_accept: bool = False
     queues: list[Name] | None = Field(
         default=None, description="Queues of the pool the agent is in (one capacity).")
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="The name customers see on the agent's replies and typing "
+                                  "(e.g. a first name); none: no name is shown.")
 
 
 class Overflow(Spec):

@@ -67,7 +67,7 @@ class Work:
             raise BadRequest(
                 f"the customer has no known address on {body.channel.value}" if body.channel
                 else "the conversation has no inbound message to reply to yet")
-        message = reply_message(who, ref, route, body)
+        message = reply_message(who, ref, route, body, await self.g.agent_name(who.agent_id))
         waiting_since = await queries.awaiting_first_reply(self.g.pool, ref.conversation_id)
         if body.client_id is None:
             response = await self.g.publish("omniroute.outbound.v1", ref.conversation_id,
@@ -170,7 +170,8 @@ class Work:
         who = await self.g.who(request)
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, TypingRequest)
-        signal = TypingSignal.agent(ref.workspace, ref.conversation_id, who.agent_id, body.typing)
+        signal = TypingSignal.agent(ref.workspace, ref.conversation_id, who.agent_id, body.typing,
+                                    await self.g.agent_name(who.agent_id))
         try:
             await publish_typing(self.g.producer, self.g.settings, signal)
         except KafkaError as exc:

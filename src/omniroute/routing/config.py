@@ -79,6 +79,12 @@ class RoutingConfig:
     """The answer bot's ``[bot]`` table, kept as written: the routers ignore it, the workers
     running the bot read it (:func:`omniroute.bot.policy.parse_bot` validates it)."""
 
+    def agent_name(self, agent_id: str) -> str | None:
+        """The name customers see on the agent's replies and typing (``name`` of their
+        table), if any."""
+        name = self.agents.get(agent_id, {}).get("name")
+        return str(name) if name else None
+
     def agent_pool(self, agent_id: str, named: str | None = None) -> str | None:
         """The pool a configured agent belongs to, else the pool their event names, else
         the pool anyone may join."""
@@ -240,6 +246,9 @@ def parse_agent(agent_id: str, raw: dict[str, Any]) -> AgentProfile:
     """An :class:`AgentProfile` from its TOML table."""
     if not NAME.match(agent_id):
         raise ValueError(f"agent id {agent_id!r} must match {NAME.pattern}")
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 100):
+        raise ValueError(f"agent {agent_id!r}: name must be text of 1-100 characters")
     skills = {k: int(v) for k, v in raw.get("skills", {}).items()}
     queues = raw.get("queues", ())
     if not isinstance(queues, list | tuple):

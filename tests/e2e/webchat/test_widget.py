@@ -104,7 +104,9 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
             await page.reload()
             await page.wait_for_selector(".or-agent:has-text('It arrives tomorrow.')")
             texts = await page.locator("#omniroute-chat .or-msg").all_inner_texts()
-            assert texts == ["Where is my parcel?", "It arrives tomorrow."]
+            assert texts == ["Where is my parcel?", "Sam\nIt arrives tomorrow."]
+            # the agent's name above their message (the widget showed none)
+            assert await page.inner_text("#omniroute-chat .or-agent .or-author") == "Sam"
         finally:
             await browser.close()
             await shop.cleanup()

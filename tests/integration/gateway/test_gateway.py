@@ -462,6 +462,32 @@ class TestWrites:
         assert records[0].key == b"c1"
 
 
+    async def test_the_customer_sees_the_name_an_admin_gave_the_agent(
+            self, gateway: Setup, database_url: str) -> None:
+        """An agent's `name` in the live configuration is the author name of their replies
+        and typing (a user run's widget said "Agent is typing…" and showed replies without a
+        name); an agent without one is shown without a name."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            gateway.tokens["root"] = await create_token(conn, "root", Role.ADMIN)
+        finally:
+            await conn.close()
+        assert (await gateway.call("PUT", "/admin/agents/a1", "root",
+                                   {"pool": "default", "name": "Ada"}))[0] == 200
+        assert (await gateway.call("PUT", "/admin/agents/a1", "root",
+                                   {"pool": "default", "name": ""}))[0] == 400
+        assert (await gateway.call("POST", "/conversations/c1/replies", "a1",
+                                   {"text": "on it"}))[0] == 202
+        assert (await gateway.call("POST", "/conversations/c1/typing", "a1",
+                                   {"typing": True}))[0] == 202
+        (sent,) = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 1)
+        assert OutboundMessage.from_json_bytes(sent.value).author.name == "Ada"
+        (typing,) = await consume(gateway.settings.kafka_bootstrap,
+                                  gateway.settings.topic(TYPING_TOPIC), 1, timeout=5)
+        signal = TypingSignal.from_json_bytes(typing.value)
+        assert signal.agent_name == "Ada" and signal.visitor_frame()["author"] == "Ada"
+
     async def test_shared_metrics_count_what_was_published_first_replies_and_rejections(
             self, gateway: Setup) -> None:
         """MESSAGES out per topic/channel, END_TO_END first_reply once per conversation,
