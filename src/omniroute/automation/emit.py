@@ -72,7 +72,7 @@ class Batch:
             workspace=self.workspace, conversation_id=self.conversation_id,
             customer_id=self.customer_id, channel=route.channel,
             channel_account=route.channel_account, recipient=route.recipient,
-            author=Author(kind=AuthorKind.BOT, name="omniroute"), text=reply.text,
+            author=Author(kind=AuthorKind.BOT), text=reply.text,  # no name: not "omniroute"
             choices=[Choice(payload=p, title=t) for p, t in reply.choices],
             automation=reply.kind, reply_to_provider_message_id=route.provider_message_id,
             thread=route.thread))

@@ -6,6 +6,9 @@ import json
 
 from pydantic import SecretStr
 
+from omniroute.automation.emit import Batch
+from omniroute.automation.memory import ReplyRoute
+from omniroute.automation.replies import Reply
 from omniroute.automation.survey import rating_choices
 from omniroute.contract import (
     Address,
@@ -95,3 +98,16 @@ class TestSurveyButtons:
     def test_web_chat_frame_carries_the_choices(self) -> None:
         frame = reply_frame(survey(Channel.WEBCHAT, "site", "visitor"))
         assert frame["choices"][0] == {"payload": "csat:1", "title": "1 매우 불만족"}
+
+
+class TestAutomaticAuthor:
+    def test_an_automatic_message_is_signed_by_nobody(self) -> None:
+        """Automatic messages carried the author name "omniroute" (the product's name, not
+        the company's): a user run's widget showed it above the acknowledgement."""
+        batch = Batch("default", "cus_1", "c1", "evt_1", utcnow())
+        route = ReplyRoute(channel=Channel.WEBCHAT, channel_account="site",
+                           recipient=Address(value="visitor"))
+        batch.reply(route, Reply("acknowledgement", "Thanks for your message!"))
+        (message,) = batch.outbound
+        assert message.author.kind is AuthorKind.BOT and message.author.name is None
+        assert reply_frame(message)["author"] == ""
