@@ -126,10 +126,28 @@ async def live_config(chain: Chain, token: str) -> dict[str, Any]:
         return config
 
 
+async def put_agent(chain: Chain, token: str, agent_id: str, profile: dict[str, Any]) -> None:
+    """Another admin's save, through the admin API (the page does not see it)."""
+    async with aiohttp.ClientSession() as session, session.put(
+            f"{chain.url}/api/v1/admin/agents/{agent_id}", json=profile,
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.status == 200, await response.text()
+
+
+async def conflict(page: Any, message: str) -> None:
+    """Until the Admin screen shows ``message`` (a save refused with 412)."""
+    await page.wait_for_function(
+        "m => document.getElementById('admin-error').textContent === m",
+        arg=message, timeout=30_000)
+
+
 class TestAgentForm:
     async def test_typing_an_agents_id_loads_her_profile_and_saves_only_the_change(
             self, topics: Settings, database_url: str, tmp_path: Path) -> None:
-        """Typing ada, capacity 3 → 1, Save: her pool, skills, caps, weights and auto-accept stay."""
+        """Typing ada, capacity 3 → 1, Save: her pool, skills, caps, weights and auto-accept stay.
+
+        A save over another admin's change of her skills is refused and shows them.
+        """
         async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
             version = (await live_config(chain, token))["version"]
             assert await page.inner_text("#agent-save") == "Add agent"
@@ -151,6 +169,39 @@ class TestAgentForm:
             assert await page.inner_text("#agent-note") == "ada moves from pool support to billing"
             await page.select_option("#lang", "ko")
             assert await page.inner_text("#agent-save") == "ada 저장"
+            await page.select_option("#lang", "en")
+
+            # Another admin changes ada's skills while her profile is in this form: the save
+            # is refused (If-Match), writes nothing, and the form shows her new skills.
+            await page.fill("#agent-id", "")
+            await page.type("#agent-id", "ada")
+            await page.fill("#agent-capacity", "2")
+            skills = {"billing": 1, "korean": 5, "thai": 2}
+            await put_agent(chain, token, "ada", {**ADA, "capacity": 1, "skills": skills})
+            await page.click("#agent-save")
+            await conflict(page, "Someone changed the configuration since you opened agent ada "
+                           f"(now version {version + 2}). The form shows the live values "
+                           "again: check them and save again.")
+            after = await live_config(chain, token)
+            assert after["version"] == version + 2
+            assert after["agents"]["ada"] == {**ADA, "capacity": 1, "skills": skills}
+            assert await page.input_value("#agent-skills") == "billing=1, korean=5, thai=2"
+            assert await page.input_value("#agent-capacity") == "1"
+
+            # A change elsewhere (bo) is refused too, but ada's form keeps what was typed.
+            await page.fill("#agent-capacity", "2")
+            await put_agent(chain, token, "bo", {"pool": "billing", "capacity": 4})
+            await page.click("#agent-save")
+            await conflict(page, "Someone changed the configuration since you opened agent ada "
+                           f"(now version {version + 3}), but not agent ada: nothing was saved, "
+                           "your values are still in the form; save again.")
+            assert (await live_config(chain, token))["agents"]["ada"]["capacity"] == 1
+            assert await page.input_value("#agent-capacity") == "2"
+            await page.click("#agent-save")
+            await saved(page, version + 4)
+            after = await live_config(chain, token)
+            assert after["agents"]["ada"] == {**ADA, "capacity": 2, "skills": skills}
+            assert after["agents"]["bo"]["capacity"] == 4
 
     async def test_a_new_agent_gets_the_default_pool_or_must_choose_one(
             self, topics: Settings, database_url: str, tmp_path: Path) -> None:

@@ -3,11 +3,50 @@
 // The agent and pool forms load an existing entry whenever their id field names one (typed or
 // clicked in the table), so a save changes only what the admin changed; the Save button says
 // whether it replaces an entry or adds one.
+// Each form remembers the configuration version its values came from and saves with
+// If-Match: that version; a 412 (someone else changed the configuration meanwhile) re-reads
+// the configuration, shows the form's entry as it now is and says so. Nothing is written then.
 "use strict";
 
 // agentLoaded / poolLoaded: the entry whose values the form holds; agentPoolChosen: the admin
-// picked the agent's pool themselves (a new id then keeps it)
-const admin = { config: null, agentLoaded: null, agentPoolChosen: false, poolLoaded: null };
+// picked the agent's pool themselves (a new id then keeps it); forms: per form, the
+// {key, version, base} its values came from (base: the entry at that version, as JSON)
+const admin = { config: null, agentLoaded: null, agentPoolChosen: false, poolLoaded: null, forms: {} };
+
+// The forms that save with If-Match: each one's entry in a configuration, how messages name it,
+// and how it shows the live entry again
+const FORMS = {
+  agent: { entry: (c, id) => entry(c.agents, id), what: (id) => tfill("what-agent", { name: id }),
+    refill: refillAgent },
+  pool: { entry: (c, name) => entry(c.pools, name), what: (name) => tfill("what-pool", { name }),
+    refill: refillPool },
+  routing: { entry: (c) => c.routing, what: () => t("what-routing"),
+    refill: () => { admin.routingEdited = false; renderAdmin(); } },
+  bot: { entry: (c) => c.bot, what: () => t("what-bot"),
+    refill: () => { admin.botEdited = false; renderAdmin(); } },
+};
+
+function snapshot(value) { return JSON.stringify(value ?? null); }
+
+function remember(form, key) {
+  // the form's values now come from the configuration on screen
+  const c = admin.config;
+  admin.forms[form] = { key, version: c.version, base: snapshot(FORMS[form].entry(c, key)) };
+}
+
+function rebase(c) {
+  // a form whose entry is the same in c as where its values came from holds c's values too, so
+  // the admin's own save of another form (or another admin's change elsewhere) is no conflict
+  for (const [form, f] of Object.entries(admin.forms)) {
+    if (f.version !== c.version && snapshot(FORMS[form].entry(c, f.key)) === f.base) f.version = c.version;
+  }
+}
+
+function ifMatch(form, key) {
+  // the version the form's values came from (the one on screen if it never recorded one)
+  const f = admin.forms[form];
+  return { "If-Match": String(f && f.key === key ? f.version : admin.config.version) };
+}
 
 function pairs(text) {
   // "email=1, sms=2" → {email: 1, sms: 2}
@@ -67,7 +106,8 @@ function parseHours(text, timezone) {
   return hours;
 }
 
-async function adminCall(fn) {
+async function adminCall(fn, form) {
+  // form: the FORMS name this call saves (shown live again after the save), or {removed: what}
   try {
     const outcome = await fn();
     showError("admin-error", null);
@@ -75,11 +115,34 @@ async function adminCall(fn) {
       $("admin-result").textContent = outcome.published ? `${t("saved")} ${outcome.version}` : t("no-change");
     }
     await loadAdmin();
+    if (typeof form === "string") FORMS[form].refill();
     return outcome;
   } catch (error) {
-    showError("admin-error", error);
+    if (error.status === 412 && form) await conflicted(form);
+    else showError("admin-error", error);
     return null;
   }
+}
+
+async function conflicted(form) {
+  // the configuration moved on since the form's version: nothing was written; show the live
+  // configuration and say whether the form's own entry changed (it is then refilled from it)
+  await loadAdmin();
+  const version = admin.config.version;
+  let text;
+  if (typeof form !== "string") {
+    text = tfill("conflict-removal", { what: form.removed, version });
+  } else {
+    const f = admin.forms[form] || {};
+    const what = FORMS[form].what(f.key);
+    if (f.version === version) {
+      text = tfill("conflict-elsewhere", { what, version });  // rebase: the entry is as it was
+    } else {
+      FORMS[form].refill();
+      text = tfill("conflict-changed", { what, version });
+    }
+  }
+  showError("admin-error", { message: text });
 }
 
 async function loadAdmin() {
@@ -95,6 +158,7 @@ async function loadAdmin() {
 
 function renderAdmin() {
   const c = admin.config;
+  rebase(c);
   $("config-version").textContent = String(c.version);
   const pools = Object.keys(c.pools).sort();
   // an existing agent's or an explicitly chosen pool stays; a new agent's is the default pool
@@ -105,17 +169,23 @@ function renderAdmin() {
   $("agent-pool").value = pools.includes(keep) ? keep : "";
   agentFormMode();
   poolFormMode();
-  // a choice the admin made and has not saved survives a refresh; otherwise show the live one
+  const shown = { "If-Match": String(c.version) };  // a removal is of the rows on screen
+  // what the admin typed and has not saved survives a refresh (and keeps the version it was
+  // typed over); otherwise the form shows the live values, of this version
   const keepDefault = admin.routingEdited ? $("routing-default").value
     : ((c.routing || {}).default_pool || "");
   $("routing-default").replaceChildren(el("option", { value: "" }, "—"), ...pools.map((p) => el("option", { value: p }, p)));
   $("routing-default").value = keepDefault;
-  $("routing-rules").value = ((c.routing || {}).rules || []).map((r) => JSON.stringify(r)).join("\n");
+  if (!admin.routingEdited) {
+    $("routing-rules").value = ((c.routing || {}).rules || []).map((r) => JSON.stringify(r)).join("\n");
+    remember("routing");
+  }
   if (!admin.botEdited) {
     const bot = c.bot || {};
     $("bot-enabled").checked = Boolean(c.bot) && bot.enabled !== false;
     $("bot-channels").value = (bot.channels || []).join(", ");
     $("bot-threshold").value = String(bot.threshold ?? 0.4);
+    remember("bot");
   }
   $("admin-agents").replaceChildren(heads("agent", "pool", "capacity", "channel-caps", "skills", "auto-accept", "actions"),
     ...Object.entries(c.agents).sort().map(([id, a]) => el("tr", { "data-agent": id },
@@ -124,7 +194,8 @@ function renderAdmin() {
       el("td", {}, unpairs(a.channels, (r) => r.cap ?? "∞")), el("td", { class: "skills" }, unpairs(a.skills)),
       el("td", {}, a.auto_accept ? "✓" : ""),
       el("td", {}, el("button", { class: "secondary", onclick: () => adminCall(() =>
-        api("DELETE", `/admin/agents/${encodeURIComponent(id)}`)) }, t("remove"))))));
+        api("DELETE", `/admin/agents/${encodeURIComponent(id)}`, undefined, false, shown),
+      { removed: tfill("what-agent", { name: id }) }) }, t("remove"))))));
   $("admin-pools").replaceChildren(heads("pool", "selection", "queue-cap", "business-hours", "overflow", "actions"),
     ...pools.map((name) => {
       const p = c.pools[name];
@@ -134,7 +205,8 @@ function renderAdmin() {
         el("td", {}, p.business_hours ? `${hoursText(p.business_hours)} (${p.business_hours.timezone || "UTC"})` : "—"),
         el("td", {}, p.overflow ? `${p.overflow.pool} / ${p.overflow.after_s} s` : "—"),
         el("td", {}, el("button", { class: "secondary", onclick: () => adminCall(() =>
-          api("DELETE", `/admin/pools/${encodeURIComponent(name)}`)) }, t("remove"))));
+          api("DELETE", `/admin/pools/${encodeURIComponent(name)}`, undefined, false, shown),
+        { removed: tfill("what-pool", { name }) }) }, t("remove"))));
     }));
 }
 
@@ -152,7 +224,28 @@ function editAgent(id, a) {
   $("agent-auto").checked = Boolean(a.auto_accept);
   admin.agentLoaded = id;
   admin.agentPoolChosen = false;
+  remember("agent", id);
   agentFormMode();
+}
+
+function clearAgentForm() {
+  $("agent-capacity").value = $("agent-capacity").defaultValue;
+  $("agent-caps").value = $("agent-skills").value = "";
+  $("agent-auto").checked = false;
+  admin.agentLoaded = null;
+  admin.agentPoolChosen = false;
+}
+
+function refillAgent() {
+  // the live profile of the form's id again; if she is gone, the form starts a new agent
+  const id = $("agent-id").value.trim();
+  const live = entry(admin.config.agents, id);
+  if (live) {
+    editAgent(id, live);
+  } else {
+    if (admin.agentLoaded) clearAgentForm();
+    agentIdChanged();
+  }
 }
 
 function agentIdChanged() {
@@ -165,14 +258,12 @@ function agentIdChanged() {
     if (admin.agentLoaded !== id) editAgent(id, live);
     return;
   }
-  if (admin.agentLoaded) {  // another agent's values are not this new one's
-    $("agent-capacity").value = $("agent-capacity").defaultValue;
-    $("agent-caps").value = $("agent-skills").value = "";
-    $("agent-auto").checked = false;
-    admin.agentLoaded = null;
-    admin.agentPoolChosen = false;
-  }
+  if (admin.agentLoaded) clearAgentForm();  // another agent's values are not this new one's
   if (!admin.agentPoolChosen) $("agent-pool").value = defaultPool();
+  // a new id's values are typed, not loaded: the version is the one shown when typing began
+  // (a save then fails if someone added this id since)
+  const form = admin.forms.agent;
+  if (form && form.base === "null") form.key = id; else remember("agent", id);
   agentFormMode();
 }
 
@@ -197,7 +288,27 @@ function editPool(name, p) {
   $("pool-overflow-after").value = p.overflow ? p.overflow.after_s : "";
   $("pool-auto-join").checked = Boolean(p.auto_join);
   admin.poolLoaded = name;
+  remember("pool", name);
   poolFormMode();
+}
+
+function clearPoolForm() {
+  for (const id of ["pool-selection", "pool-offer-timeout", "pool-queue-cap", "pool-hours",
+    "pool-timezone", "pool-overflow-pool", "pool-overflow-after"]) $(id).value = "";
+  $("pool-auto-join").checked = false;
+  admin.poolLoaded = null;
+}
+
+function refillPool() {
+  // the live settings of the form's pool again; if it is gone, the form starts a new pool
+  const name = $("pool-name").value.trim();
+  const live = entry(admin.config.pools, name);
+  if (live) {
+    editPool(name, live);
+  } else {
+    if (admin.poolLoaded) clearPoolForm();
+    poolNameChanged();
+  }
 }
 
 function poolNameChanged() {
@@ -209,12 +320,9 @@ function poolNameChanged() {
     if (admin.poolLoaded !== name) editPool(name, live);
     return;
   }
-  if (admin.poolLoaded) {  // another pool's settings are not this new one's
-    for (const id of ["pool-selection", "pool-offer-timeout", "pool-queue-cap", "pool-hours",
-      "pool-timezone", "pool-overflow-pool", "pool-overflow-after"]) $(id).value = "";
-    $("pool-auto-join").checked = false;
-    admin.poolLoaded = null;
-  }
+  if (admin.poolLoaded) clearPoolForm();  // another pool's settings are not this new one's
+  const form = admin.forms.pool;  // a new name: the version shown when typing began
+  if (form && form.base === "null") form.key = name; else remember("pool", name);
   poolFormMode();
 }
 
@@ -252,8 +360,8 @@ $("agent-form").addEventListener("submit", (e) => {
       skills: pairs($("agent-skills").value), auto_accept: $("agent-auto").checked,
       channels: withCaps(known.channels, pairs($("agent-caps").value)),
     };
-    return api("PUT", `/admin/agents/${encodeURIComponent(id)}`, body);
-  });
+    return api("PUT", `/admin/agents/${encodeURIComponent(id)}`, body, false, ifMatch("agent", id));
+  }, "agent");
 });
 
 $("pool-form").addEventListener("submit", (e) => {
@@ -270,21 +378,21 @@ $("pool-form").addEventListener("submit", (e) => {
     set("overflow", $("pool-overflow-pool").value.trim()
       ? { pool: $("pool-overflow-pool").value.trim(), after_s: Number($("pool-overflow-after").value || 60) } : "");
     set("auto_join", $("pool-auto-join").checked ? true : "");
-    return api("PUT", `/admin/pools/${encodeURIComponent(name)}`, body);
-  });
+    return api("PUT", `/admin/pools/${encodeURIComponent(name)}`, body, false, ifMatch("pool", name));
+  }, "pool");
 });
 
 $("routing-default").addEventListener("change", () => { admin.routingEdited = true; });
+$("routing-rules").addEventListener("input", () => { admin.routingEdited = true; });
 
 $("routing-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  adminCall(() => {
-    admin.routingEdited = false;
+  adminCall(() => {  // the edits are kept until the save succeeds (refill)
     const rules = $("routing-rules").value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l));
     const body = { rules };
     if ($("routing-default").value) body.default_pool = $("routing-default").value;
-    return api("PUT", "/admin/routing", body);
-  });
+    return api("PUT", "/admin/routing", body, false, ifMatch("routing"));
+  }, "routing");
 });
 
 for (const id of ["bot-enabled", "bot-channels", "bot-threshold"]) {
@@ -294,14 +402,13 @@ for (const id of ["bot-enabled", "bot-channels", "bot-threshold"]) {
 $("bot-form").addEventListener("submit", (e) => {
   e.preventDefault();
   adminCall(() => {
-    admin.botEdited = false;
     // the settings this form does not show (hours, margin, windows) stay as they are
     const body = { ...(admin.config.bot || {}), enabled: $("bot-enabled").checked,
       threshold: Number($("bot-threshold").value || 0.4) };
     const channels = $("bot-channels").value.split(",").map((c) => c.trim()).filter(Boolean);
     if (channels.length) body.channels = channels; else delete body.channels;
-    return api("PUT", "/admin/bot", body);
-  });
+    return api("PUT", "/admin/bot", body, false, ifMatch("bot"));
+  }, "bot");
 });
 
 $("token-form").addEventListener("submit", (e) => {

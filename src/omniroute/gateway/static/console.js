@@ -19,10 +19,12 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-async function api(method, path, body, raw) {
+// headers: extra request headers (the admin screen's If-Match)
+async function api(method, path, body, raw, headers) {
   const response = await fetch(`/api/v1${path}`, {
     method,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": raw ? "application/toml" : "application/json" },
+    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": raw ? "application/toml" : "application/json",
+      ...headers },
     body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
   });
   if (raw && response.ok && method === "GET") return response.text();

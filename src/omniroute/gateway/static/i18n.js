@@ -40,6 +40,11 @@ const TEXTS = {
     saved: "Saved: version", "no-change": "No change", "token-once": "Token (shown once):",
     "save-named": "Save {name}", "add-agent": "Add agent", "add-pool": "Add pool",
     "choose-pool": "Choose a pool…", "moves-pool": "{name} moves from pool {from} to {to}",
+    "what-agent": "agent {name}", "what-pool": "pool {name}", "what-routing": "the routing rules",
+    "what-bot": "the answer bot's settings",
+    "conflict-changed": "Someone changed the configuration since you opened {what} (now version {version}). The form shows the live values again: check them and save again.",
+    "conflict-elsewhere": "Someone changed the configuration since you opened {what} (now version {version}), but not {what}: nothing was saved, your values are still in the form; save again.",
+    "conflict-removal": "Someone changed the configuration since this list was shown (now version {version}); {what} was not removed. The lists show the live configuration again: check them and remove again.",
   },
   ko: {
     "sign-in": "로그인", "sign-in-hint": "omniroute agents token 아이디 로 받은 토큰을 붙여 넣으세요.",
@@ -78,6 +83,11 @@ const TEXTS = {
     saved: "저장됨: 버전", "no-change": "변경 없음", "token-once": "토큰(한 번만 표시):",
     "save-named": "{name} 저장", "add-agent": "상담원 추가", "add-pool": "풀 추가",
     "choose-pool": "풀 선택…", "moves-pool": "{name} 상담원이 {from} 풀에서 {to} 풀로 옮겨집니다",
+    "what-agent": "상담원 {name}", "what-pool": "{name} 풀", "what-routing": "라우팅 규칙",
+    "what-bot": "답변 봇 설정",
+    "conflict-changed": "{what}을(를) 연 뒤 다른 사람이 설정을 바꿨습니다(현재 버전 {version}). 양식에 현재 값을 다시 채웠습니다. 확인한 뒤 다시 저장하세요.",
+    "conflict-elsewhere": "{what}을(를) 연 뒤 다른 사람이 설정을 바꿨지만(현재 버전 {version}) {what}은(는) 바뀌지 않았습니다. 아무것도 저장되지 않았고 입력한 값은 양식에 그대로 있습니다. 다시 저장하세요.",
+    "conflict-removal": "목록을 표시한 뒤 다른 사람이 설정을 바꿨습니다(현재 버전 {version}). {what}은(는) 삭제되지 않았습니다. 현재 설정을 다시 표시했으니 확인한 뒤 다시 삭제하세요.",
   },
 };
 
