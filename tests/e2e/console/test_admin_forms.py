@@ -203,6 +203,19 @@ class TestAgentForm:
             assert after["agents"]["ada"] == {**ADA, "capacity": 2, "skills": skills}
             assert after["agents"]["bo"]["capacity"] == 4
 
+            # the name customers see: set, shown again when her profile is loaded, cleared
+            await page.fill("#agent-name", "Ada")
+            await page.click("#agent-save")
+            await saved(page, version + 5)
+            assert (await live_config(chain, token))["agents"]["ada"]["name"] == "Ada"
+            await page.fill("#agent-id", "")
+            await page.type("#agent-id", "ada")
+            assert await page.input_value("#agent-name") == "Ada"
+            await page.fill("#agent-name", "")
+            await page.click("#agent-save")
+            await saved(page, version + 6)
+            assert "name" not in (await live_config(chain, token))["agents"]["ada"]
+
     async def test_a_new_agent_gets_the_default_pool_or_must_choose_one(
             self, topics: Settings, database_url: str, tmp_path: Path) -> None:
         """A new id: the default pool, not the first one; without a default the browser asks."""

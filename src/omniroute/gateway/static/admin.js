@@ -221,6 +221,7 @@ function editAgent(id, a) {
   $("agent-capacity").value = a.capacity ?? 1;
   $("agent-caps").value = capsText(a.channels);
   $("agent-skills").value = unpairs(a.skills);
+  $("agent-name").value = a.name || "";
   $("agent-auto").checked = Boolean(a.auto_accept);
   admin.agentLoaded = id;
   admin.agentPoolChosen = false;
@@ -230,7 +231,7 @@ function editAgent(id, a) {
 
 function clearAgentForm() {
   $("agent-capacity").value = $("agent-capacity").defaultValue;
-  $("agent-caps").value = $("agent-skills").value = "";
+  $("agent-caps").value = $("agent-skills").value = $("agent-name").value = "";
   $("agent-auto").checked = false;
   admin.agentLoaded = null;
   admin.agentPoolChosen = false;
@@ -359,6 +360,7 @@ $("agent-form").addEventListener("submit", (e) => {
       pool: $("agent-pool").value, capacity: Number($("agent-capacity").value || 1),
       skills: pairs($("agent-skills").value), auto_accept: $("agent-auto").checked,
       channels: withCaps(known.channels, pairs($("agent-caps").value)),
+      name: $("agent-name").value.trim() || undefined,  // what customers see; empty: none
     };
     return api("PUT", `/admin/agents/${encodeURIComponent(id)}`, body, false, ifMatch("agent", id));
   }, "agent");
