@@ -166,7 +166,9 @@ class TestAgentForm:
 
             # choosing another pool is spelled out before the save
             await page.select_option("#agent-pool", "billing")
-            assert await page.inner_text("#agent-note") == "ada moves from pool support to billing"
+            assert await page.inner_text("#agent-note") == (
+                "ada moves from pool support to billing; the conversations ada holds in support "
+                "go back to its queue")
             await page.select_option("#lang", "ko")
             assert await page.inner_text("#agent-save") == "ada 저장"
             await page.select_option("#lang", "en")
