@@ -36,15 +36,22 @@ def register(worker: Worker) -> None:
     worker.app.task(follow_routing_config)
 
 
+async def live_ready(worker: Worker) -> None:
+    """Wait (at most ``READY_TIMEOUT``, once after start-up) until the live routing
+    configuration was read, in a worker that follows it."""
+    entry = worker.components.get(ENTRY, _ROUTER_CHOOSES)
+    if entry is not _ROUTER_CHOOSES and not entry.live.ready.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(entry.live.ready.wait(), READY_TIMEOUT)
+
+
 async def send_request(worker: Worker, request: RoutingRequest) -> None:
     """Produce ``request`` in the current transaction, into its pool where this worker
     knows it. The first requests after start-up wait (at most ``READY_TIMEOUT``) for the
     configuration to be read, so a conversation's requests take one path, not the
     router's hop for the first and its pool for the next (which could overtake it)."""
+    await live_ready(worker)
     entry = worker.components.get(ENTRY, _ROUTER_CHOOSES)
-    if entry is not _ROUTER_CHOOSES and not entry.live.ready.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(entry.live.ready.wait(), READY_TIMEOUT)
     topic, key, value = entry.record(request)
     await worker.send(topic, key.decode(), value, request.channel.value)
 

@@ -7,6 +7,7 @@ Driven with the worker's live configuration (its routing entry) replaced by a gi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,27 @@ async def test_the_gate_takes_the_bot_s_hop_only_while_it_is_on(monkeypatch: Any
     clock[0] += 2
     await gate.forward(object(), outcome)
     assert worker.sent[-1] != records.TOPIC  # then straight to the router again
+
+
+async def test_at_start_up_the_gate_waits_for_the_live_version() -> None:
+    """A worker started without a `[bot]` table decides a request's path only once it has
+    read the live configuration: its first requests went straight to the router while the
+    live version had the bot on, and the bot never saw those conversations."""
+    worker = _Sending(Settings())
+    bot = BotProcessor(worker, load_bot_policy(None))  # type: ignore[arg-type]
+    gate = bot_module.BotGate(worker, bot)  # type: ignore[arg-type]
+    entry = Entry(LiveConfig())
+    worker.components[ENTRY] = entry
+    request = RoutingRequest(kind=RoutingRequestKind.ROUTE, conversation_id="cnv_1",
+                             customer_id="cus_1", workspace="default", channel="whatsapp",
+                             occurred_at=MONDAY_3AM, event_id="evt_1")
+    forwarding = asyncio.create_task(gate.forward(object(), Outcome(
+        state=None, events=[], requests=[request])))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert worker.sent == []  # waiting for the configuration
+    entry.live.config = parse_config({"routing": {"default_pool": "support"},
+                                      "pools": {"support": {}}, "bot": {"enabled": True}})
+    entry.live.version = 1
+    entry.live.ready.set()
+    await forwarding
+    assert worker.sent == [records.TOPIC]
