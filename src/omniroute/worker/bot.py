@@ -51,7 +51,13 @@ from omniroute.routing.config import pool_business_hours
 from omniroute.triage.intents import NO_INTENT
 from omniroute.worker.app import Worker
 from omniroute.worker.news import headline
-from omniroute.worker.routes import live_published_at, live_ready, live_routing, send_request
+from omniroute.worker.routes import (
+    live_published_at,
+    live_ready,
+    live_routing,
+    produce_request,
+    send_request,
+)
 
 log = get_logger(__name__)
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -75,8 +81,8 @@ class BotGate:
         the requests themselves to the router while the bot takes no turns."""
         await live_ready(self.worker)  # at start-up: whether the bot is on is the live version's
         if not self.bot.takes_turns():
-            for request in outcome.requests:
-                await send_request(self.worker, request)
+            for request in outcome.requests:  # waited above: not once more per request
+                await produce_request(self.worker, request)
             return
         turns: dict[str, BotTurn] = {}
         for request in outcome.requests:

@@ -51,6 +51,11 @@ async def send_request(worker: Worker, request: RoutingRequest) -> None:
     configuration to be read, so a conversation's requests take one path, not the
     router's hop for the first and its pool for the next (which could overtake it)."""
     await live_ready(worker)
+    await produce_request(worker, request)
+
+
+async def produce_request(worker: Worker, request: RoutingRequest) -> None:
+    """:func:`send_request` for a caller that already waited with :func:`live_ready`."""
     entry = worker.components.get(ENTRY, _ROUTER_CHOOSES)
     topic, key, value = entry.record(request)
     await worker.send(topic, key.decode(), value, request.channel.value)
