@@ -12,10 +12,8 @@ admin API (``GET /api/v1/admin/config``) shows what the save did.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +21,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from e2e.console.test_console import CHROMIUM, Chain, wait_ready
-from harness.cli import omniroute_env
-from harness.ports import free_port
+from e2e.console.test_administration import sign_in
+from e2e.console.test_console import CHROMIUM, Chain, running_chain, wait_ready
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.routing.config import parse_config
@@ -46,32 +43,6 @@ CONFIG: dict[str, Any] = {
 }
 
 
-@contextmanager
-def running_gateway(settings: Settings, database_url: str, tmp_path: Path) -> Iterator[Chain]:
-    """``omniroute gateway`` alone (the admin API needs nothing else); stopped afterwards."""
-    port = free_port()
-    env = omniroute_env(
-        OMNIROUTE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        OMNIROUTE_TOPIC_NAMESPACE=settings.topic_namespace,
-        OMNIROUTE_DATABASE_URL=database_url, OMNIROUTE_STATE_DIR=str(tmp_path / "state"),
-        OMNIROUTE_GATEWAY_PORT=str(port), OMNIROUTE_METRICS_PORT=str(free_port()),
-        OMNIROUTE_LOG_FORMAT="json")
-    log_path = tmp_path / "gateway.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "omniroute", "gateway"], env=env,
-                                   stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT)
-    try:
-        yield Chain(f"http://127.0.0.1:{port}", {"gateway": log_path}, {"gateway": process})
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @asynccontextmanager
 async def admin_screen(settings: Settings, database_url: str,
                        tmp_path: Path) -> AsyncIterator[tuple[Any, Chain, str]]:
@@ -82,7 +53,9 @@ async def admin_screen(settings: Settings, database_url: str,
         token = await create_token(conn, "root", Role.ADMIN)
     finally:
         await conn.close()
-    with running_gateway(settings, database_url, tmp_path) as chain:
+    # ``omniroute gateway`` alone (the admin API needs nothing else), no routing file
+    with running_chain(settings, database_url, tmp_path, {"gateway": ("gateway",)},
+                       routing=None) as chain:
         await wait_ready(chain)
         async with playwright_api.async_playwright() as p:
             browser = await p.chromium.launch(
@@ -94,11 +67,7 @@ async def admin_screen(settings: Settings, database_url: str,
                 page = await (await browser.new_context(
                     bypass_csp=True, locale="en-US",
                     viewport={"width": 1400, "height": 1000})).new_page()
-                await page.goto(chain.url + "/")
-                await page.fill("#token", token)
-                await page.click("#signin")
-                await page.wait_for_function(
-                    "document.getElementById('link').dataset.state === 'live'")
+                await sign_in(page, chain.url, token)
                 await open_admin(page)
                 yield page, chain, token
             finally:

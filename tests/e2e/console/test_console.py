@@ -90,22 +90,27 @@ class Chain:
 
 
 @contextmanager
-def running_chain(settings: Settings, database_url: str, tmp_path: Path) -> Iterator[Chain]:
-    """Start worker, router, sink and gateway; stop them (SIGTERM, then SIGKILL) afterwards."""
-    config = tmp_path / "routing.toml"
-    config.write_text(ROUTING)
+def running_chain(settings: Settings, database_url: str, tmp_path: Path,
+                  commands: dict[str, tuple[str, ...]] = PROCESSES,
+                  routing: str | None = ROUTING) -> Iterator[Chain]:
+    """Start ``commands`` (worker, router, sink and gateway), with ``routing`` as the routing
+    file when given; stop them (SIGTERM, then SIGKILL) afterwards."""
     gateway_port = free_port()
+    extra: dict[str, str] = {}
+    if routing is not None:
+        config = tmp_path / "routing.toml"
+        config.write_text(routing)
+        extra["OMNIROUTE_ROUTING_CONFIG"] = str(config)
     base = omniroute_env(
         OMNIROUTE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
         OMNIROUTE_TOPIC_NAMESPACE=settings.topic_namespace,
         OMNIROUTE_DATABASE_URL=database_url, OMNIROUTE_STATE_DIR=str(tmp_path / "state"),
-        OMNIROUTE_GATEWAY_PORT=str(gateway_port), OMNIROUTE_ROUTING_CONFIG=str(config),
-        OMNIROUTE_LOG_FORMAT="json",
+        OMNIROUTE_GATEWAY_PORT=str(gateway_port), OMNIROUTE_LOG_FORMAT="json", **extra,
     )
-    logs = {name: tmp_path / f"{name}.log" for name in PROCESSES}
+    logs = {name: tmp_path / f"{name}.log" for name in commands}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name, argv in PROCESSES.items():
+        for name, argv in commands.items():
             env = {**base, "OMNIROUTE_METRICS_PORT": str(free_port())}
             with logs[name].open("wb") as log:
                 processes[name] = subprocess.Popen(
