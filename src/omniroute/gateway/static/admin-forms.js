@@ -35,12 +35,8 @@ function refillAgent() {
   // the live profile of the form's id again; if she is gone, the form starts a new agent
   const id = $("agent-id").value.trim();
   const live = entry(admin.config.agents, id);
-  if (live) {
-    editAgent(id, live);
-  } else {
-    if (admin.agentLoaded) clearAgentForm();
-    agentIdChanged();
-  }
+  if (live) editAgent(id, live);
+  else agentIdChanged();  // clears what another entry left in the form
 }
 
 function agentIdChanged() {
@@ -98,12 +94,8 @@ function refillPool() {
   // the live settings of the form's pool again; if it is gone, the form starts a new pool
   const name = $("pool-name").value.trim();
   const live = entry(admin.config.pools, name);
-  if (live) {
-    editPool(name, live);
-  } else {
-    if (admin.poolLoaded) clearPoolForm();
-    poolNameChanged();
-  }
+  if (live) editPool(name, live);
+  else poolNameChanged();  // clears what another entry left in the form
 }
 
 function poolNameChanged() {
