@@ -41,8 +41,7 @@ STATES = {"sent": DeliveryState.SENT, "delivered": DeliveryState.DELIVERED,
 
 def _attachment(kind: str, media: dict[str, Any]) -> Attachment:
     return Attachment(kind=MEDIA_KINDS[kind], media_id=str(require(media, "id", kind)),
-                      content_type=media.get("mime_type"), filename=media.get("filename"),
-                      caption=media.get("caption"))
+                      content_type=media.get("mime_type"), filename=media.get("filename"))
 
 
 def _contacts(items: list[dict[str, Any]]) -> list[SharedContact]:
@@ -85,7 +84,10 @@ def _content(message: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "text":
         return {"text": require(message.get("text") or {}, "body", "text")}
     if kind in MEDIA_KINDS:
-        return {"attachments": [_attachment(kind, message.get(kind) or {})]}
+        # the caption is what the customer wrote: the message's text, as Telegram's and
+        # Twilio's are, so triage, previews and the history read it
+        media = message.get(kind) or {}
+        return {"text": media.get("caption") or None, "attachments": [_attachment(kind, media)]}
     if kind == "location":
         place = message.get("location") or {}
         return {"location": Location(latitude=place["latitude"], longitude=place["longitude"],

@@ -20,8 +20,9 @@ from omniroute.infra.probe import probe
 from omniroute.ingress.server import IngressServer
 from omniroute.settings import Settings
 from omniroute_connectors.line import LineConnector
-from omniroute_connectors.signatures import line_signature, twilio_signature
+from omniroute_connectors.signatures import line_signature, meta_signature, twilio_signature
 from omniroute_connectors.twilio import TwilioConnector
+from omniroute_connectors.whatsapp import WhatsAppConnector
 
 TOKEN = "integration-token"
 
@@ -119,6 +120,40 @@ class TestIngressToKafka:
         assert messages["twilio:SMint1"].key == b"sms:+14155550100"
         assert not await consume(settings.kafka_bootstrap,
                                  settings.topic("omniroute.delivery.v1"), 1, timeout=1)
+
+    async def test_a_whatsapp_photo_s_caption_is_the_message_s_text(self, topics: Settings) -> None:
+        """A WhatsApp image with a caption reaches omniroute.inbound.v1 with the caption as its
+        text (triage, offers and the history read text); a user run's "wrong item in my box,
+        see photo" was kept only on the attachment, and its offer showed no words at all."""
+        port = free_port()
+        settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                            topic_namespace=topics.topic_namespace, meta_app_secret="app-secret")
+        server = IngressServer(settings, [WhatsAppConnector(settings)], port=port)
+        await server.start()
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "14155550199", "phone_number_id": "11223"},
+                "contacts": [{"profile": {"name": "Marco Bianchi"}, "wa_id": "14155551002"}],
+                "messages": [{"from": "14155551002", "id": "wamid.photo1", "timestamp": "1700000000",
+                              "type": "image", "image": {
+                                  "caption": "wrong item in my box, see photo",
+                                  "mime_type": "image/jpeg", "sha256": "HgJ0rAq3Pxm4k4=",
+                                  "id": "987652"}}]}}]}]}).encode()
+        try:
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"http://127.0.0.1:{port}/webhooks/whatsapp", data=body, headers={
+                        "Content-Type": "application/json",
+                        "X-Hub-Signature-256": meta_signature("app-secret", body)}) as response:
+                assert response.status == 200
+        finally:
+            await server.stop()
+        records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                                1, timeout=20)
+        message = InboundMessage.from_json_bytes(records[0].value)
+        assert message.event_id == "whatsapp:wamid.photo1"
+        assert message.text == "wrong item in my box, see photo"
+        assert [(a.kind.value, a.media_id) for a in message.attachments] == [("image", "987652")]
 
     async def test_broker_down_503_then_retry_accepted_once(
             self, ingress, broker, caplog: pytest.LogCaptureFixture) -> None:
