@@ -7,7 +7,9 @@ declined or answered by the router): the rest are queued. An
 agent is *lost* when their last presence is available or busy but nothing was
 heard from them (heartbeat or any event) for longer than the pool's heartbeat
 grace; *chatting* is online with at least one conversation. A conversation is
-*parked* while the router's latest word on it is ``parked`` (nothing offered since). A
+*parked* while the router's latest word on it is ``parked`` (nothing offered since). Waiting
+work names the SLA targets it has missed since it was last opened (``sla_breached``: first_reply,
+next_reply, resolution; from automation's ``sla_breached`` events). A
 conversation is *with the bot* while the answer bot holds it back from the router (it has
 written in it since it was last opened, and not handed it off): not waiting for a person.
 """
@@ -50,7 +52,8 @@ def grace_of(config: RoutingConfig, agent_id: str) -> float:
 def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
                     now: datetime) -> list[dict[str, Any]]:
     """Per pool: waiting count, how many of them are offered to an agent right now (the
-    rest are queued), oldest wait (seconds) and waiting by priority."""
+    rest are queued), how many missed an SLA target, oldest wait (seconds) and waiting by
+    priority."""
     names = sorted({*config.pools, *(w["pool"] or "(no pool)" for w in waiting)})
     pools = []
     for name in names:
@@ -59,6 +62,7 @@ def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
         by_priority = Counter(str(w["priority"]) for w in mine)
         pools.append({"pool": name, "waiting": len(mine),
                       "offered": sum(1 for w in mine if w.get("offered_to")),
+                      "sla_breached": sum(1 for w in mine if w.get("sla_breached")),
                       "oldest_wait_s": round(max(ages), 1) if ages else None,
                       "by_priority": dict(sorted(by_priority.items(),
                                                  key=lambda kv: -int(kv[0])))})
@@ -76,6 +80,11 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
        offer.agent_id AS offered_to,
+       ARRAY(SELECT DISTINCT substring(s.reason FROM '^(first_reply|next_reply|resolution) ')
+             FROM conversation_events s
+             WHERE s.conversation_id = c.conversation_id AND s.kind = 'sla_breached'
+               AND s.reason ~ '^(first_reply|next_reply|resolution) '
+               AND s.occurred_at >= since.at) AS sla_breached,
        EXISTS (SELECT 1 FROM messages b WHERE b.conversation_id = c.conversation_id
                  AND b.author_id = '{BOT_AUTHOR}' AND b.created_at >= since.at)
        AND NOT EXISTS (SELECT 1 FROM conversation_events f

@@ -243,6 +243,32 @@ class TestSupervisorBoard:
         _, board = await gateway.call("GET", "/board", "boss")
         assert {w["conversation_id"]: w["pool"] for w in board["waiting"]}["c1"] == "overflow"  # type: ignore[index,union-attr]
 
+    async def test_waiting_work_names_the_sla_targets_it_missed(
+            self, gateway: Setup, database_url: str) -> None:
+        """Automation's ``sla_breached`` events reach the board: the waiting row names the
+        missed targets and its pool counts it. A user run's billing conversations missed
+        their one-minute first reply while the board showed nothing of it."""
+        await history_for_board(database_url)
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert {w["conversation_id"]: w["sla_breached"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
+            "c1": []}
+        breaches = [ConversationEvent(
+            event_id=f"sla-c1-{n}", conversation_id="c1", customer_id="k1",
+            kind=ConversationEventKind.SLA_BREACHED, pool="default", occurred_at=utcnow(),
+            reason=f"{kind} target 60s passed: 63s (policy billing-fast)")
+            for n, kind in enumerate(("first_reply", "resolution", "first_reply"))]
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", b) for b in breaches])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert {w["conversation_id"]: w["sla_breached"] for w in board["waiting"]} == {  # type: ignore[index,union-attr]
+            "c1": ["first_reply", "resolution"]}
+        c1 = next(w for w in board["waiting"] if w["conversation_id"] == "c1")  # type: ignore[index,union-attr]
+        pools = {p["pool"]: p["sla_breached"] for p in board["pools"]}  # type: ignore[index,union-attr]
+        assert pools[c1["pool"]] == 1 and sum(pools.values()) == 1
+
     async def test_an_offer_that_timed_out_shows_the_agent_away_until_they_choose_again(
             self, gateway: Setup, database_url: str) -> None:
         """The router sets an agent away when an offer to them times out (pools with
