@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org"
     line_channel_access_token: SecretStr | None = None
     line_api_base_url: str = "https://api.line.me"
+    line_data_api_base_url: str = Field(
+        default="https://api-data.line.me",
+        description="LINE's data API host, where the content customers send is downloaded.")
     kakao_use_callback: bool = True
     kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
                                 min_length=1, max_length=1000)
@@ -200,6 +203,12 @@ class Settings(BaseSettings):
     connectors_config: Path | None = Field(
         default=None, description="TOML file listing several accounts per messaging provider."
     )
+    media_max_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = Field(
+        default=25 * 1024 * 1024, description="Largest attachment the gateway fetches from a "
+        "provider for an agent; a larger one is refused 502 media_too_large.")
+    media_fetch_timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=30.0, description="How long the gateway spends fetching one attachment from "
+        "its provider (every step and redirect, and the bytes).")
 
     # hardening (issue 16): bounds at the edge
     max_event_bytes: Annotated[int, Field(ge=65_536, le=900_000)] = Field(
