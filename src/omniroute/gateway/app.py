@@ -29,6 +29,7 @@ from omniroute.contract import AgentEventKind, Envelope
 from omniroute.errors import DatabaseError
 from omniroute.gateway import queries
 from omniroute.gateway.administration import Administration
+from omniroute.gateway.attachments import Attachments
 from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
 from omniroute.gateway.commands import (
     ConversationRef,
@@ -364,10 +365,12 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_get(f"{api}/conversations/{{conversation_id}}", g.conversation_detail)
     app.router.add_get(f"{api}/stream", g.stream)
     supervision = Supervision(g)
+    attachments = Attachments(g)
     for method, path, handler in [*Work(g).routes(), *supervision.routes(),
-                                  *Administration(g).routes(),
+                                  *Administration(g).routes(), *attachments.routes(),
                                   *RoutingStats(g, supervision.config).routes()]:
         app.router.add_route(method, path, handler)
+    app.on_cleanup.append(lambda _app: attachments.close())
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive
     analytics_routes.register(app, g, supervision.config)
     add_knowledge_routes(app, g)

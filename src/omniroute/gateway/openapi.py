@@ -77,6 +77,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/v1/conversations/{conversation_id}/typing",
               "Typing indicator for the customer (web chat shows it): a record on "
               "omniroute.internal.typing.", TypingRequest, accepted=True, conversation=True),
+    Operation("get", "/api/v1/conversations/{conversation_id}/messages/{message_id}/"
+              "attachments/{position}",
+              "The bytes of a customer's attachment (`position`: its index in the message's "
+              "`attachments`), fetched from the provider with its credentials; the provider's "
+              "Content-Type, inline for images, audio and video, under a sandboxing "
+              "Content-Security-Policy.", conversation=True),
     Operation("get", "/api/v1/canned-responses", "The workspace's canned responses."),
     Operation("get", "/api/v1/stream",
               "WebSocket (token in `?token=`): a snapshot of offers and conversations, then "
@@ -205,6 +211,15 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.method in ("put", "delete") and op.role == "admin":
         responses["400"] = error("The change makes the configuration invalid (says why).")
         responses["412"] = error("If-Match names an older configuration version.")
+    if op.path.endswith("/attachments/{position}"):
+        responses["200"] = {"description": "The attachment's bytes.", "content": {
+            "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+        responses["404"] = error("No such conversation, no such message in it, or no "
+                                 "attachment at that position; `not_stored`: an email's "
+                                 "attachment, whose bytes omniroute does not keep.")
+        responses["502"] = error("`media_unavailable`: the provider failed or refused (or has "
+                                 "no credentials configured here), the message says why; "
+                                 "`media_too_large`: over OMNIROUTE_MEDIA_MAX_BYTES.")
     if "offer_id" in op.path:
         responses["403"] = error("The offer was made to another agent.")
     if op.path.endswith("/replies"):

@@ -6,9 +6,13 @@
         ├── Unauthorized      401 no token, or not a valid one
         ├── Forbidden         403 valid token, but not allowed (not your conversation)
         ├── NotFound          404 no such conversation or offer
+        │   └── NotStored         404 nobody keeps the attachment's bytes (email)
         ├── Conflict          409 the state does not allow it (a dead letter already replayed)
         │   └── NotYetAssigned    409 + Retry-After: offered to the caller, not assigned yet
         ├── VersionConflict   412 the configuration moved on since the version given
+        ├── BadGateway        502 a provider the gateway asked did not give what it needs
+        │   ├── MediaUnavailable  502 the attachment's provider failed (or is not configured)
+        │   └── MediaTooLarge     502 the attachment is over OMNIROUTE_MEDIA_MAX_BYTES
         └── Unavailable       503 Kafka or PostgreSQL cannot take the request now
 """
 
@@ -79,6 +83,12 @@ class NotFound(ApiProblem):
     code = "not_found"
 
 
+class NotStored(NotFound):
+    """404: the attachment exists, but nobody keeps its bytes (an email's attachments)."""
+
+    code = "not_stored"
+
+
 class Conflict(ApiProblem):
     """409."""
 
@@ -100,6 +110,25 @@ class VersionConflict(ApiProblem):
 
     status = 412
     code = "version_conflict"
+
+
+class BadGateway(ApiProblem):
+    """502: a provider the gateway asked on the caller's behalf did not give what it needs."""
+
+    status = 502
+    code = "bad_gateway"
+
+
+class MediaUnavailable(BadGateway):
+    """502: the attachment's provider failed, refused, or is not configured here."""
+
+    code = "media_unavailable"
+
+
+class MediaTooLarge(BadGateway):
+    """502: the attachment is larger than the gateway serves (OMNIROUTE_MEDIA_MAX_BYTES)."""
+
+    code = "media_too_large"
 
 
 class Unavailable(ApiProblem):

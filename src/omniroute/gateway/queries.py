@@ -69,6 +69,20 @@ async def holder(pool: asyncpg.Pool, conversation_id: str) -> str | None:
     return value
 
 
+async def attachment(pool: asyncpg.Pool, conversation_id: str, message_id: str,
+                     position: int) -> dict[str, Any] | None:
+    """Attachment ``position`` of message ``message_id`` with its message's direction,
+    provider, channel and account, when that message is in the conversation (or a
+    conversation folded into it); else None."""
+    return _plain(await pool.fetchrow(
+        """SELECT m.direction, m.provider, m.channel, m.channel_account, a.kind, a.url,
+                  a.media_id, a.content_type, a.filename, a.size_bytes
+           FROM messages m JOIN attachments a ON a.message_id = m.message_id
+           WHERE m.message_id = $2 AND a.position = $3
+             AND m.conversation_id = ANY(conversation_thread($1))
+           LIMIT 1""", conversation_id, message_id, position))
+
+
 async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:
     """The conversation, its messages on every channel, notes, customer and past conversations."""
     conv = _plain(await pool.fetchrow(

@@ -12,14 +12,21 @@ subcode 2018278. Errors: ``{"error": {"message", "type", "code", "error_subcode"
 "fbtrace_id"}}``. ``GET /{version}/{psid-or-igsid}?fields=a,b`` is the User Profile API:
 the requested fields of ``profiles`` (Messenger ``first_name``, ``last_name``;
 Instagram ``name``, ``username``) with ``id``, and ``(#100)`` for an id it does not
-know. Shapes: developers.facebook.com/docs/messenger-platform/reference/send-api,
+know. ``GET /{version}/{media-id}`` of a WhatsApp medium (``add_media``) answers
+``{"messaging_product": "whatsapp", "url", "mime_type", "sha256", "file_size", "id"}``,
+and the ``url`` (``/whatsapp_business/attachments/?mid=…&ext=…&hash=…``, Meta's
+lookaside path) serves the bytes with the same bearer token (``401`` without it,
+``404`` for a wrong hash). Shapes: developers.facebook.com/docs/messenger-platform/reference/send-api,
+WhatsApp Cloud API media reference,
 /docs/messenger-platform/identity/user-profile, Instagram messaging user-profile,
 /docs/messenger-platform/error-codes, WhatsApp Cloud API messages reference.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import time
 
 from aiohttp import web
 
@@ -39,10 +46,41 @@ class FakeGraph(FakeProvider):
         self.profiles: dict[str, dict[str, object]] = {}
         """PSID or IGSID → the profile fields the User Profile API knows."""
         self._ids = itertools.count(1)
+        self.media: dict[str, tuple[str, bytes]] = {}
+        """WhatsApp media id → (mime type, bytes) of media customers sent."""
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/{node}/messages", self.messages)
+        app.router.add_get("/whatsapp_business/attachments/", self.attachment)
         app.router.add_get("/{version}/{node}", self.profile)
+
+    def add_media(self, mime_type: str, body: bytes) -> str:
+        """Keep a customer's WhatsApp medium; its media id (what the webhook carries)."""
+        media_id = str(1_000_000_000_000_000 + int(hashlib.sha256(body).hexdigest()[:12], 16))
+        self.media[media_id] = (mime_type, body)
+        return media_id
+
+    def _hash(self, media_id: str) -> str:
+        return hashlib.sha256(f"{self.access_token}|{media_id}".encode()).hexdigest()
+
+    def _medium(self, request: web.Request, media_id: str) -> web.Response:
+        mime_type, body = self.media[media_id]
+        url = (f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}"
+               f"&ext={int(time.time()) + 300}&hash={self._hash(media_id)}")
+        return web.json_response({"messaging_product": "whatsapp", "url": url,
+                                  "mime_type": mime_type,
+                                  "sha256": hashlib.sha256(body).hexdigest(),
+                                  "file_size": str(len(body)), "id": media_id})
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.error(401, 190, "Invalid OAuth access token.")
+        media_id = request.query.get("mid", "")
+        if media_id not in self.media or request.query.get("hash") != self._hash(media_id):
+            return web.Response(status=404, text="Not Found")
+        mime_type, body = self.media[media_id]
+        return web.Response(body=body, headers={"Content-Type": mime_type})
 
     async def profile(self, request: web.Request) -> web.Response:
         await self.record(request)
@@ -51,6 +89,8 @@ class FakeGraph(FakeProvider):
         if (failure := self.queued_failure()) is not None:
             return failure
         node = request.match_info["node"]
+        if node in self.media:
+            return self._medium(request, node)
         fields = [f for f in request.query.get("fields", "").split(",") if f]
         if node not in self.profiles or not fields:
             return self.error(400, 100, f"(#100) Object with ID '{node}' does not exist, cannot "

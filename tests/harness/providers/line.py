@@ -12,6 +12,10 @@ errors ``{"message", "details": [{"message", "property"}]}``.
 ``/v2/bot/room/{roomId}/member/{userId}``) answers a user of ``profiles``
 ``{"displayName", "userId", "pictureUrl"?, "statusMessage"?, "language"?}`` and
 ``404 {"message": "Not found"}`` for anyone else (a user who blocked the account).
+``GET /v2/bot/message/{messageId}/content`` (the data API, api-data.line.me: tests
+point ``OMNIROUTE_LINE_DATA_API_BASE_URL`` here too) serves the content a user sent
+(``content``) with its type, ``401`` without the token, ``404 {"message": "Not found"}``
+for another message.
 Shapes: developers.line.biz/en/reference/messaging-api/ and
 developers.line.biz/en/docs/messaging-api/retrying-api-request/.
 """
@@ -40,8 +44,11 @@ class FakeLine(FakeProvider):
         self.profiles: dict[str, dict[str, Any]] = {}
         """User id → profile fields (``displayName``, ...) the profile API knows."""
         self._ids = itertools.count(1)
+        self.content: dict[str, tuple[str, bytes]] = {}
+        """Message id → (content type, bytes) of images, videos, audio and files users sent."""
 
     def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/v2/bot/message/{message}/content", self.message_content)
         app.router.add_post("/v2/bot/message/push", self.push)
         app.router.add_post("/v2/bot/message/reply", self.reply)
         app.router.add_get("/v2/bot/profile/{user}", self.profile)
@@ -59,6 +66,19 @@ class FakeLine(FakeProvider):
             return self.error(404, 404, "Not found")
         return web.json_response({"userId": user, **self.profiles[user]},
                                  headers={"x-line-request-id": str(uuid.uuid4())})
+
+    async def message_content(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return self.error(401, 401, "Authentication failed. Confirm that the access token "
+                                        "in the authorization header is valid.")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        if request.match_info["message"] not in self.content:
+            return self.error(404, 404, "Not found")
+        content_type, body = self.content[request.match_info["message"]]
+        return web.Response(body=body, headers={"Content-Type": content_type,
+                                                "x-line-request-id": str(uuid.uuid4())})
 
     def error(self, status: int, code: int | str, message: str) -> web.Response:
         return web.json_response({"message": message}, status=status)

@@ -5,11 +5,17 @@
 ``{"ok": true, "result": Message}``; errors ``{"ok": false, "error_code",
 "description", "parameters": {"retry_after"}}`` (401 Unauthorized for a wrong token,
 400 "Bad Request: chat not found", 403 "Forbidden: bot was blocked by the user",
-429 "Too Many Requests: retry after N"). Shapes: core.telegram.org/bots/api.
+429 "Too Many Requests: retry after N"). ``GET /bot<token>/getFile?file_id=`` of a file
+customers sent (``add_file``) answers ``{"ok": true, "result": {"file_id",
+"file_unique_id", "file_size", "file_path"}}`` (``400 Bad Request: invalid file_id``
+for another), and ``GET /file/bot<token>/<file_path>`` serves its bytes (as Telegram
+does, typed ``application/octet-stream`` except for photos' JPEG). Shapes:
+core.telegram.org/bots/api (getFile, File).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 
@@ -30,9 +36,45 @@ class FakeTelegram(FakeProvider):
         self.bot_id = bot_id
         self.blocked: set[str] = set()
         self._ids = itertools.count(1)
+        self.files: dict[str, tuple[str, bytes]] = {}
+        """file_id → (file_path, bytes) of files customers sent."""
 
     def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/bot{token}/getFile", self.get_file)
+        app.router.add_get("/file/bot{token}/{path:.+}", self.download)
         app.router.add_post("/bot{token}/{method}", self.call)
+
+    def add_file(self, file_path: str, body: bytes) -> str:
+        """Keep a customer's file under ``file_path`` (``photos/file_0.jpg``); its file_id."""
+        file_id = "AgAC" + hashlib.sha256(body).hexdigest()[:40]
+        self.files[file_id] = (file_path, body)
+        return file_id
+
+    async def get_file(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.match_info["token"] != self.token:
+            return self.error(401, 401, "Unauthorized")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        file_id = request.query.get("file_id", "")
+        if file_id not in self.files:
+            return self.error(400, 400, "Bad Request: invalid file_id")
+        path, body = self.files[file_id]
+        return web.json_response({"ok": True, "result": {
+            "file_id": file_id, "file_unique_id": file_id[-16:], "file_size": len(body),
+            "file_path": path}})
+
+    async def download(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if request.match_info["token"] != self.token:
+            return self.error(401, 401, "Unauthorized")
+        found = [body for path, body in self.files.values()
+                 if path == request.match_info["path"]]
+        if not found:
+            return self.error(404, 404, "Not Found")
+        kind = "image/jpeg" if request.match_info["path"].endswith(".jpg") \
+            else "application/octet-stream"
+        return web.Response(body=found[0], headers={"Content-Type": kind})
 
     def error(self, status: int, code: int | str, message: str) -> web.Response:
         return web.json_response({"ok": False, "error_code": status, "description": message},

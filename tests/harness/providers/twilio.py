@@ -6,12 +6,20 @@ HTTP Basic auth ``AccountSid:AuthToken``. Success is ``201`` with the Message
 resource (``sid`` ``SM...``, ``status: queued``); errors are Twilio's REST error
 body ``{"code", "message", "more_info", "status"}`` (e.g. 20003 Authenticate,
 21211 invalid To, 21602 body required, 20429 too many requests).
-Shapes: twilio.com/docs/messaging/api/message-resource and /docs/usage/twilios-response.
+Media of received messages (``add_media``) are served at their ``MediaUrl``
+``GET /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}``: with
+Basic auth ``307`` to a signed storage URL (on another origin, ``localhost``, as Twilio's
+storage is another host), else ``401`` 20003; an unknown media ``404`` 20404. The
+storage URL refuses a request carrying ``Authorization`` (``400``, as S3 does for a
+second authentication) and a wrong signature (``403``).
+Shapes: twilio.com/docs/messaging/api/message-resource, /docs/messaging/api/media-resource
+and /docs/usage/twilios-response.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import re
 from datetime import UTC, datetime
@@ -31,9 +39,52 @@ class FakeTwilio(FakeProvider):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self._ids = itertools.count(1)
+        self.media: dict[str, tuple[str, bytes]] = {}
+        """MediaSid → (content type, bytes) of media customers sent."""
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}",
+                           self.media_url)
+        app.router.add_get("/storage/{media}", self.storage)
+
+    def add_media(self, message_sid: str, content_type: str, body: bytes) -> str:
+        """Keep a customer's media; its ``MediaUrl`` (what the webhook carries)."""
+        media_sid = f"ME{hashlib.sha256(body + message_sid.encode()).hexdigest()[:32]}"
+        self.media[media_sid] = (content_type, body)
+        return (f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages/"
+                f"{message_sid}/Media/{media_sid}")
+
+    def _signature(self, media_sid: str) -> str:
+        return hashlib.sha256(f"{self.auth_token}|{media_sid}".encode()).hexdigest()
+
+    async def media_url(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if not self._authorized(request, request.match_info["sid"]):
+            return self.error(401, 20003, "Authenticate")
+        if (failure := self.queued_failure()) is not None:
+            return failure
+        media_sid = request.match_info["media"]
+        if media_sid not in self.media:
+            return self.error(404, 20404, f"The requested resource {request.path} was not "
+                                          "found")
+        storage = (f"http://localhost:{self.port}/storage/{media_sid}"
+                   f"?X-Amz-Signature={self._signature(media_sid)}")
+        raise web.HTTPTemporaryRedirect(storage)
+
+    async def storage(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        if "Authorization" in request.headers:
+            return web.Response(status=400, content_type="application/xml", text=(
+                "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism "
+                "allowed</Message></Error>"))
+        media_sid = request.match_info["media"]
+        if media_sid not in self.media or \
+                request.query.get("X-Amz-Signature") != self._signature(media_sid):
+            return web.Response(status=403, content_type="application/xml",
+                                text="<Error><Code>AccessDenied</Code></Error>")
+        content_type, body = self.media[media_sid]
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     def error(self, status: int, code: int | str, message: str) -> web.Response:
         return web.json_response({"code": code, "message": message,
