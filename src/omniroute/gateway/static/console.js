@@ -258,6 +258,7 @@ async function openConversation(conversationId, quiet) {
 function closeConversation() {
   setTyping(false);
   state.open = null;
+  attachmentView.forget();
   $("detail").hidden = true;
   $("placeholder").hidden = false;
 }
@@ -274,12 +275,14 @@ function renderDetail(view) {
   $("read-only").hidden = !state.readOnly;
   $("reply-form").hidden = state.readOnly;
   $("tags").replaceChildren(...(view.conversation.tags || []).map((tag) => el("span", { class: "tag" }, tag)));
+  attachmentView.begin(view.conversation.conversation_id);
   const items = [
     ...view.messages.map((m) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
       el("span", { class: "channel" }, m.channel),
       m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
         ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
-      m.text || "[attachment]",
+      m.text || ((m.attachments || []).length ? "" : "[attachment]"),
+      attachmentView.render(m),
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
@@ -289,6 +292,7 @@ function renderDetail(view) {
       el("div", { class: "meta" }, new Date(r.rated_at).toLocaleString())) })),
   ].sort((a, b) => a.at.localeCompare(b.at));
   $("history").replaceChildren(...items.map((i) => i.node));
+  attachmentView.end();
   const channels = [...new Set(view.addresses.map((a) => a.channel))];
   const picked = $("channel").value;
   $("channel").replaceChildren(el("option", { value: "" }, "Last channel"),

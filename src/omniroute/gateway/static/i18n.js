@@ -45,6 +45,12 @@ const TEXTS = {
     "conflict-changed": "Someone changed the configuration since you opened {what} (now version {version}). The form shows the live values again: check them and save again.",
     "conflict-elsewhere": "Someone changed the configuration since you opened {what} (now version {version}), but not {what}: nothing was saved, your values are still in the form; save again.",
     "conflict-removal": "Someone changed the configuration since this list was shown (now version {version}); {what} was not removed. The lists show the live configuration again: check them and remove again.",
+    "att-image": "Photo", "att-sticker": "Sticker", "att-audio": "Audio", "att-video": "Video", "att-file": "File",
+    "att-loading": "Loading…", "att-download": "Download", "att-open": "Open full size", "att-close": "Close",
+    "att-not-stored": "not stored: the file's bytes were not kept", "att-unavailable": "The provider no longer has this file",
+    "att-too-large": "Too large to show here", "att-forbidden": "You may not open this attachment",
+    "att-not-found": "Attachment not found", "att-failed": "Could not load the attachment:",
+    "att-unshowable": "This browser cannot show it: download it",
   },
   ko: {
     "sign-in": "로그인", "sign-in-hint": "omniroute agents token 아이디 로 받은 토큰을 붙여 넣으세요.",
@@ -88,6 +94,12 @@ const TEXTS = {
     "conflict-changed": "{what}을(를) 연 뒤 다른 사람이 설정을 바꿨습니다(현재 버전 {version}). 양식에 현재 값을 다시 채웠습니다. 확인한 뒤 다시 저장하세요.",
     "conflict-elsewhere": "{what}을(를) 연 뒤 다른 사람이 설정을 바꿨지만(현재 버전 {version}) {what}은(는) 바뀌지 않았습니다. 아무것도 저장되지 않았고 입력한 값은 양식에 그대로 있습니다. 다시 저장하세요.",
     "conflict-removal": "목록을 표시한 뒤 다른 사람이 설정을 바꿨습니다(현재 버전 {version}). {what}은(는) 삭제되지 않았습니다. 현재 설정을 다시 표시했으니 확인한 뒤 다시 삭제하세요.",
+    "att-image": "사진", "att-sticker": "스티커", "att-audio": "음성", "att-video": "동영상", "att-file": "파일",
+    "att-loading": "불러오는 중…", "att-download": "다운로드", "att-open": "원본 크기로 보기", "att-close": "닫기",
+    "att-not-stored": "저장되지 않음: 파일 내용이 보관되지 않았습니다", "att-unavailable": "제공업체에 이 파일이 더 이상 없습니다",
+    "att-too-large": "너무 커서 여기에 표시할 수 없습니다", "att-forbidden": "이 첨부 파일을 열 권한이 없습니다",
+    "att-not-found": "첨부 파일을 찾을 수 없습니다", "att-failed": "첨부 파일을 불러오지 못했습니다:",
+    "att-unshowable": "이 브라우저에서 표시할 수 없습니다. 다운로드하세요",
   },
 };
 
