@@ -55,6 +55,8 @@ PHOTO = b"\xff\xd8\xff\xe0 a customer's photo of a broken mug \xff\xd9"
 PDF = b"%PDF-1.4 the customer's invoice %%EOF"
 STICKERISH = b"\x89PNG\r\n\x1a\n a LINE image"
 TG_PHOTO = b"\xff\xd8\xff a telegram photo"
+POSTER = b"\x89PNG\r\n\x1a\n" + bytes(4096)
+"""Over the gateway's limit in this test (OMNIROUTE_MEDIA_MAX_BYTES=2048)."""
 
 
 @dataclass
@@ -90,13 +92,16 @@ async def _post(http: aiohttp.ClientSession, url: str, body: bytes | str,
 
 async def _webhooks(base: str, http: aiohttp.ClientSession, twilio: FakeTwilio,
                     graph: FakeGraph, telegram: FakeTelegram, line: FakeLine) -> None:
-    """A Twilio MMS (photo and PDF), a WhatsApp image, a Telegram photo and a LINE image."""
+    """A Twilio MMS (photo, PDF, a large PNG), a WhatsApp image, a Telegram photo and a LINE
+    image."""
     pairs = [("MessageSid", "MMmedia1"), ("From", "+14155550100"), ("To", "+14155550199"),
-             ("Body", "my mug arrived broken"), ("NumMedia", "2"),
+             ("Body", "my mug arrived broken"), ("NumMedia", "3"),
              ("MediaUrl0", twilio.add_media("MMmedia1", "image/jpeg", PHOTO)),
              ("MediaContentType0", "image/jpeg"),
              ("MediaUrl1", twilio.add_media("MMmedia1", "application/pdf", PDF)),
-             ("MediaContentType1", "application/pdf")]
+             ("MediaContentType1", "application/pdf"),
+             ("MediaUrl2", twilio.add_media("MMmedia1", "image/png", POSTER)),
+             ("MediaContentType2", "image/png")]
     await _post(http, f"{base}/webhooks/twilio", urlencode(pairs), {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Twilio-Signature": twilio_signature(TWILIO_TOKEN, f"{base}/webhooks/twilio", pairs)})
@@ -156,7 +161,7 @@ async def desk(topics: Settings, database_url: str) -> AsyncIterator[Desk]:
             telegram_bot_token=BOT_TOKEN, telegram_secret_token=TG_SECRET,
             telegram_api_base_url=telegram.base_url, line_channel_secret=LINE_SECRET,
             line_channel_access_token=LINE_TOKEN, line_data_api_base_url=line.base_url,
-            media_fetch_timeout_s=5.0)
+            media_fetch_timeout_s=5.0, media_max_bytes=2048)
         ingress = IngressServer(settings, [TwilioConnector(settings), WhatsAppConnector(settings),
                                            TelegramConnector(settings), LineConnector(settings)],
                                 port=port)
@@ -221,10 +226,13 @@ async def test_agents_see_each_providers_bytes_with_its_type(desk: Desk) -> None
 
 
 async def test_what_cannot_be_served_is_a_json_error_naming_why(desk: Desk) -> None:
-    """An email's attachment is 404 not_stored; a provider answering 404 is 502
-    media_unavailable with its status; no such position, message or conversation is 404."""
+    """An email's attachment is 404 not_stored; one over the limit is 502 media_too_large; a
+    provider answering 404 is 502 media_unavailable with its status; no such position,
+    message or conversation is 404."""
     status, code, message = await desk.error("ada", desk.ids["smtp"])
     assert (status, code) == (404, "not_stored") and "original mail" in message
+    status, code, message = await desk.error("ada", desk.ids["twilio"], 2)
+    assert (status, code) == (502, "media_too_large") and "2048" in message
     desk.twilio.media.clear()  # Twilio deleted the media
     status, code, message = await desk.error("ada", desk.ids["twilio"])
     assert (status, code) == (502, "media_unavailable")
@@ -234,7 +242,7 @@ async def test_what_cannot_be_served_is_a_json_error_naming_why(desk: Desk) -> N
     status, code, message = await desk.error("boss", desk.ids["whatsapp_cloud"])
     assert (status, code) == (502, "media_unavailable")
     assert "the Graph API answered HTTP 404" in message
-    assert (await desk.error("ada", desk.ids["twilio"], 2))[:2] == (404, "not_found")
+    assert (await desk.error("ada", desk.ids["twilio"], 3))[:2] == (404, "not_found")
     assert (await desk.error("ada", "no-such-message"))[:2] == (404, "not_found")
     assert (await desk.error("ada", desk.ids["twilio"], conversation="nope"))[:2] == \
         (404, "not_found")
