@@ -155,20 +155,22 @@ class TestBoard:
         assert joined.capacity_of("zoe") == 3  # the pool they join: "a", the first by name
 
     def test_pools_summarize_waiting_count_oldest_wait_and_priorities(self) -> None:
-        """Every configured pool appears; ages are from now; priorities highest first."""
+        """Every configured pool appears; ages are from now; priorities highest first; work
+        that missed an SLA target is counted."""
         now = datetime(2026, 1, 1, 12, tzinfo=UTC)
         waiting = [
             {"pool": "support", "priority": 0, "waiting_since": now - timedelta(seconds=30),
-             "offered_to": "ada"},
+             "offered_to": "ada", "sla_breached": []},
             {"pool": "support", "priority": 5, "waiting_since": now - timedelta(seconds=90),
-             "offered_to": None},
-            {"pool": None, "priority": 0, "waiting_since": now, "offered_to": None}]
+             "offered_to": None, "sla_breached": ["first_reply", "resolution"]},
+            {"pool": None, "priority": 0, "waiting_since": now, "offered_to": None,
+             "sla_breached": []}]
         pools = summarize_pools(parse_config(BASE), waiting, now)
         assert pools == [
-            {"pool": "(no pool)", "waiting": 1, "offered": 0, "oldest_wait_s": 0.0,
-             "by_priority": {"0": 1}},
-            {"pool": "support", "waiting": 2, "offered": 1, "oldest_wait_s": 90.0,
-             "by_priority": {"5": 1, "0": 1}}]
+            {"pool": "(no pool)", "waiting": 1, "offered": 0, "sla_breached": 0,
+             "oldest_wait_s": 0.0, "by_priority": {"0": 1}},
+            {"pool": "support", "waiting": 2, "offered": 1, "sla_breached": 1,
+             "oldest_wait_s": 90.0, "by_priority": {"5": 1, "0": 1}}]
 
     def test_work_never_offered_shows_the_pool_the_rules_choose(self) -> None:
         """The router announces nothing while work only queues: a conversation no agent
