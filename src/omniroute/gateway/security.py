@@ -36,7 +36,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+        "img-src 'self' data:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+        "frame-ancestors 'none'; "
         "base-uri 'none'; form-action 'self'; object-src 'none'"),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

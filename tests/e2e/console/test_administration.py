@@ -29,7 +29,13 @@ from e2e.console.test_console import ARTIFACTS, CHROMIUM
 from harness.cli import run_omniroute
 from harness.kafka import consume, produce
 from harness.stack import running_stack, stack_env
-from omniroute.contract import AssignmentEvent, AssignmentKind, OutboundMessage
+from omniroute.contract import (
+    AssignmentEvent,
+    AssignmentKind,
+    ConversationEvent,
+    ConversationEventKind,
+    OutboundMessage,
+)
 from omniroute.routing.live import read_config
 from omniroute.settings import Settings
 from omniroute_connectors.signatures import twilio_signature
@@ -251,6 +257,28 @@ class TestOperableFromTheFirstMinute:
                                     "1", 60_000)
                     assert await admin_page.locator(
                         "#board-parked tr[data-conversation]").count() == 0
+                    # It misses its first-reply target (automation's sla_breached event on
+                    # the public topic): the board marks the row and counts it in its pool.
+                    waiting = admin_page.locator("#board-waiting tr[data-conversation]")
+                    conversation_id = await waiting.first.get_attribute("data-conversation")
+                    assert conversation_id is not None
+                    conn = await asyncpg.connect(database_url)
+                    try:
+                        customer_id = await conn.fetchval(
+                            "SELECT customer_id FROM conversations WHERE conversation_id = $1",
+                            conversation_id)
+                    finally:
+                        await conn.close()
+                    missed = ConversationEvent(
+                        event_id="sla:e2e", conversation_id=conversation_id,
+                        customer_id=customer_id, kind=ConversationEventKind.SLA_BREACHED,
+                        pool="support", reason="first_reply target 60s passed: 75s (policy e2e)")
+                    await produce(kafka_bootstrap,
+                                  settings.topic("omniroute.conversations.v1"),
+                                  [(conversation_id.encode(), missed.to_json_bytes())])
+                    await wait_text(admin_page, "#board-waiting .sla-missed",
+                                    "SLA missed: first reply", 30_000)
+                    await wait_text(admin_page, "#board-pools tr[data-pool=support] .sla", "1")
                     await admin_page.screenshot(path=str(ARTIFACTS / "board.png"),
                                                 full_page=True)
                     # A refusal from the router reaches ada's console with its reason.

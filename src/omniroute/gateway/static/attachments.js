@@ -192,7 +192,8 @@ const attachmentView = (() => {
   }
 
   // An image is shown through a data: URL, which the console's Content-Security-Policy
-  // allows (img-src 'self' data:); blob: is not. Audio, video and downloads use object URLs.
+  // allows (img-src 'self' data:); audio and video through object URLs (media-src 'self'
+  // blob:), as are downloads.
   function urlOf(kind, blob) {
     if (!["image", "sticker"].includes(kind)) return Promise.resolve(URL.createObjectURL(blob));
     return new Promise((resolve, reject) => {

@@ -36,10 +36,11 @@ function renderBoard() {
   $("board-at").textContent = `${new Date(d.at).toLocaleTimeString()} · ${t("configuration")} ${t("version")} ${d.config_version}`;
   $("board-counts").replaceChildren(...["online", "chatting", "away", "offline", "lost"].map((s) =>
     el("div", { class: `count ${s}`, "data-status": s }, el("strong", {}, String(d.agent_counts[s] || 0)), " ", statusText(s))));
-  $("board-pools").replaceChildren(heads("pool", "waiting", "offered", "oldest-wait", "by-priority"),
+  $("board-pools").replaceChildren(heads("pool", "waiting", "offered", "sla-missed", "oldest-wait", "by-priority"),
     ...d.pools.map((p) => el("tr", { "data-pool": p.pool },
       el("td", {}, p.pool), el("td", { class: "waiting" }, String(p.waiting)),
       el("td", { class: "offered" }, String(p.offered)),
+      el("td", { class: `sla${p.sla_breached ? " missed" : ""}` }, String(p.sla_breached || 0)),
       el("td", { class: "oldest" }, ago(p.oldest_wait_s)),
       el("td", {}, Object.entries(p.by_priority).map(([k, v]) => `P${k}: ${v}`).join(" · ") || "—"))));
   $("board-agents").replaceChildren(heads("agent", "status", "pool", "occupancy", "conversations", "actions"),
@@ -79,8 +80,10 @@ function waitingRow(w, parked) {
     const body = pool.value.trim() ? { pool: pool.value.trim() } : {};
     return api("POST", `/conversations/${encodeURIComponent(w.conversation_id)}/reroute`, body);
   }) }, t("reroute"));
+  const missed = (w.sla_breached || []).map((target) => t(`sla-${target}`)).join(", ");
   return el("tr", { "data-conversation": w.conversation_id },
-    el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`),
+    el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`,
+      missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : ""),
     el("td", {}, w.pool || "—"),
     el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
     ...(parked ? [] : [el("td", { class: "offered-to" }, w.offered_to || "—")]),
