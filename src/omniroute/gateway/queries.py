@@ -229,19 +229,27 @@ PREVIEW_CHARS = 200
 
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
     """Offers to the agent that are neither answered, ended nor expired, each with what the
-    agent decides on: the customer (id and name) and the start of their latest message."""
+    agent decides on: the customer (id and name) and their latest message: the start of its
+    text (``preview``) and the kinds of its attachments (``preview_attachments``; a photo
+    sent alone has no text)."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
                   a.expires_at, a.occurred_at, c.customer_id,
                   {customer_name('c')} AS customer_name,
-                  left(m.text, {PREVIEW_CHARS}) AS preview
+                  left(m.text, {PREVIEW_CHARS}) AS preview,
+                  coalesce(m.kinds, '{{}}') AS preview_attachments
            FROM assignments a
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
            LEFT JOIN customers cu ON cu.customer_id = c.customer_id
-           LEFT JOIN LATERAL (SELECT text FROM messages
-                              WHERE conversation_id = ANY(conversation_thread(a.conversation_id))
-                                AND direction = 'inbound' AND text IS NOT NULL
-                              ORDER BY created_at DESC LIMIT 1) m ON true
+           LEFT JOIN LATERAL (
+               SELECT x.text, kinds.kinds FROM messages x
+               CROSS JOIN LATERAL (SELECT ARRAY(SELECT f.kind FROM attachments f
+                                                WHERE f.message_id = x.message_id
+                                                ORDER BY f.position) AS kinds) kinds
+               WHERE x.conversation_id = ANY(conversation_thread(a.conversation_id))
+                 AND x.direction = 'inbound'
+                 AND (x.text IS NOT NULL OR cardinality(kinds.kinds) > 0)
+               ORDER BY x.created_at DESC LIMIT 1) m ON true
            WHERE a.agent_id = $1 AND {OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id
                              AND e.kind IN ('accept', 'decline'))

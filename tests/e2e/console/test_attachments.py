@@ -35,6 +35,7 @@ from harness.providers.twilio import FakeTwilio
 from integration.history.factories import added, assignment, opened
 from omniroute.contract import (
     Address,
+    AssignmentKind,
     Attachment,
     AttachmentKind,
     Channel,
@@ -103,6 +104,16 @@ async def seed(database_url: str, twilio: FakeTwilio, photo: bytes) -> str:
         events += [("inbound", m),
                    ("conversations", added(m, conversation=CONVERSATION, customer=CUSTOMER))]
     events.append(("assignments", assignment("ada", CONVERSATION, at=start)))
+    # another customer's photo sent alone, offered to ada: the offer says "Photo"
+    alone = message(4, Channel.SMS, "twilio", "+14155550104", None,
+                    [Attachment(kind=AttachmentKind.IMAGE, content_type="image/png",
+                                url=twilio.add_media(sid(4), "image/png", photo))])
+    events += [("conversations", opened("conv-alone", "cust-alone", at=start)),
+               ("inbound", alone),
+               ("conversations", added(alone, conversation="conv-alone", customer="cust-alone")),
+               ("assignments", assignment("ada", "conv-alone", AssignmentKind.OFFERED,
+                                          at=utcnow() - timedelta(minutes=5),
+                                          expires=utcnow() + timedelta(minutes=10)))]
     conn = await asyncpg.connect(database_url)
     try:
         await write_batch(conn, events)
@@ -146,6 +157,9 @@ class TestAttachmentsInTheConsole:
                     page = await (await browser.new_context(
                         locale="en-US", viewport={"width": 1200, "height": 1000})).new_page()
                     await sign_in(page, gateway.url, token)
+                    offer = page.locator("#offers .offer")
+                    await offer.wait_for(timeout=30_000)
+                    assert await offer.locator(".preview").inner_text() == "Photo"
                     await page.locator(f"[data-conversation='{CONVERSATION}']").click()
                     history = page.locator("#history")
                     await history.locator(".message.inbound").nth(2).wait_for(timeout=30_000)

@@ -24,6 +24,8 @@ from omniroute.contract import (
     Address,
     AgentEvent,
     AssignmentKind,
+    Attachment,
+    AttachmentKind,
     Author,
     AuthorKind,
     Channel,
@@ -665,6 +667,30 @@ class TestLiveOffers:
             snapshot = await ws.receive_json(timeout=10)
         [shown] = [o for o in snapshot["offers"] if o["offer_id"] == "o41"]
         assert shown["preview"].startswith("Order A-7781 still not here.")
+
+    async def test_an_offer_whose_latest_message_is_a_photo_says_so(
+            self, gateway: Setup, database_url: str) -> None:
+        """A photo sent alone has no text: the offer lists what the latest message carried
+        (``preview_attachments``) instead of an older text or nothing (a user run's MMS of a
+        broken lamp offered with no words)."""
+        words = inbound(44, text="the lamp arrived broken", sender="+14155550144")
+        photo = inbound(45, text="-", sender="+14155550144").model_copy(update={
+            "text": None, "attachments": [
+                Attachment(kind=AttachmentKind.IMAGE, url="https://api.twilio.com/m/ME1"),
+                Attachment(kind=AttachmentKind.FILE, media_id="m2")]})
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c44", "cust-44")), ("inbound", words),
+                ("inbound", photo),
+                ("conversations", added(words, conversation="c44", customer="cust-44")),
+                ("conversations", added(photo, conversation="c44", customer="cust-44")),
+                ("assignments", assignment("a2", "c44", AssignmentKind.OFFERED, offer="o44"))])
+        finally:
+            await conn.close()
+        _, body = await gateway.call("GET", "/offers", "a2")
+        [offer] = [o for o in body["offers"] if o["offer_id"] == "o44"]  # type: ignore[union-attr]
+        assert (offer["preview"], offer["preview_attachments"]) == (None, ["image", "file"])
 
     async def test_an_offer_announced_again_after_a_router_stop_is_listed_with_its_new_deadline(
             self, gateway: Setup, database_url: str) -> None:

@@ -173,13 +173,19 @@ async function describeOffers(offerId, tries) {
   try {
     for (const o of (await api("GET", "/offers")).offers) {
       const known = state.offers.get(o.offer_id);
-      if (known) state.offers.set(o.offer_id, { ...known, customer_id: o.customer_id, customer_name: o.customer_name, preview: o.preview });
+      if (known) state.offers.set(o.offer_id, { ...known, customer_id: o.customer_id, customer_name: o.customer_name,
+        preview: o.preview, preview_attachments: o.preview_attachments });
     }
     renderOffers();
     const offer = state.offers.get(offerId);
     if (!offer || "preview" in offer) return; // answered meanwhile, or described
   } catch (_) { /* try again below */ }
   if (tries > 1) setTimeout(() => describeOffers(offerId, tries - 1), 1000);
+}
+
+// "Photo", "Photo, File": what a latest message without text carried.
+function previewOfAttachments(kinds) {
+  return (kinds || []).map((k) => (["image", "sticker", "audio", "video"].includes(k) ? t(`att-${k}`) : t("att-file"))).join(", ");
 }
 
 function renderOffers() {
@@ -189,9 +195,10 @@ function renderOffers() {
   for (const offer of state.offers.values()) {
     const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, t("accept"));
     const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
+    const preview = offer.preview || previewOfAttachments(offer.preview_attachments);
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
       el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.customer_id || offer.conversation_id),
-      offer.preview ? el("div", { class: "preview" }, offer.preview) : "",
+      preview ? el("div", { class: "preview" }, preview) : "",
       el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
   }
