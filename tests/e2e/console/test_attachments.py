@@ -40,6 +40,9 @@ from omniroute.contract import (
     AttachmentKind,
     Channel,
     InboundMessage,
+    Location,
+    Reaction,
+    SharedContact,
     utcnow,
 )
 from omniroute.gateway.admin import create_token
@@ -98,9 +101,18 @@ async def seed(database_url: str, twilio: FakeTwilio, photo: bytes) -> str:
                    [Attachment(kind=AttachmentKind.FILE, media_id="sha256:" + "ab" * 32,
                                content_type="application/pdf", filename="invoice-7702.pdf",
                                size_bytes=12_345)])
+    # what a message without text or attachments carries is said, not "[attachment]"
+    place, card, heart = (message(n, Channel.WHATSAPP, "twilio", "whatsapp:+14155550100", "-", [])
+                          for n in (5, 6, 7))
+    place = place.model_copy(update={"text": None, "location": Location(
+        latitude=37.5665, longitude=126.978, name="Shop", address="1 Main St")})
+    card = card.model_copy(update={"text": None, "contacts": [SharedContact(
+        name="Kim Min", phones=["+821011112222"])]})
+    heart = heart.model_copy(update={"text": None, "reaction": Reaction(
+        target_provider_message_id=sid(2), emoji="\u2764")})
     start = mms.occurred_at - timedelta(seconds=5)
     events = [("conversations", opened(CONVERSATION, CUSTOMER, at=start))]
-    for m in (mms, whatsapp, mail):
+    for m in (mms, whatsapp, mail, place, card, heart):
         events += [("inbound", m),
                    ("conversations", added(m, conversation=CONVERSATION, customer=CUSTOMER))]
     events.append(("assignments", assignment("ada", CONVERSATION, at=start)))
@@ -186,6 +198,11 @@ class TestAttachmentsInTheConsole:
                     whatsapp = history.locator(".message.inbound").nth(1)
                     assert await whatsapp.locator("figcaption").inner_text() == "The base, cracked"
                     assert "[attachment]" not in await history.inner_text()
+                    said = [await history.locator(".message.inbound").nth(n).locator(
+                        ".content").inner_text() for n in (3, 4, 5)]
+                    assert said == ["Location: Shop, 1 Main St (37.5665, 126.978) map",
+                                    "Shared contact: Kim Min · +821011112222",
+                                    "Reacted \u2764"], said
 
                     mail = history.locator(".message.inbound").nth(2)
                     row = mail.locator(".attachment-file")

@@ -270,6 +270,30 @@ function closeConversation() {
   $("placeholder").hidden = false;
 }
 
+// What a message without text or attachments carried: a location, shared contacts, a
+// button or list choice, a reaction (the history keeps them in `content`).
+function contentView(content) {
+  const place = content.location;
+  if (place) {
+    const where = [place.name, place.address].filter(Boolean).join(", ");
+    const map = `https://www.openstreetmap.org/?mlat=${place.latitude}&mlon=${place.longitude}#map=17/${place.latitude}/${place.longitude}`;
+    return el("span", { class: "content location" }, `${t("content-location")}: ${where ? where + " " : ""}(${place.latitude}, ${place.longitude}) `,
+      el("a", { href: map, target: "_blank", rel: "noopener noreferrer" }, t("content-map")));
+  }
+  if ((content.contacts || []).length) {
+    return el("span", { class: "content contacts" }, `${t("content-contacts")}: ` + content.contacts.map((c) =>
+      [c.name, ...(c.phones || []), ...(c.emails || [])].filter(Boolean).join(" · ")).join("; "));
+  }
+  if (content.interactive) {
+    return el("span", { class: "content interactive" }, `${t("content-chose")}: ${content.interactive.title || content.interactive.id || ""}`);
+  }
+  if (content.reaction) {
+    return el("span", { class: "content reaction" }, content.reaction.emoji
+      ? `${t("content-reacted")} ${content.reaction.emoji}` : t("content-unreacted"));
+  }
+  return el("span", { class: "content muted" }, t("content-none"));
+}
+
 function renderDetail(view) {
   const customer = view.customer || {};
   $("customer").replaceChildren(
@@ -288,7 +312,7 @@ function renderDetail(view) {
       el("span", { class: "channel" }, m.channel),
       m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
         ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
-      m.text || ((m.attachments || []).length ? "" : "[attachment]"),
+      m.text || ((m.attachments || []).length ? "" : contentView(m.content || {})),
       attachmentView.render(m),
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`) : "") })),
