@@ -110,9 +110,13 @@ async def seed(database_url: str, twilio: FakeTwilio, photo: bytes) -> str:
         name="Kim Min", phones=["+821011112222"])]})
     heart = heart.model_copy(update={"text": None, "reaction": Reaction(
         target_provider_message_id=sid(2), emoji="\u2764")})
+    # a photo Twilio no longer has: the provider's reason, not a broken image
+    gone = message(8, Channel.SMS, "twilio", "+14155550100", None, [Attachment(
+        kind=AttachmentKind.IMAGE, content_type="image/png",
+        url=f"{twilio.base_url}/2010-04-01/Accounts/{SID}/Messages/{sid(8)}/Media/MEgone")])
     start = mms.occurred_at - timedelta(seconds=5)
     events = [("conversations", opened(CONVERSATION, CUSTOMER, at=start))]
-    for m in (mms, whatsapp, mail, place, card, heart):
+    for m in (mms, whatsapp, mail, place, card, heart, gone):
         events += [("inbound", m),
                    ("conversations", added(m, conversation=CONVERSATION, customer=CUSTOMER))]
     events.append(("assignments", assignment("ada", CONVERSATION, at=start)))
@@ -200,6 +204,13 @@ class TestAttachmentsInTheConsole:
                     assert "[attachment]" not in await history.inner_text()
                     said = [await history.locator(".message.inbound").nth(n).locator(
                         ".content").inner_text() for n in (3, 4, 5)]
+                    unavailable = history.locator(".message.inbound").nth(6).locator(
+                        ".attachment-error.media_unavailable")
+                    await unavailable.wait_for(timeout=30_000)
+                    assert (await unavailable.inner_text()).startswith(
+                        "could not fetch the attachment from Twilio: "), \
+                        await unavailable.inner_text()
+                    assert "404" in await unavailable.inner_text()
                     assert said == ["Location: Shop, 1 Main St (37.5665, 126.978) map",
                                     "Shared contact: Kim Min · +821011112222",
                                     "Reacted \u2764"], said

@@ -128,8 +128,11 @@ const attachmentView = (() => {
       entry.status === "loading" ? t("att-loading") : t("att-download")) : "");
   }
 
+  // The provider's own reason when it failed or refused ("could not fetch the attachment
+  // from Twilio: could not reach Twilio: …" is not "the provider no longer has this file").
   function noteOf(entry) {
     if (entry.status === "unshowable") return t("att-unshowable");
+    if (entry.code === "media_unavailable" && entry.message) return entry.message;
     return NOTES[entry.code] ? t(NOTES[entry.code]) : `${t("att-failed")} ${entry.message || entry.code}`;
   }
 
