@@ -1,6 +1,6 @@
 """The HTTP shell of the email webhooks (Mailgun, SendGrid), served as the plugins' own routes.
 
-The generic ingress handler cannot do two things email needs, so these routes
+The generic ingress handler cannot do three things email needs, so these routes
 are served by the plugins themselves with the same checks, answers and metrics:
 
 1. Mailgun replay protection across replicas: the token is looked up in the
@@ -9,13 +9,16 @@ are served by the plugins themselves with the same checks, answers and metrics:
 2. Bounce attribution: a bounce quotes the Message-ID of our reply; the
    conversation and outbound event recorded by ``omniroute email-delivery``
    for that Message-ID are put on the DeliveryStatus before it is published.
+3. Attachment bytes (:mod:`.blobs`): stored in PostgreSQL before publishing, so a
+   mail answered 2xx always has them (not without a configured database).
 
 Order per request: size (413, the whole body read), content type (415),
 signature/secret (401/403, Mailgun's read from the form's small fields without
 parsing the mail), token not yet used (403 ``replayed_token``; a verified token is spent by any
 answer but a 503, so a token refused once cannot come back with another body), body (400/406;
-MIME parsed on a worker thread, with a bound on parts), event size (413), attribution
-(503 when PostgreSQL is down), publish (503), record the token, answer.
+MIME parsed on a worker thread, with a bound on parts), attribution and event size (413),
+attachment bytes stored (both 503 when PostgreSQL is down), publish (503), record the token,
+answer.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from omniroute_connectors.base import (
     WebhookRequest,
 )
 from omniroute_connectors.bounds import fit_event
+from omniroute_connectors.email.blobs import blobs_in
 from omniroute_connectors.email.formdata import signed_fields, text_field
 from omniroute_connectors.email.replay import TokenLedger
 from omniroute_connectors.email.store import EmailStore, SentEmail
@@ -140,6 +144,8 @@ def email_handler(connector: Connector, route: Route, publisher: Publisher,
             ingest = await asyncio.to_thread(_handle, connector, hook)
             events = await attribute_bounces(ingest.events, store, settings.workspace)
             events = [fit_event(e, settings.max_event_bytes) for e in events]
+            if store is not None:
+                await store.keep_attachments(blobs_in(ingest))
         except WebhookRejected as exc:
             if exc.reason != "replayed_token":
                 await spend(token, now)  # refused once, refused with any other body too

@@ -36,6 +36,8 @@ class AttachmentPart:
     inline: bool
     size_bytes: int
     sha256: str
+    data: bytes = field(default=b"", repr=False, compare=False)
+    """The decoded bytes (what the intake stores for agents, :mod:`.blobs`)."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def _attachment(part: Message) -> AttachmentPart:
         inline=disposition == "inline" or (disposition == "" and content_id is not None),
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
     )
 
 

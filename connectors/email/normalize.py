@@ -11,6 +11,9 @@
 - a :class:`Suppressed` for auto-replies, delays, complaints and read
   receipts, which no agent should see.
 
+The intake paths call :func:`receive_email`, the same decision with the bytes
+of the InboundMessage's attachments to store before publishing (:mod:`.blobs`).
+
 ``event_id`` is derived from the Message-ID (or, without one, from a hash of
 the identifying headers and the body) so every retry of the same mail, by any
 path, carries the same id.
@@ -34,6 +37,7 @@ from omniroute.contract import (
 from omniroute.contract.inbound import MAX_TEXT_CHARS
 from omniroute.errors import RejectedInput
 from omniroute_connectors.email.authentication import MailAuth
+from omniroute_connectors.email.blobs import AttachmentBlob, blobs_of
 from omniroute_connectors.email.classify import MailKind, bounce_details, classify
 from omniroute_connectors.email.mime import AttachmentPart, ParsedEmail, parse_email
 from omniroute_connectors.email.replies import split_reply
@@ -196,19 +200,41 @@ def to_inbound(parsed: ParsedEmail, context: EmailContext) -> InboundMessage:
     )
 
 
+@dataclass(frozen=True)
+class ReceivedEmail:
+    """What to publish, and the attachment bytes to store before publishing it."""
+
+    result: EmailResult
+    blobs: tuple[AttachmentBlob, ...] = ()
+
+
+def _decide(raw: bytes, context: EmailContext) -> tuple[ParsedEmail, EmailResult]:
+    if raw.count(b"\n--") > MAX_MIME_PARTS:
+        raise RejectedInput(f"the mail has more than {MAX_MIME_PARTS} MIME parts")
+    parsed = parse_email(raw)
+    kind = classify(parsed)
+    if kind is MailKind.BOUNCE:
+        return parsed, _bounce_status(parsed, context)
+    if kind is not MailKind.MESSAGE:
+        sender = parsed.sender[1] if parsed.sender else None
+        return parsed, Suppressed(kind, parsed.message_id, sender,
+                                  f"{kind.value}: {parsed.subject[:200]}")
+    return parsed, to_inbound(parsed, context)
+
+
 def normalize_email(raw: bytes, context: EmailContext) -> EmailResult:
     """Parse raw MIME and decide what to publish (see the module docstring).
 
     A mail with more than :data:`MAX_MIME_PARTS` boundary lines is refused
     before it is parsed (a 60,000-part mail would hold a parser for seconds).
     """
-    if raw.count(b"\n--") > MAX_MIME_PARTS:
-        raise RejectedInput(f"the mail has more than {MAX_MIME_PARTS} MIME parts")
-    parsed = parse_email(raw)
-    kind = classify(parsed)
-    if kind is MailKind.BOUNCE:
-        return _bounce_status(parsed, context)
-    if kind is not MailKind.MESSAGE:
-        sender = parsed.sender[1] if parsed.sender else None
-        return Suppressed(kind, parsed.message_id, sender, f"{kind.value}: {parsed.subject[:200]}")
-    return to_inbound(parsed, context)
+    return _decide(raw, context)[1]
+
+
+def receive_email(raw: bytes, context: EmailContext, max_blob_bytes: int) -> ReceivedEmail:
+    """:func:`normalize_email`, with the bytes of an InboundMessage's attachments of at
+    most ``max_blob_bytes`` each to store first (:mod:`.blobs`)."""
+    parsed, result = _decide(raw, context)
+    if not isinstance(result, InboundMessage):
+        return ReceivedEmail(result)
+    return ReceivedEmail(result, blobs_of(parsed.attachments, max_blob_bytes))

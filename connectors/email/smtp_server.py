@@ -12,10 +12,13 @@ It runs on the ingress host's event loop (``OMNIROUTE_SMTP_PORT``, default
   MIME parts than the pipeline reads); parsing runs on a worker thread;
 - the sender is authenticated (SPF of the peer, DKIM, DMARC: see
   :mod:`.authentication`) and the verdict recorded in the message's metadata;
-- ``250`` only after Kafka acknowledged the InboundMessage (or the bounce
-  status); auto-replies are accepted with 250 and not published;
-- ``451 4.3.0`` when Kafka does not acknowledge (or PostgreSQL cannot attribute
-  a bounce to its conversation), so the sending server retries.
+- ``250`` only after the attachments' bytes are stored in PostgreSQL (when a
+  database is configured; :mod:`.blobs`) and Kafka acknowledged the
+  InboundMessage (or the bounce status); auto-replies are accepted with 250 and
+  not published;
+- ``451 4.3.0`` when Kafka does not acknowledge, or PostgreSQL cannot store the
+  attachments or attribute a bounce to its conversation, so the sending server
+  retries.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from omniroute_connectors.base import (
 from omniroute_connectors.email.authentication import MailAuth, authenticate
 from omniroute_connectors.email.intake import attribute_bounces
 from omniroute_connectors.email.metrics import SUPPRESSED, refusal_reason
-from omniroute_connectors.email.normalize import EmailContext, Suppressed, normalize_email
+from omniroute_connectors.email.normalize import EmailContext, Suppressed, receive_email
 from omniroute_connectors.email.store import EmailStore
 from omniroute_connectors.email.webhooks import mailboxes
 
@@ -89,7 +92,7 @@ class MailboxHandler:
     async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        """Normalize and publish; 250 only once Kafka acknowledged."""
+        """Normalize, store the attachments, publish; 250 only once Kafka acknowledged."""
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
@@ -102,15 +105,19 @@ class MailboxHandler:
             auth=await self._authenticate(raw, session, envelope),
         )
         try:  # off the event loop: a large or many-part mail never stalls other traffic
-            result = await asyncio.to_thread(normalize_email, raw, context)
+            received = await asyncio.to_thread(
+                receive_email, raw, context, self.settings.email_attachment_max_bytes)
         except RejectedInput as exc:
             log.info("smtp_rejected", reason="unusable_email")
             return f"554 5.6.0 {exc.message}"[:500]
+        result = received.result
         if isinstance(result, Suppressed):
             log.info("smtp_suppressed", kind=result.kind.value, message_id=result.message_id)
             SUPPRESSED.labels(result.kind.value).inc()
             return "250 2.0.0 OK (not routed: automatic mail)"
         try:
+            if self.store is not None:
+                await self.store.keep_attachments(received.blobs)
             (result,) = await attribute_bounces([result], self.store, self.settings.workspace)
             await self.publisher.publish([result])
         except RejectedInput as exc:  # e.g. an event that cannot be bounded
@@ -119,7 +126,8 @@ class MailboxHandler:
         except (TimeoutError, InfrastructureError, OSError) as exc:
             log.warning("smtp_publish_failed", error=str(exc), event_id=result.event_id)
             return "451 4.3.0 temporarily unable to accept the message, try again later"
-        log.info("smtp_accepted", event_id=result.event_id)
+        log.info("smtp_accepted", event_id=result.event_id,
+                 attachments_stored=len(received.blobs) if self.store is not None else 0)
         count_published("email", [result])
         return f"250 2.0.0 OK queued as {result.event_id}"
 

@@ -8,6 +8,9 @@
 - ``email_sent_messages``: the Message-ID of every reply we sent with its
   conversation and outbound event, so a bounce (which quotes that Message-ID)
   is attributed to them.
+- ``attachment_blobs`` (``0020_email_attachment_blobs.sql``): the bytes of
+  customers' attachments by SHA-256, written before the mail is acknowledged
+  (:mod:`.blobs`); the gateway serves them to agents.
 
 The pool is opened lazily: the ingress starts even while PostgreSQL is down,
 and a request needing the store then answers 503 (the provider retries).
@@ -16,6 +19,7 @@ and a request needing the store then answers 503 (the provider retries).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +27,7 @@ import asyncpg
 
 from omniroute.errors import DatabaseError
 from omniroute.infra.postgres import create_pool
+from omniroute_connectors.email.blobs import AttachmentBlob
 
 PURGE_EVERY = 500
 _USED = "SELECT 1 FROM mailgun_tokens WHERE token = $1 AND used_at > $2"
@@ -40,6 +45,12 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_message_id) DO NOTHING
 _SENT = """
 SELECT conversation_id, outbound_event_id FROM email_sent_messages
 WHERE provider_message_id = $1 AND workspace = $2
+"""
+
+_KEEP_BLOBS = """
+INSERT INTO attachment_blobs (sha256, content_type, size_bytes, bytes)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])
+ON CONFLICT (sha256) DO NOTHING
 """
 
 
@@ -82,7 +93,7 @@ class EmailStore:
                 return list(await pool.fetch(query, *args))
             await pool.execute(query, *args)
             return []
-        except (asyncpg.PostgresError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise DatabaseError(f"email store query failed: {exc}") from exc
 
     async def ping(self) -> None:
@@ -111,3 +122,11 @@ class EmailStore:
         rows = await self._run(_SENT, provider_message_id, workspace, fetch=True)
         return SentEmail(rows[0]["conversation_id"], rows[0]["outbound_event_id"]) if rows \
             else None
+
+    async def keep_attachments(self, blobs: Sequence[AttachmentBlob]) -> None:
+        """Store the bytes of a mail's attachments in one statement; a file already stored
+        (mailed before, by anyone, or this mail retried) is left as it is."""
+        if blobs:
+            await self._run(_KEEP_BLOBS, [b.sha256 for b in blobs],
+                            [b.content_type for b in blobs], [len(b.data) for b in blobs],
+                            [b.data for b in blobs])

@@ -6,7 +6,9 @@ the publish. Both deliver the raw MIME (Mailgun's ``body-mime`` when the route f
 a URL ending in ``mime``; SendGrid's ``email`` field with "POST the raw, full
 MIME message" checked), which goes through the one pipeline in
 :mod:`.normalize`. Without raw MIME, the posted headers and text/HTML bodies
-are reassembled into a message first.
+are reassembled into a message first. ``handle`` answers a
+:class:`~.blobs.MailIngest`: the attachments' bytes, which :mod:`.intake` stores
+before publishing.
 
 - Mailgun (``POST /webhooks/mailgun`` or ``/webhooks/mailgun/mime``): ``signature`` = hex
   HMAC-SHA256(signing key, ``timestamp`` + ``token``); a timestamp more than
@@ -42,14 +44,15 @@ from omniroute_connectors.base import (
     WebhookRequest,
 )
 from omniroute_connectors.email.authentication import mailgun_verdict, sendgrid_verdict
+from omniroute_connectors.email.blobs import MailIngest
 from omniroute_connectors.email.formdata import form_fields, signed_fields, text_field
 from omniroute_connectors.email.intake import email_handler
 from omniroute_connectors.email.normalize import (
     EmailContext,
-    EmailResult,
     Mailboxes,
+    ReceivedEmail,
     Suppressed,
-    normalize_email,
+    receive_email,
 )
 from omniroute_connectors.email.replay import PostgresTokens, TokenLedger, TokenMemory
 from omniroute_connectors.email.store import EmailStore
@@ -89,11 +92,12 @@ def assemble(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
     return message.as_bytes()
 
 
-def to_ingest(result: EmailResult) -> Ingest:
-    """Publish an InboundMessage or a bounce status; acknowledge suppressed mail silently."""
-    if isinstance(result, Suppressed):
-        return Ingest(events=())
-    return Ingest(events=(result,))
+def to_ingest(received: ReceivedEmail) -> MailIngest:
+    """Publish an InboundMessage (its attachments' bytes stored first) or a bounce status;
+    acknowledge suppressed mail silently."""
+    if isinstance(received.result, Suppressed):
+        return MailIngest(events=())
+    return MailIngest(events=(received.result,), blobs=received.blobs)
 
 
 class EmailWebhook(Connector):
@@ -125,9 +129,9 @@ class EmailWebhook(Connector):
         return (self.store,) if self.store is not None else ()
 
 
-def _normalize(raw: bytes, context: EmailContext) -> EmailResult:
+def _normalize(raw: bytes, context: EmailContext, settings: Settings) -> ReceivedEmail:
     try:
-        return normalize_email(raw, context)
+        return receive_email(raw, context, settings.email_attachment_max_bytes)
     except RejectedInput as exc:
         if "support mailbox" in exc.message:
             raise UnknownMailbox(exc.message) from exc
@@ -189,7 +193,7 @@ class MailgunConnector(EmailWebhook):
             envelope_sender=text_field(fields, "sender") or None,
             mailboxes=mailboxes(self.settings),
         )
-        return to_ingest(_normalize(raw, context))
+        return to_ingest(_normalize(raw, context, self.settings))
 
     @staticmethod
     def _assemble(fields: dict[str, bytes]) -> bytes:
@@ -247,4 +251,4 @@ class SendGridConnector(EmailWebhook):
             envelope_sender=str(envelope.get("from") or "") or None,
             mailboxes=mailboxes(self.settings),
         )
-        return to_ingest(_normalize(raw, context))
+        return to_ingest(_normalize(raw, context, self.settings))

@@ -168,6 +168,9 @@ class Settings(BaseSettings):
         default="", description="Display name in the From of automatic and bot mail "
                                 "(e.g. 'Acme Support'); empty: the bare mailbox address.")
     smtp_max_message_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    email_attachment_max_bytes: Annotated[int, Field(ge=0)] = Field(
+        default=25 * 1024 * 1024, description="Largest email attachment whose bytes are stored "
+        "in PostgreSQL for agents (larger: only its name, type, size and SHA-256; 0: none).")
     smtp_relay_host: str = "127.0.0.1"
     smtp_relay_port: Port = 25
     smtp_relay_username: str | None = None

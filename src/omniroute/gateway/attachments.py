@@ -10,9 +10,12 @@ hand (at most :data:`MAX_REDIRECTS`), everything within
 The bytes are answered with the provider's type (else the stored one), inline for
 images, audio and video and as a download otherwise, and under a
 ``Content-Security-Policy`` of ``default-src 'none'; sandbox``: an HTML or SVG
-"photo" runs no script on the gateway's origin. Errors are the gateway's JSON
-documents: ``not_stored`` (404, email), ``media_unavailable`` and
-``media_too_large`` (502).
+"photo" runs no script on the gateway's origin. An email's attachment has no
+provider to fetch from: since 2026-12-05 the email intake stores its bytes in
+``attachment_blobs`` (by SHA-256, its ``media_id``), and they are answered from
+there with the same headers. Errors are the gateway's JSON documents:
+``not_stored`` (404, an email attachment whose bytes were not stored),
+``media_unavailable`` and ``media_too_large`` (502).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ CHUNK_BYTES = 65_536
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 INLINE_TYPES = frozenset({"image", "audio", "video"})
 CSP = "default-src 'none'; sandbox"
+_BLOB = "SELECT content_type, bytes FROM attachment_blobs WHERE sha256 = $1"
+NOT_KEPT = ("omniroute did not store this email attachment's bytes (received before "
+            "2026-12-05, over OMNIROUTE_EMAIL_ATTACHMENT_MAX_BYTES, or without a database): "
+            "the file is in the customer's original mail")
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;[ -~]*)?$")
 log = get_logger(__name__)
 
@@ -82,13 +89,23 @@ def disposition(media_type: str, filename: str | None) -> str:
     return f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def answer_headers(provider_type: str | None, stored: media.StoredAttachment,
-                   plan: media.MediaPlan) -> dict[str, str]:
-    """The headers of a served attachment (see the module docstring)."""
-    chosen = content_type(provider_type, stored.content_type, plan.content_type)
-    return {"Content-Type": chosen, "Content-Disposition": disposition(chosen, stored.filename),
+def served_headers(media_type: str, filename: str | None) -> dict[str, str]:
+    """The headers of a served attachment of type ``media_type`` (see the module docstring)."""
+    return {"Content-Type": media_type, "Content-Disposition": disposition(media_type, filename),
             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600",
             "Content-Security-Policy": CSP}
+
+
+def answer_headers(provider_type: str | None, stored: media.StoredAttachment,
+                   plan: media.MediaPlan) -> dict[str, str]:
+    """The headers of an attachment fetched from its provider."""
+    return served_headers(content_type(provider_type, stored.content_type, plan.content_type),
+                          stored.filename)
+
+
+def emailed(stored: media.StoredAttachment) -> bool:
+    """Whether ``stored`` came in an email (its bytes are ours to keep, not a provider's)."""
+    return stored.channel == "email" or stored.provider in media.EMAIL_PROVIDERS
 
 
 def network_text(exc: BaseException, url: str) -> str:
@@ -124,14 +141,17 @@ class Attachments:
         who = await self.g.who(request)
         ref = await self.g.conversation(request, who, read=True)
         stored = await self._stored(request, ref.conversation_id)
-        provider = stored.provider or "unknown"
+        provider = "email" if emailed(stored) else stored.provider or "unknown"
         where = {"conversation_id": ref.conversation_id, "provider": provider,
                  "message_id": request.match_info["message_id"][:200],
                  "position": request.match_info["position"]}
         try:
-            plan = media.media_plan(self.g.settings, stored)
-            self._check_size(stored.size_bytes, media.provider_name(stored))
-            response, complete = await self._serve(request, plan, stored)
+            if emailed(stored):
+                response, complete = await self._serve_kept(stored), True
+            else:
+                plan = media.media_plan(self.g.settings, stored)
+                self._check_size(stored.size_bytes, media.provider_name(stored))
+                response, complete = await self._serve(request, plan, stored)
         except media.MediaError as exc:
             outcome, problem = self._problem(exc)
             ATTACHMENTS.labels(provider, outcome).inc()
@@ -162,6 +182,16 @@ class Attachments:
             channel_account=row["channel_account"], kind=row["kind"], url=row["url"],
             media_id=row["media_id"], content_type=row["content_type"],
             filename=row["filename"], size_bytes=row["size_bytes"])
+
+    async def _serve_kept(self, stored: media.StoredAttachment) -> web.StreamResponse:
+        """An email attachment's bytes from ``attachment_blobs``; NotStored when absent."""
+        media_id = stored.media_id or ""
+        row = await self.g.pool.fetchrow(_BLOB, media_id.removeprefix("sha256:")) \
+            if media_id.startswith("sha256:") else None
+        if row is None:
+            raise media.NotStored(NOT_KEPT)
+        chosen = content_type(None, stored.content_type, row["content_type"])
+        return web.Response(body=row["bytes"], headers=served_headers(chosen, stored.filename))
 
     def _check_size(self, size: int | None, what: str) -> None:
         limit = self.g.settings.media_max_bytes

@@ -226,9 +226,9 @@ async def test_agents_see_each_providers_bytes_with_its_type(desk: Desk) -> None
 
 
 async def test_what_cannot_be_served_is_a_json_error_naming_why(desk: Desk) -> None:
-    """An email's attachment is 404 not_stored; one over the limit is 502 media_too_large; a
-    provider answering 404 is 502 media_unavailable with its status; no such position,
-    message or conversation is 404."""
+    """An email attachment whose bytes were not stored is 404 not_stored; one over the limit
+    is 502 media_too_large; a provider answering 404 is 502 media_unavailable with its
+    status; no such position, message or conversation is 404."""
     status, code, message = await desk.error("ada", desk.ids["smtp"])
     assert (status, code) == (404, "not_stored") and "original mail" in message
     status, code, message = await desk.error("ada", desk.ids["twilio"], 2)
