@@ -23,7 +23,13 @@ from typing import Any
 import asyncpg
 
 from omniroute.bot.machine import BOT
-from omniroute.gateway.queries import UNDECLINED_OFFER, away_pools, customer_name, presence_of
+from omniroute.gateway.queries import (
+    UNDECLINED_OFFER,
+    away_pools,
+    customer_name,
+    presence_of,
+    sla_breached,
+)
 from omniroute.routing.config import RoutingConfig
 
 BOT_AUTHOR = BOT.id
@@ -80,11 +86,7 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
        offer.agent_id AS offered_to,
-       ARRAY(SELECT DISTINCT substring(s.reason FROM '^(first_reply|next_reply|resolution) ')
-             FROM conversation_events s
-             WHERE s.conversation_id = c.conversation_id AND s.kind = 'sla_breached'
-               AND s.reason ~ '^(first_reply|next_reply|resolution) '
-               AND s.occurred_at >= since.at) AS sla_breached,
+       {sla_breached('c', 'since.at')} AS sla_breached,
        EXISTS (SELECT 1 FROM messages b WHERE b.conversation_id = c.conversation_id
                  AND b.author_id = '{BOT_AUTHOR}' AND b.created_at >= since.at)
        AND NOT EXISTS (SELECT 1 FROM conversation_events f

@@ -191,15 +191,58 @@ def customer_name(conversation: str) -> str:
         ORDER BY n.sender_name IS NULL, n.created_at DESC LIMIT 1))"""
 
 
+SLA_TARGETS = "first_reply|next_reply|resolution"
+
+
+def sla_breached(conversation: str, since: str) -> str:
+    """SQL for the SLA targets (``first_reply``, ``next_reply``, ``resolution``) conversation
+    alias ``conversation`` missed at or after ``since`` (automation's ``sla_breached`` events,
+    whose reason starts with the target)."""
+    return f"""ARRAY(SELECT DISTINCT substring(s.reason FROM '^({SLA_TARGETS}) ')
+                  FROM conversation_events s
+                  WHERE s.conversation_id = {conversation}.conversation_id
+                    AND s.kind = 'sla_breached' AND s.reason ~ '^({SLA_TARGETS}) '
+                    AND s.occurred_at >= {since})"""
+
+
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
-    """The conversations an agent holds (a supervisor: every open one)."""
+    """The conversations an agent holds (a supervisor: every open one), each with its latest
+    message (``last_text``, ``last_attachments``, ``last_direction``, ``last_at``), whether
+    the customer waits for an answer (``awaiting_reply``: their latest message is newer than
+    the latest one a person or the answer bot wrote; automatic replies do not answer) and
+    the SLA targets it missed since it was last opened (``sla_breached``)."""
     base = f"""SELECT c.conversation_id, c.customer_id, c.status, c.channel, c.opened_at,
                      c.last_message_at, c.tags, h.agent_id AS assigned_to,
-                     {customer_name('c')} AS customer_name
+                     {customer_name('c')} AS customer_name,
+                     left(last.text, {LIST_PREVIEW_CHARS}) AS last_text,
+                     coalesce(last.kinds, '{{}}') AS last_attachments,
+                     last.direction AS last_direction, last.created_at AS last_at,
+                     coalesce(asked.at > coalesce(answered.at, '-infinity'), false)
+                         AS awaiting_reply,
+                     {sla_breached('c', 'since.at')} AS sla_breached
               FROM conversations c
               LEFT JOIN conversation_assignments h ON h.conversation_id = c.conversation_id
                 AND h.state = 'assigned'
-              LEFT JOIN customers cu ON cu.customer_id = c.customer_id"""
+              LEFT JOIN customers cu ON cu.customer_id = c.customer_id
+              LEFT JOIN LATERAL (
+                  SELECT m.text, m.direction, m.created_at,
+                         ARRAY(SELECT f.kind FROM attachments f WHERE f.message_id = m.message_id
+                               ORDER BY f.position) AS kinds
+                  FROM messages m
+                  WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                  ORDER BY m.created_at DESC LIMIT 1) last ON true
+              LEFT JOIN LATERAL (
+                  SELECT max(m.created_at) AS at FROM messages m
+                  WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                    AND m.direction = 'inbound') asked ON true
+              LEFT JOIN LATERAL (
+                  SELECT max(m.created_at) AS at FROM messages m
+                  WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                    AND m.direction = 'outbound' AND m.author_id IS NOT NULL) answered ON true
+              CROSS JOIN LATERAL (
+                  SELECT coalesce(max(o.occurred_at), c.opened_at) AS at
+                  FROM conversation_events o WHERE o.conversation_id = c.conversation_id
+                    AND o.kind IN ('opened', 'reopened')) since"""
     if who.supervisor:
         rows = await pool.fetch(base + " WHERE c.status = 'open' "
                                 "ORDER BY c.last_message_at DESC NULLS LAST LIMIT 200")
@@ -225,6 +268,8 @@ the router assigns)."""
 
 PREVIEW_CHARS = 200
 """How much of the customer's latest message an offer shows."""
+LIST_PREVIEW_CHARS = 120
+"""How much of a conversation's latest message the agent's list shows."""
 
 
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:

@@ -204,6 +204,13 @@ class TestAgentConsoleOnTheRealChain:
                     await inbound_row.wait_for(timeout=60_000)
                     assert "Where is my parcel?" in await inbound_row.inner_text()
                     assert await inbound_row.locator(".channel").text_content() == "sms"
+                    # her list says what was said last and that the customer waits (the
+                    # acknowledgement answered nothing); her reply answers it
+                    listed = page.locator("#conversations li.conversation")
+                    await page.locator("#conversations li.conversation.awaiting").wait_for(
+                        timeout=30_000)
+                    assert "Where is my parcel?" in await listed.locator(".last").inner_text() \
+                        or "Thanks for your message!" in await listed.locator(".last").inner_text()
 
                     await page.type("#reply", "One moment")
                     await page.select_option("#canned", label="/ships")
@@ -212,6 +219,10 @@ class TestAgentConsoleOnTheRealChain:
                     await page.locator("#history .message.outbound",
                                        has_text="Your parcel ships today.").wait_for(
                                            timeout=30_000)
+                    await listed.locator(".last", has_text="You: Your parcel ships today."
+                                         ).wait_for(timeout=30_000)
+                    assert await page.locator(
+                        "#conversations li.conversation.awaiting").count() == 0
                     shot = ARTIFACTS / "console.png"
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)

@@ -206,6 +206,46 @@ class TestAuthorization:
         assert shown["out-why-1"] == ("failed", why)
         assert shown["out-why-2"] == ("delivered", None)
 
+    async def test_the_agent_s_list_says_what_was_said_last_and_who_waits(
+            self, gateway: Setup, database_url: str) -> None:
+        """A user run's agent list named only customers and conversation ids: an agent could
+        not tell who waited for an answer. Each conversation carries its latest message,
+        ``awaiting_reply`` (automatic replies do not answer; a person's reply does) and the
+        SLA targets it missed."""
+        async def listed() -> dict[str, object]:
+            status, body = await gateway.call("GET", "/conversations", "a1")
+            assert status == 200
+            return {c["conversation_id"]: c for c in body["conversations"]}["c1"]  # type: ignore[index,union-attr,return-value]
+
+        c1 = await listed()
+        assert (c1["last_text"], c1["last_direction"], c1["awaiting_reply"],  # type: ignore[index]
+                c1["sla_breached"]) == ("still waiting", "inbound", True, [])  # type: ignore[index]
+
+        def sent(n: int, author: Author) -> OutboundMessage:
+            return OutboundMessage(
+                event_id=f"out-list-{n}", occurred_at=T0 + timedelta(minutes=50 + n),
+                conversation_id="c1", customer_id="cust-1", channel=Channel.WHATSAPP,
+                channel_account="1065550001", recipient=Address(value="14155550100"),
+                author=author, text=f"answer {n}")
+
+        breach = ConversationEvent(
+            event_id="sla-list-c1", conversation_id="c1", customer_id="cust-1",
+            kind=ConversationEventKind.SLA_BREACHED, occurred_at=T0 + timedelta(minutes=55),
+            reason="first_reply target 300s passed: 310s (policy everyone)")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("outbound", sent(1, Author(kind=AuthorKind.BOT))),
+                                     ("conversations", breach)])
+            c1 = await listed()  # an acknowledgement answers nothing
+            assert (c1["last_text"], c1["last_direction"], c1["awaiting_reply"],  # type: ignore[index]
+                    c1["sla_breached"]) == ("answer 1", "outbound", True, ["first_reply"])  # type: ignore[index]
+            await write_batch(conn, [("outbound", sent(2, Author(kind=AuthorKind.AGENT,
+                                                                  id="a1")))])
+        finally:
+            await conn.close()
+        c1 = await listed()
+        assert (c1["last_text"], c1["awaiting_reply"]) == ("answer 2", False)  # type: ignore[index]
+
     async def test_the_holder_and_a_supervisor_read_the_unified_history(
             self, gateway: Setup) -> None:
         """a1 and the supervisor see both channels' messages; unknown ids are 404."""

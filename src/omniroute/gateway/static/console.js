@@ -67,6 +67,8 @@ async function signIn(token) {
     20000));
   state.timers.push(setInterval(refreshPresence, 10000));
   state.timers.push(setInterval(() => state.open && openConversation(state.open, true), 3000));
+  // the list's last messages, who waits and missed SLAs change without an assignment event
+  state.timers.push(setInterval(() => state.view === "app" && refreshConversations(), 5000));
 }
 
 // The menu shows the presence the server recorded (a supervisor may change it too); it is
@@ -227,12 +229,19 @@ function renderConversations(conversations) {
   conversations = conversations.filter((c) => !state.gone.has(c.conversation_id));
   if (conversations.length === 0) list.append(el("li", { class: "muted empty" }, t("none-yet")));
   for (const c of conversations) {
+    // what was said last (the customer's, or "You:" an answer), whether the customer waits
+    // for an answer, and the SLA targets it missed: what an agent picks the next one by
+    const said = c.last_text || previewOfAttachments(c.last_attachments);
+    const missed = (c.sla_breached || []).map((target) => t(`sla-${target}`)).join(", ");
     list.append(el("li", {
-      class: `conversation${c.conversation_id === state.open ? " active" : ""}`,
+      class: `conversation${c.conversation_id === state.open ? " active" : ""}${c.awaiting_reply ? " awaiting" : ""}`,
       "data-conversation": c.conversation_id,
       onclick: () => openConversation(c.conversation_id),
     }, el("span", { class: "channel" }, c.channel || ""), c.customer_name || c.customer_id,
-    el("div", { class: "meta" }, c.conversation_id)));
+    c.awaiting_reply ? el("span", { class: "awaiting-dot", title: t("awaiting-reply") }, " ●") : "",
+    missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : "",
+    said ? el("div", { class: "last" }, `${c.last_direction === "outbound" ? t("you") + ": " : ""}${said}`) : "",
+    el("div", { class: "meta" }, `${c.last_at ? new Date(c.last_at).toLocaleTimeString() + " · " : ""}${c.conversation_id}`)));
   }
 }
 
