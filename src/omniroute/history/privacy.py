@@ -2,7 +2,8 @@
 
 Export and erase cover the ids identity merged into the customer (:func:`known_as`).
 Erase removes every message (inbound and outbound, matched by customer id and
-by the customer's addresses), attachment, delivery status, internal note,
+by the customer's addresses), attachment (with the stored bytes of an email
+attachment no other message names, :mod:`.blobs`), delivery status, internal note,
 address and identity link of the customer, and (issue 16) the web chat
 transcript, the sent-email records (recipients), the dead letters of those
 messages and every dead letter whose error quotes one of the customer's
@@ -26,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from omniroute.history.blobs import delete_unnamed
 from omniroute.infra.topics import all_topics
 
 
@@ -189,8 +191,7 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
                    OR EXISTS (SELECT 1 FROM unnest($2::text[]) n
                               WHERE strpos(dead_letters.error, n) > 0)""", messages, names)),
 
-            "attachments": await _count(conn.execute(
-                "DELETE FROM attachments WHERE message_id = ANY($1::text[])", messages)),
+            **await _delete_attachments(conn, messages),
             "delivery_statuses": await _count(conn.execute(
                 """DELETE FROM delivery_statuses WHERE outbound_event_id = ANY($1::text[])
                    OR conversation_id = ANY($2::text[])""", messages, conversations)),
@@ -227,6 +228,15 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
             "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
             actor, "customer.erase", anonymous, json.dumps(detail))
     return {**detail, "identifiers": names}
+
+
+async def _delete_attachments(conn: asyncpg.Connection, messages: list[str]) -> dict[str, int]:
+    """The messages' attachment rows, and the email bytes no remaining row names."""
+    named = await conn.fetch(
+        "DELETE FROM attachments WHERE message_id = ANY($1::text[]) RETURNING media_id",
+        messages)
+    return {"attachments": len(named),
+            "attachment_blobs": await delete_unnamed(conn, (r["media_id"] for r in named))}
 
 
 async def _count(status: Any) -> int:

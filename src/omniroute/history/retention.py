@@ -5,7 +5,9 @@ workspace with ``channel = '*'``; the most specific one wins, and anything
 without a policy keeps :data:`DEFAULT_DAYS` (31). The job drops
 whole daily partitions of ``messages`` once they are older than the longest
 policy, deletes rows of shorter policies inside the partitions that remain, and
-creates the partitions of the coming days ahead of the sink.
+creates the partitions of the coming days ahead of the sink. Attachment rows older
+than the longest policy go too, with the stored email bytes no remaining row names
+(and blobs no row ever named, after a grace: :mod:`.blobs`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from omniroute.history.blobs import delete_orphans, delete_unnamed
 from omniroute.history.partitions import ensure_partitions, existing_partitions
 
 DEFAULT_DAYS = 31
@@ -113,8 +116,10 @@ async def run_retention(conn: asyncpg.Connection, *, default_days: int = DEFAULT
             await conn.execute(f"DROP TABLE {name}")
         deleted = await _delete_expired(conn, default_days, shortest(policies, default_days),
                                         now)
-        await conn.execute(
-            "DELETE FROM attachments WHERE created_at < $1", now - timedelta(days=keep))
+        expired = await conn.fetch("DELETE FROM attachments WHERE created_at < $1 "
+                                   "RETURNING media_id", now - timedelta(days=keep))
+        await delete_unnamed(conn, (r["media_id"] for r in expired))
+        await delete_orphans(conn, now)
         await conn.execute(
             "DELETE FROM processed_events WHERE occurred_at < $1", now - timedelta(days=keep))
     return RetentionReport(created, dropped, deleted)
