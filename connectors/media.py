@@ -16,7 +16,8 @@ HTTP; this module and each connector's ``media`` module say what to ask::
 Errors (one tree; the gateway answers each with its own status and code)::
 
     MediaError
-    ├── NotStored          no copy exists to fetch (email: only the hash was kept)
+    ├── NotStored          no provider holds a copy (email: the gateway serves the bytes
+    │                      the email ingress stored in PostgreSQL, attachment_blobs)
     ├── NotConfigured      no credentials for the provider's account
     └── MediaUnavailable   the provider failed, or answered something unusable
 """
@@ -44,7 +45,8 @@ class MediaError(Exception):
 
 
 class NotStored(MediaError):
-    """Nobody keeps the bytes (an email's attachments: omniroute keeps only their hash)."""
+    """No provider keeps the bytes (an email's attachments: the email ingress stores them in
+    PostgreSQL, ``attachment_blobs``, and the gateway serves them from there)."""
 
 
 class NotConfigured(MediaError):
@@ -145,7 +147,8 @@ def unavailable(plan: MediaPlan, response: ProviderResponse, what: str) -> Media
 
 
 def media_plan(settings: Settings, stored: StoredAttachment) -> MediaPlan:
-    """The plan for ``stored``, by its message's provider; NotStored for email, NotConfigured
+    """The plan for ``stored``, by its message's provider; NotStored for email (no provider
+    to fetch from: the gateway reads the bytes the email ingress stored), NotConfigured
     without credentials, MediaUnavailable for a reference the provider cannot serve."""
     from omniroute_connectors.line.media import line_media
     from omniroute_connectors.telegram.media import telegram_media
@@ -153,8 +156,8 @@ def media_plan(settings: Settings, stored: StoredAttachment) -> MediaPlan:
     from omniroute_connectors.whatsapp.media import whatsapp_media
 
     if stored.channel == "email" or stored.provider in EMAIL_PROVIDERS:
-        raise NotStored("omniroute keeps no copy of an email's attachments (only their name, "
-                        "type, size and SHA-256): the file is in the customer's original mail")
+        raise NotStored("an email's attachments are fetched from no provider: omniroute "
+                        "serves the copy the email ingress stored, when it stored one")
     builders: Mapping[str, Callable[[Settings, StoredAttachment], MediaPlan]] = {
         "twilio": twilio_media, "whatsapp_cloud": whatsapp_media,
         "telegram": telegram_media, "line": line_media,

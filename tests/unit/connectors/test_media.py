@@ -140,9 +140,10 @@ class TestOthers:
             media_plan(BARE, stored("messenger", "messenger", url="javascript:alert(1)"))
 
     def test_an_email_attachment_is_not_stored(self) -> None:
-        """Email keeps only the hash: NotStored, whatever the provider."""
+        """Email has no provider to fetch from (the gateway serves the stored copy): NotStored,
+        whatever the provider."""
         for provider in ("smtp", "mailgun", "sendgrid"):
-            with pytest.raises(NotStored, match="original mail"):
+            with pytest.raises(NotStored, match="fetched from no provider"):
                 media_plan(SETTINGS, stored(provider, "email", media_id="sha256:ab"))
 
     def test_an_unknown_provider_is_unavailable(self) -> None:
