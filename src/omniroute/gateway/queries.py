@@ -27,7 +27,8 @@ def _plain(record: asyncpg.Record | None) -> dict[str, Any] | None:
         return None
     row = dict(record)
     for key, value in row.items():
-        if key in ("content", "triage", "decision") and isinstance(value, str):
+        if key in ("content", "triage", "decision", "last_content", "preview_content") \
+                and isinstance(value, str):
             row[key] = json.loads(value)
         elif hasattr(value, "isoformat"):
             row[key] = value.isoformat()
@@ -191,6 +192,14 @@ def customer_name(conversation: str) -> str:
         ORDER BY n.sender_name IS NULL, n.created_at DESC LIMIT 1))"""
 
 
+SAID = """jsonb_strip_nulls(jsonb_build_object(
+    'location', {m}.content -> 'location',
+    'contacts', nullif({m}.content -> 'contacts', '[]'::jsonb),
+    'interactive', {m}.content -> 'interactive', 'reaction', {m}.content -> 'reaction'))"""
+"""SQL (format ``m``: a messages alias) for what a message carried besides text and
+attachments: ``{}`` when nothing."""
+
+
 SLA_TARGETS = "first_reply|next_reply|resolution"
 
 
@@ -207,7 +216,9 @@ def sla_breached(conversation: str, since: str) -> str:
 
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
     """The conversations an agent holds (a supervisor: every open one), each with its latest
-    message (``last_text``, ``last_attachments``, ``last_direction``, ``last_at``), whether
+    message from the customer, a person or the answer bot, not an automatic reply
+    (``last_text``, ``last_attachments``, ``last_content``, ``last_direction``,
+    ``last_author``, ``last_at``), whether
     the customer waits for an answer (``awaiting_reply``: their latest message is newer than
     the latest one a person or the answer bot wrote; automatic replies do not answer) and
     the SLA targets it missed since it was last opened (``sla_breached``)."""
@@ -216,7 +227,9 @@ async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str,
                      {customer_name('c')} AS customer_name,
                      left(last.text, {LIST_PREVIEW_CHARS}) AS last_text,
                      coalesce(last.kinds, '{{}}') AS last_attachments,
-                     last.direction AS last_direction, last.created_at AS last_at,
+                     coalesce(last.said, '{{}}') AS last_content,
+                     last.direction AS last_direction, last.author_id AS last_author,
+                     last.created_at AS last_at,
                      coalesce(asked.at > coalesce(answered.at, '-infinity'), false)
                          AS awaiting_reply,
                      {sla_breached('c', 'since.at')} AS sla_breached
@@ -225,11 +238,13 @@ async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str,
                 AND h.state = 'assigned'
               LEFT JOIN customers cu ON cu.customer_id = c.customer_id
               LEFT JOIN LATERAL (
-                  SELECT m.text, m.direction, m.created_at,
+                  SELECT m.text, m.direction, m.created_at, m.author_id,
+                         {SAID.format(m='m')} AS said,
                          ARRAY(SELECT f.kind FROM attachments f WHERE f.message_id = m.message_id
                                ORDER BY f.position) AS kinds
                   FROM messages m
                   WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                    AND (m.direction = 'inbound' OR m.author_id IS NOT NULL)
                   ORDER BY m.created_at DESC LIMIT 1) last ON true
               LEFT JOIN LATERAL (
                   SELECT max(m.created_at) AS at FROM messages m
@@ -275,25 +290,28 @@ LIST_PREVIEW_CHARS = 120
 async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, Any]]:
     """Offers to the agent that are neither answered, ended nor expired, each with what the
     agent decides on: the customer (id and name) and their latest message: the start of its
-    text (``preview``) and the kinds of its attachments (``preview_attachments``; a photo
-    sent alone has no text)."""
+    text (``preview``), the kinds of its attachments (``preview_attachments``; a photo
+    sent alone has no text) and what else it carried (``preview_content``: a location,
+    contacts, a button choice, a reaction)."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
                   a.expires_at, a.occurred_at, c.customer_id,
                   {customer_name('c')} AS customer_name,
                   left(m.text, {PREVIEW_CHARS}) AS preview,
-                  coalesce(m.kinds, '{{}}') AS preview_attachments
+                  coalesce(m.kinds, '{{}}') AS preview_attachments,
+                  coalesce(m.said, '{{}}') AS preview_content
            FROM assignments a
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
            LEFT JOIN customers cu ON cu.customer_id = c.customer_id
            LEFT JOIN LATERAL (
-               SELECT x.text, kinds.kinds FROM messages x
+               SELECT x.text, kinds.kinds, {SAID.format(m='x')} AS said FROM messages x
                CROSS JOIN LATERAL (SELECT ARRAY(SELECT f.kind FROM attachments f
                                                 WHERE f.message_id = x.message_id
                                                 ORDER BY f.position) AS kinds) kinds
                WHERE x.conversation_id = ANY(conversation_thread(a.conversation_id))
                  AND x.direction = 'inbound'
-                 AND (x.text IS NOT NULL OR cardinality(kinds.kinds) > 0)
+                 AND (x.text IS NOT NULL OR cardinality(kinds.kinds) > 0
+                      OR {SAID.format(m='x')} <> '{{}}')
                ORDER BY x.created_at DESC LIMIT 1) m ON true
            WHERE a.agent_id = $1 AND {OPEN_OFFER}
              AND NOT EXISTS (SELECT 1 FROM agent_events e WHERE e.offer_id = a.offer_id

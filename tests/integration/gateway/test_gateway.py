@@ -34,6 +34,7 @@ from omniroute.contract import (
     DeliveryState,
     DeliveryStatus,
     InboundMessage,
+    Location,
     OutboundMessage,
     Rating,
     utcnow,
@@ -210,8 +211,9 @@ class TestAuthorization:
             self, gateway: Setup, database_url: str) -> None:
         """A user run's agent list named only customers and conversation ids: an agent could
         not tell who waited for an answer. Each conversation carries its latest message,
-        ``awaiting_reply`` (automatic replies do not answer; a person's reply does) and the
-        SLA targets it missed."""
+        ``awaiting_reply`` (automatic replies do not answer, and are not shown as the latest
+        message: a user run's list read "You: Thanks for your message!"; a person's reply
+        does) and the SLA targets it missed."""
         async def listed() -> dict[str, object]:
             status, body = await gateway.call("GET", "/conversations", "a1")
             assert status == 200
@@ -236,15 +238,16 @@ class TestAuthorization:
         try:
             await write_batch(conn, [("outbound", sent(1, Author(kind=AuthorKind.BOT))),
                                      ("conversations", breach)])
-            c1 = await listed()  # an acknowledgement answers nothing
+            c1 = await listed()  # an acknowledgement answers nothing, and is not listed
             assert (c1["last_text"], c1["last_direction"], c1["awaiting_reply"],  # type: ignore[index]
-                    c1["sla_breached"]) == ("answer 1", "outbound", True, ["first_reply"])  # type: ignore[index]
+                    c1["sla_breached"]) == ("still waiting", "inbound", True, ["first_reply"])  # type: ignore[index]
             await write_batch(conn, [("outbound", sent(2, Author(kind=AuthorKind.AGENT,
                                                                   id="a1")))])
         finally:
             await conn.close()
         c1 = await listed()
-        assert (c1["last_text"], c1["awaiting_reply"]) == ("answer 2", False)  # type: ignore[index]
+        assert (c1["last_text"], c1["last_author"], c1["awaiting_reply"]) == (  # type: ignore[index]
+            "answer 2", "a1", False)
 
     async def test_the_holder_and_a_supervisor_read_the_unified_history(
             self, gateway: Setup) -> None:
@@ -730,7 +733,24 @@ class TestLiveOffers:
             await conn.close()
         _, body = await gateway.call("GET", "/offers", "a2")
         [offer] = [o for o in body["offers"] if o["offer_id"] == "o44"]  # type: ignore[union-attr]
-        assert (offer["preview"], offer["preview_attachments"]) == (None, ["image", "file"])
+        assert (offer["preview"], offer["preview_attachments"], offer["preview_content"]) == (
+            None, ["image", "file"], {})
+        # a location sent alone: what it carried (a user run's offer of one had no words)
+        place = inbound(46, text="-", sender="+14155550144").model_copy(update={
+            "text": None, "location": Location(latitude=37.5665, longitude=126.978,
+                                               name="Lotte Mart")})
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("inbound", place),
+                ("conversations", added(place, conversation="c44", customer="cust-44"))])
+        finally:
+            await conn.close()
+        _, body = await gateway.call("GET", "/offers", "a2")
+        [offer] = [o for o in body["offers"] if o["offer_id"] == "o44"]  # type: ignore[union-attr]
+        assert (offer["preview"], offer["preview_attachments"], offer["preview_content"]) == (
+            None, [], {"location": {"latitude": 37.5665, "longitude": 126.978,
+                                    "name": "Lotte Mart"}})
 
     async def test_an_offer_announced_again_after_a_router_stop_is_listed_with_its_new_deadline(
             self, gateway: Setup, database_url: str) -> None:

@@ -176,7 +176,7 @@ async function describeOffers(offerId, tries) {
     for (const o of (await api("GET", "/offers")).offers) {
       const known = state.offers.get(o.offer_id);
       if (known) state.offers.set(o.offer_id, { ...known, customer_id: o.customer_id, customer_name: o.customer_name,
-        preview: o.preview, preview_attachments: o.preview_attachments });
+        preview: o.preview, preview_attachments: o.preview_attachments, preview_content: o.preview_content });
     }
     renderOffers();
     const offer = state.offers.get(offerId);
@@ -197,7 +197,7 @@ function renderOffers() {
   for (const offer of state.offers.values()) {
     const accept = el("button", { class: "accept", onclick: () => answer(offer, "accept", accept) }, t("accept"));
     const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
-    const preview = offer.preview || previewOfAttachments(offer.preview_attachments);
+    const preview = offer.preview || previewOfAttachments(offer.preview_attachments) || contentLabel(offer.preview_content || {});
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
       el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.customer_id || offer.conversation_id),
       preview ? el("div", { class: "preview" }, preview) : "",
@@ -231,7 +231,7 @@ function renderConversations(conversations) {
   for (const c of conversations) {
     // what was said last (the customer's, or "You:" an answer), whether the customer waits
     // for an answer, and the SLA targets it missed: what an agent picks the next one by
-    const said = c.last_text || previewOfAttachments(c.last_attachments);
+    const said = c.last_text || previewOfAttachments(c.last_attachments) || contentLabel(c.last_content || {});
     const missed = (c.sla_breached || []).map((target) => t(`sla-${target}`)).join(", ");
     list.append(el("li", {
       class: `conversation${c.conversation_id === state.open ? " active" : ""}${c.awaiting_reply ? " awaiting" : ""}`,
@@ -240,7 +240,7 @@ function renderConversations(conversations) {
     }, el("span", { class: "channel" }, c.channel || ""), c.customer_name || c.customer_id,
     c.awaiting_reply ? el("span", { class: "awaiting-dot", title: t("awaiting-reply") }, " ●") : "",
     missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : "",
-    said ? el("div", { class: "last" }, `${c.last_direction === "outbound" ? t("you") + ": " : ""}${said}`) : "",
+    said ? el("div", { class: "last" }, `${c.last_direction === "outbound" ? (c.last_author === state.me.agent_id ? t("you") : c.last_author) + ": " : ""}${said}`) : "",
     el("div", { class: "meta" }, `${c.last_at ? new Date(c.last_at).toLocaleTimeString() + " · " : ""}${c.conversation_id}`)));
   }
 }
@@ -280,27 +280,30 @@ function closeConversation() {
 }
 
 // What a message without text or attachments carried: a location, shared contacts, a
-// button or list choice, a reaction (the history keeps them in `content`).
-function contentView(content) {
+// button or list choice, a reaction (the history keeps them in `content`); "" for nothing.
+function contentLabel(content) {
   const place = content.location;
   if (place) {
     const where = [place.name, place.address].filter(Boolean).join(", ");
-    const map = `https://www.openstreetmap.org/?mlat=${place.latitude}&mlon=${place.longitude}#map=17/${place.latitude}/${place.longitude}`;
-    return el("span", { class: "content location" }, `${t("content-location")}: ${where ? where + " " : ""}(${place.latitude}, ${place.longitude}) `,
-      el("a", { href: map, target: "_blank", rel: "noopener noreferrer" }, t("content-map")));
+    return `${t("content-location")}: ${where ? where + " " : ""}(${place.latitude}, ${place.longitude})`;
   }
   if ((content.contacts || []).length) {
-    return el("span", { class: "content contacts" }, `${t("content-contacts")}: ` + content.contacts.map((c) =>
-      [c.name, ...(c.phones || []), ...(c.emails || [])].filter(Boolean).join(" · ")).join("; "));
+    return `${t("content-contacts")}: ` + content.contacts.map((c) =>
+      [c.name, ...(c.phones || []), ...(c.emails || [])].filter(Boolean).join(" · ")).join("; ");
   }
-  if (content.interactive) {
-    return el("span", { class: "content interactive" }, `${t("content-chose")}: ${content.interactive.title || content.interactive.id || ""}`);
-  }
-  if (content.reaction) {
-    return el("span", { class: "content reaction" }, content.reaction.emoji
-      ? `${t("content-reacted")} ${content.reaction.emoji}` : t("content-unreacted"));
-  }
-  return el("span", { class: "content muted" }, t("content-none"));
+  if (content.interactive) return `${t("content-chose")}: ${content.interactive.title || content.interactive.id || ""}`;
+  if (content.reaction) return content.reaction.emoji ? `${t("content-reacted")} ${content.reaction.emoji}` : t("content-unreacted");
+  return "";
+}
+
+function contentView(content) {
+  const label = contentLabel(content);
+  if (!label) return el("span", { class: "content muted" }, t("content-none"));
+  const place = content.location;
+  if (!place) return el("span", { class: "content" }, label);
+  const map = `https://www.openstreetmap.org/?mlat=${place.latitude}&mlon=${place.longitude}#map=17/${place.latitude}/${place.longitude}`;
+  return el("span", { class: "content location" }, `${label} `,
+    el("a", { href: map, target: "_blank", rel: "noopener noreferrer" }, t("content-map")));
 }
 
 function renderDetail(view) {
