@@ -10,7 +10,8 @@
   later); beyond the rate it is refused with a ``rate_limited`` error frame.
 - Messages per visitor per minute (``OMNIROUTE_WEBCHAT_MESSAGES_PER_MINUTE``):
   beyond it a message gets a ``rate_limited`` error frame and is not published
-  (the widget retries it later with the same ``client_message_id``).
+  (the widget retries it later with the same ``client_message_id``). Uploads
+  (``POST /webchat/uploads``) count at the same rate, on a counter of their own.
 
 Rates are moving windows kept by the ``limits`` package in memory; the IP is
 the connecting peer (put the ingress behind a proxy that keeps it, or rely on
@@ -67,3 +68,7 @@ class ChatLimits:
     def message(self, visitor_id: str) -> bool:
         """Record a message of ``visitor_id``; False when over the rate."""
         return self._limiter.hit(self.messages, "message", visitor_id)
+
+    def upload(self, visitor_id: str) -> bool:
+        """Record an upload of ``visitor_id``; False when over the messages' rate."""
+        return self._limiter.hit(self.messages, "upload", visitor_id)

@@ -9,7 +9,9 @@ Visitor -> server frames (``type`` first):
   HMAC-SHA256 of the identifier: only the identifier is proven), and
   ``name``/``email`` claims (unsigned: weak, never merged on).
 - ``message``: ``client_message_id`` (the idempotency key: a retry carries the
-  same id and yields the same event) and ``text``.
+  same id and yields the same event), ``text`` and/or ``attachments``: up to 5
+  ``{"upload_id": "sha256:<hex>", "filename"?}`` from ``POST /webchat/uploads``
+  (:mod:`.uploads`); an upload id not stored is refused ``unknown_upload``.
 - ``offline_form``: ``client_message_id``, ``text`` and an ``email`` to answer
   to, sent when no agent is available.
 - ``typing`` (``state`` true/false), ``delivered`` (``event_ids`` of agent
@@ -34,12 +36,13 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from omniroute.contract import (
     Address,
+    Attachment,
     Channel,
     DeliveryState,
     DeliveryStatus,
@@ -54,10 +57,12 @@ from omniroute_connectors.signatures import same
 from omniroute_connectors.webchat.trust import IdentityRefused, verify_identity_token
 
 MAX_FRAME_BYTES = 96 * 1024
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+MAX_ATTACHMENTS = 5
 FRAME_TYPES = ("hello", "message", "offline_form", "typing", "delivered", "read")
 
 
@@ -150,7 +155,7 @@ def open_session(frame: dict[str, Any], secret: str | None, site: str) -> Visito
     if frame.get("type") != "hello":
         raise FrameError("hello_required", "the first frame must be {\"type\": \"hello\"}")
     token = _optional_str(frame, "visitor_token", 100)
-    if token is None or not _TOKEN.match(token):
+    if token is None or not TOKEN.match(token):
         token = new_token()
     identifier = _optional_str(frame, "identifier", 320)
     given_hash = _optional_str(frame, "identity_hash", 128)
@@ -181,17 +186,49 @@ def open_session(frame: dict[str, Any], secret: str | None, site: str) -> Visito
                    claimed_name=name, claimed_email=email)
 
 
-def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
-                       ) -> InboundMessage:
-    """A ``message`` or ``offline_form`` frame as an InboundMessage (event id from client id)."""
+def client_message_id(frame: dict[str, Any]) -> str:
+    """The frame's idempotency key (FrameError when it is missing or malformed)."""
     client_id = frame.get("client_message_id")
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         raise FrameError("invalid_client_message_id",
                          "client_message_id must match [A-Za-z0-9._:-]{1,64}")
+    return client_id
+
+
+def upload_refs(frame: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A ``message`` frame's ``attachments`` as (upload id, file name) pairs, in order."""
+    refs = frame.get("attachments")
+    if refs is None or frame.get("type") != "message":
+        return []
+    client_id = client_message_id(frame)
+    if not isinstance(refs, list) or len(refs) > MAX_ATTACHMENTS:
+        raise FrameError("invalid_attachments", f"attachments must be a list of at most "
+                         f"{MAX_ATTACHMENTS} uploads", client_id)
+    out: list[tuple[str, str | None]] = []
+    for ref in refs:
+        upload_id = ref.get("upload_id") if isinstance(ref, dict) else None
+        if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+            raise FrameError("invalid_attachments", "each attachment needs an upload_id "
+                             "(sha256:<64 hex>) from POST /webchat/uploads", client_id)
+        name = ref.get("filename")
+        if name is not None and (not isinstance(name, str) or len(name) > 255):
+            raise FrameError("invalid_attachments", "filename must be a string of at most "
+                             "255 chars", client_id)
+        out.append((upload_id, name or None))
+    return out
+
+
+def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str,
+                       attachments: Sequence[Attachment] = ()) -> InboundMessage:
+    """A ``message`` or ``offline_form`` frame as an InboundMessage (event id from client id);
+    ``attachments``: the frame's uploads, found stored by the shell."""
+    client_id = client_message_id(frame)
     text = frame.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if attachments and (text is None or (isinstance(text, str) and not text.strip())):
+        text = None
+    elif not isinstance(text, str) or not text.strip():
         raise FrameError("empty_text", "text must be a non-empty string", client_id)
-    if len(text) > MAX_TEXT_CHARS:
+    if text is not None and len(text) > MAX_TEXT_CHARS:
         raise FrameError("text_too_long", f"text is limited to {MAX_TEXT_CHARS} chars", client_id)
     claimed: dict[str, str] = {}
     metadata: dict[str, str] = {"visitor_id": visitor.visitor_id}
@@ -218,6 +255,7 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str
         recipient=Address(value=visitor.site),
         provider_message_id=f"{visitor.visitor_id}:{client_id}",
         text=text,
+        attachments=list(attachments),
         verified_identity=visitor.verified,
         claimed=claimed,
         metadata=metadata,

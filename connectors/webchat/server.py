@@ -7,6 +7,8 @@ Served by the ingress host through :class:`WebChatConnector` (mount ``/webchat``
   InboundMessage; when Kafka is down the visitor gets an ``unavailable`` error
   and the widget retries with the same ``client_message_id``.
 - ``GET /webchat/widget.js``: the embeddable widget (one script tag).
+- ``POST /webchat/uploads``: a visitor's photo or file, stored before a message
+  frame names it (:mod:`.uploads`).
 - the :class:`WebChatFeed` service: per replica, reads ``omniroute.outbound.v1``
   and ``omniroute.internal.typing`` from their end and pushes ``channel=webchat``
   replies (reporting them ``sent``) and agent typing to the visitor's open
@@ -25,7 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from omniroute.contract import InboundMessage
+from omniroute.contract import Attachment, InboundMessage
 from omniroute.errors import InfrastructureError, RejectedInput
 from omniroute.ingress.metrics import count_published
 from omniroute.ingress.requests import UNEXPECTED_INPUT
@@ -49,11 +51,14 @@ from omniroute_connectors.webchat.limits import ChatLimits
 from omniroute_connectors.webchat.protocol import (
     FrameError,
     Visitor,
+    client_message_id,
     inbound_from_frame,
     open_session,
     parse_frame,
     receipt_statuses,
+    upload_refs,
 )
+from omniroute_connectors.webchat.uploads import Uploads, UploadsUnavailable, stored_uploads
 
 log = get_logger(__name__)
 WIDGET = Path(__file__).with_name("widget.js")
@@ -62,10 +67,34 @@ HELLO_TIMEOUT = 30.0
 
 
 def visitor_frame(message: InboundMessage, client_id: str) -> dict[str, Any]:
-    """How a visitor's own message appears in the transcript."""
-    return {"type": "message", "direction": "visitor", "event_id": message.event_id,
-            "client_message_id": client_id, "text": message.text,
-            "at": message.occurred_at.isoformat()}
+    """How a visitor's own message appears in the transcript (files by name, type, size)."""
+    frame: dict[str, Any] = {
+        "type": "message", "direction": "visitor", "event_id": message.event_id,
+        "client_message_id": client_id, "text": message.text,
+        "at": message.occurred_at.isoformat()}
+    if message.attachments:
+        frame["attachments"] = [{"filename": a.filename, "content_type": a.content_type,
+                                 "size_bytes": a.size_bytes} for a in message.attachments]
+    return frame
+
+
+async def _attachments(chat: WebChat, frame: dict[str, Any]) -> list[Attachment]:
+    """The frame's uploads as attachments; FrameError when one is not stored."""
+    refs = upload_refs(frame)
+    if not refs:
+        return []
+    client_id = frame["client_message_id"]
+    try:
+        found = await stored_uploads(chat, [upload_id for upload_id, _ in refs])
+    except UploadsUnavailable as exc:
+        code = "unavailable" if exc.configured else "uploads_not_configured"
+        raise FrameError(code, f"not accepted, retry with the same client_message_id "
+                         f"({exc.detail})", client_id) from exc
+    missing = [upload_id for upload_id, _ in refs if upload_id not in found]
+    if missing:
+        raise FrameError("unknown_upload", f"no stored upload {missing[0]!r}: upload the file "
+                         "with POST /webchat/uploads first", client_id)
+    return [found[upload_id].attachment(name) for upload_id, name in refs]
 
 
 async def _refuse(ws: Any, error: FrameError) -> None:
@@ -146,8 +175,9 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
     frame = parse_frame(data)
     kind = frame["type"]
     if kind in ("message", "offline_form"):
-        message = inbound_from_frame(frame, visitor, chat.settings.workspace)
-        client_id = frame["client_message_id"]
+        client_id = client_message_id(frame)
+        message = inbound_from_frame(frame, visitor, chat.settings.workspace,
+                                     await _attachments(chat, frame))
         if not limits.message(visitor.visitor_id):
             raise FrameError("rate_limited", "too many messages; retry with the same "
                              "client_message_id in a minute", client_id)
@@ -241,7 +271,8 @@ async def widget_handler(_request: web.Request) -> web.StreamResponse:
 
 
 class WebChatConnector(Connector):
-    """The web chat channel on the ingress host (``/webchat/ws``, ``/webchat/widget.js``)."""
+    """The web chat channel on the ingress host (``/webchat/ws``, ``/webchat/widget.js``,
+    ``/webchat/uploads``)."""
 
     name = "webchat"
 
@@ -263,9 +294,11 @@ class WebChatConnector(Connector):
         raise Forbidden("web chat is served over its WebSocket")
 
     def raw_routes(self, publisher: Publisher) -> Sequence[RawRoute]:
+        limits = ChatLimits(self.settings)
         return (
-            RawRoute("/ws", "GET", websocket_handler(self.chat, publisher)),
+            RawRoute("/ws", "GET", websocket_handler(self.chat, publisher, limits)),
             RawRoute("/widget.js", "GET", widget_handler),
+            *Uploads(self.chat, limits).routes(),
             *HelpCenter(self.chat, publisher).routes(),
         )
 

@@ -8,6 +8,9 @@
  * Or data-identity-token (a JWT signed HS256 by YOUR backend: sub, exp, email, name).
  * Or set window.OmnirouteChat = {site, identityToken | identifier+identityHash, name, email, lang}.
  * The help search (top of the panel) finds knowledge-base articles before a chat.
+ * The paperclip sends a photo or a PDF: POST /webchat/uploads, then a message naming it.
+ * On a page with a Content-Security-Policy, allow this host in connect-src (socket and
+ * uploads) and blob: in img-src (the visitor's own thumbnails; else the file name shows).
  * Plain JavaScript, no dependencies, no build step.
  */
 (function () {
@@ -30,10 +33,12 @@
     proactiveDelay: +(cfg.proactiveDelay || data.proactiveDelay || 15000)
   };
   var kbBase = base.protocol + "//" + base.host + "/webchat/kb";
+  var uploadUrl = base.protocol + "//" + base.host + "/webchat/uploads";
+  var ACCEPT = "image/jpeg,image/png,image/gif,image/webp,application/pdf";
   var VISITOR_KEY = "omniroute.webchat.visitor";
   var TOKEN_KEY = "omniroute.webchat.token";
   var OUTBOX_KEY = "omniroute.webchat.outbox";
-  var ws = null, backoff = 500, available = true, shown = {}, unread = [];
+  var ws = null, backoff = 500, available = true, shown = {}, unread = [], previews = {};
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -67,6 +72,9 @@
     "#omniroute-chat .or-result{display:block;width:100%;text-align:left;background:none;border:0;border-bottom:1px solid #eee;padding:5px 2px;cursor:pointer;color:#1d4ed8}" +
     "#omniroute-chat .or-article{white-space:pre-wrap;font-size:13px}" +
     "#omniroute-chat .or-prompt{display:block;margin-bottom:8px;padding:8px 12px;border-radius:10px;background:#fff;border:1px solid #ccd;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.1)}" +
+    "#omniroute-chat .or-thumb{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-top:4px}" +
+    "#omniroute-chat .or-file{display:block;margin-top:4px;font-size:13px}" +
+    "#omniroute-chat .or-attach{padding:0 8px;background:none;border:1px solid #ccd;border-radius:6px;cursor:pointer}" +
     "#omniroute-chat .or-toggle{float:right;border-radius:20px;padding:8px 14px;background:#2563eb;color:#fff;border:0;cursor:pointer}";
   document.head.appendChild(el("style", {}, css));
 
@@ -77,7 +85,10 @@
   var status = el("div", { "class": "or-status" }, "Connecting…");
   var chatForm = el("form", { "class": "or-chat" });
   var input = el("textarea", { name: "text", rows: "2", placeholder: "Type a message…", "aria-label": "Message" });
+  var fileInput = el("input", { type: "file", accept: ACCEPT, hidden: "hidden", "aria-hidden": "true" });
+  var attach = el("button", { "class": "or-attach", type: "button", title: "Send a photo or a PDF", "aria-label": "Attach a photo or file" }, "\uD83D\uDCCE");
   chatForm.appendChild(input);
+  chatForm.appendChild(fileInput); chatForm.appendChild(attach);
   chatForm.appendChild(el("button", { type: "submit" }, "Send"));
   var offForm = el("form", { "class": "or-offline" });
   offForm.appendChild(el("div", { "class": "or-status" }, "Nobody is available right now. Leave a message and we will email you."));
@@ -160,6 +171,17 @@
       node.appendChild(el("span", { "class": "or-author" }, frame.author));
     }
     node.appendChild(document.createTextNode(frame.text || ""));
+    (frame.attachments || []).forEach(function (a, i) {
+      var local = (previews[frame.client_message_id] || [])[i];
+      var name = a.filename || (a.content_type === "application/pdf" ? "document.pdf" : "file");
+      if (local && /^image\//.test(a.content_type || "")) {
+        var img = el("img", { "class": "or-thumb", src: local, alt: name });
+        img.onerror = function () { img.replaceWith(el("span", { "class": "or-file" }, "\uD83D\uDCCE " + name)); };
+        node.appendChild(img);
+      } else {
+        node.appendChild(el("span", { "class": "or-file" }, "\uD83D\uDCCE " + name));
+      }
+    });
     node.classList.toggle("or-pending", !!pending);
     if (frame.event_id) node.setAttribute("data-event-id", frame.event_id);
     if (frame.client_message_id) shown[frame.client_message_id] = node;
@@ -182,12 +204,12 @@
   function queue(frame) {
     var outbox = load(OUTBOX_KEY, []);
     outbox.push(frame); save(OUTBOX_KEY, outbox);
-    render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id }, true);
+    render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id, attachments: frame.attachments }, true);
     send(frame);
   }
   function flush() {
     load(OUTBOX_KEY, []).forEach(function (frame) {
-      render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id }, true);
+      render({ direction: "visitor", text: frame.text, client_message_id: frame.client_message_id, attachments: frame.attachments }, true);
       send(frame);
     });
   }
@@ -208,6 +230,52 @@
     var text = offText.value.trim(); if (!text) return;
     queue({ type: "offline_form", client_message_id: newId(), text: text, email: offEmail.value.trim(), name: opts.name });
     offText.value = "";
+  };
+  var UPLOAD_ERRORS = {
+    401: "Could not send the file: the chat is still connecting. Try again in a moment.",
+    413: "This file is too large to send.",
+    415: "Only photos (JPEG, PNG, GIF, WebP) and PDF files can be sent.",
+    429: "Too many files at once. Try again in a minute.",
+    503: "Files cannot be sent right now. Try again in a moment."
+  };
+  function uploadFailed(xhr) {
+    var detail = "";
+    try { detail = JSON.parse(xhr.responseText).error.message; } catch (e) {}
+    var known = UPLOAD_ERRORS[xhr.status] || "Could not send the file. Try again.";
+    status.textContent = xhr.status === 413 && detail ? known + " (" + detail + ")" : known;
+  }
+  // XMLHttpRequest, not fetch: it reports upload progress. The token goes as a form
+  // field (a simple cross-origin request: no preflight on the customer's page).
+  function upload(file) {
+    var token = load(TOKEN_KEY, null);
+    if (!token) { status.textContent = UPLOAD_ERRORS[401]; return; }
+    var form = new FormData();
+    form.append("visitor_token", token);
+    form.append("file", file, file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", uploadUrl);
+    attach.disabled = true; status.textContent = "Uploading " + file.name + "…";
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) status.textContent = "Uploading " + file.name + "… " + Math.round(100 * e.loaded / e.total) + "%";
+    };
+    xhr.onload = function () {
+      attach.disabled = false;
+      if (xhr.status !== 200) { uploadFailed(xhr); return; }
+      var up = JSON.parse(xhr.responseText), id = newId(), text = input.value.trim();
+      status.textContent = ""; input.value = "";
+      previews[id] = [URL.createObjectURL(file)];
+      var frame = { type: "message", client_message_id: id, attachments: [{ upload_id: up.upload_id, filename: up.filename || file.name, content_type: up.content_type }] };
+      if (text) frame.text = text;
+      queue(frame);
+    };
+    xhr.onerror = function () { attach.disabled = false; status.textContent = UPLOAD_ERRORS[503]; };
+    xhr.send(form);
+  }
+  attach.onclick = function () { fileInput.click(); };
+  fileInput.onchange = function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (file) upload(file);
   };
   var typingSent = false;
   input.oninput = function () {

@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     webchat_max_sockets_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
     webchat_new_visitors_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
     webchat_messages_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+    webchat_upload_max_bytes: Annotated[int, Field(ge=1, le=1024 * 1024 * 1024)] = Field(
+        default=10 * 1024 * 1024, description="Largest file a web chat visitor may upload "
+        "(stored in PostgreSQL for agents); larger uploads are refused 413.")
     # support analytics (issue 15)
     analytics_office_hours: str = Field(
         default="mon-fri 09:00-17:00 UTC",

@@ -108,6 +108,12 @@ def emailed(stored: media.StoredAttachment) -> bool:
     return stored.channel == "email" or stored.provider in media.EMAIL_PROVIDERS
 
 
+def kept(stored: media.StoredAttachment) -> bool:
+    """Whether ``stored``'s bytes are ours (``attachment_blobs``): emailed, or named by their
+    SHA-256 (``sha256:<hex>``, as web chat uploads are) rather than by a provider's id."""
+    return emailed(stored) or (stored.media_id or "").startswith("sha256:")
+
+
 def network_text(exc: BaseException, url: str) -> str:
     """An unreachable provider's error for messages, never with the URL's path or query
     (Telegram's bot token is in its path; signed URLs carry their signature)."""
@@ -146,7 +152,7 @@ class Attachments:
                  "message_id": request.match_info["message_id"][:200],
                  "position": request.match_info["position"]}
         try:
-            if emailed(stored):
+            if kept(stored):
                 response, complete = await self._serve_kept(stored), True
             else:
                 plan = media.media_plan(self.g.settings, stored)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import struct
+import zlib
 
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, web
@@ -153,3 +156,50 @@ async def test_bad_frames_get_precise_errors_and_publish_nothing(
     records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
                             timeout=2)
     assert records == []
+
+
+def tiny_png() -> bytes:
+    """A valid 2x2 red PNG (the widget shows a thumbnail only of an image that decodes)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+async def test_visitor_attaches_a_photo_and_sees_its_thumbnail(
+    ingress: tuple[Settings, int],
+) -> None:
+    """The paperclip uploads the photo, the message carrying it is published, and the
+    visitor's transcript shows the thumbnail (no longer pending once acknowledged)."""
+    settings, port = ingress
+    shop_url, shop = await serve_shop(port)
+    photo = tiny_png()
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--headless", "--disable-gpu",
+                  "--disable-background-networking"],
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(shop_url)
+            await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
+            await page.wait_for_function("localStorage.getItem('omniroute.webchat.token')")
+            async with page.expect_file_chooser() as chooser:
+                await page.click("#omniroute-chat button.or-attach")
+            await (await chooser.value).set_files(
+                {"name": "broken-mug.png", "mimeType": "image/png", "buffer": photo})
+            await page.wait_for_selector(".or-visitor:not(.or-pending) img.or-thumb")
+            assert await page.get_attribute(".or-visitor img.or-thumb", "alt") == "broken-mug.png"
+            assert await page.evaluate(
+                "document.querySelector('.or-visitor img.or-thumb').naturalWidth") == 2
+            (record,) = await consume(settings.kafka_bootstrap,
+                                      settings.topic("omniroute.inbound.v1"), 1)
+            (attachment,) = InboundMessage.from_json_bytes(record.value).attachments
+            assert (attachment.media_id, attachment.content_type, attachment.filename) == (
+                "sha256:" + hashlib.sha256(photo).hexdigest(), "image/png", "broken-mug.png")
+        finally:
+            await browser.close()
+            await shop.cleanup()
