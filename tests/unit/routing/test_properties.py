@@ -193,9 +193,13 @@ def run(policy: PoolPolicy, profiles: tuple[AgentProfile, ...], script: list[Any
 
 
 def check_fifo(state: PoolState, out: list[Decision], before: set[str]) -> None:
-    """No work still waiting is older (at the same or higher priority) than work just offered."""
+    """No work still waiting is older (at the same or higher priority) than work just offered.
+    Not new work: an accepted offer, and a conversation handed back to the agent wrapping it
+    up when its customer writes again (docs/routing.md, "reopen during wrap-up"; Hypothesis
+    found the exemption missing on 2026-12-05)."""
     for d in out:
-        if d.kind not in (Kind.OFFERED, Kind.ASSIGNED) or d.rule == "offer accepted":
+        if d.kind not in (Kind.OFFERED, Kind.ASSIGNED) or d.rule in (
+                "offer accepted", "reopened during wrap-up"):
             continue
         got = state.work.get(d.work_id)
         if got is None:
