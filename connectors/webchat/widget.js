@@ -225,6 +225,13 @@
     input.value = "";
     queue({ type: "message", client_message_id: newId(), text: text });
   };
+  // Enter sends (Shift+Enter: a new line), as in every chat; not while an input method is
+  // composing (Korean, Japanese: Enter there confirms the syllable, not the message)
+  input.onkeydown = function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault(); chatForm.onsubmit(e);
+    }
+  };
   offForm.onsubmit = function (e) {
     e.preventDefault();
     var text = offText.value.trim(); if (!text) return;

@@ -110,6 +110,18 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
             assert texts == ["Where is my parcel?", "Sam\nIt arrives tomorrow."]
             # the agent's name above their message (the widget showed none)
             assert await page.inner_text("#omniroute-chat .or-agent .or-author") == "Sam"
+
+            # Enter sends, Shift+Enter is a new line (a user run's visitor pressed Enter and
+            # the text waited in the box)
+            box = "#omniroute-chat textarea[name=text]"
+            await page.fill(box, "Thanks,")
+            await page.press(box, "Shift+Enter")
+            await page.type(box, "see you")
+            await page.press(box, "Enter")
+            records = await consume(settings.kafka_bootstrap,
+                                    settings.topic("omniroute.inbound.v1"), 2)
+            assert InboundMessage.from_json_bytes(records[1].value).text == "Thanks,\nsee you"
+            assert await page.input_value(box) == ""
         finally:
             await browser.close()
             await shop.cleanup()
