@@ -71,6 +71,12 @@ class StoredAttachment:
     filename: str | None = None
     size_bytes: int | None = None
 
+    @property
+    def emailed(self) -> bool:
+        """Whether it came in an email: no provider keeps its bytes (the email ingress
+        stores them in ``attachment_blobs``)."""
+        return self.channel == "email" or self.provider in EMAIL_PROVIDERS
+
 
 def origin(url: str) -> str:
     """``scheme://host:port`` of ``url``, lower-cased, with the scheme's default port."""
@@ -155,7 +161,7 @@ def media_plan(settings: Settings, stored: StoredAttachment) -> MediaPlan:
     from omniroute_connectors.twilio.media import twilio_media
     from omniroute_connectors.whatsapp.media import whatsapp_media
 
-    if stored.channel == "email" or stored.provider in EMAIL_PROVIDERS:
+    if stored.emailed:
         raise NotStored("an email's attachments are fetched from no provider: omniroute "
                         "serves the copy the email ingress stored, when it stored one")
     builders: Mapping[str, Callable[[Settings, StoredAttachment], MediaPlan]] = {

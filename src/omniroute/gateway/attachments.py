@@ -103,15 +103,10 @@ def answer_headers(provider_type: str | None, stored: media.StoredAttachment,
                           stored.filename)
 
 
-def emailed(stored: media.StoredAttachment) -> bool:
-    """Whether ``stored`` came in an email (its bytes are ours to keep, not a provider's)."""
-    return stored.channel == "email" or stored.provider in media.EMAIL_PROVIDERS
-
-
 def kept(stored: media.StoredAttachment) -> bool:
     """Whether ``stored``'s bytes are ours (``attachment_blobs``): emailed, or named by their
     SHA-256 (``sha256:<hex>``, as web chat uploads are) rather than by a provider's id."""
-    return emailed(stored) or (stored.media_id or "").startswith("sha256:")
+    return stored.emailed or (stored.media_id or "").startswith("sha256:")
 
 
 def network_text(exc: BaseException, url: str) -> str:
@@ -147,7 +142,7 @@ class Attachments:
         who = await self.g.who(request)
         ref = await self.g.conversation(request, who, read=True)
         stored = await self._stored(request, ref.conversation_id)
-        provider = "email" if emailed(stored) else stored.provider or "unknown"
+        provider = "email" if stored.emailed else stored.provider or "unknown"
         where = {"conversation_id": ref.conversation_id, "provider": provider,
                  "message_id": request.match_info["message_id"][:200],
                  "position": request.match_info["position"]}

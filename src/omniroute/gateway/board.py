@@ -27,6 +27,7 @@ from omniroute.gateway.queries import (
     UNDECLINED_OFFER,
     away_pools,
     customer_name,
+    last_opened,
     presence_of,
     sla_breached,
 )
@@ -106,9 +107,7 @@ LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_even
 LEFT JOIN LATERAL (SELECT a.agent_id FROM assignments a
                    WHERE a.conversation_id = c.conversation_id AND {UNDECLINED_OFFER}
                    ORDER BY a.occurred_at DESC LIMIT 1) offer ON true
-CROSS JOIN LATERAL (SELECT coalesce(max(o.occurred_at), c.opened_at) AS at
-                    FROM conversation_events o WHERE o.conversation_id = c.conversation_id
-                      AND o.kind IN ('opened', 'reopened')) since
+CROSS JOIN LATERAL {last_opened('c')} since
 CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
                         SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
                           AND y.occurred_at > last.occurred_at) AS parked) p

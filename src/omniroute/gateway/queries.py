@@ -214,6 +214,16 @@ def sla_breached(conversation: str, since: str) -> str:
                     AND s.occurred_at >= {since})"""
 
 
+def last_opened(conversation: str) -> str:
+    """SQL for a lateral subquery whose ``at`` is when conversation alias ``conversation``
+    was last opened or reopened (its ``opened_at`` without such an event): where its
+    current SLA targets, and the work shown for it, start."""
+    return f"""(SELECT coalesce(max(o.occurred_at), {conversation}.opened_at) AS at
+                FROM conversation_events o
+                WHERE o.conversation_id = {conversation}.conversation_id
+                  AND o.kind IN ('opened', 'reopened'))"""
+
+
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
     """The conversations an agent holds (a supervisor: every open one), each with its latest
     message from the customer, a person or the answer bot, not an automatic reply
@@ -254,10 +264,7 @@ async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str,
                   SELECT max(m.created_at) AS at FROM messages m
                   WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
                     AND m.direction = 'outbound' AND m.author_id IS NOT NULL) answered ON true
-              CROSS JOIN LATERAL (
-                  SELECT coalesce(max(o.occurred_at), c.opened_at) AS at
-                  FROM conversation_events o WHERE o.conversation_id = c.conversation_id
-                    AND o.kind IN ('opened', 'reopened')) since"""
+              CROSS JOIN LATERAL {last_opened('c')} since"""
     if who.supervisor:
         rows = await pool.fetch(base + " WHERE c.status = 'open' "
                                 "ORDER BY c.last_message_at DESC NULLS LAST LIMIT 200")

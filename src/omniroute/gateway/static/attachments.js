@@ -136,8 +136,9 @@ const attachmentView = (() => {
     return NOTES[entry.code] ? t(NOTES[entry.code]) : `${t("att-failed")} ${entry.message || entry.code}`;
   }
 
+  // "Photo", "Audio", "File": what an attachment of this kind is called
   function kindLabel(kind) {
-    return ["image", "sticker", "audio", "video"].includes(kind) ? t(`att-${kind}`) : t("att-file");
+    return SHOWN.has(kind) ? t(`att-${kind}`) : t("att-file");
   }
 
   function sizeOf(bytes) {
@@ -234,5 +235,5 @@ const attachmentView = (() => {
     if (e.key === "Escape") document.querySelectorAll(".lightbox").forEach((box) => box.remove());
   });
 
-  return { begin, end, forget, render };
+  return { begin, end, forget, render, kindLabel };
 })();

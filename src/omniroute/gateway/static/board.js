@@ -80,10 +80,9 @@ function waitingRow(w, parked) {
     const body = pool.value.trim() ? { pool: pool.value.trim() } : {};
     return api("POST", `/conversations/${encodeURIComponent(w.conversation_id)}/reroute`, body);
   }) }, t("reroute"));
-  const missed = (w.sla_breached || []).map((target) => t(`sla-${target}`)).join(", ");
   return el("tr", { "data-conversation": w.conversation_id },
     el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`,
-      missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : ""),
+      slaMissedTag(w.sla_breached)),
     el("td", {}, w.pool || "—"),
     el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
     ...(parked ? [] : [el("td", { class: "offered-to" }, w.offered_to || "—")]),

@@ -187,7 +187,14 @@ async function describeOffers(offerId, tries) {
 
 // "Photo", "Photo, File": what a latest message without text carried.
 function previewOfAttachments(kinds) {
-  return (kinds || []).map((k) => (["image", "sticker", "audio", "video"].includes(k) ? t(`att-${k}`) : t("att-file"))).join(", ");
+  return (kinds || []).map(attachmentView.kindLabel).join(", ");
+}
+
+// "SLA missed: first reply, resolution": the tag of a conversation that missed targets
+// (the agent's list and the supervisor's board); "" when it missed none.
+function slaMissedTag(targets) {
+  const missed = (targets || []).map((target) => t(`sla-${target}`)).join(", ");
+  return missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : "";
 }
 
 function renderOffers() {
@@ -232,14 +239,13 @@ function renderConversations(conversations) {
     // what was said last (the customer's, or "You:" an answer), whether the customer waits
     // for an answer, and the SLA targets it missed: what an agent picks the next one by
     const said = c.last_text || previewOfAttachments(c.last_attachments) || contentLabel(c.last_content || {});
-    const missed = (c.sla_breached || []).map((target) => t(`sla-${target}`)).join(", ");
     list.append(el("li", {
       class: `conversation${c.conversation_id === state.open ? " active" : ""}${c.awaiting_reply ? " awaiting" : ""}`,
       "data-conversation": c.conversation_id,
       onclick: () => openConversation(c.conversation_id),
     }, el("span", { class: "channel" }, c.channel || ""), c.customer_name || c.customer_id,
     c.awaiting_reply ? el("span", { class: "awaiting-dot", title: t("awaiting-reply") }, " ●") : "",
-    missed ? el("span", { class: "tag sla-missed", title: t("sla-missed-hint") }, `${t("sla-missed")}: ${missed}`) : "",
+    slaMissedTag(c.sla_breached),
     said ? el("div", { class: "last" }, `${c.last_direction === "outbound" ? (c.last_author === state.me.agent_id ? t("you") : c.last_author) + ": " : ""}${said}`) : "",
     el("div", { class: "meta" }, `${c.last_at ? new Date(c.last_at).toLocaleTimeString() + " · " : ""}${c.conversation_id}`)));
   }
