@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from harness.browser import launch_chromium
 from harness.cli import omniroute_env, run_omniroute
 from harness.ports import free_port
 from integration.analytics.scenario import EXPECTED, write_morning
@@ -25,9 +26,7 @@ from omniroute.gateway.server import running_gateway
 from omniroute.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("OMNIROUTE_TEST_ARTIFACTS", "/tmp/omniroute-test-artifacts"))
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 
 
 async def seeded(database_url: str) -> str:
@@ -56,7 +55,7 @@ class TestReportsInChromium:
         total = json.loads(as_json.stdout)["total"]
         assert total["fcr_rate"] == EXPECTED["fcr_rate"] and total["conversations"] == 3
         async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            browser = await launch_chromium(p)
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 requests: list[str] = []
@@ -82,7 +81,7 @@ class TestReportsInChromium:
         token = await seeded(database_url)
         async with running_gateway(topics, database_url, port=free_port()) as gateway, \
                 playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            browser = await launch_chromium(p)
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 1900})
                 await page.goto(gateway.url + "/")

@@ -22,7 +22,8 @@ import asyncpg
 import pytest
 
 from e2e.console.test_administration import sign_in
-from e2e.console.test_console import CHROMIUM, Chain, running_chain, wait_ready
+from e2e.console.test_console import Chain, running_chain, wait_ready
+from harness.browser import launch_chromium
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.routing.config import parse_config
@@ -58,10 +59,7 @@ async def admin_screen(settings: Settings, database_url: str,
                        routing=None) as chain:
         await wait_ready(chain)
         async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--headless", "--disable-gpu",
-                      "--disable-background-networking"])
+            browser = await launch_chromium(p)
             try:
                 # the waits evaluate JavaScript, which the console's CSP forbids in the page
                 page = await (await browser.new_context(

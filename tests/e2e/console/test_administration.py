@@ -25,7 +25,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from e2e.console.test_console import ARTIFACTS, CHROMIUM
+from e2e.console.test_console import ARTIFACTS
+from harness.browser import launch_chromium
 from harness.cli import run_omniroute
 from harness.kafka import consume, produce
 from harness.stack import running_stack, stack_env
@@ -144,10 +145,7 @@ class TestOperableFromTheFirstMinute:
         with running_stack(env) as stack:
             await wait_ready(console, base)
             async with playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True,
-                    args=["--no-sandbox", "--headless", "--disable-gpu",
-                          "--disable-background-networking"])
+                browser = await launch_chromium(p)
                 try:
                     # the test's own waits evaluate JS expressions, which the console's CSP
                     # forbids in the page; the console's scripts still run under it

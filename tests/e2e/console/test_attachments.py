@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from e2e.console.test_console import ARTIFACTS, CHROMIUM
+from e2e.console.test_console import ARTIFACTS
+from harness.browser import launch_chromium
 from harness.ports import free_port
 from harness.providers.twilio import FakeTwilio
 from integration.history.factories import added, assignment, opened
@@ -52,7 +53,6 @@ from omniroute.history.store import write_batch
 from omniroute.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 SID, AUTH = "AC" + "7" * 32, "attachments-e2e-twilio-token"
 NUMBER = "+14155559999"
 CONVERSATION, CUSTOMER = "conv-lamp", "cust-lamp"
@@ -166,8 +166,7 @@ class TestAttachmentsInTheConsole:
                 "twilio_api_base_url": twilio.base_url})
             async with running_gateway(settings, database_url, port=free_port()) as gateway, \
                     playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                  args=ARGS)
+                browser = await launch_chromium(p)
                 try:
                     # no bypass_csp: the thumbnails must load under the console's own policy
                     page = await (await browser.new_context(

@@ -27,6 +27,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from harness.browser import launch_chromium
 from harness.cli import omniroute_env
 from harness.kafka import consume, produce
 from harness.ports import free_port
@@ -46,7 +47,6 @@ from omniroute.settings import Settings
 from omniroute_connectors.webchat.indicators import TYPING_TOPIC, TypingSignal
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("OMNIROUTE_TEST_ARTIFACTS", "/tmp/omniroute-test-artifacts"))
 PROCESSES = {
     "worker": ("worker",),
@@ -166,10 +166,7 @@ class TestAgentConsoleOnTheRealChain:
         with running_chain(topics, database_url, tmp_path) as chain:
             await wait_ready(chain)
             async with playwright_api.async_playwright() as p:
-                browser = await p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True,
-                    args=["--no-sandbox", "--headless", "--disable-gpu",
-                          "--disable-background-networking"])
+                browser = await launch_chromium(p)
                 # the waits below evaluate JavaScript, which the console's CSP forbids
                 page = await (await browser.new_context(
                     bypass_csp=True, viewport={"width": 1200, "height": 800})).new_page()

@@ -50,6 +50,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from harness.browser import launch_chromium
 from harness.cli import run_omniroute
 from harness.kafka import consume
 from harness.ports import free_port
@@ -61,7 +62,6 @@ from omniroute.monitoring.lag import LagProbe
 from omniroute.stack import COMPONENTS
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("OMNIROUTE_TEST_ARTIFACTS", "/tmp/omniroute-test-artifacts"))
 SAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "knowledge"
 SECRET = "meta-app-secret"
@@ -159,8 +159,7 @@ async def visit_help_centre(ingress_port: int) -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+            browser = await launch_chromium(p)
             try:
                 tab = await browser.new_page()
                 tab.set_default_timeout(120_000)
@@ -183,8 +182,7 @@ async def visit_help_centre(ingress_port: int) -> None:
 async def agent_console(gateway: str, token: str, conversation_id: str) -> None:
     """The agent's console (Chromium): transcript, the bot's note, intent and slots."""
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch_chromium(p)
         try:
             tab = await browser.new_page()
             tab.set_default_timeout(120_000)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import struct
 import zlib
 
@@ -11,6 +10,7 @@ import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, web
 from prometheus_client import REGISTRY
 
+from harness.browser import launch_chromium
 from harness.kafka import consume, produce
 from harness.ports import free_port
 from omniroute.contract import (
@@ -28,7 +28,6 @@ from omniroute.settings import Settings
 from omniroute_connectors.webchat import WebChatConnector
 
 playwright_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def host_page(port: int) -> str:
@@ -75,11 +74,7 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
     settings, port = ingress
     shop_url, shop = await serve_shop(port)
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu",
-                  "--disable-background-networking"],
-        )
+        browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
             await page.goto(shop_url)
@@ -189,11 +184,7 @@ async def test_visitor_attaches_a_photo_and_sees_its_thumbnail(
     shop_url, shop = await serve_shop(port)
     photo = tiny_png()
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--headless", "--disable-gpu",
-                  "--disable-background-networking"],
-        )
+        browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
             await page.goto(shop_url)
