@@ -76,7 +76,7 @@ def summarize_pools(config: RoutingConfig, waiting: list[dict[str, Any]],
     return pools
 
 
-WAITING_SQL = f"""
+_WAITING_SQL = f"""
 SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS customer_name,
        coalesce(c.pool, a.pool) AS pool, coalesce(a.priority, 0) AS priority,
        c.triage ->> 'intent' AS intent, c.triage ->> 'language' AS language,
@@ -111,9 +111,12 @@ CROSS JOIN LATERAL {last_opened('c')} since
 CROSS JOIN LATERAL (SELECT last.kind IS NOT DISTINCT FROM 'parked' AND NOT EXISTS (
                         SELECT 1 FROM assignments y WHERE y.conversation_id = c.conversation_id
                           AND y.occurred_at > last.occurred_at) AS parked) p
-WHERE c.status = 'open' AND h.conversation_id IS NULL
-ORDER BY waiting_since
-LIMIT 500"""
+WHERE c.status = 'open' AND h.conversation_id IS NULL"""
+WAITING_SQL = _WAITING_SQL + "\nORDER BY waiting_since\nLIMIT 500"
+"""Open conversations no agent holds: waiting (queued or offered), parked, or with the
+answer bot."""
+ONE_WAITING_SQL = _WAITING_SQL + "\n  AND c.conversation_id = $1"
+""":data:`WAITING_SQL` of one conversation."""
 
 AGENTS_SQL = f"""
 WITH known AS (
@@ -141,6 +144,14 @@ def queued_in(config: RoutingConfig, row: dict[str, Any]) -> dict[str, Any]:
                                          dict.fromkeys((skills or "").split(",") if skills
                                                        else (), 0))
     return row
+
+
+async def waiting_one(pool: asyncpg.Pool, config: RoutingConfig,
+                      conversation_id: str) -> dict[str, Any] | None:
+    """The board's row of one conversation no agent holds (its pool, ``parked_at``,
+    ``with_bot``), or None (assigned, closed or unknown)."""
+    row = await pool.fetchrow(ONE_WAITING_SQL, conversation_id)
+    return queued_in(config, dict(row)) if row is not None else None
 
 
 async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict[str, Any]:

@@ -7,11 +7,13 @@ concerned, a RoutingRequest, a replayed record) and audited in PostgreSQL.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from omniroute.contract import AgentEventKind
 from omniroute.deadletters import ledger
@@ -19,10 +21,11 @@ from omniroute.gateway import board, queries
 from omniroute.gateway.admin import record_action
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ForcePresenceRequest, ReplayRequest, RerouteRequest
-from omniroute.gateway.problems import Conflict, Forbidden
+from omniroute.gateway.problems import Conflict, Forbidden, Unavailable
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.requests import TOPIC as ROUTING_TOPIC
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
+from omniroute.routing.wire import POOL_TOPIC, move_record
 
 if TYPE_CHECKING:
     from omniroute.gateway.app import Gateway
@@ -70,7 +73,16 @@ class Supervision:
         return web.json_response(await board.board(self.g.pool, config, version))
 
     async def reroute(self, request: web.Request) -> web.Response:
-        """Publish a new routing request for a waiting or parked conversation."""
+        """Route a waiting, parked or bot-held conversation again (409 when an agent holds
+        it: transfer it instead).
+
+        Parked work, and work with the answer bot, is in no pool: a new routing request
+        takes it (to the named pool, else by the routing rules). Work waiting in a pool,
+        queued or offered, is *moved*: every pool's stream gets the move, the pool holding
+        the work rescinds its offer and forwards it to the target, keeping its age, and a
+        ``rerouted`` conversation event names the new pool. (Before 2026-12-06 a re-route
+        only put the work in the second pool too: a user run's supervisor moved an offered
+        email from billing to support, and both pools' agents were assigned it.)"""
         who = await self.supervisor(request)
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, RerouteRequest)
@@ -81,15 +93,44 @@ class Supervision:
         facts = await queries.routing_facts(self.g.pool, ref.conversation_id)
         if facts is None:
             raise Conflict(f"conversation {ref.conversation_id!r} has no channel yet")
-        reason = body.reason or f"re-routed by {who.agent_id}"
+        reason = (body.reason or f"re-routed by {who.agent_id}")[:200]
+        _, config = await self.config()
+        waiting = await board.waiting_one(self.g.pool, config, ref.conversation_id)
+        await record_action(self.g.pool, who, "conversation.reroute", ref.conversation_id,
+                            body.model_dump(exclude_none=True))
+        if waiting is not None and waiting["parked_at"] is None and not waiting["with_bot"]:
+            return await self._move(ref.conversation_id, config, waiting["pool"], body.pool,
+                                    body.priority, reason)
         routing = RoutingRequest(
             event_id=f"gw:reroute:{uuid.uuid4().hex}", workspace=ref.workspace,
             kind=RoutingRequestKind.ROUTE, conversation_id=ref.conversation_id,
             customer_id=ref.customer_id, channel=facts[0], pool=body.pool,
-            priority=body.priority or 0, waiting_since=facts[1], reason=reason[:200])
-        await record_action(self.g.pool, who, "conversation.reroute", ref.conversation_id,
-                            body.model_dump(exclude_none=True))
+            priority=body.priority or 0, waiting_since=facts[1], reason=reason)
         return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
+
+    async def _move(self, conversation_id: str, config: RoutingConfig, current: str | None,
+                    target: str | None, priority: int | None, reason: str) -> web.Response:
+        """Tell every pool's stream to move the conversation to ``target`` (see
+        :meth:`reroute`); without a target it stays where it waits, with the new priority."""
+        if target is not None and target not in config.pools:
+            raise Conflict(f"pool {target!r} is not in the live routing configuration "
+                           f"(pools: {', '.join(sorted(config.pools))})")
+        target = target or current
+        if target is None:
+            raise Conflict(f"conversation {conversation_id!r} waits in no pool the routing "
+                           "configuration names: name the pool to move it to")
+        event_id = f"gw:move:{uuid.uuid4().hex}"
+        at = time.time()
+        try:
+            for pool in sorted({*config.pools, target, *([current] if current else [])}):
+                topic, key, value = move_record(pool, at, f"{event_id}:{pool}", conversation_id,
+                                                target, reason, priority)
+                await self.g.producer.send_and_wait(self.g.settings.topic(topic), value,
+                                                    key=key)
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not take the re-route: {exc}; retry") from exc
+        return web.json_response({"event_id": event_id, "topic": POOL_TOPIC,
+                                  "pool": target}, status=202)
 
     async def dead_letters(self, request: web.Request) -> web.Response:
         await self.supervisor(request)

@@ -68,9 +68,16 @@ class Update(WorkInput):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cancel(WorkInput):
-    """The conversation no longer needs routing."""
+    """The conversation no longer needs routing here.
+
+    ``to_pool`` makes it a move (a supervisor's re-route): the pool holding the work while
+    it waits or is offered rescinds the offer and forwards it there, keeping its age
+    (``priority``, when given, replaces its priority); the target pool itself only takes
+    the new priority; assigned work stays with its agent (it is transferred instead)."""
 
     reason: str = "canceled"
+    to_pool: str | None = None
+    priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

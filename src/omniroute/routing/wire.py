@@ -64,6 +64,18 @@ def request_record(request: RoutingRequest, pool: str, at: float, *,
     return pool_record("route", pool, at, request.event_id, body, whole)
 
 
+def move_record(pool: str, at: float, event_id: str, work_id: str, to_pool: str, reason: str,
+                priority: int | None = None) -> Record:
+    """A supervisor's re-route as an input of ``pool``: the pool holding the conversation
+    while it waits or is offered forwards it to ``to_pool`` (a ``cancel`` with ``to_pool``;
+    see :class:`~omniroute.routing.events.Cancel`). Written straight into the stream."""
+    body: dict[str, Any] = {"work_id": work_id, "direct": True, "reason": reason,
+                            "to_pool": to_pool}
+    if priority is not None:
+        body["priority"] = priority
+    return pool_record("cancel", pool, at, event_id, body)
+
+
 def agent_record(event: AgentEvent, pool: str, at: float) -> Record:
     """An AgentEvent as an input of the agent's pool."""
     return pool_record("agent", pool, at, event.event_id, event.model_dump(mode="json"))

@@ -12,6 +12,7 @@ from omniroute.routing.placement import (
     drop,
     effective_priority,
     emit,
+    forward,
     place,
     release,
 )
@@ -116,11 +117,15 @@ def _update(state: PoolState, out: Out, item: WorkState, priority: int,
 
 
 def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
-    """Stop routing a conversation: rescind its offer or revoke its assignment."""
+    """Stop routing a conversation: rescind its offer or revoke its assignment (or, for a
+    move, forward it: :func:`_move`)."""
     if follow(state, out, event):
         return
     item = state.work.get(event.work_id)
     if item is None:
+        return
+    if event.to_pool is not None:
+        _move(state, out, item, event)
         return
     inputs = {"event": event.event_id}
     if item.status == QUEUED:
@@ -136,3 +141,32 @@ def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
     else:
         del state.work[item.work_id]
     drain_agent(state, out, agent, event.event_id)
+
+
+def _move(state: PoolState, out: Out, item: WorkState, event: Cancel) -> None:
+    """A supervisor's re-route of work this pool holds (see :class:`Cancel`): waiting or
+    offered work goes to ``event.to_pool`` (an offer is rescinded first, so the work has
+    one owner at a time); in the target pool only its priority changes; assigned or
+    wrapping work stays (it moves by a transfer)."""
+    target = event.to_pool
+    assert target is not None
+    if event.priority is not None:
+        item.base_priority = event.priority
+    if target == state.pool:
+        if item.status == QUEUED:
+            _update(state, out, item, item.base_priority, item.skills, item.vip,
+                    item.sentiment, event.event_id)
+        return
+    if item.status in (ASSIGNED, WRAPPING):
+        emit(state, out, Kind.IGNORED, f"already {item.status}: transfer it instead",
+             {"event": event.event_id, "to": target}, item, item.agent_id)
+        return
+    agent = None
+    if item.status == OFFERED:
+        emit(state, out, Kind.RESCINDED, "conversation re-routed",
+             {"event": event.event_id, "to": target}, item, item.agent_id,
+             offer_id=item.offer_id, reason=event.reason)
+        agent = release(state, item)
+    forward(state, out, item, target, event.reason, event.event_id)
+    if agent is not None:
+        drain_agent(state, out, agent, event.event_id)

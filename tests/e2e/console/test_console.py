@@ -92,11 +92,13 @@ class Chain:
 @contextmanager
 def running_chain(settings: Settings, database_url: str, tmp_path: Path,
                   commands: dict[str, tuple[str, ...]] = PROCESSES,
-                  routing: str | None = ROUTING) -> Iterator[Chain]:
+                  routing: str | None = ROUTING,
+                  env: dict[str, str] | None = None) -> Iterator[Chain]:
     """Start ``commands`` (worker, router, sink and gateway), with ``routing`` as the routing
-    file when given; stop them (SIGTERM, then SIGKILL) afterwards."""
+    file when given and ``env`` added to their environment; stop them (SIGTERM, then
+    SIGKILL) afterwards."""
     gateway_port = free_port()
-    extra: dict[str, str] = {}
+    extra: dict[str, str] = dict(env or {})
     if routing is not None:
         config = tmp_path / "routing.toml"
         config.write_text(routing)

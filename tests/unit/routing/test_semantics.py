@@ -448,6 +448,63 @@ class TestLifecycle:
                                                        ("assigned", "a", "w2")]
 
 
+class TestSupervisorMove:
+    """A supervisor's re-route of waiting work is a move (``Cancel`` with ``to_pool``): the
+    pool holding it forwards it, so one pool at a time owns the conversation (a user run's
+    re-route left an offered email in billing while support routed it too: two agents
+    were assigned it)."""
+
+    def test_an_offered_conversation_is_rescinded_then_forwarded_keeping_its_age(
+            self) -> None:
+        pool = Pool(a={}, b={})
+        pool.login("a", "b")
+        pool.route("w1")
+        offer = pool.offer_of("w1")
+        out = pool(Cancel, work_id="w1", to_pool="support", reason="re-routed by sue",
+                   priority=40)
+        assert [(d.kind.value, d.agent_id, d.target_pool) for d in out] == [
+            ("rescinded", offer.agent_id, None), ("forwarded", None, "support")]
+        assert out[0].offer_id == offer.offer_id and out[0].reason == "re-routed by sue"
+        route = out[1].forward
+        assert (route.work_id, route.priority, route.waiting_since, route.hops) == (
+            "w1", 40, MONDAY_9AM_UTC + 3, 1)
+        late = pool(Accept, agent_id=offer.agent_id, offer_id=offer.offer_id, work_id="w1")
+        assert [d.kind for d in late] != [Kind.ASSIGNED] and not any(
+            d.kind is Kind.ASSIGNED for d in late)
+        assert kinds(pool.route("w1"))[0][0] == "forwarded"  # later inputs follow it there
+
+    def test_the_freed_agent_takes_the_next_waiting_conversation(self) -> None:
+        pool = Pool(a={})
+        pool.login("a")
+        pool.route("w1")
+        pool.route("w2")
+        out = pool(Cancel, work_id="w1", to_pool="support", reason="moved")
+        assert kinds(out) == [("rescinded", "a", "w1"), ("forwarded", None, "w1"),
+                              ("offered", "a", "w2")]
+
+    def test_queued_work_is_forwarded_and_the_target_pool_only_takes_the_priority(
+            self) -> None:
+        here = Pool()
+        here.route("w1", priority=5)
+        out = here(Cancel, work_id="w1", to_pool="support", reason="moved")
+        assert [d.kind for d in out] == [Kind.FORWARDED] and out[0].forward.priority == 5
+        there = Pool(PoolPolicy(pool="support"))
+        there.route("w1")
+        out = there(Cancel, work_id="w1", to_pool="support", reason="moved", priority=30)
+        assert [d.kind for d in out] == [Kind.QUEUED]
+        assert there.state.work["w1"].base_priority == 30
+
+    def test_assigned_work_stays_with_its_agent(self) -> None:
+        pool = Pool(a=dict(auto=True))
+        pool.login("a")
+        pool.route("w1")
+        out = pool(Cancel, work_id="w1", to_pool="support", reason="moved")
+        assert [(d.kind, d.agent_id) for d in out] == [(Kind.IGNORED, "a")]
+        assert pool.state.work["w1"].agent_id == "a"
+
+    def test_a_pool_without_the_work_does_nothing(self) -> None:
+        assert Pool()(Cancel, work_id="w9", to_pool="support", reason="moved") == []
+
 class TestConfiguration:
     def test_admin_changes_are_versioned(self) -> None:
         """Every applied change bumps the version recorded on later decisions."""

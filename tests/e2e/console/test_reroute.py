@@ -1,0 +1,171 @@
+"""A supervisor re-routes offered work to another pool: one owner at a time.
+
+User run 13 (2026-12-05): a billing email was offered to bo; the supervisor re-routed it
+to support on the board, ada accepted it there, and billing, which had kept it, offered
+it to bo again: bo accepted, and both held the conversation. Here the real chain runs
+(ingress, worker, router, sink, gateway as subprocesses), a customer's signed Twilio
+webhook comes in, and everything else goes through the gateway's API: the offer to bo is
+rescinded the moment the conversation moves, bo's late accept assigns nothing, ada gets
+it in support, and the customer's next message stays with her.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+
+from e2e.console.test_console import PROCESSES, running_chain, wait_ready
+from harness.kafka import consume
+from harness.ports import free_port
+from omniroute.contract import AssignmentEvent, AssignmentKind, ConversationEvent
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.settings import Settings
+from omniroute_connectors.signatures import twilio_signature
+
+TOKEN = "twilio-token-reroute"
+ROUTING = """
+[routing]
+default_pool = "support"
+
+[[routing.rules]]
+channel = "sms"
+pool = "billing"
+
+[pools.support]
+offer_timeout_s = 300
+heartbeat_grace_s = 300
+
+[pools.billing]
+offer_timeout_s = 300
+heartbeat_grace_s = 300
+
+[agents.ada]
+pool = "support"
+capacity = 3
+
+[agents.bo]
+pool = "billing"
+capacity = 3
+"""
+
+
+async def call(session: aiohttp.ClientSession, base: str, token: str, method: str, path: str,
+               body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    async with session.request(method, f"{base}/api/v1{path}", json=body,
+                               headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def sms(session: aiohttp.ClientSession, ingress: str, n: int, text: str) -> None:
+    """The customer's SMS as Twilio posts it, signed."""
+    pairs = [("MessageSid", f"SM{n:032d}"), ("AccountSid", "AC" + "0" * 32),
+             ("From", "+14155550123"), ("To", "+14155550000"), ("Body", text), ("NumMedia", "0")]
+    url = f"{ingress}/webhooks/twilio"
+    async with session.post(url, data=urlencode(pairs), headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": twilio_signature(TOKEN, url, pairs)}) as response:
+        assert response.status == 200, await response.text()
+
+
+async def until(check: Any, what: str, timeout: float = 120) -> Any:
+    """Poll ``check()`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := await check():
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: str,
+                                              tmp_path: Path) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        tokens = {who: await create_token(conn, who, Role.AGENT) for who in ("ada", "bo")}
+        tokens["sue"] = await create_token(conn, "sue", Role.SUPERVISOR)
+    finally:
+        await conn.close()
+    port = free_port()
+    ingress = f"http://127.0.0.1:{port}"
+    env = {"OMNIROUTE_INGRESS_PORT": str(port), "OMNIROUTE_SMTP_PORT": str(free_port()),
+           "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN,
+           "OMNIROUTE_PUBLIC_BASE_URL": ingress}
+    commands = {**PROCESSES, "ingress": ("ingress",)}
+    with running_chain(topics, database_url, tmp_path, commands, ROUTING, env) as chain:
+        await wait_ready(chain)
+        async with aiohttp.ClientSession() as session:
+            def api(who: str, method: str, path: str, body: dict[str, Any] | None = None
+                    ) -> Any:
+                return call(session, chain.url, tokens[who], method, path, body)
+
+            for who in ("ada", "bo"):
+                assert (await api(who, "POST", "/presence", {"presence": "available"}))[0] == 202
+            await until(lambda: _ingress_ready(session, ingress), "the ingress answers")
+            await sms(session, ingress, 1, "I was charged twice, please refund")
+
+            async def offer_of(who: str) -> Any:
+                _, body = await api(who, "GET", "/offers")
+                return (body or {}).get("offers") or None
+
+            [stale] = await until(lambda: offer_of("bo"), f"an offer to bo\n{chain.tails()}")
+            conversation = stale["conversation_id"]
+            assert stale["pool"] == "billing"
+
+            status, moved = await api("sue", "POST", f"/conversations/{conversation}/reroute",
+                                      {"pool": "support"})
+            assert status == 202, moved
+            [fresh] = await until(lambda: offer_of("ada"), f"an offer to ada\n{chain.tails()}")
+            assert (fresh["conversation_id"], fresh["pool"]) == (conversation, "support")
+            # bo's offer is gone at once (not after its 300 s timeout)
+            await until(lambda: _no_offer(api, "bo"), "bo's offer rescinded")
+            # bo answers the offer he had seen: nothing is assigned to him
+            await api("bo", "POST", f"/offers/{stale['offer_id']}/accept",
+                      {"conversation_id": conversation})
+            assert (await api("ada", "POST", f"/offers/{fresh['offer_id']}/accept",
+                              {"conversation_id": conversation}))[0] == 202
+            await sms(session, ingress, 2, "any news on my refund?")
+
+            assignments = await consume(
+                topics.kafka_bootstrap, topics.topic("omniroute.assignments.v1"), 100,
+                timeout=15, where=lambda r: AssignmentEvent.from_json_bytes(
+                    r.value).conversation_id == conversation)
+            seen = [(e.kind, e.agent_id, e.pool) for e in sorted(
+                (AssignmentEvent.from_json_bytes(r.value) for r in assignments),
+                key=lambda e: e.occurred_at)]  # (keyed by agent: partitions interleave)
+            assert (AssignmentKind.RESCINDED, "bo", "billing") in seen, seen
+            assert [s for s in seen if s[0] is AssignmentKind.ASSIGNED] == [
+                (AssignmentKind.ASSIGNED, "ada", "support")], seen
+            assert [s for s in seen if s[0] is AssignmentKind.OFFERED] == [
+                (AssignmentKind.OFFERED, "bo", "billing"),
+                (AssignmentKind.OFFERED, "ada", "support")], seen
+            events = await consume(
+                topics.kafka_bootstrap, topics.topic("omniroute.conversations.v1"), 1,
+                where=lambda r: (e := ConversationEvent.from_json_bytes(r.value)).kind.value
+                == "rerouted" and e.conversation_id == conversation)
+            assert ConversationEvent.from_json_bytes(events[0].value).pool == "support"
+            _, listed = await api("bo", "GET", "/conversations")
+            assert [c["conversation_id"] for c in listed["conversations"]] == []
+            _, board = await api("sue", "GET", "/board")
+            held = {a["agent_id"]: a["conversations"] for a in board["agents"]}
+            assert (held["ada"], held["bo"]) == ([conversation], []), held
+            assert moved["pool"] == "support"  # the answer names where it went
+
+
+async def _ingress_ready(session: aiohttp.ClientSession, ingress: str) -> bool:
+    try:
+        async with session.get(f"{ingress}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+async def _no_offer(api: Any, who: str) -> bool:
+    _, body = await api(who, "GET", "/offers")
+    return not (body or {}).get("offers")
