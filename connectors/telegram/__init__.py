@@ -2,6 +2,12 @@
 
 ``setWebhook`` with ``secret_token``: Telegram sends it back in
 ``X-Telegram-Bot-Api-Secret-Token`` on every update.
+
+A tap on an inline button (``callback_query``: a CSAT rating, a bot's choice) is
+answered in the webhook's own response, ``{"method": "answerCallbackQuery",
+"callback_query_id": …}`` (Bot API, "Making requests when getting updates"):
+Telegram clients show a progress indicator on the button until the bot answers the
+query. The answer goes out after Kafka has the tap, like every 2xx here.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from omniroute_connectors.base import (
     Ingest,
     Unauthorized,
     WebhookRequest,
+    WebhookResponse,
 )
 from omniroute_connectors.outbound import OutboundSender
 from omniroute_connectors.signatures import secret_equal
@@ -49,7 +56,13 @@ class TelegramConnector(Connector):
         update = request.json()
         if not isinstance(update, dict):
             raise BadRequest("body must be a Telegram Update object")
-        return Ingest(map_update(update, self.bot_id))
+        events = map_update(update, self.bot_id)
+        query = update.get("callback_query")
+        if isinstance(query, dict) and query.get("id"):
+            # the button stops spinning (a user run's rating tap was never answered)
+            return Ingest(events, WebhookResponse.json(
+                {"method": "answerCallbackQuery", "callback_query_id": str(query["id"])}))
+        return Ingest(events)
 
     def sender(self) -> OutboundSender | None:
         """The Bot API sender."""

@@ -21,6 +21,7 @@ from omniroute.ingress.server import IngressServer
 from omniroute.settings import Settings
 from omniroute_connectors.line import LineConnector
 from omniroute_connectors.signatures import line_signature, meta_signature, twilio_signature
+from omniroute_connectors.telegram import TelegramConnector
 from omniroute_connectors.twilio import TwilioConnector
 from omniroute_connectors.whatsapp import WhatsAppConnector
 
@@ -154,6 +155,40 @@ class TestIngressToKafka:
         assert message.event_id == "whatsapp:wamid.photo1"
         assert message.text == "wrong item in my box, see photo"
         assert [(a.kind.value, a.media_id) for a in message.attachments] == [("image", "987652")]
+
+    async def test_a_telegram_button_tap_is_answered_in_the_webhook_response(
+            self, topics: Settings) -> None:
+        """A tap on an inline button (the CSAT survey's rating) reaches Kafka as the
+        customer's choice, and the webhook's 200 answers the callback query: Telegram
+        clients spin on the button until the bot does (user run 13's rating tap was
+        published but never answered)."""
+        port = free_port()
+        settings = Settings(kafka_bootstrap=topics.kafka_bootstrap,
+                            topic_namespace=topics.topic_namespace,
+                            telegram_secret_token="tg-secret", telegram_bot_token="7000001:x")
+        server = IngressServer(settings, [TelegramConnector(settings)], port=port)
+        await server.start()
+        user = {"id": 734493536, "is_bot": False, "first_name": "Ivan"}
+        body = json.dumps({"update_id": 90001, "callback_query": {
+            "id": "4382bfdwdsb323b2d9", "from": user, "chat_instance": "-53",
+            "data": "csat:5", "message": {
+                "message_id": 41, "date": 1700000000, "chat": {**user, "type": "private"},
+                "from": {"id": 7000001, "is_bot": True, "first_name": "Acme"},
+                "text": "How would you rate our support?"}}}).encode()
+        try:
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"http://127.0.0.1:{port}/webhooks/telegram", data=body, headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": "tg-secret"}) as response:
+                assert response.status == 200
+                assert await response.json() == {"method": "answerCallbackQuery",
+                                                 "callback_query_id": "4382bfdwdsb323b2d9"}
+        finally:
+            await server.stop()
+        records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+                                1, timeout=20)
+        message = InboundMessage.from_json_bytes(records[0].value)
+        assert message.interactive is not None and message.interactive.payload == "csat:5"
 
     async def test_broker_down_503_then_retry_accepted_once(
             self, ingress, broker, caplog: pytest.LogCaptureFixture) -> None:
