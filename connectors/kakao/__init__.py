@@ -6,7 +6,9 @@ most 5 seconds for a SkillResponse. The skill answers right after Kafka
 acknowledged: with callbacks enabled (``OMNIROUTE_KAKAO_USE_CALLBACK``, and the
 block has a callbackUrl) ``{"version": "2.0", "useCallback": true, "data": {"text"}}``,
 and the agent's real answer goes later to the callback URL (valid one minute);
-otherwise a ``simpleText`` acknowledgement. Authenticity: Open Builder sends a
+otherwise a ``simpleText`` acknowledgement. An answer later than that goes through
+Kakao's Event API when ``OMNIROUTE_KAKAO_REST_API_KEY`` is set (see
+:mod:`omniroute_connectors.kakao.outbound`). Authenticity: Open Builder sends a
 configured header; omniroute expects ``X-Omniroute-Kakao-Secret`` equal to
 ``OMNIROUTE_KAKAO_SECRET`` (or ``?secret=`` in the skill URL).
 """
@@ -92,7 +94,7 @@ def to_message(payload: dict[str, Any], request: WebhookRequest) -> InboundMessa
 
 
 class KakaoConnector(Connector):
-    """Kakao skill requests in; the callback URL out."""
+    """Kakao skill requests in; the callback URL (or else the Event API) out."""
 
     name = "kakao"
 
@@ -124,7 +126,7 @@ class KakaoConnector(Connector):
         return Ingest([message], WebhookResponse.json(body))
 
     def sender(self) -> OutboundSender | None:
-        """The callback sender."""
+        """The callback and Event API sender."""
         from omniroute_connectors.kakao.outbound import KakaoSender
 
         return KakaoSender(self.settings)

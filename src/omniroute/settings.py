@@ -59,6 +59,7 @@ SECRET_FIELDS = (
     "telegram_secret_token",
     "line_channel_secret",
     "kakao_secret",
+    "kakao_rest_api_key",
     "mailgun_signing_key",
     "webchat_identity_secret",
     "sendgrid_inbound_secret",
@@ -192,6 +193,19 @@ class Settings(BaseSettings):
         default="https://api-data.line.me",
         description="LINE's data API host, where the content customers send is downloaded.")
     kakao_use_callback: bool = True
+    kakao_rest_api_key: SecretStr | None = Field(
+        default=None, description="The Kakao app's REST API key: with it, an answer without a "
+        "fresh callback URL goes through the Event API (billed by Kakao per message).")
+    kakao_event_name: str = Field(
+        default="omniroute_reply", min_length=1, max_length=100,
+        description="The event name set on the chatbot block that shows the Event API's text.")
+    kakao_api_base_url: str = Field(
+        default="https://bot-api.kakao.com",
+        description="Kakao's bot API, where the Event API is (tests point it at a local fake).")
+    kakao_bot_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[^/?#\s]+$",
+        description="The bot id the Event API sends as (a development channel's ends in !); "
+        "default: the message's channel account, the skill request's bot.id.")
     kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
                                 min_length=1, max_length=1000)
     ingress_publish_timeout: Annotated[float, Field(gt=0, le=60)] = 4.0
@@ -266,6 +280,14 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be the public http(s):// URL providers call")
         return value.rstrip("/") if value else value
+
+    @field_validator("kakao_api_base_url")
+    @classmethod
+    def _kakao_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be the http(s):// URL of Kakao's bot API "
+                             "(https://bot-api.kakao.com)")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

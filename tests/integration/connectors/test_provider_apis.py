@@ -462,3 +462,71 @@ class TestKakao:
                 Channel.KAKAO, "bot1", "ukey"), context)
             assert status.error_code == "no_callback"
             assert fake.requests == []
+
+    async def test_stale_callback_with_a_key_goes_through_the_event_api(self, session) -> None:
+        """An agent's answer after the callback minute reaches the user through the Event API."""
+        async with FakeKakao(rest_api_key="rest-key", bot_id="bot1") as fake:
+            old = utcnow() - timedelta(minutes=3)
+            context = SendContext(now=utcnow(), last_inbound_at=old, reply_hint={
+                "callback_url": fake.issue(), "received_at": old.isoformat()})
+            [ok] = await send(session, kakao_event_sender(fake),
+                              message(Channel.KAKAO, "bot1", "ukey"), context)
+            assert ok.state is DeliveryState.ACCEPTED and ok.provider_message_id
+            [seen] = fake.requests
+            assert seen.path == "/v2/bots/bot1/talk"
+            assert seen.header("Authorization") == "KakaoAK rest-key"
+            assert fake.events == [{"bot": "bot1", "event": {
+                "name": "omniroute_reply", "data": {"text": "reply 1"}},
+                "user": [{"type": "botUserKey", "id": "ukey"}]}]
+            assert fake.delivered == []
+
+    async def test_spent_fresh_callback_falls_back_to_the_event_api(self, session) -> None:
+        """A callback URL the acknowledgement already used is refused; the Event API follows."""
+        async with FakeKakao(rest_api_key="rest-key", bot_id="bot1") as fake:
+            sender = kakao_event_sender(fake)
+            context = in_window(minutes_ago=0.1, callback_url=fake.issue(),
+                                received_at=utcnow().isoformat())
+            [ack] = await send(session, sender, message(Channel.KAKAO, "bot1", "ukey"), context)
+            [answer] = await send(session, sender, message(Channel.KAKAO, "bot1", "ukey", 2),
+                                  context)
+            assert (ack.state, answer.state) == (DeliveryState.ACCEPTED, DeliveryState.ACCEPTED)
+            assert [r.path.split("/")[2] for r in fake.requests] == ["callback", "callback",
+                                                                      "bots"]
+            assert len(fake.delivered) == 1
+            assert [e["event"]["data"] for e in fake.events] == [{"text": "reply 2"}]
+
+    async def test_event_api_error_is_retried_and_fail_is_permanent(self, session) -> None:
+        """ERROR is retried and then delivered; FAIL fails at once with Kakao's message."""
+        async with FakeKakao(rest_api_key="rest-key", bot_id="bot1") as fake:
+            sender = kakao_event_sender(fake)
+            fake.fail_next = [Failure(200, "ERROR")]
+            time = FakeTime()
+            [ok] = await send(session, sender, message(Channel.KAKAO, "bot1", "ukey"),
+                              SendContext(now=utcnow()), time)
+            assert ok.state is DeliveryState.ACCEPTED and time.sleeps == [0.5]
+            fake.fail_next = [Failure(200, "FAIL")]
+            [bad] = await send(session, sender, message(Channel.KAKAO, "bot1", "ukey", 2),
+                               SendContext(now=utcnow()))
+            assert (bad.state, bad.error_code) == (DeliveryState.FAILED, "FAIL")
+            assert "fake failure FAIL" in (bad.error_message or "")
+            assert len(fake.events) == 1
+
+    async def test_without_a_key_no_callback_says_how_and_sends_nothing(self, session) -> None:
+        """No REST API key: no_callback names OMNIROUTE_KAKAO_REST_API_KEY; Kakao hears nothing."""
+        async with FakeKakao() as fake:
+            old = utcnow() - timedelta(minutes=3)
+            context = SendContext(now=utcnow(), last_inbound_at=old, reply_hint={
+                "callback_url": fake.issue(), "received_at": old.isoformat()})
+            [status] = await send(session, KakaoSender(Settings(
+                kakao_callback_hosts=fake.base_url, kakao_api_base_url=fake.base_url)),
+                message(Channel.KAKAO, "bot1", "ukey"), context)
+            assert status.error_code == "no_callback"
+            assert "OMNIROUTE_KAKAO_REST_API_KEY" in (status.error_message or "")
+            assert fake.requests == [] and fake.events == []
+
+
+def kakao_event_sender(fake: FakeKakao) -> KakaoSender:
+    """A Kakao sender allowed the fake's callback URLs, with a REST API key for its Event API."""
+    return KakaoSender(Settings(kakao_callback_hosts=fake.base_url,
+                                kakao_api_base_url=fake.base_url,
+                                kakao_rest_api_key=fake.rest_api_key))
