@@ -146,8 +146,9 @@ def on_cancel(state: PoolState, out: Out, event: Cancel) -> None:
 def _move(state: PoolState, out: Out, item: WorkState, event: Cancel) -> None:
     """A supervisor's re-route of work this pool holds (see :class:`Cancel`): waiting or
     offered work goes to ``event.to_pool`` (an offer is rescinded first, so the work has
-    one owner at a time); in the target pool only its priority changes; assigned or
-    wrapping work stays (it moves by a transfer)."""
+    one owner at a time) without its skill requirements: the supervisor chose the pool;
+    in the target pool only its priority changes; assigned or wrapping work stays (it
+    moves by a transfer)."""
     target = event.to_pool
     assert target is not None
     if event.priority is not None:
@@ -161,6 +162,10 @@ def _move(state: PoolState, out: Out, item: WorkState, event: Cancel) -> None:
         emit(state, out, Kind.IGNORED, f"already {item.status}: transfer it instead",
              {"event": event.event_id, "to": target}, item, item.agent_id)
         return
+    # the supervisor chose the pool: its agents take it whatever skills triage asked for
+    # (a user run's billing email, moved to support with skill billing, waited there
+    # for nobody)
+    item.skills = {}
     agent = None
     if item.status == OFFERED:
         emit(state, out, Kind.RESCINDED, "conversation re-routed",

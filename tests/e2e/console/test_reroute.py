@@ -5,8 +5,8 @@ to support on the board, ada accepted it there, and billing, which had kept it, 
 it to bo again: bo accepted, and both held the conversation. Here the real chain runs
 (ingress, worker, router, sink, gateway as subprocesses), a customer's signed Twilio
 webhook comes in, and everything else goes through the gateway's API: the offer to bo is
-rescinded the moment the conversation moves, bo's late accept assigns nothing, ada gets
-it in support, and the customer's next message stays with her.
+rescinded the moment the conversation moves, bo's late accept assigns nothing, ada (no
+billing skill) gets it in support, and the customer's next message stays with her.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ROUTING = """
 default_pool = "support"
 
 [[routing.rules]]
-channel = "sms"
+skill = "billing"
 pool = "billing"
 
 [pools.support]
@@ -53,6 +53,15 @@ capacity = 3
 [agents.bo]
 pool = "billing"
 capacity = 3
+skills = { billing = 5 }
+"""
+AUTOMATION = """
+[defaults]
+acknowledgement = false
+survey = false
+
+[defaults.skills]
+refund = "billing"
 """
 
 
@@ -94,8 +103,10 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
         await conn.close()
     port = free_port()
     ingress = f"http://127.0.0.1:{port}"
+    automation = tmp_path / "automation.toml"
+    automation.write_text(AUTOMATION)
     env = {"OMNIROUTE_INGRESS_PORT": str(port), "OMNIROUTE_SMTP_PORT": str(free_port()),
-           "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN,
+           "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTE_AUTOMATION_CONFIG": str(automation),
            "OMNIROUTE_PUBLIC_BASE_URL": ingress}
     commands = {**PROCESSES, "ingress": ("ingress",)}
     with running_chain(topics, database_url, tmp_path, commands, ROUTING, env) as chain:

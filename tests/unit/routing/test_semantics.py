@@ -485,9 +485,10 @@ class TestSupervisorMove:
     def test_queued_work_is_forwarded_and_the_target_pool_only_takes_the_priority(
             self) -> None:
         here = Pool()
-        here.route("w1", priority=5)
+        here.route("w1", priority=5, skills={"billing": 1})
         out = here(Cancel, work_id="w1", to_pool="support", reason="moved")
         assert [d.kind for d in out] == [Kind.FORWARDED] and out[0].forward.priority == 5
+        assert out[0].forward.skills == {}  # the supervisor chose the pool: its agents take it
         there = Pool(PoolPolicy(pool="support"))
         there.route("w1")
         out = there(Cancel, work_id="w1", to_pool="support", reason="moved", priority=30)
