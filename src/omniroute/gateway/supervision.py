@@ -80,7 +80,7 @@ class Supervision:
         takes it (to the named pool, else by the routing rules). Work waiting in a pool,
         queued or offered, is *moved*: every pool's stream gets the move, the pool holding
         the work rescinds its offer and forwards it to the target, keeping its age, and a
-        ``rerouted`` conversation event names the new pool. (Before 2026-12-06 a re-route
+        ``rerouted`` conversation event names the new pool. (Until 2026-12-05 a re-route
         only put the work in the second pool too: a user run's supervisor moved an offered
         email from billing to support, and both pools' agents were assigned it.)"""
         who = await self.supervisor(request)
