@@ -56,9 +56,8 @@ class FakeLine(FakeProvider):
 
     async def profile(self, request: web.Request) -> web.Response:
         await self.record(request)
-        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
-            return self.error(401, 401, "Authentication failed. Confirm that the access token "
-                                        "in the authorization header is valid.")
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
         if (failure := self.queued_failure()) is not None:
             return failure
         user = request.match_info["user"]
@@ -69,9 +68,8 @@ class FakeLine(FakeProvider):
 
     async def message_content(self, request: web.Request) -> web.Response:
         await self.record(request)
-        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
-            return self.error(401, 401, "Authentication failed. Confirm that the access token "
-                                        "in the authorization header is valid.")
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
         if (failure := self.queued_failure()) is not None:
             return failure
         if request.match_info["message"] not in self.content:
@@ -83,10 +81,16 @@ class FakeLine(FakeProvider):
     def error(self, status: int, code: int | str, message: str) -> web.Response:
         return web.json_response({"message": message}, status=status)
 
-    def _check(self, request: web.Request, seen: Seen) -> web.Response | None:
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        """LINE's 401 when the request lacks the channel access token, else None."""
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return self.error(401, 401, "Authentication failed. Confirm that the access token "
                                         "in the authorization header is valid.")
+        return None
+
+    def _check(self, request: web.Request, seen: Seen) -> web.Response | None:
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
         messages = seen.json.get("messages") if isinstance(seen.json, dict) else None
         if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
             return web.json_response({"message": "The request body has 1 error(s)", "details": [
