@@ -22,6 +22,7 @@ from omniroute.gateway.admin import record_action
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ForcePresenceRequest, ReplayRequest, RerouteRequest
 from omniroute.gateway.problems import Conflict, Forbidden, Unavailable
+from omniroute.infra.guarded_producer import Record
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.requests import TOPIC as ROUTING_TOPIC
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
@@ -121,12 +122,13 @@ class Supervision:
                            "configuration names: name the pool to move it to")
         event_id = f"gw:move:{uuid.uuid4().hex}"
         at = time.time()
+        records = []
+        for pool in sorted({*config.pools, target, *([current] if current else [])}):
+            topic, key, value = move_record(pool, at, f"{event_id}:{pool}", conversation_id,
+                                            target, reason, priority)
+            records.append(Record(self.g.settings.topic(topic), value, key, None))
         try:
-            for pool in sorted({*config.pools, target, *([current] if current else [])}):
-                topic, key, value = move_record(pool, at, f"{event_id}:{pool}", conversation_id,
-                                                target, reason, priority)
-                await self.g.producer.send_and_wait(self.g.settings.topic(topic), value,
-                                                    key=key)
+            await self.g.producer.send_all(records)  # one wait for every pool's record
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not take the re-route: {exc}; retry") from exc
         return web.json_response({"event_id": event_id, "topic": POOL_TOPIC,

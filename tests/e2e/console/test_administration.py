@@ -16,7 +16,6 @@ admin screen, the board and ada's console are kept as artifacts.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,6 +28,7 @@ from e2e.console.test_console import ARTIFACTS
 from harness.browser import launch_chromium
 from harness.cli import run_omniroute
 from harness.kafka import consume, produce
+from harness.ready import wait_ready
 from harness.stack import running_stack, stack_env
 from omniroute.contract import (
     AssignmentEvent,
@@ -66,22 +66,6 @@ async def wait_text(page: object, selector: str, expected: str, timeout: float =
              const node = document.querySelector(selector);
              return node && node.textContent.trim() === expected; }""",
         arg=[selector, expected], timeout=timeout)
-
-
-async def wait_ready(*urls: str, timeout: float = 180) -> None:
-    """Until every server answers /readyz with 200 (``omniroute up`` returns before)."""
-    async with aiohttp.ClientSession() as session:
-        for url in urls:
-            for _ in range(int(timeout * 2)):
-                try:
-                    async with session.get(f"{url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.5)
-            else:
-                raise AssertionError(f"{url} never became ready")
 
 
 async def sign_in(page: object, url: str, token: str) -> None:

@@ -14,7 +14,6 @@ in one conversation. A screenshot of the console is kept as an artifact.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -23,10 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import pytest
 
+from harness import ready
 from harness.browser import launch_chromium
 from harness.cli import omniroute_env
 from harness.kafka import consume, produce
@@ -132,17 +131,7 @@ def running_chain(settings: Settings, database_url: str, tmp_path: Path,
 
 async def wait_ready(chain: Chain, timeout: float = 120) -> None:
     """Until the gateway answers /readyz (database and assignments stream)."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(int(timeout * 2)):
-            chain.check()
-            try:
-                async with session.get(f"{chain.url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"the gateway never became ready\n{chain.tails()}")
+    await ready.wait_ready(chain.url, timeout=timeout, alive=chain.check, context=chain.tails)
 
 
 async def prepare_agent(database_url: str) -> str:

@@ -23,6 +23,7 @@ import asyncpg
 from e2e.console.test_console import PROCESSES, running_chain, wait_ready
 from harness.kafka import consume
 from harness.ports import free_port
+from harness.ready import ready
 from omniroute.contract import AssignmentEvent, AssignmentKind, ConversationEvent
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
@@ -118,7 +119,7 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
 
             for who in ("ada", "bo"):
                 assert (await api(who, "POST", "/presence", {"presence": "available"}))[0] == 202
-            await until(lambda: _ingress_ready(session, ingress), "the ingress answers")
+            await until(lambda: ready(session, ingress), "the ingress answers")
             await sms(session, ingress, 1, "I was charged twice, please refund")
 
             async def offer_of(who: str) -> Any:
@@ -167,14 +168,6 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
             held = {a["agent_id"]: a["conversations"] for a in board["agents"]}
             assert (held["ada"], held["bo"]) == ([conversation], []), held
             assert moved["pool"] == "support"  # the answer names where it went
-
-
-async def _ingress_ready(session: aiohttp.ClientSession, ingress: str) -> bool:
-    try:
-        async with session.get(f"{ingress}/readyz") as response:
-            return response.status == 200
-    except aiohttp.ClientError:
-        return False
 
 
 async def _no_offer(api: Any, who: str) -> bool:

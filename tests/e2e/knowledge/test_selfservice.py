@@ -55,6 +55,7 @@ from harness.cli import run_omniroute
 from harness.kafka import consume
 from harness.ports import free_port
 from harness.providers.graph import FakeGraph
+from harness.ready import ready
 from harness.stack import running_stack, stack_env
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
@@ -113,15 +114,6 @@ async def eventually(probe: Any, what: str, timeout: float = 120) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.5)
-
-
-async def ready(http: aiohttp.ClientSession, base: str) -> bool:
-    """Whether the process at ``base`` answers /readyz with 200."""
-    try:
-        async with http.get(f"{base}/readyz") as r:
-            return r.status == 200
-    except aiohttp.ClientError:
-        return False
 
 
 async def kinds_of(db: asyncpg.Connection, conversation_id: str) -> list[str]:

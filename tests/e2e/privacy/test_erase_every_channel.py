@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
+from harness.ready import wait_ready
 from harness.stack import running_stack, stack_env
 from integration.history.test_erase_everywhere import every_record
 from integration.history.test_privacy import occurrences
@@ -201,21 +202,6 @@ async def wait_others(database_url: str, timeout: float = 180) -> None:
         await conn.close()
 
 
-async def wait_ready(url: str, timeout: float = 180) -> None:
-    """Until ``url`` answers 200 (processes start after `omniroute up` says so)."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, f"{url} never became ready"
-            await asyncio.sleep(1)
-
-
 async def wait_stored(database_url: str, expected: int, timeout: float = 180) -> list[str]:
     """The customer ids the sink stored the marked messages under, once all ``expected``
     (one per channel written on) arrived with their customer (the sink stores an inbound
@@ -293,7 +279,7 @@ class TestEraseEveryChannel:
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base
         settings = Settings(kafka_bootstrap=kafka_bootstrap, topic_namespace=namespace)
         with running_stack(env) as stack:
-            await wait_ready(base + "/readyz")
+            await wait_ready(base)
             statuses = await send_every_channel(base, int(env["OMNIROUTE_SMTP_PORT"]))
             assert set(statuses.values()) <= {200, 250}, statuses
             customers = await wait_stored(database_url, len(statuses))

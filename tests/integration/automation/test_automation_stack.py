@@ -29,6 +29,7 @@ import asyncpg
 import pytest
 
 from harness.kafka import consume, produce, routing_requests
+from harness.ready import wait_ready
 from harness.stack import running_stack, stack_env
 from omniroute.automation.store import publish_rules
 from omniroute.contract import AgentEvent, ConversationEvent, OutboundMessage
@@ -111,22 +112,6 @@ async def text(base: str, sid: str, sender: str, body: str) -> int:
         return response.status
 
 
-async def wait_until_ready(base: str, timeout: float = 120) -> None:
-    """Until the ingress answers ``/readyz`` (it checks Kafka) with 200."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("the ingress never became ready")
-            await asyncio.sleep(0.5)
-
-
 class Topics:
     """The stack's topics, read from the beginning."""
 
@@ -182,7 +167,7 @@ class TestAutomationThroughTheStack:
         env["OMNIROUTE_PUBLIC_BASE_URL"] = base = f"http://127.0.0.1:{env['OMNIROUTE_INGRESS_PORT']}"
         topics = Topics(kafka_bootstrap, namespace)
         with running_stack(env) as stack:
-            await wait_until_ready(base)
+            await wait_ready(base, timeout=120)
             await publish_rules(Settings(kafka_bootstrap=kafka_bootstrap,
                                          topic_namespace=namespace), "default", LIVE_RULES)
             for agent, pool in (("mina", "billing"), ("jun", "support")):
