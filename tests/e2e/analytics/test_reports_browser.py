@@ -112,3 +112,37 @@ class TestReportsInChromium:
                 print(f"reports screen screenshot: {shot}")
             finally:
                 await browser.close()
+
+    async def test_reports_in_a_new_tab(self, topics: Settings, database_url: str) -> None:
+        """Reports opened in a tab of its own (empty sessionStorage) borrows the sign-in of a
+        console open in another tab, and still asks for it where no console is signed in."""
+        token = await seeded(database_url)
+        async with running_gateway(topics, database_url, port=free_port()) as gateway, \
+                playwright_api.async_playwright() as p:
+            browser = await launch_chromium(p)
+            try:
+                signed_in = await browser.new_context()
+                console = await signed_in.new_page()
+                await console.goto(gateway.url + "/")
+                await console.fill("#token", token)
+                await console.click("#signin")
+                await console.wait_for_selector("#app", state="visible")
+                reports = await signed_in.new_page()  # a new tab: its sessionStorage is empty
+                await reports.goto(gateway.url + "/console/reports.html")
+                who = reports.locator("#who")
+                await who.filter(has_text="boss (supervisor)").wait_for(timeout=10_000)
+                await reports.fill("#from", "2026-11-20T09:00")
+                await reports.fill("#to", "2026-11-20T10:00")
+                await reports.click("#run-report")
+                frame = reports.frame_locator("#report-frame")
+                await frame.locator("#kpis").wait_for(timeout=60_000)
+                assert "3\nConversations" in await frame.locator("#kpis").inner_text()
+                assert await reports.locator("#signin-needed").is_hidden()
+
+                stranger = await (await browser.new_context()).new_page()
+                await stranger.goto(gateway.url + "/console/reports.html")
+                await stranger.locator("#signin-needed").wait_for(state="visible",
+                                                                   timeout=10_000)
+                assert await stranger.evaluate("sessionStorage.length") == 0
+            finally:
+                await browser.close()

@@ -47,7 +47,7 @@ async function signIn(token) {
     showError("signin-error", error);
     return;
   }
-  sessionStorage.setItem("omniroute-token", token);
+  session.remember(token);
   $("who").textContent = `${state.me.agent_id} (${state.me.role})`;
   $("signin-view").hidden = true;
   $("app").hidden = false;
@@ -469,5 +469,5 @@ document.addEventListener("keydown", (e) => {
 $("lang").value = i18n.lang;
 translatePage();
 
-const saved = sessionStorage.getItem("omniroute-token");
+const saved = session.saved();
 if (saved) signIn(saved);

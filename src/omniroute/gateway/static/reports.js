@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const token = sessionStorage.getItem("omniroute-token");
+let token = session.saved();
 
 function authorized(path) {
   return fetch(path, { headers: { Authorization: `Bearer ${token}` } });
@@ -73,7 +73,14 @@ function defaults() {
   $("to").value = local(now);
 }
 
-if (!token) { $("signin-needed").hidden = false; }
+// a tab opened on its own borrows the sign-in of a console open in another tab
+session.borrow().then(async (lent) => {
+  token = lent;
+  if (!token) { $("signin-needed").hidden = false; return; }
+  session.remember(token);
+  const me = await authorized("/api/v1/me");
+  if (me.ok) { const who = await me.json(); $("who").textContent = `${who.agent_id} (${who.role})`; }
+});
 defaults();
 $("report-form").addEventListener("submit", showReport);
 $("download-csv").addEventListener("click", downloadCsv);
