@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import subprocess
@@ -33,6 +34,23 @@ class RunningStack:
     def log_tail(self, count: int = 40) -> str:
         """The last lines `omniroute up` and its processes wrote."""
         return "".join(self.lines[-count:])
+
+    def kill(self, component: str) -> int:
+        """SIGKILL the stack's ``component`` process (`up` starts it again); its pid."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:  # gone meanwhile
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == self.process.pid and argv[1:4] == [b"-m", b"omniroute",
+                                                            component.encode()]:
+                os.kill(int(entry.name), signal.SIGKILL)
+                return int(entry.name)
+        raise AssertionError(f"no {component} process under omniroute up\n{self.log_tail()}")
 
     def saw(self, text: str, timeout: float = 10) -> bool:
         """Whether a line containing ``text`` was written (waiting up to ``timeout``)."""

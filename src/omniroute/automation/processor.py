@@ -22,6 +22,8 @@ Every id derives from the input's event id, so a replay emits the same records.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -56,6 +58,9 @@ from omniroute.worker.topology import CUSTOMERS
 
 Decide = Callable[[CustomerState, Any], Awaitable[Outcome]]
 MAX_ATTRIBUTES = 32
+ROUTER_FIGURES_WAIT_S = 5.0
+"""At most this long, once after start-up, the first message waits for the routers' staffing
+figures (a worker that starts before any router published goes on without them)."""
 
 
 MESSAGE_KINDS = frozenset({"observe", "message"})
@@ -97,6 +102,10 @@ class AutomationHook:
         self.live_rules: dict[str, tuple[Rule, ...]] = {}
         """Rules set through the admin API or CLI, per workspace (override the file's)."""
         self.queue = QueueView()
+        self.router_read: asyncio.Event | None = None
+        """Set once the routers' latest staffing figures were read at start-up (None: this
+        worker does not follow them)."""
+        self._router_waited = False
         self.clocks = Clocks(self)
         self.languages = Prefetched()
         """The languages of the batch's message texts (the batch engine fills it)."""
@@ -196,6 +205,16 @@ class AutomationHook:
             else mine.joined(handed)
         self.memory.set(state.customer_id, customer.with_conversation(joined))
 
+    async def _router_figures_read(self) -> None:
+        """Once, at start-up: wait (at most ``ROUTER_FIGURES_WAIT_S``) until the routers'
+        latest staffing figures were read, so the first acknowledgements after a restart
+        count the agents on duty (see :class:`QueueView`)."""
+        if self.router_read is None or self._router_waited:
+            return
+        self._router_waited = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.router_read.wait(), ROUTER_FIGURES_WAIT_S)
+
     async def on_agent_event(self, event: Any) -> str | None:
         """Presence and capacity of agents, for expected waits."""
         from omniroute.contract import AgentEvent, AgentEventKind, Presence
@@ -258,6 +277,7 @@ class AutomationHook:
         if message.event_id in state.processed:  # a replay: same requests, nothing new
             requests = [enrich_request(r, before, False, ws, None) for r in outcome.requests]
             return Outcome(outcome.state, events=outcome.events, requests=requests)
+        await self._router_figures_read()
         found = triage(message.text or "", ws.triage, customer.language, self.languages)
         staffed = self.view.staffed_skills
         if not staffed.issuperset(found.skills):
@@ -271,7 +291,8 @@ class AutomationHook:
         if route is not None:
             self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp())
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
-                            partial(self.queue.state, pool, conv.id, ws.handle_time_s))
+                            partial(self.queue.state, pool, conv.id, ws.handle_time_s,
+                                    route is not None))
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
             "idle_fired": []}), ws, conv.opened_at, at)
@@ -408,6 +429,7 @@ def register(worker: Worker) -> None:
     agents' presence, agents' replies, SLA and idle clocks."""
     from omniroute.automation.commands import TOPIC
     from omniroute.automation.store import follow_rules
+    from omniroute.routing.statsfeed import follow_stats
 
     hook = AutomationHook(worker)
     triage("warm up the language models", hook.config.defaults.triage)  # ~1-2 s, at start-up
@@ -424,3 +446,10 @@ def register(worker: Worker) -> None:
         await follow_rules(worker.settings, hook.set_live_rules)
 
     worker.app.task(follow_live_rules)
+
+    async def follow_router_stats() -> None:
+        """The routers' staffing of every pool, for expected waits (see QueueView)."""
+        hook.router_read = asyncio.Event()
+        await follow_stats(worker.settings, hook.queue.router_stats, hook.router_read)
+
+    worker.app.task(follow_router_stats)

@@ -7,15 +7,26 @@ process; with several workers each sees the conversations and agents of its
 own partitions, a sample in which position and available agents shrink
 together, so the estimate keeps its scale. Handle time is the median of the
 pool's last 50 assigned-to-resolved spans.
+
+A view built from events starts empty: a worker that restarted knew no agent
+until one changed presence, and told every customer "later today" while agents
+sat idle (a user run, 2026-12-06). So the routers' own figures take precedence
+where they are fresh: every router publishes its pools' staffing every 2 s
+(:mod:`omniroute.routing.statsfeed`), and the worker follows them
+(:meth:`QueueView.router_stats`). They count every agent of the pool, not a
+sample, and with them a conversation starting to wait has at least the
+router's whole queue ahead of it.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
@@ -24,6 +35,8 @@ from omniroute.automation.wait import QueueState
 ANY_POOL = "*"
 MIN_SAMPLES = 5
 SAMPLES = 50
+ROUTER_FRESH_S = 15.0
+"""A router's figures older than this (it stopped publishing the pool) are not used."""
 
 
 @dataclass
@@ -118,6 +131,37 @@ class QueueView:
     staffing: dict[str, Staffing] = field(default_factory=dict)
     """Pool -> its available agents (an agent of ``ANY_POOL`` counts in every pool)."""
     handle_times: dict[str, deque[float]] = field(default_factory=dict)
+    router: dict[str, RouterFigures] = field(default_factory=dict)
+    """Pool -> the latest staffing and queue length its router published."""
+
+    def router_stats(self, pool: str, doc: dict[str, Any]) -> None:
+        """A router's statistics of ``pool`` (``pool_stats`` with ``published_at``); ones
+        without staffing (a router of an older version) are ignored."""
+        staffing = doc.get("staffing")
+        if not isinstance(staffing, dict):
+            return
+        self.router[pool] = RouterFigures(
+            published_at=float(doc.get("published_at") or 0.0),
+            waiting=int(doc.get("waiting") or 0),
+            available=int(staffing.get("available") or 0),
+            free_slots=int(staffing.get("free_slots") or 0),
+            concurrency=int(staffing.get("concurrency") or 1))
+
+    def _router_figures(self, key: str, now: float) -> RouterFigures | None:
+        """The routers' fresh figures for ``key`` (every pool's, summed, for ``ANY_POOL``)."""
+        fresh = [f for pool, f in self.router.items()
+                 if (key == ANY_POOL or pool == key) and now - f.published_at <= ROUTER_FRESH_S]
+        if not fresh:
+            return None
+        if len(fresh) == 1:
+            return fresh[0]
+        available = sum(f.available for f in fresh)
+        weighted = sum(f.concurrency * f.available for f in fresh)
+        return RouterFigures(
+            published_at=min(f.published_at for f in fresh),
+            waiting=sum(f.waiting for f in fresh), available=available,
+            free_slots=sum(f.free_slots for f in fresh),
+            concurrency=round(weighted / available) if available else 1)
 
     def wait(self, pool: str, conversation_id: str, since: float) -> None:
         """``conversation_id`` waits in ``pool`` since ``since`` (POSIX seconds)."""
@@ -187,14 +231,36 @@ class QueueView:
                 total.capacities.update(part.capacities)
         return total
 
-    def state(self, pool: str | None, conversation_id: str, default_handle_s: float) -> QueueState:
-        """The queue as ``conversation_id`` sees it in ``pool``."""
+    def state(self, pool: str | None, conversation_id: str, default_handle_s: float,
+              entering: bool = False, now: float | None = None) -> QueueState:
+        """The queue as ``conversation_id`` sees it in ``pool``; ``entering``: it starts
+        waiting now (its routing request is being sent), behind the router's whole queue."""
         key = pool or ANY_POOL
         queue = self.waiting.get(key)
-        ahead = queue.ahead_of(conversation_id) if queue is not None else 0
-        staffing = self._staffing_of(key)
+        position = (queue.ahead_of(conversation_id) if queue is not None else 0) + 1
         samples = self.handle_times.get(key, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
-        return QueueState(position=ahead + 1, agents_available=staffing.available,
+        router = self._router_figures(key, time.time() if now is None else now)
+        if router is not None:
+            if entering:
+                position = max(position, router.waiting + 1)
+            return QueueState(position=position, agents_available=router.available,
+                              free_slots=router.free_slots, concurrency=router.concurrency,
+                              handle_time_s=handle)
+        staffing = self._staffing_of(key)
+        return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),
                           handle_time_s=handle)
+
+
+@dataclass(frozen=True)
+class RouterFigures:
+    """What a router last published of one pool that an estimate uses."""
+
+    published_at: float
+    waiting: int
+    available: int
+    """Agents whose presence is available (at capacity or not), not lost."""
+    free_slots: int
+    concurrency: int
+    """Median capacity of those agents."""

@@ -12,6 +12,7 @@ reproduce them) and never influence a decision.
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -93,9 +94,14 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
             in_progress += 1
     agents: Counter[str] = Counter()
     by_queue: dict[str, Counter[str]] = {}
+    free_slots, capacities = 0, []
     for agent in state.agents.values():
-        status = _status(agent.lost, agent.presence, agent.load, agent.profile.capacity.total)
+        total = agent.profile.capacity.total
+        status = _status(agent.lost, agent.presence, agent.load, total)
         agents[status] += 1
+        if status in ON_DUTY:
+            free_slots += max(0, total - agent.load)
+            capacities.append(total)
         for skill in agent.profile.skills:
             if skill.startswith(QUEUE_PREFIX):
                 by_queue.setdefault(skill[len(QUEUE_PREFIX):], Counter())[status] += 1
@@ -111,6 +117,8 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
         "pool": state.pool, "open": state.open, "as_of": state.now, "policy_version":
         state.version, "waiting": sum(waiting.values()), "longest_wait_s": _age(now, first),
         "offered": offered, "in_progress": in_progress, "agents": _presences(agents),
+        "staffing": {"available": len(capacities), "free_slots": free_slots,
+                     "concurrency": round(statistics.median(capacities)) if capacities else 1},
         "queues": {q: {"waiting": waiting.get(q, 0), "longest_wait_s": _age(now, oldest.get(q)),
                        "agents": _presences(by_queue.get(q, Counter()))} for q in queues},
         "today": today,
@@ -118,6 +126,8 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
 
 
 STATUSES = ("available", "idle", "full", "busy", "away", "offline", "lost")
+ON_DUTY = frozenset(("available", "idle", "full"))
+"""Agents whose presence is available (not lost), whatever their load."""
 
 
 def _status(lost: bool, presence: str, load: int, total: int) -> str:

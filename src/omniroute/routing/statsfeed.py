@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -53,6 +54,37 @@ async def publish_stats(settings: Settings, stop: asyncio.Event, every_s: float 
                 await asyncio.wait_for(stop.wait(), every_s)
     finally:
         await producer.stop()
+
+
+async def follow_stats(settings: Settings, apply: Callable[[str, dict[str, Any]], None],
+                       caught_up: asyncio.Event | None = None) -> None:
+    """Apply every pool's statistics as the routers publish them, the latest kept on the
+    compacted topic first (forever; run it as a task); ``caught_up`` is set once those were
+    read (or there is no topic yet). Unreadable records are skipped."""
+    topic = settings.topic(STATS_TOPIC)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                              enable_auto_commit=False, fetch_max_wait_ms=500)
+    await reader.start()
+    try:
+        while not (tps := await consumer_partitions(reader, topic)):
+            if caught_up is not None:
+                caught_up.set()  # no router published anything yet
+            await asyncio.sleep(5)
+        reader.assign(tps)
+        await reader.seek_to_beginning(*tps)
+        ends = await reader.end_offsets(tps)
+        while True:
+            for records in (await reader.getmany(*tps, timeout_ms=1000)).values():
+                for record in records:
+                    with contextlib.suppress(ValueError, TypeError, AttributeError):
+                        doc = json.loads(record.value)
+                        if isinstance(doc, dict):
+                            apply(record.key.decode(), doc)
+            if caught_up is not None and not caught_up.is_set() and all(
+                    [await reader.position(tp) >= ends[tp] for tp in tps]):
+                caught_up.set()
+    finally:
+        await reader.stop()
 
 
 async def read_stats(settings: Settings) -> dict[str, dict[str, Any]]:

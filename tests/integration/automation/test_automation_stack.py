@@ -319,6 +319,24 @@ class TestAutomationThroughTheStack:
             assert [(m.automation, m.channel) for m in acks] == [
                 ("acknowledgement", "webchat")], acks
 
+            # 8. the worker restarts (SIGKILL; `up` starts it again) while jun is on duty with
+            # a free slot. A user run's restarted worker knew no agent (its view of them came
+            # from presence events it had read before) and told every new customer "later
+            # today" while jun sat idle; it now starts from the routers' published staffing.
+            # Heartbeats keep jun from being lost and are no presence news to the worker.
+            await topics.agent(AgentEvent(event_id="jun-beat-1", agent_id="jun",
+                                          kind="heartbeat"))
+            await asyncio.to_thread(stack.kill, "worker")
+            assert await asyncio.to_thread(stack.saw, "worker exited with code", 30)
+            await topics.agent(AgentEvent(event_id="jun-beat-2", agent_id="jun",
+                                          kind="heartbeat"))
+            after = "+14155550142"
+            assert await text(base, "SMafter1", after, "Hi, a question about my account") == 200
+            (restarted,) = await topics.outbound(1, lambda m: m.recipient.value == after,
+                                                 timeout=240)
+            assert restarted.automation == "acknowledgement"
+            assert "in a moment" in (restarted.text or ""), restarted.text
+
 
 WEB_SECRET = "automation-webchat-identity-secret-0001"
 WEB_PHONE = "+821055500001"

@@ -246,6 +246,56 @@ class TestQueueView:
             view.resolved(f"h{i}", 100.0 + 60 * (i + 1))
         assert view.state("support", "c2", 300.0).handle_time_s == 180.0
 
+    @staticmethod
+    def _figures(at: float, waiting: int, available: int, free: int, concurrency: int = 2
+                 ) -> dict[str, object]:
+        """A router's published statistics of a pool (``pool_stats`` + ``published_at``)."""
+        return {"pool": "support", "waiting": waiting, "published_at": at, "agents": {},
+                "staffing": {"available": available, "free_slots": free,
+                             "concurrency": concurrency}}
+
+    def test_a_restarted_worker_counts_the_routers_agents(self) -> None:
+        """A worker's own view starts empty: without the routers' figures it knew no agent
+        and told a customer "later today" while an agent had a free slot (user run 14)."""
+        from omniroute.automation.wait import expected_wait, round_wait
+
+        view = QueueView()
+        view.wait("support", "new", 1000.0)
+        alone = view.state("support", "new", 180.0, entering=True, now=1000.0)
+        assert alone.agents_available == 0 and round_wait(expected_wait(alone)).unit == "later"
+        view.router_stats("support", self._figures(999.0, waiting=0, available=2, free=1))
+        seen = view.state("support", "new", 180.0, entering=True, now=1000.0)
+        assert (seen.position, seen.agents_available, seen.free_slots, seen.concurrency) \
+            == (1, 2, 1, 2)
+        assert round_wait(expected_wait(seen)).unit == "moment"
+
+    def test_entering_queues_behind_the_routers_whole_queue(self) -> None:
+        view = QueueView()
+        view.wait("support", "mine", 1000.0)
+        view.router_stats("support", self._figures(999.0, waiting=6, available=2, free=0))
+        assert view.state("support", "mine", 180.0, entering=True, now=1000.0).position == 7
+        # already waiting (a later message): the router's count includes those behind it
+        assert view.state("support", "mine", 180.0, now=1000.0).position == 1
+
+    def test_stale_or_older_figures_fall_back_to_the_own_view(self) -> None:
+        view = QueueView()
+        view.presence("ada", "support", True, 3)
+        view.router_stats("support", self._figures(900.0, waiting=9, available=5, free=5))
+        stale = view.state("support", "c", 180.0, entering=True, now=900.0 + 16)
+        assert (stale.position, stale.agents_available, stale.free_slots) == (1, 1, 3)
+        view.router_stats("billing", {"waiting": 1, "published_at": 916.0})  # no staffing
+        assert "billing" not in view.router
+
+    def test_no_pool_sums_every_pools_figures(self) -> None:
+        view = QueueView()
+        view.router_stats("support", self._figures(10.0, waiting=2, available=3, free=1,
+                                                   concurrency=3))
+        view.router_stats("billing", self._figures(10.0, waiting=1, available=1, free=0,
+                                                   concurrency=1))
+        state = view.state(None, "c", 180.0, entering=True, now=11.0)
+        assert (state.position, state.agents_available, state.free_slots, state.concurrency) \
+            == (4, 4, 1, 2)
+
 
 class TestConfig:
     """The automation file."""

@@ -234,6 +234,8 @@ class TestStats:
         assert stats["waiting"] == 1 and stats["longest_wait_s"] == 2.0  # w5
         assert stats["in_progress"] == 1 and stats["offered"] == 1
         assert stats["agents"]["full"] == 2 and stats["agents"]["offline"] == 1
+        # what a worker's expected wait uses: agents on duty (full too), their free slots
+        assert stats["staffing"] == {"available": 2, "free_slots": 0, "concurrency": 1}
         assert stats["queues"] == {"vip": {"waiting": 1, "longest_wait_s": 2.0, "agents": {
             "available": 0, "idle": 0, "full": 2, "busy": 0, "away": 0, "offline": 0,
             "lost": 0}}}
@@ -244,6 +246,10 @@ class TestStats:
         waits = [d.inputs["waited_s"] for d in pool.log if d.kind is Kind.ASSIGNED]
         assert today["average_wait_s"] == round(sum(waits) / 2, 3)
         assert today["longest_wait_s"] == max(waits)
+        pool(Resolve, agent_id="bob", work_id="w1", dt=1.0)  # bob takes w5
+        pool(Resolve, agent_id="bob", work_id="w5", dt=1.0)  # nothing waits: bob is idle
+        assert pool_stats(pool.state, pool.now)["staffing"] == {
+            "available": 2, "free_slots": 1, "concurrency": 1}
 
     def test_counters_restart_each_local_day_and_survive_a_snapshot(self) -> None:
         from omniroute.routing.stats import pool_stats
