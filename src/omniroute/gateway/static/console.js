@@ -252,9 +252,10 @@ function renderConversations(conversations) {
 }
 
 async function waitAndOpen(conversationId, tries) {
-  // The sink writes the assignment to history a moment after it is on Kafka.
+  // The sink writes the assignment to history a moment after it is on Kafka: the gateway
+  // answers 403 until then, which is no news to the agent (only the last try's error shows)
   for (let i = 0; i < tries; i++) {
-    if (await openConversation(conversationId)) return;
+    if (await openConversation(conversationId, i < tries - 1)) return;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
