@@ -8,6 +8,7 @@ connection failures into a :class:`DatabaseError` that says what to do.
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ def start_embedded(data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     if data_dir not in _embedded:
+        forget_dead_holders(data_dir)
         try:
             _embedded[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
                 data_dir, cleanup_mode="stop"
@@ -58,6 +60,39 @@ def start_embedded(data_dir: Path) -> str:
             ) from exc
     uri: str = _embedded[data_dir].get_uri()
     return uri
+
+
+def forget_dead_holders(data_dir: Path) -> list[int]:
+    """Drop the processes that died holding the embedded server in ``data_dir``; their pids.
+
+    pgserver stops the server when the last process holding it exits, and counts the
+    holders in ``.handle_pids.json``, from which each removes itself at exit. One that was
+    SIGKILLed (or a machine that lost power) never does, and from then on no exit was the
+    last: Ctrl-C of ``omniroute up`` left PostgreSQL running for good (user run 14, after
+    every process of the stack was SIGKILLed once). Done under pgserver's own lock.
+    """
+    import psutil  # type: ignore[import-untyped]
+    from pgserver.postgres_server import PostgresServer
+
+    holders = data_dir / ".handle_pids.json"
+    with PostgresServer._lock:
+        try:
+            pids = [int(pid) for pid in json.loads(holders.read_text())]
+        except (OSError, ValueError, TypeError):  # none yet, or unreadable: pgserver's call
+            return []
+        dead = [pid for pid in pids if not _alive(psutil, pid)]
+        if dead:
+            holders.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+    return dead
+
+
+def _alive(psutil: Any, pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # not ours to ask: it holds the server as far as we know
+        return True
 
 
 def embedded_running(data_dir: Path) -> bool:

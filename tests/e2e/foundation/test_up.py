@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -108,7 +110,15 @@ class TestUp:
             OMNIROUTE_LOG_FORMAT="json",
             PATH=_no_network_maven(tmp_path),
         )
+        postgres = tmp_path / "state" / "postgres"
         for run in (1, 2):
+            if run == 2:
+                # an earlier `up` SIGKILLed while holding the embedded PostgreSQL (a power loss)
+                # never took itself off pgserver's holders: no Ctrl-C stopped PostgreSQL again
+                stale = subprocess.Popen(["true"])
+                stale.wait()
+                holders = postgres / ".handle_pids.json"
+                holders.write_text(json.dumps([*json.loads(holders.read_text()), stale.pid]))
             with running_stack(env) as stack:
                 if run == 1:
                     self._every_process_is_ready_when_up_says_so(env)
@@ -127,4 +137,6 @@ class TestUp:
             assert stack.saw("omniroute stopped"), stack.log_tail(30)
             assert stack.process.returncode == 0, f"run {run}: " + stack.log_tail(30)
             assert not _listening(kafka_port), f"run {run}: kafka still listening after Ctrl-C"
+            assert not (postgres / "postmaster.pid").exists(), \
+                f"run {run}: PostgreSQL still running after Ctrl-C"
             assert not stack.saw("mvn called", timeout=0)
