@@ -3,8 +3,14 @@
 Each replica reads every partition itself (no consumer group: every replica
 must see every reply, because the visitor may be connected to any of them).
 Outbound and typing are read from their end, pinned before the service reports
-started, so nothing produced after start-up is missed; presence is read from the
-start, so availability is rebuilt from Kafka and never lives only in memory.
+started, so nothing produced after start-up is missed. Availability (chat, or the
+offline form) comes from the routers' published staffing (``staffing.available`` of
+every pool on the compacted ``omniroute.internal.routing-stats``, latest first): the
+agents the routers would offer work to, not lost ones, and one record per pool to read
+at start-up. It was every agent's latest presence event, read from the start of
+``omniroute.agent-events.v1``: the whole history of presence and heartbeats (20 s per
+agent) at every start of a replica, and an agent whose console vanished without
+"Offline" counted as available for good.
 Completeness of the transcript does not depend on this feed: the
 :class:`~omniroute_connectors.webchat.recorder.TranscriptRecorder` stores every
 reply through a committed consumer group.
@@ -18,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import OrderedDict
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from omniroute.contract import AgentEvent, AgentEventKind, DeliveryState, OutboundMessage
+from omniroute.contract import DeliveryState, OutboundMessage
 from omniroute.errors import DatabaseError, InfrastructureError
 from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
@@ -84,12 +91,13 @@ class WebChatFeed:
         topic = self.settings.topic
         outbound = await _assigned(self.settings, topic("omniroute.outbound.v1"), from_end=True)
         typing = await _assigned(self.settings, topic(TYPING_TOPIC), from_end=True)
-        agents = await _assigned(self.settings, topic("omniroute.agent-events.v1"),
-                                 from_end=False)
-        self._consumers = [outbound, typing, agents]
+        # the routers' pool statistics (omniroute.routing.statsfeed), compacted: key pool
+        staffing = await _assigned(self.settings, topic("omniroute.internal.routing-stats"),
+                                   from_end=False)
+        self._consumers = [outbound, typing, staffing]
         self._tasks = [asyncio.create_task(self._replies(outbound)),
                        asyncio.create_task(self._typing(typing)),
-                       asyncio.create_task(self._presence(agents))]
+                       asyncio.create_task(self._on_duty(staffing))]
 
     async def stop(self) -> None:
         """Stop the feeds, the recorder, the producer and the pool."""
@@ -175,11 +183,13 @@ class WebChatFeed:
             for address in await self.addresses_of(signal.conversation_id):
                 await self.chat.hub.push(address, signal.visitor_frame())
 
-    async def _presence(self, consumer: AIOKafkaConsumer) -> None:
+    async def _on_duty(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
             try:
-                event = AgentEvent.from_json_bytes(record.value)
-            except ValueError:
-                continue
-            if event.kind is AgentEventKind.PRESENCE and event.presence is not None:
-                await self.chat.hub.set_presence(event.agent_id, event.presence.value)
+                doc = json.loads(record.value)
+                staffing = doc["staffing"]
+                agents, at = int(staffing["available"]), float(doc["published_at"])
+                pool = record.key.decode()
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # not a router's figures (or an older router's, without staffing)
+            await self.chat.hub.set_on_duty(pool, agents, at, time.time())

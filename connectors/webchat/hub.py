@@ -12,17 +12,24 @@ class Socket(Protocol):
         """Send one JSON frame."""
 
 
+FRESH_S = 15.0
+"""A router's figures of a pool older than this are not counted (routers publish every 2 s)."""
+
+
 class Hub:
     """Sockets by visitor address (several tabs share an address)."""
 
     def __init__(self) -> None:
         self.sockets: dict[str, set[Socket]] = {}
-        self.presence: dict[str, str] = {}
+        self.on_duty: dict[str, tuple[int, float]] = {}
+        """Pool -> agents on duty as its router last published them, and when."""
+        self._available = False
 
     @property
     def agents_available(self) -> bool:
-        """True when at least one agent's latest presence is ``available``."""
-        return any(state == "available" for state in self.presence.values())
+        """True when a router published, within ``FRESH_S``, a pool with an agent on duty
+        (available, not lost); the last answer while no router publishes."""
+        return self._available
 
     def add(self, address: str, socket: Socket) -> None:
         """Register a visitor's socket."""
@@ -49,11 +56,15 @@ class Hub:
                 self.remove(address, socket)
         return sent
 
-    async def set_presence(self, agent_id: str, state: str) -> None:
-        """Record an agent's presence; tell every visitor when availability flips."""
-        before = self.agents_available
-        self.presence[agent_id] = state
-        if self.agents_available != before:
-            frame = {"type": "presence", "agents_available": self.agents_available}
+    async def set_on_duty(self, pool: str, agents: int, published_at: float, now: float) -> None:
+        """Record a router's count of ``pool``'s agents on duty; tell every visitor when
+        availability flips. Pools not published for ``FRESH_S`` (retired, or moved to a
+        router that has not published yet) do not count; with none fresh, nothing flips."""
+        self.on_duty[pool] = (agents, published_at)
+        fresh = [count for count, at in self.on_duty.values() if now - at <= FRESH_S]
+        available = any(fresh) if fresh else self._available
+        if available != self._available:
+            self._available = available
+            frame = {"type": "presence", "agents_available": available}
             for address in list(self.sockets):
                 await self.push(address, frame)

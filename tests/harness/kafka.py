@@ -127,3 +127,16 @@ async def routing_requests_so_far(
     records = await consume_all(bootstrap, tuple(namespace + t for t in ENTRY_TOPICS), wanted)
     records.sort(key=lambda r: r.timestamp)
     return [request for r in records if (request := request_of(r.topic, r.value))]
+
+
+async def publish_on_duty(bootstrap: str, namespace: str, pool: str, agents: int,
+                          at: float | None = None) -> None:
+    """What a router publishes every 2 s about ``pool``, reduced to ``agents`` on duty (the
+    figures web chat availability and expected waits read), as of ``at`` (now)."""
+    import json
+
+    from omniroute.routing.statsfeed import STATS_TOPIC
+
+    doc = {"pool": pool, "waiting": 0, "published_at": time.time() if at is None else at,
+           "staffing": {"available": agents, "free_slots": agents, "concurrency": 1}}
+    await produce(bootstrap, namespace + STATS_TOPIC, [(pool.encode(), json.dumps(doc).encode())])

@@ -41,6 +41,11 @@ PUBLIC_TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     "omniroute.dlq.v1": {"retention.ms": str(31 * DAY_MS)},
 }
 
+COMPACT_SOON = {"cleanup.policy": "compact", "segment.ms": "60000",
+                "min.cleanable.dirty.ratio": "0.01", "max.compaction.lag.ms": "300000"}
+"""A compacted topic whose superseded records go within minutes: Kafka compacts only closed
+segments, and a segment closes after 7 days (or 1 GiB) by default."""
+
 INTERNAL_TOPICS: list[TopicSpec] = [
     TopicSpec("omniroute.internal.identity-graph"),
     TopicSpec("omniroute.internal.customers"),
@@ -54,8 +59,10 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # router state snapshots, key pool, partition = its pool-stream partition (same count)
     TopicSpec("omniroute.internal.routing-snapshots",
               configs={"cleanup.policy": "compact", "max.message.bytes": "8388608"}),
-    # pool statistics for supervisors (key pool, latest wins), published by the routers
-    TopicSpec("omniroute.internal.routing-stats", configs={"cleanup.policy": "compact"}),
+    # pool statistics (key pool, latest wins), published by the routers every 2 s and read
+    # from the start by the gateway (once a second), workers and ingress replicas: segments
+    # roll every minute so compaction keeps it at minutes of records, not days of them
+    TopicSpec("omniroute.internal.routing-stats", configs=COMPACT_SOON),
     # live routing configuration: one partition, versions = offsets, kept as the audit trail
     TopicSpec("omniroute.internal.routing-config", partitions=1,
               configs={"retention.ms": "-1"}),
@@ -73,9 +80,7 @@ INTERNAL_TOPICS: list[TopicSpec] = [
               configs={"cleanup.policy": "compact"}),
     # erase: requests to the worker (they name the customer: compacted, tombstoned once
     # answered) and its answers (counts only); omniroute.history.erase_requests
-    TopicSpec("omniroute.internal.erase-requests",
-              configs={"cleanup.policy": "compact", "segment.ms": "60000",
-                       "min.cleanable.dirty.ratio": "0.01", "max.compaction.lag.ms": "300000"}),
+    TopicSpec("omniroute.internal.erase-requests", configs=COMPACT_SOON),
     TopicSpec("omniroute.internal.erase-done", configs={"retention.ms": str(DAY_MS)}),
 ]
 """Internal topics; components append their specs at import of their topology module."""

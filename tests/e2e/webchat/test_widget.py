@@ -11,17 +11,14 @@ from aiohttp import ClientSession, ClientWebSocketResponse, web
 from prometheus_client import REGISTRY
 
 from harness.browser import launch_chromium
-from harness.kafka import consume, produce
+from harness.kafka import consume, produce, publish_on_duty
 from harness.ports import free_port
 from omniroute.contract import (
-    AgentEvent,
-    AgentEventKind,
     Author,
     AuthorKind,
     Channel,
     InboundMessage,
     OutboundMessage,
-    Presence,
 )
 from omniroute.ingress.server import IngressServer
 from omniroute.settings import Settings
@@ -56,11 +53,8 @@ async def serve_shop(ingress_port: int) -> tuple[str, web.AppRunner]:
 @pytest.fixture
 async def ingress(topics: Settings, database_url: str):
     settings = topics.model_copy(update={"database_url": database_url})
-    await produce(settings.kafka_bootstrap, settings.topic("omniroute.agent-events.v1"), [(
-        b"agent-1",
-        AgentEvent(event_id="p1", agent_id="agent-1", kind=AgentEventKind.PRESENCE,
-                   presence=Presence.AVAILABLE).to_json_bytes(),
-    )])
+    # a router's figures: one agent on duty in support (the widget offers chat, not the form)
+    await publish_on_duty(settings.kafka_bootstrap, settings.topic_namespace, "support", 1)
     server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
     await server.start()
     yield settings, server.port
