@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import OrderedDict
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -36,6 +36,8 @@ from omniroute.errors import DatabaseError, InfrastructureError
 from omniroute.ingress.metrics import count_published
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS
+from omniroute.routing.stats import published_staffing
+from omniroute.routing.statsfeed import follow_stats
 from omniroute.settings import Settings
 from omniroute_connectors.base import Publisher
 from omniroute_connectors.webchat.chat import WebChat
@@ -91,13 +93,10 @@ class WebChatFeed:
         topic = self.settings.topic
         outbound = await _assigned(self.settings, topic("omniroute.outbound.v1"), from_end=True)
         typing = await _assigned(self.settings, topic(TYPING_TOPIC), from_end=True)
-        # the routers' pool statistics (omniroute.routing.statsfeed), compacted: key pool
-        staffing = await _assigned(self.settings, topic("omniroute.internal.routing-stats"),
-                                   from_end=False)
-        self._consumers = [outbound, typing, staffing]
+        self._consumers = [outbound, typing]
         self._tasks = [asyncio.create_task(self._replies(outbound)),
                        asyncio.create_task(self._typing(typing)),
-                       asyncio.create_task(self._on_duty(staffing))]
+                       asyncio.create_task(follow_stats(self.settings, self._on_duty))]
 
     async def stop(self) -> None:
         """Stop the feeds, the recorder, the producer and the pool."""
@@ -183,13 +182,8 @@ class WebChatFeed:
             for address in await self.addresses_of(signal.conversation_id):
                 await self.chat.hub.push(address, signal.visitor_frame())
 
-    async def _on_duty(self, consumer: AIOKafkaConsumer) -> None:
-        async for record in consumer:
-            try:
-                doc = json.loads(record.value)
-                staffing = doc["staffing"]
-                agents, at = int(staffing["available"]), float(doc["published_at"])
-                pool = record.key.decode()
-            except (ValueError, TypeError, KeyError, AttributeError):
-                continue  # not a router's figures (or an older router's, without staffing)
-            await self.chat.hub.set_on_duty(pool, agents, at, time.time())
+    async def _on_duty(self, pool: str, doc: dict[str, Any]) -> None:
+        staffing = published_staffing(doc)
+        if staffing is not None:  # else an older router's figures, without staffing
+            await self.chat.hub.set_on_duty(pool, staffing.available, staffing.published_at,
+                                            time.time())

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from omniroute.routing.stats import TRUSTED_S
+
 
 class Socket(Protocol):
     """What the hub needs of a WebSocket."""
 
     async def send_json(self, data: Any) -> None:
         """Send one JSON frame."""
-
-
-FRESH_S = 15.0
-"""A router's figures of a pool older than this are not counted (routers publish every 2 s)."""
 
 
 class Hub:
@@ -27,7 +25,7 @@ class Hub:
 
     @property
     def agents_available(self) -> bool:
-        """True when a router published, within ``FRESH_S``, a pool with an agent on duty
+        """True when a router published, within ``TRUSTED_S``, a pool with an agent on duty
         (available, not lost); the last answer while no router publishes."""
         return self._available
 
@@ -58,10 +56,10 @@ class Hub:
 
     async def set_on_duty(self, pool: str, agents: int, published_at: float, now: float) -> None:
         """Record a router's count of ``pool``'s agents on duty; tell every visitor when
-        availability flips. Pools not published for ``FRESH_S`` (retired, or moved to a
+        availability flips. Pools not published for ``TRUSTED_S`` (retired, or moved to a
         router that has not published yet) do not count; with none fresh, nothing flips."""
         self.on_duty[pool] = (agents, published_at)
-        fresh = [count for count, at in self.on_duty.values() if now - at <= FRESH_S]
+        fresh = [count for count, at in self.on_duty.values() if now - at <= TRUSTED_S]
         available = any(fresh) if fresh else self._available
         if available != self._available:
             self._available = available

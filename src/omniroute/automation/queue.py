@@ -31,12 +31,11 @@ from typing import Any
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from omniroute.automation.wait import QueueState
+from omniroute.routing.stats import PublishedStaffing, published_staffing
 
 ANY_POOL = "*"
 MIN_SAMPLES = 5
 SAMPLES = 50
-ROUTER_FRESH_S = 15.0
-"""A router's figures older than this (it stopped publishing the pool) are not used."""
 
 
 @dataclass
@@ -131,33 +130,27 @@ class QueueView:
     staffing: dict[str, Staffing] = field(default_factory=dict)
     """Pool -> its available agents (an agent of ``ANY_POOL`` counts in every pool)."""
     handle_times: dict[str, deque[float]] = field(default_factory=dict)
-    router: dict[str, RouterFigures] = field(default_factory=dict)
+    router: dict[str, PublishedStaffing] = field(default_factory=dict)
     """Pool -> the latest staffing and queue length its router published."""
 
     def router_stats(self, pool: str, doc: dict[str, Any]) -> None:
         """A router's statistics of ``pool`` (``pool_stats`` with ``published_at``); ones
         without staffing (a router of an older version) are ignored."""
-        staffing = doc.get("staffing")
-        if not isinstance(staffing, dict):
-            return
-        self.router[pool] = RouterFigures(
-            published_at=float(doc.get("published_at") or 0.0),
-            waiting=int(doc.get("waiting") or 0),
-            available=int(staffing.get("available") or 0),
-            free_slots=int(staffing.get("free_slots") or 0),
-            concurrency=int(staffing.get("concurrency") or 1))
+        figures = published_staffing(doc)
+        if figures is not None:
+            self.router[pool] = figures
 
-    def _router_figures(self, key: str, now: float) -> RouterFigures | None:
+    def _router_figures(self, key: str, now: float) -> PublishedStaffing | None:
         """The routers' fresh figures for ``key`` (every pool's, summed, for ``ANY_POOL``)."""
         fresh = [f for pool, f in self.router.items()
-                 if (key == ANY_POOL or pool == key) and now - f.published_at <= ROUTER_FRESH_S]
+                 if (key == ANY_POOL or pool == key) and f.trusted(now)]
         if not fresh:
             return None
         if len(fresh) == 1:
             return fresh[0]
         available = sum(f.available for f in fresh)
         weighted = sum(f.concurrency * f.available for f in fresh)
-        return RouterFigures(
+        return PublishedStaffing(
             published_at=min(f.published_at for f in fresh),
             waiting=sum(f.waiting for f in fresh), available=available,
             free_slots=sum(f.free_slots for f in fresh),
@@ -251,16 +244,3 @@ class QueueView:
         return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),
                           handle_time_s=handle)
-
-
-@dataclass(frozen=True)
-class RouterFigures:
-    """What a router last published of one pool that an estimate uses."""
-
-    published_at: float
-    waiting: int
-    available: int
-    """Agents whose presence is available (at capacity or not), not lost."""
-    free_slots: int
-    concurrency: int
-    """Median capacity of those agents."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -128,6 +129,45 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
 STATUSES = ("available", "idle", "full", "busy", "away", "offline", "lost")
 ON_DUTY = frozenset(("available", "idle", "full"))
 """Agents whose presence is available (not lost), whatever their load."""
+
+
+TRUSTED_S = 15.0
+"""Readers of the published statistics count a router's figures of a pool for this long
+after ``published_at`` (routers publish every 2 s); older ones are of a pool no router
+publishes any more (retired, or moved to a router that has not published yet)."""
+
+
+@dataclass(frozen=True)
+class PublishedStaffing:
+    """A router's published staffing of one pool: what expected waits and the web chat's
+    offer of chat (or the offline form) are decided from."""
+
+    published_at: float
+    waiting: int
+    available: int
+    """Agents on duty: presence available (at capacity or not), not lost."""
+    free_slots: int
+    concurrency: int
+    """Median capacity of the agents on duty."""
+
+    def trusted(self, now: float) -> bool:
+        """Whether the figures are recent enough to count at ``now`` (:data:`TRUSTED_S`)."""
+        return now - self.published_at <= TRUSTED_S
+
+
+def published_staffing(doc: Any) -> PublishedStaffing | None:
+    """The staffing of one published record (``pool_stats`` with ``published_at``); None
+    for a record without (a router of an older version) or one that is not figures."""
+    if not isinstance(doc, dict) or not isinstance(staffing := doc.get("staffing"), dict):
+        return None
+    try:
+        return PublishedStaffing(published_at=float(doc["published_at"]),
+                                 waiting=int(doc.get("waiting") or 0),
+                                 available=int(staffing["available"]),
+                                 free_slots=int(staffing.get("free_slots") or 0),
+                                 concurrency=int(staffing.get("concurrency") or 1))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _status(lost: bool, presence: str, load: int, total: int) -> str:

@@ -8,7 +8,9 @@ JSON :func:`omniroute.routing.stats.pool_stats` plus ``published_at``), and
 ``GET /api/v1/routing/stats``. Advisory figures: plain (not transactional)
 produce; a pool that moved to another router is published by its new owner, and
 the old owner stops publishing it (only pools observed in the last
-``FRESH_S`` seconds are published).
+``FRESH_S`` seconds are published). :func:`follow_stats` applies them as they come
+(workers' expected waits, the web chat's offer of chat); readers count a pool's figures
+for :data:`omniroute.routing.stats.TRUSTED_S` after they were published.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -56,11 +58,14 @@ async def publish_stats(settings: Settings, stop: asyncio.Event, every_s: float 
         await producer.stop()
 
 
-async def follow_stats(settings: Settings, apply: Callable[[str, dict[str, Any]], None],
-                       caught_up: asyncio.Event | None = None) -> None:
-    """Apply every pool's statistics as the routers publish them, the latest kept on the
-    compacted topic first (forever; run it as a task); ``caught_up`` is set once those were
-    read (or there is no topic yet). Unreadable records are skipped."""
+async def follow_stats(settings: Settings,
+                       apply: Callable[[str, dict[str, Any]], Awaitable[None] | None],
+                       caught_up: asyncio.Event | None = None, *,
+                       until_caught_up: bool = False) -> None:
+    """Apply every pool's statistics (awaiting ``apply`` when it returns an awaitable), the
+    latest kept on the compacted topic first, then as the routers publish them. Forever
+    (run it as a task), or ``until_caught_up``; ``caught_up`` is set once the kept ones
+    were read (or there is no topic yet). Records that are not JSON objects are skipped."""
     topic = settings.topic(STATS_TOPIC)
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                               enable_auto_commit=False, fetch_max_wait_ms=500)
@@ -69,43 +74,35 @@ async def follow_stats(settings: Settings, apply: Callable[[str, dict[str, Any]]
         while not (tps := await consumer_partitions(reader, topic)):
             if caught_up is not None:
                 caught_up.set()  # no router published anything yet
+            if until_caught_up:
+                return
             await asyncio.sleep(5)
         reader.assign(tps)
         await reader.seek_to_beginning(*tps)
         ends = await reader.end_offsets(tps)
+        behind = True
         while True:
+            if behind and all([await reader.position(tp) >= ends[tp] for tp in tps]):
+                behind = False
+                if caught_up is not None:
+                    caught_up.set()
+                if until_caught_up:
+                    return
             for records in (await reader.getmany(*tps, timeout_ms=1000)).values():
                 for record in records:
-                    with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    try:
                         doc = json.loads(record.value)
-                        if isinstance(doc, dict):
-                            apply(record.key.decode(), doc)
-            if caught_up is not None and not caught_up.is_set() and all(
-                    [await reader.position(tp) >= ends[tp] for tp in tps]):
-                caught_up.set()
+                        pool = record.key.decode()
+                    except (ValueError, TypeError, AttributeError):
+                        continue
+                    if isinstance(doc, dict) and (pending := apply(pool, doc)) is not None:
+                        await pending
     finally:
         await reader.stop()
 
 
 async def read_stats(settings: Settings) -> dict[str, dict[str, Any]]:
     """The latest statistics of every pool (read to the end of the compacted topic)."""
-    topic = settings.topic(STATS_TOPIC)
-    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                              enable_auto_commit=False)
-    await reader.start()
     latest: dict[str, dict[str, Any]] = {}
-    try:
-        tps = await consumer_partitions(reader, topic)
-        if not tps:
-            return latest
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        while [tp for tp in tps if await reader.position(tp) < ends[tp]]:
-            for records in (await reader.getmany(*tps, timeout_ms=500)).values():
-                for record in records:
-                    with contextlib.suppress(ValueError, TypeError, AttributeError):
-                        latest[record.key.decode()] = json.loads(record.value)
-    finally:
-        await reader.stop()
+    await follow_stats(settings, latest.__setitem__, until_caught_up=True)
     return latest

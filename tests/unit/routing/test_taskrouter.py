@@ -251,6 +251,25 @@ class TestStats:
         assert pool_stats(pool.state, pool.now)["staffing"] == {
             "available": 2, "free_slots": 1, "concurrency": 1}
 
+    def test_published_staffing_reads_what_pool_stats_publishes(self) -> None:
+        from omniroute.routing.stats import TRUSTED_S, pool_stats, published_staffing
+
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=1e9), ada={"auto": True},
+                    bob={"auto": True})
+        pool.login("ada")
+        pool.login("bob")
+        pool.route("w1")
+        doc = {**pool_stats(pool.state, pool.now), "published_at": 500.0}
+        figures = published_staffing(doc)
+        assert figures is not None
+        assert (figures.available, figures.free_slots, figures.waiting) == (2, 1, 0)
+        assert figures.trusted(500.0 + TRUSTED_S) and not figures.trusted(500.1 + TRUSTED_S)
+        # an older router's figures (no staffing), unpublished ones, and what is not figures
+        assert published_staffing({k: v for k, v in doc.items() if k != "staffing"}) is None
+        assert published_staffing({**doc, "published_at": None}) is None
+        assert published_staffing({**doc, "staffing": {"free_slots": 1}}) is None
+        assert published_staffing([doc]) is None
+
     def test_counters_restart_each_local_day_and_survive_a_snapshot(self) -> None:
         from omniroute.routing.stats import pool_stats
 

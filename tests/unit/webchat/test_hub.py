@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from omniroute_connectors.webchat.hub import FRESH_S, Hub
+from omniroute.routing.stats import TRUSTED_S
+from omniroute_connectors.webchat.hub import Hub
 
 
 class Socket:
@@ -31,6 +32,6 @@ async def test_flips_only_when_the_fresh_figures_say_so() -> None:
 async def test_keeps_its_answer_while_no_router_publishes() -> None:
     hub = Hub()
     await hub.set_on_duty("support", 1, published_at=100.0, now=100.0)
-    # the routers restart: the only figure ages past FRESH_S; chat stays offered
-    await hub.set_on_duty("support", 1, published_at=100.0, now=100.0 + FRESH_S + 30)
+    # the routers restart: the only figure ages past TRUSTED_S; chat stays offered
+    await hub.set_on_duty("support", 1, published_at=100.0, now=100.0 + TRUSTED_S + 30)
     assert hub.agents_available is True
