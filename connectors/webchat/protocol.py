@@ -61,7 +61,7 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-_UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+_UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}\.[0-9a-f]{32}$")
 MAX_ATTACHMENTS = 5
 FRAME_TYPES = ("hello", "message", "offline_form", "typing", "delivered", "read")
 
@@ -209,7 +209,7 @@ def upload_refs(frame: dict[str, Any]) -> list[tuple[str, str | None]]:
         upload_id = ref.get("upload_id") if isinstance(ref, dict) else None
         if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
             raise FrameError("invalid_attachments", "each attachment needs an upload_id "
-                             "(sha256:<64 hex>) from POST /webchat/uploads", client_id)
+                             "(sha256:<64 hex>.<32 hex>) from POST /webchat/uploads", client_id)
         name = ref.get("filename")
         if name is not None and (not isinstance(name, str) or len(name) > 255):
             raise FrameError("invalid_attachments", "filename must be a string of at most "

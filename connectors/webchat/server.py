@@ -58,7 +58,12 @@ from omniroute_connectors.webchat.protocol import (
     receipt_statuses,
     upload_refs,
 )
-from omniroute_connectors.webchat.uploads import Uploads, UploadsUnavailable, stored_uploads
+from omniroute_connectors.webchat.uploads import (
+    Uploads,
+    UploadsUnavailable,
+    stored_uploads,
+    uploaded_digest,
+)
 
 log = get_logger(__name__)
 WIDGET = Path(__file__).with_name("widget.js")
@@ -78,23 +83,31 @@ def visitor_frame(message: InboundMessage, client_id: str) -> dict[str, Any]:
     return frame
 
 
-async def _attachments(chat: WebChat, frame: dict[str, Any]) -> list[Attachment]:
-    """The frame's uploads as attachments; FrameError when one is not stored."""
+async def _attachments(chat: WebChat, visitor: Visitor, frame: dict[str, Any]
+                       ) -> list[Attachment]:
+    """The frame's uploads as attachments; FrameError when one is not this visitor's, or
+    not stored (the same answer: which files are stored is nobody's business)."""
     refs = upload_refs(frame)
     if not refs:
         return []
     client_id = frame["client_message_id"]
+    key = chat.settings.identity_key.get_secret_value().encode()
+    digests = [uploaded_digest(key, visitor.visitor_id, upload_id) for upload_id, _ in refs]
     try:
-        found = await stored_uploads(chat, [upload_id for upload_id, _ in refs])
+        found = await stored_uploads(chat, [d for d in digests if d is not None])
     except UploadsUnavailable as exc:
         code = "unavailable" if exc.configured else "uploads_not_configured"
         raise FrameError(code, f"not accepted, retry with the same client_message_id "
                          f"({exc.detail})", client_id) from exc
-    missing = [upload_id for upload_id, _ in refs if upload_id not in found]
-    if missing:
-        raise FrameError("unknown_upload", f"no stored upload {missing[0]!r}: upload the file "
-                         "with POST /webchat/uploads first", client_id)
-    return [found[upload_id].attachment(name) for upload_id, name in refs]
+    attachments = []
+    for (upload_id, name), digest in zip(refs, digests, strict=True):
+        stored = found.get(digest) if digest is not None else None
+        if stored is None:
+            raise FrameError("unknown_upload", f"no stored upload {upload_id!r} of this "
+                             "visitor: upload the file with POST /webchat/uploads first",
+                             client_id)
+        attachments.append(stored.attachment(name))
+    return attachments
 
 
 async def _refuse(ws: Any, error: FrameError) -> None:
@@ -177,7 +190,7 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
     if kind in ("message", "offline_form"):
         client_id = client_message_id(frame)
         message = inbound_from_frame(frame, visitor, chat.settings.workspace,
-                                     await _attachments(chat, frame))
+                                     await _attachments(chat, visitor, frame))
         if not limits.message(visitor.visitor_id):
             raise FrameError("rate_limited", "too many messages; retry with the same "
                              "client_message_id in a minute", client_id)

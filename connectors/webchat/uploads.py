@@ -2,9 +2,16 @@
 
 A visitor's browser is the only copy of the file, so the upload stores its bytes in
 PostgreSQL (``attachment_blobs``, keyed by SHA-256, as the email intake does) *before*
-answering ``200 {"upload_id": "sha256:<hex>", "content_type", "size_bytes", "filename"}``.
-The widget then sends a ``message`` frame naming the ``upload_id``; the InboundMessage
-carries it as the attachment's ``media_id`` and the gateway serves the stored bytes.
+answering ``200 {"upload_id": "sha256:<hex>.<tag>", "content_type", "size_bytes",
+"filename"}``. The widget then sends a ``message`` frame naming the ``upload_id``; the
+InboundMessage carries ``sha256:<hex>`` as the attachment's ``media_id`` and the gateway
+serves the stored bytes.
+
+The tag (HMAC-SHA256 with ``OMNIROUTE_IDENTITY_KEY`` of the visitor id and the digest,
+128 bits) binds the upload to the visitor who made it: a frame may name only its own
+visitor's uploads. With the bare digest as the id, any visitor could name any stored
+file (an email attachment of another customer included) and put it before an agent
+in their own conversation, and learn from the answer whether that exact file was stored.
 
 - authentication: the visitor token (``Authorization: Bearer <visitor_token>`` or a
   ``visitor_token`` form field before the file), checked as the WebSocket hello checks it;
@@ -18,6 +25,7 @@ carries it as the attachment's ``media_id`` and the gateway serves the stored by
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +43,8 @@ from omniroute_connectors.webchat.protocol import TOKEN, visitor_id_for
 
 log = get_logger(__name__)
 PREFIX = "sha256:"
-_UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_UPLOAD_ID = re.compile(r"^sha256:([0-9a-f]{64})\.([0-9a-f]{32})$")
 _KEEP = """
 INSERT INTO attachment_blobs (sha256, content_type, size_bytes, bytes)
 VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING
@@ -61,6 +70,25 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def _tag(key: bytes, visitor_id: str, digest: str) -> str:
+    return hmac.new(key, f"webchat upload\n{visitor_id}\n{digest}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def upload_id_for(key: bytes, visitor_id: str, digest: str) -> str:
+    """The upload id ``visitor_id`` gets for the file of SHA-256 ``digest``."""
+    return f"{PREFIX}{digest}.{_tag(key, visitor_id, digest)}"
+
+
+def uploaded_digest(key: bytes, visitor_id: str, upload_id: str) -> str | None:
+    """The file digest ``upload_id`` names, if ``visitor_id`` was given it (else None)."""
+    match = _UPLOAD_ID.match(upload_id)
+    if match is None:
+        return None
+    digest, tag = match.groups()
+    return digest if hmac.compare_digest(tag, _tag(key, visitor_id, digest)) else None
+
+
 def clean_filename(name: str | None) -> str | None:
     """The browser's file name without a path or control characters (at most 255 chars)."""
     if not name:
@@ -74,7 +102,8 @@ def clean_filename(name: str | None) -> str | None:
 class StoredUpload:
     """An upload found in ``attachment_blobs``."""
 
-    upload_id: str
+    media_id: str
+    """``sha256:<hex>``: how attachments name a stored blob."""
     content_type: str | None
     size_bytes: int
 
@@ -82,7 +111,7 @@ class StoredUpload:
         """The InboundMessage attachment naming this upload."""
         image = (self.content_type or "").startswith("image/")
         return Attachment(kind=AttachmentKind.IMAGE if image else AttachmentKind.FILE,
-                          media_id=self.upload_id, content_type=self.content_type,
+                          media_id=self.media_id, content_type=self.content_type,
                           filename=filename, size_bytes=self.size_bytes)
 
 
@@ -95,14 +124,15 @@ class UploadsUnavailable(Exception):
         self.configured = configured
 
 
-async def stored_uploads(chat: WebChat, upload_ids: list[str]) -> dict[str, StoredUpload]:
-    """The uploads among ``upload_ids`` that are stored (UploadsUnavailable when unknowable)."""
-    wanted = [u.removeprefix(PREFIX) for u in upload_ids if _UPLOAD_ID.match(u)]
+async def stored_uploads(chat: WebChat, digests: list[str]) -> dict[str, StoredUpload]:
+    """The files among ``digests`` that are stored, by digest (UploadsUnavailable when
+    unknowable)."""
+    wanted = [d for d in digests if _DIGEST.match(d)]
     if not wanted:
         return {}
     rows = await _run(chat, _FOUND, wanted, fetch=True)
-    return {PREFIX + r["sha256"]: StoredUpload(PREFIX + r["sha256"], r["content_type"],
-                                               r["size_bytes"]) for r in rows}
+    return {r["sha256"]: StoredUpload(PREFIX + r["sha256"], r["content_type"], r["size_bytes"])
+            for r in rows}
 
 
 async def _run(chat: WebChat, query: str, *args: Any, fetch: bool = False) -> list[Any]:
@@ -197,7 +227,8 @@ class Uploads:
                            exc.detail) from exc
         log.info("webchat_upload_stored", visitor_id=visitor_id, size_bytes=len(data),
                  content_type=content_type)
-        return {"upload_id": PREFIX + digest, "content_type": content_type,
+        key = self.chat.settings.identity_key.get_secret_value().encode()
+        return {"upload_id": upload_id_for(key, visitor_id, digest), "content_type": content_type,
                 "size_bytes": len(data), "filename": clean_filename(part.filename)}
 
     @staticmethod

@@ -5,6 +5,7 @@ it, and the gateway serves the very bytes to the agent of the conversation."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,10 +47,10 @@ class Chat:
                                   headers=headers) as response:
             return response.status, await response.json()
 
-    async def say(self, frame: dict[str, Any]) -> dict[str, Any]:
+    async def say(self, frame: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
         """Send one message frame on a fresh socket; the ack or error answering it."""
         async with self.http.ws_connect(f"{self.url}/webchat/ws") as ws:
-            await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
+            await ws.send_json({"type": "hello", "visitor_token": token, "site": "shop.test"})
             await next_frame(ws, "welcome")
             await ws.send_json(frame)
             while True:
@@ -92,8 +93,9 @@ async def test_an_uploaded_photo_reaches_the_agent_byte_for_byte(
                                      content_type="application/octet-stream")
     digest = hashlib.sha256(PNG).hexdigest()
     assert status == 200
-    assert body == {"upload_id": f"sha256:{digest}", "content_type": "image/png",
+    assert body == {"upload_id": body["upload_id"], "content_type": "image/png",
                     "size_bytes": len(PNG), "filename": "broken-mug.png"}
+    assert re.fullmatch(f"sha256:{digest}\\.[0-9a-f]{{32}}", body["upload_id"])
     ack = await chat.say({"type": "message", "client_message_id": "m-photo-1",
                           "attachments": [{"upload_id": body["upload_id"],
                                            "filename": "broken-mug.png"}]})
@@ -146,7 +148,7 @@ async def test_a_message_naming_an_unknown_upload_is_refused_and_not_published(
     omniroute.inbound.v1 and no blob is stored."""
     answer = await chat.say({"type": "message", "client_message_id": "m-ghost",
                              "text": "see attached",
-                             "attachments": [{"upload_id": "sha256:" + "ab" * 32}]})
+                             "attachments": [{"upload_id": f"sha256:{'ab' * 32}.{'cd' * 16}"}]})
     assert (answer["type"], answer["code"], answer["client_message_id"]) == (
         "error", "unknown_upload", "m-ghost")
     assert await consume_all(topics.kafka_bootstrap, topics.topic("omniroute.inbound.v1")) == []
@@ -155,3 +157,28 @@ async def test_a_message_naming_an_unknown_upload_is_refused_and_not_published(
         assert await conn.fetchval("SELECT count(*) FROM attachment_blobs") == 0
     finally:
         await conn.close()
+
+
+async def test_a_visitor_may_name_only_their_own_uploads(
+        chat: Chat, topics: Settings, database_url: str) -> None:
+    """Another visitor naming Rin's upload id, or any visitor naming a stored file by its
+    digest alone (as an email attachment is stored), gets the answer a file never stored
+    gets, and nothing is published: no one puts a file they did not send before an agent,
+    or learns which files are stored."""
+    status, body = await chat.upload(PNG)
+    assert status == 200
+    digest = hashlib.sha256(PNG).hexdigest()
+    other = "AnotherVisitorTokenForUploads01"
+    forged_tag = f"sha256:{digest}.{'0' * 32}"
+    for token, upload_id in ((other, body["upload_id"]), (TOKEN, forged_tag),
+                             (other, forged_tag)):
+        answer = await chat.say({"type": "message", "client_message_id": "m-borrowed",
+                                 "attachments": [{"upload_id": upload_id}]}, token=token)
+        assert (answer["type"], answer["code"]) == ("error", "unknown_upload"), answer
+    answer = await chat.say({"type": "message", "client_message_id": "m-bare",
+                             "attachments": [{"upload_id": f"sha256:{digest}"}]}, token=other)
+    assert (answer["type"], answer["code"]) == ("error", "invalid_attachments"), answer
+    assert await consume_all(topics.kafka_bootstrap, topics.topic("omniroute.inbound.v1")) == []
+    ack = await chat.say({"type": "message", "client_message_id": "m-mine",
+                          "attachments": [{"upload_id": body["upload_id"]}]})
+    assert ack["type"] == "ack", ack  # the visitor who uploaded it may, on any socket
