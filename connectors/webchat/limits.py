@@ -12,6 +12,10 @@
   beyond it a message gets a ``rate_limited`` error frame and is not published
   (the widget retries it later with the same ``client_message_id``). Uploads
   (``POST /webchat/uploads``) count at the same rate, on a counter of their own.
+- Upload bytes per IP per hour (``OMNIROUTE_WEBCHAT_UPLOAD_BYTES_PER_IP_PER_HOUR``,
+  256 MiB): a visitor token is any well-formed string the browser keeps, so a
+  script inventing tokens passes every per-visitor limit; the bytes an IP may
+  store bound what it can add to PostgreSQL (a fixed hourly window).
 
 Rates are moving windows kept by the ``limits`` package in memory; the IP is
 the connecting peer (put the ingress behind a proxy that keeps it, or rely on
@@ -22,9 +26,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from omniroute.settings import Settings
 
@@ -39,7 +43,9 @@ class ChatLimits:
         self.max_sockets = settings.webchat_max_sockets_per_ip
         self.new_visitors = RateLimitItemPerMinute(settings.webchat_new_visitors_per_minute)
         self.messages = RateLimitItemPerMinute(settings.webchat_messages_per_minute)
+        self.upload_bytes = RateLimitItemPerHour(settings.webchat_upload_bytes_per_ip_per_hour)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._bytes = FixedWindowRateLimiter(MemoryStorage())  # counts, not a list per byte
         self._sockets: Counter[str] = Counter()
 
     def origin_allowed(self, origin: str | None) -> bool:
@@ -72,3 +78,13 @@ class ChatLimits:
     def upload(self, visitor_id: str) -> bool:
         """Record an upload of ``visitor_id``; False when over the messages' rate."""
         return self._limiter.hit(self.messages, "upload", visitor_id)
+
+    def upload_room(self, ip: str) -> bool:
+        """Whether ``ip`` has any of its hourly upload bytes left (checked before reading)."""
+        return self._bytes.test(self.upload_bytes, "bytes", ip)
+
+    def uploaded(self, ip: str, size: int) -> bool:
+        """Count ``size`` bytes uploaded from ``ip``; False (nothing counted) when they do
+        not fit in what is left of its hour."""
+        return (self._bytes.test(self.upload_bytes, "bytes", ip, cost=size)
+                and self._bytes.hit(self.upload_bytes, "bytes", ip, cost=size))

@@ -18,7 +18,8 @@ in their own conversation, and learn from the answer whether that exact file was
   the Origin allow-list of the socket applies too;
 - one ``file`` part of at most ``OMNIROUTE_WEBCHAT_UPLOAD_MAX_BYTES`` (else 413); its type is
   sniffed from the bytes (JPEG, PNG, GIF, WebP, PDF; else 415), never taken from the browser;
-- uploads count against the visitor's messages per minute (429 beyond);
+- uploads count against the visitor's messages per minute, and their bytes against the
+  IP's hourly budget (429 beyond either);
 - no database configured, or PostgreSQL unreachable: 503, nothing stored.
 """
 
@@ -214,7 +215,12 @@ class Uploads:
         visitor_id = visitor_id_for(token)
         if not self.limits.upload(visitor_id):
             raise _Refused(429, "rate_limited", "too many uploads; retry in a minute")
+        ip = request.remote or "unknown"
+        if not self.limits.upload_room(ip):
+            raise _Refused(429, "rate_limited", self._over_budget())
         data = await self._read(part)
+        if not self.limits.uploaded(ip, len(data)):
+            raise _Refused(429, "rate_limited", self._over_budget())
         content_type = sniff(data)
         if content_type is None:
             raise _Refused(415, "unsupported_type", f"only {ALLOWED} files can be sent; this "
@@ -244,6 +250,11 @@ class Uploads:
             await part.release()
             part = await reader.next()
         return token, part if isinstance(part, BodyPartReader) else None
+
+    def _over_budget(self) -> str:
+        budget = self.chat.settings.webchat_upload_bytes_per_ip_per_hour
+        return (f"this network uploaded more than {budget / 1048576:.3g} MB in the last hour "
+                "(OMNIROUTE_WEBCHAT_UPLOAD_BYTES_PER_IP_PER_HOUR); retry later")
 
     def _too_large(self) -> str:
         return (f"files are limited to {self.max_bytes} bytes "

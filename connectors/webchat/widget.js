@@ -242,7 +242,7 @@
     401: "Could not send the file: the chat is still connecting. Try again in a moment.",
     413: "This file is too large to send.",
     415: "Only photos (JPEG, PNG, GIF, WebP) and PDF files can be sent.",
-    429: "Too many files at once. Try again in a minute.",
+    429: "Too many files sent from here for now. Try again later.",
     503: "Files cannot be sent right now. Try again in a moment."
   };
   function uploadFailed(xhr) {

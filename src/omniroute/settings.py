@@ -250,6 +250,9 @@ class Settings(BaseSettings):
     webchat_upload_max_bytes: Annotated[int, Field(ge=1, le=1024 * 1024 * 1024)] = Field(
         default=10 * 1024 * 1024, description="Largest file a web chat visitor may upload "
         "(stored in PostgreSQL for agents); larger uploads are refused 413.")
+    webchat_upload_bytes_per_ip_per_hour: Annotated[int, Field(ge=1)] = Field(
+        default=256 * 1024 * 1024, description="Bytes web chat visitors of one IP may upload "
+        "per hour (any number of visitor tokens); beyond, uploads are refused 429.")
     # support analytics (issue 15)
     analytics_office_hours: str = Field(
         default="mon-fri 09:00-17:00 UTC",

@@ -182,3 +182,38 @@ async def test_a_visitor_may_name_only_their_own_uploads(
     ack = await chat.say({"type": "message", "client_message_id": "m-mine",
                           "attachments": [{"upload_id": body["upload_id"]}]})
     assert ack["type"] == "ack", ack  # the visitor who uploaded it may, on any socket
+
+
+async def test_invented_visitor_tokens_share_their_networks_upload_budget(
+        topics: Settings, database_url: str) -> None:
+    """Any well-formed visitor token passes the per-visitor limits, so the bytes one IP may
+    store per hour bound what a script inventing tokens can add to PostgreSQL: the upload
+    that does not fit is refused 429 and stores nothing (and uses none of the budget); what
+    was received and refused for its type counts."""
+    budget = 2 * len(PNG) + 100
+    settings = topics.model_copy(update={"database_url": database_url,
+                                         "webchat_upload_max_bytes": MAX_BYTES,
+                                         "webchat_upload_bytes_per_ip_per_hour": budget})
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            chat = Chat(f"http://127.0.0.1:{server.port}", http)
+            files = [PNG + bytes([n]) for n in range(4)]
+            statuses = [(await chat.upload(data, token=f"InventedVisitorToken{n:010d}"))[0]
+                        for n, data in enumerate(files[:3])]
+            assert statuses == [200, 200, 429]
+            # 98 bytes left: 90 of HTML are received (and refused 415), then 9 do not fit
+            status, body = await chat.upload(b"<html>" * 15, token="InventedVisitorToken0000000099")
+            assert (status, body["error"]["code"]) == (415, "unsupported_type")
+            status, body = await chat.upload(b"%PDF-1.7\n", token="InventedVisitorToken0000000098")
+            assert (status, body["error"]["code"]) == (429, "rate_limited")
+            assert "OMNIROUTE_WEBCHAT_UPLOAD_BYTES_PER_IP_PER_HOUR" in body["error"]["message"]
+    finally:
+        await server.stop()
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = {r["sha256"] for r in await conn.fetch("SELECT sha256 FROM attachment_blobs")}
+    finally:
+        await conn.close()
+    assert stored == {hashlib.sha256(data).hexdigest() for data in files[:2]}

@@ -29,3 +29,15 @@ def test_bare_digests_and_malformed_ids_name_nothing() -> None:
 def test_the_type_comes_from_the_bytes() -> None:
     assert sniff(b"%PDF-1.7 invoice") == "application/pdf"
     assert sniff(b"<html>") is None
+
+
+def test_an_ip_uploads_at_most_its_hourly_bytes() -> None:
+    from omniroute.settings import Settings
+    from omniroute_connectors.webchat.limits import ChatLimits
+
+    limits = ChatLimits(Settings(webchat_upload_bytes_per_ip_per_hour=100))
+    assert limits.upload_room("10.0.0.1") and limits.uploaded("10.0.0.1", 60)
+    assert not limits.uploaded("10.0.0.1", 60)  # does not fit: refused, and not counted
+    assert limits.uploaded("10.0.0.1", 40)
+    assert not limits.upload_room("10.0.0.1") and not limits.uploaded("10.0.0.1", 1)
+    assert limits.upload_room("10.0.0.2") and limits.uploaded("10.0.0.2", 100)
