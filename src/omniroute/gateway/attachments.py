@@ -4,7 +4,8 @@
 authorized like reading the conversation; the connector of the message's provider
 says what to ask (:mod:`omniroute_connectors.media`, pure) and this module does
 the HTTP: credentials only to the origin the plan allows, redirects followed by
-hand (at most :data:`MAX_REDIRECTS`), everything within
+hand (at most :data:`MAX_REDIRECTS`), no hop to a private network address but the
+provider APIs' own (:mod:`omniroute.gateway.reach`), everything within
 ``OMNIROUTE_MEDIA_FETCH_TIMEOUT_S``, at most ``OMNIROUTE_MEDIA_MAX_BYTES``.
 
 The bytes are answered with the provider's type (else the stored one), inline for
@@ -35,6 +36,7 @@ from yarl import URL
 
 from omniroute.gateway import queries
 from omniroute.gateway.problems import MediaTooLarge, MediaUnavailable, NotFound, NotStored
+from omniroute.gateway.reach import PublicResolver, Reach
 from omniroute.observability.logs import get_logger
 from omniroute_connectors import media
 from omniroute_connectors.outbound import NETWORK_FAILURE, ProviderResponse
@@ -125,7 +127,15 @@ class Attachments:
 
     def __init__(self, gateway: Gateway) -> None:
         self.g = gateway
+        self._reach: Reach | None = None
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def reach(self) -> Reach:
+        """Where media may be fetched from (made on first use, in the event loop)."""
+        if self._reach is None:
+            self._reach = Reach(self.g.settings)
+        return self._reach
 
     def routes(self) -> list[Route]:
         """(method, path, handler) of every route here."""
@@ -214,7 +224,9 @@ class Attachments:
     def session(self) -> aiohttp.ClientSession:
         """The session every provider request goes through (no cookies kept)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=PublicResolver(self.reach)),
+                cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def _serve(self, request: web.Request, plan: media.MediaPlan,
@@ -284,6 +296,7 @@ class Attachments:
         the origin it allows."""
         url = wanted.url
         for _hop in range(MAX_REDIRECTS + 1):
+            await self.reach.check(url)
             response = await self.session().get(
                 URL(url, encoded=True), allow_redirects=False,
                 headers={"Accept-Encoding": "identity", **wanted.headers_for(url)})
