@@ -109,13 +109,15 @@ async def import_file(settings: Settings, config: RoutingConfig | None,
     An unchanged file is not imported again over what was changed live since: a user run's
     router, restarted after a crash, imported it again and removed two agents an admin had
     added, taking back their conversations (2026-12-05)."""
+    from omniroute.routing.document import changes
     from omniroute.routing.live import history, publish_config
 
     versions = await history(settings)
     version, live = (versions[-1].version, versions[-1].config) if versions else (0, BUILTIN)
     if config is None:
         return version
-    wanted = fingerprint(config.document())
+    wanted_doc = config.document()
+    wanted = fingerprint(wanted_doc)
     if wanted == fingerprint(live.document()):
         return version
     imported = [v for v in versions if v.reason == FILE_IMPORTED]
@@ -123,6 +125,13 @@ async def import_file(settings: Settings, config: RoutingConfig | None,
         say(f"{path} is unchanged since it was imported as v{imported[-1].version}; "
             f"keeping the live v{version} (changed since by {versions[-1].actor})")
         return version
+    last_import = imported[-1].version if imported else 0
+    if versions and versions[-1].version != last_import:  # changed live since the import
+        what = (f"changed since it was imported as v{last_import}" if last_import
+                else "is imported for the first time")
+        say(f"{path} {what}; it replaces the live v{version} (changed since by "
+            f"{versions[-1].actor}): {'; '.join(changes(live.document(), wanted_doc))}. "
+            f"`omniroute router rollback {version}` restores v{version}")
     return await publish_config(settings, config, actor=f"router run --config {path}",
                                 reason=FILE_IMPORTED)
 
@@ -144,6 +153,27 @@ def configure(config_path: Path, actor: str | None, reason: str) -> None:
     pools = ", ".join(sorted(config.pools))
     say(f"published routing configuration version {version}: {len(config.pools)} pool(s) "
         f"({pools}), {len(config.agents)} agent(s)")
+
+
+@router.command()
+@click.argument("version", type=int)
+@click.option("--actor", default=None, help="Who makes the change (default: the OS user).")
+@click.option("--reason", default="", help="Why (kept with the version, for the audit).")
+@fails_cleanly
+def rollback(version: int, actor: str | None, reason: str) -> None:
+    """Publish an earlier routing configuration version again, as the new live version
+    (``omniroute router history`` lists them)."""
+    from omniroute.routing.document import changes
+    from omniroute.routing.live import history, restore
+
+    settings = settings_from_env()
+    versions = asyncio.run(history(settings))
+    target = next((v for v in versions if v.version == version), None)
+    told = changes(versions[-1].config.document(), target.config.document()) if target else []
+    new = asyncio.run(restore(settings, version, actor=actor or getpass.getuser(),
+                              reason=reason))
+    say(f"published routing configuration version {new}, a copy of v{version}: "
+        + ("; ".join(told) if told else "the same as the version before"))
 
 
 @router.command("export")

@@ -1,4 +1,5 @@
-"""Writing a routing configuration document back to TOML (``omniroute router export``).
+"""Writing a routing configuration document back to TOML (``omniroute router export``),
+and saying what one version changes of another (:func:`changes`).
 
 The document is the plain dict :func:`omniroute.routing.config.parse_config`
 reads, so ``parse_config(tomllib.loads(to_toml(doc)))`` gives the same
@@ -63,3 +64,25 @@ def to_toml(document: dict[str, Any]) -> str:
     lines: list[str] = []
     _table([], document, lines)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+NAMED = ("pools", "agents")
+"""Sections that are tables of named entries: changes are told per name."""
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What ``after`` changes of ``before``, in words: pools and agents added, removed or
+    changed by name; any other section (routing rules, bot) as a whole. Empty when equal."""
+    told: list[str] = []
+    for section in NAMED:
+        old, new = before.get(section) or {}, after.get(section) or {}
+        for verb, names in (("added", sorted(set(new) - set(old))),
+                            ("removed", sorted(set(old) - set(new))),
+                            ("changed", sorted(n for n in set(old) & set(new)
+                                               if old[n] != new[n]))):
+            if names:
+                told.append(f"{section} {verb}: {', '.join(names)}")
+    for section in sorted((set(before) | set(after)) - set(NAMED)):
+        if before.get(section) != after.get(section):
+            told.append(f"{section} changed")
+    return told

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from omniroute.errors import ConfigurationError
 from omniroute.observability.logs import get_logger
 from omniroute.routing.config import BUILTIN, RoutingConfig, parse_config
 from omniroute.routing.requests import TOPIC as REQUESTS
@@ -137,6 +138,19 @@ async def publish_config(settings: Settings, config: RoutingConfig, *, actor: st
     log.info("router.config_published", version=version.version, actor=actor, reason=reason,
              pools=sorted(config.pools), agents=len(config.agents))
     return version.version
+
+
+async def restore(settings: Settings, version: int, *, actor: str, reason: str = "") -> int:
+    """Publish configuration ``version`` again, as the new live version (a rollback);
+    returns the new version. ConfigurationError for a version the history lacks."""
+    versions = await history(settings)
+    found = next((v for v in versions if v.version == version), None)
+    if found is None:
+        known = f"v1 to v{versions[-1].version}" if versions else "no version yet"
+        raise ConfigurationError(f"no routing configuration version {version} to restore "
+                                 f"(the history has {known}: omniroute router history)")
+    why = f"rollback to v{version}" + (f": {reason}" if reason else "")
+    return await publish_config(settings, found.config, actor=actor, reason=why)
 
 
 async def reroute(settings: Settings, request: RoutingRequest) -> None:

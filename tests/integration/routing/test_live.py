@@ -133,3 +133,48 @@ async def test_a_restart_with_an_unchanged_file_keeps_what_was_changed_live(
     imported = await import_file(settings, load_config(path), path)
     assert imported > edited
     assert sorted((await read_config(settings))[1].agents) == ["ada", "bo"]
+
+
+async def test_a_file_replacing_live_changes_says_what_it_drops_and_rollback_restores(
+        topics: Settings, tmp_path, capsys) -> None:
+    """An edited file replaces what an admin changed live since its import (the file is
+    the operator's latest word), but says so: which agents and pools it adds, removes and
+    changes, and the rollback that restores the live version; ``omniroute router rollback``
+    publishes that version again, as a new one, with its reason in the history."""
+    from harness.cli import omniroute_env, run_omniroute
+    from omniroute.cli.router import import_file
+    from omniroute.routing.config import load_config
+
+    settings = topics
+    path = tmp_path / "routing.toml"
+    path.write_text('[pools.support]\n[agents.ada]\npool = "support"\ncapacity = 2\n')
+    await import_file(settings, load_config(path), path)
+    _, live = await read_config(settings)
+    document = live.document()
+    by_admin = parse_config({**document, "agents": {
+        "ada": {**document["agents"]["ada"], "capacity": 3}, "kai": {"pool": "support"}}})
+    live_version = await publish_config(settings, by_admin, actor="admin:root",
+                                        reason="agent kai saved")
+    capsys.readouterr()
+    path.write_text('[pools.support]\n[agents.ada]\npool = "support"\ncapacity = 2\n'
+                    '[agents.bo]\npool = "support"\n')
+    await import_file(settings, load_config(path), path)
+    said = capsys.readouterr().err
+    assert (f"it replaces the live v{live_version} (changed since by admin:root): "
+            "agents added: bo; agents removed: kai; agents changed: ada. "
+            f"`omniroute router rollback {live_version}` restores v{live_version}") in said
+    assert sorted((await read_config(settings))[1].agents) == ["ada", "bo"]
+
+    env = omniroute_env(OMNIROUTE_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+                        OMNIROUTE_TOPIC_NAMESPACE=settings.topic_namespace)
+    done = run_omniroute("router", "rollback", str(live_version), "--actor", "sue",
+                         "--reason", "kai is on shift", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "agents added: kai; agents removed: bo; agents changed: ada" in done.stderr
+    restored = (await history(settings))[-1]
+    assert (restored.actor, restored.reason) == ("sue", f"rollback to v{live_version}: kai is "
+                                                 "on shift")
+    assert restored.config.document() == by_admin.document()
+    missing = run_omniroute("router", "rollback", "999", env=env)
+    assert missing.returncode != 0
+    assert "no routing configuration version 999 to restore" in missing.stderr

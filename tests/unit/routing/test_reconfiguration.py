@@ -139,3 +139,18 @@ def test_configuration_changes_in_the_middle_of_traffic(script, changes, rnd) ->
         state, out = decide(state, event)
         replayed.extend(out)
     assert replayed == decisions
+
+
+def test_changes_between_versions_are_told_by_name() -> None:
+    from omniroute.routing.document import changes
+
+    before = {"routing": {"default_pool": "support"}, "pools": {"support": {}, "vip": {}},
+              "agents": {"ada": {"pool": "support", "capacity": 2}, "kai": {"pool": "vip"}}}
+    after = {"routing": {"default_pool": "support", "rules": [{"skill": "billing"}]},
+             "pools": {"support": {}, "billing": {}},
+             "agents": {"ada": {"pool": "support", "capacity": 3}, "bo": {"pool": "billing"}}}
+    assert changes(before, after) == [
+        "pools added: billing", "pools removed: vip", "agents added: bo",
+        "agents removed: kai", "agents changed: ada", "routing changed"]
+    assert changes(after, after) == []
+    assert changes({}, {"bot": {"enabled": True}}) == ["bot changed"]
