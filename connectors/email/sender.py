@@ -48,6 +48,7 @@ from omniroute.contract import (
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import RecentIds, ReportedStatuses
 from omniroute.errors import DatabaseError
+from omniroute.infra.reach import PublicResolver, Reach
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
@@ -275,9 +276,11 @@ class EmailDelivery:
         :mod:`.attachments`)."""
         files: list[FileAttachment] = []
         if any(a.url for a in message.attachments):
-            async with aiohttp.ClientSession() as session:
+            reach = Reach(self.settings)
+            connector = aiohttp.TCPConnector(resolver=PublicResolver(reach))
+            async with aiohttp.ClientSession(connector=connector) as session:
                 try:
-                    files = await fetch_files(session, message.attachments)
+                    files = await fetch_files(session, reach, message.attachments)
                 except AttachmentUnavailable as exc:
                     return SendOutcome(DeliveryState.FAILED, "attachment_unavailable",
                                        exc.message[:2048])

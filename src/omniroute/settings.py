@@ -228,8 +228,9 @@ class Settings(BaseSettings):
         "its provider (every step and redirect, and the bytes).")
     media_private_origins: str = Field(
         default="", description="Comma-separated origins (http://10.0.0.5:8080) the gateway "
-        "may fetch customers' media from although they are private network addresses; the "
-        "provider API base URLs are always allowed, every other private address refused.")
+        "(customers' media) and the email sender (outbound files) may fetch from although "
+        "they are private network addresses; the provider API base URLs are always allowed, "
+        "every other private address refused.")
 
     # hardening (issue 16): bounds at the edge
     max_event_bytes: Annotated[int, Field(ge=65_536, le=900_000)] = Field(

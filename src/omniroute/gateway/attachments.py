@@ -5,7 +5,7 @@ authorized like reading the conversation; the connector of the message's provide
 says what to ask (:mod:`omniroute_connectors.media`, pure) and this module does
 the HTTP: credentials only to the origin the plan allows, redirects followed by
 hand (at most :data:`MAX_REDIRECTS`), no hop to a private network address but the
-provider APIs' own (:mod:`omniroute.gateway.reach`), everything within
+provider APIs' own (:mod:`omniroute.infra.reach`), everything within
 ``OMNIROUTE_MEDIA_FETCH_TIMEOUT_S``, at most ``OMNIROUTE_MEDIA_MAX_BYTES``.
 
 The bytes are answered with the provider's type (else the stored one), inline for
@@ -36,7 +36,7 @@ from yarl import URL
 
 from omniroute.gateway import queries
 from omniroute.gateway.problems import MediaTooLarge, MediaUnavailable, NotFound, NotStored
-from omniroute.gateway.reach import PublicResolver, Reach
+from omniroute.infra.reach import PublicResolver, Reach
 from omniroute.observability.logs import get_logger
 from omniroute_connectors import media
 from omniroute_connectors.outbound import NETWORK_FAILURE, ProviderResponse

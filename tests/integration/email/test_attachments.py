@@ -22,6 +22,7 @@ from omniroute.contract import (
     DeliveryStatus,
     OutboundMessage,
 )
+from omniroute.infra.reach import PublicResolver, Reach
 from omniroute.settings import Settings
 from omniroute_connectors.email import attachments
 from omniroute_connectors.email.attachments import AttachmentUnavailable, fetch_files
@@ -39,9 +40,13 @@ async def files() -> str:
     async def big(_request: web.Request) -> web.Response:
         return web.Response(body=b"x" * 2048)
 
+    async def elsewhere(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
     app = web.Application()
     app.router.add_get("/invoice.pdf", pdf)
     app.router.add_get("/big", big)
+    app.router.add_get("/elsewhere", elsewhere)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
@@ -54,19 +59,30 @@ def attachment(url: str, filename: str | None = None) -> Attachment:
     return Attachment(kind=AttachmentKind.FILE, url=url, filename=filename)
 
 
-async def test_fetch_rules(files: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files come back with their type and name; 404, oversize and non-http URLs are refused."""
-    async with aiohttp.ClientSession() as session:
-        (pdf,) = await fetch_files(session, [attachment(f"{files}/invoice.pdf")])
+async def test_fetch_rules(files: str, topics: Settings, monkeypatch: pytest.MonkeyPatch
+                           ) -> None:
+    """Files come back with their type and name; 404, oversize and non-http URLs are refused;
+    so is a private network address not allowed (the file server is, by
+    OMNIROUTE_MEDIA_PRIVATE_ORIGINS), directly or behind a redirect, without a retry."""
+    reach = Reach(topics.model_copy(update={"media_private_origins": files}))
+    connector = aiohttp.TCPConnector(resolver=PublicResolver(reach))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        (pdf,) = await fetch_files(session, reach, [attachment(f"{files}/invoice.pdf")])
         assert (pdf.filename, pdf.content_type, pdf.data) == ("invoice.pdf", "application/pdf",
                                                               PDF)
         with pytest.raises(AttachmentUnavailable, match="answered 404"):
-            await fetch_files(session, [attachment(f"{files}/missing")])
+            await fetch_files(session, reach, [attachment(f"{files}/missing")])
         with pytest.raises(AttachmentUnavailable, match="only http and https"):
-            await fetch_files(session, [attachment("file:///etc/passwd")])
+            await fetch_files(session, reach, [attachment("file:///etc/passwd")])
+        other = f"http://localhost:{free_port()}/secret"  # another service of this host
+        for url in ("http://169.254.169.254/latest/meta-data/", other,
+                    f"{files}/elsewhere?to=http://127.0.0.2:{free_port()}/secret",
+                    f"{files}/elsewhere?to={other}"):
+            with pytest.raises(AttachmentUnavailable, match="private network address"):
+                await fetch_files(session, reach, [attachment(url)])
         monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 1024)
         with pytest.raises(AttachmentUnavailable, match="limit of 1024"):
-            await fetch_files(session, [attachment(f"{files}/big")])
+            await fetch_files(session, reach, [attachment(f"{files}/big")])
 
 
 class Sink:
@@ -86,7 +102,8 @@ async def test_reply_carries_the_file_and_a_missing_file_fails_the_message(
     relay_port = free_port()
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(sink), host="127.0.0.1", port=relay_port)
-    settings = topics.model_copy(update={"smtp_relay_port": relay_port})
+    settings = topics.model_copy(update={"smtp_relay_port": relay_port,
+                                         "media_private_origins": files})
     delivery = EmailDelivery(settings, SmtpRelay(settings, backoff=0.05))
     worker = asyncio.create_task(delivery.run())
 

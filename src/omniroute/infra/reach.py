@@ -1,10 +1,12 @@
-"""Where the gateway may fetch a customer's attachment from: public addresses, and the
+"""Where omniroute may fetch a file from a URL it was given: public addresses, and the
 private ones the operator pointed a provider API at (a shell over DNS).
 
-Most media URLs come from the webhook payload (Messenger's, Instagram's and Kakao's CDN
-URLs, Twilio's ``MediaUrl``, LINE's external content) and every redirect names another.
+The gateway fetches customers' attachments for agents, and most media URLs come from
+the webhook payload (Messenger's, Instagram's and Kakao's CDN URLs, Twilio's
+``MediaUrl``, LINE's external content); the email sender fetches the files of an
+outbound message's attachments from their URLs; every redirect names another URL.
 Fetched as they are, a URL naming ``169.254.169.254`` (a cloud's metadata service),
-``localhost`` or a host of the private network would make the gateway a proxy into the
+``localhost`` or a host of the private network would make omniroute a proxy into the
 network it runs in. So every hop is checked where it connects:
 
 - a host name is resolved by :class:`PublicResolver`, which keeps only its global

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from omniroute.gateway.reach import PublicResolver, Reach, Unreachable, is_public
+from omniroute.infra.reach import PublicResolver, Reach, Unreachable, is_public
 from omniroute.settings import Settings
 
 
