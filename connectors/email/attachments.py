@@ -23,7 +23,7 @@ import aiohttp
 
 from omniroute.contract import Attachment
 from omniroute.errors import RejectedInput
-from omniroute.infra.reach import Reach, Unreachable
+from omniroute.infra.reach import Reach, refusal
 from omniroute_connectors.email.compose import FileAttachment
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -85,13 +85,9 @@ async def _fetch(session: aiohttp.ClientSession, reach: Reach, url: str, limit: 
         except AttachmentUnavailable as exc:
             if "answered 5" not in exc.message or attempt == FETCH_ATTEMPTS - 1:
                 raise
-        except (Unreachable, aiohttp.ClientConnectorError) as exc:
-            refused = exc if isinstance(exc, Unreachable) else exc.os_error
-            if isinstance(refused, Unreachable):  # not an outage: no retry
-                raise AttachmentUnavailable(f"{url[:200]}: {refused}") from exc
-            if attempt == FETCH_ATTEMPTS - 1:
-                raise AttachmentUnavailable(f"{url[:200]}: {type(exc).__name__} {exc}") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if (refused := refusal(exc)) is not None:  # not an outage: no retry
+                raise AttachmentUnavailable(f"{url[:200]}: {refused}") from exc
             if attempt == FETCH_ATTEMPTS - 1:
                 raise AttachmentUnavailable(f"{url[:200]}: {type(exc).__name__} {exc}") from exc
         await asyncio.sleep(0.2 * 2**attempt)

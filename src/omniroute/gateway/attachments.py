@@ -36,7 +36,7 @@ from yarl import URL
 
 from omniroute.gateway import queries
 from omniroute.gateway.problems import MediaTooLarge, MediaUnavailable, NotFound, NotStored
-from omniroute.infra.reach import PublicResolver, Reach
+from omniroute.infra.reach import PublicResolver, Reach, refusal
 from omniroute.observability.logs import get_logger
 from omniroute_connectors import media
 from omniroute_connectors.outbound import NETWORK_FAILURE, ProviderResponse
@@ -253,6 +253,9 @@ class Attachments:
                 log.warning("gateway.attachment_interrupted", error=network_text(exc, current))
                 answer.force_close()
                 return answer, False
+            if (refused := refusal(exc)) is not None:
+                raise media.MediaUnavailable(f"could not fetch the attachment from {what}: "
+                                             f"{refused}") from exc
             failed = ProviderResponse(NETWORK_FAILURE, network_text(exc, current).encode())
             raise media.unavailable(plan, failed, what) from exc
 

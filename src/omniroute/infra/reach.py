@@ -49,6 +49,14 @@ class Unreachable(OSError):
         return str(self.strerror)
 
 
+def refusal(exc: BaseException) -> Unreachable | None:
+    """The Unreachable behind ``exc`` (itself, or the one a connection error carries)."""
+    if isinstance(exc, Unreachable):
+        return exc
+    carried = getattr(exc, "os_error", None)  # aiohttp.ClientConnectorError
+    return carried if isinstance(carried, Unreachable) else None
+
+
 def is_public(address: str) -> bool:
     """Whether ``address`` (an IP address, v4 or v6) is globally routable."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])

@@ -272,6 +272,13 @@ class TestOperableFromTheFirstMinute:
                     await wait_text(ada, "#notice", "The router refused: offer o-1 expired: "
                                     "it was offered to ada until 08:00", 30_000)
                     await ada.screenshot(path=str(ARTIFACTS / "agent.png"), full_page=True)
+                    # The router routes to her again: the refusal no longer shows.
+                    again = AssignmentEvent(
+                        event_id="done:e2e-again", agent_id="ada", pool="support",
+                        kind=AssignmentKind.COMPLETED, conversation_id="c-e2e-again")
+                    await produce(kafka_bootstrap, settings.topic("omniroute.assignments.v1"),
+                                  [(b"ada", again.to_json_bytes())])
+                    await ada.wait_for_selector("#notice", state="hidden", timeout=30_000)
                     # The answer bot switched on for WhatsApp from the admin screen.
                     await admin_page.click("#tab-admin")
                     assert not await admin_page.is_checked("#bot-enabled")  # no [bot] yet

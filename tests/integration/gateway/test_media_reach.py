@@ -7,6 +7,7 @@ asked; the same service is reachable once its origin is allowed
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -111,7 +112,11 @@ async def test_private_addresses_are_not_fetched_unless_allowed(
             for message_id in ids:
                 status, body = await _fetch(gateway.url, token, message_id)
                 assert status == 502, (message_id, body)
-                assert b"private network address" in body, body
+                message = json.loads(body)["error"]["message"]
+                assert message.startswith("could not fetch the attachment from Messenger: ")
+                assert "a private network address; omniroute does not fetch media from it " \
+                    "(OMNIROUTE_MEDIA_PRIVATE_ORIGINS)" in message, message
+                assert "Cannot connect" not in message and "Error" not in message, message
         assert internal.asked == []
 
         allowed = settings.model_copy(update={

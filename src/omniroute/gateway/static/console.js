@@ -148,7 +148,14 @@ function onAssignment(event) {
   if (event.agent_id !== state.me.agent_id) return refreshConversations();
   if (["rejected", "refused"].includes(event.kind)) {
     notify(`${t("refused")}: ${event.reason || event.kind}`);
+    state.refusedShown = true;
     return;
+  }
+  // the router routes to this agent again (after a rollback put her back, say): its
+  // refusal no longer holds (a user run, 2026-12-06, kept "unknown agent" up while she chatted)
+  if (state.refusedShown) {
+    notify("");
+    state.refusedShown = false;
   }
   if (event.kind === "offered") {
     state.offers.set(event.offer_id, event);
