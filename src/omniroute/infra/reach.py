@@ -40,7 +40,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Unreachable(OSError):
-    """A media URL names an address the gateway does not fetch from."""
+    """A URL names an address omniroute does not fetch files from."""
 
     def __init__(self, message: str) -> None:
         super().__init__(errno.EACCES, message)  # aiohttp shows the strerror
@@ -66,8 +66,14 @@ def is_public(address: str) -> bool:
 
 
 def _host_port(url: str) -> tuple[str, int]:
+    """Host and port of ``url`` (the scheme's port when none is given; 0 when the port is
+    not a number: the HTTP client then refuses the URL itself)."""
     parts = urlsplit(url)
-    return (parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 0))
+    try:
+        port = parts.port
+    except ValueError:
+        return parts.hostname or "", 0
+    return parts.hostname or "", port or DEFAULT_PORTS.get(parts.scheme.lower(), 0)
 
 
 def _literal(host: str) -> str | None:
@@ -82,7 +88,8 @@ def _literal(host: str) -> str | None:
 
 
 class Reach:
-    """The gateway's rule for media hosts: public addresses, and trusted private ones."""
+    """The rule for hosts omniroute fetches files from: public addresses, and trusted
+    private ones (the provider API bases' and ``OMNIROUTE_MEDIA_PRIVATE_ORIGINS``)."""
 
     def __init__(self, settings: Settings, resolver: AbstractResolver | None = None) -> None:
         self.resolver = resolver or DefaultResolver()
@@ -113,12 +120,12 @@ class Reach:
         return self._trusted
 
     async def allowed(self, address: str, port: int) -> bool:
-        """Whether the gateway may connect to ``address``:``port`` for media."""
+        """Whether omniroute may connect to ``address``:``port`` to fetch a file."""
         return is_public(address) or (address, port) in await self.trusted()
 
     async def check(self, url: str) -> None:
-        """Unreachable when ``url`` names an IP literal the gateway does not fetch from
-        (host names are checked as they resolve, by :class:`PublicResolver`)."""
+        """Unreachable when ``url`` names an IP literal omniroute does not fetch from (host
+        names are checked as they resolve, by :class:`PublicResolver`)."""
         host, port = _host_port(url)
         literal = _literal(host.strip("[]"))
         if literal is not None and not await self.allowed(literal, port):

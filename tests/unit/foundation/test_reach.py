@@ -76,6 +76,7 @@ async def test_provider_bases_and_allowed_origins_are_trusted_at_their_port() ->
     await reach.check("https://157.240.1.35/photo.png")
     await reach.check("http://[::1]:7000/x")  # localhost:7000 is allowed, ::1 included
     await reach.check("http://[::ffff:a00:5]:8080/x")  # 10.0.0.5:8080, the Twilio relay
+    await reach.check("http://cdn.example:notaport/x")  # the HTTP client refuses it itself
     for url in ("http://10.9.9.9:8080/photo.png", "http://169.254.169.254/latest/",
                 "http://[::1]:7001/x", "http://[::ffff:a00:5]:8081/x"):
         with pytest.raises(Unreachable, match="private network address"):
