@@ -62,6 +62,7 @@ from omniroute_connectors.webchat.uploads import (
     Uploads,
     UploadsUnavailable,
     stored_uploads,
+    upload_key,
     uploaded_digest,
 )
 
@@ -91,7 +92,7 @@ async def _attachments(chat: WebChat, visitor: Visitor, frame: dict[str, Any]
     if not refs:
         return []
     client_id = frame["client_message_id"]
-    key = chat.settings.identity_key.get_secret_value().encode()
+    key = upload_key(chat)
     digests = [uploaded_digest(key, visitor.visitor_id, upload_id) for upload_id, _ in refs]
     try:
         found = await stored_uploads(chat, [d for d in digests if d is not None])

@@ -76,6 +76,11 @@ def _tag(key: bytes, visitor_id: str, digest: str) -> str:
                     hashlib.sha256).hexdigest()[:32]
 
 
+def upload_key(chat: WebChat) -> bytes:
+    """The key of upload ids' tags (``OMNIROUTE_IDENTITY_KEY``)."""
+    return chat.settings.identity_key.get_secret_value().encode()
+
+
 def upload_id_for(key: bytes, visitor_id: str, digest: str) -> str:
     """The upload id ``visitor_id`` gets for the file of SHA-256 ``digest``."""
     return f"{PREFIX}{digest}.{_tag(key, visitor_id, digest)}"
@@ -233,8 +238,8 @@ class Uploads:
                            exc.detail) from exc
         log.info("webchat_upload_stored", visitor_id=visitor_id, size_bytes=len(data),
                  content_type=content_type)
-        key = self.chat.settings.identity_key.get_secret_value().encode()
-        return {"upload_id": upload_id_for(key, visitor_id, digest), "content_type": content_type,
+        return {"upload_id": upload_id_for(upload_key(self.chat), visitor_id, digest),
+                "content_type": content_type,
                 "size_bytes": len(data), "filename": clean_filename(part.filename)}
 
     @staticmethod

@@ -12,6 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
+from harness.served import served
 from omniroute.contract import (
     Address,
     Attachment,
@@ -47,12 +48,8 @@ async def files() -> str:
     app.router.add_get("/invoice.pdf", pdf)
     app.router.add_get("/big", big)
     app.router.add_get("/elsewhere", elsewhere)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with served(app) as url:
+        yield url
 
 
 def attachment(url: str, filename: str | None = None) -> Attachment:

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from harness.ports import free_port
+from harness.served import served
 from integration.history.factories import added, assignment, opened
 from omniroute.contract import Address, Attachment, AttachmentKind, Channel, InboundMessage, utcnow
 from omniroute.gateway.admin import create_token
@@ -93,18 +94,13 @@ async def test_private_addresses_are_not_fetched_unless_allowed(
 
     redirector = web.Application()  # stands for a public CDN answering with a redirect
     redirector.router.add_get("/{tail:.*}", redirect)
-    runner = web.AppRunner(redirector)
-    await runner.setup()
-    cdn_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", cdn_port).start()
-    urls = ["http://169.254.169.254/latest/meta-data/iam/security-credentials/",
-            f"http://127.0.0.1:{internal.port}/payroll.png",
-            f"http://localhost:{internal.port}/payroll.png",
-            f"http://[::ffff:127.0.0.1]:{internal.port}/mapped.png",
-            f"http://127.0.0.1:{cdn_port}/photo.png"]
-    token, ids = await _seed(database_url, urls)
-    cdn = f"http://127.0.0.1:{cdn_port}"
-    try:
+    async with served(redirector) as cdn:
+        urls = ["http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+                f"http://127.0.0.1:{internal.port}/payroll.png",
+                f"http://localhost:{internal.port}/payroll.png",
+                f"http://[::ffff:127.0.0.1]:{internal.port}/mapped.png",
+                f"{cdn}/photo.png"]
+        token, ids = await _seed(database_url, urls)
         settings = topics.model_copy(update={"database_url": database_url,
                                              "media_fetch_timeout_s": 3.0,
                                              "media_private_origins": cdn})
@@ -126,5 +122,3 @@ async def test_private_addresses_are_not_fetched_unless_allowed(
             assert await _fetch(gateway.url, token, ids[4]) == (200, SECRET)  # via the CDN
             assert (await _fetch(gateway.url, token, ids[0]))[0] == 502
         assert internal.asked == ["/payroll.png", "/via-redirect"]
-    finally:
-        await runner.cleanup()
