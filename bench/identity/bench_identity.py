@@ -127,7 +127,7 @@ def start_faust_passthrough(settings: Settings, state: Path) -> subprocess.Popen
     log = (state / "faust-passthrough.log").open("wb")
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("faust_passthrough.py")),
-         settings.kafka_bootstrap, settings.topic_namespace],
+         settings.kafka_bootstrap, settings.topic_namespace, str(state / "faust-passthrough")],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
 

@@ -1,9 +1,11 @@
 """A one-hop faust passthrough (the floor of any faust processor), run by bench_identity.py.
 
-``python bench/identity/faust_passthrough.py BOOTSTRAP NAMESPACE``: one agent,
+``python bench/identity/faust_passthrough.py BOOTSTRAP NAMESPACE DATADIR``: one agent,
 ``concurrency=1``, reads ``omniroute.inbound.v1`` and writes every record
 unchanged to ``bench.faust-passthrough`` (acks=all), with one changelog-backed
-table write per record, the same per-record machinery the worker uses.
+table write per record, the same per-record machinery the worker uses. faust's
+data directory is DATADIR (the benchmark's state directory), not one named after
+the app in the working directory.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import faust
 
 
 def main() -> None:
-    bootstrap, namespace = sys.argv[1:3]
+    bootstrap, namespace, datadir = sys.argv[1:4]
     app = faust.App(
         f"{namespace}bench-faust-passthrough", broker=f"kafka://{bootstrap}", store="memory://",
-        web_enabled=False, topic_partitions=3, topic_disable_leader=True, autodiscover=False,
+        datadir=datadir, web_enabled=False, topic_partitions=3, topic_disable_leader=True, autodiscover=False,
         consumer_auto_offset_reset="earliest", producer_acks=-1,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",

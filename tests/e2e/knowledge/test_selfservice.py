@@ -53,9 +53,9 @@ from aiohttp import web
 from harness.browser import launch_chromium
 from harness.cli import run_omniroute
 from harness.kafka import consume
-from harness.ports import free_port
 from harness.providers.graph import FakeGraph
 from harness.ready import ready
+from harness.served import served
 from harness.stack import running_stack, stack_env
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
@@ -145,30 +145,23 @@ async def visit_help_centre(ingress_port: int) -> None:
         return web.Response(text=page_html, content_type="text/html")
 
     app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with playwright_api.async_playwright() as p:
-            browser = await launch_chromium(p)
-            try:
-                tab = await browser.new_page()
-                tab.set_default_timeout(120_000)
-                await tab.goto(f"http://127.0.0.1:{port}/")
-                await tab.fill("#omniroute-chat input[name=q]", "비밀번호를 잊어버렸어요")
-                await tab.click("#omniroute-chat .or-help-form button[type=submit]")
-                first = tab.locator("#omniroute-chat .or-result").first
-                await first.wait_for()
-                assert await first.get_attribute("data-article") == "reset-password"
-                await first.click()
-                article = tab.locator("#omniroute-chat .or-article")
-                await article.wait_for()
-                assert "비밀번호 찾기" in await article.inner_text()
-            finally:
-                await browser.close()
-    finally:
-        await runner.cleanup()
+    async with served(app) as shop, playwright_api.async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            tab = await browser.new_page()
+            tab.set_default_timeout(120_000)
+            await tab.goto(f"{shop}/")
+            await tab.fill("#omniroute-chat input[name=q]", "비밀번호를 잊어버렸어요")
+            await tab.click("#omniroute-chat .or-help-form button[type=submit]")
+            first = tab.locator("#omniroute-chat .or-result").first
+            await first.wait_for()
+            assert await first.get_attribute("data-article") == "reset-password"
+            await first.click()
+            article = tab.locator("#omniroute-chat .or-article")
+            await article.wait_for()
+            assert "비밀번호 찾기" in await article.inner_text()
+        finally:
+            await browser.close()
 
 
 async def agent_console(gateway: str, token: str, conversation_id: str) -> None:

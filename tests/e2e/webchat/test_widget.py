@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession, ClientWebSocketResponse, web
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 from harness.browser import launch_chromium
 from harness.kafka import consume, produce, publish_on_duty
 from harness.ports import free_port
+from harness.served import served
 from omniroute.contract import (
     Author,
     AuthorKind,
@@ -35,21 +37,6 @@ def host_page(port: int) -> str:
     )
 
 
-async def serve_shop(ingress_port: int) -> tuple[str, web.AppRunner]:
-    """A customer's web page (another origin) embedding the widget with one script tag."""
-    app = web.Application()
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text=host_page(ingress_port), content_type="text/html")
-
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return f"http://127.0.0.1:{port}/", runner
-
-
 @pytest.fixture
 async def ingress(topics: Settings, database_url: str):
     settings = topics.model_copy(update={"database_url": database_url})
@@ -61,17 +48,30 @@ async def ingress(topics: Settings, database_url: str):
     await server.stop()
 
 
+@pytest.fixture
+async def shop(ingress: tuple[Settings, int]) -> AsyncIterator[str]:
+    """A customer's web page (another origin) embedding the widget with one script tag."""
+    app = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=host_page(ingress[1]), content_type="text/html")
+
+    app.router.add_get("/", page)
+    async with served(app) as base:
+        yield f"{base}/"
+
+
 async def test_visitor_chats_sees_reply_and_history_after_reload(
     ingress: tuple[Settings, int],
+    shop: str,
 ) -> None:
     """Send from the widget, receive the agent's reply live, reload and see both again."""
-    settings, port = ingress
-    shop_url, shop = await serve_shop(port)
+    settings, _ = ingress
     async with playwright_api.async_playwright() as p:
         browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
-            await page.goto(shop_url)
+            await page.goto(shop)
             await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
             await page.fill("#omniroute-chat textarea[name=text]", "Where is my parcel?")
             await page.click("#omniroute-chat form.or-chat button[type=submit]")
@@ -113,7 +113,6 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
             assert await page.input_value(box) == ""
         finally:
             await browser.close()
-            await shop.cleanup()
 
 
 async def test_bad_frames_get_precise_errors_and_publish_nothing(
@@ -171,17 +170,17 @@ def tiny_png() -> bytes:
 
 async def test_visitor_attaches_a_photo_and_sees_its_thumbnail(
     ingress: tuple[Settings, int],
+    shop: str,
 ) -> None:
     """The paperclip uploads the photo, the message carrying it is published, and the
     visitor's transcript shows the thumbnail (no longer pending once acknowledged)."""
-    settings, port = ingress
-    shop_url, shop = await serve_shop(port)
+    settings, _ = ingress
     photo = tiny_png()
     async with playwright_api.async_playwright() as p:
         browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
-            await page.goto(shop_url)
+            await page.goto(shop)
             await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
             await page.wait_for_function("localStorage.getItem('omniroute.webchat.token')")
             async with page.expect_file_chooser() as chooser:
@@ -199,4 +198,3 @@ async def test_visitor_attaches_a_photo_and_sees_its_thumbnail(
                 "sha256:" + hashlib.sha256(photo).hexdigest(), "image/png", "broken-mug.png")
         finally:
             await browser.close()
-            await shop.cleanup()

@@ -15,6 +15,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from harness.ports import free_port
 from harness.served import served
@@ -47,14 +48,8 @@ async def internal() -> AsyncIterator[Internal]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield Internal(port, asked)
-    finally:
-        await runner.cleanup()
+    async with served(app) as base:
+        yield Internal(URL(base).port or 0, asked)
 
 
 def _messenger(n: int, url: str) -> InboundMessage:

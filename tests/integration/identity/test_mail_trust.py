@@ -22,11 +22,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from harness.kafka import consume
 from harness.ports import free_port
+from harness.served import served
 from integration.email.test_smtp_roundtrip import KafkaPublisher
 from omniroute.contract import Channel, InboundMessage, VerifiedIdentity
 from omniroute.identity.customers import customer_id_for
@@ -46,18 +46,16 @@ async def edges(pipeline: Any) -> AsyncIterator[tuple[Settings, str, int]]:
     settings = pipeline.settings.model_copy(update={
         "email_mailboxes": MAILBOX, "mailgun_signing_key": SecretStr(KEY)})
     publisher = KafkaPublisher(settings)
-    port = free_port()
-    runner = web.AppRunner(build_app(settings, [MailgunConnector(settings)], publisher))
     smtp = SmtpService(settings, publisher, port=free_port())
     smtp.handler.authenticator = lambda *_: MailAuth(spf="softfail", dkim="none", dmarc="fail")
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await smtp.start()
     try:
-        yield settings, f"http://127.0.0.1:{port}", smtp.port
+        async with served(build_app(settings, [MailgunConnector(settings)], publisher)) as ingress:
+            await smtp.start()
+            try:
+                yield settings, ingress, smtp.port
+            finally:
+                await smtp.stop()
     finally:
-        await smtp.stop()
-        await runner.cleanup()
         await publisher.close()
 
 
