@@ -14,5 +14,5 @@ unit: bootstrap
 	.venv/bin/python -m pytest -m unit
 
 lint: bootstrap
-	.venv/bin/ruff check src connectors tests
+	.venv/bin/ruff check src connectors tests bench
 	.venv/bin/mypy

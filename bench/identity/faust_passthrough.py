@@ -20,7 +20,8 @@ def main() -> None:
     bootstrap, namespace, datadir = sys.argv[1:4]
     app = faust.App(
         f"{namespace}bench-faust-passthrough", broker=f"kafka://{bootstrap}", store="memory://",
-        datadir=datadir, web_enabled=False, topic_partitions=3, topic_disable_leader=True, autodiscover=False,
+        datadir=datadir, web_enabled=False, topic_partitions=3, topic_disable_leader=True,
+        autodiscover=False,
         consumer_auto_offset_reset="earliest", producer_acks=-1,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",

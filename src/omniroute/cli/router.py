@@ -163,15 +163,10 @@ def configure(config_path: Path, actor: str | None, reason: str) -> None:
 def rollback(version: int, actor: str | None, reason: str) -> None:
     """Publish an earlier routing configuration version again, as the new live version
     (``omniroute router history`` lists them)."""
-    from omniroute.routing.document import changes
-    from omniroute.routing.live import history, restore
+    from omniroute.routing.live import restore
 
-    settings = settings_from_env()
-    versions = asyncio.run(history(settings))
-    target = next((v for v in versions if v.version == version), None)
-    told = changes(versions[-1].config.document(), target.config.document()) if target else []
-    new = asyncio.run(restore(settings, version, actor=actor or getpass.getuser(),
-                              reason=reason))
+    new, told = asyncio.run(restore(settings_from_env(), version,
+                                    actor=actor or getpass.getuser(), reason=reason))
     say(f"published routing configuration version {new}, a copy of v{version}: "
         + ("; ".join(told) if told else "the same as the version before"))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
@@ -46,6 +47,7 @@ from omniroute.settings import Settings
 if TYPE_CHECKING:
     from omniroute.gateway.app import Gateway
     from omniroute.gateway.supervision import Route
+    from omniroute.routing.live import ConfigVersion
 
 
 class TokenRequest(Spec):
@@ -55,6 +57,12 @@ class TokenRequest(Spec):
     role: Role = Role.AGENT
     expires: str | None = Field(default=None, description="Lifetime like 30d, 12h, 90m.")
     label: Annotated[str, Field(max_length=200)] | None = None
+
+
+class RestoreRequest(Spec):
+    """Publish an earlier configuration version again."""
+
+    reason: Annotated[str, Field(max_length=1000)] = ""
 
 
 class ConfigDocument(Spec):
@@ -77,17 +85,20 @@ async def current(settings: Settings) -> tuple[int, Document]:
 
 async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor: str,
                 reason: str, expected: int | None,
-                change: Callable[[Document], Document]) -> dict[str, Any]:
+                change: Callable[[Document], Document],
+                versions: list[ConfigVersion] | None = None) -> dict[str, Any]:
     """Apply one change: validate, publish (a new version), audit in ``db``.
 
+    ``versions``: the history, when the caller has just read it (else it is read here).
     Returns ``{version, changes, published}``; an unchanged document publishes nothing.
     """
-    from omniroute.routing.live import publish_config
+    from omniroute.routing.live import history, latest, publish_config
 
-    version, before = await current(settings)
+    version, live = latest(await history(settings) if versions is None else versions)
     if expected is not None and expected != version:
         raise VersionConflict(f"the configuration is at version {version}, not {expected}; "
                        "reload and apply your change again")
+    before = as_document(live)
     try:
         after = change(before)
         config = validated(after)
@@ -98,11 +109,21 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
     changes = diff(before, after)
     if not changes:
         return {"version": version, "changes": [], "published": False}
-    new_version = await publish_config(settings, config, actor=actor, reason=reason)
+    new_version = await publish_config(settings, config, actor=actor, reason=reason,
+                                       previous=live)
     await admin.audit(db, actor, "config.changed", f"version {new_version}",
                       {"version": new_version, "previous": version, "reason": reason,
                        "changes": changes})
     return {"version": new_version, "changes": changes, "published": True}
+
+
+def version_summary(version: ConfigVersion, live: int) -> dict[str, Any]:
+    """One configuration version as the versions list shows it."""
+    return {"version": version.version, "live": version.version == live,
+            "at": datetime.fromtimestamp(version.at, UTC).isoformat(),
+            "actor": version.actor, "reason": version.reason,
+            "pools": sorted(version.config.pools), "agents": len(version.config.agents),
+            "retired": list(version.retired)}
 
 
 class Administration:
@@ -196,9 +217,50 @@ class Administration:
         reason = request.query.get("reason", "answer bot " + ("on" if spec.enabled else "off"))
         return await self.change(request, reason, lambda d: set_bot(d, spec))
 
+    async def versions(self, request: web.Request) -> web.Response:
+        from omniroute.routing.live import history
+
+        await self.admin(request)
+        limit = self.limit(request, 50)
+        found = await history(self.g.settings)
+        live = found[-1].version if found else 0
+        return web.json_response(
+            {"live": live, "versions": [version_summary(v, live) for v in reversed(found)][:limit]},
+            headers={"ETag": str(live)})
+
+    async def restore(self, request: web.Request) -> web.Response:
+        """Publish version N again as the new live version (a rollback), audited like any
+        change; ``If-Match`` makes it conditional on the live version."""
+        from omniroute.routing.live import find_version, history, rollback_reason
+
+        who = await self.admin(request)
+        wanted = request.match_info["version"]
+        if not wanted.isdigit():
+            raise BadRequest("the version to restore must be a number")
+        body = await self.g.body(request, RestoreRequest)
+        found = await history(self.g.settings)
+        try:
+            target = find_version(found, int(wanted))
+        except ConfigurationError as exc:
+            raise NotFound(str(exc)) from exc
+        document = as_document(target.config)
+        outcome = await apply(self.g.settings, self.g.pool, f"{who.role.value}:{who.agent_id}",
+                              rollback_reason(target.version, body.reason),
+                              self.expected(request), lambda _: document, versions=found)
+        return web.json_response({**outcome, "restored": target.version},
+                                 headers={"ETag": str(outcome["version"])})
+
+    @staticmethod
+    def limit(request: web.Request, default: int) -> int:
+        """``?limit=`` between 1 and 1000 (400 for anything else)."""
+        value = request.query.get("limit", "") or str(default)
+        if not value.isdigit() or not 1 <= int(value) <= 1000:
+            raise BadRequest("limit must be a number from 1 to 1000")
+        return int(value)
+
     async def audit_log(self, request: web.Request) -> web.Response:
         await self.admin(request)
-        limit = min(int(request.query.get("limit", "100") or 100), 1000)
+        limit = self.limit(request, 100)
         rows = await self.g.pool.fetch(
             "SELECT id, at, actor, action, subject, detail FROM audit_log "
             "WHERE $1::text IS NULL OR action LIKE $1 || '%' ORDER BY id DESC LIMIT $2",
@@ -242,6 +304,8 @@ class Administration:
             ("PUT", f"{api}/config", self.put_config),
             ("GET", f"{api}/config.toml", self.export_toml),
             ("PUT", f"{api}/config.toml", self.import_toml),
+            ("GET", f"{api}/config/versions", self.versions),
+            ("POST", f"{api}/config/versions/{{version}}/restore", self.restore),
             ("PUT", f"{api}/agents/{{agent_id}}", self.put_agent),
             ("DELETE", f"{api}/agents/{{agent_id}}", self.delete_agent),
             ("PUT", f"{api}/pools/{{pool}}", self.put_pool),

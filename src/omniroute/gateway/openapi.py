@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from omniroute import __version__
 from omniroute.automation.proactive import ProactiveRequest
-from omniroute.gateway.administration import ConfigDocument, TokenRequest
+from omniroute.gateway.administration import ConfigDocument, RestoreRequest, TokenRequest
 from omniroute.gateway.commands import (
     ForcePresenceRequest,
     NoteRequest,
@@ -149,6 +149,12 @@ ADMIN_OPERATIONS = (
               role="admin"),
     Operation("put", "/api/v1/admin/config.toml",
               "Import a TOML configuration (body: the file; ?reason=).", role="admin"),
+    Operation("get", "/api/v1/admin/config/versions",
+              "The configuration versions, newest first: who, when, why, pools, agents "
+              "(query: limit).", role="admin"),
+    Operation("post", "/api/v1/admin/config/versions/{version}/restore",
+              "Publish an earlier version again as the new live version (a rollback; "
+              "audited; If-Match: the live version).", RestoreRequest, role="admin"),
     Operation("put", "/api/v1/admin/agents/{agent_id}",
               "Create or replace an agent: pool, capacity, channel caps, skills, auto-accept.",
               AgentSpec, role="admin"),

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from omniroute.errors import ConfigurationError
 from omniroute.observability.logs import get_logger
 from omniroute.routing.config import BUILTIN, RoutingConfig, parse_config
+from omniroute.routing.document import changes
 from omniroute.routing.requests import TOPIC as REQUESTS
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.routing.wire import Record, configure_record
@@ -110,16 +111,22 @@ def _readable(value: bytes | None, offset: int) -> ConfigVersion | None:
 
 async def read_config(settings: Settings) -> tuple[int, RoutingConfig]:
     """The latest configuration and its version; ``(0, BUILTIN)`` when none was published."""
-    versions = await history(settings)
+    return latest(await history(settings))
+
+
+def latest(versions: list[ConfigVersion]) -> tuple[int, RoutingConfig]:
+    """The live version and configuration of ``versions`` (:func:`history`)."""
     return (versions[-1].version, versions[-1].config) if versions else (0, BUILTIN)
 
 
 async def publish_config(settings: Settings, config: RoutingConfig, *, actor: str,
-                         reason: str = "") -> int:
+                         reason: str = "", previous: RoutingConfig | None = None) -> int:
     """Publish ``config`` as the new live configuration; returns its version. Pools the
-    current configuration has and ``config`` lacks are retired (their agents leave)."""
-    _, current = await read_config(settings)
-    retired = tuple(sorted(set(current.pools) - set(config.pools)))
+    current configuration (``previous``, read from the topic when not given) has and
+    ``config`` lacks are retired (their agents leave)."""
+    if previous is None:
+        _, previous = await read_config(settings)
+    retired = tuple(sorted(set(previous.pools) - set(config.pools)))
     value = encode(config, actor=actor, reason=reason, at=time.time(), retired=retired)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                                 enable_idempotence=True)
@@ -140,17 +147,35 @@ async def publish_config(settings: Settings, config: RoutingConfig, *, actor: st
     return version.version
 
 
-async def restore(settings: Settings, version: int, *, actor: str, reason: str = "") -> int:
-    """Publish configuration ``version`` again, as the new live version (a rollback);
-    returns the new version. ConfigurationError for a version the history lacks."""
-    versions = await history(settings)
+def find_version(versions: list[ConfigVersion], version: int) -> ConfigVersion:
+    """Version ``version`` of ``versions`` (:func:`history`); ConfigurationError naming
+    the versions there are when it is not among them."""
     found = next((v for v in versions if v.version == version), None)
     if found is None:
         known = f"v1 to v{versions[-1].version}" if versions else "no version yet"
         raise ConfigurationError(f"no routing configuration version {version} to restore "
                                  f"(the history has {known}: omniroute router history)")
-    why = f"rollback to v{version}" + (f": {reason}" if reason else "")
-    return await publish_config(settings, found.config, actor=actor, reason=why)
+    return found
+
+
+def rollback_reason(version: int, reason: str = "") -> str:
+    """The reason a restored version is published with: ``rollback to vN: why``."""
+    return f"rollback to v{version}" + (f": {reason}" if reason else "")
+
+
+async def restore(settings: Settings, version: int, *, actor: str,
+                  reason: str = "") -> tuple[int, list[str]]:
+    """Publish configuration ``version`` again, as the new live version (a rollback);
+    returns the new version and what it changes against the live one, in words
+    (:func:`omniroute.routing.document.changes`). ConfigurationError for a version the
+    history lacks. The history is read once."""
+    versions = await history(settings)
+    found = find_version(versions, version)
+    live = versions[-1].config
+    told = changes(live.document(), found.config.document())
+    new = await publish_config(settings, found.config, actor=actor,
+                               reason=rollback_reason(version, reason), previous=live)
+    return new, told
 
 
 async def reroute(settings: Settings, request: RoutingRequest) -> None:

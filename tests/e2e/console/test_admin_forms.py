@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from e2e.console.test_administration import sign_in
+from e2e.console.test_administration import sign_in, wait_text
 from e2e.console.test_console import Chain, running_chain, wait_ready
 from harness.browser import launch_chromium
 from omniroute.gateway.admin import create_token
@@ -242,3 +242,56 @@ class TestPoolForm:
             assert await page.input_value("#pool-offer-timeout") == ""
             assert await page.input_value("#pool-hours") == ""
             assert await page.inner_text("#pool-save") == "Add pool"
+
+
+class TestVersions:
+    async def test_an_earlier_version_is_restored_from_the_versions_list(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """The admin removes bo, then restores the version before from the versions list:
+        bo is back with his profile. Cancelling the confirmation publishes nothing; a list
+        another admin's change made stale is refused (412) and shown again."""
+        async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
+            first = (await live_config(chain, token))["version"]
+            answers: list[bool] = []  # the next confirmation's answer
+
+            async def confirm(dialog: Any) -> None:
+                assert f"Publish version {first} again" in dialog.message
+                await (dialog.accept() if answers.pop(0) else dialog.dismiss())
+
+            page.on("dialog", confirm)
+            await page.click("#admin-agents tr[data-agent=bo] button")
+            await saved(page, first + 1)
+            assert "bo" not in (await live_config(chain, token))["agents"]
+            live = page.locator(f"#admin-versions tr[data-version='{first + 1}']")
+            await live.filter(has_text="live").wait_for(timeout=30_000)
+            assert "agent bo removed" in await live.inner_text()
+            assert await live.locator("button").count() == 0  # the live one is not restorable
+            restore = page.locator(f"#admin-versions tr[data-version='{first}'] button")
+
+            answers.append(False)  # cancelled: nothing published
+            await restore.click()
+            assert (await live_config(chain, token))["version"] == first + 1
+
+            # another admin's change since the list was shown: refused, the list shown again
+            await put_agent(chain, token, "ada", {**ADA, "capacity": 1})
+            answers.append(True)
+            await restore.click()
+            await conflict(page, "Someone changed the configuration since this list was shown "
+                           f"(now version {first + 2}); version {first} was not restored. "
+                           "Check the list and restore again.")
+            await page.locator(f"#admin-versions tr[data-version='{first + 2}']").filter(
+                has_text="live").wait_for(timeout=30_000)
+            assert (await live_config(chain, token))["version"] == first + 2
+
+            answers.append(True)
+            await restore.click()
+            await saved(page, first + 3)
+            await wait_text(page, "#admin-result",
+                            f"Restored version {first}: now version {first + 3}", 30_000)
+            after = await live_config(chain, token)
+            assert after["agents"]["bo"] == {"pool": "billing", "capacity": 2}
+            assert after["agents"]["ada"]["capacity"] == 3  # as version 1 had her
+            row = page.locator(f"#admin-versions tr[data-version='{first + 3}']")
+            await row.filter(has_text=f"rollback to v{first}").wait_for(timeout=30_000)
+            assert "admin:root" in await row.inner_text()
+            assert answers == []

@@ -155,6 +155,63 @@ class TestLiveAdministration:
                                                                      "answer bot on"]
 
 
+    async def test_versions_are_listed_and_an_earlier_one_is_restored(
+            self, gateway: Setup, database_url: str) -> None:
+        """GET /admin/config/versions lists who changed what, newest first, the live one
+        marked; POST .../versions/N/restore publishes N again as a new version (the routers'
+        topic has it), audited with the diff; If-Match guards it, an unknown or non-numeric
+        version and a non-admin are refused and publish nothing."""
+        await gateway.call("PUT", "/admin/pools/support", "root", {})  # v1
+        await gateway.call("PUT", "/admin/agents/kai", "root", {"pool": "support"})  # v2
+        await gateway.call("PUT", "/admin/agents/jun", "root",
+                           {"pool": "support", "capacity": 3})  # v3
+        status, body = await gateway.call("DELETE", "/admin/agents/kai", "root")  # v4
+        assert (status, body["version"]) == (200, 4)
+        status, listed = await gateway.call("GET", "/admin/config/versions", "root")
+        assert status == 200 and listed["live"] == 4
+        versions = listed["versions"]
+        assert [(v["version"], v["live"], v["reason"], v["agents"]) for v in versions] == [  # type: ignore[union-attr,index]
+            (4, True, "agent kai removed", 1), (3, False, "agent jun saved", 2),
+            (2, False, "agent kai saved", 1), (1, False, "pool support saved", 0)]
+        assert versions[0]["actor"] == "admin:root" and "support" in versions[0]["pools"]  # type: ignore[index]
+        status, newest = await gateway.call("GET", "/admin/config/versions?limit=1", "root")
+        assert [v["version"] for v in newest["versions"]] == [4]  # type: ignore[union-attr,index]
+
+        async with gateway.http.post(f"{gateway.url}/api/v1/admin/config/versions/3/restore",
+                                     json={"reason": "kai is on shift"},
+                                     headers={**gateway.auth("root"), "If-Match": "3"}) as r:
+            assert r.status == 412  # the list the admin saw is stale: nothing restored
+        assert (await read_config(gateway.settings))[0] == 4
+        for path, who, expected in (("3/restore", "boss", 403), ("99/restore", "root", 404),
+                                    ("v3/restore", "root", 400)):
+            status, body = await gateway.call("POST", f"/admin/config/versions/{path}",
+                                              who, {})
+            assert status == expected, (path, body)
+        assert "v1 to v4" in (await gateway.call(
+            "POST", "/admin/config/versions/99/restore", "root", {}))[1]["error"]["message"]  # type: ignore[index]
+        assert (await read_config(gateway.settings))[0] == 4
+
+        async with gateway.http.post(f"{gateway.url}/api/v1/admin/config/versions/3/restore",
+                                     json={"reason": "kai is on shift"},
+                                     headers={**gateway.auth("root"), "If-Match": "4"}) as r:
+            restored = await r.json()
+            assert r.status == 200 and r.headers["ETag"] == "5", restored
+        assert (restored["version"], restored["restored"], restored["published"]) == (5, 3, True)
+        assert restored["changes"] == [{"path": "agents.kai", "before": None, "after": {
+            "pool": "support", "capacity": 1, "auto_accept": False}}]
+        version, config = await read_config(gateway.settings)
+        assert version == 5 and set(config.agents) == {"kai", "jun"}
+        assert config.agents["jun"]["capacity"] == 3
+        status, again = await gateway.call("POST", "/admin/config/versions/5/restore", "root", {})
+        assert (status, again["published"], again["version"]) == (200, False, 5)  # the live one
+        status, listed = await gateway.call("GET", "/admin/config/versions", "root")
+        assert [(v["version"], v["live"], v["reason"]) for v in listed["versions"][:2]] == [  # type: ignore[index]
+            (5, True, "rollback to v3: kai is on shift"), (4, False, "agent kai removed")]
+        rows = await audit_rows(database_url, "config.changed")
+        assert [(r["subject"], json.loads(r["detail"])["reason"]) for r in rows][-1] == (
+            "version 5", "rollback to v3: kai is on shift")
+
+
 async def history_for_board(database_url: str) -> None:
     """c1 waiting, c2 parked (no pool), c3 held by a1 (available, heard from just now)."""
     now = utcnow()

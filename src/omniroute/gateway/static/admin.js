@@ -1,5 +1,6 @@
 // Admin screen: agents, pools, routing rules and default pool, the answer bot, tokens, TOML import/export,
-// audit log. Every save is one call of the admin API: a new configuration version.
+// configuration versions (each but the live one can be restored), audit log. Every save is one call
+// of the admin API: a new configuration version.
 // The agent and pool forms load an existing entry whenever their id field names one (typed or
 // clicked in the table), so a save changes only what the admin changed; the Save button says
 // whether it replaces an entry or adds one.
@@ -107,7 +108,8 @@ function parseHours(text, timezone) {
 }
 
 async function adminCall(fn, form) {
-  // form: the FORMS name this call saves (shown live again after the save), or {removed: what}
+  // form: the FORMS name this call saves (shown live again after the save), {removed: what} or
+  // {restored: version}
   try {
     const outcome = await fn();
     showError("admin-error", null);
@@ -130,7 +132,9 @@ async function conflicted(form) {
   await loadAdmin();
   const version = admin.config.version;
   let text;
-  if (typeof form !== "string") {
+  if (typeof form !== "string" && form.restored !== undefined) {
+    text = tfill("conflict-restore", { restored: form.restored, version });
+  } else if (typeof form !== "string") {
     text = tfill("conflict-removal", { what: form.removed, version });
   } else {
     const f = admin.forms[form] || {};
@@ -150,6 +154,7 @@ async function loadAdmin() {
   try {
     admin.config = await api("GET", "/admin/config");
     renderAdmin();
+    loadVersions();
     loadAudit();
   } catch (error) {
     showError("admin-error", error);
@@ -208,6 +213,28 @@ function renderAdmin() {
           api("DELETE", `/admin/pools/${encodeURIComponent(name)}`, undefined, false, shown),
         { removed: tfill("what-pool", { name }) }) }, t("remove"))));
     }));
+}
+
+async function loadVersions() {
+  // newest first; the live one is marked, every other one has a Restore button
+  const { live, versions } = await api("GET", "/admin/config/versions?limit=20");
+  $("admin-versions").replaceChildren(heads("version-col", "when", "who", "why", "pools", "agents", "actions"),
+    ...versions.map((v) => el("tr", { "data-version": String(v.version) },
+      el("td", {}, `v${v.version}`), el("td", {}, new Date(v.at).toLocaleString()),
+      el("td", {}, v.actor), el("td", {}, v.reason || "—"), el("td", {}, v.pools.join(", ") || "—"),
+      el("td", {}, String(v.agents)),
+      el("td", {}, v.live ? el("span", { class: "meta" }, t("live-version"))
+        : el("button", { class: "secondary", onclick: () => restoreVersion(v.version, live) }, t("restore"))))));
+}
+
+async function restoreVersion(version, live) {
+  // conditional on the live version of the list on screen: a change since is a 412, not a restore
+  if (!window.confirm(tfill("restore-confirm", { version, live }))) return;
+  const outcome = await adminCall(() => api("POST", `/admin/config/versions/${version}/restore`, {}, false,
+    { "If-Match": String(live) }), { restored: version });
+  if (outcome && outcome.published) {
+    $("admin-result").textContent = tfill("restored", { restored: version, version: outcome.version });
+  }
 }
 
 async function loadAudit() {
