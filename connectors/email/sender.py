@@ -174,6 +174,9 @@ class EmailDelivery:
         was not handled before. A mail of another one is looked up before it is sent."""
         self._started = False
         self._stopping = asyncio.Event()
+        # where outbound files may be fetched from: one for the process, so the provider
+        # bases' and allowed origins' addresses are resolved once, not for every message
+        self._reach: Reach | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish after the current batch."""
@@ -276,7 +279,9 @@ class EmailDelivery:
         :mod:`.attachments`)."""
         files: list[FileAttachment] = []
         if any(a.url for a in message.attachments):
-            reach = Reach(self.settings)
+            if self._reach is None:  # made in the event loop (its resolver needs one)
+                self._reach = Reach(self.settings)
+            reach = self._reach
             connector = aiohttp.TCPConnector(resolver=PublicResolver(reach))
             async with aiohttp.ClientSession(connector=connector) as session:
                 try:
