@@ -3,6 +3,9 @@
 Topic ``omniroute.agent-events.v1``, key agent id. Presence, heartbeats,
 capacity, accepting or declining offers, wrap-up, resolve and transfer.
 Each ``kind`` requires its own fields; see :data:`REQUIRED_FIELDS`.
+A ``heartbeat`` may carry ``presence``: the presence the agent's app shows (the
+gateway's record of her last choice), taken only by a pool that has not heard her
+presence since she joined it; it is not a choice and history does not record it.
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ class AgentEvent(Envelope):
     agent_id: Identifier
     kind: AgentEventKind
     pool: Identifier | None = None
-    presence: Presence | None = None
+    presence: Presence | None = Field(default=None, description=(
+        "presence: the agent's choice; heartbeat: what her app shows (taken only by a pool "
+        "that has not heard her presence since she joined it)"))
     capacity: Capacity | None = None
     auto_accept: bool | None = None
     offer_id: Identifier | None = None

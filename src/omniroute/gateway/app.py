@@ -263,7 +263,23 @@ class Gateway:
         return await self.agent_says(who, AgentEventKind.PRESENCE, presence=body.presence)
 
     async def heartbeat(self, request: web.Request) -> web.Response:
-        return await self.agent_says(await self.who(request), AgentEventKind.HEARTBEAT)
+        return await self.beat(await self.who(request))
+
+    async def beat(self, who: Principal) -> web.Response:
+        """A heartbeat carrying the presence the agent's app shows (what she last chose, as
+        the history has it): a pool that has not heard her presence since she joined it
+        takes it (an admin put her back while her app said "available"). Without the
+        database the heartbeat goes without it: it still proves her app alive."""
+        shown: str | None
+        try:
+            shown = await asyncio.wait_for(
+                queries.presence(self.pool, who.agent_id, await self.pools_config()),
+                CONFIG_WAIT_S)
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("gateway.heartbeat_without_presence", agent_id=who.agent_id,
+                        error=repr(exc))
+            shown = None
+        return await self.agent_says(who, AgentEventKind.HEARTBEAT, presence=shown)
 
     async def offers(self, request: web.Request) -> web.Response:
         who = await self.who(request)
@@ -315,7 +331,7 @@ class Gateway:
             })
             async for message in ws:
                 if message.type == WSMsgType.TEXT and message.data == '{"type":"heartbeat"}':
-                    await self.agent_says(who, AgentEventKind.HEARTBEAT)
+                    await self.beat(who)
         finally:
             pump.cancel()
             self.fanout.unsubscribe(key, queue)

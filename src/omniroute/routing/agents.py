@@ -127,7 +127,7 @@ def on_presence(state: PoolState, out: Out, agent: AgentState, event: SetPresenc
     if event.presence not in PRESENCES:
         reject(state, out, event, f"unknown presence {event.presence!r}")
         return
-    before, agent.presence = agent.presence, event.presence
+    before, agent.presence, agent.heard = agent.presence, event.presence, True
     if event.presence == "available" and before != "available":
         agent.idle_since = state.now
     state.refresh_ready(agent)
@@ -137,6 +137,23 @@ def on_presence(state: PoolState, out: Out, agent: AgentState, event: SetPresenc
     if event.presence == "offline":
         unpin(state, out, agent.profile.agent_id, event.event_id)
     drain_agent(state, out, agent, event.event_id)
+
+
+def on_heartbeat(state: PoolState, out: Out, agent: AgentState, event: Heartbeat) -> None:
+    """The agent's app is alive. A pool that has not heard her presence since she joined it
+    takes the presence her app shows (the heartbeat's): an admin added her, moved her here
+    or restored a version naming her while her app was open, and it said "available" while
+    this pool had her offline (a user run's agent, put back by a restore, was offered
+    nothing; 2026-12-06). Once heard, a heartbeat's presence is ignored: a presence event
+    or the router's own "away" is newer than what the gateway had recorded."""
+    if not agent.heard and event.presence in PRESENCES:
+        if event.presence != agent.presence:
+            on_presence(state, out, agent, SetPresence(at=event.at, event_id=event.event_id,
+                                                       agent_id=event.agent_id,
+                                                       presence=event.presence))
+            return
+        agent.heard = True
+    seen(state, out, agent, event.event_id, event.at)
 
 
 def on_capacity(state: PoolState, out: Out, agent: AgentState, event: SetCapacity) -> None:
@@ -313,7 +330,7 @@ def on_transfer(state: PoolState, out: Out, agent: AgentState, event: Transfer) 
 
 
 HANDLERS = {
-    SetPresence: on_presence, Heartbeat: lambda s, o, a, e: seen(s, o, a, e.event_id, e.at),
+    SetPresence: on_presence, Heartbeat: on_heartbeat,
     SetCapacity: on_capacity, Accept: on_accept, Decline: on_decline, WrapUp: on_wrap_up,
     Resolve: on_resolve, Transfer: on_transfer,
 }

@@ -14,13 +14,16 @@ NONE_BLOCKED: frozenset[str] = frozenset()
 class AgentState:
     """One agent's presence, load and holdings."""
 
-    __slots__ = ("fed_armed", "held", "idle_since", "last_seen", "load", "lost", "per_channel",
-                 "presence", "profile", "ready_blocked", "ready_in", "ready_key", "rr_seq",
-                 "slots", "slots_profile", "timer_armed")
+    __slots__ = ("fed_armed", "heard", "held", "idle_since", "last_seen", "load", "lost",
+                 "per_channel", "presence", "profile", "ready_blocked", "ready_in", "ready_key",
+                 "rr_seq", "slots", "slots_profile", "timer_armed")
 
     def __init__(self, profile: AgentProfile, now: float) -> None:
         self.profile = profile
         self.presence = "offline"
+        self.heard = False
+        """Whether this pool has heard the agent's presence since she joined it (a presence
+        event, or the router setting her away); until then a heartbeat's presence is hers."""
         self.lost = False
         self.last_seen = now
         self.load = 0

@@ -96,7 +96,11 @@ class SetPresence(AgentInput):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Heartbeat(AgentInput):
-    """The agent's app is alive."""
+    """The agent's app is alive. ``presence``: the presence her app shows (the gateway's
+    record of what she last chose), taken only by a pool that has not heard her presence
+    since she joined it (:func:`omniroute.routing.agents.on_heartbeat`)."""
+
+    presence: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,7 +37,10 @@ MAX_BYTES = 7 * 1024 * 1024
 """Larger snapshots are skipped (restore then replays further back): below the
 topic's ``max.message.bytes`` of 8 MiB."""
 AGENT_FACTS = ("presence", "lost", "last_seen", "load", "per_channel", "held", "idle_since",
-               "rr_seq", "timer_armed", "fed_armed")
+               "rr_seq", "timer_armed", "fed_armed", "heard")
+HEARD_BEFORE = True
+"""``heard`` of an agent in a snapshot written before the fact existed: her presence
+stands (as it did then), no heartbeat replaces it."""
 WORK_FACTS = tuple(s for s in WorkState.__slots__
                    if s not in ("queue_key", "sig", "excluded", "target_step"))
 POOL_FACTS = ("version", "now", "seq", "fingerprint", "config_version", "open",
@@ -124,6 +127,8 @@ def rebuild(raw: dict[str, Any]) -> PoolState:
         setattr(state, name, raw[name])
     for profile, values in raw["agents"]:
         agent = state.agents[profile["agent_id"]] = AgentState(_profile(profile), 0.0)
+        if len(values) == len(AGENT_FACTS) - 1:  # written before "heard"
+            values = [*values, HEARD_BEFORE]
         for name, value in zip(AGENT_FACTS, values, strict=True):
             setattr(agent, name, value)
         state.refresh_ready(agent)

@@ -47,7 +47,7 @@ def _offer_timeout(state: PoolState, out: Out, ref: tuple[str, str], cause: str)
         # away, the agent is offered nothing until they choose available again, and then
         # this work too: excluded for good, it waited for ever in a pool where they were
         # the only one who could take it (a user run's mail, until 2026-12-05)
-        agent.presence = "away"
+        agent.presence, agent.heard = "away", True
         state.refresh_ready(agent)
         agent_rules.rescind_offers(state, out, agent, "agent set away: offer timed out", cause,
                                    also=(item,))

@@ -104,7 +104,8 @@ def _agent_event(at: float, eid: str, e: AgentEvent) -> CoreEvent:
         presence = _required(e.presence, "presence")
         return ev.SetPresence(at=at, event_id=eid, agent_id=agent_id, presence=presence.value)
     if kind is AgentEventKind.HEARTBEAT:
-        return ev.Heartbeat(at=at, event_id=eid, agent_id=agent_id)
+        shown = e.presence.value if e.presence is not None else None
+        return ev.Heartbeat(at=at, event_id=eid, agent_id=agent_id, presence=shown)
     if kind is AgentEventKind.CAPACITY:
         cap = _required(e.capacity, "capacity")
         rules = {ch.value: ChannelRule(r.weight, r.cap) for ch, r in cap.channels.items()}

@@ -3,6 +3,7 @@ gateway, the real broker (live configuration topic) and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,10 +12,11 @@ import aiohttp
 import asyncpg
 import pytest
 
-from harness.kafka import consume
+from harness.kafka import consume, produce
 from harness.ports import free_port
 from integration.gateway.test_gateway import Setup
 from integration.history.factories import added, assignment, inbound, opened
+from integration.routing.test_live import answers, route, running
 from omniroute.contract import (
     AgentEvent,
     AgentEventKind,
@@ -28,6 +30,7 @@ from omniroute.contract import (
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
+from omniroute.history.sink import HistorySink
 from omniroute.history.store import write_batch
 from omniroute.routing.live import read_config
 from omniroute.routing.requests import RoutingRequest
@@ -210,6 +213,57 @@ class TestLiveAdministration:
         rows = await audit_rows(database_url, "config.changed")
         assert [(r["subject"], json.loads(r["detail"])["reason"]) for r in rows][-1] == (
             "version 5", "rollback to v3: kai is on shift")
+
+
+    async def test_an_agent_put_back_by_a_restore_is_offered_work_without_choosing_again(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 20: an admin removed a1 and restored the version naming him while his
+        console said "available"; the router had him offline and offered the customer
+        waiting in his pool to nobody. His app's heartbeat now carries the presence it
+        shows, and the pool that has not heard his since he came back takes it. Router,
+        sink and gateway are the real ones; a1 only heartbeats, as his console does."""
+        settings = gateway.settings
+        await gateway.call("PUT", "/admin/pools/support", "root", {"heartbeat_grace_s": 3600})
+        await gateway.call("PUT", "/admin/routing", "root", {"default_pool": "support"})
+        status, body = await gateway.call("PUT", "/admin/agents/a1", "root", {"pool": "support"})
+        assert status == 200, body
+        named = body["version"]
+        stop = asyncio.Event()
+        sink = asyncio.create_task(HistorySink(settings, database_url, batch_size=50).run(stop))
+        try:
+            async with running(settings):
+                assert (await gateway.call("POST", "/presence", "a1",
+                                           {"presence": "available"}))[0] == 202
+                for _ in range(100):  # the sink recorded his choice: his console shows it
+                    if (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available":
+                        break
+                    await asyncio.sleep(0.2)
+                status, body = await gateway.call("DELETE", "/admin/agents/a1", "root")
+                assert status == 200, body
+                await produce(settings.kafka_bootstrap, settings.topic(ROUTING),
+                              [(b"conv-back", route(77).model_copy(update={
+                                  "conversation_id": "conv-back"}).to_json_bytes())])
+                status, body = await gateway.call(
+                    "POST", f"/admin/config/versions/{named}/restore", "root", {})
+                assert (status, body["published"]) == (200, True), body
+
+                async def console() -> None:  # a1's console, every second instead of 20 s
+                    while True:
+                        async with gateway.http.post(f"{gateway.url}/api/v1/heartbeat",
+                                                     headers=gateway.auth("a1")) as r:
+                            assert r.status == 202, await r.text()
+                        await asyncio.sleep(1)
+
+                beating = asyncio.create_task(console())
+                try:
+                    (offer,) = await answers(settings, 1, kind="offered", agent_id="a1")
+                finally:
+                    beating.cancel()
+                assert (offer.conversation_id, offer.pool) == ("conv-back", "support")
+                assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
+        finally:
+            stop.set()
+            await sink
 
 
 async def history_for_board(database_url: str) -> None:

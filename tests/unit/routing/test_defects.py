@@ -299,3 +299,48 @@ class TestSmaller:
         offer = pool.offer_of("w1")
         out = pool(Accept, agent_id="a", offer_id=offer.offer_id, work_id="w1")
         assert kinds(out) == [("assigned", "a", "w1")]
+
+
+class TestPresenceOfAnAgentPutBack:
+    """User run 20 (2026-12-06): an admin removed jun, then restored the version naming him;
+    his console still said "available" and heartbeated, the pool had him offline, and the
+    customer waiting in his pool was offered to nobody."""
+
+    def put_back(self) -> Pool:
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=3600), a=dict())
+        pool.login("a")
+        pool(Configure, agents=(), fingerprint="without a")
+        assert "a" not in pool.state.agents
+        pool.route("w1")
+        pool(Configure, agents=profiles(a=dict()), fingerprint="a again")
+        return pool
+
+    def test_the_presence_his_heartbeat_carries_is_taken_by_a_pool_that_has_not_heard_his(
+            self) -> None:
+        pool = self.put_back()
+        assert pool.state.agents["a"].presence == "offline"
+        assert kinds(pool(Heartbeat, agent_id="a", presence="available")) == [
+            ("offered", "a", "w1")]
+        assert pool.state.agents["a"].heard
+
+    def test_once_heard_a_heartbeats_presence_changes_nothing(self) -> None:
+        """His own "away" after the put-back stands against a heartbeat that still carries
+        the gateway's older "available"; so does the router's away after a missed offer."""
+        pool = self.put_back()
+        pool(SetPresence, agent_id="a", presence="away")
+        assert kinds(pool(Heartbeat, agent_id="a", presence="available")) == []
+        assert pool.state.agents["a"].presence == "away"
+
+    def test_a_heartbeat_without_presence_or_with_the_same_one_offers_nothing(self) -> None:
+        pool = self.put_back()
+        assert kinds(pool(Heartbeat, agent_id="a")) == []
+        assert kinds(pool(Heartbeat, agent_id="a", presence="offline")) == []
+        assert pool.state.agents["a"].heard  # offline, as his app said
+        assert kinds(pool(Heartbeat, agent_id="a", presence="available")) == []
+
+    def test_an_agent_heard_before_keeps_his_presence_through_heartbeats(self) -> None:
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=3600), a=dict())
+        pool.login("a")
+        pool(SetPresence, agent_id="a", presence="offline")
+        assert kinds(pool(Heartbeat, agent_id="a", presence="available")) == []
+        assert pool.state.agents["a"].presence == "offline"

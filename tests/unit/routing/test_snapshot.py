@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 from hypothesis import HealthCheck, given, settings
@@ -9,7 +10,15 @@ from hypothesis import strategies as st
 
 from omniroute.routing import snapshot
 from omniroute.routing.engine import decide, new_pool
-from omniroute.routing.events import Kind, Resolve, Route, SetPresence, Tick, Transfer
+from omniroute.routing.events import (
+    Heartbeat,
+    Kind,
+    Resolve,
+    Route,
+    SetPresence,
+    Tick,
+    Transfer,
+)
 from omniroute.routing.policy import AgentCapacity, AgentProfile, PoolPolicy, RelaxStep
 from unit.routing.test_properties import _agents, capacities, ops, policies, run, skill_maps
 
@@ -70,6 +79,29 @@ class TestSnapshot:
             Resolve(at=8, event_id="e6", agent_id="a", work_id="w1")])
         assert [(d.kind, d.work_id) for d in out] == [
             (Kind.IGNORED, "w1"), (Kind.IGNORED, "w2"), (Kind.REJECTED, "w1")]
+
+    def test_whether_the_pool_heard_an_agents_presence_survives_a_restore(self) -> None:
+        """An agent put back by a configuration (not heard) still takes the presence her
+        next heartbeat carries after a restore; in a snapshot written before the fact was
+        kept, every agent counts as heard (her presence stands, as it did then)."""
+        original = new_pool(POLICY, AGENTS)
+        feed(original, [SetPresence(at=1, event_id="e1", agent_id="a", presence="available")])
+        value = snapshot.dump("p", 3, original)
+        restored = snapshot.load(value)
+        assert restored is not None
+        assert {n: a.heard for n, a in restored.state.agents.items()} == {"a": True, "b": False}
+        out = feed(restored.state, [Heartbeat(at=2, event_id="h1", agent_id="b",
+                                              presence="available")])
+        assert restored.state.agents["b"].presence == "available" and out == feed(
+            original, [Heartbeat(at=2, event_id="h1", agent_id="b", presence="available")])
+        head, _, body = value.partition(b"\n")
+        raw = json.loads(zlib.decompress(body))
+        for _profile, facts in raw["agents"]:
+            del facts[-1]  # as written before "heard"
+        older = snapshot.load(head + b"\n" + zlib.compress(json.dumps(raw).encode()))
+        assert older is not None
+        assert all(a.heard for a in older.state.agents.values())
+        assert older.state.agents["b"].presence == "offline"
 
     def test_other_format_or_damage_means_no_snapshot(self) -> None:
         """A snapshot the core cannot trust is ignored (the stream is replayed instead)."""
