@@ -38,9 +38,11 @@ MAX_BYTES = 7 * 1024 * 1024
 topic's ``max.message.bytes`` of 8 MiB."""
 AGENT_FACTS = ("presence", "lost", "last_seen", "load", "per_channel", "held", "idle_since",
                "rr_seq", "timer_armed", "fed_armed", "heard")
-HEARD_BEFORE = True
-"""``heard`` of an agent in a snapshot written before the fact existed: her presence
-stands (as it did then), no heartbeat replaces it."""
+HEARD_BEFORE = False
+"""``heard`` of an agent in a snapshot written before the fact existed: her next heartbeat
+may set her presence once, to what her app shows. That is the presence the pool holds for
+every agent but one put back while her app said "available" (whom it heals: user run 20's
+jun stayed offline after the router was upgraded from such a snapshot)."""
 WORK_FACTS = tuple(s for s in WorkState.__slots__
                    if s not in ("queue_key", "sig", "excluded", "target_step"))
 POOL_FACTS = ("version", "now", "seq", "fingerprint", "config_version", "open",

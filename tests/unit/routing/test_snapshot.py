@@ -83,7 +83,8 @@ class TestSnapshot:
     def test_whether_the_pool_heard_an_agents_presence_survives_a_restore(self) -> None:
         """An agent put back by a configuration (not heard) still takes the presence her
         next heartbeat carries after a restore; in a snapshot written before the fact was
-        kept, every agent counts as heard (her presence stands, as it did then)."""
+        kept, none counts as heard: an agent whose presence is what her app shows keeps it,
+        one put back while her app said "available" takes it at her next heartbeat."""
         original = new_pool(POLICY, AGENTS)
         feed(original, [SetPresence(at=1, event_id="e1", agent_id="a", presence="available")])
         value = snapshot.dump("p", 3, original)
@@ -100,8 +101,12 @@ class TestSnapshot:
             del facts[-1]  # as written before "heard"
         older = snapshot.load(head + b"\n" + zlib.compress(json.dumps(raw).encode()))
         assert older is not None
-        assert all(a.heard for a in older.state.agents.values())
-        assert older.state.agents["b"].presence == "offline"
+        assert not any(a.heard for a in older.state.agents.values())
+        assert feed(older.state, [Heartbeat(at=2, event_id="h2", agent_id="a",
+                                            presence="available")]) == []
+        assert older.state.agents["a"].heard
+        feed(older.state, [Heartbeat(at=3, event_id="h3", agent_id="b", presence="available")])
+        assert older.state.agents["b"].presence == "available"
 
     def test_other_format_or_damage_means_no_snapshot(self) -> None:
         """A snapshot the core cannot trust is ignored (the stream is replayed instead)."""
