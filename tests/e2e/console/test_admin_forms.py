@@ -249,9 +249,19 @@ class TestVersions:
             self, topics: Settings, database_url: str, tmp_path: Path) -> None:
         """The admin removes bo, then restores the version before from the versions list:
         bo is back with his profile. Cancelling the confirmation publishes nothing; a list
-        another admin's change made stale is refused (412) and shown again."""
+        another admin's change made stale is refused (412) and shown again. bo's own console
+        says when he is taken out of routing and when he is back."""
         async with admin_screen(topics, database_url, tmp_path) as (page, chain, token):
             first = (await live_config(chain, token))["version"]
+            conn = await asyncpg.connect(database_url)
+            try:
+                bo_token = await create_token(conn, "bo", Role.AGENT)
+            finally:
+                await conn.close()
+            bo = await (await page.context.browser.new_context(
+                bypass_csp=True, locale="en-US")).new_page()
+            await sign_in(bo, chain.url, bo_token)
+            assert await bo.is_visible("#presence-box") and not await bo.is_visible("#notice")
             answers: list[bool] = []  # the next confirmation's answer
 
             async def confirm(dialog: Any) -> None:
@@ -262,6 +272,10 @@ class TestVersions:
             await page.click("#admin-agents tr[data-agent=bo] button")
             await saved(page, first + 1)
             assert "bo" not in (await live_config(chain, token))["agents"]
+            await wait_text(bo, "#notice", "An admin took you out of routing: no new "
+                            "conversations come to you, and the ones you held went back to "
+                            "the queue.", 30_000)
+            assert not await bo.is_visible("#presence-box")
             live = page.locator(f"#admin-versions tr[data-version='{first + 1}']")
             await live.filter(has_text="live").wait_for(timeout=30_000)
             assert "agent bo removed" in await live.inner_text()
@@ -291,6 +305,9 @@ class TestVersions:
             after = await live_config(chain, token)
             assert after["agents"]["bo"] == {"pool": "billing", "capacity": 2}
             assert after["agents"]["ada"]["capacity"] == 3  # as version 1 had her
+            await wait_text(bo, "#notice", "You are in routing again: new conversations come "
+                            "to you as your presence allows.", 30_000)
+            assert await bo.is_visible("#presence-box")
             row = page.locator(f"#admin-versions tr[data-version='{first + 3}']")
             await row.filter(has_text=f"rollback to v{first}").wait_for(timeout=30_000)
             assert "admin:root" in await row.inner_text()

@@ -81,8 +81,16 @@ function showPresence(presence) {
 async function refreshPresence() {
   try {
     const me = await api("GET", "/me");
+    const was = state.me.routed;
     state.me.routed = me.routed;
     showPresence(me.presence);
+    // an admin took her out of routing or put her back: say so (the presence menu went and
+    // came back without a word, a user run's agent sat before an empty list; 2026-12-06).
+    // "in routing again" goes with the router's next word to her, like a refusal
+    if (was !== undefined && was !== me.routed) {
+      notify(t(me.routed ? "routed-again" : "not-routed"));
+      state.refusedShown = me.routed;
+    }
   } catch (_) { /* next tick */ }
 }
 
