@@ -1,4 +1,5 @@
-"""``omniroute admin show|export|import|agent|remove-agent|bot|audit``: live configuration.
+"""``omniroute admin show|export|import|agent|remove-agent|bot|restore|audit``: live
+configuration.
 
 Every change goes through the same path as the gateway's admin API: validated
 by the router's parser, published as a new version (applied by every router
@@ -20,7 +21,7 @@ import click
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import with_database
 from omniroute.errors import ConfigurationError
-from omniroute.gateway.administration import apply, current
+from omniroute.gateway.administration import apply, current, restore_version
 from omniroute.gateway.configuration import (
     AgentSpec,
     BotSpec,
@@ -182,6 +183,22 @@ def bot(enabled: bool, channels: tuple[str, ...], pools: tuple[str, ...], hours:
         raise ConfigurationError(str(exc)) from exc
     _report(_change(lambda d: set_bot(d, spec), _actor(actor),
                     reason or f"answer bot {'on' if enabled else 'off'}"))
+
+
+@admin_group.command()
+@click.argument("version", type=int)
+@click.option("--if-version", type=int, default=None,
+              help="Restore only if the live configuration is still at this version.")
+@ACTOR
+@REASON
+@fails_cleanly
+def restore(version: int, if_version: int | None, actor: str | None, reason: str) -> None:
+    """Publish configuration VERSION again as the new live version (a rollback; audited,
+    like the console's Restore; ``omniroute router history`` lists the versions)."""
+    settings = settings_from_env()
+    outcome: dict[str, Any] = with_database(lambda conn: restore_version(
+        settings, conn, _actor(actor), version, reason, if_version))
+    _report(outcome)
 
 
 @admin_group.command()

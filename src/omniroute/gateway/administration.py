@@ -117,6 +117,22 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
     return {"version": new_version, "changes": changes, "published": True}
 
 
+async def restore_version(settings: Settings, db: asyncpg.Pool | asyncpg.Connection,
+                          actor: str, version: int, reason: str,
+                          expected: int | None) -> dict[str, Any]:
+    """Publish configuration ``version`` again as the new live one (a rollback) through
+    :func:`apply`: validated, audited, conditional on ``expected``; the history is read
+    once. Returns :func:`apply`'s answer with ``restored``. ConfigurationError naming the
+    versions there are when the history lacks ``version``."""
+    from omniroute.routing.live import find_version, history, rollback_reason
+
+    found = await history(settings)
+    document = as_document(find_version(found, version).config)
+    outcome = await apply(settings, db, actor, rollback_reason(version, reason), expected,
+                          lambda _: document, versions=found)
+    return {**outcome, "restored": version}
+
+
 def version_summary(version: ConfigVersion, live: int) -> dict[str, Any]:
     """One configuration version as the versions list shows it."""
     return {"version": version.version, "live": version.version == live,
@@ -231,24 +247,18 @@ class Administration:
     async def restore(self, request: web.Request) -> web.Response:
         """Publish version N again as the new live version (a rollback), audited like any
         change; ``If-Match`` makes it conditional on the live version."""
-        from omniroute.routing.live import find_version, history, rollback_reason
-
         who = await self.admin(request)
         wanted = request.match_info["version"]
         if not wanted.isdigit():
             raise BadRequest("the version to restore must be a number")
         body = await self.g.body(request, RestoreRequest)
-        found = await history(self.g.settings)
         try:
-            target = find_version(found, int(wanted))
-        except ConfigurationError as exc:
+            outcome = await restore_version(
+                self.g.settings, self.g.pool, f"{who.role.value}:{who.agent_id}",
+                int(wanted), body.reason, self.expected(request))
+        except ConfigurationError as exc:  # apply answers a bad document with a 400 itself
             raise NotFound(str(exc)) from exc
-        document = as_document(target.config)
-        outcome = await apply(self.g.settings, self.g.pool, f"{who.role.value}:{who.agent_id}",
-                              rollback_reason(target.version, body.reason),
-                              self.expected(request), lambda _: document, versions=found)
-        return web.json_response({**outcome, "restored": target.version},
-                                 headers={"ETag": str(outcome["version"])})
+        return web.json_response(outcome, headers={"ETag": str(outcome["version"])})
 
     @staticmethod
     def limit(request: web.Request, default: int) -> int:

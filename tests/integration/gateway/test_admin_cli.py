@@ -101,6 +101,33 @@ class TestAdminCommands:
             ("cli:lee", "version 1")]
 
 
+    async def test_restore_publishes_an_earlier_version_again_audited(
+            self, topics: Settings, database_url: str, tmp_path: Path) -> None:
+        """admin restore N: version N again as the new live one, its diff printed and
+        audited (the console's Restore from a shell); --if-version guards it; a version the
+        history lacks names the ones there are and publishes nothing."""
+        env = env_of(topics, database_url)
+        path = tmp_path / "routing.toml"
+        path.write_text(CONFIG)
+        assert run_omniroute("admin", "import", str(path), env=env).returncode == 0  # v1
+        assert run_omniroute("admin", "remove-agent", "ada", env=env).returncode == 0  # v2
+        stale = run_omniroute("admin", "restore", "1", "--if-version", "1", env=env)
+        assert stale.returncode == 1 and "is at version 2, not 1" in stale.stderr
+        missing = run_omniroute("admin", "restore", "7", env=env)
+        assert missing.returncode == 2 and "(the history has v1 to v2" in missing.stderr
+        restored = run_omniroute("admin", "restore", "1", "--if-version", "2", "--actor", "lee",
+                                 "--reason", "ada is back", env=env)
+        assert restored.returncode == 0, restored.stderr
+        assert "published configuration version 3" in restored.stderr
+        assert 'agents.ada: null -> {"pool": "support"' in restored.stderr
+        version, config = await read_config(topics)
+        assert version == 3 and config.agents["ada"]["skills"] == {"korean": 4}
+        (last, *_) = [json.loads(line) for line in run_omniroute(
+            "admin", "audit", "--action", "config", env=env).stdout.splitlines()]
+        assert (last["actor"], last["subject"], last["detail"]["reason"]) == (
+            "cli:lee", "version 3", "rollback to v1: ada is back")
+
+
 class TestDeadLetterCommands:
     async def test_list_show_replay_once(self, topics: Settings, database_url: str) -> None:
         """list shows the letter, show decodes it, replay sends the bytes once."""
