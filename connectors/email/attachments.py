@@ -23,15 +23,13 @@ import aiohttp
 
 from omniroute.contract import Attachment
 from omniroute.errors import RejectedInput
-from omniroute.infra.reach import Reach, refusal
+from omniroute.infra.reach import MAX_REDIRECTS, REDIRECTS, Reach, refusal
 from omniroute_connectors.email.compose import FileAttachment
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 FETCH_TIMEOUT_SECONDS = 20.0
 FETCH_ATTEMPTS = 3
-MAX_REDIRECTS = 5
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class AttachmentUnavailable(RejectedInput):

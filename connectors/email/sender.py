@@ -174,9 +174,12 @@ class EmailDelivery:
         was not handled before. A mail of another one is looked up before it is sent."""
         self._started = False
         self._stopping = asyncio.Event()
-        # where outbound files may be fetched from: one for the process, so the provider
-        # bases' and allowed origins' addresses are resolved once, not for every message
-        self._reach: Reach | None = None
+        self.reach = Reach(settings)
+        """Where outbound files may be fetched from (the provider bases' and allowed
+        origins' addresses resolved once for the process)."""
+        self._files: aiohttp.ClientSession | None = None
+        """The session outbound files are fetched through (made on first use, closed when
+        the sender stops; no cookies kept), resolving through :attr:`reach`."""
 
     def stop(self) -> None:
         """Ask the loop to finish after the current batch."""
@@ -224,6 +227,9 @@ class EmailDelivery:
             await self.producer.stop()
             if self.store is not None:
                 await self.store.stop()
+            if self._files is not None:
+                await self._files.close()
+                self._files = None
 
     def forget(self, revoked: set[TopicPartition]) -> None:
         """Partitions leave: whoever holds one meanwhile may send its next mail."""
@@ -279,16 +285,15 @@ class EmailDelivery:
         :mod:`.attachments`)."""
         files: list[FileAttachment] = []
         if any(a.url for a in message.attachments):
-            if self._reach is None:  # made in the event loop (its resolver needs one)
-                self._reach = Reach(self.settings)
-            reach = self._reach
-            connector = aiohttp.TCPConnector(resolver=PublicResolver(reach))
-            async with aiohttp.ClientSession(connector=connector) as session:
-                try:
-                    files = await fetch_files(session, reach, message.attachments)
-                except AttachmentUnavailable as exc:
-                    return SendOutcome(DeliveryState.FAILED, "attachment_unavailable",
-                                       exc.message[:2048])
+            if self._files is None:
+                self._files = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(resolver=PublicResolver(self.reach)),
+                    cookie_jar=aiohttp.DummyCookieJar())
+            try:
+                files = await fetch_files(self._files, self.reach, message.attachments)
+            except AttachmentUnavailable as exc:
+                return SendOutcome(DeliveryState.FAILED, "attachment_unavailable",
+                                   exc.message[:2048])
         return await self.relay.send(message, files)
 
     async def _remember(self, message: OutboundMessage) -> None:

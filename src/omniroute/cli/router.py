@@ -110,15 +110,15 @@ async def import_file(settings: Settings, config: RoutingConfig | None,
     router, restarted after a crash, imported it again and removed two agents an admin had
     added, taking back their conversations (2026-12-05)."""
     from omniroute.routing.document import changes
-    from omniroute.routing.live import history, publish_config
+    from omniroute.routing.live import history, latest, publish_config
 
     versions = await history(settings)
-    version, live = (versions[-1].version, versions[-1].config) if versions else (0, BUILTIN)
+    version, live = latest(versions)
     if config is None:
         return version
-    wanted_doc = config.document()
+    wanted_doc, live_doc = config.document(), live.document()
     wanted = fingerprint(wanted_doc)
-    if wanted == fingerprint(live.document()):
+    if wanted == fingerprint(live_doc):
         return version
     imported = [v for v in versions if v.reason == FILE_IMPORTED]
     if imported and fingerprint(imported[-1].config.document()) == wanted:
@@ -130,10 +130,10 @@ async def import_file(settings: Settings, config: RoutingConfig | None,
         what = (f"changed since it was imported as v{last_import}" if last_import
                 else "is imported for the first time")
         say(f"{path} {what}; it replaces the live v{version} (changed since by "
-            f"{versions[-1].actor}): {'; '.join(changes(live.document(), wanted_doc))}. "
+            f"{versions[-1].actor}): {'; '.join(changes(live_doc, wanted_doc))}. "
             f"`omniroute router rollback {version}` restores v{version}")
     return await publish_config(settings, config, actor=f"router run --config {path}",
-                                reason=FILE_IMPORTED)
+                                reason=FILE_IMPORTED, previous=live)
 
 
 @router.command()

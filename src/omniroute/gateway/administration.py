@@ -234,14 +234,14 @@ class Administration:
         return await self.change(request, reason, lambda d: set_bot(d, spec))
 
     async def versions(self, request: web.Request) -> web.Response:
-        from omniroute.routing.live import history
+        from omniroute.routing.live import history, latest
 
         await self.admin(request)
         limit = self.limit(request, 50)
         found = await history(self.g.settings)
-        live = found[-1].version if found else 0
+        live, _ = latest(found)
         return web.json_response(
-            {"live": live, "versions": [version_summary(v, live) for v in reversed(found)][:limit]},
+            {"live": live, "versions": [version_summary(v, live) for v in found[::-1][:limit]]},
             headers={"ETag": str(live)})
 
     async def restore(self, request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ from yarl import URL
 
 from omniroute.gateway import queries
 from omniroute.gateway.problems import MediaTooLarge, MediaUnavailable, NotFound, NotStored
-from omniroute.infra.reach import PublicResolver, Reach, refusal
+from omniroute.infra.reach import MAX_REDIRECTS, REDIRECTS, PublicResolver, Reach, refusal
 from omniroute.observability.logs import get_logger
 from omniroute_connectors import media
 from omniroute_connectors.outbound import NETWORK_FAILURE, ProviderResponse
@@ -51,11 +51,9 @@ ATTACHMENTS = Counter(
     "Customers' attachments the gateway fetched from their provider for an agent, by "
     "provider and outcome (served, not_stored, not_configured, unavailable, too_large, "
     "interrupted).", ["provider", "outcome"])
-MAX_REDIRECTS = 5
 LOOKUP_MAX_BYTES = 65_536
 """The most a lookup step's JSON (WhatsApp's media URL, Telegram's getFile) may weigh."""
 CHUNK_BYTES = 65_536
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 INLINE_TYPES = frozenset({"image", "audio", "video"})
 CSP = "default-src 'none'; sandbox"
 _BLOB = "SELECT content_type, bytes FROM attachment_blobs WHERE sha256 = $1"
@@ -132,7 +130,7 @@ class Attachments:
 
     @property
     def reach(self) -> Reach:
-        """Where media may be fetched from (made on first use, in the event loop)."""
+        """Where media may be fetched from (made on first use, from the settings)."""
         if self._reach is None:
             self._reach = Reach(self.g.settings)
         return self._reach

@@ -37,6 +37,10 @@ from omniroute.settings import Settings
 PROVIDER_BASES = ("twilio_api_base_url", "meta_graph_base_url", "telegram_api_base_url",
                   "line_api_base_url", "line_data_api_base_url", "kakao_api_base_url")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+"""The answers whose ``Location`` a fetch follows by hand, checking each hop."""
+MAX_REDIRECTS = 5
+"""The most hops a fetch follows before it gives up."""
 
 
 class Unreachable(OSError):
@@ -92,10 +96,18 @@ class Reach:
     private ones (the provider API bases' and ``OMNIROUTE_MEDIA_PRIVATE_ORIGINS``)."""
 
     def __init__(self, settings: Settings, resolver: AbstractResolver | None = None) -> None:
-        self.resolver = resolver or DefaultResolver()
+        self._resolver = resolver
         self.origins = [getattr(settings, name) for name in PROVIDER_BASES] + [
             o.strip() for o in settings.media_private_origins.split(",") if o.strip()]
         self._trusted: set[tuple[str, int]] | None = None
+
+    @property
+    def resolver(self) -> AbstractResolver:
+        """The resolver names are looked up with (aiohttp's default, made on first use:
+        it needs the running event loop, so a Reach may be made before there is one)."""
+        if self._resolver is None:
+            self._resolver = DefaultResolver()
+        return self._resolver
 
     async def trusted(self) -> set[tuple[str, int]]:
         """The (address, port) pairs of the provider API bases and the allowed origins
