@@ -28,7 +28,7 @@ async def write_conversations(conn: asyncpg.Connection, patches: list[Conversati
             (p.conversation_id, p.workspace, p.customer_id, p.status, p.channel, p.pool,
              p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
              json.dumps(p.tags) if p.tags else None, json.dumps(p.triage) if p.triage else None,
-             p.updated_at, p.agent_set) for p in pending]
+             p.updated_at, p.agent_set, p.channel_hint) for p in pending]
         done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, patches_of)}
         # A conversation another sink inserted after our UPDATE looked (a rebalance) is
         # neither updated nor inserted by this statement: merge it again, now that it exists.
@@ -45,7 +45,8 @@ _MERGE_CONVERSATIONS = f"""
 WITH s AS MATERIALIZED ({_PATCHES}),
 updated AS (
   UPDATE conversations c SET customer_id = s.customer_id,
-    status = COALESCE(s.status, c.status), channel = COALESCE(s.channel, c.channel),
+    status = COALESCE(s.status, c.status),
+    channel = COALESCE(s.channel, c.channel, s.channel_hint),
     pool = COALESCE(s.pool, c.pool),
     agent_id = CASE WHEN s.agent_set THEN s.agent_id ELSE c.agent_id END,
     opened_at = LEAST(c.opened_at, s.opened_at),
@@ -62,8 +63,9 @@ updated AS (
 inserted AS (
   INSERT INTO conversations (conversation_id, workspace, customer_id, status, channel, pool,
     agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
-  SELECT s.conversation_id, s.workspace, s.customer_id, COALESCE(s.status, 'open'), s.channel,
-    s.pool, s.agent_id, s.opened_at, s.resolved_at, s.last_message_at, s.merged_into,
+  SELECT s.conversation_id, s.workspace, s.customer_id, COALESCE(s.status, 'open'),
+    COALESCE(s.channel, s.channel_hint), s.pool, s.agent_id, s.opened_at, s.resolved_at,
+    s.last_message_at, s.merged_into,
     CASE WHEN s.tags IS NULL THEN '{{}}'::text[]
          ELSE ARRAY(SELECT DISTINCT jsonb_array_elements_text(s.tags::jsonb)) END,
     COALESCE(s.triage::jsonb, '{{}}'::jsonb), s.updated_at

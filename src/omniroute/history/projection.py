@@ -152,6 +152,10 @@ class ConversationPatch:
     updated_at: datetime
     status: str | None = None
     channel: str | None = None
+    """The channel of the customer's latest message in the batch: the conversation's channel."""
+    channel_hint: str | None = None
+    """The channel another event names (opened, assigned, …): the conversation's channel only
+    while it has none, so a later event cannot relabel it with where the conversation began."""
     pool: str | None = None
     agent_set: bool = False
     agent_id: str | None = None
@@ -188,13 +192,14 @@ def fold_conversation(
     }
     if kind in _STATUS:
         changes["status"] = _STATUS[kind]
-    if event.channel is not None:
-        changes["channel"] = event.channel.value
+    if event.channel is not None and patch.channel_hint is None:
+        changes["channel_hint"] = event.channel.value
     if event.pool is not None:
         changes["pool"] = event.pool
     if kind is ConversationEventKind.MESSAGE_ADDED and event.message is not None:
         changes["last_message_at"] = event.occurred_at
-        changes["channel"] = event.message.channel.value
+        if event.message.direction is Direction.INBOUND:  # where the customer is, and
+            changes["channel"] = event.message.channel.value  # where a reply goes by default
     if kind in (ConversationEventKind.ASSIGNED, ConversationEventKind.TRANSFERRED):
         changes.update(agent_set=True, agent_id=event.agent_id)
     if kind is ConversationEventKind.UNASSIGNED:

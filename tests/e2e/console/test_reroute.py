@@ -6,7 +6,8 @@ it to bo again: bo accepted, and both held the conversation. Here the real chain
 (ingress, worker, router, sink, gateway as subprocesses), a customer's signed Twilio
 webhook comes in, and everything else goes through the gateway's API: the offer to bo is
 rescinded the moment the conversation moves, bo's late accept assigns nothing, ada (no
-billing skill) gets it in support, and the customer's next message stays with her.
+billing skill) gets it in support, and the customer's next message stays with her. The
+customer's WhatsApp message before ada accepts labels the conversation in her list.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ async def call(session: aiohttp.ClientSession, base: str, token: str, method: st
         return response.status, await response.json(content_type=None)
 
 
-async def sms(session: aiohttp.ClientSession, ingress: str, n: int, text: str) -> None:
-    """The customer's SMS as Twilio posts it, signed."""
+async def sms(session: aiohttp.ClientSession, ingress: str, n: int, text: str,
+              on: str = "") -> None:
+    """The customer's SMS (``on="whatsapp:"``: WhatsApp message) as Twilio posts it, signed."""
     pairs = [("MessageSid", f"SM{n:032d}"), ("AccountSid", "AC" + "0" * 32),
-             ("From", "+14155550123"), ("To", "+14155550000"), ("Body", text), ("NumMedia", "0")]
+             ("From", f"{on}+14155550123"), ("To", f"{on}+14155550000"), ("Body", text),
+             ("NumMedia", "0")]
     url = f"{ingress}/webhooks/twilio"
     async with session.post(url, data=urlencode(pairs), headers={
             "Content-Type": "application/x-www-form-urlencoded",
@@ -137,11 +140,23 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
             assert (fresh["conversation_id"], fresh["pool"]) == (conversation, "support")
             # bo's offer is gone at once (not after its 300 s timeout)
             await until(lambda: _no_offer(api, "bo"), "bo's offer rescinded")
+            # meanwhile the customer writes again, on WhatsApp from the same phone
+            await sms(session, ingress, 3, "my order number is 4711", on="whatsapp:")
+            await until(lambda: _stored(database_url, conversation, "message_added", 2),
+                        f"the WhatsApp message in the conversation\n{chain.tails()}")
             # bo answers the offer he had seen: nothing is assigned to him
             await api("bo", "POST", f"/offers/{stale['offer_id']}/accept",
                       {"conversation_id": conversation})
             assert (await api("ada", "POST", f"/offers/{fresh['offer_id']}/accept",
                               {"conversation_id": conversation}))[0] == 202
+            # ada's list names the channel the customer wrote on last, where her reply goes:
+            # the router's `assigned` (naming the SMS the work began with) came after the
+            # WhatsApp message and relabelled it "sms" (user run 22)
+            await until(lambda: _stored(database_url, conversation, "assigned", 1),
+                        f"ada's assignment in history\n{chain.tails()}")
+            _, listed = await api("ada", "GET", "/conversations")
+            assert [(c["conversation_id"], c["channel"]) for c in listed["conversations"]] == [
+                (conversation, "whatsapp")], listed
             await sms(session, ingress, 2, "any news on my refund?")
 
             assignments = await consume(
@@ -173,3 +188,15 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
 async def _no_offer(api: Any, who: str) -> bool:
     _, body = await api(who, "GET", "/offers")
     return not (body or {}).get("offers")
+
+
+async def _stored(database_url: str, conversation: str, kind: str, count: int) -> bool:
+    """Whether history holds ``count`` (or more) events of ``kind`` for the conversation."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM conversation_events WHERE conversation_id = $1 AND kind = $2",
+            conversation, kind)
+    finally:
+        await conn.close()
+    return bool(stored >= count)

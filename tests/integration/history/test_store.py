@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import asyncpg
@@ -145,3 +146,75 @@ class TestWriteBatch:
                 T0 + timedelta(minutes=1), T0 + timedelta(minutes=4))
         finally:
             await conn.close()
+
+    async def test_the_customers_latest_channel_labels_the_conversation_across_batches(
+            self, database_url: str) -> None:
+        """User run 22: the router's `assigned` (naming the channel the work began on) came
+        after the customer's WhatsApp message and relabelled the conversation "sms". Only the
+        customer's messages set the channel; other events' only while a conversation has none."""
+        from omniroute.contract import ConversationEvent, ConversationEventKind
+
+        def routed(conversation: str, n: int) -> ConversationEvent:
+            return ConversationEvent(
+                event_id=f"assigned-{conversation}", occurred_at=T0 + timedelta(minutes=n),
+                conversation_id=conversation, customer_id="cust-1", agent_id="a1",
+                kind=ConversationEventKind.ASSIGNED, channel=Channel.SMS)
+
+        wa = inbound(2, text="order 4711", channel=Channel.WHATSAPP,
+                     sender="whatsapp:+14155550100")
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", opened("c1", "cust-1")), ("inbound", wa),
+                                     ("conversations", added(wa, conversation="c1",
+                                                             customer="cust-1"))])
+            await write_batch(conn, [("conversations", routed("c1", 3)),
+                                     ("conversations", routed("c2", 3))])
+            channels = dict(await conn.fetch(
+                "SELECT conversation_id, channel FROM conversations ORDER BY 1"))
+            # c2: history heard of it first from the router: its channel until a message
+            assert channels == {"c1": "whatsapp", "c2": "sms"}
+        finally:
+            await conn.close()
+
+
+async def test_an_upgrade_labels_stored_conversations_with_their_latest_inbound_channel(
+        postgres_server_url: str) -> None:
+    """Migration 0021 on a store written before it: a conversation labelled by the router's
+    event takes its customer's latest channel, and analytics is told to count it again."""
+    from omniroute.history.partitions import ensure_partitions
+    from omniroute.infra.migrations import load_migrations, migrate
+
+    name = f"t_upgrade_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_server_url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        base, sep, query = postgres_server_url.partition("?")
+        conn = await asyncpg.connect(f"{base.rsplit('/', 1)[0]}/{name}{sep}{query}")
+        try:
+            older = [m for m in load_migrations() if m.version < 21]
+            await migrate(conn, older)
+            await ensure_partitions(conn, [T0])
+            await conn.execute(
+                """INSERT INTO conversations (conversation_id, workspace, customer_id, channel,
+                                              opened_at, updated_at)
+                   VALUES ('c1', 'default', 'k1', 'sms', $1, $1),
+                          ('c2', 'default', 'k2', 'email', $1, $1)""", T0)
+            await conn.executemany(
+                """INSERT INTO messages (message_id, created_at, workspace, conversation_id,
+                                         direction, channel)
+                   VALUES ($1, $2, 'default', 'c1', $3, $4)""",
+                [("m1", T0, "inbound", "sms"), ("m2", T0 + timedelta(minutes=1), "inbound",
+                                                 "whatsapp"),
+                 ("m3", T0 + timedelta(minutes=2), "outbound", "email")])
+            await conn.execute("DELETE FROM analytics_dirty")
+            assert await migrate(conn) == ["0021_conversation_channel"]
+            assert dict(await conn.fetch(
+                "SELECT conversation_id, channel FROM conversations ORDER BY 1")) == {
+                "c1": "whatsapp", "c2": "email"}  # c2 has no message to go by
+            assert [r["id"] for r in await conn.fetch(
+                "SELECT id FROM analytics_dirty WHERE subject = 'conversation'")] == ["c1"]
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

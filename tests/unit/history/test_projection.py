@@ -60,6 +60,26 @@ class TestPlanBatch:
         assert (patch.status, patch.agent_id, patch.tags) == ("resolved", "a1", ("billing", "vip"))
         assert patch.resolved_at == T + timedelta(minutes=4) and patch.opened_at == T
 
+    def test_the_customers_latest_message_names_the_channel_whatever_comes_after(self) -> None:
+        """Opened on WhatsApp, a message by SMS, then the router's assigned naming WhatsApp (the
+        work's first channel) and the agent's answer by email: the conversation is on SMS.
+        Other events' channel is only a hint, kept for a conversation with no message yet."""
+        def message(n: int, direction: Direction, channel: Channel) -> ConversationEvent:
+            ref = MessageRef(source_event_id=f"m{n}", direction=direction, channel=channel,
+                             text="hi")
+            return conv(ConversationEventKind.MESSAGE_ADDED, n, message=ref, channel=channel)
+        events = [
+            conv(ConversationEventKind.OPENED, 0, channel=Channel.WHATSAPP),
+            message(1, Direction.INBOUND, Channel.WHATSAPP),
+            message(2, Direction.INBOUND, Channel.SMS),
+            conv(ConversationEventKind.ASSIGNED, 3, agent_id="a1", channel=Channel.WHATSAPP),
+            message(4, Direction.OUTBOUND, Channel.EMAIL),
+        ]
+        patch = plan_batch(events).conversations["c1"]
+        assert (patch.channel, patch.channel_hint) == ("sms", "whatsapp")
+        later = plan_batch(events[3:]).conversations["c1"]  # a batch with no customer message
+        assert (later.channel, later.channel_hint) == (None, "whatsapp")
+
     def test_reopening_clears_the_resolution(self) -> None:
         """A reopened conversation is open again with no resolution time."""
         patch = fold_conversation(None, conv(ConversationEventKind.RESOLVED, 1))
