@@ -380,11 +380,12 @@ def build_app(gateway: Gateway, health: Health) -> web.Application:
     app.router.add_get(f"{api}/conversations", g.conversations)
     app.router.add_get(f"{api}/conversations/{{conversation_id}}", g.conversation_detail)
     app.router.add_get(f"{api}/stream", g.stream)
-    supervision = Supervision(g)
+    routing_stats = RoutingStats(g, g.routing_config)
+    supervision = Supervision(g, routing_stats.latest)
     attachments = Attachments(g)
     for method, path, handler in [*Work(g).routes(), *supervision.routes(),
                                   *Administration(g).routes(), *attachments.routes(),
-                                  *RoutingStats(g, supervision.config).routes()]:
+                                  *routing_stats.routes()]:
         app.router.add_route(method, path, handler)
     app.on_cleanup.append(lambda _app: attachments.close())
     mount_automation(app, g)  # /api/v1/automation/... (supervisors): rules, dry run, proactive

@@ -12,11 +12,15 @@ work names the SLA targets it has missed since it was last opened (``sla_breache
 next_reply, resolution; from automation's ``sla_breached`` events). A
 conversation is *with the bot* while the answer bot holds it back from the router (it has
 written in it since it was last opened, and not handed it off): not waiting for a person.
+A waiting conversation's priority is its router's, from the routers' published figures
+(:func:`routers_priorities`), else that of its latest offer (0 if never offered).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +36,7 @@ from omniroute.gateway.queries import (
     sla_breached,
 )
 from omniroute.routing.config import RoutingConfig
+from omniroute.routing.stats import TRUSTED_S
 
 BOT_AUTHOR = BOT.id
 DEFAULT_GRACE_S = 60.0
@@ -154,14 +159,32 @@ async def waiting_one(pool: asyncpg.Pool, config: RoutingConfig,
     return queued_in(config, dict(row)) if row is not None else None
 
 
-async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int) -> dict[str, Any]:
-    """Everything the board shows, as one JSON document."""
+def routers_priorities(waiting: list[dict[str, Any]], published: Mapping[str, Any],
+                       now: float) -> None:
+    """Give each waiting conversation the priority its pool's router has for it, where the
+    router's figures are recent and name it (history learns a priority only from offers:
+    work that only queued showed P0, however a rule, an escalation or the SLA raised it)."""
+    for work in waiting:
+        figures = published.get(work["pool"] or "")
+        if not isinstance(figures, dict) or now - float(figures.get("published_at") or 0) \
+                > TRUSTED_S:
+            continue
+        priority = (figures.get("priorities") or {}).get(work["conversation_id"])
+        if priority is not None:
+            work["priority"] = int(priority)
+
+
+async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int,
+                published: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the board shows, as one JSON document (``published``: the routers' latest
+    figures per pool, :mod:`omniroute.routing.statsfeed`)."""
     now: datetime = await pool.fetchval("SELECT now()")
     waiting: list[dict[str, Any]] = []
     with_bot: list[dict[str, Any]] = []  # held back from the router: not waiting for a person
     for row in await pool.fetch(WAITING_SQL):
         work = queued_in(config, dict(row))
         (with_bot if work.pop("with_bot") else waiting).append(work)
+    routers_priorities(waiting, published or {}, time.time())
     agents = []
     for row in await pool.fetch(AGENTS_SQL, sorted(config.agents), away_pools(config)):
         held = list(row["conversations"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
@@ -45,8 +45,11 @@ def require_supervisor(who: Principal) -> Principal:
 class Supervision:
     """Handlers of the supervisor API, over the gateway's plumbing."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway,
+                 published: Callable[[], Awaitable[dict[str, dict[str, Any]]]]) -> None:
         self.g = gateway
+        self.published = published
+        """The routers' latest figures per pool (``RoutingStats.latest``)."""
 
     async def supervisor(self, request: web.Request) -> Principal:
         """The authenticated supervisor (401/403 otherwise)."""
@@ -71,7 +74,11 @@ class Supervision:
         """Waiting work per pool, agents by status, parked conversations."""
         await self.supervisor(request)
         version, config = await self.config()
-        return web.json_response(await board.board(self.g.pool, config, version))
+        try:
+            published = await self.published()
+        except Unavailable:  # without Kafka the board still shows what history knows
+            published = {}
+        return web.json_response(await board.board(self.g.pool, config, version, published))
 
     async def reroute(self, request: web.Request) -> web.Response:
         """Route a waiting, parked or bot-held conversation again (409 when an agent holds

@@ -83,7 +83,10 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
     waiting: Counter[str | None] = Counter()
     oldest: dict[str | None, float] = {}
     in_progress = offered = 0
+    urgent: list[tuple[int, float, str]] = []
     for item in state.work.values():
+        if item.priority and item.status in (QUEUED, OFFERED):
+            urgent.append((-item.priority, item.waiting_since, item.work_id))
         if item.status == QUEUED:
             queue = state.policy.target_queue(item.target_step)
             waiting[queue] += 1
@@ -123,8 +126,16 @@ def pool_stats(state: PoolState, now: float) -> dict[str, Any]:
         "queues": {q: {"waiting": waiting.get(q, 0), "longest_wait_s": _age(now, oldest.get(q)),
                        "agents": _presences(by_queue.get(q, Counter()))} for q in queues},
         "today": today,
+        # what no event tells: the priority of work that only queues (history learns a
+        # conversation's priority from its offers), for the supervisor's board
+        "priorities": {work: -negated for negated, _, work in sorted(urgent)[:PRIORITIES_MAX]},
+        "priorities_complete": len(urgent) <= PRIORITIES_MAX,
     }
 
+
+PRIORITIES_MAX = 500
+"""At most this many conversations' priorities in a pool's published figures (the most urgent,
+then the longest waiting): a record stays small however long the queue."""
 
 STATUSES = ("available", "idle", "full", "busy", "away", "offline", "lost")
 ON_DUTY = frozenset(("available", "idle", "full"))

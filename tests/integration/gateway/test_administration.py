@@ -34,6 +34,7 @@ from omniroute.history.sink import HistorySink
 from omniroute.history.store import write_batch
 from omniroute.routing.live import read_config
 from omniroute.routing.requests import RoutingRequest
+from omniroute.routing.statsfeed import publish_stats
 from omniroute.settings import Settings
 
 ROUTING = "omniroute.internal.routing-requests"
@@ -353,6 +354,54 @@ class TestSupervisorBoard:
             await conn.close()
         _, board = await gateway.call("GET", "/board", "boss")
         assert {w["conversation_id"]: w["pool"] for w in board["waiting"]}["c1"] == "overflow"  # type: ignore[index,union-attr]
+
+    async def test_queued_work_shows_the_priority_its_router_gives_it(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 20's board read "P0: 2" for billing work triage had raised: history
+        learns a priority from offers, and queued work has none. The real router publishes
+        the priority of the work it holds; the board takes it while the figures are fresh."""
+        settings = gateway.settings
+        await gateway.call("PUT", "/admin/pools/support", "root", {})
+        status, body = await gateway.call("PUT", "/admin/routing", "root",
+                                          {"default_pool": "support"})
+        assert status == 200, body
+        message = inbound(9, text="refund please", at=utcnow())
+        triaged = ConversationEvent(event_id="triaged-c9", conversation_id="c9",
+                                    customer_id="k9", kind=ConversationEventKind.TRIAGED,
+                                    pool="support", occurred_at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [
+                ("conversations", opened("c9", "k9", at=message.occurred_at)),
+                ("inbound", message), ("conversations", added(message, conversation="c9",
+                                                              customer="k9")),
+                ("conversations", triaged)])
+        finally:
+            await conn.close()
+
+        async def shown() -> tuple[int, dict[str, int]]:
+            _, board = await gateway.call("GET", "/board", "boss")
+            row = {w["conversation_id"]: w for w in board["waiting"]}["c9"]  # type: ignore[index,union-attr]
+            pools = {p["pool"]: p for p in board["pools"]}  # type: ignore[index,union-attr]
+            return row["priority"], pools["support"]["by_priority"]
+
+        assert await shown() == (0, {"0": 1})  # nothing but history: never offered
+        stop = asyncio.Event()
+        publishing = asyncio.create_task(publish_stats(settings, stop, every_s=0.5))
+        try:
+            async with running(settings):  # support has no agent: c9 only queues
+                await produce(settings.kafka_bootstrap, settings.topic(ROUTING), [
+                    (b"c9", route(9).model_copy(update={
+                        "conversation_id": "c9", "customer_id": "k9", "priority": 60,
+                    }).to_json_bytes())])
+                for _ in range(100):
+                    if await shown() == (60, {"60": 1}):
+                        break
+                    await asyncio.sleep(0.3)
+                assert await shown() == (60, {"60": 1})
+        finally:
+            stop.set()
+            await publishing
 
     async def test_waiting_work_names_the_sla_targets_it_missed(
             self, gateway: Setup, database_url: str) -> None:

@@ -251,6 +251,32 @@ class TestStats:
         assert pool_stats(pool.state, pool.now)["staffing"] == {
             "available": 2, "free_slots": 1, "concurrency": 1}
 
+    def test_the_priority_of_work_no_event_names_is_published(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """History learns a conversation's priority from its offers: a queued one with a raised
+        priority read P0 on the supervisor's board. The figures name the priority of waiting
+        and offered work, the most urgent first, at most PRIORITIES_MAX of them."""
+        from omniroute.routing import stats
+        from omniroute.routing.stats import pool_stats
+
+        pool = Pool(PoolPolicy(pool="p", heartbeat_grace_s=1e9), ada={})
+        pool.login("ada")
+        pool.route("w1", priority=5)  # offered to ada
+        pool.route("w2", priority=80)
+        pool.route("w3")  # priority 0: named by no figure
+        pool.route("w4", priority=30)
+        pool.route("w5", priority=80)
+        figures = pool_stats(pool.state, pool.now)
+        assert list(figures["priorities"].items()) == [
+            ("w2", 80), ("w5", 80), ("w4", 30), ("w1", 5)]
+        assert figures["priorities_complete"] is True
+        pool.accept("w1")  # held: no longer waiting
+        assert "w1" not in pool_stats(pool.state, pool.now)["priorities"]
+        monkeypatch.setattr(stats, "PRIORITIES_MAX", 2)
+        figures = pool_stats(pool.state, pool.now)
+        assert (figures["priorities"], figures["priorities_complete"]) == (
+            {"w2": 80, "w5": 80}, False)
+
     def test_published_staffing_reads_what_pool_stats_publishes(self) -> None:
         from omniroute.routing.stats import TRUSTED_S, pool_stats, published_staffing
 
