@@ -299,9 +299,13 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
     agent decides on: the customer (id and name) and their latest message: the start of its
     text (``preview``), the kinds of its attachments (``preview_attachments``; a photo
     sent alone has no text) and what else it carried (``preview_content``: a location,
-    contacts, a button choice, a reaction)."""
+    contacts, a button choice, a reaction). ``channel`` is that message's (where the customer
+    is, and where a reply goes), else the one the router routed the work on
+    (``routed_channel``: the conversation's first)."""
     return _plain_all(await pool.fetch(
-        f"""SELECT a.event_id, a.offer_id, a.conversation_id, a.channel, a.pool, a.priority,
+        f"""SELECT a.event_id, a.offer_id, a.conversation_id,
+                  coalesce(m.channel, a.channel) AS channel, a.channel AS routed_channel,
+                  a.pool, a.priority,
                   a.expires_at, a.occurred_at, c.customer_id,
                   {customer_name('c')} AS customer_name,
                   left(m.text, {PREVIEW_CHARS}) AS preview,
@@ -311,7 +315,8 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
            LEFT JOIN customers cu ON cu.customer_id = c.customer_id
            LEFT JOIN LATERAL (
-               SELECT x.text, kinds.kinds, {SAID.format(m='x')} AS said FROM messages x
+               SELECT x.text, x.channel, kinds.kinds, {SAID.format(m='x')} AS said
+               FROM messages x
                CROSS JOIN LATERAL (SELECT ARRAY(SELECT f.kind FROM attachments f
                                                 WHERE f.message_id = x.message_id
                                                 ORDER BY f.position) AS kinds) kinds

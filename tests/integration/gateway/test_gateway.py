@@ -684,7 +684,7 @@ class TestLiveOffers:
         of yet shows neither, rather than failing."""
         first = inbound(41, text="my parcel is late", sender="+14155550141")
         latest = inbound(42, text="Order A-7781 still not here. " + "x" * 300,
-                         sender="+14155550141")
+                         sender="whatsapp:+14155550141", channel=Channel.WHATSAPP)
         conn = await asyncpg.connect(database_url)
         try:
             await write_batch(conn, [
@@ -705,11 +705,16 @@ class TestLiveOffers:
         # the agent's list and on the board (a user run's offer card showed the conversation id)
         assert offers["o41"]["customer_id"] == "cust-41"
         assert (offers["o42"]["customer_name"], offers["o42"]["preview"]) == (None, None)
+        # the channel is the latest message's, where the reply goes: user run 23's card read
+        # "WHATSAPP" (the channel the router routed the work on) over the customer's SMS
+        assert [(offers[o]["channel"], offers[o]["routed_channel"]) for o in ("o41", "o42")] \
+            == [("whatsapp", "sms"), ("sms", "sms")]
         ws_url = f"{gateway.url}/api/v1/stream?token={gateway.tokens['a2']}"
         async with gateway.http.ws_connect(ws_url) as ws:
             snapshot = await ws.receive_json(timeout=10)
         [shown] = [o for o in snapshot["offers"] if o["offer_id"] == "o41"]
         assert shown["preview"].startswith("Order A-7781 still not here.")
+        assert shown["channel"] == "whatsapp"
 
     async def test_an_offer_whose_latest_message_is_a_photo_says_so(
             self, gateway: Setup, database_url: str) -> None:

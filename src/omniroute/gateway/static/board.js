@@ -42,7 +42,7 @@ function renderBoard() {
       el("td", { class: "offered" }, String(p.offered)),
       el("td", { class: `sla${p.sla_breached ? " missed" : ""}` }, String(p.sla_breached || 0)),
       el("td", { class: "oldest" }, ago(p.oldest_wait_s)),
-      el("td", {}, Object.entries(p.by_priority).map(([k, v]) => `P${k}: ${v}`).join(" · ") || "—"))));
+      el("td", {}, Object.entries(p.by_priority).sort(([a], [b]) => b - a).map(([k, v]) => `P${k}: ${v}`).join(" · ") || "—"))));
   $("board-agents").replaceChildren(heads("agent", "status", "pool", "occupancy", "conversations", "actions"),
     ...d.agents.map(agentRow));
   $("board-waiting").replaceChildren(heads("conversations", "pool", "waiting", "offered-to", "actions"),

@@ -184,13 +184,14 @@ function onAssignment(event) {
   renderOffers();
 }
 
-// An offer from the stream names only its conversation: the customer's name and their
-// latest message come from history (GET /offers), once the sink has stored the offer.
+// An offer from the stream names only its conversation: the customer's name, their latest
+// message and its channel (the stream's is the one the work was routed on, which may be
+// one the customer has left) come from history (GET /offers), once the sink stored the offer.
 async function describeOffers(offerId, tries) {
   try {
     for (const o of (await api("GET", "/offers")).offers) {
       const known = state.offers.get(o.offer_id);
-      if (known) state.offers.set(o.offer_id, { ...known, customer_id: o.customer_id, customer_name: o.customer_name,
+      if (known) state.offers.set(o.offer_id, { ...known, channel: o.channel, customer_id: o.customer_id, customer_name: o.customer_name,
         preview: o.preview, preview_attachments: o.preview_attachments, preview_content: o.preview_content });
     }
     renderOffers();
