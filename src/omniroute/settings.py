@@ -206,8 +206,11 @@ class Settings(BaseSettings):
         default=None, min_length=1, max_length=100, pattern=r"^[^/?#\s]+$",
         description="The bot id the Event API sends as (a development channel's ends in !); "
         "default: the message's channel account, the skill request's bot.id.")
-    kakao_ack_text: str = Field(default="Thanks for your message! An agent will reply shortly.",
-                                min_length=1, max_length=1000)
+    kakao_ack_text: str = Field(
+        default="메시지를 받았어요. 잠시만 기다려 주세요.", min_length=1, max_length=1000,
+        description="The skill response's text (the waiting text with useCallback): Korean, as "
+        "KakaoTalk's customers are, and a wait notice rather than an acknowledgement, which "
+        "automation sends after it (an English thank-you went before automation's Korean one).")
     ingress_publish_timeout: Annotated[float, Field(gt=0, le=60)] = 4.0
     profile_lookup_timeout_s: Annotated[float, Field(ge=0, le=10)] = 2.0
     """How long the ingress waits for a provider's profile API (LINE, Messenger, Instagram)
