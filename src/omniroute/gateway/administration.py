@@ -170,6 +170,8 @@ class Administration:
         who = await self.admin(request)
         outcome = await apply(self.g.settings, self.g.pool, f"{who.role.value}:{who.agent_id}",
                               reason, self.expected(request), fn)
+        if outcome["published"]:
+            self.g.forget_config()
         return web.json_response(outcome, headers={"ETag": str(outcome["version"])})
 
     async def get_config(self, request: web.Request) -> web.Response:
@@ -258,6 +260,8 @@ class Administration:
                 int(wanted), body.reason, self.expected(request))
         except ConfigurationError as exc:  # apply answers a bad document with a 400 itself
             raise NotFound(str(exc)) from exc
+        if outcome["published"]:
+            self.g.forget_config()
         return web.json_response(outcome, headers={"ETag": str(outcome["version"])})
 
     @staticmethod

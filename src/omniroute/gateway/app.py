@@ -160,6 +160,13 @@ class Gateway:
         self.live = (time.monotonic(), version, config)
         return version, config
 
+    def forget_config(self) -> None:
+        """Read the live configuration again at the next ask: this gateway just published a
+        new version (an admin added a pool, and a supervisor's re-route to it within the
+        cache's seconds was refused). The old one stays the fallback while Kafka is away."""
+        if self.live is not None:
+            self.live = (float("-inf"), self.live[1], self.live[2])
+
     async def pools_config(self) -> RoutingConfig:
         """The live configuration for reads that must not wait on Kafka (an agent's presence
         needs its pools' policies): the last one read, or the built-in one, while Kafka does

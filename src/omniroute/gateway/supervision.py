@@ -26,7 +26,7 @@ from omniroute.infra.guarded_producer import Record
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.requests import TOPIC as ROUTING_TOPIC
 from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
-from omniroute.routing.wire import POOL_TOPIC, move_record
+from omniroute.routing.wire import POOL_TOPIC, move_record, request_record
 
 if TYPE_CHECKING:
     from omniroute.gateway.app import Gateway
@@ -85,7 +85,8 @@ class Supervision:
         it: transfer it instead).
 
         Parked work, and work with the answer bot, is in no pool: a new routing request
-        takes it (to the named pool, else by the routing rules). Work waiting in a pool,
+        takes it (straight into the named pool's stream, else to the router, whose rules
+        choose). Work waiting in a pool,
         queued or offered, is *moved*: every pool's stream gets the move, the pool holding
         the work rescinds its offer and forwards it to the target, keeping its age, and a
         ``rerouted`` conversation event names the new pool. (Until 2026-12-05 a re-route
@@ -102,7 +103,10 @@ class Supervision:
         if facts is None:
             raise Conflict(f"conversation {ref.conversation_id!r} has no channel yet")
         reason = (body.reason or f"re-routed by {who.agent_id}")[:200]
-        _, config = await self.config()
+        version, config = await self.config()
+        if body.pool is not None and version and body.pool not in config.pools:
+            raise Conflict(f"pool {body.pool!r} is not in the live routing configuration "
+                           f"(pools: {', '.join(sorted(config.pools))})")
         waiting = await board.waiting_one(self.g.pool, config, ref.conversation_id)
         await record_action(self.g.pool, who, "conversation.reroute", ref.conversation_id,
                             body.model_dump(exclude_none=True))
@@ -114,7 +118,17 @@ class Supervision:
             kind=RoutingRequestKind.ROUTE, conversation_id=ref.conversation_id,
             customer_id=ref.customer_id, channel=facts[0], pool=body.pool,
             priority=body.priority or 0, waiting_since=facts[1], reason=reason)
-        return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
+        if body.pool is None or not version:  # the router's rules choose, or its imported file
+            return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
+        # the pool is known: straight into its stream, one hop (omniroute.routing.entry)
+        topic, key, value = request_record(routing, body.pool, time.time(), direct=True)
+        try:
+            await self.g.producer.send_all([Record(self.g.settings.topic(topic), value, key,
+                                                   None)])
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka did not take the re-route: {exc}; retry") from exc
+        return web.json_response({"event_id": routing.event_id, "topic": POOL_TOPIC,
+                                  "pool": body.pool}, status=202)
 
     async def _move(self, conversation_id: str, config: RoutingConfig, current: str | None,
                     target: str | None, priority: int | None, reason: str) -> web.Response:

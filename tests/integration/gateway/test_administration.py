@@ -32,9 +32,11 @@ from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
 from omniroute.history.sink import HistorySink
 from omniroute.history.store import write_batch
+from omniroute.routing.entry import request_of
 from omniroute.routing.live import read_config
 from omniroute.routing.requests import RoutingRequest
 from omniroute.routing.statsfeed import publish_stats
+from omniroute.routing.wire import POOL_TOPIC
 from omniroute.settings import Settings
 
 ROUTING = "omniroute.internal.routing-requests"
@@ -479,6 +481,26 @@ class TestSupervisorBoard:
                                                   "re-routed by boss")
         assert request.waiting_since is not None and records[0].key == b"c2"
         assert (utcnow() - request.waiting_since) > timedelta(minutes=7)  # m2: 8 min ago
+
+        # once a configuration is live, a named pool takes it in one hop: its own stream
+        assert (await gateway.call("PUT", "/admin/pools/vip", "root", {}))[0] == 200
+        status, body = await gateway.call("POST", "/conversations/c2/reroute", "boss",
+                                          {"pool": "nowhere"})
+        assert status == 409 and "vip" in str(body), body
+        status, body = await gateway.call("POST", "/conversations/c2/reroute", "boss",
+                                          {"pool": "vip", "priority": 7})
+        assert (status, body["pool"]) == (202, "vip"), body
+        [record] = await consume(gateway.settings.kafka_bootstrap,
+                                 gateway.settings.topic(POOL_TOPIC), 1,
+                                 where=lambda r: r.key == b"vip" and b'"request"' in r.value)
+        direct = request_of(POOL_TOPIC, record.value)
+        assert direct is not None and (direct.conversation_id, direct.pool, direct.priority,
+                                       direct.waiting_since) == (
+            "c2", "vip", 7, request.waiting_since)
+        assert len(await consume(gateway.settings.kafka_bootstrap,
+                                 gateway.settings.topic(ROUTING), 2, timeout=3)) == 1
+        assert [r["subject"] for r in await audit_rows(database_url, "conversation.reroute")] \
+            == ["c2", "c2"]  # the refused one changed nothing
 
 
 class TestDeadLetters:
