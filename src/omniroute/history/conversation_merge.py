@@ -38,8 +38,9 @@ async def write_conversations(conn: asyncpg.Connection, patches: list[Conversati
     raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
 
 
-_PATCHES = "SELECT * FROM unnest($1::conversation_patch[]) AS p"
-"""The patches, one array of rows (migration 0015; see :mod:`omniroute.history.staging`)."""
+_PATCHES = "SELECT * FROM unnest($1::conversation_patch_v2[]) AS p"
+"""The patches, one array of rows (migrations 0015 and 0021; see
+:mod:`omniroute.history.staging`)."""
 
 _MERGE_CONVERSATIONS = f"""
 WITH s AS MATERIALIZED ({_PATCHES}),

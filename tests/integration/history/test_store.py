@@ -207,7 +207,14 @@ async def test_an_upgrade_labels_stored_conversations_with_their_latest_inbound_
                                                  "whatsapp"),
                  ("m3", T0 + timedelta(minutes=2), "outbound", "email")])
             await conn.execute("DELETE FROM analytics_dirty")
+            # a sink of the previous version, still running during the upgrade, keeps its
+            # connection's codec of the patch type: it must still fit after the migration
+            old_sink = "SELECT count(*) FROM unnest($1::conversation_patch[])"
+            patch = ("c3", "default", "k3", None, "sms", None, None, T0, None, None, None,
+                     None, None, T0, False)
+            assert await conn.fetchval(old_sink, [patch]) == 1
             assert await migrate(conn) == ["0021_conversation_channel"]
+            assert await conn.fetchval(old_sink, [patch]) == 1
             assert dict(await conn.fetch(
                 "SELECT conversation_id, channel FROM conversations ORDER BY 1")) == {
                 "c1": "whatsapp", "c2": "email"}  # c2 has no message to go by
