@@ -86,12 +86,12 @@ class Supervision:
 
         Parked work, and work with the answer bot, is in no pool: a new routing request
         takes it (straight into the named pool's stream, else to the router, whose rules
-        choose). Work waiting in a pool,
-        queued or offered, is *moved*: every pool's stream gets the move, the pool holding
-        the work rescinds its offer and forwards it to the target, keeping its age, and a
-        ``rerouted`` conversation event names the new pool. (Until 2026-12-05 a re-route
-        only put the work in the second pool too: a user run's supervisor moved an offered
-        email from billing to support, and both pools' agents were assigned it.)"""
+        choose). Work waiting in a pool, queued or offered, is *moved*: every pool's stream
+        gets the move, the pool holding the work rescinds its offer and forwards it to the
+        target, keeping its age, and a ``rerouted`` conversation event names the new pool.
+        (Until 2026-12-05 a re-route only put the work in the second pool too: a user run's
+        supervisor moved an offered email from billing to support, and both pools' agents
+        were assigned it.)"""
         who = await self.supervisor(request)
         ref = await self.g.conversation(request, who)
         body = await self.g.body(request, RerouteRequest)
