@@ -17,10 +17,12 @@ from omniroute.routing.placement import (
     drain_agent,
     effective_priority,
     emit,
+    leave_for,
     needs_of,
+    release,
 )
 from omniroute.routing.policy import AgentProfile
-from omniroute.routing.state import AgentState, PoolState
+from omniroute.routing.state import ASSIGNED, AgentState, PoolState, WorkState
 
 
 def _clear_ready(state: PoolState) -> None:
@@ -74,7 +76,7 @@ def configure(state: PoolState, out: Out, event: Configure) -> None:
             if agent.ready_key is None:
                 state.refresh_ready(agent)
         for agent_id in sorted(leaving):
-            remove(state, out, agent_id, event.event_id)
+            remove(state, out, agent_id, event.event_id, event.moved.get(agent_id))
     reindex(state)
     emit(state, out, Kind.CONFIGURED, "configuration applied", {
         "event": event.event_id, "fingerprint": event.fingerprint, "version": event.version,
@@ -107,17 +109,39 @@ def join(state: PoolState, agent_id: str) -> AgentState:
     return upsert(state, profile)
 
 
-def remove(state: PoolState, out: Out, agent_id: str, cause: str) -> None:
-    """Take the agent out of the pool: offers rescinded, assigned work requeued."""
+def remove(state: PoolState, out: Out, agent_id: str, cause: str,
+           to_pool: str | None = None) -> None:
+    """Take the agent out of the pool: offers rescinded, assigned work requeued, or, when she
+    moves to pool ``to_pool``, forwarded there still hers (:func:`hand_over`); work she is
+    wrapping up is closed."""
     agent = state.agents.get(agent_id)
     if agent is None:
         return
     agent.presence = "offline"
     state.refresh_ready(agent)
-    agent_rules.rescind_offers(state, out, agent, "agent removed", cause, revoke_assigned=True)
+    moving = to_pool is not None and to_pool != state.pool
+    agent_rules.rescind_offers(state, out, agent, "agent removed", cause,
+                               revoke_assigned=not moving)
     for work_id in sorted(agent.held):
-        agent_rules.complete(state, out, state.work[work_id], "agent removed", cause)
+        item = state.work[work_id]
+        if moving and item.status == ASSIGNED:
+            hand_over(state, out, item, to_pool, cause)  # type: ignore[arg-type]
+        else:
+            agent_rules.complete(state, out, item, "agent removed", cause)
     del state.agents[agent_id]
+
+
+def hand_over(state: PoolState, out: Out, item: WorkState, pool: str, cause: str) -> None:
+    """Forward assigned ``item`` to ``pool`` with its agent, who moved there: that pool
+    assigns it to her at once (Zendesk and TaskRouter keep an agent's open work when her
+    group or queue changes; before 2026-12-06 it went back to this pool's queue and the
+    customer to another agent). Neither the hop limit nor the queue applies: nobody waits."""
+    holder = item.agent_id
+    release(state, item)
+    route = leave_for(state, item, pool, pin_agent=holder, holder=holder)
+    emit(state, out, Kind.FORWARDED, "agent moved to another pool",
+         {"event": cause, "to": pool, "holder": holder}, item, reason="agent moved to "
+         f"pool {pool}", forward=route, target_pool=pool)
 
 
 def upsert_agent(state: PoolState, out: Out, event: UpsertAgent) -> None:

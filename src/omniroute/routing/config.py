@@ -124,6 +124,9 @@ class RoutingConfig:
         if self.pools.get(pool, {}).get("auto_join"):
             # agents who joined unlisted leave when they are configured in another pool
             document["elsewhere"] = sorted(a for a, s in self.agents.items() if s["pool"] != pool)
+        # an agent who leaves this pool for another takes the conversations she holds there
+        document["moved"] = {a: s["pool"] for a, s in sorted(self.agents.items())
+                             if s["pool"] != pool}
         return document
 
     def document(self) -> dict[str, Any]:

@@ -49,6 +49,11 @@ class Route(WorkInput):
     waiting_since: float | None = None
     pin_agent: str | None = None
     hops: int = 0
+    holder: str | None = None
+    """The agent who holds it, when it comes with her from the pool she left (an admin moved
+    her here): assigned to her at once, without an offer. The configuration naming her is
+    written to this pool's stream before the pool she left reads its own, so she is known
+    here; were she not, the work is routed like any other."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +173,9 @@ class Configure(CoreEvent):
     """The routing-config version (0: unversioned, applied once per fingerprint)."""
     elsewhere: tuple[str, ...] = ()
     """Agents configured in other pools: leave this one if they joined it unlisted."""
+    moved: Mapping[str, str] = field(default_factory=dict)
+    """Agent → the pool they are configured in, for agents of other pools: one leaving this
+    pool for another takes the conversations she holds with her."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

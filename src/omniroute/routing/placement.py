@@ -301,13 +301,20 @@ def forward(state: PoolState, out: Out, item: WorkState, pool: str, rule: str, c
         drop(state, out, item, f"{rule}: no further pool (hops {item.hops})", cause)
         return
     state.dequeue(item)
+    route = leave_for(state, item, pool, pin_agent)
+    emit(state, out, Kind.FORWARDED, rule, {"event": cause, "to": pool}, item,
+         reason=rule, forward=route, target_pool=pool)
+
+
+def leave_for(state: PoolState, item: WorkState, pool: str, pin_agent: str | None = None,
+              holder: str | None = None) -> Route:
+    """Take ``item`` out of this pool, remembering where it went (inputs for it follow
+    it there): the route that puts it in ``pool``'s stream, keeping its age."""
     state.work.pop(item.work_id, None)
     state.moved.pop(item.work_id, None)
     state.moved[item.work_id] = (pool, state.now)
-    route = Route(at=state.now, event_id=f"fwd:{state.pool}:{state.seq + 1}",
-                  work_id=item.work_id, customer_id=item.customer_id, channel=item.channel,
-                  priority=item.base_priority, skills=dict(item.skills), vip=item.vip,
-                  sentiment=item.sentiment, waiting_since=item.waiting_since,
-                  pin_agent=pin_agent, hops=item.hops + 1)
-    emit(state, out, Kind.FORWARDED, rule, {"event": cause, "to": pool}, item,
-         reason=rule, forward=route, target_pool=pool)
+    return Route(at=state.now, event_id=f"fwd:{state.pool}:{state.seq + 1}",
+                 work_id=item.work_id, customer_id=item.customer_id, channel=item.channel,
+                 priority=item.base_priority, skills=dict(item.skills), vip=item.vip,
+                 sentiment=item.sentiment, waiting_since=item.waiting_since,
+                 pin_agent=pin_agent, hops=item.hops + 1, holder=holder)

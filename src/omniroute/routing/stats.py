@@ -29,7 +29,7 @@ COUNTERS = ("offered", "assigned", "abandoned", "overflowed", "parked", "transfe
 SIMPLE = {Kind.OFFERED: "offered", Kind.DROPPED: "abandoned", Kind.PARKED: "parked",
           Kind.TRANSFERRED: "transferred"}
 RESCINDED = {"offer declined": "declined", "offer timed out": "timed_out"}
-NOT_OVERFLOW = ("conversation lives in another pool", "transfer")
+NOT_OVERFLOW = ("conversation lives in another pool", "transfer", "agent moved to another pool")
 
 
 def _zone(state: PoolState) -> ZoneInfo:

@@ -148,7 +148,8 @@ def to_core(value: bytes) -> tuple[str, CoreEvent]:
         return pool, ev.Configure(at=at, event_id=eid, policy=parse_policy(pool, doc["policy"]),
                                   agents=agents, fingerprint=body["fingerprint"],
                                   version=int(body.get("version", 0)),
-                                  elsewhere=tuple(doc.get("elsewhere", ())))
+                                  elsewhere=tuple(doc.get("elsewhere", ())),
+                                  moved=dict(doc.get("moved", {})))
     raise ValueError(f"unknown pool record type {kind!r}")
 
 

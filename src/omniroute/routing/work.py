@@ -16,7 +16,15 @@ from omniroute.routing.placement import (
     place,
     release,
 )
-from omniroute.routing.state import ASSIGNED, OFFERED, QUEUED, WRAPPING, PoolState, WorkState
+from omniroute.routing.state import (
+    ASSIGNED,
+    OFFERED,
+    QUEUED,
+    WRAPPING,
+    AgentState,
+    PoolState,
+    WorkState,
+)
 
 
 def follow(state: PoolState, out: Out, event: Route | Update | Cancel) -> bool:
@@ -60,10 +68,29 @@ def on_route(state: PoolState, out: Out, event: Route) -> None:
     item.waiting_since = event.waiting_since if event.waiting_since is not None else state.now
     item.enqueued_at = state.now
     item.priority = effective_priority(state, item)
+    holder = state.agents.get(event.holder) if event.holder is not None else None
+    if holder is not None:  # it came with its agent, whom an admin moved to this pool
+        _keep_with(state, out, item, holder, event.event_id)
+        return
     _pin(state, item, event)
     arm_limits(state, item)
     state.work[item.work_id] = item
     place(state, out, item, event.event_id)
+
+
+def _keep_with(state: PoolState, out: Out, item: WorkState, agent: AgentState,
+               cause: str) -> None:
+    """Assign ``item`` to the agent who held it in the pool she left, without an offer: her
+    load here counts it (over her capacity she keeps it and gets nothing new)."""
+    agent_id = agent.profile.agent_id
+    agent.load += agent.profile.capacity.weight(item.channel)
+    agent.per_channel[item.channel] = agent.per_channel.get(item.channel, 0) + 1
+    item.agent_id, item.served = agent_id, True
+    item.status = agent.held[item.work_id] = ASSIGNED
+    state.work[item.work_id] = item
+    state.refresh_ready(agent)
+    emit(state, out, Kind.ASSIGNED, "came with its agent from another pool",
+         {"event": cause, "agent_load": agent.load}, item, agent_id)
 
 
 def _again(state: PoolState, out: Out, item: WorkState, event: Route) -> None:

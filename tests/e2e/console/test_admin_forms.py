@@ -134,8 +134,8 @@ class TestAgentForm:
             # choosing another pool is spelled out before the save
             await page.select_option("#agent-pool", "billing")
             assert await page.inner_text("#agent-note") == (
-                "ada moves from pool support to billing; the conversations ada holds in support "
-                "go back to its queue")
+                "ada moves from pool support to billing; the conversations ada holds go along; "
+                "offers not yet accepted go back to the queue of support")
             await page.select_option("#lang", "ko")
             assert await page.inner_text("#agent-save") == "ada 저장"
             await page.select_option("#lang", "en")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
@@ -20,6 +21,7 @@ from integration.routing.test_live import answers, route, running
 from omniroute.contract import (
     AgentEvent,
     AgentEventKind,
+    AssignmentEvent,
     AssignmentKind,
     ConversationEvent,
     ConversationEventKind,
@@ -54,6 +56,22 @@ async def gateway(topics: Settings, database_url: str) -> AsyncIterator[Setup]:
     async with running_gateway(topics, database_url, port=free_port()) as running, \
             aiohttp.ClientSession() as http:
         yield Setup(running.url, topics, tokens, http)
+
+
+@asynccontextmanager
+async def routed(gateway: Setup, database_url: str) -> AsyncIterator[None]:
+    """The real router and history sink running, with a1 available (his console's choice)."""
+    stop = asyncio.Event()
+    sink = asyncio.create_task(HistorySink(gateway.settings, database_url,
+                                           batch_size=50).run(stop))
+    try:
+        async with running(gateway.settings):
+            assert (await gateway.call("POST", "/presence", "a1",
+                                       {"presence": "available"}))[0] == 202
+            yield
+    finally:
+        stop.set()
+        await sink
 
 
 async def audit_rows(database_url: str, action: str) -> list[asyncpg.Record]:
@@ -231,42 +249,79 @@ class TestLiveAdministration:
         status, body = await gateway.call("PUT", "/admin/agents/a1", "root", {"pool": "support"})
         assert status == 200, body
         named = body["version"]
-        stop = asyncio.Event()
-        sink = asyncio.create_task(HistorySink(settings, database_url, batch_size=50).run(stop))
-        try:
-            async with running(settings):
-                assert (await gateway.call("POST", "/presence", "a1",
-                                           {"presence": "available"}))[0] == 202
-                for _ in range(100):  # the sink recorded his choice: his console shows it
-                    if (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available":
-                        break
-                    await asyncio.sleep(0.2)
-                status, body = await gateway.call("DELETE", "/admin/agents/a1", "root")
-                assert status == 200, body
-                await produce(settings.kafka_bootstrap, settings.topic(ROUTING),
-                              [(b"conv-back", route(77).model_copy(update={
-                                  "conversation_id": "conv-back"}).to_json_bytes())])
-                status, body = await gateway.call(
-                    "POST", f"/admin/config/versions/{named}/restore", "root", {})
-                assert (status, body["published"]) == (200, True), body
+        async with routed(gateway, database_url):
+            for _ in range(100):  # the sink recorded his choice: his console shows it
+                if (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available":
+                    break
+                await asyncio.sleep(0.2)
+            status, body = await gateway.call("DELETE", "/admin/agents/a1", "root")
+            assert status == 200, body
+            await produce(settings.kafka_bootstrap, settings.topic(ROUTING),
+                          [(b"conv-back", route(77).model_copy(update={
+                              "conversation_id": "conv-back"}).to_json_bytes())])
+            status, body = await gateway.call(
+                "POST", f"/admin/config/versions/{named}/restore", "root", {})
+            assert (status, body["published"]) == (200, True), body
 
-                async def console() -> None:  # a1's console, every second instead of 20 s
-                    while True:
-                        async with gateway.http.post(f"{gateway.url}/api/v1/heartbeat",
-                                                     headers=gateway.auth("a1")) as r:
-                            assert r.status == 202, await r.text()
-                        await asyncio.sleep(1)
+            async def console() -> None:  # a1's console, every second instead of 20 s
+                while True:
+                    async with gateway.http.post(f"{gateway.url}/api/v1/heartbeat",
+                                                 headers=gateway.auth("a1")) as r:
+                        assert r.status == 202, await r.text()
+                    await asyncio.sleep(1)
 
-                beating = asyncio.create_task(console())
-                try:
-                    (offer,) = await answers(settings, 1, kind="offered", agent_id="a1")
-                finally:
-                    beating.cancel()
-                assert (offer.conversation_id, offer.pool) == ("conv-back", "support")
-                assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
-        finally:
-            stop.set()
-            await sink
+            beating = asyncio.create_task(console())
+            try:
+                (offer,) = await answers(settings, 1, kind="offered", agent_id="a1")
+            finally:
+                beating.cancel()
+            assert (offer.conversation_id, offer.pool) == ("conv-back", "support")
+            assert (await gateway.call("GET", "/me", "a1"))[1]["presence"] == "available"
+
+
+    async def test_an_agent_moved_to_another_pool_keeps_the_conversations_she_holds(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 21: root moved ada from support to billing, and the customer she was
+        talking to went back to support's queue, to be offered to someone else. The real
+        router, sink and gateway: a1 accepts a customer in support, an admin moves him to
+        billing, and the conversation stays his (assigned again by billing, no revoke); his
+        resolve, which now reaches billing, closes it there."""
+        settings = gateway.settings
+        for pool in ("support", "billing"):
+            assert (await gateway.call("PUT", f"/admin/pools/{pool}", "root",
+                                       {"heartbeat_grace_s": 3600}))[0] == 200
+        await gateway.call("PUT", "/admin/routing", "root", {"default_pool": "support"})
+        assert (await gateway.call("PUT", "/admin/agents/a1", "root",
+                                   {"pool": "support"}))[0] == 200
+        async with routed(gateway, database_url):
+            await produce(settings.kafka_bootstrap, settings.topic(ROUTING),
+                          [(b"conv-kept", route(78).model_copy(update={
+                              "conversation_id": "conv-kept"}).to_json_bytes())])
+            (offer,) = await answers(settings, 1, kind="offered", agent_id="a1")
+            assert (await gateway.call("POST", f"/offers/{offer.offer_id}/accept", "a1",
+                                       {"conversation_id": "conv-kept"}))[0] == 202
+            await answers(settings, 1, kind="assigned", agent_id="a1", pool="support")
+            for _ in range(100):  # history has him holding it: the gateway lets him act
+                listed = (await gateway.call("GET", "/conversations", "a1"))[1]
+                if [c["conversation_id"] for c in listed["conversations"]] == ["conv-kept"]:
+                    break
+                await asyncio.sleep(0.2)
+
+            status, body = await gateway.call("PUT", "/admin/agents/a1", "root",
+                                              {"pool": "billing"})
+            assert status == 200, body
+            (kept,) = await answers(settings, 1, kind="assigned", agent_id="a1",
+                                    pool="billing")
+            assert kept.conversation_id == "conv-kept"
+            revoked = await consume(
+                settings.kafka_bootstrap, settings.topic("omniroute.assignments.v1"), 1,
+                timeout=3, where=lambda r: AssignmentEvent.from_json_bytes(r.value).kind
+                is AssignmentKind.REVOKED)
+            assert revoked == []
+            assert (await gateway.call("POST", "/conversations/conv-kept/resolve",
+                                       "a1", {}))[0] == 202
+            (done,) = await answers(settings, 1, kind="completed", agent_id="a1")
+            assert (done.conversation_id, done.pool) == ("conv-kept", "billing")
 
 
 async def history_for_board(database_url: str) -> None:

@@ -344,3 +344,62 @@ class TestPresenceOfAnAgentPutBack:
         pool(SetPresence, agent_id="a", presence="offline")
         assert kinds(pool(Heartbeat, agent_id="a", presence="available")) == []
         assert pool.state.agents["a"].presence == "offline"
+
+
+class TestAnAgentMovedToAnotherPool:
+    """User run 21 (2026-12-06): an admin moved ada from support to billing, and the
+    conversations she held in support went back to its queue: her customers, mid-
+    conversation, were offered to other agents. She now takes them with her."""
+
+    def support(self) -> Pool:
+        """ada holds w1 (accepted) and is offered w2; jun is on duty."""
+        pool = Pool(PoolPolicy(pool="support"), ada=dict(cap=AgentCapacity(2)), jun={})
+        pool.login("ada")
+        pool.route("w1")
+        pool.accept("w1")
+        pool.route("w2")
+        assert pool.offer_of("w2").agent_id == "ada"
+        pool.login("jun")
+        return pool
+
+    def move_ada(self, pool: Pool, moved: dict[str, str]) -> list[Any]:
+        return pool(Configure, policy=PoolPolicy(pool="support"), agents=profiles(jun={}),
+                    fingerprint="without ada", moved=moved)
+
+    def test_her_conversations_go_with_her_and_stay_hers(self) -> None:
+        support = self.support()
+        out = self.move_ada(support, {"ada": "billing"})
+        assert ("revoked", "ada", "w1") not in kinds(out)
+        (moved,) = [d for d in out if d.kind is Kind.FORWARDED]
+        assert (moved.work_id, moved.target_pool, moved.forward.holder) == ("w1", "billing", "ada")
+        assert support.offer_of("w2").agent_id == "jun"  # only offered to her: it stays
+        assert "w1" not in support.state.work and "ada" not in support.state.agents
+
+        billing = Pool(PoolPolicy(pool="billing"), ada=dict(cap=AgentCapacity(2)))
+        billing.now = support.now
+        arrived = billing(Route, **{k: getattr(moved.forward, k) for k in (
+            "work_id", "customer_id", "channel", "waiting_since", "pin_agent", "hops",
+            "holder")})
+        assert kinds(arrived) == [("assigned", "ada", "w1")]  # no offer: she already had it
+        assert billing.state.agents["ada"].load == 1
+        # her next events reach billing (the configuration names it): it closes the work
+        done = billing(Resolve, agent_id="ada", work_id="w1")
+        assert ("completed", "ada", "w1") in kinds(done)
+        assert billing.state.agents["ada"].load == 0
+
+    def test_removed_from_routing_her_conversations_go_back_to_the_queue(self) -> None:
+        """(Control) removed, not moved: her work is revoked and requeued, as before."""
+        support = self.support()
+        out = self.move_ada(support, {})
+        assert ("revoked", "ada", "w1") in kinds(out)
+        assert not [d for d in out if d.kind is Kind.FORWARDED]
+
+    def test_a_holder_the_new_pool_does_not_know_is_not_assigned_there(self) -> None:
+        """The new pool's configuration precedes the forward in its stream; should it not,
+        nobody unknown is assigned: the work is routed like any other."""
+        billing = Pool(PoolPolicy(pool="billing"), bo={})
+        billing.login("bo")
+        out = billing(Route, work_id="w1", customer_id="c1", channel="webchat",
+                      pin_agent="ada", hops=1, holder="ada")
+        assert kinds(out) == [("offered", "bo", "w1")]
+        assert "ada" not in billing.state.agents
