@@ -36,7 +36,7 @@ from omniroute.gateway.queries import (
     sla_breached,
 )
 from omniroute.routing.config import RoutingConfig
-from omniroute.routing.stats import TRUSTED_S
+from omniroute.routing.stats import published_staffing
 
 BOT_AUTHOR = BOT.id
 DEFAULT_GRACE_S = 60.0
@@ -165,9 +165,9 @@ def routers_priorities(waiting: list[dict[str, Any]], published: Mapping[str, An
     router's figures are recent and name it (history learns a priority only from offers:
     work that only queued showed P0, however a rule, an escalation or the SLA raised it)."""
     for work in waiting:
-        figures = published.get(work["pool"] or "")
-        if not isinstance(figures, dict) or now - float(figures.get("published_at") or 0) \
-                > TRUSTED_S:
+        figures = published.get(work["pool"] or "") or {}
+        staffing = published_staffing(figures)
+        if staffing is None or not staffing.trusted(now):
             continue
         priority = (figures.get("priorities") or {}).get(work["conversation_id"])
         if priority is not None:

@@ -42,6 +42,13 @@ def require_supervisor(who: Principal) -> Principal:
     return who
 
 
+def require_pool(config: RoutingConfig, pool: str) -> None:
+    """409 for a pool the live routing configuration does not have."""
+    if pool not in config.pools:
+        raise Conflict(f"pool {pool!r} is not in the live routing configuration "
+                       f"(pools: {', '.join(sorted(config.pools))})")
+
+
 class Supervision:
     """Handlers of the supervisor API, over the gateway's plumbing."""
 
@@ -104,9 +111,8 @@ class Supervision:
             raise Conflict(f"conversation {ref.conversation_id!r} has no channel yet")
         reason = (body.reason or f"re-routed by {who.agent_id}")[:200]
         version, config = await self.config()
-        if body.pool is not None and version and body.pool not in config.pools:
-            raise Conflict(f"pool {body.pool!r} is not in the live routing configuration "
-                           f"(pools: {', '.join(sorted(config.pools))})")
+        if body.pool is not None and version:
+            require_pool(config, body.pool)
         waiting = await board.waiting_one(self.g.pool, config, ref.conversation_id)
         await record_action(self.g.pool, who, "conversation.reroute", ref.conversation_id,
                             body.model_dump(exclude_none=True))
@@ -121,39 +127,38 @@ class Supervision:
         if body.pool is None or not version:  # the router's rules choose, or its imported file
             return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
         # the pool is known: straight into its stream, one hop (omniroute.routing.entry)
-        topic, key, value = request_record(routing, body.pool, time.time(), direct=True)
-        try:
-            await self.g.producer.send_all([Record(self.g.settings.topic(topic), value, key,
-                                                   None)])
-        except KafkaError as exc:
-            raise Unavailable(f"Kafka did not take the re-route: {exc}; retry") from exc
-        return web.json_response({"event_id": routing.event_id, "topic": POOL_TOPIC,
-                                  "pool": body.pool}, status=202)
+        return await self._to_pools(
+            [request_record(routing, body.pool, time.time(), direct=True)], routing.event_id,
+            body.pool)
 
     async def _move(self, conversation_id: str, config: RoutingConfig, current: str | None,
                     target: str | None, priority: int | None, reason: str) -> web.Response:
         """Tell every pool's stream to move the conversation to ``target`` (see
         :meth:`reroute`); without a target it stays where it waits, with the new priority."""
-        if target is not None and target not in config.pools:
-            raise Conflict(f"pool {target!r} is not in the live routing configuration "
-                           f"(pools: {', '.join(sorted(config.pools))})")
+        if target is not None:
+            require_pool(config, target)
         target = target or current
         if target is None:
             raise Conflict(f"conversation {conversation_id!r} waits in no pool the routing "
                            "configuration names: name the pool to move it to")
         event_id = f"gw:move:{uuid.uuid4().hex}"
         at = time.time()
-        records = []
-        for pool in sorted({*config.pools, target, *([current] if current else [])}):
-            topic, key, value = move_record(pool, at, f"{event_id}:{pool}", conversation_id,
-                                            target, reason, priority)
-            records.append(Record(self.g.settings.topic(topic), value, key, None))
+        pools = sorted({*config.pools, target, *([current] if current else [])})
+        return await self._to_pools(
+            [move_record(pool, at, f"{event_id}:{pool}", conversation_id, target, reason,
+                         priority) for pool in pools], event_id, target)
+
+    async def _to_pools(self, records: list[tuple[str, bytes, bytes]], event_id: str,
+                        pool: str) -> web.Response:
+        """Write ``records`` (pool-stream inputs) with one wait for all of them, and answer
+        202 naming the pool the re-route went to (503 when Kafka does not take them)."""
         try:
-            await self.g.producer.send_all(records)  # one wait for every pool's record
+            await self.g.producer.send_all([Record(self.g.settings.topic(topic), value, key,
+                                                   None) for topic, key, value in records])
         except KafkaError as exc:
             raise Unavailable(f"Kafka did not take the re-route: {exc}; retry") from exc
-        return web.json_response({"event_id": event_id, "topic": POOL_TOPIC,
-                                  "pool": target}, status=202)
+        return web.json_response({"event_id": event_id, "topic": POOL_TOPIC, "pool": pool},
+                                 status=202)
 
     async def dead_letters(self, request: web.Request) -> web.Response:
         await self.supervisor(request)

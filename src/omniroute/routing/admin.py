@@ -65,7 +65,7 @@ def configure(state: PoolState, out: Out, event: Configure) -> None:
     over: list[str] = []
     if event.agents is not None:
         keep = {p.agent_id for p in event.agents}
-        elsewhere = set(event.elsewhere)
+        elsewhere = set(event.elsewhere) | set(event.moved)
         leaving = [a for a, agent in state.agents.items() if a not in keep and (
             not agent.profile.joined or not state.policy.auto_join or a in elsewhere)]
         for profile in event.agents:  # the new roster first: leavers' work goes to it

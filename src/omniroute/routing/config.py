@@ -121,10 +121,8 @@ class RoutingConfig:
         agents = {a: spec for a, spec in sorted(self.agents.items()) if spec["pool"] == pool}
         policy = inline_calendars(self.pools.get(pool, {}), self.calendars)
         document: dict[str, Any] = {"policy": policy, "agents": agents}
-        if self.pools.get(pool, {}).get("auto_join"):
-            # agents who joined unlisted leave when they are configured in another pool
-            document["elsewhere"] = sorted(a for a, s in self.agents.items() if s["pool"] != pool)
-        # an agent who leaves this pool for another takes the conversations she holds there
+        # agents configured in another pool: one who leaves this pool for hers takes the
+        # conversations she holds here, and one who joined it unlisted (auto_join) leaves it
         document["moved"] = {a: s["pool"] for a, s in sorted(self.agents.items())
                              if s["pool"] != pool}
         return document

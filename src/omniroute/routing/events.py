@@ -172,10 +172,11 @@ class Configure(CoreEvent):
     version: int = 0
     """The routing-config version (0: unversioned, applied once per fingerprint)."""
     elsewhere: tuple[str, ...] = ()
-    """Agents configured in other pools: leave this one if they joined it unlisted."""
+    """Agents configured in other pools, as records written before ``moved`` name them."""
     moved: Mapping[str, str] = field(default_factory=dict)
     """Agent → the pool they are configured in, for agents of other pools: one leaving this
-    pool for another takes the conversations she holds with her."""
+    pool for another takes the conversations she holds with her, and one who joined it
+    unlisted leaves it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -121,12 +121,10 @@ def offer(state: PoolState, out: Out, item: WorkState, agent: AgentState, rule: 
           inputs: dict[str, Any]) -> None:
     """Offer ``item`` to ``agent`` (or assign it outright when the agent auto-accepts)."""
     agent_id = agent.profile.agent_id
-    agent.load += agent.profile.capacity.weight(item.channel)
-    agent.per_channel[item.channel] = agent.per_channel.get(item.channel, 0) + 1
+    take(agent, item)
     agent.idle_since = state.now
     agent.rr_seq = state.next_seq()
     state.refresh_ready(agent)
-    item.agent_id = agent_id
     inputs["agent_load"] = agent.load
     inputs["waited_s"] = round(state.now - item.waiting_since, 6)
     if agent.profile.auto_accept:
@@ -140,6 +138,14 @@ def offer(state: PoolState, out: Out, item: WorkState, agent: AgentState, rule: 
     state.arm(item.offer_expires, "offer", (item.work_id, item.offer_id))
     emit(state, out, Kind.OFFERED, rule, inputs, item, agent_id,
          offer_id=item.offer_id, expires_at=item.offer_expires)
+
+
+def take(agent: AgentState, item: WorkState) -> None:
+    """Make ``item`` the agent's: it takes its share of her capacity (:func:`release`
+    gives it back). The caller sets its status and refreshes her place among the ready."""
+    agent.load += agent.profile.capacity.weight(item.channel)
+    agent.per_channel[item.channel] = agent.per_channel.get(item.channel, 0) + 1
+    item.agent_id = agent.profile.agent_id
 
 
 def release(state: PoolState, item: WorkState) -> AgentState:

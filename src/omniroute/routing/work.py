@@ -15,6 +15,7 @@ from omniroute.routing.placement import (
     forward,
     place,
     release,
+    take,
 )
 from omniroute.routing.state import (
     ASSIGNED,
@@ -82,15 +83,13 @@ def _keep_with(state: PoolState, out: Out, item: WorkState, agent: AgentState,
                cause: str) -> None:
     """Assign ``item`` to the agent who held it in the pool she left, without an offer: her
     load here counts it (over her capacity she keeps it and gets nothing new)."""
-    agent_id = agent.profile.agent_id
-    agent.load += agent.profile.capacity.weight(item.channel)
-    agent.per_channel[item.channel] = agent.per_channel.get(item.channel, 0) + 1
-    item.agent_id, item.served = agent_id, True
+    take(agent, item)
+    item.served = True
     item.status = agent.held[item.work_id] = ASSIGNED
     state.work[item.work_id] = item
     state.refresh_ready(agent)
     emit(state, out, Kind.ASSIGNED, "came with its agent from another pool",
-         {"event": cause, "agent_load": agent.load}, item, agent_id)
+         {"event": cause, "agent_load": agent.load}, item, item.agent_id)
 
 
 def _again(state: PoolState, out: Out, item: WorkState, event: Route) -> None:
