@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from harness.kafka import consume, consume_all, produce, routing_requests_so_far
 from harness.ports import free_port
@@ -30,6 +32,8 @@ from omniroute.contract import (
 from omniroute.infra.topics import create_topics
 from omniroute.routing.requests import RoutingRequest
 from omniroute.settings import Settings
+from omniroute.worker.app import APP_ID
+from omniroute.worker.batchapp import GROUP
 
 ROOT = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
@@ -76,6 +80,37 @@ class Pipeline:
             [sys.executable, "-m", "omniroute", "worker"], env=env, cwd=ROOT,
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         )
+
+    @property
+    def group(self) -> str:
+        """The consumer group of this engine's workers."""
+        return self.settings.topic(APP_ID if self.engine == "faust" else GROUP)
+
+    async def settled(self, timeout: float = 120.0) -> None:
+        """Wait until every running worker is a member of a stable group (seen twice).
+
+        faust can drop a record that reaches a partition with no committed offset
+        at the instant a rebalance starts (docs/identity-and-conversations.md);
+        tests that are not about rebalancing start on a settled group.
+        """
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            deadline, looks = time.monotonic() + timeout, 0
+            while looks < 2:
+                self.assert_running()
+                assert time.monotonic() < deadline, f"group {self.group} never settled"
+                try:
+                    [response] = await admin.describe_consumer_groups([self.group])
+                except KafkaError:  # no coordinator yet: the group is still being created
+                    stable = False
+                else:
+                    _error, _group, state, _type, _protocol, members, *_ = response.groups[0]
+                    stable = state == "Stable" and len(members) == len(self.processes)
+                looks = looks + 1 if stable else 0
+                await asyncio.sleep(1.0)
+        finally:
+            await admin.close()
 
     def kill(self, index: int) -> None:
         """SIGKILL worker ``index``: no shutdown, no final commit."""
@@ -255,6 +290,7 @@ async def pipeline(
     pipe.start(1)
     pipe.start(2)
     try:
+        await pipe.settled()
         yield pipe
     finally:
         pipe.stop_all()
