@@ -16,6 +16,15 @@ where they are fresh: every router publishes its pools' staffing every 2 s
 (:meth:`QueueView.router_stats`). They count every agent of the pool, not a
 sample, and with them a conversation starting to wait has at least the
 router's whole queue ahead of it.
+
+Figures published every 2 s lag a change by up to 2 s: a customer who wrote a
+second after the first agent of the day went available was told "later
+today" (user run 25). So where the figures say nobody is on duty and this
+worker saw an agent go available after they were published, its own view
+(the agents it saw, their load as far as it saw it) stands until the next
+figures. Only then: where the figures count someone, they know each agent's
+load, which this worker's view may not, and a wait estimated 2 s late is
+still an estimate of the right scale, where "later today" is not.
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ class Staffing:
     available: int = 0
     free: int = 0
     capacities: Counter[int] = field(default_factory=Counter)
+    changed_at: float = float("-inf")
+    """When an agent of the pool last changed presence or capacity (POSIX seconds)."""
 
     def add(self, agent: AgentView, sign: int) -> None:
         """Count ``agent`` in (``sign`` 1) or out (-1)."""
@@ -189,11 +200,12 @@ class QueueView:
         self.handle_times.setdefault(pool, deque(maxlen=SAMPLES)).append(max(0.0, at - started))
 
     def presence(self, agent_id: str, pool: str | None, available: bool | None,
-                 capacity: int | None) -> None:
-        """An agent's presence or capacity changed."""
+                 capacity: int | None, at: float | None = None) -> None:
+        """An agent's presence or capacity changed (seen at ``at``, POSIX seconds; now)."""
         agent = self.agents.get(agent_id)
         if agent is None:
             agent = self.agents[agent_id] = AgentView()
+        seen = time.time() if at is None else at
 
         def change() -> None:
             if pool:
@@ -203,6 +215,7 @@ class QueueView:
             if capacity is not None:
                 agent.capacity = capacity
         self._change(agent, change)
+        self.staffing.setdefault(agent.pool, Staffing()).changed_at = seen
 
     def _change(self, agent: AgentView, change: Callable[[], None]) -> None:
         """Apply ``change`` to ``agent``, keeping its pool's staffing sums."""
@@ -218,7 +231,10 @@ class QueueView:
         total = Staffing()
         for pool in pools:
             part = self.staffing.get(pool)
-            if part is not None and part.available:
+            if part is None:
+                continue
+            total.changed_at = max(total.changed_at, part.changed_at)
+            if part.available:
                 total.available += part.available
                 total.free += part.free
                 total.capacities.update(part.capacities)
@@ -234,13 +250,16 @@ class QueueView:
         samples = self.handle_times.get(key, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
         router = self._router_figures(key, time.time() if now is None else now)
+        staffing = self._staffing_of(key)
         if router is not None:
             if entering:
                 position = max(position, router.waiting + 1)
-            return QueueState(position=position, agents_available=router.available,
-                              free_slots=router.free_slots, concurrency=router.concurrency,
-                              handle_time_s=handle)
-        staffing = self._staffing_of(key)
+            if not (router.available == 0 and staffing.available
+                    and staffing.changed_at > router.published_at):
+                return QueueState(position=position, agents_available=router.available,
+                                  free_slots=router.free_slots,
+                                  concurrency=router.concurrency, handle_time_s=handle)
+            # else an agent came on duty since the figures said nobody was: count her
         return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),
                           handle_time_s=handle)

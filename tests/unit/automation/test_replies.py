@@ -269,6 +269,39 @@ class TestQueueView:
             == (1, 2, 1, 2)
         assert round_wait(expected_wait(seen)).unit == "moment"
 
+    def test_an_agent_on_duty_since_the_figures_counts_at_once(self) -> None:
+        """Figures lag a presence change by up to 2 s: a customer who wrote a second after
+        the first agent went available was told "later today" (user run 25)."""
+        from omniroute.automation.wait import expected_wait, round_wait
+
+        view = QueueView()
+        view.router_stats("support", self._figures(1000.0, waiting=0, available=0, free=0))
+        view.presence("ada", "support", True, 3, at=1000.5)
+        view.wait("support", "new", 1001.0)
+        state = view.state("support", "new", 180.0, entering=True, now=1001.0)
+        assert (state.agents_available, state.free_slots, state.concurrency) == (1, 3, 3)
+        assert round_wait(expected_wait(state)).unit == "moment"
+        # the next figures count her (or not: the router may have lost her) and stand
+        view.router_stats("support", self._figures(1002.0, waiting=0, available=0, free=0))
+        later = view.state("support", "new", 180.0, entering=True, now=1002.5)
+        assert (later.agents_available, later.free_slots) == (0, 0)
+
+    def test_a_change_the_figures_already_count_leaves_them_alone(self) -> None:
+        view = QueueView()
+        view.presence("ada", "support", True, 3, at=999.0)
+        view.presence("jun", "support", True, 2, at=999.5)
+        view.router_stats("support", self._figures(1000.0, waiting=4, available=1, free=0))
+        state = view.state("support", "c", 180.0, entering=True, now=1001.0)
+        assert (state.position, state.agents_available, state.free_slots) == (5, 1, 0)
+        view.presence("jun", "support", False, None, at=1000.5)  # away: fewer, figures stand
+        state = view.state("support", "c", 180.0, entering=True, now=1001.0)
+        assert (state.agents_available, state.free_slots) == (1, 0)
+        # one more on duty while the figures count one: they know ada's load, this view
+        # does not (3 free slots by its count), so the figures stand until the next
+        view.presence("jun", "support", True, 2, at=1000.7)
+        state = view.state("support", "c", 180.0, entering=True, now=1001.0)
+        assert (state.agents_available, state.free_slots) == (1, 0)
+
     def test_entering_queues_behind_the_routers_whole_queue(self) -> None:
         view = QueueView()
         view.wait("support", "mine", 1000.0)
