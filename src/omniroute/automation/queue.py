@@ -240,6 +240,14 @@ class QueueView:
                 total.capacities.update(part.capacities)
         return total
 
+    def _came_on_duty(self, key: str, router: PublishedStaffing) -> bool:
+        """Whether the figures say nobody is on duty and this worker saw an agent of ``key``
+        go available since they were published (see the module docstring)."""
+        if router.available:
+            return False
+        staffing = self._staffing_of(key)
+        return bool(staffing.available) and staffing.changed_at > router.published_at
+
     def state(self, pool: str | None, conversation_id: str, default_handle_s: float,
               entering: bool = False, now: float | None = None) -> QueueState:
         """The queue as ``conversation_id`` sees it in ``pool``; ``entering``: it starts
@@ -250,16 +258,13 @@ class QueueView:
         samples = self.handle_times.get(key, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
         router = self._router_figures(key, time.time() if now is None else now)
+        if router is not None and entering:
+            position = max(position, router.waiting + 1)
+        if router is not None and not self._came_on_duty(key, router):
+            return QueueState(position=position, agents_available=router.available,
+                              free_slots=router.free_slots, concurrency=router.concurrency,
+                              handle_time_s=handle)
         staffing = self._staffing_of(key)
-        if router is not None:
-            if entering:
-                position = max(position, router.waiting + 1)
-            if not (router.available == 0 and staffing.available
-                    and staffing.changed_at > router.published_at):
-                return QueueState(position=position, agents_available=router.available,
-                                  free_slots=router.free_slots,
-                                  concurrency=router.concurrency, handle_time_s=handle)
-            # else an agent came on duty since the figures said nobody was: count her
         return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),
                           handle_time_s=handle)

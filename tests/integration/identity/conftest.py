@@ -86,31 +86,34 @@ class Pipeline:
         """The consumer group of this engine's workers."""
         return self.settings.topic(APP_ID if self.engine == "faust" else GROUP)
 
+    async def group_state(self, group: str) -> tuple[str, int]:
+        """Consumer group ``group``'s state (``Dead``: it does not exist) and member count."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            [response] = await admin.describe_consumer_groups([group])
+        finally:
+            await admin.close()
+        _error, _group, state, _type, _protocol, members, *_ = response.groups[0]
+        return str(state), len(members)
+
     async def settled(self, timeout: float = 120.0) -> None:
         """Wait until every running worker is a member of a stable group (seen twice).
 
         faust can drop a record that reaches a partition with no committed offset
-        at the instant a rebalance starts (docs/identity-and-conversations.md);
-        tests that are not about rebalancing start on a settled group.
+        at the instant a rebalance starts (docs/operations.md); tests that are not
+        about rebalancing start on a settled group.
         """
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            deadline, looks = time.monotonic() + timeout, 0
-            while looks < 2:
-                self.assert_running()
-                assert time.monotonic() < deadline, f"group {self.group} never settled"
-                try:
-                    [response] = await admin.describe_consumer_groups([self.group])
-                except KafkaError:  # no coordinator yet: the group is still being created
-                    stable = False
-                else:
-                    _error, _group, state, _type, _protocol, members, *_ = response.groups[0]
-                    stable = state == "Stable" and len(members) == len(self.processes)
-                looks = looks + 1 if stable else 0
-                await asyncio.sleep(1.0)
-        finally:
-            await admin.close()
+        deadline, looks = time.monotonic() + timeout, 0
+        while looks < 2:
+            self.assert_running()
+            assert time.monotonic() < deadline, f"group {self.group} never settled"
+            try:
+                stable = await self.group_state(self.group) == ("Stable", len(self.processes))
+            except KafkaError:  # no coordinator yet: the group is still being created
+                stable = False
+            looks = looks + 1 if stable else 0
+            await asyncio.sleep(1.0)
 
     def kill(self, index: int) -> None:
         """SIGKILL worker ``index``: no shutdown, no final commit."""

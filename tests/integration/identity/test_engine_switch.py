@@ -89,17 +89,6 @@ async def wait_for(probe: Any, timeout: float = 90.0) -> None:
         await asyncio.sleep(0.5)
 
 
-async def group_state(pipe: Pipeline, group: str) -> str:
-    """A consumer group's state (``Dead``: it does not exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=pipe.settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_consumer_groups([pipe.settings.topic(group)])
-    finally:
-        await admin.close()
-    return str(described[0].groups[0][2])
-
-
 async def assert_threaded_once(pipe: Pipeline, ws: str, sent: list[InboundMessage],
                                customers: int) -> None:
     """Every message added exactly once; one conversation (opened once) per customer; no
@@ -156,7 +145,7 @@ async def test_a_switch_threads_every_message_once_starting_where_faust_committe
         # nothing can adopt from the faust group now: it is deleted, so its frozen
         # offsets no longer show as lag growing with every record
         deadline = time.monotonic() + 60
-        while await group_state(pipe, APP_ID) != "Dead":
+        while (await pipe.group_state(pipe.settings.topic(APP_ID)))[0] != "Dead":
             assert time.monotonic() < deadline, "the faust group was never retired"
             await asyncio.sleep(1.0)
         assert await committed(pipe, APP_ID) == {}
