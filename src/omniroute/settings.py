@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         description="What runs `omniroute worker`: the transactional batch engine (exactly "
         "once), or faust's agents (legacy, at least once; see docs/operations.md).",
     )
+    instance_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$",
+        description="This process's static membership in its consumer group (Kafka's "
+        "group.instance.id): restarted with the same id within the session timeout, it "
+        "takes its partitions back without a rebalance. Unique among the running processes "
+        "of one component; `omniroute up` sets one per process; unset: dynamic membership.",
+    )
     stack_metrics_base: Port | None = Field(
         default=None,
         description="Set by `omniroute up` for its children: the metrics port of process 0 "

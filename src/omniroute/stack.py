@@ -8,15 +8,19 @@ unexpectedly (with backoff), and the Kafka broker and embedded PostgreSQL when
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from omniroute.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,16 @@ class Supervisor:
     services: list[Service] = field(default_factory=list)
     """What the components need, checked before them at every round."""
     stopping: bool = False
+    instances: str | None = None
+    """Each child's ``OMNIROUTE_INSTANCE_ID`` is this plus its name (the same after a
+    restart), so a restarted child takes its partitions back without a rebalance."""
 
     def _spawn(self, component: Component) -> subprocess.Popen[bytes]:
         env = dict(self.env)
         env["OMNIROUTE_METRICS_PORT"] = str(metrics_port(self.metrics_base, component))
         env["OMNIROUTE_STACK_METRICS_BASE"] = str(self.metrics_base)
+        if self.instances is not None:
+            env["OMNIROUTE_INSTANCE_ID"] = f"{self.instances}-{component.name}"
         return subprocess.Popen(
             [sys.executable, "-m", "omniroute", *component.argv],
             env=env, stdin=subprocess.DEVNULL,
@@ -208,6 +217,16 @@ def _answers_ok(url: str) -> bool:
             return int(answer.status) == 200
     except OSError:
         return False
+
+
+def stack_instances(settings: Settings) -> str:
+    """The prefix of the instance ids of one stack's processes: ``OMNIROUTE_INSTANCE_ID``
+    when set, else this host and its state directory, so two stacks sharing a broker never
+    claim each other's ids and the same stack started again takes its own back."""
+    if settings.instance_id is not None:
+        return settings.instance_id
+    state = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}-{state}"
 
 
 def child_environment(database_url: str) -> dict[str, str]:

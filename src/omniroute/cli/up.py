@@ -20,7 +20,14 @@ from omniroute.infra.topics import create_topics
 from omniroute.monitoring.dashboards import DASHBOARD_DIR
 from omniroute.monitoring.prometheus import RULES_FILE, scrape_target
 from omniroute.settings import Settings
-from omniroute.stack import COMPONENTS, Component, Service, Supervisor, child_environment
+from omniroute.stack import (
+    COMPONENTS,
+    Component,
+    Service,
+    Supervisor,
+    child_environment,
+    stack_instances,
+)
 
 READY_TIMEOUT = 120.0
 """How long ``up`` waits for every process to be ready before it says it is up anyway."""
@@ -78,7 +85,7 @@ def up() -> None:
         say(f"topics ready ({sum(r.created for r in results)} created, {len(results)} in all)")
         supervisor = Supervisor(
             env=child_environment(url), metrics_base=settings.metrics_port, say=say,
-            services=started_services(settings, broker),
+            services=started_services(settings, broker), instances=stack_instances(settings),
         )
         supervisor.start(COMPONENTS)
         supervisor.stop_on_signal()

@@ -49,6 +49,7 @@ from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import RecentIds, ReportedStatuses
 from omniroute.delivery.sending import deliver, failed, now_utc
+from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -149,7 +150,8 @@ class DeliveryService:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic("omniroute.delivery"), enable_auto_commit=False,
-            auto_offset_reset="earliest", isolation_level="read_committed")
+            auto_offset_reset="earliest", isolation_level="read_committed",
+            group_instance_id=settings.instance_id)
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                          acks="all", enable_idempotence=True)
         self.http: aiohttp.ClientSession | None = None
@@ -347,7 +349,7 @@ class DeliveryService:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.consumer.stop()
+        await leave_and_stop(self.consumer)
         await self.view.stop()
         await self.reported.stop()
         await self.producer.stop()

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from omniroute.contract import PUBLIC_TOPICS, DeadLetter, Envelope, PublicTopic
 from omniroute.history.retention import DEFAULT_DAYS, Horizon, Policy, load_policies
 from omniroute.history.store import write_batch
+from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.postgres import UNAVAILABLE, connect
 from omniroute.infra.taking import Taking
 from omniroute.observability.logs import get_logger
@@ -130,7 +131,7 @@ class HistorySink:
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.topic(GROUP), enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
-            max_poll_interval_ms=3_600_000,
+            max_poll_interval_ms=3_600_000, group_instance_id=self.settings.instance_id,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
                                     acks="all", enable_idempotence=True)
@@ -146,7 +147,7 @@ class HistorySink:
                     await taking.during(self._handle_and_commit(consumer, producer, batch,
                                                                 stop))
         finally:
-            await consumer.stop()
+            await leave_and_stop(consumer)
             await producer.stop()
             if self._conn is not None:
                 await self._conn.close()

@@ -28,6 +28,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.producer import sender as aiokafka_sender
 
+from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.taking import Taking, extend
 from omniroute.observability.logs import get_logger
 from omniroute.observability.pipeline import MESSAGES, PROCESSING_SECONDS, REBALANCES
@@ -87,6 +88,7 @@ class Loop:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=self.group,
             client_id=f"omniroute-router-{name}-{instance}",
+            group_instance_id=settings.instance_id,
             enable_auto_commit=False, isolation_level="read_committed",
             auto_offset_reset="earliest", max_poll_records=500,
             # not for the last stable offset (a read_committed fetch returns as soon as the
@@ -117,8 +119,8 @@ class Loop:
         await self.consumer.start()
 
     async def stop(self) -> None:
-        """Disconnect (open transactions are aborted by the broker)."""
-        await self.consumer.stop()
+        """Leave the group (open transactions are aborted by the broker)."""
+        await leave_and_stop(self.consumer)
         for tp in list(self.producers):
             await self.release(tp)
 

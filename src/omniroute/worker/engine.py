@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
+from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.taking import Taking
 from omniroute.observability.logs import get_logger
 from omniroute.routing.transactions import FENCE_GRACE_S, FENCED, fast_transaction_retries
@@ -102,7 +103,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             isolation_level="read_committed", auto_offset_reset="earliest",
             max_poll_records=MAX_RECORDS, fetch_max_wait_ms=10,
             session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=1000,
-            max_poll_interval_ms=600_000,
+            max_poll_interval_ms=600_000, group_instance_id=settings.instance_id,
             partition_assignment_strategy=(CopartitionedAssignor,))
         # a long-polling fetch would hold every seek and end-offset request of a restore
         # for fetch_max_wait_ms (500 ms by default: about 1 s per claimed partition)
@@ -148,7 +149,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
                 watch.cancel()
             for task in self.claims.values():
                 task.cancel()
-            await self.consumer.stop()
+            await leave_and_stop(self.consumer)
             for partition in list(self.producers):
                 await self._release(partition)
             await self.reader.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -62,6 +63,8 @@ class Pipeline:
     ports: dict[int, int] = field(default_factory=dict)
     engine: str = "faust"
     """``OMNIROUTE_WORKER_ENGINE`` of the processes: faust, or the batch engine."""
+    static: bool = False
+    """Worker *i* is static member ``worker<i>`` of its group (``OMNIROUTE_INSTANCE_ID``)."""
 
     def start(self, index: int) -> None:
         """Start worker ``index`` (a real process, so SIGKILL is real)."""
@@ -75,6 +78,9 @@ class Pipeline:
             "OMNIROUTE_LOG_FORMAT": "json",
             "OMNIROUTE_WORKER_ENGINE": self.engine,
         }
+        env.pop("OMNIROUTE_INSTANCE_ID", None)
+        if self.static:
+            env["OMNIROUTE_INSTANCE_ID"] = f"worker{index}"
         log = (self.logs / f"worker{index}.log").open("ab")
         self.processes[index] = subprocess.Popen(
             [sys.executable, "-m", "omniroute", "worker"], env=env, cwd=ROOT,
@@ -120,6 +126,12 @@ class Pipeline:
         process = self.processes.pop(index)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+
+    def stop(self, index: int) -> None:
+        """SIGTERM worker ``index`` and wait until it has exited."""
+        process = self.processes.pop(index)
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
 
     def stop_all(self) -> None:
         """SIGTERM every worker, SIGKILL the ones that linger."""
@@ -262,6 +274,17 @@ class Pipeline:
                       {m: added[m].customer_id for m in wanted if m in added})
 
 
+def samples(texts: list[str], name: str, **labels: str) -> float:
+    """The sum over processes of ``name`` samples carrying at least ``labels``."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    total = 0.0
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(w in line for w in wanted):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def inbound(workspace: str, channel: Channel, sender: str, text: str = "hi",
             event_id: str | None = None, account: str = "acct", **extra: object) -> InboundMessage:
     """An InboundMessage as a connector would publish it."""
@@ -285,11 +308,19 @@ async def pipeline(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Pipeline]:
     """Two worker processes (of each engine) on a private namespace, every topic created."""
-    state = tmp_path_factory.mktemp("workers")
+    async with two_workers(kafka_bootstrap, tmp_path_factory.mktemp("workers"),
+                           request.param) as pipe:
+        yield pipe
+
+
+@contextlib.asynccontextmanager
+async def two_workers(kafka_bootstrap: str, state: Path, engine: str, static: bool = False
+                      ) -> AsyncIterator[Pipeline]:
+    """Workers 1 and 2 on a new namespace, every topic created, their group settled."""
     settings = Settings(kafka_bootstrap=kafka_bootstrap,
                         topic_namespace=f"t{uuid.uuid4().hex[:10]}.", state_dir=state)
     await create_topics(settings, partitions=PARTITIONS)
-    pipe = Pipeline(settings=settings, logs=state, engine=request.param)
+    pipe = Pipeline(settings=settings, logs=state, engine=engine, static=static)
     pipe.start(1)
     pipe.start(2)
     try:

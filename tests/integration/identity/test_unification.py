@@ -32,6 +32,8 @@ from omniroute.contract.topics import AGENT_EVENTS
 from omniroute.identity.customers import customer_id_for
 from omniroute.routing.statsfeed import STATS_TOPIC
 
+from .conftest import samples
+
 CRM_PHONE = "+14155550123"
 CRM_EMAIL = "pat@example.org"
 
@@ -336,17 +338,6 @@ class TestCrash:
         opened = await pipeline.events(ws, len(phones), kind="opened")
         assert len({e.conversation_id for e in opened}) == len(phones)
         await pipeline.settled()  # the module's next test starts on a settled group
-
-
-def samples(texts: list[str], name: str, **labels: str) -> float:
-    """The sum over processes of ``name`` samples carrying at least ``labels``."""
-    wanted = [f'{k}="{v}"' for k, v in labels.items()]
-    total = 0.0
-    for text in texts:
-        for line in text.splitlines():
-            if line.startswith(name + "{") and all(w in line for w in wanted):
-                total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 class TestMetrics:

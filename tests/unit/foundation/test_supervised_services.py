@@ -3,14 +3,19 @@ says it is up only once every process is ready."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from omniroute.stack import Component, Service, Supervisor, _Child
+import pytest
+
+from omniroute.settings import Settings
+from omniroute.stack import Component, Service, Supervisor, _Child, stack_instances
 
 
 class Server:
@@ -123,3 +128,35 @@ def test_up_names_what_is_still_not_ready_when_the_wait_ends() -> None:
     with readiness_server(ready_after=10**6) as (never, codes), children("worker") as (supervisor, _said):
         starting = supervisor.wait_ready(lambda _c: never, timeout=0.3, poll=0.05)
     assert starting == ["worker"] and codes and set(codes) == {503}
+
+
+def test_each_child_has_its_own_instance_id_and_keeps_it_across_restarts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Static membership: a restarted child takes its partitions back without a rebalance."""
+    started: list[dict[str, str]] = []
+
+    def popen(_argv: list[str], env: dict[str, str], **_: object) -> object:
+        started.append(env)
+        return object()
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    supervisor = Supervisor(env={"OMNIROUTE_INSTANCE_ID": "from-the-shell"}, say=lambda _: None,
+                            instances="host-1a2b3c4d")
+    worker, sink = Component("worker", ("worker",)), Component("sink", ("sink",))
+    supervisor._spawn(worker)
+    supervisor._spawn(sink)
+    supervisor._spawn(worker)  # a restart
+    assert [e["OMNIROUTE_INSTANCE_ID"] for e in started] == [
+        "host-1a2b3c4d-worker", "host-1a2b3c4d-sink", "host-1a2b3c4d-worker"]
+
+
+def test_a_stack_is_named_by_its_host_and_state_directory(tmp_path: Path) -> None:
+    """The same stack started again has the same ids; another stack on the broker has others."""
+    one, other = tmp_path / "one", tmp_path / "other"
+    named = stack_instances(Settings(state_dir=one))
+    assert named == stack_instances(Settings(state_dir=one))
+    assert named != stack_instances(Settings(state_dir=other))
+    assert named.startswith(socket.gethostname())
+    Settings(instance_id=f"{named}-email-delivery")  # a valid id for every component
+    assert stack_instances(Settings(state_dir=one, instance_id="pod-7")) == "pod-7"
