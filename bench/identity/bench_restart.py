@@ -122,13 +122,14 @@ async def one_run(bootstrap: str, state: Path, static: bool, rate: float, warmup
         topic = settings.topic("omniroute.inbound.v1")
         start = time.monotonic()
         killed_at = start + warmup
-        restarted = False
+        killed = restarted = False
         n = 0
         while time.monotonic() < killed_at + after:
             now = time.monotonic()
-            if 2 in workers and now >= killed_at:
+            if not killed and now >= killed_at:
                 workers.pop(2).send_signal(signal.SIGKILL)
-            if not restarted and now >= killed_at + RESTART_AFTER_S:
+                killed = True
+            if killed and not restarted and now >= killed_at + RESTART_AFTER_S:
                 workers[2] = start_worker(settings, state, 2, static)
                 restarted = True
             m = message(n)
