@@ -48,6 +48,7 @@ from omniroute.contract import (
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import RecentIds, ReportedStatuses
 from omniroute.errors import DatabaseError
+from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.reach import PublicResolver, Reach
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
@@ -162,7 +163,7 @@ class EmailDelivery:
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic("omniroute.email-delivery"),
             enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed",
+            isolation_level="read_committed", group_instance_id=settings.instance_id,
         )
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
@@ -222,7 +223,7 @@ class EmailDelivery:
                     self._committed |= set(batches)
         finally:
             self._started = False
-            await self.consumer.stop()
+            await leave_and_stop(self.consumer)
             await self.reported.stop()
             await self.producer.stop()
             if self.store is not None:

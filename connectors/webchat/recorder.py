@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from omniroute.contract import Channel, OutboundMessage
 from omniroute.errors import DatabaseError
+from omniroute.infra.membership import leave_and_stop
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
 from omniroute_connectors.webchat.history import Transcripts
@@ -69,6 +70,7 @@ class TranscriptRecorder:
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.topic(GROUP), enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
+            group_instance_id=self.settings.instance_id,
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(self._consumer))
@@ -80,7 +82,7 @@ class TranscriptRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            await leave_and_stop(self._consumer)
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
