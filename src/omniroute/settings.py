@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         "once), or faust's agents (legacy, at least once; see docs/operations.md).",
     )
     instance_id: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$",
+        default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$",  # Kafka clients: Topic rules
         description="This process's static membership in its consumer group (Kafka's "
         "group.instance.id): restarted with the same id within the session timeout, it "
         "takes its partitions back without a rebalance. Unique among the running processes "

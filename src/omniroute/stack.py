@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -224,9 +225,10 @@ def stack_instances(settings: Settings) -> str:
     when set, else this host and its state directory, so two stacks sharing a broker never
     claim each other's ids and the same stack started again takes its own back."""
     if settings.instance_id is not None:
-        return settings.instance_id
+        return settings.instance_id[:200]  # room for the process's name
     state = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()[:8]
-    return f"{socket.gethostname()}-{state}"
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:63]  # Kafka's characters
+    return f"{host}-{state}"
 
 
 def child_environment(database_url: str) -> dict[str, str]:

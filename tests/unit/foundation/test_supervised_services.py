@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from omniroute.settings import Settings
 from omniroute.stack import Component, Service, Supervisor, _Child, stack_instances
@@ -160,3 +161,15 @@ def test_a_stack_is_named_by_its_host_and_state_directory(tmp_path: Path) -> Non
     assert named.startswith(socket.gethostname())
     Settings(instance_id=f"{named}-email-delivery")  # a valid id for every component
     assert stack_instances(Settings(state_dir=one, instance_id="pod-7")) == "pod-7"
+
+
+def test_a_host_name_kafka_would_refuse_is_spelled_with_its_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kafka takes [A-Za-z0-9._-] in a group instance id; a child refused one never starts."""
+    monkeypatch.setattr(socket, "gethostname", lambda: "build_box:7")
+    named = stack_instances(Settings(state_dir=tmp_path))
+    assert named.startswith("build-box-7-")
+    Settings(instance_id=f"{named}-email-delivery")
+    with pytest.raises(ValidationError):
+        Settings(instance_id="build_box:7")
