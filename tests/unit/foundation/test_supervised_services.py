@@ -166,7 +166,8 @@ def test_a_stack_is_named_by_its_host_and_state_directory(tmp_path: Path) -> Non
 def test_a_host_name_kafka_would_refuse_is_spelled_with_its_characters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Kafka takes [A-Za-z0-9._-] in a group instance id; a child refused one never starts."""
+    """Kafka's clients allow [A-Za-z0-9._-] in a group instance id, and so does
+    OMNIROUTE_INSTANCE_ID: a child whose id the settings refuse would never start."""
     monkeypatch.setattr(socket, "gethostname", lambda: "build_box:7")
     named = stack_instances(Settings(state_dir=tmp_path))
     assert named.startswith("build-box-7-")
