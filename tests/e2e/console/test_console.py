@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -154,6 +155,8 @@ class TestAgentConsoleOnTheRealChain:
         """Worker → router → gateway → Chromium → gateway → Kafka, with history in PostgreSQL."""
         token = await prepare_agent(database_url)
         message = inbound(0, text="Where is my parcel?", at=utcnow())
+        again = inbound(1, text="It is a birthday present", channel=Channel.WHATSAPP,
+                        at=utcnow() - timedelta(minutes=1))
         with running_chain(topics, database_url, tmp_path) as chain:
             await wait_ready(chain)
             async with playwright_api.async_playwright() as p:
@@ -186,9 +189,17 @@ class TestAgentConsoleOnTheRealChain:
                     # the offer shows what the customer wrote, so the agent knows what they accept
                     await offer.locator(".preview", has_text="Where is my parcel?").wait_for(
                         timeout=30_000)
+                    assert await offer.locator(".channel").text_content() == "sms"
+                    # she writes again while offered, on WhatsApp from the same phone: the
+                    # offer shows her latest words and the channel a reply will take
+                    await produce(topics.kafka_bootstrap, topics.topic("omniroute.inbound.v1"),
+                                  [(again.kafka_key.encode(), again.to_json_bytes())])
+                    await offer.locator(".preview", has_text="It is a birthday present").wait_for(
+                        timeout=30_000)
+                    assert await offer.locator(".channel").text_content() == "whatsapp"
                     await offer.locator(".accept").click()
 
-                    inbound_row = page.locator("#history .message.inbound")
+                    inbound_row = page.locator("#history .message.inbound").first
                     await inbound_row.wait_for(timeout=60_000)
                     assert "Where is my parcel?" in await inbound_row.inner_text()
                     assert await inbound_row.locator(".channel").text_content() == "sms"
@@ -198,7 +209,7 @@ class TestAgentConsoleOnTheRealChain:
                     await page.locator("#conversations li.conversation.awaiting").wait_for(
                         timeout=30_000)
                     # (not the acknowledgement, which nobody here wrote)
-                    assert await listed.locator(".last").inner_text() == "Where is my parcel?"
+                    assert await listed.locator(".last").inner_text() == "It is a birthday present"
 
                     await page.type("#reply", "One moment")
                     await page.select_option("#canned", label="/ships")
@@ -244,7 +255,7 @@ class TestAgentConsoleOnTheRealChain:
         assert [m.automation for m in messages[2:]] in ([], ["survey"])
         reply = messages[1]
         assert (reply.text, reply.recipient.value, reply.channel, reply.conversation_id) == (
-            "Your parcel ships today.", "+14155550100", Channel.SMS, conversation_id)
+            "Your parcel ships today.", "+14155550100", Channel.WHATSAPP, conversation_id)
         assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id \
             == conversation_id
 
@@ -263,6 +274,8 @@ class TestAgentConsoleOnTheRealChain:
         history = [(r["direction"], r["text"]) for r in rows]
         assert history[0] == ("inbound", "Where is my parcel?")
         assert ("outbound", "Your parcel ships today.") in history
-        automatic = [text for _, text in history[1:] if text != "Your parcel ships today."]
+        assert ("inbound", "It is a birthday present") in history
+        automatic = [text for direction, text in history[1:]
+                     if direction == "outbound" and text != "Your parcel ships today."]
         assert all(text.startswith(("Thanks for your message!", "How would you rate"))
                    for text in automatic), history

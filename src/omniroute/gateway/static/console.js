@@ -67,8 +67,14 @@ async function signIn(token) {
     20000));
   state.timers.push(setInterval(refreshPresence, 10000));
   state.timers.push(setInterval(() => state.open && openConversation(state.open, true), 3000));
-  // the list's last messages, who waits and missed SLAs change without an assignment event
-  state.timers.push(setInterval(() => state.view === "app" && refreshConversations(), 5000));
+  // the list's last messages, who waits and missed SLAs change without an assignment event;
+  // so does what an offered customer wrote last, and on which channel (a user run, 2026-12-06:
+  // an offer kept "SMS" after the customer wrote again on WhatsApp)
+  state.timers.push(setInterval(() => {
+    if (state.view !== "app") return;
+    refreshConversations();
+    if (state.offers.size) describeOffers(null, 1);
+  }, 5000));
 }
 
 // The menu shows the presence the server recorded (a supervisor may change it too); it is
