@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from omniroute.infra.broker import ends_with_parent
 from omniroute.settings import Settings
 
 
@@ -113,9 +114,11 @@ class Supervisor:
         env["OMNIROUTE_STACK_METRICS_BASE"] = str(self.metrics_base)
         if self.instances is not None:
             env["OMNIROUTE_INSTANCE_ID"] = f"{self.instances}-{component.name}"
+        # a child outlives an `up` that is SIGKILLed otherwise, and the next `up` would start
+        # it again beside the old one, under the same instance id
         return subprocess.Popen(
             [sys.executable, "-m", "omniroute", *component.argv],
-            env=env, stdin=subprocess.DEVNULL,
+            env=env, stdin=subprocess.DEVNULL, preexec_fn=ends_with_parent(signal.SIGTERM),
         )
 
     def start(self, components: tuple[Component, ...]) -> None:

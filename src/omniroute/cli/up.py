@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+from pathlib import Path
+from typing import TextIO
 
 from omniroute.cli.app import cli, fails_cleanly, say, settings_from_env
 from omniroute.cli.db import migrate_database
 from omniroute.cli.kafka import local_broker
-from omniroute.errors import BrokerError
+from omniroute.errors import BrokerError, ConfigurationError
 from omniroute.infra.broker import LocalBroker
 from omniroute.infra.postgres import (
     describe,
@@ -62,11 +66,36 @@ def started_services(settings: Settings, broker: LocalBroker | None) -> list[Ser
     return services
 
 
+def hold_state_dir(state_dir: Path) -> TextIO:
+    """Hold ``state_dir/up.lock`` for as long as this process lives (the kernel lets go when
+    it ends, SIGKILL included); refuse when another ``omniroute up`` holds it.
+
+    A second ``up`` on the same state directory would find the first one's broker answering,
+    use it, and start every process again under the same instance ids, and two processes
+    with one id take each other's partitions in turn (docs/operations.md)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "up.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigurationError(
+            f"omniroute is already running from {state_dir} ({holder}); stop it with Ctrl-C "
+            "first, or give this one its own OMNIROUTE_STATE_DIR") from None
+    handle.truncate(0)
+    handle.write(f"omniroute up, pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 @cli.command()
 @fails_cleanly
 def up() -> None:
     """Start Kafka, PostgreSQL and every omniroute process; stop them all on Ctrl-C."""
     settings = settings_from_env()
+    lock = hold_state_dir(settings.state_dir)  # noqa: F841 (held until this process ends)
     broker = None
     try:
         asyncio.run(probe(settings.kafka_bootstrap, timeout=2.0, expect_none=True))

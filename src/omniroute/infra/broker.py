@@ -218,7 +218,7 @@ class LocalBroker:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_killed_with_parent() if self.ephemeral else None,
+                preexec_fn=ends_with_parent() if self.ephemeral else None,
             )
         self._pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
@@ -307,8 +307,9 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def _killed_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies.
+def ends_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` asking the kernel to send the child ``signum`` when its parent dies
+    (Linux), SIGKILL of the parent included.
 
     libc is loaded here, before the fork: the child only makes the one system call.
     """
@@ -316,9 +317,9 @@ def _killed_with_parent() -> Callable[[], None]:
     parent = os.getpid()
 
     def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signum)
         if os.getppid() != parent:  # the parent died before the call
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signum)
 
     return arm
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,3 +175,37 @@ def test_a_host_name_kafka_would_refuse_is_spelled_with_its_characters(
     Settings(instance_id=f"{named}-email-delivery")
     with pytest.raises(ValidationError):
         Settings(instance_id="build_box:7")
+
+
+def test_children_stop_when_up_is_sigkilled(tmp_path: Path) -> None:
+    """An ``up`` that is SIGKILLed takes its processes with it (SIGTERM: they stop cleanly),
+    so the next ``up`` never runs a second copy under the same instance ids."""
+    fake = tmp_path / "fake" / "omniroute"  # what the child runs as `python -m omniroute`
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(
+        "import pathlib, signal, sys, time\n"
+        f"done = pathlib.Path({str(tmp_path / 'stopped')!r})\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (done.write_text('SIGTERM'), sys.exit(0)))\n"
+        "print('child running', flush=True)\n"
+        "time.sleep(60)\n")
+    up = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time\n"
+         "from omniroute.stack import Component, Supervisor\n"
+         f"env = {{**os.environ, 'PYTHONPATH': {str(fake.parent)!r}}}\n"
+         "child = Supervisor(env=env, say=print)._spawn(Component('worker', ('worker',)))\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert up.stdout is not None
+        assert up.stdout.readline().strip() == "child running"
+        up.kill()
+        up.wait(10)
+        for _ in range(100):
+            if (tmp_path / "stopped").exists():
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "stopped").read_text() == "SIGTERM"
+    finally:
+        up.kill()
