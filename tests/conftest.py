@@ -52,6 +52,10 @@ def pytest_configure(config: pytest.Config) -> None:
     pytest process (a parallel run) is still using. Roots of dead runs are
     removed here, and a broker such a run left behind is killed first.
     """
+    # every process a test starts is a dynamic group member unless the test gives it an id:
+    # one exported in the shell would give several workers (or a router and its zombie) the
+    # same id, and two members with one id take each other's partitions in turn
+    os.environ.pop("OMNIROUTE_INSTANCE_ID", None)
     if config.option.basetemp is not None:
         return
     root = Path(tempfile.gettempdir()) / "omniroute-tests"

@@ -234,11 +234,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_worker(settings: Settings, state: Path, port: int,
-                 source: Path | None = None, engine: str = "faust") -> subprocess.Popen[bytes]:
-    """``omniroute worker`` (from the source tree ``source`` when given) on ``settings``."""
+def start_worker(settings: Settings, state: Path, port: int, source: Path | None = None,
+                 engine: str = "faust", instance_id: str | None = None
+                 ) -> subprocess.Popen[bytes]:
+    """``omniroute worker`` (from the source tree ``source`` when given) on ``settings``; a
+    static member of its group as ``instance_id`` when given, else a dynamic one (even with
+    an OMNIROUTE_INSTANCE_ID in the shell, which several workers would share)."""
     python_path = {"PYTHONPATH": str(source)} if source else {}
-    env = {**os.environ, **python_path, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+    inherited = {k: v for k, v in os.environ.items() if k != "OMNIROUTE_INSTANCE_ID"}
+    static = {"OMNIROUTE_INSTANCE_ID": instance_id} if instance_id else {}
+    env = {**inherited, **python_path, **static,
+           "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_WORKER_ENGINE": engine,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_METRICS_PORT": str(port),

@@ -28,10 +28,8 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -39,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from bench_identity import until_stable
+from bench_identity import start_worker, until_stable
 
 from omniroute.contract import Address, Channel, ConversationEvent, InboundMessage
 from omniroute.infra.broker import answering_broker, free_port
@@ -53,21 +51,13 @@ RESTART_AFTER_S = 1.0
 """``omniroute up``'s first restart back-off."""
 
 
-def start_worker(settings: Settings, state: Path, index: int, static: bool
+def start_member(settings: Settings, state: Path, index: int, static: bool
                  ) -> subprocess.Popen[bytes]:
     """Batch-engine worker ``index``; static member ``bench-worker<index>`` when ``static``."""
-    env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "OMNIROUTE_WORKER_ENGINE": "batch",
-           "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
-           "OMNIROUTE_STATE_DIR": str(state / f"w{index}"),
-           "OMNIROUTE_METRICS_PORT": str(free_port()),
-           "OMNIROUTE_LOG_LEVEL": "warning", "OMNIROUTE_LOG_FORMAT": "json"}
-    env.pop("OMNIROUTE_INSTANCE_ID", None)
-    if static:
-        env["OMNIROUTE_INSTANCE_ID"] = f"bench-worker{index}"
-    log = (state / f"worker{index}-{settings.topic_namespace}log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "omniroute", "worker"], env=env,
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    home = state / f"w{index}"
+    home.mkdir(exist_ok=True)
+    return start_worker(settings, home, free_port(), engine="batch",
+                        instance_id=f"bench-worker{index}" if static else None)
 
 
 def message(n: int) -> InboundMessage:
@@ -89,7 +79,7 @@ async def one_run(bootstrap: str, state: Path, static: bool, rate: float, warmup
     settings = Settings(kafka_bootstrap=bootstrap, state_dir=state,
                         topic_namespace=f"restart{uuid.uuid4().hex[:6]}.")
     await create_topics(settings, partitions=PARTITIONS)
-    workers = {i: start_worker(settings, state, i, static) for i in (1, 2)}
+    workers = {i: start_member(settings, state, i, static) for i in (1, 2)}
     sent: dict[str, float] = {}
     threaded: dict[str, float] = {}
     counts: Counter[str] = Counter()
@@ -130,7 +120,7 @@ async def one_run(bootstrap: str, state: Path, static: bool, rate: float, warmup
                 workers.pop(2).send_signal(signal.SIGKILL)
                 killed = True
             if killed and not restarted and now >= killed_at + RESTART_AFTER_S:
-                workers[2] = start_worker(settings, state, 2, static)
+                workers[2] = start_member(settings, state, 2, static)
                 restarted = True
             m = message(n)
             await producer.send_and_wait(topic, m.to_json_bytes(), key=m.kafka_key.encode())

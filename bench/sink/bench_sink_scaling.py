@@ -84,7 +84,9 @@ async def measure(settings: Settings, server: str, n: int, processes: int,
                   state: Path) -> tuple[float, str]:
     url = await fresh_database(server)
     await create_topics(settings, partitions=PARTITIONS)
-    env = {**os.environ, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+    inherited = {k: v for k, v in os.environ.items()  # several sinks never share one id
+                 if k != "OMNIROUTE_INSTANCE_ID"}
+    env = {**inherited, "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace, "OMNIROUTE_DATABASE_URL": url,
            "OMNIROUTE_STATE_DIR": str(state), "OMNIROUTE_LOG_LEVEL": "warning"}
     log = (state / f"sink-{settings.topic_namespace}log").open("ab")

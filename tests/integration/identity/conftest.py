@@ -78,7 +78,6 @@ class Pipeline:
             "OMNIROUTE_LOG_FORMAT": "json",
             "OMNIROUTE_WORKER_ENGINE": self.engine,
         }
-        env.pop("OMNIROUTE_INSTANCE_ID", None)
         if self.static:
             env["OMNIROUTE_INSTANCE_ID"] = f"worker{index}"
         log = (self.logs / f"worker{index}.log").open("ab")
