@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from harness.cli import drop_shell_settings
 from harness.ports import free_port
 from omniroute.infra.broker import LocalBroker
 from omniroute.infra.jars import fetch_jars
@@ -52,10 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     pytest process (a parallel run) is still using. Roots of dead runs are
     removed here, and a broker such a run left behind is killed first.
     """
-    # every process a test starts is a dynamic group member unless the test gives it an id:
-    # one exported in the shell would give several workers (or a router and its zombie) the
-    # same id, and two members with one id take each other's partitions in turn
-    os.environ.pop("OMNIROUTE_INSTANCE_ID", None)
+    drop_shell_settings(os.environ)
     if config.option.basetemp is not None:
         return
     root = Path(tempfile.gettempdir()) / "omniroute-tests"
