@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 
 from harness.cli import omniroute_env, run_omniroute
-from harness.kafka import consume
+from harness.kafka import consume_all
 from omniroute.contract import DeadLetter
 from omniroute.history.store import write_batch
 from omniroute.routing.live import read_config
@@ -149,7 +149,7 @@ class TestDeadLetterCommands:
         assert replayed.returncode == 0 and f"to {topic}" in replayed.stderr, replayed.stderr
         twice = run_omniroute("dlq", "replay", letter.event_id, env=env)
         assert twice.returncode == 1 and "already replayed" in twice.stderr
-        records = await consume(topics.kafka_bootstrap, topic, 2, timeout=5)
+        records = await consume_all(topics.kafka_bootstrap, topic)
         assert [(r.key, r.value) for r in records] == [(b"sms:+1",
                                                         b'{"not": "an inbound message"}')]
         missing = run_omniroute("dlq", "show", "dlq:nope", env=env)

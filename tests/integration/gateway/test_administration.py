@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from integration.gateway.test_gateway import Setup
 from integration.history.factories import added, assignment, inbound, opened
@@ -552,8 +552,8 @@ class TestSupervisorBoard:
         assert direct is not None and (direct.conversation_id, direct.pool, direct.priority,
                                        direct.waiting_since) == (
             "c2", "vip", 7, request.waiting_since)
-        assert len(await consume(gateway.settings.kafka_bootstrap,
-                                 gateway.settings.topic(ROUTING), 2, timeout=3)) == 1
+        assert len(await consume_all(gateway.settings.kafka_bootstrap,
+                                     gateway.settings.topic(ROUTING))) == 1
         assert [r["subject"] for r in await audit_rows(database_url, "conversation.reroute")] \
             == ["c2", "c2"]  # the refused one changed nothing
 
@@ -584,7 +584,7 @@ class TestDeadLetters:
         status, again = await gateway.call("POST", f"/dead-letters/{letter.event_id}/replay",
                                            "root", {})
         assert status == 409 and "already replayed" in again["error"]["message"]  # type: ignore[index]
-        records = await consume(gateway.settings.kafka_bootstrap, topic, 2, timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap, topic)
         assert [(r.key, r.value) for r in records] == [(b"c9", original)]
         assert records[0].headers == (("omniroute-replay-of", letter.event_id.encode()),)
         rows = await audit_rows(database_url, "dead_letter.replayed")

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from harness.dbproxy import DatabaseProxy
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from integration.history.factories import T0, added, assignment, inbound, opened
 from omniroute.contract import (
@@ -354,8 +354,8 @@ class TestWrites:
         finally:
             await conn.close()
         assert (await gateway.call("POST", "/conversations/c1/replies", "a1", dead))[0] == 202
-        records = await consume(gateway.settings.kafka_bootstrap,
-                                gateway.settings.topic("omniroute.outbound.v1"), 4, timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap,
+                                    gateway.settings.topic("omniroute.outbound.v1"))
         sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
         assert sorted((m.author.id, m.text) for m in sent) == [
             ("a1", "on it"), ("a1", "sorry for the wait"), ("boss", "on it")]
@@ -373,9 +373,8 @@ class TestWrites:
         status, body = await gateway.call("POST", "/conversations/c1/notes", "a1",
                                           {"text": "something else", "client_id": "n-1"})
         assert status == 409 and "different note" in body["error"]["message"], body  # type: ignore[index]
-        records = await consume(gateway.settings.kafka_bootstrap,
-                                gateway.settings.topic("omniroute.conversations.v1"), 2,
-                                timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap,
+                                    gateway.settings.topic("omniroute.conversations.v1"))
         notes = [ConversationEvent.from_json_bytes(r.value) for r in records]
         assert [(n.kind, n.note) for n in notes] == [("note_added", "called the courier")]
 
@@ -396,9 +395,8 @@ class TestWrites:
         assert status == 409 and "different tagging" in body["error"]["message"], body  # type: ignore[index]
         assert (await gateway.call("POST", "/conversations/c1/tags", "a1",
                                    {"tags": ["refund"]}))[0] == 202
-        records = await consume(gateway.settings.kafka_bootstrap,
-                                gateway.settings.topic("omniroute.conversations.v1"), 3,
-                                timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap,
+                                    gateway.settings.topic("omniroute.conversations.v1"))
         tagged = [ConversationEvent.from_json_bytes(r.value) for r in records]
         assert [(t.kind, t.tags) for t in tagged] == [
             ("tagged", ["refund", "vip"]), ("tagged", ["refund"])]
@@ -427,8 +425,8 @@ class TestWrites:
             assert reused.status == 409
             error = (await reused.json())["error"]
             assert error["code"] == "conflict" and "different message" in error["message"]
-        records = await consume(gateway.settings.kafka_bootstrap,
-                                gateway.settings.topic("omniroute.outbound.v1"), 2, timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap,
+                                    gateway.settings.topic("omniroute.outbound.v1"))
         sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
         assert [(m.event_id, m.proactive, m.template.parameters if m.template else None)
                 for m in sent] == [(ids.pop(), True, ["A-1"])]
@@ -499,8 +497,8 @@ class TestWrites:
             status, body = await gateway.call("POST", "/conversations/c1/typing", "a1",
                                               {"typing": state})
             assert (status, body) == (202, {"topic": TYPING_TOPIC, "typing": state})
-        records = await consume(gateway.settings.kafka_bootstrap,
-                                gateway.settings.topic(TYPING_TOPIC), 3, timeout=5)
+        records = await consume_all(gateway.settings.kafka_bootstrap,
+                                    gateway.settings.topic(TYPING_TOPIC))
         signals = [TypingSignal.from_json_bytes(r.value) for r in records]
         assert [(t.actor, t.agent_id, t.conversation_id, t.state) for t in signals] == [
             ("agent", "a1", "c1", True), ("agent", "a1", "c1", False)]
