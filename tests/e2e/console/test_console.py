@@ -29,7 +29,7 @@ import pytest
 from harness import ready
 from harness.browser import launch_chromium
 from harness.cli import omniroute_env
-from harness.kafka import consume, produce
+from harness.kafka import consume, consume_all, produce
 from harness.ports import free_port
 from integration.history.factories import inbound
 from omniroute.contract import (
@@ -41,6 +41,7 @@ from omniroute.contract import (
     OutboundMessage,
     utcnow,
 )
+from omniroute.delivery.sending import failed
 from omniroute.gateway.admin import create_token, set_canned_response
 from omniroute.gateway.auth import Role
 from omniroute.settings import Settings
@@ -222,6 +223,25 @@ class TestAgentConsoleOnTheRealChain:
                                          ).wait_for(timeout=30_000)
                     assert await page.locator(
                         "#conversations li.conversation.awaiting").count() == 0
+
+                    # the provider never took it (an outage outlasted delivery's retries):
+                    # she sends it again from the console, once however often she clicks
+                    (taken,) = await consume(
+                        topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 1,
+                        where=lambda r: OutboundMessage.from_json_bytes(r.value).text
+                        == "Your parcel ships today.")
+                    first = OutboundMessage.from_json_bytes(taken.value)
+                    lost = failed(first, "twilio", "retries_exhausted:599",
+                                  "could not reach Twilio")
+                    await produce(topics.kafka_bootstrap, topics.topic("omniroute.delivery.v1"),
+                                  [(lost.kafka_key.encode(), lost.to_json_bytes())])
+                    send_again = page.locator(".undelivered .resend")
+                    await send_again.wait_for(timeout=30_000)
+                    await send_again.click()
+                    await page.locator("#history .message.outbound",
+                                       has_text="Your parcel ships today.").nth(1).wait_for(
+                                           timeout=30_000)
+                    await send_again.click()  # once more: the same reply, not a third
                     shot = ARTIFACTS / "console.png"
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)
@@ -248,12 +268,16 @@ class TestAgentConsoleOnTheRealChain:
         conversation_id = kinds[0].conversation_id
         assert conversation_id
 
-        # automation acknowledged the message at once (and surveys after the resolve)
-        sent = await consume(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 2)
+        # automation acknowledged the message at once (and surveys after the resolve); the
+        # reply went out twice: first, and again from the console after it failed
+        sent = await consume_all(topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"))
         messages = [OutboundMessage.from_json_bytes(r.value) for r in sent]
-        assert [m.automation for m in messages[:2]] == ["acknowledgement", None]
-        assert [m.automation for m in messages[2:]] in ([], ["survey"])
-        reply = messages[1]
+        assert [m.automation for m in messages[:3]] == ["acknowledgement", None, None]
+        assert [m.automation for m in messages[3:]] in ([], ["survey"])
+        reply, resent = messages[1:3]
+        assert (resent.text, resent.channel, resent.recipient, resent.author) == (
+            reply.text, reply.channel, reply.recipient, reply.author)
+        assert resent.event_id != reply.event_id
         assert (reply.text, reply.recipient.value, reply.channel, reply.conversation_id) == (
             "Your parcel ships today.", "+14155550100", Channel.WHATSAPP, conversation_id)
         assert resolved and AgentEvent.from_json_bytes(resolved[0].value).conversation_id \

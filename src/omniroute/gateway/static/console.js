@@ -356,7 +356,9 @@ function renderDetail(view) {
       m.text || ((m.attachments || []).length ? "" : contentView(m.content || {})),
       attachmentView.render(m),
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
-      m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`) : "") })),
+      m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`,
+        m.author_id && m.text && !state.readOnly
+          ? el("button", { type: "button", class: "resend", onclick: () => resend(m) }, t("resend")) : "") : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       n.agent_id ? `${t("note-by")} ${n.agent_id}: ${n.note}` : `${t("system-note")} ${n.note}`) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
@@ -434,6 +436,18 @@ $("reply-form").addEventListener("submit", (e) => {
     setTimeout(() => openConversation(conversation, true), 700);
   });
 });
+// "Send again" under an agent's reply the provider did not take (a provider outage outlasted
+// delivery's retries): the same text on the same channel, as a new reply. Its key derives from
+// the failed message, so a double click (or a retry after a 503) sends it once.
+function resend(m) {
+  const conversation = state.open;
+  const clientId = `resend:${m.message_id}`.replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 100);
+  act(async () => {
+    await api("POST", `/conversations/${encodeURIComponent(conversation)}/replies`,
+      { text: m.text, channel: m.channel, client_id: clientId });
+    setTimeout(() => openConversation(conversation, true), 700);
+  });
+}
 $("note").addEventListener("click", () => act(async () => {
   const conversation = state.open;
   const text = $("reply").value;
