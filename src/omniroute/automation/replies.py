@@ -23,7 +23,7 @@ from datetime import datetime
 from omniroute.automation.config import WorkspaceAutomation
 from omniroute.automation.hours import describe_opening, is_open, next_opening
 from omniroute.automation.memory import ConversationMemory
-from omniroute.automation.survey import parse_rating, rating_choices
+from omniroute.automation.survey import parse_rating, rating_choices, split_rating
 from omniroute.automation.templates import render
 from omniroute.automation.wait import QueueState, describe_wait, expected_wait, round_wait
 from omniroute.routing.policy import BusinessHours
@@ -132,12 +132,17 @@ def read_survey_answer(memory: ConversationMemory, text: str | None, payload: st
     if memory.rating is None:
         if at > memory.survey_expires_at:
             return None
-        score = parse_rating(text, payload)
+        both = None if payload else split_rating(text)  # "5, very quick, thank you!"
+        score = both[0] if both else parse_rating(text, payload)
         if score is None:
             return None
         language = memory.language or config.triage.default_language
         thanks = Reply("survey_thanks", render("survey_thanks", language, channel,
                                                config.templates))
+        if both:
+            return SurveyAnswer(memory.model_copy(update={
+                "rating": score, "rated_at": at, "commented": True}), score, both[1][:4000],
+                thanks)
         return SurveyAnswer(memory.model_copy(update={"rating": score, "rated_at": at}),
                             score, None, thanks)
     if (memory.commented or memory.rated_at is None or not text

@@ -5,7 +5,9 @@ A reply counts as a rating when it is short and says one score: a digit
 (``5``, ``5점``, ``4/5``, ``5点``, ``5分``, ``5 de 5``; full-width digits as Japanese
 and Chinese keyboards type it), stars, a face or thumb emoji, or a word in one of
 the survey's languages (``매우 만족``, ``great``, ``大変満足``, ``非常满意``,
-``excelente``). Anything longer is a comment.
+``excelente``). A score followed by words in the same message (``5, very quick, thank
+you!``, ``1 - nobody answered my question``, ``4점 빨랐어요``) is the score and a comment
+(:func:`split_rating`). Anything else longer is a comment, when a rating came first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ MAX_RATING_CHARS = 24
 PAYLOAD_PREFIX = "csat:"
 DIGIT = re.compile(r"^\s*([1-5])\s*(?:점|点|分|/\s*5|out of 5|de 5|stars?|estrellas?|개|)\s*"
                    r"(?:です)?\s*[.!。]*\s*$", re.IGNORECASE)
+UNIT = r"(?:점|点|分|/\s*5|out of 5|de 5|stars?|estrellas?)"
+PUNCTUATION = r"[,.!。、:;)\-\u2013\u2014]"  # and the en and em dashes
+LEADING = re.compile(  # a score, then a separator, then the comment
+    rf"^\s*([1-5])(?:\s*{UNIT}\s*{PUNCTUATION}*|\s*{PUNCTUATION}+)\s*([^\d\s].*)$",
+    re.IGNORECASE | re.DOTALL)
+"""After a bare digit the separator must hold punctuation (``5, great``): ``2 items are
+missing`` is a message, not a 2. After a unit (``5점``, ``4/5``, ``5 stars``) a space will do.
+The comment starts with no digit: ``5,000 won`` and ``3.5 stars`` are no scores."""
 EMOJI = {"😡": 1, "😠": 1, "😞": 2, "🙁": 2, "☹": 2, "😐": 3, "😶": 3, "🙂": 4, "😊": 4,
          "😀": 5, "😃": 5, "😄": 5, "😍": 5, "🤩": 5, "👎": 1, "👍": 5, "❤": 5, "💯": 5}
 WORDS = (  # in this order: "不満" inside "非常に不満" is 1, "満足" inside "不満足" is 2
@@ -65,3 +75,14 @@ def rating_choices(language: str) -> list[tuple[str, str]]:
     """``(payload, title)`` for the five rating buttons, in ``language`` (English if unknown)."""
     labels = RATING_LABELS.get(language, RATING_LABELS["en"])
     return [(f"{PAYLOAD_PREFIX}{i + 1}", label) for i, label in enumerate(labels)]
+
+
+def split_rating(text: str | None) -> tuple[int, str] | None:
+    """The score and the comment of a reply that gives both, ``5, very quick, thank you!``
+    (a user run's visitor answered so; the conversation reopened and the score was lost)."""
+    if not text:
+        return None
+    leading = LEADING.match(unicodedata.normalize("NFKC", text))
+    if leading is None:
+        return None
+    return int(leading.group(1)), leading.group(2).strip()

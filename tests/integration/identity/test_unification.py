@@ -402,6 +402,45 @@ class TestAcknowledgementLanguage:
         assert told["+14155557003"].startswith("Thanks for your message!"), told
 
 
+class TestSurveyAnswer:
+    """A score and a comment in one answer to the survey are a rating, not a new question."""
+
+    async def test_a_score_with_words_is_rated_and_does_not_reopen(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """A user run's visitor answered "5, very quick, thank you!": the conversation
+        reopened and the score was lost."""
+        ws, phone = "survey", "+14155557101"
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="My parcel is late"))
+        (opened,) = await pipeline.events(ws, 1, kind="opened")
+        for kind in ("assigned", "resolved"):  # the router's news: an agent took it, then done
+            news = ConversationEvent(
+                event_id=f"survey-{kind}", workspace=ws, conversation_id=opened.conversation_id,
+                customer_id=opened.customer_id, kind=kind, agent_id="ada", pool="default")
+            await pipeline.raw("omniroute.conversations.v1", opened.conversation_id.encode(),
+                               news.to_json_bytes())
+
+        def automatic(kind: str) -> Any:
+            def wanted(record: Any) -> bool:
+                out = OutboundMessage.from_json_bytes(record.value)
+                return out.recipient.value == phone and out.automation == kind
+            return wanted
+
+        assert await consume(pipeline.settings.kafka_bootstrap,
+                             pipeline.topic("omniroute.outbound.v1"), 1, timeout=60,
+                             where=automatic("survey"))
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone,
+                                         text="5, very quick, thank you!"))
+        (rated,) = await pipeline.events(ws, 1, kind="rated")
+        assert rated.rating is not None
+        assert (rated.rating.score, rated.rating.comment) == (5, "very quick, thank you!")
+        # the answer's other effects are in the transaction that wrote `rated`
+        assert await pipeline.events_so_far(ws, "reopened") == []
+        assert await consume(pipeline.settings.kafka_bootstrap,
+                             pipeline.topic("omniroute.outbound.v1"), 1, timeout=30,
+                             where=automatic("survey_thanks"))
+
+
 class TestExpectedWait:
     """The acknowledgement's expected wait, from the routers' figures and the worker's own
     view of the agents (last in the module: it publishes figures for the default pool)."""

@@ -11,7 +11,7 @@ from omniroute.automation.hours import describe_opening, next_opening
 from omniroute.automation.memory import ConversationMemory, CustomerMemory
 from omniroute.automation.queue import QueueView
 from omniroute.automation.replies import plan_message, plan_survey, read_survey_answer
-from omniroute.automation.survey import parse_rating, rating_choices
+from omniroute.automation.survey import parse_rating, rating_choices, split_rating
 from omniroute.automation.templates import render
 from omniroute.automation.wait import (
     QueueState,
@@ -189,6 +189,32 @@ class TestSurvey:
         later = read_survey_answer(comment.memory, "또 문의드려요", None,
                                    MONDAY_10 + timedelta(minutes=4), "sms", WS)
         assert later is None
+
+    def test_a_score_and_a_comment_in_one_message(self) -> None:
+        """A user run's visitor answered "5, very quick, thank you!": too long to be a rating,
+        it reopened the conversation and the score was lost."""
+        sent, _ = plan_survey(memory(human_engaged=True), MONDAY_10, "webchat", WS)
+        both = read_survey_answer(sent, "5, very quick, thank you!", None,
+                                  MONDAY_10 + timedelta(minutes=1), "webchat", WS)
+        assert both is not None and (both.score, both.comment) == (5, "very quick, thank you!")
+        assert both.reply is not None and both.reply.kind == "survey_thanks"
+        assert read_survey_answer(both.memory, "and thanks again", None,
+                                  MONDAY_10 + timedelta(minutes=2), "webchat", WS) is None
+
+    @pytest.mark.parametrize(("text", "score", "comment"), [
+        ("5, very quick, thank you!", 5, "very quick, thank you!"),
+        ("1 - nobody answered my question", 1, "nobody answered my question"),
+        ("4. Could be faster", 4, "Could be faster"), ("4점 빨랐어요", 4, "빨랐어요"),
+        ("5/5 great service", 5, "great service"), ("5 stars, thanks", 5, "thanks"),
+        ("\uff11, 최악이에요", 1, "최악이에요"), ("3) ok but slow", 3, "ok but slow")])
+    def test_split_rating(self, text: str, score: int, comment: str) -> None:
+        assert split_rating(text) == (score, comment)
+
+    @pytest.mark.parametrize("text", [
+        "2 items are missing from my order", "5,000 won was charged twice", "3.5 stars",
+        "5", "5.", "2024-01-01 order", "6, great", "", "where is my refund"])
+    def test_no_score_with_a_comment(self, text: str) -> None:
+        assert split_rating(text) is None
 
     def test_expired_survey_is_not_answered(self) -> None:
         sent, _ = plan_survey(memory(human_engaged=True), MONDAY_10, "sms", WS)
