@@ -27,7 +27,8 @@ MIN_CONFIDENCE = 0.7
 fits several languages about equally: ``Hello`` scores es 0.62 against en 0.38, and a
 user run's English customer got a Spanish acknowledgement for it; ``Cancel``, ``urgent``,
 ``Yes`` and ``No`` are as ambiguous. None of the 266 labelled messages scores below it
-(one sits at 0.70), so sentences keep their guess."""
+(one sits at 0.70), so sentences keep their guess; a whole-message greeting is told by
+:data:`GREETINGS` first."""
 
 
 def _letters_of(*spans: tuple[str, str]) -> re.Pattern[str]:
@@ -64,6 +65,25 @@ def _script(text: str) -> tuple[int, str | None]:
     return letters, None
 
 
+GREETINGS = {
+    "en": ("hello", "hello there", "hi", "hi there", "hey", "hey there", "good morning",
+           "good afternoon", "good evening", "thanks", "thank you", "thank you so much"),
+    "es": ("hola", "buenas", "buenos dias", "buenos días", "buenas tardes", "buenas noches",
+           "gracias", "muchas gracias"),
+}
+"""Whole messages that are a greeting or a thanks, told without lingua: the first message is
+often just that, and as a word it fits several languages (``Hola``: es 0.66 only)."""
+_GREETING_OF = {phrase: code for code, phrases in GREETINGS.items() for phrase in phrases}
+_NOT_WORDS = re.compile(r"[^\w\s]+")
+
+
+def greeting_language(text: str) -> str | None:
+    """``en`` or ``es`` when the whole text is one of :data:`GREETINGS`, else None."""
+    if len(text) > 40:
+        return None
+    return _GREETING_OF.get(" ".join(_NOT_WORDS.sub(" ", text.lower()).split()))
+
+
 def script_language(text: str) -> str | None:
     """``ko`` or ``ja`` when the script alone says so (a third of the letters), else None."""
     return _script(text)[1]
@@ -82,6 +102,9 @@ def detect_language(text: str, languages: tuple[str, ...] = SUPPORTED) -> str | 
     letters, fast = _script(text)
     if fast is not None and fast in languages:
         return fast
+    greeting = greeting_language(text)
+    if greeting is not None and greeting in languages:
+        return greeting
     if letters < MIN_LETTERS:
         return None
     if len(languages) == 1:
