@@ -237,11 +237,13 @@ class TestAgentConsoleOnTheRealChain:
                                   [(lost.kafka_key.encode(), lost.to_json_bytes())])
                     send_again = page.locator(".undelivered .resend")
                     await send_again.wait_for(timeout=30_000)
-                    await send_again.click()
+                    await send_again.dblclick()  # two requests, one reply
                     await page.locator("#history .message.outbound",
                                        has_text="Your parcel ships today.").nth(1).wait_for(
                                            timeout=30_000)
-                    await send_again.click()  # once more: the same reply, not a third
+                    # the failed one now says it was sent again, and offers it no more
+                    await page.locator(".undelivered .resent").wait_for(timeout=30_000)
+                    assert await send_again.count() == 0
                     shot = ARTIFACTS / "console.png"
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)

@@ -349,7 +349,7 @@ function renderDetail(view) {
   $("tags").replaceChildren(...(view.conversation.tags || []).map((tag) => el("span", { class: "tag" }, tag)));
   attachmentView.begin(view.conversation.conversation_id);
   const items = [
-    ...view.messages.map((m) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
+    ...view.messages.map((m, i) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
       el("span", { class: "channel" }, m.channel),
       m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
         ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
@@ -357,8 +357,9 @@ function renderDetail(view) {
       attachmentView.render(m),
       el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`,
-        m.author_id && m.text && !state.readOnly
-          ? el("button", { type: "button", class: "resend", onclick: () => resend(m) }, t("resend")) : "") : "") })),
+        !m.author_id || !m.text || state.readOnly ? ""
+          : sentAgain(view.messages, i) ? el("span", { class: "resent" }, t("resent"))
+            : el("button", { type: "button", class: "resend", onclick: () => resend(m) }, t("resend"))) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       n.agent_id ? `${t("note-by")} ${n.agent_id}: ${n.note}` : `${t("system-note")} ${n.note}`) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
@@ -438,7 +439,12 @@ $("reply-form").addEventListener("submit", (e) => {
 });
 // "Send again" under an agent's reply the provider did not take (a provider outage outlasted
 // delivery's retries): the same text on the same channel, as a new reply. Its key derives from
-// the failed message, so a double click (or a retry after a 503) sends it once.
+// the failed message, so a double click (or a retry after a 503) sends it once. Once the
+// same text followed from the same agent, the failed one says "Sent again" instead.
+function sentAgain(messages, i) {
+  const m = messages[i];
+  return messages.slice(i + 1).some((o) => o.direction === "outbound" && o.author_id === m.author_id && o.text === m.text);
+}
 function resend(m) {
   const conversation = state.open;
   const clientId = `resend:${m.message_id}`.replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 100);
