@@ -49,14 +49,20 @@ async def next_frame(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
 
 
 async def history_with(session: ClientSession, port: int, event_id: str) -> list[dict[str, Any]]:
-    """Reload the widget (a new socket) until the history holds ``event_id`` (200 tries)."""
-    for _ in range(200):
+    """Reload the widget (a new socket) until the history holds ``event_id`` (30 s).
+
+    A count of tries bounded nothing in time: 200 reloads took about a second on an idle
+    machine, and a recorder a little slower (CI run J) left the last reply out."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
         async with session.ws_connect(f"http://127.0.0.1:{port}/webchat/ws") as ws:
             await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
             history: list[dict[str, Any]] = (await next_frame(ws, "welcome"))["history"]
         if any(m["event_id"] == event_id for m in history):
             return history
-    return history
+        if asyncio.get_running_loop().time() > deadline:
+            return history
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
