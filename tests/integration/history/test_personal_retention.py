@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from harness.kafka import produce
 from integration.history.test_erase_everywhere import every_record
 from omniroute.history.personal_retention import describe, enforce
-from omniroute.history.topic_erasure import erase_from_topics, mentions
+from omniroute.history.topic_erasure import erase_from_topics, mentions, owned_topics
 from omniroute.infra.topics import create_topics
 from omniroute.settings import Settings
 
@@ -86,6 +86,12 @@ class TestPersonalRetention:
                                        for n, c in names.items()])
         finally:
             await admin.close()
+        # a topic just created can be missing from the broker's metadata for a moment
+        # (CI run of 2026-12-06: enforce listed the topics before the new ones showed)
+        deadline = time.monotonic() + 30
+        while not {settings.topic(n) for n in names} <= set((await owned_topics(settings))[0]):
+            assert time.monotonic() < deadline, "the created topics never showed in the metadata"
+            await asyncio.sleep(0.2)
         await enforce(settings)
         found = await describe(settings, [settings.topic(n) for n in names])
         assert found[settings.topic("omniroute.outbound.v1")] == {
