@@ -227,6 +227,10 @@ class Settings(BaseSettings):
     delivery_max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
     delivery_backoff_seconds: Annotated[float, Field(ge=0, le=300)] = 1.0
     delivery_rate_per_second: Annotated[float, Field(gt=0, le=10000)] = 20.0
+    delivery_retry_rounds: Annotated[int, Field(ge=0, le=1000)] = 20
+    """Rounds a message whose provider could not be reached is sent again, each
+    ``delivery_retry_seconds`` after the last, before it fails (0: it fails at once)."""
+    delivery_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     connectors_config: Path | None = Field(
         default=None, description="TOML file listing several accounts per messaging provider."
     )

@@ -139,12 +139,9 @@ def read_survey_answer(memory: ConversationMemory, text: str | None, payload: st
         language = memory.language or config.triage.default_language
         thanks = Reply("survey_thanks", render("survey_thanks", language, channel,
                                                config.templates))
-        if both:
-            return SurveyAnswer(memory.model_copy(update={
-                "rating": score, "rated_at": at, "commented": True}), score, both[1][:4000],
-                thanks)
-        return SurveyAnswer(memory.model_copy(update={"rating": score, "rated_at": at}),
-                            score, None, thanks)
+        comment = both[1][:4000] if both else None
+        update = {"rating": score, "rated_at": at} | ({"commented": True} if comment else {})
+        return SurveyAnswer(memory.model_copy(update=update), score, comment, thanks)
     if (memory.commented or memory.rated_at is None or not text
             or at > memory.rated_at + config.comment_window):
         return None

@@ -19,9 +19,8 @@ from omniroute.automation.templates import RATING_LABELS
 
 MAX_RATING_CHARS = 24
 PAYLOAD_PREFIX = "csat:"
-DIGIT = re.compile(r"^\s*([1-5])\s*(?:점|点|分|/\s*5|out of 5|de 5|stars?|estrellas?|개|)\s*"
-                   r"(?:です)?\s*[.!。]*\s*$", re.IGNORECASE)
 UNIT = r"(?:점|点|分|/\s*5|out of 5|de 5|stars?|estrellas?)"
+DIGIT = re.compile(rf"^\s*([1-5])\s*(?:{UNIT}|개|)\s*(?:です)?\s*[.!。]*\s*$", re.IGNORECASE)
 PUNCTUATION = r"[,.!。、:;)\-\u2013\u2014]"  # and the en and em dashes
 LEADING = re.compile(  # a score, then a separator, then the comment
     rf"^\s*([1-5])(?:\s*{UNIT}\s*{PUNCTUATION}*|\s*{PUNCTUATION}+)\s*([^\d\s].*)$",

@@ -121,6 +121,13 @@ async def deliver(message: OutboundMessage, sender: OutboundSender, context: Sen
     return results
 
 
+def unreachable(statuses: Sequence[DeliveryStatus]) -> bool:
+    """Whether ``statuses`` say only that the provider could not be reached (retriable
+    failures until the attempts ran out, nothing accepted): sending it later may work."""
+    return (len(statuses) == 1 and statuses[0].state is DeliveryState.FAILED
+            and (statuses[0].error_code or "").startswith("retries_exhausted:"))
+
+
 def now_utc() -> datetime:
     """The current time (UTC)."""
     from omniroute.contract import utcnow

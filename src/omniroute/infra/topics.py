@@ -82,6 +82,9 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # answered) and its answers (counts only); omniroute.history.erase_requests
     TopicSpec("omniroute.internal.erase-requests", configs=COMPACT_SOON),
     TopicSpec("omniroute.internal.erase-done", configs={"retention.ms": str(DAY_MS)}),
+    # delivery: outbound messages whose provider could not be reached, sent again when due
+    # (key conversation id, the outbound record's value, the round and due time in headers)
+    TopicSpec("omniroute.internal.delivery-retry"),
 ]
 """Internal topics; components append their specs at import of their topology module."""
 

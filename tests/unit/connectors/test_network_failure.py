@@ -26,7 +26,7 @@ from omniroute.contract import (
 from omniroute.delivery.http import NETWORK_FAILURE as HOST_NETWORK_FAILURE
 from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
-from omniroute.delivery.sending import deliver
+from omniroute.delivery.sending import deliver, failed, status, unreachable
 from omniroute.settings import Settings
 from omniroute_connectors.kakao.outbound import KakaoSender
 from omniroute_connectors.line.outbound import LineSender
@@ -159,6 +159,7 @@ class TestDeliveryNotReached:
         assert status.error_message.startswith(
             f"could not reach the Graph API: Cannot connect to host 127.0.0.1:{port}")
         assert "HTTP 599" not in status.error_message
+        assert unreachable([status]), "waits for a later round instead of failing"
 
     async def test_provider_that_never_answers_reads_timed_out(self) -> None:
         """A call that runs out of time says 'timed out', not an empty reason."""
@@ -170,3 +171,18 @@ class TestDeliveryNotReached:
                 response = await aiohttp_caller(client)(f"http://127.0.0.1:{port}", PUSH)
         exc = failure(WhatsAppSender(SETTINGS), PUSH, response)
         assert (exc.message, exc.retriable) == ("could not reach the Graph API: timed out", True)
+
+
+def test_only_a_message_nothing_of_which_was_accepted_waits_for_a_later_round() -> None:
+    """A later round sends the whole message again: not when a part of it went out, nor
+    when the provider said no for good."""
+    message = OutboundMessage(
+        event_id="out-2", conversation_id="conv-2", channel=Channel.WHATSAPP,
+        channel_account="PN1", recipient=Address(value="14155550100"),
+        author=Author(kind=AuthorKind.AGENT, id="a1"), text="hello")
+    down = failed(message, "whatsapp_cloud", "retries_exhausted:503", "the Graph API answered HTTP 503")
+    sent = status(message, "whatsapp_cloud", DeliveryState.ACCEPTED, "0:accepted")
+    assert unreachable([down])
+    assert not unreachable([sent, down])  # the text went, its picture did not
+    assert not unreachable([failed(message, "whatsapp_cloud", "131047", "outside the window")])
+    assert not unreachable([sent])

@@ -1,0 +1,167 @@
+"""A provider that cannot be reached delays its messages, and holds up nothing else.
+
+``omniroute delivery`` against the real broker and a fake WhatsApp Cloud API that
+answers 503 while it is "down": the message waits on
+``omniroute.internal.delivery-retry`` and goes out once when the provider is back,
+the messages after it go out meanwhile, a provider down for every round fails the
+message once with the rounds in its reason, and a deferred message outlives a
+SIGKILLed delivery process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from harness.fleet import Fleet
+from harness.kafka import consume, consume_all
+from harness.providers.base import Failure
+from harness.providers.graph import FakeGraph
+from integration.connectors.test_delivery import graph, outbound, wrote_lately
+from omniroute.contract import DeliveryState, DeliveryStatus, OutboundMessage, Template
+from omniroute.delivery.service import DeliveryService
+from omniroute.settings import Settings
+from omniroute_connectors.whatsapp.outbound import WhatsAppSender
+
+__all__ = ["graph"]  # the fake Graph API fixture
+DOWN = Failure(503, 2)  # Graph's "Service temporarily unavailable"
+
+
+def retry_settings(topics: Settings, graph: FakeGraph, **changes: object) -> Settings:
+    """Two attempts 50 ms apart per round, rounds a second apart."""
+    values: dict[str, object] = {
+        "kafka_bootstrap": topics.kafka_bootstrap, "topic_namespace": topics.topic_namespace,
+        "meta_access_token": "graph-token", "meta_graph_base_url": graph.base_url,
+        "delivery_backoff_seconds": 0.05, "delivery_max_attempts": 2,
+        "delivery_retry_seconds": 1.0} | changes
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def produce_replies(settings: Settings, *replies: OutboundMessage) -> None:
+    from harness.kafka import produce
+
+    await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                  [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
+
+
+async def statuses(settings: Settings) -> list[DeliveryStatus]:
+    """Every status on omniroute.delivery.v1 so far."""
+    return [DeliveryStatus.from_json_bytes(r.value) for r in await consume_all(
+        settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"))]
+
+
+def bodies(graph: FakeGraph, since: float = 0.0) -> list[str]:
+    """The texts (or template names) the fake Graph API was asked to send, in order."""
+    return [r.json["text"]["body"] if "text" in r.json else r.json["template"]["name"]
+            for r in graph.requests if r.at >= since]
+
+
+async def test_an_unreachable_provider_delays_its_messages_and_holds_up_nothing(
+        topics: Settings, graph: FakeGraph) -> None:
+    """The first reply finds the provider down (both attempts 503): it is written to the
+    retry topic, and no status says anything yet. The second reply of the conversation,
+    to the same account, waits behind it without an attempt; a template to another account
+    of the business goes out at once. A round later both replies go out once, in their
+    order, and every message has one ``accepted`` status."""
+    settings = retry_settings(topics, graph)
+    customer = "972500000041"
+    first, second = outbound(41, customer), outbound(42, customer)
+    other = outbound(43, customer, account="1122334455999", text=None,
+                     template=Template(name="order_update", language="en", parameters=["7"]))
+    await wrote_lately(settings, customer)
+    graph.fail_next = [DOWN, DOWN]  # the first reply's two attempts
+    await produce_replies(settings, first, second, other)
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        reported = await consume(settings.kafka_bootstrap,
+                                 settings.topic("omniroute.delivery.v1"), 3, timeout=60)
+    finally:
+        await service.stop()
+    assert [DeliveryStatus.from_json_bytes(r.value).outbound_event_id for r in reported] == [
+        other.event_id, first.event_id, second.event_id]
+    final = await statuses(settings)
+    assert Counter((s.outbound_event_id, s.state) for s in final) == {
+        (m.event_id, DeliveryState.ACCEPTED): 1 for m in (first, second, other)}
+    assert bodies(graph) == ["reply 41", "reply 41", "order_update", "reply 41", "reply 42"]
+    sent = [r.at for r in graph.requests]
+    assert sent[3] - sent[1] >= 0.9, "sent again before the round was due"
+    deferred = await consume_all(settings.kafka_bootstrap,
+                                 settings.topic("omniroute.internal.delivery-retry"))
+    assert [OutboundMessage.from_json_bytes(r.value) for r in deferred] == [first, second]
+    assert {dict(r.headers)["omniroute-delivery-round"] for r in deferred} == {b"1"}
+
+
+async def test_a_provider_down_for_every_round_fails_the_message_once(
+        topics: Settings, graph: FakeGraph) -> None:
+    """Two rounds after the first try, the reply fails with ``retries_exhausted`` and says
+    how often it was sent again; the next reply (the provider is back) goes out."""
+    settings = retry_settings(topics, graph, delivery_retry_rounds=2,
+                              delivery_retry_seconds=0.5)
+    lost, after = outbound(43, "972500000043"), outbound(44, "972500000044")
+    for reply in (lost, after):
+        await wrote_lately(settings, reply.recipient.value)
+    graph.fail_next = [DOWN] * 4  # two attempts, then one per round
+    await produce_replies(settings, lost)
+    service = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await service.start()
+    try:
+        (failed,) = await consume(settings.kafka_bootstrap,
+                                  settings.topic("omniroute.delivery.v1"), 1, timeout=60)
+        await produce_replies(settings, after)
+        await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
+                      timeout=60)
+    finally:
+        await service.stop()
+    status = DeliveryStatus.from_json_bytes(failed.value)
+    assert (status.outbound_event_id, status.state) == (lost.event_id, DeliveryState.FAILED)
+    assert status.error_code == "retries_exhausted:2"  # Graph's code for the 503
+    assert status.error_message is not None
+    assert status.error_message.endswith("(tried again 2 times, 0.5 s apart)")
+    assert bodies(graph) == ["reply 43"] * 4 + ["reply 44"]
+    assert Counter((s.outbound_event_id, s.state) for s in await statuses(settings)) == {
+        (lost.event_id, DeliveryState.FAILED): 1, (after.event_id, DeliveryState.ACCEPTED): 1}
+
+
+async def test_a_deferred_message_outlives_a_killed_delivery_process(
+        topics: Settings, graph: FakeGraph, tmp_path: Path) -> None:
+    """``omniroute delivery`` defers a reply while the provider is down and is SIGKILLed;
+    the provider comes back, the restarted process sends the reply once."""
+    settings = retry_settings(topics, graph)
+    reply = outbound(45, "972500000045")
+    await wrote_lately(settings, reply.recipient.value)
+    graph.fail_next = [DOWN] * 1000
+    env = {"PATH": os.environ["PATH"], "OMNIROUTE_INSTANCE_ID": f"{settings.topic_namespace}d",
+           "OMNIROUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "OMNIROUTE_TOPIC_NAMESPACE": settings.topic_namespace,
+           "OMNIROUTE_META_ACCESS_TOKEN": "graph-token",
+           "OMNIROUTE_META_GRAPH_BASE_URL": graph.base_url,
+           "OMNIROUTE_DELIVERY_BACKOFF_SECONDS": "0.05", "OMNIROUTE_DELIVERY_MAX_ATTEMPTS": "2",
+           "OMNIROUTE_DELIVERY_RETRY_SECONDS": "1"}
+    fleet = Fleet(env=env, logs=tmp_path)
+    fleet.start("delivery", "delivery")
+    try:
+        await produce_replies(settings, reply)
+        deferred = await consume(settings.kafka_bootstrap,
+                                 settings.topic("omniroute.internal.delivery-retry"), 2,
+                                 timeout=90)
+        assert len(deferred) == 2, f"deferred {len(deferred)} times\n" + (
+            tmp_path / "delivery.log").read_text(errors="replace")[-3000:]
+        fleet.assert_running()
+        fleet.kill("delivery")
+        back = time.monotonic()
+        graph.fail_next = []
+        fleet.restart("delivery")
+        reported = await consume(settings.kafka_bootstrap,
+                                 settings.topic("omniroute.delivery.v1"), 1, timeout=90)
+        assert reported, "the deferred reply was never delivered\n" + (
+            tmp_path / "delivery.log").read_text(errors="replace")[-3000:]
+        await asyncio.sleep(2.0)  # a second round, were one left, would be due by now
+    finally:
+        fleet.stop_all()
+    assert [(s.outbound_event_id, s.state) for s in await statuses(settings)] == [
+        (reply.event_id, DeliveryState.ACCEPTED)]
+    assert bodies(graph, since=back) == ["reply 45"], "sent once after the provider came back"
