@@ -98,7 +98,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker | N
         libs=fetch_jars(Settings().cache_dir),
         port=port,
         controller_port=controller,
-        heap="512m",
+        # the suite leaves every test's topics behind (thousands of partitions by its end):
+        # 512 MiB ran out of heap near the end of CI run M (2026-12-07), the broker froze
+        heap="1g",
         ephemeral=True,
     )
     local.start(progress=lambda _line: None)

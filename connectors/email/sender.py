@@ -6,8 +6,12 @@ STARTTLS and login) with aiosmtplib and reports each message on
 
 - ``sent`` with ``provider_message_id`` = the Message-ID once the relay said 250;
 - ``failed`` with the SMTP code as ``error_code`` when the relay refuses the
-  recipient or the message (5xx), or when temporary failures (4xx, relay
-  unreachable) outlast :data:`MAX_ATTEMPTS` with exponential backoff;
+  recipient or the message (5xx);
+- nothing yet when temporary failures (4xx, relay unreachable) outlast
+  :data:`MAX_ATTEMPTS` with exponential backoff: the mail waits for a later round on
+  ``omniroute.internal.email-retry`` (:mod:`omniroute.delivery.rounds`, one attempt
+  a round), and fails with the last code (``relay_unavailable`` when the relay never
+  answered) after the last round;
 - ``failed`` with ``attachment_unavailable`` when an attachment's URL cannot be
   fetched (rules in :mod:`.attachments`): nothing is sent then.
 
@@ -31,7 +35,7 @@ import hashlib
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 import aiosmtplib
@@ -47,6 +51,7 @@ from omniroute.contract import (
 )
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import RecentIds, ReportedStatuses
+from omniroute.delivery.rounds import Rounds
 from omniroute.errors import DatabaseError
 from omniroute.infra.membership import leave_and_stop
 from omniroute.infra.reach import PublicResolver, Reach
@@ -69,6 +74,9 @@ MAX_ATTEMPTS = 5
 PROCESSOR = "email-delivery"
 COMPONENT = "email"
 OUTBOUND_TOPIC = "omniroute.outbound.v1"
+RETRY = "omniroute.internal.email-retry"
+RELAY = "smtp"
+"""The provider name of the relay (statuses, metrics, later rounds)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class SendOutcome:
     state: DeliveryState
     error_code: str | None = None
     error_message: str | None = None
+    temporary: bool = False
+    """A failure that may pass: the relay was unreachable or answered 4xx every time."""
 
 
 def status_for(message: OutboundMessage, outcome: SendOutcome) -> DeliveryStatus:
@@ -89,7 +99,7 @@ def status_for(message: OutboundMessage, outcome: SendOutcome) -> DeliveryStatus
         conversation_id=message.conversation_id,
         outbound_event_id=message.event_id,
         channel=Channel.EMAIL,
-        provider="smtp",
+        provider=RELAY,
         provider_message_id=message_id_for(message),
         recipient=message.recipient,
         state=outcome.state,
@@ -102,7 +112,7 @@ def by_email_delivery(status: DeliveryStatus) -> bool:
     """``omniroute email-delivery``'s ``sent`` or ``failed`` status of the message (a
     bounce's ``failed`` comes later and is published by the SMTP server, also ``smtp``:
     either way the mail went out)."""
-    return (status.outbound_event_id is not None and status.provider == "smtp"
+    return (status.outbound_event_id is not None and status.provider == RELAY
             and status.state in (DeliveryState.SENT, DeliveryState.FAILED))
 
 
@@ -126,11 +136,11 @@ class SmtpRelay:
             timeout=30,
         )
 
-    async def send(self, message: OutboundMessage,
-                   files: Sequence[FileAttachment] = ()) -> SendOutcome:
+    async def send(self, message: OutboundMessage, files: Sequence[FileAttachment] = (),
+                   attempts: int = MAX_ATTEMPTS) -> SendOutcome:
         """Send with retries on temporary failures; never raises for SMTP trouble."""
         last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", "not attempted")
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(attempts):
             try:
                 await self._send_once(message, files)
                 return SendOutcome(DeliveryState.SENT)
@@ -139,14 +149,17 @@ class SmtpRelay:
                 code = str(refusal.code) if refusal else "550"
                 return SendOutcome(DeliveryState.FAILED, code, str(exc)[:2048])
             except aiosmtplib.SMTPResponseException as exc:
-                last = SendOutcome(DeliveryState.FAILED, str(exc.code), exc.message[:2048])
-                if exc.code < 400 or exc.code >= 500:
+                last = SendOutcome(DeliveryState.FAILED, str(exc.code), exc.message[:2048],
+                                   temporary=400 <= exc.code < 500)
+                if not last.temporary:
                     return last
             except (aiosmtplib.SMTPException, OSError) as exc:
-                last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", str(exc)[:2048])
-            RETRIES.labels(COMPONENT, "smtp_send").inc()
-            log.warning("email_send_retry", attempt=attempt + 1, error=last.error_message)
-            await asyncio.sleep(self.backoff * 2**attempt)
+                last = SendOutcome(DeliveryState.FAILED, "relay_unavailable", str(exc)[:2048],
+                                   temporary=True)
+            if attempt + 1 < attempts:
+                RETRIES.labels(COMPONENT, "smtp_send").inc()
+                log.warning("email_send_retry", attempt=attempt + 1, error=last.error_message)
+                await asyncio.sleep(self.backoff * 2**attempt)
         return last
 
 
@@ -169,6 +182,7 @@ class EmailDelivery:
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
         )
         self.reported = ReportedStatuses(settings, reported_by=by_email_delivery)
+        self.rounds = Rounds(settings, RETRY, self.consumer, self.producer, PROCESSOR)
         self.recent = RecentIds()
         self._committed: set[TopicPartition] = set()
         """Partitions held without interruption since a commit here: their next record
@@ -202,25 +216,31 @@ class EmailDelivery:
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; commit only after statuses are acknowledged."""
+        await self.rounds.create()
         await self.producer.start()
         await self.reported.start()
-        self.consumer.subscribe([self.settings.topic(OUTBOUND_TOPIC)],
+        self.consumer.subscribe([self.settings.topic(OUTBOUND_TOPIC), self.rounds.topic],
                                 listener=CountingRebalances(PROCESSOR, revoked=self.forget))
         await self.consumer.start()
         self._started = True
         try:
             while not self._stopping.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500)
+                done: dict[TopicPartition, int] = {}
                 for tp, records in batches.items():
                     for record in records:
+                        resends = self.rounds.resends(tp, record)
+                        if resends is None:  # not due: nothing after it is either
+                            break
                         if await self._process(record, self.producer,
-                                               maybe_sent=tp not in self._committed):
+                                               maybe_sent=tp not in self._committed,
+                                               resends=resends):
                             await self.consumer.commit({tp: record.offset + 1})  # mail by mail
                             self._committed.add(tp)
-                if batches:  # the other channels' records in between
-                    await self.consumer.commit({tp: records[-1].offset + 1
-                                                for tp, records in batches.items() if records})
-                    self._committed |= set(batches)
+                        done[tp] = record.offset + 1
+                if done:  # the other channels' records in between
+                    await self.consumer.commit(done)
+                    self._committed |= set(done)
         finally:
             self._started = False
             await leave_and_stop(self.consumer)
@@ -237,11 +257,12 @@ class EmailDelivery:
         self._committed -= revoked
 
     async def _process(self, record: object, producer: AIOKafkaProducer,
-                       maybe_sent: bool = False) -> bool:
-        """Send one outbound email and publish its status; whether the record was an email
-        or a dead letter (commit it before the next one). ``maybe_sent``: it may have been
-        handled before its offset was committed (no commit since the partition was
-        assigned): sent only if its status is not on omniroute.delivery.v1 yet."""
+                       maybe_sent: bool = False, resends: int = 0) -> bool:
+        """Send one outbound email and publish its status, or write it for a later round;
+        whether the record was an email or a dead letter (commit it before the next one).
+        ``maybe_sent``: it may have been handled before its offset was committed (no commit
+        since the partition was assigned): sent only if its status is not on
+        omniroute.delivery.v1 yet. ``resends``: how often it was tried again before."""
         started = time.perf_counter()
         value: bytes = record.value  # type: ignore[attr-defined]
         try:
@@ -265,9 +286,21 @@ class EmailDelivery:
         if maybe_sent and await self.reported.reported(
                 message.event_id, record.timestamp, self.recent):  # type: ignore[attr-defined]
             return True
+        if self.rounds.waits(resends, RELAY):
+            await self.rounds.defer(message, 1, RELAY)  # behind those that wait
+            return True
         MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
-        outcome = await self._send(message)
+        outcome = await self._send(message, attempts=1 if resends else MAX_ATTEMPTS)
+        if outcome.state is DeliveryState.SENT:
+            self.rounds.reached(RELAY)
+        elif outcome.temporary:
+            self.rounds.unreachable(RELAY)
+            if self.rounds.left(resends):
+                await self.rounds.defer(message, resends + 1, RELAY)
+                return True
+            outcome = replace(outcome, error_message=(
+                f"{outcome.error_message}{self.rounds.spent(resends)}")[:2048])
         status = status_for(message, outcome)
         await producer.send_and_wait(
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),
@@ -281,7 +314,7 @@ class EmailDelivery:
         return True
 
 
-    async def _send(self, message: OutboundMessage) -> SendOutcome:
+    async def _send(self, message: OutboundMessage, attempts: int) -> SendOutcome:
         """Fetch the attachments, then relay; a missing file fails the message (see
         :mod:`.attachments`)."""
         files: list[FileAttachment] = []
@@ -295,7 +328,7 @@ class EmailDelivery:
             except AttachmentUnavailable as exc:
                 return SendOutcome(DeliveryState.FAILED, "attachment_unavailable",
                                    exc.message[:2048])
-        return await self.relay.send(message, files)
+        return await self.relay.send(message, files, attempts)
 
     async def _remember(self, message: OutboundMessage) -> None:
         """Record Message-ID -> conversation for bounce attribution (best effort)."""

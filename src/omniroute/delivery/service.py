@@ -18,17 +18,11 @@
   outside the window is re-checked after the view caught up with the topic's end,
   so a reply racing its customer's message is not refused.
 - A message whose provider could not be reached (its retries ran out on network errors,
-  429 or 5xx, nothing accepted) is not failed at once: it is written to
-  ``omniroute.internal.delivery-retry`` with its round and due time in headers, and the
-  outbound offset is committed after that write, so messages read after it go on at once.
-  The retry topic is read in the same group; a record not due yet holds its partition
-  (paused, position kept) until it is. Each round sends once (the provider's own retries
-  were spent on the first), every ``delivery_retry_seconds``, ``delivery_retry_rounds``
-  rounds; then the message fails (``retries_exhausted:<code>``). For a round's time after
-  a provider account was found unreachable, a new message to it waits its turn without an
-  attempt: no time is spent on a provider known to be down, and the messages of a
-  conversation that wait keep their order.
-  Retry records are looked up before they are sent like outbound ones (same rules).
+  429 or 5xx, nothing accepted) is not failed at once: it waits for a later round on
+  ``omniroute.internal.delivery-retry`` (:mod:`omniroute.delivery.rounds`; each round
+  sends once, the provider's own retries were spent on the first), then fails
+  (``retries_exhausted:<code>``). Provider accounts are told apart (a 429 is one
+  account's limit). Retry records are looked up before they are sent like outbound ones.
 - Undecodable outbound records go to ``omniroute.dlq.v1`` with the reason, and so
   does a message whose delivery raised an error nobody foresaw (with a ``failed``
   status, ``internal_error``); the next message is delivered.
@@ -44,7 +38,6 @@ from collections.abc import Sequence
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from omniroute.contract import (
@@ -61,9 +54,10 @@ from omniroute.delivery.http import aiohttp_caller
 from omniroute.delivery.ratelimit import RateLimits
 from omniroute.delivery.rebalance import CountingRebalances
 from omniroute.delivery.reported import RecentIds, ReportedStatuses
+from omniroute.delivery.rounds import Rounds
 from omniroute.delivery.sending import deliver, failed, now_utc, unreachable
 from omniroute.infra.membership import leave_and_stop
-from omniroute.infra.topics import INTERNAL_TOPICS, consumer_partitions, create_topics
+from omniroute.infra.topics import consumer_partitions
 from omniroute.observability.health import Health, serve_operations
 from omniroute.observability.logs import get_logger
 from omniroute.observability.metrics import record_build_info
@@ -78,27 +72,6 @@ DELIVERED_ELSEWHERE = frozenset({Channel.EMAIL, Channel.WEBCHAT})
 """Channels other processes deliver (``omniroute email-delivery``, the web chat feed):
 this process publishes no status for them unless a connector sender claims them."""
 RETRY = "omniroute.internal.delivery-retry"
-ROUND_HEADER = "omniroute-delivery-round"
-DUE_HEADER = "omniroute-delivery-due"
-"""Headers of a retry record: which round it is (1 the first retry) and when it is due
-(milliseconds since the epoch)."""
-DEFERRED = Counter(
-    "omniroute_delivery_deferred_total",
-    "Outbound messages whose provider could not be reached, written to the retry topic to "
-    "be sent again later (one per message and round).",
-    ["provider"],
-)
-
-
-def header(record: object, name: str) -> int | None:
-    """The integer value of header ``name`` of a consumed ``record``, if it has one."""
-    for key, value in getattr(record, "headers", None) or ():
-        if key == name:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def load_senders(settings: Settings) -> list[OutboundSender]:
@@ -182,11 +155,6 @@ class DeliveryService:
         (Offsets are not consecutive: transaction markers take offsets too.)"""
         self.limits = RateLimits()
         self.outbound_topic = settings.topic(OUTBOUND.name)
-        self.retry_topic = settings.topic(RETRY)
-        self._unreachable: dict[tuple[str, str], float] = {}
-        """(provider, channel account) → until when (monotonic) a new message to it waits
-        its turn on the retry topic without an attempt: the last message found the provider
-        unreachable (a 429 is one account's limit, so accounts are told apart)."""
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic("omniroute.delivery"), enable_auto_commit=False,
@@ -194,6 +162,7 @@ class DeliveryService:
             group_instance_id=settings.instance_id)
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                          acks="all", enable_idempotence=True)
+        self.rounds = Rounds(settings, RETRY, self.consumer, self.producer, PROCESSOR)
         self.http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -228,9 +197,8 @@ class DeliveryService:
                                f"{message.channel_account}")]
         else:
             account = (sender.provider, message.channel_account)
-            if (not resends and self.settings.delivery_retry_rounds
-                    and self._unreachable.get(account, 0.0) > time.monotonic()):
-                await self._defer(message, 1, sender.provider)  # behind those that wait
+            if self.rounds.waits(resends, account):
+                await self.rounds.defer(message, 1, sender.provider)  # behind those that wait
                 return
             context = self.view.activity.context(message, now_utc())
             if not context.in_window() or not context.reply_hint:
@@ -243,18 +211,15 @@ class DeliveryService:
                 base_delay=self.settings.delivery_backoff_seconds)
             if any(s.state is DeliveryState.ACCEPTED for s in statuses):
                 self.view.activity.spend_hints(message)
-                self._unreachable.pop(account, None)
+                self.rounds.reached(account)
             elif unreachable(statuses):
-                self._unreachable[account] = (
-                    time.monotonic() + self.settings.delivery_retry_seconds)
-                if resends < self.settings.delivery_retry_rounds:
-                    await self._defer(message, resends + 1, sender.provider)
+                self.rounds.unreachable(account)
+                if self.rounds.left(resends):
+                    await self.rounds.defer(message, resends + 1, sender.provider)
                     return
-                if resends:
-                    last = statuses[0]
-                    statuses = [last.model_copy(update={"error_message": (
-                        f"{last.error_message} (tried again {resends} times, "
-                        f"{self.settings.delivery_retry_seconds:g} s apart)")[:2048]})]
+                last = statuses[0]
+                statuses = [last.model_copy(update={"error_message": (
+                    f"{last.error_message}{self.rounds.spent(resends)}")[:2048]})]
         topic = self.settings.topic(DELIVERY.name)
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]
@@ -262,17 +227,6 @@ class DeliveryService:
         self.recent.add(message.event_id)
         MESSAGES.labels(PROCESSOR, DELIVERY.name, channel, "out").inc(len(statuses))
         PROCESSING_SECONDS.labels(PROCESSOR).observe(time.perf_counter() - started)
-
-    async def _defer(self, message: OutboundMessage, resends: int, provider: str) -> None:
-        """Write ``message`` to the retry topic, due ``delivery_retry_seconds`` from now."""
-        due = int((time.time() + self.settings.delivery_retry_seconds) * 1000)
-        await self.producer.send_and_wait(
-            self.retry_topic, message.to_json_bytes(), key=message.conversation_id.encode(),
-            headers=[(ROUND_HEADER, str(resends).encode()), (DUE_HEADER, str(due).encode())])
-        DEFERRED.labels(provider).inc()
-        log.warning("delivery_deferred", outbound_event_id=message.event_id, provider=provider,
-                    round=resends, of=self.settings.delivery_retry_rounds,
-                    seconds=self.settings.delivery_retry_seconds)
 
     async def _dead_letter(self, record: object, error: Exception) -> None:
         letter = DeadLetter.for_record(
@@ -283,12 +237,10 @@ class DeliveryService:
         DEAD_LETTERS.labels(PROCESSOR, type(error).__name__).inc()
 
     async def _partition(self, tp: TopicPartition, records: list[object]) -> None:
-        retried = tp.topic == self.retry_topic
         for record in records:
             offset: int = record.offset  # type: ignore[attr-defined]
-            wait = (header(record, DUE_HEADER) or 0) / 1000 - time.time() if retried else 0.0
-            if wait > 0:  # later ones are due later still: hold the partition until then
-                self._hold(tp, offset, wait)
+            resends = self.rounds.resends(tp, record)
+            if resends is None:  # not due: the partition waits, nothing after it is either
                 return
             try:
                 message = OutboundMessage.from_json_bytes(record.value)  # type: ignore[attr-defined]
@@ -296,20 +248,9 @@ class DeliveryService:
                 await self._dead_letter(record, exc)
             else:
                 if await self._unsent(tp, record, message):
-                    await self._deliver(record, message,
-                                        (header(record, ROUND_HEADER) or 1) if retried else 0)
+                    await self._deliver(record, message, resends)
             await self.consumer.commit({tp: offset + 1})
             self._committed[tp] = offset + 1
-
-    def _hold(self, tp: TopicPartition, offset: int, seconds: float) -> None:
-        """Read ``tp`` again from ``offset`` in ``seconds``, nothing of it before."""
-        self.consumer.seek(tp, offset)
-        self.consumer.pause(tp)
-        asyncio.get_running_loop().call_later(seconds, self._release, tp)
-
-    def _release(self, tp: TopicPartition) -> None:
-        if tp in self.consumer.assignment():  # (a partition revoked meanwhile is not ours)
-            self.consumer.resume(tp)
 
     async def _unsent(self, tp: TopicPartition, record: object,
                       message: OutboundMessage) -> bool:
@@ -406,12 +347,11 @@ class DeliveryService:
         """Connect everything and start consuming."""
         record_build_info("delivery")
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        # a deployment upgraded without `omniroute topics create` lacks the retry topic
-        await create_topics(self.settings, [t for t in INTERNAL_TOPICS if t.name == RETRY])
+        await self.rounds.create()
         await self.producer.start()
         await self.view.start()
         await self.reported.start()
-        self.consumer.subscribe([self.outbound_topic, self.retry_topic],
+        self.consumer.subscribe([self.outbound_topic, self.rounds.topic],
                                 listener=CountingRebalances(PROCESSOR, revoked=self.forget))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._follow_inbound()),

@@ -85,6 +85,7 @@ INTERNAL_TOPICS: list[TopicSpec] = [
     # delivery: outbound messages whose provider could not be reached, sent again when due
     # (key conversation id, the outbound record's value, the round and due time in headers)
     TopicSpec("omniroute.internal.delivery-retry"),
+    TopicSpec("omniroute.internal.email-retry"),  # the same for omniroute email-delivery
 ]
 """Internal topics; components append their specs at import of their topology module."""
 

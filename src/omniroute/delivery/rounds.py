@@ -1,0 +1,131 @@
+"""Later rounds for messages whose provider could not be reached.
+
+Used by ``omniroute delivery`` and ``omniroute email-delivery``. A message whose
+provider (an API, the SMTP relay) could not be reached after the process's own
+retries is written to a retry topic (the outbound record's value; its round and
+due time in the headers :data:`ROUND_HEADER` and :data:`DUE_HEADER`), and its
+outbound offset is committed after that write, so the messages read after it go
+on at once. The process reads the retry topic in its own group. A record not due
+yet holds its partition (seek back, pause) until it is: rounds are a fixed
+interval apart, so every later record of the partition is due later still. Each
+round sends once; after ``delivery_retry_rounds`` rounds the message fails.
+
+For a round's time after a provider (account) was found unreachable, a new
+message to it waits its turn on the retry topic without an attempt: no time is
+spent on a provider known to be down, and the waiting messages of a conversation
+keep their order (they are keyed by conversation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Hashable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import Counter
+
+from omniroute.contract import OutboundMessage
+from omniroute.infra.topics import INTERNAL_TOPICS, create_topics
+from omniroute.observability.logs import get_logger
+from omniroute.settings import Settings
+
+log = get_logger(__name__)
+ROUND_HEADER = "omniroute-delivery-round"
+DUE_HEADER = "omniroute-delivery-due"
+"""Headers of a retry record: which round it is (1 the first one after the first try) and
+when it is due (milliseconds since the epoch)."""
+DEFERRED = Counter(
+    "omniroute_delivery_deferred_total",
+    "Outbound messages whose provider could not be reached, written to the retry topic to "
+    "be sent again later (one per message and round).",
+    ["provider"],
+)
+
+
+def header(record: object, name: str) -> int | None:
+    """The integer value of header ``name`` of a consumed ``record``, if it has one."""
+    for key, value in getattr(record, "headers", None) or ():
+        if key == name:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class Rounds:
+    """The retry topic ``name`` of one sending process (``consumer`` reads it in the
+    process's group, ``producer`` writes it)."""
+
+    def __init__(self, settings: Settings, name: str, consumer: AIOKafkaConsumer,
+                 producer: AIOKafkaProducer, component: str) -> None:
+        self.settings = settings
+        self.name = name
+        self.topic = settings.topic(name)
+        self.consumer = consumer
+        self.producer = producer
+        self.component = component
+        self.seconds = settings.delivery_retry_seconds
+        self.rounds = settings.delivery_retry_rounds
+        self._down: dict[Hashable, float] = {}
+        """Provider (account) → until when (monotonic) a new message to it waits its turn
+        without an attempt."""
+
+    async def create(self) -> None:
+        """Create the topic if it is missing (a deployment upgraded without ``omniroute
+        topics create``)."""
+        await create_topics(self.settings, [t for t in INTERNAL_TOPICS if t.name == self.name])
+
+    def resends(self, tp: TopicPartition, record: object) -> int | None:
+        """How often the message of ``record`` was tried again before (0 for an outbound
+        record), or None when it is not due yet: its partition is then held until it is,
+        and nothing after it is to be handled now."""
+        if tp.topic != self.topic:
+            return 0
+        wait = (header(record, DUE_HEADER) or 0) / 1000 - time.time()
+        if wait > 0:
+            self.consumer.seek(tp, record.offset)  # type: ignore[attr-defined]
+            self.consumer.pause(tp)
+            asyncio.get_running_loop().call_later(wait, self._release, tp)
+            return None
+        return header(record, ROUND_HEADER) or 1
+
+    def _release(self, tp: TopicPartition) -> None:
+        if tp in self.consumer.assignment():  # (a partition revoked meanwhile is not ours)
+            self.consumer.resume(tp)
+
+    def waits(self, resends: int, provider: Hashable) -> bool:
+        """Whether a new message (``resends`` 0) to ``provider`` should wait its turn
+        without an attempt: it was found unreachable less than a round ago."""
+        return (not resends and self.rounds > 0
+                and self._down.get(provider, 0.0) > time.monotonic())
+
+    def reached(self, provider: Hashable) -> None:
+        """``provider`` took a message."""
+        self._down.pop(provider, None)
+
+    def unreachable(self, provider: Hashable) -> None:
+        """``provider`` could not be reached."""
+        self._down[provider] = time.monotonic() + self.seconds
+
+    def left(self, resends: int) -> bool:
+        """Whether a message tried again ``resends`` times has a round left."""
+        return resends < self.rounds
+
+    def spent(self, resends: int) -> str:
+        """What a failed status's reason adds after its last round."""
+        times = "once" if resends == 1 else f"{resends} times"
+        return f" (tried again {times}, {self.seconds:g} s apart)" if resends else ""
+
+    async def defer(self, message: OutboundMessage, resends: int, provider: str) -> None:
+        """Write ``message`` for round ``resends``, due a round from now (acknowledged
+        before this returns)."""
+        due = int((time.time() + self.seconds) * 1000)
+        await self.producer.send_and_wait(
+            self.topic, message.to_json_bytes(), key=message.conversation_id.encode(),
+            headers=[(ROUND_HEADER, str(resends).encode()), (DUE_HEADER, str(due).encode())])
+        DEFERRED.labels(provider).inc()
+        log.warning("delivery_deferred", component=self.component,
+                    outbound_event_id=message.event_id, provider=provider, round=resends,
+                    of=self.rounds, seconds=self.seconds)
