@@ -286,8 +286,8 @@ class EmailDelivery:
         if maybe_sent and await self.reported.reported(
                 message.event_id, record.timestamp, self.recent):  # type: ignore[attr-defined]
             return True
-        if self.rounds.waits(resends, RELAY):
-            await self.rounds.defer(message, 1, RELAY)  # behind those that wait
+        if self.rounds.behind(message) or self.rounds.waits(resends, RELAY):
+            await self.rounds.defer(message, max(resends, 1), RELAY)  # in its turn
             return True
         MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
@@ -307,6 +307,7 @@ class EmailDelivery:
             key=status.kafka_key.encode(),
         )
         self.recent.add(message.event_id)
+        self.rounds.settled(message)
         MESSAGES.labels(COMPONENT, "omniroute.delivery.v1", Channel.EMAIL.value, "out").inc()
         PROCESSING_SECONDS.labels("email").observe(time.perf_counter() - started)
         log.info("email_sent", event_id=message.event_id, state=outcome.state.value,

@@ -12,8 +12,14 @@ round sends once; after ``delivery_retry_rounds`` rounds the message fails.
 
 For a round's time after a provider (account) was found unreachable, a new
 message to it waits its turn on the retry topic without an attempt: no time is
-spent on a provider known to be down, and the waiting messages of a conversation
-keep their order (they are keyed by conversation).
+spent on a provider known to be down. And a message whose conversation has an
+earlier message waiting for a round here waits behind it (also without an
+attempt), however its own provider is doing: a message tried again in vain goes
+to the end of the retry topic, after later messages of its conversation written
+meanwhile, and user run 35 saw an agent's email reply reach the customer before
+the acknowledgement that came first. The waiting messages are remembered by the
+process (for as long as their rounds can last), so after a restart or a
+rebalance the order is kept only from the first message that waits again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Hashable
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter
@@ -71,6 +78,10 @@ class Rounds:
         self._down: dict[Hashable, float] = {}
         """Provider (account) → until when (monotonic) a new message to it waits its turn
         without an attempt."""
+        self._waiting: dict[str, dict[str, tuple[datetime, float]]] = {}
+        """Conversation → its messages waiting for a round here: event id → (when the
+        message was written, until when (monotonic) it is waited for: one handled by
+        another process after a rebalance is not waited for forever)."""
 
     async def create(self) -> None:
         """Create the topic if it is missing (a deployment upgraded without ``omniroute
@@ -101,6 +112,26 @@ class Rounds:
         return (not resends and self.rounds > 0
                 and self._down.get(provider, 0.0) > time.monotonic())
 
+    def behind(self, message: OutboundMessage) -> bool:
+        """Whether an earlier message of ``message``'s conversation waits for a round here:
+        then ``message`` waits behind it, so that the customer gets them in order."""
+        waiting = self._waiting.get(message.conversation_id)
+        if not waiting:
+            return False
+        now = time.monotonic()
+        for event_id in [e for e, (_at, until) in waiting.items() if until < now]:
+            del waiting[event_id]
+        mine = (message.occurred_at, message.event_id)
+        return any((at, event_id) < mine for event_id, (at, _until) in waiting.items())
+
+    def settled(self, message: OutboundMessage) -> None:
+        """``message`` was sent, or failed for good: nothing waits behind it any more."""
+        waiting = self._waiting.get(message.conversation_id)
+        if waiting is not None:
+            waiting.pop(message.event_id, None)
+            if not waiting:
+                del self._waiting[message.conversation_id]
+
     def reached(self, provider: Hashable) -> None:
         """``provider`` took a message."""
         self._down.pop(provider, None)
@@ -125,6 +156,8 @@ class Rounds:
         await self.producer.send_and_wait(
             self.topic, message.to_json_bytes(), key=message.conversation_id.encode(),
             headers=[(ROUND_HEADER, str(resends).encode()), (DUE_HEADER, str(due).encode())])
+        self._waiting.setdefault(message.conversation_id, {})[message.event_id] = (
+            message.occurred_at, time.monotonic() + self.seconds * (self.rounds + 2))
         DEFERRED.labels(provider).inc()
         log.warning("delivery_deferred", component=self.component,
                     outbound_event_id=message.event_id, provider=provider, round=resends,

@@ -197,8 +197,8 @@ class DeliveryService:
                                f"{message.channel_account}")]
         else:
             account = (sender.provider, message.channel_account)
-            if self.rounds.waits(resends, account):
-                await self.rounds.defer(message, 1, sender.provider)  # behind those that wait
+            if self.rounds.behind(message) or self.rounds.waits(resends, account):
+                await self.rounds.defer(message, max(resends, 1), sender.provider)  # in turn
                 return
             context = self.view.activity.context(message, now_utc())
             if not context.in_window() or not context.reply_hint:
@@ -225,6 +225,7 @@ class DeliveryService:
                    for s in statuses]
         await asyncio.gather(*futures)
         self.recent.add(message.event_id)
+        self.rounds.settled(message)
         MESSAGES.labels(PROCESSOR, DELIVERY.name, channel, "out").inc(len(statuses))
         PROCESSING_SECONDS.labels(PROCESSOR).observe(time.perf_counter() - started)
 
@@ -282,6 +283,7 @@ class DeliveryService:
                                               reason.to_json_bytes(),
                                               key=reason.kafka_key.encode())
             self.recent.add(message.event_id)
+            self.rounds.settled(message)
             await self._dead_letter(record, exc)
 
     def forget(self, revoked: set[TopicPartition]) -> None:
