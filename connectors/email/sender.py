@@ -255,6 +255,8 @@ class EmailDelivery:
     def forget(self, revoked: set[TopicPartition]) -> None:
         """Partitions leave: whoever holds one meanwhile may send its next mail."""
         self._committed -= revoked
+        if revoked:
+            self.rounds.forget()
 
     async def _process(self, record: object, producer: AIOKafkaProducer,
                        maybe_sent: bool = False, resends: int = 0) -> bool:
@@ -281,10 +283,10 @@ class EmailDelivery:
             return True
         if message.channel is not Channel.EMAIL:
             return False
-        if self.recent.repeated(message.event_id, COMPONENT):
-            return True
-        if maybe_sent and await self.reported.reported(
-                message.event_id, record.timestamp, self.recent):  # type: ignore[attr-defined]
+        if self.recent.repeated(message.event_id, COMPONENT) or (
+                maybe_sent and await self.reported.reported(
+                    message.event_id, record.timestamp, self.recent)):  # type: ignore[attr-defined]
+            self.rounds.settled(message)  # sent before: nothing waits behind it
             return True
         if self.rounds.behind(message) or self.rounds.waits(resends, RELAY):
             await self.rounds.defer(message, max(resends, 1), RELAY)  # in its turn

@@ -80,8 +80,8 @@ class Rounds:
         without an attempt."""
         self._waiting: dict[str, dict[str, tuple[datetime, float]]] = {}
         """Conversation → its messages waiting for a round here: event id → (when the
-        message was written, until when (monotonic) it is waited for: one handled by
-        another process after a rebalance is not waited for forever)."""
+        message was written, until when (monotonic) it is waited for, in case it is never
+        seen again here)."""
 
     async def create(self) -> None:
         """Create the topic if it is missing (a deployment upgraded without ``omniroute
@@ -131,6 +131,11 @@ class Rounds:
             waiting.pop(message.event_id, None)
             if not waiting:
                 del self._waiting[message.conversation_id]
+
+    def forget(self) -> None:
+        """Partitions left this process: the messages it saw waiting may be another's now
+        (whoever holds them keeps their order from the next one that waits)."""
+        self._waiting.clear()
 
     def reached(self, provider: Hashable) -> None:
         """``provider`` took a message."""

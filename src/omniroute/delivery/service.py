@@ -250,6 +250,8 @@ class DeliveryService:
             else:
                 if await self._unsent(tp, record, message):
                     await self._deliver(record, message, resends)
+                else:  # sent before: nothing waits behind it
+                    self.rounds.settled(message)
             await self.consumer.commit({tp: offset + 1})
             self._committed[tp] = offset + 1
 
@@ -290,6 +292,8 @@ class DeliveryService:
         """Partitions leave: whoever holds one meanwhile may send its next message."""
         for tp in revoked:
             self._committed.pop(tp, None)
+        if revoked:
+            self.rounds.forget()
 
     async def _follow_inbound(self) -> None:
         while not self._stopping.is_set():
