@@ -288,21 +288,18 @@ class EmailDelivery:
                     message.event_id, record.timestamp, self.recent)):  # type: ignore[attr-defined]
             self.rounds.settled(message)  # sent before: nothing waits behind it
             return True
-        if self.rounds.behind(message) or self.rounds.waits(resends, RELAY):
-            await self.rounds.defer(message, max(resends, 1), RELAY)  # in its turn
+        if await self.rounds.wait_turn(message, resends, RELAY, RELAY):
             return True
         MESSAGES.labels(COMPONENT, OUTBOUND_TOPIC, Channel.EMAIL.value, "in").inc()
         await self._remember(message)
         outcome = await self._send(message, attempts=1 if resends else MAX_ATTEMPTS)
-        if outcome.state is DeliveryState.SENT:
-            self.rounds.reached(RELAY)
-        elif outcome.temporary:
-            self.rounds.unreachable(RELAY)
-            if self.rounds.left(resends):
-                await self.rounds.defer(message, resends + 1, RELAY)
-                return True
-            outcome = replace(outcome, error_message=(
-                f"{outcome.error_message}{self.rounds.spent(resends)}")[:2048])
+        if await self.rounds.tried(message, resends, RELAY, RELAY,
+                                   reached=outcome.state is DeliveryState.SENT,
+                                   unreachable=outcome.temporary):
+            return True
+        if outcome.temporary:  # and no round left
+            outcome = replace(outcome, error_message=self.rounds.reason(
+                outcome.error_message, resends))
         status = status_for(message, outcome)
         await producer.send_and_wait(
             self.settings.topic("omniroute.delivery.v1"), status.to_json_bytes(),

@@ -106,11 +106,34 @@ class Rounds:
         if tp in self.consumer.assignment():  # (a partition revoked meanwhile is not ours)
             self.consumer.resume(tp)
 
-    def waits(self, resends: int, provider: Hashable) -> bool:
-        """Whether a new message (``resends`` 0) to ``provider`` should wait its turn
-        without an attempt: it was found unreachable less than a round ago."""
-        return (not resends and self.rounds > 0
-                and self._down.get(provider, 0.0) > time.monotonic())
+    async def wait_turn(self, message: OutboundMessage, resends: int, account: Hashable,
+                        provider: str) -> bool:
+        """Whether ``message`` was written for a round without an attempt: an earlier message
+        of its conversation waits here, or (a new message) ``account`` was found unreachable
+        less than a round ago."""
+        down = not resends and self._down.get(account, 0.0) > time.monotonic()
+        if self.rounds > 0 and (down or self.behind(message)):
+            await self.defer(message, max(resends, 1), provider)
+            return True
+        return False
+
+    async def tried(self, message: OutboundMessage, resends: int, account: Hashable,
+                    provider: str, *, reached: bool, unreachable: bool) -> bool:
+        """Note what an attempt found (``reached``: the provider took the message;
+        ``unreachable``: it could not be reached); whether ``message`` was written for a
+        later round (it has one left)."""
+        if reached:
+            self._down.pop(account, None)
+        elif unreachable:
+            self._down[account] = time.monotonic() + self.seconds
+            if resends < self.rounds:
+                await self.defer(message, resends + 1, provider)
+                return True
+        return False
+
+    def reason(self, text: str | None, resends: int) -> str:
+        """The reason of a message failed after ``resends`` rounds: ``text`` and the rounds."""
+        return f"{text}{self.spent(resends)}"[:2048]
 
     def behind(self, message: OutboundMessage) -> bool:
         """Whether an earlier message of ``message``'s conversation waits for a round here:
@@ -136,18 +159,6 @@ class Rounds:
         """Partitions left this process: the messages it saw waiting may be another's now
         (whoever holds them keeps their order from the next one that waits)."""
         self._waiting.clear()
-
-    def reached(self, provider: Hashable) -> None:
-        """``provider`` took a message."""
-        self._down.pop(provider, None)
-
-    def unreachable(self, provider: Hashable) -> None:
-        """``provider`` could not be reached."""
-        self._down[provider] = time.monotonic() + self.seconds
-
-    def left(self, resends: int) -> bool:
-        """Whether a message tried again ``resends`` times has a round left."""
-        return resends < self.rounds
 
     def spent(self, resends: int) -> str:
         """What a failed status's reason adds after its last round."""

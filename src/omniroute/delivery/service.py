@@ -197,8 +197,7 @@ class DeliveryService:
                                f"{message.channel_account}")]
         else:
             account = (sender.provider, message.channel_account)
-            if self.rounds.behind(message) or self.rounds.waits(resends, account):
-                await self.rounds.defer(message, max(resends, 1), sender.provider)  # in turn
+            if await self.rounds.wait_turn(message, resends, account, sender.provider):
                 return
             context = self.view.activity.context(message, now_utc())
             if not context.in_window() or not context.reply_hint:
@@ -209,17 +208,16 @@ class DeliveryService:
                 rate=min(sender.rate_limit_per_second(), self.settings.delivery_rate_per_second),
                 attempts=1 if resends else self.settings.delivery_max_attempts,
                 base_delay=self.settings.delivery_backoff_seconds)
-            if any(s.state is DeliveryState.ACCEPTED for s in statuses):
+            accepted = any(s.state is DeliveryState.ACCEPTED for s in statuses)
+            if accepted:
                 self.view.activity.spend_hints(message)
-                self.rounds.reached(account)
-            elif unreachable(statuses):
-                self.rounds.unreachable(account)
-                if self.rounds.left(resends):
-                    await self.rounds.defer(message, resends + 1, sender.provider)
-                    return
-                last = statuses[0]
-                statuses = [last.model_copy(update={"error_message": (
-                    f"{last.error_message}{self.rounds.spent(resends)}")[:2048]})]
+            gone = unreachable(statuses)
+            if await self.rounds.tried(message, resends, account, sender.provider,
+                                       reached=accepted, unreachable=gone):
+                return
+            if gone:  # and no round left
+                statuses = [statuses[0].model_copy(update={"error_message": self.rounds.reason(
+                    statuses[0].error_message, resends)})]
         topic = self.settings.topic(DELIVERY.name)
         futures = [await self.producer.send(topic, s.to_json_bytes(), key=s.kafka_key.encode())
                    for s in statuses]

@@ -17,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 from harness.fleet import Fleet
-from harness.kafka import consume, consume_all
+from harness.kafka import consume, consume_all, produce
 from harness.providers.base import Failure
 from harness.providers.graph import FakeGraph
-from integration.connectors.test_delivery import graph, outbound, wrote_lately
+from integration.connectors.test_delivery import graph, graph_settings, outbound, wrote_lately
 from omniroute.contract import DeliveryState, DeliveryStatus, OutboundMessage, Template
 from omniroute.delivery.service import DeliveryService
 from omniroute.settings import Settings
@@ -32,17 +32,11 @@ DOWN = Failure(503, 2)  # Graph's "Service temporarily unavailable"
 
 def retry_settings(topics: Settings, graph: FakeGraph, **changes: object) -> Settings:
     """Two attempts 50 ms apart per round, rounds a second apart."""
-    values: dict[str, object] = {
-        "kafka_bootstrap": topics.kafka_bootstrap, "topic_namespace": topics.topic_namespace,
-        "meta_access_token": "graph-token", "meta_graph_base_url": graph.base_url,
-        "delivery_backoff_seconds": 0.05, "delivery_max_attempts": 2,
-        "delivery_retry_seconds": 1.0} | changes
-    return Settings(**values)  # type: ignore[arg-type]
+    return graph_settings(topics, graph).model_copy(update={
+        "delivery_max_attempts": 2, "delivery_retry_seconds": 1.0} | changes)
 
 
 async def produce_replies(settings: Settings, *replies: OutboundMessage) -> None:
-    from harness.kafka import produce
-
     await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
 

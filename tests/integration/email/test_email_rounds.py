@@ -13,8 +13,9 @@ from collections import Counter
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from harness.kafka import consume, consume_all, produce
+from harness.kafka import consume, produce
 from harness.ports import free_port
+from integration.connectors.test_delivery_retry import statuses
 from integration.email.test_smtp_roundtrip import MAILBOX, Sink
 from omniroute.contract import (
     Address,
@@ -49,11 +50,6 @@ class Busy(Sink):
             self.refused += 1
             return "451 4.3.0 Mail server temporarily rejected message"
         return await super().handle_DATA(server, session, envelope)
-
-
-async def statuses(settings: Settings) -> list[DeliveryStatus]:
-    return [DeliveryStatus.from_json_bytes(r.value) for r in await consume_all(
-        settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"))]
 
 
 async def test_replies_wait_while_the_relay_is_away_and_go_out_once_in_order(
