@@ -23,7 +23,7 @@ from datetime import datetime
 from omniroute.automation.config import WorkspaceAutomation
 from omniroute.automation.hours import describe_opening, is_open, next_opening
 from omniroute.automation.memory import ConversationMemory
-from omniroute.automation.survey import parse_rating, rating_choices, split_rating
+from omniroute.automation.survey import asks, parse_rating, rating_choices, split_rating
 from omniroute.automation.templates import render
 from omniroute.automation.wait import QueueState, describe_wait, expected_wait, round_wait
 from omniroute.routing.policy import BusinessHours
@@ -128,6 +128,8 @@ def read_survey_answer(memory: ConversationMemory, text: str | None, payload: st
                        config: WorkspaceAutomation) -> SurveyAnswer | None:
     """The rating or comment in a reply to a pending survey; None: an ordinary message."""
     if memory.survey_sent_at is None or memory.survey_expires_at is None:
+        return None
+    if not payload and asks(text):  # "1. Where is my refund?": for an agent, not a score
         return None
     if memory.rating is None:
         if at > memory.survey_expires_at:

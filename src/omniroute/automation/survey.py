@@ -8,6 +8,7 @@ the survey's languages (``매우 만족``, ``great``, ``大変満足``, ``非常
 ``excelente``). A score followed by words in the same message (``5, very quick, thank
 you!``, ``1 - nobody answered my question``, ``4점 빨랐어요``) is the score and a comment
 (:func:`split_rating`). Anything else longer is a comment, when a rating came first.
+A reply that asks a question is neither (:func:`asks`): it is for an agent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ LEADING = re.compile(  # a score, then a separator, then the comment
 """After a bare digit the separator must hold punctuation (``5, great``): ``2 items are
 missing`` is a message, not a 2. After a unit (``5점``, ``4/5``, ``5 stars``) a space will do.
 The comment starts with no digit: ``5,000 won`` and ``3.5 stars`` are no scores."""
+QUESTION_MARKS = ("?", "\uff1f", "\u00bf")  # and the full-width one and Spanish's opening one
 EMOJI = {"😡": 1, "😠": 1, "😞": 2, "🙁": 2, "☹": 2, "😐": 3, "😶": 3, "🙂": 4, "😊": 4,
          "😀": 5, "😃": 5, "😄": 5, "😍": 5, "🤩": 5, "👎": 1, "👍": 5, "❤": 5, "💯": 5}
 WORDS = (  # in this order: "不満" inside "非常に不満" is 1, "満足" inside "不満足" is 2
@@ -68,6 +70,13 @@ def parse_rating(text: str | None, payload: str | None = None) -> int | None:
         if pattern.search(stripped):
             return score
     return None
+
+
+def asks(text: str | None) -> bool:
+    """Whether ``text`` asks a question: ``1. Where is my refund?`` after a survey is a
+    customer wanting an answer (read as a score of 1 with a comment, it was answered by
+    nobody), and so is ``Thanks! When will it arrive?`` after a rating."""
+    return text is not None and any(mark in text for mark in QUESTION_MARKS)
 
 
 def rating_choices(language: str) -> list[tuple[str, str]]:

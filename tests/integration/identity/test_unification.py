@@ -405,7 +405,24 @@ class TestAcknowledgementLanguage:
 
 
 class TestSurveyAnswer:
-    """A score and a comment in one answer to the survey are a rating, not a new question."""
+    """A score and a comment in one answer to the survey are a rating, not a new question;
+    a question after the survey is a new question, not a rating."""
+
+    @staticmethod
+    async def surveyed(pipeline: Any, make_inbound: Any, ws: str, phone: str) -> Any:
+        """A conversation an agent took and resolved, whose survey went out; its opened event."""
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="My parcel is late"))
+        (opened,) = await pipeline.events(ws, 1, kind="opened")
+        for kind in ("assigned", "resolved"):  # the router's news: an agent took it, then done
+            news = ConversationEvent(
+                event_id=f"{ws}-{kind}", workspace=ws, conversation_id=opened.conversation_id,
+                customer_id=opened.customer_id, kind=kind, agent_id="ada", pool="default")
+            await pipeline.raw("omniroute.conversations.v1", opened.conversation_id.encode(),
+                               news.to_json_bytes())
+        assert await consume(pipeline.settings.kafka_bootstrap,
+                             pipeline.topic("omniroute.outbound.v1"), 1, timeout=60,
+                             where=automatic(phone, "survey"))
+        return opened
 
     async def test_a_score_with_words_is_rated_and_does_not_reopen(
         self, pipeline: Any, make_inbound: Any
@@ -413,24 +430,7 @@ class TestSurveyAnswer:
         """A user run's visitor answered "5, very quick, thank you!": the conversation
         reopened and the score was lost."""
         ws, phone = "survey", "+14155557101"
-        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="My parcel is late"))
-        (opened,) = await pipeline.events(ws, 1, kind="opened")
-        for kind in ("assigned", "resolved"):  # the router's news: an agent took it, then done
-            news = ConversationEvent(
-                event_id=f"survey-{kind}", workspace=ws, conversation_id=opened.conversation_id,
-                customer_id=opened.customer_id, kind=kind, agent_id="ada", pool="default")
-            await pipeline.raw("omniroute.conversations.v1", opened.conversation_id.encode(),
-                               news.to_json_bytes())
-
-        def automatic(kind: str) -> Any:
-            def wanted(record: Any) -> bool:
-                out = OutboundMessage.from_json_bytes(record.value)
-                return out.recipient.value == phone and out.automation == kind
-            return wanted
-
-        assert await consume(pipeline.settings.kafka_bootstrap,
-                             pipeline.topic("omniroute.outbound.v1"), 1, timeout=60,
-                             where=automatic("survey"))
+        await self.surveyed(pipeline, make_inbound, ws, phone)
         await pipeline.send(make_inbound(ws, Channel.SMS, phone,
                                          text="5, very quick, thank you!"))
         (rated,) = await pipeline.events(ws, 1, kind="rated")
@@ -440,7 +440,31 @@ class TestSurveyAnswer:
         assert await pipeline.events_so_far(ws, "reopened") == []
         assert await consume(pipeline.settings.kafka_bootstrap,
                              pipeline.topic("omniroute.outbound.v1"), 1, timeout=30,
-                             where=automatic("survey_thanks"))
+                             where=automatic(phone, "survey_thanks"))
+
+    async def test_a_numbered_question_reopens_and_is_no_rating(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """"1. Where is my refund?" after the survey was a score of 1 with a comment: the
+        conversation stayed resolved, and no agent saw the question."""
+        ws, phone = "survey-question", "+14155557102"
+        opened = await self.surveyed(pipeline, make_inbound, ws, phone)
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="1. Where is my refund?"))
+        (reopened,) = await pipeline.events(ws, 1, kind="reopened")
+        assert reopened.conversation_id == opened.conversation_id
+        added = await pipeline.events(ws, 2, kind="message_added")
+        assert [(e.conversation_id, e.message and e.message.text) for e in added] == [
+            (opened.conversation_id, "My parcel is late"),
+            (opened.conversation_id, "1. Where is my refund?")]
+        assert await pipeline.events_so_far(ws, "rated") == []
+
+
+def automatic(phone: str, kind: str) -> Any:
+    """Whether an outbound record is the automatic reply ``kind`` to ``phone``."""
+    def wanted(record: Any) -> bool:
+        out = OutboundMessage.from_json_bytes(record.value)
+        return out.recipient.value == phone and out.automation == kind
+    return wanted
 
 
 class TestExpectedWait:

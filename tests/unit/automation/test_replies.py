@@ -226,6 +226,24 @@ class TestSurvey:
         assert read_survey_answer(sent, "환불은 언제 들어오나요?", None, MONDAY_10, "sms",
                                   WS) is None
 
+    @pytest.mark.parametrize("text", [
+        "1. Where is my refund?", "5, thanks! When will it arrive?", "2 - ¿dónde está mi pedido",
+        "4점, 배송은 언제 오나요\uff1f"])
+    def test_a_score_before_a_question_is_a_message(self, text: str) -> None:
+        """A numbered question after a survey was read as a score of 1 and its comment: the
+        conversation stayed resolved and nobody answered it."""
+        sent, _ = plan_survey(memory(human_engaged=True), MONDAY_10, "sms", WS)
+        assert read_survey_answer(sent, text, None, MONDAY_10, "sms", WS) is None
+
+    def test_a_question_after_the_rating_is_no_comment(self) -> None:
+        sent, _ = plan_survey(memory(human_engaged=True), MONDAY_10, "sms", WS)
+        rated = read_survey_answer(sent, "5", None, MONDAY_10, "sms", WS)
+        assert rated is not None
+        assert read_survey_answer(rated.memory, "Thanks! And when will my parcel arrive?", None,
+                                  MONDAY_10 + timedelta(minutes=1), "sms", WS) is None
+        with_payload = read_survey_answer(sent, "Satisfied?", "csat:4", MONDAY_10, "sms", WS)
+        assert with_payload is not None and with_payload.score == 4  # the button decides
+
     @pytest.mark.parametrize(("text", "score"), [
         ("5", 5), (" 4점", 4), ("3/5", 3), ("★★★★", 4), ("😡", 1), ("👍", 5),
         ("매우 만족", 5), ("만족해요", 4), ("보통", 3), ("별로였어요", 2), ("최악", 1),
