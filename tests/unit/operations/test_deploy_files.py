@@ -39,3 +39,15 @@ class TestKubernetesManifests:
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert deployments["omniroute-router"]["spec"]["replicas"] == 1
+
+    def test_a_setup_job_migrates_and_creates_the_topics_as_compose_does(self) -> None:
+        """Topics and the schema exist with their own settings (partitions, compaction),
+        not as a broker's auto-creation would make them on a process's first request."""
+        documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "omniroute.yaml").read_text()))
+        (job,) = [d for d in documents if d["kind"] == "Job"]
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())["services"]
+        assert container["command"] == compose["setup"]["entrypoint"]
+        assert "omniroute topics create" in container["command"][-1]
+        assert {e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e} \
+            == {"omniroute"}
