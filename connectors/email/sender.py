@@ -295,7 +295,8 @@ class EmailDelivery:
         outcome = await self._send(message, attempts=1 if resends else MAX_ATTEMPTS)
         if await self.rounds.tried(message, resends, RELAY, RELAY,
                                    reached=outcome.state is DeliveryState.SENT,
-                                   unreachable=outcome.temporary):
+                                   unreachable=outcome.temporary,
+                                   code=outcome.error_code, why=outcome.error_message):
             return True
         if outcome.temporary:  # and no round left
             outcome = replace(outcome, error_message=self.rounds.reason(

@@ -16,8 +16,14 @@ from omniroute.contract.base import Address, Channel, Envelope, EventId, Identif
 
 
 class DeliveryState(StrEnum):
-    """The lifecycle of an outbound message at the provider."""
+    """The lifecycle of an outbound message at the provider.
 
+    ``queued``: not sent yet, omniroute sends it in a later round (its provider could not be
+    reached, or an earlier message to the customer waits); ``error_code`` and
+    ``error_message`` say why and when. It ranks lowest: any other status supersedes it.
+    """
+
+    QUEUED = "queued"
     ACCEPTED = "accepted"
     SENT = "sent"
     DELIVERED = "delivered"
@@ -31,6 +37,7 @@ class DeliveryState(StrEnum):
 
 
 _RANK = {
+    DeliveryState.QUEUED: -1,
     DeliveryState.ACCEPTED: 0,
     DeliveryState.SENT: 1,
     DeliveryState.DELIVERED: 2,

@@ -20,6 +20,10 @@ meanwhile, and user run 35 saw an agent's email reply reach the customer before
 the acknowledgement that came first. The waiting messages are remembered by the
 process (for as long as their rounds can last), so after a restart or a
 rebalance the order is kept only from the first message that waits again.
+
+Every write for a round publishes a ``queued`` status on ``omniroute.delivery.v1`` (why
+the message waits, and when it is tried next), so the agent sees that the reply has not
+gone out yet; the next round's status, or the message's own, supersedes it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter
 
-from omniroute.contract import OutboundMessage
+from omniroute.contract import DeliveryState, OutboundMessage
+from omniroute.contract.topics import DELIVERY
+from omniroute.delivery.sending import status
 from omniroute.infra.topics import INTERNAL_TOPICS, create_topics
 from omniroute.observability.logs import get_logger
 from omniroute.settings import Settings
@@ -113,21 +119,25 @@ class Rounds:
         less than a round ago."""
         down = not resends and self._down.get(account, 0.0) > time.monotonic()
         if self.rounds > 0 and (down or self.behind(message)):
-            await self.defer(message, max(resends, 1), provider)
+            why = (f"{provider} could not be reached less than {self.seconds:g} s ago" if down
+                   else "an earlier message to this customer waits to be sent")
+            await self.defer(message, max(resends, 1), provider, "waiting", why)
             return True
         return False
 
     async def tried(self, message: OutboundMessage, resends: int, account: Hashable,
-                    provider: str, *, reached: bool, unreachable: bool) -> bool:
+                    provider: str, *, reached: bool, unreachable: bool,
+                    code: str | None = None, why: str | None = None) -> bool:
         """Note what an attempt found (``reached``: the provider took the message;
-        ``unreachable``: it could not be reached); whether ``message`` was written for a
-        later round (it has one left)."""
+        ``unreachable``: it could not be reached, ``code`` and ``why`` say how); whether
+        ``message`` was written for a later round (it has one left)."""
         if reached:
             self._down.pop(account, None)
         elif unreachable:
             self._down[account] = time.monotonic() + self.seconds
             if resends < self.rounds:
-                await self.defer(message, resends + 1, provider)
+                await self.defer(message, resends + 1, provider, code,
+                                 why or f"{provider} could not be reached")
                 return True
         return False
 
@@ -165,13 +175,23 @@ class Rounds:
         times = "once" if resends == 1 else f"{resends} times"
         return f" (tried again {times}, {self.seconds:g} s apart)" if resends else ""
 
-    async def defer(self, message: OutboundMessage, resends: int, provider: str) -> None:
-        """Write ``message`` for round ``resends``, due a round from now (acknowledged
-        before this returns)."""
+    async def defer(self, message: OutboundMessage, resends: int, provider: str,
+                    code: str | None, why: str) -> None:
+        """Write ``message`` for round ``resends``, due a round from now, and its ``queued``
+        status saying ``why`` (both acknowledged before this returns)."""
         due = int((time.time() + self.seconds) * 1000)
-        await self.producer.send_and_wait(
-            self.topic, message.to_json_bytes(), key=message.conversation_id.encode(),
-            headers=[(ROUND_HEADER, str(resends).encode()), (DUE_HEADER, str(due).encode())])
+        at = datetime.fromtimestamp(due / 1000, UTC)
+        queued = status(message, provider, DeliveryState.QUEUED, f"queued-{resends}",
+                        error_code=code, error_message=f"{why}; next try at {at:%H:%M:%S} UTC "
+                        f"(round {resends} of {self.rounds})")
+        sent = [await self.producer.send(
+                    self.topic, message.to_json_bytes(), key=message.conversation_id.encode(),
+                    headers=[(ROUND_HEADER, str(resends).encode()),
+                             (DUE_HEADER, str(due).encode())]),
+                await self.producer.send(self.settings.topic(DELIVERY.name),
+                                         queued.to_json_bytes(),
+                                         key=queued.kafka_key.encode())]
+        await asyncio.gather(*sent)
         self._waiting.setdefault(message.conversation_id, {})[message.event_id] = (
             message.occurred_at, time.monotonic() + self.seconds * (self.rounds + 2))
         DEFERRED.labels(provider).inc()

@@ -213,7 +213,9 @@ class DeliveryService:
                 self.view.activity.spend_hints(message)
             gone = unreachable(statuses)
             if await self.rounds.tried(message, resends, account, sender.provider,
-                                       reached=accepted, unreachable=gone):
+                                       reached=accepted, unreachable=gone,
+                                       code=statuses[0].error_code,
+                                       why=statuses[0].error_message):
                 return
             if gone:  # and no round left
                 statuses = [statuses[0].model_copy(update={"error_message": self.rounds.reason(

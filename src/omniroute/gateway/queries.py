@@ -93,7 +93,7 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
     messages = _plain_all(await pool.fetch(
         """SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
                   m.sender_name, m.content, d.state AS delivery_state,
-                  CASE WHEN d.state = 'failed'
+                  CASE WHEN d.state IN ('failed', 'queued')
                        THEN coalesce(d.error_message, d.error_code) END AS delivery_error,
                   (SELECT coalesce(jsonb_agg(to_jsonb(a) - 'message_id' - 'created_at'), '[]')
                      FROM attachments a WHERE a.message_id = m.message_id) AS attachments

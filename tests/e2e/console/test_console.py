@@ -38,10 +38,11 @@ from omniroute.contract import (
     AssignmentEvent,
     AssignmentKind,
     Channel,
+    DeliveryState,
     OutboundMessage,
     utcnow,
 )
-from omniroute.delivery.sending import failed
+from omniroute.delivery.sending import failed, status
 from omniroute.gateway.admin import create_token, set_canned_response
 from omniroute.gateway.auth import Role
 from omniroute.settings import Settings
@@ -231,12 +232,24 @@ class TestAgentConsoleOnTheRealChain:
                         where=lambda r: OutboundMessage.from_json_bytes(r.value).text
                         == "Your parcel ships today.")
                     first = OutboundMessage.from_json_bytes(taken.value)
+                    # first it waits for a later round, as delivery announces it
+                    waits = status(first, "twilio", DeliveryState.QUEUED, "queued-1",
+                                   error_code="retries_exhausted:599", error_message=(
+                                       "could not reach Twilio; next try at 10:00:30 UTC "
+                                       "(round 1 of 20)"))
+                    await produce(topics.kafka_bootstrap, topics.topic("omniroute.delivery.v1"),
+                                  [(waits.kafka_key.encode(), waits.to_json_bytes())])
+                    await page.locator(".message .queued", has_text=(
+                        "Not sent yet: could not reach Twilio; next try at 10:00:30 UTC")
+                    ).wait_for(timeout=30_000)
                     lost = failed(first, "twilio", "retries_exhausted:599",
                                   "could not reach Twilio")
                     await produce(topics.kafka_bootstrap, topics.topic("omniroute.delivery.v1"),
                                   [(lost.kafka_key.encode(), lost.to_json_bytes())])
                     send_again = page.locator(".undelivered .resend")
                     await send_again.wait_for(timeout=30_000)
+                    assert await page.locator(".message .queued").count() == 0, (
+                        "failed supersedes queued")
                     await send_again.dblclick()  # two requests, one reply
                     await page.locator("#history .message.outbound",
                                        has_text="Your parcel ships today.").nth(1).wait_for(

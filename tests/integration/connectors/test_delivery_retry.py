@@ -5,7 +5,7 @@ answers 503 while it is "down": the message waits on
 ``omniroute.internal.delivery-retry`` and goes out once when the provider is back,
 the messages after it go out meanwhile, a provider down for every round fails the
 message once with the rounds in its reason, and a deferred message outlives a
-SIGKILLed delivery process.
+SIGKILLed delivery process. Every wait is announced by a ``queued`` status.
 """
 
 from __future__ import annotations
@@ -41,10 +41,17 @@ async def produce_replies(settings: Settings, *replies: OutboundMessage) -> None
                   [(m.conversation_id.encode(), m.to_json_bytes()) for m in replies])
 
 
-async def statuses(settings: Settings) -> list[DeliveryStatus]:
-    """Every status on omniroute.delivery.v1 so far."""
-    return [DeliveryStatus.from_json_bytes(r.value) for r in await consume_all(
-        settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"))]
+async def statuses(settings: Settings, *, queued: bool = False) -> list[DeliveryStatus]:
+    """Every status on omniroute.delivery.v1 so far (``queued`` ones only when asked)."""
+    return [s for s in (DeliveryStatus.from_json_bytes(r.value) for r in await consume_all(
+        settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1")))
+            if queued or s.state is not DeliveryState.QUEUED]
+
+
+def settled(record: object) -> bool:
+    """Whether a delivery.v1 record says a message went out or failed (not ``queued``)."""
+    return DeliveryStatus.from_json_bytes(
+        record.value).state is not DeliveryState.QUEUED  # type: ignore[attr-defined]
 
 
 def bodies(graph: FakeGraph, since: float = 0.0) -> list[str]:
@@ -56,7 +63,7 @@ def bodies(graph: FakeGraph, since: float = 0.0) -> list[str]:
 async def test_an_unreachable_provider_delays_its_messages_and_holds_up_nothing(
         topics: Settings, graph: FakeGraph) -> None:
     """The first reply finds the provider down (both attempts 503): it is written to the
-    retry topic, and no status says anything yet. The second reply of the conversation,
+    retry topic, with a ``queued`` status saying why and when. The second reply of the conversation,
     to the same account, waits behind it without an attempt; a template to another
     customer through another account of the business goes out at once. A round later
     both replies go out once, in their order, and every message has one ``accepted``
@@ -77,10 +84,18 @@ async def test_an_unreachable_provider_delays_its_messages_and_holds_up_nothing(
                                  timeout=60)
         await produce_replies(settings, other)
         reported = await consume(settings.kafka_bootstrap,
-                                 settings.topic("omniroute.delivery.v1"), 3, timeout=60)
+                                 settings.topic("omniroute.delivery.v1"), 3, timeout=60,
+                                 where=settled)
     finally:
         await service.stop()
     assert [OutboundMessage.from_json_bytes(r.value) for r in deferred] == [first, second]
+    waited, behind = [s for s in await statuses(settings, queued=True)
+                      if s.state is DeliveryState.QUEUED]
+    assert (waited.outbound_event_id, waited.error_code) == (first.event_id,
+                                                              "retries_exhausted:2")
+    assert behind.outbound_event_id == second.event_id
+    assert behind.error_message is not None and behind.error_message.startswith(
+        "whatsapp_cloud could not be reached less than 3 s ago; next try at ")
     assert {dict(r.headers)["omniroute-delivery-round"] for r in deferred} == {b"1"}
     order = [DeliveryStatus.from_json_bytes(r.value).outbound_event_id for r in reported]
     assert order.index(first.event_id) < order.index(second.event_id)
@@ -108,7 +123,7 @@ async def test_a_reply_tried_again_in_vain_keeps_its_place_in_its_conversation(
     await service.start()
     try:
         await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
-                      timeout=60)
+                      timeout=60, where=settled)
     finally:
         await service.stop()
     assert bodies(graph) == ["reply 51"] * 4 + ["reply 52"]
@@ -131,10 +146,11 @@ async def test_a_provider_down_for_every_round_fails_the_message_once(
     await service.start()
     try:
         (failed,) = await consume(settings.kafka_bootstrap,
-                                  settings.topic("omniroute.delivery.v1"), 1, timeout=60)
+                                  settings.topic("omniroute.delivery.v1"), 1, timeout=60,
+                                  where=settled)
         await produce_replies(settings, after)
         await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
-                      timeout=60)
+                      timeout=60, where=settled)
     finally:
         await service.stop()
     status = DeliveryStatus.from_json_bytes(failed.value)
@@ -145,6 +161,10 @@ async def test_a_provider_down_for_every_round_fails_the_message_once(
     assert bodies(graph) == ["reply 43"] * 4 + ["reply 44"]
     assert Counter((s.outbound_event_id, s.state) for s in await statuses(settings)) == {
         (lost.event_id, DeliveryState.FAILED): 1, (after.event_id, DeliveryState.ACCEPTED): 1}
+    assert [(s.error_message or "").rsplit(" (", 1)[-1] for s in await statuses(
+        settings, queued=True) if (s.outbound_event_id, s.state) == (
+            lost.event_id, DeliveryState.QUEUED)] == [
+        "round 1 of 2)", "round 2 of 2)"], "one queued status a round"
 
 
 async def test_a_deferred_message_outlives_a_killed_delivery_process(
@@ -177,7 +197,8 @@ async def test_a_deferred_message_outlives_a_killed_delivery_process(
         graph.fail_next = []
         fleet.restart("delivery")
         reported = await consume(settings.kafka_bootstrap,
-                                 settings.topic("omniroute.delivery.v1"), 1, timeout=90)
+                                 settings.topic("omniroute.delivery.v1"), 1, timeout=90,
+                                 where=settled)
         assert reported, "the deferred reply was never delivered\n" + (
             tmp_path / "delivery.log").read_text(errors="replace")[-3000:]
         await asyncio.sleep(2.0)  # a second round, were one left, would be due by now

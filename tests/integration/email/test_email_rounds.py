@@ -15,7 +15,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from harness.kafka import consume, produce
 from harness.ports import free_port
-from integration.connectors.test_delivery_retry import statuses
+from integration.connectors.test_delivery_retry import settled, statuses
 from integration.email.test_smtp_roundtrip import MAILBOX, Sink
 from omniroute.contract import (
     Address,
@@ -71,11 +71,14 @@ async def test_replies_wait_while_the_relay_is_away_and_go_out_once_in_order(
         waiting = await consume(settings.kafka_bootstrap,
                                 settings.topic("omniroute.internal.email-retry"), 3, timeout=60)
         assert len(waiting) == 3, "every reply waits for a later round"
-        assert await statuses(settings) == [], "nothing is reported while they wait"
+        assert await statuses(settings) == [], "nothing is sent or failed while they wait"
+        queued = await statuses(settings, queued=True)
+        assert sorted((s.outbound_event_id, s.provider) for s in queued) == [
+            (m.event_id, "smtp") for m in replies], "each says it waits"
         server = await asyncio.get_running_loop().create_server(
             lambda: SMTP(sink), host="127.0.0.1", port=port)
         sent = await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"),
-                             3, timeout=60)
+                             3, timeout=60, where=settled)
         assert len(sent) == 3
         await asyncio.sleep(1.5)  # a further round, were one left, would be due by now
     finally:
@@ -108,11 +111,12 @@ async def test_a_relay_that_answers_451_every_round_fails_the_reply_once(
         await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                       [(b"conv-c", lost.to_json_bytes())])
         (failed,) = await consume(settings.kafka_bootstrap,
-                                  settings.topic("omniroute.delivery.v1"), 1, timeout=60)
+                                  settings.topic("omniroute.delivery.v1"), 1, timeout=60,
+                                  where=settled)
         await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
                       [(b"conv-d", after.to_json_bytes())])
         await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
-                      timeout=60)
+                      timeout=60, where=settled)
     finally:
         delivery.stop()
         await worker

@@ -359,7 +359,8 @@ function renderDetail(view) {
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`,
         !m.author_id || !m.text || state.readOnly ? ""
           : sentAgain(view.messages, i) ? el("span", { class: "resent" }, t("resent"))
-            : el("button", { type: "button", class: "resend", onclick: () => resend(m) }, t("resend"))) : "") })),
+            : el("button", { type: "button", class: "resend", onclick: () => resend(m) }, t("resend")))
+        : m.delivery_state === "queued" ? el("div", { class: "queued" }, `${t("not-sent-yet")} ${m.delivery_error || ""}`) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       n.agent_id ? `${t("note-by")} ${n.agent_id}: ${n.note}` : `${t("system-note")} ${n.note}`) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
