@@ -40,7 +40,7 @@ from omniroute.automation.memory import ConversationMemory, CustomerMemory, Repl
 from omniroute.automation.queue import ANY_POOL, QueueView
 from omniroute.automation.replies import plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
-from omniroute.contract import ConversationEvent, Rating
+from omniroute.contract import ConversationEvent, InboundMessage, Rating
 from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
 from omniroute.conversations.commands import AbsorbCustomer, RouterNews, ThreadMessage
 from omniroute.conversations.mailthread import thread_of
@@ -301,10 +301,7 @@ class AutomationHook:
         effects = self.rules(ws, memory, ["message_received"] + (
             ["conversation_opened"] if route is not None else []), attributes, at)
         memory = effects.memory
-        route_to = ReplyRoute(channel=message.channel, channel_account=message.channel_account,
-                              recipient=message.sender,
-                              provider_message_id=message.provider_message_id[:998],
-                              thread=thread_of(message))
+        route_to = reply_route(message)
         batch = Batch(state.workspace, state.customer_id, conv.id, message.event_id, at,
                       message.channel)
         # the pool of the routing request this message makes, on the event itself (not only
@@ -367,10 +364,11 @@ class AutomationHook:
                       message.occurred_at, message.channel)
         batch.event(Kind.RATED, "rated", rating=Rating(score=answer.score,
                                                       comment=answer.comment))
+        route_to = reply_route(message)  # the thanks go where the answer came from
         if answer.reply is not None:
-            batch.reply(customer.route, answer.reply)
+            batch.reply(route_to, answer.reply)
         what = "comment" if answer.comment else "rating"
-        self.memory.set(state.customer_id, customer.with_conversation(answer.memory)
+        self.memory.set(state.customer_id, customer.with_conversation(answer.memory, route=route_to)
                         .with_handled(message.event_id, what))
         await self.send_outbound(batch)
         log.info("survey_answered", conversation_id=state.current.id, score=answer.score,
@@ -402,6 +400,14 @@ class AutomationHook:
             return
         self.memory.set(state.customer_id, customer.with_conversation(memory))
         await batch.send(self.worker)
+
+
+def reply_route(message: InboundMessage) -> ReplyRoute:
+    """Where a reply to ``message`` goes: its channel, account and sender, quoting it."""
+    return ReplyRoute(channel=message.channel, channel_account=message.channel_account,
+                      recipient=message.sender,
+                      provider_message_id=message.provider_message_id[:998],
+                      thread=thread_of(message))
 
 
 def _label(score: float | None) -> str:

@@ -409,9 +409,10 @@ class TestSurveyAnswer:
     a question after the survey is a new question, not a rating."""
 
     @staticmethod
-    async def surveyed(pipeline: Any, make_inbound: Any, ws: str, phone: str) -> Any:
+    async def surveyed(pipeline: Any, make_inbound: Any, ws: str, phone: str,
+                       channel: Channel = Channel.SMS) -> Any:
         """A conversation an agent took and resolved, whose survey went out; its opened event."""
-        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="My parcel is late"))
+        await pipeline.send(make_inbound(ws, channel, phone, text="My parcel is late"))
         (opened,) = await pipeline.events(ws, 1, kind="opened")
         for kind in ("assigned", "resolved"):  # the router's news: an agent took it, then done
             news = ConversationEvent(
@@ -457,6 +458,23 @@ class TestSurveyAnswer:
             (opened.conversation_id, "My parcel is late"),
             (opened.conversation_id, "1. Where is my refund?")]
         assert await pipeline.events_so_far(ws, "rated") == []
+
+
+    async def test_the_thanks_go_where_the_rating_came_from(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """User run 37: Kim wrote on WhatsApp, got the survey there and answered it by SMS
+        from the same phone; the thanks went to WhatsApp (the route of her last message
+        before the rating)."""
+        ws = "survey-channels"
+        await self.surveyed(pipeline, make_inbound, ws, "14155557103", Channel.WHATSAPP)
+        await pipeline.send(make_inbound(ws, Channel.SMS, "+14155557103", text="5"))
+        (rated,) = await pipeline.events(ws, 1, kind="rated")
+        assert rated.rating is not None and rated.rating.score == 5
+        (thanks,) = await consume(pipeline.settings.kafka_bootstrap,
+                                  pipeline.topic("omniroute.outbound.v1"), 1, timeout=30,
+                                  where=automatic("+14155557103", "survey_thanks"))
+        assert OutboundMessage.from_json_bytes(thanks.value).channel is Channel.SMS
 
 
 def automatic(phone: str, kind: str) -> Any:
