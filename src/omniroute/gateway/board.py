@@ -87,8 +87,9 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
        c.triage ->> 'intent' AS intent, c.triage ->> 'language' AS language,
        c.triage ->> 'skills' AS skills,
        coalesce((SELECT min(m.created_at) FROM messages m
-                 WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'),
-                c.opened_at) AS waiting_since,
+                 WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'
+                   AND m.created_at >= since.at),
+                since.at) AS waiting_since,
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
        offer.agent_id AS offered_to,

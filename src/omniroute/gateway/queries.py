@@ -375,13 +375,16 @@ async def awaiting_first_reply(pool: asyncpg.Pool, conversation_id: str) -> date
 
 async def routing_facts(pool: asyncpg.Pool,
                         conversation_id: str) -> tuple[Channel, datetime] | None:
-    """The channel to route a conversation on and since when its customer waits."""
+    """The channel to route a conversation on and since when its customer waits: the first
+    message since it was last opened or reopened (a reopened conversation waits from its
+    reopening, not from the first message it ever had)."""
     row = await pool.fetchrow(
-        """SELECT c.channel, coalesce((SELECT min(m.created_at) FROM messages m
-                  WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
-                    AND m.direction = 'inbound'),
-                  c.opened_at) AS since
-           FROM conversations c WHERE c.conversation_id = $1""", conversation_id)
+        f"""SELECT c.channel, coalesce((SELECT min(m.created_at) FROM messages m
+                   WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
+                     AND m.direction = 'inbound' AND m.created_at >= opened.at),
+                   opened.at) AS since
+            FROM conversations c CROSS JOIN LATERAL {last_opened('c')} opened
+            WHERE c.conversation_id = $1""", conversation_id)
     if row is None or row["channel"] is None:
         return None
     since: datetime = row["since"]

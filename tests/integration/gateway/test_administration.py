@@ -412,6 +412,49 @@ class TestSupervisorBoard:
         _, board = await gateway.call("GET", "/board", "boss")
         assert {w["conversation_id"]: w["pool"] for w in board["waiting"]}["c1"] == "overflow"  # type: ignore[index,union-attr]
 
+    async def test_a_reopened_conversation_waits_from_its_reopening(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 37: a question after the survey reopened a conversation first opened
+        earlier, and the board counted its wait from the first message the customer ever
+        wrote in it (its pool's oldest wait 8 minutes instead of 4); a parked one re-routed
+        took the same age to the router."""
+        now = utcnow()
+        first = inbound(1, text="first", at=now - timedelta(hours=2), sender="+14155550109")
+        again = inbound(2, text="again", at=now - timedelta(minutes=5),  # (+2 min: 3 min ago)
+                        sender="+14155550109")
+        news = [ConversationEvent(event_id=f"{kind}-c9", conversation_id="c9", customer_id="k9",
+                                  kind=kind, occurred_at=at) for kind, at in (
+            (ConversationEventKind.RESOLVED, now - timedelta(hours=1)),
+            (ConversationEventKind.REOPENED, again.occurred_at))]
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [  # type: ignore[arg-type]
+                ("conversations", opened("c9", "k9", at=first.occurred_at)), ("inbound", first),
+                ("conversations", added(first, conversation="c9", customer="k9")),
+                *(("conversations", event) for event in news), ("inbound", again),
+                ("conversations", added(again, conversation="c9", customer="k9"))])
+        finally:
+            await conn.close()
+        _, board = await gateway.call("GET", "/board", "boss")
+        assert [w["conversation_id"] for w in board["waiting"]] == ["c9"]  # type: ignore[index,union-attr]
+        oldest = max(p["oldest_wait_s"] or 0 for p in board["pools"])  # type: ignore[union-attr]
+        assert 150 < oldest < 300, oldest  # three minutes, not two hours
+        parked = ConversationEvent(event_id="park-c9", conversation_id="c9", customer_id="k9",
+                                   kind=ConversationEventKind.PARKED, reason="no pool",
+                                   occurred_at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", parked)])
+        finally:
+            await conn.close()
+        assert (await gateway.call("POST", "/conversations/c9/reroute", "boss",
+                                   {"pool": "default"}))[0] == 202
+        (record,) = await consume(gateway.settings.kafka_bootstrap,
+                                  gateway.settings.topic(ROUTING), 1)
+        request = RoutingRequest.from_json_bytes(record.value)
+        assert request.waiting_since is not None
+        assert abs((request.waiting_since - again.occurred_at).total_seconds()) < 1
+
     async def test_queued_work_shows_the_priority_its_router_gives_it(
             self, gateway: Setup, database_url: str) -> None:
         """User run 20's board read "P0: 2" for billing work triage had raised: history
