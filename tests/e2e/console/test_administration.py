@@ -68,6 +68,14 @@ async def wait_text(page: object, selector: str, expected: str, timeout: float =
         arg=[selector, expected], timeout=timeout)
 
 
+async def refreshed(page: object) -> None:
+    """Until the board has rendered again (its time line changes with every refresh)."""
+    before = await text_of(page, "#board-at")
+    await page.wait_for_function(  # type: ignore[attr-defined]
+        "(before) => document.getElementById('board-at').textContent !== before", arg=before,
+        timeout=SLOW)
+
+
 async def sign_in(page: object, url: str, token: str) -> None:
     await page.goto(url + "/")  # type: ignore[attr-defined]
     await page.fill("#token", token)  # type: ignore[attr-defined]
@@ -208,6 +216,25 @@ class TestOperableFromTheFirstMinute:
                                     "0", 10_000)
                     assert (await text_of(admin_page, "#board-agents tr[data-agent=ada] "
                                           "td:nth-child(4)")).startswith("50%")
+
+                    # The admin types where to reassign ada's conversation: the board's
+                    # refreshes keep the box, its text and its focus, and the refusal stays
+                    # shown (user run 38: every refresh emptied the box, so the click sent
+                    # no target, and the 400 it got was cleared by the next refresh).
+                    box = admin_page.locator(
+                        "#board-agents tr[data-agent=ada] input.reassign-to").first
+                    await box.click()
+                    await admin_page.keyboard.type("ada", delay=50)
+                    await refreshed(admin_page)
+                    assert await box.input_value() == "ada"
+                    assert (await admin_page.evaluate(
+                        "document.activeElement.dataset.draft || ''")).startswith("reassign:")
+                    await admin_page.locator(
+                        "#board-agents tr[data-agent=ada] button.reassign").first.click()
+                    refusal = "the conversation is already 'ada''s"
+                    await wait_text(admin_page, "#board-error", refusal, 10_000)
+                    await refreshed(admin_page)
+                    assert await text_of(admin_page, "#board-error") == refusal
 
                     # No default pool: the next request is dead-lettered and parked.
                     await admin_page.click("#tab-admin")

@@ -2,7 +2,10 @@
 // answer bot holds, and dead letters, refreshed every 2 s and at once on every assignment event.
 "use strict";
 
-const board = { timer: null, data: null, letters: [] };
+const board = { timer: null, data: null, letters: [], loadFailed: false, drafts: new Map() };
+// What a supervisor typed into a row's box (reassign to, re-route to), by box: the board
+// re-renders every 2 s, and the boxes used to come back empty, so a click after typing sent
+// an empty target (a user run's reassignment was refused, and its error cleared at once).
 
 function cells(...values) { return el("tr", {}, values.map((v) => el("td", {}, v))); }
 function heads(...keys) { return el("tr", {}, keys.map((k) => el("th", {}, t(k)))); }
@@ -19,19 +22,48 @@ async function loadBoard() {
     board.data = data;
     board.letters = letters.dead_letters;
     renderBoard();
-    showError("board-error", null);
+    if (board.loadFailed) showError("board-error", null);  // (an action's refusal stays shown)
+    board.loadFailed = false;
   } catch (error) {
+    board.loadFailed = true;
     showError("board-error", error);
   }
 }
 
-function boardAction(fn) {
+function boardAction(fn, draft) {
   return async () => {
-    try { await fn(); showError("board-error", null); setTimeout(loadBoard, 500); } catch (error) { showError("board-error", error); }
+    try {
+      await fn();
+      if (draft) board.drafts.delete(draft);
+      showError("board-error", null);
+      setTimeout(loadBoard, 500);
+    } catch (error) { showError("board-error", error); }
   };
 }
 
+// A box that keeps its draft across re-renders (``key`` names it on the page).
+function draftBox(key, placeholder, cls) {
+  const box = el("input", { size: 8, placeholder, class: cls, "data-draft": key });
+  box.value = board.drafts.get(key) || "";
+  box.addEventListener("input", () => {
+    if (box.value) board.drafts.set(key, box.value); else board.drafts.delete(key);
+  });
+  return box;
+}
+
 function renderBoard() {
+  const active = document.activeElement;
+  if (active && active.tagName === "SELECT" && $("board-view").contains(active)) return;  // open
+  const focused = active && active.dataset ? active.dataset.draft : undefined;
+  const caret = focused ? active.selectionStart : null;
+  renderRows();
+  if (focused) {
+    const again = [...document.querySelectorAll("#board-view [data-draft]")].find((b) => b.dataset.draft === focused);
+    if (again) { again.focus(); if (caret !== null) again.setSelectionRange(caret, caret); }
+  }
+}
+
+function renderRows() {
   const d = board.data;
   $("board-at").textContent = `${new Date(d.at).toLocaleTimeString()} · ${t("configuration")} ${t("version")} ${d.config_version}`;
   $("board-counts").replaceChildren(...["online", "chatting", "away", "offline", "lost"].map((s) =>
@@ -60,11 +92,12 @@ function agentRow(a) {
   const status = el("select", { class: "force", "aria-label": `${t("force-status")} ${a.agent_id}` },
     ["available", "busy", "away", "offline"].map((p) => el("option", { value: p }, t(p))));
   status.value = a.presence;
-  status.addEventListener("change", boardAction(() => api("POST", `/agents/${encodeURIComponent(a.agent_id)}/presence`, { presence: status.value })));
+  const force = boardAction(() => api("POST", `/agents/${encodeURIComponent(a.agent_id)}/presence`, { presence: status.value }));
+  status.addEventListener("change", () => { status.blur(); force(); });  // (renders wait while it is open)
   const held = a.conversations.map((cid) => {
-    const target = el("input", { size: 8, placeholder: t("agent"), class: "reassign-to" });
+    const target = draftBox(`reassign:${cid}`, t("agent"), "reassign-to");
     const go = el("button", { class: "secondary reassign", onclick: boardAction(() =>
-      api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" })) }, t("reassign"));
+      api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" }), `reassign:${cid}`) }, t("reassign"));
     return el("div", { class: "held", "data-conversation": cid },
       el("a", { href: "#", onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, cid), " ", target, go);
   });
@@ -75,11 +108,12 @@ function agentRow(a) {
 }
 
 function waitingRow(w, parked) {
-  const pool = el("input", { size: 8, placeholder: t("pool"), class: "reroute-pool" });
+  const key = `reroute:${w.conversation_id}`;
+  const pool = draftBox(key, t("pool"), "reroute-pool");
   const go = el("button", { class: "secondary reroute", onclick: boardAction(() => {
     const body = pool.value.trim() ? { pool: pool.value.trim() } : {};
     return api("POST", `/conversations/${encodeURIComponent(w.conversation_id)}/reroute`, body);
-  }) }, t("reroute"));
+  }, key) }, t("reroute"));
   return el("tr", { "data-conversation": w.conversation_id },
     el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`,
       slaMissedTag(w.sla_breached)),
