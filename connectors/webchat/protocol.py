@@ -11,7 +11,10 @@ Visitor -> server frames (``type`` first):
 - ``message``: ``client_message_id`` (the idempotency key: a retry carries the
   same id and yields the same event), ``text`` and/or ``attachments``: up to 5
   ``{"upload_id": "sha256:<hex>", "filename"?}`` from ``POST /webchat/uploads``
-  (:mod:`.uploads`); an upload id not stored is refused ``unknown_upload``.
+  (:mod:`.uploads`); an upload id not stored is refused ``unknown_upload``. A tap on a
+  button an agent message offered (its ``choices``, such as the survey's 1-5) adds
+  ``choice``: ``{"payload", "title"}``, with the title as ``text``; it becomes the
+  message's ``interactive`` (a ``button`` reply), as other channels' buttons do.
 - ``offline_form``: ``client_message_id``, ``text`` and an ``email`` to answer
   to, sent when no agent is available.
 - ``typing`` (``state`` true/false), ``delivered`` (``event_ids`` of agent
@@ -47,6 +50,8 @@ from omniroute.contract import (
     DeliveryState,
     DeliveryStatus,
     InboundMessage,
+    InteractiveKind,
+    InteractiveReply,
     VerifiedIdentity,
 )
 from omniroute.contract.inbound import MAX_TEXT_CHARS
@@ -63,6 +68,8 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}\.[0-9a-f]{32}$")
 MAX_ATTACHMENTS = 5
+MAX_CHOICE_PAYLOAD, MAX_CHOICE_TITLE = 256, 20
+"""A tapped button's limits: those of the Choice an agent message offers."""
 FRAME_TYPES = ("hello", "message", "offline_form", "typing", "delivered", "read")
 
 
@@ -218,6 +225,21 @@ def upload_refs(frame: dict[str, Any]) -> list[tuple[str, str | None]]:
     return out
 
 
+def tapped(frame: dict[str, Any], client_id: str) -> InteractiveReply | None:
+    """The button of a ``message`` frame's ``choice`` (the limits of an offered Choice)."""
+    choice = frame.get("choice")
+    if choice is None or frame.get("type") != "message":
+        return None
+    payload = choice.get("payload") if isinstance(choice, dict) else None
+    title = choice.get("title") if isinstance(choice, dict) else None
+    if not (isinstance(payload, str) and 0 < len(payload) <= MAX_CHOICE_PAYLOAD
+            and isinstance(title, str) and 0 < len(title) <= MAX_CHOICE_TITLE):
+        raise FrameError("invalid_choice", f"choice must be {{payload: 1-{MAX_CHOICE_PAYLOAD} "
+                         f"chars, title: 1-{MAX_CHOICE_TITLE} chars}}", client_id)
+    return InteractiveReply(kind=InteractiveKind.BUTTON, id=payload, title=title,
+                            payload=payload)
+
+
 def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str,
                        attachments: Sequence[Attachment] = ()) -> InboundMessage:
     """A ``message`` or ``offline_form`` frame as an InboundMessage (event id from client id);
@@ -244,6 +266,7 @@ def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str,
     elif visitor.claimed_email and not (visitor.verified and visitor.verified.email):
         claimed["email"] = visitor.claimed_email[:320]  # unsigned: a weak claim
     return InboundMessage(
+        interactive=tapped(frame, client_id),
         # a digest, not the visitor id: event ids outlive an erase in the sink's ledger
         event_id="webchat:" + hashlib.sha256(
             f"{visitor.visitor_id}:{client_id}".encode()).hexdigest()[:40],

@@ -74,6 +74,8 @@
     "#omniroute-chat .or-prompt{display:block;margin-bottom:8px;padding:8px 12px;border-radius:10px;background:#fff;border:1px solid #ccd;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.1)}" +
     "#omniroute-chat .or-thumb{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-top:4px}" +
     "#omniroute-chat .or-file{display:block;margin-top:4px;font-size:13px}" +
+    "#omniroute-chat .or-choices{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0}" +
+    "#omniroute-chat .or-choice{border:1px solid #2563eb;color:#2563eb;background:#fff;border-radius:14px;padding:3px 10px;font:inherit;font-size:13px;cursor:pointer}" +
     "#omniroute-chat .or-attach{padding:0 8px;background:none;border:1px solid #ccd;border-radius:6px;cursor:pointer}" +
     "#omniroute-chat .or-toggle{float:right;border-radius:20px;padding:8px 14px;background:#2563eb;color:#fff;border:0;cursor:pointer}";
   document.head.appendChild(el("style", {}, css));
@@ -159,12 +161,31 @@
     }, opts.proactiveDelay);
   }
 
+  // The buttons an agent message offers (its choices: the survey's 1-5), under the latest
+  // message only: any message after it takes them away, a tap sends its title and payload.
+  function offer(frame) {
+    var old = log.querySelector(".or-choices");
+    if (old) old.remove();
+    if (frame.direction !== "agent" || !(frame.choices || []).length) return;
+    var bar = el("div", { "class": "or-choices" });
+    frame.choices.forEach(function (c) {
+      var button = el("button", { type: "button", "class": "or-choice" }, c.title);
+      button.onclick = function () {
+        bar.remove();
+        queue({ type: "message", client_message_id: newId(), text: c.title,
+                choice: { payload: c.payload, title: c.title } });
+      };
+      bar.appendChild(button);
+    });
+    log.appendChild(bar);
+  }
   function render(frame, pending) {
     var key = frame.event_id || frame.client_message_id;
     var node = shown[frame.client_message_id] || shown[key];
     if (!node) {
       node = el("div", { "class": "or-msg or-" + frame.direction });
       log.appendChild(node);
+      offer(frame);  // a new message: the buttons are its own, or none
     }
     node.textContent = "";
     if (frame.direction === "agent" && frame.author) {  // the agent's name, when an admin set one

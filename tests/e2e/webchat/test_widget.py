@@ -19,6 +19,7 @@ from omniroute.contract import (
     Author,
     AuthorKind,
     Channel,
+    Choice,
     InboundMessage,
     OutboundMessage,
 )
@@ -59,6 +60,56 @@ async def shop(ingress: tuple[Settings, int]) -> AsyncIterator[str]:
     app.router.add_get("/", page)
     async with served(app) as base:
         yield f"{base}/"
+
+
+async def test_the_surveys_buttons_are_tapped_in_the_widget(
+    ingress: tuple[Settings, int],
+    shop: str,
+) -> None:
+    """User run 38: the survey reached the widget as text only, though its reply frame
+    carried the five rating buttons (the widget drew no ``choices``). Now they show under
+    the survey, a tap sends the title with the payload (a ``button`` reply, read by the
+    survey as the score), and the buttons go; a reload of a page whose last message offers
+    them shows them again."""
+    settings, _ = ingress
+    async with playwright_api.async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            page = await browser.new_page()
+            await page.goto(shop)
+            await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
+            await page.fill("#omniroute-chat textarea[name=text]", "Thanks, all sorted")
+            await page.click("#omniroute-chat form.or-chat button[type=submit]")
+            (first,) = await consume(settings.kafka_bootstrap,
+                                     settings.topic("omniroute.inbound.v1"), 1)
+            visitor = InboundMessage.from_json_bytes(first.value).sender
+            survey = OutboundMessage(
+                event_id="survey-1", conversation_id="conv-s", channel=Channel.WEBCHAT,
+                channel_account="shop.test", recipient=visitor, automation="survey",
+                author=Author(kind=AuthorKind.BOT), text="How would you rate our support?",
+                choices=[Choice(payload=f"csat:{n}", title=title) for n, title in
+                         enumerate(("1 Bad", "2 Poor", "3 OK", "4 Good", "5 Great"), 1)])
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-s", survey.to_json_bytes())])
+            buttons = page.locator("#omniroute-chat .or-choices button")
+            await buttons.nth(4).wait_for()
+            assert await buttons.all_inner_texts() == ["1 Bad", "2 Poor", "3 OK", "4 Good",
+                                                       "5 Great"]
+            await page.reload()  # the welcome frame's history: still the latest message
+            await buttons.nth(4).wait_for()
+            if not await page.locator("#omniroute-chat form.or-chat").is_visible():
+                await page.click("#omniroute-chat .or-toggle")
+            await buttons.nth(4).click()
+            records = await consume(settings.kafka_bootstrap,
+                                    settings.topic("omniroute.inbound.v1"), 2)
+            tapped = InboundMessage.from_json_bytes(records[1].value)
+            assert tapped.text == "5 Great" and tapped.interactive is not None
+            assert (tapped.interactive.kind, tapped.interactive.payload) == ("button", "csat:5")
+            await buttons.first.wait_for(state="detached")
+            texts = await page.locator("#omniroute-chat .or-msg").all_inner_texts()
+            assert texts[-2:] == ["How would you rate our support?", "5 Great"]
+        finally:
+            await browser.close()
 
 
 async def test_visitor_chats_sees_reply_and_history_after_reload(

@@ -93,6 +93,19 @@ class TestMessages:
         assert message.claimed == {"email": "jo@example.com"}
         assert message.verified_identity is None
 
+    def test_a_tapped_button_is_an_interactive_reply(self) -> None:
+        """The survey's buttons in the widget: the title is the text, the payload is read."""
+        message = inbound_from_frame(
+            {"type": "message", "client_message_id": "c3", "text": "5 Very satisfied",
+             "choice": {"payload": "csat:5", "title": "5 Very satisfied"}},
+            self.visitor, "default")
+        assert message.text == "5 Very satisfied" and message.interactive is not None
+        assert (message.interactive.kind, message.interactive.payload,
+                message.interactive.title) == ("button", "csat:5", "5 Very satisfied")
+        plain = inbound_from_frame({"type": "message", "client_message_id": "c4", "text": "5"},
+                                   self.visitor, "default")
+        assert plain.interactive is None
+
     def test_retry_has_the_same_event_id(self) -> None:
         """The same client_message_id always yields the same event_id."""
         frame = {"type": "message", "client_message_id": "c1", "text": "Hi"}
@@ -108,7 +121,13 @@ class TestMessages:
           "invalid_client_message_id"),
          ({"type": "message", "client_message_id": "c1", "text": "  "}, "empty_text"),
          ({"type": "offline_form", "client_message_id": "c1", "text": "Hi", "email": "nope"},
-          "invalid_email")],
+          "invalid_email"),
+         ({"type": "message", "client_message_id": "c1", "text": "5", "choice": "csat:5"},
+          "invalid_choice"),
+         ({"type": "message", "client_message_id": "c1", "text": "5",
+           "choice": {"payload": "", "title": "5"}}, "invalid_choice"),
+         ({"type": "message", "client_message_id": "c1", "text": "5",
+           "choice": {"payload": "csat:5", "title": "x" * 21}}, "invalid_choice")],
     )
     def test_bad_messages(self, frame: dict[str, object], code: str) -> None:
         """Missing ids, empty text and bad offline emails are refused precisely."""
