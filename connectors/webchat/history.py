@@ -35,11 +35,13 @@ ORDER BY created_at DESC LIMIT 1
 """
 _LATEST = """
 SELECT body FROM (
-    SELECT body, created_at, event_id FROM webchat_messages
+    SELECT body, created_at, direction = 'agent' AS answer, event_id FROM webchat_messages
     WHERE workspace = $1 AND address = $2
-    ORDER BY created_at DESC, event_id DESC LIMIT $3
-) latest ORDER BY created_at, event_id
+    ORDER BY created_at DESC, answer DESC, event_id DESC LIMIT $3
+) latest ORDER BY created_at, answer, event_id
 """
+"""The visitor's latest messages, oldest first; at the same instant the visitor's message
+before the answer to it (an automatic reply carries its message's time)."""
 
 
 class Transcripts:

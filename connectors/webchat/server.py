@@ -204,7 +204,9 @@ async def _on_frame(chat: WebChat, publisher: Publisher, visitor: Visitor,
             raise FrameError("too_large", exc.message, client_id) from exc
         count_published("webchat", [message])
         own = visitor_frame(message, client_id)
-        await chat.remember(visitor.address, own)
+        # stored at the message's own time, which the answers to it carry (at the time of
+        # storing, a few ms later, the bot's answer was listed above the question)
+        await chat.remember(visitor.address, own, message.occurred_at)
         await socket.send_json({"type": "ack", "client_message_id": client_id,
                             "event_id": message.event_id})
         await chat.hub.push(visitor.address, own, skip=socket)

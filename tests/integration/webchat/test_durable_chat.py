@@ -20,6 +20,7 @@ from omniroute.contract import (
     Channel,
     DeliveryState,
     DeliveryStatus,
+    InboundMessage,
     OutboundMessage,
 )
 from omniroute.ingress.server import IngressServer
@@ -198,3 +199,50 @@ async def test_statuses_and_typing_flow_both_ways(chat_settings: Settings) -> No
     assert {r.key for r in records} == {b"conv-9"}
     reads = {s.event_id for s in statuses if s.state is DeliveryState.READ}
     assert len(reads) == 1  # the repeat has the same event id: downstream de-duplicates
+
+
+async def test_an_answer_at_the_questions_own_time_is_listed_after_it(
+    chat_settings: Settings,
+) -> None:
+    """User run 38: after a reload, every answer of the answer bot was listed above the
+    question it answered. An automatic reply carries its message's time (the event time),
+    and the visitor's message was stored at the time the ingress stored it, a few ms later.
+    Now the question is stored at its own time, and at one instant it comes first."""
+    settings = chat_settings
+    token = "VisitorTokenForAnswerOrder0001"
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    try:
+        async with ClientSession() as session:
+            async with session.ws_connect(f"http://127.0.0.1:{server.port}/webchat/ws") as ws:
+                await ws.send_json({"type": "hello", "visitor_token": token, "site": "shop.test"})
+                await next_frame(ws, "welcome")
+                await ws.send_json({"type": "message", "client_message_id": "q1",
+                                    "text": "How long does delivery take?"})
+                await next_frame(ws, "ack")
+            (record,) = await consume(settings.kafka_bootstrap,
+                                      settings.topic("omniroute.inbound.v1"), 1,
+                                      where=lambda r: b"How long does delivery" in r.value)
+            question = InboundMessage.from_json_bytes(record.value)
+            answer = OutboundMessage(  # as the bot writes it: the question's time, an id of its own
+                event_id="conv:bot:1.answer", occurred_at=question.occurred_at,
+                conversation_id="conv-q", channel=Channel.WEBCHAT, channel_account="shop.test",
+                recipient=question.sender, author=Author(kind=AuthorKind.BOT),
+                text="Standard delivery takes 2-3 business days.")
+            await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                          [(b"conv-q", answer.to_json_bytes())])
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:
+                async with session.ws_connect(
+                        f"http://127.0.0.1:{server.port}/webchat/ws") as ws:
+                    await ws.send_json({"type": "hello", "visitor_token": token,
+                                        "site": "shop.test"})
+                    history = (await next_frame(ws, "welcome"))["history"]
+                if len(history) == 2 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await server.stop()
+    assert [(m["direction"], m["text"]) for m in history] == [
+        ("visitor", "How long does delivery take?"),
+        ("agent", "Standard delivery takes 2-3 business days.")]
