@@ -83,7 +83,7 @@ function renderRows() {
     ...d.parked.map((w) => waitingRow(w, true)));
   $("board-bot").replaceChildren(heads("conversations", "pool", "waiting"),
     ...(d.with_bot || []).map((w) => el("tr", { "data-conversation": w.conversation_id },
-      el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`),
+      el("td", {}, `${customerLabel(w.customer_name, w.customer_id, w.channel)} · ${w.channel || ""}`),
       el("td", {}, w.pool || "—"), el("td", {}, new Date(w.waiting_since).toLocaleTimeString()))));
   $("board-dlq").replaceChildren(heads("when", "error", "status", "actions"), ...board.letters.map(letterRow));
 }
@@ -115,7 +115,7 @@ function waitingRow(w, parked) {
     return api("POST", `/conversations/${encodeURIComponent(w.conversation_id)}/reroute`, body);
   }, key) }, t("reroute"));
   return el("tr", { "data-conversation": w.conversation_id },
-    el("td", {}, `${w.customer_name || w.customer_id} · ${w.channel || ""}`,
+    el("td", {}, `${customerLabel(w.customer_name, w.customer_id, w.channel)} · ${w.channel || ""}`,
       slaMissedTag(w.sla_breached)),
     el("td", {}, w.pool || "—"),
     el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),

@@ -228,7 +228,7 @@ function renderOffers() {
     const decline = el("button", { class: "secondary decline", onclick: () => answer(offer, "decline", decline) }, t("decline"));
     const preview = offer.preview || previewOfAttachments(offer.preview_attachments) || contentLabel(offer.preview_content || {});
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
-      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), offer.customer_name || offer.customer_id || offer.conversation_id),
+      el("div", {}, el("span", { class: "channel" }, offer.channel || ""), customerLabel(offer.customer_name, offer.customer_id, offer.channel) || offer.conversation_id),
       preview ? el("div", { class: "preview" }, preview) : "",
       el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
@@ -265,7 +265,7 @@ function renderConversations(conversations) {
       class: `conversation${c.conversation_id === state.open ? " active" : ""}${c.awaiting_reply ? " awaiting" : ""}`,
       "data-conversation": c.conversation_id,
       onclick: () => openConversation(c.conversation_id),
-    }, el("span", { class: "channel" }, c.channel || ""), c.customer_name || c.customer_id,
+    }, el("span", { class: "channel" }, c.channel || ""), customerLabel(c.customer_name, c.customer_id, c.channel),
     c.awaiting_reply ? el("span", { class: "awaiting-dot", title: t("awaiting-reply") }, " ●") : "",
     slaMissedTag(c.sla_breached),
     said ? el("div", { class: "last" }, `${c.last_direction === "outbound" ? (c.last_author === state.me.agent_id ? t("you") : c.last_author) + ": " : ""}${said}`) : "",
@@ -335,10 +335,22 @@ function contentView(content) {
     el("a", { href: map, target: "_blank", rel: "noopener noreferrer" }, t("content-map")));
 }
 
+// The name agents see: the customer's, else "Visitor 9F3A" (web chat) or "Customer 7B21"
+// (a Messenger, Instagram, LINE or Telegram user whose profile gave no name, whose address
+// is an opaque id): agents saw "cus_f72525af23079ab9ee760e34" in user runs 37-39. The
+// letters are the start of the customer id, the same on every screen.
+function customerLabel(name, customerId, channel) {
+  if (name) return name;
+  if (!customerId) return "";
+  const short = customerId.replace(/^cus_/, "").slice(0, 4).toUpperCase();
+  return `${t(channel === "webchat" ? "unnamed-visitor" : "unnamed-customer")} ${short}`;
+}
+
 function renderDetail(view) {
   const customer = view.customer || {};
   $("customer").replaceChildren(
-    el("h2", { id: "customer-name" }, customer.display_name || view.conversation.customer_id),
+    el("h2", { id: "customer-name", title: view.conversation.customer_id },
+      customerLabel(customer.display_name, view.conversation.customer_id, view.conversation.channel)),
     el("ul", { id: "addresses", class: "addresses" }, view.addresses.map((a) =>
       el("li", { class: "address" }, el("span", { class: "channel" }, a.channel), a.address,
         a.display_name ? ` (${a.display_name})` : ""))),

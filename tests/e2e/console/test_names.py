@@ -1,0 +1,89 @@
+"""What the console calls a customer who gave no name, in headless Chromium against the
+real gateway.
+
+A web chat visitor and a Messenger user whose profile gave no name have opaque addresses,
+and the console showed their customer ids ("cus_f72525af23079ab9ee760e34") in the offer,
+the list, the conversation's header and the board (user runs 37-39). History holds an
+offer to ada of an anonymous visitor's web chat and a Messenger conversation she holds,
+written as the sink writes them; the console calls them "Visitor 9F3A" and "Customer
+7B21" (the start of their customer ids), and an SMS customer keeps their phone number.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from e2e.console.test_attachments import sign_in
+from harness.browser import launch_chromium
+from harness.ports import free_port
+from integration.history.factories import added, assignment, opened
+from omniroute.contract import Address, AssignmentKind, Channel, InboundMessage, utcnow
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.gateway.server import running_gateway
+from omniroute.history.store import write_batch
+from omniroute.settings import Settings
+
+playwright_api = pytest.importorskip("playwright.async_api")
+VISITOR, MESSENGER = "cus_9f3ab0c1d2e3f4a5b6c7d8e9", "cus_7b21c0ffee0000000000aaaa"
+
+
+def unnamed(n: int, channel: Channel, provider: str, sender: str) -> InboundMessage:
+    return InboundMessage(
+        event_id=f"{provider}:names-{n}", occurred_at=utcnow() - timedelta(minutes=5 - n),
+        channel=channel, provider=provider, channel_account="shop.test",
+        sender=Address(value=sender), recipient=Address(value="shop.test"),
+        provider_message_id=f"names-{n}", text=f"question {n}")
+
+
+async def seed(database_url: str) -> str:
+    """The visitor's conversation offered to ada, the Messenger one assigned; her token."""
+    chat = unnamed(1, Channel.WEBCHAT, "webchat", "v_0123456789abcdef0123456789abcdef")
+    page = unnamed(2, Channel.MESSENGER, "messenger", "7001001")
+    start = utcnow() - timedelta(minutes=10)
+    events: list[tuple[str, object]] = []
+    for conversation, customer, message in (("conv-visitor", VISITOR, chat),
+                                            ("conv-page", MESSENGER, page)):
+        events += [("conversations", opened(conversation, customer, at=start)),
+                   ("inbound", message),
+                   ("conversations", added(message, conversation=conversation,
+                                           customer=customer))]
+    events += [("assignments", assignment("ada", "conv-page", at=start)),
+               ("assignments", assignment("ada", "conv-visitor", AssignmentKind.OFFERED,
+                                          at=utcnow() - timedelta(minutes=1),
+                                          expires=utcnow() + timedelta(minutes=10)))]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await write_batch(conn, events)  # type: ignore[arg-type]
+        return await create_token(conn, "ada", Role.AGENT)
+    finally:
+        await conn.close()
+
+
+async def test_a_customer_without_a_name_is_called_visitor_or_customer(
+        topics: Settings, database_url: str) -> None:
+    token = await seed(database_url)
+    async with running_gateway(topics, database_url, port=free_port()) as gateway, \
+            playwright_api.async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            page = await (await browser.new_context(locale="en-US")).new_page()
+            await sign_in(page, gateway.url, token)
+            offer = page.locator("#offers .offer")
+            await offer.wait_for(timeout=30_000)
+            assert "Visitor 9F3A" in await offer.inner_text()
+            listed = page.locator("[data-conversation='conv-page']")
+            await listed.wait_for(timeout=30_000)
+            assert "Customer 7B21" in await listed.inner_text()
+            await listed.click()
+            header = page.locator("#customer-name")
+            await header.wait_for(timeout=30_000)
+            assert await header.inner_text() == "Customer 7B21"
+            assert await header.get_attribute("title") == MESSENGER  # the id, on hover
+            for shown in ("#offers", "#conversations", "#customer-name"):
+                assert "cus_" not in await page.locator(shown).inner_text(), shown
+        finally:
+            await browser.close()
