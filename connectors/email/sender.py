@@ -220,7 +220,8 @@ class EmailDelivery:
         await self.producer.start()
         await self.reported.start()
         self.consumer.subscribe([self.settings.topic(OUTBOUND_TOPIC), self.rounds.topic],
-                                listener=CountingRebalances(PROCESSOR, revoked=self.forget))
+                                listener=CountingRebalances(PROCESSOR, revoked=self.forget,
+                                                           assigned=self.rounds.recall))
         await self.consumer.start()
         self._started = True
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.abc import ConsumerRebalanceListener
@@ -16,12 +16,13 @@ log = get_logger(__name__)
 class CountingRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
     """``omniroute_rebalances_total{component}`` + 1 on every partition assignment;
     ``revoked`` is told which partitions left (offsets are committed per record, so
-    there is nothing to hand over)."""
+    there is nothing to hand over), ``assigned`` (awaited) which came."""
 
-    def __init__(self, component: str, revoked: Callable[[set[Any]], None] | None = None
-                 ) -> None:
+    def __init__(self, component: str, revoked: Callable[[set[Any]], None] | None = None,
+                 assigned: Callable[[set[Any]], Awaitable[None]] | None = None) -> None:
         self.component = component
         self.revoked = revoked
+        self.assigned = assigned
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         """Tell the owner which partitions left."""
@@ -33,3 +34,5 @@ class CountingRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
         REBALANCES.labels(self.component).inc()
         log.info("partitions_assigned", component=self.component,
                  partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+        if self.assigned is not None:
+            await self.assigned(set(assigned))

@@ -18,8 +18,10 @@ attempt), however its own provider is doing: a message tried again in vain goes
 to the end of the retry topic, after later messages of its conversation written
 meanwhile, and user run 35 saw an agent's email reply reach the customer before
 the acknowledgement that came first. The waiting messages are remembered by the
-process (for as long as their rounds can last), so after a restart or a
-rebalance the order is kept only from the first message that waits again.
+process (for as long as their rounds can last), and a process that is assigned
+partitions of the retry topic reads what waits on them (from its group's committed
+offset to the end) before it reads anything else, so after a restart or a rebalance a
+new message still waits behind its conversation's earlier ones.
 
 Every write for a round publishes a ``queued`` status on ``omniroute.delivery.v1`` (why
 the message waits, and when it is tried next), so the agent sees that the reply has not
@@ -48,6 +50,8 @@ ROUND_HEADER = "omniroute-delivery-round"
 DUE_HEADER = "omniroute-delivery-due"
 """Headers of a retry record: which round it is (1 the first one after the first try) and
 when it is due (milliseconds since the epoch)."""
+RECALL_SECONDS = 30.0
+"""How long a process newly assigned retry partitions reads what waits on them, at most."""
 DEFERRED = Counter(
     "omniroute_delivery_deferred_total",
     "Outbound messages whose provider could not be reached, written to the retry topic to "
@@ -170,6 +174,48 @@ class Rounds:
         (whoever holds them keeps their order from the next one that waits)."""
         self._waiting.clear()
 
+    async def recall(self, assigned: set[TopicPartition]) -> None:
+        """Partitions of the retry topic came to this process (a restart, a rebalance):
+        remember the messages that wait on them, as the process that wrote them did, so a
+        new message of their conversations waits behind them (without this, a restart at
+        the end of an outage let a new reply go out before the earlier one it follows).
+        Read from the group's committed offset to the end, within :data:`RECALL_SECONDS`."""
+        mine = [tp for tp in assigned if tp.topic == self.topic]
+        if not mine or self.rounds <= 0:
+            return
+        ends = await self.consumer.end_offsets(mine)
+        starts = {tp: await self.consumer.committed(tp) or 0 for tp in mine}
+        waiting = [tp for tp in mine if starts[tp] < ends[tp]]
+        if not waiting:
+            return
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                  enable_auto_commit=False, auto_offset_reset="earliest")
+        await reader.start()
+        recalled = 0
+        try:
+            reader.assign(waiting)
+            for tp in waiting:
+                reader.seek(tp, starts[tp])
+            deadline = time.monotonic() + RECALL_SECONDS
+            while time.monotonic() < deadline and any(
+                    [await reader.position(tp) < ends[tp] for tp in waiting]):
+                for records in (await reader.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        try:
+                            self._remember(OutboundMessage.from_json_bytes(record.value))
+                        except ValueError:
+                            continue  # delivery dead-letters it when it reads it
+                        recalled += 1
+        finally:
+            await reader.stop()
+        log.info("delivery_rounds_recalled", component=self.component, messages=recalled,
+                 partitions=sorted(tp.partition for tp in waiting))
+
+    def _remember(self, message: OutboundMessage) -> None:
+        """``message`` waits for a round here (for as long as its rounds can last)."""
+        self._waiting.setdefault(message.conversation_id, {})[message.event_id] = (
+            message.occurred_at, time.monotonic() + self.seconds * (self.rounds + 2))
+
     def spent(self, resends: int) -> str:
         """What a failed status's reason adds after its last round."""
         times = "once" if resends == 1 else f"{resends} times"
@@ -192,8 +238,7 @@ class Rounds:
                                          queued.to_json_bytes(),
                                          key=queued.kafka_key.encode())]
         await asyncio.gather(*sent)
-        self._waiting.setdefault(message.conversation_id, {})[message.event_id] = (
-            message.occurred_at, time.monotonic() + self.seconds * (self.rounds + 2))
+        self._remember(message)
         DEFERRED.labels(provider).inc()
         log.warning("delivery_deferred", component=self.component,
                     outbound_event_id=message.event_id, provider=provider, round=resends,

@@ -358,7 +358,8 @@ class DeliveryService:
         await self.view.start()
         await self.reported.start()
         self.consumer.subscribe([self.outbound_topic, self.rounds.topic],
-                                listener=CountingRebalances(PROCESSOR, revoked=self.forget))
+                                listener=CountingRebalances(PROCESSOR, revoked=self.forget,
+                                                           assigned=self.rounds.recall))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._follow_inbound()),
                        asyncio.create_task(self._consume())]

@@ -131,6 +131,40 @@ async def test_a_reply_tried_again_in_vain_keeps_its_place_in_its_conversation(
         (m.event_id, DeliveryState.ACCEPTED): 1 for m in (first, second)}
 
 
+async def test_after_a_restart_a_new_reply_still_waits_behind_the_earlier_one(
+        topics: Settings, graph: FakeGraph) -> None:
+    """A delivery process defers a reply (provider down) and stops; the provider is back
+    when the next one starts and a second reply of the conversation arrives. The new
+    process read what waits on its retry partitions when it was assigned them, so the
+    second reply waits behind the first: the customer gets them in order (before, only the
+    process that wrote a waiting reply knew of it, and the second went out at once, seconds
+    before the first)."""
+    settings = retry_settings(topics, graph, delivery_retry_seconds=10.0)  # > the restart
+    first, second = outbound(61, "972500000061"), outbound(62, "972500000061")
+    await wrote_lately(settings, first.recipient.value)
+    graph.fail_next = [DOWN, DOWN]  # the first reply's two attempts
+    await produce_replies(settings, first)
+    before = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await before.start()
+    try:
+        await consume(settings.kafka_bootstrap,
+                      settings.topic("omniroute.internal.delivery-retry"), 1, timeout=60)
+    finally:
+        await before.stop()
+    after = DeliveryService(settings, senders=[WhatsAppSender(settings)])
+    await after.start()
+    try:
+        await produce_replies(settings, second)
+        await consume(settings.kafka_bootstrap, settings.topic("omniroute.delivery.v1"), 2,
+                      timeout=60, where=settled)
+    finally:
+        await after.stop()
+    assert bodies(graph) == ["reply 61", "reply 61", "reply 61", "reply 62"], (
+        "the second reply went out before the first")
+    assert Counter((s.outbound_event_id, s.state) for s in await statuses(settings)) == {
+        (m.event_id, DeliveryState.ACCEPTED): 1 for m in (first, second)}
+
+
 async def test_a_provider_down_for_every_round_fails_the_message_once(
         topics: Settings, graph: FakeGraph) -> None:
     """Two rounds after the first try, the reply fails with ``retries_exhausted`` and says
