@@ -43,10 +43,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from omniroute.contract import (
     Address,
     Attachment,
     Channel,
+    Choice,
     DeliveryState,
     DeliveryStatus,
     InboundMessage,
@@ -68,8 +71,6 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _UPLOAD_ID = re.compile(r"^sha256:[0-9a-f]{64}\.[0-9a-f]{32}$")
 MAX_ATTACHMENTS = 5
-MAX_CHOICE_PAYLOAD, MAX_CHOICE_TITLE = 256, 20
-"""A tapped button's limits: those of the Choice an agent message offers."""
 FRAME_TYPES = ("hello", "message", "offline_form", "typing", "delivered", "read")
 
 
@@ -226,18 +227,19 @@ def upload_refs(frame: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 def tapped(frame: dict[str, Any], client_id: str) -> InteractiveReply | None:
-    """The button of a ``message`` frame's ``choice`` (the limits of an offered Choice)."""
-    choice = frame.get("choice")
-    if choice is None or frame.get("type") != "message":
+    """The button of a ``message`` frame's ``choice``: a Choice as an agent message offers
+    it (the contract's limits), else ``invalid_choice`` naming what is wrong."""
+    if frame.get("choice") is None or frame.get("type") != "message":
         return None
-    payload = choice.get("payload") if isinstance(choice, dict) else None
-    title = choice.get("title") if isinstance(choice, dict) else None
-    if not (isinstance(payload, str) and 0 < len(payload) <= MAX_CHOICE_PAYLOAD
-            and isinstance(title, str) and 0 < len(title) <= MAX_CHOICE_TITLE):
-        raise FrameError("invalid_choice", f"choice must be {{payload: 1-{MAX_CHOICE_PAYLOAD} "
-                         f"chars, title: 1-{MAX_CHOICE_TITLE} chars}}", client_id)
-    return InteractiveReply(kind=InteractiveKind.BUTTON, id=payload, title=title,
-                            payload=payload)
+    try:
+        choice = Choice.model_validate(frame["choice"])
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise FrameError("invalid_choice", f"choice{'.' + where if where else ''}: "
+                         f"{problem['msg']}", client_id) from exc
+    return InteractiveReply(kind=InteractiveKind.BUTTON, id=choice.payload,
+                            title=choice.title, payload=choice.payload)
 
 
 def inbound_from_frame(frame: dict[str, Any], visitor: Visitor, workspace: str,

@@ -34,6 +34,7 @@ from omniroute.gateway.queries import (
     last_opened,
     presence_of,
     sla_breached,
+    waiting_since,
 )
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.stats import published_staffing
@@ -86,10 +87,7 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
        coalesce(c.pool, a.pool) AS pool, coalesce(a.priority, 0) AS priority,
        c.triage ->> 'intent' AS intent, c.triage ->> 'language' AS language,
        c.triage ->> 'skills' AS skills,
-       coalesce((SELECT min(m.created_at) FROM messages m
-                 WHERE m.conversation_id = c.conversation_id AND m.direction = 'inbound'
-                   AND m.created_at >= since.at),
-                since.at) AS waiting_since,
+       {waiting_since('c', 'since', thread=False)} AS waiting_since,
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
        offer.agent_id AS offered_to,

@@ -224,6 +224,19 @@ def last_opened(conversation: str) -> str:
                   AND o.kind IN ('opened', 'reopened'))"""
 
 
+def waiting_since(conversation: str, opened: str, thread: bool = True) -> str:
+    """SQL for since when the customer of conversation alias ``conversation`` waits: their
+    first message since it was last opened or reopened (``opened``: the alias of a
+    :func:`last_opened` subquery), else that opening. A reopened conversation waits from its
+    reopening, not from the first message it ever had (a user run's board said 8 minutes
+    instead of 4). ``thread``: count the conversations folded into it too."""
+    mine = (f"ANY(conversation_thread({conversation}.conversation_id))" if thread
+            else f"{conversation}.conversation_id")
+    return f"""coalesce((SELECT min(m.created_at) FROM messages m
+                         WHERE m.conversation_id = {mine} AND m.direction = 'inbound'
+                           AND m.created_at >= {opened}.at), {opened}.at)"""
+
+
 async def conversations_of(pool: asyncpg.Pool, who: Principal) -> list[dict[str, Any]]:
     """The conversations an agent holds (a supervisor: every open one), each with its latest
     message from the customer, a person or the answer bot, not an automatic reply
@@ -375,14 +388,10 @@ async def awaiting_first_reply(pool: asyncpg.Pool, conversation_id: str) -> date
 
 async def routing_facts(pool: asyncpg.Pool,
                         conversation_id: str) -> tuple[Channel, datetime] | None:
-    """The channel to route a conversation on and since when its customer waits: the first
-    message since it was last opened or reopened (a reopened conversation waits from its
-    reopening, not from the first message it ever had)."""
+    """The channel to route a conversation on and since when its customer waits
+    (:func:`waiting_since`)."""
     row = await pool.fetchrow(
-        f"""SELECT c.channel, coalesce((SELECT min(m.created_at) FROM messages m
-                   WHERE m.conversation_id = ANY(conversation_thread(c.conversation_id))
-                     AND m.direction = 'inbound' AND m.created_at >= opened.at),
-                   opened.at) AS since
+        f"""SELECT c.channel, {waiting_since('c', 'opened')} AS since
             FROM conversations c CROSS JOIN LATERAL {last_opened('c')} opened
             WHERE c.conversation_id = $1""", conversation_id)
     if row is None or row["channel"] is None:

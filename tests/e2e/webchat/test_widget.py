@@ -62,6 +62,16 @@ async def shop(ingress: tuple[Settings, int]) -> AsyncIterator[str]:
         yield f"{base}/"
 
 
+async def visitor_writes(page: object, shop: str, text: str) -> None:
+    """Open the shop's page and send ``text`` from its chat widget."""
+    await page.goto(shop)  # type: ignore[attr-defined]
+    await page.wait_for_selector(  # type: ignore[attr-defined]
+        "#omniroute-chat form.or-chat", state="visible")
+    await page.fill("#omniroute-chat textarea[name=text]", text)  # type: ignore[attr-defined]
+    await page.click(  # type: ignore[attr-defined]
+        "#omniroute-chat form.or-chat button[type=submit]")
+
+
 async def test_the_surveys_buttons_are_tapped_in_the_widget(
     ingress: tuple[Settings, int],
     shop: str,
@@ -76,10 +86,7 @@ async def test_the_surveys_buttons_are_tapped_in_the_widget(
         browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
-            await page.goto(shop)
-            await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
-            await page.fill("#omniroute-chat textarea[name=text]", "Thanks, all sorted")
-            await page.click("#omniroute-chat form.or-chat button[type=submit]")
+            await visitor_writes(page, shop, "Thanks, all sorted")
             (first,) = await consume(settings.kafka_bootstrap,
                                      settings.topic("omniroute.inbound.v1"), 1)
             visitor = InboundMessage.from_json_bytes(first.value).sender
@@ -122,10 +129,7 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
         browser = await launch_chromium(p)
         try:
             page = await browser.new_page()
-            await page.goto(shop)
-            await page.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
-            await page.fill("#omniroute-chat textarea[name=text]", "Where is my parcel?")
-            await page.click("#omniroute-chat form.or-chat button[type=submit]")
+            await visitor_writes(page, shop, "Where is my parcel?")
 
             records = await consume(settings.kafka_bootstrap,
                                     settings.topic("omniroute.inbound.v1"), 1)
