@@ -3,12 +3,14 @@
 acks=all and enable_idempotence=True; :meth:`GuardedProducer.send_all` returns only
 once every record is acknowledged. When a send fails (Kafka unreachable, no
 acknowledgement within ``timeout`` seconds) the producer is *abandoned*: its sender
-task is cancelled, its pending batches are failed and its connections closed, so a
-record its caller answered 503 for is never written later behind the caller's back
-(aiokafka would otherwise retry an in-flight batch once the broker is back, and the
-caller's retry would be a second copy). The next send starts a fresh producer (a
-new idempotent producer id). When Kafka is down at start-up the producer is likewise
-started lazily by the next send.
+task is cancelled, its pending batches are failed and its connections closed, so
+aiokafka does not retry a record its caller answered 503 for once the broker is back
+(the caller's retry would be a second copy). One case is beyond any client: a request
+already in a hung broker's socket is written when that broker resumes, so the caller's
+retry may still be a second record; callers give the retry the same event id
+(replies' ``client_id``, webhooks' provider ids), which history and delivery keep once.
+The next send starts a fresh producer (a new idempotent producer id). When Kafka is down
+at start-up the producer is likewise started lazily by the next send.
 
 The ingress publishes webhooks through one, the gateway agents' calls: both answer
 503 within their timeout while Kafka is away.

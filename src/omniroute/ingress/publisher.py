@@ -3,9 +3,10 @@
 A :class:`~omniroute.infra.guarded_producer.GuardedProducer`: acks=all, idempotent,
 and :meth:`KafkaPublisher.publish` returns only once every record is acknowledged.
 When a publish fails (Kafka unreachable, no acknowledgement within
-``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``) the producer is abandoned, so a webhook answered
-503 is never written later behind the provider's back (the provider's retry would be a
-second copy); the next publish starts a fresh producer.
+``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``) the producer is abandoned, so aiokafka does not
+write a webhook answered 503 later behind the provider's back (a request already in a hung
+broker's socket excepted: the provider's retry is then a second record with the same event
+id, which the worker drops as a duplicate); the next publish starts a fresh producer.
 """
 
 from __future__ import annotations
