@@ -201,8 +201,15 @@ class TestOperableFromTheFirstMinute:
                     await ada.route("**/replies", answer_lost)
                     await ada.fill("#reply", "It ships today.")
                     await ada.click("#send")
-                    await wait_text(ada, "#action-error", "Kafka did not take the event; retry",
-                                    10_000)
+                    refused = "Your reply was not sent: Kafka did not take the event; retry"
+                    await wait_text(ada, "#action-error", refused, 10_000)
+                    # the open conversation's refreshes keep it (user run 42: the next one
+                    # cleared it); two, so the first has rendered
+                    for _ in range(2):
+                        async with ada.expect_response(lambda r: r.request.method == "GET" and (
+                                "/api/v1/conversations/cnv_" in r.url), timeout=10_000):
+                            pass
+                    assert await text_of(ada, "#action-error") == refused
                     await ada.click("#send")
                     await ada.wait_for_function(  # cleared once the reply was taken
                         "document.getElementById('reply').value === ''", timeout=10_000)

@@ -37,7 +37,14 @@ async function api(method, path, body, raw, headers) {
   return data;
 }
 
-function showError(id, error) { $(id).textContent = error ? error.message : ""; }
+// What went wrong, and for what: a refusal of the agent's action stays until their next action
+// or another conversation; a refresh clears only a load error of its own (user run 42: a reply
+// refused during a database outage lost its error at the open conversation's next refresh,
+// 3 s later, and the unsent text looked like a draft).
+function showError(id, error, from = "action") {
+  $(id).textContent = error ? error.message : "";
+  $(id).dataset.from = error ? from : "";
+}
 
 async function signIn(token) {
   state.token = token;
@@ -287,10 +294,12 @@ async function openConversation(conversationId, quiet) {
   try {
     view = await api("GET", `/conversations/${encodeURIComponent(conversationId)}`);
   } catch (error) {
-    if (!quiet) showError("action-error", error);
+    if (!quiet) showError("action-error", error, "load");
     return false;
   }
-  showError("action-error", null);
+  if (state.open !== conversationId || $("action-error").dataset.from === "load") {
+    showError("action-error", null);
+  }
   if (state.open !== conversationId) { state.open = conversationId; refreshConversations(); }
   state.readOnly = view.holder !== state.me.agent_id && !["supervisor", "admin"].includes(state.me.role);
   if (!state.readOnly) state.current = conversationId;
@@ -409,8 +418,13 @@ function setTyping(on) {
   api("POST", `/conversations/${encodeURIComponent(conversation)}/typing`, { typing: on }).catch(() => {});
 }
 
-async function act(fn) {
-  try { await fn(); showError("action-error", null); } catch (error) { showError("action-error", error); }
+async function act(fn, failed = "") {
+  try {
+    await fn();
+    showError("action-error", null);
+  } catch (error) {
+    showError("action-error", failed ? new Error(`${failed} ${error.message}`) : error);
+  }
 }
 
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
@@ -448,7 +462,7 @@ $("reply-form").addEventListener("submit", (e) => {
     unsent.reply = null;
     $("reply").value = "";
     setTimeout(() => openConversation(conversation, true), 700);
-  });
+  }, t("reply-not-sent"));
 });
 // "Send again" under an agent's reply the provider did not take (a provider outage outlasted
 // delivery's retries): the same text on the same channel, as a new reply. Its key derives from
