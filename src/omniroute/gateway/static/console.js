@@ -178,7 +178,9 @@ function onAssignment(event) {
     notify("");
     state.refusedShown = false;
   }
+  if (event.kind === "rescinded" && event.reason === "offer timed out") missedOffer();
   if (event.kind === "offered") {
+    if (state.missedShown) { notify(""); state.missedShown = false; }
     state.offers.set(event.offer_id, event);
     announceOffer();
     describeOffers(event.offer_id, 8);
@@ -195,6 +197,24 @@ function onAssignment(event) {
     refreshConversations();
   }
   renderOffers();
+}
+
+// An offer the agent let time out: the router sets her away when her pool says so (user run
+// 42: ada missed one while typing, sat away for 15 minutes with 12 customers waiting, and
+// nothing but the presence menu said so). Say it, with the presence the router now holds
+// (history has the rescinded offer a moment later); choosing a presence clears it.
+async function missedOffer() {
+  notify(t("missed-offer"));
+  state.missedShown = true;
+  for (let i = 0; i < 10 && state.missedShown; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const me = await api("GET", "/me").catch(() => null);
+    if (me && me.presence === "away" && state.missedShown) {
+      showPresence(me.presence);
+      notify(`${t("missed-offer")} ${t("missed-offer-away")}`);
+      return;
+    }
+  }
 }
 
 // An offer from the stream names only its conversation: the customer's name, their latest
@@ -428,7 +448,10 @@ async function act(fn, failed = "") {
 }
 
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-$("presence").addEventListener("change", () => act(() => api("POST", "/presence", { presence: $("presence").value })));
+$("presence").addEventListener("change", () => {
+  if (state.missedShown) { notify(""); state.missedShown = false; }
+  act(() => api("POST", "/presence", { presence: $("presence").value }));
+});
 $("reply").addEventListener("input", () => {
   if (typing.on && typing.conversation !== state.open) setTyping(false);
   setTyping(true);
