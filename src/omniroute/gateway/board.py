@@ -18,6 +18,7 @@ A waiting conversation's priority is its router's, from the routers' published f
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -130,11 +131,15 @@ WITH known AS (
 SELECT k.agent_id, {presence_of('k.agent_id', '$2::text[]')} AS presence,
        extract(epoch FROM now() - (SELECT max(e.occurred_at) FROM agent_events e
                                    WHERE e.agent_id = k.agent_id)) AS silent_s,
-       coalesce((SELECT array_agg(h.conversation_id ORDER BY h.changed_at)
+       coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'conversation_id', c.conversation_id, 'customer_id', c.customer_id,
+                            'customer_name', {customer_name('c')}, 'channel', c.channel)
+                        ORDER BY h.changed_at)
                  FROM conversation_assignments h
                  JOIN conversations c ON c.conversation_id = h.conversation_id
+                 LEFT JOIN customers cu ON cu.customer_id = c.customer_id
                  WHERE h.agent_id = k.agent_id AND h.state = 'assigned'
-                   AND c.status = 'open'), '{{}}') AS conversations
+                   AND c.status = 'open'), '[]') AS held
 FROM known k ORDER BY k.agent_id"""
 
 
@@ -186,7 +191,7 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int,
     routers_priorities(waiting, published or {}, time.time())
     agents = []
     for row in await pool.fetch(AGENTS_SQL, sorted(config.agents), away_pools(config)):
-        held = list(row["conversations"])
+        held = json.loads(row["held"])
         capacity = config.capacity_of(row["agent_id"])
         silent = float(row["silent_s"]) if row["silent_s"] is not None else None
         agents.append({
@@ -195,7 +200,8 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int,
                                    len(held)),
             "pool": config.agent_pool(row["agent_id"]), "capacity": capacity,
             "occupancy": round(len(held) / capacity, 2) if capacity else None,
-            "conversations": held, "silent_s": round(silent, 1) if silent is not None else None,
+            "conversations": [c["conversation_id"] for c in held], "held": held,
+            "silent_s": round(silent, 1) if silent is not None else None,
         })
     parked = [w for w in waiting if w["parked_at"] is not None]
     return {

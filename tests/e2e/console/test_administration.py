@@ -223,6 +223,9 @@ class TestOperableFromTheFirstMinute:
                                     "0", 10_000)
                     assert (await text_of(admin_page, "#board-agents tr[data-agent=ada] "
                                           "td:nth-child(4)")).startswith("50%")
+                    # whom she chats with, not the conversation's id (user run 42)
+                    assert await text_of(admin_page, "#board-agents tr[data-agent=ada] "
+                                         ".held a") == "+14155550101 · sms"
 
                     # The admin types where to reassign ada's conversation: the board's
                     # refreshes keep the box, its text and its focus, and the refusal stays

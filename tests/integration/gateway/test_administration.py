@@ -367,6 +367,9 @@ class TestSupervisorBoard:
         a1 = next(a for a in board["agents"] if a["agent_id"] == "a1")  # type: ignore[index,union-attr]
         assert (a1["status"], a1["conversations"], a1["occupancy"]) == (
             "chatting", ["c3"], round(1 / 3, 2))
+        # and whom with, as the waiting rows say (user run 42's board showed only c3's id)
+        assert a1["held"] == [{"conversation_id": "c3", "customer_id": "k3",  # type: ignore[index]
+                               "customer_name": "Ada Lovelace", "channel": "sms"}]
         assert board["agent_counts"]["chatting"] == 1  # type: ignore[index]
 
         # Re-routed and offered: c2 is waiting in the offer's pool, no longer parked.

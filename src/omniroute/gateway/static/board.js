@@ -94,12 +94,16 @@ function agentRow(a) {
   status.value = a.presence;
   const force = boardAction(() => api("POST", `/agents/${encodeURIComponent(a.agent_id)}/presence`, { presence: status.value }));
   status.addEventListener("change", () => { status.blur(); force(); });  // (renders wait while it is open)
-  const held = a.conversations.map((cid) => {
+  // each held conversation by its customer, as the waiting rows (it was its id until
+  // 2026-12-07: user run 42's supervisor could not tell whom ada was chatting with)
+  const held = (a.held || a.conversations.map((cid) => ({ conversation_id: cid }))).map((c) => {
+    const cid = c.conversation_id;
+    const who = c.customer_id ? `${customerLabel(c.customer_name, c.customer_id, c.channel)} · ${c.channel || ""}` : cid;
     const target = draftBox(`reassign:${cid}`, t("agent"), "reassign-to");
     const go = el("button", { class: "secondary reassign", onclick: boardAction(() =>
       api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" }), `reassign:${cid}`) }, t("reassign"));
     return el("div", { class: "held", "data-conversation": cid },
-      el("a", { href: "#", onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, cid), " ", target, go);
+      el("a", { href: "#", title: cid, onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, who), " ", target, go);
   });
   return el("tr", { "data-agent": a.agent_id, "data-status": a.status },
     el("td", {}, a.agent_id), el("td", { class: "status" }, statusText(a.status)), el("td", {}, a.pool || "—"),
