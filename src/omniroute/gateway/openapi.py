@@ -59,7 +59,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Conversations assigned to the agent (supervisors: every open one)."),
     Operation("get", "/api/v1/conversations/{conversation_id}",
               "The conversation, its messages on every channel, notes, the customer's survey "
-              "answers (ratings), profile and past conversations.", conversation=True),
+              "answers (ratings), activity (assigned, transferred, resolved, …), profile and past "
+              "conversations.", conversation=True),
     Operation("post", "/api/v1/conversations/{conversation_id}/replies",
               "Reply (OutboundMessage) on the customer's last channel unless `channel` is given.",
               ReplyRequest, accepted=True, conversation=True),

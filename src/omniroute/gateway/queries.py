@@ -84,8 +84,29 @@ async def attachment(pool: asyncpg.Pool, conversation_id: str, message_id: str,
            LIMIT 1""", conversation_id, message_id, position))
 
 
+ACTIVITY_KINDS = ("assigned", "unassigned", "transferred", "resolved", "reopened", "parked",
+                  "rerouted", "escalated", "sla_breached")
+ACTIVITY_SQL = f"""
+SELECT e.occurred_at, e.kind, e.agent_id, e.pool, e.reason,
+       CASE WHEN e.kind = 'transferred' THEN (
+         SELECT a.agent_id FROM conversation_events a
+         WHERE a.conversation_id = e.conversation_id AND a.kind = 'assigned'
+           AND a.occurred_at <= e.occurred_at
+         ORDER BY a.occurred_at DESC LIMIT 1) END AS from_agent
+FROM conversation_events e
+WHERE e.conversation_id = ANY(conversation_thread($1))
+  AND e.kind IN ({", ".join(f"'{k}'" for k in ACTIVITY_KINDS)})
+ORDER BY e.occurred_at, e.event_id
+LIMIT 500"""
+"""What happened to a conversation besides its messages, for the agent who reads it: who
+held it, who transferred it (the holder before the transfer), resolutions, reopenings, the
+router's parking and moves, escalations and missed SLA targets (user run 42: bo, given a
+conversation jun had transferred to billing, saw nothing of jun or the transfer)."""
+
+
 async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:
-    """The conversation, its messages on every channel, notes, customer and past conversations."""
+    """The conversation, its messages on every channel, notes, ratings, activity, customer and
+    past conversations."""
     conv = _plain(await pool.fetchrow(
         "SELECT * FROM conversations WHERE conversation_id = $1", conversation_id))
     assert conv is not None
@@ -139,6 +160,7 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
         "ratings": _plain_all(await pool.fetch(
             "SELECT score, comment, rated_at FROM csat_ratings "
             "WHERE conversation_id = $1 ORDER BY rated_at, event_id", conversation_id)),
+        "activity": _plain_all(await pool.fetch(ACTIVITY_SQL, conversation_id)),
         "past_conversations": _plain_all(await pool.fetch(
             """SELECT conversation_id, status, channel, opened_at, resolved_at, tags
                FROM conversations WHERE customer_id = $1 AND conversation_id <> $2

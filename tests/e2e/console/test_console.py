@@ -205,6 +205,10 @@ class TestAgentConsoleOnTheRealChain:
                     await inbound_row.wait_for(timeout=60_000)
                     assert "Where is my parcel?" in await inbound_row.inner_text()
                     assert await inbound_row.locator(".channel").text_content() == "sms"
+                    # the router's assignment is in the history too, as history stored it
+                    assigned = page.locator("#history .activity.assigned")
+                    await assigned.wait_for(timeout=30_000)
+                    assert (await assigned.inner_text()).startswith("Assigned to ada (support)")
                     # her list says what was said last and that the customer waits (the
                     # acknowledgement answered nothing); her reply answers it
                     listed = page.locator("#conversations li.conversation")

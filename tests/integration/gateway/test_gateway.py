@@ -172,6 +172,38 @@ class TestAuthorization:
             assert [(r["score"], r["comment"]) for r in view["ratings"]] == [  # type: ignore[index,union-attr]
                 (5, None), (5, "Sam was great")]
 
+    async def test_the_conversation_says_who_held_it_and_who_transferred_it(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 42: bo was given a conversation jun had transferred to billing and saw
+        nothing of jun or the transfer. The view's ``activity`` lists the router's events as
+        it writes them (routing/wire.py: a transfer to a pool names no agent, the holder
+        before it is the one who transferred), oldest first, without message_added."""
+        def routed(n: int, kind: ConversationEventKind, agent: str | None, pool: str,
+                   reason: str) -> ConversationEvent:
+            return ConversationEvent(
+                event_id=f"conv:{pool}:{n}", occurred_at=T0 + timedelta(minutes=40 + n),
+                conversation_id="c1", customer_id="cust-1", kind=kind, channel=Channel.SMS,
+                agent_id=agent, pool=pool, reason=reason)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("conversations", e) for e in (
+                routed(0, ConversationEventKind.ASSIGNED, "a1", "support", "offer accepted"),
+                routed(1, ConversationEventKind.TRANSFERRED, None, "support", "transferred"),
+                routed(2, ConversationEventKind.ASSIGNED, "a2", "billing", "offer accepted"),
+                routed(3, ConversationEventKind.RESOLVED, "a2", "billing", "resolved by agent"),
+                routed(4, ConversationEventKind.REOPENED, None, "billing", "reopened"))])
+        finally:
+            await conn.close()
+        status, view = await gateway.call("GET", "/conversations/c1", "boss")
+        assert status == 200
+        assert [(a["kind"], a["agent_id"], a["pool"], a["from_agent"])
+                for a in view["activity"]] == [  # type: ignore[index,union-attr]
+            ("assigned", "a1", "support", None),
+            ("transferred", None, "support", "a1"),
+            ("assigned", "a2", "billing", None),
+            ("resolved", "a2", "billing", None),
+            ("reopened", None, "billing", None)]
+
     async def test_a_reply_that_could_not_be_delivered_says_why(
             self, gateway: Setup, database_url: str) -> None:
         """A failed delivery showed only "failed": the agent could not tell a closed 24-hour

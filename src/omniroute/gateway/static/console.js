@@ -199,6 +199,26 @@ function onAssignment(event) {
   renderOffers();
 }
 
+// A line of the conversation's activity (who held it, transfers, resolutions, reopenings, the
+// router's parking and moves, escalations, missed SLA targets), among its messages.
+function activityText(a) {
+  const why = a.reason && !["transferred", "offer accepted", "resolved by agent", "breached", "escalated"].includes(a.reason)
+    ? `: ${a.reason}` : "";
+  const who = (id) => id ? ` ${id}` : "";
+  switch (a.kind) {
+    case "assigned": return `${t("act-assigned")}${who(a.agent_id)}${a.pool ? ` (${a.pool})` : ""}`;
+    case "unassigned": return `${t("act-unassigned")}${who(a.agent_id)}${why}`;
+    case "transferred": return `${t("act-transferred")}${who(a.from_agent)}${a.agent_id ? ` → ${a.agent_id}` : ""}${why}`;
+    case "resolved": return `${a.agent_id ? `${t("act-resolved")} ${a.agent_id}` : t("act-resolved-plain")}${why}`;
+    case "reopened": return t("act-reopened");
+    case "parked": return `${t("act-parked")}${why}`;
+    case "rerouted": return `${t("act-rerouted")}${a.pool ? ` ${a.pool}` : ""}${why}`;
+    case "escalated": return `${t("act-escalated")}${why}`;
+    case "sla_breached": return `${t("act-sla")}${why}`;
+    default: return a.kind;
+  }
+}
+
 // An offer the agent let time out: the router sets her away when her pool says so (user run
 // 42: ada missed one while typing, sat away for 15 minutes with 12 customers waiting, and
 // nothing but the presence menu said so). Say it, with the presence the router now holds
@@ -404,6 +424,8 @@ function renderDetail(view) {
         : m.delivery_state === "queued" ? el("div", { class: "queued" }, `${t("not-sent-yet")} ${m.delivery_error || ""}`) : "") })),
     ...view.notes.map((n) => ({ at: n.created_at, node: el("li", { class: "message note" },
       n.agent_id ? `${t("note-by")} ${n.agent_id}: ${n.note}` : `${t("system-note")} ${n.note}`) })),
+    ...(view.activity || []).map((a) => ({ at: a.occurred_at, node: el("li", { class: `activity ${a.kind}` },
+      activityText(a), el("span", { class: "meta" }, ` · ${new Date(a.occurred_at).toLocaleString()}`)) })),
     ...(view.ratings || []).map((r) => ({ at: r.rated_at, node: el("li", { class: "message rating" },
       `${t("rated")} ${r.score}/5${r.comment ? ` · “${r.comment}”` : ""}`,
       el("div", { class: "meta" }, new Date(r.rated_at).toLocaleString())) })),
