@@ -6,7 +6,8 @@ and the console showed their customer ids ("cus_f72525af23079ab9ee760e34") in th
 the list, the conversation's header and the board (user runs 37-39). History holds an
 offer to ada of an anonymous visitor's web chat and a Messenger conversation she holds,
 written as the sink writes them; the console calls them "Visitor 9F3A" and "Customer
-7B21" (the start of their customer ids), and an SMS customer keeps their phone number.
+7B21" (the start of their customer ids), and an SMS customer keeps their phone number;
+one erased while ada holds the conversation is "Erased customer".
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from omniroute.contract import Address, AssignmentKind, Channel, InboundMessage,
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import running_gateway
+from omniroute.history.privacy import erase_customer
 from omniroute.history.store import write_batch
 from omniroute.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
 VISITOR, MESSENGER = "cus_9f3ab0c1d2e3f4a5b6c7d8e9", "cus_7b21c0ffee0000000000aaaa"
+ERASED = "cus_e1a5ed00000000000000beef"
 
 
 def unnamed(n: int, channel: Channel, provider: str, sender: str) -> InboundMessage:
@@ -44,20 +47,24 @@ async def seed(database_url: str) -> str:
     chat = unnamed(1, Channel.WEBCHAT, "webchat", "v_0123456789abcdef0123456789abcdef")
     page = unnamed(2, Channel.MESSENGER, "messenger", "7001001")
     start = utcnow() - timedelta(minutes=10)
+    gone = unnamed(3, Channel.SMS, "twilio", "+14155550177")
     events: list[tuple[str, object]] = []
     for conversation, customer, message in (("conv-visitor", VISITOR, chat),
-                                            ("conv-page", MESSENGER, page)):
+                                            ("conv-page", MESSENGER, page),
+                                            ("conv-erased", ERASED, gone)):
         events += [("conversations", opened(conversation, customer, at=start)),
                    ("inbound", message),
                    ("conversations", added(message, conversation=conversation,
                                            customer=customer))]
     events += [("assignments", assignment("ada", "conv-page", at=start)),
+               ("assignments", assignment("ada", "conv-erased", at=start)),
                ("assignments", assignment("ada", "conv-visitor", AssignmentKind.OFFERED,
                                           at=utcnow() - timedelta(minutes=1),
                                           expires=utcnow() + timedelta(minutes=10)))]
     conn = await asyncpg.connect(database_url)
     try:
         await write_batch(conn, events)  # type: ignore[arg-type]
+        await erase_customer(conn, ERASED, actor="test")  # while ada holds the conversation
         return await create_token(conn, "ada", Role.AGENT)
     finally:
         await conn.close()
@@ -83,6 +90,10 @@ async def test_a_customer_without_a_name_is_called_visitor_or_customer(
             await header.wait_for(timeout=30_000)
             assert await header.inner_text() == "Customer 7B21"
             assert await header.get_attribute("title") == MESSENGER  # the id, on hover
+            # a customer erased while ada holds the conversation is nobody now (user run 42
+            # showed "Customer ERAS", from the anonymous id the erasure leaves)
+            erased = page.locator("#conversations li.conversation", has_text="SMS")
+            assert "Erased customer" in await erased.inner_text()
             for shown in ("#offers", "#conversations", "#customer-name"):
                 assert "cus_" not in await page.locator(shown).inner_text(), shown
         finally:

@@ -391,6 +391,9 @@ function contentView(content) {
 function customerLabel(name, customerId, channel) {
   if (name) return name;
   if (!customerId) return "";
+  // an erased customer's conversations keep an anonymous "erased-…" id (user run 42 showed
+  // "Customer ERAS"): they are nobody now
+  if (customerId.startsWith("erased-")) return t("erased-customer");
   const short = customerId.replace(/^cus_/, "").slice(0, 4).toUpperCase();
   return `${t(channel === "webchat" ? "unnamed-visitor" : "unnamed-customer")} ${short}`;
 }
