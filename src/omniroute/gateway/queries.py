@@ -92,14 +92,20 @@ SELECT e.occurred_at, e.kind, e.agent_id, e.pool, e.reason,
          SELECT a.agent_id FROM conversation_events a
          WHERE a.conversation_id = e.conversation_id AND a.kind = 'assigned'
            AND a.occurred_at <= e.occurred_at
-         ORDER BY a.occurred_at DESC LIMIT 1) END AS from_agent
+         ORDER BY a.occurred_at DESC LIMIT 1) END AS from_agent,
+       CASE WHEN e.kind = 'transferred' AND e.agent_id IS NULL THEN (
+         SELECT o.pool FROM assignments o
+         WHERE o.conversation_id = e.conversation_id AND o.kind IN ('offered', 'assigned')
+           AND o.occurred_at >= e.occurred_at
+         ORDER BY o.occurred_at LIMIT 1) END AS to_pool
 FROM conversation_events e
 WHERE e.conversation_id = ANY(conversation_thread($1))
   AND e.kind IN ({", ".join(f"'{k}'" for k in ACTIVITY_KINDS)})
 ORDER BY e.occurred_at, e.event_id
 LIMIT 500"""
 """What happened to a conversation besides its messages, for the agent who reads it: who
-held it, who transferred it (the holder before the transfer), resolutions, reopenings, the
+held it, who transferred it (the holder before the transfer) and to which pool (the pool of
+the first offer after it; null while nobody was offered it there), resolutions, reopenings, the
 router's parking and moves, escalations and missed SLA targets (user run 42: bo, given a
 conversation jun had transferred to billing, saw nothing of jun or the transfer)."""
 

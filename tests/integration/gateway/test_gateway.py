@@ -177,7 +177,8 @@ class TestAuthorization:
         """User run 42: bo was given a conversation jun had transferred to billing and saw
         nothing of jun or the transfer. The view's ``activity`` lists the router's events as
         it writes them (routing/wire.py: a transfer to a pool names no agent, the holder
-        before it is the one who transferred), oldest first, without message_added."""
+        before it is the one who transferred, and the pool of the next offer is where it
+        went), oldest first, without message_added."""
         def routed(n: int, kind: ConversationEventKind, agent: str | None, pool: str,
                    reason: str) -> ConversationEvent:
             return ConversationEvent(
@@ -186,6 +187,9 @@ class TestAuthorization:
                 agent_id=agent, pool=pool, reason=reason)
         conn = await asyncpg.connect(database_url)
         try:
+            offer = assignment("a2", "c1", AssignmentKind.OFFERED, n=41, offer="o-41")
+            await write_batch(conn, [("assignments", offer.model_copy(update={
+                "pool": "billing", "occurred_at": T0 + timedelta(minutes=41, seconds=30)}))])
             await write_batch(conn, [("conversations", e) for e in (
                 routed(0, ConversationEventKind.ASSIGNED, "a1", "support", "offer accepted"),
                 routed(1, ConversationEventKind.TRANSFERRED, None, "support", "transferred"),
@@ -196,13 +200,13 @@ class TestAuthorization:
             await conn.close()
         status, view = await gateway.call("GET", "/conversations/c1", "boss")
         assert status == 200
-        assert [(a["kind"], a["agent_id"], a["pool"], a["from_agent"])
+        assert [(a["kind"], a["agent_id"], a["pool"], a["from_agent"], a["to_pool"])
                 for a in view["activity"]] == [  # type: ignore[index,union-attr]
-            ("assigned", "a1", "support", None),
-            ("transferred", None, "support", "a1"),
-            ("assigned", "a2", "billing", None),
-            ("resolved", "a2", "billing", None),
-            ("reopened", None, "billing", None)]
+            ("assigned", "a1", "support", None, None),
+            ("transferred", None, "support", "a1", "billing"),  # where it was offered next
+            ("assigned", "a2", "billing", None, None),
+            ("resolved", "a2", "billing", None, None),
+            ("reopened", None, "billing", None, None)]
 
     async def test_a_reply_that_could_not_be_delivered_says_why(
             self, gateway: Setup, database_url: str) -> None:
