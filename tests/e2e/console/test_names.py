@@ -96,5 +96,18 @@ async def test_a_customer_without_a_name_is_called_visitor_or_customer(
             assert "Erased customer" in await erased.inner_text()
             for shown in ("#offers", "#conversations", "#customer-name"):
                 assert "cus_" not in await page.locator(shown).inner_text(), shown
+
+            # in Korean, the names and what the console draws itself (user run 42: the reply
+            # form's channel menu, the header's "Reports" and the knowledge panel were English)
+            korean = await (await browser.new_context(locale="ko-KR")).new_page()
+            await sign_in(korean, gateway.url, token)
+            await korean.locator("[data-conversation='conv-page']").click()
+            await korean.locator("#customer-name", has_text="고객 7B21").wait_for(
+                timeout=30_000)
+            assert await korean.locator("#channel option[value='']").inner_text() == "마지막 채널"
+            assert await korean.locator("#reports-link").inner_text() == "보고서"
+            await korean.locator("#kb-panel h3", has_text="지식 베이스").wait_for(timeout=30_000)
+            assert "의도" in await korean.locator("#kb-triage").inner_text() or \
+                "슬롯" in await korean.locator("#kb-triage").inner_text()
         finally:
             await browser.close()

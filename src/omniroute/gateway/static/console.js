@@ -208,7 +208,7 @@ function activityText(a) {
   switch (a.kind) {
     case "assigned": return `${t("act-assigned")}${who(a.agent_id)}${a.pool ? ` (${a.pool})` : ""}`;
     case "unassigned": return `${t("act-unassigned")}${who(a.agent_id)}${why}`;
-    case "transferred": return `${t("act-transferred")}${who(a.from_agent)}${a.agent_id ? ` → ${a.agent_id}` : ""}${why}`;
+    case "transferred": return `${t("act-transferred")}${who(a.from_agent)}${a.agent_id ? ` → ${a.agent_id}` : a.to_pool ? ` → ${a.to_pool}` : ""}${why}`;
     case "resolved": return `${a.agent_id ? `${t("act-resolved")} ${a.agent_id}` : t("act-resolved-plain")}${why}`;
     case "reopened": return t("act-reopened");
     case "parked": return `${t("act-parked")}${why}`;
@@ -437,7 +437,7 @@ function renderDetail(view) {
   attachmentView.end();
   const channels = [...new Set(view.addresses.map((a) => a.channel))];
   const picked = $("channel").value;
-  $("channel").replaceChildren(el("option", { value: "" }, "Last channel"),
+  $("channel").replaceChildren(el("option", { value: "" }, t("last-channel")),
     ...channels.map((c) => el("option", { value: c }, c)));
   $("channel").value = channels.includes(picked) ? picked : "";
   $("past").replaceChildren(...view.past_conversations.map((p) =>

@@ -34,17 +34,17 @@
     const slots = Object.entries(triage).filter(([k]) => k.startsWith("slot."))
       .map(([k, v]) => `${k.slice(5)}: ${v}`);
     const facts = [];
-    if (triage.intent) facts.push(node("span", { "data-kb": "intent" }, `Intent: ${triage.intent}`));
-    if (triage.language) facts.push(node("span", { "data-kb": "language" }, ` · Language: ${triage.language}`));
-    facts.push(node("span", { "data-kb": "slots" }, ` · Slots: ${slots.length ? slots.join(", ") : "none"}`));
+    if (triage.intent) facts.push(node("span", { "data-kb": "intent" }, `${t("kb-intent")}: ${triage.intent}`));
+    if (triage.language) facts.push(node("span", { "data-kb": "language" }, ` · ${t("kb-language")}: ${triage.language}`));
+    facts.push(node("span", { "data-kb": "slots" }, ` · ${t("kb-slots")}: ${slots.length ? slots.join(", ") : t("kb-none")}`));
     const items = view.articles.map((hit) => node("li", { "data-article": hit.article_id },
       node("strong", {}, hit.title), ` (${Math.round(hit.score * 100)}%) `,
-      node("button", { type: "button", class: "secondary", onclick: () => insert(hit) }, "Insert")));
+      node("button", { type: "button", class: "secondary", onclick: () => insert(hit) }, t("kb-insert"))));
     panel.replaceChildren(
-      node("h3", {}, "Knowledge"),
+      node("h3", {}, t("kb-title")),
       node("div", { class: "meta", id: "kb-triage" }, ...facts),
       items.length ? node("ul", { id: "kb-suggestions" }, ...items)
-        : node("p", { class: "muted" }, "No article matches this conversation."));
+        : node("p", { class: "muted" }, t("kb-no-match")));
     panel.hidden = false;
   }
 
@@ -55,7 +55,7 @@
       const view = await api("GET", `/conversations/${encodeURIComponent(cid)}/suggestions`);
       if (state.open === cid) { render(view); shown = cid; }
     } catch (error) {
-      panel.replaceChildren(node("p", { class: "muted" }, `Knowledge unavailable: ${error.message}`));
+      panel.replaceChildren(node("p", { class: "muted" }, `${t("kb-unavailable")} ${error.message}`));
       panel.hidden = false;
     }
   }
