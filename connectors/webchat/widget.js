@@ -3,7 +3,8 @@
  * Optional attributes on the script tag: data-site, data-identifier,
  * data-identity-hash (hex HMAC-SHA256 of the identifier with the workspace secret,
  * computed by YOUR backend), data-name, data-email, data-open="true",
- * data-lang (help articles' language, default the page's), data-proactive (a prompt
+ * data-lang (help articles' language and the widget's own, English or Korean; default the
+ * page's, and for the widget's words then the browser's), data-proactive (a prompt
  * shown after data-proactive-delay ms, default 15000, offering the help search).
  * Or data-identity-token (a JWT signed HS256 by YOUR backend: sub, exp, email, name).
  * Or set window.OmnirouteChat = {site, identityToken | identifier+identityHash, name, email, lang}.
@@ -32,6 +33,50 @@
     proactive: cfg.proactive || data.proactive,
     proactiveDelay: +(cfg.proactiveDelay || data.proactiveDelay || 15000)
   };
+  // The widget's own words in the visitor's language: the site's (cfg.lang, data-lang, the
+  // page's lang) or else the browser's; English for any other (user run 43: a Korean visitor
+  // got the bot's answer in Korean inside English buttons and placeholders).
+  var TEXTS = {
+    en: {
+      chat: "Chat", chatWithUs: "Chat with us", connecting: "Connecting…", type: "Type a message…",
+      message: "Message", attachTitle: "Send a photo or a PDF", attachLabel: "Attach a photo or file",
+      send: "Send", offline: "Nobody is available right now. Leave a message and we will email you.",
+      yourEmail: "Your email", yourMessage: "Your message", searchHelp: "Search help articles…",
+      searchHelpLabel: "Search help articles", search: "Search", back: "← Back to results",
+      stillNeedHelp: "Still need help? Write to us below.",
+      noArticle: "No article found. Write to us below.", searchDown: "Search is unavailable right now.",
+      up401: "Could not send the file: the chat is still connecting. Try again in a moment.",
+      up413: "This file is too large to send.",
+      up415: "Only photos (JPEG, PNG, GIF, WebP) and PDF files can be sent.",
+      up429: "Too many files sent from here for now. Try again later.",
+      up503: "Files cannot be sent right now. Try again in a moment.",
+      upFailed: "Could not send the file. Try again.", uploading: "Uploading {name}…",
+      away: "We are away", typing: "{who} is typing…", agent: "Agent", error: "Error: {detail}",
+      reconnecting: "Reconnecting…"
+    },
+    ko: {
+      chat: "채팅", chatWithUs: "상담하기", connecting: "연결 중…", type: "메시지를 입력하세요…",
+      message: "메시지", attachTitle: "사진이나 PDF 보내기", attachLabel: "사진이나 파일 첨부",
+      send: "보내기", offline: "지금은 상담할 수 있는 직원이 없습니다. 메시지를 남겨 주시면 이메일로 답해 드리겠습니다.",
+      yourEmail: "이메일 주소", yourMessage: "메시지", searchHelp: "도움말 검색…",
+      searchHelpLabel: "도움말 검색", search: "검색", back: "← 검색 결과로",
+      stillNeedHelp: "도움이 더 필요하신가요? 아래에 메시지를 남겨 주세요.",
+      noArticle: "맞는 문서가 없습니다. 아래에 메시지를 남겨 주세요.", searchDown: "지금은 검색할 수 없습니다.",
+      up401: "파일을 보내지 못했습니다. 채팅이 아직 연결 중입니다. 잠시 후 다시 시도해 주세요.",
+      up413: "파일이 너무 커서 보낼 수 없습니다.",
+      up415: "사진(JPEG, PNG, GIF, WebP)과 PDF 파일만 보낼 수 있습니다.",
+      up429: "이곳에서 보낸 파일이 너무 많습니다. 나중에 다시 시도해 주세요.",
+      up503: "지금은 파일을 보낼 수 없습니다. 잠시 후 다시 시도해 주세요.",
+      upFailed: "파일을 보내지 못했습니다. 다시 시도해 주세요.", uploading: "{name} 올리는 중…",
+      away: "지금은 상담 시간이 아닙니다", typing: "{who} 님이 입력하고 있습니다…", agent: "상담원", error: "오류: {detail}",
+      reconnecting: "다시 연결하는 중…"
+    }
+  };
+  var uiLang = String(opts.lang || navigator.language || "en").slice(0, 2).toLowerCase();
+  function tr(key, values) {
+    var text = (TEXTS[uiLang] || TEXTS.en)[key] || TEXTS.en[key];
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return values && name in values ? values[name] : all; });
+  }
   var kbBase = base.protocol + "//" + base.host + "/webchat/kb";
   var uploadUrl = base.protocol + "//" + base.host + "/webchat/uploads";
   var ACCEPT = "image/jpeg,image/png,image/gif,image/webp,application/pdf";
@@ -81,28 +126,28 @@
   document.head.appendChild(el("style", {}, css));
 
   var root = el("div", { id: "omniroute-chat" });
-  var toggle = el("button", { "class": "or-toggle", type: "button", "aria-label": "Chat" }, "Chat");
-  var panel = el("div", { "class": "or-panel", role: "dialog", "aria-label": "Chat with us" });
+  var toggle = el("button", { "class": "or-toggle", type: "button", "aria-label": tr("chat") }, tr("chat"));
+  var panel = el("div", { "class": "or-panel", role: "dialog", "aria-label": tr("chatWithUs") });
   var log = el("div", { "class": "or-log", "aria-live": "polite" });
-  var status = el("div", { "class": "or-status" }, "Connecting…");
+  var status = el("div", { "class": "or-status" }, tr("connecting"));
   var chatForm = el("form", { "class": "or-chat" });
-  var input = el("textarea", { name: "text", rows: "2", placeholder: "Type a message…", "aria-label": "Message" });
+  var input = el("textarea", { name: "text", rows: "2", placeholder: tr("type"), "aria-label": tr("message") });
   var fileInput = el("input", { type: "file", accept: ACCEPT, hidden: "hidden", "aria-hidden": "true" });
-  var attach = el("button", { "class": "or-attach", type: "button", title: "Send a photo or a PDF", "aria-label": "Attach a photo or file" }, "\uD83D\uDCCE");
+  var attach = el("button", { "class": "or-attach", type: "button", title: tr("attachTitle"), "aria-label": tr("attachLabel") }, "\uD83D\uDCCE");
   chatForm.appendChild(input);
   chatForm.appendChild(fileInput); chatForm.appendChild(attach);
-  chatForm.appendChild(el("button", { type: "submit" }, "Send"));
+  chatForm.appendChild(el("button", { type: "submit" }, tr("send")));
   var offForm = el("form", { "class": "or-offline" });
-  offForm.appendChild(el("div", { "class": "or-status" }, "Nobody is available right now. Leave a message and we will email you."));
-  var offEmail = el("input", { name: "email", type: "email", placeholder: "Your email", required: "required" });
-  var offText = el("textarea", { name: "text", rows: "2", placeholder: "Your message", required: "required" });
+  offForm.appendChild(el("div", { "class": "or-status" }, tr("offline")));
+  var offEmail = el("input", { name: "email", type: "email", placeholder: tr("yourEmail"), required: "required" });
+  var offText = el("textarea", { name: "text", rows: "2", placeholder: tr("yourMessage"), required: "required" });
   offForm.appendChild(offEmail); offForm.appendChild(offText);
-  offForm.appendChild(el("button", { type: "submit" }, "Send"));
+  offForm.appendChild(el("button", { type: "submit" }, tr("send")));
   var help = el("div", { "class": "or-help" });
   var helpForm = el("form", { "class": "or-help-form", role: "search" });
-  var helpInput = el("input", { name: "q", type: "search", placeholder: "Search help articles…", "aria-label": "Search help articles" });
+  var helpInput = el("input", { name: "q", type: "search", placeholder: tr("searchHelp"), "aria-label": tr("searchHelpLabel") });
   helpForm.appendChild(helpInput);
-  helpForm.appendChild(el("button", { type: "submit" }, "Search"));
+  helpForm.appendChild(el("button", { type: "submit" }, tr("search")));
   var helpBody = el("div", { "class": "or-help-body", "aria-live": "polite" });
   help.appendChild(helpForm); help.appendChild(helpBody);
   panel.appendChild(help);
@@ -127,11 +172,11 @@
   function showArticle(id) {
     fetch(kbUrl("/articles/" + encodeURIComponent(id), {})).then(function (r) { return r.json(); }).then(function (a) {
       if (a.error) { helpBody.textContent = a.error.message; return; }
-      var back = el("button", { type: "button", "class": "or-result" }, "← Back to results");
+      var back = el("button", { type: "button", "class": "or-result" }, tr("back"));
       back.onclick = function () { helpForm.onsubmit(); };
       helpBody.replaceChildren(back, el("strong", { "class": "or-article-title" }, a.title),
         el("div", { "class": "or-article", "data-article": a.article_id }, a.body),
-        el("div", { "class": "or-status" }, "Still need help? Write to us below."));
+        el("div", { "class": "or-status" }, tr("stillNeedHelp")));
     });
   }
   helpForm.onsubmit = function (e) {
@@ -139,13 +184,13 @@
     var q = helpInput.value.trim(); if (!q) return;
     fetch(kbUrl("/search", { q: q })).then(function (r) { return r.json(); }).then(function (found) {
       var hits = found.articles || [];
-      if (!hits.length) { helpBody.replaceChildren(el("div", { "class": "or-status" }, "No article found. Write to us below.")); return; }
+      if (!hits.length) { helpBody.replaceChildren(el("div", { "class": "or-status" }, tr("noArticle"))); return; }
       helpBody.replaceChildren.apply(helpBody, hits.map(function (hit) {
         var b = el("button", { type: "button", "class": "or-result", "data-article": hit.article_id }, hit.title);
         b.onclick = function () { showArticle(hit.article_id); };
         return b;
       }));
-    }).catch(function () { helpBody.textContent = "Search is unavailable right now."; });
+    }).catch(function () { helpBody.textContent = tr("searchDown"); });
   };
   if (opts.proactive) {
     setTimeout(function () {
@@ -260,16 +305,12 @@
     offText.value = "";
   };
   var UPLOAD_ERRORS = {
-    401: "Could not send the file: the chat is still connecting. Try again in a moment.",
-    413: "This file is too large to send.",
-    415: "Only photos (JPEG, PNG, GIF, WebP) and PDF files can be sent.",
-    429: "Too many files sent from here for now. Try again later.",
-    503: "Files cannot be sent right now. Try again in a moment."
+    401: tr("up401"), 413: tr("up413"), 415: tr("up415"), 429: tr("up429"), 503: tr("up503")
   };
   function uploadFailed(xhr) {
     var detail = "";
     try { detail = JSON.parse(xhr.responseText).error.message; } catch (e) {}
-    var known = UPLOAD_ERRORS[xhr.status] || "Could not send the file. Try again.";
+    var known = UPLOAD_ERRORS[xhr.status] || tr("upFailed");
     status.textContent = xhr.status === 413 && detail ? known + " (" + detail + ")" : known;
   }
   // XMLHttpRequest, not fetch: it reports upload progress. The token goes as a form
@@ -282,9 +323,9 @@
     form.append("file", file, file.name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", uploadUrl);
-    attach.disabled = true; status.textContent = "Uploading " + file.name + "…";
+    attach.disabled = true; status.textContent = tr("uploading", { name: file.name });
     xhr.upload.onprogress = function (e) {
-      if (e.lengthComputable) status.textContent = "Uploading " + file.name + "… " + Math.round(100 * e.loaded / e.total) + "%";
+      if (e.lengthComputable) status.textContent = tr("uploading", { name: file.name }) + " " + Math.round(100 * e.loaded / e.total) + "%";
     };
     xhr.onload = function () {
       attach.disabled = false;
@@ -329,7 +370,7 @@
         save(TOKEN_KEY, frame.visitor_token);
         (frame.history || []).forEach(function (m) { m.read = true; render(m, false); });
         available = frame.agents_available; showForms();
-        status.textContent = available ? "" : "We are away";
+        status.textContent = available ? "" : tr("away");
         flush();
       } else if (frame.type === "ack") {
         acked(frame.client_message_id, frame.event_id);
@@ -339,16 +380,16 @@
         markRead();
       } else if (frame.type === "presence") {
         available = frame.agents_available; showForms();
-        status.textContent = available ? "" : "We are away";
+        status.textContent = available ? "" : tr("away");
       } else if (frame.type === "typing") {
-        status.textContent = frame.state ? (frame.author || "Agent") + " is typing…" : "";
+        status.textContent = frame.state ? tr("typing", { who: frame.author || tr("agent") }) : "";
       } else if (frame.type === "error") {
-        status.textContent = "Error: " + frame.detail;
+        status.textContent = tr("error", { detail: frame.detail });
         if (frame.code === "unavailable") setTimeout(flush, backoff);
       }
     };
     ws.onclose = function () {
-      status.textContent = "Reconnecting…";
+      status.textContent = tr("reconnecting");
       setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 15000);
     };
   }

@@ -170,6 +170,40 @@ async def test_visitor_chats_sees_reply_and_history_after_reload(
             await browser.close()
 
 
+async def test_the_widget_speaks_the_visitors_language(
+    ingress: tuple[Settings, int],
+    shop: str,
+) -> None:
+    """User run 43: a Korean visitor got the answer bot's reply in Korean inside English
+    buttons, placeholders and status lines. The widget's own words follow the page's
+    language, else the browser's (English for any language it does not have); a Korean
+    visitor's message still reaches Kafka as it was typed."""
+    settings, _ = ingress
+    async with playwright_api.async_playwright() as p:
+        browser = await launch_chromium(p)
+        try:
+            korean = await (await browser.new_context(locale="ko-KR")).new_page()
+            await visitor_writes(korean, shop, "환불은 언제 되나요?")
+            (record,) = await consume(settings.kafka_bootstrap,
+                                      settings.topic("omniroute.inbound.v1"), 1)
+            assert InboundMessage.from_json_bytes(record.value).text == "환불은 언제 되나요?"
+            chat = korean.locator("#omniroute-chat")
+            assert await chat.locator("form.or-chat button[type=submit]").inner_text() == "보내기"
+            assert await chat.locator("form.or-chat textarea").get_attribute(
+                "placeholder") == "메시지를 입력하세요…"
+            assert await chat.locator("input[name=q]").get_attribute(
+                "placeholder") == "도움말 검색…"
+            assert await chat.locator("button.or-toggle").inner_text() == "채팅"
+
+            english = await (await browser.new_context(locale="fr-FR")).new_page()
+            await english.goto(shop)
+            await english.wait_for_selector("#omniroute-chat form.or-chat", state="visible")
+            assert await english.locator(
+                "#omniroute-chat form.or-chat button[type=submit]").inner_text() == "Send"
+        finally:
+            await browser.close()
+
+
 async def test_bad_frames_get_precise_errors_and_publish_nothing(
     ingress: tuple[Settings, int],
 ) -> None:
