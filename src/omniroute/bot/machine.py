@@ -235,8 +235,8 @@ def on_expire(session: BotSession | None, deadline: datetime, at: datetime,
     ids = f"{session.conversation_id}.{int(deadline.timestamp() * 1000)}"
     if not enabled:
         return hand_off(session, SWITCHED_OFF, ids, at)
-    if session.phase is Phase.ASKED:
-        return resolve(session, "no reply within the feedback window", ids, at)
+    if session.phase is Phase.ASKED:  # (user run 43: it said "Glad that helped!" to silence)
+        return resolve(session, "no reply within the feedback window", ids, at, line="closed")
     return hand_off(session, "no reply to the bot", ids, at)
 
 
@@ -276,10 +276,10 @@ def answer(session: BotSession, found: Found, policy: BotPolicy, ids: str,
                 events=[event])
 
 
-def resolve(session: BotSession, why: str, ids: str, at: datetime, thank: bool = True
-            ) -> Step:
-    """Bot-resolved: thank the customer (unless ``thank`` is off), record it and close the
-    conversation."""
+def resolve(session: BotSession, why: str, ids: str, at: datetime, thank: bool = True,
+            line: str = "resolved") -> Step:
+    """Bot-resolved: say ``line`` to the customer (the thanks; unless ``thank`` is off),
+    record it and close the conversation."""
     session = session.model_copy(update={"phase": Phase.RESOLVED, "deadline": None,
                                          "held": None})
     events = [
@@ -288,7 +288,7 @@ def resolve(session: BotSession, why: str, ids: str, at: datetime, thank: bool =
         _event(session, Kind.RESOLVED, derived_event_id(ids, "bot-resolve"), at,
                reason=RESOLVED_BY_BOT),
     ]
-    thanks = [_say(session, say("resolved", session.language),
+    thanks = [_say(session, say(line, session.language),
                    derived_event_id(ids, "bot-thanks"), at)] if thank else []
     return Step(session, outbound=thanks, events=events)
 

@@ -98,6 +98,12 @@ _SAY = {
         "en": "Glad that helped! Write again any time.",
         "ko": "도움이 되어 기뻐요! 언제든 다시 문의해 주세요.",
     },
+    "closed": {  # no reply to "did this help?": not "glad that helped", which nobody said
+        "en": "I'll close this conversation for now. If you still need help, just write here "
+              "and we'll pick it up.",
+        "ko": "이 상담은 일단 종료할게요. 도움이 더 필요하시면 여기에 다시 메시지를 보내 "
+              "주세요. 이어서 도와드리겠습니다.",
+    },
     "handoff": {
         "en": "I'm connecting you with a person now. They will see this conversation, "
               "so you won't need to repeat anything.",

@@ -348,6 +348,45 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                           "bot_answered": 1, "bot_resolved": 2, "handed_off": 1,
                                           "human_resolved": 1}, stack.log_tail()  # 2: the thanks
 
+                        # 4b. a customer who does not answer "did this help?": with a 3 s
+                        # window (live), the bot closes the conversation and says so (user
+                        # run 43: it said "Glad that helped!" to silence)
+                        def configured() -> int:
+                            return sum('"answer_bot_configured"' in line for line in stack.lines)
+
+                        before = configured()
+                        async with http.put(f"{gateway}/api/v1/admin/bot",
+                                            json=BOT | {"feedback_window_s": 3},
+                                            headers={"Authorization": f"Bearer {admin}"}) as r:
+                            assert r.status == 200, await r.text()
+                        for _ in range(600):  # the worker took the new window
+                            if configured() > before:
+                                break
+                            await asyncio.sleep(0.1)
+                        assert configured() > before, stack.log_tail()
+                        quiet = "821055504444"
+                        await say_on_whatsapp(http, ingress, quiet, 1,
+                                              "How do refunds work? I want my money back")
+
+                        async def closed_line() -> list[str] | None:
+                            texts = await whatsapp_texts(graph, quiet)
+                            return texts if len(texts) >= 2 else None
+
+                        try:
+                            answered, closing = (await eventually(
+                                closed_line, "the closing line", 120))[:2]
+                        except AssertionError as exc:
+                            raise AssertionError(
+                                f"{exc}: {await whatsapp_texts(graph, quiet)} "
+                                f"{await kinds_of(db, await conversation_of(db, quiet))}") from exc
+                        assert "How refunds work" in answered
+                        assert closing.startswith("I'll close this conversation for now."), closing
+                        silent = await conversation_of(db, quiet)
+                        assert await db.fetchval(
+                            "SELECT reason FROM conversation_events WHERE conversation_id = $1 "
+                            "AND kind = 'bot_resolved'", silent) == \
+                            "no reply within the feedback window"
+
                         # 5. an admin switches the bot off, live: the conversation it still
                         # holds (4.) goes to ada at once, and a new question goes straight to her
                         async with http.put(f"{gateway}/api/v1/admin/bot", json={

@@ -143,6 +143,11 @@ class TestAnswering:
         assert on_expire(asked, AT, AT).events == []  # another deadline: stale
         done = on_expire(asked, asked.deadline, asked.deadline)
         assert kinds(done.events) == [Kind.BOT_RESOLVED, Kind.RESOLVED]
+        # it says it closes, not "Glad that helped!", which nobody said (user run 43)
+        (closing,) = done.outbound
+        assert (closing.text or "").startswith("I'll close this conversation for now.")
+        said_yes = on_message(asked, message("yes"), None, POLICY).outbound
+        assert [m.text for m in said_yes] == ["Glad that helped! Write again any time."]
 
     def test_an_ambiguous_question_is_a_miss(self) -> None:
         """Two articles scoring alike (택배 alone): ask to rephrase rather than guess."""
