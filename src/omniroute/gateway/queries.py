@@ -101,7 +101,7 @@ SELECT e.occurred_at, e.kind, e.agent_id, e.pool, e.reason,
 FROM conversation_events e
 WHERE e.conversation_id = ANY(conversation_thread($1))
   AND e.kind IN ({", ".join(f"'{k}'" for k in ACTIVITY_KINDS)})
-ORDER BY e.occurred_at, e.event_id
+ORDER BY e.occurred_at, e.kind <> 'reopened', e.event_id
 LIMIT 500"""
 """What happened to a conversation besides its messages, for the agent who reads it: who
 held it, who transferred it (the holder before the transfer) and to which pool (the pool of

@@ -15,21 +15,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import asyncpg
-import pytest
 
+from e2e.console.on_history import signed_in, written
 from e2e.console.test_attachments import sign_in
-from harness.browser import launch_chromium
-from harness.ports import free_port
 from integration.history.factories import added, assignment, opened
 from omniroute.contract import Address, AssignmentKind, Channel, InboundMessage, utcnow
-from omniroute.gateway.admin import create_token
-from omniroute.gateway.auth import Role
-from omniroute.gateway.server import running_gateway
 from omniroute.history.privacy import erase_customer
-from omniroute.history.store import write_batch
 from omniroute.settings import Settings
 
-playwright_api = pytest.importorskip("playwright.async_api")
 VISITOR, MESSENGER = "cus_9f3ab0c1d2e3f4a5b6c7d8e9", "cus_7b21c0ffee0000000000aaaa"
 ERASED = "cus_e1a5ed00000000000000beef"
 
@@ -61,53 +54,46 @@ async def seed(database_url: str) -> str:
                ("assignments", assignment("ada", "conv-visitor", AssignmentKind.OFFERED,
                                           at=utcnow() - timedelta(minutes=1),
                                           expires=utcnow() + timedelta(minutes=10)))]
+    token = await written(database_url, events)
     conn = await asyncpg.connect(database_url)
     try:
-        await write_batch(conn, events)  # type: ignore[arg-type]
         await erase_customer(conn, ERASED, actor="test")  # while ada holds the conversation
-        return await create_token(conn, "ada", Role.AGENT)
     finally:
         await conn.close()
+    return token
 
 
 async def test_a_customer_without_a_name_is_called_visitor_or_customer(
         topics: Settings, database_url: str) -> None:
     token = await seed(database_url)
-    async with running_gateway(topics, database_url, port=free_port()) as gateway, \
-            playwright_api.async_playwright() as p:
-        browser = await launch_chromium(p)
-        try:
-            page = await (await browser.new_context(locale="en-US")).new_page()
-            await sign_in(page, gateway.url, token)
-            offer = page.locator("#offers .offer")
-            await offer.wait_for(timeout=30_000)
-            assert "Visitor 9F3A" in await offer.inner_text()
-            listed = page.locator("[data-conversation='conv-page']")
-            await listed.wait_for(timeout=30_000)
-            assert "Customer 7B21" in await listed.inner_text()
-            await listed.click()
-            header = page.locator("#customer-name")
-            await header.wait_for(timeout=30_000)
-            assert await header.inner_text() == "Customer 7B21"
-            assert await header.get_attribute("title") == MESSENGER  # the id, on hover
-            # a customer erased while ada holds the conversation is nobody now (user run 42
-            # showed "Customer ERAS", from the anonymous id the erasure leaves)
-            erased = page.locator("#conversations li.conversation", has_text="SMS")
-            assert "Erased customer" in await erased.inner_text()
-            for shown in ("#offers", "#conversations", "#customer-name"):
-                assert "cus_" not in await page.locator(shown).inner_text(), shown
+    async with signed_in(topics, database_url, token) as (gateway, page, browser):
+        offer = page.locator("#offers .offer")
+        await offer.wait_for(timeout=30_000)
+        assert "Visitor 9F3A" in await offer.inner_text()
+        listed = page.locator("[data-conversation='conv-page']")
+        await listed.wait_for(timeout=30_000)
+        assert "Customer 7B21" in await listed.inner_text()
+        await listed.click()
+        header = page.locator("#customer-name")
+        await header.wait_for(timeout=30_000)
+        assert await header.inner_text() == "Customer 7B21"
+        assert await header.get_attribute("title") == MESSENGER  # the id, on hover
+        # a customer erased while ada holds the conversation is nobody now (user run 42
+        # showed "Customer ERAS", from the anonymous id the erasure leaves)
+        erased = page.locator("#conversations li.conversation", has_text="SMS")
+        assert "Erased customer" in await erased.inner_text()
+        for shown in ("#offers", "#conversations", "#customer-name"):
+            assert "cus_" not in await page.locator(shown).inner_text(), shown
 
-            # in Korean, the names and what the console draws itself (user run 42: the reply
-            # form's channel menu, the header's "Reports" and the knowledge panel were English)
-            korean = await (await browser.new_context(locale="ko-KR")).new_page()
-            await sign_in(korean, gateway.url, token)
-            await korean.locator("[data-conversation='conv-page']").click()
-            await korean.locator("#customer-name", has_text="고객 7B21").wait_for(
-                timeout=30_000)
-            assert await korean.locator("#channel option[value='']").inner_text() == "마지막 채널"
-            assert await korean.locator("#reports-link").inner_text() == "보고서"
-            await korean.locator("#kb-panel h3", has_text="지식 베이스").wait_for(timeout=30_000)
-            assert "의도" in await korean.locator("#kb-triage").inner_text() or \
-                "슬롯" in await korean.locator("#kb-triage").inner_text()
-        finally:
-            await browser.close()
+        # in Korean, the names and what the console draws itself (user run 42: the reply
+        # form's channel menu, the header's "Reports" and the knowledge panel were English)
+        korean = await (await browser.new_context(locale="ko-KR")).new_page()
+        await sign_in(korean, gateway.url, token)
+        await korean.locator("[data-conversation='conv-page']").click()
+        await korean.locator("#customer-name", has_text="고객 7B21").wait_for(
+            timeout=30_000)
+        assert await korean.locator("#channel option[value='']").inner_text() == "마지막 채널"
+        assert await korean.locator("#reports-link").inner_text() == "보고서"
+        await korean.locator("#kb-panel h3", has_text="지식 베이스").wait_for(timeout=30_000)
+        assert "의도" in await korean.locator("#kb-triage").inner_text() or \
+            "슬롯" in await korean.locator("#kb-triage").inner_text()

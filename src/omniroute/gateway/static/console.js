@@ -199,6 +199,15 @@ function onAssignment(event) {
   renderOffers();
 }
 
+// Who wrote an outgoing message: an agent (her id), the answer bot, or automation (the
+// acknowledgement, the survey, a rule's reply); the history did not say (user run 43: the
+// bot's answers and ada's replies looked alike after a hand-off).
+function authorLabel(m) {
+  const author = (m.content && m.content.author) || {};
+  if (author.kind === "bot") return t("author-bot");
+  return author.kind === "system" || !m.author_id ? t("author-auto") : m.author_id;
+}
+
 // A line of the conversation's activity (who held it, transfers, resolutions, reopenings, the
 // router's parking and moves, escalations, missed SLA targets), among its messages.
 function activityText(a) {
@@ -209,7 +218,8 @@ function activityText(a) {
     case "assigned": return `${t("act-assigned")}${who(a.agent_id)}${a.pool ? ` (${a.pool})` : ""}`;
     case "unassigned": return `${t("act-unassigned")}${who(a.agent_id)}${why}`;
     case "transferred": return `${t("act-transferred")}${who(a.from_agent)}${a.agent_id ? ` → ${a.agent_id}` : a.to_pool ? ` → ${a.to_pool}` : ""}${why}`;
-    case "resolved": return `${a.agent_id ? `${t("act-resolved")} ${a.agent_id}` : t("act-resolved-plain")}${why}`;
+    case "resolved": return a.reason === "bot_resolved" ? t("act-resolved-bot")
+      : `${a.agent_id ? `${t("act-resolved")} ${a.agent_id}` : t("act-resolved-plain")}${why}`;
     case "reopened": return t("act-reopened");
     case "parked": return `${t("act-parked")}${why}`;
     case "rerouted": return `${t("act-rerouted")}${a.pool ? ` ${a.pool}` : ""}${why}`;
@@ -415,11 +425,12 @@ function renderDetail(view) {
   const items = [
     ...view.messages.map((m, i) => ({ at: m.created_at, node: el("li", { class: `message ${m.direction}`, "data-message": m.message_id },
       el("span", { class: "channel" }, m.channel),
+      m.direction === "outbound" ? el("span", { class: "author" }, authorLabel(m)) : "",
       m.direction === "inbound" && m.content && m.content.email_auth && m.content.email_auth !== "pass"
         ? el("span", { class: "tag unverified", title: t("unverified-hint") }, t("unverified")) : "",
       m.text || ((m.attachments || []).length ? "" : contentView(m.content || {})),
       attachmentView.render(m),
-      el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + m.delivery_state : ""}`),
+      el("div", { class: "meta" }, `${new Date(m.created_at).toLocaleString()}${m.delivery_state ? " · " + t(`state-${m.delivery_state}`) : ""}`),
       m.delivery_state === "failed" ? el("div", { class: "undelivered" }, `${t("not-delivered")} ${m.delivery_error || ""}`,
         !m.author_id || !m.text || state.readOnly ? ""
           : sentAgain(view.messages, i) ? el("span", { class: "resent" }, t("resent"))

@@ -1,0 +1,96 @@
+"""Who wrote what, and what happened, in the conversation's history, in headless Chromium
+against the real gateway (a Korean console).
+
+User run 43: ada, given Walt's web chat after the answer bot, read the bot's answers, the
+automatic hand-off line and (later) her own replies alike, with no author; the bot's
+resolution said "해결됨: bot_resolved"; at one instant "escalated" came before the
+"reopened" that started it; and delivery states stayed English ("read"). History holds
+that conversation as the sink writes it: the customer's question, the bot's answer (read),
+the bot's resolution, the customer's "상담원" reopening it with an escalation at the same
+instant, the automatic hand-off line and ada's assignment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from e2e.console.on_history import signed_in, written
+from e2e.console.test_names import unnamed
+from integration.history.factories import added, assignment, opened
+from omniroute.bot.machine import BOT, RESOLVED_BY_BOT
+from omniroute.contract import (
+    Address,
+    Author,
+    AuthorKind,
+    Channel,
+    ConversationEvent,
+    ConversationEventKind,
+    DeliveryState,
+    DeliveryStatus,
+    OutboundMessage,
+    utcnow,
+)
+from omniroute.settings import Settings
+
+CONVERSATION, CUSTOMER = "conv-walt", "cus_3a1700000000000000000000"
+Kind = ConversationEventKind
+
+
+async def seed(database_url: str) -> str:
+    """Walt's conversation as run 43 left it, assigned to ada; her token."""
+    start = utcnow() - timedelta(minutes=15)
+    question = unnamed(1, Channel.WEBCHAT, "webchat", "v_5a17").model_copy(update={
+        "event_id": "webchat:walt-1", "occurred_at": start, "text": "환불은 언제 되나요?"})
+    again = question.model_copy(update={
+        "event_id": "webchat:walt-2", "occurred_at": start + timedelta(minutes=3),
+        "provider_message_id": "walt-2", "text": "상담원"})
+
+    def said(n: int, author: Author, text: str, minutes: float) -> OutboundMessage:
+        return OutboundMessage(
+            event_id=f"walt-out-{n}", occurred_at=start + timedelta(minutes=minutes),
+            conversation_id=CONVERSATION, channel=Channel.WEBCHAT, channel_account="shop.test",
+            recipient=Address(value="v_5a17"), author=author, text=text)
+
+    def event(n: str, kind: ConversationEventKind, minutes: float,
+              reason: str | None = None) -> ConversationEvent:
+        return ConversationEvent(
+            event_id=f"walt-{n}", occurred_at=start + timedelta(minutes=minutes),
+            conversation_id=CONVERSATION, customer_id=CUSTOMER, kind=kind,
+            channel=Channel.WEBCHAT, reason=reason)
+
+    answer = said(1, BOT, "도움말 센터의 “환불 안내”입니다.", 0)
+    handoff = said(2, Author(kind=AuthorKind.SYSTEM), "네, 상담원에게 연결해 드리겠습니다.", 3)
+    events: list[tuple[str, object]] = [
+        ("conversations", opened(CONVERSATION, CUSTOMER, at=start)),
+        ("inbound", question),
+        ("conversations", added(question, conversation=CONVERSATION, customer=CUSTOMER)),
+        ("outbound", answer),
+        ("delivery", DeliveryStatus(
+            event_id="walt-read", outbound_event_id=answer.event_id, channel=Channel.WEBCHAT,
+            provider="webchat", state=DeliveryState.READ, occurred_at=start)),
+        ("conversations", event("resolved", Kind.RESOLVED, 2, RESOLVED_BY_BOT)),
+        ("inbound", again),
+        ("conversations", added(again, conversation=CONVERSATION, customer=CUSTOMER)),
+        # the escalation's id sorts before the reopening's, at the same instant
+        ("conversations", event("a-escalated", Kind.ESCALATED, 3, "customer asked for a human")),
+        ("conversations", event("b-reopened", Kind.REOPENED, 3)),
+        ("outbound", handoff),
+        ("assignments", assignment("ada", CONVERSATION, at=start)),
+    ]
+    return await written(database_url, events)
+
+
+async def test_the_history_says_who_wrote_and_what_happened_in_korean(
+        topics: Settings, database_url: str) -> None:
+    token = await seed(database_url)
+    async with signed_in(topics, database_url, token, locale="ko-KR") as (_, page, _browser):
+        await page.locator(f"[data-conversation='{CONVERSATION}']").click()
+        history = page.locator("#history")
+        await history.locator(".activity").first.wait_for(timeout=30_000)
+        authors = await history.locator(".message.outbound .author").all_inner_texts()
+        assert authors == ["답변 봇", "자동 응답"]
+        assert "· 읽음" in await history.locator(".message.outbound").first.inner_text()
+        lines = [line.split(" · ")[0] for line in
+                 await history.locator(".activity").all_inner_texts()]
+        assert lines[:3] == ["답변 봇이 해결", "고객이 다시 문의함",
+                             "상향 요청: customer asked for a human"]
