@@ -59,7 +59,8 @@ async def seed(database_url: str) -> str:
             channel=Channel.WEBCHAT, reason=reason)
 
     answer = said(1, BOT, "도움말 센터의 “환불 안내”입니다.", 0)
-    handoff = said(2, Author(kind=AuthorKind.SYSTEM), "네, 상담원에게 연결해 드리겠습니다.", 3)
+    # automation's line, written as a bot without an id (automation/emit.py)
+    handoff = said(2, Author(kind=AuthorKind.BOT), "네, 상담원에게 연결해 드리겠습니다.", 3)
     events: list[tuple[str, object]] = [
         ("conversations", opened(CONVERSATION, CUSTOMER, at=start)),
         ("inbound", question),
@@ -76,6 +77,8 @@ async def seed(database_url: str) -> str:
         ("conversations", event("b-reopened", Kind.REOPENED, 3)),
         ("outbound", handoff),
         ("assignments", assignment("ada", CONVERSATION, at=start)),
+        ("outbound", said(3, Author(kind=AuthorKind.AGENT, id="ada", name="Ada"),
+                          "환불은 3일 안에 처리됩니다.", 5)),
     ]
     return await written(database_url, events)
 
@@ -88,7 +91,7 @@ async def test_the_history_says_who_wrote_and_what_happened_in_korean(
         history = page.locator("#history")
         await history.locator(".activity").first.wait_for(timeout=30_000)
         authors = await history.locator(".message.outbound .author").all_inner_texts()
-        assert authors == ["답변 봇", "자동 응답"]
+        assert authors == ["답변 봇", "자동 응답", "ada"]
         assert "· 읽음" in await history.locator(".message.outbound").first.inner_text()
         lines = [line.split(" · ")[0] for line in
                  await history.locator(".activity").all_inner_texts()]

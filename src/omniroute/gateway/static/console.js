@@ -204,8 +204,9 @@ function onAssignment(event) {
 // bot's answers and ada's replies looked alike after a hand-off).
 function authorLabel(m) {
   const author = (m.content && m.content.author) || {};
-  if (author.kind === "bot") return t("author-bot");
-  return author.kind === "system" || !m.author_id ? t("author-auto") : m.author_id;
+  if (m.author_id === "answer-bot") return t("author-bot");  // the bot's Author (bot/machine.py)
+  // automation writes as a bot without an id, proactive messages as the system
+  return author.kind !== "agent" || !m.author_id ? t("author-auto") : m.author_id;
 }
 
 // A line of the conversation's activity (who held it, transfers, resolutions, reopenings, the
