@@ -184,6 +184,27 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
             assert (held["ada"], held["bo"]) == ([conversation], []), held
             assert moved["pool"] == "support"  # the answer names where it went
 
+            # ada hands it back to billing, saying why; bo, who gets it, reads who had it,
+            # where it went and why in its activity (user run 42: he read nothing of it)
+            assert (await api("ada", "POST", f"/conversations/{conversation}/transfer",
+                              {"target_pool": "billing", "reason": "wants a refund"}))[0] == 202
+            [back] = await until(lambda: offer_of("bo"), f"bo's offer\n{chain.tails()}")
+            assert (await api("bo", "POST", f"/offers/{back['offer_id']}/accept",
+                              {"conversation_id": conversation}))[0] == 202
+
+            async def activity() -> Any:
+                status, view = await api("bo", "GET", f"/conversations/{conversation}")
+                lines = [(a["kind"], a["agent_id"], a["pool"], a["from_agent"], a["to_pool"],
+                          a["reason"]) for a in (view or {}).get("activity", [])]
+                return lines if status == 200 and lines and lines[-1][:2] == ("assigned", "bo") \
+                    else None
+
+            lines = await until(activity, f"bo's assignment in history\n{chain.tails()}")
+            assert lines[-2:] == [
+                ("transferred", None, "support", "ada", "billing", "wants a refund"),
+                ("assigned", "bo", "billing", None, None, "offer accepted")], lines
+            assert ("assigned", "ada", "support", None, None, "offer accepted") in lines
+
 
 async def _no_offer(api: Any, who: str) -> bool:
     _, body = await api(who, "GET", "/offers")

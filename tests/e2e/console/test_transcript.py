@@ -16,10 +16,13 @@ from datetime import timedelta
 
 from e2e.console.on_history import signed_in, written
 from e2e.console.test_names import unnamed
+from harness.kafka import consume
 from integration.history.factories import added, assignment, opened
 from omniroute.bot.machine import BOT, RESOLVED_BY_BOT
 from omniroute.contract import (
     Address,
+    AgentEvent,
+    AgentEventKind,
     Author,
     AuthorKind,
     Channel,
@@ -97,3 +100,19 @@ async def test_the_history_says_who_wrote_and_what_happened_in_korean(
                  await history.locator(".activity").all_inner_texts()]
         assert lines[:3] == ["답변 봇이 해결", "고객이 다시 문의함",
                              "상향 요청: customer asked for a human"]
+
+        # she hands it to billing with a word for the next agent (the form had no place
+        # for one, user run 42), in Korean placeholders
+        reason = page.locator("#transfer-reason")
+        assert await reason.get_attribute("placeholder") == "이관 사유 (받는 상담원이 봅니다)"
+        await page.fill("#transfer-pool", "billing")
+        await reason.fill("환불 요청")
+        await page.click("#transfer")
+        (sent,) = await consume(topics.kafka_bootstrap,
+                                topics.topic("omniroute.agent-events.v1"), 1,
+                                where=lambda r: AgentEvent.from_json_bytes(r.value).kind
+                                is AgentEventKind.TRANSFER)
+        transfer = AgentEvent.from_json_bytes(sent.value)
+        assert (transfer.conversation_id, transfer.target_pool, transfer.reason) == (
+            CONVERSATION, "billing", "환불 요청")
+        assert await reason.input_value() == ""

@@ -565,9 +565,13 @@ $("transfer").addEventListener("click", () => act(async () => {
   const body = {};
   if ($("transfer-agent").value.trim()) body.target_agent_id = $("transfer-agent").value.trim();
   if ($("transfer-pool").value.trim()) body.target_pool = $("transfer-pool").value.trim();
+  // why, for the agent who gets it: the conversation's activity shows it ("Transferred by
+  // jun → billing: wants a refund"); a run's transfer reached bo with no word of why
+  if ($("transfer-reason").value.trim()) body.reason = $("transfer-reason").value.trim();
   await api("POST", `/conversations/${encodeURIComponent(state.open)}/transfer`, body);
   $("transfer-agent").value = "";
   $("transfer-pool").value = "";
+  $("transfer-reason").value = "";
 }));
 $("back").addEventListener("click", () => state.current && openConversation(state.current));
 $("lang").addEventListener("change", () => setLanguage($("lang").value));
