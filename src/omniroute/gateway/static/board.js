@@ -96,9 +96,9 @@ function agentRow(a) {
   status.addEventListener("change", () => { status.blur(); force(); });  // (renders wait while it is open)
   // each held conversation by its customer, as the waiting rows (it was its id until
   // 2026-12-07: user run 42's supervisor could not tell whom ada was chatting with)
-  const held = (a.held || a.conversations.map((cid) => ({ conversation_id: cid }))).map((c) => {
+  const held = a.held.map((c) => {
     const cid = c.conversation_id;
-    const who = c.customer_id ? `${customerLabel(c.customer_name, c.customer_id, c.channel)} · ${c.channel || ""}` : cid;
+    const who = `${customerLabel(c.customer_name, c.customer_id, c.channel)} · ${c.channel || ""}`;
     const target = draftBox(`reassign:${cid}`, t("agent"), "reassign-to");
     const go = el("button", { class: "secondary reassign", onclick: boardAction(() =>
       api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" }), `reassign:${cid}`) }, t("reassign"));

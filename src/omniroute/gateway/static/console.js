@@ -101,8 +101,7 @@ async function refreshPresence() {
     // came back without a word, a user run's agent sat before an empty list; 2026-12-06).
     // "in routing again" goes with the router's next word to her, like a refusal
     if (was !== undefined && was !== me.routed) {
-      notify(t(me.routed ? "routed-again" : "not-routed"));
-      state.refusedShown = me.routed;
+      notify(t(me.routed ? "routed-again" : "not-routed"), me.routed ? "refused" : "not-routed");
     }
   } catch (_) { /* next tick */ }
 }
@@ -114,9 +113,18 @@ function showView(view) {
   document.dispatchEvent(new CustomEvent("omniroute:view", { detail: view }));
 }
 
-function notify(text) {
+// The notice line holds one message; `state.notice` says what kind, so that what ends one
+// kind leaves another standing: "refused" (the router refused an event of hers, or she is in
+// routing again: its next word ends it), "missed" (an offer timed out: a presence or a new
+// offer ends it), "not-routed", "error".
+function notify(text, kind = "error") {
   $("notice").textContent = text;
   $("notice").hidden = !text;
+  state.notice = text ? kind : null;
+}
+
+function clearNotice(kind) {
+  if (state.notice === kind) notify("");
 }
 
 // New offers: a short tone and a blinking title until the console has focus again.
@@ -168,19 +176,15 @@ function onAssignment(event) {
   document.dispatchEvent(new CustomEvent("omniroute:assignment", { detail: event }));
   if (event.agent_id !== state.me.agent_id) return refreshConversations();
   if (["rejected", "refused"].includes(event.kind)) {
-    notify(`${t("refused")}: ${event.reason || event.kind}`);
-    state.refusedShown = true;
+    notify(`${t("refused")}: ${event.reason || event.kind}`, "refused");
     return;
   }
   // the router routes to this agent again (after a rollback put her back, say): its
   // refusal no longer holds (a user run, 2026-12-06, kept "unknown agent" up while she chatted)
-  if (state.refusedShown) {
-    notify("");
-    state.refusedShown = false;
-  }
+  clearNotice("refused");
   if (event.kind === "rescinded" && event.reason === "offer timed out") missedOffer();
   if (event.kind === "offered") {
-    if (state.missedShown) { notify(""); state.missedShown = false; }
+    clearNotice("missed");
     state.offers.set(event.offer_id, event);
     announceOffer();
     describeOffers(event.offer_id, 8);
@@ -212,7 +216,7 @@ function authorLabel(m) {
 // A line of the conversation's activity (who held it, transfers, resolutions, reopenings, the
 // router's parking and moves, escalations, missed SLA targets), among its messages.
 function activityText(a) {
-  const why = a.reason && !["transferred", "offer accepted", "resolved by agent", "breached", "escalated"].includes(a.reason)
+  const why = a.reason && !["transferred", "offer accepted", "resolved by agent"].includes(a.reason)
     ? `: ${a.reason}` : "";
   const who = (id) => id ? ` ${id}` : "";
   switch (a.kind) {
@@ -235,14 +239,13 @@ function activityText(a) {
 // nothing but the presence menu said so). Say it, with the presence the router now holds
 // (history has the rescinded offer a moment later); choosing a presence clears it.
 async function missedOffer() {
-  notify(t("missed-offer"));
-  state.missedShown = true;
-  for (let i = 0; i < 10 && state.missedShown; i++) {
+  notify(t("missed-offer"), "missed");
+  for (let i = 0; i < 10 && state.notice === "missed"; i++) {
     await new Promise((r) => setTimeout(r, 500));
     const me = await api("GET", "/me").catch(() => null);
-    if (me && me.presence === "away" && state.missedShown) {
+    if (me && me.presence === "away" && state.notice === "missed") {
       showPresence(me.presence);
-      notify(`${t("missed-offer")} ${t("missed-offer-away")}`);
+      notify(`${t("missed-offer")} ${t("missed-offer-away")}`, "missed");
       return;
     }
   }
@@ -486,7 +489,7 @@ async function act(fn, failed = "") {
 
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
 $("presence").addEventListener("change", () => {
-  if (state.missedShown) { notify(""); state.missedShown = false; }
+  clearNotice("missed");
   act(() => api("POST", "/presence", { presence: $("presence").value }));
 });
 $("reply").addEventListener("input", () => {
