@@ -6,8 +6,9 @@ acknowledgement within ``timeout`` seconds) the producer is *abandoned*: its sen
 task is cancelled, its pending batches are failed and its connections closed, so
 aiokafka does not retry a record its caller answered 503 for once the broker is back
 (the caller's retry would be a second copy). One case is beyond any client: a request
-already in a hung broker's socket is written when that broker resumes, so the caller's
-retry may still be a second record; callers give the retry the same event id
+already in the socket of a hung or slow broker (one recovering its partitions after a
+restart) is written when that broker gets to it, so the caller's retry may still be a
+second record; callers give the retry the same event id
 (replies' ``client_id``, webhooks' provider ids), which history and delivery keep once.
 The next send starts a fresh producer (a new idempotent producer id). When Kafka is down
 at start-up the producer is likewise started lazily by the next send.

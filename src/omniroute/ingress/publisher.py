@@ -5,7 +5,7 @@ and :meth:`KafkaPublisher.publish` returns only once every record is acknowledge
 When a publish fails (Kafka unreachable, no acknowledgement within
 ``OMNIROUTE_INGRESS_PUBLISH_TIMEOUT``) the producer is abandoned, so aiokafka does not
 write a webhook answered 503 later behind the provider's back (a request already in a hung
-broker's socket excepted: the provider's retry is then a second record with the same event
+or slow broker's socket excepted: the provider's retry is then a second record with the same event
 id, which the worker drops as a duplicate); the next publish starts a fresh producer.
 """
 

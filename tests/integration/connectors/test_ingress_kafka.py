@@ -195,7 +195,7 @@ class TestIngressToKafka:
         """Kafka killed while webhooks flow: each is answered 200 (and on the topic) or 503,
         and asyncio logs no error about the sends given up (it logged one per abandoned
         record, paging whoever alerts on error lines); after the restart the provider's retry
-        is accepted and stored once."""
+        is accepted, and the 503 of the outage is never written."""
         if broker is None:
             pytest.skip("an external broker cannot be stopped by the tests")
         base, settings = ingress
@@ -237,12 +237,22 @@ class TestIngressToKafka:
         records = await consume_all(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
                                     where=lambda r: b"SMoutage" in r.value or b"SMwarm" in r.value)
         ids = [InboundMessage.from_json_bytes(r.value).event_id for r in records]
-        assert ids.count("twilio:SMoutage") == 1
+        # The 503 while the broker was dead is never written. A retry answered 503 after the
+        # restart may be: the broker, recovering thousands of partitions late in the suite,
+        # can take a request in its socket past the publish bound and write it later (CI of
+        # 2026-12-07); the copy has the same event id, which the worker keeps once.
+        assert 1 <= ids.count("twilio:SMoutage") <= 1 + statuses.count(503), statuses
         assert ids.count("twilio:SMwarm") == 1
-        stored = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
-                               answers.count(200), timeout=15,
-                               where=lambda r: b"SMburst" in r.value)
-        assert len(stored) >= answers.count(200), "every webhook answered 200 is on the topic"
+        burst_ids = {InboundMessage.from_json_bytes(r.value).event_id for r in await consume_all(
+            settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"),
+            where=lambda r: b"SMburst" in r.value)}
+        missing = [n for n, a in enumerate(answers) if a == 200 and f"twilio:SMburst{n}" not in burst_ids]
+        assert missing == [], "every webhook answered 200 is on the topic"
+        # A 503 was written only if the broker had logged it before the SIGKILL and its answer
+        # was lost (one webhook every 50 ms: a few at most), never later by a producer the
+        # ingress gave up on (that wrote 43 of them when abandoning was taken out, checked).
+        written = [n for n, a in enumerate(answers) if a == 503 and f"twilio:SMburst{n}" in burst_ids]
+        assert len(written) <= 5, written
 
 
 
