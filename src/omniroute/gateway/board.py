@@ -22,7 +22,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -38,11 +38,13 @@ from omniroute.gateway.queries import (
     waiting_since,
 )
 from omniroute.routing.config import RoutingConfig
+from omniroute.routing.policy import PoolPolicy
 from omniroute.routing.stats import published_staffing
 
 BOT_AUTHOR = BOT.id
 DEFAULT_GRACE_S = 60.0
 STATUSES = ("online", "chatting", "away", "offline", "lost")
+TRANSFER_PIN_S = PoolPolicy(pool="").transfer_pin_s
 
 
 def agent_status(presence: str | None, silent_s: float | None, grace_s: float,
@@ -92,6 +94,12 @@ SELECT c.conversation_id, c.customer_id, c.channel, {customer_name('c')} AS cust
        CASE WHEN parked THEN last.occurred_at END AS parked_at,
        CASE WHEN parked THEN last.reason END AS parked_reason,
        offer.agent_id AS offered_to,
+       CASE WHEN last.kind = 'transferred' AND NOT EXISTS (
+                 SELECT 1 FROM assignments r WHERE r.conversation_id = c.conversation_id
+                   AND r.agent_id = last.agent_id AND r.kind = 'rescinded'
+                   AND r.occurred_at > last.occurred_at)
+            THEN last.agent_id END AS transferred_to,
+       CASE WHEN last.kind = 'transferred' THEN last.occurred_at END AS transferred_at,
        {sla_breached('c', 'since.at')} AS sla_breached,
        EXISTS (SELECT 1 FROM messages b WHERE b.conversation_id = c.conversation_id
                  AND b.author_id = '{BOT_AUTHOR}' AND b.created_at >= since.at)
@@ -105,7 +113,7 @@ LEFT JOIN customers cu ON cu.customer_id = c.customer_id
 LEFT JOIN LATERAL (SELECT x.pool, x.priority FROM assignments x
                    WHERE x.conversation_id = c.conversation_id AND x.pool IS NOT NULL
                    ORDER BY x.occurred_at DESC LIMIT 1) a ON true
-LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason FROM conversation_events e
+LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason, e.agent_id FROM conversation_events e
                    WHERE e.conversation_id = c.conversation_id
                      AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
                    ORDER BY e.occurred_at DESC LIMIT 1) last ON true
@@ -203,6 +211,9 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int,
             "conversations": [c["conversation_id"] for c in held], "held": held,
             "silent_s": round(silent, 1) if silent is not None else None,
         })
+    presence = {a["agent_id"]: a["presence"] for a in agents}
+    for work in waiting:
+        waits_for(config, work, presence, now)
     parked = [w for w in waiting if w["parked_at"] is not None]
     return {
         "at": now.isoformat(), "config_version": version,
@@ -214,6 +225,22 @@ async def board(pool: asyncpg.Pool, config: RoutingConfig, version: int,
         "parked": [_json(w) for w in parked],
         "with_bot": [_json(w) for w in with_bot][:100],
     }
+
+
+def waits_for(config: RoutingConfig, work: dict[str, Any], presence: Mapping[str, str],
+              now: datetime) -> None:
+    """Name the agent a waiting conversation was transferred to (``transferred_to``, with
+    ``pinned_until``) while the router keeps it for them: a supervisor's reassignment to an
+    agent at capacity waits for a free slot of theirs for the pool's ``transfer_pin_s`` (the
+    board said only that nobody was offered it). The pin ends early when they decline or miss
+    the offer (the query drops those) or go offline."""
+    at, agent = work.pop("transferred_at"), work["transferred_to"]
+    pin_s = float(config.pools.get(work["pool"] or "", {}).get("transfer_pin_s", TRANSFER_PIN_S))
+    until = at + timedelta(seconds=pin_s) if at else None
+    kept = agent is not None and until is not None and until > now
+    if not kept or presence.get(agent, "offline") == "offline":
+        work["transferred_to"] = until = None
+    work["pinned_until"] = until
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:

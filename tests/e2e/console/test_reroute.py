@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -50,7 +51,7 @@ heartbeat_grace_s = 300
 
 [agents.ada]
 pool = "support"
-capacity = 3
+capacity = 1
 
 [agents.bo]
 pool = "billing"
@@ -75,10 +76,10 @@ async def call(session: aiohttp.ClientSession, base: str, token: str, method: st
 
 
 async def sms(session: aiohttp.ClientSession, ingress: str, n: int, text: str,
-              on: str = "") -> None:
+              on: str = "", phone: str = "+14155550123") -> None:
     """The customer's SMS (``on="whatsapp:"``: WhatsApp message) as Twilio posts it, signed."""
     pairs = [("MessageSid", f"SM{n:032d}"), ("AccountSid", "AC" + "0" * 32),
-             ("From", f"{on}+14155550123"), ("To", f"{on}+14155550000"), ("Body", text),
+             ("From", f"{on}{phone}"), ("To", f"{on}+14155550000"), ("Body", text),
              ("NumMedia", "0")]
     url = f"{ingress}/webhooks/twilio"
     async with session.post(url, data=urlencode(pairs), headers={
@@ -204,6 +205,35 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
                 ("transferred", None, "support", "ada", "billing", "wants a refund"),
                 ("assigned", "bo", "billing", None, None, "offer accepted")], lines
             assert ("assigned", "ada", "support", None, None, "offer accepted") in lines
+
+            # ada takes another customer's SMS (her one slot); the supervisor reassigns bo's
+            # conversation to her: it waits for her, and the board says so (user run 45's
+            # board said "—", as if it waited for anyone)
+            await sms(session, ingress, 4, "where is my parcel?", phone="+14155550177")
+            [parcel] = await until(lambda: offer_of("ada"), f"ada's offer\n{chain.tails()}")
+            assert (await api("ada", "POST", f"/offers/{parcel['offer_id']}/accept",
+                              {"conversation_id": parcel["conversation_id"]}))[0] == 202
+            await until(lambda: _stored(database_url, parcel["conversation_id"], "assigned", 1),
+                        f"ada's second assignment in history\n{chain.tails()}")
+            status, body = await api("sue", "POST", f"/conversations/{conversation}/transfer",
+                                     {"target_agent_id": "ada",
+                                      "reason": "reassigned by supervisor"})
+            assert status == 202, body
+
+            async def kept() -> Any:
+                _, board = await api("sue", "GET", "/board")
+                rows = [w for w in board["waiting"] if w["conversation_id"] == conversation]
+                return rows[0] if rows and rows[0]["transferred_to"] else None
+
+            row = await until(kept, f"the board's row kept for ada\n{chain.tails()}")
+            assert (row["transferred_to"], row["offered_to"]) == ("ada", None), row
+            pinned = datetime.fromisoformat(row["pinned_until"]) - datetime.now(UTC)
+            assert timedelta(seconds=240) < pinned <= timedelta(seconds=300), row  # transfer_pin_s
+            # her slot frees: the conversation is offered to her, not to anyone else
+            assert (await api("ada", "POST", f"/conversations/{parcel['conversation_id']}/resolve",
+                              {}))[0] == 202
+            [kept_offer] = await until(lambda: offer_of("ada"), f"the kept offer\n{chain.tails()}")
+            assert kept_offer["conversation_id"] == conversation
 
 
 async def _no_offer(api: Any, who: str) -> bool:

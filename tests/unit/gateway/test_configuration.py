@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from omniroute.errors import ConfigurationError
-from omniroute.gateway.board import agent_status, queued_in, summarize_pools
+from omniroute.gateway.board import agent_status, queued_in, summarize_pools, waits_for
 from omniroute.gateway.configuration import (
     AgentSpec,
     BotSpec,
@@ -171,6 +171,28 @@ class TestBoard:
              "oldest_wait_s": 0.0, "by_priority": {"0": 1}},
             {"pool": "support", "waiting": 2, "offered": 1, "sla_breached": 1,
              "oldest_wait_s": 90.0, "by_priority": {"5": 1, "0": 1}}]
+
+    def test_work_transferred_to_an_agent_is_kept_for_them_until_the_pin_ends(self) -> None:
+        """A conversation reassigned to an agent waits for them for the pool's
+        transfer_pin_s (300 s built in): the board names them until then, or until they go
+        offline (the router ends the pin then)."""
+        config = parse_config({**BASE, "pools": {**BASE["pools"], "vip": {"transfer_pin_s": 60}}})
+        at = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+        def kept(pool: str, agent: str | None, seconds: float, presence: str = "busy"
+                 ) -> tuple[str | None, datetime | None]:
+            work = {"pool": pool, "transferred_to": agent, "transferred_at": at if agent else None}
+            waits_for(config, work, {"ada": presence}, at + timedelta(seconds=seconds))
+            assert "transferred_at" not in work
+            return work["transferred_to"], work["pinned_until"]
+
+        assert kept("support", "ada", 299) == ("ada", at + timedelta(seconds=300))
+        assert kept("support", "ada", 300) == (None, None)
+        assert kept("vip", "ada", 59) == ("ada", at + timedelta(seconds=60))
+        assert kept("vip", "ada", 61) == (None, None)
+        assert kept("support", "ada", 10, "offline") == (None, None)
+        assert kept("support", "ada", 10, "away") == ("ada", at + timedelta(seconds=300))
+        assert kept("support", None, 10) == (None, None)
 
     def test_work_never_offered_shows_the_pool_the_rules_choose(self) -> None:
         """The router announces nothing while work only queues: a conversation no agent

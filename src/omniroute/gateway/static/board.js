@@ -123,8 +123,17 @@ function waitingRow(w, parked) {
       slaMissedTag(w.sla_breached)),
     el("td", {}, w.pool || "—"),
     el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
-    ...(parked ? [] : [el("td", { class: "offered-to" }, w.offered_to || "—")]),
+    ...(parked ? [] : [el("td", { class: "offered-to" }, offeredTo(w))]),
     el("td", {}, pool, go));
+}
+
+// Whom a waiting conversation is offered to, or kept for: a conversation reassigned to an agent
+// at capacity waits for a slot of theirs (user run 45's board said "—" and the supervisor
+// could not tell where it went).
+function offeredTo(w) {
+  if (w.offered_to) return w.offered_to;
+  if (!w.transferred_to) return "—";
+  return tfill("held-for", { agent: w.transferred_to, time: new Date(w.pinned_until).toLocaleTimeString() });
 }
 
 function letterRow(letter) {

@@ -6,7 +6,9 @@ const state = { token: null, me: null, offers: new Map(), open: null, socket: nu
   readOnly: false, current: null, view: "app",
   // conversations the router took from this agent (resolved, revoked): history lists them
   // until the sink has written it, so a list read right after the event is not trusted
-  gone: new Set() };
+  gone: new Set(),
+  // the conversations last listed (by id), and those this console transferred away itself
+  listed: new Map(), handedOn: new Set() };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -195,12 +197,22 @@ function onAssignment(event) {
       waitAndOpen(event.conversation_id, 20);
     }
     if (["revoked", "completed"].includes(event.kind)) {
+      if (event.kind === "revoked" && !state.handedOn.has(event.conversation_id)) takenAway(event);
       state.gone.add(event.conversation_id);
       if (state.open === event.conversation_id) closeConversation();
     }
     refreshConversations();
   }
   renderOffers();
+}
+
+// A conversation taken from this agent by someone else (a supervisor's reassignment, the
+// router's requeue of a lost agent's work): it vanished from her list and screen unexplained
+// in user run 45, her draft with it.
+function takenAway(event) {
+  const c = state.listed.get(event.conversation_id);
+  const customer = c ? customerLabel(c.customer_name, c.customer_id, c.channel) : event.conversation_id;
+  notify(tfill("taken-away", { customer, reason: event.reason || event.kind }), "taken");
 }
 
 // Who wrote an outgoing message: an agent (her id), the answer bot, or automation (the
@@ -317,6 +329,7 @@ function renderConversations(conversations) {
   const list = $("conversations");
   list.replaceChildren();
   conversations = conversations.filter((c) => !state.gone.has(c.conversation_id));
+  state.listed = new Map(conversations.map((c) => [c.conversation_id, c]));
   if (conversations.length === 0) list.append(el("li", { class: "muted empty" }, t("none-yet")));
   for (const c of conversations) {
     // what was said last (the customer's, or "You:" an answer), whether the customer waits
@@ -482,6 +495,7 @@ async function act(fn, failed = "") {
   try {
     await fn();
     showError("action-error", null);
+    clearNotice("taken");  // she has moved on
   } catch (error) {
     showError("action-error", failed ? new Error(`${failed} ${error.message}`) : error);
   }
@@ -571,7 +585,14 @@ $("transfer").addEventListener("click", () => act(async () => {
   // why, for the agent who gets it: the conversation's activity shows it ("Transferred by
   // jun → billing: wants a refund"); a run's transfer reached bo with no word of why
   if ($("transfer-reason").value.trim()) body.reason = $("transfer-reason").value.trim();
-  await api("POST", `/conversations/${encodeURIComponent(state.open)}/transfer`, body);
+  const conversation = state.open;
+  state.handedOn.add(conversation);  // before the call: the router's answer can come first
+  try {
+    await api("POST", `/conversations/${encodeURIComponent(conversation)}/transfer`, body);
+  } catch (error) {
+    state.handedOn.delete(conversation);
+    throw error;
+  }
   $("transfer-agent").value = "";
   $("transfer-pool").value = "";
   $("transfer-reason").value = "";
