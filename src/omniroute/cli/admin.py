@@ -56,12 +56,14 @@ def _change(change: Callable[[Document], Document], actor: str, reason: str,
 def _report(outcome: dict[str, Any]) -> None:
     if not outcome["published"]:
         say(f"no change: the configuration stays at version {outcome['version']}")
-        return
-    say(f"published configuration version {outcome['version']} "
-        f"({len(outcome['changes'])} change(s)):")
-    for change in outcome["changes"]:
-        say(f"  {change['path']}: {json.dumps(change['before'])} -> "
-            f"{json.dumps(change['after'])}")
+    else:
+        say(f"published configuration version {outcome['version']} "
+            f"({len(outcome['changes'])} change(s)):")
+        for change in outcome["changes"]:
+            say(f"  {change['path']}: {json.dumps(change['before'])} -> "
+                f"{json.dumps(change['after'])}")
+    for warning in outcome["warnings"]:
+        say(f"warning: {warning}")
 
 
 ACTOR = click.option("--actor", default=None, help="Who makes the change (audit log); "

@@ -77,6 +77,8 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
         version = await import_file(settings, config, config_path)
         log.info("router.started", config_version=version, instance=instance,
                  metrics_port=settings.metrics_port)
+        for warning in config.warnings() if config is not None else ():
+            log.warning("router.config_warning", path=str(config_path), warning=warning)
         tasks = [asyncio.create_task(run_repartition(settings, instance, stop,
                                                      commit_interval=commit_interval)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,

@@ -90,7 +90,9 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
     """Apply one change: validate, publish (a new version), audit in ``db``.
 
     ``versions``: the history, when the caller has just read it (else it is read here).
-    Returns ``{version, changes, published}``; an unchanged document publishes nothing.
+    Returns ``{version, changes, published, warnings}``; an unchanged document publishes
+    nothing. ``warnings``: what in the (valid) result will not work as meant
+    (:meth:`RoutingConfig.warnings`).
     """
     from omniroute.routing.live import history, latest, publish_config
 
@@ -108,13 +110,15 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
         raise NotFound(f"no such entry: {exc}") from exc
     changes = diff(before, after)
     if not changes:
-        return {"version": version, "changes": [], "published": False}
+        return {"version": version, "changes": [], "published": False,
+                "warnings": config.warnings()}
     new_version = await publish_config(settings, config, actor=actor, reason=reason,
                                        previous=live)
     await admin.audit(db, actor, "config.changed", f"version {new_version}",
                       {"version": new_version, "previous": version, "reason": reason,
                        "changes": changes})
-    return {"version": new_version, "changes": changes, "published": True}
+    return {"version": new_version, "changes": changes, "published": True,
+            "warnings": config.warnings()}
 
 
 async def restore_version(settings: Settings, db: asyncpg.Pool | asyncpg.Connection,

@@ -116,6 +116,25 @@ class RoutingConfig:
                 return rule.pool
         return self.default_pool
 
+    def warnings(self) -> list[str]:
+        """What in a valid configuration will not work as its author likely meant: a rule
+        naming a skill no agent has never matches (triage asks for a skill only when some
+        agent has it; user run 45's refunds all went to the default pool), and a pool the
+        rules send work to with nobody in it keeps that work waiting."""
+        staffed = {str(s) for agent in self.agents.values() for s in (agent.get("skills") or {})}
+        manned = {agent["pool"] for agent in self.agents.values()}
+        found = []
+        for n, rule in enumerate(self.rules, 1):
+            if rule.skill is not None and rule.skill not in staffed:
+                found.append(f"rule {n} (skill {rule.skill} → pool {rule.pool}) never matches: "
+                             f"no agent has the skill {rule.skill}")
+        targets = {rule.pool for rule in self.rules} | {self.default_pool}
+        for pool in sorted(p for p in targets if p is not None):
+            if pool not in manned and not self.pools.get(pool, {}).get("auto_join"):
+                found.append(f"pool {pool} has no agents: what the rules send there waits "
+                             "until one is added")
+        return found
+
     def pool_document(self, pool: str) -> dict[str, Any]:
         """What a ``configure`` admin event carries for one pool."""
         agents = {a: spec for a, spec in sorted(self.agents.items()) if spec["pool"] == pool}

@@ -99,8 +99,12 @@ async def admin_sets_up(page: object, settings: Settings) -> str:
     await page.click("#agent-save")  # type: ignore[attr-defined]
     await wait_text(page, "#admin-agents tr[data-agent=ada] .skills", "korean=5", 30_000)
     await page.select_option("#routing-default", "support")  # type: ignore[attr-defined]
+    # a rule naming a skill nobody has is saved, and the screen says it will never match
+    await page.fill("#routing-rules", '{"skill": "billing", "pool": "support"}')  # type: ignore[attr-defined]
     await page.click("#routing-save")  # type: ignore[attr-defined]
     await wait_text(page, "#config-version", "3", 30_000)
+    await wait_text(page, "#admin-result", "Saved: version 3 · Warning: rule 1 (skill billing → "
+                    "pool support) never matches: no agent has the skill billing", 10_000)
     await page.fill("#token-agent", "ada")  # type: ignore[attr-defined]
     await page.fill("#token-expires", "30d")  # type: ignore[attr-defined]
     await page.click("#token-issue")  # type: ignore[attr-defined]

@@ -109,6 +109,24 @@ class TestLiveAdministration:
             ("admin:root", "version 1"), ("admin:root", "version 2")]
         assert json.loads(rows[1]["detail"])["changes"][0]["path"] == "agents.ada"
 
+    async def test_a_change_that_will_not_work_as_meant_is_published_with_a_warning(
+            self, gateway: Setup) -> None:
+        """User run 45: a rule sent skill billing to the billing pool, but no agent had the
+        skill, so triage never asked for it and every refund went to the default pool
+        without a word. The change's answer says so, and stops saying it once bo has it."""
+        await gateway.call("PUT", "/admin/pools/billing", "root", {})
+        await gateway.call("PUT", "/admin/pools/support", "root", {})
+        await gateway.call("PUT", "/admin/agents/ada", "root", {"pool": "support"})
+        status, routed = await gateway.call("PUT", "/admin/routing", "root", {
+            "default_pool": "support", "rules": [{"skill": "billing", "pool": "billing"}]})
+        assert (status, routed["published"]) == (200, True), routed  # type: ignore[index]
+        assert routed["warnings"] == [  # type: ignore[index]
+            "rule 1 (skill billing → pool billing) never matches: no agent has the skill billing",
+            "pool billing has no agents: what the rules send there waits until one is added"]
+        status, staffed = await gateway.call("PUT", "/admin/agents/bo", "root",
+                                             {"pool": "billing", "skills": {"billing": 1}})
+        assert (status, staffed["warnings"]) == (200, []), staffed  # type: ignore[index]
+
     async def test_refusals_name_the_problem_and_change_nothing(self, gateway: Setup) -> None:
         """Non-admins get 403; an agent in an unknown pool is 400; a stale If-Match is 412."""
         assert (await gateway.call("GET", "/admin/config", "boss"))[0] == 403

@@ -134,6 +134,28 @@ class TestDiffAndToml:
             from_toml("[agnets.ada]\npool = 'support'\n")
 
 
+class TestWarnings:
+    def test_what_will_not_work_as_meant_is_named(self) -> None:
+        """A rule's skill nobody has never matches; a pool the rules or the default send
+        work to with nobody in it (and no auto_join) keeps it waiting; the built-in
+        configuration and a staffed one have nothing to say."""
+        document = {"routing": {"default_pool": "support", "rules": [
+                        {"skill": "billing", "pool": "billing"},
+                        {"channel": "email", "pool": "mail"},
+                        {"language": "ko", "pool": "korean"}]},
+                    "pools": {"support": {}, "billing": {}, "mail": {},
+                              "korean": {"auto_join": True}, "spare": {}},
+                    "agents": {"ada": {"pool": "support", "skills": {"korean": 3}},
+                               "bo": {"pool": "billing"}}}
+        assert parse_config(document).warnings() == [
+            "rule 1 (skill billing → pool billing) never matches: no agent has the skill billing",
+            "pool mail has no agents: what the rules send there waits until one is added"]
+        document["agents"]["bo"]["skills"] = {"billing": 1}  # type: ignore[index]
+        document["agents"]["mo"] = {"pool": "mail"}  # type: ignore[index]
+        assert parse_config(document).warnings() == []
+        assert BUILTIN.warnings() == []
+
+
 class TestBoard:
     def test_agent_status(self) -> None:
         """online, chatting (online with work), away, offline, lost (silent past grace)."""

@@ -107,6 +107,12 @@ function parseHours(text, timezone) {
   return hours;
 }
 
+// What a change did, and what in the result will not work as meant (a rule naming a skill no
+// agent has: user run 45's refunds all went to the default pool without a word)
+function showOutcome(text, outcome) {
+  $("admin-result").textContent = text + (outcome.warnings || []).map((w) => ` · ${t("warning")}: ${w}`).join("");
+}
+
 async function adminCall(fn, form) {
   // form: the FORMS name this call saves (shown live again after the save), {removed: what} or
   // {restored: version}
@@ -114,7 +120,7 @@ async function adminCall(fn, form) {
     const outcome = await fn();
     showError("admin-error", null);
     if (outcome && outcome.version !== undefined) {
-      $("admin-result").textContent = outcome.published ? `${t("saved")} ${outcome.version}` : t("no-change");
+      showOutcome(outcome.published ? `${t("saved")} ${outcome.version}` : t("no-change"), outcome);
     }
     await loadAdmin();
     if (typeof form === "string") FORMS[form].refill();
@@ -233,7 +239,7 @@ async function restoreVersion(version, live) {
   const outcome = await adminCall(() => api("POST", `/admin/config/versions/${version}/restore`, {}, false,
     { "If-Match": String(live) }), { restored: version });
   if (outcome && outcome.published) {
-    $("admin-result").textContent = tfill("restored", { restored: version, version: outcome.version });
+    showOutcome(tfill("restored", { restored: version, version: outcome.version }), outcome);
   }
 }
 
