@@ -6,14 +6,18 @@ of the customer's last message; outside it only an approved template
 (``template``) may be sent, and a request without one is refused. The
 message is marked ``proactive``; its conversation id is the one given, or one
 derived from the request id (a retried request makes the same message).
+A WhatsApp recipient is kept as WhatsApp names the customer (the wa_id, digits only, as
+its webhooks' ``from``): "+82 10-1111-2222" is ``821011112222``, so the window check and
+the agent who later reads the customer's answer find the message by that address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from omniroute.contract import (
     Address,
@@ -50,6 +54,14 @@ class ProactiveRequest(BaseModel):
         if value is not None and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+
+    @model_validator(mode="after")
+    def _wa_id(self) -> ProactiveRequest:
+        """WhatsApp's address of the customer: the phone number's digits (its wa_id)."""
+        if self.channel is Channel.WHATSAPP:
+            self.recipient = re.sub(r"[\s()+.-]", "", self.recipient) or self.recipient
+        return self
 
 
 class ProactiveRefused(ValueError):

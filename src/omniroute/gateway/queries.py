@@ -112,26 +112,47 @@ conversation jun had transferred to billing, saw nothing of jun or the transfer)
 
 async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:
     """The conversation, its messages on every channel, notes, ratings, activity, customer and
-    past conversations."""
+    past conversations.
+
+    The messages include the proactive ones sent to the customer's addresses since their
+    previous conversation opened, until this one was resolved: they start no conversation
+    of their own in history (``prc_…``), and the customer's answer opens a new one, whose
+    agent read the answer without what it answered (user run 45: "Thanks! When will
+    ORD-9911 arrive?" after an ``order_shipped`` template nobody could see)."""
     conv = _plain(await pool.fetchrow(
         "SELECT * FROM conversations WHERE conversation_id = $1", conversation_id))
     assert conv is not None
     customer_id = conv["customer_id"]
     messages = _plain_all(await pool.fetch(
-        """SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
+        """WITH this AS (
+             SELECT c.customer_id,
+                    coalesce((SELECT max(p.opened_at) FROM conversations p
+                              WHERE p.customer_id = c.customer_id
+                                AND p.opened_at < c.opened_at), '-infinity') AS since,
+                    CASE WHEN c.status = 'resolved' THEN c.resolved_at
+                         ELSE 'infinity' END AS until
+             FROM conversations c WHERE c.conversation_id = $1),
+           picked AS (
+             SELECT m.* FROM messages m WHERE m.conversation_id = ANY(conversation_thread($1))
+             UNION ALL  -- proactive messages, by recipient (migration 0022's index)
+             SELECT m.* FROM this
+             JOIN customer_addresses a ON a.customer_id = this.customer_id
+             JOIN messages m ON m.channel = a.channel AND m.recipient = a.address
+                  AND m.conversation_id LIKE 'prc\\_%' AND m.direction = 'outbound'
+                  AND m.created_at > this.since AND m.created_at <= this.until)
+           SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
                   m.sender_name, m.content, d.state AS delivery_state,
                   CASE WHEN d.state IN ('failed', 'queued')
                        THEN coalesce(d.error_message, d.error_code) END AS delivery_error,
                   (SELECT coalesce(jsonb_agg(to_jsonb(a) - 'message_id' - 'created_at'), '[]')
                      FROM attachments a WHERE a.message_id = m.message_id) AS attachments
-           FROM messages m
+           FROM picked m
            LEFT JOIN LATERAL (SELECT d.state, d.error_code, d.error_message
                               FROM delivery_statuses d
                               WHERE d.outbound_event_id = m.message_id
                                  OR (m.provider_message_id IS NOT NULL
                                      AND d.provider_message_id = m.provider_message_id)
                               ORDER BY d.rank DESC LIMIT 1) d ON true
-           WHERE m.conversation_id = ANY(conversation_thread($1))
            ORDER BY m.created_at, m.message_id""",
         conversation_id))
     for message in messages:

@@ -117,14 +117,19 @@ def message_from_inbound(event: InboundMessage) -> MessageRow:
 
 
 def message_from_outbound(event: OutboundMessage) -> MessageRow:
-    """The stored view of a reply as an agent app or automation sent it."""
+    """The stored view of a reply as an agent app or automation sent it (a template it went
+    as, and whether it was proactive, in ``content``: a template has no text to show)."""
+    content: dict[str, Any] = {"author": event.author.model_dump(mode="json", exclude_none=True)}
+    if event.template is not None:
+        content["template"] = event.template.model_dump(mode="json")
+    if event.proactive:
+        content["proactive"] = True
     return MessageRow(
         message_id=event.event_id, created_at=event.occurred_at, workspace=event.workspace,
         direction=Direction.OUTBOUND.value, channel=event.channel.value,
         conversation_id=event.conversation_id, customer_id=event.customer_id,
         channel_account=event.channel_account, recipient=event.recipient.value,
-        text=event.text, author_id=event.author.id,
-        content={"author": event.author.model_dump(mode="json", exclude_none=True)},
+        text=event.text, author_id=event.author.id, content=content,
         attachments=tuple(a.model_dump(mode="json") for a in event.attachments),
     )
 

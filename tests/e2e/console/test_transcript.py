@@ -32,6 +32,7 @@ from omniroute.contract import (
     DeliveryState,
     DeliveryStatus,
     OutboundMessage,
+    Template,
     utcnow,
 )
 from omniroute.settings import Settings
@@ -121,3 +122,33 @@ async def test_the_history_says_who_wrote_and_what_happened_in_korean(
                 break
             await asyncio.sleep(0.1)
         assert await reason.input_value() == ""
+
+
+async def test_a_proactive_template_is_read_before_the_answer_it_got(
+        topics: Settings, database_url: str) -> None:
+    """User run 45: Mia's answer to an order_shipped template opened a conversation whose
+    history began with her answer. The template (stored under its own prc_ id, found by her
+    address) now comes first, named and with its parameters, headed as a proactive message."""
+    start = utcnow() - timedelta(minutes=20)
+    template = OutboundMessage(
+        event_id="proactive.mia", occurred_at=start, conversation_id="prc_mia",
+        channel=Channel.WHATSAPP, channel_account="10655", recipient=Address(value="14155550177"),
+        author=Author(kind=AuthorKind.SYSTEM), proactive=True, automation="proactive",
+        template=Template(name="order_shipped", language="en", parameters=["Mia", "ORD-9931"]))
+    answer = unnamed(2, Channel.WHATSAPP, "whatsapp", "14155550177").model_copy(update={
+        "event_id": "whatsapp:mia-1", "occurred_at": start + timedelta(minutes=5),
+        "text": "배송일을 바꿀 수 있나요?"})
+    token = await written(database_url, [
+        ("outbound", template),
+        ("conversations", opened("conv-mia", "cus_m1a000000000000000000000", at=answer.occurred_at)),
+        ("inbound", answer),
+        ("conversations", added(answer, conversation="conv-mia",
+                                customer="cus_m1a000000000000000000000")),
+        ("assignments", assignment("ada", "conv-mia", at=start))])
+    async with signed_in(topics, database_url, token, locale="ko-KR") as (_, page, _browser):
+        await page.locator("[data-conversation='conv-mia']").click()
+        first = page.locator("#history .message").first
+        await first.wait_for(timeout=30_000)
+        assert await first.locator(".author").inner_text() == "먼저 보낸 메시지"
+        assert "템플릿 order_shipped (Mia, ORD-9931)" in await first.inner_text()
+        assert "배송일을 바꿀 수 있나요?" in await page.locator("#history .message").nth(1).inner_text()

@@ -467,6 +467,45 @@ class TestWrites:
         assert [(m.event_id, m.proactive, m.template.parameters if m.template else None)
                 for m in sent] == [(ids.pop(), True, ["A-1"])]
 
+    async def test_the_answer_to_a_proactive_message_is_read_with_it(
+            self, gateway: Setup, database_url: str) -> None:
+        """User run 45: a WhatsApp template went to Mia (order_shipped, ORD-9931) and her
+        answer, "can I change the delivery day?", opened a conversation whose agent could not
+        see what she answered: a proactive message is stored under its own prc_ id, and the
+        template had no text in history. The conversation's view now has the proactive
+        messages sent to the customer's addresses (the recipient "+1 415 555 0177" kept as
+        WhatsApp names her, 14155550177), with the template; another customer's are not."""
+        path = f"{gateway.url}/api/v1/automation/proactive"
+        for request_id, recipient, name in (("ship-mia", "+1 415 555 0177", "Mia"),
+                                            ("ship-ola", "+1 415 555 0999", "Ola")):
+            async with gateway.http.post(path, headers=gateway.auth("boss"), json={
+                    "request_id": request_id, "channel": "whatsapp", "channel_account": "10655",
+                    "recipient": recipient, "template": {"name": "order_shipped",
+                                                         "language": "en",
+                                                         "parameters": [name, "ORD-9931"]}}) as r:
+                assert r.status == 202, await r.text()
+        records = await consume(gateway.settings.kafka_bootstrap,
+                                gateway.settings.topic("omniroute.outbound.v1"), 2)
+        sent = [OutboundMessage.from_json_bytes(r.value) for r in records]
+        assert sorted(m.recipient.value for m in sent) == ["14155550177", "14155550999"]
+        answer = inbound(7, text="can I change the delivery day?", channel=Channel.WHATSAPP,
+                         sender="14155550177", at=utcnow())
+        conn = await asyncpg.connect(database_url)
+        try:  # as the sink writes them: the proactive messages, then her answer's conversation
+            await write_batch(conn, [("outbound", m) for m in sent])
+            await write_batch(conn, [
+                ("conversations", opened("c9", "cust-9", at=utcnow())), ("inbound", answer),
+                ("conversations", added(answer, conversation="c9", customer="cust-9"))])
+        finally:
+            await conn.close()
+        status, view = await gateway.call("GET", "/conversations/c9", "boss")
+        assert status == 200, view
+        read = [(m["direction"], m["text"], m["content"]) for m in view["messages"]]  # type: ignore[index,union-attr]
+        assert read == [
+            ("outbound", None, {"author": {"kind": "system"}, "proactive": True, "template": {
+                "name": "order_shipped", "language": "en", "parameters": ["Mia", "ORD-9931"]}}),
+            ("inbound", "can I change the delivery day?", {})], read
+
     async def test_automation_api_refusals_are_problems_counted_as_rejections(
             self, gateway: Setup) -> None:
         """The automation API answers like the rest of the gateway: a bad rule, a body that is

@@ -221,6 +221,7 @@ function takenAway(event) {
 function authorLabel(m) {
   const author = (m.content && m.content.author) || {};
   if (m.author_id === "answer-bot") return t("author-bot");  // the bot's Author (bot/machine.py)
+  if (m.content && m.content.proactive) return m.author_id ? `${m.author_id} · ${t("author-proactive")}` : t("author-proactive");
   // automation writes as a bot without an id, proactive messages as the system
   return author.kind !== "agent" || !m.author_id ? t("author-auto") : m.author_id;
 }
@@ -398,6 +399,12 @@ function contentLabel(content) {
   }
   if (content.interactive) return `${t("content-chose")}: ${content.interactive.title || content.interactive.id || ""}`;
   if (content.reaction) return content.reaction.emoji ? `${t("content-reacted")} ${content.reaction.emoji}` : t("content-unreacted");
+  // a WhatsApp template (what a proactive message outside the 24 h window goes as): its name
+  // and parameters are all history has of its text
+  if (content.template) {
+    const { name, parameters } = content.template;
+    return `${t("content-template")} ${name}${(parameters || []).length ? ` (${parameters.join(", ")})` : ""}`;
+  }
   return "";
 }
 
