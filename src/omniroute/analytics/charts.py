@@ -167,7 +167,8 @@ def render_html(report: dict[str, Any]) -> str:
         f"<h2>Conversations and first response over time</h2>{series_svg(report['series'])}"
         f"<h2>Busiest hours and days</h2>{heatmap_svg(report['heatmap'])}"
         f"<h2>Funnel: proactive → self-serve → bot → human</h2>"
-        f"<p>Proactive messages sent: {fmt(funnel['proactive_messages'])}</p>"
+        f"<p>Proactive messages sent: {fmt(funnel['proactive_messages'])} · web chat "
+        f"prompts shown: {fmt(funnel['proactive_prompts'])}</p>"
         f"{sankey_svg(funnel['links'])}"
         f'<h2>By {escape(", ".join(by) or "total")}</h2><table id="groups"><tr>{head}</tr>'
         f"{body}</table></body></html>")

@@ -119,10 +119,16 @@ async def _funnel(conn: asyncpg.Connection, where: str, args: tuple[Any, ...]) -
     paths = {r["detail"]: float(r["n"]) for r in await conn.fetch(
         f"SELECT detail, sum(count) AS n FROM analytics_intervals "
         f"WHERE {where} AND metric = 'funnel' GROUP BY detail", *args)}
-    proactive = await conn.fetchval(
+    prompts = await conn.fetchval(
         f"SELECT COALESCE(sum(count), 0) FROM analytics_intervals "
         f"WHERE {where} AND metric = 'proactive'", *args)
-    return {"proactive_messages": float(proactive), "paths": paths,
+    # messages the business started (automation send, the API), kept under their own prc_
+    # ids, not in any conversation's facts: a user run sent four and the report said 0
+    sent = await conn.fetchval(
+        "SELECT count(*) FROM messages WHERE conversation_id LIKE 'prc\\_%' "
+        "AND direction = 'outbound' AND created_at >= $1 AND created_at < $2 "
+        "AND ($3::text IS NULL OR workspace = $3)", *args)
+    return {"proactive_messages": float(sent), "proactive_prompts": float(prompts), "paths": paths,
             "links": [list(link) for link in funnel_links(paths)]}
 
 

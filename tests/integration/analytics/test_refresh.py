@@ -64,6 +64,27 @@ class TestRefresh:
         finally:
             await conn.close()
 
+    async def test_proactive_messages_sent_are_counted_apart_from_web_chat_prompts(
+            self, database_url: str) -> None:
+        """User run 45 sent four proactive messages (omniroute automation send) and the
+        report said "Proactive messages sent: 0": it counted only the web chat's prompts.
+        The messages the business started in the period (their prc_ rows, as the sink
+        writes them) are counted; those outside it are not."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            sent = [reply("x", s, AuthorKind.SYSTEM, channel=Channel.WHATSAPP).model_copy(
+                update={"event_id": f"proactive.{n}", "conversation_id": f"prc_{n}",
+                        "customer_id": None, "proactive": True})
+                for n, s in enumerate((60, 1200, 3000, 3700))]  # the last after the hour
+            await write_batch(conn, [("outbound", m) for m in sent])
+            await refresh(conn, NOW)
+            funnel = (await report(conn, []))["funnel"]
+            assert isinstance(funnel, dict)
+            assert (funnel["proactive_messages"], funnel["proactive_prompts"]) == (3.0, 0.0)
+        finally:
+            await conn.close()
+
     async def test_a_conversation_that_only_thanked_is_no_bot_resolution(
             self, database_url: str) -> None:
         """A customer opened a conversation only to say thanks and the bot closed it without

@@ -55,7 +55,7 @@ REPORT = {"from": "2026-11-20T09:00:00+00:00", "to": "2026-11-20T10:00:00+00:00"
           "series": [{"at": "2026-11-20T09:00:00+00:00", "conversations": 3.0,
                       "frt_median": 65.0, "abandon_rate": 0.5, "occupancy": 0.3, "csat": 1.0}],
           "heatmap": [[0.0] * 24 for _ in range(7)],
-          "funnel": {"proactive_messages": 0.0, "paths": {},
+          "funnel": {"proactive_messages": 0.0, "proactive_prompts": 0.0, "paths": {},
                      "links": [["inbound", "human", 2.0], ["human", "resolved_human", 2.0]]}}
 
 
