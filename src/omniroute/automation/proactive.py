@@ -55,7 +55,6 @@ class ProactiveRequest(BaseModel):
             raise ValueError("must not contain NUL characters")
         return value
 
-
     @model_validator(mode="after")
     def _wa_id(self) -> ProactiveRequest:
         """WhatsApp's address of the customer: the phone number's digits (its wa_id)."""

@@ -221,8 +221,9 @@ function takenAway(event) {
 function authorLabel(m) {
   const author = (m.content && m.content.author) || {};
   if (m.author_id === "answer-bot") return t("author-bot");  // the bot's Author (bot/machine.py)
+  // a message the business started (automation send, the API): by the system or an agent
   if (m.content && m.content.proactive) return m.author_id ? `${m.author_id} · ${t("author-proactive")}` : t("author-proactive");
-  // automation writes as a bot without an id, proactive messages as the system
+  // automation writes as a bot without an id
   return author.kind !== "agent" || !m.author_id ? t("author-auto") : m.author_id;
 }
 
