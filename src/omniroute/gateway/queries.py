@@ -363,7 +363,10 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
     sent alone has no text) and what else it carried (``preview_content``: a location,
     contacts, a button choice, a reaction). ``channel`` is that message's (where the customer
     is, and where a reply goes), else the one the router routed the work on
-    (``routed_channel``: the conversation's first)."""
+    (``routed_channel``: the conversation's first). ``opening``: the text of the customer's
+    first message since the conversation was last opened, when the latest is another one
+    (user run 46: an offer after the answer bot's hand-off showed only "no", the visitor's
+    answer to "did this help?", and not "My blender arrived broken, I want my money back")."""
     return _plain_all(await pool.fetch(
         f"""SELECT a.event_id, a.offer_id, a.conversation_id,
                   coalesce(m.channel, a.channel) AS channel, a.channel AS routed_channel,
@@ -372,12 +375,20 @@ async def pending_offers(pool: asyncpg.Pool, agent_id: str) -> list[dict[str, An
                   {customer_name('c')} AS customer_name,
                   left(m.text, {PREVIEW_CHARS}) AS preview,
                   coalesce(m.kinds, '{{}}') AS preview_attachments,
-                  coalesce(m.said, '{{}}') AS preview_content
+                  coalesce(m.said, '{{}}') AS preview_content,
+                  CASE WHEN f.message_id <> m.message_id
+                       THEN left(f.text, {PREVIEW_CHARS}) END AS opening
            FROM assignments a
            LEFT JOIN conversations c ON c.conversation_id = a.conversation_id
            LEFT JOIN customers cu ON cu.customer_id = c.customer_id
+           LEFT JOIN LATERAL {last_opened('c')} since ON true
            LEFT JOIN LATERAL (
-               SELECT x.text, x.channel, kinds.kinds, {SAID.format(m='x')} AS said
+               SELECT x.message_id, x.text FROM messages x
+               WHERE x.conversation_id = ANY(conversation_thread(a.conversation_id))
+                 AND x.direction = 'inbound' AND x.text IS NOT NULL AND x.created_at >= since.at
+               ORDER BY x.created_at LIMIT 1) f ON true
+           LEFT JOIN LATERAL (
+               SELECT x.message_id, x.text, x.channel, kinds.kinds, {SAID.format(m='x')} AS said
                FROM messages x
                CROSS JOIN LATERAL (SELECT ARRAY(SELECT f.kind FROM attachments f
                                                 WHERE f.message_id = x.message_id

@@ -199,6 +199,10 @@ class TestAgentConsoleOnTheRealChain:
                     await offer.locator(".preview", has_text="It is a birthday present").wait_for(
                         timeout=30_000)
                     assert await offer.locator(".channel").text_content() == "whatsapp"
+                    # and what she came with first (user run 46's card after the answer
+                    # bot's hand-off said only "no")
+                    assert await offer.locator(".preview.opening").inner_text() == \
+                        "Where is my parcel?"
                     await offer.locator(".accept").click()
 
                     inbound_row = page.locator("#history .message.inbound").first

@@ -778,6 +778,9 @@ class TestLiveOffers:
         # the agent's list and on the board (a user run's offer card showed the conversation id)
         assert offers["o41"]["customer_id"] == "cust-41"
         assert (offers["o42"]["customer_name"], offers["o42"]["preview"]) == (None, None)
+        # and what they came with, when they said more since (user run 46: an offer after the
+        # answer bot's hand-off showed only the visitor's "no"); nothing when it is the latest
+        assert (offers["o41"]["opening"], offers["o42"]["opening"]) == ("my parcel is late", None)
         # the channel is the latest message's, where the reply goes: user run 23's card read
         # "WHATSAPP" (the channel the router routed the work on) over the customer's SMS
         assert [(offers[o]["channel"], offers[o]["routed_channel"]) for o in ("o41", "o42")] \

@@ -273,7 +273,7 @@ async function describeOffers(offerId, tries) {
     for (const o of (await api("GET", "/offers")).offers) {
       const known = state.offers.get(o.offer_id);
       if (known) state.offers.set(o.offer_id, { ...known, channel: o.channel, customer_id: o.customer_id, customer_name: o.customer_name,
-        preview: o.preview, preview_attachments: o.preview_attachments, preview_content: o.preview_content });
+        preview: o.preview, preview_attachments: o.preview_attachments, preview_content: o.preview_content, opening: o.opening });
     }
     renderOffers();
     const offer = state.offers.get(offerId);
@@ -304,7 +304,9 @@ function renderOffers() {
     const preview = offer.preview || previewOfAttachments(offer.preview_attachments) || contentLabel(offer.preview_content || {});
     list.append(el("li", { class: "offer", "data-offer": offer.offer_id },
       el("div", {}, el("span", { class: "channel" }, offer.channel || ""), customerLabel(offer.customer_name, offer.customer_id, offer.channel) || offer.conversation_id),
-      preview ? el("div", { class: "preview" }, preview) : "",
+      // what the customer came with, when they said more since ("no" to the bot, say)
+      offer.opening ? el("div", { class: "preview opening" }, offer.opening) : "",
+      preview ? el("div", { class: "preview" }, offer.opening ? `… ${preview}` : preview) : "",
       el("div", { class: "meta" }, offer.expires_at ? `${t("expires")} ${new Date(offer.expires_at).toLocaleTimeString()}` : ""),
       el("div", { class: "row" }, accept, decline)));
   }
