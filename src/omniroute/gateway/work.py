@@ -134,10 +134,12 @@ class Work:
         if actor is not who:
             await record_action(self.g.pool, who, "conversation.transfer", ref.conversation_id,
                                 {"holder": actor.agent_id, **body.model_dump(exclude_none=True)})
+        # published as the holder's: without a reason, say who did it (the activity read
+        # "Transferred from bo → ada" as if bo had, and bo's notice said nothing of whom)
+        reason = body.reason or (f"transferred by {who.agent_id}" if actor is not who else None)
         return await self.g.agent_says(
             actor, AgentEventKind.TRANSFER, conversation_id=ref.conversation_id,
-            target_agent_id=body.target_agent_id, target_pool=target_pool,
-            reason=body.reason)
+            target_agent_id=body.target_agent_id, target_pool=target_pool, reason=reason)
 
     async def _pool_of_target(self, holder: str, target: str) -> str | None:
         """The pool a transfer to ``target`` goes through: theirs when it is not the

@@ -243,8 +243,14 @@ class TestOperableFromTheFirstMinute:
                     assert await box.input_value() == "ada"
                     assert (await admin_page.evaluate(
                         "document.activeElement.dataset.draft || ''")).startswith("reassign:")
-                    await admin_page.locator(
-                        "#board-agents tr[data-agent=ada] button.reassign").first.click()
+                    # the reason names who reassigned it: the gateway publishes the transfer
+                    # as the holder, and her notice and the activity said only "supervisor"
+                    async with admin_page.expect_request(
+                            lambda r: r.url.endswith("/transfer")) as sent:
+                        await admin_page.locator(
+                            "#board-agents tr[data-agent=ada] button.reassign").first.click()
+                    assert (await sent.value).post_data_json == {
+                        "target_agent_id": "ada", "reason": "reassigned by root"}
                     refusal = "the conversation is already 'ada''s"
                     await wait_text(admin_page, "#board-error", refusal, 10_000)
                     await refreshed(admin_page)

@@ -147,6 +147,7 @@ class TestSupervisors:
         events = [AgentEvent.from_json_bytes(r.value) for r in records]
         assert [(e.kind, e.agent_id, e.target_agent_id) for e in events] == [
             ("transfer", "a1", "a2"), ("resolve", "a1", None)]
+        assert events[0].reason == "a1 overloaded"  # a reason given stands as given
 
 
     async def test_a_supervisor_reassigns_to_an_agent_of_another_pool(
@@ -172,6 +173,9 @@ class TestSupervisors:
         events = [AgentEvent.from_json_bytes(r.value) for r in records]
         assert [(e.agent_id, e.target_agent_id, e.target_pool) for e in events] == [
             ("a1", "a2", "billing"), ("a1", "a3", None)]
+        # published as a1's, they say who did it: user run 46's activity read "Transferred
+        # from bo → ada" as if bo had, with no word of the supervisor
+        assert {e.reason for e in events} == {"transferred by boss"}
 
 
     async def test_me_says_whether_the_router_routes_to_the_caller(self, gateway: Setup) -> None:

@@ -101,7 +101,7 @@ function agentRow(a) {
     const who = `${customerLabel(c.customer_name, c.customer_id, c.channel)} · ${c.channel || ""}`;
     const target = draftBox(`reassign:${cid}`, t("agent"), "reassign-to");
     const go = el("button", { class: "secondary reassign", onclick: boardAction(() =>
-      api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: "reassigned by supervisor" }), `reassign:${cid}`) }, t("reassign"));
+      api("POST", `/conversations/${encodeURIComponent(cid)}/transfer`, { target_agent_id: target.value.trim(), reason: `reassigned by ${state.me.agent_id}` }), `reassign:${cid}`) }, t("reassign"));
     return el("div", { class: "held", "data-conversation": cid },
       el("a", { href: "#", title: cid, onclick: (e) => { e.preventDefault(); showView("app"); openConversation(cid); } }, who), " ", target, go);
   });

@@ -592,7 +592,7 @@ $("transfer").addEventListener("click", () => act(async () => {
   const body = {};
   if ($("transfer-agent").value.trim()) body.target_agent_id = $("transfer-agent").value.trim();
   if ($("transfer-pool").value.trim()) body.target_pool = $("transfer-pool").value.trim();
-  // why, for the agent who gets it: the conversation's activity shows it ("Transferred by
+  // why, for the agent who gets it: the conversation's activity shows it ("Transferred from
   // jun → billing: wants a refund"); a run's transfer reached bo with no word of why
   if ($("transfer-reason").value.trim()) body.reason = $("transfer-reason").value.trim();
   const conversation = state.open;
