@@ -38,6 +38,7 @@ def reply_frame(message: OutboundMessage) -> dict[str, object]:
     return {
         "type": "message", "direction": "agent", "event_id": message.event_id,
         "text": message.text or "", "author": message.author.name or "",
+        "author_kind": message.author.kind.value,  # the widget names a bot in its own words
         "attachments": [a.url for a in message.attachments if a.url],
         "at": message.occurred_at.isoformat(), "conversation_id": message.conversation_id,
         "choices": [{"payload": c.payload, "title": c.title} for c in message.choices],

@@ -52,7 +52,7 @@
       up503: "Files cannot be sent right now. Try again in a moment.",
       upFailed: "Could not send the file. Try again.", uploading: "Uploading {name}…",
       away: "We are away", typing: "{who} is typing…", agent: "Agent", error: "Error: {detail}",
-      reconnecting: "Reconnecting…"
+      reconnecting: "Reconnecting…", bot: "Answer bot"
     },
     ko: {
       chat: "채팅", chatWithUs: "상담하기", connecting: "연결 중…", type: "메시지를 입력하세요…",
@@ -69,7 +69,7 @@
       up503: "지금은 파일을 보낼 수 없습니다. 잠시 후 다시 시도해 주세요.",
       upFailed: "파일을 보내지 못했습니다. 다시 시도해 주세요.", uploading: "{name} 올리는 중…",
       away: "지금은 상담 시간이 아닙니다", typing: "{who} 님이 입력하고 있습니다…", agent: "상담원", error: "오류: {detail}",
-      reconnecting: "다시 연결하는 중…"
+      reconnecting: "다시 연결하는 중…", bot: "답변 봇"
     }
   };
   var uiLang = String(opts.lang || navigator.language || "en").slice(0, 2).toLowerCase();
@@ -234,7 +234,10 @@
     }
     node.textContent = "";
     if (frame.direction === "agent" && frame.author) {  // the agent's name, when an admin set one
-      node.appendChild(el("span", { "class": "or-author" }, frame.author));
+      // the answer bot (a bot with a name) in the visitor's language: user run 46's Korean
+      // visitor read "Answer bot" above its Korean answers
+      var who = frame.author_kind === "bot" ? tr("bot") : frame.author;
+      node.appendChild(el("span", { "class": "or-author" }, who));
     }
     node.appendChild(document.createTextNode(frame.text || ""));
     (frame.attachments || []).forEach(function (a, i) {

@@ -15,6 +15,7 @@ from harness.browser import launch_chromium
 from harness.kafka import consume, produce, publish_on_duty
 from harness.ports import free_port
 from harness.served import served
+from omniroute.bot.machine import BOT
 from omniroute.contract import (
     Author,
     AuthorKind,
@@ -194,6 +195,18 @@ async def test_the_widget_speaks_the_visitors_language(
             assert await chat.locator("input[name=q]").get_attribute(
                 "placeholder") == "도움말 검색…"
             assert await chat.locator("button.or-toggle").inner_text() == "채팅"
+            # the answer bot's Korean answer under its Korean name (user run 46 read "Answer
+            # bot"), an agent under the name an admin gave her
+            visitor = InboundMessage.from_json_bytes(record.value).sender
+            for n, author in enumerate((BOT, Author(kind=AuthorKind.AGENT, id="ada", name="Ada"))):
+                said = OutboundMessage(
+                    event_id=f"ko-{n}", conversation_id="conv-ko", channel=Channel.WEBCHAT,
+                    channel_account="shop.test", recipient=visitor, author=author,
+                    text=f"답변 {n}")
+                await produce(settings.kafka_bootstrap, settings.topic("omniroute.outbound.v1"),
+                              [(b"conv-ko", said.to_json_bytes())])
+            await chat.locator(".or-agent", has_text="답변 1").wait_for()
+            assert await chat.locator(".or-agent .or-author").all_inner_texts() == ["답변 봇", "Ada"]
 
             english = await (await browser.new_context(locale="fr-FR")).new_page()
             await english.goto(shop)
