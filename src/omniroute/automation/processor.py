@@ -317,6 +317,11 @@ class AutomationHook:
             if reply.kind in BOT_ANSWERS_INSTEAD and route is not None \
                     and self._bot_takes(channel, pool, at):
                 continue  # the answer bot replies first; a wait notice would be a second voice
+            if reply.kind == "escalated" and route is None and not before.human_engaged \
+                    and self._bot_takes(channel, pool, at):
+                # the answer bot holds the conversation and says its own hand-off line: user
+                # run 46's visitor got two ("네, 상담원에게 연결해 드리겠습니다" and the bot's)
+                continue
             batch.reply(route_to, reply)
         batch.effects(effects, route_to)
         requests = [enrich_request(r, memory, plan.escalate, ws, effects) for r in outcome.requests]

@@ -305,6 +305,28 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         await eventually(lambda: _with(db, handed, "human_resolved"),
                                          "human resolution")
 
+                        # 3b. a customer the bot answered asks for a person: one hand-off
+                        # line, the bot's (user run 46's visitor also got automation's
+                        # "connecting you" line, two voices saying the same)
+                        asks = "821055508888"
+                        await say_on_whatsapp(http, ingress, asks, 1,
+                                              "How do I reset my password?")
+                        await eventually(lambda: whatsapp_texts(graph, asks), "the answer", 180)
+                        await say_on_whatsapp(http, ingress, asks, 2,
+                                              "I want to talk to a person")
+                        asked = await eventually(lambda: conversation_of(db, asks), "conversation")
+                        await eventually(lambda: _with(db, asked, "handed_off"), "the hand-off", 180)
+                        await eventually(lambda: _with(db, asked, "escalated"), "the escalation")
+                        await asyncio.sleep(3)  # anything else automation would send by now
+                        texts = await whatsapp_texts(graph, asks)
+                        assert len(texts) == 2 and "connecting you with a person" in texts[1], texts
+                        await eventually(lambda: _with(db, asked, "assigned"), "ada's assignment", 180)
+                        async with http.post(f"{gateway}/api/v1/conversations/{asked}/resolve",
+                                             headers=auth, json={}) as r:  # her room, for 5.
+                            assert r.status == 202, await r.text()
+                        await eventually(lambda: _with(db, asked, "human_resolved"),
+                                         "human resolution")
+
                         # 4. two articles answer alike: the bot names both instead of saying
                         # it found nothing (a user run's "How do I get a refund for my order?")
                         torn = "821055505555"
@@ -345,8 +367,8 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                    WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
                                                   'human_resolved')) k GROUP BY kind"""))
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                          "bot_answered": 1, "bot_resolved": 2, "handed_off": 1,
-                                          "human_resolved": 1}, stack.log_tail()  # 2: the thanks
+                                          "bot_answered": 2, "bot_resolved": 2, "handed_off": 2,
+                                          "human_resolved": 2}, stack.log_tail()  # 2: the thanks
 
                         # 4b. a customer who does not answer "did this help?": with a 3 s
                         # window (live), the bot closes the conversation and says so (user
