@@ -83,9 +83,7 @@ class RoutingView:
 
     @classmethod
     def of(cls, config: RoutingConfig) -> RoutingView:
-        return cls(config, pool_business_hours(config),
-                   frozenset(str(skill) for agent in config.agents.values()
-                             for skill in (agent.get("skills") or {})))
+        return cls(config, pool_business_hours(config), config.staffed_skills)
 
 
 class AutomationHook:

@@ -116,12 +116,19 @@ class RoutingConfig:
                 return rule.pool
         return self.default_pool
 
+    @property
+    def staffed_skills(self) -> frozenset[str]:
+        """Skills some configured agent has: triage requires only these (it never strands
+        work no agent could take), so a rule naming another never matches."""
+        return frozenset(str(skill) for agent in self.agents.values()
+                         for skill in (agent.get("skills") or {}))
+
     def warnings(self) -> list[str]:
         """What in a valid configuration will not work as its author likely meant: a rule
-        naming a skill no agent has never matches (triage asks for a skill only when some
-        agent has it; user run 45's refunds all went to the default pool), and a pool the
-        rules send work to with nobody in it keeps that work waiting."""
-        staffed = {str(s) for agent in self.agents.values() for s in (agent.get("skills") or {})}
+        naming a skill no agent has never matches (:attr:`staffed_skills`; user run 45's
+        refunds all went to the default pool), and a pool the rules send work to with nobody
+        in it keeps that work waiting."""
+        staffed = self.staffed_skills
         manned = {agent["pool"] for agent in self.agents.values()}
         found = []
         for n, rule in enumerate(self.rules, 1):
