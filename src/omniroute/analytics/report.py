@@ -18,6 +18,7 @@ import asyncpg
 
 from omniroute.analytics.compute import DIMENSIONS, DURATIONS
 from omniroute.analytics.kpis import Cell, Period, funnel_links, kpis
+from omniroute.automation.proactive import proactive_rows
 
 SERIES = ("conversations", "frt_median", "abandon_rate", "occupancy", "csat")
 
@@ -125,7 +126,7 @@ async def _funnel(conn: asyncpg.Connection, where: str, args: tuple[Any, ...]) -
     # messages the business started (automation send, the API), kept under their own prc_
     # ids, not in any conversation's facts: a user run sent four and the report said 0
     sent = await conn.fetchval(
-        "SELECT count(*) FROM messages WHERE conversation_id LIKE 'prc\\_%' "
+        f"SELECT count(*) FROM messages WHERE {proactive_rows()} "
         "AND direction = 'outbound' AND created_at >= $1 AND created_at < $2 "
         "AND ($3::text IS NULL OR workspace = $3)", *args)
     return {"proactive_messages": float(sent), "proactive_prompts": float(prompts), "paths": paths,

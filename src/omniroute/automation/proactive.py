@@ -28,6 +28,18 @@ from omniroute.contract import (
     Template,
 )
 
+PREFIX = "prc_"
+"""The conversation id of a proactive message given none: it belongs to no conversation in
+history until the customer answers (which opens one of its own)."""
+
+
+def proactive_rows(alias: str = "") -> str:
+    """SQL selecting the ``messages`` rows of proactive messages under their own id, word for
+    word the predicate of migration 0022's index (PostgreSQL uses a partial index only for a
+    query that implies its predicate)."""
+    return f"{alias + '.' if alias else ''}conversation_id LIKE 'prc\\_%'"
+
+
 WINDOW = timedelta(hours=24)
 TEMPLATE_CHANNELS = frozenset({Channel.WHATSAPP})
 
@@ -81,7 +93,7 @@ def proactive_message(request: ProactiveRequest, last_inbound_at: datetime | Non
     digest = hashlib.sha256(f"{request.workspace}\n{request.request_id}".encode()).hexdigest()
     return OutboundMessage(
         event_id=f"proactive.{digest[:40]}", occurred_at=now, workspace=request.workspace,
-        conversation_id=request.conversation_id or f"prc_{digest[:24]}",
+        conversation_id=request.conversation_id or f"{PREFIX}{digest[:24]}",
         customer_id=request.customer_id, channel=request.channel,
         channel_account=request.channel_account, recipient=Address(value=request.recipient),
         author=Author(kind=AuthorKind.AGENT if request.author_id else AuthorKind.SYSTEM,

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from omniroute.automation.proactive import proactive_rows
 from omniroute.contract import Channel
 from omniroute.contract.inbound import ThreadHints
 from omniroute.conversations.mailthread import reply_thread
@@ -124,7 +125,7 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
     assert conv is not None
     customer_id = conv["customer_id"]
     messages = _plain_all(await pool.fetch(
-        """WITH this AS (
+        f"""WITH this AS (
              SELECT c.customer_id,
                     coalesce((SELECT max(p.opened_at) FROM conversations p
                               WHERE p.customer_id = c.customer_id
@@ -138,7 +139,7 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
              SELECT m.* FROM this
              JOIN customer_addresses a ON a.customer_id = this.customer_id
              JOIN messages m ON m.channel = a.channel AND m.recipient = a.address
-                  AND m.conversation_id LIKE 'prc\\_%' AND m.direction = 'outbound'
+                  AND {proactive_rows('m')} AND m.direction = 'outbound'
                   AND m.created_at > this.since AND m.created_at <= this.until)
            SELECT m.message_id, m.created_at, m.direction, m.channel, m.text, m.author_id,
                   m.sender_name, m.content, d.state AS delivery_state,
