@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,8 @@ import pytest
 from e2e.console.test_attachments import sign_in
 from harness.browser import launch_chromium
 from harness.ports import free_port
+from integration.history.factories import added, opened
+from omniroute.contract import AgentEvent, AgentEventKind, InboundMessage, Presence
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.gateway.server import RunningGateway, running_gateway
@@ -20,6 +23,21 @@ from omniroute.history.store import write_batch
 from omniroute.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.async_api")
+
+
+def available(agent: str, at: datetime) -> tuple[str, object]:
+    """The agent available since ``at``, as the gateway publishes her presence."""
+    return ("agent-events", AgentEvent(event_id=f"presence-{agent}", occurred_at=at,
+                                       agent_id=agent, kind=AgentEventKind.PRESENCE,
+                                       presence=Presence.AVAILABLE))
+
+
+def opened_by(conversation: str, customer: str, message: InboundMessage,
+              at: datetime) -> list[tuple[str, object]]:
+    """A conversation opened ``at`` with the customer's ``message`` in it, as the worker and
+    the sink write it."""
+    return [("conversations", opened(conversation, customer, at=at)), ("inbound", message),
+            ("conversations", added(message, conversation=conversation, customer=customer))]
 
 
 async def written(database_url: str, events: Sequence[tuple[str, object]],

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from e2e.console.on_history import signed_in, written
+from e2e.console.on_history import available, opened_by, signed_in, written
 from harness.kafka import produce
-from integration.history.factories import added, assignment, inbound, opened
+from integration.history.factories import assignment, inbound
 from omniroute.contract import (
-    AgentEvent,
-    AgentEventKind,
     AssignmentEvent,
     AssignmentKind,
-    Presence,
     utcnow,
 )
 from omniroute.routing.config import DEFAULT_POOL
@@ -35,12 +32,7 @@ async def seed(database_url: str) -> str:
     start = utcnow() - timedelta(minutes=10)
     message = inbound(1, text="Where is my parcel?")
     events: list[tuple[str, object]] = [
-        ("agent-events", AgentEvent(event_id="missed-presence", occurred_at=start,
-                                    agent_id="ada", kind=AgentEventKind.PRESENCE,
-                                    presence=Presence.AVAILABLE)),
-        ("conversations", opened("conv-missed", "cus_missed", at=start)),
-        ("inbound", message),
-        ("conversations", added(message, conversation="conv-missed", customer="cus_missed")),
+        available("ada", start), *opened_by("conv-missed", "cus_missed", message, start),
         ("assignments", assignment("ada", "conv-missed", AssignmentKind.OFFERED,
                                    at=utcnow() - timedelta(minutes=6),
                                    expires=utcnow() + timedelta(minutes=10))),

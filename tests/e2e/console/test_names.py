@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import asyncpg
 
-from e2e.console.on_history import signed_in, written
+from e2e.console.on_history import opened_by, signed_in, written
 from e2e.console.test_attachments import sign_in
-from integration.history.factories import added, assignment, opened
+from integration.history.factories import assignment
 from omniroute.contract import Address, AssignmentKind, Channel, InboundMessage, utcnow
 from omniroute.history.privacy import erase_customer
 from omniroute.settings import Settings
@@ -45,10 +45,7 @@ async def seed(database_url: str) -> str:
     for conversation, customer, message in (("conv-visitor", VISITOR, chat),
                                             ("conv-page", MESSENGER, page),
                                             ("conv-erased", ERASED, gone)):
-        events += [("conversations", opened(conversation, customer, at=start)),
-                   ("inbound", message),
-                   ("conversations", added(message, conversation=conversation,
-                                           customer=customer))]
+        events += opened_by(conversation, customer, message, start)
     events += [("assignments", assignment("ada", "conv-page", at=start)),
                ("assignments", assignment("ada", "conv-erased", at=start)),
                ("assignments", assignment("ada", "conv-visitor", AssignmentKind.OFFERED,

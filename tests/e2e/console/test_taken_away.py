@@ -14,15 +14,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from e2e.console.on_history import signed_in, written
+from e2e.console.on_history import available, opened_by, signed_in, written
 from harness.kafka import produce
-from integration.history.factories import added, assignment, inbound, opened
+from integration.history.factories import assignment, inbound
 from omniroute.contract import (
-    AgentEvent,
-    AgentEventKind,
     AssignmentEvent,
     AssignmentKind,
-    Presence,
     utcnow,
 )
 from omniroute.routing.config import DEFAULT_POOL
@@ -32,17 +29,11 @@ from omniroute.settings import Settings
 async def seed(database_url: str) -> str:
     """ada available, holding Carla's and Dan's conversations; her token."""
     start = utcnow() - timedelta(minutes=10)
-    events: list[tuple[str, object]] = [
-        ("agent-events", AgentEvent(event_id="taken-presence", occurred_at=start,
-                                    agent_id="ada", kind=AgentEventKind.PRESENCE,
-                                    presence=Presence.AVAILABLE))]
+    events: list[tuple[str, object]] = [available("ada", start)]
     for n, (conversation, text) in enumerate((("conv-carla", "My order never arrived"),
                                               ("conv-dan", "I want a refund")), 1):
         message = inbound(n, text=text, sender=f"+1415555010{n}", at=start)
-        events += [("conversations", opened(conversation, f"cus_{conversation}", at=start)),
-                   ("inbound", message),
-                   ("conversations", added(message, conversation=conversation,
-                                           customer=f"cus_{conversation}")),
+        events += [*opened_by(conversation, f"cus_{conversation}", message, start),
                    ("assignments", assignment("ada", conversation, n=n,
                                               at=utcnow() - timedelta(minutes=8)))]
     return await written(database_url, events)

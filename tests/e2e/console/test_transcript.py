@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from e2e.console.on_history import signed_in, written
+from e2e.console.on_history import opened_by, signed_in, written
 from e2e.console.test_names import unnamed
 from harness.kafka import consume
 from integration.history.factories import added, assignment, opened
@@ -140,10 +140,7 @@ async def test_a_proactive_template_is_read_before_the_answer_it_got(
         "text": "배송일을 바꿀 수 있나요?"})
     token = await written(database_url, [
         ("outbound", template),
-        ("conversations", opened("conv-mia", "cus_m1a000000000000000000000", at=answer.occurred_at)),
-        ("inbound", answer),
-        ("conversations", added(answer, conversation="conv-mia",
-                                customer="cus_m1a000000000000000000000")),
+        *opened_by("conv-mia", "cus_m1a000000000000000000000", answer, answer.occurred_at),
         ("assignments", assignment("ada", "conv-mia", at=start))])
     async with signed_in(topics, database_url, token, locale="ko-KR") as (_, page, _browser):
         await page.locator("[data-conversation='conv-mia']").click()
