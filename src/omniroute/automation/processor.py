@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -287,7 +288,7 @@ class AutomationHook:
         at, channel = message.occurred_at, message.channel.value
         pool = self._pool(route, found, before, channel)
         if route is not None:
-            self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp())
+            self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp(), entered=time.time())
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
                             partial(self.queue.state, pool, conv.id, ws.handle_time_s,
                                     route is not None))

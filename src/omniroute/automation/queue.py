@@ -14,13 +14,19 @@ sat idle (a user run, 2026-12-06). So the routers' own figures take precedence
 where they are fresh: every router publishes its pools' staffing every 2 s
 (:mod:`omniroute.routing.statsfeed`), and the worker follows them
 (:meth:`QueueView.router_stats`). They count every agent of the pool, not a
-sample, and with them a conversation starting to wait has at least the
-router's whole queue ahead of it.
+sample. With them a conversation starting to wait is behind the router's whole
+queue and the conversations this worker sent it since the figures were
+observed (``as_of``); the conversations offered to an agent are in the
+figures' free slots, not ahead of it. Until 2026-12-07 every conversation this
+worker had seen waiting counted ahead, offered ones too: a customer writing
+while an agent with three chats had one offer pending was told "in about 2
+minutes" (user run 48).
 
-Figures published every 2 s lag a change by up to 2 s: a customer who wrote a
-second after the first agent of the day went available was told "later
-today" (user run 25). So where the figures say nobody is on duty and this
-worker saw an agent go available after they were published, its own view
+Figures observed every 2 s and published up to 2 s later lag a change by up to
+4 s: a customer who wrote a second after the first agent of the day went
+available was told "later today" (user runs 25 and 48). So where the figures
+say nobody is on duty and this worker saw an agent go available after the
+router observed them, its own view
 (the agents it saw, their load as far as it saw it) stands until the next
 figures. Only then: where the figures count someone, they know each agent's
 load, which this worker's view may not, and a wait estimated 2 s late is
@@ -104,16 +110,28 @@ class Waiting:
     since: dict[str, float] = field(default_factory=dict)
     order: SortedList = field(default_factory=SortedList)
     """``(since, conversation id)`` pairs, sorted: a position is one bisection."""
+    entered: dict[str, float] = field(default_factory=dict)
+    arrivals: SortedList = field(default_factory=SortedList)
+    """``(entered, conversation id)``: when each reached this worker, by its clock."""
 
-    def add(self, conversation_id: str, since: float) -> None:
+    def add(self, conversation_id: str, since: float, entered: float) -> None:
         self.discard(conversation_id)
         self.since[conversation_id] = since
         self.order.add((since, conversation_id))
+        self.entered[conversation_id] = entered
+        self.arrivals.add((entered, conversation_id))
 
     def discard(self, conversation_id: str) -> None:
         since = self.since.pop(conversation_id, None)
         if since is not None:
             self.order.remove((since, conversation_id))
+            self.arrivals.remove((self.entered.pop(conversation_id), conversation_id))
+
+    def entered_after(self, at: float, conversation_id: str) -> int:
+        """Other conversations that started waiting here after ``at``."""
+        count = len(self.arrivals) - int(self.arrivals.bisect_left((math.nextafter(at, math.inf),)))
+        mine = self.entered.get(conversation_id)
+        return count - (mine is not None and mine > at)
 
     def ahead_of(self, conversation_id: str) -> int:
         """Other conversations waiting since no later than this one (all, if it does not wait)."""
@@ -165,12 +183,16 @@ class QueueView:
             published_at=min(f.published_at for f in fresh),
             waiting=sum(f.waiting for f in fresh), available=available,
             free_slots=sum(f.free_slots for f in fresh),
-            concurrency=round(weighted / available) if available else 1)
+            concurrency=round(weighted / available) if available else 1,
+            as_of=min(f.observed_at for f in fresh))
 
-    def wait(self, pool: str, conversation_id: str, since: float) -> None:
-        """``conversation_id`` waits in ``pool`` since ``since`` (POSIX seconds)."""
+    def wait(self, pool: str, conversation_id: str, since: float,
+             entered: float | None = None) -> None:
+        """``conversation_id`` waits in ``pool`` since ``since`` (POSIX seconds, its
+        message's time); ``entered``: when it reached this worker (by default ``since``)."""
         self._stop_waiting(conversation_id)
-        self.waiting.setdefault(pool, Waiting()).add(conversation_id, since)
+        self.waiting.setdefault(pool, Waiting()).add(
+            conversation_id, since, since if entered is None else entered)
         self.waits_in[conversation_id] = pool
 
     def _stop_waiting(self, conversation_id: str) -> None:
@@ -242,11 +264,11 @@ class QueueView:
 
     def _came_on_duty(self, key: str, router: PublishedStaffing) -> bool:
         """Whether the figures say nobody is on duty and this worker saw an agent of ``key``
-        go available since they were published (see the module docstring)."""
+        go available since the router observed them (see the module docstring)."""
         if router.available:
             return False
         staffing = self._staffing_of(key)
-        return bool(staffing.available) and staffing.changed_at > router.published_at
+        return bool(staffing.available) and staffing.changed_at > router.observed_at
 
     def state(self, pool: str | None, conversation_id: str, default_handle_s: float,
               entering: bool = False, now: float | None = None) -> QueueState:
@@ -258,12 +280,18 @@ class QueueView:
         samples = self.handle_times.get(key, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
         router = self._router_figures(key, time.time() if now is None else now)
-        if router is not None and entering:
-            position = max(position, router.waiting + 1)
         if router is not None and not self._came_on_duty(key, router):
+            # the figures count what the router had seen: its queue, and in its free slots
+            # the conversations offered or assigned. This view also holds offered ones as
+            # waiting (no offer reaches it): only those newer than the figures add to them.
+            behind = router.waiting + (queue.entered_after(router.observed_at, conversation_id)
+                                       if queue is not None else 0) + 1
+            position = behind if entering else min(position, behind)
             return QueueState(position=position, agents_available=router.available,
                               free_slots=router.free_slots, concurrency=router.concurrency,
                               handle_time_s=handle)
+        if router is not None and entering:
+            position = max(position, router.waiting + 1)
         staffing = self._staffing_of(key)
         return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),

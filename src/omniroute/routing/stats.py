@@ -160,6 +160,14 @@ class PublishedStaffing:
     free_slots: int
     concurrency: int
     """Median capacity of the agents on duty."""
+    as_of: float | None = None
+    """When the router observed what the figures say (``as_of``; up to 2 s before
+    ``published_at``): a presence change or a conversation after it is not in them."""
+
+    @property
+    def observed_at(self) -> float:
+        """``as_of``, or ``published_at`` for a router of a version that did not say."""
+        return self.published_at if self.as_of is None else self.as_of
 
     def trusted(self, now: float) -> bool:
         """Whether the figures are recent enough to count at ``now`` (:data:`TRUSTED_S`)."""
@@ -176,7 +184,8 @@ def published_staffing(doc: Any) -> PublishedStaffing | None:
                                  waiting=int(doc.get("waiting") or 0),
                                  available=int(staffing["available"]),
                                  free_slots=int(staffing.get("free_slots") or 0),
-                                 concurrency=int(staffing.get("concurrency") or 1))
+                                 concurrency=int(staffing.get("concurrency") or 1),
+                                 as_of=float(doc["as_of"]) if doc.get("as_of") else None)
     except (KeyError, TypeError, ValueError):
         return None
 

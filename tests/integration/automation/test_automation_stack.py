@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import smtplib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -80,7 +82,12 @@ pool = "billing"
 intent = "delivery"
 pool = "delivery"
 
+[[routing.rules]]
+intent = "cancellation"
+pool = "retention"
+
 [pools.support]
+[pools.retention]
 [pools.web]
 [pools.billing]
 [pools.delivery]
@@ -98,6 +105,10 @@ skills = {{ billing = 1 }}
 pool = "support"
 capacity = 2
 auto_accept = true
+
+[agents.rita]
+pool = "retention"
+capacity = 2
 """
 
 
@@ -347,6 +358,31 @@ class TestAutomationThroughTheStack:
             assert restarted.automation == "acknowledgement"
             assert "in a moment" in (restarted.text or ""), restarted.text
 
+            # 9. an offer pending is no customer ahead: rita (two chats, accepting by hand)
+            # has one offered, and the next customer has her other slot. User run 48's was
+            # told "in about 2 minutes": the worker counted the offered conversation (it
+            # sees no offers) as waiting ahead, and the router's free slots left it out too.
+            await topics.agent(AgentEvent(event_id="rita-on", agent_id="rita",
+                                          kind="presence", presence="available",
+                                          pool="retention"))
+            first_in = "+14155550161"
+            assert await text(base, "SMcancel1", first_in, "Please cancel my subscription") \
+                == 200
+            (pending,) = await topics.outbound(1, lambda m: m.recipient.value == first_in,
+                                               timeout=60)
+            assert "in a moment" in (pending.text or ""), pending.text
+            # the router's figures count the offer (not accepted: rita has no auto_accept)
+            figures = await _pool_figures(
+                stack.port("GATEWAY"), database_url, "retention",
+                lambda p: p["offered"] == 1 and p["staffing"]["free_slots"] == 1)
+            assert (figures["waiting"], figures["staffing"]["available"]) == (0, 1)
+            second_in = "+14155550162"
+            assert await text(base, "SMcancel2", second_in, "I want to cancel my plan") == 200
+            (next_ack,) = await topics.outbound(1, lambda m: m.recipient.value == second_in,
+                                                timeout=60)
+            assert next_ack.automation == "acknowledgement"
+            assert "in a moment" in (next_ack.text or ""), next_ack.text
+
 
 WEB_SECRET = "automation-webchat-identity-secret-0001"
 WEB_PHONE = "+821055500001"
@@ -401,14 +437,36 @@ async def _first_reply_kind_once_open(base: str, topics: Topics, within: float =
     return "out_of_office"
 
 
-async def _board_pool(gateway_port: int, database_url: str, conversation_id: str) -> str:
-    """The pool the supervisor board shows a waiting conversation in, once it lists it."""
+async def _supervisor(database_url: str) -> dict[str, str]:
+    """Headers signing a supervisor in to the gateway."""
     connection = await asyncpg.connect(database_url)
     try:
         token = await create_token(connection, "lead", Role.SUPERVISOR)
     finally:
         await connection.close()
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _pool_figures(gateway_port: int, database_url: str, pool: str,
+                        until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """A pool's statistics as the routers publish them (``GET /api/v1/routing/stats``),
+    once they satisfy ``until``."""
+    url = f"http://127.0.0.1:{gateway_port}/api/v1/routing/stats"
+    async with aiohttp.ClientSession(headers=await _supervisor(database_url)) as http:
+        seen: dict[str, Any] = {}
+        for _ in range(120):
+            async with http.get(url) as response:
+                pools = {p["pool"]: p for p in (await response.json())["pools"]}
+            seen = pools.get(pool, {})
+            if seen and until(seen):
+                return seen
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"the routers' figures of {pool} never came to that: {seen}")
+
+
+async def _board_pool(gateway_port: int, database_url: str, conversation_id: str) -> str:
+    """The pool the supervisor board shows a waiting conversation in, once it lists it."""
+    async with aiohttp.ClientSession(headers=await _supervisor(database_url)) as http:
         for _ in range(60):
             async with http.get(f"http://127.0.0.1:{gateway_port}/api/v1/board") as response:
                 board = await response.json()

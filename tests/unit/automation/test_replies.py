@@ -346,6 +346,53 @@ class TestQueueView:
         state = view.state("support", "c", 180.0, entering=True, now=1001.0)
         assert (state.agents_available, state.free_slots) == (1, 0)
 
+    def test_an_agent_on_duty_since_the_router_observed_counts(self) -> None:
+        """Figures are observed (``as_of``) up to 2 s before they are published: ada went
+        available between the two, and a customer writing then was told "later today"
+        (user run 48)."""
+        from omniroute.automation.wait import expected_wait, round_wait
+
+        view = QueueView()
+        view.router_stats("support", {**self._figures(1002.0, waiting=0, available=0, free=0),
+                                      "as_of": 1000.0})
+        view.presence("ada", "support", True, 3, at=1001.0)
+        view.wait("support", "new", 1002.5)
+        state = view.state("support", "new", 180.0, entering=True, now=1002.5)
+        assert (state.agents_available, state.free_slots) == (1, 3)
+        assert round_wait(expected_wait(state)).unit == "moment"
+
+    def test_an_offered_conversation_is_not_ahead_in_the_queue(self) -> None:
+        """The router's free slots already leave out a conversation offered to an agent;
+        this view holds it as waiting (no offer reaches it). Counted twice, a customer
+        writing while ada (3 chats) had offers pending was told "in about 2 minutes" with
+        a slot free (user run 48)."""
+        from omniroute.automation.wait import expected_wait, round_wait
+
+        view = QueueView()
+        view.wait("support", "offered", 1000.0, entered=1000.0)
+        view.router_stats("support", {**self._figures(1002.0, waiting=0, available=1, free=1),
+                                      "as_of": 1001.0})
+        view.wait("support", "new", 1003.0, entered=1003.0)
+        state = view.state("support", "new", 180.0, entering=True, now=1003.0)
+        assert (state.position, state.free_slots) == (1, 1)
+        assert round_wait(expected_wait(state)).unit == "moment"
+
+    def test_conversations_sent_since_the_figures_are_ahead(self) -> None:
+        """A burst the router has not counted yet: each newcomer is behind the others this
+        worker sent it since the figures were observed."""
+        view = QueueView()
+        view.router_stats("support", {**self._figures(1002.0, waiting=2, available=1, free=0),
+                                      "as_of": 1001.0})
+        view.wait("support", "c0", 1000.5, entered=1000.5)  # one of the figures' two
+        positions = []
+        for i, at in enumerate((1001.5, 1002.0, 1003.0), start=1):
+            view.wait("support", f"c{i}", at, entered=at)
+            positions.append(view.state("support", f"c{i}", 180.0, entering=True,
+                                        now=at).position)
+        assert positions == [3, 4, 5]
+        # already waiting (a later message): its place among those this worker saw
+        assert view.state("support", "c1", 180.0, now=1003.0).position == 2
+
     def test_entering_queues_behind_the_routers_whole_queue(self) -> None:
         view = QueueView()
         view.wait("support", "mine", 1000.0)
