@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -15,7 +17,14 @@ from omniroute.cli.db import with_database
 from omniroute.errors import BrokerError, RejectedInput
 from omniroute.history.erase_requests import request_worker_erase
 from omniroute.history.personal_retention import enforce
-from omniroute.history.privacy import erase_customer, export_customer, identifiers
+from omniroute.history.privacy import (
+    anonymize_again,
+    erase_customer,
+    export_customer,
+    identifiers,
+    open_conversations,
+    still_held,
+)
 from omniroute.history.topic_erasure import erase_from_topics
 from omniroute.settings import load_settings
 
@@ -60,15 +69,19 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
     who = actor or getpass.getuser()
     settings = load_settings()
 
-    async def gather(conn: asyncpg.Connection) -> tuple[list[str], list[str]]:
+    async def gather(conn: asyncpg.Connection) -> tuple[list[str], list[str], dict[str, bool]]:
         known = [c for c in customer_ids if await conn.fetchval(
             "SELECT 1 FROM customers WHERE customer_id = $1", c)]
-        return known, sorted({n for c in known for n in await identifiers(conn, c)})
+        names = sorted({n for c in known for n in await identifiers(conn, c)})
+        return known, names, {k: v for c in known
+                              for k, v in (await open_conversations(conn, c)).items()}
 
-    known, names = with_database(gather)
+    started = datetime.now(UTC)
+    known, names, still_open = with_database(gather)
     if not known:
         raise RejectedInput(f"no customer {', '.join(customer_ids)!r} in history")
-    if not no_topics:  # first, so the worker writes nothing more about them
+    if not no_topics:  # first, so the worker writes nothing more about them (and it ends
+        # their open conversations: see omniroute.worker.erasure)
         try:
             answers = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
         except BrokerError as exc:
@@ -96,6 +109,30 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
         f"{report.tombstoned or 'none'}; left to compaction: {report.superseded or 'none'}")
     for topic, count in sorted(report.pending.items()):
         say(f"append-only {topic}: {count} records, gone by {report.gone_by[topic]}")
+    if still_open:
+        held = with_database(lambda conn: _until_let_go(conn, still_open, started,
+                                                        worker_timeout))
+        say(f"open conversations ended: {len(still_open) - len(held)} of {len(still_open)}"
+            + (f"; the router has not let go of {', '.join(held)} yet (it will when it "
+               "reads the request)" if held else ""))
     # a last sweep: what records in flight during the erase may have written back
     swept = asyncio.run(request_worker_erase(settings, names, timeout=worker_timeout))
     say(f"worker sweep: {sum(n for c in swept.values() for n in c.values())} entries removed")
+
+    async def sweep_history(conn: asyncpg.Connection) -> int:
+        return sum([await anonymize_again(conn, d["customer_ids"], d["anonymous_id"])
+                    for d in details])
+
+    say(f"history sweep: {with_database(sweep_history)} rows made anonymous again")
+
+
+async def _until_let_go(conn: asyncpg.Connection, conversations: dict[str, bool],
+                        since: datetime, timeout: float) -> list[str]:
+    """Wait (at most ``timeout`` seconds) until history shows ``conversations`` ended, so the
+    router's events about them are stored before the last sweep; those still held."""
+    deadline = time.monotonic() + timeout
+    while True:  # polls history: nothing tells this process when the sink stored them
+        held = await still_held(conn, conversations, since)
+        if not held or time.monotonic() >= deadline:
+            return held
+        await asyncio.sleep(0.5)

@@ -7,6 +7,10 @@ patches with ``conversations``) and inserts the others. A row another sink
 inserted after this statement's snapshot (two owners of one partition during a
 rebalance) is neither updated nor inserted: :func:`write_conversations` merges
 such patches again, now that the row is visible.
+
+An erased customer's conversation keeps its anonymous id: an event the router
+wrote about it after the erase (it revokes the conversation from its agent)
+names the customer id it had, and put it back until 2026-12-07.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 
 import asyncpg
 
+from omniroute.history.erase_requests import ANONYMOUS_PREFIX
 from omniroute.history.projection import ConversationPatch
 
 
@@ -45,7 +50,8 @@ _PATCHES = "SELECT * FROM unnest($1::conversation_patch_v2[]) AS p"
 _MERGE_CONVERSATIONS = f"""
 WITH s AS MATERIALIZED ({_PATCHES}),
 updated AS (
-  UPDATE conversations c SET customer_id = s.customer_id,
+  UPDATE conversations c SET customer_id = CASE WHEN c.customer_id LIKE '{ANONYMOUS_PREFIX}%'
+                                           THEN c.customer_id ELSE s.customer_id END,
     status = COALESCE(s.status, c.status),
     channel = COALESCE(s.channel, c.channel, s.channel_hint),
     pool = COALESCE(s.pool, c.pool),

@@ -45,6 +45,18 @@ ERASE_DONE = "omniroute.internal.erase-done"
 """The worker's answers (key request id): which partition, how many entries per table."""
 
 
+ANONYMOUS_PREFIX = "erased-"
+"""An erased customer's conversations, events and ratings keep ``erased-{random}`` as
+their customer id (:func:`omniroute.history.privacy.erase_customer`)."""
+ERASED_REASON = "customer erased"
+"""Why the worker resolved an erased customer's open conversation and asked the router to
+stop routing it: the reason on the ``resolved`` event, and on the router's ``revoked`` to
+the agent who held it (her console says so)."""
+ERASE_EVENT_PREFIX = "erase:"
+"""The ids of the events and requests an erase makes (``erase:{request}:{conversation}:…``):
+the worker does not read its own ``resolved`` back as the router's news."""
+
+
 class EraseRequest(BaseModel):
     """Forget every table entry naming any of ``needles`` (ids, addresses, raw senders)."""
 

@@ -23,11 +23,13 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from omniroute.history.blobs import delete_unnamed
+from omniroute.history.erase_requests import ANONYMOUS_PREFIX
 from omniroute.infra.topics import all_topics
 
 
@@ -175,7 +177,7 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
         conversations, messages = await _scope(conn, ids)
         addresses = await _address_values(conn, ids)
         names = await _names(conn, ids, messages, addresses)
-        anonymous = f"erased-{uuid.uuid4().hex[:16]}"
+        anonymous = f"{ANONYMOUS_PREFIX}{uuid.uuid4().hex[:16]}"
         counts = {
             "webchat_messages": await _count(conn.execute(
                 """DELETE FROM webchat_messages WHERE event_id = ANY($1::text[])
@@ -227,7 +229,49 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
         await conn.execute(
             "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
             actor, "customer.erase", anonymous, json.dumps(detail))
-    return {**detail, "identifiers": names}
+    return {**detail, "identifiers": names, "customer_ids": ids}
+
+
+async def open_conversations(conn: asyncpg.Connection, customer_id: str) -> dict[str, bool]:
+    """The customer's open conversations (under every id it is known as) → whether a pool
+    holds it (the router has work to let go of when the worker ends it)."""
+    ids = await known_as(conn, customer_id)
+    return {r["conversation_id"]: r["pool"] is not None for r in await conn.fetch(
+        """SELECT conversation_id, pool FROM conversations
+           WHERE customer_id = ANY($1::text[]) AND status = 'open'""", ids)}
+
+
+async def still_held(conn: asyncpg.Connection, conversations: dict[str, bool],
+                     since: datetime) -> list[str]:
+    """Which of ``conversations`` (→ routed) history does not yet show ended: resolved (the
+    worker's event), held by no agent, and, where a pool held it, let go by the router
+    since ``since`` (its ``unassigned``)."""
+    rows = await conn.fetch(
+        """SELECT c.conversation_id FROM conversations c
+           LEFT JOIN conversation_assignments a USING (conversation_id)
+           WHERE c.conversation_id = ANY($1::text[]) AND c.status = 'resolved'
+             AND c.agent_id IS NULL AND a.agent_id IS NULL
+             AND (NOT c.conversation_id = ANY($2::text[]) OR EXISTS (
+                  SELECT 1 FROM conversation_events e
+                  WHERE e.conversation_id = c.conversation_id AND e.kind = 'unassigned'
+                    AND e.occurred_at >= $3))""",
+        list(conversations), [c for c, routed in conversations.items() if routed], since)
+    ended = {r["conversation_id"] for r in rows}
+    return sorted(c for c in conversations if c not in ended)
+
+
+async def anonymize_again(conn: asyncpg.Connection, customer_ids: list[str],
+                          anonymous: str) -> int:
+    """Rows that events written after the erase put the customer ids back on (the router
+    let go of a conversation; the sink files a customer row for any conversation event's
+    customer): anonymous again, or gone. Returns how many."""
+    count = 0
+    for table in ("conversations", "conversation_events", "csat_ratings"):
+        count += await _count(conn.execute(
+            f"UPDATE {table} SET customer_id = $2 WHERE customer_id = ANY($1::text[])",
+            customer_ids, anonymous))
+    return count + await _count(conn.execute(
+        "DELETE FROM customers WHERE customer_id = ANY($1::text[])", customer_ids))
 
 
 async def _delete_attachments(conn: asyncpg.Connection, messages: list[str]) -> dict[str, int]:

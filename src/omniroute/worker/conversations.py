@@ -8,7 +8,8 @@
   ConversationEvents (keyed by conversation id) and RoutingRequests.
 - ``conversations.router-news`` (``omniroute.conversations.v1``): the router's
   assigned/resolved/unassigned events, repartitioned to the customer. Our own
-  events on that topic (opened, message_added, merged, ...) are ignored.
+  events on that topic (opened, message_added, merged, ...) are ignored, and so is
+  the ``resolved`` that ends an erased customer's conversation (:mod:`.erasure`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from omniroute.conversations.threading import (
     add_message,
     apply_router_event,
 )
+from omniroute.history.erase_requests import ERASE_EVENT_PREFIX
 from omniroute.identity.commands import Observe, Reassign
 from omniroute.worker import metrics
 from omniroute.worker.app import Worker
@@ -80,6 +82,8 @@ class ConversationProcessor:
         head = headline(event.value)  # most records are our own events: not decoded whole
         if head.kind in ROUTER_KINDS:
             news = ConversationEvent.from_json_bytes(event.value)
+            if news.event_id.startswith(ERASE_EVENT_PREFIX):
+                return head.channel_label  # the worker ended it forgetting its customer
             command = RouterNews(workspace=news.workspace, customer_id=news.customer_id,
                                  event=news)
             await self.worker.send(CUSTOMERS, news.customer_id, command.model_dump_json().encode())

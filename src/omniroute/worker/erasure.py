@@ -18,6 +18,14 @@ it owns, this agent:
 3. flushes the producer, so the tombstones are durable, and only then sends
    :class:`~omniroute.history.erase_requests.EraseDone` with the counts.
 
+Before it forgets them, the customer's open conversations end: a ``resolved``
+event and a routing ``cancel`` request each, reason "customer erased". Until
+2026-12-07 an erased customer's conversation stayed open, held by its agent
+and counted in her capacity until she resolved it by hand (user runs 42 and
+48). The router revokes it from her (her console says why) or drops it from
+its queue; no survey goes out (the customer has no address left to send it to,
+and :mod:`.conversations` does not read these ``resolved`` events back).
+
 A repeated request (a replay after a crash) finds nothing more and answers
 again. Registered by listing this module in ``omniroute.worker.app.PROCESSORS``.
 """
@@ -26,19 +34,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
 
+from omniroute.contract import ConversationEvent, ConversationEventKind
+from omniroute.contract.topics import CONVERSATIONS
+from omniroute.conversations.state import CustomerState
 from omniroute.history.erase_requests import (
     ERASE_DONE,
+    ERASE_EVENT_PREFIX,
     ERASE_REQUESTS,
+    ERASED_REASON,
     EraseDone,
     EraseRequest,
     needle_pattern,
 )
 from omniroute.observability.logs import get_logger
+from omniroute.routing.requests import RoutingRequest, RoutingRequestKind
 from omniroute.worker.app import Worker
+from omniroute.worker.routes import send_request
 
 ERASED_ENTRIES = Counter("omniroute_erased_entries_total",
                          "Worker table entries removed by customer erasure.")
@@ -63,11 +79,47 @@ def doomed_keys(entries: Any, needles: list[str]) -> list[Any]:
     return [key for key, value in entries if pattern.search(_text(key, value))]
 
 
+def closing(state: CustomerState, request_id: str, at: datetime
+            ) -> tuple[ConversationEvent, RoutingRequest] | None:
+    """The ``resolved`` event and the router's ``cancel`` that end the customer's open
+    conversation (None without one); ids derived from the request, so a replay repeats
+    them (the sink and the router keep one)."""
+    conv = state.current
+    if state.merged_into is not None or conv is None or not conv.is_open:
+        return None
+    base = f"{ERASE_EVENT_PREFIX}{request_id}:{conv.id}"
+    resolved = ConversationEvent(
+        event_id=f"{base}:resolved", occurred_at=at, workspace=state.workspace,
+        conversation_id=conv.id, customer_id=state.customer_id,
+        kind=ConversationEventKind.RESOLVED, channel=conv.last_channel, pool=conv.pool,
+        agent_id=conv.agent_id, reason=ERASED_REASON)
+    cancel = RoutingRequest(
+        event_id=f"{base}:cancel", occurred_at=at, workspace=state.workspace,
+        kind=RoutingRequestKind.CANCEL, conversation_id=conv.id,
+        customer_id=state.customer_id, channel=conv.routed_channel or conv.last_channel,
+        pool=conv.pool, reason=ERASED_REASON)
+    return resolved, cancel
+
+
 class Eraser:
     """Handles erase requests against every table of one worker."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
+
+    def closings(self, request: EraseRequest, at: datetime
+                 ) -> list[tuple[ConversationEvent, RoutingRequest]]:
+        """What ends the open conversations of the customers the request names."""
+        conversations = self.worker.components.get("conversations")
+        if conversations is None:
+            return []
+        table = conversations.customers
+        keys = doomed_keys(list(table.table.data.items()), request.needles)
+        found = [end for key in keys if (state := table.get(key)) is not None
+                 and (end := closing(state, request.request_id, at)) is not None]
+        # the waiting ones first: a slot the router frees takes the next waiting
+        # conversation, which should not be one of these
+        return sorted(found, key=lambda end: end[0].agent_id is not None)
 
     def forget(self, needles: list[str]) -> tuple[dict[str, int], list[Any]]:
         """Remove matching entries from every table (no await inside: atomic for the
@@ -93,7 +145,14 @@ class Eraser:
         if not event.value:
             return
         request = EraseRequest.model_validate_json(event.value)
-        removed, sends = self.forget(request.needles)
+        closings = self.closings(request, datetime.now(UTC))
+        removed, sends = self.forget(request.needles)  # no await since the closings were read
+        for resolved, cancel in closings:
+            await self.worker.send(CONVERSATIONS.name, resolved.conversation_id,
+                                   resolved.to_json_bytes())
+            await send_request(self.worker, cancel)
+            log.info("erased_customer_conversation_closed", request_id=request.request_id,
+                     conversation_id=resolved.conversation_id, agent_id=resolved.agent_id)
         if sends:
             await self.worker.app.producer.flush()
             await asyncio.gather(*sends)

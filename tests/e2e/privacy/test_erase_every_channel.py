@@ -34,13 +34,18 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
+from harness.kafka import consume, produce
 from harness.ready import wait_ready
 from harness.stack import running_stack, stack_env
 from integration.history.test_erase_everywhere import every_record
 from integration.history.test_privacy import occurrences
+from omniroute.contract import AgentEvent, AssignmentEvent
+from omniroute.contract.agents import Capacity
+from omniroute.contract.topics import AGENT_EVENTS, ASSIGNMENTS
 from omniroute.history.personal_retention import KEPT, describe
 from omniroute.history.privacy import identifiers
 from omniroute.history.topic_erasure import mentions, owned_topics
+from omniroute.routing.statsfeed import read_stats
 from omniroute.settings import Settings
 from omniroute_connectors.email.webhooks import mailgun_signature
 from omniroute_connectors.signatures import line_signature, meta_signature, twilio_signature
@@ -224,6 +229,27 @@ async def wait_stored(database_url: str, expected: int, timeout: float = 180) ->
         await conn.close()
 
 
+async def take_three(bootstrap: str, namespace: str, database_url: str) -> list[str]:
+    """ada goes available with auto-accept (as her console and app would say); the
+    conversations the router assigns her, once it assigned three."""
+    await produce(bootstrap, namespace + AGENT_EVENTS.name, [(b"ada", e.to_json_bytes()) for e in (
+        AgentEvent(event_id="ada-capacity", agent_id="ada", kind="capacity",
+                   capacity=Capacity(total=3), auto_accept=True),
+        AgentEvent(event_id="ada-on", agent_id="ada", kind="presence", presence="available"))])
+    deadline = time.monotonic() + 60
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            held = sorted(r["conversation_id"] for r in await conn.fetch(
+                "SELECT conversation_id FROM conversation_assignments WHERE agent_id = 'ada'"))
+            if len(held) >= 3:
+                return held
+            assert time.monotonic() < deadline, f"ada was assigned only {held}"
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
 async def seen_by_agents(database_url: str) -> list[str]:
     """The customer ids agents (and so a DPO) see for the marked messages: the owner of
     each message's conversation, or of the conversation it was merged into. Ids identity
@@ -299,6 +325,10 @@ class TestEraseEveryChannel:
             finally:
                 await conn.close()
             await wait_delivered(database_url, customers)
+            # an agent joins the built-in pool and takes three of the conversations (her
+            # default capacity): the erase must end them and give her the capacity back
+            # (until 2026-12-07 they stayed open and held, user runs 42 and 48)
+            held = await take_three(kafka_bootstrap, namespace, database_url)
             # every id the person is known under that agents see (the ids identity could
             # not link), at once; the ids it merged away are erased with their survivor
             owners = await seen_by_agents(database_url)
@@ -324,6 +354,40 @@ class TestEraseEveryChannel:
             outputs = [said[-4000:]]
             assert "partitions confirmed, tombstones durable" in said, outputs
             assert "worker sweep: " in said, outputs
+            assert "history sweep: " in said, outputs
+            ended = [line for line in said.splitlines() if "open conversations ended" in line]
+            assert ended and ended[0].split("ended: ")[1].split(" of ")[0] == \
+                ended[0].split(" of ")[1].strip(), outputs  # all of them, none left held
+            # the router revoked hers, saying why (her console shows it), and counts her
+            # three slots free again; history has them resolved and nobody holding them.
+            # (A slot freed before the customer's queued conversations were canceled may
+            # take one of them for a moment: it is revoked in turn, for the same reason.)
+            revoked = [AssignmentEvent.from_json_bytes(r.value) for r in await consume(
+                kafka_bootstrap, namespace + ASSIGNMENTS.name, len(held), 30,
+                where=lambda r: AssignmentEvent.from_json_bytes(r.value).kind == "revoked"
+                and AssignmentEvent.from_json_bytes(r.value).conversation_id in held)]
+            assert {(e.agent_id, e.conversation_id, e.reason) for e in revoked} == {
+                ("ada", c, "customer erased") for c in held}, revoked
+            figures = await read_stats(settings)
+            for _ in range(30):  # published every 2 s
+                if figures["default"]["staffing"]["free_slots"] == 3:
+                    break
+                await asyncio.sleep(1)
+                figures = await read_stats(settings)
+            assert (figures["default"]["staffing"]["free_slots"],
+                    figures["default"]["waiting"]) == (3, 0), figures["default"]
+            conn = await asyncpg.connect(database_url)
+            try:
+                rows = await conn.fetch(
+                    """SELECT c.status, c.agent_id, c.customer_id, a.agent_id AS holder
+                       FROM conversations c LEFT JOIN conversation_assignments a
+                       USING (conversation_id) WHERE c.conversation_id = ANY($1::text[])""",
+                    held)
+                assert [(r["status"], r["agent_id"], r["holder"]) for r in rows] == \
+                    [("resolved", None, None)] * 3, rows
+                assert all(r["customer_id"].startswith("erased-") for r in rows), rows
+            finally:
+                await conn.close()
             # other customers write afterwards: the worker writes its tables again
             others = await send_others(base)
             assert set(others.values()) == {200}, others

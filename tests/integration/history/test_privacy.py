@@ -23,7 +23,7 @@ from omniroute.contract import (
     Rating,
 )
 from omniroute.history.partitions import existing_partitions
-from omniroute.history.privacy import erase_customer, export_customer
+from omniroute.history.privacy import anonymize_again, erase_customer, export_customer
 from omniroute.history.retention import Policy, run_retention, set_policy
 from omniroute.history.store import write_batch
 
@@ -100,6 +100,33 @@ class TestErase:
             assert tuple(audit.values()) == ("test", "customer.erase", anonymous)
             assert await occurrences(conn, "cust-1") == []
             assert await occurrences(conn, "someone else entirely")  # others untouched
+        finally:
+            await conn.close()
+
+    async def test_an_event_after_the_erase_does_not_name_the_customer_again(
+            self, database_url: str) -> None:
+        """The router lets go of an erased customer's conversation after the erase: its
+        ``unassigned`` names the customer id the conversation had. The conversation keeps
+        its anonymous id (the sink put the old one back until 2026-12-07); the command's
+        last sweep makes the event's row and the customer row it filed anonymous or gone."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, customer_history())  # type: ignore[arg-type]
+            detail = await erase_customer(conn, "cust-1", actor="test")
+            assert detail is not None and detail["customer_ids"] == ["cust-1"]
+            late = ConversationEvent(
+                event_id="conv:support:77", conversation_id="c1", customer_id="cust-1",
+                kind=ConversationEventKind.UNASSIGNED, agent_id="a1", pool="support",
+                reason="customer erased", occurred_at=T0 + timedelta(minutes=30))
+            await write_batch(conn, [("conversations", late)])  # type: ignore[list-item]
+            anonymous = detail["anonymous_id"]
+            assert await conn.fetchval(
+                "SELECT customer_id FROM conversations WHERE conversation_id = 'c1'") \
+                == anonymous
+            assert await occurrences(conn, "cust-1") == [
+                "conversation_events.customer_id", "customers.customer_id"]
+            assert await anonymize_again(conn, detail["customer_ids"], anonymous) == 2
+            assert await occurrences(conn, "cust-1") == []
         finally:
             await conn.close()
 
