@@ -4,7 +4,8 @@ real gateway; one she transferred herself says nothing.
 User run 45: kim had a customer's SMS open and was typing when the supervisor reassigned it
 to ada from the board. The router's ``revoked`` closed it on kim's screen and took it from
 her list with her draft, and nothing said why. The event now brings a notice naming the
-customer and the reason, until her next action. History holds two conversations assigned
+customer and the reason, until her next action. User run 48: the draft stayed in the reply
+box and showed under the next customer ada opened; each conversation now keeps its own. History holds two conversations assigned
 to ada, written as the sink writes them; the router's events come on
 ``omniroute.assignments.v1`` as the router writes them.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+
+from playwright.async_api import Page
 
 from e2e.console.on_history import available, opened_by, signed_in, written
 from harness.kafka import produce
@@ -27,11 +30,12 @@ from omniroute.settings import Settings
 
 
 async def seed(database_url: str) -> str:
-    """ada available, holding Carla's and Dan's conversations; her token."""
+    """ada available, holding Carla's, Dan's and Eve's conversations; her token."""
     start = utcnow() - timedelta(minutes=10)
     events: list[tuple[str, object]] = [available("ada", start)]
     for n, (conversation, text) in enumerate((("conv-carla", "My order never arrived"),
-                                              ("conv-dan", "I want a refund")), 1):
+                                              ("conv-dan", "I want a refund"),
+                                              ("conv-eve", "Is the kettle in stock?")), 1):
         message = inbound(n, text=text, sender=f"+1415555010{n}", at=start)
         events += [*opened_by(conversation, f"cus_{conversation}", message, start),
                    ("assignments", assignment("ada", conversation, n=n,
@@ -57,6 +61,13 @@ async def test_an_agent_is_told_when_a_conversation_is_taken_from_her(
         await page.fill("#reply", "It ships tod")
         notice = page.locator("#notice")
         assert await notice.is_hidden()
+        # each conversation keeps its own draft: Eve's box is empty, and Carla's words
+        # are back when ada returns to her (the box used to carry them along to Eve)
+        await open_one(page, "conv-eve", "Is the kettle in stock?")
+        assert await page.input_value("#reply") == ""
+        await page.fill("#reply", "Yes, back in st")
+        await open_one(page, "conv-carla", "My order never arrived")
+        assert await page.input_value("#reply") == "It ships tod"
 
         # the supervisor reassigns Carla's conversation from the board
         await produce(topics.kafka_bootstrap, assignments,
@@ -66,10 +77,15 @@ async def test_an_agent_is_told_when_a_conversation_is_taken_from_her(
         await page.locator("#notice").get_by_text(said, exact=True).wait_for(timeout=15_000)
         await carla.wait_for(state="detached", timeout=10_000)
         assert await page.locator("#placeholder").is_visible()
+        # Carla's draft does not follow ada to another customer (user run 48: it showed
+        # under Uma's conversation, ready to send); Eve's own is still hers
+        await open_one(page, "conv-dan", "I want a refund")
+        assert await page.input_value("#reply") == ""
+        await open_one(page, "conv-eve", "Is the kettle in stock?")
+        assert await page.input_value("#reply") == "Yes, back in st"
 
         # ada transfers Dan's herself: the router's revoked of it (her reason) is no news
-        await page.locator("#conversations li[data-conversation='conv-dan']").click()
-        await page.locator("#history").get_by_text("I want a refund").wait_for()
+        await open_one(page, "conv-dan", "I want a refund")
         await page.fill("#transfer-pool", "billing")
         await page.fill("#transfer-reason", "wants a refund")
         await page.click("#transfer")
@@ -80,3 +96,9 @@ async def test_an_agent_is_told_when_a_conversation_is_taken_from_her(
             state="detached", timeout=15_000)
         await asyncio.sleep(0.5)  # the event's handling is done by the time the list changed
         assert await notice.is_hidden(), await notice.inner_text()
+
+
+async def open_one(page: Page, conversation: str, text: str) -> None:
+    """Open ``conversation`` from ada's list, once its history shows ``text``."""
+    await page.locator(f"#conversations li[data-conversation='{conversation}']").click()
+    await page.locator("#history").get_by_text(text).wait_for()

@@ -8,7 +8,9 @@ const state = { token: null, me: null, offers: new Map(), open: null, socket: nu
   // until the sink has written it, so a list read right after the event is not trusted
   gone: new Set(),
   // the conversations last listed (by id), and those this console transferred away itself
-  listed: new Map(), handedOn: new Set() };
+  listed: new Map(), handedOn: new Set(),
+  // what the agent typed and did not send, per conversation (in this tab)
+  drafts: new Map() };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -200,6 +202,7 @@ function onAssignment(event) {
       if (event.kind === "revoked" && !state.handedOn.has(event.conversation_id)) takenAway(event);
       state.gone.add(event.conversation_id);
       if (state.open === event.conversation_id) closeConversation();
+      if (event.kind === "completed") state.drafts.delete(event.conversation_id);
     }
     refreshConversations();
   }
@@ -371,7 +374,11 @@ async function openConversation(conversationId, quiet) {
   if (state.open !== conversationId || $("action-error").dataset.from === "load") {
     showError("action-error", null);
   }
-  if (state.open !== conversationId) { state.open = conversationId; refreshConversations(); }
+  if (state.open !== conversationId) {
+    switchDraft(conversationId);
+    state.open = conversationId;
+    refreshConversations();
+  }
   state.readOnly = view.holder !== state.me.agent_id && !["supervisor", "admin"].includes(state.me.role);
   if (!state.readOnly) state.current = conversationId;
   $("placeholder").hidden = true;
@@ -380,8 +387,21 @@ async function openConversation(conversationId, quiet) {
   return true;
 }
 
+// The reply box holds the open conversation's draft: one conversation's unsent words never
+// show under another's customer. User run 48: the box kept ada's "Yes! The blue kettle is
+// back, shall I reserve one" for Xan after his conversation was taken from her, and showed
+// it, ready to send, when she opened Uma's; switching conversations carried it along too.
+function switchDraft(conversationId) {
+  if (state.open) {
+    const typed = $("reply").value;
+    if (typed) state.drafts.set(state.open, typed); else state.drafts.delete(state.open);
+  }
+  $("reply").value = (conversationId && state.drafts.get(conversationId)) || "";
+}
+
 function closeConversation() {
   setTyping(false);
+  switchDraft(null);
   state.open = null;
   attachmentView.forget();
   $("detail").hidden = true;
@@ -547,7 +567,8 @@ $("reply-form").addEventListener("submit", (e) => {
   act(async () => {
     await api("POST", `/conversations/${encodeURIComponent(conversation)}/replies`, body);
     unsent.reply = null;
-    $("reply").value = "";
+    state.drafts.delete(conversation);
+    if (state.open === conversation) $("reply").value = "";
     setTimeout(() => openConversation(conversation, true), 700);
   }, t("reply-not-sent"));
 });
@@ -574,7 +595,8 @@ $("note").addEventListener("click", () => act(async () => {
   await api("POST", `/conversations/${encodeURIComponent(conversation)}/notes`,
     { text, client_id: keyFor("note", conversation, text, "") });
   unsent.note = null;
-  $("reply").value = "";
+  state.drafts.delete(conversation);
+  if (state.open === conversation) $("reply").value = "";
 }));
 $("resolve").addEventListener("click", () => act(() =>
   api("POST", `/conversations/${encodeURIComponent(state.open)}/resolve`, {})));
