@@ -40,6 +40,7 @@ from omniroute.analytics.facts import (
 )
 from omniroute.analytics.formulas import OfficeHours
 from omniroute.analytics.occupancy import agent_intervals, interval_start, load_steps
+from omniroute.automation.proactive import proactive_rows
 from omniroute.routing.config import RoutingConfig, parse_capacity
 from omniroute.routing.policy import DEFAULT_JOIN_CAPACITY, AgentCapacity, ChannelRule
 
@@ -192,6 +193,7 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
     ratings = _group(await conn.fetch(
         "SELECT conversation_id, rated_at, score FROM csat_conversation_ratings "
         "WHERE conversation_id = ANY($1)", ids))
+    answered = {r["conversation_id"]: r["at"] for r in await _proactive_answered(conn, ids)}
     out = []
     for c in convs:
         cid = c["conversation_id"]
@@ -200,7 +202,9 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
         out.append((History(
             conversation,
             events=tuple(Event(r["occurred_at"], r["kind"], r["agent_id"], r["reason"])
-                         for r in events[cid]),
+                         for r in events[cid]) + ((Event(answered[cid], kinds.PROACTIVE_MESSAGE,
+                                                         None, None),)
+                                                  if cid in answered else ()),
             messages=tuple(Message(r["created_at"], r["direction"], r["author_kind"],
                                    r["author_id"]) for r in messages[cid]),
             assignments=tuple(Assignment(r["occurred_at"], r["kind"], r["agent_id"])
@@ -208,6 +212,24 @@ async def _load(conn: asyncpg.Connection, ids: list[str], now: datetime, hours: 
             ratings=tuple((r["rated_at"], r["score"]) for r in ratings[cid]),
             now=now, short_abandon_s=short_abandon_s, hours=hours), c["agent_id"] or ""))
     return out
+
+
+async def _proactive_answered(conn: asyncpg.Connection, ids: list[str]
+                              ) -> list[asyncpg.Record]:
+    """The conversations that answer a proactive message, with its time: one sent to an
+    address of the customer within ``PROACTIVE_ANSWER_S`` before the conversation opened
+    (found by recipient, migration 0022's index). Until 2026-12-07 their funnel path
+    began at ``inbound``: a proactive message belongs to no conversation."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT c.conversation_id, max(m.created_at) AS at FROM conversations c
+            JOIN customer_addresses a ON a.customer_id = c.customer_id
+            JOIN messages m ON m.channel = a.channel AND m.recipient = a.address
+                 AND {proactive_rows('m')} AND m.direction = 'outbound'
+                 AND m.created_at <= c.opened_at
+                 AND m.created_at > c.opened_at - make_interval(secs => $2)
+            WHERE c.conversation_id = ANY($1) GROUP BY c.conversation_id""",
+        ids, float(kinds.PROACTIVE_ANSWER_S))
+    return rows
 
 
 def _group(rows: Iterable[asyncpg.Record]) -> defaultdict[str, list[asyncpg.Record]]:

@@ -259,7 +259,7 @@ def _thanks_only(events: list[Event], messages: list[Message], present: set[str]
 def _path(present: set[str], article: bool, bot: bool, human: bool, resolved: bool,
           self_served: bool, bot_done: bool) -> str:
     """The conversation's way through proactive → self-serve → bot → human → outcome."""
-    stages = ["proactive" if present & set(kinds.PROACTIVE) else "inbound"]
+    stages = ["proactive" if present & set(kinds.PROACTIVE_PATH) else "inbound"]
     if article:
         stages.append("self_serve")
     if bot:

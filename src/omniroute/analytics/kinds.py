@@ -26,6 +26,16 @@ BOT_HANDOFF = ("handed_off", "bot_handoff", "handoff_requested")
 """``handed_off`` is what the answer bot publishes (docs/knowledge.md)."""
 ARTICLE = ("article_viewed", "article_searched", "article_suggested")
 PROACTIVE = ("proactive_sent",)
+"""A web chat prompt shown (the report counts them)."""
+PROACTIVE_MESSAGE = "proactive_message"
+"""Not an event: a proactive message (``prc_…``, automation's send) to the customer's
+address that the conversation answers, added to its history by the refresh (see
+:data:`PROACTIVE_ANSWER_S`)."""
+PROACTIVE_PATH = (*PROACTIVE, PROACTIVE_MESSAGE)
+"""What starts a conversation's funnel path at ``proactive``."""
+PROACTIVE_ANSWER_S = 24 * 3600
+"""A conversation opened within this long after a proactive message to one of the
+customer's addresses answers it (a WhatsApp template's reply window)."""
 PARKED = ("parked",)
 TRIAGED = ("triaged",)
 

@@ -16,10 +16,11 @@ from integration.analytics.scenario import (
     said,
     write_morning,
 )
+from integration.history.factories import added, inbound
 from omniroute.analytics.compute import refresh
 from omniroute.analytics.report import build_report, to_csv
 from omniroute.bot.machine import THANKED
-from omniroute.contract import AuthorKind, Channel, ConversationEventKind
+from omniroute.contract import Address, AuthorKind, Channel, ConversationEventKind
 from omniroute.history.store import write_batch
 
 NOW = T + timedelta(hours=2)
@@ -82,6 +83,40 @@ class TestRefresh:
             funnel = (await report(conn, []))["funnel"]
             assert isinstance(funnel, dict)
             assert (funnel["proactive_messages"], funnel["proactive_prompts"]) == (3.0, 0.0)
+        finally:
+            await conn.close()
+
+    async def test_a_conversation_answering_a_proactive_message_starts_at_proactive(
+            self, database_url: str) -> None:
+        """User run 45's answer to a WhatsApp template opened a conversation whose funnel
+        path began at ``inbound``: a proactive message belongs to no conversation. One
+        opened within a day after a proactive message to the customer's address starts at
+        ``proactive``; a customer whose proactive message is older does not."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_morning(conn)
+            events: list[tuple[str, object]] = []
+            for n, (cid, number, sent_s) in enumerate((("c5", "14155550177", 600),
+                                                        ("c6", "14155550188", -25 * 3600)), 5):
+                events.append(("outbound", reply("x", sent_s, AuthorKind.SYSTEM,
+                                                 channel=Channel.WHATSAPP).model_copy(update={
+                    "event_id": f"proactive.{cid}", "conversation_id": f"prc_{cid}",
+                    "customer_id": None, "proactive": True,
+                    "recipient": Address(value=number)})))
+                message = inbound(n, text="Thanks! When will it arrive?", sender=number,
+                                  channel=Channel.WHATSAPP, at=T + timedelta(minutes=10))
+                events += [("conversations", conv(cid, ConversationEventKind.OPENED, 900,
+                                                  channel=Channel.WHATSAPP, pool="support")),
+                           ("inbound", message),
+                           ("conversations", added(message, conversation=cid,
+                                                   customer=f"cust-{cid}"))]
+            await write_batch(conn, events)  # type: ignore[arg-type]
+            await refresh(conn, NOW)
+            paths = await conn.fetch(
+                "SELECT subject, detail FROM analytics_samples WHERE metric = 'funnel' "
+                "AND subject = ANY($1)", ["c5", "c6"])
+            assert {r["subject"]: r["detail"] for r in paths} == {
+                "c5": "proactive>open", "c6": "inbound>open"}
         finally:
             await conn.close()
 
