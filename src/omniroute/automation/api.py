@@ -125,9 +125,12 @@ def mount_on_gateway(app: web.Application, gateway: Any) -> None:
             raise Forbidden("automation is managed by supervisors")
 
     async def last_inbound(workspace: str, channel: str, address: str) -> datetime | None:
+        # the address's latest inbound message, as the sink keeps it on the address (an index
+        # lookup; until 2026-12-07 a scan of every message by sender, once per request)
         value: datetime | None = await gateway.pool.fetchval(
-            "SELECT max(created_at) FROM messages WHERE workspace = $1 AND channel = $2 "
-            "AND sender = $3 AND direction = 'inbound'", workspace, channel, address)
+            "SELECT max(a.last_seen_at) FROM customer_addresses a JOIN customers c "
+            "USING (customer_id) WHERE c.workspace = $1 AND a.channel = $2 AND a.address = $3",
+            workspace, channel, address)
         return value
 
     AutomationApi(gateway.settings, gateway.producer, supervisors_only,

@@ -506,6 +506,27 @@ class TestWrites:
                 "name": "order_shipped", "language": "en", "parameters": ["Mia", "ORD-9931"]}}),
             ("inbound", "can I change the delivery day?", {})], read
 
+    async def test_free_text_goes_only_within_the_customers_24_hours(
+            self, gateway: Setup, database_url: str) -> None:
+        """WhatsApp takes free text only within 24 hours of the customer's last message; the
+        API reads it from the address history keeps (an index lookup, not a scan of every
+        message by sender): an hour ago is sent, 25 hours ago is 422."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            for n, (number, hours) in enumerate((("821099990002", 1), ("821099990003", 25)), 8):
+                said = inbound(n, text="hello", channel=Channel.WHATSAPP, sender=number,
+                               at=utcnow() - timedelta(hours=hours, minutes=n))
+                await write_batch(conn, [
+                    ("inbound", said),
+                    ("conversations", added(said, conversation=f"c{n}", customer=f"cust-{n}"))])
+        finally:
+            await conn.close()
+        answers = [await gateway.call("POST", "/automation/proactive", "boss", {
+            "request_id": f"text-{number}", "channel": "whatsapp", "channel_account": "10655",
+            "recipient": number, "text": "your parcel left"})
+            for number in ("+82 10-9999-0002", "+82 10-9999-0003")]
+        assert [status for status, _ in answers] == [202, 422], answers
+
     async def test_automation_api_refusals_are_problems_counted_as_rejections(
             self, gateway: Setup) -> None:
         """The automation API answers like the rest of the gateway: a bad rule, a body that is
