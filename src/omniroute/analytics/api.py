@@ -14,7 +14,7 @@ import asyncpg
 from aiohttp import web
 
 from omniroute.analytics.capacity import live_capacities
-from omniroute.analytics.charts import render_html
+from omniroute.analytics.charts import LANGUAGES, render_html
 from omniroute.analytics.compute import refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
@@ -29,13 +29,14 @@ if TYPE_CHECKING:
     from omniroute.gateway.app import Gateway
 
 log = get_logger(__name__)
-REPORT_PARAMS = ("from", "to", "by", "format", "workspace", "timezone")
+REPORT_PARAMS = ("from", "to", "by", "format", "workspace", "timezone", "lang")
 STAFFING_PARAMS = ("contacts", "aht", "interval", "service_level", "answer_within",
                    "max_occupancy", "shrinkage", "concurrency", "factor", "model", "patience",
                    "from", "to", "pool", "workspace")
 OPERATIONS = (
     ("get", "/api/v1/reports", "Supervisors: support report for a period (`from`, `to` ISO; "
-     "`by` dimensions; `format` json, csv or html).", REPORT_PARAMS),
+     "`by` dimensions; `format` json, csv or html; `lang` en or ko, the html's words).",
+     REPORT_PARAMS),
     ("get", "/api/v1/staffing", "Supervisors: agents to staff and roster (Erlang C with chat "
      "concurrency and shrinkage, Erlang A, simulation) from typed inputs, or with `from` and "
      "`to` per interval of the arrivals and handle times measured in history.",
@@ -101,6 +102,9 @@ class AnalyticsRoutes:
         fmt = q.get("format", "json")
         if fmt not in ("json", "csv", "html"):
             raise BadRequest("format must be json, csv or html")
+        lang = q.get("lang", "en")
+        if lang not in LANGUAGES:
+            raise BadRequest(f"lang must be one of {', '.join(LANGUAGES)}")
         settings = self.gateway.settings
         try:
             by = check_dimensions([d for d in q.get("by", "").split(",") if d])
@@ -115,7 +119,7 @@ class AnalyticsRoutes:
         if fmt == "csv":
             return web.Response(text=to_csv(result), content_type="text/csv")
         if fmt == "html":
-            return web.Response(text=render_html(result), content_type="text/html")
+            return web.Response(text=render_html(result, lang), content_type="text/html")
         return web.json_response(result)
 
     async def staffing(self, request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ import asyncpg
 import click
 
 from omniroute.analytics.capacity import live_capacities
-from omniroute.analytics.charts import render_html
+from omniroute.analytics.charts import LANGUAGES, render_html
 from omniroute.analytics.compute import Capacity, dumps, refresh
 from omniroute.analytics.demand import measured_demand
 from omniroute.analytics.formulas import OfficeHours
@@ -106,9 +106,11 @@ def run_command(interval: float) -> None:
 @click.option("--workspace", default=None, help="Only this workspace.")
 @click.option("--timezone", default=None, help="Heatmap time zone (default: office hours').")
 @click.option("--no-refresh", is_flag=True, help="Report the aggregates as they are.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en",
+              help="The HTML report's language.")
 @fails_cleanly
 def report(start: str, end: str, by: str, fmt: str, output: Path | None, workspace: str | None,
-           timezone: str | None, no_refresh: bool) -> None:
+           timezone: str | None, no_refresh: bool, lang: str) -> None:
     """A support report for a period: KPIs by group, charts (HTML), CSV or JSON."""
     settings = settings_from_env()
     try:
@@ -129,7 +131,7 @@ def report(start: str, end: str, by: str, fmt: str, output: Path | None, workspa
         result = with_database(run)
     except ReportError as exc:
         raise click.UsageError(str(exc)) from exc
-    text = (render_html(result) if fmt == "html" else to_csv(result) if fmt == "csv"
+    text = (render_html(result, lang) if fmt == "html" else to_csv(result) if fmt == "csv"
             else json.dumps(result, indent=2))
     if output is None:
         sys.stdout.write(text)

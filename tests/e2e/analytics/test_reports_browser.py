@@ -113,6 +113,42 @@ class TestReportsInChromium:
             finally:
                 await browser.close()
 
+    async def test_a_korean_supervisor_reads_it_in_korean(
+            self, topics: Settings, database_url: str) -> None:
+        """User run 43's Korean supervisor read the Reports screen and the report in English
+        while the rest of her console was Korean. The screen takes the console's language,
+        and the gateway renders the report in it (``lang``)."""
+        token = await seeded(database_url)
+        async with running_gateway(topics, database_url, port=free_port()) as gateway, \
+                playwright_api.async_playwright() as p:
+            browser = await launch_chromium(p)
+            try:
+                context = await browser.new_context(locale="ko-KR",
+                                                    viewport={"width": 1280, "height": 1900})
+                page = await context.new_page()
+                await page.goto(gateway.url + "/")
+                await page.evaluate(f"sessionStorage.setItem('omniroute-token', {token!r})")
+                await page.goto(gateway.url + "/console/reports.html")
+                assert await page.inner_text("#run-report") == "리포트 보기"
+                assert await page.inner_text("#run-staffing") == "계산"
+                await page.fill("#from", "2026-11-20T09:00")
+                await page.fill("#to", "2026-11-20T10:00")
+                await page.click("#run-report")
+                frame = page.frame_locator("#report-frame")
+                await frame.locator("#kpis").wait_for(timeout=60_000)
+                assert "3\n상담 수" in await frame.locator("#kpis").inner_text()
+                assert await frame.locator("h2").all_inner_texts() == [
+                    "기간별 상담 수와 첫 응답 시간", "요일·시간대별 상담량",
+                    "퍼널: 선제 연락 → 셀프서비스 → 봇 → 상담원", "pool, channel별"]
+                assert "상담원 해결" in (await frame.locator(
+                    "svg[aria-label='funnel sankey']").text_content() or "")
+                await page.click("#run-staffing")
+                agents = page.locator("#staffing-result tr[data-key='agents'] td")
+                await agents.nth(1).wait_for(timeout=30_000)
+                assert await agents.all_inner_texts() == ["필요 근무 인원", "14"]
+            finally:
+                await browser.close()
+
     async def test_reports_in_a_new_tab(self, topics: Settings, database_url: str) -> None:
         """Reports opened in a tab of its own (empty sessionStorage) borrows the sign-in of a
         console open in another tab, and still asks for it where no console is signed in."""

@@ -68,6 +68,15 @@ class TestHtml:
         assert "50.0%" in page and "65s" in page
 
 
+    def test_in_korean_and_english_otherwise(self) -> None:
+        """``lang`` picks the words; the figures and the metric columns stay as they are."""
+        page = render_html(REPORT, "ko")
+        assert '<html lang="ko">' in page and "<h1>상담 리포트 " in page
+        assert "<span>첫 상담 해결률 (FCR)</span>" in page and "상담원 해결 (2)" in page
+        assert "50.0%" in page and "<th>frt_median</th>" in page
+        assert render_html(REPORT, "xx") == render_html(REPORT)
+
+
 class TestStaffingCommand:
     def test_published_vector_from_the_command_line(self) -> None:
         out = CliRunner().invoke(staffing, ["--contacts", "100", "--aht", "180", "--format",

@@ -1,5 +1,6 @@
 // Reports screen: the supervisor's report (rendered by the gateway as one HTML page with
 // inline SVG charts, shown in a sandboxed frame), CSV download, and the staffing calculator.
+// Words in the console's language (i18n.js); the report is rendered in it too (`lang`).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +15,8 @@ function isoOf(input) {
 }
 
 function reportQuery(format) {
-  const q = new URLSearchParams({ from: isoOf($("from")), to: isoOf($("to")), by: $("by").value.trim(), format });
+  const q = new URLSearchParams({ from: isoOf($("from")), to: isoOf($("to")), by: $("by").value.trim(), format,
+    lang: i18n.lang });
   return `/api/v1/reports?${q}`;
 }
 
@@ -24,11 +26,11 @@ async function problem(response) {
 
 async function showReport(event) {
   event.preventDefault();
-  $("report-status").textContent = "Computing…";
+  $("report-status").textContent = t("rep-computing");
   const response = await authorized(reportQuery("html"));
   if (!response.ok) { $("report-status").textContent = await problem(response); return; }
   $("report-frame").srcdoc = await response.text();
-  $("report-status").textContent = `Report ${$("from").value} → ${$("to").value}`;
+  $("report-status").textContent = tfill("rep-shown", { from: $("from").value, to: $("to").value });
 }
 
 async function downloadCsv() {
@@ -42,9 +44,9 @@ async function downloadCsv() {
 
 const STAFFING = ["contacts", "interval", "aht", "service_level", "answer_within", "max_occupancy",
   "shrinkage", "concurrency", "model", "patience"];
-const SHOWN = [["agents", "Agents on duty"], ["rostered", "Agents rostered"], ["load", "Load (Erlangs)"],
-  ["effective_aht_s", "Effective handle time (s)"], ["p_wait", "P(wait)"], ["service_level", "Service level"],
-  ["asa_s", "ASA (s)"], ["occupancy", "Occupancy"], ["p_abandon", "P(abandon)"], ["erlang_c_agents", "Erlang C agents"]];
+const SHOWN = [["agents", "rep-agents"], ["rostered", "rep-rostered"], ["load", "rep-load"],
+  ["effective_aht_s", "rep-eff-aht"], ["p_wait", "rep-p-wait"], ["service_level", "rep-sl"],
+  ["asa_s", "rep-asa"], ["occupancy", "rep-occupancy"], ["p_abandon", "rep-p-abandon"], ["erlang_c_agents", "rep-erlang-c"]];
 
 async function calculate(event) {
   event.preventDefault();
@@ -58,7 +60,7 @@ async function calculate(event) {
   for (const [key, label] of SHOWN) {
     if (result[key] === undefined || result[key] === null) continue;
     const row = table.insertRow();
-    row.insertCell().textContent = label;
+    row.insertCell().textContent = t(label);
     const value = result[key];
     row.insertCell().textContent = Number.isInteger(value) ? String(value) : Number(value).toFixed(4);
     row.dataset.key = key;
@@ -81,6 +83,7 @@ session.borrow().then(async (lent) => {
   const me = await authorized("/api/v1/me");
   if (me.ok) { const who = await me.json(); $("who").textContent = `${who.agent_id} (${who.role})`; }
 });
+translatePage();  // the console's language (its switch, else the browser's)
 defaults();
 $("report-form").addEventListener("submit", showReport);
 $("download-csv").addEventListener("click", downloadCsv);
