@@ -78,7 +78,7 @@ def run(config_path: Path | None, instance: str | None, tick_interval: float,
         log.info("router.started", config_version=version, instance=instance,
                  metrics_port=settings.metrics_port)
         for warning in config.warnings() if config is not None else ():
-            log.warning("router.config_warning", path=str(config_path), warning=warning)
+            log.warning("router.config_warning", path=str(config_path), warning=str(warning))
         tasks = [asyncio.create_task(run_repartition(settings, instance, stop,
                                                      commit_interval=commit_interval)),
                  asyncio.create_task(run_decide(settings, instance, stop, tick_interval,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,6 +43,7 @@ from omniroute.gateway.configuration import (
     validated,
 )
 from omniroute.gateway.problems import BadRequest, Forbidden, NotFound, VersionConflict
+from omniroute.routing.config import RoutingConfig
 from omniroute.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,9 +92,9 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
     """Apply one change: validate, publish (a new version), audit in ``db``.
 
     ``versions``: the history, when the caller has just read it (else it is read here).
-    Returns ``{version, changes, published, warnings}``; an unchanged document publishes
-    nothing. ``warnings``: what in the (valid) result will not work as meant
-    (:meth:`RoutingConfig.warnings`).
+    Returns ``{version, changes, published, warnings, warning_details}``; an unchanged
+    document publishes nothing. ``warnings``: what in the (valid) result will not work as
+    meant (:meth:`RoutingConfig.warnings`).
     """
     from omniroute.routing.live import history, latest, publish_config
 
@@ -110,15 +112,21 @@ async def apply(settings: Settings, db: asyncpg.Pool | asyncpg.Connection, actor
         raise NotFound(f"no such entry: {exc}") from exc
     changes = diff(before, after)
     if not changes:
-        return {"version": version, "changes": [], "published": False,
-                "warnings": config.warnings()}
+        return {"version": version, "changes": [], "published": False, **_warnings(config)}
     new_version = await publish_config(settings, config, actor=actor, reason=reason,
                                        previous=live)
     await admin.audit(db, actor, "config.changed", f"version {new_version}",
                       {"version": new_version, "previous": version, "reason": reason,
                        "changes": changes})
     return {"version": new_version, "changes": changes, "published": True,
-            "warnings": config.warnings()}
+            **_warnings(config)}
+
+
+def _warnings(config: RoutingConfig) -> dict[str, list[Any]]:
+    """``warnings`` in English words, and ``warning_details`` (kind, pool, rule, skill) the
+    console words in the admin's language."""
+    found = config.warnings()
+    return {"warnings": [str(w) for w in found], "warning_details": [asdict(w) for w in found]}
 
 
 async def restore_version(settings: Settings, db: asyncpg.Pool | asyncpg.Connection,

@@ -123,7 +123,7 @@ class RoutingConfig:
         return frozenset(str(skill) for agent in self.agents.values()
                          for skill in (agent.get("skills") or {}))
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[ConfigWarning]:
         """What in a valid configuration will not work as its author likely meant: a rule
         naming a skill no agent has never matches (:attr:`staffed_skills`; user run 45's
         refunds all went to the default pool), and a pool the rules send work to with nobody
@@ -133,13 +133,11 @@ class RoutingConfig:
         found = []
         for n, rule in enumerate(self.rules, 1):
             if rule.skill is not None and rule.skill not in staffed:
-                found.append(f"rule {n} (skill {rule.skill} → pool {rule.pool}) never matches: "
-                             f"no agent has the skill {rule.skill}")
+                found.append(ConfigWarning(NEVER_MATCHES, rule.pool, n, rule.skill))
         targets = {rule.pool for rule in self.rules} | {self.default_pool}
         for pool in sorted(p for p in targets if p is not None):
             if pool not in manned and not self.pools.get(pool, {}).get("auto_join"):
-                found.append(f"pool {pool} has no agents: what the rules send there waits "
-                             "until one is added")
+                found.append(ConfigWarning(NO_AGENTS, pool))
         return found
 
     def pool_document(self, pool: str) -> dict[str, Any]:
@@ -167,6 +165,29 @@ class RoutingConfig:
         if self.bot:
             document["bot"] = self.bot
         return document
+
+
+NEVER_MATCHES = "rule_never_matches"
+NO_AGENTS = "pool_without_agents"
+
+
+@dataclass(frozen=True)
+class ConfigWarning:
+    """One thing :meth:`RoutingConfig.warnings` found: its ``kind`` and what it names (the
+    console words it in the admin's language from these; ``str`` is the English)."""
+
+    kind: str
+    pool: str
+    rule: int | None = None
+    """The rule's number, from 1 (:data:`NEVER_MATCHES`)."""
+    skill: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == NEVER_MATCHES:
+            return (f"rule {self.rule} (skill {self.skill} → pool {self.pool}) never matches: "
+                    f"no agent has the skill {self.skill}")
+        return f"pool {self.pool} has no agents: what the rules send there waits until one " \
+            "is added"
 
 
 BUILTIN_DOCUMENT: dict[str, Any] = {

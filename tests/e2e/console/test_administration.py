@@ -105,6 +105,12 @@ async def admin_sets_up(page: object, settings: Settings) -> str:
     await wait_text(page, "#config-version", "3", 30_000)
     await wait_text(page, "#admin-result", "Saved: version 3 · Warning: rule 1 (skill billing → "
                     "pool support) never matches: no agent has the skill billing", 10_000)
+    # in a Korean console the warning is Korean (it was English until 2026-12-07)
+    await page.select_option("#lang", "ko")  # type: ignore[attr-defined]
+    await page.click("#routing-save")  # type: ignore[attr-defined]
+    await wait_text(page, "#admin-result", "변경 없음 · 경고: 규칙 1 (스킬 billing → 풀 support)은 "
+                    "적용되지 않습니다: billing 스킬을 가진 상담원이 없습니다", 10_000)
+    await page.select_option("#lang", "en")  # type: ignore[attr-defined]
     await page.fill("#token-agent", "ada")  # type: ignore[attr-defined]
     await page.fill("#token-expires", "30d")  # type: ignore[attr-defined]
     await page.click("#token-issue")  # type: ignore[attr-defined]

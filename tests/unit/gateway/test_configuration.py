@@ -147,12 +147,12 @@ class TestWarnings:
                               "korean": {"auto_join": True}, "spare": {}},
                     "agents": {"ada": {"pool": "support", "skills": {"korean": 3}},
                                "bo": {"pool": "billing"}}}
-        assert parse_config(document).warnings() == [
+        assert [str(w) for w in parse_config(document).warnings()] == [
             "rule 1 (skill billing → pool billing) never matches: no agent has the skill billing",
             "pool mail has no agents: what the rules send there waits until one is added"]
         document["agents"]["bo"]["skills"] = {"billing": 1}  # type: ignore[index]
         document["agents"]["mo"] = {"pool": "mail"}  # type: ignore[index]
-        assert parse_config(document).warnings() == []
+        assert [str(w) for w in parse_config(document).warnings()] == []
         assert BUILTIN.warnings() == []
 
 

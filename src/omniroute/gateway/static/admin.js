@@ -110,7 +110,12 @@ function parseHours(text, timezone) {
 // What a change did, and what in the result will not work as meant (a rule naming a skill no
 // agent has: user run 45's refunds all went to the default pool without a word)
 function showOutcome(text, outcome) {
-  $("admin-result").textContent = text + (outcome.warnings || []).map((w) => ` · ${t("warning")}: ${w}`).join("");
+  // worded here from their details, in the console's language (they were English in a
+  // Korean console until 2026-12-07); a gateway of an older version sends only the words
+  const words = outcome.warning_details
+    ? outcome.warning_details.map((w) => tfill(w.kind === "rule_never_matches" ? "warn-never-matches" : "warn-no-agents", w))
+    : (outcome.warnings || []);
+  $("admin-result").textContent = text + words.map((w) => ` · ${t("warning")}: ${w}`).join("");
 }
 
 async function adminCall(fn, form) {
