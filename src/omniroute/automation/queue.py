@@ -16,7 +16,7 @@ where they are fresh: every router publishes its pools' staffing every 2 s
 (:meth:`QueueView.router_stats`). They count every agent of the pool, not a
 sample. With them a conversation starting to wait is behind the router's whole
 queue and the conversations this worker sent it since the figures were
-observed (``as_of``); the conversations offered to an agent are in the
+observed (``observed_at``); the conversations offered to an agent are in the
 figures' free slots, not ahead of it. Until 2026-12-07 every conversation this
 worker had seen waiting counted ahead, offered ones too: a customer writing
 while an agent with three chats had one offer pending was told "in about 2
@@ -184,7 +184,7 @@ class QueueView:
             waiting=sum(f.waiting for f in fresh), available=available,
             free_slots=sum(f.free_slots for f in fresh),
             concurrency=round(weighted / available) if available else 1,
-            as_of=min(f.observed_at for f in fresh))
+            observed=min(f.observed_at for f in fresh))
 
     def wait(self, pool: str, conversation_id: str, since: float,
              entered: float | None = None) -> None:

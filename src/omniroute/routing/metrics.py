@@ -77,7 +77,9 @@ def observe_pool(state: PoolState, now: float | None = None) -> None:
     """Refresh the gauges and the statistics of one pool (a scan: call every few seconds,
     not per input)."""
     now = time.time() if now is None else now
-    LATEST[state.pool] = (now, stats.pool_stats(state, now))
+    # observed_at: the wall clock when these figures were taken, after the inputs read so far
+    # were decided and committed (``as_of`` is the pool's own clock, its inputs' times)
+    LATEST[state.pool] = (now, {**stats.pool_stats(state, now), "observed_at": now})
     QUEUE_DEPTH.labels(state.pool).set(state.queued)
     waiting = [i.waiting_since for i in state.work.values() if i.status == QUEUED]
     QUEUE_OLDEST_AGE.labels(state.pool).set(max(0.0, now - min(waiting)) if waiting else 0.0)

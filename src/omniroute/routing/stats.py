@@ -160,14 +160,17 @@ class PublishedStaffing:
     free_slots: int
     concurrency: int
     """Median capacity of the agents on duty."""
-    as_of: float | None = None
-    """When the router observed what the figures say (``as_of``; up to 2 s before
-    ``published_at``): a presence change or a conversation after it is not in them."""
+    observed: float | None = None
+    """When the router took the figures (``observed_at``, its wall clock; up to 2 s before
+    ``published_at``): a presence change or a conversation after it is not in them. Not
+    ``as_of``, the pool's own clock: that is its inputs' times, which stand still while
+    nothing happens in the pool and lag a message's arrival by its provider's delay (the
+    CI told a customer "in about 3 minutes" with a slot free when the worker compared it)."""
 
     @property
     def observed_at(self) -> float:
-        """``as_of``, or ``published_at`` for a router of a version that did not say."""
-        return self.published_at if self.as_of is None else self.as_of
+        """``observed``, or ``published_at`` for a router of a version that did not say."""
+        return self.published_at if self.observed is None else self.observed
 
     def trusted(self, now: float) -> bool:
         """Whether the figures are recent enough to count at ``now`` (:data:`TRUSTED_S`)."""
@@ -185,7 +188,8 @@ def published_staffing(doc: Any) -> PublishedStaffing | None:
                                  available=int(staffing["available"]),
                                  free_slots=int(staffing.get("free_slots") or 0),
                                  concurrency=int(staffing.get("concurrency") or 1),
-                                 as_of=float(doc["as_of"]) if doc.get("as_of") else None)
+                                 observed=float(doc["observed_at"])
+                                 if doc.get("observed_at") else None)
     except (KeyError, TypeError, ValueError):
         return None
 

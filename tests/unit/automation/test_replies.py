@@ -347,14 +347,14 @@ class TestQueueView:
         assert (state.agents_available, state.free_slots) == (1, 0)
 
     def test_an_agent_on_duty_since_the_router_observed_counts(self) -> None:
-        """Figures are observed (``as_of``) up to 2 s before they are published: ada went
+        """Figures are observed (``observed_at``) up to 2 s before they are published: ada went
         available between the two, and a customer writing then was told "later today"
         (user run 48)."""
         from omniroute.automation.wait import expected_wait, round_wait
 
         view = QueueView()
         view.router_stats("support", {**self._figures(1002.0, waiting=0, available=0, free=0),
-                                      "as_of": 1000.0})
+                                      "observed_at": 1000.0})
         view.presence("ada", "support", True, 3, at=1001.0)
         view.wait("support", "new", 1002.5)
         state = view.state("support", "new", 180.0, entering=True, now=1002.5)
@@ -371,7 +371,7 @@ class TestQueueView:
         view = QueueView()
         view.wait("support", "offered", 1000.0, entered=1000.0)
         view.router_stats("support", {**self._figures(1002.0, waiting=0, available=1, free=1),
-                                      "as_of": 1001.0})
+                                      "observed_at": 1001.0})
         view.wait("support", "new", 1003.0, entered=1003.0)
         state = view.state("support", "new", 180.0, entering=True, now=1003.0)
         assert (state.position, state.free_slots) == (1, 1)
@@ -382,7 +382,7 @@ class TestQueueView:
         worker sent it since the figures were observed."""
         view = QueueView()
         view.router_stats("support", {**self._figures(1002.0, waiting=2, available=1, free=0),
-                                      "as_of": 1001.0})
+                                      "observed_at": 1001.0})
         view.wait("support", "c0", 1000.5, entered=1000.5)  # one of the figures' two
         positions = []
         for i, at in enumerate((1001.5, 1002.0, 1003.0), start=1):
