@@ -259,9 +259,9 @@ class Gateway:
     async def me(self, request: web.Request) -> web.Response:
         who = await self.who(request)
         config = await self.pools_config()
-        presence = await queries.presence(self.pool, who.agent_id, config)
+        presence, why = await queries.presence_and_why(self.pool, who.agent_id, config)
         return web.json_response({"agent_id": who.agent_id, "role": who.role.value,
-                                  "presence": presence,
+                                  "presence": presence, "away_reason": why,
                                   "routed": config.agent_pool(who.agent_id) is not None})
 
     async def presence(self, request: web.Request) -> web.Response:

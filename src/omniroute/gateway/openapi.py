@@ -44,7 +44,8 @@ class Operation:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", "/api/v1/me", "Who the token belongs to: agent id, role, presence, and "
+    Operation("get", "/api/v1/me", "Who the token belongs to: agent id, role, presence (with "
+              "`away_reason` `offer timed out` when the router set them away for it), and "
               "whether the router routes to them (`routed`)."),
     Operation("post", "/api/v1/presence", "Set presence (AgentEvent presence).", PresenceRequest,
               accepted=True),

@@ -469,17 +469,19 @@ async def refusals(pool: asyncpg.Pool, agent_id: str, limit: int = 20) -> list[d
            ORDER BY occurred_at DESC LIMIT $2""", agent_id, limit))
 
 
-def presence_of(agent: str, away_pools: str) -> str:
+def presence_of(agent: str, away_pools: str, *, why: bool = False) -> str:
     """SQL: the agent's latest presence, or ``away`` when an offer to them timed out since in
     one of ``away_pools`` (a ``text[]``: pools with ``away_on_offer_timeout``). The router
     then sets the agent away without an AgentEvent; before 2026-12-05 the console went on
     showing "available", and choosing it again changed nothing (a user run's agent who had
-    stepped out got no more offers without knowing why). NULL when never set."""
-    return f"""(SELECT CASE WHEN p.presence IN ('available', 'busy') AND EXISTS (
+    stepped out got no more offers without knowing why). NULL when never set. ``why``:
+    instead, :data:`OFFER_TIMED_OUT` when that is why she is away, else NULL."""
+    missed = f"""p.presence IN ('available', 'busy') AND EXISTS (
                        SELECT 1 FROM assignments t WHERE t.agent_id = p.agent_id
                          AND t.kind = 'rescinded' AND t.reason = '{OFFER_TIMED_OUT}'
-                         AND t.pool = ANY({away_pools}) AND t.occurred_at > p.occurred_at)
-                   THEN 'away' ELSE p.presence END
+                         AND t.pool = ANY({away_pools}) AND t.occurred_at > p.occurred_at)"""
+    shown = f"'{OFFER_TIMED_OUT}'" if why else "'away' ELSE p.presence"
+    return f"""(SELECT CASE WHEN {missed} THEN {shown} END
                 FROM agent_presence p WHERE p.agent_id = {agent}
                 ORDER BY p.occurred_at DESC LIMIT 1)"""
 
@@ -492,9 +494,17 @@ def away_pools(config: RoutingConfig) -> list[str]:
 
 async def presence(pool: asyncpg.Pool, agent_id: str, config: RoutingConfig) -> str:
     """The agent's presence as the router holds it (offline when never set)."""
-    value: str | None = await pool.fetchval(
-        f"SELECT {presence_of('$1', '$2::text[]')}", agent_id, away_pools(config))
-    return value or "offline"
+    return (await presence_and_why(pool, agent_id, config))[0]
+
+
+async def presence_and_why(pool: asyncpg.Pool, agent_id: str, config: RoutingConfig
+                           ) -> tuple[str, str | None]:
+    """:func:`presence`, and why she is away when the router set her so
+    (:data:`OFFER_TIMED_OUT`), else None: a console opened then says so."""
+    row = await pool.fetchrow(
+        f"SELECT {presence_of('$1', '$2::text[]')} AS presence, "
+        f"{presence_of('$1', '$2::text[]', why=True)} AS why", agent_id, away_pools(config))
+    return (row["presence"] or "offline", row["why"]) if row else ("offline", None)
 
 
 async def holds_customer(pool: asyncpg.Pool, agent_id: str, customer_id: str) -> bool:

@@ -191,6 +191,10 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
         kind = None  # the transfer says it
     if kind is not None and d.work_id is not None and d.customer_id is not None:
         pool = d.target_pool if d.kind is Kind.FORWARDED else d.pool
+        if d.kind is Kind.TRANSFERRED and d.inputs.get("to_pool"):
+            # to another pool: history (the board's pool column) places it there at once; it
+            # named the pool it left until an agent there was offered it (user run 46)
+            pool = str(d.inputs["to_pool"])
         conversation = ConversationEvent(
             event_id=f"conv:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
             conversation_id=d.work_id, customer_id=d.customer_id, kind=kind, channel=d.channel,

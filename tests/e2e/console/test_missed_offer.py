@@ -5,7 +5,8 @@ User run 42: ada was typing a reply while an offer rang; it timed out, the route
 away (``away_on_offer_timeout``, the default), and she sat away for 15 minutes with twelve
 customers waiting: only the presence menu, re-read every 10 s, said "Away". The router's
 ``rescinded`` event ("offer timed out") now brings a notice, with the presence the router
-holds once history has it; choosing a presence clears it. History holds ada available and
+holds once history has it, and a console opened afterwards says it too (``away_reason`` of
+``GET /me``); choosing a presence clears it. History holds ada available and
 an offer to her, written as the sink writes them; the router's event comes on
 ``omniroute.assignments.v1`` and into history, as the router and the sink write it.
 """
@@ -61,6 +62,11 @@ async def test_an_agent_who_missed_an_offer_is_told_she_is_away(
         await page.locator(f"#notice:has-text('{said}')").wait_for(timeout=15_000)
         assert await page.input_value("#presence") == "away"
         assert await page.locator("#offers .offer").count() == 0
+        # a console opened afterwards (a reload, another computer) says it too: the event
+        # came and went, and until 2026-12-07 only the menu said Away (user run 45)
+        await page.reload()
+        await page.locator(f"#notice:has-text('{said}')").wait_for(timeout=15_000)
+        assert await page.input_value("#presence") == "away"
 
         await page.select_option("#presence", "available")
         await notice.wait_for(state="hidden", timeout=5_000)

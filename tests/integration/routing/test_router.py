@@ -169,6 +169,10 @@ async def test_offers_accept_decline_resolve_transfer_and_rejections(
              for r in conversations}
     assert kinds == {("assigned", "conv-4"), ("assigned", x), ("resolved", x),
                      ("transferred", "conv-4")}
+    # the transfer names the pool the conversation went to (history's pool: the board)
+    (moved,) = [e for e in map(ConversationEvent.from_json_bytes, (r.value for r in conversations))
+                if e.kind == "transferred"]
+    assert (moved.pool, moved.agent_id) == ("support", None)
     dead = await consume(boot, settings.topic("omniroute.dlq.v1"), 1, timeout=20)
     assert json.loads(dead[0].value)["processor"] == "router"
     # the shared pipeline metrics (this process's registry; counters only grow)

@@ -63,6 +63,9 @@ async function signIn(token) {
   $("signin-view").hidden = true;
   $("app").hidden = false;
   showPresence(state.me.presence);
+  // set away for an offer she let time out before this console opened (a reload, another
+  // computer): the event that says so came and went (it said nothing until 2026-12-07)
+  if (state.me.away_reason === "offer timed out") notify(`${t("missed-offer")} ${t("missed-offer-away")}`, "missed");
   const supervisor = ["supervisor", "admin"].includes(state.me.role);
   $("tabs").hidden = !supervisor;
   $("tab-board").hidden = !supervisor;
