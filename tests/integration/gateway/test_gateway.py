@@ -178,7 +178,8 @@ class TestAuthorization:
         nothing of jun or the transfer. The view's ``activity`` lists the router's events as
         it writes them (routing/wire.py: a transfer to a pool names no agent, the holder
         before it is the one who transferred, and the pool of the next offer is where it
-        went), oldest first, without message_added."""
+        went; the events here name the pool it left, as the router wrote them before
+        2026-12-07), oldest first, without message_added."""
         def routed(n: int, kind: ConversationEventKind, agent: str | None, pool: str,
                    reason: str) -> ConversationEvent:
             return ConversationEvent(

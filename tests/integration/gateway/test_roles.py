@@ -69,7 +69,8 @@ class TestTokens:
         status, body = await gateway.call("GET", "/me", "old")
         assert status == 401 and "token expired at" in body["error"]["message"]  # type: ignore[index]
         assert (await gateway.call("GET", "/me", "a1")) == (200, {
-            "agent_id": "a1", "role": "agent", "presence": "available", "routed": True})
+            "agent_id": "a1", "role": "agent", "presence": "available", "away_reason": None,
+            "routed": True})
 
     async def test_one_token_is_revoked_by_its_id_and_the_others_keep_working(
             self, gateway: Setup, database_url: str) -> None:
@@ -99,7 +100,8 @@ class TestTokens:
         assert status == 201 and issued["agent_id"] == "ada"
         gateway.tokens["ada"] = str(issued["token"])
         assert (await gateway.call("GET", "/me", "ada"))[1] == {
-            "agent_id": "ada", "role": "agent", "presence": "offline", "routed": True}
+            "agent_id": "ada", "role": "agent", "presence": "offline", "away_reason": None,
+            "routed": True}
         status, listing = await gateway.call("GET", "/admin/tokens?agent_id=ada", "root")
         assert [t["expires_at"] is not None for t in listing["tokens"]] == [True]  # type: ignore[index,union-attr]
         assert (await gateway.call("POST", "/admin/tokens", "boss", {"agent_id": "x"}))[0] == 403
