@@ -22,6 +22,7 @@ newer than the one it has and ignores the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -201,6 +202,11 @@ class LiveConfig:
         self.at = 0.0
         """When :attr:`version` was published (Unix seconds; 0 before one was read)."""
         self.ready = asyncio.Event()
+        self._reader: AIOKafkaConsumer | None = None
+        self._tp: TopicPartition | None = None
+        self._position = 0
+        """The follower's next offset: everything before it was offered."""
+        self._moved = asyncio.Condition()
 
     def offer(self, candidate: ConfigVersion) -> bool:
         """Take ``candidate`` if it is newer; whether it was."""
@@ -221,13 +227,38 @@ class LiveConfig:
         try:
             reader.assign([tp])
             await reader.seek_to_beginning(tp)
+            self._reader, self._tp = reader, tp
             end = (await reader.end_offsets([tp]))[tp]
             while not stop.is_set():
                 for records in (await reader.getmany(tp, timeout_ms=200)).values():
                     for record in records:
                         if (found := _readable(record.value, record.offset)) is not None:
                             self.offer(found)
-                if not self.ready.is_set() and await reader.position(tp) >= end:
+                self._position = await reader.position(tp)
+                async with self._moved:
+                    self._moved.notify_all()
+                if not self.ready.is_set() and self._position >= end:
                     self.ready.set()
         finally:
+            self._reader = None
+            async with self._moved:
+                self._moved.notify_all()
             await reader.stop()
+
+    async def catch_up(self, timeout: float = 2.0) -> bool:
+        """Wait (up to ``timeout`` seconds) until :meth:`follow` has read every version
+        published before this call; whether that changed the live version. For a request
+        the live configuration would park: a supervisor who saved a version and re-routed
+        at once gets it routed by that version, not parked again because this process
+        read the request before the version (one broker round trip; False without a
+        follower)."""
+        reader, tp = self._reader, self._tp
+        if reader is None or tp is None:
+            return False
+        before = self.version
+        end = (await reader.end_offsets([tp]))[tp]
+        async with self._moved:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait_for(
+                    lambda: self._position >= end or self._reader is not reader), timeout)
+        return self.version != before

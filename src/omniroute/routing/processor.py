@@ -98,6 +98,7 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
             received = time.perf_counter()
             outs: dict[TopicPartition, Output] = {}
             now = time.time()
+            caught_up = False
             async with claims.lock:
                 for tp, records in batch.items():
                     if not loop.owns(tp):  # fetched before its claim: read again after it
@@ -106,8 +107,14 @@ async def run_repartition(settings: Settings, instance: str, stop: asyncio.Event
                     for record in records:
                         if record.topic == config_topic:
                             out.add(_configuration(record, live, now))
-                        else:
-                            out.add(translate_input(settings, live.config, record, now))
+                            continue
+                        found = translate_input(settings, live.config, record, now,
+                                                park=caught_up)
+                        if found is None:  # parks by what this process has read: read on
+                            caught_up = True
+                            await live.catch_up()
+                            found = translate_input(settings, live.config, record, now)
+                        out.add(found or [])
                 await loop.commit_all(outs)
             observe_processing(batch, received)
     finally:

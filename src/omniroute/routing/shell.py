@@ -109,15 +109,19 @@ def stamp(occurred_at: datetime, now: float) -> float:
 
 
 def translate_input(settings: Settings, config: RoutingConfig, record: Any,
-                    now: float) -> list[Record]:
-    """The pool-stream record(s) for one routing request or agent event."""
+                    now: float, *, park: bool = True) -> list[Record] | None:
+    """The pool-stream record(s) for one routing request or agent event; None, with
+    nothing counted, for a request no pool takes when ``park`` is False (the caller
+    reads newer configuration first)."""
     is_request = record.topic == settings.topic("omniroute.internal.routing-requests")
     try:
         if is_request:
             request = RoutingRequest.from_json_bytes(record.value or b"")
-            count_in(settings, record, request.channel.value)
             pool = request.pool or config.choose_pool(
                 request.channel.value, request.intent, request.language, dict(request.skills))
+            if pool is None and not park:
+                return None
+            count_in(settings, record, request.channel.value)
             if pool is None:
                 reason = ("no pool: the request names none and no routing rule or default "
                           "pool matches")
