@@ -53,7 +53,9 @@ class ConversationEventKind(StrEnum):
     """An agent resolved a conversation that went through the bot's gate."""
     REROUTED = "rerouted"
     """The router moved the waiting conversation to another pool (``pool``: the new one;
-    ``reason``: overflow timeout, queue cap reached, routing targets exhausted)."""
+    ``reason``: overflow timeout, queue cap reached, routing targets exhausted), or queued a
+    parked conversation that was routed again in ``pool`` (``reason``: why, e.g. "re-routed
+    by sue" or "customer wrote while parked (…)"); it is no longer parked."""
 
 
 class Direction(StrEnum):

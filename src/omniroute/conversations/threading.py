@@ -173,9 +173,9 @@ def add_message(
             conv = conv.model_copy(update={"parked": None, "routed_channel": channel,
                                            "waiting_since": conv.waiting_since or at})
             state = _with(state, conv, message)
-            requests.append(routing_request(state, conv, RoutingRequestKind.ROUTE,
-                                            derived_event_id(message.event_id, "reroute"), at,
-                                            reason))
+            request = routing_request(state, conv, RoutingRequestKind.ROUTE,
+                                      derived_event_id(message.event_id, "reroute"), at, reason)
+            requests.append(request.model_copy(update={"was_parked": True}))
         elif changed_channel:
             requests.append(routing_request(state, conv, RoutingRequestKind.UPDATE,
                                             derived_event_id(message.event_id, "update"), at,
@@ -270,15 +270,15 @@ def apply_router_event(state: CustomerState, event: ConversationEvent) -> Outcom
     pool = event.pool or conv.pool
     if event.kind is Kind.ASSIGNED:
         conv = conv.model_copy(update={"agent_id": event.agent_id, "waiting_since": None,
-                                       "pool": pool})
+                                       "pool": pool, "parked": None})
         return Outcome(state.model_copy(update={"current": conv, "last_agent_id": event.agent_id}))
     if event.kind is Kind.PARKED:
         conv = conv.model_copy(update={"agent_id": None, "pool": None,
                                        "parked": event.reason or "not routable"})
         return Outcome(state.model_copy(update={"current": conv}))
-    if event.kind in (Kind.UNASSIGNED, Kind.REROUTED):
+    if event.kind in (Kind.UNASSIGNED, Kind.REROUTED):  # (either leaves parking: in a pool)
         return Outcome(state.model_copy(update={"current": conv.model_copy(
-            update={"agent_id": None, "pool": pool})}))
+            update={"agent_id": None, "pool": pool, "parked": None})}))
     if event.kind is Kind.RESOLVED:
         agent = event.agent_id or conv.agent_id or state.last_agent_id
         conv = conv.model_copy(update={"status": "resolved", "resolved_at": event.occurred_at,

@@ -115,7 +115,8 @@ LEFT JOIN LATERAL (SELECT x.pool, x.priority FROM assignments x
                    ORDER BY x.occurred_at DESC LIMIT 1) a ON true
 LEFT JOIN LATERAL (SELECT e.kind, e.occurred_at, e.reason, e.agent_id FROM conversation_events e
                    WHERE e.conversation_id = c.conversation_id
-                     AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened')
+                     AND e.kind IN ('parked', 'assigned', 'transferred', 'reopened', 'opened',
+                                    'rerouted')
                    ORDER BY e.occurred_at DESC LIMIT 1) last ON true
 LEFT JOIN LATERAL (SELECT a.agent_id FROM assignments a
                    WHERE a.conversation_id = c.conversation_id AND {UNDECLINED_OFFER}

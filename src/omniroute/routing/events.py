@@ -49,6 +49,9 @@ class Route(WorkInput):
     waiting_since: float | None = None
     pin_agent: str | None = None
     hops: int = 0
+    unparked: str | None = None
+    """Why a parked conversation is routed again (a supervisor's re-route, the customer
+    wrote): queued here, it is announced as ``rerouted`` into this pool."""
     holder: str | None = None
     """The agent who holds it, when it comes with her from the pool she left (an admin moved
     her here): assigned to her at once, without an offer. The configuration naming her is

@@ -159,8 +159,11 @@ def release(state: PoolState, item: WorkState) -> AgentState:
     return agent
 
 
-def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
-    """Offer ``item`` to the best eligible agent, else queue it (cap permitting)."""
+def place(state: PoolState, out: Out, item: WorkState, cause: str,
+          unparked: str | None = None) -> None:
+    """Offer ``item`` to the best eligible agent, else queue it (cap permitting); work that
+    was parked (``unparked``: why it is routed again) is queued with that reason in the
+    decision's inputs, which announce it (:func:`omniroute.routing.wire.outputs`)."""
     needs = needs_of(state, item)
     if state.open:
         agent, checked = find_agent(state, item, needs)
@@ -183,6 +186,8 @@ def place(state: PoolState, out: Out, item: WorkState, cause: str) -> None:
     inputs = {"event": cause, "needs": dict(needs), "queued": state.queued}
     if state.policy.targets:
         inputs["target"] = item.target_step
+    if unparked is not None:
+        inputs["unparked"] = unparked
     emit(state, out, Kind.QUEUED, "no eligible agent" if state.open else "pool closed",
          inputs, item)
 

@@ -57,3 +57,7 @@ class RoutingRequest(Envelope):
         default=None, description="When the customer started waiting (age is kept across reroutes)."
     )
     reason: Annotated[str, Field(max_length=200)] | None = None
+    was_parked: bool = Field(
+        default=False, description="The conversation was parked (no pool could take it): "
+        "the pool that queues it announces it (a ``rerouted`` conversation event), so history "
+        "and the supervisor board stop listing it as parked.")

@@ -61,6 +61,8 @@ def request_record(request: RoutingRequest, pool: str, at: float, *,
     body.update(customer_id=request.customer_id, channel=request.channel.value,
                 last_agent=request.last_agent_id,
                 waiting_since=request.waiting_since.timestamp() if request.waiting_since else None)
+    if request.was_parked:
+        body["unparked"] = request.reason or "routed again"
     return pool_record("route", pool, at, request.event_id, body, whole)
 
 
@@ -187,8 +189,13 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
             reason=d.reason, decision=why)
         found.append(("omniroute.assignments.v1", d.agent_id.encode(), event.to_json_bytes()))
     kind = CONVERSATION_KINDS.get(d.kind)
+    reason = d.reason or d.rule[:1000]
     if d.kind in (Kind.REVOKED, Kind.FORWARDED) and d.rule == "transfer":
         kind = None  # the transfer says it
+    elif d.kind is Kind.QUEUED and "unparked" in d.inputs:
+        # parked work routed again waits here: history and the board listed it as parked
+        # (with the old reason) until an agent was offered it (user run 51)
+        kind, reason = ConversationEventKind.REROUTED, str(d.inputs["unparked"])
     if kind is not None and d.work_id is not None and d.customer_id is not None:
         pool = d.target_pool if d.kind is Kind.FORWARDED else d.pool
         if d.kind is Kind.TRANSFERRED and d.inputs.get("to_pool"):
@@ -198,7 +205,7 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
         conversation = ConversationEvent(
             event_id=f"conv:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
             conversation_id=d.work_id, customer_id=d.customer_id, kind=kind, channel=d.channel,
-            agent_id=d.agent_id, pool=pool, reason=d.reason or d.rule[:1000])
+            agent_id=d.agent_id, pool=pool, reason=reason)
         found.append(("omniroute.conversations.v1", d.work_id.encode(),
                       conversation.to_json_bytes()))
     if d.kind is Kind.FORWARDED and d.forward is not None and d.target_pool is not None:

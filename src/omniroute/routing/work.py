@@ -76,7 +76,7 @@ def on_route(state: PoolState, out: Out, event: Route) -> None:
     _pin(state, item, event)
     arm_limits(state, item)
     state.work[item.work_id] = item
-    place(state, out, item, event.event_id)
+    place(state, out, item, event.event_id, event.unparked)
 
 
 def _keep_with(state: PoolState, out: Out, item: WorkState, agent: AgentState,

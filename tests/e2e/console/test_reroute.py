@@ -98,6 +98,23 @@ async def until(check: Any, what: str, timeout: float = 120) -> Any:
     raise AssertionError(f"never: {what}")
 
 
+WITH_INGRESS = {**PROCESSES, "ingress": ("ingress",)}
+"""The chain's processes and the ingress, for the customers' signed webhooks."""
+
+
+def with_ingress(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The ingress's URL and the chain's environment for it: Twilio's token, automation
+    without acknowledgements or surveys (:data:`AUTOMATION`)."""
+    port = free_port()
+    ingress = f"http://127.0.0.1:{port}"
+    automation = tmp_path / "automation.toml"
+    automation.write_text(AUTOMATION)
+    return ingress, {
+        "OMNIROUTE_INGRESS_PORT": str(port), "OMNIROUTE_SMTP_PORT": str(free_port()),
+        "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTE_AUTOMATION_CONFIG": str(automation),
+        "OMNIROUTE_PUBLIC_BASE_URL": ingress}
+
+
 async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: str,
                                               tmp_path: Path) -> None:
     conn = await asyncpg.connect(database_url)
@@ -106,15 +123,8 @@ async def test_a_rerouted_offer_has_one_owner(topics: Settings, database_url: st
         tokens["sue"] = await create_token(conn, "sue", Role.SUPERVISOR)
     finally:
         await conn.close()
-    port = free_port()
-    ingress = f"http://127.0.0.1:{port}"
-    automation = tmp_path / "automation.toml"
-    automation.write_text(AUTOMATION)
-    env = {"OMNIROUTE_INGRESS_PORT": str(port), "OMNIROUTE_SMTP_PORT": str(free_port()),
-           "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTE_AUTOMATION_CONFIG": str(automation),
-           "OMNIROUTE_PUBLIC_BASE_URL": ingress}
-    commands = {**PROCESSES, "ingress": ("ingress",)}
-    with running_chain(topics, database_url, tmp_path, commands, ROUTING, env) as chain:
+    ingress, env = with_ingress(tmp_path)
+    with running_chain(topics, database_url, tmp_path, WITH_INGRESS, ROUTING, env) as chain:
         await wait_ready(chain)
         async with aiohttp.ClientSession() as session:
             def api(who: str, method: str, path: str, body: dict[str, Any] | None = None

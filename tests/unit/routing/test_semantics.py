@@ -517,3 +517,28 @@ class TestConfiguration:
         pool(UpsertAgent, profile=profile)
         pool.login("n")
         assert pool.route("w1")[0].policy_version == 2
+
+
+class TestUnparked:
+    """Parked work routed again (``unparked``: why) that waits in the queue is announced as
+    ``rerouted`` into the pool; offered at once, the offer says it (user run 51's board
+    kept it under parked until an agent was offered it)."""
+
+    def test_queued_unparked_work_is_announced_in_its_pool(self) -> None:
+        from omniroute.contract.conversations import ConversationEvent
+        from omniroute.routing.wire import outputs
+
+        def announced(out: list[Decision]) -> list[tuple[str, str | None, str | None]]:
+            return [(e.kind.value, e.pool, e.reason) for e in (
+                ConversationEvent.from_json_bytes(value) for d in out
+                for topic, _key, value in outputs(d, "default")
+                if topic == "omniroute.conversations.v1")]
+
+        pool = Pool(a=dict(), b=dict(), c=dict())
+        out = pool.route("w1", unparked="re-routed by sue")
+        assert kinds(out) == [("queued", None, "w1")]
+        assert announced(out) == [("rerouted", "p", "re-routed by sue")]
+        assert announced(pool.route("w2")) == []  # a first route is not news
+        pool.login("a", "b", "c")  # two take w1 and w2; one is free
+        out = pool.route("w3", unparked="customer wrote while parked")
+        assert kinds(out) == [("offered", "c", "w3")] and announced(out) == []

@@ -1,0 +1,119 @@
+"""Parked work routed again leaves the supervisor board's parked list at once.
+
+User run 51 (2026-12-07): an admin had cleared the default pool, so a Telegram customer's
+conversation was parked ("no pool: …"). He set the default pool again and the supervisor
+re-routed the conversation from the board. Every agent of the pool was at capacity, so it
+waited in the queue, but the board kept it under *parked*, with the old reason, and out of
+the pool's waiting count, until an agent was offered it: history had no word of it leaving
+parking. The pool that queues a parked conversation now says so (a ``rerouted`` event
+naming the pool and why), for a supervisor's re-route and for a customer writing again.
+
+The real chain runs (ingress, worker, router, sink, gateway as subprocesses); customers
+write signed Twilio webhooks; everything else goes through the gateway's API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from e2e.console.test_console import running_chain, wait_ready
+from e2e.console.test_reroute import WITH_INGRESS, call, sms, until, with_ingress
+from harness.kafka import consume
+from harness.ready import ready
+from omniroute.contract import ConversationEvent
+from omniroute.gateway.admin import create_token
+from omniroute.gateway.auth import Role
+from omniroute.settings import Settings
+
+ROUTING = """
+[[routing.rules]]
+channel = "email"
+pool = "mail"
+
+[pools.mail]
+
+[pools.support]
+offer_timeout_s = 300
+heartbeat_grace_s = 300
+
+[agents.ada]
+pool = "support"
+capacity = 1
+"""
+
+
+async def test_a_parked_conversation_routed_again_waits_on_the_board(
+        topics: Settings, database_url: str, tmp_path: Path) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        tokens = {"sue": await create_token(conn, "sue", Role.SUPERVISOR),
+                  "max": await create_token(conn, "max", Role.ADMIN)}
+    finally:
+        await conn.close()
+    ingress, env = with_ingress(tmp_path)
+    with running_chain(topics, database_url, tmp_path, WITH_INGRESS, ROUTING, env) as chain:
+        await wait_ready(chain)
+        async with aiohttp.ClientSession() as session:
+            def api(who: str, method: str, path: str, body: dict[str, Any] | None = None
+                    ) -> Any:
+                return call(session, chain.url, tokens[who], method, path, body)
+
+            async def board() -> Any:
+                status, found = await api("sue", "GET", "/board")
+                assert status == 200, found
+                return found
+
+            async def parked_ids() -> set[str]:
+                return {p["conversation_id"] for p in (await board())["parked"]}
+
+            await until(lambda: ready(session, ingress), "the ingress answers")
+            # nobody is available and no pool takes an SMS: both customers are parked
+            await sms(session, ingress, 1, "is my order shipped?", phone="+14155550101")
+            await sms(session, ingress, 2, "do you sell gift cards?", phone="+14155550102")
+
+            async def two_parked() -> Any:
+                found = await parked_ids()
+                return found if len(found) == 2 else None
+
+            parked = await until(two_parked, f"two parked conversations\n{chain.tails()}")
+            status, saved = await api("max", "PUT", "/admin/routing", {
+                "rules": [{"channel": "email", "pool": "mail"}], "default_pool": "support"})
+            assert status in (200, 202), saved
+
+            # the supervisor re-routes the first; the second customer writes again
+            rows = {p["conversation_id"]: p for p in (await board())["parked"]}
+            first = next(c for c, p in rows.items() if p["customer_name"].endswith("0101")
+                         or "0101" in (p["customer_id"] or ""))
+            second = next(c for c in parked if c != first)
+            status, body = await api("sue", "POST", f"/conversations/{first}/reroute", {})
+            assert status == 202, body
+            await sms(session, ingress, 3, "hello? anyone?", phone="+14155550102")
+
+            async def both_waiting() -> Any:
+                found = await board()
+                waiting = {w["conversation_id"]: w["pool"] for w in found["waiting"]}
+                return found if not found["parked"] and set(waiting) == parked else None
+
+            found = await until(both_waiting, f"both waiting, none parked\n{chain.tails()}")
+            assert {w["conversation_id"]: w["pool"] for w in found["waiting"]} == {
+                first: "support", second: "support"}
+            support = {p["pool"]: p for p in found["pools"]}["support"]
+            assert support["waiting"] == 2
+
+            events = await consume(
+                topics.kafka_bootstrap, topics.topic("omniroute.conversations.v1"), 2,
+                where=lambda r: ConversationEvent.from_json_bytes(r.value).kind.value
+                == "rerouted")
+            said = {e.conversation_id: (e.pool, e.reason) for e in
+                    (ConversationEvent.from_json_bytes(r.value) for r in events)}
+            assert said[first] == ("support", "re-routed by sue"), said
+            assert said[second][0] == "support", said
+            assert (said[second][1] or "").startswith("customer wrote while parked"), said
+            # the conversation's activity says where it went, and why
+            _, view = await api("sue", "GET", f"/conversations/{first}")
+            assert ("rerouted", "support", "re-routed by sue") in [
+                (a["kind"], a["pool"], a["reason"]) for a in view["activity"]], view
