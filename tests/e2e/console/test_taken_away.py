@@ -97,6 +97,18 @@ async def test_an_agent_is_told_when_a_conversation_is_taken_from_her(
         await asyncio.sleep(0.5)  # the event's handling is done by the time the list changed
         assert await notice.is_hidden(), await notice.inner_text()
 
+        # in a Korean console the router's reason is Korean too (user runs 49 and 51 read
+        # "customer erased" and "reassigned by sue" in English there)
+        await page.evaluate("setLanguage('ko')")
+        await produce(topics.kafka_bootstrap, assignments,
+                      [(b"ada", revoked("conv-eve", "customer erased").to_json_bytes())])
+        said = "Ada Lovelace 상담이 더 이상 배정되어 있지 않습니다: 고객 정보 삭제."
+        await notice.get_by_text(said, exact=True).wait_for(timeout=15_000)
+        assert await page.evaluate("reasonText('reassigned by sue')") == "sue 님이 재배정"
+        assert await page.evaluate("reasonText('queue full: no further pool (hops 2)')") == (
+            "대기열이 가득 참: 더 넘길 그룹 없음 (이동 2회)")
+        assert await page.evaluate("reasonText('wants a refund')") == "wants a refund"
+
 
 async def open_one(page: Page, conversation: str, text: str) -> None:
     """Open ``conversation`` from ada's list, once its history shows ``text``."""

@@ -122,7 +122,7 @@ function waitingRow(w, parked) {
     el("td", {}, `${customerLabel(w.customer_name, w.customer_id, w.channel)} · ${w.channel || ""}`,
       slaMissedTag(w.sla_breached)),
     el("td", {}, w.pool || "—"),
-    el("td", {}, parked ? (w.parked_reason || "") : new Date(w.waiting_since).toLocaleTimeString()),
+    el("td", {}, parked ? (reasonText(w.parked_reason) || "") : new Date(w.waiting_since).toLocaleTimeString()),
     ...(parked ? [] : [el("td", { class: "offered-to" }, offeredTo(w))]),
     el("td", {}, pool, go));
 }

@@ -183,7 +183,7 @@ function onAssignment(event) {
   document.dispatchEvent(new CustomEvent("omniroute:assignment", { detail: event }));
   if (event.agent_id !== state.me.agent_id) return refreshConversations();
   if (["rejected", "refused"].includes(event.kind)) {
-    notify(`${t("refused")}: ${event.reason || event.kind}`, "refused");
+    notify(`${t("refused")}: ${reasonText(event.reason) || event.kind}`, "refused");
     return;
   }
   // the router routes to this agent again (after a rollback put her back, say): its
@@ -218,7 +218,7 @@ function onAssignment(event) {
 function takenAway(event) {
   const c = state.listed.get(event.conversation_id);
   const customer = c ? customerLabel(c.customer_name, c.customer_id, c.channel) : event.conversation_id;
-  notify(tfill("taken-away", { customer, reason: event.reason || event.kind }), "taken");
+  notify(tfill("taken-away", { customer, reason: reasonText(event.reason) || event.kind }), "taken");
 }
 
 // Who wrote an outgoing message: an agent (her id), the answer bot, or automation (the
@@ -237,7 +237,7 @@ function authorLabel(m) {
 // router's parking and moves, escalations, missed SLA targets), among its messages.
 function activityText(a) {
   const why = a.reason && !["transferred", "offer accepted", "resolved by agent"].includes(a.reason)
-    ? `: ${a.reason}` : "";
+    ? `: ${reasonText(a.reason)}` : "";
   const who = (id) => id ? ` ${id}` : "";
   switch (a.kind) {
     case "assigned": return `${t("act-assigned")}${who(a.agent_id)}${a.pool ? ` (${a.pool})` : ""}`;

@@ -155,6 +155,45 @@ const TEXTS = {
   },
 };
 
+// The router's and the gateway's reasons (English words in events: "customer erased",
+// "reassigned by sue") in the console's language; a reason not matched (an agent's own
+// words, a rule's name) is shown as written. Korean consoles showed them in English
+// until 2026-12-07 (user runs 49 and 51).
+const REASONS = {
+  ko: [
+    [/^customer erased$/, () => "고객 정보 삭제"],
+    [/^agent removed$/, () => "상담원이 설정에서 제외됨"],
+    [/^agent moved to another pool$/, () => "상담원이 다른 상담 그룹으로 이동함"],
+    [/^agent went (available|busy|away|offline)$/, (m) => `상담원 상태 변경: ${t(m[1])}`],
+    [/^agent set away: offer timed out$/, () => "제안에 응답하지 않아 자리 비움으로 변경됨"],
+    [/^agent lost \(no heartbeat\)$/, () => "상담원 연결 끊김"],
+    [/^offer timed out$/, () => "제안 응답 시간 초과"],
+    [/^offer declined$/, () => "제안 거절"],
+    [/^conversation canceled$/, () => "상담 취소됨"],
+    [/^queue full$/, () => "대기열이 가득 참"],
+    [/^queue time-to-live expired$/, () => "대기 시간 한도 초과"],
+    [/^overflow timeout$/, () => "대기 시간 초과: 다른 그룹으로 넘김"],
+    [/^queue cap reached: overflow$/, () => "대기열 한도 도달: 다른 그룹으로 넘김"],
+    [/^routing targets exhausted$/, () => "라우팅 대상 소진"],
+    [/^(.+): overflow$/, (m) => `${reasonText(m[1])}: 다른 그룹으로 넘김`],
+    [/^no pool: /, () => "받을 상담 그룹 없음: 맞는 라우팅 규칙이나 기본 그룹이 없음"],
+    [/^(.+): no further pool \(hops (\d+)\)$/, (m) => `${reasonText(m[1])}: 더 넘길 그룹 없음 (이동 ${m[2]}회)`],
+    [/^reassigned by (.+)$/, (m) => `${m[1]} 님이 재배정`],
+    [/^re-routed by (.+)$/, (m) => `${m[1]} 님이 재배정 요청`],
+    [/^customer wrote while parked \((.*)\)$/, (m) => `보류 중 고객이 다시 문의함 (${reasonText(m[1])})`],
+  ],
+};
+
+/** A system reason in the console's language (as written when it is not a known one). */
+function reasonText(reason) {
+  if (!reason) return reason;
+  for (const [pattern, words] of REASONS[i18n.lang] || []) {
+    const m = reason.match(pattern);
+    if (m) return words(m);
+  }
+  return reason;
+}
+
 function chooseLanguage() {
   const saved = localStorage.getItem("omniroute-lang");
   if (saved && TEXTS[saved]) return saved;
