@@ -41,6 +41,7 @@ from omniroute.automation.memory import ConversationMemory, CustomerMemory, Repl
 from omniroute.automation.queue import ANY_POOL, QueueView
 from omniroute.automation.replies import plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
+from omniroute.automation.wait import QueueState
 from omniroute.contract import ConversationEvent, InboundMessage, Rating
 from omniroute.contract.topics import AGENT_EVENTS, OUTBOUND
 from omniroute.conversations.commands import AbsorbCustomer, RouterNews, ThreadMessage
@@ -289,9 +290,15 @@ class AutomationHook:
         pool = self._pool(route, found, before, channel)
         if route is not None:
             self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp(), entered=time.time())
-        plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool),
-                            partial(self.queue.state, pool, conv.id, ws.handle_time_s,
-                                    route is not None))
+        queue: QueueState | Callable[[], QueueState] = partial(
+            self.queue.state, pool, conv.id, ws.handle_time_s, route is not None)
+        if route is not None and pool is None:
+            # no pool takes it: the router parks it, and no agent sees it until it is routed
+            # again; user run 52's parked customers were told "in a moment" (every pool's
+            # free slots counted): the wait is unknown
+            queue = QueueState(position=1, agents_available=0, free_slots=0, concurrency=1,
+                               handle_time_s=ws.handle_time_s)
+        plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool), queue)
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
             "idle_fired": []}), ws, conv.opened_at, at)

@@ -102,13 +102,14 @@ WITH_INGRESS = {**PROCESSES, "ingress": ("ingress",)}
 """The chain's processes and the ingress, for the customers' signed webhooks."""
 
 
-def with_ingress(tmp_path: Path) -> tuple[str, dict[str, str]]:
+def with_ingress(tmp_path: Path, automation_config: str = AUTOMATION
+                 ) -> tuple[str, dict[str, str]]:
     """The ingress's URL and the chain's environment for it: Twilio's token, automation
-    without acknowledgements or surveys (:data:`AUTOMATION`)."""
+    (by default without acknowledgements or surveys: :data:`AUTOMATION`)."""
     port = free_port()
     ingress = f"http://127.0.0.1:{port}"
     automation = tmp_path / "automation.toml"
-    automation.write_text(AUTOMATION)
+    automation.write_text(automation_config)
     return ingress, {
         "OMNIROUTE_INGRESS_PORT": str(port), "OMNIROUTE_SMTP_PORT": str(free_port()),
         "OMNIROUTE_TWILIO_AUTH_TOKEN": TOKEN, "OMNIROUTE_AUTOMATION_CONFIG": str(automation),

@@ -14,6 +14,7 @@ write signed Twilio webhooks; everything else goes through the gateway's API.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from e2e.console.test_console import running_chain, wait_ready
 from e2e.console.test_reroute import WITH_INGRESS, call, sms, until, with_ingress
 from harness.kafka import consume
 from harness.ready import ready
-from omniroute.contract import ConversationEvent
+from omniroute.contract import ConversationEvent, OutboundMessage
 from omniroute.gateway.admin import create_token
 from omniroute.gateway.auth import Role
 from omniroute.settings import Settings
@@ -43,18 +44,34 @@ heartbeat_grace_s = 300
 [agents.ada]
 pool = "support"
 capacity = 1
+
+[agents.mo]
+pool = "mail"
+capacity = 2
 """
+
+
+ACKNOWLEDGING = """
+[defaults]
+acknowledgement = true
+survey = false
+"""
+
+
+def acknowledgement(record: Any) -> bool:
+    return OutboundMessage.from_json_bytes(record.value).automation == "acknowledgement"
 
 
 async def test_a_parked_conversation_routed_again_waits_on_the_board(
         topics: Settings, database_url: str, tmp_path: Path) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        tokens = {"sue": await create_token(conn, "sue", Role.SUPERVISOR),
+        tokens = {"mo": await create_token(conn, "mo", Role.AGENT),
+                  "sue": await create_token(conn, "sue", Role.SUPERVISOR),
                   "max": await create_token(conn, "max", Role.ADMIN)}
     finally:
         await conn.close()
-    ingress, env = with_ingress(tmp_path)
+    ingress, env = with_ingress(tmp_path, ACKNOWLEDGING)
     with running_chain(topics, database_url, tmp_path, WITH_INGRESS, ROUTING, env) as chain:
         await wait_ready(chain)
         async with aiohttp.ClientSession() as session:
@@ -71,7 +88,17 @@ async def test_a_parked_conversation_routed_again_waits_on_the_board(
                 return {p["conversation_id"] for p in (await board())["parked"]}
 
             await until(lambda: ready(session, ingress), "the ingress answers")
-            # nobody is available and no pool takes an SMS: both customers are parked
+            # mo (mail) has free slots; nobody in support; no pool takes an SMS: both
+            # customers are parked
+            assert (await api("mo", "POST", "/presence", {"presence": "available"}))[0] == 202
+
+            async def mo_counted() -> bool:
+                _, found = await api("sue", "GET", "/board")
+                return any(a["agent_id"] == "mo" and a["status"] == "online"
+                           for a in found["agents"])
+
+            await until(mo_counted, f"mo available\n{chain.tails()}")
+            await asyncio.sleep(3)  # the routers' staffing figures (every 2 s) count him
             await sms(session, ingress, 1, "is my order shipped?", phone="+14155550101")
             await sms(session, ingress, 2, "do you sell gift cards?", phone="+14155550102")
 
@@ -80,6 +107,12 @@ async def test_a_parked_conversation_routed_again_waits_on_the_board(
                 return found if len(found) == 2 else None
 
             parked = await until(two_parked, f"two parked conversations\n{chain.tails()}")
+            # they were not promised an agent "in a moment" (user run 52: every pool's free
+            # slots counted for a conversation no pool takes)
+            told = [OutboundMessage.from_json_bytes(r.value).text or "" for r in await consume(
+                topics.kafka_bootstrap, topics.topic("omniroute.outbound.v1"), 2,
+                where=acknowledgement)]
+            assert len(told) == 2 and all("later today" in text for text in told), told
             status, saved = await api("max", "PUT", "/admin/routing", {
                 "rules": [{"channel": "email", "pool": "mail"}], "default_pool": "support"})
             assert status in (200, 202), saved
