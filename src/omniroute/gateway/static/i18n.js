@@ -160,6 +160,7 @@ const TEXTS = {
 // words, a rule's name) is shown as written. Korean consoles showed them in English
 // until 2026-12-07 (user runs 49 and 51).
 const REASONS = {
+  en: [[/^no pool: (.+)$/, (m) => m[1]]],  // the activity line says "No agent pool could take it"
   ko: [
     [/^customer erased$/, () => "고객 정보 삭제"],
     [/^agent removed$/, () => "상담원이 설정에서 제외됨"],
@@ -176,7 +177,7 @@ const REASONS = {
     [/^queue cap reached: overflow$/, () => "대기열 한도 도달: 다른 그룹으로 넘김"],
     [/^routing targets exhausted$/, () => "라우팅 대상 소진"],
     [/^(.+): overflow$/, (m) => `${reasonText(m[1])}: 다른 그룹으로 넘김`],
-    [/^no pool: /, () => "받을 상담 그룹 없음: 맞는 라우팅 규칙이나 기본 그룹이 없음"],
+    [/^no pool: /, () => "맞는 라우팅 규칙이나 기본 그룹이 없음"],  // (after "no pool could take it")
     [/^(.+): no further pool \(hops (\d+)\)$/, (m) => `${reasonText(m[1])}: 더 넘길 그룹 없음 (이동 ${m[2]}회)`],
     [/^reassigned by (.+)$/, (m) => `${m[1]} 님이 재배정`],
     [/^re-routed by (.+)$/, (m) => `${m[1]} 님이 재배정 요청`],
