@@ -123,11 +123,11 @@ def series_svg(series: list[dict[str, Any]], width: int = 900, height: int = 220
                      "</title></rect>")
         if s["frt_median"] is not None:
             points.append(f"{x + step / 2:.1f},{height - s['frt_median'] / frt_top * height:.1f}")
-    if points:
+    parts.append(f'<text x="0" y="12">{fmt(top)}</text>')
+    if points:  # (without a first response the right axis said "FRT 1s": a user run)
         parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#d9534f" '
-                     'stroke-width="2"/>')
-    parts.append(f'<text x="0" y="12">{fmt(top)}</text><text x="{width - 55}" y="12" '
-                 f'fill="#d9534f">FRT {fmt(frt_top, "s")}</text>')
+                     f'stroke-width="2"/><text x="{width - 55}" y="12" fill="#d9534f">'
+                     f'FRT {fmt(frt_top, "s")}</text>')
     first, last = escape(series[0]["at"][:16]), escape(series[-1]["at"][:16])
     parts.append(f'<text x="40" y="{height + 20}">{first}</text>'
                  f'<text x="{width - 160}" y="{height + 20}">{last}</text>')

@@ -123,10 +123,13 @@ async def _funnel(conn: asyncpg.Connection, where: str, args: tuple[Any, ...]) -
     prompts = await conn.fetchval(
         f"SELECT COALESCE(sum(count), 0) FROM analytics_intervals "
         f"WHERE {where} AND metric = 'proactive'", *args)
-    # messages the business started (automation send, the API), kept under their own prc_
-    # ids, not in any conversation's facts: a user run sent four and the report said 0
+    # messages the business started (automation send, the API): kept under their own prc_
+    # ids, not in any conversation's facts (a user run sent four and the report said 0), or,
+    # sent into a conversation the caller named, flagged proactive in their content (the
+    # report counted only the first kind until 2026-12-07)
     sent = await conn.fetchval(
-        f"SELECT count(*) FROM messages WHERE {proactive_rows()} "
+        f"SELECT count(*) FROM messages WHERE ({proactive_rows()} "
+        "OR content ->> 'proactive' = 'true') "
         "AND direction = 'outbound' AND created_at >= $1 AND created_at < $2 "
         "AND ($3::text IS NULL OR workspace = $3)", *args)
     return {"proactive_messages": float(sent), "proactive_prompts": float(prompts), "paths": paths,

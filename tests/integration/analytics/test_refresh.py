@@ -78,11 +78,16 @@ class TestRefresh:
                 update={"event_id": f"proactive.{n}", "conversation_id": f"prc_{n}",
                         "customer_id": None, "proactive": True})
                 for n, s in enumerate((60, 1200, 3000, 3700))]  # the last after the hour
+            # one sent into a conversation the caller named (it is in that conversation's
+            # history, flagged proactive): counted too (it was not until 2026-12-07)
+            sent.append(reply("c1", 1500, AuthorKind.SYSTEM).model_copy(
+                update={"event_id": "proactive.into-c1", "proactive": True}))
+            sent.append(reply("c1", 1600, AuthorKind.AGENT))  # an agent's reply: not proactive
             await write_batch(conn, [("outbound", m) for m in sent])
             await refresh(conn, NOW)
             funnel = (await report(conn, []))["funnel"]
             assert isinstance(funnel, dict)
-            assert (funnel["proactive_messages"], funnel["proactive_prompts"]) == (3.0, 0.0)
+            assert (funnel["proactive_messages"], funnel["proactive_prompts"]) == (4.0, 0.0)
         finally:
             await conn.close()
 

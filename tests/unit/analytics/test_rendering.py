@@ -66,6 +66,14 @@ class TestHtml:
         assert page.count("<svg") == 3
         assert "http://" not in page and "https://" not in page and "<script" not in page
         assert "50.0%" in page and "65s" in page
+        assert ">FRT 65s</text>" in page
+
+    def test_no_first_response_axis_without_a_first_response(self) -> None:
+        """A period where no conversation had a first response draws no FRT line, and its
+        axis does not say "FRT 1s" (a user run's report did)."""
+        quiet = {**REPORT, "series": [{**REPORT["series"][0], "frt_median": None}]}
+        page = render_html(quiet)
+        assert page.count("<svg") == 3 and "<polyline" not in page and ">FRT " not in page
 
 
     def test_in_korean_and_english_otherwise(self) -> None:
