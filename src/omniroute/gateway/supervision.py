@@ -124,7 +124,8 @@ class Supervision:
             kind=RoutingRequestKind.ROUTE, conversation_id=ref.conversation_id,
             customer_id=ref.customer_id, channel=facts[0], pool=body.pool,
             priority=body.priority or 0, waiting_since=facts[1], reason=reason,
-            was_parked=waiting is not None and waiting["parked_at"] is not None)
+            was_parked=True if waiting is not None and waiting["parked_at"] is not None
+            else None)
         if body.pool is None or not version:  # the router's rules choose, or its imported file
             return await self.g.publish(ROUTING_TOPIC, ref.conversation_id, routing)
         # the pool is known: straight into its stream, one hop (omniroute.routing.entry)

@@ -8,7 +8,7 @@ decides. Additive changes only: the conversations processor produces these.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -57,7 +57,8 @@ class RoutingRequest(Envelope):
         default=None, description="When the customer started waiting (age is kept across reroutes)."
     )
     reason: Annotated[str, Field(max_length=200)] | None = None
-    was_parked: bool = Field(
-        default=False, description="The conversation was parked (no pool could take it): "
+    was_parked: Literal[True] | None = Field(
+        default=None, description="The conversation was parked (no pool could take it): "
         "the pool that queues it announces it (a ``rerouted`` conversation event), so history "
-        "and the supervisor board stop listing it as parked.")
+        "and the supervisor board stop listing it as parked. Absent otherwise (not ``false``): "
+        "a router older than the field reads every request without it, as before.")

@@ -542,3 +542,20 @@ class TestUnparked:
         pool.login("a", "b", "c")  # two take w1 and w2; one is free
         out = pool.route("w3", unparked="customer wrote while parked")
         assert kinds(out) == [("offered", "c", "w3")] and announced(out) == []
+
+    def test_a_request_that_was_not_parked_carries_no_mark(self) -> None:
+        """Routers older than the mark refuse unknown fields: a request of a conversation
+        that was not parked reads to them as before (no ``was_parked``, no ``unparked``)."""
+        import json
+
+        from omniroute.routing.requests import RoutingRequest
+        from omniroute.routing.wire import request_record
+
+        plain = RoutingRequest(event_id="r1", kind="route", conversation_id="c1",
+                               customer_id="k1", channel="sms", reason="new conversation")
+        assert b"was_parked" not in plain.to_json_bytes()
+        assert "unparked" not in json.loads(request_record(plain, "p", 0.0)[2])["body"]
+        marked = plain.model_copy(update={"was_parked": True})
+        assert json.loads(marked.to_json_bytes())["was_parked"] is True
+        assert json.loads(request_record(marked, "p", 0.0)[2])["body"]["unparked"] == (
+            "new conversation")
