@@ -189,7 +189,7 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
             reason=d.reason, decision=why)
         found.append(("omniroute.assignments.v1", d.agent_id.encode(), event.to_json_bytes()))
     kind = CONVERSATION_KINDS.get(d.kind)
-    reason = d.reason or d.rule[:1000]
+    reason = None
     if d.kind in (Kind.REVOKED, Kind.FORWARDED) and d.rule == "transfer":
         kind = None  # the transfer says it
     elif d.kind is Kind.QUEUED and "unparked" in d.inputs:
@@ -205,7 +205,7 @@ def outputs(decision: Decision, workspace: str) -> list[Record]:
         conversation = ConversationEvent(
             event_id=f"conv:{d.pool}:{d.seq}", occurred_at=_when(d.at), workspace=workspace,
             conversation_id=d.work_id, customer_id=d.customer_id, kind=kind, channel=d.channel,
-            agent_id=d.agent_id, pool=pool, reason=reason)
+            agent_id=d.agent_id, pool=pool, reason=reason or d.reason or d.rule[:1000])
         found.append(("omniroute.conversations.v1", d.work_id.encode(),
                       conversation.to_json_bytes()))
     if d.kind is Kind.FORWARDED and d.forward is not None and d.target_pool is not None:
