@@ -38,7 +38,7 @@ from omniroute.automation.effects import Effects, apply_actions, enrich_request
 from omniroute.automation.emit import Batch, Kind, log, survey_reply
 from omniroute.automation.hours import is_open
 from omniroute.automation.memory import ConversationMemory, CustomerMemory, ReplyRoute
-from omniroute.automation.queue import ANY_POOL, QueueView
+from omniroute.automation.queue import QueueView
 from omniroute.automation.replies import plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
 from omniroute.automation.wait import QueueState
@@ -288,16 +288,12 @@ class AutomationHook:
         route = next((r for r in outcome.requests if r.kind is RoutingRequestKind.ROUTE), None)
         at, channel = message.occurred_at, message.channel.value
         pool = self._pool(route, found, before, channel)
-        if route is not None:
-            self.queue.wait(pool or ANY_POOL, conv.id, at.timestamp(), entered=time.time())
-        queue: QueueState | Callable[[], QueueState] = partial(
+        if route is not None and pool is not None:
+            self.queue.wait(pool, conv.id, at.timestamp(), entered=time.time())
+        elif route is not None:  # parked by the router: in no pool's queue
+            self.queue.stop_waiting(conv.id)
+        queue: Callable[[], QueueState] = partial(
             self.queue.state, pool, conv.id, ws.handle_time_s, route is not None)
-        if route is not None and pool is None:
-            # no pool takes it: the router parks it, and no agent sees it until it is routed
-            # again; user run 52's parked customers were told "in a moment" (every pool's
-            # free slots counted): the wait is unknown
-            queue = QueueState(position=1, agents_available=0, free_slots=0, concurrency=1,
-                               handle_time_s=ws.handle_time_s)
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool), queue)
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,

@@ -195,6 +195,10 @@ class QueueView:
             conversation_id, since, since if entered is None else entered)
         self.waits_in[conversation_id] = pool
 
+    def stop_waiting(self, conversation_id: str) -> None:
+        """``conversation_id`` waits in no pool (parked: no pool takes it)."""
+        self._stop_waiting(conversation_id)
+
     def _stop_waiting(self, conversation_id: str) -> None:
         pool = self.waits_in.pop(conversation_id, None)
         if pool is not None:
@@ -273,8 +277,17 @@ class QueueView:
     def state(self, pool: str | None, conversation_id: str, default_handle_s: float,
               entering: bool = False, now: float | None = None) -> QueueState:
         """The queue as ``conversation_id`` sees it in ``pool``; ``entering``: it starts
-        waiting now (its routing request is being sent), behind the router's whole queue."""
-        key = pool or ANY_POOL
+        waiting now (its routing request is being sent), behind the router's whole queue.
+
+        No ``pool`` (no rule matches and the live configuration has no default): the router
+        parks the conversation and no agent sees it until it is routed again, so the wait
+        is unknown (no agent on duty for it). User run 52's parked customers were told
+        "in a moment": every pool's free slots had been counted for them.
+        """
+        if pool is None:
+            return QueueState(position=1, agents_available=0, free_slots=0, concurrency=1,
+                              handle_time_s=default_handle_s)
+        key = pool
         queue = self.waiting.get(key)
         position = (queue.ahead_of(conversation_id) if queue is not None else 0) + 1
         samples = self.handle_times.get(key, ())

@@ -101,7 +101,7 @@ def test_every_estimate_equals_the_scan(steps: list[tuple[object, ...]]) -> None
         else:
             view.presence(*args)  # type: ignore[arg-type]
             scan.presence(*args)  # type: ignore[arg-type]
-        for pool in [*POOLS, None]:
+        for pool in POOLS:
             for cid in CONVERSATIONS:
                 state = view.state(pool, cid, 300.0)
                 got = (state.position, state.agents_available, state.free_slots,

@@ -410,15 +410,22 @@ class TestQueueView:
         view.router_stats("billing", {"waiting": 1, "published_at": 916.0})  # no staffing
         assert "billing" not in view.router
 
-    def test_no_pool_sums_every_pools_figures(self) -> None:
+    def test_no_pool_is_an_unknown_wait(self) -> None:
+        """No pool takes the conversation (the router parks it): no pool's figures or
+        agents count for it, although both pools have free slots and agents on duty."""
         view = QueueView()
+        view.presence("ada", "support", True, 3)
         view.router_stats("support", self._figures(10.0, waiting=2, available=3, free=1,
                                                    concurrency=3))
-        view.router_stats("billing", self._figures(10.0, waiting=1, available=1, free=0,
+        view.router_stats("billing", self._figures(10.0, waiting=1, available=1, free=1,
                                                    concurrency=1))
-        state = view.state(None, "c", 180.0, entering=True, now=11.0)
-        assert (state.position, state.agents_available, state.free_slots, state.concurrency) \
-            == (4, 4, 1, 2)
+        for entering in (True, False):
+            state = view.state(None, "c", 180.0, entering=entering, now=11.0)
+            assert (state.position, state.agents_available, state.free_slots) == (1, 0, 0)
+            assert describe_wait(round_wait(expected_wait(state)), "en") == "later today"
+        view.wait("support", "c", 5.0)
+        view.stop_waiting("c")  # re-routed, and parked: it leaves support's queue
+        assert view.state("support", "d", 180.0, now=11.0).position == 1
 
 
 class TestConfig:
