@@ -29,6 +29,7 @@ from aiohttp import WSMsgType, web
 
 from omniroute.contract import Attachment, InboundMessage
 from omniroute.errors import InfrastructureError, RejectedInput
+from omniroute.infra.sockets import track
 from omniroute.ingress.metrics import count_published
 from omniroute.ingress.requests import UNEXPECTED_INPUT
 from omniroute.observability.logs import get_logger
@@ -248,6 +249,7 @@ def websocket_handler(chat: WebChat, publisher: Publisher,  # type: ignore[no-un
     async def _serve(request: web.Request, ip: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=25, max_msg_size=2 * 96 * 1024)
         await ws.prepare(request)
+        track(request, ws)  # closed (1001) when the ingress stops: the widget reconnects
         visitor = await _hello(chat, ws, guard, ip)
         if visitor is None:
             await ws.close()

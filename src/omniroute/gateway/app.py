@@ -55,6 +55,7 @@ from omniroute.gateway.supervision import CONFIG_TTL_S, Supervision
 from omniroute.gateway.work import Work
 from omniroute.infra.guarded_producer import GuardedProducer
 from omniroute.infra.postgres import UNAVAILABLE as DATABASE_UNAVAILABLE
+from omniroute.infra.sockets import close_sockets_on_shutdown, track
 from omniroute.knowledge.routes import add_routes as add_knowledge_routes
 from omniroute.observability.health import Health
 from omniroute.observability.logs import get_logger
@@ -325,6 +326,7 @@ class Gateway:
         who = await self.who(request)
         ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
+        track(request, ws)  # closed (1001) when the gateway stops: consoles reconnect at once
         key = SUPERVISORS if who.supervisor else who.agent_id
         queue = self.fanout.subscribe(key)
         pump = asyncio.create_task(self._pump(queue, ws))
@@ -375,6 +377,7 @@ async def revalidate_console(request: web.Request, response: web.StreamResponse)
 def build_app(gateway: Gateway, health: Health) -> web.Application:
     """The aiohttp application with every route of the API and the console."""
     app = web.Application(middlewares=[problems, security_middleware(gateway)])
+    close_sockets_on_shutdown(app)
     app.on_response_prepare.append(security_headers)
     g = gateway
     api = "/api/v1"

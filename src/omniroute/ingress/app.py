@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from omniroute.infra.sockets import close_sockets_on_shutdown
 from omniroute.ingress.metrics import PUBLISH_SECONDS, REJECTIONS, REQUESTS, count_published
 from omniroute.ingress.profiles import Profiles
 from omniroute.ingress.requests import UNEXPECTED_INPUT, read_body, webhook_request
@@ -118,6 +119,7 @@ def build_app(settings: Settings, connectors: Sequence[Connector], publisher: Pu
     """The aiohttp application serving every connector's routes and, with ``operations``,
     /metrics, /health and ``health``'s /healthz and /readyz."""
     app = web.Application(middlewares=[json_errors])
+    close_sockets_on_shutdown(app)  # web chat visitors' sockets
     app[PUBLISHER_KEY] = publisher
     profiles = Profiles(settings.profile_lookup_timeout_s)
 

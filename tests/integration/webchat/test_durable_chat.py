@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp import ClientSession, ClientWebSocketResponse
+from aiohttp import ClientSession, ClientWebSocketResponse, WSCloseCode, WSMsgType
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
@@ -246,3 +246,27 @@ async def test_an_answer_at_the_questions_own_time_is_listed_after_it(
     assert [(m["direction"], m["text"]) for m in history] == [
         ("visitor", "How long does delivery take?"),
         ("agent", "Standard delivery takes 2-3 business days.")]
+
+
+async def test_stopping_the_ingress_closes_visitor_sockets_at_once(
+        chat_settings: Settings) -> None:
+    """A stopping ingress closes its visitors' sockets with 1001 (going away) and exits:
+    the widget reconnects at once. It used to wait for every visitor to leave (aiohttp's
+    60 s shutdown timeout), refusing webhooks meanwhile: 31 s with two visitors in user
+    run 55."""
+    settings = chat_settings
+    server = IngressServer(settings, connectors=[WebChatConnector(settings)], port=free_port())
+    await server.start()
+    stopping: asyncio.Task[None] | None = None
+    try:
+        async with ClientSession() as session, session.ws_connect(
+                f"http://127.0.0.1:{server.port}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "visitor_token": TOKEN, "site": "shop.test"})
+            await next_frame(ws, "welcome")
+            stopping = asyncio.create_task(server.stop())
+            closing = await ws.receive(timeout=10)
+            assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.GOING_AWAY
+            await asyncio.wait_for(asyncio.shield(stopping), 10)
+    finally:
+        if stopping is None:
+            await server.stop()
