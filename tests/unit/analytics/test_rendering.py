@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
 
-from omniroute.analytics.charts import render_html
+from omniroute.analytics.charts import render_html, series_svg
 from omniroute.analytics.kpis import Period, funnel_links, kpis
 from omniroute.analytics.planning import answer
 from omniroute.analytics.report import to_csv
@@ -74,6 +75,23 @@ class TestHtml:
         quiet = {**REPORT, "series": [{**REPORT["series"][0], "frt_median": None}]}
         page = render_html(quiet)
         assert page.count("<svg") == 3 and "<polyline" not in page and ">FRT " not in page
+
+    def test_the_first_response_axis_fits_beside_the_bars(self) -> None:
+        """User run 55: a week by the hour with one busy hour drew no FRT line (one point),
+        and its label began at width - 55, over the last bar, its last letter off the edge."""
+        hours = [{**REPORT["series"][0], "at": f"2026-11-20T{h:02d}:00:00+00:00",
+                  "conversations": 14.0 if h == 23 else 0.0,
+                  "frt_median": 144.0 if h == 23 else None} for h in range(24)]
+        svg = ElementTree.fromstring(series_svg(hours, width=900))
+        bars = [r for r in svg.iter("rect")]
+        assert max(float(r.get("x", 0)) + float(r.get("width", 0)) for r in bars) <= 840
+        dot = svg.find("circle")
+        assert dot is not None and float(dot.get("cx", 0)) > 800  # the busy hour's FRT
+        label = next(t for t in svg.iter("text") if (t.text or "").startswith("FRT"))
+        assert label.text == "FRT 2.4min" and label.get("text-anchor") == "end"
+        assert float(label.get("x", 0)) <= 900
+        two = ElementTree.fromstring(series_svg([*hours[:22], hours[23], hours[23]]))
+        assert two.find("polyline") is not None and two.find("circle") is None
 
 
     def test_in_korean_and_english_otherwise(self) -> None:
