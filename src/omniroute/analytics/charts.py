@@ -113,7 +113,7 @@ def series_svg(series: list[dict[str, Any]], width: int = 900, height: int = 220
     frt_top = max(1.0, *(s["frt_median"] or 0 for s in series))
     step = (width - 100) / n  # bars from x 40 to width - 60: the FRT axis label's margin
     parts = [f'<svg role="img" aria-label="time series" width="{width}" height="{height + 30}">']
-    points = []
+    points: list[tuple[float, float]] = []
     for i, s in enumerate(series):
         x = 40 + i * step
         h = (s["conversations"] or 0) / top * height
@@ -122,16 +122,16 @@ def series_svg(series: list[dict[str, Any]], width: int = 900, height: int = 220
                      f'{escape(words["conversations-at"].format(n=fmt(s["conversations"])))}'
                      "</title></rect>")
         if s["frt_median"] is not None:
-            points.append(f"{x + step / 2:.1f},{height - s['frt_median'] / frt_top * height:.1f}")
+            points.append((x + step / 2, height - s["frt_median"] / frt_top * height))
     parts.append(f'<text x="0" y="12">{fmt(top)}</text>')
     if points:  # (without a first response the right axis said "FRT 1s": a user run)
         # one point draws no line: a dot shows it (user run 55's week had one busy hour).
         # The label ends at the right edge: it began at width - 55 and "FRT 2.4min" lost its
         # last letter to the edge, over the last bar
-        line = (f'<circle cx="{points[0].split(",")[0]}" cy="{points[0].split(",")[1]}" '
-                'r="3" fill="#d9534f"/>' if len(points) == 1 else
-                f'<polyline points="{" ".join(points)}" fill="none" stroke="#d9534f" '
-                'stroke-width="2"/>')
+        line = (f'<circle cx="{points[0][0]:.1f}" cy="{points[0][1]:.1f}" r="3" '
+                'fill="#d9534f"/>' if len(points) == 1 else
+                '<polyline points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+                + '" fill="none" stroke="#d9534f" stroke-width="2"/>')
         parts.append(f'{line}<text x="{width - 2}" y="12" text-anchor="end" fill="#d9534f">'
                      f'FRT {fmt(frt_top, "s")}</text>')
     first, last = escape(series[0]["at"][:16]), escape(series[-1]["at"][:16])

@@ -169,44 +169,30 @@ class QueueView:
         if figures is not None:
             self.router[pool] = figures
 
-    def _router_figures(self, key: str, now: float) -> PublishedStaffing | None:
-        """The routers' fresh figures for ``key`` (every pool's, summed, for ``ANY_POOL``)."""
-        fresh = [f for pool, f in self.router.items()
-                 if (key == ANY_POOL or pool == key) and f.trusted(now)]
-        if not fresh:
-            return None
-        if len(fresh) == 1:
-            return fresh[0]
-        available = sum(f.available for f in fresh)
-        weighted = sum(f.concurrency * f.available for f in fresh)
-        return PublishedStaffing(
-            published_at=min(f.published_at for f in fresh),
-            waiting=sum(f.waiting for f in fresh), available=available,
-            free_slots=sum(f.free_slots for f in fresh),
-            concurrency=round(weighted / available) if available else 1,
-            observed=min(f.observed_at for f in fresh))
+    def _router_figures(self, pool: str, now: float) -> PublishedStaffing | None:
+        """The fresh figures ``pool``'s router published, if any."""
+        figures = self.router.get(pool)
+        return figures if figures is not None and figures.trusted(now) else None
 
     def wait(self, pool: str, conversation_id: str, since: float,
              entered: float | None = None) -> None:
         """``conversation_id`` waits in ``pool`` since ``since`` (POSIX seconds, its
         message's time); ``entered``: when it reached this worker (by default ``since``)."""
-        self._stop_waiting(conversation_id)
+        self.stop_waiting(conversation_id)
         self.waiting.setdefault(pool, Waiting()).add(
             conversation_id, since, since if entered is None else entered)
         self.waits_in[conversation_id] = pool
 
     def stop_waiting(self, conversation_id: str) -> None:
-        """``conversation_id`` waits in no pool (parked: no pool takes it)."""
-        self._stop_waiting(conversation_id)
-
-    def _stop_waiting(self, conversation_id: str) -> None:
+        """``conversation_id`` waits in no pool (assigned, resolved, or parked: no pool
+        takes it)."""
         pool = self.waits_in.pop(conversation_id, None)
         if pool is not None:
             self.waiting[pool].discard(conversation_id)
 
     def assigned(self, conversation_id: str, agent_id: str, pool: str | None, at: float) -> None:
         """The router gave the conversation to an agent."""
-        self._stop_waiting(conversation_id)
+        self.stop_waiting(conversation_id)
         agent = self.agents.get(agent_id)
         if agent is None:
             agent = self.agents[agent_id] = AgentView(pool=pool or ANY_POOL)
@@ -215,7 +201,7 @@ class QueueView:
 
     def resolved(self, conversation_id: str, at: float) -> None:
         """The conversation ended; its handle time becomes a sample of its pool."""
-        self._stop_waiting(conversation_id)
+        self.stop_waiting(conversation_id)
         held = self.assigned_at.pop(conversation_id, None)
         if held is None:
             return
@@ -287,13 +273,12 @@ class QueueView:
         if pool is None:
             return QueueState(position=1, agents_available=0, free_slots=0, concurrency=1,
                               handle_time_s=default_handle_s)
-        key = pool
-        queue = self.waiting.get(key)
+        queue = self.waiting.get(pool)
         position = (queue.ahead_of(conversation_id) if queue is not None else 0) + 1
-        samples = self.handle_times.get(key, ())
+        samples = self.handle_times.get(pool, ())
         handle = statistics.median(samples) if len(samples) >= MIN_SAMPLES else default_handle_s
-        router = self._router_figures(key, time.time() if now is None else now)
-        if router is not None and not self._came_on_duty(key, router):
+        router = self._router_figures(pool, time.time() if now is None else now)
+        if router is not None and not self._came_on_duty(pool, router):
             # the figures count what the router had seen: its queue, and in its free slots
             # the conversations offered or assigned. This view also holds offered ones as
             # waiting (no offer reaches it): only those newer than the figures add to them.
@@ -305,7 +290,7 @@ class QueueView:
                               handle_time_s=handle)
         if router is not None and entering:
             position = max(position, router.waiting + 1)
-        staffing = self._staffing_of(key)
+        staffing = self._staffing_of(pool)
         return QueueState(position=position, agents_available=staffing.available,
                           free_slots=staffing.free, concurrency=staffing.concurrency(),
                           handle_time_s=handle)

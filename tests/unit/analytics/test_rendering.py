@@ -83,7 +83,7 @@ class TestHtml:
                   "conversations": 14.0 if h == 23 else 0.0,
                   "frt_median": 144.0 if h == 23 else None} for h in range(24)]
         svg = ElementTree.fromstring(series_svg(hours, width=900))
-        bars = [r for r in svg.iter("rect")]
+        bars = list(svg.iter("rect"))
         assert max(float(r.get("x", 0)) + float(r.get("width", 0)) for r in bars) <= 840
         dot = svg.find("circle")
         assert dot is not None and float(dot.get("cx", 0)) > 800  # the busy hour's FRT
