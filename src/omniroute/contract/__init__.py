@@ -27,6 +27,7 @@ from omniroute.contract.conversations import (
     MessageRef,
     Rating,
 )
+from omniroute.contract.customers import CustomerEvent, CustomerEventKind
 from omniroute.contract.deadletter import DeadLetter
 from omniroute.contract.delivery import DeliveryState, DeliveryStatus
 from omniroute.contract.identity import Evidence, IdentityLink, LinkAction
@@ -66,6 +67,8 @@ __all__ = [
     "ContractModel",
     "ConversationEvent",
     "ConversationEventKind",
+    "CustomerEvent",
+    "CustomerEventKind",
     "DeadLetter",
     "Decision",
     "DeliveryState",

@@ -12,6 +12,7 @@ from omniroute.contract.agents import AgentEvent
 from omniroute.contract.assignments import AssignmentEvent
 from omniroute.contract.base import Envelope
 from omniroute.contract.conversations import ConversationEvent
+from omniroute.contract.customers import CustomerEvent
 from omniroute.contract.deadletter import DeadLetter
 from omniroute.contract.delivery import DeliveryStatus
 from omniroute.contract.identity import IdentityLink
@@ -110,6 +111,15 @@ SELFSERVICE = PublicTopic(
     "Self-service steps: proactive prompts sent/opened, searches, article views.",
 )
 
+CUSTOMER_EVENTS = PublicTopic(
+    "omniroute.customers.v1",
+    CustomerEvent,
+    "customer id",
+    "identity (worker)",
+    "history, integrations",
+    "Customers merged into another by a link, and split off again by an unlink.",
+)
+
 PUBLIC_TOPICS: tuple[PublicTopic, ...] = (
     INBOUND,
     OUTBOUND,
@@ -120,4 +130,5 @@ PUBLIC_TOPICS: tuple[PublicTopic, ...] = (
     CONVERSATIONS,
     DLQ,
     SELFSERVICE,
+    CUSTOMER_EVENTS,
 )

@@ -111,6 +111,10 @@ router's parking and moves, escalations and missed SLA targets (user run 42: bo,
 conversation jun had transferred to billing, saw nothing of jun or the transfer)."""
 
 
+MERGED_INTO = "SELECT customer_id FROM customer_merges WHERE merged_into = $1"
+"""The customer ids identity merged into the customer ``$1`` (``omniroute.customers.v1``)."""
+
+
 async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:
     """The conversation, its messages on every channel, notes, ratings, activity, customer and
     past conversations.
@@ -166,13 +170,14 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
                        cu.first_seen_at, cu.last_seen_at
                 FROM customers cu JOIN conversations c ON c.conversation_id = $2
                 WHERE cu.customer_id = $1""", customer_id, conversation_id)),
-        # the customer's addresses, and those that wrote here under an id merged into it
+        # the customer's addresses, those of the ids identity merged into it, and those
+        # that wrote here under an id merged into it
         "addresses": _plain_all(await pool.fetch(
-            """SELECT channel, address, display_name, last_seen_at FROM (
+            f"""SELECT channel, address, display_name, last_seen_at FROM (
                  SELECT DISTINCT ON (channel, address) channel, address, display_name,
                         last_seen_at
                  FROM customer_addresses a
-                 WHERE customer_id = $1 OR EXISTS (
+                 WHERE customer_id = $1 OR customer_id IN ({MERGED_INTO}) OR EXISTS (
                    SELECT 1 FROM messages m
                    WHERE m.conversation_id = ANY(conversation_thread($2))
                      AND m.direction = 'inbound' AND m.channel = a.channel
@@ -189,9 +194,12 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
             "SELECT score, comment, rated_at FROM csat_ratings "
             "WHERE conversation_id = $1 ORDER BY rated_at, event_id", conversation_id)),
         "activity": _plain_all(await pool.fetch(ACTIVITY_SQL, conversation_id)),
+        # also those the ids merged into the customer had before the merge
         "past_conversations": _plain_all(await pool.fetch(
-            """SELECT conversation_id, status, channel, opened_at, resolved_at, tags
-               FROM conversations WHERE customer_id = $1 AND conversation_id <> $2
+            f"""SELECT conversation_id, status, channel, opened_at, resolved_at, tags
+               FROM conversations
+               WHERE (customer_id = $1 OR customer_id IN ({MERGED_INTO}))
+                 AND conversation_id <> $2
                ORDER BY opened_at DESC LIMIT 50""", customer_id, conversation_id)),
     }
 

@@ -53,7 +53,9 @@ async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     survivor, but its earlier events, its messages and the customer and address rows they
     made keep the merged-away id. Such an id is the customer's when it appears in the
     customer's conversations (or in conversations merged into them) and owns no
-    conversation of its own; ids recorded ``merged_into`` the customer are too.
+    conversation of its own. Every id identity announced merged into the customer
+    (``customer_merges``, from ``omniroute.customers.v1``) is the customer's with every
+    conversation it had: an unlink announced since takes it out again.
     """
     rows = await conn.fetch(
         """WITH mine AS (SELECT conversation_id FROM conversations WHERE customer_id = $1),
@@ -68,7 +70,10 @@ async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
              AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = s.customer_id
                    AND c.conversation_id NOT IN (SELECT * FROM mine)
                    AND (c.merged_into IS NULL OR c.merged_into NOT IN (SELECT * FROM mine)))
-           UNION SELECT customer_id FROM customers WHERE merged_into = $1""", customer_id)
+             AND NOT EXISTS (SELECT 1 FROM customer_merges m WHERE m.customer_id = s.customer_id
+                   AND m.merged_into IS DISTINCT FROM $1)
+           UNION SELECT customer_id FROM customer_merges WHERE merged_into = $1""",
+        customer_id)
     return [customer_id, *sorted(r["customer_id"] for r in rows)]
 
 
@@ -222,6 +227,8 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
                     "WHERE strpos(event_id, $1) > 0", name, anonymous)
         await conn.execute("DELETE FROM customers WHERE customer_id = ANY($1::text[]) "
                            "OR merged_into = ANY($1::text[])", ids)
+        await conn.execute("DELETE FROM customer_merges WHERE customer_id = ANY($1::text[]) "
+                           "OR merged_into = ANY($1::text[])", ids)
         detail = {"counts": counts, "anonymous_id": anonymous, "merged_ids": len(ids) - 1,
                   "conversations_kept_anonymous": len(conversations),
                   "compacted_topics": compacted_topics(),
@@ -270,8 +277,11 @@ async def anonymize_again(conn: asyncpg.Connection, customer_ids: list[str],
         count += await _count(conn.execute(
             f"UPDATE {table} SET customer_id = $2 WHERE customer_id = ANY($1::text[])",
             customer_ids, anonymous))
+    for table in ("customers", "customer_merges"):
+        count += await _count(conn.execute(
+            f"DELETE FROM {table} WHERE customer_id = ANY($1::text[])", customer_ids))
     return count + await _count(conn.execute(
-        "DELETE FROM customers WHERE customer_id = ANY($1::text[])", customer_ids))
+        "DELETE FROM customer_merges WHERE merged_into = ANY($1::text[])", customer_ids))
 
 
 async def _delete_attachments(conn: asyncpg.Connection, messages: list[str]) -> dict[str, int]:

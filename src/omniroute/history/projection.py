@@ -28,6 +28,7 @@ from omniroute.contract import (
     Channel,
     ConversationEvent,
     ConversationEventKind,
+    CustomerEvent,
     DeadLetter,
     DeliveryStatus,
     Direction,
@@ -264,6 +265,8 @@ class BatchPlan:
     """Message id → (conversation, customer) it was re-filed to by an unlink (``message_moved``)."""
     selfservice: list[tuple[Any, ...]] = field(default_factory=list)
     """Rows of ``selfservice_events``: self-service steps and the articles bots answered with."""
+    customer_merges: dict[str, CustomerEvent] = field(default_factory=dict)
+    """Customer id → the latest announcement of which customer it is part of."""
 
     def add_message(self, row: MessageRow) -> None:
         """Fold one view of a message into the batch."""
@@ -298,6 +301,10 @@ def _add_assignment(plan: BatchPlan, event: Any) -> None:
         plan.holders.append(change)
 
 
+def _add_customer_event(plan: BatchPlan, event: Any) -> None:
+    plan.customer_merges[event.customer_id] = event  # in topic order: the latest wins
+
+
 _PLANNERS: dict[type, Callable[[BatchPlan, Any], None]] = {
     InboundMessage: _add_inbound,
     OutboundMessage: _add_outbound,
@@ -308,6 +315,7 @@ _PLANNERS: dict[type, Callable[[BatchPlan, Any], None]] = {
     IdentityLink: lambda plan, event: plan.identity_links.append(event),
     DeadLetter: lambda plan, event: plan.dead_letters.append(event),
     SelfServiceEvent: lambda plan, event: plan.selfservice.append(selfservice_row(event)),
+    CustomerEvent: _add_customer_event,
 }
 """What each event type adds to a plan (by exact type: pydantic's isinstance goes through
 ABCMeta and was a tenth of the sink's time, bench/sink)."""

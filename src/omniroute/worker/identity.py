@@ -27,8 +27,14 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from omniroute.contract import IdentityLink, InboundMessage, LinkAction
-from omniroute.contract.topics import IDENTITY_LINKS, INBOUND
+from omniroute.contract import (
+    CustomerEvent,
+    CustomerEventKind,
+    IdentityLink,
+    InboundMessage,
+    LinkAction,
+)
+from omniroute.contract.topics import CUSTOMER_EVENTS, IDENTITY_LINKS, INBOUND
 from omniroute.conversations.commands import (
     DetachCustomer,
     MergeCustomer,
@@ -151,10 +157,36 @@ class IdentityProcessor:
             detach = DetachCustomer(workspace=ws, customer_id=customer,
                                     event_id=derived_event_id(claim.event_id, "detach"))
             await self.worker.send(CUSTOMERS, customer, detach.model_dump_json().encode())
+        for event in customer_events(change, graph, claim.event_id, at):
+            await self.worker.send(CUSTOMER_EVENTS.name, event.customer_id, event.to_json_bytes())
         for customer, owners in sorted(splits(change, graph).items()):
             split = SplitCustomer(workspace=ws, customer_id=customer, owners=owners, at=at,
                                   event_id=derived_event_id(claim.event_id, f"split.{customer}"))
             await self.worker.send(CUSTOMERS, customer, split.model_dump_json().encode())
+
+def customer_events(change: GraphChange, graph: IdentityGraph, claim_event_id: str,
+                    at: datetime) -> list[CustomerEvent]:
+    """Who each moved address's own customer id belongs to now (``omniroute.customers.v1``).
+
+    Every customer id history holds is the own id (:func:`customer_id_for`) of one of its
+    addresses, so one event per address whose owner changed says, without chains, which
+    customer each id is part of: ``merged`` into the survivor, or ``unmerged`` when the
+    address is its own customer again. Sent in the claim's transaction: a replay says the
+    same under the same event ids.
+    """
+    events = []
+    for address, before in sorted(change.before.items()):
+        now = graph.owner(address)
+        if now == before:
+            continue
+        own = customer_id_for(graph.workspace, address)
+        merged = own != now
+        kind = CustomerEventKind.MERGED if merged else CustomerEventKind.UNMERGED
+        events.append(CustomerEvent(
+            event_id=derived_event_id(claim_event_id, f"customer-{kind.value}.{own}"),
+            workspace=graph.workspace, occurred_at=at, customer_id=own, kind=kind,
+            merged_into=now if merged else None))
+    return events
 
 
 def splits(change: GraphChange, graph: IdentityGraph) -> dict[str, dict[str, str]]:

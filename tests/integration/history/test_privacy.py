@@ -15,6 +15,8 @@ from omniroute.contract import (
     ChannelAddress,
     ConversationEvent,
     ConversationEventKind,
+    CustomerEvent,
+    CustomerEventKind,
     DeliveryState,
     DeliveryStatus,
     IdentityLink,
@@ -22,8 +24,14 @@ from omniroute.contract import (
     OutboundMessage,
     Rating,
 )
+from omniroute.gateway.queries import conversation_view
 from omniroute.history.partitions import existing_partitions
-from omniroute.history.privacy import anonymize_again, erase_customer, export_customer
+from omniroute.history.privacy import (
+    anonymize_again,
+    erase_customer,
+    export_customer,
+    known_as,
+)
 from omniroute.history.retention import Policy, run_retention, set_policy
 from omniroute.history.store import write_batch
 
@@ -163,6 +171,104 @@ class TestErase:
                 assert await occurrences(conn, needle) == [], needle
             assert await conn.fetchval(  # cust-3 has a conversation of their own: kept
                 "SELECT count(*) FROM customer_addresses WHERE customer_id = 'cust-3'") == 1
+        finally:
+            await conn.close()
+
+    async def test_erase_takes_every_conversation_of_an_id_merged_into_the_customer(
+            self, database_url: str) -> None:
+        """cust-b wrote twice, a day apart (two conversations of its own); a CRM link then
+        merged cust-b into cust-a, and its open conversation went over to cust-a. Before
+        identity announced merges (omniroute.customers.v1), history found cust-b only
+        through that conversation, and owning another, cust-b was not cust-a's: erasing
+        cust-a left cust-b's first conversation, its messages and address, and the agent
+        of cust-a did not see it among the past conversations."""
+        later = T0 + timedelta(days=1)
+        first = inbound(21, text="FIRST-SECRET where is my parcel", sender="+14155550122")
+        second = inbound(22, text="SECOND-SECRET still nothing", sender="+14155550122",
+                         at=later)
+        mine = inbound(23, text="A-SECRET my other account", sender="+14155550133", at=later)
+        merge = CustomerEvent(event_id="link-7.customer-merged.cust-b", customer_id="cust-b",
+                              kind=CustomerEventKind.MERGED, merged_into="cust-a",
+                              occurred_at=later + timedelta(hours=1))
+        conn = await asyncpg.connect(database_url)
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+        try:
+            await write_batch(conn, [  # type: ignore[arg-type]
+                ("conversations", opened("cb1", "cust-b")), ("inbound", first),
+                ("conversations", added(first, conversation="cb1", customer="cust-b")),
+                ("conversations", opened("cb2", "cust-b", at=later)), ("inbound", second),
+                ("conversations", added(second, conversation="cb2", customer="cust-b")),
+                ("conversations", opened("ca1", "cust-a", at=later)), ("inbound", mine),
+                ("conversations", added(mine, conversation="ca1", customer="cust-a")),
+            ])
+            await write_batch(conn, [("customers", merge)])  # type: ignore[list-item]
+            view = await conversation_view(pool, "ca1")
+            assert {c["conversation_id"] for c in view["past_conversations"]} == {"cb1", "cb2"}
+            assert {a["address"] for a in view["addresses"]} == {
+                "+14155550122", "+14155550133"}
+            exported = await export_customer(conn, "cust-a")
+            assert exported is not None and exported["merged_ids"] == ["cust-b"]
+            assert {c["conversation_id"] for c in exported["conversations"]} == {
+                "ca1", "cb1", "cb2"}
+            detail = await erase_customer(conn, "cust-a", actor="test")
+            assert detail is not None and detail["customer_ids"] == ["cust-a", "cust-b"]
+            for needle in ("FIRST-SECRET", "SECOND-SECRET", "A-SECRET", "+14155550122",
+                           "cust-b", "cust-a"):
+                assert await occurrences(conn, needle) == [], needle
+        finally:
+            await pool.close()
+            await conn.close()
+
+    async def test_an_unlink_announced_keeps_the_other_person_out_of_the_erase(
+            self, database_url: str) -> None:
+        """The link was wrong: the unlink made cust-b its own customer again. cust-b wrote
+        into cust-a's conversation while they were one (its message stayed there), and owns
+        no conversation of its own: history used to count such an id as merged into
+        cust-a. Erasing cust-a now leaves cust-b's customer and address rows."""
+        theirs = inbound(31, text="B-TEXT hello", sender="+14155550144")
+        at = T0 + timedelta(hours=2)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [  # type: ignore[arg-type]
+                ("conversations", opened("ca2", "cust-a")), ("inbound", theirs),
+                ("conversations", added(theirs, conversation="ca2", customer="cust-b")),
+                ("customers", CustomerEvent(
+                    event_id="link-8.customer-merged.cust-b", customer_id="cust-b",
+                    kind=CustomerEventKind.MERGED, merged_into="cust-a", occurred_at=at)),
+            ])
+            assert await known_as(conn, "cust-a") == ["cust-a", "cust-b"]
+            await write_batch(conn, [("customers", CustomerEvent(  # type: ignore[list-item]
+                event_id="unlink-8.customer-unmerged.cust-b", customer_id="cust-b",
+                kind=CustomerEventKind.UNMERGED, occurred_at=at + timedelta(minutes=1)))])
+            assert await known_as(conn, "cust-a") == ["cust-a"]
+            await erase_customer(conn, "cust-a", actor="test")
+            assert await conn.fetchval(
+                "SELECT count(*) FROM customer_addresses WHERE customer_id = 'cust-b'") == 1
+        finally:
+            await conn.close()
+
+    async def test_the_latest_announcement_wins_in_any_batch(self, database_url: str) -> None:
+        """Merged, unmerged and merged again into another customer, in one batch and then
+        one at a time with an older one replayed last: the row says the latest."""
+        at = T0 + timedelta(hours=3)
+        events = [CustomerEvent(event_id=f"e{n}", customer_id="cust-b", kind=kind,
+                                merged_into=into, occurred_at=at + timedelta(minutes=n))
+                  for n, (kind, into) in enumerate([
+                      (CustomerEventKind.MERGED, "cust-a"), (CustomerEventKind.UNMERGED, None),
+                      (CustomerEventKind.MERGED, "cust-c")])]
+        conn = await asyncpg.connect(database_url)
+        try:
+            await write_batch(conn, [("customers", e) for e in events])  # type: ignore[misc]
+            assert await conn.fetchval(
+                "SELECT merged_into FROM customer_merges WHERE customer_id = 'cust-b'") \
+                == "cust-c"
+            await conn.execute("DELETE FROM customer_merges")
+            for event in (events[0], events[2], events[1]):
+                await write_batch(conn, [("customers", event.model_copy(  # type: ignore[list-item]
+                    update={"event_id": f"again-{event.event_id}"}))])
+            assert await conn.fetchval(
+                "SELECT merged_into FROM customer_merges WHERE customer_id = 'cust-b'") \
+                == "cust-c"
         finally:
             await conn.close()
 

@@ -14,6 +14,7 @@ from omniroute.contract import (
     Channel,
     ChannelAddress,
     ConversationEvent,
+    CustomerEvent,
     IdentityLink,
     LinkAction,
 )
@@ -136,6 +137,18 @@ class TestUnlinkSplitsTheSharedConversation:
             (*sam_conversation, "agent-9")]
         assert any(r.kind == "update" and r.conversation_id == shared and r.pool == "main"
                    for r in requests), "the router hears of the split, in the pool holding it"
+        # history and integrations were told: Sam's id was merged into Pat's, then its own
+        records = await consume(pipeline.settings.kafka_bootstrap,
+                                pipeline.topic("omniroute.customers.v1"), 2, timeout=60,
+                                where=lambda r: CustomerEvent.from_json_bytes(r.value)
+                                .workspace == ws)
+        said = [CustomerEvent.from_json_bytes(r.value) for r in records]
+        pat_id, sam_id = (customer_id_for(ws, a) for a in (f"tel:{PAT_PHONE}",
+                                                           f"mailto:{SAM_EMAIL}"))
+        survivor, loser = min(pat_id, sam_id), max(pat_id, sam_id)
+        assert [(e.customer_id, e.kind.value, e.merged_into) for e in said] == [
+            (loser, "merged", survivor), (loser, "unmerged", None)]
+        assert {r.key for r in records} == {loser.encode()}
 
 
 class TestMergeOfAssignedConversations:
