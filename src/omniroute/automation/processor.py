@@ -39,7 +39,7 @@ from omniroute.automation.emit import Batch, Kind, log, survey_reply
 from omniroute.automation.hours import is_open
 from omniroute.automation.memory import ConversationMemory, CustomerMemory, ReplyRoute
 from omniroute.automation.queue import QueueView
-from omniroute.automation.replies import plan_message, read_survey_answer
+from omniroute.automation.replies import asks_for_help, plan_message, read_survey_answer
 from omniroute.automation.rules import Facts, Rule, evaluate
 from omniroute.automation.wait import QueueState
 from omniroute.contract import ConversationEvent, InboundMessage, Rating
@@ -363,8 +363,10 @@ class AutomationHook:
         memory = customer.conversation(state.current.id)
         payload = ((message.interactive.payload or message.interactive.id)
                    if message.interactive else None)
-        answer = read_survey_answer(memory, message.text, payload, message.occurred_at,
-                                    message.channel.value, ws)
+        answer = read_survey_answer(
+            memory, message.text, payload, message.occurred_at, message.channel.value, ws,
+            lambda: asks_for_help(triage(message.text or "", ws.triage, customer.language,
+                                         self.languages)))
         if answer is None:
             return None
         batch = Batch(state.workspace, state.customer_id, state.current.id, message.event_id,

@@ -123,10 +123,25 @@ class SurveyAnswer:
     reply: Reply | None
 
 
+def asks_for_help(found: Triage) -> bool:
+    """Whether a message names something the customer needs done: an order number, a person
+    asked for, or a topic (refund, delivery, account, ...) said without praise. After a
+    rating such a message is a new request, not the rating's comment: "Parcel still not
+    here. Order ORD-5555" (user run 57) was filed as a comment, and no agent read it.
+    Praise ("The delivery was quick, thanks!", "상담원분이 친절했어요": the agent was kind,
+    which names an agent) and complaints about the service ("nobody helped me, terrible")
+    stay comments."""
+    topical = found.intent not in (NO_INTENT, "complaint") or found.human_requested
+    return bool(found.slots) or (topical and found.sentiment_label != "positive")
+
+
 def read_survey_answer(memory: ConversationMemory, text: str | None, payload: str | None,
-                       at: datetime, channel: str,
-                       config: WorkspaceAutomation) -> SurveyAnswer | None:
-    """The rating or comment in a reply to a pending survey; None: an ordinary message."""
+                       at: datetime, channel: str, config: WorkspaceAutomation,
+                       request: Callable[[], bool] = lambda: False) -> SurveyAnswer | None:
+    """The rating or comment in a reply to a pending survey; None: an ordinary message.
+
+    ``request`` says whether the text asks for something (:func:`asks_for_help` of its
+    triage): then it is never a comment."""
     if memory.survey_sent_at is None or memory.survey_expires_at is None:
         return None
     if not payload and asks(text):  # "1. Where is my refund?": for an agent, not a score
@@ -145,7 +160,7 @@ def read_survey_answer(memory: ConversationMemory, text: str | None, payload: st
         update = {"rating": score, "rated_at": at} | ({"commented": True} if comment else {})
         return SurveyAnswer(memory.model_copy(update=update), score, comment, thanks)
     if (memory.commented or memory.rated_at is None or not text
-            or at > memory.rated_at + config.comment_window):
+            or at > memory.rated_at + config.comment_window or request()):
         return None
     return SurveyAnswer(memory.model_copy(update={"commented": True}), memory.rating,
                         text[:4000], None)

@@ -459,6 +459,31 @@ class TestSurveyAnswer:
             (opened.conversation_id, "1. Where is my refund?")]
         assert await pipeline.events_so_far(ws, "rated") == []
 
+    async def test_a_request_after_the_rating_reopens_and_is_no_comment(
+        self, pipeline: Any, make_inbound: Any
+    ) -> None:
+        """User run 57: Bea rated 5, and a minute later wrote "Parcel still not here. Order
+        ORD-5555". It was filed as her rating's comment: no acknowledgement, and no agent
+        saw it. Praise sent after the rating is still its comment."""
+        ws, phone = "survey-request", "+14155557104"
+        opened = await self.surveyed(pipeline, make_inbound, ws, phone)
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone, text="5"))
+        await pipeline.events(ws, 1, kind="rated")
+        await pipeline.send(make_inbound(ws, Channel.SMS, phone,
+                                         text="Parcel still not here. Order ORD-5555"))
+        (reopened,) = await pipeline.events(ws, 1, kind="reopened")
+        assert reopened.conversation_id == opened.conversation_id
+        assert [e.rating and e.rating.comment for e in await pipeline.events_so_far(
+            ws, "rated")] == [None]
+        praised = await self.surveyed(pipeline, make_inbound, "survey-praise", "+14155557106")
+        await pipeline.send(make_inbound("survey-praise", Channel.SMS, "+14155557106", text="5"))
+        await pipeline.send(make_inbound("survey-praise", Channel.SMS, "+14155557106",
+                                         text="The delivery was quick, thanks!"))
+        comments = await pipeline.events("survey-praise", 2, kind="rated")
+        assert [e.rating and e.rating.comment for e in comments] == [
+            None, "The delivery was quick, thanks!"]
+        assert await pipeline.events_so_far("survey-praise", "reopened") == []
+        assert praised.conversation_id != opened.conversation_id
 
     async def test_the_thanks_go_where_the_rating_came_from(
         self, pipeline: Any, make_inbound: Any

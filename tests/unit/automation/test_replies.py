@@ -10,7 +10,12 @@ from omniroute.automation.config import WorkspaceAutomation, parse_automation
 from omniroute.automation.hours import describe_opening, next_opening
 from omniroute.automation.memory import ConversationMemory, CustomerMemory
 from omniroute.automation.queue import QueueView
-from omniroute.automation.replies import plan_message, plan_survey, read_survey_answer
+from omniroute.automation.replies import (
+    asks_for_help,
+    plan_message,
+    plan_survey,
+    read_survey_answer,
+)
 from omniroute.automation.survey import parse_rating, rating_choices, split_rating
 from omniroute.automation.templates import render
 from omniroute.automation.wait import (
@@ -243,6 +248,27 @@ class TestSurvey:
                                   MONDAY_10 + timedelta(minutes=1), "sms", WS) is None
         with_payload = read_survey_answer(sent, "Satisfied?", "csat:4", MONDAY_10, "sms", WS)
         assert with_payload is not None and with_payload.score == 4  # the button decides
+
+    @pytest.mark.parametrize(("text", "needs_help"), [
+        ("Parcel still not here. Order ORD-5555", True),  # user run 57: it was the comment
+        ("I still have not received my refund", True), ("환불이 아직 안 됐어요", True),
+        ("Also I need to change my delivery address", True),
+        ("Cancel my subscription please", True), ("Let me talk to a person", True),
+        ("The delivery was quick, thanks!", False), ("nobody helped me, terrible", False),
+        ("Ada was great", False), ("상담원분이 친절했어요", False)])
+    def test_a_request_after_the_rating_is_no_comment(self, text: str, needs_help: bool) -> None:
+        """A message naming something to be done (a topic said without praise, an order
+        number, a person asked for) opens the conversation again; feedback stays the
+        comment."""
+        sent, _ = plan_survey(memory(human_engaged=True), MONDAY_10, "sms", WS)
+        rated = read_survey_answer(sent, "5", None, MONDAY_10, "sms", WS)
+        assert rated is not None
+        found = triage(text, WS.triage)
+        assert asks_for_help(found) is needs_help
+        comment = read_survey_answer(rated.memory, text, None, MONDAY_10 + timedelta(minutes=1),
+                                     "sms", WS, lambda: asks_for_help(found))
+        assert (comment is None) is needs_help
+        assert comment is None or comment.comment == text
 
     @pytest.mark.parametrize(("text", "score"), [
         ("5", 5), (" 4점", 4), ("3/5", 3), ("★★★★", 4), ("😡", 1), ("👍", 5),
