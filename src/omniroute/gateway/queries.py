@@ -199,7 +199,7 @@ async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[st
             f"""SELECT conversation_id, status, channel, opened_at, resolved_at, tags
                FROM conversations
                WHERE (customer_id = $1 OR customer_id IN ({MERGED_INTO}))
-                 AND conversation_id <> $2
+                 AND NOT conversation_id = ANY(conversation_thread($2))
                ORDER BY opened_at DESC LIMIT 50""", customer_id, conversation_id)),
     }
 

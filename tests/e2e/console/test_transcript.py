@@ -80,6 +80,9 @@ async def seed(database_url: str) -> str:
         # the escalation's id sorts before the reopening's, at the same instant
         ("conversations", event("a-escalated", Kind.ESCALATED, 3, "customer asked for a human")),
         ("conversations", event("b-reopened", Kind.REOPENED, 3)),
+        # the router let go of it while it waited, held by nobody (user run 57: a merge
+        # folded Bea's waiting conversation, and the line read "Taken back from: merged…")
+        ("conversations", event("c-dequeued", Kind.UNASSIGNED, 3.5, "merged into conv-walt")),
         ("outbound", handoff),
         ("assignments", assignment("ada", CONVERSATION, at=start)),
         ("outbound", said(3, Author(kind=AuthorKind.AGENT, id="ada", name="Ada"),
@@ -102,6 +105,7 @@ async def test_the_history_says_who_wrote_and_what_happened_in_korean(
                  await history.locator(".activity").all_inner_texts()]
         assert lines[:3] == ["답변 봇이 해결", "고객이 다시 문의함",
                              "상향 요청: customer asked for a human"]
+        assert lines[3].startswith("대기열에서 빠짐: ") and "배정 해제" not in lines[3]
 
         # she hands it to billing with a word for the next agent (the form had no place
         # for one, user run 42), in Korean placeholders

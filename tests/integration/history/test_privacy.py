@@ -201,9 +201,14 @@ class TestErase:
                 ("conversations", opened("ca1", "cust-a", at=later)), ("inbound", mine),
                 ("conversations", added(mine, conversation="ca1", customer="cust-a")),
             ])
-            await write_batch(conn, [("customers", merge)])  # type: ignore[list-item]
-            view = await conversation_view(pool, "ca1")
-            assert {c["conversation_id"] for c in view["past_conversations"]} == {"cb1", "cb2"}
+            folded = ConversationEvent(  # cb2 was open: the merge folded it into ca1
+                event_id="link-7.merged.cb2", conversation_id="cb2", customer_id="cust-a",
+                kind=ConversationEventKind.MERGED, merged_into="ca1",
+                occurred_at=later + timedelta(hours=1))
+            await write_batch(conn, [("customers", merge),  # type: ignore[list-item]
+                                     ("conversations", folded)])
+            view = await conversation_view(pool, "ca1")  # cb2 is part of this one now
+            assert {c["conversation_id"] for c in view["past_conversations"]} == {"cb1"}
             assert {a["address"] for a in view["addresses"]} == {
                 "+14155550122", "+14155550133"}
             exported = await export_customer(conn, "cust-a")

@@ -241,7 +241,8 @@ function activityText(a) {
   const who = (id) => id ? ` ${id}` : "";
   switch (a.kind) {
     case "assigned": return `${t("act-assigned")}${who(a.agent_id)}${a.pool ? ` (${a.pool})` : ""}`;
-    case "unassigned": return `${t("act-unassigned")}${who(a.agent_id)}${why}`;
+    // no agent: it was waiting (a merge folded it, the customer was erased), held by nobody
+    case "unassigned": return `${a.agent_id ? `${t("act-unassigned")}${who(a.agent_id)}` : t("act-dequeued")}${why}`;
     case "transferred": return `${t("act-transferred")}${who(a.from_agent)}${a.agent_id ? ` → ${a.agent_id}` : a.to_pool ? ` → ${a.to_pool}` : ""}${why}`;
     case "resolved": return a.reason === "bot_resolved" ? t("act-resolved-bot")
       : `${a.agent_id ? `${t("act-resolved")} ${a.agent_id}` : t("act-resolved-plain")}${why}`;
