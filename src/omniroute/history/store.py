@@ -260,13 +260,14 @@ async def _write_misc(conn: asyncpg.Connection, plan: BatchPlan) -> None:
          json.dumps([a.model_dump(mode="json", exclude_none=True) for a in x.addresses]),
          x.source, x.evidence.value, x.reason) for x in plan.identity_links])
     await insert_new(conn, "selfservice_events", plan.selfservice)
-    await conn.executemany(  # an id's announcements share a partition: the latest wins
-        """INSERT INTO customer_merges AS m (customer_id, workspace, merged_into, changed_at,
-             event_id) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (customer_id) DO UPDATE SET merged_into = $3, changed_at = $4,
-             event_id = $5 WHERE m.changed_at <= $4""",
-        [(e.customer_id, e.workspace, e.merged_into, e.occurred_at, e.event_id)
-         for e in plan.customer_merges.values()])
+    if plan.customer_merges:  # rare (identity links): no statement for the other batches
+        await conn.executemany(  # an id's announcements share a partition: the latest wins
+            """INSERT INTO customer_merges AS m (customer_id, workspace, merged_into,
+                 changed_at, event_id) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (customer_id) DO UPDATE SET merged_into = $3, changed_at = $4,
+                 event_id = $5 WHERE m.changed_at <= $4""",
+            [(e.customer_id, e.workspace, e.merged_into, e.occurred_at, e.event_id)
+             for e in plan.customer_merges.values()])
     await insert_new(conn, "dead_letters", [
         (d.event_id, d.occurred_at, d.processor, d.source_topic, d.source_partition,
          d.source_offset, d.error_type, d.error, d.source_key_b64, d.original_b64)
