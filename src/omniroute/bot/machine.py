@@ -81,15 +81,19 @@ class Found:
     runner_up: float = 0.0
     """The score of the second-best article: too close means the question is ambiguous."""
     runner_up_title: str | None = None
+    guessed: bool = False
+    """The runner-up came from the triaged intent, not from the customer's words (which
+    found this article, below the threshold): name both, answer with neither."""
 
     def answers(self, policy: BotPolicy) -> bool:
         """Good enough to answer with: above the threshold and clearly ahead of the next."""
         return self.score >= policy.threshold and self.score - self.runner_up >= policy.margin
 
     def ambiguous(self, policy: BotPolicy) -> bool:
-        """Two articles both good enough and too close to choose between."""
-        return self.runner_up_title is not None and self.runner_up >= policy.threshold \
-            and not self.answers(policy)
+        """Two articles both good enough and too close to choose between, or one the
+        customer's words found and one their intent did (:attr:`guessed`)."""
+        return self.runner_up_title is not None and (
+            self.runner_up >= policy.threshold or self.guessed) and not self.answers(policy)
 
 
 class ReplyRoute(BaseModel):

@@ -18,7 +18,7 @@ import asyncpg
 from omniroute.contract import utcnow
 from omniroute.knowledge.articles import ArticleDraft, ArticleStatus, Category, summary
 from omniroute.knowledge.ranking import Candidate, rank
-from omniroute.knowledge.tokens import tokens, unique_tokens
+from omniroute.knowledge.tokens import NEGATED, tokens, unique_tokens
 
 Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 CANDIDATES = 50
@@ -51,6 +51,12 @@ def _content(draft: ArticleDraft) -> tuple[Any, ...]:
     return (draft.category, draft.title, draft.body, list(draft.keywords), draft.status.value)
 
 
+_VECTOR = ("setweight(array_to_tsvector(${title}), 'A') || "
+           "setweight(array_to_tsvector(${keywords}), 'B') || "
+           "setweight(array_to_tsvector(${body}), 'D')")
+"""The article's search vector from its title, keyword and body tokens (parameter numbers)."""
+
+
 async def save_article(db: Db, workspace: str, draft: ArticleDraft,
                        author: str | None = None) -> tuple[int, bool]:
     """Store ``draft`` as the article's next version; ``(version, changed)``.
@@ -58,22 +64,30 @@ async def save_article(db: Db, workspace: str, draft: ArticleDraft,
     Unchanged content keeps the current version (imports are idempotent).
     """
     current = await db.fetchrow(
-        "SELECT category_id, title, body, keywords, status, version FROM kb_articles "
+        "SELECT category_id, title, body, keywords, status, version, title_tokens, "
+        "keyword_tokens, body_tokens FROM kb_articles "
         "WHERE workspace = $1 AND article_id = $2 AND language = $3",
         workspace, draft.article_id, draft.language)
+    title, keys = unique_tokens(draft.title), unique_tokens(", ".join(draft.keywords))
+    body = list(dict.fromkeys(tokens(draft.body)))
     if current is not None and tuple(current)[:5] == _content(draft):
+        if (current["title_tokens"], current["keyword_tokens"], current["body_tokens"]) != (
+                title, keys, body):  # stored by an older tokenizer: searched as it is now
+            await db.execute(
+                f"""UPDATE kb_articles SET title_tokens = $4, keyword_tokens = $5,
+                      body_tokens = $6,
+                      search_vector = {_VECTOR.format(title=4, keywords=5, body=6)}
+                    WHERE workspace = $1 AND article_id = $2 AND language = $3""",
+                workspace, draft.article_id, draft.language, title, keys, body)
         return int(current["version"]), False
     version = 1 if current is None else int(current["version"]) + 1
-    title, keys = unique_tokens(draft.title), unique_tokens(" ".join(draft.keywords))
-    body = list(dict.fromkeys(tokens(draft.body)))
     now = utcnow()
     await db.execute(
-        """INSERT INTO kb_articles (workspace, article_id, language, category_id, title, body,
+        f"""INSERT INTO kb_articles (workspace, article_id, language, category_id, title, body,
                keywords, status, version, updated_at, updated_by, title_tokens, keyword_tokens,
                body_tokens, search_vector)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                   setweight(array_to_tsvector($12), 'A') || setweight(array_to_tsvector($13), 'B')
-                   || setweight(array_to_tsvector($14), 'D'))
+                   {_VECTOR.format(title=12, keywords=13, body=14)})
            ON CONFLICT (workspace, article_id, language) DO UPDATE SET
                category_id = EXCLUDED.category_id, title = EXCLUDED.title, body = EXCLUDED.body,
                keywords = EXCLUDED.keywords, status = EXCLUDED.status, version = EXCLUDED.version,
@@ -175,11 +189,14 @@ async def search(db: Db, workspace: str, query: str, language: str | None = None
                         WHERE {_LIVE} AND search_vector @@ quote_literal(w)::tsquery))
                     FROM unnest($2::text[]) AS w) AS frequencies""",
         workspace, words, language)
+    frequencies = json.loads(stats["frequencies"])
+    # a negated word ("not arrived") counts where an article says it, and never against one
+    words = [w for w in words if not w.startswith(NEGATED) or frequencies.get(w)]
     by_key = {(r["article_id"], r["language"]): r for r in rows}
     candidates = [Candidate(r["article_id"], r["language"], r["title"],
                             frozenset(r["title_tokens"]), frozenset(r["keyword_tokens"]),
                             frozenset(r["body_tokens"])) for r in rows]
-    ranked = rank(words, candidates, json.loads(stats["frequencies"]), stats["documents"])
+    ranked = rank(words, candidates, frequencies, stats["documents"])
     hits = []
     for scored in ranked[:limit]:
         row = by_key[(scored.candidate.article_id, scored.candidate.language)]

@@ -13,8 +13,16 @@ Korean glues particles and endings to words (``환불은``, ``환불을``,
 - Other CJK (kana, Han): character bigrams.
 
 Stop words in both languages are dropped, and so are identifiers (a word with
-four or more digits: order and phone numbers). The same function tokenizes
-articles (when stored) and queries, so both sides always agree.
+four or more digits: order and phone numbers). An English negation (``not``,
+``never``, ``didn't``, ``hasn't``...) joins the next word into one token
+(``has not arrived`` → ``arriv`` and ``not_arriv``): "my order has not arrived"
+matched the article "My item arrived damaged" on ``arriv`` and the bot answered
+with it (user run 58), where "not arrived" is what the tracking article's
+keywords say. The negated token counts only where an article has it
+(:func:`omniroute.knowledge.store.search`); the word itself still counts ("still
+no refund" is about refunds). The same function tokenizes articles (when stored) and queries,
+so both sides always agree; articles stored before a change of the tokens are
+tokenized again by the next ``omniroute kb import``.
 """
 
 from __future__ import annotations
@@ -59,13 +67,36 @@ EN_STOP = frozenset((
 ))
 """English stop words."""
 
+EN_NEGATIONS = frozenset((
+    "not", "no", "never", "nothing", "cannot", "dont", "didnt", "doesnt", "hasnt", "havent",
+    "hadnt", "isnt", "wasnt", "arent", "werent", "wont", "cant", "couldnt", "shouldnt", "wouldnt",
+))
+"""Words that negate the next one (``didn't`` is read as ``did not``: :data:`_CONTRACTED`)."""
+_CONTRACTED = ((re.compile(r"\bcan['\u2019]t\b"), "can not"),
+               (re.compile(r"\bwon['\u2019]t\b"), "will not"),
+               (re.compile(r"n['\u2019]t\b"), " not"))
+NEGATED = "not_"
+"""The prefix of a negated word's second token (:func:`tokens`)."""
+_IDENTIFIER = re.compile(r"\b[a-z]{1,4}[-#]?\d{4,}\b")
+"""An order or ticket number with its letters (``ORD-1234``, ``A-123456``): before 2026-12-07
+``ord`` stayed a search word that no article has, and halved the score of the right one."""
+_CLAUSE_END = re.compile(r"[,.;:!?\u3001\u3002]")
+NEGATION_REACH = 3
+"""How many words a negation reaches over to the word it negates (``not yet been shipped``)."""
+
 _EN_SUFFIXES = ("ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s")
 
 
 def stem_en(word: str) -> str:
-    """A light English stemmer: plural and -ing/-ed/-ation forms fold onto one stem."""
+    """A light English stemmer: plural and -ing/-ed/-ation forms fold onto one stem;
+    ``-ss`` is no plural (``address``, ``addresses``). A final silent ``e`` stays
+    (``arrive`` / ``arriv``): dropping it made "when will it arrive" find *My item arrived
+    damaged* (bench/knowledge, 2026-12-07)."""
+    stem = word
     for suffix in _EN_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                break
             stem = word[: -len(suffix)]
             if suffix == "ies":
                 stem += "y"
@@ -73,8 +104,8 @@ def stem_en(word: str) -> str:
                 stem = word[:-1]
             if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
                 stem = stem[:-1]
-            return stem
-    return word
+            break
+    return stem
 
 
 def stem_ko(word: str) -> str:
@@ -93,15 +124,30 @@ def _bigrams(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Search tokens of ``text`` in order (repeats kept, for term counts)."""
-    normalized = unicodedata.normalize("NFKC", text).lower()
+    normalized = _IDENTIFIER.sub(" ", unicodedata.normalize("NFKC", text).lower())
+    for contracted, spelled in _CONTRACTED:
+        normalized = contracted.sub(spelled, normalized)
     found: list[str] = []
-    for run in _RUN.findall(normalized):
+    negated = 0  # words left in a negation's reach
+    end = 0
+    for match in _RUN.finditer(normalized):
+        run, gap, end = match.group(), normalized[end:match.start()], match.end()
+        if _CLAUSE_END.search(gap):  # "delivered but not, stolen": the negation ends
+            negated = 0
         if _LATIN.match(run):
             if sum(ch.isdigit() for ch in run) >= 4:
                 continue  # order and phone numbers: never what an article is about
-            if run not in EN_STOP:
-                found.append(stem_en(run))
-        elif _HANGUL.match(run):
+            if run in EN_NEGATIONS:
+                negated = NEGATION_REACH
+            elif run not in EN_STOP:
+                stem = stem_en(run)
+                found.extend((stem, f"{NEGATED}{stem}") if negated else (stem,))
+                negated = 0
+            elif negated:
+                negated -= 1
+            continue
+        negated = 0
+        if _HANGUL.match(run):
             if run in KO_STOP:
                 continue
             stem = stem_ko(run)

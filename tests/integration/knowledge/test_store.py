@@ -37,6 +37,27 @@ class TestKnowledgeStore:
         assert [v["version"] for v in history] == [2, 1]
         assert history[0]["created_by"] == "ada" and "14일" in history[1]["body"]
 
+    async def test_a_missing_parcel_is_not_a_damaged_one(self, conn: asyncpg.Connection) -> None:
+        """User run 58: "my order ORD-1234 has not arrived" found "My item arrived damaged"
+        (0.43, answered). Articles stored by the previous tokenizer are tokenized again by
+        the next import, without a new version."""
+        await import_directory(conn, "default", SAMPLE)
+        hits = await store.search(conn, "default", "Hi, my order ORD-1234 has not arrived", "en")
+        assert hits[0].article_id == "track-package" and hits[0].score >= 0.4
+        assert hits[1].article_id == "damaged-item" and hits[0].score - hits[1].score >= 0.3
+        await conn.execute(  # as the tokenizer before 2026-12-07 stored it
+            """UPDATE kb_articles SET keyword_tokens = ARRAY['track', 'courier', 'arrived'],
+                 search_vector = array_to_tsvector(ARRAY['track', 'courier', 'arrived'])
+               WHERE article_id = 'track-package' AND language = 'en'""")
+        stale = await store.search(conn, "default", "my parcel has not arrived", "en")
+        assert "track-package" not in [h.article_id for h in stale]
+        again = await import_directory(conn, "default", SAMPLE)
+        assert len(again.unchanged) == 40
+        hits = await store.search(conn, "default", "my parcel has not arrived", "en")
+        assert hits[0].article_id == "track-package"
+        assert await conn.fetchval("SELECT version FROM kb_articles WHERE article_id = "
+                                   "'track-package' AND language = 'en'") == 1
+
     async def test_korean_questions_find_korean_articles(self, conn: asyncpg.Connection) -> None:
         """Particles and spacing do not matter: 환불받고 싶어요 finds the refund articles."""
         await import_directory(conn, "default", SAMPLE)

@@ -164,6 +164,18 @@ class TestAnswering:
         assert kinds(on_message(held(), message("배송비"), clear, POLICY).events) == [
             Kind.BOT_ANSWERED]
 
+    def test_what_the_words_found_is_named_beside_the_intents_guess(self) -> None:
+        """User run 58: the customer's words found "My item arrived damaged" below the
+        threshold; the intent's article is named beside it, and neither is answered with,
+        whatever the guess scored."""
+        guessed = Found("damaged-item", "en", "My item arrived damaged", "delivery", 0.22,
+                        "...", runner_up=0.9, runner_up_title="How long does delivery take?",
+                        guessed=True)
+        step = on_message(held(), message("the blender box is also damaged"), guessed, POLICY)
+        assert step.events == [] and step.session and step.session.phase is Phase.LISTENING
+        assert "“My item arrived damaged”" in (step.outbound[0].text or "")
+        assert "“How long does delivery take?”" in (step.outbound[0].text or "")
+
     def test_korean_customers_are_answered_in_korean(self) -> None:
         """The bot speaks the customer's language."""
         hit = Found("refund-policy", "ko", "환불 규정 안내", "refunds", 0.8, "14일 이내 환불")

@@ -38,6 +38,27 @@ class TestTokens:
         assert stem_en("refunds") == "refund"
         assert {stem_en(w) for w in ("shipping", "shipped", "ships")} == {"ship"}
 
+    def test_a_negation_joins_the_word_it_negates(self) -> None:
+        """User run 58: "has not arrived" matched "My item arrived damaged" on "arrived".
+        A negation reaches over stop words ("not yet been shipped"), never past the end of a
+        clause (keywords are joined with commas), and contractions are negations."""
+        assert tokens("My order has not arrived") == ["order", "arriv", "not_arriv"]
+        assert tokens("My item arrived damaged") == ["item", "arriv", "damag"]
+        assert tokens("It has not yet been shipped") == ["ship", "not_ship"]
+        assert tokens("I haven't received it") == tokens("I didn\u2019t received it") == [
+            "receiv", "not_receiv"]
+        assert tokens("I can't log in") == ["log", "not_log"]
+        assert tokens("won't arrive") == ["arrive", "not_arrive"]
+        assert tokens("delivered but not, stolen") == ["deliver", "stolen"]
+
+    def test_an_order_number_leaves_no_word_behind(self) -> None:
+        """``ORD-1234`` left ``ord``, a word no article has, and halved the right one's score."""
+        assert tokens("my order ORD-1234 and #99881 and A-123456") == ["order"]
+        assert tokens("mp3 covid19 2fa") == ["mp3", "covid19", "2fa"]
+
+    def test_ss_is_no_plural(self) -> None:
+        assert stem_en("address") == stem_en("addresses") == "address"
+
     def test_language_of_a_message(self) -> None:
         """Mostly Hangul is Korean, even with a Latin brand name."""
         assert is_korean("카카오페이로 결제할 수 있나요 kakaopay")
