@@ -10,7 +10,11 @@ such patches again, now that the row is visible.
 
 An erased customer's conversation keeps its anonymous id: an event the router
 wrote about it after the erase (it revokes the conversation from its agent)
-names the customer id it had, and put it back until 2026-12-07.
+names the customer id it had, and put it back until 2026-12-07. Such an event's
+log row, rating and the customer row it filed are made anonymous in the same
+transaction (:func:`omniroute.history.store.apply_plan`): in user run 58 the
+worker's own end of the conversation reached the sink after ``customers erase``
+had swept, and left the erased id on a customer row and an event row.
 """
 
 from __future__ import annotations
@@ -23,10 +27,16 @@ from omniroute.history.erase_requests import ANONYMOUS_PREFIX
 from omniroute.history.projection import ConversationPatch
 
 
-async def write_conversations(conn: asyncpg.Connection, patches: list[ConversationPatch]) -> None:
-    """Merge each patch into its row or insert it: one statement (a retry only after a race)."""
+async def write_conversations(conn: asyncpg.Connection,
+                              patches: list[ConversationPatch]) -> dict[str, str]:
+    """Merge each patch into its row or insert it: one statement (a retry only after a race).
+
+    Returns the erased customers' conversations whose patch named another customer id
+    (an event written after the erase) → the anonymous id the row keeps."""
+    erased: dict[str, str] = {}
     if not patches:
-        return
+        return erased
+    named = {p.conversation_id: p.customer_id for p in patches}
     pending = patches
     for _ in range(3):
         patches_of = [
@@ -34,12 +44,15 @@ async def write_conversations(conn: asyncpg.Connection, patches: list[Conversati
              p.agent_id, p.opened_at, p.resolved_at, p.last_message_at, p.merged_into,
              json.dumps(p.tags) if p.tags else None, json.dumps(p.triage) if p.triage else None,
              p.updated_at, p.agent_set, p.channel_hint) for p in pending]
-        done = {r[0] for r in await conn.fetch(_MERGE_CONVERSATIONS, patches_of)}
+        rows = await conn.fetch(_MERGE_CONVERSATIONS, patches_of)
+        done = {r[0] for r in rows}
+        erased.update((r[0], r[1]) for r in rows
+                      if r[1].startswith(ANONYMOUS_PREFIX) and named[r[0]] != r[1])
         # A conversation another sink inserted after our UPDATE looked (a rebalance) is
         # neither updated nor inserted by this statement: merge it again, now that it exists.
         pending = [p for p in pending if p.conversation_id not in done]
         if not pending:
-            return
+            return erased
     raise RuntimeError(f"conversations kept racing: {[p.conversation_id for p in pending]}")
 
 
@@ -66,7 +79,7 @@ updated AS (
     triage = CASE WHEN s.triage IS NULL THEN c.triage ELSE c.triage || s.triage::jsonb END,
     updated_at = GREATEST(c.updated_at, s.updated_at)
   FROM s WHERE c.conversation_id = s.conversation_id
-  RETURNING c.conversation_id),
+  RETURNING c.conversation_id, c.customer_id),
 inserted AS (
   INSERT INTO conversations (conversation_id, workspace, customer_id, status, channel, pool,
     agent_id, opened_at, resolved_at, last_message_at, merged_into, tags, triage, updated_at)
@@ -78,8 +91,9 @@ inserted AS (
     COALESCE(s.triage::jsonb, '{{}}'::jsonb), s.updated_at
   FROM s WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.conversation_id = s.conversation_id)
   ON CONFLICT (conversation_id) DO NOTHING
-  RETURNING conversation_id)
-SELECT conversation_id FROM updated UNION ALL SELECT conversation_id FROM inserted
+  RETURNING conversation_id, customer_id)
+SELECT conversation_id, customer_id FROM updated
+UNION ALL SELECT conversation_id, customer_id FROM inserted
 """
 """One patch per conversation (the batch plan folds them): merged into its row if there is one
 (a hash join of the patches with the table), else inserted. A row another transaction inserts

@@ -115,8 +115,10 @@ class TestErase:
             self, database_url: str) -> None:
         """The router lets go of an erased customer's conversation after the erase: its
         ``unassigned`` names the customer id the conversation had. The conversation keeps
-        its anonymous id (the sink put the old one back until 2026-12-07); the command's
-        last sweep makes the event's row and the customer row it filed anonymous or gone."""
+        its anonymous id (the sink put the old one back until 2026-12-07), and so do the
+        event's row and rating, and the customer row it filed goes, as the sink writes
+        them: in user run 58 the worker's own end of the conversation reached the sink
+        after the command's last sweep, and left the erased id on both rows."""
         conn = await asyncpg.connect(database_url)
         try:
             await write_batch(conn, customer_history())  # type: ignore[arg-type]
@@ -126,15 +128,21 @@ class TestErase:
                 event_id="conv:support:77", conversation_id="c1", customer_id="cust-1",
                 kind=ConversationEventKind.UNASSIGNED, agent_id="a1", pool="support",
                 reason="customer erased", occurred_at=T0 + timedelta(minutes=30))
-            await write_batch(conn, [("conversations", late)])  # type: ignore[list-item]
+            rated = ConversationEvent(  # a survey answer in flight, another late event
+                event_id="late-rate", conversation_id="c1", customer_id="cust-1",
+                kind=ConversationEventKind.RATED, rating=Rating(score=4),
+                occurred_at=T0 + timedelta(minutes=31))
+            await write_batch(conn, [("conversations", late),  # type: ignore[list-item]
+                                     ("conversations", rated)])
             anonymous = detail["anonymous_id"]
             assert await conn.fetchval(
                 "SELECT customer_id FROM conversations WHERE conversation_id = 'c1'") \
                 == anonymous
-            assert await occurrences(conn, "cust-1") == [
-                "conversation_events.customer_id", "customers.customer_id"]
-            assert await anonymize_again(conn, detail["customer_ids"], anonymous) == 2
             assert await occurrences(conn, "cust-1") == []
+            assert await conn.fetchval("SELECT count(*) FROM conversation_events "
+                                       "WHERE customer_id = $1", anonymous) >= 2
+            assert await anonymize_again(conn, detail["customer_ids"], anonymous) == 0
+            assert await occurrences(conn, "someone else entirely")  # others untouched
         finally:
             await conn.close()
 
