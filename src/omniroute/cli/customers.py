@@ -24,6 +24,7 @@ from omniroute.history.privacy import (
     identifiers,
     open_conversations,
     still_held,
+    survivor_of,
 )
 from omniroute.history.topic_erasure import erase_from_topics
 from omniroute.settings import load_settings
@@ -39,7 +40,10 @@ def customers() -> None:
 @fails_cleanly
 def export(customer_id: str) -> None:
     """Print everything held about CUSTOMER_ID as JSON."""
-    data = with_database(lambda conn: export_customer(conn, customer_id))
+    async def export_whole(conn: asyncpg.Connection) -> dict[str, Any] | None:
+        return await export_customer(conn, await survivor_of(conn, customer_id))
+
+    data = with_database(export_whole)
     if data is None:
         raise RejectedInput(f"no customer {customer_id!r} in history")
     click.echo(json.dumps(data, default=str, indent=2, ensure_ascii=False))
@@ -61,7 +65,8 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
     report when append-only topics drop the rest; keep anonymous metrics.
 
     Give every id one person is known under (a customer identity could not link) at
-    once: their identifiers are gathered before anything is deleted.
+    once: their identifiers are gathered before anything is deleted. An id identity merged
+    into another customer stands for that customer, with every id merged into it.
     """
     if not yes:
         click.confirm(f"erase every message and address of {', '.join(customer_ids)}?",
@@ -70,7 +75,14 @@ def erase(customer_ids: tuple[str, ...], actor: str | None, yes: bool, no_topics
     settings = load_settings()
 
     async def gather(conn: asyncpg.Connection) -> tuple[list[str], list[str], dict[str, bool]]:
-        known = [c for c in customer_ids if await conn.fetchval(
+        wanted = []  # an id merged into another customer: that customer, whole
+        for given in customer_ids:
+            whole = await survivor_of(conn, given)
+            if whole != given:
+                say(f"{given} is part of customer {whole} (merged by identity): "
+                    f"erasing {whole} and every id merged into it")
+            wanted.append(whole)
+        known = [c for c in dict.fromkeys(wanted) if await conn.fetchval(
             "SELECT 1 FROM customers WHERE customer_id = $1", c)]
         names = sorted({n for c in known for n in await identifiers(conn, c)})
         return known, names, {k: v for c in known

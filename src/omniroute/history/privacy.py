@@ -77,6 +77,16 @@ async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     return [customer_id, *sorted(r["customer_id"] for r in rows)]
 
 
+async def survivor_of(conn: asyncpg.Connection, customer_id: str) -> str:
+    """The customer ``customer_id`` is part of: the survivor identity announced it merged
+    into (``customer_merges``), else itself. A person found by an address (a web chat
+    visitor's ``id:…``, a phone) is often found under an id merged away: exporting or
+    erasing that id alone left the survivor's conversations (user run 59)."""
+    survivor = await conn.fetchval(
+        "SELECT merged_into FROM customer_merges WHERE customer_id = $1", customer_id)
+    return str(survivor) if survivor else customer_id
+
+
 async def _scope(conn: asyncpg.Connection, ids: list[str]) -> tuple[list[str], list[str]]:
     """The customer's conversation ids and message ids (by id and by address)."""
     conversations = [r["conversation_id"] for r in await conn.fetch(
