@@ -164,6 +164,7 @@ class IdentityProcessor:
                                   event_id=derived_event_id(claim.event_id, f"split.{customer}"))
             await self.worker.send(CUSTOMERS, customer, split.model_dump_json().encode())
 
+
 def customer_events(change: GraphChange, graph: IdentityGraph, claim_event_id: str,
                     at: datetime) -> list[CustomerEvent]:
     """Who each moved address's own customer id belongs to now (``omniroute.customers.v1``).
