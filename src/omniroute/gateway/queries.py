@@ -19,6 +19,7 @@ from omniroute.contract.inbound import ThreadHints
 from omniroute.conversations.mailthread import reply_thread
 from omniroute.gateway.auth import Principal, Role
 from omniroute.gateway.commands import ConversationRef, Route
+from omniroute.history.privacy import MERGED_INTO
 from omniroute.routing.config import RoutingConfig
 from omniroute.routing.timers import OFFER_TIMED_OUT
 
@@ -109,10 +110,6 @@ held it, who transferred it (the holder before the transfer) and to which pool (
 the first offer after it; null while nobody was offered it there), resolutions, reopenings, the
 router's parking and moves, escalations and missed SLA targets (user run 42: bo, given a
 conversation jun had transferred to billing, saw nothing of jun or the transfer)."""
-
-
-MERGED_INTO = "SELECT customer_id FROM customer_merges WHERE merged_into = $1"
-"""The customer ids identity merged into the customer ``$1`` (``omniroute.customers.v1``)."""
 
 
 async def conversation_view(pool: asyncpg.Pool, conversation_id: str) -> dict[str, Any]:

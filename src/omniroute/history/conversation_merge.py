@@ -28,12 +28,13 @@ from omniroute.history.projection import ConversationPatch
 
 
 async def write_conversations(conn: asyncpg.Connection,
-                              patches: list[ConversationPatch]) -> dict[str, str]:
+                              patches: list[ConversationPatch]) -> list[tuple[str, str, str]]:
     """Merge each patch into its row or insert it: one statement (a retry only after a race).
 
-    Returns the erased customers' conversations whose patch named another customer id
-    (an event written after the erase) → the anonymous id the row keeps."""
-    erased: dict[str, str] = {}
+    Returns ``(conversation, customer id the patch named, anonymous id the row keeps)`` for
+    the erased customers' conversations whose patch named another id (an event written
+    after the erase)."""
+    erased: list[tuple[str, str, str]] = []
     if not patches:
         return erased
     named = {p.conversation_id: p.customer_id for p in patches}
@@ -46,8 +47,8 @@ async def write_conversations(conn: asyncpg.Connection,
              p.updated_at, p.agent_set, p.channel_hint) for p in pending]
         rows = await conn.fetch(_MERGE_CONVERSATIONS, patches_of)
         done = {r[0] for r in rows}
-        erased.update((r[0], r[1]) for r in rows
-                      if r[1].startswith(ANONYMOUS_PREFIX) and named[r[0]] != r[1])
+        erased += [(r[0], named[r[0]], r[1]) for r in rows
+                   if r[1].startswith(ANONYMOUS_PREFIX) and named[r[0]] != r[1]]
         # A conversation another sink inserted after our UPDATE looked (a rebalance) is
         # neither updated nor inserted by this statement: merge it again, now that it exists.
         pending = [p for p in pending if p.conversation_id not in done]

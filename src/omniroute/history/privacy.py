@@ -45,6 +45,10 @@ def _rows(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return out
 
 
+MERGED_INTO = "SELECT customer_id FROM customer_merges WHERE merged_into = $1"
+"""The customer ids identity merged into the customer ``$1`` (``omniroute.customers.v1``)."""
+
+
 async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     """The customer id and every id identity folded into it.
 
@@ -58,7 +62,7 @@ async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
     conversation it had: an unlink announced since takes it out again.
     """
     rows = await conn.fetch(
-        """WITH mine AS (SELECT conversation_id FROM conversations WHERE customer_id = $1),
+        f"""WITH mine AS (SELECT conversation_id FROM conversations WHERE customer_id = $1),
            seen AS (
              SELECT customer_id FROM messages WHERE conversation_id IN (SELECT * FROM mine)
              UNION SELECT customer_id FROM conversation_events
@@ -72,8 +76,7 @@ async def known_as(conn: asyncpg.Connection, customer_id: str) -> list[str]:
                    AND (c.merged_into IS NULL OR c.merged_into NOT IN (SELECT * FROM mine)))
              AND NOT EXISTS (SELECT 1 FROM customer_merges m WHERE m.customer_id = s.customer_id
                    AND m.merged_into IS DISTINCT FROM $1)
-           UNION SELECT customer_id FROM customer_merges WHERE merged_into = $1""",
-        customer_id)
+           UNION {MERGED_INTO}""", customer_id)
     return [customer_id, *sorted(r["customer_id"] for r in rows)]
 
 
@@ -237,8 +240,7 @@ async def erase_customer(conn: asyncpg.Connection, customer_id: str, *,
                     "WHERE strpos(event_id, $1) > 0", name, anonymous)
         await conn.execute("DELETE FROM customers WHERE customer_id = ANY($1::text[]) "
                            "OR merged_into = ANY($1::text[])", ids)
-        await conn.execute("DELETE FROM customer_merges WHERE customer_id = ANY($1::text[]) "
-                           "OR merged_into = ANY($1::text[])", ids)
+        await _forget_merges(conn, ids)
         detail = {"counts": counts, "anonymous_id": anonymous, "merged_ids": len(ids) - 1,
                   "conversations_kept_anonymous": len(conversations),
                   "compacted_topics": compacted_topics(),
@@ -287,11 +289,16 @@ async def anonymize_again(conn: asyncpg.Connection, customer_ids: list[str],
         count += await _count(conn.execute(
             f"UPDATE {table} SET customer_id = $2 WHERE customer_id = ANY($1::text[])",
             customer_ids, anonymous))
-    for table in ("customers", "customer_merges"):
-        count += await _count(conn.execute(
-            f"DELETE FROM {table} WHERE customer_id = ANY($1::text[])", customer_ids))
-    return count + await _count(conn.execute(
-        "DELETE FROM customer_merges WHERE merged_into = ANY($1::text[])", customer_ids))
+    count += await _count(conn.execute(
+        "DELETE FROM customers WHERE customer_id = ANY($1::text[])", customer_ids))
+    return count + await _forget_merges(conn, customer_ids)
+
+
+async def _forget_merges(conn: asyncpg.Connection, ids: list[str]) -> int:
+    """Delete what ``customer_merges`` says of ``ids``, either side; how many rows."""
+    return await _count(conn.execute(
+        "DELETE FROM customer_merges WHERE customer_id = ANY($1::text[]) "
+        "OR merged_into = ANY($1::text[])", ids))
 
 
 async def _delete_attachments(conn: asyncpg.Connection, messages: list[str]) -> dict[str, int]:

@@ -109,29 +109,26 @@ async def apply_plan(conn: asyncpg.Connection, plan: BatchPlan,
     erased = await write_conversations(conn, patches)
     await _write_conversation_log(conn, plan)
     if erased:
-        await _keep_anonymous(conn, erased, {p.conversation_id: p.customer_id for p in patches})
+        await _keep_anonymous(conn, erased)
     await _write_deliveries(conn, plan)
     await _write_assignments(conn, plan)
     await _write_agent_events(conn, plan)
     await _write_misc(conn, plan)
 
 
-async def _keep_anonymous(conn: asyncpg.Connection, erased: dict[str, str],
-                          named: dict[str, str]) -> None:
-    """Events about erased customers' conversations that name the erased id: their log rows
-    and ratings take the conversation's anonymous id, and the customer row they filed goes
-    (see :mod:`omniroute.history.conversation_merge`)."""
-    rows = [(conversation, named[conversation], anonymous)
-            for conversation, anonymous in erased.items()]
+async def _keep_anonymous(conn: asyncpg.Connection, erased: list[tuple[str, str, str]]) -> None:
+    """Events about erased customers' conversations that name the erased id (``erased``:
+    conversation, that id, the anonymous id): their log rows and ratings take the anonymous
+    id, and the customer row they filed goes (see :mod:`.conversation_merge`)."""
     for table in ("conversation_events", "csat_ratings"):
         await conn.executemany(
             f"UPDATE {table} SET customer_id = $3 WHERE conversation_id = $1 "
-            "AND customer_id = $2", rows)
+            "AND customer_id = $2", erased)
     await conn.execute(
         """DELETE FROM customers cu WHERE customer_id = ANY($1::text[])
            AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.customer_id = cu.customer_id)
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = cu.customer_id)""",
-        sorted({named[c] for c in erased}))
+        sorted({named for _, named, _ in erased}))
 
 
 async def _write_messages(conn: asyncpg.Connection, rows: list[MessageRow],

@@ -14,7 +14,7 @@ Korean glues particles and endings to words (``환불은``, ``환불을``,
 
 Stop words in both languages are dropped, and so are identifiers (a word with
 four or more digits: order and phone numbers). An English negation (``not``,
-``never``, ``didn't``, ``hasn't``...) joins the next word into one token
+``never``, ``didn't``, ``hasn't``...) adds a second token for the word it negates
 (``has not arrived`` → ``arriv`` and ``not_arriv``): "my order has not arrived"
 matched the article "My item arrived damaged" on ``arriv`` and the bot answered
 with it (user run 58), where "not arrived" is what the tracking article's
@@ -92,11 +92,10 @@ def stem_en(word: str) -> str:
     ``-ss`` is no plural (``address``, ``addresses``). A final silent ``e`` stays
     (``arrive`` / ``arriv``): dropping it made "when will it arrive" find *My item arrived
     damaged* (bench/knowledge, 2026-12-07)."""
-    stem = word
     for suffix in _EN_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith("ss"):
-                break
+                return word
             stem = word[: -len(suffix)]
             if suffix == "ies":
                 stem += "y"
@@ -104,8 +103,8 @@ def stem_en(word: str) -> str:
                 stem = word[:-1]
             if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
                 stem = stem[:-1]
-            break
-    return stem
+            return stem
+    return word
 
 
 def stem_ko(word: str) -> str:

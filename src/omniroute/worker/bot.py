@@ -213,14 +213,13 @@ class BotProcessor:
             return None
         if row is None:
             return None
-        if guess is not None:  # user run 58: "the blender box is also damaged" found "My
-            # item arrived damaged" (0.22); the intent (delivery) search's two delivery
-            # articles replaced it, and the bot offered those two
-            return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score,
-                         row["body"], guess.score, guess.title, guessed=True)
-        second = hits[1] if len(hits) > 1 else None
+        # a guess beside what the words found (user run 58: "the blender box is also damaged"
+        # found "My item arrived damaged" at 0.22; the intent's search for delivery replaced
+        # it with two delivery articles, and the bot offered those two)
+        second = guess or (hits[1] if len(hits) > 1 else None)
         return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"],
-                     second.score if second else 0.0, second.title if second else None)
+                     second.score if second else 0.0, second.title if second else None,
+                     guessed=guess is not None)
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""
