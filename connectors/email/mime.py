@@ -212,8 +212,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
         reply_to=_addresses(message, "reply-to"),
         subject=headers.get("subject", ""),
         message_id=next(iter(message_ids(headers.get("message-id"))), None),
-        in_reply_to=message_ids(*(str(v) for v in message.get_all("in-reply-to", []))),
-        references=message_ids(*(str(v) for v in message.get_all("references", []))),
+        # decoded first: Python's email package folds a long id into RFC 2047 encoded words
+        in_reply_to=message_ids(*map(decode_header_value, message.get_all("in-reply-to", []))),
+        references=message_ids(*map(decode_header_value, message.get_all("references", []))),
         date=_date(message),
         text=text,
         html=html_text,

@@ -7,9 +7,10 @@ is a SkillResponse (``simpleText`` up to 1000 characters, ``simpleImage`` by URL
 
 A human agent rarely answers within that minute, and the acknowledgement may
 have spent the URL already. With ``OMNIROUTE_KAKAO_REST_API_KEY`` set, a message
-without a fresh callback URL (and a callback that fails) goes through the Event
-API instead: ``POST /v2/bots/{botId}/talk`` with ``Authorization: KakaoAK {key}``
-and ``{"event": {"name", "data": {"text"}}, "user": [{"type": "botUserKey", "id"}]}``.
+without a fresh callback URL (or with one on a host not allowed, or whose callback
+fails) goes through the Event API instead: ``POST /v2/bots/{botId}/talk`` with
+``Authorization: KakaoAK {key}`` and
+``{"event": {"name", "data": {"text"}}, "user": [{"type": "botUserKey", "id"}]}``.
 Kakao then runs the chatbot block bearing that event name, whose response shows
 the event data's ``text``; it answers ``{"taskId", "status": "SUCCESS" | "FAIL" |
 "ERROR", "message", "timestamp"}``. The Event API carries text only, and Kakao
@@ -108,10 +109,11 @@ class KakaoSender(OutboundSender):
             raise SendRejected(f"text is {len(text)} characters; Kakao allows {MAX_TEXT_CHARS}",
                                code="too_long")
         url = fresh_callback(context)
-        if url is None:
-            return [self.event_request(message, text)]
+        keyed = bool(self.settings.kakao_rest_api_key and text and not message.attachments)
+        if url is None or (keyed and not callback_allowed(url, self.settings.kakao_callback_hosts)):
+            return [self.event_request(message, text)]  # a callback URL not to call: like none
         callback = self.callback_request(message, url, text)
-        if self.settings.kakao_rest_api_key is None or message.attachments or not text:
+        if not keyed:
             return [callback]  # the Event API would drop the images
         return [callback.with_fallback(self.event_request(message, text))]
 

@@ -192,6 +192,25 @@ async def test_mail_in_and_threaded_reply_out(smtp: tuple[Settings, int]) -> Non
     assert email_messages("omniroute.delivery.v1", "out") == reported + 1
 
 
+async def test_a_reply_folded_into_encoded_words_keeps_its_thread(
+        smtp: tuple[Settings, int]) -> None:
+    """Python's email package folds an In-Reply-To longer than a line into RFC 2047 encoded
+    words (our Message-IDs are that long): the customer's answer still names our mail."""
+    settings, port = smtp
+    ours = "<omniroute.36d706485378cafd1e3dddd36ac4f8df.cnv_a405496d5f8090e4918f5c91@acme.test>"
+    mail = customer_mail("Re: Order 1042 is late")
+    mail.replace_header("Message-ID", "<cust-2@example.com>")
+    mail.replace_header("References", ours)
+    mail["In-Reply-To"] = ours
+    assert "=?utf-8?q?" in mail.as_string()  # what the customer's client really sends
+    await send_with_smtplib(port, mail)
+    records = await consume(settings.kafka_bootstrap, settings.topic("omniroute.inbound.v1"), 1,
+                            where=lambda r: b"cust-2@example.com" in r.value)
+    thread = InboundMessage.from_json_bytes(records[0].value).thread
+    assert thread is not None
+    assert thread.in_reply_to == thread.references == [ours.strip("<>")]
+
+
 async def test_automatic_mail_is_marked_so_responders_leave_it_alone(topics: Settings) -> None:
     """RFC 3834: automation's acknowledgement is ``Auto-Submitted: auto-replied``, a
     proactive message ``auto-generated``, both with ``X-Auto-Response-Suppress: All``; an

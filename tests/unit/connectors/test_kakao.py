@@ -157,6 +157,20 @@ class TestKakaoSenderBuild:
                                                 hint(seconds_ago=10))
         assert with_image.fallback is None  # the Event API would drop the image
 
+    def test_a_callback_on_a_host_not_allowed_leaves_text_to_the_event_api(self) -> None:
+        """A callback URL outside OMNIROUTE_KAKAO_CALLBACK_HOSTS is never called; with a key,
+        text goes through the Event API as if there were no callback (run 60: the
+        acknowledgement failed ``bad_callback_url`` and the customer got nothing)."""
+        elsewhere = hint(seconds_ago=10, url="https://kakao.example.net/v1/callback/tok")
+        [request] = KakaoSender(KEYED).build(outbound(), elsewhere)
+        assert request.path == "/v2/bots/bot-1/talk" and request.fallback is None
+        assert json.loads(request.body) == EVENT_BODY
+        for sender, message in ((KakaoSender(Settings()), outbound()),
+                                (KakaoSender(KEYED), outbound(attachments=[IMAGE]))):
+            with pytest.raises(SendRejected) as refused:  # nothing else can carry it
+                sender.build(message, elsewhere)
+            assert refused.value.code == "bad_callback_url"
+
     def test_the_bot_id_setting_overrides_the_channel_account(self) -> None:
         """OMNIROUTE_KAKAO_BOT_ID names the bot; a development bot's trailing ! stays."""
         settings = Settings(kakao_rest_api_key="rest-key", kakao_bot_id="5f0c1d2e3a4b!",
