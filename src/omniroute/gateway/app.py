@@ -30,7 +30,7 @@ from omniroute.errors import DatabaseError
 from omniroute.gateway import queries
 from omniroute.gateway.administration import Administration
 from omniroute.gateway.attachments import Attachments
-from omniroute.gateway.auth import Principal, Role, bearer_token, hash_token
+from omniroute.gateway.auth import STREAM_PROTOCOL, Principal, Role, bearer_token, hash_token
 from omniroute.gateway.commands import (
     ConversationRef,
     OfferAnswer,
@@ -49,7 +49,7 @@ from omniroute.gateway.problems import (
     Unavailable,
 )
 from omniroute.gateway.routing_stats import RoutingStats
-from omniroute.gateway.security import security_headers, security_middleware
+from omniroute.gateway.security import security_headers, security_middleware, stream_token
 from omniroute.gateway.stream import SUPERVISORS, Fanout
 from omniroute.gateway.supervision import CONFIG_TTL_S, Supervision
 from omniroute.gateway.work import Work
@@ -190,7 +190,7 @@ class Gateway:
     # -- plumbing ------------------------------------------------------------------------
     async def who(self, request: web.Request) -> Principal:
         """The authenticated caller, or 401."""
-        token = bearer_token(request.headers.get("Authorization"), request.query.get("token"))
+        token = bearer_token(request.headers.get("Authorization"), stream_token(request))
         found = await queries.principal(self.pool, hash_token(token))
         if isinstance(found, str):
             raise Unauthorized(found)
@@ -324,7 +324,7 @@ class Gateway:
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         """WebSocket: a snapshot, then every assignment event of the agent as it happens."""
         who = await self.who(request)
-        ws = web.WebSocketResponse(heartbeat=30)
+        ws = web.WebSocketResponse(heartbeat=30, protocols=(STREAM_PROTOCOL,))
         await ws.prepare(request)
         track(request, ws)  # closed (1001) when the gateway stops: consoles reconnect at once
         key = SUPERVISORS if who.supervisor else who.agent_id

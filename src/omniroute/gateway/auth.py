@@ -74,8 +74,26 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * UNIT_SECONDS[match[2]])
 
 
+STREAM_PROTOCOL = "omniroute.v1"
+"""The WebSocket subprotocol of ``/api/v1/stream``."""
+PROTOCOL_TOKEN = "bearer."
+"""A browser, which cannot set headers on a WebSocket, offers its token as the subprotocol
+``bearer.<token>`` beside :data:`STREAM_PROTOCOL` (as Kubernetes' API server takes it):
+unlike ``?token=``, it never lands in a proxy's access log or the browser's history."""
+
+
+def protocol_token(offered: str | None) -> str | None:
+    """The token of a ``Sec-WebSocket-Protocol`` header offering ``bearer.<token>``."""
+    for protocol in (offered or "").split(","):
+        protocol = protocol.strip()
+        if protocol.startswith(PROTOCOL_TOKEN) and len(protocol) > len(PROTOCOL_TOKEN):
+            return protocol[len(PROTOCOL_TOKEN):]
+    return None
+
+
 def bearer_token(authorization: str | None, query_token: str | None = None) -> str:
-    """The token of a request: ``Authorization: Bearer …`` (or ``?token=`` for WebSockets)."""
+    """The token of a request: ``Authorization: Bearer …`` (or, for WebSockets, the
+    subprotocol's or ``?token=``)."""
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -87,7 +87,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Content-Security-Policy.", conversation=True),
     Operation("get", "/api/v1/canned-responses", "The workspace's canned responses."),
     Operation("get", "/api/v1/stream",
-              "WebSocket (token in `?token=`): a snapshot of offers and conversations, then "
+              "WebSocket (token as the subprotocol `bearer.<token>` beside `omniroute.v1`, "
+              "or in `?token=`): a snapshot of offers and conversations, then "
               "every AssignmentEvent for this agent as JSON `{type: assignment, event}`; send "
               '`{"type":"heartbeat"}` to heartbeat.'),
     # automation admin (supervisors; docs/automation.md)

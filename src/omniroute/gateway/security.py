@@ -27,6 +27,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
 
+from omniroute.gateway.auth import protocol_token
 from omniroute.gateway.problems import BadRequest, NotFound, Unauthorized
 
 if TYPE_CHECKING:
@@ -54,13 +55,22 @@ def is_websocket(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
+def stream_token(request: web.Request) -> str | None:
+    """A WebSocket upgrade's token: offered as the subprotocol ``bearer.<token>``, else in
+    ``?token=`` (None on other requests, whose query :func:`check_credentials` refuses)."""
+    if not is_websocket(request):
+        return None
+    return protocol_token(request.headers.get("Sec-WebSocket-Protocol")) \
+        or request.query.get("token")
+
+
 def check_credentials(request: web.Request) -> None:
     """Unauthorized for a query token on a REST route or a token that is not printable ASCII."""
     query_token = request.query.get("token")
     if query_token is not None and not is_websocket(request):
         raise Unauthorized("a token in the URL is accepted only for WebSocket upgrades; send "
                            "'Authorization: Bearer <token>'")
-    for value in (request.headers.get("Authorization"), query_token):
+    for value in (request.headers.get("Authorization"), stream_token(request)):
         if value is not None and not _PRINTABLE.match(value):
             raise Unauthorized("the token must be printable ASCII")
 

@@ -166,6 +166,8 @@ class TestAgentConsoleOnTheRealChain:
                 # the waits below evaluate JavaScript, which the console's CSP forbids
                 page = await (await browser.new_context(
                     bypass_csp=True, viewport={"width": 1200, "height": 800})).new_page()
+                sockets: list[str] = []
+                page.on("websocket", lambda socket: sockets.append(socket.url))
                 try:
                     await page.goto(chain.url + "/")
                     await page.fill("#token", token)
@@ -173,6 +175,8 @@ class TestAgentConsoleOnTheRealChain:
                     await page.wait_for_selector("#who:has-text('ada')")
                     await page.wait_for_function(
                         "document.getElementById('link').textContent === 'live'")
+                    # the stream's token rides as a subprotocol, never in the URL
+                    assert sockets and not any(token in url for url in sockets), sockets
                     await page.select_option("#presence", "available")
                     presence = await consume(
                         topics.kafka_bootstrap, topics.topic("omniroute.agent-events.v1"), 1,

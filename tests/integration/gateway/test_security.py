@@ -60,6 +60,19 @@ class TestTokens:
         async with http.ws_connect(f"{url}/api/v1/stream?token={token}") as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
 
+    async def test_a_websocket_token_rides_as_a_subprotocol(self, gateway) -> None:
+        """The console's way: ``bearer.<token>`` beside ``omniroute.v1``, which the gateway
+        chooses; a wrong token is refused at the handshake."""
+        url, token, http = gateway
+        async with http.ws_connect(f"{url}/api/v1/stream",
+                                   protocols=("omniroute.v1", f"bearer.{token}")) as ws:
+            assert ws.protocol == "omniroute.v1"
+            assert (await ws.receive_json(timeout=10))["type"] == "snapshot"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{url}/api/v1/stream",
+                                  protocols=("omniroute.v1", "bearer.omr_not-a-token"))
+        assert refused.value.status == 401
+
     @pytest.mark.parametrize(("value", "status"), [
         (b"Bearer \xff\xfe", 401), ("Bearer é".encode(), 401),
         (b"Bearer a\x01", 400)])  # a control character: aiohttp's parser answers 400 itself

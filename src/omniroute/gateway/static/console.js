@@ -158,7 +158,12 @@ window.addEventListener("focus", () => { clearInterval(title.timer); document.ti
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/stream?token=${encodeURIComponent(state.token)}`);
+  // the token rides as a subprotocol, out of the URL (proxy logs, history); a token a
+  // subprotocol cannot carry (not one omniroute issues) falls back to ?token=
+  const url = `${scheme}://${location.host}/api/v1/stream`;
+  const socket = /^[A-Za-z0-9._~-]+$/.test(state.token)
+    ? new WebSocket(url, ["omniroute.v1", `bearer.${state.token}`])
+    : new WebSocket(`${url}?token=${encodeURIComponent(state.token)}`);
   state.socket = socket;
   socket.onopen = () => { $("link").textContent = t("live"); $("link").dataset.state = "live"; };
   socket.onclose = () => {
