@@ -41,7 +41,7 @@ KO_ENDINGS = tuple(sorted((
     "에게", "까지", "부터", "이랑", "랑", "은", "는", "이", "가", "을", "를", "에", "로", "와",
     "과", "도", "만", "의", "요", "나요", "죠", "받고", "받는", "받을", "받았어요", "받았",
     "한", "할", "으로도", "로도", "라고", "는데", "되고", "되나", "어요", "아요", "았어요",
-    "었어요", "였어요", "가요", "까요", "려면", "려고", "습니다", "니다",
+    "었어요", "였어요", "가요", "까요", "려면", "려고", "습니다", "니다", "서",
 ), key=len, reverse=True))
 """Particles and verb endings stripped from the end of a Hangul word (longest first)."""
 
@@ -80,6 +80,10 @@ NEGATED = "not_"
 _IDENTIFIER = re.compile(r"\b[a-z]{1,4}[-#]?\d{4,}\b")
 """An order or ticket number with its letters (``ORD-1234``, ``A-123456``): before 2026-12-07
 ``ord`` stayed a search word that no article has, and halved the score of the right one."""
+_NUMBER_LABEL = re.compile(
+    r"(주문|order)\s*(?:번호|number|no\.?)\s*(?:는|은|:)?\s*(?=[a-z]{1,4}[-#]?\d{4,}\b|#\d)")
+""""Order number" naming the number after it: only "order" is kept (``주문번호 ORD-5151``
+left 번호, which *비밀번호 재설정* has, above the damaged item it was about: user run 60)."""
 _CLAUSE_END = re.compile(r"[,.;:!?\u3001\u3002]")
 NEGATION_REACH = 3
 """How many words a negation reaches over to the word it negates (``not yet been shipped``)."""
@@ -123,7 +127,8 @@ def _bigrams(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Search tokens of ``text`` in order (repeats kept, for term counts)."""
-    normalized = _IDENTIFIER.sub(" ", unicodedata.normalize("NFKC", text).lower())
+    normalized = unicodedata.normalize("NFKC", text).lower()
+    normalized = _IDENTIFIER.sub(" ", _NUMBER_LABEL.sub(r"\1 ", normalized))
     for contracted, spelled in _CONTRACTED:
         normalized = contracted.sub(spelled, normalized)
     found: list[str] = []

@@ -12,7 +12,7 @@ from omniroute.knowledge.articles import (
     summary,
 )
 from omniroute.knowledge.ranking import Candidate, rank
-from omniroute.knowledge.tokens import is_korean, stem_en, tokens
+from omniroute.knowledge.tokens import is_korean, stem_en, stem_ko, tokens
 
 
 class TestTokens:
@@ -55,6 +55,17 @@ class TestTokens:
         """``ORD-1234`` left ``ord``, a word no article has, and halved the right one's score."""
         assert tokens("my order ORD-1234 and #99881 and A-123456") == ["order"]
         assert tokens("mp3 covid19 2fa") == ["mp3", "covid19", "2fa"]
+
+    def test_an_order_number_label_keeps_only_order(self) -> None:
+        """User run 60: "주문번호 ORD-5151" left 번호, which *비밀번호 재설정* has, and the
+        password article ranked above the damaged kettle the message was about."""
+        assert tokens("주문번호 ORD-5151") == tokens("주문 번호는 #51515") == ["주문"]
+        assert tokens("order number ORD-1234") == tokens("order no. A-123456") == ["order"]
+        assert tokens("주문번호를 모르겠어요")[:3] == ["주문", "문번", "번호"]  # no number: a word
+
+    def test_a_connective_ending_is_stripped(self) -> None:
+        """깨져서 (broken, so …) is 깨져, the damaged-item article's keyword (user run 60)."""
+        assert stem_ko("깨져서") == "깨져" and "깨져" in tokens("상품이 깨져서 왔어요")
 
     def test_ss_is_no_plural(self) -> None:
         assert stem_en("address") == stem_en("addresses") == "address"
