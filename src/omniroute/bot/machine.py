@@ -209,8 +209,12 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
         return resolve(session, "the customer said the answer helped", ids, at)
     if session.phase is Phase.ASKED and read is Meaning.NO:
         return hand_off(session, "the customer said the article did not help", ids, at)
-    if found is not None and found.answers(policy) and found.article_id not in session.answered:
-        return answer(session, found, policy, ids, at)
+    if found is not None and found.answers(policy):
+        if found.article_id not in session.answered:
+            return answer(session, found, policy, ids, at)
+        # the same question again (user run 60's "where is my order?" twice): the article
+        # did not help, and "I could not find an article about that" would be untrue
+        return hand_off(session, "the customer asked again after the article", ids, at)
     if closing(text):  # "thanks" after the bot resolved: nothing to answer, no "rephrase"
         return resolve(session, THANKED, ids, at, thank=False)
     misses = session.misses + 1

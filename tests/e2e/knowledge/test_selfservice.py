@@ -305,27 +305,43 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                         await eventually(lambda: _with(db, handed, "human_resolved"),
                                          "human resolution")
 
+                        async def handed_off_after(phone: str, question: str, then: str) -> str:
+                            """The bot answers ``question``; ``then`` hands off with one line,
+                            the bot's; ada is assigned and resolves (her room, for 5.)."""
+                            await say_on_whatsapp(http, ingress, phone, 1, question)
+                            await eventually(lambda: whatsapp_texts(graph, phone), "the answer",
+                                             180)
+                            await say_on_whatsapp(http, ingress, phone, 2, then)
+                            conversation = await eventually(lambda: conversation_of(db, phone),
+                                                            "conversation")
+                            await eventually(lambda: _with(db, conversation, "handed_off"),
+                                             "the hand-off", 180)
+                            await asyncio.sleep(3)  # anything else automation would send by now
+                            texts = await whatsapp_texts(graph, phone)
+                            assert len(texts) == 2, texts
+                            assert "connecting you with a person" in texts[1], texts
+                            await eventually(lambda: _with(db, conversation, "assigned"),
+                                             "ada's assignment", 180)
+                            async with http.post(
+                                    f"{gateway}/api/v1/conversations/{conversation}/resolve",
+                                    headers=auth, json={}) as r:
+                                assert r.status == 202, await r.text()
+                            await eventually(lambda: _with(db, conversation, "human_resolved"),
+                                             "human resolution")
+                            return conversation
+
                         # 3b. a customer the bot answered asks for a person: one hand-off
                         # line, the bot's (user run 46's visitor also got automation's
                         # "connecting you" line, two voices saying the same)
-                        asks = "821055508888"
-                        await say_on_whatsapp(http, ingress, asks, 1,
-                                              "How do I reset my password?")
-                        await eventually(lambda: whatsapp_texts(graph, asks), "the answer", 180)
-                        await say_on_whatsapp(http, ingress, asks, 2,
-                                              "I want to talk to a person")
-                        asked = await eventually(lambda: conversation_of(db, asks), "conversation")
-                        await eventually(lambda: _with(db, asked, "handed_off"), "the hand-off", 180)
+                        asked = await handed_off_after("821055508888", "How do I reset my password?",
+                                                       "I want to talk to a person")
                         await eventually(lambda: _with(db, asked, "escalated"), "the escalation")
-                        await asyncio.sleep(3)  # anything else automation would send by now
-                        texts = await whatsapp_texts(graph, asks)
-                        assert len(texts) == 2 and "connecting you with a person" in texts[1], texts
-                        await eventually(lambda: _with(db, asked, "assigned"), "ada's assignment", 180)
-                        async with http.post(f"{gateway}/api/v1/conversations/{asked}/resolve",
-                                             headers=auth, json={}) as r:  # her room, for 5.
-                            assert r.status == 202, await r.text()
-                        await eventually(lambda: _with(db, asked, "human_resolved"),
-                                         "human resolution")
+
+                        # 3c. user run 60: the same question again, about another order,
+                        # found the same article, and the bot said it "could not find an
+                        # article about that"; asking again is a "no": a person takes over
+                        await handed_off_after("821055504242", "Hi, my order ORD-2001 has not arrived",
+                                               "Hi, my order ORD-2002 has not arrived either")
 
                         # 4. two articles answer alike: the bot names both instead of saying
                         # it found nothing (a user run's "How do I get a refund for my order?")
@@ -385,8 +401,8 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                    WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
                                                   'human_resolved')) k GROUP BY kind"""))
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                          "bot_answered": 3, "bot_resolved": 2, "handed_off": 2,
-                                          "human_resolved": 2}, stack.log_tail()  # 2: the thanks
+                                          "bot_answered": 4, "bot_resolved": 2, "handed_off": 3,
+                                          "human_resolved": 3}, stack.log_tail()  # 2: the thanks
 
                         # 4b. a customer who does not answer "did this help?": with a 3 s
                         # window (live), the bot closes the conversation and says so (user

@@ -207,6 +207,18 @@ class TestHandingOff:
         step = on_message(asked, message("no, that did not help", 2), None, POLICY)
         assert step.events[0].triage["slot.order_number"] == "7781"
 
+    def test_the_same_question_again_goes_to_a_person(self) -> None:
+        """User run 60: a customer asked "where is my order ORD-4011?", got the order-status
+        article, and asked again about another order; the same article came back, and the
+        bot said it could not find an article about that. Asking again is a "no"."""
+        asked = on_message(held(), message("how do refunds work"), REFUND, POLICY).session
+        step = on_message(asked, message("how do refunds work for ORD-4022?", 2), REFUND,
+                          POLICY)
+        assert kinds(step.events)[0] is Kind.HANDED_OFF and step.requests
+        assert step.events[0].reason == "the customer asked again after the article"
+        assert "person" in (step.outbound[0].text or "")
+        assert "could not find" not in " ".join(o.text or "" for o in step.outbound)
+
     def test_a_person_is_reachable_from_every_state(self) -> None:
         """ "Talk to a human" hands off at once, before or after an answer."""
         first = on_message(held(), message("I want to talk to a human"), REFUND, POLICY)
