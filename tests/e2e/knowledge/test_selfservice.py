@@ -77,7 +77,7 @@ heartbeat_grace_s = 600
 
 [agents.ada]
 pool = "support"
-capacity = 5  # the conversations the bot still holds in 5. and a new one
+capacity = 6  # the conversations the bot still holds in 5. and a new one
 auto_accept = true
 """
 BOT = {"enabled": True, "channels": ["whatsapp", "webchat"], "threshold": 0.4,
@@ -380,9 +380,20 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                                      "the prompt naming the damaged article", 180)
                         assert "“My item arrived damaged”" in prompt, prompt
 
+                        # user run 61: "where is my order" ties every article with "order"
+                        # in its title; the triaged intent (order status) picks its own
+                        where = "821055503333"
+                        await say_on_whatsapp(http, ingress, where, 1,
+                                              "Hi, where is my order ORD-7001?")
+                        answer = await eventually(lambda: whatsapp_texts(graph, where),
+                                                  "the order-status answer", 180)
+                        assert len(answer) == 1 and answer[0].startswith(
+                            "Here is what our help centre says about “Where is my order? "
+                            "Checking your order status”"), answer  # not both named
+
                         # the board lists them as with the bot, not as waiting for a person
                         held_ids = {await conversation_of(db, phone)
-                                    for phone in (torn, vague, late_order, boxed)}
+                                    for phone in (torn, vague, late_order, boxed, where)}
                         lead = await create_token(db, "lead", Role.SUPERVISOR)
                         async with http.get(f"{gateway}/api/v1/board", headers={
                                 "Authorization": f"Bearer {lead}"}) as r:
@@ -401,7 +412,7 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                    WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
                                                   'human_resolved')) k GROUP BY kind"""))
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                          "bot_answered": 4, "bot_resolved": 2, "handed_off": 3,
+                                          "bot_answered": 5, "bot_resolved": 2, "handed_off": 3,
                                           "human_resolved": 3}, stack.log_tail()  # 2: the thanks
 
                         # 4b. a customer who does not answer "did this help?": with a 3 s
