@@ -89,6 +89,12 @@ class Found:
         """Good enough to answer with: above the threshold and clearly ahead of the next."""
         return self.score >= policy.threshold and self.score - self.runner_up >= policy.margin
 
+    def suggests(self, policy: BotPolicy) -> bool:
+        """Under the threshold but at half of it or more, and at least twice the next
+        article's score: worth offering ("did you mean …?"), not worth answering with."""
+        return policy.threshold / 2 <= self.score < policy.threshold \
+            and self.runner_up <= self.score / 2
+
     def ambiguous(self, policy: BotPolicy) -> bool:
         """Two articles both good enough and too close to choose between, or one the
         customer's words found and one their intent did (:attr:`guessed`)."""
@@ -121,6 +127,8 @@ class BotSession(BaseModel):
     reply: ReplyRoute | None = None
     texts: list[str] = []
     category: str | None = None
+    suggested: tuple[str, str] | None = None
+    """The article (id, language) a miss offered ("reply yes to read it")."""
 
 
 @dataclass
@@ -183,7 +191,8 @@ def wants_search(session: BotSession | None, message: InboundMessage) -> bool:
         return False
     read = meaning(message.text)
     return read is Meaning.QUESTION or (  # "thanks, but how do refunds work?" asks too
-        read is Meaning.YES and session.phase is Phase.LISTENING and not closing(message.text))
+        read is Meaning.YES and session.phase is Phase.LISTENING
+        and (session.suggested is not None or not closing(message.text)))
 
 
 def on_message(session: BotSession | None, message: InboundMessage, found: Found | None,
@@ -222,11 +231,16 @@ def on_message(session: BotSession | None, message: InboundMessage, found: Found
         return hand_off(session.model_copy(update={"misses": misses}),
                         "no knowledge-base article answers the question", ids, at)
     session = session.model_copy(update={
-        "misses": misses, "phase": Phase.LISTENING,
+        "misses": misses, "phase": Phase.LISTENING, "suggested": None,
         "deadline": at + timedelta(seconds=policy.feedback_window_s)})
     if found is not None and found.ambiguous(policy):  # name both: the customer picks
         prompt = say("ambiguous", session.language, first=found.title,
                      second=found.runner_up_title or "")
+    elif found is not None and found.suggests(policy) and found.article_id not in session.answered:
+        # user run 61: "My blender lid is broken, please send a replacement" found the
+        # damaged-item article at 0.29 (next 0.07), and the bot said it had found nothing
+        prompt = say("suggest", session.language, title=found.title)
+        session = session.model_copy(update={"suggested": (found.article_id, found.language)})
     else:
         prompt = say("rephrase", session.language)
     return Step(session, outbound=[_say(session, prompt, derived_event_id(ids, "bot-rephrase"),
@@ -276,6 +290,7 @@ def answer(session: BotSession, found: Found, policy: BotPolicy, ids: str,
                link=f"\n{link}" if link else "")
     session = session.model_copy(update={
         "phase": Phase.ASKED, "answered": [*session.answered, found.article_id],
+        "suggested": None,
         "category": found.category or session.category,
         "deadline": at + timedelta(seconds=policy.feedback_window_s)})
     event = _event(session, Kind.BOT_ANSWERED, derived_event_id(ids, "bot-answered"), at,

@@ -86,6 +86,13 @@ _SAY = {
         "ko": "관련 도움말을 찾지 못했어요. 다른 말로 다시 설명해 주시겠어요? "
               "“상담원”이라고 보내시면 바로 상담원이 이어받습니다.",
     },
+    "suggest": {
+        "en": "This article may answer it: “{title}”. Reply yes to read it, or say it in "
+              "other words. Or reply “agent” and a person will take over.",
+        "ko": "이 도움말이 도움이 될 수 있어요: “{title}”. 보시려면 “네”라고 답해 주세요. "
+              "다른 말로 설명해 주셔도 되고, “상담원”이라고 보내시면 바로 상담원이 "
+              "이어받습니다.",
+    },
     "ambiguous": {
         "en": "A couple of articles could answer that: “{first}” and “{second}”. Which is "
               "closer to your question? A few more words help. Or reply “agent” and a "

@@ -38,7 +38,7 @@ from omniroute.bot.machine import (
 )
 from omniroute.bot.policy import BotPolicy, load_bot_policy, parse_bot
 from omniroute.bot.records import BOT_RECORD, TOPIC, BotExpire, BotNews, BotTurn
-from omniroute.bot.replies import language_of
+from omniroute.bot.replies import Meaning, language_of, meaning
 from omniroute.contract import ConversationEvent, ConversationEventKind, InboundMessage, utcnow
 from omniroute.contract.topics import CONVERSATIONS, OUTBOUND
 from omniroute.conversations.commands import ThreadMessage
@@ -198,6 +198,8 @@ class BotProcessor:
             intent = None  # on "other countries" (a user run's wholesale enquiry)
         try:
             db = await self._pool()
+            if session is not None and session.suggested and meaning(message.text) is Meaning.YES:
+                return await self.suggested(db, message.workspace, *session.suggested)
             hits = await store.search(db, message.workspace, message.text or "", language, 3)
             guess, by_intent = None, []
             tied = [h for h in hits if hits[0].score - h.score < self.policy.margin]
@@ -236,6 +238,16 @@ class BotProcessor:
         return Found(hit.article_id, hit.language, hit.title, hit.category, hit.score, row["body"],
                      second.score if second else 0.0, second.title if second else None,
                      guessed=guess is not None)
+
+    @staticmethod
+    async def suggested(db: store.Db, workspace: str, article_id: str,
+                        language: str) -> Found | None:
+        """The article a miss offered, which the customer said yes to: the answer."""
+        row = await store.article(db, workspace, article_id, language, published_only=True)
+        if row is None:
+            return None
+        return Found(article_id, row["language"], row["title"], row["category"], 1.0,
+                     row["body"])
 
     async def on_news(self, event: Any) -> str | None:
         """Repartition a ``resolved`` conversation event to the bot's inbox."""

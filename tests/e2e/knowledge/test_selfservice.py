@@ -77,7 +77,7 @@ heartbeat_grace_s = 600
 
 [agents.ada]
 pool = "support"
-capacity = 6  # the conversations the bot still holds in 5. and a new one
+capacity = 7  # the conversations the bot still holds in 5. and a new one
 auto_accept = true
 """
 BOT = {"enabled": True, "channels": ["whatsapp", "webchat"], "threshold": 0.4,
@@ -132,6 +132,12 @@ async def conversation_of(db: asyncpg.Connection, wa_id: str) -> str | None:
 async def whatsapp_texts(graph: FakeGraph, wa_id: str) -> list[str]:
     return [str(s.json["text"]["body"]) for s in graph.requests
             if isinstance(s.json, dict) and s.json.get("to") == wa_id and "text" in s.json]
+
+
+async def more_than(graph: FakeGraph, wa_id: str, count: int) -> list[str]:
+    """The texts sent to ``wa_id`` once there are more than ``count`` (else nothing)."""
+    texts = await whatsapp_texts(graph, wa_id)
+    return texts if len(texts) > count else []
 
 
 async def visit_help_centre(ingress_port: int) -> None:
@@ -391,9 +397,25 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                             "Here is what our help centre says about “Where is my order? "
                             "Checking your order status”"), answer  # not both named
 
+                        # user run 61: a clear hit under the threshold ("lid is broken":
+                        # the damaged item at 0.29, the next 0.07) got "I could not find an
+                        # article"; the bot offers it, and "yes" answers with it
+                        lid = "821055503434"
+                        await say_on_whatsapp(http, ingress, lid, 1,
+                                              "My blender lid is broken, please send a replacement")
+                        (offer,) = await eventually(lambda: whatsapp_texts(graph, lid),
+                                                    "the article offered", 180)
+                        assert offer.startswith("This article may answer it: “My item arrived "
+                                                "damaged”"), offer
+                        await say_on_whatsapp(http, ingress, lid, 2, "yes")
+                        texts = await eventually(lambda: more_than(graph, lid, 1), "the answer",
+                                                 180)
+                        assert texts[1].startswith("Here is what our help centre says about "
+                                                   "“My item arrived damaged”"), texts
+
                         # the board lists them as with the bot, not as waiting for a person
                         held_ids = {await conversation_of(db, phone)
-                                    for phone in (torn, vague, late_order, boxed, where)}
+                                    for phone in (torn, vague, late_order, boxed, where, lid)}
                         lead = await create_token(db, "lead", Role.SUPERVISOR)
                         async with http.get(f"{gateway}/api/v1/board", headers={
                                 "Authorization": f"Bearer {lead}"}) as r:
@@ -412,7 +434,7 @@ async def test_help_search_bot_resolution_and_a_clean_handoff(
                                    WHERE kind IN ('bot_answered', 'bot_resolved', 'handed_off',
                                                   'human_resolved')) k GROUP BY kind"""))
                         assert funnel == {"self_serve_tried": 1, "article_viewed": 1,
-                                          "bot_answered": 5, "bot_resolved": 2, "handed_off": 3,
+                                          "bot_answered": 6, "bot_resolved": 2, "handed_off": 3,
                                           "human_resolved": 3}, stack.log_tail()  # 2: the thanks
 
                         # 4b. a customer who does not answer "did this help?": with a 3 s

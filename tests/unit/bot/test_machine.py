@@ -219,6 +219,30 @@ class TestHandingOff:
         assert "person" in (step.outbound[0].text or "")
         assert "could not find" not in " ".join(o.text or "" for o in step.outbound)
 
+    def test_a_weak_clear_hit_is_offered_and_yes_answers_with_it(self) -> None:
+        """User run 61: "My blender lid is broken, please send a replacement" found the
+        damaged-item article at 0.29 (next 0.07) and the bot said it found nothing. It now
+        offers the article; "yes" answers with it (the shell finds it again by its id)."""
+        damaged = Found("damaged-item", "en", "My item arrived damaged", "delivery", 0.29,
+                        "Send us a photo.", runner_up=0.07, runner_up_title="Returning an item")
+        offered = on_message(held(), message("My blender lid is broken"), damaged, POLICY)
+        assert "“My item arrived damaged”" in (offered.outbound[0].text or "")
+        assert "Reply yes to read it" in (offered.outbound[0].text or "")
+        session = offered.session
+        assert session is not None and session.suggested == ("damaged-item", "en")
+        assert wants_search(session, message("yes please", 2))
+        assert wants_search(session, message("yes thanks", 2))  # not a sign-off here
+        sure = Found("damaged-item", "en", "My item arrived damaged", "delivery", 1.0,
+                     "Send us a photo.")
+        step = on_message(session, message("yes please", 2), sure, POLICY)
+        assert kinds(step.events) == [Kind.BOT_ANSWERED] and step.session is not None
+        assert step.session.phase is Phase.ASKED and step.session.suggested is None
+        close = Found("damaged-item", "en", "My item arrived damaged", "delivery", 0.29,
+                      "...", runner_up=0.2, runner_up_title="Returning an item")
+        rephrase = on_message(held(), message("lid"), close, POLICY)  # not clearly ahead
+        assert "other words" in (rephrase.outbound[0].text or "")
+        assert rephrase.session is not None and rephrase.session.suggested is None
+
     def test_a_person_is_reachable_from_every_state(self) -> None:
         """ "Talk to a human" hands off at once, before or after an answer."""
         first = on_message(held(), message("I want to talk to a human"), REFUND, POLICY)
