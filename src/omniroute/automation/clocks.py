@@ -92,7 +92,8 @@ class Clocks:
             clock = clock.model_copy(update={
                 "first_reply_at": clock.first_reply_at or at, "awaiting_since": None})
         return memory.model_copy(update={"human_engaged": True, "sla": clock,
-                                         "last_activity_at": at, "idle_fired": []})
+                                         "last_activity_at": at, "idle_fired": [],
+                                         "waiting": "customer"})
 
     def signals(self, customer: CustomerMemory, memory: ConversationMemory,
                 at: datetime) -> list[SlaSignal]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,9 @@ from omniroute.contract.inbound import ThreadHints
 
 MAX_CONVERSATIONS = 5
 MAX_HANDLED = 64
+
+MIN = datetime.min.replace(tzinfo=UTC)
+"""Earlier than any activity (a memory without one)."""
 
 
 class ReplyRoute(BaseModel):
@@ -53,6 +56,9 @@ class ConversationMemory(BaseModel):
     last_activity_at: datetime | None = None
     idle_fired: list[str] = Field(default_factory=list)
     """Idle rules that fired since the last message."""
+    waiting: str | None = None
+    """Whom the conversation waits on: ``agent`` after a customer message, ``customer``
+    after an agent's reply (the rules' ``waiting`` condition)."""
 
     def joined(self, other: ConversationMemory) -> ConversationMemory:
         """This conversation's memory with what ``other`` knew of the same exchange with the
@@ -79,6 +85,8 @@ class ConversationMemory(BaseModel):
             "sla": self.sla or other.sla,
             "last_activity_at": max((t for t in (self.last_activity_at, other.last_activity_at)
                                      if t is not None), default=None),
+            "waiting": (self if (self.last_activity_at or MIN) >= (other.last_activity_at or MIN)
+                        else other).waiting,
         })
 
 

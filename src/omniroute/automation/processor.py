@@ -241,7 +241,7 @@ class AutomationHook:
             event=name, channel=channel, language=memory.language, intent=memory.intent,
             sentiment=_label(memory.sentiment), tags=frozenset(memory.tags),
             business_hours=is_open(self.pool_hours(memory.pool), at),
-            attributes=attributes, idle_minutes=idle_minutes))]
+            attributes=attributes, idle_minutes=idle_minutes, waiting=memory.waiting))]
         return apply_actions(memory, actions, channel, ws)
 
     def _pool(self, request: RoutingRequest | None, found: Triage, before: ConversationMemory,
@@ -297,7 +297,7 @@ class AutomationHook:
         plan = plan_message(before, found, channel, at, ws, self.pool_hours(pool), queue)
         memory = self.clocks.on_message(plan.memory.model_copy(update={
             "pool": pool, "channel": message.channel, "open": True, "last_activity_at": at,
-            "idle_fired": []}), ws, conv.opened_at, at)
+            "idle_fired": [], "waiting": "agent"}), ws, conv.opened_at, at)
         attributes = dict(list({**customer.attributes, **message.metadata}.items())
                           [:MAX_ATTRIBUTES])
         effects = self.rules(ws, memory, ["message_received"] + (

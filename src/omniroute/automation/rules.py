@@ -9,7 +9,12 @@ admin API)::
     idle_minutes = 30           # for on = "idle": no customer or agent message for this long
     when = { channel = ["sms", "whatsapp"], language = "ko", intent = ["refund"],
              sentiment = "negative", business_hours = true, tags = ["vip"],
-             attributes = { tier = "gold" } }
+             attributes = { tier = "gold" }, waiting = "customer" }
+
+``waiting`` is whom the conversation waits on: ``customer`` once an agent wrote last,
+``agent`` once the customer did (Intercom's "customer unresponsive" and "teammate
+unresponsive"): an idle nudge ("are you still there?") is for a customer an agent answered,
+never for one still waiting for an agent.
     then = { reply = "refund_policy", tag = ["refund"], priority = 70, skill = "billing",
              pool = "billing", assign = "mina", resolve = false, survey = false }
 
@@ -26,7 +31,8 @@ from typing import Any
 
 EVENTS = ("message_received", "conversation_opened", "resolved", "idle", "sla_warning")
 CONDITIONS = ("channel", "language", "intent", "sentiment", "business_hours", "tags",
-              "attributes")
+              "attributes", "waiting")
+WAITING = ("customer", "agent")
 ACTIONS = ("reply", "tag", "priority", "skill", "pool", "assign", "resolve", "survey")
 
 
@@ -58,6 +64,8 @@ class Facts:
     tags: frozenset[str] = frozenset()
     attributes: Mapping[str, str] = field(default_factory=dict)
     idle_minutes: float = 0.0
+    waiting: str | None = None
+    """Whom the conversation waits on (:data:`WAITING`), None before anyone wrote."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ def parse_rule(raw: Mapping[str, Any]) -> Rule:
             raise RuleError(f"rule {name!r}: unknown action {key!r}")
     if not then:
         raise RuleError(f"rule {name!r}: then is empty")
+    if "waiting" in when and not _as_set(when["waiting"]) <= set(WAITING):
+        raise RuleError(f"rule {name!r}: waiting must be {' or '.join(WAITING)}")
     if "priority" in then and not 0 <= int(then["priority"]) <= 100:
         raise RuleError(f"rule {name!r}: priority must be 0-100")
     idle = raw.get("idle_minutes")
@@ -115,7 +125,7 @@ def matches(rule: Rule, facts: Facts) -> bool:
     if rule.on == "idle" and facts.idle_minutes < (rule.idle_minutes or 0):
         return False
     when = rule.when
-    for key in ("channel", "language", "intent", "sentiment"):
+    for key in ("channel", "language", "intent", "sentiment", "waiting"):
         if key in when and str(getattr(facts, key)) not in _as_set(when[key]):
             return False
     if "business_hours" in when and bool(when["business_hours"]) != facts.business_hours:

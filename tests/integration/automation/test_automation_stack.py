@@ -59,9 +59,15 @@ name = "support-fast"
 pool = "support"
 first_reply_minutes = 0.1
 business_hours = false
+
+[defaults.templates.still_there]
+"*:ko" = "아직 계신가요?"
+"*:en" = "Are you still there?"
 """
 LIVE_RULES = [{"name": "after-resolve", "on": "resolved", "when": {"language": "ko"},
-               "then": {"tag": ["resolved-ko"]}}]
+               "then": {"tag": ["resolved-ko"]}},
+              {"name": "nudge", "on": "idle", "idle_minutes": 0.05,
+               "when": {"waiting": "customer"}, "then": {"reply": "still_there"}}]
 
 
 def routing(closed_until: int) -> str:
@@ -291,6 +297,23 @@ class TestAutomationThroughTheStack:
                 1, lambda e: e.kind == "sla_breached"
                 and e.conversation_id == escalated.conversation_id, timeout=60)
             assert (breach.reason or "").startswith("first_reply target 6s passed")
+            # the 3-second idle nudge is for a customer an agent answered, not for one still
+            # waiting for an agent (user run 62 nudged two of those)
+            nudged = await topics.outbound_so_far(
+                lambda m: m.conversation_id == escalated.conversation_id
+                and m.automation == "rule:nudge")
+            assert nudged == []
+            await produce(kafka_bootstrap, namespace + OUTBOUND.name, [(
+                escalated.conversation_id.encode(), OutboundMessage(
+                    event_id="jun-answers", conversation_id=escalated.conversation_id,
+                    customer_id=escalated.customer_id, channel="sms",
+                    channel_account=BUSINESS, recipient={"value": "+821055556666"},
+                    author={"kind": "agent", "id": "jun"}, text="네, 도와드릴게요.",
+                ).to_json_bytes())])
+            (nudge,) = await topics.outbound(
+                1, lambda m: m.conversation_id == escalated.conversation_id
+                and m.automation == "rule:nudge", timeout=60)
+            assert nudge.text == "아직 계신가요?"
 
             # 6. a mail: the acknowledgement and the survey answer it in its thread (a user
             # run's came as "Re: Your support request", the survey with no References)

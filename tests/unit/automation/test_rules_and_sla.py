@@ -71,6 +71,25 @@ class TestRules:
         assert evaluate([rule], facts(event="idle", idle_minutes=29)) == []
         assert len(evaluate([rule], facts(event="idle", idle_minutes=31))) == 1
 
+    def test_an_idle_nudge_waits_on_the_customer_only(self) -> None:
+        """User run 62: "Are you still there?" went to two customers still waiting for an
+        agent's first reply. ``waiting = "customer"`` fires only after an agent wrote last."""
+        rule = parse_rule({"name": "nudge", "on": "idle", "idle_minutes": 1,
+                           "when": {"waiting": "customer"}, "then": {"reply": "still_there"}})
+        assert evaluate([rule], facts(event="idle", idle_minutes=2, waiting="agent")) == []
+        assert evaluate([rule], facts(event="idle", idle_minutes=2)) == []  # nobody wrote
+        assert len(evaluate([rule], facts(event="idle", idle_minutes=2,
+                                          waiting="customer"))) == 1
+        with pytest.raises(RuleError, match="waiting must be customer or agent"):
+            parse_rule({"name": "x", "on": "idle", "idle_minutes": 1,
+                        "when": {"waiting": "bot"}, "then": {"tag": "x"}})
+
+    def test_a_merge_keeps_whom_the_later_activity_waits_on(self) -> None:
+        replied = ConversationMemory(conversation_id="c1", waiting="customer",
+                                     last_activity_at=T0 + timedelta(minutes=5))
+        wrote = ConversationMemory(conversation_id="c2", waiting="agent", last_activity_at=T0)
+        assert replied.joined(wrote).waiting == wrote.joined(replied).waiting == "customer"
+
     @pytest.mark.parametrize(("raw", "message"), [
         ({"on": "message_received", "then": {"tag": "x"}}, "needs a name"),
         ({"name": "a", "on": "whenever", "then": {"tag": "x"}}, "on = 'whenever'"),
